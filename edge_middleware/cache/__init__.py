@@ -1,0 +1,1 @@
+"""The CloudFront edge cache: policies, keys, TTLs and storages."""

@@ -1,0 +1,461 @@
+"""Our own model of a distribution: behaviors, triggers, cache policies, origins.
+
+Field names mirror CloudFront's (``path_pattern``, ``min_ttl``, ``include_body``...). Everything
+is validated at construction, so a bad config fails at start with the field named.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .exceptions import ConfigurationError
+from .settings import EdgeSettings
+from .types import EVENT_TYPES, EventType
+
+__all__ = [
+    "Behavior",
+    "CachePolicy",
+    "CustomErrorResponse",
+    "EdgeConfig",
+    "Origin",
+    "OriginRequestPolicy",
+    "Trigger",
+    "compile_path_pattern",
+]
+
+HandlerLike = Callable[..., Any] | str
+
+ALL_METHODS = ("GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE")
+_METHOD_SETS = (
+    frozenset({"GET", "HEAD"}),
+    frozenset({"GET", "HEAD", "OPTIONS"}),
+    frozenset(ALL_METHODS),
+)
+QueryStringBehavior = Literal["none", "whitelist", "allExcept", "all"]
+CookieBehavior = Literal["none", "whitelist", "allExcept", "all"]
+_QS = ("none", "whitelist", "allExcept", "all")
+_PATTERN_OK = re.compile(r"^[A-Za-z0-9_\-.*$/~\"'@:+&?%]*$")
+
+
+def compile_path_pattern(pattern: str, field_name: str = "path_pattern") -> re.Pattern[str]:
+    """CloudFront path pattern to a regex (lambda-edge.md §5.5).
+
+    ``*`` matches any run of characters including ``/``, ``?`` exactly one; case-sensitive;
+    the leading ``/`` is optional; the whole path must match.
+    """
+    if not isinstance(pattern, str) or not pattern or len(pattern) > 255:
+        raise ConfigurationError(field_name, pattern, "a path pattern of 1 to 255 characters")
+    if not _PATTERN_OK.match(pattern):
+        raise ConfigurationError(
+            field_name, pattern, "only A-Z a-z 0-9 _ - . * $ / ~ \" ' @ : + & ? in a path pattern"
+        )
+    body = pattern[1:] if pattern.startswith("/") else pattern
+    parts = []
+    for ch in body:
+        if ch == "*":
+            parts.append(".*")
+        elif ch == "?":
+            parts.append(".")
+        else:
+            parts.append(re.escape(ch))
+    return re.compile("/?" + "".join(parts) if body[:1] != "*" else "".join(parts), re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """One Lambda@Edge function association.
+
+    :param handler: ``handler(event, context)`` (sync or ``async def``) or ``"module:function"``.
+    :param include_body: CloudFront's ``IncludeBody``; only for request events.
+
+    Example::
+
+        Behavior(viewer_request=Trigger("handlers.forms:handler", include_body=True))
+    """
+
+    handler: HandlerLike
+    include_body: bool = False
+    #: A display name (the function name or ARN), used in logs and errors.
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if not (callable(self.handler) or isinstance(self.handler, str)):
+            raise ConfigurationError(
+                "Trigger.handler", self.handler, 'a callable or "module:function"'
+            )
+        if isinstance(self.handler, str) and ":" not in self.handler:
+            raise ConfigurationError("Trigger.handler", self.handler, '"module:function"')
+        if not isinstance(self.include_body, bool):
+            raise ConfigurationError("Trigger.include_body", self.include_body, "a bool")
+
+    @property
+    def display_name(self) -> str:
+        if self.name:
+            return self.name
+        if isinstance(self.handler, str):
+            return self.handler
+        mod = getattr(self.handler, "__module__", "") or ""
+        qual = getattr(self.handler, "__qualname__", repr(self.handler))
+        return f"{mod}:{qual}" if mod else str(qual)
+
+
+def _names(value: Iterable[str], field_name: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise ConfigurationError(field_name, value, "a list of names, not a string")
+    out = tuple(value)
+    for v in out:
+        if not isinstance(v, str) or not v:
+            raise ConfigurationError(field_name, v, "non-empty names")
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class CachePolicy:
+    """A cache policy: TTLs and what goes into the cache key (and so to the origin).
+
+    ``CachePolicy(0, 0, 0)`` is CloudFront's CachingDisabled. Example::
+
+        CachePolicy(default_ttl=3600, query_strings="whitelist", query_string_names=("page",))
+    """
+
+    min_ttl: int = 0
+    default_ttl: int = 86400
+    max_ttl: int = 31536000
+    query_strings: QueryStringBehavior = "none"
+    query_string_names: tuple[str, ...] = ()
+    headers: tuple[str, ...] = ()
+    cookies: CookieBehavior = "none"
+    cookie_names: tuple[str, ...] = ()
+    enable_accept_encoding_gzip: bool = False
+    enable_accept_encoding_brotli: bool = False
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        for attr in ("min_ttl", "default_ttl", "max_ttl"):
+            value = getattr(self, attr)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigurationError(f"CachePolicy.{attr}", value, "a whole number >= 0")
+        if not self.min_ttl <= self.max_ttl:
+            raise ConfigurationError(
+                "CachePolicy.max_ttl", self.max_ttl, f">= min_ttl ({self.min_ttl})"
+            )
+        if not self.min_ttl <= self.default_ttl <= self.max_ttl:
+            raise ConfigurationError(
+                "CachePolicy.default_ttl",
+                self.default_ttl,
+                f"between min_ttl ({self.min_ttl}) and max_ttl ({self.max_ttl})",
+            )
+        if self.query_strings not in _QS:
+            raise ConfigurationError(
+                "CachePolicy.query_strings", self.query_strings, " | ".join(_QS)
+            )
+        if self.cookies not in _QS:
+            raise ConfigurationError("CachePolicy.cookies", self.cookies, " | ".join(_QS))
+        object.__setattr__(
+            self,
+            "query_string_names",
+            _names(self.query_string_names, "CachePolicy.query_string_names"),
+        )
+        object.__setattr__(
+            self, "cookie_names", _names(self.cookie_names, "CachePolicy.cookie_names")
+        )
+        headers = tuple(h.lower() for h in _names(self.headers, "CachePolicy.headers"))
+        for h in headers:
+            if h in ("connection", "cookie", "proxy-authorization", "te", "upgrade"):
+                raise ConfigurationError("CachePolicy.headers", h, "a header CloudFront can key on")
+        object.__setattr__(self, "headers", headers)
+
+    @property
+    def caching_disabled(self) -> bool:
+        return self.max_ttl == 0
+
+
+@dataclass(frozen=True, slots=True)
+class OriginRequestPolicy:
+    """Extra values forwarded to the origin, never keyed (caching.md §1.5)."""
+
+    headers: Literal[
+        "none", "whitelist", "allViewer", "allViewerAndWhitelistCloudFront", "allExcept"
+    ] = "none"
+    header_names: tuple[str, ...] = ()
+    cookies: Literal["none", "whitelist", "all", "allExcept"] = "none"
+    cookie_names: tuple[str, ...] = ()
+    query_strings: Literal["none", "whitelist", "all", "allExcept"] = "none"
+    query_string_names: tuple[str, ...] = ()
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        ok = ("none", "whitelist", "allViewer", "allViewerAndWhitelistCloudFront", "allExcept")
+        if self.headers not in ok:
+            raise ConfigurationError("OriginRequestPolicy.headers", self.headers, " | ".join(ok))
+        for attr in ("cookies", "query_strings"):
+            if getattr(self, attr) not in ("none", "whitelist", "all", "allExcept"):
+                raise ConfigurationError(
+                    f"OriginRequestPolicy.{attr}",
+                    getattr(self, attr),
+                    "none | whitelist | all | allExcept",
+                )
+        object.__setattr__(
+            self,
+            "header_names",
+            tuple(h.lower() for h in _names(self.header_names, "OriginRequestPolicy.header_names")),
+        )
+        object.__setattr__(
+            self, "cookie_names", _names(self.cookie_names, "OriginRequestPolicy.cookie_names")
+        )
+        object.__setattr__(
+            self,
+            "query_string_names",
+            _names(self.query_string_names, "OriginRequestPolicy.query_string_names"),
+        )
+
+
+def _as_trigger(value: Trigger | HandlerLike | None, field_name: str) -> Trigger | None:
+    if value is None or isinstance(value, Trigger):
+        return value
+    if callable(value) or isinstance(value, str):
+        try:
+            return Trigger(value)
+        except ConfigurationError as exc:
+            raise ConfigurationError(field_name, exc.value, exc.expected) from None
+    raise ConfigurationError(field_name, value, 'a Trigger, a callable or "module:function"')
+
+
+@dataclass(frozen=True, slots=True)
+class Behavior:
+    """A cache behavior: a path pattern, its four triggers and its cache policy.
+
+    Behaviors are tried in order, first match wins, the default (``"*"``) last. Example::
+
+        Behavior("/api/*", origin_request="handlers.api:handler", cache=CachePolicy(0, 0, 0))
+    """
+
+    path_pattern: str = "*"
+    viewer_request: Trigger | HandlerLike | None = None
+    origin_request: Trigger | HandlerLike | None = None
+    origin_response: Trigger | HandlerLike | None = None
+    viewer_response: Trigger | HandlerLike | None = None
+    cache: CachePolicy = field(default_factory=CachePolicy)
+    target_origin_id: str | None = None
+    allowed_methods: Sequence[str] = ALL_METHODS
+    cached_methods: Sequence[str] = ("GET", "HEAD")
+    viewer_protocol_policy: Literal["allow-all", "https-only", "redirect-to-https"] = "allow-all"
+    compress: bool = False
+    origin_request_policy: OriginRequestPolicy | None = None
+    #: Legacy ``ForwardedValues`` with ``Headers: ["*"]``: forwards every header, no caching.
+    forward_all_headers: bool = False
+    _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "_regex", compile_path_pattern(self.path_pattern, "Behavior.path_pattern")
+        )
+        for ev in EVENT_TYPES:
+            attr = ev.replace("-", "_")
+            trig = _as_trigger(getattr(self, attr), f"Behavior({self.path_pattern!r}).{attr}")
+            if (
+                trig is not None
+                and trig.include_body
+                and ev in ("origin-response", "viewer-response")
+            ):
+                raise ConfigurationError(
+                    f"Behavior({self.path_pattern!r}).{attr}.include_body",
+                    True,
+                    "IncludeBody only on request events",
+                )
+            object.__setattr__(self, attr, trig)
+        allowed = frozenset(m.upper() for m in self.allowed_methods)
+        if allowed not in _METHOD_SETS:
+            raise ConfigurationError(
+                f"Behavior({self.path_pattern!r}).allowed_methods",
+                sorted(allowed),
+                "GET+HEAD, GET+HEAD+OPTIONS, or all seven methods",
+            )
+        cached = frozenset(m.upper() for m in self.cached_methods)
+        if cached not in _METHOD_SETS[:2] or not cached <= allowed:
+            raise ConfigurationError(
+                f"Behavior({self.path_pattern!r}).cached_methods",
+                sorted(cached),
+                "GET+HEAD or GET+HEAD+OPTIONS, within allowed_methods",
+            )
+        object.__setattr__(self, "allowed_methods", tuple(sorted(allowed)))
+        object.__setattr__(self, "cached_methods", tuple(sorted(cached)))
+        if self.viewer_protocol_policy not in ("allow-all", "https-only", "redirect-to-https"):
+            raise ConfigurationError(
+                f"Behavior({self.path_pattern!r}).viewer_protocol_policy",
+                self.viewer_protocol_policy,
+                "allow-all | https-only | redirect-to-https",
+            )
+        if not isinstance(self.cache, CachePolicy):
+            raise ConfigurationError(
+                f"Behavior({self.path_pattern!r}).cache", self.cache, "a CachePolicy"
+            )
+
+    def matches(self, path: str) -> bool:
+        return self._regex.fullmatch(path) is not None
+
+    def trigger(self, event_type: EventType) -> Trigger | None:
+        value = getattr(self, event_type.replace("-", "_"))
+        return value if isinstance(value, Trigger) else None
+
+    @property
+    def has_body_trigger(self) -> bool:
+        return any((t := self.trigger(ev)) is not None and t.include_body for ev in EVENT_TYPES[:2])
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """An origin from the distribution; ``kind`` is ``"custom"`` or ``"s3"`` (§1.6)."""
+
+    id: str
+    domain_name: str = "origin.example.com"
+    kind: Literal["custom", "s3"] = "custom"
+    origin_path: str = ""
+    custom_headers: tuple[tuple[str, str], ...] = ()
+    http_port: int = 80
+    https_port: int = 443
+    protocol_policy: Literal["http-only", "match-viewer", "https-only"] = "match-viewer"
+    ssl_protocols: tuple[str, ...] = ("TLSv1.2",)
+    read_timeout: int = 30
+    keepalive_timeout: int = 5
+    s3_origin_access_identity: str = ""
+    uses_oac: bool = False
+    region: str = ""
+
+    def __post_init__(self) -> None:
+        where = f"Origin({self.id!r})"
+        if not self.id:
+            raise ConfigurationError(f"{where}.id", self.id, "a non-empty origin id")
+        if not self.domain_name:
+            raise ConfigurationError(f"{where}.domain_name", self.domain_name, "a DNS name")
+        if self.kind not in ("custom", "s3"):
+            raise ConfigurationError(f"{where}.kind", self.kind, "custom | s3")
+        if self.protocol_policy not in ("http-only", "match-viewer", "https-only"):
+            raise ConfigurationError(
+                f"{where}.protocol_policy",
+                self.protocol_policy,
+                "http-only | match-viewer | https-only",
+            )
+        if self.origin_path and (
+            not self.origin_path.startswith("/") or self.origin_path.endswith("/")
+        ):
+            raise ConfigurationError(
+                f"{where}.origin_path", self.origin_path, "'' or /path without trailing /"
+            )
+        if not 1 <= self.read_timeout <= 180:
+            raise ConfigurationError(f"{where}.read_timeout", self.read_timeout, "1 to 180 seconds")
+        if not 1 <= self.keepalive_timeout <= 120:
+            raise ConfigurationError(
+                f"{where}.keepalive_timeout", self.keepalive_timeout, "1 to 120 seconds"
+            )
+        for port_attr in ("http_port", "https_port"):
+            port = getattr(self, port_attr)
+            if not (port in (80, 443) or 1024 <= port <= 65535):
+                raise ConfigurationError(f"{where}.{port_attr}", port, "80, 443 or 1024-65535")
+
+
+@dataclass(frozen=True, slots=True)
+class CustomErrorResponse:
+    """``CustomErrorResponses`` item: replace an error status with a page and/or code."""
+
+    error_code: int
+    response_page_path: str | None = None
+    response_code: int | None = None
+    error_caching_min_ttl: int = 10
+
+    def __post_init__(self) -> None:
+        if not 400 <= self.error_code <= 599:
+            raise ConfigurationError("CustomErrorResponse.error_code", self.error_code, "400-599")
+        if self.response_page_path is not None and not self.response_page_path.startswith("/"):
+            raise ConfigurationError(
+                "CustomErrorResponse.response_page_path",
+                self.response_page_path,
+                "a path starting with /",
+            )
+        if self.response_code is not None and not 200 <= self.response_code <= 599:
+            raise ConfigurationError(
+                "CustomErrorResponse.response_code", self.response_code, "200-599"
+            )
+        if self.error_caching_min_ttl < 0:
+            raise ConfigurationError(
+                "CustomErrorResponse.error_caching_min_ttl", self.error_caching_min_ttl, ">= 0"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeConfig:
+    """A whole distribution: the default behavior, the ordered behaviors, origins and settings.
+
+    Example::
+
+        EdgeConfig(
+            default=Behavior(viewer_request="handlers.auth:handler"),
+            behaviors=[Behavior("/static/*", cache=CachePolicy(default_ttl=3600))],
+        )
+    """
+
+    default: Behavior = field(default_factory=Behavior)
+    behaviors: Sequence[Behavior] = ()
+    distribution_id: str = "EDFDVBD6EXAMPLE"
+    distribution_domain_name: str = "d111111abcdef8.cloudfront.net"
+    origins: Sequence[Origin] = ()
+    custom_error_responses: Sequence[CustomErrorResponse] = ()
+    settings: EdgeSettings = field(default_factory=EdgeSettings)
+    aliases: Sequence[str] = ()
+    default_root_object: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.default, Behavior):
+            raise ConfigurationError("EdgeConfig.default", self.default, "a Behavior")
+        if self.default.path_pattern != "*":
+            raise ConfigurationError(
+                "EdgeConfig.default.path_pattern", self.default.path_pattern, '"*"'
+            )
+        behaviors = tuple(self.behaviors)
+        for i, b in enumerate(behaviors):
+            if not isinstance(b, Behavior):
+                raise ConfigurationError(f"EdgeConfig.behaviors[{i}]", b, "a Behavior")
+        object.__setattr__(self, "behaviors", behaviors)
+        origins = tuple(self.origins)
+        if not origins:
+            origins = (Origin(id="default", domain_name="localhost"),)
+        ids = [o.id for o in origins]
+        if len(set(ids)) != len(ids):
+            raise ConfigurationError("EdgeConfig.origins", ids, "unique origin ids")
+        object.__setattr__(self, "origins", origins)
+        for i, b in enumerate((*behaviors, self.default)):
+            if b.target_origin_id is not None and b.target_origin_id not in ids:
+                where = f"EdgeConfig.behaviors[{i}]" if i < len(behaviors) else "EdgeConfig.default"
+                raise ConfigurationError(
+                    f"{where}.target_origin_id", b.target_origin_id, f"one of {ids}"
+                )
+        object.__setattr__(self, "custom_error_responses", tuple(self.custom_error_responses))
+        object.__setattr__(self, "aliases", tuple(self.aliases))
+
+    @property
+    def all_behaviors(self) -> tuple[Behavior, ...]:
+        return (*self.behaviors, self.default)
+
+    def match(self, path: str) -> Behavior:
+        """The behavior for a path: first match in order, the default last."""
+        for b in self.behaviors:
+            if b.matches(path):
+                return b
+        return self.default
+
+    def origin_for(self, behavior: Behavior) -> Origin:
+        if behavior.target_origin_id is None:
+            return self.origins[0]
+        for o in self.origins:
+            if o.id == behavior.target_origin_id:
+                return o
+        return self.origins[0]  # pragma: no cover - checked in __post_init__
+
+    def error_response_for(self, status: int) -> CustomErrorResponse | None:
+        for c in self.custom_error_responses:
+            if c.error_code == status:
+                return c
+        return None

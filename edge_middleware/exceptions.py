@@ -1,0 +1,125 @@
+"""Every exception edge_middleware raises.
+
+::
+
+    EdgeError
+    ├── ConfigurationError          bad config/template, raised at start; names the field
+    ├── HandlerLoadError            a "module:function" string that cannot be imported
+    └── CloudFrontError             a failure CloudFront answers with an error response
+        ├── LambdaValidationError   502  X-Cache: LambdaValidationError from cloudfront
+        ├── LambdaExecutionError    503  X-Cache: LambdaExecutionError from cloudfront
+        │   └── LambdaTimeoutError  503  (same page; the handler ran past 5 s / 30 s)
+        ├── OriginError             502  X-Cache: Error from cloudfront (origin failed)
+        │   └── OriginTimeoutError  504  X-Cache: Error from cloudfront
+        └── ViewerError             4xx  X-Cache: Error from cloudfront (403/413 ...)
+
+Each :class:`CloudFrontError` carries the ``status``, the ``error_name`` that goes into
+``X-Cache`` and the reason line shown on CloudFront's error page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "CloudFrontError",
+    "ConfigurationError",
+    "EdgeError",
+    "HandlerLoadError",
+    "LambdaExecutionError",
+    "LambdaTimeoutError",
+    "LambdaValidationError",
+    "OriginError",
+    "OriginTimeoutError",
+    "ViewerError",
+]
+
+
+class EdgeError(Exception):
+    """Base class of every exception raised by edge_middleware."""
+
+
+class ConfigurationError(EdgeError, ValueError):
+    """A configuration, template or handler mapping is invalid.
+
+    The message names the field path (``DistributionConfig.CacheBehaviors.Items[2].PathPattern``),
+    the value found and what was expected.
+    """
+
+    def __init__(self, field: str, value: Any, expected: str) -> None:
+        self.field = field
+        self.value = value
+        self.expected = expected
+        super().__init__(f"{field}: {value!r} is invalid; expected {expected}")
+
+
+class HandlerLoadError(ConfigurationError):
+    """A handler given as ``"module:function"`` could not be imported."""
+
+
+class CloudFrontError(EdgeError):
+    """A failure that CloudFront turns into an error response for the viewer."""
+
+    status: int = 502
+    error_name: str = "Error"
+    #: The first line of CloudFront's error page.
+    page_reason: str = "The request could not be satisfied."
+
+    def __init__(self, reason: str, *, field: str | None = None, handler: str | None = None):
+        self.reason = reason
+        self.field = field
+        self.handler = handler
+        super().__init__(reason)
+
+    @property
+    def x_cache(self) -> str:
+        return f"{self.error_name} from cloudfront"
+
+
+class LambdaValidationError(CloudFrontError):
+    """A handler returned a result CloudFront rejects (502)."""
+
+    status = 502
+    error_name = "LambdaValidationError"
+    page_reason = "The Lambda function returned an invalid response."
+
+
+class LambdaExecutionError(CloudFrontError):
+    """A handler raised (503)."""
+
+    status = 503
+    error_name = "LambdaExecutionError"
+    page_reason = (
+        "The Lambda function associated with the CloudFront distribution is invalid or "
+        "doesn't have the required permissions."
+    )
+
+
+class LambdaTimeoutError(LambdaExecutionError):
+    """A handler ran past its event's timeout (5 s viewer events, 30 s origin events)."""
+
+
+class OriginError(CloudFrontError):
+    """The origin could not be reached or failed before its response started (502)."""
+
+    status = 502
+    error_name = "Error"
+    page_reason = "CloudFront wasn't able to connect to the origin."
+
+
+class OriginTimeoutError(OriginError):
+    """The origin did not answer within its read timeout (504)."""
+
+    status = 504
+    page_reason = "CloudFront attempted to establish a connection with the origin, but timed out."
+
+
+class ViewerError(CloudFrontError):
+    """CloudFront rejects the viewer's request itself (403 method, 413 too large ...)."""
+
+    error_name = "Error"
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.page_reason = reason

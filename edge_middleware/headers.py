@@ -1,0 +1,102 @@
+"""CloudFront's header map ``{lower: [{"key", "value"}]}`` and raw header lists.
+
+Raw headers are ``list[tuple[bytes, bytes]]`` as in ASGI. Repeated headers (two ``Set-Cookie``,
+two ``Cookie`` lines) are never collapsed in either direction (spec lambda-edge.md §1.4).
+CloudFront hands values to functions as text, reading the bytes as ISO-8859-1 (§1.4); values a
+function did not change go back out as received, changed values go out as UTF-8.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from .types import CFHeaders, HeaderEntry
+
+RawHeaders = list[tuple[bytes, bytes]]
+
+__all__ = [
+    "RawHeaders",
+    "capitalize",
+    "encode_value",
+    "get_first",
+    "headers_from_pairs",
+    "headers_from_raw",
+    "headers_to_pairs",
+    "headers_to_raw",
+    "raw_get",
+]
+
+
+def capitalize(name: str) -> str:
+    """The ``key`` Lambda@Edge builds when a handler leaves it out (decisions.md #2):
+    upper-case the first letter of each hyphen part and leave the rest as written."""
+    return "-".join(p[:1].upper() + p[1:] for p in name.split("-"))
+
+
+def headers_from_raw(raw: Iterable[tuple[bytes, bytes]]) -> CFHeaders:
+    """ASGI-style raw header pairs to the CloudFront map, keeping order and repeats."""
+    out: CFHeaders = {}
+    for name_b, value_b in raw:
+        name = name_b.decode("latin-1")
+        entry: HeaderEntry = {"key": name, "value": value_b.decode("latin-1")}
+        lower = name.lower()
+        bucket = out.get(lower)
+        if bucket is None:
+            out[lower] = [entry]
+        else:
+            bucket.append(entry)
+    return out
+
+
+def headers_from_pairs(pairs: Iterable[tuple[str, str]]) -> CFHeaders:
+    """``(Name, value)`` text pairs (WSGI ``start_response`` style) to the CloudFront map."""
+    out: CFHeaders = {}
+    for name, value in pairs:
+        out.setdefault(name.lower(), []).append({"key": name, "value": value})
+    return out
+
+
+def encode_value(value: str) -> bytes:
+    """A header value as it goes on the wire.
+
+    Values that came in as ISO-8859-1 bytes round-trip unchanged; text that cannot be
+    ISO-8859-1 (a handler wrote it) goes out as UTF-8, as CloudFront sends changed values.
+    """
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
+
+
+def headers_to_raw(headers: Mapping[str, list[HeaderEntry]]) -> RawHeaders:
+    """The CloudFront map back to raw pairs; a missing ``key`` is capitalised from the name.
+
+    Assumes the map was validated (string values without CR/LF/NUL).
+    """
+    out: RawHeaders = []
+    for lower, entries in headers.items():
+        for entry in entries:
+            key = entry.get("key") or capitalize(lower)
+            out.append((key.encode("latin-1", "replace"), encode_value(entry["value"])))
+    return out
+
+
+def headers_to_pairs(headers: Mapping[str, list[HeaderEntry]]) -> list[tuple[str, str]]:
+    """The CloudFront map to WSGI ``(Name, value)`` pairs (values as latin-1 text, PEP 3333)."""
+    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers_to_raw(headers)]
+
+
+def get_first(headers: Mapping[str, list[HeaderEntry]], lower: str) -> str | None:
+    """The first value of a header in the CloudFront map, or ``None``."""
+    entries = headers.get(lower)
+    if entries:
+        return entries[0]["value"]
+    return None
+
+
+def raw_get(raw: Iterable[tuple[bytes, bytes]], lower: bytes) -> bytes | None:
+    """The first value of a header in a raw list (``lower`` must be lower-case)."""
+    for name, value in raw:
+        if name.lower() == lower:
+            return value
+    return None
