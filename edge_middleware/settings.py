@@ -120,6 +120,17 @@ class EdgeSettings:
     max_object_bytes: int = 64 * 1024 * 1024
     #: the default error caching minimum TTL (caching.md §1.4).
     error_caching_min_ttl: int = 10
+    #: seconds an expired entry is kept for revalidation and stale-on-error (caching.md §3).
+    stale_retention: int = 86400
+
+    # -- what the origin receives (lambda-edge.md §1.3) ------------------------------------------
+    #: ``Host`` sent to the origin: the origin's domain (as CloudFront) or the viewer's Host
+    #: (handy for a local app that builds absolute URLs). ``"auto"``: the viewer's Host when the
+    #: distribution defines no origins, else the origin's domain.
+    origin_host: Literal["auto", "origin", "viewer"] = "auto"
+    #: Values for ``CloudFront-Viewer-*`` / ``CloudFront-Is-*-Viewer`` headers, by lower-case
+    #: name, to test personalisation handlers locally (``{"cloudfront-viewer-country": "DE"}``).
+    cloudfront_header_values: tuple[tuple[str, str], ...] = ()
 
     # -- what the viewer sees ------------------------------------------------------------------
     #: ``X-Amz-Cf-Pop`` value and the log ``x-edge-location``.

@@ -1,0 +1,250 @@
+"""Pure conversions between ASGI scopes / WSGI environs and CloudFront request dicts.
+
+One function per direction (a2wsgi's ``build_environ``/``build_scope`` style):
+
+* :func:`request_from_scope`, :func:`request_from_environ`: what the viewer sent, as the
+  CloudFront ``request`` a viewer-request function sees (disallowed headers removed, §3.1).
+* :func:`origin_scope`, :func:`origin_environ`: a CloudFront request as the origin app
+  receives it (percent-decoded ``path`` plus the raw bytes in ``raw_path``/``REQUEST_URI``).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote, unquote, unquote_to_bytes
+
+from .headers import RawHeaders, capitalize, encode_value, headers_from_raw, headers_to_raw
+from .types import CFHeaders, CFRequest
+
+__all__ = [
+    "DISALLOWED_HEADERS",
+    "ViewerRequest",
+    "is_disallowed",
+    "origin_environ",
+    "origin_scope",
+    "reason_phrase",
+    "request_from_environ",
+    "request_from_scope",
+]
+
+#: Headers CloudFront never exposes to functions and rejects when a function adds them (§3.1).
+DISALLOWED_HEADERS = frozenset(
+    {
+        "connection",
+        "expect",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "trailer",
+        "upgrade",
+        "x-accel-buffering",
+        "x-accel-charset",
+        "x-accel-limit-rate",
+        "x-accel-redirect",
+        "x-amzn-auth",
+        "x-amzn-cf-billing",
+        "x-amzn-cf-id",
+        "x-amzn-cf-xff",
+        "x-amzn-errortype",
+        "x-amzn-fle-profile",
+        "x-amzn-header-count",
+        "x-amzn-header-order",
+        "x-amzn-lambda-integration-tag",
+        "x-amzn-requestid",
+        "x-cache",
+        "x-forwarded-proto",
+        "x-real-ip",
+    }
+)
+_DISALLOWED_PREFIXES = ("x-amz-cf-", "x-edge-")
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+def is_disallowed(lower: str) -> bool:
+    return lower in DISALLOWED_HEADERS or lower.startswith(_DISALLOWED_PREFIXES)
+
+
+def reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+@dataclass(slots=True)
+class ViewerRequest:
+    """What a front door hands the pipeline about the viewer's request."""
+
+    request: CFRequest
+    scheme: str
+    http_version: str
+    #: Content-Length of the viewer body, ``-1`` for chunked/unknown, ``0`` for none.
+    body_length: int
+    #: Bytes of the request line plus header section (for CloudFront's 20,480-byte limit).
+    header_bytes: int
+
+
+def _viewer_headers(raw: RawHeaders) -> CFHeaders:
+    headers = headers_from_raw(raw)
+    for name in [n for n in headers if is_disallowed(n)]:
+        del headers[name]
+    return headers
+
+
+def _body_length(headers: CFHeaders) -> int:
+    cl = headers.get("content-length")
+    if cl:
+        try:
+            return max(0, int(cl[0]["value"]))
+        except ValueError:
+            return -1
+    if "transfer-encoding" in headers:
+        return -1
+    return 0
+
+
+def request_from_scope(scope: dict[str, Any]) -> ViewerRequest:
+    """An ASGI ``http`` scope to the viewer's CloudFront request (no body)."""
+    raw_path = scope.get("raw_path")
+    if raw_path:
+        uri = raw_path.decode("latin-1").split("?", 1)[0]
+    else:
+        uri = quote(scope.get("root_path", "") + scope["path"], safe=_PATH_SAFE)
+    raw: RawHeaders = scope["headers"]
+    headers = _viewer_headers(raw)
+    client = scope.get("client")
+    qs: bytes = scope.get("query_string", b"")
+    request: CFRequest = {
+        "clientIp": client[0] if client else "127.0.0.1",
+        "headers": headers,
+        "method": scope["method"],
+        "querystring": qs.decode("latin-1"),
+        "uri": uri,
+    }
+    header_bytes = len(uri) + len(qs) + sum(len(k) + len(v) + 4 for k, v in raw)
+    return ViewerRequest(
+        request,
+        scope.get("scheme", "http"),
+        scope.get("http_version", "1.1"),
+        _body_length(headers),
+        header_bytes,
+    )
+
+
+def _environ_headers(environ: dict[str, Any]) -> RawHeaders:
+    raw: RawHeaders = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            name = capitalize(key[5:].replace("_", "-").lower())
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            if not value:
+                continue
+            name = capitalize(key.replace("_", "-").lower())
+        else:
+            continue
+        raw.append((name.encode("latin-1"), str(value).encode("latin-1", "replace")))
+    return raw
+
+
+def request_from_environ(environ: dict[str, Any]) -> ViewerRequest:
+    """A WSGI environ to the viewer's CloudFront request (no body).
+
+    WSGI servers join repeated headers into one value (PEP 3333); they arrive here as one
+    entry. The raw request target (``RAW_URI``/``REQUEST_URI``) is used when the server
+    gives it, so percent-encoding survives.
+    """
+    target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if target:
+        if "://" in target:
+            target = "/" + target.split("://", 1)[1].partition("/")[2]
+        uri = target.split("?", 1)[0] or "/"
+    else:
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        uri = quote(path.encode("latin-1"), safe=_PATH_SAFE) or "/"
+    raw = _environ_headers(environ)
+    headers = _viewer_headers(raw)
+    qs = environ.get("QUERY_STRING", "")
+    protocol = environ.get("SERVER_PROTOCOL", "HTTP/1.1")
+    request: CFRequest = {
+        "clientIp": environ.get("REMOTE_ADDR") or "127.0.0.1",
+        "headers": headers,
+        "method": environ["REQUEST_METHOD"].upper(),
+        "querystring": qs,
+        "uri": uri,
+    }
+    header_bytes = len(uri) + len(qs) + sum(len(k) + len(v) + 4 for k, v in raw)
+    return ViewerRequest(
+        request,
+        environ.get("wsgi.url_scheme", "http"),
+        protocol.rpartition("/")[2] or "1.1",
+        _body_length(headers),
+        header_bytes,
+    )
+
+
+def _replace_content_length(raw: RawHeaders, length: int | None) -> RawHeaders:
+    if length is None:
+        return raw
+    out = [(k, v) for k, v in raw if k.lower() not in (b"content-length", b"transfer-encoding")]
+    if length:
+        out.append((b"content-length", str(length).encode()))
+    return out
+
+
+def origin_scope(
+    scope: dict[str, Any], request: CFRequest, body_length: int | None = None
+) -> dict[str, Any]:
+    """The scope the origin app receives for a CloudFront origin request.
+
+    ``body_length`` is set when the body was replaced, so ``content-length`` matches it.
+    """
+    uri = request["uri"]
+    raw_path = encode_value(uri)
+    new = dict(scope)
+    new["path"] = unquote(uri)
+    new["raw_path"] = raw_path
+    new["query_string"] = encode_value(request["querystring"])
+    new["headers"] = _replace_content_length(headers_to_raw(request["headers"]), body_length)
+    new["method"] = request["method"]
+    new["root_path"] = ""
+    return new
+
+
+def origin_environ(
+    environ: dict[str, Any], request: CFRequest, body: bytes | None = None
+) -> dict[str, Any]:
+    """The environ the origin app receives; ``body`` replaces ``wsgi.input`` when given."""
+    new = {k: v for k, v in environ.items() if not k.startswith("HTTP_")}
+    new.pop("CONTENT_TYPE", None)
+    new.pop("CONTENT_LENGTH", None)
+    uri = request["uri"]
+    path = unquote_to_bytes(uri).decode("latin-1")
+    script = environ.get("SCRIPT_NAME", "")
+    if script and path.startswith(script + "/"):
+        path = path[len(script) :]
+    else:
+        new["SCRIPT_NAME"] = ""
+    qs = request["querystring"]
+    new["PATH_INFO"] = path
+    new["QUERY_STRING"] = encode_value(qs).decode("latin-1")
+    target = uri + ("?" + qs if qs else "")
+    new["REQUEST_URI"] = new["RAW_URI"] = encode_value(target).decode("latin-1")
+    new["REQUEST_METHOD"] = request["method"]
+    for lower, entries in request["headers"].items():
+        values = [encode_value(e["value"]).decode("latin-1") for e in entries]
+        joined = ("; " if lower == "cookie" else ", ").join(values)
+        if lower == "content-type":
+            new["CONTENT_TYPE"] = joined
+        elif lower == "content-length":
+            new["CONTENT_LENGTH"] = joined
+        else:
+            new["HTTP_" + lower.upper().replace("-", "_")] = joined
+    if body is not None:
+        new["wsgi.input"] = io.BytesIO(body)
+        new["CONTENT_LENGTH"] = str(len(body))
+        new.pop("HTTP_TRANSFER_ENCODING", None)
+    return new

@@ -1,0 +1,147 @@
+"""The effects the pipeline yields and the outcome it returns.
+
+The pipeline (``pipeline.py``) does no IO. It yields one of these objects, the front door's
+driver performs it (sync for WSGI, async for ASGI) and sends the result back in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .cache.entry import CacheEntry
+from .config import Behavior, Origin
+from .exceptions import CloudFrontError
+from .handlers import HandlerRunner
+from .headers import RawHeaders
+from .types import CFRequest, EventType
+
+__all__ = [
+    "CallHandler",
+    "FetchOrigin",
+    "JoinFlight",
+    "Lookup",
+    "OriginResponse",
+    "Outcome",
+    "ReadBody",
+    "ReadOriginBody",
+    "Refresh",
+    "Store",
+    "TraceStep",
+]
+
+
+@dataclass(slots=True)
+class ReadBody:
+    """Read the whole viewer request body. Result: ``bytes``."""
+
+
+@dataclass(slots=True)
+class CallHandler:
+    """Run a handler within ``timeout``. Result: the handler's return value, or the
+    :class:`CloudFrontError` (execution error / timeout) it failed with."""
+
+    runner: HandlerRunner
+    event: dict[str, Any]
+    event_type: EventType
+    request_id: str
+    timeout: float
+
+
+@dataclass(slots=True)
+class Lookup:
+    """Read the cache. Result: ``CacheEntry | None``."""
+
+    key: str
+
+
+@dataclass(slots=True)
+class Store:
+    """Write the cache. Result: ``None``."""
+
+    entry: CacheEntry
+
+
+@dataclass(slots=True)
+class JoinFlight:
+    """Request collapsing: result ``True`` when this request fetches for ``key``; otherwise the
+    driver waits until the fetching request has finished and returns ``False``."""
+
+    key: str
+    timeout: float
+
+
+@dataclass(slots=True)
+class FetchOrigin:
+    """Send ``request`` to the origin. ``body`` replaces the viewer's body when not ``None``.
+    Result: an :class:`OriginResponse` or a :class:`CloudFrontError` (origin failure)."""
+
+    origin: Origin
+    #: The origin id the request is for (may differ from ``origin.id`` after a switch).
+    origin_id: str
+    request: CFRequest
+    body: bytes | None
+    event: dict[str, Any]
+
+
+@dataclass(slots=True)
+class OriginResponse:
+    status: int
+    headers: RawHeaders
+    #: Body bytes already read; for a streamed body, the front door keeps the rest.
+    body: bytes = b""
+    #: ``True`` when the rest of the body is still to be read from the origin.
+    streaming: bool = False
+
+
+@dataclass(slots=True)
+class ReadOriginBody:
+    """Read the rest of the origin body, at most ``limit`` bytes. Result ``(bytes, complete)``;
+    when ``complete`` is False the bytes are a prefix and the rest stays streamable."""
+
+    limit: int
+
+
+@dataclass(slots=True)
+class Refresh:
+    """Start a background revalidation (stale-while-revalidate). Result: ``None``."""
+
+    run: Any  # a pipeline generator the driver runs to completion on its own
+
+
+@dataclass(slots=True)
+class TraceStep:
+    """One trigger that ran (or was skipped), for logs and the inspector."""
+
+    event_type: EventType
+    ran: bool
+    duration: float = 0.0
+    skipped_because: str = ""
+    event: dict[str, Any] | None = None
+    result: Any = None
+    error: str = ""
+    error_field: str = ""
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What goes to the viewer."""
+
+    status: int
+    reason: str
+    headers: RawHeaders
+    body: bytes
+    #: After ``body``, stream the rest of the origin's body.
+    stream_rest: bool = False
+    #: The ``x-edge-result-type`` (Hit, Miss, RefreshHit, Error, LambdaGeneratedResponse ...).
+    result_type: str = "Miss"
+    behavior: Behavior | None = None
+    request_id: str = ""
+    cache_key: str = ""
+    ttl_reason: str = ""
+    error: CloudFrontError | None = None
+    steps: list[TraceStep] = field(default_factory=list)
+    #: The request as the origin received it, when the origin was contacted.
+    origin_request: CFRequest | None = None
+    #: Head-only response (HEAD): send headers, no body.
+    head: bool = False

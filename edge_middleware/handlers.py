@@ -1,0 +1,172 @@
+"""Loading and running Lambda@Edge handlers: ``module:function`` strings, sync or async,
+a Lambda-style context object, and CloudFront's timeouts (5 s viewer, 30 s origin events).
+
+A sync handler never runs on the ASGI event loop: it runs on a worker thread, so a handler
+that hangs costs its own request a 503 and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import importlib
+import inspect
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .exceptions import HandlerLoadError, LambdaExecutionError, LambdaTimeoutError
+
+__all__ = ["HandlerRunner", "LambdaContext", "load_handler"]
+
+logger = logging.getLogger("edge_middleware.handlers")
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+_EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="edge-handler")
+_loop_lock = threading.Lock()
+_background_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _loop_for_sync_callers() -> asyncio.AbstractEventLoop:
+    """One background event loop that runs ``async def`` handlers for the WSGI front door."""
+    global _background_loop
+    with _loop_lock:
+        if _background_loop is None or _background_loop.is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="edge-async-handlers", daemon=True).start()
+            _background_loop = loop
+        return _background_loop
+
+
+def load_handler(spec: str | Callable[..., Any], field_name: str = "handler") -> Handler:
+    """Import ``"package.module:function"`` (the attribute may be dotted) or return a callable.
+
+    Strings are imported, never evaluated.
+    """
+    if callable(spec):
+        return spec
+    if not isinstance(spec, str) or spec.count(":") != 1:
+        raise HandlerLoadError(field_name, spec, '"module:function"')
+    module_name, _, attr = spec.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise HandlerLoadError(field_name, spec, f"an importable module ({exc})") from exc
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise HandlerLoadError(field_name, spec, f"{module_name} to define {attr}") from None
+    if not callable(obj):
+        raise HandlerLoadError(field_name, spec, "a callable handler(event, context)")
+    return obj  # type: ignore[no-any-return]
+
+
+@dataclass
+class LambdaContext:
+    """The ``context`` a handler receives, shaped like AWS Lambda's Python context."""
+
+    function_name: str
+    aws_request_id: str
+    timeout: float
+    function_version: str = "1"
+    memory_limit_in_mb: int = 128
+    invoked_function_arn: str = ""
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    identity: Any = None
+    client_context: Any = None
+    _deadline: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.invoked_function_arn:
+            self.invoked_function_arn = (
+                f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}:{self.function_version}"
+            )
+        if not self.log_group_name:
+            self.log_group_name = f"/aws/lambda/us-east-1.{self.function_name}"
+        self._deadline = time.monotonic() + self.timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before CloudFront gives up on this invocation."""
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def _function_name(name: str) -> str:
+    # "arn:aws:lambda:us-east-1:123:function:auth:7" -> "auth"; "pkg.mod:fn" -> "fn"
+    if name.startswith("arn:"):
+        parts = name.split(":")
+        return parts[6] if len(parts) > 6 else name
+    return name.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
+
+
+class HandlerRunner:
+    """A loaded handler plus how to call it within its timeout."""
+
+    __slots__ = ("func", "function_name", "is_async", "name")
+
+    def __init__(self, spec: str | Callable[..., Any], name: str) -> None:
+        self.func = load_handler(spec)
+        self.name = name
+        self.function_name = _function_name(name)
+        self.is_async = inspect.iscoroutinefunction(self.func) or inspect.iscoroutinefunction(
+            getattr(self.func, "__call__", None)  # noqa: B004 - async callable objects
+        )
+
+    def context(self, request_id: str, timeout: float) -> LambdaContext:
+        return LambdaContext(self.function_name, request_id, timeout)
+
+    def _fail(self, exc: BaseException) -> LambdaExecutionError:
+        logger.error(
+            "handler %s raised %s: %s", self.name, type(exc).__name__, exc, exc_info=exc
+        )
+        return LambdaExecutionError(
+            f"The Lambda function raised {type(exc).__name__}: {exc}", handler=self.name
+        )
+
+    def _timed_out(self, timeout: float) -> LambdaTimeoutError:
+        logger.error("handler %s timed out after %.1f s", self.name, timeout)
+        return LambdaTimeoutError(
+            f"The Lambda function did not finish within its {timeout:g} s timeout", handler=self.name
+        )
+
+    def call_sync(self, event: dict[str, Any], request_id: str, timeout: float) -> object:
+        """Run from a WSGI worker thread. Raises LambdaExecutionError / LambdaTimeoutError."""
+        ctx = self.context(request_id, timeout)
+        if self.is_async:
+            fut = asyncio.run_coroutine_threadsafe(
+                self._async_body(event, ctx), _loop_for_sync_callers()
+            )
+        else:
+            fut = _EXECUTOR.submit(self.func, event, ctx)
+        try:
+            return fut.result(timeout)
+        except concurrent.futures.TimeoutError:
+            fut.cancel()
+            raise self._timed_out(timeout) from None
+        except Exception as exc:
+            raise self._fail(exc) from None
+
+    async def _async_body(self, event: dict[str, Any], ctx: LambdaContext) -> object:
+        return await self.func(event, ctx)
+
+    async def call_async(self, event: dict[str, Any], request_id: str, timeout: float) -> object:
+        """Run from the ASGI event loop; sync handlers go to a worker thread."""
+        ctx = self.context(request_id, timeout)
+        try:
+            if self.is_async:
+                async with asyncio.timeout(timeout):
+                    return await self.func(event, ctx)
+            fut = asyncio.wrap_future(_EXECUTOR.submit(self.func, event, ctx))
+            async with asyncio.timeout(timeout):
+                return await fut
+        except TimeoutError:
+            raise self._timed_out(timeout) from None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise self._fail(exc) from None

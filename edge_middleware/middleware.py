@@ -1,0 +1,130 @@
+"""What both front doors share: option handling, request collapsing bookkeeping, observers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .cache.entry import Storage
+from .cache.memory import MemoryStorage
+from .config import EdgeConfig
+from .effects import Outcome
+from .exceptions import ConfigurationError
+from .pipeline import Pipeline
+
+__all__ = ["Observer", "RequestRecord", "SharedOptions", "coerce_config"]
+
+logger = logging.getLogger("edge_middleware")
+
+
+def coerce_config(config: object) -> EdgeConfig:
+    """``config=`` may be an :class:`EdgeConfig`, a path, or a mapping for ``load_config``."""
+    if config is None:
+        return EdgeConfig()
+    if isinstance(config, EdgeConfig):
+        return config
+    if isinstance(config, str | os.PathLike | Mapping):
+        from .loaders import load_config
+
+        return load_config(config)
+    raise ConfigurationError("config", config, "an EdgeConfig, a path or a mapping")
+
+
+class RequestRecord:
+    """One finished request, as observers (dev-server log, access log, inspector) see it."""
+
+    __slots__ = (
+        "bytes_received",
+        "bytes_sent",
+        "client_port",
+        "duration",
+        "finished_at",
+        "host",
+        "outcome",
+        "protocol",
+        "scheme",
+        "started_at",
+        "viewer_request",
+    )
+
+    def __init__(
+        self,
+        outcome: Outcome,
+        viewer_request: dict[str, Any],
+        scheme: str,
+        protocol: str,
+        started_at: float,
+        bytes_sent: int,
+        bytes_received: int = 0,
+        client_port: int = 0,
+    ) -> None:
+        self.outcome = outcome
+        self.viewer_request = viewer_request
+        self.scheme = scheme
+        self.protocol = protocol
+        self.started_at = started_at
+        self.finished_at = time.time()
+        self.duration = time.perf_counter() - started_at if started_at < 1e9 else 0.0
+        self.bytes_sent = bytes_sent
+        self.bytes_received = bytes_received
+        self.client_port = client_port
+        self.host = ""
+
+
+Observer = Callable[[RequestRecord], None]
+
+
+class SharedOptions:
+    """Request-independent state built once in ``__init__`` of either front door."""
+
+    def __init__(
+        self,
+        *,
+        config: object = None,
+        storage: Storage | None = None,
+        clock: Callable[[], float] = time.time,
+        origins: Mapping[str, object] | None = None,
+    ) -> None:
+        self.config = coerce_config(config)
+        self.clock = clock
+        self.storage: Storage = (
+            storage
+            if storage is not None
+            else MemoryStorage(max_object_bytes=self.config.settings.max_object_bytes, clock=clock)
+        )
+        self.pipeline = Pipeline(self.config, clock=clock)
+        self.origins: dict[str, object] = {}
+        known = {o.id for o in self.config.origins}
+        for origin_id, target in (origins or {}).items():
+            if target is not None and not (
+                callable(target) or (isinstance(target, str) and "://" in target)
+            ):
+                raise ConfigurationError(
+                    f"origins[{origin_id!r}]", target, "None, an http(s):// URL, or an ASGI/WSGI app"
+                )
+            if origin_id not in known and "." not in origin_id:
+                raise ConfigurationError(
+                    f"origins[{origin_id!r}]", origin_id, f"an origin id of the distribution {sorted(known)}"
+                )
+            self.origins[origin_id] = target
+        self.observers: list[Observer] = []
+
+    def add_observer(self, observer: Observer) -> None:
+        """Call ``observer(record)`` after every request (logs, access log, inspector)."""
+        self.observers.append(observer)
+
+    def notify(self, record: RequestRecord) -> None:
+        for observer in self.observers:
+            try:
+                observer(record)
+            except Exception:  # an observer must never break serving
+                logger.exception("request observer %r failed", observer)
+
+    def target(self, origin_id: str) -> object:
+        return self.origins.get(origin_id)
+
+    def invalidate(self, paths: list[str]) -> int:
+        return self.storage.invalidate(paths)

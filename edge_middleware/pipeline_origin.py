@@ -1,0 +1,334 @@
+"""The origin half of the pipeline: origin-request, the fetch, revalidation and stale
+serving, origin-response, and what gets stored (caching.md §1.1 steps 5-7)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .cache.entry import CacheEntry
+from .cache.rules import StoreDecision, decide_storage
+from .config import Behavior, Trigger
+from .convert import ViewerRequest, is_disallowed, reason_phrase
+from .effects import FetchOrigin, OriginResponse, ReadBody, ReadOriginBody, Store, TraceStep
+from .exceptions import CloudFrontError
+from .headers import RawHeaders, headers_from_raw, headers_to_raw, raw_get
+from .origins import match_origin
+from .types import CFRequest, CFResponse
+from .validation import ResponseResult
+
+if TYPE_CHECKING:
+    from .pipeline import Gen, Pipeline
+
+__all__ = ["origin_phase"]
+
+_HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"transfer-encoding",
+        b"trailer",
+        b"upgrade",
+        b"proxy-authenticate",
+        b"proxy-connection",
+        b"te",
+    }
+)
+
+
+def _without(headers: RawHeaders, *names: bytes) -> RawHeaders:
+    return [(k, v) for k, v in headers if k.lower() not in names]
+
+
+def _with_length(headers: RawHeaders, body: bytes) -> RawHeaders:
+    out = _without(headers, b"content-length")
+    out.append((b"Content-Length", str(len(body)).encode()))
+    return out
+
+
+def _stale_ok(entry: CacheEntry, now: float) -> bool:
+    """caching.md §1.4/§1.11: an expired copy may stand in for a failed origin unless the
+    response said ``stale-if-error=0``; an explicit window bounds it."""
+    if entry.stale_if_error == 0:
+        return False
+    if entry.stale_if_error:
+        return now < entry.fresh_until + entry.stale_if_error
+    return True
+
+
+def _merge_304(stored: tuple[tuple[bytes, bytes], ...], fresh: RawHeaders) -> RawHeaders:
+    """RFC 9111 §4.3.4: headers in the 304 replace the stored ones of the same name."""
+    fresh = _without(fresh, *_HOP_BY_HOP, b"content-length")
+    names = {k.lower() for k, _ in fresh}
+    return [(k, v) for k, v in stored if k.lower() not in names] + fresh
+
+
+def _entry(
+    p: Pipeline,
+    key: str,
+    status: int,
+    reason: str,
+    headers: RawHeaders,
+    body: bytes,
+    decision: StoreDecision,
+    req: CFRequest,
+    viewer: ViewerRequest,
+    now: float,
+    *,
+    generated: bool = False,
+) -> CacheEntry:
+    stored = _without(headers, *_HOP_BY_HOP, b"content-length")
+    if decision.strip_set_cookie:
+        stored = _without(stored, b"set-cookie")
+    qs = req["querystring"]
+    vqs = viewer.request["querystring"]
+    etag = raw_get(stored, b"etag")
+    lm = raw_get(stored, b"last-modified")
+    fresh_until = now + decision.ttl
+    windows = max(
+        decision.stale_while_revalidate or 0,
+        decision.stale_if_error or 0,
+        p.settings.stale_retention,
+    )
+    return CacheEntry(
+        key=key,
+        status=status,
+        reason=reason,
+        headers=tuple(stored),
+        body=body,
+        stored_at=now,
+        fresh_until=fresh_until,
+        retain_until=fresh_until + windows,
+        path=req["uri"] + (f"?{qs}" if qs else ""),
+        orig_path=viewer.request["uri"] + (f"?{vqs}" if vqs else ""),
+        stale_while_revalidate=decision.stale_while_revalidate,
+        stale_if_error=decision.stale_if_error,
+        etag=etag.decode("latin-1") if etag else None,
+        last_modified=lm.decode("latin-1") if lm else None,
+        generated=generated,
+        no_conditional=decision.no_conditional,
+    )
+
+
+def _ecmt(p: Pipeline, status: int) -> int | None:
+    custom = p.config.error_response_for(status)
+    return custom.error_caching_min_ttl if custom is not None else None
+
+
+def origin_phase(
+    p: Pipeline,
+    behavior: Behavior,
+    req: CFRequest,
+    send_body: bytes | None,
+    key: str,
+    stale: CacheEntry | None,
+    rid: str,
+    viewer: ViewerRequest,
+    steps: list[TraceStep],
+    *,
+    viewer_body: bytes | None = None,
+    background: bool = False,
+) -> Gen:
+    s = p.settings
+    hv = viewer.http_version
+    cacheable = bool(key)
+    storable = cacheable and req["method"] != "HEAD"
+    default_origin = p.config.origin_for(behavior)
+    oreq = p._origin_request(behavior, default_origin, req, viewer, stale, cacheable)
+
+    trig = behavior.origin_request
+    generated: ResponseResult | None = None
+    if isinstance(trig, Trigger):
+        event_body = send_body if send_body is not None else viewer_body
+        if trig.include_body and event_body is None:
+            if viewer.body_length != 0 or s.body_for_bodyless_methods:
+                event_body = yield ReadBody()
+        res = yield from p._request_trigger("origin-request", trig, oreq, event_body, rid, steps)
+        if isinstance(res, CloudFrontError):
+            return None if background else p._error(res, rid, hv, behavior, steps)
+        if isinstance(res, ResponseResult):
+            generated = res
+        else:
+            oreq = res.request
+            oreq.pop("body", None)
+            if res.body is not None:
+                send_body = res.body
+    else:
+        steps.append(TraceStep("origin-request", False, skipped_because="no function"))
+
+    if generated is not None:
+        # Cached like an origin response; origin-response does not run (lambda-edge.md §2.1).
+        steps.append(
+            TraceStep(
+                "origin-response", False, skipped_because="response generated by origin-request"
+            )
+        )
+        body = generated.body or b""
+        headers = _with_length(headers_to_raw(generated.headers), body)
+        ttl_reason = ""
+        if storable:
+            now = p.clock()
+            decision = decide_storage(
+                generated.status,
+                headers,
+                behavior.cache,
+                s,
+                now,
+                error_caching_min_ttl=_ecmt(p, generated.status),
+            )
+            ttl_reason = decision.reason
+            if decision.store and len(body) <= s.max_object_bytes:
+                yield Store(
+                    _entry(
+                        p,
+                        key,
+                        generated.status,
+                        generated.status_description,
+                        headers,
+                        body,
+                        decision,
+                        req,
+                        viewer,
+                        now,
+                        generated=True,
+                    )
+                )
+        if background:
+            return None
+        return (
+            yield from p._finish(
+                generated.status,
+                generated.status_description,
+                headers,
+                body,
+                False,
+                s.origin_generated_x_cache,
+                req,
+                viewer,
+                rid,
+                behavior,
+                steps,
+                key=key,
+                ttl_reason=ttl_reason,
+            )
+        )
+
+    origin, origin_id = match_origin(p.config, oreq, default_origin)
+    event = p._event("origin-request", rid, oreq)
+    resp = yield FetchOrigin(origin, origin_id, oreq, send_body, event)
+    now = p.clock()
+    if isinstance(resp, CloudFrontError):
+        steps.append(TraceStep("origin-response", False, skipped_because="origin unreachable"))
+        if stale is not None and _stale_ok(stale, now):
+            return (yield from _serve_stale(p, stale, now, req, viewer, rid, behavior, steps, background))
+        return None if background else p._error(resp, rid, hv, behavior, steps)
+    assert isinstance(resp, OriginResponse)
+    origin_status = resp.status
+    conditional = "if-none-match" in oreq["headers"] or "if-modified-since" in oreq["headers"]
+
+    if stale is not None and origin_status == 304 and conditional:
+        # Revalidated: reuse the cached body with the 304's headers (caching.md §1.7, C11/C12).
+        steps.append(TraceStep("origin-response", False, skipped_because="304 revalidation"))
+        merged = _merge_304(stale.headers, resp.headers)
+        decision = decide_storage(
+            stale.status, merged, behavior.cache, s, now, error_caching_min_ttl=_ecmt(p, stale.status)
+        )
+        refreshed = _entry(p, key, stale.status, stale.reason, merged, stale.body, decision, req, viewer, now)
+        if s.age_after_refresh == "keep":
+            refreshed = refreshed.with_changes(stored_at=stale.stored_at)
+        yield Store(refreshed)
+        if background:
+            return None
+        return (
+            yield from p._hit(refreshed, "RefreshHit", req, viewer, rid, behavior, steps, contacted=True)
+        )
+    if stale is not None and origin_status >= 500 and _stale_ok(stale, now):
+        steps.append(TraceStep("origin-response", False, skipped_because="stale served on origin error"))
+        return (yield from _serve_stale(p, stale, now, req, viewer, rid, behavior, steps, background))
+
+    status = resp.status
+    reason = reason_phrase(status)
+    headers = _without(resp.headers, *_HOP_BY_HOP)
+    body = resp.body
+    stream_rest = resp.streaming
+    trig_r = behavior.origin_response
+    if isinstance(trig_r, Trigger):
+        shown = [(k, v) for k, v in headers if not is_disallowed(k.decode("latin-1").lower())]
+        response: CFResponse = {
+            "status": str(status),
+            "statusDescription": reason,
+            "headers": headers_from_raw(shown),
+        }
+        res_r = yield from p._response_trigger("origin-response", trig_r, oreq, response, rid, steps)
+        if isinstance(res_r, CloudFrontError):
+            return None if background else p._error(res_r, rid, hv, behavior, steps)
+        assert isinstance(res_r, ResponseResult)
+        hidden = [(k, v) for k, v in headers if is_disallowed(k.decode("latin-1").lower())]
+        status, reason = res_r.status, res_r.status_description
+        headers = headers_to_raw(res_r.headers) + hidden
+        if res_r.body is not None:
+            body, stream_rest = res_r.body, False
+            headers = _with_length(headers, body)
+    else:
+        steps.append(TraceStep("origin-response", False, skipped_because="no function"))
+
+    ttl_reason = ""
+    if storable:
+        decision = decide_storage(
+            status, headers, behavior.cache, s, now, error_caching_min_ttl=_ecmt(p, status)
+        )
+        ttl_reason = decision.reason
+        if decision.store:
+            complete = True
+            if stream_rest:
+                rest, complete = yield ReadOriginBody(max(0, s.max_object_bytes - len(body)))
+                body += rest
+                stream_rest = not complete
+            if complete and len(body) <= s.max_object_bytes:
+                yield Store(_entry(p, key, status, reason, headers, body, decision, req, viewer, now))
+    if background:
+        return None
+    return (
+        yield from p._finish(
+            status,
+            reason,
+            headers,
+            body,
+            stream_rest,
+            "Miss",
+            req,
+            viewer,
+            rid,
+            behavior,
+            steps,
+            key=key,
+            ttl_reason=ttl_reason,
+            origin_request=oreq,
+            origin_status=origin_status,
+        )
+    )
+
+
+def _serve_stale(
+    p: Pipeline,
+    stale: CacheEntry,
+    now: float,
+    req: CFRequest,
+    viewer: ViewerRequest,
+    rid: str,
+    behavior: Behavior,
+    steps: list[TraceStep],
+    background: bool,
+) -> Gen:
+    """Serve the expired copy and keep serving it for the error caching minimum TTL without
+    asking the origin again (caching.md §1.4, C33)."""
+    ecmt = _ecmt(p, 500)
+    hold = p.settings.error_caching_min_ttl if ecmt is None else ecmt
+    held = stale.with_changes(error_until=now + hold, retain_until=max(stale.retain_until, now + hold))
+    yield Store(held)
+    if background:
+        return None
+    return (
+        yield from p._hit(
+            held, p.settings.stale_if_error_x_cache, req, viewer, rid, behavior, steps, contacted=True
+        )
+    )

@@ -1,0 +1,328 @@
+"""The WSGI front door: ``EdgeWSGIMiddleware``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from .cache.entry import Storage
+from .convert import origin_environ, reason_phrase, request_from_environ
+from .effects import (
+    CallHandler,
+    FetchOrigin,
+    JoinFlight,
+    Lookup,
+    OriginResponse,
+    Outcome,
+    ReadBody,
+    ReadOriginBody,
+    Refresh,
+    Store,
+)
+from .exceptions import CloudFrontError, OriginError
+from .middleware import RequestRecord, SharedOptions
+from .responses import error_page, new_request_id
+
+__all__ = ["EdgeWSGIMiddleware"]
+
+logger = logging.getLogger("edge_middleware.wsgi")
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class EdgeWSGIMiddleware:
+    """Run a distribution's Lambda@Edge triggers and edge cache in front of a WSGI app.
+
+    :param app: the WSGI application (Flask's ``app.wsgi_app``, Django's WSGI handler ...).
+    :param config: an :class:`~edge_middleware.EdgeConfig`, or a path/mapping for
+        :func:`~edge_middleware.load_config`.
+    :param storage: the cache storage; default an in-process ``MemoryStorage()``.
+    :param clock: seconds since the epoch; every TTL and ``Age`` decision uses it.
+    :param origins: origin id -> ``None`` (this app), an ``http(s)://`` URL, or another app.
+
+    Example::
+
+        from edge_middleware import EdgeWSGIMiddleware
+
+        app.wsgi_app = EdgeWSGIMiddleware(app.wsgi_app, config="distribution.json")
+    """
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        *,
+        config: object = None,
+        storage: Storage | None = None,
+        clock: Callable[[], float] = time.time,
+        origins: Mapping[str, object] | None = None,
+    ) -> None:
+        self.app = app
+        self.options = SharedOptions(config=config, storage=storage, clock=clock, origins=origins)
+        self._flights: dict[str, threading.Event] = {}
+        self._flights_lock = threading.Lock()
+
+    @property
+    def config(self) -> Any:
+        return self.options.config
+
+    @property
+    def storage(self) -> Storage:
+        return self.options.storage
+
+    def add_observer(self, observer: Callable[[RequestRecord], None]) -> None:
+        self.options.add_observer(observer)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("edge.middleware") is not None:
+            return self.app(environ, start_response)
+        return _Responder(self, environ).run(start_response)
+
+
+class _Responder:
+    def __init__(self, mw: EdgeWSGIMiddleware, environ: dict[str, Any]) -> None:
+        self.mw = mw
+        self.environ = environ
+        self.body: bytes | None = None
+        self.flights: list[str] = []
+        self.origin_iter: Iterator[bytes] | None = None
+        self.origin_close: Callable[[], None] | None = None
+        self.t0 = time.perf_counter()
+        self.viewer: Any = None
+
+    def run(self, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            self.viewer = request_from_environ(self.environ)
+            outcome = self.drive(self.mw.options.pipeline.run(self.viewer))
+        except Exception as exc:
+            logger.exception("edge_middleware failed while handling a request")
+            self.close_origin()
+            err = exc if isinstance(exc, CloudFrontError) else OriginError("Internal error")
+            headers, body = error_page(err.status, err, new_request_id())
+            start_response(f"{err.status} {reason_phrase(err.status)}", _pairs(headers))
+            return [body]
+        finally:
+            self.release()
+        start_response(f"{outcome.status} {outcome.reason}".rstrip(), _pairs(outcome.headers))
+        if outcome.head or not outcome.stream_rest:
+            self.close_origin()
+            self.finished(outcome, len(outcome.body) if not outcome.head else 0)
+            return [] if outcome.head else [outcome.body]
+        return _Streamed(self, outcome)
+
+    def drive(self, gen: Any) -> Outcome:
+        value: Any = None
+        while True:
+            try:
+                effect = gen.send(value)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            value = self.perform(effect)
+
+    def perform(self, effect: Any) -> Any:
+        options = self.mw.options
+        if isinstance(effect, CallHandler):
+            try:
+                return effect.runner.call_sync(effect.event, effect.request_id, effect.timeout)
+            except CloudFrontError as exc:
+                return exc
+        if isinstance(effect, Lookup):
+            return options.storage.get(effect.key)
+        if isinstance(effect, Store):
+            options.storage.set(effect.entry)
+            return None
+        if isinstance(effect, ReadBody):
+            return self.read_body()
+        if isinstance(effect, FetchOrigin):
+            return self.fetch(effect)
+        if isinstance(effect, ReadOriginBody):
+            return self.read_origin(effect.limit)
+        if isinstance(effect, JoinFlight):
+            return self.join(effect)
+        if isinstance(effect, Refresh):
+            background = _Responder(self.mw, dict(self.environ))
+            background.body = b""
+            threading.Thread(
+                target=background.run_background, args=(effect.run,), daemon=True
+            ).start()
+            return None
+        raise TypeError(f"unknown effect {effect!r}")  # pragma: no cover
+
+    def run_background(self, gen: Any) -> None:
+        try:
+            self.drive(gen)
+        except Exception:
+            logger.exception("background revalidation failed")
+        finally:
+            self.close_origin()
+            self.release()
+
+    def read_body(self) -> bytes:
+        if self.body is None:
+            stream = self.environ.get("wsgi.input")
+            length = self.viewer.body_length if self.viewer else -1
+            if stream is None or length == 0:
+                self.body = b""
+            elif length > 0:
+                self.body = stream.read(length)
+            else:
+                self.body = stream.read()
+        return self.body
+
+    def join(self, effect: JoinFlight) -> bool:
+        mw = self.mw
+        with mw._flights_lock:
+            event = mw._flights.get(effect.key)
+            if event is None:
+                mw._flights[effect.key] = threading.Event()
+                self.flights.append(effect.key)
+        if event is not None:
+            event.wait(effect.timeout)
+            return False
+        begin = getattr(mw.options.storage, "begin_fill", None)
+        if begin is not None and not begin(effect.key, effect.timeout):
+            mw.options.storage.wait_fill(effect.key, effect.timeout)  # type: ignore[attr-defined]
+            return False
+        return True
+
+    def release(self) -> None:
+        if not self.flights:
+            return
+        mw = self.mw
+        end = getattr(mw.options.storage, "end_fill", None)
+        for key in self.flights:
+            with mw._flights_lock:
+                event = mw._flights.pop(key, None)
+            if event is not None:
+                event.set()
+            if end is not None:
+                end(key)
+        self.flights = []
+
+    # -- the origin -----------------------------------------------------------------------------
+    def fetch(self, effect: FetchOrigin) -> OriginResponse | CloudFrontError:
+        target = self.mw.options.target(effect.origin_id)
+        app: WSGIApp = self.mw.app if target is None else target  # type: ignore[assignment]
+        if isinstance(target, str):
+            from .proxy import proxy_wsgi_app
+
+            app = proxy_wsgi_app(target, effect.origin)
+        body = effect.body if effect.body is not None else self.body
+        environ = origin_environ(self.environ, effect.request, body)
+        environ["edge.event"] = effect.event
+        environ["edge.middleware"] = self.mw
+        captured: list[Any] = []
+        written: list[bytes] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if exc_info is not None and captured:
+                raise exc_info[1].with_traceback(exc_info[2])
+            captured[:] = [status, headers]
+            return written.append
+
+        try:
+            result = app(environ, start_response)
+        except Exception:
+            logger.exception("the origin app failed before its response started")
+            return OriginError("The origin failed before its response started.")
+        self.origin_close = getattr(result, "close", None)
+        if isinstance(result, list | tuple) and captured:
+            first, streaming = b"".join(written) + b"".join(result), False
+        else:
+            it = iter(result)
+            self.origin_iter = it
+            first, streaming = b"", True
+            try:
+                while True:
+                    chunk = next(it)
+                    if captured:
+                        first = chunk
+                        break
+            except StopIteration:
+                streaming = False
+            except Exception:
+                logger.exception("the origin app failed before its response started")
+                self.close_origin()
+                return OriginError("The origin failed before its response started.")
+            first = b"".join(written) + first
+        if not captured:
+            self.close_origin()
+            return OriginError("The origin returned no response.")
+        status_line, header_pairs = captured
+        try:
+            status = int(status_line.split(" ", 1)[0])
+        except ValueError:
+            self.close_origin()
+            return OriginError(f"The origin sent an invalid status {status_line!r}.")
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in header_pairs]
+        if not streaming:
+            self.close_origin()
+        return OriginResponse(status, raw, first, streaming=streaming)
+
+    def read_origin(self, limit: int) -> tuple[bytes, bool]:
+        if self.origin_iter is None:
+            return b"", True
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in self.origin_iter:
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                return b"".join(chunks), False
+        self.origin_iter = None
+        return b"".join(chunks), True
+
+    def close_origin(self) -> None:
+        close, self.origin_close, self.origin_iter = self.origin_close, None, None
+        if close is not None:
+            try:
+                close()
+            except Exception:
+                logger.exception("closing the origin response failed")
+
+    def finished(self, outcome: Outcome, sent: int) -> None:
+        options = self.mw.options
+        if options.observers and self.viewer is not None:
+            port = self.environ.get("REMOTE_PORT")
+            options.notify(
+                RequestRecord(
+                    outcome,
+                    dict(self.viewer.request),
+                    self.environ.get("wsgi.url_scheme", "http"),
+                    self.viewer.http_version,
+                    self.t0,
+                    sent,
+                    len(self.body or b""),
+                    int(port) if port else 0,
+                )
+            )
+
+
+class _Streamed:
+    """The viewer's body: what the pipeline has, then the rest of the origin's stream."""
+
+    def __init__(self, responder: _Responder, outcome: Outcome) -> None:
+        self.r = responder
+        self.outcome = outcome
+        self.sent = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self.outcome.body:
+            self.sent += len(self.outcome.body)
+            yield self.outcome.body
+        it = self.r.origin_iter
+        if it is not None:
+            for chunk in it:
+                self.sent += len(chunk)
+                yield chunk
+
+    def close(self) -> None:
+        self.r.close_origin()
+        self.r.finished(self.outcome, self.sent)
+
+
+def _pairs(headers: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
