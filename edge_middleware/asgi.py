@@ -131,7 +131,7 @@ class _Responder:
                     self._release()
                     await self.respond(stop.value)
                 return
-            if isinstance(effect, FetchOrigin):
+            if isinstance(effect, FetchOrigin) and not effect.whole:
                 await self.fetch(effect, gen)
                 return
             value = await self.perform(effect)
@@ -157,6 +157,8 @@ class _Responder:
             self.mw._background.add(task)
             task.add_done_callback(self.mw._background.discard)
             return None
+        if isinstance(effect, FetchOrigin):
+            return await self.fetch_whole(effect)
         if isinstance(effect, ReadOriginBody):  # only reached for fully read bodies
             return (b"", True)
         raise TypeError(f"unknown effect {effect!r}")  # pragma: no cover
@@ -225,26 +227,58 @@ class _Responder:
 
         return replay
 
-    async def fetch(self, effect: FetchOrigin, gen: Any) -> None:
+    def _origin_app(self, effect: FetchOrigin) -> tuple[ASGIApp, Scope]:
         target = self.mw.options.target(effect.origin_id)
         app: ASGIApp = self.mw.app if target is None else target  # type: ignore[assignment]
         if isinstance(target, str):
             from .proxy import proxy_app
 
             app = proxy_app(target, effect.origin)
-        scope = origin_scope(dict(self.scope), effect.request, None if effect.body is None else len(effect.body))
+        length = None if effect.body is None else len(effect.body)
+        scope = origin_scope(dict(self.scope), effect.request, length)
         scope["edge.event"] = effect.event
         scope["edge.middleware"] = self.mw
         extensions = scope.get("extensions")
         if extensions:
             scope["extensions"] = {k: v for k, v in extensions.items() if k not in _NO_EXTENSIONS}
+        return app, scope
+
+    async def fetch_whole(self, effect: FetchOrigin) -> OriginResponse | CloudFrontError:
+        """Call the origin and read its whole answer (error pages, background refreshes)."""
+        app, scope = self._origin_app(effect)
+        start: list[Message] = []
+        chunks: list[bytes] = []
+
+        async def collect(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.append(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        try:
+            await app(scope, self._receive_for_origin(effect.body), collect)
+        except CloudFrontError as exc:
+            return exc
+        except Exception:
+            logger.exception("the origin app failed")
+            return OriginError("The origin failed before its response started.")
+        if not start:
+            return OriginError("The origin returned no response.")
+        return OriginResponse(start[0]["status"], list(start[0].get("headers", [])), b"".join(chunks))
+
+    async def fetch(self, effect: FetchOrigin, gen: Any) -> None:
+        app, scope = self._origin_app(effect)
         state = _OriginState(self, gen)
         try:
             await app(scope, self._receive_for_origin(effect.body), state.send)
         except Exception as exc:
             if state.phase in ("waiting", "held"):
-                logger.exception("the origin app failed before its response started")
-                await self.drive(gen, OriginError("The origin failed before its response started."))
+                if isinstance(exc, CloudFrontError):
+                    err: CloudFrontError = exc
+                else:
+                    logger.exception("the origin app failed before its response started")
+                    err = OriginError("The origin failed before its response started.")
+                await self.drive(gen, err)
                 return
             if state.phase == "buffering":
                 logger.exception("the origin app failed while its body was being read")

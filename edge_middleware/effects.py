@@ -82,6 +82,8 @@ class FetchOrigin:
     request: CFRequest
     body: bytes | None
     event: dict[str, Any]
+    #: Read the whole response before returning (custom error pages, background refreshes).
+    whole: bool = False
 
 
 @dataclass(slots=True)

@@ -480,6 +480,34 @@ class Pipeline:
         """Viewer-side filtering, the viewer-response trigger, CloudFront's headers."""
         hv = viewer.http_version
         x_cache = result_type if status < 400 else "Error"
+        custom = self.config.error_response_for(status) if status >= 400 else None
+        if custom is not None and custom.response_page_path:
+            page = yield from self._custom_error_page(custom.response_page_path, req, viewer, rid)
+            if page is not None:
+                # CustomErrorResponses: the page replaces the body, ResponseCode the status, and
+                # viewer-response does not run for a custom error page (lambda-edge.md §4).
+                status = custom.response_code or status
+                reason = reason_phrase(status)
+                headers = [(k, v) for k, v in page[2] if k.lower() != b"content-length"]
+                body, stream_rest = page[3], False
+                headers.append((b"Content-Length", str(len(body)).encode()))
+                steps.append(
+                    TraceStep("viewer-response", False, skipped_because="custom error page")
+                )
+                return Outcome(
+                    status,
+                    reason,
+                    self._edge_headers(headers, "Error from cloudfront", rid, hv),
+                    body,
+                    result_type="Error",
+                    behavior=behavior,
+                    request_id=rid,
+                    cache_key=key,
+                    ttl_reason=ttl_reason,
+                    steps=steps,
+                    origin_request=origin_request,
+                    head=req["method"] == "HEAD",
+                )
         if not cookies_forwarded(behavior.cache, behavior.origin_request_policy):
             headers = [(k, v) for k, v in headers if k.lower() != b"set-cookie"]
         forwarded = frozenset(behavior.cache.headers)
@@ -535,6 +563,42 @@ class Pipeline:
             origin_request=origin_request,
             head=req["method"] == "HEAD",
         )
+
+    def _custom_error_page(
+        self, path: str, req: CFRequest, viewer: ViewerRequest, rid: str
+    ) -> Gen:
+        """Fetch a custom error page through the behavior matching its path, from the cache
+        or with that behavior's origin-side triggers; never viewer-request (decisions.md #48).
+        Returns ``(status, reason, headers, body)`` or ``None`` when the page cannot be had."""
+        behavior = self.config.match(path)
+        page_req: CFRequest = {
+            "clientIp": req["clientIp"],
+            "headers": req["headers"],
+            "method": "GET",
+            "querystring": "",
+            "uri": path,
+        }
+        key = ""
+        if "GET" in behavior.cached_methods and behavior.cache.max_ttl > 0:
+            key = cache_key(
+                method="GET",
+                host=self.config.distribution_domain_name,
+                uri=path,
+                querystring="",
+                headers=req["headers"],
+                policy=behavior.cache,
+                settings=self.settings,
+            )
+            entry = yield Lookup(key)
+            if entry is not None and self.clock() < entry.fresh_until:
+                return entry.status, entry.reason, list(entry.headers), entry.body
+        page_viewer = ViewerRequest(page_req, viewer.scheme, viewer.http_version, 0, 0)
+        page = yield from origin_phase(
+            self, behavior, page_req, None, key, None, rid, page_viewer, [], collect=True
+        )
+        if page is None or page[0] >= 400:
+            return None
+        return page
 
     # -- the origin side ----------------------------------------------------------------------
     def _origin_request(

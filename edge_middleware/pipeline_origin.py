@@ -127,8 +127,12 @@ def origin_phase(
     *,
     viewer_body: bytes | None = None,
     background: bool = False,
+    collect: bool = False,
 ) -> Gen:
+    """Returns the viewer's Outcome; ``None`` for a background refresh; with ``collect`` (a
+    custom error page fetch) the ``(status, reason, headers, body)`` of the page, or ``None``."""
     s = p.settings
+    background = background or collect
     hv = viewer.http_version
     cacheable = bool(key)
     storable = cacheable and req["method"] != "HEAD"
@@ -192,6 +196,8 @@ def origin_phase(
                         generated=True,
                     )
                 )
+        if collect:
+            return generated.status, generated.status_description, headers, body
         if background:
             return None
         return (
@@ -214,7 +220,7 @@ def origin_phase(
 
     origin, origin_id = match_origin(p.config, oreq, default_origin)
     event = p._event("origin-request", rid, oreq)
-    resp = yield FetchOrigin(origin, origin_id, oreq, send_body, event)
+    resp = yield FetchOrigin(origin, origin_id, oreq, send_body, event, whole=background)
     now = p.clock()
     if isinstance(resp, CloudFrontError):
         steps.append(TraceStep("origin-response", False, skipped_because="origin unreachable"))
@@ -285,6 +291,8 @@ def origin_phase(
                 stream_rest = not complete
             if complete and len(body) <= s.max_object_bytes:
                 yield Store(_entry(p, key, status, reason, headers, body, decision, req, viewer, now))
+    if collect:
+        return status, reason, headers, body
     if background:
         return None
     return (

@@ -137,7 +137,13 @@ class _Responder:
         if isinstance(effect, ReadBody):
             return self.read_body()
         if isinstance(effect, FetchOrigin):
-            return self.fetch(effect)
+            response = self.fetch(effect)
+            if effect.whole and isinstance(response, OriginResponse) and response.streaming:
+                rest, _ = self.read_origin(2**62)
+                self.close_origin()
+                response.body += rest
+                response.streaming = False
+            return response
         if isinstance(effect, ReadOriginBody):
             return self.read_origin(effect.limit)
         if isinstance(effect, JoinFlight):
@@ -225,6 +231,8 @@ class _Responder:
 
         try:
             result = app(environ, start_response)
+        except CloudFrontError as exc:
+            return exc
         except Exception:
             logger.exception("the origin app failed before its response started")
             return OriginError("The origin failed before its response started.")
