@@ -1,5 +1,12 @@
-"""Run CloudFront Lambda@Edge handlers and the edge cache inside a Python web app."""
+"""Run CloudFront Lambda@Edge handlers and the CloudFront edge cache inside a Python web app.
 
+Front doors: :class:`EdgeMiddleware` (ASGI 3) and :class:`EdgeWSGIMiddleware` (WSGI).
+"""
+
+from .asgi import EdgeMiddleware
+from .cache.entry import CacheEntry, Storage
+from .cache.memory import MemoryStorage
+from .cache.redis import RedisStorage
 from .config import (
     Behavior,
     CachePolicy,
@@ -9,20 +16,48 @@ from .config import (
     OriginRequestPolicy,
     Trigger,
 )
-from .exceptions import ConfigurationError, EdgeError
+from .exceptions import (
+    CloudFrontError,
+    ConfigurationError,
+    EdgeError,
+    HandlerLoadError,
+    LambdaExecutionError,
+    LambdaTimeoutError,
+    LambdaValidationError,
+    OriginError,
+)
+from .loaders import load_config
 from .settings import EdgeSettings
+from .wsgi import EdgeWSGIMiddleware
 
 __version__ = "0.1.0"
 
 __all__ = [
+    # configuration
     "Behavior",
+    # storage
+    "CacheEntry",
     "CachePolicy",
+    # errors
+    "CloudFrontError",
     "ConfigurationError",
     "CustomErrorResponse",
     "EdgeConfig",
     "EdgeError",
+    # front doors
+    "EdgeMiddleware",
     "EdgeSettings",
+    "EdgeWSGIMiddleware",
+    "HandlerLoadError",
+    "LambdaExecutionError",
+    "LambdaTimeoutError",
+    "LambdaValidationError",
+    "MemoryStorage",
     "Origin",
+    "OriginError",
     "OriginRequestPolicy",
+    "RedisStorage",
+    "Storage",
     "Trigger",
+    "load_config",
 ]
