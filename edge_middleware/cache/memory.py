@@ -1,0 +1,161 @@
+"""The in-process edge cache: a byte-bounded, thread-safe cachetools ``TLRUCache``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from cachetools import Cache, TLRUCache
+
+from edge_middleware.cache.entry import CacheEntry, invalidation_matches
+from edge_middleware.exceptions import ConfigurationError
+
+__all__ = ["MemoryStorage"]
+
+logger = logging.getLogger("edge_middleware.cache")
+
+
+def _expires_at(_key: str, entry: CacheEntry, _now: float) -> float:
+    # Per-entry expiry: the storage forgets an object at ``retain_until`` (freshness is decided
+    # from the entry's own times, caching.md §3).
+    return entry.retain_until
+
+
+def _sizeof(entry: CacheEntry) -> int:
+    return entry.nbytes
+
+
+class MemoryStorage:
+    """An in-process cache storage bounded by a byte budget.
+
+    Entries live in a cachetools ``TLRUCache``: each one is forgotten at its ``retain_until``
+    and, when the budget is full, expired entries go first, then the least recently used ones.
+    Every access (reads too, since an LRU read reorders) holds one ``threading.Lock`` for a few
+    microseconds, so one storage can serve WSGI threads and an ASGI event loop at once.
+
+    :param max_bytes: the byte budget (``CacheEntry.nbytes`` summed over all entries).
+    :param max_object_bytes: entries larger than this are not stored (decisions.md #51). An
+        entry larger than ``max_bytes`` is never stored either.
+    :param clock: seconds on the same clock as the entries' times; default ``time.time``.
+
+    ::
+
+        storage = MemoryStorage(max_bytes=64 * 2**20, max_object_bytes=8 * 2**20)
+        storage.set(entry)
+        assert storage.get(entry.key) is entry
+        storage.invalidate(["/images/*"])
+    """
+
+    def __init__(
+        self,
+        max_bytes: int = 256 * 2**20,
+        *,
+        max_object_bytes: int | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if max_bytes <= 0:
+            raise ConfigurationError("MemoryStorage.max_bytes", max_bytes, "an integer > 0")
+        if max_object_bytes is not None and max_object_bytes < 0:
+            raise ConfigurationError(
+                "MemoryStorage.max_object_bytes", max_object_bytes, "an integer >= 0 or None"
+            )
+        self.max_bytes = max_bytes
+        self.max_object_bytes = max_bytes if max_object_bytes is None else max_object_bytes
+        self._lock = threading.Lock()
+        self._cache: TLRUCache[str, CacheEntry] = TLRUCache(
+            maxsize=max_bytes, ttu=_expires_at, timer=clock, getsizeof=_sizeof
+        )
+
+    @property
+    def currsize(self) -> int:
+        """Bytes currently held (sum of ``nbytes``; may include not yet purged expired ones)."""
+        with self._lock:
+            return int(self._cache.currsize)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._cache)
+
+    def get(self, key: str) -> CacheEntry | None:
+        """The entry stored under ``key``, or ``None`` if absent or past ``retain_until``."""
+        # Hot path of every hit: one lock, one dict lookup, one clock read inside cachetools.
+        with self._lock:
+            try:
+                return self._cache[key]
+            except KeyError:
+                return None
+
+    def set(self, entry: CacheEntry) -> None:
+        """Store ``entry`` under ``entry.key``; an entry too large for the limits is refused
+        (and an older object under the same key dropped, so it cannot outlive its successor)."""
+        size = entry.nbytes
+        with self._lock:
+            if size > self.max_object_bytes:
+                self._delete(entry.key)
+                logger.debug("not caching %r: %d bytes > max_object_bytes", entry.key, size)
+                return
+            try:
+                self._cache[entry.key] = entry
+            except ValueError:
+                # cachetools refuses values larger than maxsize before evicting anything
+                # (decisions.md #51: skip caching).
+                self._delete(entry.key)
+                logger.debug("not caching %r: %d bytes > max_bytes", entry.key, size)
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._delete(key)
+
+    def _delete(self, key: str) -> None:
+        try:
+            del self._cache[key]
+        except KeyError:
+            # Absent, or present but already expired (TLRUCache removes it, then raises).
+            pass
+
+    def invalidate(self, paths: Iterable[str]) -> int:
+        """Drop every entry whose ``path`` or ``orig_path`` matches one of ``paths``
+        (CloudFront semantics: exact, or a prefix when the pattern ends in ``*``; case-sensitive;
+        the query string is part of the path). Returns the number of entries removed."""
+        patterns = list(paths)
+        if not patterns:
+            return 0
+        removed = 0
+        with self._lock:
+            cache = self._cache
+            # A snapshot: the cache must not change size while it is iterated. Values are read
+            # through the base class so that invalidation does not reorder the LRU list.
+            for key in list(cache):
+                entry = Cache.__getitem__(cache, key)
+                for pattern in patterns:
+                    if invalidation_matches(pattern, entry.path) or (
+                        entry.orig_path and invalidation_matches(pattern, entry.orig_path)
+                    ):
+                        self._delete(key)
+                        removed += 1
+                        break
+        return removed
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def close(self) -> None:
+        """Nothing to release; present so every storage can be closed the same way."""
+
+    # The lock is only ever held for microseconds and never across an ``await``, so the async
+    # methods call the sync ones directly instead of going through a thread.
+
+    async def aget(self, key: str) -> CacheEntry | None:
+        return self.get(key)
+
+    async def aset(self, entry: CacheEntry) -> None:
+        self.set(entry)
+
+    async def adelete(self, key: str) -> None:
+        self.delete(key)
+
+    async def aclose(self) -> None:
+        """Nothing to release; see :meth:`close`."""
