@@ -1,0 +1,835 @@
+"""``edge_middleware.proxy``: a CloudFront origin served by a real HTTP server.
+
+Real servers on 127.0.0.1: a uvicorn + Starlette origin that echoes what it received, and a raw
+socket server for origins that misbehave (reset, stall, truncated body). The proxy apps are driven
+directly (hand-built scope/environ) and end to end through both front doors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import hashlib
+import io
+import json
+import logging
+import socket
+import socketserver
+import struct
+import threading
+import time
+import tracemalloc
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from edge_middleware import proxy
+from edge_middleware.asgi import EdgeMiddleware
+from edge_middleware.config import Behavior, CachePolicy, EdgeConfig, Origin
+from edge_middleware.exceptions import OriginError, OriginTimeoutError
+from edge_middleware.proxy import (
+    aclose_clients,
+    close_clients,
+    proxy_app,
+    proxy_wsgi_app,
+    resolve_path,
+)
+from edge_middleware.wsgi import EdgeWSGIMiddleware
+
+ORIGIN = Origin(id="o", domain_name="127.0.0.1", read_timeout=1)
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+#: Query strings and cookies in the cache key, so CloudFront forwards them (caching.md §1.13).
+FORWARD_ALL = EdgeConfig(default=Behavior(cache=CachePolicy(query_strings="all", cookies="all")))
+
+
+# -- the echo origin (uvicorn + Starlette) ----------------------------------------------------
+async def echo(request: Request) -> Response:
+    body = await request.body()
+    scope = request.scope
+    client = request.client
+    return JSONResponse(
+        {
+            "method": request.method,
+            "raw_path": scope["raw_path"].decode("latin-1"),
+            "query": scope["query_string"].decode("latin-1"),
+            "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in scope["headers"]],
+            "body": body.decode("latin-1") if len(body) <= 1024 else None,
+            "body_len": len(body),
+            "body_sha": hashlib.sha256(body).hexdigest(),
+            "client_port": client.port if client else 0,
+        },
+        headers={"cache-control": "no-store"},
+    )
+
+
+async def cookies(request: Request) -> Response:
+    response = PlainTextResponse("cookies", headers={"cache-control": "no-store"})
+    response.set_cookie("a", "1")
+    response.set_cookie("b", "2")
+    return response
+
+
+async def big(request: Request) -> Response:
+    total = int(request.query_params["n"])
+    block = b"x" * 65536
+
+    async def chunks() -> AsyncIterator[bytes]:
+        left = total
+        while left > 0:
+            piece = block[: min(left, len(block))]
+            left -= len(piece)
+            yield piece
+
+    return StreamingResponse(
+        chunks(),
+        media_type="application/octet-stream",
+        headers={"cache-control": "no-store", "content-length": str(total)},
+    )
+
+
+echo_app = Starlette(
+    routes=[
+        Route("/cookies", cookies),
+        Route("/big", big),
+        Route("/{rest:path}", echo, methods=ALL_METHODS),
+    ]
+)
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@pytest.fixture(scope="module")
+def origin_url() -> Iterator[str]:
+    sock = _free_socket()
+    config = uvicorn.Config(
+        echo_app, lifespan="off", log_level="warning", http="h11", ws="none", loop="asyncio"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+# -- the misbehaving origin (raw sockets) -----------------------------------------------------
+class _Raw(socketserver.BaseRequestHandler):
+    server: _RawServer
+
+    def handle(self) -> None:
+        conn: socket.socket = self.request
+        conn.settimeout(10)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            data = conn.recv(65536)
+            if not data:
+                return
+            head += data
+        path = head.split(b" ", 2)[1].decode("latin-1")
+        self.server.hits[path] = self.server.hits.get(path, 0) + 1
+        partial = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"y" * 1000
+        if path == "/reset":
+            self.reset(conn)
+        elif path == "/stall":
+            self.server.release.wait(10)
+        elif path == "/short":
+            conn.sendall(partial)
+        elif path == "/stall-body":
+            conn.sendall(partial)
+            self.server.release.wait(10)
+        elif path == "/reset-body":
+            conn.sendall(partial)
+            time.sleep(0.1)
+            self.reset(conn)
+        elif path == "/hop":
+            conn.sendall(
+                b"HTTP/1.1 201 Created\r\n"
+                b"Connection: close, X-Private\r\n"
+                b"Keep-Alive: timeout=5\r\n"
+                b"X-Private: secret\r\n"
+                b"Proxy-Authenticate: Basic\r\n"
+                b"Upgrade: h2c\r\n"
+                b"Set-Cookie: a=1\r\n"
+                b"Set-Cookie: b=2\r\n"
+                b"X-Kept: yes\r\n"
+                b"Content-Length: 2\r\n\r\nok"
+            )
+
+    @staticmethod
+    def reset(conn: socket.socket) -> None:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+
+
+class _RawServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Raw)
+        self.release = threading.Event()
+        self.hits: dict[str, int] = {}
+
+
+@pytest.fixture(scope="module")
+def raw_server() -> Iterator[_RawServer]:
+    server = _RawServer()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.release.set()
+        server.shutdown()
+        thread.join(10)
+        server.server_close()
+
+
+@pytest.fixture
+def raw_url(raw_server: _RawServer) -> str:
+    return f"http://127.0.0.1:{raw_server.server_address[1]}"
+
+
+@pytest.fixture
+def dead_url() -> str:
+    sock = _free_socket()
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens on it now
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _close_clients() -> Iterator[None]:
+    yield
+    close_clients()
+
+
+# -- ASGI helpers -----------------------------------------------------------------------------
+def make_scope(
+    path: str = "/",
+    *,
+    method: str = "GET",
+    raw_path: bytes | None = None,
+    query: bytes = b"",
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode() if raw_path is None else raw_path,
+        "query_string": query,
+        "root_path": "",
+        "headers": [(b"host", b"example.com")] if headers is None else headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("example.com", 80),
+    }
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    async def __call__(self, message: Any) -> None:
+        self.messages.append(dict(message))
+
+    @property
+    def start(self) -> dict[str, Any]:
+        assert self.messages and self.messages[0]["type"] == "http.response.start"
+        return self.messages[0]
+
+    @property
+    def status(self) -> int:
+        return int(self.start["status"])
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return list(self.start["headers"])
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(m.get("body", b"") for m in self.messages[1:])
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def receiver(*chunks: bytes) -> Callable[[], Any]:
+    messages = [
+        {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
+        for i, c in enumerate(chunks or (b"",))
+    ]
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop(0)
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+def run_asgi(
+    app: Any, scope: dict[str, Any], *chunks: bytes, rec: Recorder | None = None
+) -> Recorder:
+    rec = rec or Recorder()
+
+    async def main() -> None:
+        await app(scope, receiver(*chunks), rec)
+
+    asyncio.run(main())
+    return rec
+
+
+# -- proxy_app, driven directly ---------------------------------------------------------------
+def test_asgi_get_forwards_path_query_and_headers(origin_url: str) -> None:
+    scope = make_scope(
+        "/a b/é",
+        raw_path=b"/caf%C3%A9/a%2Fb/x;y=1",
+        query=b"b=2&a=%20x+y&a=3&empty",
+        headers=[
+            (b"host", b"viewer.example"),
+            (b"x-multi", b"one"),
+            (b"x-multi", b"two"),
+            (b"accept", b"text/plain"),
+            (b"connection", b"keep-alive, x-private"),
+            (b"x-private", b"secret"),
+            (b"keep-alive", b"timeout=5"),
+            (b"te", b"trailers"),
+            (b"upgrade", b"websocket"),
+            (b"proxy-authorization", b"Basic Zm9v"),
+        ],
+    )
+    rec = run_asgi(proxy_app(origin_url, ORIGIN), scope)
+    assert rec.status == 200
+    seen = rec.json()
+    assert seen["method"] == "GET"
+    assert seen["raw_path"] == "/caf%C3%A9/a%2Fb/x;y=1"
+    assert seen["query"] == "b=2&a=%20x+y&a=3&empty"
+    headers = [tuple(h) for h in seen["headers"]]
+    assert ("host", "viewer.example") in headers
+    assert [v for k, v in headers if k == "x-multi"] == ["one", "two"]
+    assert ("accept", "text/plain") in headers
+    names = {k for k, _ in headers}
+    assert not names & {"x-private", "keep-alive", "te", "upgrade", "proxy-authorization"}
+    assert "accept-encoding" not in names and "user-agent" not in names  # nothing httpx adds
+    assert rec.messages[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+    assert all(m["more_body"] for m in rec.messages[1:-1])
+    assert all(k == k.lower() for k, _ in rec.headers)
+
+
+def test_asgi_host_from_url_when_request_has_none(origin_url: str) -> None:
+    rec = run_asgi(proxy_app(origin_url, ORIGIN), make_scope("/h", headers=[]))
+    headers = dict(tuple(h) for h in rec.json()["headers"])
+    assert headers["host"] == origin_url.removeprefix("http://")
+
+
+def test_asgi_post_body_streamed(origin_url: str) -> None:
+    chunks = [b"a" * 70000, b"b" * 5, b"", b"c" * 100000]
+    data = b"".join(chunks)
+    scope = make_scope(
+        "/upload",
+        method="POST",
+        headers=[(b"host", b"h"), (b"content-length", str(len(data)).encode())],
+    )
+    seen = run_asgi(proxy_app(origin_url, ORIGIN), scope, *chunks).json()
+    assert seen["method"] == "POST"
+    assert seen["body_len"] == len(data)
+    assert seen["body_sha"] == hashlib.sha256(data).hexdigest()
+    assert ["content-length", str(len(data))] in seen["headers"]
+
+
+def test_asgi_chunked_upload(origin_url: str) -> None:
+    scope = make_scope(
+        "/upload",
+        method="PUT",
+        headers=[(b"host", b"h"), (b"transfer-encoding", b"chunked")],
+    )
+    seen = run_asgi(proxy_app(origin_url, ORIGIN), scope, b"hello ", b"world").json()
+    assert seen["body"] == "hello world"
+    assert ["transfer-encoding", "chunked"] in seen["headers"]
+
+
+def test_asgi_get_without_body_has_no_framing(origin_url: str) -> None:
+    seen = run_asgi(proxy_app(origin_url, ORIGIN), make_scope("/g")).json()
+    names = {k for k, _ in seen["headers"]}
+    assert "transfer-encoding" not in names and "content-length" not in names
+
+
+def test_asgi_repeated_set_cookie_and_hop_by_hop_response(raw_url: str) -> None:
+    rec = run_asgi(proxy_app(raw_url, ORIGIN), make_scope("/hop"))
+    assert rec.status == 201
+    assert rec.body == b"ok"
+    assert [v for k, v in rec.headers if k == b"set-cookie"] == [b"a=1", b"b=2"]
+    names = {k for k, _ in rec.headers}
+    assert (b"x-kept", b"yes") in rec.headers
+    assert not names & {b"connection", b"keep-alive", b"x-private", b"proxy-authenticate"}
+    assert b"upgrade" not in names
+
+
+def test_origin_path_prefix_and_dot_segments(origin_url: str) -> None:
+    origin = Origin(id="o", domain_name="127.0.0.1", origin_path="/v1", read_timeout=1)
+    scope = make_scope("/x", raw_path=b"/a/../../etc/%2e%2E/./x/")
+    seen = run_asgi(proxy_app(origin_url + "/base/", origin), scope).json()
+    assert seen["raw_path"] == "/base/v1/x/"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"/", b"/"),
+        (b"", b"/"),
+        (b"/a/b/c", b"/a/b/c"),
+        (b"/a/./b", b"/a/b"),
+        (b"/a/b/..", b"/a/"),
+        (b"/..", b"/"),
+        (b"/../../x", b"/x"),
+        (b"/a/%2e%2e/b", b"/b"),
+        (b"/a/.%2E/b/%2e", b"/b/"),
+        (b"/a%2Fb/c", b"/a%2Fb/c"),
+        (b"/..a/b..", b"/..a/b.."),
+        (b"//x/../y", b"//y"),
+        (b"/sp%20ace/%ZZ", b"/sp%20ace/%ZZ"),
+    ],
+)
+def test_resolve_path(raw: bytes, expected: bytes) -> None:
+    assert resolve_path(raw) == expected
+
+
+@pytest.mark.parametrize("raw", [b"/..%2fadmin", b"/a/%2e%2e%2F%2e%2e%2Fetc", b"/..\\x"])
+def test_resolve_path_refuses_encoded_traversal(raw: bytes) -> None:
+    with pytest.raises(OriginError, match="dot-segment"):
+        resolve_path(raw, "o")
+
+
+def test_asgi_keepalive_connection_reused(origin_url: str) -> None:
+    app = proxy_app(origin_url, ORIGIN)
+    ports: list[int] = []
+
+    async def main() -> None:
+        for _ in range(3):
+            rec = Recorder()
+            await app(make_scope("/k"), receiver(), rec)
+            ports.append(rec.json()["client_port"])
+
+    asyncio.run(main())
+    assert len(set(ports)) == 1
+
+
+def test_asgi_clients_closed_with_their_loop(origin_url: str) -> None:
+    app = proxy_app(origin_url, ORIGIN)
+    run_asgi(app, make_scope("/k"))
+    assert not proxy._async_clients  # closed by asyncio.run's shutdown_asyncgens()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+def test_asgi_head(origin_url: str) -> None:
+    rec = run_asgi(proxy_app(origin_url, ORIGIN), make_scope("/h", method="HEAD"))
+    assert rec.status == 200
+    assert rec.body == b""
+    assert int(dict(rec.headers)[b"content-length"]) > 0
+
+
+def test_testclient_loop_per_request_leaks_nothing(origin_url: str) -> None:
+    local = Starlette(routes=[Route("/{p:path}", PlainTextResponse)])
+    client = TestClient(EdgeMiddleware(local, config=FORWARD_ALL, origins={"default": origin_url}))
+    for _ in range(2):  # no "with": each request runs on a new event loop
+        assert client.get("/x").status_code == 200
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+    assert not proxy._async_clients
+
+
+def test_aclose_clients(origin_url: str) -> None:
+    app = proxy_app(origin_url, ORIGIN)
+
+    async def main() -> tuple[bool, bool]:
+        await app(make_scope("/k"), receiver(), Recorder())
+        loop = asyncio.get_running_loop()
+        client = next(iter(proxy._async_clients[loop].clients.values()))
+        await aclose_clients()
+        return client.is_closed, loop in proxy._async_clients
+
+    assert asyncio.run(main()) == (True, False)
+
+
+def test_asgi_dead_origin(dead_url: str) -> None:
+    with pytest.raises(OriginError, match="Could not connect to the origin 'o'") as info:
+        run_asgi(proxy_app(dead_url, ORIGIN), make_scope("/"))
+    assert not isinstance(info.value, OriginTimeoutError)
+    assert info.value.status == 502
+
+
+def test_asgi_dns_failure() -> None:
+    with pytest.raises(OriginError, match="Could not connect") as info:
+        run_asgi(proxy_app("http://no-such-host.invalid:9", ORIGIN), make_scope("/"))
+    assert not isinstance(info.value, OriginTimeoutError)
+
+
+def test_asgi_read_timeout_before_headers(raw_url: str) -> None:
+    t0 = time.monotonic()
+    rec = Recorder()
+    with pytest.raises(OriginTimeoutError, match="read timeout of 1 s") as info:
+        run_asgi(proxy_app(raw_url, ORIGIN), make_scope("/stall"), rec=rec)
+    assert 0.9 < time.monotonic() - t0 < 5
+    assert info.value.status == 504
+    assert rec.messages == []  # nothing sent: the front door answers with its error page
+
+
+def test_asgi_reset_before_headers(raw_url: str) -> None:
+    rec = Recorder()
+    with pytest.raises(OriginError, match="failed before its response started") as info:
+        run_asgi(proxy_app(raw_url, ORIGIN), make_scope("/reset"), rec=rec)
+    assert not isinstance(info.value, OriginTimeoutError)
+    assert rec.messages == []
+
+
+@pytest.mark.parametrize(
+    ("path", "error"),
+    [
+        ("/short", OriginError),
+        ("/reset-body", OriginError),
+        ("/stall-body", OriginTimeoutError),
+    ],
+)
+def test_asgi_failure_after_headers_is_raised_and_logged(
+    raw_url: str, path: str, error: type[Exception], caplog: pytest.LogCaptureFixture
+) -> None:
+    rec = Recorder()
+    caplog.set_level(logging.ERROR, logger="edge_middleware.proxy")
+    t0 = time.monotonic()
+    with pytest.raises(error, match="origin 'o'"):
+        run_asgi(proxy_app(raw_url, ORIGIN), make_scope(path), rec=rec)
+    assert time.monotonic() - t0 < 5
+    assert rec.status == 200
+    assert rec.body == b"y" * 1000
+    assert all(m["more_body"] for m in rec.messages[1:])  # the body never completes
+    assert [r.name for r in caplog.records] == ["edge_middleware.proxy"]
+    assert "failed while sending its body" in caplog.records[0].getMessage()
+
+
+def test_invalid_base_url() -> None:
+    with pytest.raises(OriginError, match="not an http"):
+        run_asgi(proxy_app("ftp://127.0.0.1:21", ORIGIN), make_scope("/"))
+
+
+# -- proxy_wsgi_app, driven directly ----------------------------------------------------------
+def make_environ(
+    path: str = "/",
+    *,
+    method: str = "GET",
+    query: str = "",
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+    request_uri: str | None = None,
+) -> dict[str, Any]:
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "example.com",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": io.StringIO(),
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "HTTP_HOST": "example.com",
+    }
+    if request_uri is not None:
+        environ["REQUEST_URI"] = request_uri
+    if body:
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ["CONTENT_TYPE"] = "application/octet-stream"
+    for name, value in (headers or {}).items():
+        environ["HTTP_" + name.upper().replace("-", "_")] = value
+    return environ
+
+
+class WSGIResult:
+    def __init__(self, app: Any, environ: dict[str, Any], *, consume: bool = True) -> None:
+        self.status = ""
+        self.headers: list[tuple[str, str]] = []
+        self.result = app(environ, self.start_response)
+        self.body = b""
+        if consume:
+            try:
+                self.body = b"".join(self.result)
+            finally:
+                self.close()
+
+    def start_response(self, status: str, headers: list[tuple[str, str]], exc: Any = None) -> Any:
+        self.status, self.headers = status, headers
+        return None
+
+    def close(self) -> None:
+        self.result.close()
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def test_wsgi_get_forwards_path_query_and_headers(origin_url: str) -> None:
+    environ = make_environ(
+        "/café/a/b",
+        query="b=2&a=%20x+y&a=3",
+        request_uri="/caf%C3%A9/a%2Fb?b=2&a=%20x+y&a=3",
+        headers={"X-Multi": "one, two", "Connection": "x-private", "X-Private": "s", "TE": "x"},
+    )
+    res = WSGIResult(proxy_wsgi_app(origin_url, ORIGIN), environ)
+    assert res.status == "200 OK"
+    seen = res.json()
+    assert seen["raw_path"] == "/caf%C3%A9/a%2Fb"
+    assert seen["query"] == "b=2&a=%20x+y&a=3"
+    headers = [tuple(h) for h in seen["headers"]]
+    assert ("host", "example.com") in headers
+    assert ("x-multi", "one, two") in headers
+    assert not {k for k, _ in headers} & {"x-private", "connection", "te", "accept-encoding"}
+
+
+def test_wsgi_path_without_request_uri(origin_url: str) -> None:
+    environ = make_environ("/a b/../c", query="q=1")
+    environ["SCRIPT_NAME"] = "/mount"
+    seen = WSGIResult(proxy_wsgi_app(origin_url, ORIGIN), environ).json()
+    assert seen["raw_path"] == "/mount/c"
+    assert seen["query"] == "q=1"
+
+
+def test_wsgi_post_body_in_chunks(origin_url: str) -> None:
+    data = bytes(range(256)) * 1000  # 256 000 bytes: four 64 KiB reads
+    environ = make_environ("/upload", method="POST", body=data + b"trailing garbage")
+    environ["CONTENT_LENGTH"] = str(len(data))
+    seen = WSGIResult(proxy_wsgi_app(origin_url, ORIGIN), environ).json()
+    assert seen["body_len"] == len(data)
+    assert seen["body_sha"] == hashlib.sha256(data).hexdigest()
+    assert ["content-type", "application/octet-stream"] in seen["headers"]
+
+
+def test_wsgi_repeated_set_cookie(raw_url: str) -> None:
+    res = WSGIResult(proxy_wsgi_app(raw_url, ORIGIN), make_environ("/hop"))
+    assert res.status == "201 Created"
+    assert res.body == b"ok"
+    assert [v for k, v in res.headers if k.lower() == "set-cookie"] == ["a=1", "b=2"]
+    assert ("X-Kept", "yes") in res.headers
+    names = {k.lower() for k, _ in res.headers}
+    assert not names & {"connection", "keep-alive", "x-private", "proxy-authenticate"}
+
+
+def test_wsgi_streams_and_closes_early(origin_url: str) -> None:
+    res = WSGIResult(
+        proxy_wsgi_app(origin_url, ORIGIN), make_environ("/big", query="n=10000000"), consume=False
+    )
+    assert res.status == "200 OK"
+    it = iter(res.result)
+    assert len(next(it)) <= 1024 * 1024
+    res.close()  # the rest is never read; the connection is dropped, not drained
+
+
+def test_wsgi_dead_origin(dead_url: str) -> None:
+    with pytest.raises(OriginError, match="Could not connect") as info:
+        WSGIResult(proxy_wsgi_app(dead_url, ORIGIN), make_environ())
+    assert not isinstance(info.value, OriginTimeoutError)
+
+
+def test_wsgi_read_timeout(raw_url: str) -> None:
+    with pytest.raises(OriginTimeoutError):
+        WSGIResult(proxy_wsgi_app(raw_url, ORIGIN), make_environ("/stall"))
+
+
+def test_wsgi_truncated_body(raw_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR, logger="edge_middleware.proxy")
+    res = WSGIResult(proxy_wsgi_app(raw_url, ORIGIN), make_environ("/short"), consume=False)
+    assert res.status == "200 OK"
+    got = b""
+    with pytest.raises(OriginError, match="broke off its body"):
+        for chunk in res.result:
+            got += chunk
+    res.close()
+    assert got == b"y" * 1000
+    assert [r.name for r in caplog.records] == ["edge_middleware.proxy"]
+
+
+# -- end to end through the front doors -------------------------------------------------------
+def test_edge_middleware_end_to_end(origin_url: str) -> None:
+    local = Starlette(routes=[Route("/{p:path}", PlainTextResponse)])
+    app = EdgeMiddleware(local, config=FORWARD_ALL, origins={"default": origin_url})
+    with TestClient(app) as client:
+        r = client.get("/items/a%2Fb?z=1&a=2&a=1")
+        assert r.status_code == 200
+        seen = r.json()
+        assert seen["raw_path"] == "/items/a%2Fb"
+        assert seen["query"] == "z=1&a=2&a=1"
+        r = client.post("/form", content=b"name=value&x=1")
+        assert r.status_code == 200
+        assert r.json()["body"] == "name=value&x=1"
+        assert r.json()["method"] == "POST"
+        r = client.get("/cookies")
+        assert r.status_code == 200
+        assert r.text == "cookies"
+        cookies = r.headers.get_list("set-cookie")
+        assert len(cookies) == 2
+        assert cookies[0].startswith("a=1") and cookies[1].startswith("b=2")
+
+
+def test_edge_middleware_dead_origin(dead_url: str) -> None:
+    local = Starlette(routes=[Route("/{p:path}", PlainTextResponse)])
+    app = EdgeMiddleware(local, origins={"default": dead_url})
+    with TestClient(app) as client:
+        r = client.get("/anything")
+    assert r.status_code == 502
+    assert r.headers["x-cache"] == "Error from cloudfront"
+
+
+def test_edge_middleware_origin_timeout_is_504(raw_url: str) -> None:
+    local = Starlette(routes=[Route("/{p:path}", PlainTextResponse)])
+    config = EdgeConfig(origins=[Origin(id="default", domain_name="127.0.0.1", read_timeout=1)])
+    app = EdgeMiddleware(local, config=config, origins={"default": raw_url})
+    t0 = time.monotonic()
+    with TestClient(app) as client:
+        r = client.get("/stall")
+    assert time.monotonic() - t0 < 5
+    assert r.status_code == 504
+    assert r.headers["x-cache"] == "Error from cloudfront"
+
+
+def test_edge_middleware_truncated_body_not_cached(raw_url: str, raw_server: _RawServer) -> None:
+    local = Starlette(routes=[Route("/{p:path}", PlainTextResponse)])
+    app = EdgeMiddleware(local, origins={"default": raw_url})
+    before = raw_server.hits.get("/short", 0)
+    with TestClient(app) as client:
+        for _ in range(2):
+            with pytest.raises(OriginError):
+                client.get("/short")
+    assert raw_server.hits["/short"] - before == 2  # the broken object was not cached
+
+
+def test_edge_wsgi_middleware_end_to_end(origin_url: str) -> None:
+    from flask import Flask
+    from werkzeug.test import Client
+
+    flask_app = Flask(__name__)
+    app = EdgeWSGIMiddleware(
+        flask_app.wsgi_app, config=FORWARD_ALL, origins={"default": origin_url}
+    )
+    client = Client(app)
+    with client.get("/items/a%2Fb?z=1&a=2&a=1") as r:
+        assert r.status_code == 200
+        seen = r.get_json()
+    assert seen["raw_path"] == "/items/a%2Fb"
+    assert seen["query"] == "z=1&a=2&a=1"
+    with client.post("/form", data=b"name=value&x=1", content_type="text/plain") as r:
+        assert r.status_code == 200
+        seen = r.get_json()
+    assert seen["body"] == "name=value&x=1"
+    assert seen["method"] == "POST"
+    with client.get("/cookies") as r:
+        assert r.status_code == 200
+        assert r.get_data() == b"cookies"
+        cookies = r.headers.getlist("Set-Cookie")
+    assert len(cookies) == 2
+    assert cookies[0].startswith("a=1") and cookies[1].startswith("b=2")
+
+
+def test_edge_wsgi_middleware_dead_origin(dead_url: str) -> None:
+    from flask import Flask
+    from werkzeug.test import Client
+
+    app = EdgeWSGIMiddleware(Flask(__name__).wsgi_app, origins={"default": dead_url})
+    r = Client(app).get("/anything")
+    assert r.status_code == 502
+    assert r.headers["X-Cache"] == "Error from cloudfront"
+
+
+def test_edge_wsgi_middleware_origin_timeout_is_504(raw_url: str) -> None:
+    from flask import Flask
+    from werkzeug.test import Client
+
+    config = EdgeConfig(origins=[Origin(id="default", domain_name="127.0.0.1", read_timeout=1)])
+    app = EdgeWSGIMiddleware(Flask(__name__).wsgi_app, config=config, origins={"default": raw_url})
+    t0 = time.monotonic()
+    r = Client(app).get("/stall")
+    assert time.monotonic() - t0 < 5
+    assert r.status_code == 504
+    assert r.headers["X-Cache"] == "Error from cloudfront"
+
+
+def test_edge_wsgi_middleware_truncated_body_not_cached(
+    raw_url: str, raw_server: _RawServer
+) -> None:
+    from flask import Flask
+    from werkzeug.test import Client
+
+    app = EdgeWSGIMiddleware(Flask(__name__).wsgi_app, origins={"default": raw_url})
+    client = Client(app)
+    before = raw_server.hits.get("/short", 0)
+    for _ in range(2):
+        # The front door buffers a cacheable body before answering, so the break surfaces
+        # there and becomes its fallback 502 page (CloudFront would stream and cut).
+        r = client.get("/short")
+        assert r.status_code == 502
+        r.close()
+    assert raw_server.hits["/short"] - before == 2  # the broken object was not cached
+
+
+@pytest.mark.slow
+def test_edge_middleware_streams_50mb_with_bounded_memory(origin_url: str) -> None:
+    size = 50 * 1024 * 1024
+    local = Starlette(routes=[Route("/{p:path}", PlainTextResponse)])
+    app = EdgeMiddleware(local, config=FORWARD_ALL, origins={"default": origin_url})
+    received = 0
+    statuses: list[int] = []
+    last_more: list[bool] = []
+
+    async def send(message: Any) -> None:
+        nonlocal received
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+        else:
+            received += len(message.get("body", b""))
+            last_more[:] = [message.get("more_body", False)]
+
+    async def main() -> None:
+        await app(make_scope("/big", query=f"n={size}".encode()), receiver(), send)
+        await aclose_clients()
+
+    tracemalloc.start()
+    try:
+        asyncio.run(main())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert statuses == [200]
+    assert received == size
+    assert last_more == [False]
+    assert peak < 16 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
