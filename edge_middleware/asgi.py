@@ -140,7 +140,9 @@ class _Responder:
         options = self.mw.options
         if isinstance(effect, CallHandler):
             try:
-                return await effect.runner.call_async(effect.event, effect.request_id, effect.timeout)
+                return await effect.runner.call_async(
+                    effect.event, effect.request_id, effect.timeout
+                )
             except CloudFrontError as exc:
                 return exc
         if isinstance(effect, Lookup):
@@ -235,7 +237,13 @@ class _Responder:
 
             app = proxy_app(target, effect.origin)
         length = None if effect.body is None else len(effect.body)
-        scope = origin_scope(dict(self.scope), effect.request, length)
+        scope = origin_scope(
+            dict(self.scope),
+            effect.request,
+            length,
+            request_id=effect.event["Records"][0]["cf"]["config"]["requestId"],
+            origin_path=not isinstance(target, str),
+        )
         scope["edge.event"] = effect.event
         scope["edge.middleware"] = self.mw
         extensions = scope.get("extensions")
@@ -264,7 +272,9 @@ class _Responder:
             return OriginError("The origin failed before its response started.")
         if not start:
             return OriginError("The origin returned no response.")
-        return OriginResponse(start[0]["status"], list(start[0].get("headers", [])), b"".join(chunks))
+        return OriginResponse(
+            start[0]["status"], list(start[0].get("headers", [])), b"".join(chunks)
+        )
 
     async def fetch(self, effect: FetchOrigin, gen: Any) -> None:
         app, scope = self._origin_app(effect)
@@ -296,6 +306,8 @@ class _Responder:
         await self.send({"type": "http.response.body", "body": body, "more_body": more})
 
     async def respond(self, outcome: Outcome, *, more: bool = False) -> None:
+        if self.scope.get("method") == "HEAD":
+            outcome.head = True
         await self._start(outcome.status, outcome.headers)
         stream = more and outcome.stream_rest and not outcome.head
         await self._body(b"" if outcome.head else outcome.body, stream)

@@ -64,6 +64,14 @@ _DISALLOWED_PREFIXES = ("x-amz-cf-", "x-edge-")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
+def _target_uri(raw: bytes) -> str:
+    """The raw request path as CloudFront's ``uri``: bytes outside printable ASCII (raw UTF-8
+    from a lax client, control bytes) are percent-encoded; everything else stays as sent."""
+    if raw.isascii() and all(32 < b < 127 for b in raw):
+        return raw.decode("ascii")
+    return quote(raw, safe="".join(chr(b) for b in range(33, 127)))
+
+
 def is_disallowed(lower: str) -> bool:
     return lower in DISALLOWED_HEADERS or lower.startswith(_DISALLOWED_PREFIXES)
 
@@ -111,7 +119,7 @@ def request_from_scope(scope: dict[str, Any]) -> ViewerRequest:
     """An ASGI ``http`` scope to the viewer's CloudFront request (no body)."""
     raw_path = scope.get("raw_path")
     if raw_path:
-        uri = raw_path.decode("latin-1").split("?", 1)[0]
+        uri = _target_uri(raw_path.split(b"?", 1)[0])
     else:
         uri = quote(scope.get("root_path", "") + scope["path"], safe=_PATH_SAFE)
     raw: RawHeaders = scope["headers"]
@@ -161,7 +169,7 @@ def request_from_environ(environ: dict[str, Any]) -> ViewerRequest:
     if target:
         if "://" in target:
             target = "/" + target.split("://", 1)[1].partition("/")[2]
-        uri = target.split("?", 1)[0] or "/"
+        uri = _target_uri(target.split("?", 1)[0].encode("latin-1", "replace")) or "/"
     else:
         path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
         uri = quote(path.encode("latin-1"), safe=_PATH_SAFE) or "/"
@@ -195,33 +203,59 @@ def _replace_content_length(raw: RawHeaders, length: int | None) -> RawHeaders:
     return out
 
 
+def _origin_extras(request: CFRequest, request_id: str) -> tuple[str, RawHeaders]:
+    """What CloudFront adds that the event does not show: the origin path in front of the
+    uri, the origin custom headers, and ``X-Amz-Cf-Id`` (lambda-edge.md §1.3, §1.6)."""
+    origin = request.get("origin") or {}
+    target: Any = origin.get("custom") or origin.get("s3") or {}
+    extra = headers_to_raw(target.get("customHeaders") or {})
+    if request_id:
+        extra.append((b"X-Amz-Cf-Id", request_id.encode()))
+    return target.get("path", "") or "", extra
+
+
 def origin_scope(
-    scope: dict[str, Any], request: CFRequest, body_length: int | None = None
+    scope: dict[str, Any],
+    request: CFRequest,
+    body_length: int | None = None,
+    *,
+    request_id: str = "",
+    origin_path: bool = True,
 ) -> dict[str, Any]:
     """The scope the origin app receives for a CloudFront origin request.
 
     ``body_length`` is set when the body was replaced, so ``content-length`` matches it.
+    ``origin_path=False`` leaves the origin path to a proxy that adds it itself.
     """
-    uri = request["uri"]
+    prefix, extra = _origin_extras(request, request_id)
+    uri = (prefix if origin_path else "") + request["uri"]
     raw_path = encode_value(uri)
     new = dict(scope)
     new["path"] = unquote(uri)
     new["raw_path"] = raw_path
     new["query_string"] = encode_value(request["querystring"])
-    new["headers"] = _replace_content_length(headers_to_raw(request["headers"]), body_length)
+    new["headers"] = _replace_content_length(
+        headers_to_raw(request["headers"]) + extra, body_length
+    )
     new["method"] = request["method"]
     new["root_path"] = ""
     return new
 
 
 def origin_environ(
-    environ: dict[str, Any], request: CFRequest, body: bytes | None = None
+    environ: dict[str, Any],
+    request: CFRequest,
+    body: bytes | None = None,
+    *,
+    request_id: str = "",
+    origin_path: bool = True,
 ) -> dict[str, Any]:
     """The environ the origin app receives; ``body`` replaces ``wsgi.input`` when given."""
+    prefix, extra = _origin_extras(request, request_id)
     new = {k: v for k, v in environ.items() if not k.startswith("HTTP_")}
     new.pop("CONTENT_TYPE", None)
     new.pop("CONTENT_LENGTH", None)
-    uri = request["uri"]
+    uri = (prefix if origin_path else "") + request["uri"]
     path = unquote_to_bytes(uri).decode("latin-1")
     script = environ.get("SCRIPT_NAME", "")
     if script and path.startswith(script + "/"):
@@ -243,6 +277,8 @@ def origin_environ(
             new["CONTENT_LENGTH"] = joined
         else:
             new["HTTP_" + lower.upper().replace("-", "_")] = joined
+    for name, value in extra:
+        new["HTTP_" + name.decode("latin-1").upper().replace("-", "_")] = value.decode("latin-1")
     if body is not None:
         new["wsgi.input"] = io.BytesIO(body)
         new["CONTENT_LENGTH"] = str(len(body))

@@ -103,11 +103,15 @@ class SharedOptions:
                 callable(target) or (isinstance(target, str) and "://" in target)
             ):
                 raise ConfigurationError(
-                    f"origins[{origin_id!r}]", target, "None, an http(s):// URL, or an ASGI/WSGI app"
+                    f"origins[{origin_id!r}]",
+                    target,
+                    "None, an http(s):// URL, or an ASGI/WSGI app",
                 )
             if origin_id not in known and "." not in origin_id:
                 raise ConfigurationError(
-                    f"origins[{origin_id!r}]", origin_id, f"an origin id of the distribution {sorted(known)}"
+                    f"origins[{origin_id!r}]",
+                    origin_id,
+                    f"an origin id of the distribution {sorted(known)}",
                 )
             self.origins[origin_id] = target
         self.observers: list[Observer] = []

@@ -47,7 +47,9 @@ def cloudfront_headers(
         return {}
     values = dict(DEFAULT_CLOUDFRONT_VALUES)
     values["cloudfront-forwarded-proto"] = viewer.scheme
-    values["cloudfront-viewer-http-version"] = "2.0" if viewer.http_version.startswith("2") else "1.1"
+    values["cloudfront-viewer-http-version"] = (
+        "2.0" if viewer.http_version.startswith("2") else "1.1"
+    )
     values["cloudfront-viewer-address"] = f"{viewer.request['clientIp']}:50000"
     if viewer.scheme == "https":
         values["cloudfront-viewer-tls"] = "TLSv1.3:TLS_AES_128_GCM_SHA256:fullHandshake"
@@ -58,7 +60,9 @@ def cloudfront_headers(
     out: CFHeaders = {}
     for name in wanted:
         if name in values:
-            out[name] = [{"key": capitalize(name.replace("cloudfront", "CloudFront")), "value": values[name]}]
+            out[name] = [
+                {"key": capitalize(name.replace("cloudfront", "CloudFront")), "value": values[name]}
+            ]
     return out
 
 

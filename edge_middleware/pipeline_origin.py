@@ -143,9 +143,9 @@ def origin_phase(
     generated: ResponseResult | None = None
     if isinstance(trig, Trigger):
         event_body = send_body if send_body is not None else viewer_body
-        if trig.include_body and event_body is None:
-            if viewer.body_length != 0 or s.body_for_bodyless_methods:
-                event_body = yield ReadBody()
+        wants_body = viewer.body_length != 0 or s.body_for_bodyless_methods
+        if trig.include_body and event_body is None and wants_body:
+            event_body = yield ReadBody()
         res = yield from p._request_trigger("origin-request", trig, oreq, event_body, rid, steps)
         if isinstance(res, CloudFrontError):
             return None if background else p._error(res, rid, hv, behavior, steps)
@@ -225,7 +225,11 @@ def origin_phase(
     if isinstance(resp, CloudFrontError):
         steps.append(TraceStep("origin-response", False, skipped_because="origin unreachable"))
         if stale is not None and _stale_ok(stale, now):
-            return (yield from _serve_stale(p, stale, now, req, viewer, rid, behavior, steps, background))
+            return (
+                yield from _serve_stale(
+                    p, stale, now, req, viewer, rid, behavior, steps, background
+                )
+            )
         return None if background else p._error(resp, rid, hv, behavior, steps)
     assert isinstance(resp, OriginResponse)
     origin_status = resp.status
@@ -236,20 +240,33 @@ def origin_phase(
         steps.append(TraceStep("origin-response", False, skipped_because="304 revalidation"))
         merged = _merge_304(stale.headers, resp.headers)
         decision = decide_storage(
-            stale.status, merged, behavior.cache, s, now, error_caching_min_ttl=_ecmt(p, stale.status)
+            stale.status,
+            merged,
+            behavior.cache,
+            s,
+            now,
+            error_caching_min_ttl=_ecmt(p, stale.status),
         )
-        refreshed = _entry(p, key, stale.status, stale.reason, merged, stale.body, decision, req, viewer, now)
+        refreshed = _entry(
+            p, key, stale.status, stale.reason, merged, stale.body, decision, req, viewer, now
+        )
         if s.age_after_refresh == "keep":
             refreshed = refreshed.with_changes(stored_at=stale.stored_at)
         yield Store(refreshed)
         if background:
             return None
         return (
-            yield from p._hit(refreshed, "RefreshHit", req, viewer, rid, behavior, steps, contacted=True)
+            yield from p._hit(
+                refreshed, "RefreshHit", req, viewer, rid, behavior, steps, contacted=True
+            )
         )
     if stale is not None and origin_status >= 500 and _stale_ok(stale, now):
-        steps.append(TraceStep("origin-response", False, skipped_because="stale served on origin error"))
-        return (yield from _serve_stale(p, stale, now, req, viewer, rid, behavior, steps, background))
+        steps.append(
+            TraceStep("origin-response", False, skipped_because="stale served on origin error")
+        )
+        return (
+            yield from _serve_stale(p, stale, now, req, viewer, rid, behavior, steps, background)
+        )
 
     status = resp.status
     reason = reason_phrase(status)
@@ -264,7 +281,9 @@ def origin_phase(
             "statusDescription": reason,
             "headers": headers_from_raw(shown),
         }
-        res_r = yield from p._response_trigger("origin-response", trig_r, oreq, response, rid, steps)
+        res_r = yield from p._response_trigger(
+            "origin-response", trig_r, oreq, response, rid, steps
+        )
         if isinstance(res_r, CloudFrontError):
             return None if background else p._error(res_r, rid, hv, behavior, steps)
         assert isinstance(res_r, ResponseResult)
@@ -290,7 +309,9 @@ def origin_phase(
                 body += rest
                 stream_rest = not complete
             if complete and len(body) <= s.max_object_bytes:
-                yield Store(_entry(p, key, status, reason, headers, body, decision, req, viewer, now))
+                yield Store(
+                    _entry(p, key, status, reason, headers, body, decision, req, viewer, now)
+                )
     if collect:
         return status, reason, headers, body
     if background:
@@ -331,12 +352,21 @@ def _serve_stale(
     asking the origin again (caching.md §1.4, C33)."""
     ecmt = _ecmt(p, 500)
     hold = p.settings.error_caching_min_ttl if ecmt is None else ecmt
-    held = stale.with_changes(error_until=now + hold, retain_until=max(stale.retain_until, now + hold))
+    held = stale.with_changes(
+        error_until=now + hold, retain_until=max(stale.retain_until, now + hold)
+    )
     yield Store(held)
     if background:
         return None
     return (
         yield from p._hit(
-            held, p.settings.stale_if_error_x_cache, req, viewer, rid, behavior, steps, contacted=True
+            held,
+            p.settings.stale_if_error_x_cache,
+            req,
+            viewer,
+            rid,
+            behavior,
+            steps,
+            contacted=True,
         )
     )

@@ -9,7 +9,7 @@ import os
 import time
 from email.utils import formatdate
 
-from .exceptions import CloudFrontError
+from .exceptions import CloudFrontError, LambdaValidationError
 from .headers import RawHeaders
 
 __all__ = ["error_page", "new_request_id", "via_id"]
@@ -54,7 +54,8 @@ def http_date(ts: float | None = None) -> bytes:
 def error_page(status: int, error: CloudFrontError, request_id: str) -> tuple[RawHeaders, bytes]:
     """CloudFront's stock error page (lambda-edge.md §3.5) with its headers."""
     reason = html.escape(error.page_reason)
-    if error.reason and error.reason != error.page_reason:
+    # CloudFront shows the validation reason, never a handler's own exception text.
+    if isinstance(error, LambdaValidationError) and error.reason != error.page_reason:
         reason = f"{reason} {html.escape(error.reason)}"
     body = _ERROR_TEMPLATE.format(status=status, reason=reason, request_id=request_id).encode(
         "latin-1", "replace"

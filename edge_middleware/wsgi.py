@@ -106,6 +106,8 @@ class _Responder:
             return [body]
         finally:
             self.release()
+        if self.environ.get("REQUEST_METHOD") == "HEAD":
+            outcome.head = True
         start_response(f"{outcome.status} {outcome.reason}".rstrip(), _pairs(outcome.headers))
         if outcome.head or not outcome.stream_rest:
             self.close_origin()
@@ -217,13 +219,21 @@ class _Responder:
 
             app = proxy_wsgi_app(target, effect.origin)
         body = effect.body if effect.body is not None else self.body
-        environ = origin_environ(self.environ, effect.request, body)
+        environ = origin_environ(
+            self.environ,
+            effect.request,
+            body,
+            request_id=effect.event["Records"][0]["cf"]["config"]["requestId"],
+            origin_path=not isinstance(target, str),
+        )
         environ["edge.event"] = effect.event
         environ["edge.middleware"] = self.mw
         captured: list[Any] = []
         written: list[bytes] = []
 
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
             if exc_info is not None and captured:
                 raise exc_info[1].with_traceback(exc_info[2])
             captured[:] = [status, headers]
