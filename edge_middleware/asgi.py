@@ -70,6 +70,7 @@ class EdgeMiddleware:
         self.options = SharedOptions(config=config, storage=storage, clock=clock, origins=origins)
         self._flights: dict[str, asyncio.Event] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._refreshing: set[str] = set()
 
     @property
     def config(self) -> Any:
@@ -155,9 +156,16 @@ class _Responder:
         if isinstance(effect, JoinFlight):
             return await self.join(effect)
         if isinstance(effect, Refresh):
+            refreshing = self.mw._refreshing
+            if effect.key in refreshing:  # one background refresh per key at a time
+                effect.run.close()
+                return None
+            refreshing.add(effect.key)
             task = asyncio.ensure_future(_Background(self.mw, self.scope).drive(effect.run))
             self.mw._background.add(task)
             task.add_done_callback(self.mw._background.discard)
+            key = effect.key
+            task.add_done_callback(lambda _task: refreshing.discard(key))
             return None
         if isinstance(effect, FetchOrigin):
             return await self.fetch_whole(effect)

@@ -227,7 +227,7 @@ def origin_phase(
         if stale is not None and _stale_ok(stale, now):
             return (
                 yield from _serve_stale(
-                    p, stale, now, req, viewer, rid, behavior, steps, background
+                    p, resp.status, stale, now, req, viewer, rid, behavior, steps, background
                 )
             )
         return None if background else p._error(resp, rid, hv, behavior, steps)
@@ -265,7 +265,9 @@ def origin_phase(
             TraceStep("origin-response", False, skipped_because="stale served on origin error")
         )
         return (
-            yield from _serve_stale(p, stale, now, req, viewer, rid, behavior, steps, background)
+            yield from _serve_stale(
+                p, origin_status, stale, now, req, viewer, rid, behavior, steps, background
+            )
         )
 
     status = resp.status
@@ -297,7 +299,9 @@ def origin_phase(
         steps.append(TraceStep("origin-response", False, skipped_because="no function"))
 
     ttl_reason = ""
-    if storable:
+    # A 206 answers a Range the viewer sent; ranges are not assembled here, so a partial
+    # object is never stored under the full object's key (caching.md §1.14).
+    if storable and status != 206:
         decision = decide_storage(
             status, headers, behavior.cache, s, now, error_caching_min_ttl=_ecmt(p, status)
         )
@@ -339,6 +343,7 @@ def origin_phase(
 
 def _serve_stale(
     p: Pipeline,
+    status: int,
     stale: CacheEntry,
     now: float,
     req: CFRequest,
@@ -350,7 +355,7 @@ def _serve_stale(
 ) -> Gen:
     """Serve the expired copy and keep serving it for the error caching minimum TTL without
     asking the origin again (caching.md §1.4, C33)."""
-    ecmt = _ecmt(p, 500)
+    ecmt = _ecmt(p, status)
     hold = p.settings.error_caching_min_ttl if ecmt is None else ecmt
     held = stale.with_changes(
         error_until=now + hold, retain_until=max(stale.retain_until, now + hold)

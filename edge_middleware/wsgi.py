@@ -64,6 +64,7 @@ class EdgeWSGIMiddleware:
         self.options = SharedOptions(config=config, storage=storage, clock=clock, origins=origins)
         self._flights: dict[str, threading.Event] = {}
         self._flights_lock = threading.Lock()
+        self._refreshing: set[str] = set()
 
     @property
     def config(self) -> Any:
@@ -151,15 +152,21 @@ class _Responder:
         if isinstance(effect, JoinFlight):
             return self.join(effect)
         if isinstance(effect, Refresh):
+            with self.mw._flights_lock:
+                busy = effect.key in self.mw._refreshing
+                self.mw._refreshing.add(effect.key)
+            if busy:  # one background refresh per key at a time
+                effect.run.close()
+                return None
             background = _Responder(self.mw, dict(self.environ))
             background.body = b""
             threading.Thread(
-                target=background.run_background, args=(effect.run,), daemon=True
+                target=background.run_background, args=(effect.run, effect.key), daemon=True
             ).start()
             return None
         raise TypeError(f"unknown effect {effect!r}")  # pragma: no cover
 
-    def run_background(self, gen: Any) -> None:
+    def run_background(self, gen: Any, key: str) -> None:
         try:
             self.drive(gen)
         except Exception:
@@ -167,6 +174,8 @@ class _Responder:
         finally:
             self.close_origin()
             self.release()
+            with self.mw._flights_lock:
+                self.mw._refreshing.discard(key)
 
     def read_body(self) -> bytes:
         if self.body is None:

@@ -364,9 +364,18 @@ def decide_storage(
                 ttl, reason = float(policy.min_ttl), f"{src} raised to MinTTL {policy.min_ttl}"
             else:
                 ttl, reason = t, src
-    return StoreDecision(
-        True, ttl, reason, swr, sie, strip_set_cookie, vary_star and policy.min_ttl == 0
-    )
+    if vary_star and policy.min_ttl == 0:
+        # caching.md §1.6: stored, but every request goes to the origin without conditionals.
+        return StoreDecision(
+            True,
+            0.0,
+            "Vary: * and MinTTL 0: stored, always refetched",
+            swr,
+            sie,
+            strip_set_cookie,
+            True,
+        )
+    return StoreDecision(True, ttl, reason, swr, sie, strip_set_cookie)
 
 
 # -- selections (query strings, cookies, headers) ----------------------------------------------
