@@ -106,8 +106,10 @@ class ReadOriginBody:
 
 @dataclass(slots=True)
 class Refresh:
-    """Start a background revalidation (stale-while-revalidate). Result: ``None``."""
+    """Start a background revalidation (stale-while-revalidate) unless one is already running
+    for ``key`` in this process. Result: ``None``."""
 
+    key: str
     run: Any  # a pipeline generator the driver runs to completion on its own
 
 
@@ -123,6 +125,8 @@ class TraceStep:
     result: Any = None
     error: str = ""
     error_field: str = ""
+    #: What the handler printed (stdout, stderr, logging) during this call (``capture.py``).
+    output: str = ""
 
 
 @dataclass(slots=True)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .capture import Captured, capturing, run_captured
 from .exceptions import HandlerLoadError, LambdaExecutionError, LambdaTimeoutError
 
 __all__ = ["HandlerRunner", "LambdaContext", "load_handler"]
@@ -37,7 +38,9 @@ def _loop_for_sync_callers() -> asyncio.AbstractEventLoop:
     with _loop_lock:
         if _background_loop is None or _background_loop.is_closed():
             loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="edge-async-handlers", daemon=True).start()
+            threading.Thread(
+                target=loop.run_forever, name="edge-async-handlers", daemon=True
+            ).start()
             _background_loop = loop
         return _background_loop
 
@@ -85,7 +88,8 @@ class LambdaContext:
     def __post_init__(self) -> None:
         if not self.invoked_function_arn:
             self.invoked_function_arn = (
-                f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}:{self.function_version}"
+                "arn:aws:lambda:us-east-1:000000000000:function:"
+                f"{self.function_name}:{self.function_version}"
             )
         if not self.log_group_name:
             self.log_group_name = f"/aws/lambda/us-east-1.{self.function_name}"
@@ -105,9 +109,13 @@ def _function_name(name: str) -> str:
 
 
 class HandlerRunner:
-    """A loaded handler plus how to call it within its timeout."""
+    """A loaded handler plus how to call it within its timeout.
 
-    __slots__ = ("func", "function_name", "is_async", "name")
+    :meth:`invocation` gives a per-call copy that captures what the handler prints
+    (``capture.py``); read it from :attr:`output` after the call.
+    """
+
+    __slots__ = ("_captured", "func", "function_name", "is_async", "name")
 
     def __init__(self, spec: str | Callable[..., Any], name: str) -> None:
         self.func = load_handler(spec)
@@ -116,14 +124,26 @@ class HandlerRunner:
         self.is_async = inspect.iscoroutinefunction(self.func) or inspect.iscoroutinefunction(
             getattr(self.func, "__call__", None)  # noqa: B004 - async callable objects
         )
+        self._captured: Captured | None = None
+
+    def invocation(self) -> HandlerRunner:
+        """A copy of this runner for one call, with the handler's output captured."""
+        run = object.__new__(HandlerRunner)
+        run.func, run.name, run.function_name = self.func, self.name, self.function_name
+        run.is_async = self.is_async
+        run._captured = Captured()
+        return run
+
+    @property
+    def output(self) -> str:
+        """What the handler printed during the call (only on an :meth:`invocation`)."""
+        return self._captured.text if self._captured is not None else ""
 
     def context(self, request_id: str, timeout: float) -> LambdaContext:
         return LambdaContext(self.function_name, request_id, timeout)
 
     def _fail(self, exc: BaseException) -> LambdaExecutionError:
-        logger.error(
-            "handler %s raised %s: %s", self.name, type(exc).__name__, exc, exc_info=exc
-        )
+        logger.error("handler %s raised %s: %s", self.name, type(exc).__name__, exc, exc_info=exc)
         return LambdaExecutionError(
             f"The Lambda function raised {type(exc).__name__}: {exc}", handler=self.name
         )
@@ -131,18 +151,22 @@ class HandlerRunner:
     def _timed_out(self, timeout: float) -> LambdaTimeoutError:
         logger.error("handler %s timed out after %.1f s", self.name, timeout)
         return LambdaTimeoutError(
-            f"The Lambda function did not finish within its {timeout:g} s timeout", handler=self.name
+            f"The Lambda function did not finish within its {timeout:g} s timeout",
+            handler=self.name,
         )
 
     def call_sync(self, event: dict[str, Any], request_id: str, timeout: float) -> object:
         """Run from a WSGI worker thread. Raises LambdaExecutionError / LambdaTimeoutError."""
         ctx = self.context(request_id, timeout)
+        buf = self._captured
         if self.is_async:
             fut = asyncio.run_coroutine_threadsafe(
                 self._async_body(event, ctx), _loop_for_sync_callers()
             )
-        else:
+        elif buf is None:
             fut = _EXECUTOR.submit(self.func, event, ctx)
+        else:
+            fut = _EXECUTOR.submit(run_captured, buf, self.func, event, ctx)
         try:
             return fut.result(timeout)
         except concurrent.futures.TimeoutError:
@@ -150,18 +174,30 @@ class HandlerRunner:
             raise self._timed_out(timeout) from None
         except Exception as exc:
             raise self._fail(exc) from None
+        finally:
+            if buf is not None:
+                buf.close()
 
     async def _async_body(self, event: dict[str, Any], ctx: LambdaContext) -> object:
-        return await self.func(event, ctx)
+        if self._captured is None:
+            return await self.func(event, ctx)
+        with capturing(self._captured):
+            return await self.func(event, ctx)
 
     async def call_async(self, event: dict[str, Any], request_id: str, timeout: float) -> object:
         """Run from the ASGI event loop; sync handlers go to a worker thread."""
         ctx = self.context(request_id, timeout)
+        buf = self._captured
         try:
             if self.is_async:
                 async with asyncio.timeout(timeout):
-                    return await self.func(event, ctx)
-            fut = asyncio.wrap_future(_EXECUTOR.submit(self.func, event, ctx))
+                    return await self._async_body(event, ctx)
+            if buf is None:
+                fut = asyncio.wrap_future(_EXECUTOR.submit(self.func, event, ctx))
+            else:
+                fut = asyncio.wrap_future(
+                    _EXECUTOR.submit(run_captured, buf, self.func, event, ctx)
+                )
             async with asyncio.timeout(timeout):
                 return await fut
         except TimeoutError:
@@ -170,3 +206,6 @@ class HandlerRunner:
             raise
         except Exception as exc:
             raise self._fail(exc) from None
+        finally:
+            if buf is not None:
+                buf.close()

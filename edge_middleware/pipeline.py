@@ -24,7 +24,6 @@ from .cache.rules import (
     cache_key,
     collapsible,
     cookies_forwarded,
-    decide_storage,
     filter_vary,
     forwarded_to_origin,
 )
@@ -60,8 +59,16 @@ Gen = Generator[Any, Any, Any]
 
 #: Response headers that never reach a function or the viewer from the origin (§1.7, §5.2).
 _HOP_BY_HOP = frozenset(
-    {b"connection", b"keep-alive", b"transfer-encoding", b"trailer", b"upgrade",
-     b"proxy-authenticate", b"proxy-connection", b"te"}
+    {
+        b"connection",
+        b"keep-alive",
+        b"transfer-encoding",
+        b"trailer",
+        b"upgrade",
+        b"proxy-authenticate",
+        b"proxy-connection",
+        b"te",
+    }
 )
 _CF_ADDED = frozenset({b"via", b"x-cache", b"x-amz-cf-pop", b"x-amz-cf-id"})
 _VIEWER_BODY_LIMIT = 40 * 1024
@@ -175,8 +182,10 @@ class Pipeline:
         step = TraceStep(event_type, True, event=self._event(event_type, rid, before))
         steps.append(step)
         t0 = time.perf_counter()
-        result = yield CallHandler(self.runners[id(trig)], event, event_type, rid, timeout)
+        runner = self.runners[id(trig)].invocation()  # captures what the handler prints
+        result = yield CallHandler(runner, event, event_type, rid, timeout)
         step.duration = time.perf_counter() - t0
+        step.output = runner.output
         if isinstance(result, CloudFrontError):
             step.error = result.reason
             return result
@@ -220,8 +229,10 @@ class Pipeline:
         step = TraceStep(event_type, True, event=self._event(event_type, rid, request, response))
         steps.append(step)
         t0 = time.perf_counter()
-        result = yield CallHandler(self.runners[id(trig)], event, event_type, rid, timeout)
+        runner = self.runners[id(trig)].invocation()  # captures what the handler prints
+        result = yield CallHandler(runner, event, event_type, rid, timeout)
         step.duration = time.perf_counter() - t0
+        step.output = runner.output
         if isinstance(result, CloudFrontError):
             step.error = result.reason
             return result
@@ -254,12 +265,20 @@ class Pipeline:
         # CloudFront's own answers: no function runs for them (lambda-edge.md §4).
         if viewer.header_bytes > 20480 or len(uri) + len(req["querystring"]) + 1 > 8192:
             return self._error(
-                ViewerError(413, "The request headers or URL are too large."), rid, hv, behavior, steps
+                ViewerError(413, "The request headers or URL are too large."),
+                rid,
+                hv,
+                behavior,
+                steps,
             )
         if viewer.scheme == "http" and behavior.viewer_protocol_policy != "allow-all":
             if behavior.viewer_protocol_policy == "https-only":
                 return self._error(
-                    ViewerError(403, "This distribution only accepts HTTPS."), rid, hv, behavior, steps
+                    ViewerError(403, "This distribution only accepts HTTPS."),
+                    rid,
+                    hv,
+                    behavior,
+                    steps,
                 )
             host = get_first(req["headers"], "host") or self.config.distribution_domain_name
             qs = req["querystring"]
@@ -282,7 +301,11 @@ class Pipeline:
             )
         if method in ("GET", "HEAD") and viewer.body_length != 0:
             return self._error(
-                ViewerError(403, "A GET or HEAD request may not carry a body."), rid, hv, behavior, steps
+                ViewerError(403, "A GET or HEAD request may not carry a body."),
+                rid,
+                hv,
+                behavior,
+                steps,
             )
         method_ok = method in behavior.allowed_methods
         bad_method = ViewerError(
@@ -350,13 +373,20 @@ class Pipeline:
                 swr = entry.stale_while_revalidate
                 if swr and now < entry.fresh_until + swr:
                     yield Refresh(
+                        key,
                         self._origin(
                             behavior, req, send_body, key, entry, rid, viewer, [], background=True
-                        )
+                        ),
                     )
                     return (
                         yield from self._hit(
-                            entry, s.stale_while_revalidate_x_cache, req, viewer, rid, behavior, steps
+                            entry,
+                            s.stale_while_revalidate_x_cache,
+                            req,
+                            viewer,
+                            rid,
+                            behavior,
+                            steps,
                         )
                     )
                 stale = entry
@@ -365,7 +395,9 @@ class Pipeline:
                 if not leader:
                     entry = yield Lookup(key)
                     if entry is not None and self.clock() < entry.fresh_until:
-                        return (yield from self._hit(entry, "Hit", req, viewer, rid, behavior, steps))
+                        return (
+                            yield from self._hit(entry, "Hit", req, viewer, rid, behavior, steps)
+                        )
         return (
             yield from self._origin(
                 behavior, req, send_body, key, stale, rid, viewer, steps, viewer_body=viewer_body
@@ -383,14 +415,14 @@ class Pipeline:
     ) -> Outcome:
         """A viewer-request answer: straight back, never cached, no viewer-response."""
         body = res.body or b""
-        headers = [
-            (k, v) for k, v in headers_to_raw(res.headers) if k.lower() != b"content-length"
-        ]
+        headers = [(k, v) for k, v in headers_to_raw(res.headers) if k.lower() != b"content-length"]
         headers.append((b"Content-Length", str(len(body)).encode()))
         if not any(k.lower() == b"server" for k, _ in headers):
             headers.append((b"Server", b"CloudFront"))
         steps.append(
-            TraceStep("viewer-response", False, skipped_because="response generated by viewer-request")
+            TraceStep(
+                "viewer-response", False, skipped_because="response generated by viewer-request"
+            )
         )
         return Outcome(
             res.status,
@@ -419,7 +451,7 @@ class Pipeline:
         if not contacted:
             for ev in ("origin-request", "origin-response"):
                 steps.append(TraceStep(ev, False, skipped_because="cache hit"))
-        headers = [(k, v) for k, v in entry.headers if k.lower() != b"content-length"]
+        headers = [(k, v) for k, v in entry.headers if k.lower() not in (b"content-length", b"age")]
         headers.append((b"Content-Length", str(len(entry.body)).encode()))
         headers.append((b"Age", str(max(0, int(now - entry.stored_at))).encode()))
         status, body = entry.status, entry.body
@@ -512,8 +544,10 @@ class Pipeline:
             headers = [(k, v) for k, v in headers if k.lower() != b"set-cookie"]
         forwarded = frozenset(behavior.cache.headers)
         headers = filter_vary(headers, forwarded, behavior.cache.min_ttl)
-        judged = status if self.settings.viewer_response_skip_status == "final" else (
-            origin_status if origin_status is not None else status
+        judged = (
+            status
+            if self.settings.viewer_response_skip_status == "final"
+            else (origin_status if origin_status is not None else status)
         )
         trig = behavior.viewer_response
         if not isinstance(trig, Trigger):
@@ -564,9 +598,7 @@ class Pipeline:
             head=req["method"] == "HEAD",
         )
 
-    def _custom_error_page(
-        self, path: str, req: CFRequest, viewer: ViewerRequest, rid: str
-    ) -> Gen:
+    def _custom_error_page(self, path: str, req: CFRequest, viewer: ViewerRequest, rid: str) -> Gen:
         """Fetch a custom error page through the behavior matching its path, from the cache
         or with that behavior's origin-side triggers; never viewer-request (decisions.md #48).
         Returns ``(status, reason, headers, body)`` or ``None`` when the page cannot be had."""
@@ -602,8 +634,13 @@ class Pipeline:
 
     # -- the origin side ----------------------------------------------------------------------
     def _origin_request(
-        self, behavior: Behavior, origin: Origin, req: CFRequest, viewer: ViewerRequest,
-        stale: CacheEntry | None, cacheable: bool,
+        self,
+        behavior: Behavior,
+        origin: Origin,
+        req: CFRequest,
+        viewer: ViewerRequest,
+        stale: CacheEntry | None,
+        cacheable: bool,
     ) -> CFRequest:
         """The request CloudFront sends to the origin (lambda-edge.md §1.3, caching.md §1.5)."""
         s = self.settings
@@ -665,8 +702,16 @@ class Pipeline:
     ) -> Gen:
         return (
             yield from origin_phase(
-                self, behavior, req, send_body, key, stale, rid, viewer, steps,
-                viewer_body=viewer_body, background=background,
+                self,
+                behavior,
+                req,
+                send_body,
+                key,
+                stale,
+                rid,
+                viewer,
+                steps,
+                viewer_body=viewer_body,
+                background=background,
             )
         )
-
