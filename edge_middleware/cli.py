@@ -1,0 +1,410 @@
+"""The ``edge-middleware`` command (also ``python -m edge_middleware``).
+
+::
+
+    edge-middleware serve APP --config FILE [--host 127.0.0.1] [--port 8000] [--reload]
+                              [--redis URL] [--access-log FILE] [--log-secrets]
+    edge-middleware invoke HANDLER (--event FILE | --event-type TYPE --path PATH ...)
+    edge-middleware check FILE [--handler ARN=module:function ...]
+    edge-middleware invalidate PATH... (--redis URL | --server http://127.0.0.1:8000)
+
+Exit codes: 0 success; 1 bad arguments, bad configuration or a failed command; for
+``invoke`` 2 when CloudFront would reject the handler's result (502 LambdaValidationError)
+and 3 when the handler raised or timed out (503 LambdaExecutionError).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from .exceptions import (
+    CloudFrontError,
+    ConfigurationError,
+    HandlerLoadError,
+    LambdaExecutionError,
+    LambdaValidationError,
+)
+from .types import EVENT_TYPES
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID_RESULT = 2
+EXIT_HANDLER_RAISED = 3
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit 1: ``invoke`` gives 2 and 3 their own meanings."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_FAILED, f"{self.prog}: error: {message}\n")
+
+
+def _mapping(values: Sequence[str] | None, option: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise ConfigurationError(option, item, "ARN_OR_NAME=module:function")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+# -- serve -----------------------------------------------------------------------------------
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from . import capture
+    from .server import DevServer, ServeOptions
+
+    # Handler output is shown under its request line, not interleaved with other requests'.
+    capture.install(passthrough=False)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.reload:
+        sys.dont_write_bytecode = True  # a reloaded module must be read from its source
+    options = ServeOptions(
+        app=args.app,
+        config=args.config,
+        handlers=_mapping(args.handler, "--handler"),
+        host=args.host,
+        port=args.port,
+        reload=args.reload,
+        reload_interval=args.reload_interval,
+        redis=args.redis,
+        access_log=args.access_log,
+        log_secrets=args.log_secrets,
+        interface=args.interface,
+        logical_id=args.logical_id,
+        inspector=not args.no_inspector,
+    )
+    try:
+        server = DevServer(options)
+    except (ConfigurationError, ImportError) as exc:
+        return _fail(str(exc))
+    try:
+        server.serve()
+    except OSError as exc:  # the port is taken, the address is not ours ...
+        return _fail(f"cannot serve on {args.host}:{args.port}: {exc}")
+    return EXIT_OK
+
+
+# -- invoke ----------------------------------------------------------------------------------
+
+
+def _read_body(value: str | None) -> bytes | None:
+    if value is None:
+        return None
+    if value.startswith("@"):
+        return Path(value[1:]).read_bytes()
+    return value.encode("utf-8")
+
+
+def _build_event(args: argparse.Namespace) -> dict[str, Any]:
+    from .testing import EventBuilder
+
+    if args.event is not None:
+        if args.event_type or args.path:
+            raise ConfigurationError("--event", args.event, "no --event-type/--path with it")
+        try:
+            doc = json.loads(Path(args.event).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigurationError("--event", args.event, f"a readable file ({exc})") from exc
+        except ValueError as exc:
+            raise ConfigurationError("--event", args.event, f"a JSON file ({exc})") from exc
+        if not isinstance(doc, dict):
+            raise ConfigurationError("--event", args.event, "a JSON object")
+        return doc
+    if not args.event_type:
+        raise ConfigurationError("--event-type", None, f"one of {', '.join(EVENT_TYPES)}")
+    headers: list[tuple[str, str]] = []
+    for item in args.header or ():
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip():
+            raise ConfigurationError("--header", item, "'Name: value'")
+        headers.append((name.strip(), value.strip()))
+    path = args.path or "/"
+    if args.querystring:
+        path = f"{path.partition('?')[0]}?{args.querystring.removeprefix('?')}"
+    is_response = args.event_type.endswith("response")
+    body = _read_body(args.body)
+    if is_response and body is not None:
+        raise ConfigurationError("--body", args.body, "no body for a response event")
+    kwargs: dict[str, Any] = {"method": args.method, "headers": headers or None}
+    if is_response:
+        kwargs["status"] = args.status
+        if args.response_header:
+            kwargs["response_headers"] = [
+                (n.strip(), v.strip())
+                for n, _, v in (h.partition(":") for h in args.response_header)
+            ]
+    else:
+        kwargs["body"] = body
+        if args.include_body:
+            kwargs["include_body"] = True
+    try:
+        return EventBuilder().event(args.event_type, path, **kwargs)
+    except ValueError as exc:
+        raise ConfigurationError("event", path, str(exc)) from exc
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    from .testing import run_trigger
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        event = _build_event(args)
+        from .handlers import load_handler
+
+        handler = load_handler(args.handler, "HANDLER")
+    except (ConfigurationError, OSError) as exc:
+        return _fail(str(exc))
+    include_body = True if args.include_body else None
+    result: dict[str, Any] | None = None
+    error: CloudFrontError | None = None
+    # What the handler prints goes to stderr, so stdout stays one JSON document.
+    with contextlib.redirect_stdout(sys.stderr):
+        try:
+            result = run_trigger(handler, event, include_body=include_body)
+        except CloudFrontError as exc:
+            error = exc
+        except ValueError as exc:  # not a CloudFront event
+            return _fail(str(exc))
+    out: dict[str, Any] = {"event": event}
+    if result is not None:
+        out["result"] = result
+    print(json.dumps(out, indent=2, ensure_ascii=False))
+    if error is None:
+        return EXIT_OK
+    print(f"{error.error_name}: {error.reason}", file=sys.stderr)
+    if error.field:
+        print(f"  field: {error.field}", file=sys.stderr)
+    if isinstance(error, LambdaValidationError):
+        return EXIT_INVALID_RESULT
+    if isinstance(error, LambdaExecutionError):
+        return EXIT_HANDLER_RAISED
+    return EXIT_FAILED
+
+
+# -- check -----------------------------------------------------------------------------------
+
+
+def _placeholder(event: dict[str, Any], context: Any) -> None:
+    """Stands in for a function that has no local handler in ``check``."""
+    raise RuntimeError("edge-middleware check: no local handler for this function")
+
+
+def _load_for_check(
+    path: str, handlers: dict[str, str], logical_id: str | None
+) -> tuple[Any, list[str]]:
+    """Load with every unmapped function given a placeholder, so the structure is checked."""
+    from .loaders import load_config
+
+    mapping: dict[str, Any] = dict(handlers)
+    missing: list[str] = []
+    while True:
+        try:
+            return load_config(path, handlers=mapping, logical_id=logical_id), missing
+        except ConfigurationError as exc:
+            value = exc.value
+            retry = (
+                not isinstance(exc, HandlerLoadError)
+                and "handler" in exc.expected
+                and isinstance(value, str)
+                and value not in mapping
+                and len(missing) < 1000
+            )
+            if not retry:
+                raise
+            mapping[value] = _placeholder
+            missing.append(value)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .devlog import banner
+    from .pipeline import Pipeline
+
+    try:
+        config, missing = _load_for_check(
+            args.file, _mapping(args.handler, "--handler"), args.logical_id
+        )
+        Pipeline(config)  # imports every "module:function" handler
+    except ConfigurationError as exc:
+        return _fail(f"{args.file}: {exc}")
+    print(f"{args.file}: OK")
+    for line in banner(config, indent="  "):
+        print(line)
+    if missing:
+        print("functions without a local handler (map them with --handler ARN=module:function):")
+        for name in missing:
+            print(f"  {name}")
+    return EXIT_OK
+
+
+# -- invalidate ------------------------------------------------------------------------------
+
+
+class _Warnings(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _invalidate(args: argparse.Namespace) -> int:
+    paths: list[str] = args.paths
+    bad = [p for p in paths if not p.startswith("/")]
+    if bad:
+        return _fail(f"paths must start with '/': {bad}")
+    if bool(args.redis) == bool(args.server):
+        return _fail("give exactly one of --redis URL or --server URL")
+    if args.redis:
+        from .cache.redis import storage_from_url
+
+        warnings = _Warnings()
+        cache_logger = logging.getLogger("edge_middleware.cache")
+        cache_logger.addHandler(warnings)
+        try:
+            storage = storage_from_url(args.redis)
+            count = storage.invalidate(paths)
+            close = getattr(storage, "close", None)
+            if close is not None:
+                close()
+        except (ConfigurationError, ImportError) as exc:
+            return _fail(str(exc))
+        finally:
+            cache_logger.removeHandler(warnings)
+        if warnings.messages:
+            return _fail("; ".join(warnings.messages))
+        print(f"invalidated {count} cached object(s) for {' '.join(paths)}")
+        return EXIT_OK
+    from .server import INVALIDATE_PATH
+
+    url = args.server.rstrip("/") + INVALIDATE_PATH
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(paths).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=args.timeout) as response:
+            doc = json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return _fail(f"{url}: {exc.code} {exc.read().decode('utf-8', 'replace')}")
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return _fail(f"{url}: {exc}")
+    print(f"invalidated {doc.get('invalidated', 0)} cached object(s) for {' '.join(paths)}")
+    return EXIT_OK
+
+
+# -- the parser ------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="edge-middleware",
+        description="Run CloudFront Lambda@Edge handlers and the edge cache locally.",
+        epilog="Exit codes: 0 ok, 1 error; invoke: 2 invalid result (502), 3 handler raised (503).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    serve = sub.add_parser("serve", help="serve an ASGI/WSGI app behind the edge")
+    serve.add_argument("app", metavar="APP", help="module:attribute of the ASGI or WSGI app")
+    serve.add_argument(
+        "--config", help="distribution JSON, CloudFormation template, TOML, or module:attribute"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument(
+        "--reload", action="store_true", help="rebuild on changes to the config or handlers"
+    )
+    serve.add_argument("--reload-interval", type=float, default=0.5, help=argparse.SUPPRESS)
+    serve.add_argument("--redis", metavar="URL", help="cache in Redis (RedisStorage)")
+    serve.add_argument("--access-log", metavar="FILE", help="CloudFront standard access log")
+    serve.add_argument(
+        "--log-secrets", action="store_true", help="log Authorization/Cookie values (off)"
+    )
+    serve.add_argument(
+        "--handler", action="append", metavar="ARN=module:function", help="map a function ARN"
+    )
+    serve.add_argument(
+        "--interface", choices=("auto", "asgi", "wsgi"), default="auto", help="default: detect"
+    )
+    serve.add_argument("--logical-id", help="which distribution of a CloudFormation template")
+    serve.add_argument(
+        "--no-inspector", action="store_true", help="no request inspector at /_edge/ (on)"
+    )
+    serve.set_defaults(run=_serve)
+
+    invoke = sub.add_parser("invoke", help="run one handler on one event")
+    invoke.add_argument("handler", metavar="HANDLER", help="module:function")
+    invoke.add_argument("--event", metavar="FILE", help="a full CloudFront event (JSON)")
+    invoke.add_argument("--event-type", choices=EVENT_TYPES, help="build an event of this type")
+    invoke.add_argument("--path", help="the request path, may include ?query")
+    invoke.add_argument("--method", default="GET")
+    invoke.add_argument(
+        "--header", action="append", metavar="'Name: value'", help="request header (repeatable)"
+    )
+    invoke.add_argument("--querystring", help="the query string (without '?')")
+    invoke.add_argument("--status", type=int, default=200, help="response status (response events)")
+    invoke.add_argument(
+        "--response-header", action="append", metavar="'Name: value'", help="response header"
+    )
+    invoke.add_argument("--body", help="request body text, or @FILE")
+    invoke.add_argument("--include-body", action="store_true", help="the IncludeBody option")
+    invoke.set_defaults(run=_invoke)
+
+    check = sub.add_parser("check", help="validate a config file and print its behaviors")
+    check.add_argument("file", metavar="FILE")
+    check.add_argument(
+        "--handler", action="append", metavar="ARN=module:function", help="map a function ARN"
+    )
+    check.add_argument("--logical-id", help="which distribution of a CloudFormation template")
+    check.set_defaults(run=_check)
+
+    inv = sub.add_parser("invalidate", help="invalidate cached paths (/images/* or exact)")
+    inv.add_argument("paths", nargs="+", metavar="PATH")
+    inv.add_argument("--redis", metavar="URL", help="the Redis storage the servers share")
+    inv.add_argument("--server", metavar="URL", help="a running dev server, http://127.0.0.1:8000")
+    inv.add_argument("--timeout", type=float, default=10.0, help=argparse.SUPPRESS)
+    inv.set_defaults(run=_invalidate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``edge-middleware`` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    # As with ``python -m``: modules next to where the command runs are importable.
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        code: int = args.run(args)
+    except ConfigurationError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # stdout closed early (``| head``): not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    return code

@@ -1,0 +1,176 @@
+"""What the dev server prints: the behaviors banner and one readable line per request.
+
+::
+
+    GET /static/app.js  /static/*  VReq 0.3ms ORes 0.1ms  Miss  200  4.1ms
+        viewer-request | checking token for /static/app.js
+
+Colour (ANSI) only when the output is a terminal. ``Authorization`` and ``Cookie`` values
+never appear unless ``log_secrets`` is on: they are masked even in what handlers print.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, TextIO
+
+from .config import Behavior, EdgeConfig
+from .effects import Outcome, TraceStep
+from .middleware import RequestRecord
+from .types import EVENT_TYPES
+
+__all__ = ["ConsoleLog", "banner", "format_request"]
+
+ABBREVIATIONS = {
+    "viewer-request": "VReq",
+    "origin-request": "OReq",
+    "origin-response": "ORes",
+    "viewer-response": "VRes",
+}
+_SECRET_HEADERS = ("authorization", "cookie", "proxy-authorization", "x-api-key")
+_MASK = "[redacted]"
+
+_RESET = "\033[0m"
+_BOLD = "\033[1m"
+_DIM = "\033[2m"
+_RED = "\033[31m"
+_GREEN = "\033[32m"
+_YELLOW = "\033[33m"
+_CYAN = "\033[36m"
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"{code}{text}{_RESET}" if color else text
+
+
+def _status_color(status: int) -> str:
+    if status >= 500:
+        return _RED
+    if status >= 400:
+        return _YELLOW
+    if status >= 300:
+        return _CYAN
+    return _GREEN
+
+
+def cache_result(outcome: Outcome) -> str:
+    """The ``X-Cache`` word the viewer saw (Hit, Miss, LambdaValidationError, Error ...)."""
+    if outcome.error is not None:
+        return outcome.error.error_name
+    return outcome.result_type if outcome.status < 400 else "Error"
+
+
+def _secrets(request: dict[str, Any]) -> list[str]:
+    found = []
+    headers = request.get("headers", {})
+    for name in _SECRET_HEADERS:
+        for entry in headers.get(name, ()):
+            value = entry.get("value", "")
+            found.append(value)
+            # also each cookie value and the credentials after "Bearer "/"Basic "
+            found.extend(part.partition("=")[2].strip() for part in value.split(";"))
+            found.append(value.partition(" ")[2])
+    return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
+
+
+def _mask(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, _MASK)
+    return text
+
+
+def _step_label(step: TraceStep) -> str:
+    label = f"{ABBREVIATIONS.get(step.event_type, step.event_type)} {step.duration * 1000:.1f}ms"
+    return label + "!" if step.error else label
+
+
+def format_request(
+    record: RequestRecord, *, color: bool = False, log_secrets: bool = False
+) -> list[str]:
+    """The request line, then indented error and captured-output lines."""
+    outcome = record.outcome
+    request = record.viewer_request
+    path = request.get("uri", "/")
+    if request.get("querystring"):
+        path += "?" + request["querystring"]
+    secrets = [] if log_secrets else _secrets(request)
+    ran = [s for s in outcome.steps if s.ran]
+    triggers = " ".join(_step_label(s) for s in ran) or "-"
+    pattern = outcome.behavior.path_pattern if outcome.behavior is not None else "-"
+    result = cache_result(outcome)
+    result_color = _GREEN if "Hit" in result else _RED if outcome.error else _YELLOW
+    line = "  ".join(
+        (
+            _paint(f"{request.get('method', '?')} {_mask(path, secrets)}", _BOLD, color),
+            _paint(pattern, _DIM, color),
+            triggers,
+            _paint(result, result_color, color),
+            _paint(str(outcome.status), _status_color(outcome.status), color),
+            f"{record.duration * 1000:.1f}ms",
+        )
+    )
+    lines = [line]
+    for step in ran:
+        if step.output:
+            for out in step.output.rstrip("\n").split("\n"):
+                lines.append(f"    {step.event_type} | {_mask(out, secrets)}")
+        if step.error:
+            where = f" (at {step.error_field})" if step.error_field else ""
+            lines.append(
+                _paint(f"    ! {step.event_type}: {_mask(step.error, secrets)}{where}", _RED, color)
+            )
+    if outcome.error is not None and not any(s.error for s in ran):
+        lines.append(_paint(f"    ! {outcome.error.reason}", _RED, color))
+    return lines
+
+
+def _ttls(behavior: Behavior) -> str:
+    c = behavior.cache
+    ttl = f"TTL {c.min_ttl}/{c.default_ttl}/{c.max_ttl}s"
+    return ttl + " (caching disabled)" if c.max_ttl == 0 else ttl
+
+
+def banner(config: EdgeConfig, *, indent: str = "") -> list[str]:
+    """The behaviors in evaluation order with origin, TTLs (min/default/max) and functions."""
+    lines = [f"distribution {config.distribution_id} ({config.distribution_domain_name})"]
+    lines.append("behaviors, first match wins:")
+    for i, behavior in enumerate(config.all_behaviors, 1):
+        origin = config.origin_for(behavior)
+        name = behavior.path_pattern + ("  (default)" if behavior is config.default else "")
+        lines.append(
+            f"{indent}{i}. {name}  -> origin {origin.id} ({origin.domain_name})  {_ttls(behavior)}"
+        )
+        for event_type in EVENT_TYPES:
+            trig = behavior.trigger(event_type)
+            if trig is None:
+                continue
+            body = ""
+            if event_type.endswith("request"):
+                body = f"  IncludeBody={'true' if trig.include_body else 'false'}"
+            lines.append(f"{indent}     {event_type:<16} {trig.display_name}{body}")
+    return lines
+
+
+class ConsoleLog:
+    """A request observer that prints :func:`format_request` lines (one lock, flushed)."""
+
+    def __init__(self, out: TextIO, *, color: bool = False, log_secrets: bool = False) -> None:
+        self.out = out
+        self.color = color
+        self.log_secrets = log_secrets
+        self._lock = threading.Lock()
+
+    def _emit(self, lines: list[str]) -> None:
+        text = "".join(line + "\n" for line in lines)
+        with self._lock:
+            self.out.write(text)
+            self.out.flush()
+
+    def __call__(self, record: RequestRecord) -> None:
+        self._emit(format_request(record, color=self.color, log_secrets=self.log_secrets))
+
+    def message(self, text: str, *, error: bool = False) -> None:
+        self._emit([_paint(text, _RED if error else _CYAN, self.color)])
+
+    def write_banner(self, lines: list[str]) -> None:
+        self._emit(lines)
