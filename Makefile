@@ -19,7 +19,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: $(DEMO_STAMP)
-	cd examples/site && ../../$(BIN)/edge-middleware serve app:app --config distribution.json --host 127.0.0.1 --port $${PORT:-8000}
+	cd examples/site && ../../$(BIN)/edge-middleware serve app:app --config distribution.json \
+		--handler auth=handlers.auth:handler \
+		--handler security-headers=handlers.security_headers:handler \
+		--host 127.0.0.1 --port $${PORT:-8000}
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
