@@ -1,0 +1,7 @@
+import views
+from django.urls import path
+
+urlpatterns = [
+    path("", views.index),
+    path("articles/<slug:slug>/", views.article),
+]
