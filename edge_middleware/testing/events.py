@@ -1,0 +1,312 @@
+"""Lambda@Edge events as CloudFront sends them (lambda-edge.md §1): :class:`EventBuilder`."""
+
+from __future__ import annotations
+
+import base64
+import copy
+from collections.abc import Iterable, Mapping, Sequence
+from http import HTTPStatus
+from typing import Any, cast
+
+from ..config import Origin
+from ..origins import build_origin_object
+from ..responses import new_request_id, via_id
+from ..settings import EdgeSettings
+from ..types import EVENT_TYPES, EventType
+
+__all__ = ["EventBuilder", "HeadersArg"]
+
+#: What the builder's ``headers=`` accepts: a mapping (a value may be a list of repeats),
+#: a list of ``(name, value)`` pairs (repeats kept, in order), or a CloudFront header map.
+HeadersArg = (
+    Mapping[str, str | Sequence[str] | Sequence[Mapping[str, str]]] | Iterable[tuple[str, str]]
+)
+
+DEFAULT_DOMAIN = "d111111abcdef8.cloudfront.net"
+DEFAULT_DISTRIBUTION_ID = "EDFDVBD6EXAMPLE"
+DEFAULT_CLIENT_IP = "203.0.113.178"
+DEFAULT_USER_AGENT = "curl/8.5.0"
+DEFAULT_ORIGIN_DOMAIN = "example.org"
+#: lambda-edge.md §1.5: the exposed body is cut at 40 KB (viewer) / 1 MB (origin).
+_BODY_LIMITS = {"viewer-request": 40 * 1024, "origin-request": 1024 * 1024}
+
+
+def _header_map(headers: HeadersArg | None) -> dict[str, list[dict[str, str]]]:
+    out: dict[str, list[dict[str, str]]] = {}
+    if headers is None:
+        return out
+    pairs: list[tuple[str, str]] = []
+    if isinstance(headers, Mapping):
+        for name, value in headers.items():
+            if isinstance(value, str):
+                pairs.append((name, value))
+                continue
+            for item in value:
+                if isinstance(item, Mapping):  # already {"key", "value"} entries
+                    pairs.append((str(item.get("key") or name), str(item["value"])))
+                else:
+                    pairs.append((name, str(item)))
+    else:
+        pairs = [(str(name), str(value)) for name, value in headers]
+    for name, value in pairs:
+        out.setdefault(name.lower(), []).append({"key": name, "value": value})
+    return out
+
+
+def _with_defaults(
+    given: dict[str, list[dict[str, str]]], defaults: Sequence[tuple[str, str]]
+) -> dict[str, list[dict[str, str]]]:
+    """Defaults first (CloudFront's order), for the names the caller did not give."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for name, value in defaults:
+        if name.lower() not in given:
+            out[name.lower()] = [{"key": name, "value": value}]
+    out.update(given)
+    return out
+
+
+class EventBuilder:
+    """Builds Lambda@Edge event dicts, shaped and defaulted as CloudFront sends them.
+
+    Every method returns a fresh plain dict ``{"Records": [{"cf": {...}}]}``. Events from one
+    builder share one ``requestId``, as the four events of one viewer request do.
+
+    :param distribution_domain_name: ``config.distributionDomainName``.
+    :param distribution_id: ``config.distributionId``.
+    :param request_id: ``config.requestId``; default a random 56-character id.
+    :param client_ip: ``request.clientIp``.
+    :param host: the viewer's ``Host`` header; default the distribution domain name.
+    :param user_agent: the viewer's ``User-Agent``.
+    :param origin_domain: the custom origin's domain in origin events (their ``Host``).
+
+    Example::
+
+        events = EventBuilder()
+        vr = events.viewer_request("/a?b=1", headers={"Cookie": "x=1"})
+        orq = events.origin_request("/form", method="POST", body=b"a=1", include_body=True)
+        ors = events.origin_response("/missing", status=404)
+    """
+
+    def __init__(
+        self,
+        *,
+        distribution_domain_name: str = DEFAULT_DOMAIN,
+        distribution_id: str = DEFAULT_DISTRIBUTION_ID,
+        request_id: str | None = None,
+        client_ip: str = DEFAULT_CLIENT_IP,
+        host: str | None = None,
+        user_agent: str = DEFAULT_USER_AGENT,
+        origin_domain: str = DEFAULT_ORIGIN_DOMAIN,
+    ) -> None:
+        self.distribution_domain_name = distribution_domain_name
+        self.distribution_id = distribution_id
+        self.request_id = request_id or new_request_id()
+        self.client_ip = client_ip
+        self.host = host or distribution_domain_name
+        self.user_agent = user_agent
+        self.origin_domain = origin_domain
+
+    # -- the four events ----------------------------------------------------------------------
+    def viewer_request(
+        self,
+        path: str = "/",
+        *,
+        method: str = "GET",
+        headers: HeadersArg | None = None,
+        body: bytes | str | None = None,
+        include_body: bool | None = None,
+        client_ip: str | None = None,
+    ) -> dict[str, Any]:
+        """A ``viewer-request`` event. ``body`` is exposed (base64) when ``include_body`` is
+        true, which is the default when a body is given."""
+        return self.event(
+            "viewer-request",
+            path,
+            method=method,
+            headers=headers,
+            body=body,
+            include_body=include_body,
+            client_ip=client_ip,
+        )
+
+    def origin_request(
+        self,
+        path: str = "/",
+        *,
+        method: str = "GET",
+        headers: HeadersArg | None = None,
+        body: bytes | str | None = None,
+        include_body: bool | None = None,
+        client_ip: str | None = None,
+        origin: Mapping[str, Any] | Origin | None = None,
+    ) -> dict[str, Any]:
+        """An ``origin-request`` event, with CloudFront's ``Via``, ``X-Forwarded-For`` and
+        ``User-Agent: Amazon CloudFront`` and a ``request.origin`` object (default: a custom
+        origin at :attr:`origin_domain`; pass a dict or an :class:`~edge_middleware.Origin`)."""
+        return self.event(
+            "origin-request",
+            path,
+            method=method,
+            headers=headers,
+            body=body,
+            include_body=include_body,
+            client_ip=client_ip,
+            origin=origin,
+        )
+
+    def origin_response(
+        self,
+        path: str = "/",
+        *,
+        status: int | str = 200,
+        status_description: str | None = None,
+        response_headers: HeadersArg | None = None,
+        method: str = "GET",
+        headers: HeadersArg | None = None,
+        client_ip: str | None = None,
+        origin: Mapping[str, Any] | Origin | None = None,
+    ) -> dict[str, Any]:
+        """An ``origin-response`` event: the origin-side request and the origin's response.
+
+        ``response_headers`` default to ``Content-Type: text/html; charset=utf-8``; given (even
+        empty), they are exactly the response's headers. The body is never exposed (§1.7)."""
+        return self.event(
+            "origin-response",
+            path,
+            method=method,
+            headers=headers,
+            client_ip=client_ip,
+            origin=origin,
+            status=status,
+            status_description=status_description,
+            response_headers=response_headers,
+        )
+
+    def viewer_response(
+        self,
+        path: str = "/",
+        *,
+        status: int | str = 200,
+        status_description: str | None = None,
+        response_headers: HeadersArg | None = None,
+        method: str = "GET",
+        headers: HeadersArg | None = None,
+        client_ip: str | None = None,
+    ) -> dict[str, Any]:
+        """A ``viewer-response`` event: the viewer's request and the response about to be
+        sent (headers as for :meth:`origin_response`)."""
+        return self.event(
+            "viewer-response",
+            path,
+            method=method,
+            headers=headers,
+            client_ip=client_ip,
+            status=status,
+            status_description=status_description,
+            response_headers=response_headers,
+        )
+
+    # -- the general form ---------------------------------------------------------------------
+    def event(
+        self,
+        event_type: EventType | str,
+        path: str = "/",
+        *,
+        method: str = "GET",
+        headers: HeadersArg | None = None,
+        body: bytes | str | None = None,
+        include_body: bool | None = None,
+        client_ip: str | None = None,
+        origin: Mapping[str, Any] | Origin | None = None,
+        status: int | str = 200,
+        status_description: str | None = None,
+        response_headers: HeadersArg | None = None,
+    ) -> dict[str, Any]:
+        """Any of the four events by its ``eventType``; the keywords that do not apply to
+        that event (``status`` for request events, ``origin`` for viewer events) are ignored.
+
+        :raises ValueError: for an unknown event type, a path not starting with ``/``, or a
+            body for a response event (CloudFront never exposes one there).
+        """
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"event_type {event_type!r}: expected one of {EVENT_TYPES}")
+        ev: EventType = event_type
+        uri, _, querystring = path.partition("?")
+        if not uri.startswith("/"):
+            raise ValueError(f"path {path!r}: expected a path starting with '/'")
+        is_response = ev in ("origin-response", "viewer-response")
+        if is_response and body is not None:
+            raise ValueError(f"{ev} events carry no body (lambda-edge.md §1.7)")
+        ip = client_ip or self.client_ip
+        given = _header_map(headers)
+        request: dict[str, Any] = {"clientIp": ip, "headers": {}, "method": method.upper()}
+        request["querystring"] = querystring
+        request["uri"] = uri
+        if ev.startswith("viewer"):
+            request["headers"] = _with_defaults(
+                given, [("Host", self.host), ("User-Agent", self.user_agent)]
+            )
+        else:
+            origin_obj = self._origin(origin)
+            target = origin_obj.get("custom") or origin_obj.get("s3") or {}
+            request["headers"] = _with_defaults(
+                given,
+                [
+                    ("Host", str(target.get("domainName", self.origin_domain))),
+                    ("Via", f"2.0 {via_id(self.distribution_id)}.cloudfront.net (CloudFront)"),
+                    ("X-Forwarded-For", ip),
+                    ("User-Agent", "Amazon CloudFront"),
+                ],
+            )
+            request["origin"] = origin_obj
+        if not is_response and (include_body or (include_body is None and body is not None)):
+            data = body.encode("utf-8") if isinstance(body, str) else (body or b"")
+            limit = _BODY_LIMITS[ev]
+            request["body"] = {
+                "inputTruncated": len(data) > limit,
+                "action": "read-only",
+                "encoding": "base64",
+                "data": base64.b64encode(data[:limit]).decode("ascii"),
+            }
+        cf: dict[str, Any] = {
+            "config": {
+                "distributionDomainName": self.distribution_domain_name,
+                "distributionId": self.distribution_id,
+                "eventType": ev,
+                "requestId": self.request_id,
+            },
+            "request": request,
+        }
+        if is_response:
+            code = int(status)
+            if status_description is None:
+                try:
+                    status_description = HTTPStatus(code).phrase
+                except ValueError:
+                    status_description = ""
+            if response_headers is None:
+                response_headers = {"Content-Type": "text/html; charset=utf-8"}
+            cf["response"] = {
+                "status": str(code),
+                "statusDescription": status_description,
+                "headers": _header_map(response_headers),
+            }
+        return {"Records": [{"cf": cf}]}
+
+    def _origin(self, origin: Mapping[str, Any] | Origin | None) -> dict[str, Any]:
+        if isinstance(origin, Origin):
+            return cast(dict[str, Any], build_origin_object(origin, "https", EdgeSettings()))
+        if origin is not None:
+            return copy.deepcopy(dict(origin))
+        return {
+            "custom": {
+                "customHeaders": {},
+                "domainName": self.origin_domain,
+                "keepaliveTimeout": 5,
+                "path": "",
+                "port": 443,
+                "protocol": "https",
+                "readTimeout": 30,
+                "sslProtocols": ["TLSv1", "TLSv1.1", "TLSv1.2"],
+            }
+        }

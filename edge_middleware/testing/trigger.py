@@ -1,0 +1,192 @@
+"""Run one handler as CloudFront does: :func:`run_trigger`, :class:`FakeContext`."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from ..exceptions import CloudFrontError
+from ..handlers import HandlerRunner, LambdaContext
+from ..responses import new_request_id
+from ..settings import EdgeSettings
+from ..types import EVENT_TYPES, CFRequest, CFResponse, EventType
+from ..validation import (
+    RequestResult,
+    ResponseResult,
+    validate_request_result,
+    validate_response_result,
+)
+
+__all__ = ["FakeContext", "arun_trigger", "run_trigger"]
+
+
+@dataclass
+class FakeContext(LambdaContext):
+    """The Lambda ``context`` a handler receives (the same class the middleware passes):
+    ``function_name``, ``aws_request_id``, ``get_remaining_time_in_millis()`` counting down
+    from ``timeout`` seconds (5 for viewer events, 30 for origin events).
+
+    Example::
+
+        ctx = FakeContext.for_event(event)          # timeout and request id from the event
+        assert handler(event, ctx)["uri"] == "/"
+    """
+
+    function_name: str = "test-function"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    timeout: float = 5.0
+
+    @classmethod
+    def for_event(
+        cls,
+        event: Mapping[str, Any],
+        function_name: str = "test-function",
+        settings: EdgeSettings | None = None,
+    ) -> FakeContext:
+        """A context with the event's timeout (lambda-edge.md §3.4) and ``requestId``."""
+        config = _record(event)["config"]
+        return cls(function_name, str(config["requestId"]), _timeout(config["eventType"], settings))
+
+
+def _record(event: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        cf = event["Records"][0]["cf"]
+        if cf["config"]["eventType"] not in EVENT_TYPES or not isinstance(cf["request"], dict):
+            raise ValueError
+    except (KeyError, IndexError, TypeError, ValueError):
+        raise ValueError(
+            "event: expected "
+            '{"Records": [{"cf": {"config": {"eventType": ...}, "request": {...}}}]}'
+        ) from None
+    return cast(dict[str, Any], cf)
+
+
+def _timeout(event_type: str, settings: EdgeSettings | None) -> float:
+    s = settings or EdgeSettings()
+    return s.viewer_timeout if event_type.startswith("viewer") else s.origin_timeout
+
+
+class _Prepared:
+    """What both ``run_trigger`` flavours share: the runner, the event copy, the checks."""
+
+    def __init__(
+        self,
+        handler: str | Callable[..., Any],
+        event: Mapping[str, Any],
+        settings: EdgeSettings | None,
+        include_body: bool | None,
+    ) -> None:
+        cf = _record(event)
+        self.settings = settings or EdgeSettings()
+        self.event_type: EventType = cf["config"]["eventType"]
+        self.request_id = str(cf["config"].get("requestId") or new_request_id())
+        self.timeout = _timeout(self.event_type, self.settings)
+        self.before_request = cast(CFRequest, copy.deepcopy(cf["request"]))
+        self.before_response = cast(CFResponse | None, copy.deepcopy(cf.get("response")))
+        if self.event_type.endswith("response") and self.before_response is None:
+            raise ValueError(f"event: a {self.event_type} event needs Records[0].cf.response")
+        self.include_body = "body" in cf["request"] if include_body is None else include_body
+        name = handler if isinstance(handler, str) else _callable_name(handler)
+        self.runner = HandlerRunner(handler, name)
+        self.event = copy.deepcopy(dict(event))  # the handler may mutate its own copy
+
+    def finish(self, result: object) -> dict[str, Any]:
+        try:
+            if self.event_type in ("viewer-request", "origin-request"):
+                checked = validate_request_result(
+                    self.event_type,
+                    self.before_request,
+                    result,
+                    self.settings,
+                    include_body=self.include_body,
+                )
+            else:
+                assert self.before_response is not None  # checked in __init__
+                checked = validate_response_result(
+                    self.event_type,  # type: ignore[arg-type]
+                    self.before_response,
+                    result,
+                    self.settings,
+                )
+        except CloudFrontError as exc:
+            exc.handler = self.runner.name
+            raise
+        return _as_dict(checked, result)
+
+
+def _callable_name(handler: Callable[..., Any]) -> str:
+    mod = getattr(handler, "__module__", "") or ""
+    qual = getattr(handler, "__qualname__", type(handler).__name__)
+    return f"{mod}:{qual}" if mod else str(qual)
+
+
+def _as_dict(checked: RequestResult | ResponseResult, raw: object) -> dict[str, Any]:
+    if isinstance(checked, RequestResult):
+        return cast(dict[str, Any], checked.request)
+    out: dict[str, Any] = {
+        "status": str(checked.status),
+        "statusDescription": checked.status_description,
+        "headers": checked.headers,
+    }
+    if checked.body is not None:
+        encoding = raw.get("bodyEncoding", "text") if isinstance(raw, dict) else "text"
+        if encoding == "base64":
+            out["body"] = base64.b64encode(checked.body).decode("ascii")
+        else:
+            out["body"] = checked.body.decode("utf-8", "surrogatepass")
+        out["bodyEncoding"] = encoding
+    return out
+
+
+def run_trigger(
+    handler: str | Callable[..., Any],
+    event: Mapping[str, Any],
+    *,
+    settings: EdgeSettings | None = None,
+    include_body: bool | None = None,
+) -> dict[str, Any]:
+    """Run one Lambda@Edge handler on ``event`` as CloudFront would, and check its result.
+
+    The handler (a callable, ``async def`` too, or ``"module:function"``) gets a copy of the
+    event and a :class:`FakeContext`, and must finish within the event's timeout (5 s viewer,
+    30 s origin events; ``settings`` may change them). Its result is validated like
+    CloudFront validates it (:func:`~edge_middleware.validation.validate_request_result`,
+    :func:`~edge_middleware.validation.validate_response_result`).
+
+    :param settings: the :class:`~edge_middleware.EdgeSettings` for timeouts and validation.
+    :param include_body: the association's ``IncludeBody``; default: whether the event's
+        request has a ``body``.
+    :returns: the normalised result as a plain dict: the request (request triggers), or a
+        response with ``status`` as a string and, when a body was set, ``body`` as text or
+        base64 with its ``bodyEncoding``.
+    :raises LambdaValidationError: the result would be a 502 on CloudFront (``.field`` names
+        the offending item).
+    :raises LambdaExecutionError: the handler raised (503).
+    :raises LambdaTimeoutError: the handler ran past its timeout (503).
+
+    Example::
+
+        event = EventBuilder().origin_response("/", status=200)
+        result = run_trigger("handlers.security_headers:handler", event)
+        assert "strict-transport-security" in result["headers"]
+    """
+    prepared = _Prepared(handler, event, settings, include_body)
+    result = prepared.runner.call_sync(prepared.event, prepared.request_id, prepared.timeout)
+    return prepared.finish(result)
+
+
+async def arun_trigger(
+    handler: str | Callable[..., Any],
+    event: Mapping[str, Any],
+    *,
+    settings: EdgeSettings | None = None,
+    include_body: bool | None = None,
+) -> dict[str, Any]:
+    """:func:`run_trigger` for async tests: sync handlers run on a worker thread."""
+    prepared = _Prepared(handler, event, settings, include_body)
+    result = await prepared.runner.call_async(prepared.event, prepared.request_id, prepared.timeout)
+    return prepared.finish(result)
