@@ -1,0 +1,231 @@
+"""The request-independent half of the pipeline: loaded handlers, event building,
+CloudFront's headers and error responses, and running one trigger with validation."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import Callable, Generator
+from typing import Any
+
+from .config import Behavior, EdgeConfig, Trigger
+from .convert import reason_phrase
+from .effects import CallHandler, Outcome, TraceStep
+from .exceptions import (
+    CloudFrontError,
+    LambdaExecutionError,
+    LambdaTimeoutError,
+)
+from .handlers import HandlerRunner
+from .headers import RawHeaders
+from .responses import error_page, via_id
+from .types import CFRequest, CFResponse, EventType
+from .validation import (
+    copy_request,
+    copy_response,
+    validate_request_result,
+    validate_response_result,
+)
+
+__all__ = ["Gen", "PipelineBase"]
+
+logger = logging.getLogger("edge_middleware.pipeline")
+
+Gen = Generator[Any, Any, Any]
+
+#: Response headers that never reach a function or the viewer from the origin (§1.7, §5.2).
+_HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"transfer-encoding",
+        b"trailer",
+        b"upgrade",
+        b"proxy-authenticate",
+        b"proxy-connection",
+        b"te",
+    }
+)
+_CF_ADDED = frozenset({b"via", b"x-cache", b"x-amz-cf-pop", b"x-amz-cf-id"})
+_VIEWER_BODY_LIMIT = 40 * 1024
+_ORIGIN_BODY_LIMIT = 1024 * 1024
+
+
+class PipelineBase:
+    """The request-independent part: config, loaded handlers, clock."""
+
+    def __init__(self, config: EdgeConfig, *, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.settings = config.settings
+        self.clock = clock
+        self.runners: dict[int, HandlerRunner] = {}
+        for behavior in config.all_behaviors:
+            for ev in ("viewer-request", "origin-request", "origin-response", "viewer-response"):
+                trig = behavior.trigger(ev)
+                if trig is not None and id(trig) not in self.runners:
+                    self.runners[id(trig)] = HandlerRunner(trig.handler, trig.display_name)
+        self._via_host = f"{via_id(config.distribution_id)}.cloudfront.net (CloudFront)"
+        self._pop = self.settings.pop.encode()
+        self._origins_defined = len(config.origins) > 1 or config.origins[0].id != "default"
+
+    # -- small builders ------------------------------------------------------------------------
+    def _event(
+        self, event_type: EventType, rid: str, request: Any, response: Any = None
+    ) -> dict[str, Any]:
+        cf: dict[str, Any] = {
+            "config": {
+                "distributionDomainName": self.config.distribution_domain_name,
+                "distributionId": self.config.distribution_id,
+                "eventType": event_type,
+                "requestId": rid,
+            },
+            "request": request,
+        }
+        if response is not None:
+            cf["response"] = response
+        return {"Records": [{"cf": cf}]}
+
+    def _via(self, http_version: str) -> bytes:
+        return f"{'2.0' if http_version.startswith('2') else '1.1'} {self._via_host}".encode()
+
+    def _edge_headers(
+        self, headers: RawHeaders, x_cache: str, rid: str, http_version: str
+    ) -> RawHeaders:
+        out = [(k, v) for k, v in headers if k.lower() not in _CF_ADDED]
+        out.append((b"Via", self._via(http_version)))
+        out.append((b"X-Cache", x_cache.encode()))
+        out.append((b"X-Amz-Cf-Pop", self._pop))
+        out.append((b"X-Amz-Cf-Id", rid.encode()))
+        return out
+
+    def _error(
+        self,
+        err: CloudFrontError,
+        rid: str,
+        http_version: str,
+        behavior: Behavior | None,
+        steps: list[TraceStep],
+    ) -> Outcome:
+        status = err.status
+        if isinstance(err, LambdaTimeoutError):
+            status = self.settings.timeout_error_status
+        elif isinstance(err, LambdaExecutionError):
+            status = self.settings.execution_error_status
+        headers, body = error_page(status, err, rid)
+        return Outcome(
+            status,
+            reason_phrase(status),
+            self._edge_headers(headers, err.x_cache, rid, http_version),
+            body,
+            result_type="Error",
+            behavior=behavior,
+            request_id=rid,
+            error=err,
+            steps=steps,
+        )
+
+    # -- triggers -----------------------------------------------------------------------------
+    def _body_object(self, data: bytes, limit: int) -> dict[str, Any]:
+        shown = data[:limit]
+        return {
+            "inputTruncated": len(data) > limit,
+            "action": "read-only",
+            "encoding": "base64",
+            "data": base64.b64encode(shown).decode("ascii"),
+        }
+
+    def _request_trigger(
+        self,
+        event_type: EventType,
+        trig: Trigger,
+        request: CFRequest,
+        body: bytes | None,
+        rid: str,
+        steps: list[TraceStep],
+    ) -> Gen:
+        """Run a request trigger. Returns RequestResult | ResponseResult | CloudFrontError."""
+        before = request
+        if trig.include_body and body is not None:
+            limit = _VIEWER_BODY_LIMIT if event_type == "viewer-request" else _ORIGIN_BODY_LIMIT
+            before = dict(request)  # type: ignore[assignment]
+            before["body"] = self._body_object(body, limit)  # type: ignore[typeddict-item]
+        timeout = (
+            self.settings.viewer_timeout
+            if event_type == "viewer-request"
+            else self.settings.origin_timeout
+        )
+        event = self._event(event_type, rid, copy_request(before))
+        step = TraceStep(event_type, True, event=self._event(event_type, rid, before))
+        steps.append(step)
+        t0 = time.perf_counter()
+        runner = self.runners[id(trig)].invocation()  # captures what the handler prints
+        result = yield CallHandler(runner, event, event_type, rid, timeout)
+        step.duration = time.perf_counter() - t0
+        step.output = runner.output
+        if isinstance(result, CloudFrontError):
+            step.error = result.reason
+            return result
+        step.result = result
+        try:
+            return validate_request_result(
+                event_type,  # type: ignore[arg-type]
+                before,
+                result,
+                self.settings,
+                include_body=trig.include_body,
+            )
+        except CloudFrontError as exc:
+            exc.handler = self.runners[id(trig)].name
+            step.error, step.error_field = exc.reason, exc.field or ""
+            logger.warning(
+                "%s handler %s failed validation at %s: %s",
+                event_type,
+                exc.handler,
+                exc.field,
+                exc.reason,
+            )
+            return exc
+
+    def _response_trigger(
+        self,
+        event_type: EventType,
+        trig: Trigger,
+        request: CFRequest,
+        response: CFResponse,
+        rid: str,
+        steps: list[TraceStep],
+    ) -> Gen:
+        """Run a response trigger. Returns ResponseResult | CloudFrontError."""
+        timeout = (
+            self.settings.viewer_timeout
+            if event_type == "viewer-response"
+            else self.settings.origin_timeout
+        )
+        event = self._event(event_type, rid, copy_request(request), copy_response(response))
+        step = TraceStep(event_type, True, event=self._event(event_type, rid, request, response))
+        steps.append(step)
+        t0 = time.perf_counter()
+        runner = self.runners[id(trig)].invocation()  # captures what the handler prints
+        result = yield CallHandler(runner, event, event_type, rid, timeout)
+        step.duration = time.perf_counter() - t0
+        step.output = runner.output
+        if isinstance(result, CloudFrontError):
+            step.error = result.reason
+            return result
+        step.result = result
+        try:
+            return validate_response_result(event_type, response, result, self.settings)  # type: ignore[arg-type]
+        except CloudFrontError as exc:
+            exc.handler = self.runners[id(trig)].name
+            step.error, step.error_field = exc.reason, exc.field or ""
+            logger.warning(
+                "%s handler %s failed validation at %s: %s",
+                event_type,
+                exc.handler,
+                exc.field,
+                exc.reason,
+            )
+            return exc
+
+    # -- the request --------------------------------------------------------------------------
