@@ -45,6 +45,17 @@ def _with_length(headers: RawHeaders, body: bytes) -> RawHeaders:
     return out
 
 
+def _whole(headers: RawHeaders, body: bytes) -> bool:
+    """caching.md §1.14: a body that does not match its Content-Length is not cached."""
+    length = raw_get(headers, b"content-length")
+    if length is None:
+        return True
+    try:
+        return int(length) == len(body)
+    except ValueError:
+        return False
+
+
 def _stale_ok(entry: CacheEntry, now: float) -> bool:
     """caching.md §1.4/§1.11: an expired copy may stand in for a failed origin unless the
     response said ``stale-if-error=0``; an explicit window bounds it."""
@@ -312,7 +323,7 @@ def origin_phase(
                 rest, complete = yield ReadOriginBody(max(0, s.max_object_bytes - len(body)))
                 body += rest
                 stream_rest = not complete
-            if complete and len(body) <= s.max_object_bytes:
+            if complete and len(body) <= s.max_object_bytes and _whole(headers, body):
                 yield Store(
                     _entry(p, key, status, reason, headers, body, decision, req, viewer, now)
                 )

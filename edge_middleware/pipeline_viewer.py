@@ -91,10 +91,12 @@ class ViewerSide(PipelineBase):
         if self._not_modified(req, entry, behavior):
             status, body = 304, b""
             headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+        elif entry.status == 200 and (ranged := get_first(req["headers"], "range")) is not None:
+            status, body, headers = _byte_range(ranged, entry.body, headers)
         return (
             yield from self._finish(
                 status,
-                entry.reason if status == entry.status else reason_phrase(304),
+                entry.reason if status == entry.status else reason_phrase(status),
                 headers,
                 body,
                 False,
@@ -273,3 +275,34 @@ class ViewerSide(PipelineBase):
         if page is None or page[0] >= 400:
             return None
         return page
+
+
+def _byte_range(value: str, body: bytes, headers: RawHeaders) -> tuple[int, bytes, RawHeaders]:
+    """A single byte range cut from a cached object (caching.md §1.14, C28). Several ranges
+    or an invalid one get the full 200; a range past the end gets 416."""
+    size = len(body)
+    unit, _, spec = value.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return 200, body, headers
+    first, dash, last = spec.strip().partition("-")
+    try:
+        if not dash:
+            return 200, body, headers
+        if first == "":
+            start, end = max(0, size - int(last)), size - 1
+        else:
+            start = int(first)
+            end = min(int(last), size - 1) if last else size - 1
+    except ValueError:
+        return 200, body, headers
+    if start < 0 or (first and last and int(last) < start):
+        return 200, body, headers
+    rest = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+    if start >= size:
+        rest.append((b"Content-Range", f"bytes */{size}".encode()))
+        rest.append((b"Content-Length", b"0"))
+        return 416, b"", rest
+    part = body[start : end + 1]
+    rest.append((b"Content-Range", f"bytes {start}-{end}/{size}".encode()))
+    rest.append((b"Content-Length", str(len(part)).encode()))
+    return 206, part, rest

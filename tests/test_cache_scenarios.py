@@ -879,7 +879,6 @@ def test_C28_get_is_never_answered_from_a_head(edge: MakeEdge) -> None:
     assert (get.x_cache, get.body, e.calls("/a")) == (MISS, b"full body", 2)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Range requests are not served from the cache (206)")
 def test_C28_range_from_the_cached_object(edge: MakeEdge) -> None:
     e = edge()
     e.route("/a", headers={"Cache-Control": "max-age=60"}, body=b"0123456789abcdef")
@@ -1533,9 +1532,6 @@ def test_custom_error_page_is_served_and_cached(edge: MakeEdge) -> None:
     assert (e.calls("/missing"), e.calls("/errors/404.html")) == (2, 1)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: a body shorter than its Content-Length is cached (caching.md §1.14)"
-)
 @pytest.mark.parametrize("chunks", [0, 4], ids=["one-piece", "streamed"])
 def test_body_shorter_than_content_length_is_not_cached(edge: MakeEdge, chunks: int) -> None:
     e = edge()
