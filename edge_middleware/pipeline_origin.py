@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .cache.compression import choose_coding, compress
 from .cache.entry import CacheEntry
-from .cache.rules import StoreDecision, decide_storage
+from .cache.rules import StoreDecision, decide_storage, normalize_accept_encoding
 from .config import Behavior, Trigger
 from .convert import ViewerRequest, is_disallowed, reason_phrase
 from .effects import FetchOrigin, OriginResponse, ReadBody, ReadOriginBody, Store, TraceStep
 from .exceptions import CloudFrontError
-from .headers import RawHeaders, headers_from_raw, headers_to_raw, raw_get
+from .headers import RawHeaders, get_first, headers_from_raw, headers_to_raw, raw_get
 from .origins import match_origin
 from .types import CFRequest, CFResponse
 from .validation import ResponseResult
@@ -308,6 +309,19 @@ def origin_phase(
             headers = _with_length(headers, body)
     else:
         steps.append(TraceStep("origin-response", False, skipped_because="no function"))
+
+    if req["method"] != "HEAD":
+        viewer_ae = normalize_accept_encoding(
+            get_first(req["headers"], "accept-encoding"), behavior.cache, s
+        )
+        coding = choose_coding(behavior, viewer_ae, status, headers, viewer.http_version)
+        if coding is not None:
+            if stream_rest:
+                rest, complete = yield ReadOriginBody(10_000_000)
+                body += rest
+                stream_rest = not complete
+            if not stream_rest and _whole(headers, body):
+                body, headers = compress(coding, body, headers)
 
     ttl_reason = ""
     # A 206 answers a Range the viewer sent; ranges are not assembled here, so a partial
