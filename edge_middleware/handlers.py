@@ -14,7 +14,7 @@ import inspect
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,6 +108,33 @@ def _function_name(name: str) -> str:
     return name.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
 
 
+class _Resumed:
+    """Await the rest of a coroutine whose first step already ran: a transparent proxy that
+    passes what the coroutine yields to the task and what the task sends (or throws) back."""
+
+    __slots__ = ("coro", "first")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
+        self.coro = coro
+        self.first = first
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, pending = self.coro, self.first
+        while True:
+            try:
+                value = yield pending
+            except BaseException as exc:  # cancellation (the timeout) goes to the handler
+                try:
+                    pending = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    pending = coro.send(value)
+                except StopIteration as stop:
+                    return stop.value
+
+
 class HandlerRunner:
     """A loaded handler plus how to call it within its timeout.
 
@@ -190,8 +217,15 @@ class HandlerRunner:
         buf = self._captured
         try:
             if self.is_async:
+                # Most handlers never await: run the first step inline and only arm a timer
+                # (a loop TimerHandle per call) when the handler really suspends.
+                coro = self._async_body(event, ctx)
+                try:
+                    first = coro.send(None)
+                except StopIteration as stop:
+                    return stop.value
                 async with asyncio.timeout(timeout):
-                    return await self._async_body(event, ctx)
+                    return await _Resumed(coro, first)
             if buf is None:
                 fut = asyncio.wrap_future(_EXECUTOR.submit(self.func, event, ctx))
             else:

@@ -28,7 +28,7 @@ from .exceptions import (
     ViewerError,
 )
 from .headers import RawHeaders, get_first
-from .origins import build_origin_object, cloudfront_headers
+from .origins import cloudfront_headers
 from .pipeline_base import Gen
 from .pipeline_origin import origin_phase
 from .pipeline_viewer import ViewerSide
@@ -247,7 +247,7 @@ class Pipeline(ViewerSide):
             "method": req["method"],
             "querystring": qs,
             "uri": req["uri"],
-            "origin": build_origin_object(origin, viewer.scheme, s),
+            "origin": self._origin_object(origin, viewer.scheme),
         }
         return request
 

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Generator
 from typing import Any
 
-from .config import Behavior, EdgeConfig, Trigger
+from .config import Behavior, EdgeConfig, Origin, Trigger
 from .convert import reason_phrase
 from .effects import CallHandler, Outcome, TraceStep
 from .exceptions import (
@@ -19,8 +19,9 @@ from .exceptions import (
 )
 from .handlers import HandlerRunner
 from .headers import RawHeaders
+from .origins import build_origin_object
 from .responses import error_page, via_id
-from .types import CFRequest, CFResponse, EventType
+from .types import CFOrigin, CFRequest, CFResponse, EventType
 from .validation import (
     copy_request,
     copy_response,
@@ -67,7 +68,19 @@ class PipelineBase:
                     self.runners[id(trig)] = HandlerRunner(trig.handler, trig.display_name)
         self._via_host = f"{via_id(config.distribution_id)}.cloudfront.net (CloudFront)"
         self._pop = self.settings.pop.encode()
+        self._origin_objects: dict[tuple[str, str], CFOrigin] = {}
         self._origins_defined = len(config.origins) > 1 or config.origins[0].id != "default"
+
+    def _origin_object(self, origin: Origin, scheme: str) -> CFOrigin:
+        """``request.origin`` depends only on the config and the scheme: built once each.
+        Handlers get copies, so the shared object is never changed."""
+        cache_key = (origin.id, scheme)
+        obj = self._origin_objects.get(cache_key)
+        if obj is None:
+            obj = self._origin_objects[cache_key] = build_origin_object(
+                origin, scheme, self.settings
+            )
+        return obj
 
     # -- small builders ------------------------------------------------------------------------
     def _event(

@@ -314,6 +314,14 @@ def validate_request_result(
 ) -> RequestResult | ResponseResult:
     """Check a viewer-request/origin-request result: a request, or (with ``status``) a
     generated response (decisions.md #7). ``before`` is the request the handler was given."""
+    if type(result) is dict and result == before:
+        # Returned unchanged (the common pass-through): valid as built, nothing to normalise.
+        unchanged = dict(before)
+        if event_type == "viewer-request":
+            unchanged.pop("origin", None)
+        if not include_body:
+            unchanged.pop("body", None)
+        return RequestResult(unchanged, None)  # type: ignore[arg-type]
     data = _json_object(result)
     if settings.response_marker in data:
         return _response(event_type, data, settings, None)
@@ -522,6 +530,10 @@ def validate_response_result(
 ) -> ResponseResult:
     """Check an origin-response/viewer-response result against ``before``, the response the
     handler was given (§2.1, §2.2, §2.4)."""
+    if type(result) is dict and result == before:
+        return ResponseResult(
+            int(before["status"]), before["statusDescription"], before["headers"], None
+        )
     return _response(event_type, _json_object(result), settings, before)
 
 
