@@ -25,6 +25,7 @@ from .effects import (
 from .exceptions import CloudFrontError, OriginError
 from .middleware import RequestRecord, SharedOptions
 from .responses import error_page, new_request_id
+from .segments import EXECUTOR, Segment, runs_in_segment
 
 __all__ = ["EdgeMiddleware"]
 
@@ -125,17 +126,42 @@ class _Responder:
 
     async def drive(self, gen: Any, value: Any) -> None:
         while True:
-            try:
-                effect = gen.send(value)
-            except StopIteration as stop:
-                if stop.value is not None:
+            more, effect = await self.step(gen, value)
+            if not more:
+                if effect is not None:
                     self._release()
-                    await self.respond(stop.value)
+                    await self.respond(effect)
                 return
             if isinstance(effect, FetchOrigin) and not effect.whole:
                 await self.fetch(effect, gen)
                 return
             value = await self.perform(effect)
+
+    async def step(self, gen: Any, value: Any) -> tuple[bool, Any]:
+        """Send ``value`` in; returns ``(True, effect)`` for the front door to perform, or
+        ``(False, result)`` when the pipeline is done. Sync handlers run in a segment."""
+        try:
+            effect = gen.send(value)
+        except StopIteration as stop:
+            return False, stop.value
+        while runs_in_segment(effect):
+            more, effect = await self.segment(gen, effect)
+            if not more:
+                return False, effect
+        return True, effect
+
+    async def segment(self, gen: Any, effect: CallHandler) -> tuple[bool, Any]:
+        seg = Segment(gen, self.mw.options.storage)
+        fut = asyncio.wrap_future(EXECUTOR.submit(seg.run, effect))
+        while True:
+            done, _ = await asyncio.wait({fut}, timeout=seg.wait_time() + 0.001)
+            if done:
+                return fut.result()
+            err = seg.overdue()
+            if err is not None:
+                hv = self.viewer.http_version if self.viewer is not None else "1.1"
+                pipeline = self.mw.options.pipeline
+                return False, pipeline._error(err, effect.request_id, hv, None, [])
 
     async def perform(self, effect: Any) -> Any:
         options = self.mw.options
@@ -385,13 +411,12 @@ class _OriginState:
     async def resume(self, value: Any) -> None:
         """Run the pipeline from the origin's answer until it needs the body or is done."""
         while True:
-            try:
-                effect = self.gen.send(value)
-            except StopIteration as stop:
-                if stop.value is None:  # a background refresh: nothing goes to a viewer
+            more, effect = await self.r.step(self.gen, value)
+            if not more:
+                if effect is None:  # a background refresh: nothing goes to a viewer
                     self.phase = "done"
                 else:
-                    await self.deliver(stop.value)
+                    await self.deliver(effect)
                 return
             if isinstance(effect, ReadOriginBody):
                 self.phase = "buffering"

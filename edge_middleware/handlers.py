@@ -182,6 +182,27 @@ class HandlerRunner:
             handler=self.name,
         )
 
+    def call_here(self, event: dict[str, Any], request_id: str, timeout: float) -> object:
+        """Run a sync handler on the calling (worker) thread. The caller enforces the timeout
+        from outside (see ``segments.py``); a handler that returns late still counts as timed
+        out. Raises LambdaExecutionError / LambdaTimeoutError."""
+        ctx = self.context(request_id, timeout)
+        buf = self._captured
+        started = time.monotonic()
+        try:
+            if buf is None:
+                result = self.func(event, ctx)
+            else:
+                result = run_captured(buf, self.func, event, ctx)
+        except Exception as exc:
+            raise self._fail(exc) from None
+        finally:
+            if buf is not None:
+                buf.close()
+        if time.monotonic() - started > timeout:
+            raise self._timed_out(timeout)
+        return result
+
     def call_sync(self, event: dict[str, Any], request_id: str, timeout: float) -> object:
         """Run from a WSGI worker thread. Raises LambdaExecutionError / LambdaTimeoutError."""
         ctx = self.context(request_id, timeout)

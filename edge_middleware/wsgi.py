@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import threading
 import time
@@ -25,6 +26,7 @@ from .effects import (
 from .exceptions import CloudFrontError, OriginError
 from .middleware import RequestRecord, SharedOptions
 from .responses import error_page, new_request_id
+from .segments import EXECUTOR, Segment, runs_in_segment
 
 __all__ = ["EdgeWSGIMiddleware"]
 
@@ -117,13 +119,36 @@ class _Responder:
         return _Streamed(self, outcome)
 
     def drive(self, gen: Any) -> Outcome:
-        value: Any = None
+        try:
+            effect = gen.send(None)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
         while True:
+            if runs_in_segment(effect):
+                more, effect = self.segment(gen, effect)
+                if not more:
+                    return effect  # type: ignore[no-any-return]
+                continue
+            value = self.perform(effect)
             try:
                 effect = gen.send(value)
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
-            value = self.perform(effect)
+
+    def segment(self, gen: Any, effect: CallHandler) -> tuple[bool, Any]:
+        """Sync handlers (and the cache steps between them) on a worker thread, so a handler
+        that hangs costs this request CloudFront's timeout error, not the thread forever."""
+        seg = Segment(gen, self.mw.options.storage)
+        fut = EXECUTOR.submit(seg.run, effect)
+        while True:
+            try:
+                return fut.result(timeout=seg.wait_time() + 0.001)
+            except concurrent.futures.TimeoutError:
+                err = seg.overdue()
+                if err is not None:
+                    hv = self.viewer.http_version if self.viewer is not None else "1.1"
+                    pipeline = self.mw.options.pipeline
+                    return False, pipeline._error(err, effect.request_id, hv, None, [])
 
     def perform(self, effect: Any) -> Any:
         options = self.mw.options
