@@ -24,6 +24,7 @@ from .effects import (
 )
 from .exceptions import CloudFrontError, OriginError
 from .middleware import RequestRecord, SharedOptions
+from .origins import effective_origin
 from .responses import error_page, new_request_id
 from .segments import EXECUTOR, Segment, runs_in_segment
 
@@ -213,16 +214,18 @@ class _Responder:
         return self.body
 
     async def join(self, effect: JoinFlight) -> bool:
+        """Collapse in process first (one asyncio.Event per key), then across processes
+        through the storage's fill lock (Redis), so one request per key reaches the origin."""
         flights = self.mw._flights
         event = flights.get(effect.key)
         if event is None:
+            flights[effect.key] = asyncio.Event()
+            self.flights.append(effect.key)
             storage = self.mw.options.storage
             begin = getattr(storage, "abegin_fill", None)
             if begin is not None and not await begin(effect.key, effect.timeout):
                 await storage.await_fill(effect.key, effect.timeout)  # type: ignore[attr-defined]
                 return False
-            flights[effect.key] = asyncio.Event()
-            self.flights.append(effect.key)
             return True
         try:
             await asyncio.wait_for(event.wait(), effect.timeout)
@@ -269,7 +272,7 @@ class _Responder:
         if isinstance(target, str):
             from .proxy import proxy_app
 
-            app = proxy_app(target, effect.origin)
+            app = proxy_app(target, effective_origin(effect.origin, effect.request))
         length = None if effect.body is None else len(effect.body)
         scope = origin_scope(
             dict(self.scope),
@@ -324,9 +327,22 @@ class _Responder:
                     err = OriginError("The origin failed before its response started.")
                 await self.drive(gen, err)
                 return
-            if state.phase == "buffering":
+            if state.phase == "buffering" and not self.started:
+                # Nothing reached the viewer yet: nothing is stored, and the viewer gets
+                # CloudFront's origin error instead of a cut connection.
                 logger.exception("the origin app failed while its body was being read")
-                await state.finish_buffering(complete=False)
+                self._release()
+                rid = effect.event["Records"][0]["cf"]["config"]["requestId"]
+                await self.respond(
+                    self.mw.options.pipeline._error(
+                        OriginError("The origin's response broke off."),
+                        rid,
+                        self.viewer.http_version,
+                        None,
+                        [],
+                    )
+                )
+                return
             raise exc
         await state.app_returned()
 

@@ -3,13 +3,16 @@ and which configured origin an origin-request function switched to."""
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 from .config import Behavior, EdgeConfig, Origin
 from .convert import ViewerRequest
 from .headers import capitalize
 from .settings import EdgeSettings
 from .types import CFHeaders, CFOrigin, CFRequest
 
-__all__ = ["build_origin_object", "cloudfront_headers", "match_origin"]
+__all__ = ["build_origin_object", "cloudfront_headers", "effective_origin", "match_origin"]
 
 #: Values CloudFront would compute from the viewer; override with
 #: ``EdgeSettings(cloudfront_header_values=(("cloudfront-viewer-country", "DE"),))``.
@@ -127,3 +130,20 @@ def match_origin(config: EdgeConfig, request: CFRequest, default: Origin) -> tup
         if origin.domain_name == domain:
             return origin, origin.id
     return default, domain
+
+
+def effective_origin(origin: Origin, request: CFRequest) -> Origin:
+    """The configured origin with what an origin-request function changed in ``request.origin``
+    (path, read and keep-alive timeouts), for a proxied origin."""
+    obj = request.get("origin") or {}
+    target: Any = obj.get("custom") or obj.get("s3")
+    if not target:
+        return origin
+    changes: dict[str, Any] = {}
+    if target.get("path", origin.origin_path) != origin.origin_path:
+        changes["origin_path"] = target["path"]
+    if target.get("readTimeout", origin.read_timeout) != origin.read_timeout:
+        changes["read_timeout"] = target["readTimeout"]
+    if target.get("keepaliveTimeout", origin.keepalive_timeout) != origin.keepalive_timeout:
+        changes["keepalive_timeout"] = target["keepaliveTimeout"]
+    return dataclasses.replace(origin, **changes) if changes else origin

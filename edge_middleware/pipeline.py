@@ -119,7 +119,7 @@ class Pipeline(ViewerSide):
                 "viewer-request", trig, req, viewer_body, rid, steps
             )
             if isinstance(res, CloudFrontError):
-                return self._error(res, rid, hv, behavior, steps)
+                return (yield from self._fail(res, req, viewer, rid, behavior, steps))
             if isinstance(res, ResponseResult):
                 return self._generated(res, rid, hv, behavior, steps)
             assert isinstance(res, RequestResult)
@@ -141,12 +141,15 @@ class Pipeline(ViewerSide):
         key = ""
         stale: CacheEntry | None = None
         if cacheable:
+            # CloudFront-* headers are added after viewer-request and overwrite what the viewer
+            # sent, so the key uses CloudFront's values, never the viewer's (§3.1).
+            added = cloudfront_headers(behavior, viewer, s)
             key = cache_key(
                 method=method,
                 host=self.config.distribution_domain_name,
                 uri=req["uri"],
                 querystring=req["querystring"],
-                headers=req["headers"],
+                headers={**req["headers"], **added} if added else req["headers"],
                 policy=policy,
                 settings=s,
             )
@@ -219,7 +222,7 @@ class Pipeline(ViewerSide):
         use_viewer_host = s.origin_host == "viewer" or (
             s.origin_host == "auto" and not self._origins_defined
         )
-        if "host" in behavior.cache.headers or use_viewer_host:
+        if "host" in behavior.cache.headers or use_viewer_host or _orp_forwards_host(behavior):
             host = viewer_host or origin.domain_name
         else:
             host = origin.domain_name
@@ -280,3 +283,16 @@ class Pipeline(ViewerSide):
                 background=background,
             )
         )
+
+
+def _orp_forwards_host(behavior: Behavior) -> bool:
+    """An origin request policy that forwards the viewer's Host (AllViewer does;
+    AllViewerExceptHostHeader does not; caching.md §1.5)."""
+    orp = behavior.origin_request_policy
+    if orp is None:
+        return False
+    if orp.headers in ("allViewer", "allViewerAndWhitelistCloudFront"):
+        return True
+    if orp.headers == "whitelist":
+        return "host" in orp.header_names
+    return orp.headers == "allExcept" and "host" not in orp.header_names

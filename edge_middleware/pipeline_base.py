@@ -21,7 +21,7 @@ from .handlers import HandlerRunner
 from .headers import RawHeaders
 from .origins import build_origin_object
 from .responses import error_page, via_id
-from .types import CFOrigin, CFRequest, CFResponse, EventType
+from .types import EVENT_TYPES, CFOrigin, CFRequest, CFResponse, EventType
 from .validation import (
     copy_request,
     copy_response,
@@ -126,6 +126,18 @@ class PipelineBase:
         elif isinstance(err, LambdaExecutionError):
             status = self.settings.execution_error_status
         headers, body = error_page(status, err, rid)
+        seen = {step.event_type for step in steps}
+        for event_type in EVENT_TYPES:
+            if event_type not in seen:
+                steps.append(
+                    TraceStep(
+                        event_type,
+                        False,
+                        skipped_because=f"{err.error_name} error response (status {status} >= 400)"
+                        if event_type == "viewer-response"
+                        else f"{err.error_name} error response",
+                    )
+                )
         return Outcome(
             status,
             reason_phrase(status),

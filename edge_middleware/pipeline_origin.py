@@ -145,7 +145,6 @@ def origin_phase(
     custom error page fetch) the ``(status, reason, headers, body)`` of the page, or ``None``."""
     s = p.settings
     background = background or collect
-    hv = viewer.http_version
     cacheable = bool(key)
     storable = cacheable and req["method"] != "HEAD"
     default_origin = p.config.origin_for(behavior)
@@ -160,7 +159,9 @@ def origin_phase(
             event_body = yield ReadBody()
         res = yield from p._request_trigger("origin-request", trig, oreq, event_body, rid, steps)
         if isinstance(res, CloudFrontError):
-            return None if background else p._error(res, rid, hv, behavior, steps)
+            if background:
+                return None
+            return (yield from p._fail(res, req, viewer, rid, behavior, steps, key=key))
         if isinstance(res, ResponseResult):
             generated = res
         else:
@@ -242,7 +243,9 @@ def origin_phase(
                     p, resp.status, stale, now, req, viewer, rid, behavior, steps, background
                 )
             )
-        return None if background else p._error(resp, rid, hv, behavior, steps)
+        if background:
+            return None
+        return (yield from p._fail(resp, req, viewer, rid, behavior, steps, key=key))
     assert isinstance(resp, OriginResponse)
     origin_status = resp.status
     conditional = "if-none-match" in oreq["headers"] or "if-modified-since" in oreq["headers"]
@@ -299,7 +302,9 @@ def origin_phase(
             "origin-response", trig_r, oreq, response, rid, steps
         )
         if isinstance(res_r, CloudFrontError):
-            return None if background else p._error(res_r, rid, hv, behavior, steps)
+            if background:
+                return None
+            return (yield from p._fail(res_r, req, viewer, rid, behavior, steps, key=key))
         assert isinstance(res_r, ResponseResult)
         hidden = [(k, v) for k, v in headers if is_disallowed(k.decode("latin-1").lower())]
         status, reason = res_r.status, res_r.status_description

@@ -14,12 +14,10 @@ from .cache.rules import (
 )
 from .config import Behavior, Trigger
 from .convert import ViewerRequest, is_disallowed, reason_phrase
-from .effects import Lookup, Outcome, TraceStep
-from .exceptions import (
-    CloudFrontError,
-)
+from .effects import Lookup, Outcome, Store, TraceStep
+from .exceptions import CloudFrontError, LambdaExecutionError, LambdaValidationError
 from .headers import RawHeaders, get_first, headers_from_raw, headers_to_raw
-from .pipeline_base import _HOP_BY_HOP, Gen, PipelineBase
+from .pipeline_base import _CF_ADDED, _HOP_BY_HOP, Gen, PipelineBase
 from .pipeline_origin import origin_phase
 from .types import CFRequest, CFResponse
 from .validation import (
@@ -147,34 +145,11 @@ class ViewerSide(PipelineBase):
         """Viewer-side filtering, the viewer-response trigger, CloudFront's headers."""
         hv = viewer.http_version
         x_cache = result_type if status < 400 else "Error"
-        custom = self.config.error_response_for(status) if status >= 400 else None
-        if custom is not None and custom.response_page_path:
-            page = yield from self._custom_error_page(custom.response_page_path, req, viewer, rid)
+        if status >= 400:
+            page = yield from self._custom_page(status, req, viewer, rid, behavior, steps, key)
             if page is not None:
-                # CustomErrorResponses: the page replaces the body, ResponseCode the status, and
-                # viewer-response does not run for a custom error page (lambda-edge.md §4).
-                status = custom.response_code or status
-                reason = reason_phrase(status)
-                headers = [(k, v) for k, v in page[2] if k.lower() != b"content-length"]
-                body, stream_rest = page[3], False
-                headers.append((b"Content-Length", str(len(body)).encode()))
-                steps.append(
-                    TraceStep("viewer-response", False, skipped_because="custom error page")
-                )
-                return Outcome(
-                    status,
-                    reason,
-                    self._edge_headers(headers, "Error from cloudfront", rid, hv),
-                    body,
-                    result_type="Error",
-                    behavior=behavior,
-                    request_id=rid,
-                    cache_key=key,
-                    ttl_reason=ttl_reason,
-                    steps=steps,
-                    origin_request=origin_request,
-                    head=req["method"] == "HEAD",
-                )
+                page.ttl_reason, page.origin_request = ttl_reason, origin_request
+                return page
         if not cookies_forwarded(behavior.cache, behavior.origin_request_policy):
             headers = [(k, v) for k, v in headers if k.lower() != b"set-cookie"]
         forwarded = frozenset(behavior.cache.headers)
@@ -207,7 +182,7 @@ class ViewerSide(PipelineBase):
                 "viewer-response", trig, req, response, rid, steps
             )
             if isinstance(res, CloudFrontError):
-                return self._error(res, rid, hv, behavior, steps)
+                return (yield from self._fail(res, req, viewer, rid, behavior, steps))
             assert isinstance(res, ResponseResult)
             hidden = [(k, v) for k, v in headers if is_disallowed(k.decode("latin-1").lower())]
             headers = [
@@ -232,6 +207,89 @@ class ViewerSide(PipelineBase):
             origin_request=origin_request,
             head=req["method"] == "HEAD",
         )
+
+    def _custom_page(
+        self,
+        status: int,
+        req: CFRequest,
+        viewer: ViewerRequest,
+        rid: str,
+        behavior: Behavior | None,
+        steps: list[TraceStep],
+        key: str = "",
+    ) -> Gen:
+        """CustomErrorResponses: the page replaces the body and ResponseCode the status, and
+        viewer-response does not run (lambda-edge.md §4). ``None`` without a usable page."""
+        custom = self.config.error_response_for(status)
+        if custom is None or not custom.response_page_path:
+            return None
+        page = yield from self._custom_error_page(custom.response_page_path, req, viewer, rid)
+        if page is None:
+            return None
+        status = custom.response_code or status
+        headers = [(k, v) for k, v in page[2] if k.lower() != b"content-length"]
+        body = page[3]
+        headers.append((b"Content-Length", str(len(body)).encode()))
+        steps[:] = [st for st in steps if st.ran or st.event_type != "viewer-response"]
+        steps.append(TraceStep("viewer-response", False, skipped_because="custom error page"))
+        return Outcome(
+            status,
+            reason_phrase(status),
+            self._edge_headers(headers, "Error from cloudfront", rid, viewer.http_version),
+            body,
+            result_type="Error",
+            behavior=behavior,
+            request_id=rid,
+            cache_key=key,
+            steps=steps,
+            head=req["method"] == "HEAD",
+        )
+
+    def _fail(
+        self,
+        err: CloudFrontError,
+        req: CFRequest,
+        viewer: ViewerRequest,
+        rid: str,
+        behavior: Behavior,
+        steps: list[TraceStep],
+        *,
+        key: str = "",
+    ) -> Gen:
+        """A Lambda or origin failure: the distribution's custom error page for the status when
+        it has one (for Lambda errors only with decisions.md #19 on), else CloudFront's page;
+        a Lambda error response is stored only with decisions.md #20 on."""
+        outcome = self._error(err, rid, viewer.http_version, behavior, steps)
+        lambda_error = isinstance(err, LambdaExecutionError | LambdaValidationError)
+        if not lambda_error or self.settings.custom_error_page_for_lambda_errors:
+            page = yield from self._custom_page(outcome.status, req, viewer, rid, behavior, steps)
+            if page is not None:
+                page.error = err
+                return page
+        if key and lambda_error and self.settings.cache_lambda_errors:
+            now = self.clock()
+            custom = self.config.error_response_for(outcome.status)
+            hold = custom.error_caching_min_ttl if custom else self.settings.error_caching_min_ttl
+            qs = req["querystring"]
+            yield Store(
+                CacheEntry(
+                    key=key,
+                    status=outcome.status,
+                    reason=outcome.reason,
+                    headers=tuple(
+                        (k, v)
+                        for k, v in outcome.headers
+                        if k.lower() not in (b"content-length", *_CF_ADDED)
+                    ),
+                    body=outcome.body,
+                    stored_at=now,
+                    fresh_until=now + hold,
+                    retain_until=now + hold,
+                    path=req["uri"] + (f"?{qs}" if qs else ""),
+                    orig_path=viewer.request["uri"],
+                )
+            )
+        return outcome
 
     def _custom_error_page(self, path: str, req: CFRequest, viewer: ViewerRequest, rid: str) -> Gen:
         """Fetch a custom error page through the behavior matching its path, from the cache
@@ -264,7 +322,7 @@ class ViewerSide(PipelineBase):
             cast("Pipeline", self),
             behavior,
             page_req,
-            None,
+            b"",  # a GET with no body: never the viewer's (already read) body
             key,
             None,
             rid,

@@ -25,6 +25,7 @@ from .effects import (
 )
 from .exceptions import CloudFrontError, OriginError
 from .middleware import RequestRecord, SharedOptions
+from .origins import effective_origin
 from .responses import error_page, new_request_id
 from .segments import EXECUTOR, Segment, runs_in_segment
 
@@ -93,6 +94,7 @@ class _Responder:
         self.flights: list[str] = []
         self.origin_iter: Iterator[bytes] | None = None
         self.origin_close: Callable[[], None] | None = None
+        self.origin_broken = False
         self.t0 = time.perf_counter()
         self.viewer: Any = None
 
@@ -100,6 +102,14 @@ class _Responder:
         try:
             self.viewer = request_from_environ(self.environ)
             outcome = self.drive(self.mw.options.pipeline.run(self.viewer))
+            if self.origin_broken:
+                outcome = self.mw.options.pipeline._error(
+                    OriginError("The origin's response broke off."),
+                    outcome.request_id,
+                    self.viewer.http_version,
+                    outcome.behavior,
+                    outcome.steps,
+                )
         except Exception as exc:
             logger.exception("edge_middleware failed while handling a request")
             self.close_origin()
@@ -251,7 +261,7 @@ class _Responder:
         if isinstance(target, str):
             from .proxy import proxy_wsgi_app
 
-            app = proxy_wsgi_app(target, effect.origin)
+            app = proxy_wsgi_app(target, effective_origin(effect.origin, effect.request))
         body = effect.body if effect.body is not None else self.body
         environ = origin_environ(
             self.environ,
@@ -319,11 +329,19 @@ class _Responder:
             return b"", True
         chunks: list[bytes] = []
         size = 0
-        for chunk in self.origin_iter:
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > limit:
-                return b"".join(chunks), False
+        try:
+            for chunk in self.origin_iter:
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    return b"".join(chunks), False
+        except Exception:
+            # Broken before anything reached the viewer: nothing is stored, and the viewer
+            # gets CloudFront's origin error (see run()).
+            logger.exception("the origin's body broke off while it was being read")
+            self.origin_broken = True
+            self.close_origin()
+            return b"".join(chunks), False
         self.origin_iter = None
         return b"".join(chunks), True
 

@@ -1202,7 +1202,14 @@ EVENTS = [
     ),
     pytest.param(Case(ASYNC_PASS, check=_async_ran), id="async-handlers-in-all-four"),
     pytest.param(
-        Case(PASS, origins=(APP_ORIGIN,), check=_custom_origin_object),
+        # AllViewer forwards the viewer's Host; AllViewerExceptHostHeader lets the origin's
+        # domain through as Host (caching.md §1.5).
+        Case(
+            PASS,
+            origins=(APP_ORIGIN,),
+            orp=OriginRequestPolicy(headers="allExcept", header_names=("host",)),
+            check=_custom_origin_object,
+        ),
         id="custom-origin-object-and-host-from-config",
     ),
     pytest.param(Case(PASS, origins=(S3_ORIGIN,), check=_s3_origin_object), id="s3-origin-object"),

@@ -509,11 +509,13 @@ class RedisStorage:
         keys = [self._lock_key(key), self._entry_key(key)]
         while not self._closed():
             locked, present = yield ("poll", (), {"keys": keys})
-            # Done as soon as there is an entry (the winner may still be streaming its
-            # response), or when the lock is gone (the winner stored nothing, or failed).
+            # Done as soon as there is a fresh entry (the winner may still be streaming its
+            # response), or when the lock is gone (the winner stored nothing, or failed). A
+            # stale entry is what the winner is refreshing: keep waiting for the new one.
             if present:
                 entry = yield from self._get_steps(key)
-                if entry is not None or not locked:
+                fresh = entry is not None and entry.fresh_until > self._clock()
+                if fresh or not locked:
                     return entry
             elif not locked:
                 return None
@@ -577,8 +579,8 @@ class RedisStorage:
     def wait_fill(self, key: str, timeout: float) -> CacheEntry | None:
         """Wait (polling with a short backoff, at most ``timeout`` seconds) until ``key`` has an
         entry or its fill lock is released; the entry, or None (timeout, nothing stored, Redis
-        down). An entry already present (e.g. a stale one) is returned at once: the caller
-        judges its freshness."""
+        down). A stale entry is returned only once the lock is gone: the caller judges its
+        freshness."""
         return self._run("wait_fill", self._wait_fill_steps(key, timeout), None)
 
     # -- async API ------------------------------------------------------------------------------
