@@ -157,7 +157,8 @@ def markdown(
         lines += [f"![throughput ratios]({chart})", ""]
     passed = sum(t.ok is True for t in targets)
     missed = sum(t.ok is False for t in targets)
-    lines += [f"## Targets — {passed} PASS, {missed} MISS", ""]
+    skipped = sum(t.ok is None for t in targets)
+    lines += [f"## Targets — {passed} PASS, {missed} MISS, {skipped} SKIP", ""]
     lines += _table(
         ["case", "target", "measured", "result"],
         [[t.case, t.text, t.measured, f"**{t.verdict}**"] for t in targets],

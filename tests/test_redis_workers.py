@@ -345,12 +345,6 @@ def test_collapsing_across_processes(front_door: str, redis_url: str, tmp_path: 
         _assert_collapsed(cluster, results, path)
 
 
-_STALE_WAIT_BUG = (
-    "BUG: RedisStorage.wait_fill returns a stale (expired, retained) entry at once while "
-    "another process holds the fill lock, and the pipeline then fetches from the origin itself"
-)
-
-
 @pytest.mark.parametrize(
     "front_door",
     [
