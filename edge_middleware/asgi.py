@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
 from .cache.entry import Storage
@@ -13,6 +13,7 @@ from .convert import origin_scope, request_from_scope
 from .effects import (
     CallHandler,
     FetchOrigin,
+    Invalidate,
     JoinFlight,
     Lookup,
     OriginResponse,
@@ -84,6 +85,11 @@ class EdgeMiddleware:
 
     def add_observer(self, observer: Callable[[RequestRecord], None]) -> None:
         self.options.add_observer(observer)
+
+    def invalidate(self, paths: Iterable[str]) -> int:
+        """CloudFront's ``CreateInvalidation``: ``/images/*`` or exact paths (the query string
+        is part of the matched string). Applied after ``EdgeSettings.invalidation_delay``."""
+        return self.options.invalidate(list(paths))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("edge.middleware") is not None:
@@ -182,6 +188,9 @@ class _Responder:
             return await self.read_body()
         if isinstance(effect, JoinFlight):
             return await self.join(effect)
+        if isinstance(effect, Invalidate):
+            self.mw.options.invalidate(effect.paths)
+            return None
         if isinstance(effect, Refresh):
             refreshing = self.mw._refreshing
             if effect.key in refreshing:  # one background refresh per key at a time

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .asgi import EdgeMiddleware
-from .cache.entry import Storage
 from .config import EdgeConfig
 from .exceptions import ConfigurationError
 from .wsgi import EdgeWSGIMiddleware
@@ -133,7 +132,7 @@ def _is_loopback(host: str | None) -> bool:
 
 
 def invalidate_request(
-    method: str, content_type: str, body: bytes, storage: Storage
+    method: str, content_type: str, body: bytes, invalidate: Callable[[list[str]], int]
 ) -> tuple[int, dict[str, Any]]:
     """Handle ``POST /_edge/invalidate``: ``["/path", "/images/*"]`` or ``{"paths": [...]}``.
 
@@ -154,7 +153,7 @@ def invalidate_request(
         or not all(isinstance(p, str) and p.startswith("/") for p in paths)
     ):
         return 400, {"error": 'expected a JSON list of paths, e.g. ["/index.html", "/img/*"]'}
-    count = storage.invalidate(paths)
+    count = invalidate(paths)
     logger.info("invalidated %d cache entries for %s", count, paths)
     return 200, {"invalidated": count, "paths": paths}
 
@@ -201,7 +200,7 @@ class ASGIHolder:
             scope["method"],
             content_type,
             b"".join(chunks),
-            self.middleware.storage,
+            self.middleware.invalidate,
         )
         if self.notify is not None:
             self.notify(_invalidate_message(status, doc))
@@ -231,7 +230,7 @@ class WSGIHolder:
                 environ["REQUEST_METHOD"],
                 environ.get("CONTENT_TYPE", ""),
                 body,
-                self.middleware.storage,
+                self.middleware.invalidate,
             )
             if self.notify is not None:
                 self.notify(_invalidate_message(status, doc))

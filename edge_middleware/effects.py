@@ -19,6 +19,7 @@ from .types import CFRequest, EventType
 __all__ = [
     "CallHandler",
     "FetchOrigin",
+    "Invalidate",
     "JoinFlight",
     "Lookup",
     "OriginResponse",
@@ -102,6 +103,13 @@ class ReadOriginBody:
     when ``complete`` is False the bytes are a prefix and the rest stays streamable."""
 
     limit: int
+
+
+@dataclass(slots=True)
+class Invalidate:
+    """Drop cached objects by CloudFront invalidation paths. Result: ``None``."""
+
+    paths: list[str]
 
 
 @dataclass(slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -131,4 +132,12 @@ class SharedOptions:
         return self.origins.get(origin_id)
 
     def invalidate(self, paths: list[str]) -> int:
+        """Invalidate now, or after ``EdgeSettings.invalidation_delay`` seconds (decisions.md
+        #50; then the number of paths accepted is returned)."""
+        delay = self.config.settings.invalidation_delay
+        if delay > 0:
+            timer = threading.Timer(delay, self.storage.invalidate, args=(list(paths),))
+            timer.daemon = True
+            timer.start()
+            return len(paths)
         return self.storage.invalidate(paths)

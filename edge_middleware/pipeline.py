@@ -215,6 +215,12 @@ class Pipeline(ViewerSide):
         qs, headers = forwarded_to_origin(
             req, behavior.cache, behavior.origin_request_policy, s, cacheable=cacheable
         )
+        orp = behavior.origin_request_policy
+        if s.origin_event_querystring == "all-only" and not (
+            behavior.cache.query_strings == "all"
+            or (orp is not None and orp.query_strings == "all")
+        ):
+            qs = ""  # decisions.md #1: origin events see a query string only with "all"
         if behavior.forward_all_headers:
             headers = {k: [dict(e) for e in v] for k, v in req["headers"].items()}  # type: ignore[misc]
             headers.pop("host", None)

@@ -10,7 +10,15 @@ from .cache.entry import CacheEntry
 from .cache.rules import StoreDecision, decide_storage, normalize_accept_encoding
 from .config import Behavior, Trigger
 from .convert import ViewerRequest, is_disallowed, reason_phrase
-from .effects import FetchOrigin, OriginResponse, ReadBody, ReadOriginBody, Store, TraceStep
+from .effects import (
+    FetchOrigin,
+    Invalidate,
+    OriginResponse,
+    ReadBody,
+    ReadOriginBody,
+    Store,
+    TraceStep,
+)
 from .exceptions import CloudFrontError
 from .headers import RawHeaders, get_first, headers_from_raw, headers_to_raw, raw_get
 from .origins import match_origin
@@ -346,6 +354,14 @@ def origin_phase(
                 yield Store(
                     _entry(p, key, status, reason, headers, body, decision, req, viewer, now)
                 )
+    if (
+        s.invalidate_on_unsafe_methods
+        and req["method"] in ("POST", "PUT", "PATCH", "DELETE")
+        and status < 400
+    ):
+        # decisions.md #28 (RFC 9111 §4.4): a successful unsafe request drops the cached
+        # objects for its path, with every query string.
+        yield Invalidate([req["uri"], req["uri"] + "?*"])
     if collect:
         return status, reason, headers, body
     if background:

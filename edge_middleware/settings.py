@@ -27,7 +27,8 @@ class EdgeSettings:
     """
 
     # -- handler results (lambda-edge.md §1-§3) --------------------------------------------
-    #: #1 query string seen by origin events with an allow-list policy: the forwarded one.
+    #: #1 query string seen by origin events (and sent to the origin) when the policies do
+    #: not forward all query strings: the forwarded one, or ``""`` ("all-only").
     origin_event_querystring: Literal["forwarded", "all-only"] = "forwarded"
     #: #2 capitalisation of a missing header ``key``.
     key_capitalization: Literal["first-letter", "title"] = "first-letter"
@@ -93,7 +94,8 @@ class EdgeSettings:
     store_no_cache: bool = True
     #: #31 subtract the origin's ``Age`` from the lifetime.
     subtract_origin_age: bool = True
-    #: #32 must-revalidate/proxy-revalidate/immutable change the edge TTL (no).
+    #: #32 must-revalidate/proxy-revalidate change the edge TTL (no). With True, a lifetime
+    #: below MinTTL is not raised to MinTTL when the origin says must-revalidate.
     revalidate_directives_affect_ttl: bool = False
     #: #34 statuses cached by the TTL rules.
     cacheable_statuses: frozenset[int] = field(default=DEFAULT_CACHEABLE_STATUSES)
@@ -114,7 +116,8 @@ class EdgeSettings:
     must_revalidate_suppresses_stale: bool = False
     #: #42 canonicalise query strings in the key (no: keyed as received).
     canonicalize_query: bool = False
-    #: #50 seconds before an invalidation takes effect.
+    #: #50 seconds before an invalidation made through the middleware or the dev server takes
+    #: effect (CloudFront's propagation takes seconds to minutes).
     invalidation_delay: float = 0.0
     #: #51 largest object stored (CloudFront: 30 GB; here a memory-friendly default).
     max_object_bytes: int = 64 * 1024 * 1024

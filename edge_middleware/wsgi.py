@@ -14,6 +14,7 @@ from .convert import origin_environ, reason_phrase, request_from_environ
 from .effects import (
     CallHandler,
     FetchOrigin,
+    Invalidate,
     JoinFlight,
     Lookup,
     OriginResponse,
@@ -79,6 +80,11 @@ class EdgeWSGIMiddleware:
 
     def add_observer(self, observer: Callable[[RequestRecord], None]) -> None:
         self.options.add_observer(observer)
+
+    def invalidate(self, paths: Iterable[str]) -> int:
+        """CloudFront's ``CreateInvalidation``: ``/images/*`` or exact paths (the query string
+        is part of the matched string). Applied after ``EdgeSettings.invalidation_delay``."""
+        return self.options.invalidate(list(paths))
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("edge.middleware") is not None:
@@ -186,6 +192,9 @@ class _Responder:
             return self.read_origin(effect.limit)
         if isinstance(effect, JoinFlight):
             return self.join(effect)
+        if isinstance(effect, Invalidate):
+            self.mw.options.invalidate(effect.paths)
+            return None
         if isinstance(effect, Refresh):
             with self.mw._flights_lock:
                 busy = effect.key in self.mw._refreshing

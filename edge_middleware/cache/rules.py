@@ -152,7 +152,7 @@ def parse_cache_control(values: Iterable[str]) -> ResponseCacheControl:
                 no_store = True
             elif name == "private":
                 private = True
-            elif name == "must-revalidate":
+            elif name in ("must-revalidate", "proxy-revalidate"):  # a shared cache: the same
                 must_revalidate = True
     if not seen:
         return _EMPTY_CC
@@ -360,7 +360,9 @@ def decide_storage(
             t, src = life
             if t > policy.max_ttl:
                 ttl, reason = float(policy.max_ttl), f"{src} clamped to MaxTTL {policy.max_ttl}"
-            elif t < policy.min_ttl:
+            elif t < policy.min_ttl and not (
+                settings.revalidate_directives_affect_ttl and cc.must_revalidate
+            ):
                 ttl, reason = float(policy.min_ttl), f"{src} raised to MinTTL {policy.min_ttl}"
             else:
                 ttl, reason = t, src
