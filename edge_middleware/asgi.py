@@ -129,14 +129,14 @@ class _Responder:
             await self._start(err.status, headers)
             await self._body(body, False)
         finally:
-            self._release()
+            await self._release()
 
     async def drive(self, gen: Any, value: Any) -> None:
         while True:
             more, effect = await self.step(gen, value)
             if not more:
                 if effect is not None:
-                    self._release()
+                    await self._release()
                     await self.respond(effect)
                 return
             if isinstance(effect, FetchOrigin) and not effect.whole:
@@ -242,20 +242,17 @@ class _Responder:
             pass
         return False
 
-    def _release(self) -> None:
+    async def _release(self) -> None:
         if not self.flights:
             return
-        storage = self.mw.options.storage
-        end = getattr(storage, "aend_fill", None)
-        for key in self.flights:
+        flights, self.flights = self.flights, []
+        end = getattr(self.mw.options.storage, "aend_fill", None)
+        for key in flights:
             event = self.mw._flights.pop(key, None)
             if event is not None:
                 event.set()
-            if end is not None:
-                task = asyncio.ensure_future(end(key))
-                self.mw._background.add(task)
-                task.add_done_callback(self.mw._background.discard)
-        self.flights = []
+            if end is not None:  # awaited: a lock must not outlive its request's task
+                await end(key)
 
     # -- the origin -----------------------------------------------------------------------------
     def _receive_for_origin(self, body: bytes | None) -> Receive:
@@ -340,7 +337,7 @@ class _Responder:
                 # Nothing reached the viewer yet: nothing is stored, and the viewer gets
                 # CloudFront's origin error instead of a cut connection.
                 logger.exception("the origin app failed while its body was being read")
-                self._release()
+                await self._release()
                 rid = effect.event["Records"][0]["cf"]["config"]["requestId"]
                 await self.respond(
                     self.mw.options.pipeline._error(
@@ -365,8 +362,7 @@ class _Responder:
         await self.send({"type": "http.response.body", "body": body, "more_body": more})
 
     async def respond(self, outcome: Outcome, *, more: bool = False) -> None:
-        if self.scope.get("method") == "HEAD":
-            outcome.head = True
+        outcome.no_body(self.scope.get("method", ""))
         await self._start(outcome.status, outcome.headers)
         stream = more and outcome.stream_rest and not outcome.head
         await self._body(b"" if outcome.head else outcome.body, stream)
@@ -456,7 +452,7 @@ class _OriginState:
         await self.resume((data, complete))
 
     async def deliver(self, outcome: Outcome) -> None:
-        self.r._release()
+        await self.r._release()
         self.outcome = outcome
         streaming = outcome.stream_rest
         await self.r.respond(outcome, more=streaming)
@@ -498,4 +494,4 @@ class _Background(_Responder):
         except Exception:
             logger.exception("background revalidation failed")
         finally:
-            self._release()
+            await self._release()

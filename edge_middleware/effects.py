@@ -159,3 +159,11 @@ class Outcome:
     origin_request: CFRequest | None = None
     #: Head-only response (HEAD): send headers, no body.
     head: bool = False
+
+    def no_body(self, method: str) -> None:
+        """Mark responses that carry no body on the wire: HEAD, 1xx, 204 and 304 (RFC 9110
+        §6.4.1); those statuses also lose Content-Length (§8.6), which could only mislead."""
+        if method == "HEAD" or self.status < 200 or self.status in (204, 304):
+            self.head = True
+        if self.status in (204, 304) or self.status < 200:
+            self.headers = [(k, v) for k, v in self.headers if k.lower() != b"content-length"]

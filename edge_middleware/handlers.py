@@ -27,7 +27,9 @@ logger = logging.getLogger("edge_middleware.handlers")
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
-_EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="edge-handler")
+_EXECUTOR = concurrent.futures.ThreadPoolExecutor(
+    max_workers=256, thread_name_prefix="edge-handler"
+)
 _loop_lock = threading.Lock()
 _background_loop: asyncio.AbstractEventLoop | None = None
 
@@ -170,9 +172,13 @@ class HandlerRunner:
         return LambdaContext(self.function_name, request_id, timeout)
 
     def _fail(self, exc: BaseException) -> LambdaExecutionError:
-        logger.error("handler %s raised %s: %s", self.name, type(exc).__name__, exc, exc_info=exc)
+        try:
+            text = str(exc)
+        except Exception:  # an exception whose __str__ fails still fails only this request
+            text = f"<{type(exc).__name__} with an unprintable message>"
+        logger.error("handler %s raised %s: %s", self.name, type(exc).__name__, text, exc_info=exc)
         return LambdaExecutionError(
-            f"The Lambda function raised {type(exc).__name__}: {exc}", handler=self.name
+            f"The Lambda function raised {type(exc).__name__}: {text}", handler=self.name
         )
 
     def _timed_out(self, timeout: float) -> LambdaTimeoutError:
@@ -194,7 +200,7 @@ class HandlerRunner:
                 result = self.func(event, ctx)
             else:
                 result = run_captured(buf, self.func, event, ctx)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in a handler is its failure
             raise self._fail(exc) from None
         finally:
             if buf is not None:
@@ -220,7 +226,7 @@ class HandlerRunner:
         except concurrent.futures.TimeoutError:
             fut.cancel()
             raise self._timed_out(timeout) from None
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in a handler is its failure
             raise self._fail(exc) from None
         finally:
             if buf is not None:
@@ -259,7 +265,7 @@ class HandlerRunner:
             raise self._timed_out(timeout) from None
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in a handler is its failure
             raise self._fail(exc) from None
         finally:
             if buf is not None:

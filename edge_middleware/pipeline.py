@@ -146,7 +146,7 @@ class Pipeline(ViewerSide):
             added = cloudfront_headers(behavior, viewer, s)
             key = cache_key(
                 method=method,
-                host=self.config.distribution_domain_name,
+                host=self._key_host(req["headers"]),
                 uri=req["uri"],
                 querystring=req["querystring"],
                 headers={**req["headers"], **added} if added else req["headers"],
@@ -225,10 +225,11 @@ class Pipeline(ViewerSide):
             headers = {k: [dict(e) for e in v] for k, v in req["headers"].items()}  # type: ignore[misc]
             headers.pop("host", None)
         viewer_host = get_first(req["headers"], "host")
-        use_viewer_host = s.origin_host == "viewer" or (
-            s.origin_host == "auto" and not self._origins_defined
-        )
-        if "host" in behavior.cache.headers or use_viewer_host or _orp_forwards_host(behavior):
+        if (
+            "host" in behavior.cache.headers
+            or self._viewer_host_to_origin
+            or _orp_forwards_host(behavior)
+        ):
             host = viewer_host or origin.domain_name
         else:
             host = origin.domain_name

@@ -21,7 +21,7 @@ from .handlers import HandlerRunner
 from .headers import RawHeaders
 from .origins import build_origin_object
 from .responses import error_page, via_id
-from .types import EVENT_TYPES, CFOrigin, CFRequest, CFResponse, EventType
+from .types import EVENT_TYPES, CFHeaders, CFOrigin, CFRequest, CFResponse, EventType
 from .validation import (
     copy_request,
     copy_response,
@@ -69,6 +69,11 @@ class PipelineBase:
         self._via_host = f"{via_id(config.distribution_id)}.cloudfront.net (CloudFront)"
         self._pop = self.settings.pop.encode()
         self._origin_objects: dict[tuple[str, str], CFOrigin] = {}
+        defined = len(config.origins) > 1 or config.origins[0].id != "default"
+        #: EdgeSettings.origin_host: the viewer's Host goes to the origin (then it is keyed).
+        self._viewer_host_to_origin = self.settings.origin_host == "viewer" or (
+            self.settings.origin_host == "auto" and not defined
+        )
         self._origins_defined = len(config.origins) > 1 or config.origins[0].id != "default"
 
     def _origin_object(self, origin: Origin, scheme: str) -> CFOrigin:
@@ -81,6 +86,15 @@ class PipelineBase:
                 origin, scheme, self.settings
             )
         return obj
+
+    def _key_host(self, headers: CFHeaders) -> str:
+        """The host in the cache key: the distribution's domain, or the viewer's Host when
+        EdgeSettings.origin_host sends it to the app (which may answer by host)."""
+        if self._viewer_host_to_origin:
+            entries = headers.get("host")
+            if entries:
+                return entries[0]["value"]
+        return self.config.distribution_domain_name
 
     # -- small builders ------------------------------------------------------------------------
     def _event(

@@ -307,7 +307,7 @@ class ViewerSide(PipelineBase):
         if "GET" in behavior.cached_methods and behavior.cache.max_ttl > 0:
             key = cache_key(
                 method="GET",
-                host=self.config.distribution_domain_name,
+                host=self._key_host(req["headers"]),
                 uri=path,
                 querystring="",
                 headers=req["headers"],

@@ -27,7 +27,9 @@ from .exceptions import CloudFrontError, LambdaTimeoutError
 
 __all__ = ["EXECUTOR", "Segment", "runs_in_segment"]
 
-EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="edge-segment")
+#: A hung handler holds its worker until it returns (Python threads cannot be killed), so the
+#: pool is sized for many of them before other requests have to queue.
+EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=256, thread_name_prefix="edge-segment")
 
 
 def runs_in_segment(effect: object) -> bool:

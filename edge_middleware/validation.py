@@ -109,9 +109,11 @@ REQUEST_BODY_LIMITS: dict[str, int] = {"viewer-request": 40 * 1024, "origin-requ
 MAX_URI_LENGTH = 8192
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_BAD_VALUE_CHAR = re.compile(r"[\r\n\x00]")
-_BAD_URI_CHAR = re.compile(r"[\x00-\x20\x7f]")
-_BAD_QUERY_CHAR = re.compile(r"[\x00-\x20\x7f#]")
+# CR, LF and NUL never reach the wire; lone surrogates cannot be encoded at all.
+_BAD_VALUE_CHAR = re.compile("[\r\n\x00\ud800-\udfff]")
+_BAD_URI_CHAR = re.compile("[\x00-\x20\x7f\ud800-\udfff]")
+_BAD_QUERY_CHAR = re.compile("[\x00-\x20\x7f#\ud800-\udfff]")
+_BAD_REASON_CHAR = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 _STATUS = re.compile(r"[0-9]{1,10}")
 _DNS = re.compile(r"[A-Za-z0-9._-]+")
 _SSL_PROTOCOLS = frozenset({"TLSv1.2", "TLSv1.1", "TLSv1", "SSLv3"})
@@ -577,6 +579,10 @@ def _response(
         raise _fail(reason, "response.status")
     if description is None:
         description = _phrase(status) if settings.default_status_description else ""
+    elif _BAD_REASON_CHAR.search(description):
+        raise _fail(
+            "The statusDescription contains a control character.", "response.statusDescription"
+        )
     hpath = "response.headers"
     old = {} if before is None else before["headers"]
     given = data.get("headers", {}) if before is None else _get(data, "headers", dict, hpath)

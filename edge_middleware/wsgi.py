@@ -125,9 +125,11 @@ class _Responder:
             return [body]
         finally:
             self.release()
-        if self.environ.get("REQUEST_METHOD") == "HEAD":
-            outcome.head = True
-        start_response(f"{outcome.status} {outcome.reason}".rstrip(), _pairs(outcome.headers))
+        outcome.no_body(self.environ.get("REQUEST_METHOD", ""))
+        # validation keeps CR/LF out of the reason; this keeps the status line one line anyway
+        reason = "".join(ch for ch in outcome.reason if ch.isprintable())
+        reason = reason.encode("latin-1", "replace").decode("latin-1")
+        start_response(f"{outcome.status} {reason}".rstrip(), _pairs(outcome.headers))
         if outcome.head or not outcome.stream_rest:
             self.close_origin()
             self.finished(outcome, len(outcome.body) if not outcome.head else 0)

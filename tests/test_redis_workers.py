@@ -102,9 +102,14 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(5)
 
 
+#: The viewer's Host, the same whichever process answers (as behind a load balancer): with no
+#: origins configured the Host reaches the app, so it is part of the cache key.
+VIEWER_HOST = "www.example.test"
+
+
 def _get(url: str, timeout: float = REQUEST_TIMEOUT) -> httpx.Response:
     """One request on a new connection (so gunicorn may hand it to any worker)."""
-    return httpx.get(url, timeout=timeout)
+    return httpx.get(url, timeout=timeout, headers={"Host": VIEWER_HOST})
 
 
 @contextmanager

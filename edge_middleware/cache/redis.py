@@ -227,6 +227,8 @@ class RedisStorage:
         max_object_bytes: int = 64 * 2**20,
         retry_after: float = 1.0,
         clock: Callable[[], float] = time.time,
+        max_connections: int = 64,
+        pool_timeout: float = 2.0,
     ) -> None:
         try:
             import redis
@@ -247,6 +249,8 @@ class RedisStorage:
         self.socket_timeout = socket_timeout
         self.max_object_bytes = max_object_bytes
         self.retry_after = retry_after
+        self.max_connections = max_connections
+        self.pool_timeout = pool_timeout
         self._clock = clock
         self._ns = f"{prefix}:{distribution_id}:"
         self._ver_key = self._ns + "inv:ver"
@@ -254,7 +258,8 @@ class RedisStorage:
         # A corrupt value (ValueError) is a backend failure too: fail open.
         self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError, ValueError)
         try:
-            self._client: redis.Redis = redis.Redis.from_url(url, **self._client_options(False))
+            pool = redis.BlockingConnectionPool.from_url(url, **self._pool_options(False))
+            self._client: redis.Redis = redis.Redis.from_pool(pool)
         except ValueError as exc:
             raise ConfigurationError("RedisStorage.url", _redact(url), f"a Redis URL ({exc})")
         self._scripts: dict[str, Script] = {
@@ -296,10 +301,20 @@ class RedisStorage:
             "retry": retry_class(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         }
 
+    def _pool_options(self, asynchronous: bool) -> dict[str, Any]:
+        # A bounded, blocking pool: under a burst (1,000 viewer connections) requests wait a
+        # moment for a connection instead of each opening one until Redis or the process runs
+        # out of sockets; a wait past ``pool_timeout`` is a backend failure (fail open).
+        return {
+            **self._client_options(asynchronous),
+            "max_connections": self.max_connections,
+            "timeout": self.pool_timeout,
+        }
+
     # -- drivers and circuit breaker ------------------------------------------------------------
 
-    def _run(self, operation: str, steps: _Steps[_T], failed: _T) -> _T:
-        if self._closed():
+    def _run(self, operation: str, steps: _Steps[_T], failed: _T, force: bool = False) -> _T:
+        if self._closed() and not force:
             steps.close()
             return failed
         did_io = False
@@ -324,8 +339,8 @@ class RedisStorage:
             self._failed(operation, exc)
             return failed
 
-    async def _arun(self, operation: str, steps: _Steps[_T], failed: _T) -> _T:
-        if self._closed():
+    async def _arun(self, operation: str, steps: _Steps[_T], failed: _T, force: bool = False) -> _T:
+        if self._closed() and not force:
             steps.close()
             return failed
         did_io = False
@@ -357,7 +372,8 @@ class RedisStorage:
         if found is None:
             import redis.asyncio as aioredis
 
-            client = aioredis.Redis.from_url(self.url, **self._client_options(True))
+            apool = aioredis.BlockingConnectionPool.from_url(self.url, **self._pool_options(True))
+            client = aioredis.Redis.from_pool(apool)
             scripts = {name: client.register_script(lua) for name, lua in _SCRIPTS.items()}
             found = self._aclients[loop] = (client, scripts)
         return found
@@ -574,7 +590,8 @@ class RedisStorage:
         """Release the lock taken by :meth:`begin_fill`, only if it is still ours."""
         lkey, token = self._take_token(key)
         if token is not None:
-            self._run("end_fill", self._release_steps(lkey, token), None)
+            # always try: a lock left behind would stall its key until it expires
+            self._run("end_fill", self._release_steps(lkey, token), None, force=True)
 
     def wait_fill(self, key: str, timeout: float) -> CacheEntry | None:
         """Wait (polling with a short backoff, at most ``timeout`` seconds) until ``key`` has an
@@ -607,7 +624,7 @@ class RedisStorage:
     async def aend_fill(self, key: str) -> None:
         lkey, token = self._take_token(key)
         if token is not None:
-            await self._arun("end_fill", self._release_steps(lkey, token), None)
+            await self._arun("end_fill", self._release_steps(lkey, token), None, force=True)
 
     async def await_fill(self, key: str, timeout: float) -> CacheEntry | None:
         return await self._arun("wait_fill", self._wait_fill_steps(key, timeout), None)
