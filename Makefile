@@ -32,7 +32,8 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/coverage run --branch --source=edge_middleware -m pytest $(PYTEST_ARGS)
+	$(BIN)/coverage report --precision=1 --skip-covered --sort=cover | tail -n 25
 
 test: lint typecheck pytest
 

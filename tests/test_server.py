@@ -421,7 +421,7 @@ def test_invalidate_endpoint_is_loopback_only(host: str | None, loopback: bool) 
     ],
 )
 def test_invalidate_request(method: str, content_type: str, body: bytes, status: int) -> None:
-    got, doc = invalidate_request(method, content_type, body, MemoryStorage())
+    got, doc = invalidate_request(method, content_type, body, MemoryStorage().invalidate)
     assert got == status
     assert ("invalidated" in doc) is (status == 200)
     json.dumps(doc)
