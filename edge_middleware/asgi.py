@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from .cache.entry import Storage
@@ -24,7 +24,7 @@ from .effects import (
     Store,
 )
 from .exceptions import CloudFrontError, OriginError
-from .middleware import RequestRecord, SharedOptions
+from .middleware import FrontDoor, RequestRecord, SharedOptions
 from .origins import effective_origin
 from .responses import error_page, new_request_id
 from .segments import EXECUTOR, Segment, runs_in_segment
@@ -42,7 +42,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _NO_EXTENSIONS = ("http.response.pathsend", "http.response.zerocopysend")
 
 
-class EdgeMiddleware:
+class EdgeMiddleware(FrontDoor):
     """Run a distribution's Lambda@Edge triggers and edge cache in front of an ASGI 3 app.
 
     :param app: the ASGI application (Starlette, FastAPI, Django ASGI ...): the origin.
@@ -74,22 +74,6 @@ class EdgeMiddleware:
         self._flights: dict[str, asyncio.Event] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._refreshing: set[str] = set()
-
-    @property
-    def config(self) -> Any:
-        return self.options.config
-
-    @property
-    def storage(self) -> Storage:
-        return self.options.storage
-
-    def add_observer(self, observer: Callable[[RequestRecord], None]) -> None:
-        self.options.add_observer(observer)
-
-    def invalidate(self, paths: Iterable[str]) -> int:
-        """CloudFront's ``CreateInvalidation``: ``/images/*`` or exact paths (the query string
-        is part of the matched string). Applied after ``EdgeSettings.invalidation_delay``."""
-        return self.options.invalidate(list(paths))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("edge.middleware") is not None:

@@ -6,7 +6,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .cache.entry import Storage
@@ -16,7 +16,7 @@ from .effects import Outcome
 from .exceptions import ConfigurationError
 from .pipeline import Pipeline
 
-__all__ = ["Observer", "RequestRecord", "SharedOptions", "coerce_config"]
+__all__ = ["FrontDoor", "Observer", "RequestRecord", "SharedOptions", "coerce_config"]
 
 logger = logging.getLogger("edge_middleware")
 
@@ -141,3 +141,26 @@ class SharedOptions:
             timer.start()
             return len(paths)
         return self.storage.invalidate(paths)
+
+
+class FrontDoor:
+    """What both front doors expose besides ``__call__``."""
+
+    options: SharedOptions
+
+    @property
+    def config(self) -> EdgeConfig:
+        return self.options.config
+
+    @property
+    def storage(self) -> Storage:
+        return self.options.storage
+
+    def add_observer(self, observer: Observer) -> None:
+        """Call ``observer(record)`` after every request (logs, access log, inspector)."""
+        self.options.add_observer(observer)
+
+    def invalidate(self, paths: Iterable[str]) -> int:
+        """CloudFront's ``CreateInvalidation``: ``/images/*`` or exact paths (the query string
+        is part of the matched string). Applied after ``EdgeSettings.invalidation_delay``."""
+        return self.options.invalidate(list(paths))

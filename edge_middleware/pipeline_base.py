@@ -174,6 +174,47 @@ class PipelineBase:
             "data": base64.b64encode(shown).decode("ascii"),
         }
 
+    def _call(
+        self,
+        event_type: EventType,
+        trig: Trigger,
+        rid: str,
+        steps: list[TraceStep],
+        given: dict[str, Any],
+        traced: dict[str, Any],
+    ) -> Gen:
+        """Run one handler on ``given`` (its own copy of the event) within its event's timeout
+        (5 s viewer, 30 s origin) and record a TraceStep showing ``traced``. Returns
+        ``(result, step)``; the result is a CloudFrontError if the handler raised or hung."""
+        viewer = event_type in ("viewer-request", "viewer-response")
+        timeout = self.settings.viewer_timeout if viewer else self.settings.origin_timeout
+        step = TraceStep(event_type, True, event=traced)
+        steps.append(step)
+        t0 = time.perf_counter()
+        runner = self.runners[id(trig)].invocation()  # captures what the handler prints
+        result = yield CallHandler(runner, given, event_type, rid, timeout)
+        step.duration = time.perf_counter() - t0
+        step.output = runner.output
+        if isinstance(result, CloudFrontError):
+            step.error = result.reason
+        else:
+            step.result = result
+        return result, step
+
+    def _invalid(
+        self, exc: CloudFrontError, event_type: EventType, trig: Trigger, step: TraceStep
+    ) -> CloudFrontError:
+        exc.handler = self.runners[id(trig)].name
+        step.error, step.error_field = exc.reason, exc.field or ""
+        logger.warning(
+            "%s handler %s failed validation at %s: %s",
+            event_type,
+            exc.handler,
+            exc.field,
+            exc.reason,
+        )
+        return exc
+
     def _request_trigger(
         self,
         event_type: EventType,
@@ -189,23 +230,16 @@ class PipelineBase:
             limit = _VIEWER_BODY_LIMIT if event_type == "viewer-request" else _ORIGIN_BODY_LIMIT
             before = dict(request)  # type: ignore[assignment]
             before["body"] = self._body_object(body, limit)  # type: ignore[typeddict-item]
-        timeout = (
-            self.settings.viewer_timeout
-            if event_type == "viewer-request"
-            else self.settings.origin_timeout
+        result, step = yield from self._call(
+            event_type,
+            trig,
+            rid,
+            steps,
+            self._event(event_type, rid, copy_request(before)),
+            self._event(event_type, rid, before),
         )
-        event = self._event(event_type, rid, copy_request(before))
-        step = TraceStep(event_type, True, event=self._event(event_type, rid, before))
-        steps.append(step)
-        t0 = time.perf_counter()
-        runner = self.runners[id(trig)].invocation()  # captures what the handler prints
-        result = yield CallHandler(runner, event, event_type, rid, timeout)
-        step.duration = time.perf_counter() - t0
-        step.output = runner.output
         if isinstance(result, CloudFrontError):
-            step.error = result.reason
             return result
-        step.result = result
         try:
             return validate_request_result(
                 event_type,  # type: ignore[arg-type]
@@ -215,16 +249,7 @@ class PipelineBase:
                 include_body=trig.include_body,
             )
         except CloudFrontError as exc:
-            exc.handler = self.runners[id(trig)].name
-            step.error, step.error_field = exc.reason, exc.field or ""
-            logger.warning(
-                "%s handler %s failed validation at %s: %s",
-                event_type,
-                exc.handler,
-                exc.field,
-                exc.reason,
-            )
-            return exc
+            return self._invalid(exc, event_type, trig, step)
 
     def _response_trigger(
         self,
@@ -236,35 +261,19 @@ class PipelineBase:
         steps: list[TraceStep],
     ) -> Gen:
         """Run a response trigger. Returns ResponseResult | CloudFrontError."""
-        timeout = (
-            self.settings.viewer_timeout
-            if event_type == "viewer-response"
-            else self.settings.origin_timeout
+        result, step = yield from self._call(
+            event_type,
+            trig,
+            rid,
+            steps,
+            self._event(event_type, rid, copy_request(request), copy_response(response)),
+            self._event(event_type, rid, request, response),
         )
-        event = self._event(event_type, rid, copy_request(request), copy_response(response))
-        step = TraceStep(event_type, True, event=self._event(event_type, rid, request, response))
-        steps.append(step)
-        t0 = time.perf_counter()
-        runner = self.runners[id(trig)].invocation()  # captures what the handler prints
-        result = yield CallHandler(runner, event, event_type, rid, timeout)
-        step.duration = time.perf_counter() - t0
-        step.output = runner.output
         if isinstance(result, CloudFrontError):
-            step.error = result.reason
             return result
-        step.result = result
         try:
             return validate_response_result(event_type, response, result, self.settings)  # type: ignore[arg-type]
         except CloudFrontError as exc:
-            exc.handler = self.runners[id(trig)].name
-            step.error, step.error_field = exc.reason, exc.field or ""
-            logger.warning(
-                "%s handler %s failed validation at %s: %s",
-                event_type,
-                exc.handler,
-                exc.field,
-                exc.reason,
-            )
-            return exc
+            return self._invalid(exc, event_type, trig, step)
 
     # -- the request --------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from .effects import (
     Store,
 )
 from .exceptions import CloudFrontError, OriginError
-from .middleware import RequestRecord, SharedOptions
+from .middleware import FrontDoor, RequestRecord, SharedOptions
 from .origins import effective_origin
 from .responses import error_page, new_request_id
 from .segments import EXECUTOR, Segment, runs_in_segment
@@ -38,7 +38,7 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-class EdgeWSGIMiddleware:
+class EdgeWSGIMiddleware(FrontDoor):
     """Run a distribution's Lambda@Edge triggers and edge cache in front of a WSGI app.
 
     :param app: the WSGI application (Flask's ``app.wsgi_app``, Django's WSGI handler ...).
@@ -69,22 +69,6 @@ class EdgeWSGIMiddleware:
         self._flights: dict[str, threading.Event] = {}
         self._flights_lock = threading.Lock()
         self._refreshing: set[str] = set()
-
-    @property
-    def config(self) -> Any:
-        return self.options.config
-
-    @property
-    def storage(self) -> Storage:
-        return self.options.storage
-
-    def add_observer(self, observer: Callable[[RequestRecord], None]) -> None:
-        self.options.add_observer(observer)
-
-    def invalidate(self, paths: Iterable[str]) -> int:
-        """CloudFront's ``CreateInvalidation``: ``/images/*`` or exact paths (the query string
-        is part of the matched string). Applied after ``EdgeSettings.invalidation_delay``."""
-        return self.options.invalidate(list(paths))
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("edge.middleware") is not None:
