@@ -407,7 +407,9 @@ def run_load(
                 x_cache = headers.get("x-cache", ["-"])[0].removesuffix(" from cloudfront")
                 figures.x_cache[x_cache] += 1
                 if route in ("hit", "query"):
-                    figures.timeline[int(time.monotonic() - start)][x_cache] += 1
+                    # an answer to a request sent just before the end may land after it
+                    second = min(int(time.monotonic() - start), len(figures.timeline) - 1)
+                    figures.timeline[second][x_cache] += 1
                 wrong = check_answer(route, path, query, status, headers, body)
                 if wrong is not None:
                     figures.lost.append(wrong)

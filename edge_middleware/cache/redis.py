@@ -207,6 +207,10 @@ class RedisStorage:
     :param socket_timeout: seconds for connecting and for each command.
     :param max_object_bytes: entries larger than this are not stored (decisions.md #51).
     :param retry_after: seconds the circuit breaker stays open after an error.
+    :param max_connections: connections per pool (one sync pool, one async pool per loop);
+        a request waits up to ``pool_timeout`` seconds for one, then the cache fails open.
+    :param fill_lock_ttl: longest a request collapsing across processes waits for another
+        process's origin fetch (and the life of that fill lock).
     :param clock: the clock of the entries' times (``retain_until`` becomes ``PX``).
 
     ::
@@ -227,8 +231,9 @@ class RedisStorage:
         max_object_bytes: int = 64 * 2**20,
         retry_after: float = 1.0,
         clock: Callable[[], float] = time.time,
-        max_connections: int = 64,
+        max_connections: int = 128,
         pool_timeout: float = 2.0,
+        fill_lock_ttl: float = 10.0,
     ) -> None:
         try:
             import redis
@@ -251,6 +256,7 @@ class RedisStorage:
         self.retry_after = retry_after
         self.max_connections = max_connections
         self.pool_timeout = pool_timeout
+        self.fill_lock_ttl = fill_lock_ttl
         self._clock = clock
         self._ns = f"{prefix}:{distribution_id}:"
         self._ver_key = self._ns + "inv:ver"
@@ -508,7 +514,9 @@ class RedisStorage:
 
     def _begin_fill_steps(self, key: str, ttl: float) -> _Steps[bool]:
         lkey, token = self._lock_key(key), uuid.uuid4().hex
-        px = max(1, math.ceil(ttl * 1000))
+        # Capped: a lock whose release was lost (Redis unreachable at that moment) must not
+        # hold other processes' requests for the whole origin timeout.
+        px = max(1, math.ceil(min(ttl, self.fill_lock_ttl) * 1000))
         won = yield ("set", (lkey, token), {"nx": True, "px": px})
         if won:
             with self._lock:
@@ -520,7 +528,7 @@ class RedisStorage:
         return None
 
     def _wait_fill_steps(self, key: str, timeout: float) -> _Steps[CacheEntry | None]:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + min(timeout, self.fill_lock_ttl)
         delay = 0.002
         keys = [self._lock_key(key), self._entry_key(key)]
         while not self._closed():
