@@ -16,7 +16,15 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote, unquote, unquote_to_bytes
 
-from .headers import RawHeaders, capitalize, encode_value, headers_from_raw, headers_to_raw
+from .headers import (
+    DISALLOWED_HEADERS,
+    RawHeaders,
+    capitalize,
+    encode_value,
+    headers_from_raw,
+    headers_to_raw,
+    is_disallowed,
+)
 from .types import CFHeaders, CFRequest
 
 __all__ = [
@@ -30,37 +38,6 @@ __all__ = [
     "request_from_scope",
 ]
 
-#: Headers CloudFront never exposes to functions and rejects when a function adds them (§3.1).
-DISALLOWED_HEADERS = frozenset(
-    {
-        "connection",
-        "expect",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "trailer",
-        "upgrade",
-        "x-accel-buffering",
-        "x-accel-charset",
-        "x-accel-limit-rate",
-        "x-accel-redirect",
-        "x-amzn-auth",
-        "x-amzn-cf-billing",
-        "x-amzn-cf-id",
-        "x-amzn-cf-xff",
-        "x-amzn-errortype",
-        "x-amzn-fle-profile",
-        "x-amzn-header-count",
-        "x-amzn-header-order",
-        "x-amzn-lambda-integration-tag",
-        "x-amzn-requestid",
-        "x-cache",
-        "x-forwarded-proto",
-        "x-real-ip",
-    }
-)
-_DISALLOWED_PREFIXES = ("x-amz-cf-", "x-edge-")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
@@ -70,10 +47,6 @@ def _target_uri(raw: bytes) -> str:
     if raw.isascii() and all(32 < b < 127 for b in raw):
         return raw.decode("ascii")
     return quote(raw, safe="".join(chr(b) for b in range(33, 127)))
-
-
-def is_disallowed(lower: str) -> bool:
-    return lower in DISALLOWED_HEADERS or lower.startswith(_DISALLOWED_PREFIXES)
 
 
 def reason_phrase(status: int) -> str:

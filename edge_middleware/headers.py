@@ -15,6 +15,9 @@ from .types import CFHeaders, HeaderEntry
 RawHeaders = list[tuple[bytes, bytes]]
 
 __all__ = [
+    "DISALLOWED_HEADERS",
+    "DISALLOWED_PREFIXES",
+    "HOP_BY_HOP",
     "RawHeaders",
     "capitalize",
     "encode_value",
@@ -23,8 +26,53 @@ __all__ = [
     "headers_from_raw",
     "headers_to_pairs",
     "headers_to_raw",
+    "is_disallowed",
     "raw_get",
+    "with_length",
+    "without",
 ]
+
+#: Headers CloudFront never exposes to functions and rejects when a function adds them (§3.1),
+#: plus every name starting with one of :data:`DISALLOWED_PREFIXES`.
+DISALLOWED_HEADERS = frozenset(
+    """connection expect keep-alive proxy-authenticate proxy-authorization proxy-connection
+    trailer upgrade x-accel-buffering x-accel-charset x-accel-limit-rate x-accel-redirect
+    x-amzn-auth x-amzn-cf-billing x-amzn-cf-id x-amzn-cf-xff x-amzn-errortype
+    x-amzn-fle-profile x-amzn-header-count x-amzn-header-order x-amzn-lambda-integration-tag
+    x-amzn-requestid x-cache x-forwarded-proto x-real-ip""".split()  # noqa: SIM905
+)
+DISALLOWED_PREFIXES = ("x-amz-cf-", "x-edge-")
+
+#: Response headers that never reach a function or the viewer from the origin (§1.7, §5.2).
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"transfer-encoding",
+        b"trailer",
+        b"upgrade",
+        b"proxy-authenticate",
+        b"proxy-connection",
+        b"te",
+    }
+)
+
+
+def is_disallowed(lower: str) -> bool:
+    """Whether a lower-case header name is on CloudFront's disallowed list (§3.1)."""
+    return lower in DISALLOWED_HEADERS or lower.startswith(DISALLOWED_PREFIXES)
+
+
+def without(headers: Iterable[tuple[bytes, bytes]], *names: bytes) -> RawHeaders:
+    """Raw headers minus every header whose lower-case name is in ``names``."""
+    return [(k, v) for k, v in headers if k.lower() not in names]
+
+
+def with_length(headers: Iterable[tuple[bytes, bytes]], body: bytes) -> RawHeaders:
+    """Raw headers with one ``Content-Length`` that matches ``body``."""
+    out = without(headers, b"content-length")
+    out.append((b"Content-Length", str(len(body)).encode()))
+    return out
 
 
 def capitalize(name: str) -> str:

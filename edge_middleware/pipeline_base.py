@@ -35,19 +35,6 @@ logger = logging.getLogger("edge_middleware.pipeline")
 
 Gen = Generator[Any, Any, Any]
 
-#: Response headers that never reach a function or the viewer from the origin (§1.7, §5.2).
-_HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"transfer-encoding",
-        b"trailer",
-        b"upgrade",
-        b"proxy-authenticate",
-        b"proxy-connection",
-        b"te",
-    }
-)
 _CF_ADDED = frozenset({b"via", b"x-cache", b"x-amz-cf-pop", b"x-amz-cf-id"})
 _VIEWER_BODY_LIMIT = 40 * 1024
 _ORIGIN_BODY_LIMIT = 1024 * 1024

@@ -20,7 +20,16 @@ from .effects import (
     TraceStep,
 )
 from .exceptions import CloudFrontError
-from .headers import RawHeaders, get_first, headers_from_raw, headers_to_raw, raw_get
+from .headers import (
+    HOP_BY_HOP,
+    RawHeaders,
+    get_first,
+    headers_from_raw,
+    headers_to_raw,
+    raw_get,
+    with_length,
+    without,
+)
 from .origins import match_origin
 from .types import CFRequest, CFResponse
 from .validation import ResponseResult
@@ -29,29 +38,6 @@ if TYPE_CHECKING:
     from .pipeline import Gen, Pipeline
 
 __all__ = ["origin_phase"]
-
-_HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"transfer-encoding",
-        b"trailer",
-        b"upgrade",
-        b"proxy-authenticate",
-        b"proxy-connection",
-        b"te",
-    }
-)
-
-
-def _without(headers: RawHeaders, *names: bytes) -> RawHeaders:
-    return [(k, v) for k, v in headers if k.lower() not in names]
-
-
-def _with_length(headers: RawHeaders, body: bytes) -> RawHeaders:
-    out = _without(headers, b"content-length")
-    out.append((b"Content-Length", str(len(body)).encode()))
-    return out
 
 
 def _whole(headers: RawHeaders, body: bytes) -> bool:
@@ -77,7 +63,7 @@ def _stale_ok(entry: CacheEntry, now: float) -> bool:
 
 def _merge_304(stored: tuple[tuple[bytes, bytes], ...], fresh: RawHeaders) -> RawHeaders:
     """RFC 9111 §4.3.4: headers in the 304 replace the stored ones of the same name."""
-    fresh = _without(fresh, *_HOP_BY_HOP, b"content-length")
+    fresh = without(fresh, *HOP_BY_HOP, b"content-length")
     names = {k.lower() for k, _ in fresh}
     return [(k, v) for k, v in stored if k.lower() not in names] + fresh
 
@@ -96,9 +82,9 @@ def _entry(
     *,
     generated: bool = False,
 ) -> CacheEntry:
-    stored = _without(headers, *_HOP_BY_HOP, b"content-length")
+    stored = without(headers, *HOP_BY_HOP, b"content-length")
     if decision.strip_set_cookie:
-        stored = _without(stored, b"set-cookie")
+        stored = without(stored, b"set-cookie")
     qs = req["querystring"]
     vqs = viewer.request["querystring"]
     etag = raw_get(stored, b"etag")
@@ -188,7 +174,7 @@ def origin_phase(
             )
         )
         body = generated.body or b""
-        headers = _with_length(headers_to_raw(generated.headers), body)
+        headers = with_length(headers_to_raw(generated.headers), body)
         ttl_reason = ""
         if storable:
             now = p.clock()
@@ -295,7 +281,7 @@ def origin_phase(
 
     status = resp.status
     reason = reason_phrase(status)
-    headers = _without(resp.headers, *_HOP_BY_HOP)
+    headers = without(resp.headers, *HOP_BY_HOP)
     body = resp.body
     stream_rest = resp.streaming
     trig_r = behavior.origin_response
@@ -319,7 +305,7 @@ def origin_phase(
         headers = headers_to_raw(res_r.headers) + hidden
         if res_r.body is not None:
             body, stream_rest = res_r.body, False
-            headers = _with_length(headers, body)
+            headers = with_length(headers, body)
     else:
         steps.append(TraceStep("origin-response", False, skipped_because="no function"))
 

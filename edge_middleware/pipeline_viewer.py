@@ -16,8 +16,16 @@ from .config import Behavior, Trigger
 from .convert import ViewerRequest, is_disallowed, reason_phrase
 from .effects import Lookup, Outcome, Store, TraceStep
 from .exceptions import CloudFrontError, LambdaExecutionError, LambdaValidationError
-from .headers import RawHeaders, get_first, headers_from_raw, headers_to_raw
-from .pipeline_base import _CF_ADDED, _HOP_BY_HOP, Gen, PipelineBase
+from .headers import (
+    HOP_BY_HOP,
+    RawHeaders,
+    get_first,
+    headers_from_raw,
+    headers_to_raw,
+    with_length,
+    without,
+)
+from .pipeline_base import _CF_ADDED, Gen, PipelineBase
 from .pipeline_origin import origin_phase
 from .types import CFRequest, CFResponse
 from .validation import (
@@ -46,8 +54,7 @@ class ViewerSide(PipelineBase):
     ) -> Outcome:
         """A viewer-request answer: straight back, never cached, no viewer-response."""
         body = res.body or b""
-        headers = [(k, v) for k, v in headers_to_raw(res.headers) if k.lower() != b"content-length"]
-        headers.append((b"Content-Length", str(len(body)).encode()))
+        headers = with_length(headers_to_raw(res.headers), body)
         if not any(k.lower() == b"server" for k, _ in headers):
             headers.append((b"Server", b"CloudFront"))
         steps.append(
@@ -82,13 +89,12 @@ class ViewerSide(PipelineBase):
         if not contacted:
             for ev in ("origin-request", "origin-response"):
                 steps.append(TraceStep(ev, False, skipped_because="cache hit"))
-        headers = [(k, v) for k, v in entry.headers if k.lower() not in (b"content-length", b"age")]
-        headers.append((b"Content-Length", str(len(entry.body)).encode()))
+        headers = with_length(without(entry.headers, b"age"), entry.body)
         headers.append((b"Age", str(max(0, int(now - entry.stored_at))).encode()))
         status, body = entry.status, entry.body
         if self._not_modified(req, entry, behavior):
             status, body = 304, b""
-            headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+            headers = without(headers, b"content-length")
         elif entry.status == 200 and (ranged := get_first(req["headers"], "range")) is not None:
             status, body, headers = _byte_range(ranged, entry.body, headers)
         return (
@@ -170,7 +176,7 @@ class ViewerSide(PipelineBase):
             shown = [
                 (k, v)
                 for k, v in headers
-                if not is_disallowed(k.decode("latin-1").lower()) and k.lower() not in _HOP_BY_HOP
+                if not is_disallowed(k.decode("latin-1").lower()) and k.lower() not in HOP_BY_HOP
             ]
             shown.append((b"Via", self._via(hv)))
             response: CFResponse = {
@@ -190,8 +196,7 @@ class ViewerSide(PipelineBase):
             ] + hidden
             if res.body is not None:  # only with EdgeSettings(viewer_response_body="allow")
                 body, stream_rest = res.body, False
-                headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
-                headers.append((b"Content-Length", str(len(body)).encode()))
+                headers = with_length(headers, body)
         return Outcome(
             status,
             reason,
@@ -227,9 +232,8 @@ class ViewerSide(PipelineBase):
         if page is None:
             return None
         status = custom.response_code or status
-        headers = [(k, v) for k, v in page[2] if k.lower() != b"content-length"]
         body = page[3]
-        headers.append((b"Content-Length", str(len(body)).encode()))
+        headers = with_length(page[2], body)
         steps[:] = [st for st in steps if st.ran or st.event_type != "viewer-response"]
         steps.append(TraceStep("viewer-response", False, skipped_because="custom error page"))
         return Outcome(

@@ -22,7 +22,7 @@ from http import HTTPStatus
 from typing import Any, Literal
 
 from .exceptions import LambdaValidationError
-from .headers import capitalize
+from .headers import DISALLOWED_HEADERS, capitalize, is_disallowed
 from .settings import EdgeSettings
 from .types import (
     CFBody,
@@ -65,15 +65,6 @@ def _names(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-#: §3.1: never exposed to functions; adding one is a 502 (plus the two prefixes below).
-DISALLOWED_HEADERS = _names(
-    "connection expect keep-alive proxy-authenticate proxy-authorization proxy-connection "
-    "trailer upgrade x-accel-buffering x-accel-charset x-accel-limit-rate x-accel-redirect "
-    "x-amzn-auth x-amzn-cf-billing x-amzn-cf-id x-amzn-cf-xff x-amzn-errortype "
-    "x-amzn-fle-profile x-amzn-header-count x-amzn-header-order x-amzn-lambda-integration-tag "
-    "x-amzn-requestid x-cache x-forwarded-proto x-real-ip"
-)
-DISALLOWED_PREFIXES = ("x-amz-cf-", "x-edge-")
 #: §3.1: names an origin custom header may not use (plus the two prefixes below).
 ORIGIN_CUSTOM_HEADER_DENY = _names(
     "cache-control connection content-length cookie host if-match if-modified-since "
@@ -182,9 +173,8 @@ def copy_response(resp: CFResponse) -> CFResponse:
     return out
 
 
-def is_disallowed_header(lower: str) -> bool:
-    """Whether a (lower-case) header name is on CloudFront's disallowed list (§3.1)."""
-    return lower in DISALLOWED_HEADERS or lower.startswith(DISALLOWED_PREFIXES)
+#: The same rule under the name this module has always exported.
+is_disallowed_header = is_disallowed
 
 
 def read_only_headers(event_type: EventType, settings: EdgeSettings) -> frozenset[str]:
