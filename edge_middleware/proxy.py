@@ -10,9 +10,16 @@ Failures (lambda-edge.md §3.5, caching.md §1.4, §1.14):
 
 * no connection (refused, DNS, connect timeout 10 s): :class:`OriginError` (502);
 * no response headers within the origin's ``read_timeout``: :class:`OriginTimeoutError` (504);
-* the body breaks after the headers (reset, truncated, stalled past ``read_timeout``): logged
-  on ``edge_middleware.proxy`` and raised, so the front door neither caches the incomplete
-  object nor finishes the viewer's response (the viewer connection is cut, as CloudFront does).
+* the body breaks after the headers (reset, truncated, stalled past ``read_timeout``, a chunked
+  framing error): raised, so the front door neither caches the incomplete object nor finishes
+  the viewer's response (the viewer connection is cut, as CloudFront does);
+* the origin sent bytes past the end of its response (more than its ``Content-Length``, data
+  after the last chunk, a body on a HEAD/204/304 answer): :class:`OriginError` (502) once the
+  declared body has been read, and that connection is closed, never reused, so the extra bytes
+  cannot become the answer to the next request (docs/origin-failures.md, issue 15).
+
+Every failure is logged once on ``edge_middleware.proxy`` at warning level with its status, its
+reason and the origin's id.
 
 Clients are pooled per base URL (one ``httpx.Client``) and per base URL and event loop (one
 ``httpx.AsyncClient``), with ``keepalive_expiry = origin.keepalive_timeout``. An async client is
@@ -26,15 +33,17 @@ import asyncio
 import atexit
 import http.cookiejar
 import logging
+import socket
 import threading
 import urllib.request
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, unquote_to_bytes
 
+import h11
 import httpx
 
 from .config import Origin
@@ -346,29 +355,109 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+def _logged(err: OriginError, origin: Origin) -> OriginError:
+    """Every origin failure is logged once, at warning level: status, reason, origin id."""
+    logger.warning(
+        "origin %r failed: %d %s: %s",
+        origin.id,
+        err.status,
+        HTTPStatus(err.status).phrase,
+        err.reason,
+        extra={"edge_origin_id": origin.id, "edge_status": err.status},
+    )
+    return err
+
+
 def _before_headers(exc: Exception, target: _Target, origin: Origin) -> OriginError:
     """An origin failure before any response header arrived."""
     where = f"origin {origin.id!r} ({target.base})"
     if isinstance(exc, httpx.ReadTimeout):
-        return OriginTimeoutError(
+        err: OriginError = OriginTimeoutError(
             f"The {where} sent no response within its read timeout of {origin.read_timeout} s."
         )
-    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
-        return OriginError(f"Could not connect to the {where} within {CONNECT_TIMEOUT:g} s.")
-    if isinstance(exc, httpx.ConnectError):
-        return OriginError(f"Could not connect to the {where}: {_describe(exc)}")
-    return OriginError(f"The {where} failed before its response started: {_describe(exc)}")
+    elif isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        err = OriginError(f"Could not connect to the {where} within {CONNECT_TIMEOUT:g} s.")
+    elif isinstance(exc, httpx.ConnectError):
+        err = OriginError(f"Could not connect to the {where}: {_describe(exc)}")
+    else:
+        err = OriginError(f"The {where} failed before its response started: {_describe(exc)}")
+    return _logged(err, origin)
 
 
 def _after_headers(exc: Exception, target: _Target, origin: Origin) -> OriginError:
-    """An origin failure while its body was streaming: logged, then raised to cut the viewer."""
+    """An origin failure while its body was streaming: logged, then raised to cut the viewer.
+    A framing error (bad chunk) lands here too; httpcore has already closed that connection."""
     where = f"origin {origin.id!r} ({target.base})"
-    logger.error("the %s failed while sending its body: %s", where, _describe(exc))
     if isinstance(exc, httpx.ReadTimeout):
-        return OriginTimeoutError(
+        err: OriginError = OriginTimeoutError(
             f"The {where} stalled for {origin.read_timeout} s in the middle of its body."
         )
-    return OriginError(f"The {where} broke off its body: {_describe(exc)}")
+    else:
+        err = OriginError(f"The {where} broke off its body: {_describe(exc)}")
+    return _logged(err, origin)
+
+
+# -- framing: bytes past the end of a response ---------------------------------------------------
+# httpcore reads up to 64 KiB at a time and hands h11 everything it read. When an origin sends
+# more than its response declares, the surplus stays in h11's receive buffer, and httpcore
+# (1.0.x) puts the connection back in its pool as it is: the next request on it would read the
+# surplus as its own response. So once a body has ended, and before the response is closed
+# (which is when httpcore decides to pool or close), the leftover is looked for, and a
+# connection that has any is failed so httpcore closes it instead.
+#
+# h11 is reached through private attributes of httpx and httpcore, pinned in pyproject.toml
+# (httpx <1, httpcore 1.0.x):  BoundAsyncStream/BoundSyncStream._stream
+# -> (Async)ResponseStream._httpcore_stream -> PoolByteStream._stream
+# -> HTTP11ConnectionByteStream._connection -> (Async)HTTP11Connection._h11_state.
+# tests/test_proxy.py checks that the walk still finds it.
+_CHAIN = ("_stream", "_httpcore_stream", "_connection")
+
+
+def _h11_connection(response: httpx.Response) -> h11.Connection | None:
+    """The h11 state machine under a streamed HTTP/1.1 response, or ``None``."""
+    obj: Any = response.stream
+    for _ in range(8):
+        state = getattr(obj, "_h11_state", None)
+        if isinstance(state, h11.Connection):
+            return state
+        obj = next((getattr(obj, a) for a in _CHAIN if getattr(obj, a, None) is not None), None)
+        if obj is None:
+            return None
+    return None
+
+
+def _leftover(conn: h11.Connection | None, response: httpx.Response) -> int:
+    """How many bytes past the end of the response have arrived: in h11's buffer, else (read
+    without consuming) waiting in a plain TCP socket. 0 when none."""
+    if conn is not None:
+        data, _ = conn.trailing_data
+        if data:
+            return len(data)
+    stream = response.extensions.get("network_stream")
+    if stream is None or stream.get_extra_info("ssl_object") is not None:
+        return 0  # TLS: a close_notify cannot be told from data; httpcore's idle check remains
+    sock = stream.get_extra_info("socket")
+    if not isinstance(sock, socket.socket) or not stream.get_extra_info("is_readable"):
+        return 0
+    try:
+        return len(sock.recv(1, socket.MSG_PEEK))  # b"" at end of stream: not an overrun
+    except OSError:
+        return 0
+
+
+def _overrun(
+    conn: h11.Connection | None, extra: int, target: _Target, origin: Origin
+) -> OriginError:
+    """Fail the connection (our side of h11 goes to ERROR, so httpcore closes the connection
+    when the response closes instead of pooling it) and build the logged 502."""
+    if conn is not None:
+        conn.send_failed()
+    err = OriginError(
+        f"The origin {origin.id!r} ({target.base}) sent {extra if conn else 'more'} byte(s) "
+        "past the end of its response (more than its Content-Length, or after the last chunk); "
+        "its connection was closed and not reused."
+    )
+    return _logged(err, origin)
 
 
 def _status_line(response: httpx.Response) -> str:
@@ -416,6 +505,7 @@ class _ASGIProxy:
             response = await client.send(request, stream=True)
         except httpx.TransportError as exc:
             raise _before_headers(exc, target, origin) from exc
+        conn = _h11_connection(response)
         try:
             await send(
                 {
@@ -424,7 +514,10 @@ class _ASGIProxy:
                     "headers": _filter_response_headers(response.headers.raw, lower=True),
                 }
             )
-            chunks = response.aiter_raw()
+            # The raw stream, not aiter_raw(): that one closes the response (and pools the
+            # connection) as soon as the body ends, before the leftover can be looked at.
+            stream = cast(httpx.AsyncByteStream, response.stream)
+            chunks = stream.__aiter__()
             while True:
                 try:
                     chunk = await chunks.__anext__()
@@ -434,6 +527,11 @@ class _ASGIProxy:
                     raise _after_headers(exc, target, origin) from exc
                 if chunk:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            extra = _leftover(conn, response)
+            if extra:
+                if conn is None:
+                    await response.extensions["network_stream"].aclose()
+                raise _overrun(conn, extra, target, origin)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             await response.aclose()
@@ -507,18 +605,25 @@ class _WSGIBody:
         self.response = response
         self.target = target
         self.origin = origin
+        self.conn = _h11_connection(response)
 
     def __iter__(self) -> Iterator[bytes]:
-        chunks = self.response.iter_raw()
+        # The raw stream, not iter_raw(): see _ASGIProxy._forward.
+        chunks = iter(cast(httpx.SyncByteStream, self.response.stream))
         while True:
             try:
                 chunk = next(chunks)
             except StopIteration:
-                return
+                break
             except httpx.TransportError as exc:
                 raise _after_headers(exc, self.target, self.origin) from exc
             if chunk:
                 yield chunk
+        extra = _leftover(self.conn, self.response)
+        if extra:
+            if self.conn is None:
+                self.response.extensions["network_stream"].close()
+            raise _overrun(self.conn, extra, self.target, self.origin)
 
     def close(self) -> None:
         self.response.close()

@@ -8,6 +8,7 @@ directly (hand-built scope/environ) and end to end through both front doors.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import hashlib
 import io
@@ -23,6 +24,8 @@ import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import h11
+import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
@@ -200,6 +203,103 @@ def raw_server() -> Iterator[_RawServer]:
         yield server
     finally:
         server.release.set()
+        server.shutdown()
+        thread.join(10)
+        server.server_close()
+
+
+# -- a keep-alive origin that misframes some answers (raw sockets) ----------------------------
+#: What the origin sends after the answer to an overrunning path: a whole second response that
+#: must never reach anyone (issue 15).
+EVIL = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nCache-Control: max-age=600\r\n\r\nEVIL!!"
+
+
+def keepalive_answer(path: str) -> bytes:
+    """The bytes a :class:`KeepAliveOrigin` sends for ``path`` (all in one ``sendall``).
+
+    * ``/over...``: ``Content-Length: 2``, body ``hi``, then :data:`EVIL` (the overrun);
+    * ``/chunked-over...``: a valid chunked ``hi``, then :data:`EVIL`;
+    * ``/chunked-bad...``: a chunk whose size line is not hex (a chunked framing error);
+    * ``/head-body...``: a normal answer whose body is sent even to a HEAD;
+    * ``/late-over...``: as ``/over``, but :data:`EVIL` is sent only once ``server.late`` is set;
+    * anything else: ``200``, the path as its body, ``Cache-Control: max-age=600``.
+    """
+    head = b"HTTP/1.1 200 OK\r\nCache-Control: max-age=600\r\n"
+    if path.startswith(("/over", "/late-over")):
+        return head + b"Content-Length: 2\r\n\r\nhi" + EVIL
+    if path.startswith("/chunked-over"):
+        return head + b"Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n" + EVIL
+    if path.startswith("/chunked-bad"):
+        return head + b"Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\nzz\r\nEVIL!!\r\n0\r\n\r\n"
+    body = path.encode("latin-1")
+    return head + b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+class _KeepAlive(socketserver.BaseRequestHandler):
+    """Answers every request on a connection until the client closes it (HTTP/1.1 keep-alive),
+    so a proxy that reuses a connection reads whatever the previous answer left behind."""
+
+    server: KeepAliveOrigin
+
+    def handle(self) -> None:
+        conn: socket.socket = self.request
+        conn.settimeout(10)
+        with self.server.lock:
+            self.server.connections += 1
+        buf = b""
+        while True:
+            while b"\r\n\r\n" not in buf:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                buf += data
+            head, _, buf = buf.partition(b"\r\n\r\n")
+            method, path = head.split(b" ", 2)[:2]
+            text = path.decode("latin-1")
+            with self.server.lock:
+                self.server.hits[text] = self.server.hits.get(text, 0) + 1
+            answer = keepalive_answer(text)
+            if text.startswith("/late-over"):  # the surplus comes only when the test says so
+                conn.sendall(answer.removesuffix(EVIL))
+                self.server.late.wait(10)
+                answer = EVIL
+                self.server.late_sent.set()
+            if method == b"HEAD" and not text.startswith("/head-body"):  # that one sends a body
+                answer = answer.partition(b"\r\n\r\n")[0] + b"\r\n\r\n"
+            try:
+                conn.sendall(answer)
+            except OSError:
+                return
+
+
+class KeepAliveOrigin(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _KeepAlive)
+        self.lock = threading.Lock()
+        self.hits: dict[str, int] = {}
+        self.connections = 0
+        self.late = threading.Event()
+        self.late_sent = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@contextlib.contextmanager
+def keepalive_origin() -> Iterator[KeepAliveOrigin]:
+    server = KeepAliveOrigin()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server
+    finally:
         server.shutdown()
         thread.join(10)
         server.server_close()
@@ -487,6 +587,41 @@ def test_asgi_dead_origin(dead_url: str) -> None:
     assert info.value.status == 502
 
 
+ORIGIN_ERRORS = [
+    pytest.param("dead_url", "/", 502, "Could not connect", id="refused"),
+    pytest.param("raw_url", "/reset", 502, "failed before its response started", id="reset"),
+    pytest.param("raw_url", "/stall", 504, "sent no response within", id="read-timeout"),
+    pytest.param("raw_url", "/short", 502, "broke off its body", id="truncated-body"),
+]
+
+
+@pytest.mark.parametrize("door", ["asgi", "wsgi"])
+@pytest.mark.parametrize(("url_fixture", "path", "status", "reason"), ORIGIN_ERRORS)
+def test_every_origin_error_is_logged_as_a_warning(
+    door: str,
+    url_fixture: str,
+    path: str,
+    status: int,
+    reason: str,
+    request: pytest.FixtureRequest,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 15 (7): status, reason and origin id, once, at warning level, on both proxies."""
+    url = request.getfixturevalue(url_fixture)
+    caplog.set_level(logging.DEBUG, logger="edge_middleware.proxy")
+    with pytest.raises(OriginError) as info:
+        if door == "asgi":
+            run_asgi(proxy_app(url, ORIGIN), make_scope(path))
+        else:
+            WSGIResult(proxy_wsgi_app(url, ORIGIN), make_environ(path))
+    assert info.value.status == status
+    records = [r for r in caplog.records if r.name == "edge_middleware.proxy"]
+    assert [r.levelno for r in records] == [logging.WARNING]
+    message = records[0].getMessage()
+    assert message.startswith(f"origin 'o' failed: {status} ")
+    assert reason in message and info.value.reason in message
+
+
 def test_asgi_dns_failure() -> None:
     with pytest.raises(OriginError, match="Could not connect") as info:
         run_asgi(proxy_app("http://no-such-host.invalid:9", ORIGIN), make_scope("/"))
@@ -523,16 +658,21 @@ def test_asgi_failure_after_headers_is_raised_and_logged(
     raw_url: str, path: str, error: type[Exception], caplog: pytest.LogCaptureFixture
 ) -> None:
     rec = Recorder()
-    caplog.set_level(logging.ERROR, logger="edge_middleware.proxy")
+    caplog.set_level(logging.WARNING, logger="edge_middleware.proxy")
     t0 = time.monotonic()
-    with pytest.raises(error, match="origin 'o'"):
+    with pytest.raises(error, match="origin 'o'") as info:
         run_asgi(proxy_app(raw_url, ORIGIN), make_scope(path), rec=rec)
     assert time.monotonic() - t0 < 5
     assert rec.status == 200
     assert rec.body == b"y" * 1000
     assert all(m["more_body"] for m in rec.messages[1:])  # the body never completes
-    assert [r.name for r in caplog.records] == ["edge_middleware.proxy"]
-    assert "failed while sending its body" in caplog.records[0].getMessage()
+    assert [(r.name, r.levelno) for r in caplog.records] == [
+        ("edge_middleware.proxy", logging.WARNING)
+    ]
+    record = caplog.records[0]
+    assert record.getMessage().startswith(f"origin 'o' failed: {info.value.status} ")
+    assert info.value.reason in record.getMessage()
+    assert (record.edge_origin_id, record.edge_status) == ("o", info.value.status)  # type: ignore[attr-defined]
 
 
 def test_invalid_base_url() -> None:
@@ -668,7 +808,7 @@ def test_wsgi_read_timeout(raw_url: str) -> None:
 
 
 def test_wsgi_truncated_body(raw_url: str, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.ERROR, logger="edge_middleware.proxy")
+    caplog.set_level(logging.WARNING, logger="edge_middleware.proxy")
     res = WSGIResult(proxy_wsgi_app(raw_url, ORIGIN), make_environ("/short"), consume=False)
     assert res.status == "200 OK"
     got = b""
@@ -836,3 +976,191 @@ def test_edge_middleware_streams_50mb_with_bounded_memory(origin_url: str) -> No
     assert received == size
     assert last_more == [False]
     assert peak < 16 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
+
+
+# -- issue 15: an origin answer that overruns its framing -------------------------------------
+# RFC 9112 §6.3: the Content-Length (or the chunked framing) says where a response ends; bytes
+# after it belong to no request the edge sent. The connection is closed and never reused, the
+# next request gets its own answer, nothing from the broken exchange is cached, and the failure
+# is logged with the origin's id (docs/origin-failures.md).
+KEEPALIVE_ORIGIN = Origin(id="shop", domain_name="127.0.0.1", read_timeout=5)
+KEEPALIVE_CONFIG = EdgeConfig(default=Behavior(cache=CachePolicy()), origins=[KEEPALIVE_ORIGIN])
+
+MISFRAMED = [
+    pytest.param("/over", id="content-length-overrun"),
+    pytest.param("/chunked-over", id="chunked-overrun"),
+    pytest.param("/chunked-bad", id="chunked-framing-error"),
+]
+
+
+def _edge_get(kind: str, client: Any, path: str) -> tuple[int, bytes, str | None]:
+    if kind == "asgi":
+        r = client.get(path)
+        return r.status_code, r.content, r.headers.get("x-cache")
+    w = client.get(path)
+    try:
+        return w.status_code, w.get_data(), w.headers.get("X-Cache")
+    finally:
+        w.close()
+
+
+@contextlib.contextmanager
+def _edge_client(kind: str, url: str) -> Iterator[Any]:
+    from flask import Flask
+    from werkzeug.test import Client
+
+    if kind == "asgi":
+        local = Starlette(routes=[Route("/{p:path}", PlainTextResponse)])
+        app = EdgeMiddleware(local, config=KEEPALIVE_CONFIG, origins={"shop": url})
+        with TestClient(app) as client:  # one event loop: the pooled connection is reused
+            yield client
+    else:
+        wsgi = EdgeWSGIMiddleware(
+            Flask(__name__).wsgi_app, config=KEEPALIVE_CONFIG, origins={"shop": url}
+        )
+        yield Client(wsgi)
+
+
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+@pytest.mark.parametrize("bad", MISFRAMED)
+def test_misframed_origin_answer_never_reaches_the_next_request(
+    kind: str, bad: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="edge_middleware.proxy")
+    with keepalive_origin() as origin, _edge_client(kind, origin.url) as client:
+        first = _edge_get(kind, client, bad)
+        b1 = _edge_get(kind, client, "/b")
+        b2 = _edge_get(kind, client, "/b")
+        again = _edge_get(kind, client, bad)
+        hits, connections = dict(origin.hits), origin.connections
+    # The broken answer was being read for the cache, so nothing reached the viewer yet: it gets
+    # CloudFront's origin error (RFC 9110 §15.6.3 502 for an invalid inbound response).
+    assert first == (502, first[1], "Error from cloudfront")
+    assert b"EVIL" not in first[1]
+    assert b1 == (200, b"/b", "Miss from cloudfront")  # its own answer, not the leftover
+    assert b2 == (200, b"/b", "Hit from cloudfront")
+    assert again[0] == 502 and hits[bad] == 2  # nothing was cached for the broken path
+    assert hits["/b"] == 1
+    assert connections >= 2  # the broken connection was closed, not reused
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings and all("'shop'" in r.getMessage() for r in warnings)
+    assert any("502" in r.getMessage() for r in warnings)
+
+
+def test_overrun_asgi_proxy_streams_the_declared_body_then_fails(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Streamed straight through (nothing buffers it), the viewer has the two declared bytes
+    when the overrun is found; the response is then cut, and the next request on the same loop
+    gets its own answer on a new connection."""
+    caplog.set_level(logging.WARNING, logger="edge_middleware.proxy")
+    with keepalive_origin() as origin:
+        app = proxy_app(origin.url, KEEPALIVE_ORIGIN)
+        over, after = Recorder(), Recorder()
+        errors: list[Exception] = []
+
+        async def main() -> None:
+            try:
+                await app(make_scope("/over"), receiver(), over)
+            except OriginError as exc:
+                errors.append(exc)
+            await app(make_scope("/b"), receiver(), after)
+            await aclose_clients()
+
+        asyncio.run(main())
+        connections = origin.connections
+    assert over.status == 200 and over.body == b"hi"
+    assert all(m["more_body"] for m in over.messages[1:])  # never completed
+    assert len(errors) == 1 and errors[0].status == 502
+    assert "past the end of its response" in errors[0].reason
+    assert (after.status, after.body) == (200, b"/b")
+    assert connections == 2
+    assert any("'shop'" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("bad", MISFRAMED)
+def test_overrun_wsgi_proxy_closes_the_connection(bad: str) -> None:
+    with keepalive_origin() as origin:
+        app = proxy_wsgi_app(origin.url, KEEPALIVE_ORIGIN)
+        try:
+            with pytest.raises(OriginError):
+                WSGIResult(app, make_environ(bad))
+            after = WSGIResult(app, make_environ("/b"))
+            again = WSGIResult(app, make_environ("/c"))
+        finally:
+            close_clients()
+        connections = origin.connections
+    assert (after.status, after.body) == ("200 OK", b"/b")
+    assert (again.status, again.body) == ("200 OK", b"/c")
+    assert connections == 2  # one closed after the broken answer, one reused for /b and /c
+
+
+def test_head_answer_with_a_body_is_an_overrun() -> None:
+    with keepalive_origin() as origin:
+        app = proxy_wsgi_app(origin.url, KEEPALIVE_ORIGIN)
+        try:
+            with pytest.raises(OriginError, match="past the end"):
+                WSGIResult(app, make_environ("/head-body", method="HEAD"))
+            after = WSGIResult(app, make_environ("/b"))
+        finally:
+            close_clients()
+    assert (after.status, after.body) == ("200 OK", b"/b")
+
+
+def test_well_framed_answers_keep_one_connection() -> None:
+    """The guard does not cost keep-alive: good answers share one connection."""
+    with keepalive_origin() as origin:
+        app = proxy_wsgi_app(origin.url, KEEPALIVE_ORIGIN)
+        try:
+            bodies = [WSGIResult(app, make_environ(f"/ok/{i}")).body for i in range(3)]
+        finally:
+            close_clients()
+        connections = origin.connections
+    assert bodies == [b"/ok/0", b"/ok/1", b"/ok/2"]
+    assert connections == 1
+
+
+def test_surplus_still_in_the_socket_is_found() -> None:
+    """The surplus arrives after h11 has read the declared body: it waits in the socket, where
+    a peek (no read) finds it, so the connection is failed all the same."""
+    with keepalive_origin() as origin:
+        app = proxy_wsgi_app(origin.url, KEEPALIVE_ORIGIN)
+        try:
+            res = WSGIResult(app, make_environ("/late-over"), consume=False)
+            chunks = iter(res.result)
+            assert next(chunks) == b"hi"  # h11 has the whole declared body, nothing more
+            origin.late.set()
+            assert origin.late_sent.wait(10)
+            with pytest.raises(OriginError, match="past the end"):
+                next(chunks)
+            res.close()
+            after = WSGIResult(app, make_environ("/b"))
+        finally:
+            close_clients()
+        connections = origin.connections
+    assert (after.status, after.body) == ("200 OK", b"/b")
+    assert connections == 2
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_h11_connection_is_reachable_through_httpx(mode: str) -> None:
+    """The overrun guard walks httpx/httpcore internals (pinned in pyproject.toml) to h11: if a
+    new release moves them, this fails before the guard silently stops working."""
+    with keepalive_origin() as origin:
+        if mode == "sync":
+            with httpx.Client() as client:
+                response = client.send(client.build_request("GET", origin.url + "/b"), stream=True)
+                found = proxy._h11_connection(response)
+                response.close()
+        else:
+
+            async def main() -> Any:
+                async with httpx.AsyncClient() as client:
+                    request = client.build_request("GET", origin.url + "/b")
+                    response = await client.send(request, stream=True)
+                    conn = proxy._h11_connection(response)
+                    await response.aclose()
+                    return conn
+
+            found = asyncio.run(main())
+    assert isinstance(found, h11.Connection)

@@ -41,10 +41,12 @@ from edge_middleware.proxy import close_clients
 
 try:  # tests/ on sys.path, or the repository root on it (as in conftest.py)
     from redis_server import RedisServer
+    from test_proxy import keepalive_origin
     from test_reliability_hostile import exchange, uvicorn_server, werkzeug_server
     from test_reliability_load import Figures, load_server, report, run_load
 except ImportError:  # pragma: no cover
     from tests.redis_server import RedisServer
+    from tests.test_proxy import keepalive_origin
     from tests.test_reliability_hostile import exchange, uvicorn_server, werkzeug_server
     from tests.test_reliability_load import Figures, load_server, report, run_load
 
@@ -384,6 +386,52 @@ def test_refused_connection_is_502(kind: str) -> None:
     assert complete and status == 502 and took < 5
     assert b"ERROR: The request could not be satisfied" in body
     assert headers.get("x-cache") == "Error from cloudfront"
+
+
+#: Rounds x requests of the overrun test: bounded, loopback only.
+OVERRUN_ROUNDS, OVERRUN_REQUESTS, OVERRUN_WORKERS = 2, 40, 8
+
+
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+def test_overrunning_and_normal_answers_under_concurrency(kind: str) -> None:
+    """Issue 15: a keep-alive origin where every other path sends a second response after its
+    Content-Length. Eight viewers at once, twice over (the second round from the cache): every
+    complete 200 carries its own URL's body, the overrunning paths never give a 200, and the
+    leftover response ("EVIL!!") reaches no one and is never stored."""
+    paths = [f"/over/{kind}/{i}" if i % 2 else f"/ok/{kind}/{i}" for i in range(OVERRUN_REQUESTS)]
+    answers: list[tuple[str, int, dict[str, str], bytes, bool]] = []
+    lock = threading.Lock()
+
+    def fetch(path: str) -> None:
+        status, headers, body, complete, _took = _get(port, path)
+        with lock:
+            answers.append((path, status, headers, body, complete))
+
+    with keepalive_origin() as origin, _front(kind, origin.url) as port:
+        for _ in range(OVERRUN_ROUNDS):
+            threads = [
+                threading.Thread(target=fetch, args=(p,))
+                for p in paths  # started in groups of OVERRUN_WORKERS
+            ]
+            for start in range(0, len(threads), OVERRUN_WORKERS):
+                group = threads[start : start + OVERRUN_WORKERS]
+                for th in group:
+                    th.start()
+                for th in group:
+                    th.join(30)
+            assert not any(th.is_alive() for th in threads)
+        hits = dict(origin.hits)
+    count(f"overrun/normal answers ({kind})", len(answers))
+    assert len(answers) == OVERRUN_ROUNDS * OVERRUN_REQUESTS
+    for path, status, headers, body, complete in answers:
+        assert b"EVIL" not in body, (path, status, body)
+        if path.startswith("/ok/"):
+            assert (status, body, complete) == (200, path.encode(), True), (path, status, body)
+        elif complete:
+            assert status == 502, (path, status, body)
+            assert headers.get("x-cache") == "Error from cloudfront"
+    for path in paths:  # the good ones once (then cached), the broken ones every time
+        assert hits[path] == (1 if path.startswith("/ok/") else OVERRUN_ROUNDS), path
 
 
 # -- 3. a handler that sleeps past its timeout (ASGI) ---------------------------------------------
