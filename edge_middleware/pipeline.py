@@ -19,6 +19,7 @@ from .cache.rules import (
     cache_key,
     collapsible,
     forwarded_to_origin,
+    stored_response_serves,
 )
 from .config import Behavior, Origin, Trigger
 from .convert import ViewerRequest, reason_phrase
@@ -144,6 +145,7 @@ class Pipeline(ViewerSide):
             # CloudFront-* headers are added after viewer-request and overwrite what the viewer
             # sent, so the key uses CloudFront's values, never the viewer's (§3.1).
             added = cloudfront_headers(behavior, viewer, s)
+            rng = get_first(req["headers"], "range")
             key = cache_key(
                 method=method,
                 host=self._key_host(req["headers"]),
@@ -156,6 +158,8 @@ class Pipeline(ViewerSide):
             entry = yield Lookup(key)
             if entry is not None and method == "HEAD" and not s.head_from_get:
                 entry = None
+            if entry is not None and not stored_response_serves(entry.status, entry.headers, rng):
+                entry = None  # a stored 206 answers only a Range for its own bytes (§1.14)
             if entry is not None:
                 now = self.clock()
                 if now < entry.fresh_until:
@@ -190,7 +194,11 @@ class Pipeline(ViewerSide):
                 leader = yield JoinFlight(key, s.origin_timeout + 5)
                 if not leader:
                     entry = yield Lookup(key)
-                    if entry is not None and self.clock() < entry.fresh_until:
+                    if (
+                        entry is not None
+                        and self.clock() < entry.fresh_until
+                        and stored_response_serves(entry.status, entry.headers, rng)
+                    ):
                         return (
                             yield from self._hit(entry, "Hit", req, viewer, rid, behavior, steps)
                         )

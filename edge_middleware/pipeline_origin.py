@@ -323,9 +323,9 @@ def origin_phase(
                 body, headers = compress(coding, body, headers)
 
     ttl_reason = ""
-    # A 206 answers a Range the viewer sent; ranges are not assembled here, so a partial
-    # object is never stored under the full object's key (caching.md §1.14).
-    if storable and status != 206:
+    # A 206 is stored too (caching.md §1.14, decisions.md #34); the lookup lets a stored 206
+    # answer only a Range for its own bytes (cache.rules.stored_response_serves).
+    if storable:
         decision = decide_storage(
             status, headers, behavior.cache, s, now, error_caching_min_ttl=_ecmt(p, status)
         )

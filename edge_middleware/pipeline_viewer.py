@@ -11,6 +11,8 @@ from .cache.rules import (
     cache_key,
     cookies_forwarded,
     filter_vary,
+    forwarded_header_names,
+    not_modified_since,
 )
 from .config import Behavior, Trigger
 from .convert import ViewerRequest, is_disallowed, reason_phrase
@@ -126,8 +128,9 @@ class ViewerSide(PipelineBase):
                 return False
             tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
             return "*" in tags or entry.etag.removeprefix("W/") in tags
-        ims = get_first(req["headers"], "if-modified-since")
-        return ims is not None and entry.last_modified is not None and ims == entry.last_modified
+        return not_modified_since(
+            get_first(req["headers"], "if-modified-since"), entry.last_modified
+        )
 
     def _finish(
         self,
@@ -158,7 +161,9 @@ class ViewerSide(PipelineBase):
                 return page
         if not cookies_forwarded(behavior.cache, behavior.origin_request_policy):
             headers = [(k, v) for k, v in headers if k.lower() != b"set-cookie"]
-        forwarded = frozenset(behavior.cache.headers)
+        forwarded = forwarded_header_names(
+            behavior.cache, behavior.origin_request_policy, behavior.forward_all_headers
+        )
         headers = filter_vary(headers, forwarded, behavior.cache.min_ttl)
         judged = (
             status

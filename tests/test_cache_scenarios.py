@@ -38,6 +38,7 @@ from edge_middleware import (
     EdgeSettings,
     EdgeWSGIMiddleware,
     MemoryStorage,
+    OriginRequestPolicy,
     RedisStorage,
 )
 from edge_middleware.cache.rules import cache_key
@@ -1601,3 +1602,178 @@ def test_object_over_max_object_bytes_is_served_but_not_cached(edge: MakeEdge, c
         assert r.body == body
     e.route("/small", headers={"Cache-Control": "max-age=60"}, body=body[: 32 * 1024])
     assert [e.get("/small").x_cache for _ in range(2)] == [MISS, HIT]
+
+
+# -- issue 15: ranges, Age lists, If-Modified-Since dates, Authorization, Vary under an ORP ------
+
+OBJECT = b"0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "content_range"),
+    [
+        pytest.param("bytes=0-4", "bytes=5-9", "bytes 0-4/16", id="D34-first-bytes"),
+        pytest.param("bytes=12-", "bytes=0-1", "bytes 12-15/16", id="D34-open-ended"),
+        pytest.param("bytes=3-100", "bytes=3-4", "bytes 3-15/16", id="D34-past-the-end"),
+    ],
+)
+def test_D34_a_206_is_cached_for_its_own_range(
+    edge: MakeEdge, first: str, second: str, content_range: str
+) -> None:
+    """caching.md §1.14 and decisions.md #34 (AWS "range GETs": an origin that supports ranges
+    "returns the requested range. CloudFront serves the requested range and also caches it for
+    future requests"). A stored 206 answers only a Range for its own bytes, never a full GET."""
+    e = edge()
+    e.route("/a", headers={"Cache-Control": "max-age=60"}, body=OBJECT, ranges=True)
+    start, _, end = content_range[6:].partition("/")[0].partition("-")
+    part = OBJECT[int(start) : int(end) + 1]
+    for want, calls in ((MISS, 1), (HIT, 1)):
+        r = e.get("/a", {"Range": first})
+        assert (r.status, r.x_cache, r.body, e.calls("/a")) == (206, want, part, calls)
+        assert r.header("content-range") == content_range
+    other = e.get("/a", {"Range": second})  # other bytes: asked of the origin
+    assert (other.status, other.x_cache, e.calls("/a")) == (206, MISS, 2)
+    full = e.get("/a")  # the partial object never answers a full GET
+    assert (full.status, full.x_cache, full.body, e.calls("/a")) == (200, MISS, OBJECT, 3)
+    cut = e.get("/a", {"Range": first})  # now cut from the stored 200
+    assert (cut.status, cut.x_cache, cut.body, e.calls("/a")) == (206, HIT, part, 3)
+
+
+@pytest.mark.parametrize(
+    ("age", "steps"),
+    [
+        pytest.param("7200, 0", [(0, MISS, 1), (1, MISS, 2)], id="D31-old-first-member-stale"),
+        pytest.param(
+            "0, 7200", [(0, MISS, 1), (3599, HIT, 1), (3601, MISS, 2)], id="D31-zero-first-fresh"
+        ),
+        pytest.param(
+            "600, 0", [(0, MISS, 1), (2999, HIT, 1), (3001, MISS, 2)], id="D31-first-subtracted"
+        ),
+        pytest.param(
+            ["7200", "0"], [(0, MISS, 1), (1, MISS, 2)], id="D31-first-of-two-lines-stale"
+        ),
+        pytest.param(
+            "abc, 7200",
+            [(0, MISS, 1), (3599, HIT, 1), (3601, MISS, 2)],
+            id="D33-malformed-first-member-absent",
+        ),
+    ],
+)
+def test_D31_origin_age_list_uses_its_first_member(
+    edge: MakeEdge, age: str | list[str], steps: list[tuple[float, str, int]]
+) -> None:
+    """RFC 9111 §5.1, decisions.md #31: the origin's Age is subtracted from its max-age; an
+    ``Age`` that arrives as a list is read by its first member (its first line when repeated)."""
+    e = edge()
+    ages = [age] if isinstance(age, str) else age
+    e.route("/a", headers=[("Cache-Control", "max-age=3600"), *(("Age", a) for a in ages)])
+    for t, want, calls in steps:
+        e.at(t)
+        r = e.get("/a")
+        assert (t, r.status, r.x_cache, e.calls("/a")) == (t, 200, want, calls)
+
+
+LAST_MODIFIED = "Sun, 06 Nov 1994 08:49:37 GMT"
+
+
+@pytest.mark.parametrize(
+    ("since", "status"),
+    [
+        pytest.param(LAST_MODIFIED, 304, id="same-imf-fixdate"),
+        pytest.param("Sunday, 06-Nov-94 08:49:37 GMT", 304, id="same-instant-rfc850"),
+        pytest.param("Sun Nov  6 08:49:37 1994", 304, id="same-instant-asctime"),
+        pytest.param("Mon, 07 Nov 1994 00:00:00 GMT", 304, id="later-date"),
+        pytest.param("Sun, 06 Nov 1994 08:49:36 GMT", 200, id="one-second-earlier"),
+        pytest.param("Sat, 05 Nov 1994 08:49:37 GMT", 200, id="earlier-date"),
+        pytest.param("yesterday", 200, id="not-a-date-ignored"),
+    ],
+)
+def test_D37_if_modified_since_is_compared_as_a_date(
+    edge: MakeEdge, since: str, status: int
+) -> None:
+    """RFC 9110 §13.1.3: If-Modified-Since is false (304) when the stored Last-Modified is at
+    or before its date; HTTP-dates in any of the three forms (§5.6.7) compare as instants."""
+    e = edge()
+    e.route("/a", headers={"Cache-Control": "max-age=60", "Last-Modified": LAST_MODIFIED})
+    assert e.get("/a").x_cache == MISS
+    r = e.get("/a", {"If-Modified-Since": since})
+    assert (r.status, r.x_cache, e.calls("/a")) == (status, HIT, 1)
+    assert r.body == (b"" if status == 304 else b"ok")
+
+
+ALL_VIEWER_HEADERS = OriginRequestPolicy(headers="allViewer")
+
+
+@pytest.mark.parametrize(
+    ("cache", "orp", "forwarded", "without_auth"),
+    [
+        pytest.param(CachePolicy(), ALL_VIEWER_HEADERS, True, HIT, id="all-viewer-cached-unkeyed"),
+        pytest.param(
+            CachePolicy(headers=("Authorization",)),
+            None,
+            True,
+            MISS,
+            id="keyed-users-kept-apart",
+        ),
+        pytest.param(CachePolicy(), None, False, HIT, id="not-forwarded-by-default"),
+        pytest.param(CachePolicy(0, 0, 0), ALL_VIEWER_HEADERS, True, MISS, id="caching-disabled"),
+    ],
+)
+def test_authorization_under_an_origin_request_policy(
+    edge: MakeEdge,
+    cache: CachePolicy,
+    orp: OriginRequestPolicy | None,
+    forwarded: bool,
+    without_auth: str,
+) -> None:
+    """caching.md §1.5: Authorization reaches the origin only when keyed or when the ORP sends
+    all viewer headers; CloudFront looks objects up by the cache key alone (AWS "Control origin
+    requests with a policy"), so with AllViewer and caching on, the answer to ``Bearer alice``
+    is a Hit for a request without credentials. ``cache.rules.authorization_cache_warning``
+    reports that combination."""
+    e = edge(cache=cache, origin_request_policy=orp)
+    e.route("/a", headers={"Cache-Control": "max-age=60"}, body=b"alice's page")
+    alice = e.get("/a", {"Authorization": "Bearer alice"})
+    assert (alice.x_cache, e.calls("/a")) == (MISS, 1)
+    seen = e.origin.received("/a").header("authorization")
+    assert seen == ("Bearer alice" if forwarded else None)
+    anonymous = e.get("/a")
+    assert anonymous.x_cache == without_auth
+    assert e.calls("/a") == (1 if without_auth == HIT else 2)
+
+
+@pytest.mark.parametrize(
+    ("orp", "kept"),
+    [
+        pytest.param(None, [], id="not-forwarded-dropped"),
+        pytest.param(
+            OriginRequestPolicy(headers="whitelist", header_names=("Accept-Language",)),
+            ["Accept-Language"],
+            id="orp-forwarded-kept",
+        ),
+        pytest.param(
+            OriginRequestPolicy(headers="allViewer"),
+            ["Accept-Language, X-Custom"],
+            id="all-viewer-kept",
+        ),
+        pytest.param(
+            OriginRequestPolicy(headers="allExcept", header_names=("x-custom",)),
+            ["Accept-Language"],
+            id="all-except-drops-the-excepted",
+        ),
+    ],
+)
+def test_C25_vary_keeps_names_the_origin_request_policy_forwards(
+    edge: MakeEdge, orp: OriginRequestPolicy | None, kept: list[str]
+) -> None:
+    """caching.md §1.6 (AWS "Request and response behavior for custom origins", Vary: with
+    headers forwarded to the origin, "CloudFront returns the Vary header with those values to
+    the viewer"; other values are removed). An ORP forwards headers as a cache policy does, so
+    its names are kept, while the key, and so the single cached object, does not change."""
+    e = edge(origin_request_policy=orp)
+    e.route("/a", headers={"Cache-Control": "max-age=60", "Vary": "Accept-Language, X-Custom"})
+    en = e.get("/a", {"Accept-Language": "en", "X-Custom": "1"})
+    fr = e.get("/a", {"Accept-Language": "fr", "X-Custom": "2"})
+    assert (en.x_cache, fr.x_cache, e.calls("/a")) == (MISS, HIT, 1)
+    for r in (en, fr):
+        assert r.all("vary") == kept

@@ -10,7 +10,7 @@ Everything here runs on every request, so per-policy data is precomputed once
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
@@ -18,21 +18,29 @@ from typing import Literal
 
 from werkzeug.http import parse_date
 
-from ..config import CachePolicy, OriginRequestPolicy
+from ..config import Behavior, CachePolicy, EdgeConfig, OriginRequestPolicy
+from ..headers import raw_get
 from ..settings import EdgeSettings
 from ..types import CFHeaders, CFRequest, HeaderEntry
 
 __all__ = [
+    "ForwardedHeaders",
     "ResponseCacheControl",
     "StoreDecision",
+    "authorization_cache_warning",
+    "authorization_cache_warnings",
     "cache_key",
     "collapsible",
     "cookies_forwarded",
     "decide_storage",
     "filter_vary",
+    "forwarded_header_names",
     "forwarded_to_origin",
     "normalize_accept_encoding",
+    "not_modified_since",
+    "origin_age",
     "parse_cache_control",
+    "stored_response_serves",
 ]
 
 # -- Cache-Control ------------------------------------------------------------------------------
@@ -114,6 +122,17 @@ def _delta_seconds(arg: str | None) -> int | None:
     if arg is None or not arg or not arg.isascii() or not arg.isdigit():
         return None
     return min(int(arg), _DELTA_MAX)
+
+
+def origin_age(value: str) -> int | None:
+    """The origin's ``Age`` in seconds from its (first) header line, or ``None`` if unusable.
+
+    RFC 9111 §5.1 (decisions.md #31): ``Age`` is one delta-seconds; a line that arrives as a
+    list (``Age: 7200, 0``) is read by its first member, as the public cache-tests suite expects
+    (``age-parse-suffix``/``-prefix``: ``old, 0`` is stale, ``0, old`` fresh). A malformed first
+    member (``abc``, ``-5``, ``1.5``) makes the header count as absent.
+    """
+    return _delta_seconds(value.partition(",")[0].strip())
 
 
 def parse_cache_control(values: Iterable[str]) -> ResponseCacheControl:
@@ -201,7 +220,7 @@ _ERROR_WITH_CC = frozenset({400, 403, 405, 412, 415})
 def _http_date(value: str | None) -> float | None:
     if not value:
         return None
-    dt = parse_date(value)
+    dt = parse_date(value.strip())
     return None if dt is None else dt.timestamp()
 
 
@@ -273,6 +292,7 @@ def decide_storage(
     cc_lines: list[str] = []
     expires = date = None
     age: int | None = None
+    age_seen = False
     vary_star = False
     for raw_name, raw_value in headers:
         name = raw_name.lower()
@@ -285,8 +305,9 @@ def decide_storage(
             if date is None:
                 date = raw_value.decode("latin-1").strip()
         elif name == b"age":
-            if age is None:
-                age = _delta_seconds(raw_value.decode("latin-1").strip())
+            if not age_seen:  # only the first line counts (cache-tests age-parse-*-twoline)
+                age_seen = True
+                age = origin_age(raw_value.decode("latin-1"))
         elif name == b"vary" and not vary_star:
             vary_star = any(t.strip() == b"*" for t in raw_value.split(b","))
     has_cc = any(line.strip() for line in cc_lines)
@@ -378,6 +399,80 @@ def decide_storage(
             True,
         )
     return StoreDecision(True, ttl, reason, swr, sie, strip_set_cookie)
+
+
+# -- stored partial objects (206) and viewer conditionals ---------------------------------------
+
+
+def _content_range(value: bytes | None) -> tuple[int, int, int | None] | None:
+    """``bytes 0-4/100`` -> ``(0, 4, 100)``; ``bytes 0-4/*`` -> ``(0, 4, None)``."""
+    if value is None:
+        return None
+    unit, _, rest = value.decode("latin-1").strip().partition(" ")
+    span, _, size = rest.strip().partition("/")
+    first, dash, last = span.partition("-")
+    if unit.lower() != "bytes" or not dash or not (first.isdigit() and last.isdigit()):
+        return None
+    total = int(size) if size.isdigit() else None
+    if size != "*" and total is None:
+        return None
+    return int(first), int(last), total
+
+
+def _requested_span(value: str, size: int | None) -> tuple[int, int] | None:
+    """The one byte span a ``Range`` asks for, resolved against ``size`` when it is known."""
+    unit, _, spec = value.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    first, last = first.strip(), last.strip()
+    if not dash or not (first.isdigit() or last.isdigit()):
+        return None
+    if first and last and last.isdigit() and first.isdigit():
+        start, end = int(first), int(last)
+        if size is not None:
+            end = min(end, size - 1)
+    elif first.isdigit() and not last and size is not None:
+        start, end = int(first), size - 1
+    elif not first and last.isdigit() and size is not None:
+        start, end = max(0, size - int(last)), size - 1
+    else:
+        return None
+    return (start, end) if start <= end else None
+
+
+def stored_response_serves(
+    status: int, headers: Sequence[tuple[bytes, bytes]], range_header: str | None
+) -> bool:
+    """Whether a stored response may answer a request that sent ``range_header``.
+
+    A stored 206 is one range of the object, not the object (caching.md §1.14, decisions.md
+    #34; AWS "How CloudFront processes partial requests for an object (range GETs)": when the
+    origin supports ranges "it returns the requested range. CloudFront serves the requested
+    range and also caches it for future requests"). So it answers only a ``Range`` request for
+    exactly its own bytes (its ``Content-Range``); a request without ``Range``, for several
+    ranges or for other bytes goes to the origin, and the answer replaces it. Any other stored
+    status answers every request (a range is cut from a stored 200 on the viewer side).
+    """
+    if status != 206:
+        return True
+    if range_header is None:
+        return False
+    stored = _content_range(raw_get(headers, b"content-range"))
+    if stored is None:
+        return False
+    first, last, size = stored
+    return _requested_span(range_header, size) == (first, last)
+
+
+def not_modified_since(if_modified_since: str | None, last_modified: str | None) -> bool:
+    """RFC 9110 §13.1.3: a viewer ``If-Modified-Since`` is answered 304 when the stored
+    ``Last-Modified`` is at or before it. Both are read as dates (IMF-fixdate, the obsolete
+    RFC 850 and asctime forms, RFC 9110 §5.6.7), so a later date or the same instant written
+    another way matches too; an invalid date on either side means "ignore" (no 304)."""
+    since = _http_date(if_modified_since)
+    modified = _http_date(last_modified)
+    return since is not None and modified is not None and modified <= since
 
 
 # -- selections (query strings, cookies, headers) ----------------------------------------------
@@ -808,19 +903,59 @@ _DEVICE_HEADERS = frozenset(
 _VARY_ALWAYS = frozenset({"accept-encoding", "cookie"})
 
 
+@dataclass(frozen=True, slots=True)
+class ForwardedHeaders:
+    """The viewer header names CloudFront sends to the origin for a behavior: those in the
+    cache key and those its origin request policy forwards (caching.md §1.5). ``name in it``
+    takes a lower-case name. ``Authorization`` counts only when keyed or sent by an "all
+    viewer headers" policy (it cannot be listed in an ORP), as in :func:`forwarded_to_origin`.
+    """
+
+    keyed: frozenset[str]
+    plan: _ForwardPlan | None
+    everything: bool = False
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        if self.everything or name in self.keyed:
+            return True
+        plan = self.plan
+        if plan is None or (name == "authorization" and plan.orp_headers == "whitelist"):
+            return False
+        return _orp_selects(plan, name)
+
+
+@lru_cache(maxsize=256)
+def forwarded_header_names(
+    policy: CachePolicy, orp: OriginRequestPolicy | None, forward_all: bool = False
+) -> ForwardedHeaders:
+    """The :class:`ForwardedHeaders` of a behavior; ``forward_all`` is the legacy
+    ``ForwardedValues`` ``*`` (every header forwarded, caching off)."""
+    keyed = frozenset(h.lower() for h in policy.headers)
+    return ForwardedHeaders(keyed, _forward_plan(policy, orp) if orp else None, forward_all)
+
+
 def filter_vary(
     headers: Sequence[tuple[bytes, bytes]],
-    forwarded_header_names: frozenset[str],
+    forwarded_header_names: Container[str],
     min_ttl: int,
 ) -> list[tuple[bytes, bytes]]:
     """The origin's ``Vary`` as the viewer sees it (caching.md §1.6).
 
-    Keeps ``Accept-Encoding``, ``Cookie`` and the forwarded names (lower-case in
-    ``forwarded_header_names``); ``User-Agent`` when a device-type header is forwarded; ``*``
+    Keeps ``Accept-Encoding``, ``Cookie`` and the names of headers CloudFront forwards to the
+    origin (lower-case names ``in forwarded_header_names``: a set, or the
+    :class:`ForwardedHeaders` of :func:`forwarded_header_names`, which counts the origin
+    request policy's headers too); ``User-Agent`` when a device-type header is forwarded; ``*``
     only when ``min_ttl == 0``. A ``Vary`` line left empty is dropped. Other headers untouched.
+    AWS, "Request and response behavior for custom origins", ``Vary``: "If you configure
+    CloudFront to forward headers to your origin, and if you configure your origin to return
+    the header names to CloudFront in the Vary header ..., CloudFront returns the Vary header
+    with those values to the viewer"; an origin request policy forwards headers as much as a
+    cache policy does, so its names are kept too.
     """
     out: list[tuple[bytes, bytes]] = []
-    device = not _DEVICE_HEADERS.isdisjoint(forwarded_header_names)
+    device = any(h in forwarded_header_names for h in _DEVICE_HEADERS)
     for name, value in headers:
         if name.lower() != b"vary":
             out.append((name, value))
@@ -853,3 +988,55 @@ def collapsible(policy: CachePolicy, orp: OriginRequestPolicy | None) -> bool:
     with any cookie forwarding. The per-object rule (MinTTL 0 and a response that is not stored
     or has TTL 0) is for the caller, from the :class:`StoreDecision`."""
     return not policy.caching_disabled and not cookies_forwarded(policy, orp)
+
+
+# -- Authorization and caching -------------------------------------------------------------------
+
+
+def authorization_cache_warning(behavior: Behavior) -> str | None:
+    """A plain-words warning when a behavior caches answers to requests that carry viewer
+    credentials without telling users apart, else ``None``. For ``check`` and the dev server
+    banner.
+
+    That is the case when its origin request policy sends every viewer header (``allViewer``,
+    ``allViewerAndWhitelistCloudFront``, or an ``allExcept`` that does not list it), so the
+    origin gets ``Authorization``, while the cache key does not contain ``Authorization`` and
+    caching is on. CloudFront forwards ``Authorization`` then (caching.md §1.5; AWS, "Configure
+    CloudFront to forward the Authorization header": you "can't forward the Authorization header
+    individually in an origin request policy, but when you forward all viewer headers CloudFront
+    includes the Authorization header"), and it looks objects up by the cache key alone (AWS,
+    "Control origin requests with a policy": the origin request policy is for what goes to the
+    origin "but not in the cache key"). So the answer to one viewer's ``Authorization`` is
+    served from the cache to another viewer, with other credentials or none.
+    """
+    cache = behavior.cache
+    orp = behavior.origin_request_policy
+    if orp is None or cache.max_ttl == 0 or behavior.forward_all_headers:
+        return None
+    if "authorization" in forwarded_header_names(cache, None):  # keyed: users kept apart
+        return None
+    if orp.headers == "whitelist" or "authorization" not in forwarded_header_names(cache, orp):
+        return None
+    stored = (
+        f"for up to MinTTL {cache.min_ttl} s even when it says private or no-store"
+        if cache.min_ttl > 0
+        else "unless it says private or no-store"
+    )
+    return (
+        f"Behavior {behavior.path_pattern!r}: its origin request policy ({orp.headers}) sends "
+        "the viewer's Authorization header to the origin, but Authorization is not in the cache "
+        f"key and caching is on (MaxTTL {cache.max_ttl} s). CloudFront stores the answer to an "
+        f"authorized request {stored}, and serves it to every viewer whose request has the same "
+        "cache key, whatever credentials they send or if they send none. Add Authorization to "
+        "the cache policy's headers, or use a cache policy with caching disabled."
+    )
+
+
+def authorization_cache_warnings(config: EdgeConfig) -> list[str]:
+    """:func:`authorization_cache_warning` for every behavior of ``config``, in order."""
+    out = []
+    for behavior in config.all_behaviors:
+        warning = authorization_cache_warning(behavior)
+        if warning is not None:
+            out.append(warning)
+    return out
