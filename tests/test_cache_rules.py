@@ -28,16 +28,22 @@ from edge_middleware.cache.managed import (
 )
 from edge_middleware.cache.rules import (
     ResponseCacheControl,
+    authorization_cache_warning,
+    authorization_cache_warnings,
     cache_key,
     collapsible,
     cookies_forwarded,
     decide_storage,
     filter_vary,
+    forwarded_header_names,
     forwarded_to_origin,
     normalize_accept_encoding,
+    not_modified_since,
+    origin_age,
     parse_cache_control,
+    stored_response_serves,
 )
-from edge_middleware.config import CachePolicy, OriginRequestPolicy
+from edge_middleware.config import Behavior, CachePolicy, EdgeConfig, OriginRequestPolicy
 from edge_middleware.exceptions import ConfigurationError
 from edge_middleware.settings import EdgeSettings
 from edge_middleware.types import CFHeaders, CFRequest
@@ -1148,3 +1154,221 @@ def test_unknown_managed_policy(value: str) -> None:
     with pytest.raises(ConfigurationError) as exc2:
         managed_origin_request_policy(value)
     assert exc2.value.field == "OriginRequestPolicyId"
+
+
+# -- issue 15 ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param("7200, 0", 7200, id="list-first-member"),
+        pytest.param("0, 7200", 0, id="list-zero-first"),
+        pytest.param(" 60 ", 60, id="spaces"),
+        pytest.param("abc, 5", None, id="malformed-first-member"),
+        pytest.param("-5", None, id="negative"),
+        pytest.param("1.5", None, id="float"),
+        pytest.param("", None, id="empty"),
+        pytest.param("99999999999", 2147483648, id="capped-rfc9111-1.2.2"),
+    ],
+)
+def test_origin_age(value: str, expected: int | None) -> None:
+    assert origin_age(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("headers", "cc", "ttl"),
+    [
+        pytest.param([("Age", "7200, 0")], "max-age=3600", 0.0, id="D31-old-list-stale"),
+        pytest.param([("Age", "600, 0")], "max-age=3600", 3000.0, id="D31-list-subtracted"),
+        pytest.param([("Age", "7200"), ("Age", "0")], "max-age=3600", 0.0, id="first-line"),
+        pytest.param([("Age", "x"), ("Age", "600")], "max-age=3600", 3600.0, id="bad-first-line"),
+    ],
+)
+def test_decide_storage_reads_the_first_age(
+    headers: list[tuple[str, str]], cc: str, ttl: float
+) -> None:
+    decision = decide_storage(200, raw(("Cache-Control", cc), *headers), CachePolicy(), S, 0.0)
+    assert (decision.store, decision.ttl) == (True, ttl)
+
+
+LM = "Sun, 06 Nov 1994 08:49:37 GMT"
+
+
+@pytest.mark.parametrize(
+    ("since", "modified", "expected"),
+    [
+        pytest.param(LM, LM, True, id="same"),
+        pytest.param("Sunday, 06-Nov-94 08:49:37 GMT", LM, True, id="rfc850-same-instant"),
+        pytest.param("Sun Nov  6 08:49:37 1994", LM, True, id="asctime-same-instant"),
+        pytest.param("Mon, 07 Nov 1994 08:49:37 GMT", LM, True, id="later"),
+        pytest.param("Sat, 05 Nov 1994 08:49:37 GMT", LM, False, id="earlier"),
+        pytest.param("not a date", LM, False, id="invalid-since-ignored"),
+        pytest.param(LM, "garbage", False, id="invalid-last-modified"),
+        pytest.param(None, LM, False, id="no-header"),
+        pytest.param(LM, None, False, id="no-last-modified"),
+    ],
+)
+def test_not_modified_since(since: str | None, modified: str | None, expected: bool) -> None:
+    """RFC 9110 §13.1.3: compared as dates, not strings."""
+    assert not_modified_since(since, modified) is expected
+
+
+@pytest.mark.parametrize(
+    ("status", "content_range", "range_header", "expected"),
+    [
+        pytest.param(200, None, None, True, id="full-object-any-request"),
+        pytest.param(200, None, "bytes=0-4", True, id="full-object-range"),
+        pytest.param(206, "bytes 0-4/16", "bytes=0-4", True, id="same-range"),
+        pytest.param(206, "bytes 0-4/16", None, False, id="no-range"),
+        pytest.param(206, "bytes 0-4/16", "bytes=0-3", False, id="sub-range"),
+        pytest.param(206, "bytes 0-4/16", "bytes=0-4,6-7", False, id="several-ranges"),
+        pytest.param(206, "bytes 12-15/16", "bytes=12-", True, id="open-ended"),
+        pytest.param(206, "bytes 12-15/16", "bytes=-4", True, id="suffix"),
+        pytest.param(206, "bytes 3-15/16", "bytes=3-100", True, id="past-the-end"),
+        pytest.param(206, "bytes 0-4/*", "bytes=0-4", True, id="unknown-size-explicit"),
+        pytest.param(206, "bytes 0-4/*", "bytes=0-", False, id="unknown-size-open"),
+        pytest.param(206, None, "bytes=0-4", False, id="no-content-range-multipart"),
+        pytest.param(206, "bytes x-4/16", "bytes=0-4", False, id="bad-content-range"),
+        pytest.param(206, "bytes 0-4/16", "items=0-4", False, id="other-unit"),
+    ],
+)
+def test_stored_response_serves(
+    status: int, content_range: str | None, range_header: str | None, expected: bool
+) -> None:
+    """caching.md §1.14, decisions.md #34: a stored 206 answers only its own range."""
+    headers = raw(("Content-Range", content_range)) if content_range else []
+    assert stored_response_serves(status, headers, range_header) is expected
+
+
+@pytest.mark.parametrize(
+    ("cache", "orp", "forward_all", "name", "expected"),
+    [
+        pytest.param(CachePolicy(headers=("X-A",)), None, False, "x-a", True, id="keyed"),
+        pytest.param(CachePolicy(), None, False, "x-a", False, id="nothing"),
+        pytest.param(
+            CachePolicy(),
+            OriginRequestPolicy(headers="whitelist", header_names=("X-A",)),
+            False,
+            "x-a",
+            True,
+            id="orp-whitelist",
+        ),
+        pytest.param(
+            CachePolicy(),
+            OriginRequestPolicy(headers="whitelist", header_names=("Authorization",)),
+            False,
+            "authorization",
+            False,
+            id="authorization-cannot-be-listed",
+        ),
+        pytest.param(
+            CachePolicy(), ALL_VIEWER, False, "authorization", True, id="all-viewer-authorization"
+        ),
+        pytest.param(
+            CachePolicy(),
+            ALL_VIEWER,
+            False,
+            "cloudfront-is-mobile-viewer",
+            False,
+            id="all-viewer-not-cloudfront-headers",
+        ),
+        pytest.param(CachePolicy(), None, True, "x-a", True, id="legacy-forward-all"),
+    ],
+)
+def test_forwarded_header_names(
+    cache: CachePolicy,
+    orp: OriginRequestPolicy | None,
+    forward_all: bool,
+    name: str,
+    expected: bool,
+) -> None:
+    assert (name in forwarded_header_names(cache, orp, forward_all)) is expected
+
+
+def test_filter_vary_with_an_origin_request_policy() -> None:
+    """caching.md §1.6: names the ORP forwards are kept like keyed names."""
+    orp = OriginRequestPolicy(headers="whitelist", header_names=("Accept-Language",))
+    headers = raw(("Vary", "Accept-Language, X-Custom, Accept-Encoding"))
+    assert filter_vary(headers, forwarded_header_names(CachePolicy(), orp), 0) == raw(
+        ("Vary", "Accept-Language, Accept-Encoding")
+    )
+    assert filter_vary(headers, forwarded_header_names(CachePolicy(), None), 0) == raw(
+        ("Vary", "Accept-Encoding")
+    )
+
+
+def _behavior(cache: CachePolicy, orp: OriginRequestPolicy | None, **extra: Any) -> Behavior:
+    return Behavior(path_pattern="/api/*", cache=cache, origin_request_policy=orp, **extra)
+
+
+@pytest.mark.parametrize(
+    ("behavior", "warned"),
+    [
+        pytest.param(_behavior(CachePolicy(), ALL_VIEWER), True, id="all-viewer-cached"),
+        pytest.param(
+            _behavior(CachePolicy(), ALL_VIEWER_AND_CLOUDFRONT_HEADERS),
+            True,
+            id="all-viewer-and-cloudfront",
+        ),
+        pytest.param(
+            _behavior(CachePolicy(), OriginRequestPolicy(headers="allExcept")),
+            True,
+            id="all-except-nothing",
+        ),
+        pytest.param(
+            _behavior(
+                CachePolicy(),
+                OriginRequestPolicy(headers="allExcept", header_names=("Authorization",)),
+            ),
+            False,
+            id="all-except-authorization",
+        ),
+        pytest.param(
+            _behavior(CachePolicy(headers=("Authorization",)), ALL_VIEWER),
+            False,
+            id="authorization-keyed",
+        ),
+        pytest.param(_behavior(CACHING_DISABLED, ALL_VIEWER), False, id="caching-disabled"),
+        pytest.param(_behavior(CachePolicy(), None), False, id="no-orp"),
+        pytest.param(
+            _behavior(
+                CachePolicy(),
+                OriginRequestPolicy(headers="whitelist", header_names=("Authorization",)),
+            ),
+            False,
+            id="whitelist-cannot-forward-it",
+        ),
+    ],
+)
+def test_authorization_cache_warning(behavior: Behavior, warned: bool) -> None:
+    """caching.md §1.5: AllViewer forwards Authorization; the key alone decides hits."""
+    warning = authorization_cache_warning(behavior)
+    assert (warning is not None) is warned
+    if warning is not None:
+        assert warning.startswith("Behavior '/api/*': ")
+        assert "Authorization is not in the cache key" in warning
+        assert "whatever credentials they send or if they send none" in warning
+
+
+@pytest.mark.parametrize(
+    ("min_ttl", "phrase"),
+    [
+        pytest.param(0, "unless it says private or no-store", id="min-ttl-0"),
+        pytest.param(30, "for up to MinTTL 30 s even when it says private", id="min-ttl-30"),
+    ],
+)
+def test_authorization_cache_warning_names_min_ttl(min_ttl: int, phrase: str) -> None:
+    warning = authorization_cache_warning(_behavior(CachePolicy(min_ttl=min_ttl), ALL_VIEWER))
+    assert warning is not None and phrase in warning
+
+
+def test_authorization_cache_warnings_for_a_config() -> None:
+    config = EdgeConfig(
+        behaviors=[_behavior(CachePolicy(), ALL_VIEWER)],
+        default=Behavior(cache=CachePolicy(), origin_request_policy=ALL_VIEWER),
+    )
+    warnings = authorization_cache_warnings(config)
+    assert len(warnings) == 2
+    assert warnings[0].startswith("Behavior '/api/*'") and warnings[1].startswith("Behavior '*'")
+    assert authorization_cache_warnings(EdgeConfig()) == []
