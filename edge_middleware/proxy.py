@@ -455,7 +455,7 @@ def _overrun(
     err = OriginError(
         f"The origin {origin.id!r} ({target.base}) sent {extra if conn else 'more'} byte(s) "
         "past the end of its response (more than its Content-Length, or after the last chunk); "
-        "its connection was closed and not reused."
+        "the edge dropped that keep-alive socket instead of reusing it."
     )
     return _logged(err, origin)
 
