@@ -434,7 +434,9 @@ def _leftover(conn: h11.Connection | None, response: httpx.Response) -> int:
         if data:
             return len(data)
     stream = response.extensions.get("network_stream")
-    if stream is None or stream.get_extra_info("ssl_object") is not None:
+    if response.http_version not in ("HTTP/1.1", "HTTP/1.0") or stream is None:
+        return 0  # HTTP/2 multiplexes other streams' frames on the socket
+    if stream.get_extra_info("ssl_object") is not None:
         return 0  # TLS: a close_notify cannot be told from data; httpcore's idle check remains
     sock = stream.get_extra_info("socket")
     if not isinstance(sock, socket.socket) or not stream.get_extra_info("is_readable"):
