@@ -222,9 +222,13 @@ def keepalive_answer(path: str) -> bytes:
     * ``/chunked-bad...``: a chunk whose size line is not hex (a chunked framing error);
     * ``/head-body...``: a normal answer whose body is sent even to a HEAD;
     * ``/late-over...``: as ``/over``, but :data:`EVIL` is sent only once ``server.late`` is set;
-    * anything else: ``200``, the path as its body, ``Cache-Control: max-age=600``.
+    * anything else: ``200``, the path as its body.
+
+    Every answer says ``Cache-Control: max-age=600``, or ``no-store`` when the path contains
+    ``nostore`` (then the edge streams it instead of reading it whole).
     """
-    head = b"HTTP/1.1 200 OK\r\nCache-Control: max-age=600\r\n"
+    cc = b"no-store" if "nostore" in path else b"max-age=600"
+    head = b"HTTP/1.1 200 OK\r\nCache-Control: " + cc + b"\r\n"
     if path.startswith(("/over", "/late-over")):
         return head + b"Content-Length: 2\r\n\r\nhi" + EVIL
     if path.startswith("/chunked-over"):

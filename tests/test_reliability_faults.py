@@ -395,10 +395,13 @@ OVERRUN_ROUNDS, OVERRUN_REQUESTS, OVERRUN_WORKERS = 2, 40, 8
 @pytest.mark.parametrize("kind", ["asgi", "wsgi"])
 def test_overrunning_and_normal_answers_under_concurrency(kind: str) -> None:
     """Issue 15: a keep-alive origin where every other path sends a second response after its
-    Content-Length. Eight viewers at once, twice over (the second round from the cache): every
-    complete 200 carries its own URL's body, the overrunning paths never give a 200, and the
+    Content-Length, half of them cacheable (read whole by the edge) and half ``no-store``
+    (streamed). Eight viewers at once, twice over: every good path gets its own URL's body (the
+    cacheable ones from the cache the second time), an overrunning path gets CloudFront's 502
+    when it was read whole or its two declared bytes before the cut when streamed, and the
     leftover response ("EVIL!!") reaches no one and is never stored."""
-    paths = [f"/over/{kind}/{i}" if i % 2 else f"/ok/{kind}/{i}" for i in range(OVERRUN_REQUESTS)]
+    kinds = ["/ok", "/over", "/ok/nostore", "/over/nostore"]
+    paths = [f"{kinds[i % 4]}/{kind}/{i}" for i in range(OVERRUN_REQUESTS)]
     answers: list[tuple[str, int, dict[str, str], bytes, bool]] = []
     lock = threading.Lock()
 
@@ -427,11 +430,14 @@ def test_overrunning_and_normal_answers_under_concurrency(kind: str) -> None:
         assert b"EVIL" not in body, (path, status, body)
         if path.startswith("/ok/"):
             assert (status, body, complete) == (200, path.encode(), True), (path, status, body)
+        elif "nostore" in path:  # streamed: the declared bytes, then the cut
+            assert (status, body) in ((200, b"hi"), (200, b"")), (path, status, body)
         elif complete:
             assert status == 502, (path, status, body)
             assert headers.get("x-cache") == "Error from cloudfront"
-    for path in paths:  # the good ones once (then cached), the broken ones every time
-        assert hits[path] == (1 if path.startswith("/ok/") else OVERRUN_ROUNDS), path
+    for path in paths:  # cacheable good ones once, the others every time
+        once = path.startswith("/ok/") and "nostore" not in path
+        assert hits[path] == (1 if once else OVERRUN_ROUNDS), path
 
 
 # -- 3. a handler that sleeps past its timeout (ASGI) ---------------------------------------------
