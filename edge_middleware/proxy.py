@@ -451,7 +451,9 @@ def _overrun(
     conn: h11.Connection | None, extra: int, target: _Target, origin: Origin
 ) -> OriginError:
     """Fail the connection (our side of h11 goes to ERROR, so httpcore closes the connection
-    when the response closes instead of pooling it) and build the logged 502."""
+    when the response closes instead of pooling it) and build the logged 502. Without h11 (not
+    found) the surplus was only peeked at, so it is still in the socket, and httpcore's own
+    check closes a pooled connection whose socket is readable before it is used again."""
     if conn is not None:
         conn.send_failed()
     err = OriginError(
@@ -531,8 +533,6 @@ class _ASGIProxy:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             extra = _leftover(conn, response)
             if extra:
-                if conn is None:
-                    await response.extensions["network_stream"].aclose()
                 raise _overrun(conn, extra, target, origin)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
@@ -623,8 +623,6 @@ class _WSGIBody:
                 yield chunk
         extra = _leftover(self.conn, self.response)
         if extra:
-            if self.conn is None:
-                self.response.extensions["network_stream"].close()
             raise _overrun(self.conn, extra, self.target, self.origin)
 
     def close(self) -> None:
