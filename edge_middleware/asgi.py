@@ -142,7 +142,7 @@ class _Responder:
         return True, effect
 
     async def segment(self, gen: Any, effect: CallHandler) -> tuple[bool, Any]:
-        seg = Segment(gen, self.mw.options.storage)
+        seg = Segment(gen, self.mw.options.storage, effect)
         fut = asyncio.wrap_future(EXECUTOR.submit(seg.run, effect))
         while True:
             done, _ = await asyncio.wait({fut}, timeout=seg.wait_time() + 0.001)

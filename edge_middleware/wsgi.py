@@ -140,7 +140,7 @@ class _Responder:
     def segment(self, gen: Any, effect: CallHandler) -> tuple[bool, Any]:
         """Sync handlers (and the cache steps between them) on a worker thread, so a handler
         that hangs costs this request CloudFront's timeout error, not the thread forever."""
-        seg = Segment(gen, self.mw.options.storage)
+        seg = Segment(gen, self.mw.options.storage, effect)
         fut = EXECUTOR.submit(seg.run, effect)
         while True:
             try:
