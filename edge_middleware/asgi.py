@@ -70,7 +70,9 @@ class EdgeMiddleware(FrontDoor):
         origins: Mapping[str, object] | None = None,
     ) -> None:
         self.app = app
-        self.options = SharedOptions(config=config, storage=storage, clock=clock, origins=origins)
+        self.options = SharedOptions(
+            config=config, storage=storage, clock=clock, origins=origins, app=app
+        )
         self._flights: dict[str, asyncio.Event] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._refreshing: set[str] = set()

@@ -65,7 +65,9 @@ class EdgeWSGIMiddleware(FrontDoor):
         origins: Mapping[str, object] | None = None,
     ) -> None:
         self.app = app
-        self.options = SharedOptions(config=config, storage=storage, clock=clock, origins=origins)
+        self.options = SharedOptions(
+            config=config, storage=storage, clock=clock, origins=origins, app=app
+        )
         self._flights: dict[str, threading.Event] = {}
         self._flights_lock = threading.Lock()
         self._refreshing: set[str] = set()

@@ -32,6 +32,10 @@ The hung-handler run (issue 16, item 1) starts the server with ``--hung`` (handl
 ``HUNG_TIMEOUT``) and keeps ``HUNG_CONNECTIONS`` connections asking for the hanging handler,
 more than the worker threads there are, while other connections send requests that need no sync
 handler: those must all be answered right, and every hung request must get its 503 in time.
+
+The two-distributions run (issue 16, item 4) starts two servers on one Redis, each with
+``--tag``: a different distribution domain name, and origin bodies that embed the tag, so a
+body cached by the other distribution is counted as lost (a foreign hit).
 """
 
 from __future__ import annotations
@@ -74,12 +78,18 @@ HANG_SECONDS = 4.0
 HUNG_DURATION = 6.0
 #: Routes that need no sync handler, for the connections beside the hung ones.
 NORMAL_MIX = (("plain", 50), ("miss", 50))
+#: The two-distributions run: connections per server and the run's length.
+TWO_CONNECTIONS = 200
+TWO_DURATION = 8.0
+#: This server's distribution tag (``--tag``; empty for the other runs).
+TAG = ""
 
 
 # ===================================== the server =============================================
-def origin_body(path: str, query: str) -> bytes:
-    """The origin's body for one key: the key repeated, 256 B to 8 KiB depending on the key."""
-    key = f"<{path}?{query}>".encode()
+def origin_body(path: str, query: str, tag: str = "") -> bytes:
+    """The origin's body for one key (and distribution tag): the key repeated, 256 B to 8 KiB
+    depending on the key."""
+    key = f"<{tag}{path}?{query}>".encode()
     size = 256 * (1 + hashlib.sha256(key).digest()[0] % 32)
     return (key * (size // len(key) + 1))[:size]
 
@@ -99,7 +109,7 @@ async def origin_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
                 return
     path = scope["path"]
     query = scope["query_string"].decode("latin-1")
-    body = origin_body(path, query)
+    body = origin_body(path, query, TAG)
     headers = [
         (b"content-type", b"text/plain"),
         (b"content-length", str(len(body)).encode()),
@@ -159,7 +169,7 @@ def hang(event: dict[str, Any], context: Any) -> Any:
     return _cf(event)["request"]
 
 
-def build_app(storage_spec: str, hung: bool = False) -> Any:
+def build_app(storage_spec: str, hung: bool = False, tag: str = "") -> Any:
     from edge_middleware import (
         Behavior,
         CachePolicy,
@@ -192,6 +202,9 @@ def build_app(storage_spec: str, hung: bool = False) -> Any:
             Behavior("/hang/*", viewer_request=hang, cache=no_cache),
         ],
         settings=EdgeSettings(viewer_timeout=HUNG_TIMEOUT) if hung else EdgeSettings(),
+        distribution_domain_name=f"d{tag}.cloudfront.net"
+        if tag
+        else "d111111abcdef8.cloudfront.net",
     )
     return EdgeMiddleware(origin_app, config=config, storage=storage)
 
@@ -205,7 +218,10 @@ def serve(argv: list[str]) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--storage", default="memory")
     parser.add_argument("--hung", action="store_true")
+    parser.add_argument("--tag", default="")
     args = parser.parse_args(argv)
+    global TAG
+    TAG = args.tag
     raise_nofile_limit()
     # Handler failures and Redis outages are expected here; their log lines would only flood.
     logging.disable(logging.CRITICAL)
@@ -214,7 +230,7 @@ def serve(argv: list[str]) -> None:
     sock.bind(("127.0.0.1", 0))
     print(f"PORT {sock.getsockname()[1]}", flush=True)
     config = uvicorn.Config(
-        build_app(args.storage, args.hung),
+        build_app(args.storage, args.hung, args.tag),
         http="h11",
         ws="none",
         loop="asyncio",
@@ -335,7 +351,13 @@ def pick_request(
 
 
 def check_answer(
-    route: str, path: str, query: str, status: int, headers: dict[str, list[str]], body: bytes
+    route: str,
+    path: str,
+    query: str,
+    status: int,
+    headers: dict[str, list[str]],
+    body: bytes,
+    tag: str = "",
 ) -> str | None:
     """``None`` when the answer is right for this request, else what is wrong."""
     x_cache = headers.get("x-cache", [""])
@@ -355,7 +377,7 @@ def check_answer(
             return f"{status} {path}: X-Cache {xc}"
         expected = generated_body(path, query).encode()
         return None if body == expected else f"200 {path}?{query}: body of {body[:80]!r}"
-    if body != origin_body(path, query):
+    if body != origin_body(path, query, tag):
         return f"200 {path}?{query}: another key's body {body[:80]!r}"
     if headers.get("x-origin-key") != [f"{path}?{query}"]:
         return f"200 {path}?{query}: X-Origin-Key {headers.get('x-origin-key')}"
@@ -405,6 +427,7 @@ def run_load(
     on_tick: Callable[[float], None] | None = None,
     seed: int = 7,
     mix: tuple[tuple[str, int], ...] = MIX,
+    tag: str = "",
 ) -> Figures:
     """Keep ``connections`` keep-alive connections busy for ``duration`` seconds."""
     figures = Figures()
@@ -443,7 +466,7 @@ def run_load(
                     # an answer to a request sent just before the end may land after it
                     second = min(int(time.monotonic() - start), len(figures.timeline) - 1)
                     figures.timeline[second][x_cache] += 1
-                wrong = check_answer(route, path, query, status, headers, body)
+                wrong = check_answer(route, path, query, status, headers, body, tag)
                 if wrong is not None:
                     figures.lost.append(wrong)
         finally:
@@ -589,12 +612,47 @@ def test_load_with_hung_handlers(request: pytest.FixtureRequest) -> None:
     assert set(hung[0].x_cache) == {"LambdaExecutionError"}
 
 
+@pytest.mark.slow
+@pytest.mark.redis
+def test_load_two_distributions_one_redis(request: pytest.FixtureRequest, redis_url: str) -> None:
+    """Issue 16, item 4: two distributions (two servers, RedisStorage without a
+    distribution_id) on one Redis, under load: zero foreign hits, both caches warm."""
+    limit = raise_nofile_limit()
+    assert limit >= 2 * TWO_CONNECTIONS + 300, f"RLIMIT_NOFILE {limit} is too low"
+    figures: dict[str, Figures] = {}
+    with (
+        load_server(redis_url, "--tag", "a") as a,
+        load_server(redis_url, "--tag", "b") as b,
+    ):
+        thread = threading.Thread(
+            target=lambda: figures.__setitem__(
+                "b", run_load(b.port, connections=TWO_CONNECTIONS, duration=TWO_DURATION, tag="b")
+            )
+        )
+        thread.start()
+        figures["a"] = run_load(a.port, connections=TWO_CONNECTIONS, duration=TWO_DURATION, tag="a")
+        thread.join(90)
+        alive = a.proc.poll() is None and b.proc.poll() is None
+    for name, fig in sorted(figures.items()):
+        report(request.config, f"load [two distributions, {name}]: {fig.summary()}")
+    assert alive, "a server process died"
+    assert sorted(figures) == ["a", "b"]
+    for fig in figures.values():
+        foreign = [item for item in fig.lost if "another key's body" in item]
+        assert foreign == [], foreign[:20]
+        assert fig.lost == [], fig.lost[:20]
+        assert fig.answered == fig.sent > TWO_CONNECTIONS
+        assert fig.x_cache["Hit"] > 0 and fig.x_cache["Miss"] > 0
+
+
 def test_check_answer_spots_a_foreign_body() -> None:
     """The generator's own check: another key's body, header or status is counted as lost."""
     right = {"x-cache": ["Hit from cloudfront"], "x-origin-key": ["/hit/1?"]}
     right |= {"x-ores": ["/hit/1?"], "x-vres": ["/hit/1"]}
     assert check_answer("hit", "/hit/1", "", 200, right, origin_body("/hit/1", "")) is None
     assert check_answer("hit", "/hit/1", "", 200, right, origin_body("/hit/2", "")) is not None
+    # the same key from another distribution
+    assert check_answer("hit", "/hit/1", "", 200, right, origin_body("/hit/1", ""), "b") is not None
     wrong = dict(right, **{"x-ores": ["/hit/2?"]})
     assert check_answer("hit", "/hit/1", "", 200, wrong, origin_body("/hit/1", "")) is not None
     assert check_answer("miss", "/miss/1", "", 502, {"x-cache": ["Error"]}, b"") is not None
