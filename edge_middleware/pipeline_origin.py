@@ -32,7 +32,7 @@ from .headers import (
 )
 from .origins import match_origin
 from .types import CFRequest, CFResponse
-from .validation import ResponseResult
+from .validation import ResponseResult, origin_response_error
 
 if TYPE_CHECKING:
     from .pipeline import Gen, Pipeline
@@ -229,6 +229,8 @@ def origin_phase(
     event = p._event("origin-request", rid, oreq)
     resp = yield FetchOrigin(origin, origin_id, oreq, send_body, event, whole=background)
     now = p.clock()
+    if isinstance(resp, OriginResponse):  # CloudFront answers an unparsable origin with 502
+        resp = origin_response_error(resp.headers) or resp
     if isinstance(resp, CloudFrontError):
         steps.append(TraceStep("origin-response", False, skipped_because="origin unreachable"))
         if stale is not None and _stale_ok(stale, now):

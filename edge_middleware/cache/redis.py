@@ -34,6 +34,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from edge_middleware.cache.entry import CacheEntry, invalidation_matches
 from edge_middleware.cache.memory import MemoryStorage
 from edge_middleware.exceptions import ConfigurationError
+from edge_middleware.headers import raw_header_problem
 
 if TYPE_CHECKING:
     import redis
@@ -116,6 +117,10 @@ def loads(blob: bytes) -> CacheEntry:
             ):
                 raise ValueError("malformed header pair")
             headers.append((pair[0].encode("latin-1"), pair[1].encode("latin-1")))
+        # A shared Redis is not a trusted source: nothing unfit for the wire goes out from it.
+        problem = raw_header_problem(headers)
+        if problem is not None:
+            raise ValueError(problem)
         return CacheEntry(
             key=_get(meta, "key", str),
             status=_get(meta, "status", int),
