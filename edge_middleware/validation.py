@@ -50,6 +50,7 @@ __all__ = [
     "is_disallowed_header",
     "origin_response_error",
     "read_only_headers",
+    "shrink_for_trace",
     "validate_request_result",
     "validate_response_result",
 ]
@@ -546,6 +547,33 @@ def validate_response_result(
             int(before["status"]), before["statusDescription"], before["headers"], None
         )
     return _response(event_type, _json_object(result), settings, before)
+
+
+#: Longest string a rejected result keeps in its trace (logs, inspector).
+TRACE_STRING_LIMIT = 4096
+
+
+def shrink_for_trace(value: Any, limit: int = TRACE_STRING_LIMIT, depth: int = 0) -> Any:
+    """A copy of a rejected result small enough to keep for logs and the inspector: strings and
+    bytes over ``limit`` are cut (with a note of their length), deep nesting is elided. A
+    200 MB body a handler returned must not stay resident with the request's record."""
+    if isinstance(value, str | bytes):
+        if len(value) <= limit:
+            return value
+        note = f"... [{len(value)} in all, cut for the trace]"
+        if isinstance(value, bytes):
+            return value[:limit] + note.encode()
+        return value[:limit] + note
+    if depth > 16:
+        return "..."
+    if isinstance(value, dict):
+        return {
+            shrink_for_trace(k, limit, depth + 1): shrink_for_trace(v, limit, depth + 1)
+            for k, v in list(value.items())[:1000]
+        }
+    if isinstance(value, list | tuple):
+        return [shrink_for_trace(v, limit, depth + 1) for v in value[:1000]]
+    return value
 
 
 def origin_response_error(headers: RawHeaders) -> OriginError | None:
