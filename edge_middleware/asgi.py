@@ -70,7 +70,9 @@ class EdgeMiddleware(FrontDoor):
         origins: Mapping[str, object] | None = None,
     ) -> None:
         self.app = app
-        self.options = SharedOptions(config=config, storage=storage, clock=clock, origins=origins)
+        self.options = SharedOptions(
+            config=config, storage=storage, clock=clock, origins=origins, app=app
+        )
         self._flights: dict[str, asyncio.Event] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._refreshing: set[str] = set()
@@ -142,7 +144,7 @@ class _Responder:
         return True, effect
 
     async def segment(self, gen: Any, effect: CallHandler) -> tuple[bool, Any]:
-        seg = Segment(gen, self.mw.options.storage)
+        seg = Segment(gen, self.mw.options.storage, effect)
         fut = asyncio.wrap_future(EXECUTOR.submit(seg.run, effect))
         while True:
             done, _ = await asyncio.wait({fut}, timeout=seg.wait_time() + 0.001)

@@ -24,7 +24,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO, TypeVar
 
-__all__ = ["Captured", "capturing", "install", "run_captured", "uninstall"]
+__all__ = ["MAX_KEPT_CHARS", "Captured", "capturing", "install", "run_captured", "uninstall"]
+
+#: What one invocation's captured output keeps (CloudWatch Logs' 256 KB event limit); the rest
+#: is counted, not kept, so a handler printing 200 MB does not hold 200 MB (issue 16, item 8).
+MAX_KEPT_CHARS = 256 * 1024
 
 _T = TypeVar("_T")
 
@@ -39,20 +43,33 @@ class Captured:
     """The text one handler invocation wrote. After :meth:`close` (the invocation is over or
     timed out) further writes from a still-running handler go to the real stream."""
 
-    __slots__ = ("_parts", "closed")
+    __slots__ = ("_kept", "_parts", "closed", "dropped")
 
     def __init__(self) -> None:
         self._parts: list[str] | None = None
+        self._kept = 0
+        #: characters written past :data:`MAX_KEPT_CHARS`, counted and dropped
+        self.dropped = 0
         self.closed = False
 
     def write(self, text: str) -> None:
         if self._parts is None:
             self._parts = []
+        room = MAX_KEPT_CHARS - self._kept
+        if len(text) > room:
+            self.dropped += len(text) - max(0, room)
+            text = text[: max(0, room)]
+            if not text:
+                return
         self._parts.append(text)
+        self._kept += len(text)
 
     @property
     def text(self) -> str:
-        return "".join(self._parts) if self._parts else ""
+        kept = "".join(self._parts) if self._parts else ""
+        if self.dropped:
+            kept += f"\n[... {self.dropped} more characters not kept]\n"
+        return kept
 
     def close(self) -> str:
         self.closed = True

@@ -207,9 +207,10 @@ def origin_scope(
     new["path"] = unquote(uri)
     new["raw_path"] = raw_path
     new["query_string"] = encode_value(request["querystring"])
-    new["headers"] = _replace_content_length(
-        headers_to_raw(request["headers"]) + extra, body_length
-    )
+    # ASGI requires lower-case header names in a scope (CloudFront's ``key`` keeps the case
+    # the viewer or handler gave; Starlette's ``Headers`` only finds lower-case names).
+    raw = [(name.lower(), value) for name, value in headers_to_raw(request["headers"]) + extra]
+    new["headers"] = _replace_content_length(raw, body_length)
     new["method"] = request["method"]
     new["root_path"] = ""
     return new

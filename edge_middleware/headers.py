@@ -8,6 +8,7 @@ function did not change go back out as received, changed values go out as UTF-8.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 from .types import CFHeaders, HeaderEntry
@@ -18,6 +19,7 @@ __all__ = [
     "DISALLOWED_HEADERS",
     "DISALLOWED_PREFIXES",
     "HOP_BY_HOP",
+    "VALUE_CONTROLS",
     "RawHeaders",
     "capitalize",
     "encode_value",
@@ -28,6 +30,7 @@ __all__ = [
     "headers_to_raw",
     "is_disallowed",
     "raw_get",
+    "raw_header_problem",
     "with_length",
     "without",
 ]
@@ -56,6 +59,39 @@ HOP_BY_HOP = frozenset(
         b"te",
     }
 )
+
+
+#: Characters no header value may hold (RFC 9110 §5.5: VCHAR, obs-text, SP and HTAB only):
+#: CR, LF and NUL would split or end the header; CloudFront rejects every other control too,
+#: in a function's result (502 LambdaValidationError) and in an origin's response (502).
+VALUE_CONTROLS = "\x00-\x08\x0a-\x1f\x7f"
+_BAD_RAW_VALUE = re.compile(f"[{VALUE_CONTROLS}]".encode())
+_RAW_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def raw_header_problem(raw: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """What makes a raw header list unfit for the wire (a name that is not a token, a value
+    with a control character), or ``None``. Used on origin responses and on entries read back
+    from a shared cache, which nothing else has checked."""
+    pairs = raw if isinstance(raw, list) else list(raw)
+    if not pairs:
+        return None
+    # one regex pass over all names and one over all values: valid lists are the common case
+    names = [name for name, _ in pairs]
+    if (
+        all(names)
+        and _RAW_TOKEN.fullmatch(b"".join(names)) is not None
+        and (_BAD_RAW_VALUE.search(b"\t".join(value for _, value in pairs)) is None)
+    ):
+        return None
+    for name, value in pairs:
+        if not _RAW_TOKEN.fullmatch(name):
+            return f"the header name {name!r} is not a valid HTTP header name"
+        bad = _BAD_RAW_VALUE.search(value)
+        if bad is not None:
+            shown = name.decode("latin-1")
+            return f"invalid character '%{bad.group()[0]:02X}' in the value of header {shown}"
+    return None  # pragma: no cover - the joined checks found something the loop did not
 
 
 def is_disallowed(lower: str) -> bool:

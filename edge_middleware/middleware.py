@@ -14,6 +14,7 @@ from .cache.memory import MemoryStorage
 from .config import EdgeConfig
 from .effects import Outcome
 from .exceptions import ConfigurationError
+from .identity import distribution_identity
 from .pipeline import Pipeline
 
 __all__ = ["FrontDoor", "Observer", "RequestRecord", "SharedOptions", "coerce_config"]
@@ -88,6 +89,7 @@ class SharedOptions:
         storage: Storage | None = None,
         clock: Callable[[], float] = time.time,
         origins: Mapping[str, object] | None = None,
+        app: object = None,
     ) -> None:
         self.config = coerce_config(config)
         self.clock = clock
@@ -96,6 +98,11 @@ class SharedOptions:
             if storage is not None
             else MemoryStorage(max_object_bytes=self.config.settings.max_object_bytes, clock=clock)
         )
+        #: this distribution's namespace in a shared cache (issue 16, item 4)
+        self.distribution_identity = distribution_identity(self.config, app)
+        adopt = getattr(self.storage, "adopt_distribution", None)
+        if adopt is not None:  # a shared storage without a distribution_id of its own
+            adopt(self.distribution_identity)
         self.pipeline = Pipeline(self.config, clock=clock)
         self.origins: dict[str, object] = {}
         known = {o.id for o in self.config.origins}

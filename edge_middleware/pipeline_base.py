@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Generator
 from typing import Any
 
+from .cache.budget import BufferBudget
 from .config import Behavior, EdgeConfig, Origin, Trigger
 from .convert import reason_phrase
 from .effects import CallHandler, Outcome, TraceStep
@@ -25,6 +26,7 @@ from .types import EVENT_TYPES, CFHeaders, CFOrigin, CFRequest, CFResponse, Even
 from .validation import (
     copy_request,
     copy_response,
+    shrink_for_trace,
     validate_request_result,
     validate_response_result,
 )
@@ -48,6 +50,8 @@ class PipelineBase:
         self.settings = config.settings
         self.clock = clock
         self.runners: dict[int, HandlerRunner] = {}
+        #: bytes all requests in flight may read into memory to store or compress a body
+        self.buffers = BufferBudget(self.settings.max_buffered_bytes)
         for behavior in config.all_behaviors:
             for ev in ("viewer-request", "origin-request", "origin-response", "viewer-response"):
                 trig = behavior.trigger(ev)
@@ -193,6 +197,10 @@ class PipelineBase:
     ) -> CloudFrontError:
         exc.handler = self.runners[id(trig)].name
         step.error, step.error_field = exc.reason, exc.field or ""
+        # A rejected result may be huge: keep a cut copy, and no traceback whose frames would
+        # keep the result (and validation's copy of it) alive with the request's record.
+        step.result = shrink_for_trace(step.result)
+        exc.__traceback__ = None
         logger.warning(
             "%s handler %s failed validation at %s: %s",
             event_type,

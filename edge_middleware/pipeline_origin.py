@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .cache.budget import bytes_to_buffer
 from .cache.compression import choose_coding, compress
 from .cache.entry import CacheEntry
 from .cache.rules import StoreDecision, decide_storage, normalize_accept_encoding
@@ -32,12 +33,16 @@ from .headers import (
 )
 from .origins import match_origin
 from .types import CFRequest, CFResponse
-from .validation import ResponseResult
+from .validation import ResponseResult, origin_response_error
 
 if TYPE_CHECKING:
     from .pipeline import Gen, Pipeline
 
 __all__ = ["origin_phase"]
+
+
+#: The largest body read into memory to compress it (CloudFront compresses up to 10 MB).
+_COMPRESS_LIMIT = 10_000_000
 
 
 def _whole(headers: RawHeaders, body: bytes) -> bool:
@@ -229,6 +234,8 @@ def origin_phase(
     event = p._event("origin-request", rid, oreq)
     resp = yield FetchOrigin(origin, origin_id, oreq, send_body, event, whole=background)
     now = p.clock()
+    if isinstance(resp, OriginResponse):  # CloudFront answers an unparsable origin with 502
+        resp = origin_response_error(resp.headers) or resp
     if isinstance(resp, CloudFrontError):
         steps.append(TraceStep("origin-response", False, skipped_because="origin unreachable"))
         if stale is not None and _stale_ok(stale, now):
@@ -315,10 +322,15 @@ def origin_phase(
         )
         coding = choose_coding(behavior, viewer_ae, status, headers, viewer.http_version)
         if coding is not None:
-            if stream_rest:
-                rest, complete = yield ReadOriginBody(10_000_000)
-                body += rest
-                stream_rest = not complete
+            if stream_rest:  # within the shared buffer budget, else sent uncompressed
+                want = bytes_to_buffer(headers, len(body), _COMPRESS_LIMIT)
+                if want is not None and p.buffers.take(want):
+                    try:
+                        rest, complete = yield ReadOriginBody(want)
+                    finally:
+                        p.buffers.give(want)
+                    body += rest
+                    stream_rest = not complete
             if not stream_rest and _whole(headers, body):
                 body, headers = compress(coding, body, headers)
 
@@ -332,10 +344,16 @@ def origin_phase(
         ttl_reason = decision.reason
         if decision.store:
             complete = True
-            if stream_rest:
-                rest, complete = yield ReadOriginBody(max(0, s.max_object_bytes - len(body)))
-                body += rest
-                stream_rest = not complete
+            if stream_rest:  # within the shared buffer budget, else streamed and not stored
+                want = bytes_to_buffer(headers, len(body), s.max_object_bytes)
+                complete = False
+                if want is not None and p.buffers.take(want):
+                    try:
+                        rest, complete = yield ReadOriginBody(want)
+                    finally:
+                        p.buffers.give(want)
+                    body += rest
+                    stream_rest = not complete
             if complete and len(body) <= s.max_object_bytes and _whole(headers, body):
                 yield Store(
                     _entry(p, key, status, reason, headers, body, decision, req, viewer, now)

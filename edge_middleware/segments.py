@@ -11,6 +11,11 @@ The front door waits for the segment with the deadline of the handler now runnin
 handler overruns, the request is answered with CloudFront's timeout error at once and the
 segment is abandoned: when the handler finally returns, the worker stops without touching the
 cache or the response.
+
+The first handler's deadline starts when the request asks for it (the segment is created), not
+when a worker becomes free: with every worker held by hung handlers, a queued request still gets
+its 503 in time, and a worker that reaches a segment abandoned meanwhile drops it without
+calling the handler (issue 16, item 1).
 """
 
 from __future__ import annotations
@@ -42,14 +47,18 @@ class Segment:
 
     __slots__ = ("abandoned", "deadline", "gen", "lock", "running", "storage")
 
-    def __init__(self, gen: Any, storage: Storage) -> None:
+    def __init__(self, gen: Any, storage: Storage, first: CallHandler | None = None) -> None:
         self.gen = gen
         self.storage = storage
         self.lock = threading.Lock()
-        #: monotonic deadline of the handler running now (inf between handlers)
+        #: monotonic deadline of the handler running (or waiting for a worker) now; inf between
+        #: handlers
         self.deadline = math.inf
         self.running: CallHandler | None = None
         self.abandoned = False
+        if first is not None:  # its clock starts now, while it may still wait for a worker
+            self.running = first
+            self.deadline = time.monotonic() + first.timeout
 
     def run(self, effect: CallHandler) -> tuple[bool, Any]:
         """Worker thread: returns ``(True, next_effect)`` for the front door, or
@@ -69,10 +78,19 @@ class Segment:
     def _perform(self, effect: Any) -> Any:
         if isinstance(effect, CallHandler):
             with self.lock:
-                self.running = effect
-                self.deadline = time.monotonic() + effect.timeout
+                if self.abandoned:  # answered while queued: never call the handler
+                    return None
+                if self.running is not effect:
+                    self.running = effect
+                    self.deadline = time.monotonic() + effect.timeout
+                deadline = self.deadline
             try:
-                return effect.runner.call_here(effect.event, effect.request_id, effect.timeout)
+                if time.monotonic() >= deadline:  # no worker in time: CloudFront's 503
+                    return effect.runner._timed_out(effect.timeout)
+                result = effect.runner.call_here(effect.event, effect.request_id, effect.timeout)
+                if time.monotonic() > deadline:  # ran past the deadline set when asked
+                    return effect.runner._timed_out(effect.timeout)
+                return result
             except CloudFrontError as exc:
                 return exc
             finally:

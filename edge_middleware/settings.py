@@ -121,6 +121,10 @@ class EdgeSettings:
     invalidation_delay: float = 0.0
     #: #51 largest object stored (CloudFront: 30 GB; here a memory-friendly default).
     max_object_bytes: int = 64 * 1024 * 1024
+    #: Bytes that all requests in flight together may read into memory to store (or compress)
+    #: an origin body. A request that finds no room streams the body through, not stored (not
+    #: compressed); each one alone is bounded by ``max_object_bytes`` (issue 16, item 8).
+    max_buffered_bytes: int = 256 * 1024 * 1024
     #: the default error caching minimum TTL (caching.md §1.4).
     error_caching_min_ttl: int = 10
     #: seconds an expired entry is kept for revalidation and stale-on-error (caching.md §3).
@@ -147,5 +151,9 @@ class EdgeSettings:
         for name in ("viewer_timeout", "origin_timeout"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"EdgeSettings.{name}", getattr(self, name), "> 0")
+        if self.max_buffered_bytes < 0:
+            raise ConfigurationError(
+                "EdgeSettings.max_buffered_bytes", self.max_buffered_bytes, ">= 0"
+            )
         if self.max_object_bytes < 0:
             raise ConfigurationError("EdgeSettings.max_object_bytes", self.max_object_bytes, ">= 0")

@@ -21,8 +21,15 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Literal
 
-from .exceptions import LambdaValidationError
-from .headers import DISALLOWED_HEADERS, capitalize, is_disallowed
+from .exceptions import LambdaValidationError, OriginError
+from .headers import (
+    DISALLOWED_HEADERS,
+    VALUE_CONTROLS,
+    RawHeaders,
+    capitalize,
+    is_disallowed,
+    raw_header_problem,
+)
 from .settings import EdgeSettings
 from .types import (
     CFBody,
@@ -41,7 +48,9 @@ __all__ = [
     "copy_request",
     "copy_response",
     "is_disallowed_header",
+    "origin_response_error",
     "read_only_headers",
+    "shrink_for_trace",
     "validate_request_result",
     "validate_response_result",
 ]
@@ -56,6 +65,8 @@ READ_ONLY = FAILED + "The function tried to add, delete, or change a read-only h
 BLACKLISTED = FAILED + "The function tried to add a blacklisted header."
 BAD_BODY = FAILED + "The body is not a string, is not an object, or exceeds the maximum size"
 BAD_URI = FAILED + "invalid uri format"
+#: A text body must be valid Unicode: a lone surrogate has no UTF-8 form.
+SURROGATE_BODY = FAILED + "The body contains a lone surrogate, which is not valid UTF-8."
 BAD_HEADER_VALUE = (
     FAILED + "the value of each header value must be of string or array of string type"
 )
@@ -100,8 +111,10 @@ REQUEST_BODY_LIMITS: dict[str, int] = {"viewer-request": 40 * 1024, "origin-requ
 MAX_URI_LENGTH = 8192
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-# CR, LF and NUL never reach the wire; lone surrogates cannot be encoded at all.
-_BAD_VALUE_CHAR = re.compile("[\r\n\x00\ud800-\udfff]")
+# No control character but HTAB (CloudFront rejects them all; CR, LF and NUL would also split
+# the header on the wire); lone surrogates cannot be encoded at all.
+_BAD_VALUE_CHAR = re.compile(f"[{VALUE_CONTROLS}\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _BAD_URI_CHAR = re.compile("[\x00-\x20\x7f\ud800-\udfff]")
 _BAD_QUERY_CHAR = re.compile("[\x00-\x20\x7f#\ud800-\udfff]")
 _BAD_REASON_CHAR = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
@@ -394,7 +407,9 @@ def _request_body(
         raise LambdaValidationError(BAD_BODY, field="request.body.data")
     limit = REQUEST_BODY_LIMITS[event_type]
     if encoding == "text":
-        raw = text.encode("utf-8", "surrogatepass")
+        if not text.isascii() and _SURROGATE.search(text):
+            raise _fail(SURROGATE_BODY, "request.body.data")
+        raw = text.encode("utf-8")
         over = len(raw) > limit
     else:
         over = len(text) * 3 > limit * 4
@@ -523,10 +538,53 @@ def validate_response_result(
     """Check an origin-response/viewer-response result against ``before``, the response the
     handler was given (§2.1, §2.2, §2.4)."""
     if type(result) is dict and result == before:
+        # Unchanged, but the values came from an origin (or a cache) nobody else checked:
+        # one pass over all of them, the loop only to name the bad one.
+        values = [e["value"] for entries in before["headers"].values() for e in entries]
+        if _BAD_VALUE_CHAR.search("\t".join(values)):
+            _header_map(before["headers"], "response.headers", settings)
         return ResponseResult(
             int(before["status"]), before["statusDescription"], before["headers"], None
         )
     return _response(event_type, _json_object(result), settings, before)
+
+
+#: Longest string a rejected result keeps in its trace (logs, inspector).
+TRACE_STRING_LIMIT = 4096
+
+
+def shrink_for_trace(value: Any, limit: int = TRACE_STRING_LIMIT, depth: int = 0) -> Any:
+    """A copy of a rejected result small enough to keep for logs and the inspector: strings and
+    bytes over ``limit`` are cut (with a note of their length), deep nesting is elided. A
+    200 MB body a handler returned must not stay resident with the request's record."""
+    if isinstance(value, str | bytes):
+        if len(value) <= limit:
+            return value
+        note = f"... [{len(value)} in all, cut for the trace]"
+        if isinstance(value, bytes):
+            return value[:limit] + note.encode()
+        return value[:limit] + note
+    if depth > 16:
+        return "..."
+    if isinstance(value, dict):
+        return {
+            shrink_for_trace(k, limit, depth + 1): shrink_for_trace(v, limit, depth + 1)
+            for k, v in list(value.items())[:1000]
+        }
+    if isinstance(value, list | tuple):
+        return [shrink_for_trace(v, limit, depth + 1) for v in value[:1000]]
+    return value
+
+
+def origin_response_error(headers: RawHeaders) -> OriginError | None:
+    """CloudFront's 502 for an origin response whose headers cannot be sent on (a name that is
+    not a token, a control character in a value); ``None`` for a valid one. Such a response
+    never reaches a function, the cache or the viewer (issue 16, item 7)."""
+    problem = raw_header_problem(headers)
+    if problem is None:
+        return None
+    _log.warning("origin response rejected: %s", problem)
+    return OriginError(f"The origin returned an invalid response: {problem}.")
 
 
 def _parse_status(data: dict[str, Any], settings: EdgeSettings) -> int:
@@ -604,5 +662,10 @@ def _response(
         raise LambdaValidationError(BAD_BODY, field="response.body")
     if body is _MISSING:
         return ResponseResult(status, description, headers, None)
-    raw = _b64decode(body, "response.body") if decode else body.encode("utf-8", "surrogatepass")
+    if decode:
+        raw = _b64decode(body, "response.body")
+    elif not body.isascii() and _SURROGATE.search(body):
+        raise _fail(SURROGATE_BODY, "response.body")
+    else:
+        raw = body.encode("utf-8")
     return ResponseResult(status, description, headers, raw)

@@ -65,7 +65,9 @@ class EdgeWSGIMiddleware(FrontDoor):
         origins: Mapping[str, object] | None = None,
     ) -> None:
         self.app = app
-        self.options = SharedOptions(config=config, storage=storage, clock=clock, origins=origins)
+        self.options = SharedOptions(
+            config=config, storage=storage, clock=clock, origins=origins, app=app
+        )
         self._flights: dict[str, threading.Event] = {}
         self._flights_lock = threading.Lock()
         self._refreshing: set[str] = set()
@@ -140,7 +142,7 @@ class _Responder:
     def segment(self, gen: Any, effect: CallHandler) -> tuple[bool, Any]:
         """Sync handlers (and the cache steps between them) on a worker thread, so a handler
         that hangs costs this request CloudFront's timeout error, not the thread forever."""
-        seg = Segment(gen, self.mw.options.storage)
+        seg = Segment(gen, self.mw.options.storage, effect)
         fut = EXECUTOR.submit(seg.run, effect)
         while True:
             try:

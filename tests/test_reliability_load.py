@@ -10,7 +10,9 @@ ASGI origin, with
 * ``/miss/<id>``: caching disabled, an async origin-request handler on every request;
 * ``/gen/<id>``: a viewer-request handler generates the response;
 * ``/fail/<id>``: the viewer-request handler raises (CloudFront's 503);
-* ``/bad/<id>``: the origin-response handler returns an invalid result (CloudFront's 502).
+* ``/bad/<id>``: the origin-response handler returns an invalid result (CloudFront's 502);
+* ``/plain/<n>``: cached, no handler at all;
+* ``/hang/<id>``: a sync viewer-request handler that hangs (CloudFront's 503 at its timeout).
 
 Every origin body and generated body embeds its own key, so the load generator (asyncio and
 raw sockets, one coroutine per connection) checks each response against the request it sent:
@@ -25,6 +27,15 @@ check (no foreign body, no unexpected 5xx, flat memory) still has to pass first,
 ``KnownBug`` (stalled requests, a cold cache) counts as the expected failure.
 ``tests/test_reliability_faults.py`` reuses the server and the generator with Redis killed and
 restarted during the run.
+
+The hung-handler run (issue 16, item 1) starts the server with ``--hung`` (handler timeouts of
+``HUNG_TIMEOUT``) and keeps ``HUNG_CONNECTIONS`` connections asking for the hanging handler,
+more than the worker threads there are, while other connections send requests that need no sync
+handler: those must all be answered right, and every hung request must get its 503 in time.
+
+The two-distributions run (issue 16, item 4) starts two servers on one Redis, each with
+``--tag``: a different distribution domain name, and origin bodies that embed the tag, so a
+body cached by the other distribution is counted as lost (a foreign hit).
 """
 
 from __future__ import annotations
@@ -42,6 +53,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -58,12 +70,26 @@ QUERY_KEYS = 2_000
 MIX = (("hit", 45), ("query", 15), ("miss", 15), ("gen", 15), ("fail", 5), ("bad", 5))
 #: RSS growth allowed between the end of the warm-up and the end of the run.
 RSS_SLACK_BYTES = 16 * 2**20
+#: The hung-handler run: connections to hung handlers, the handlers' timeout, how long a hung
+#: handler holds its thread (it returns by itself, so the server can stop), the run's length.
+HUNG_CONNECTIONS = 300
+HUNG_TIMEOUT = 0.5
+HANG_SECONDS = 4.0
+HUNG_DURATION = 6.0
+#: Routes that need no sync handler, for the connections beside the hung ones.
+NORMAL_MIX = (("plain", 50), ("miss", 50))
+#: The two-distributions run: connections per server and the run's length.
+TWO_CONNECTIONS = 200
+TWO_DURATION = 8.0
+#: This server's distribution tag (``--tag``; empty for the other runs).
+TAG = ""
 
 
 # ===================================== the server =============================================
-def origin_body(path: str, query: str) -> bytes:
-    """The origin's body for one key: the key repeated, 256 B to 8 KiB depending on the key."""
-    key = f"<{path}?{query}>".encode()
+def origin_body(path: str, query: str, tag: str = "") -> bytes:
+    """The origin's body for one key (and distribution tag): the key repeated, 256 B to 8 KiB
+    depending on the key."""
+    key = f"<{tag}{path}?{query}>".encode()
     size = 256 * (1 + hashlib.sha256(key).digest()[0] % 32)
     return (key * (size // len(key) + 1))[:size]
 
@@ -83,7 +109,7 @@ async def origin_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
                 return
     path = scope["path"]
     query = scope["query_string"].decode("latin-1")
-    body = origin_body(path, query)
+    body = origin_body(path, query, TAG)
     headers = [
         (b"content-type", b"text/plain"),
         (b"content-length", str(len(body)).encode()),
@@ -138,12 +164,18 @@ def invalid_result(event: dict[str, Any], context: Any) -> Any:
     return response
 
 
-def build_app(storage_spec: str) -> Any:
+def hang(event: dict[str, Any], context: Any) -> Any:
+    time.sleep(HANG_SECONDS)
+    return _cf(event)["request"]
+
+
+def build_app(storage_spec: str, hung: bool = False, tag: str = "") -> Any:
     from edge_middleware import (
         Behavior,
         CachePolicy,
         EdgeConfig,
         EdgeMiddleware,
+        EdgeSettings,
         MemoryStorage,
         RedisStorage,
     )
@@ -166,7 +198,13 @@ def build_app(storage_spec: str) -> Any:
             Behavior("/gen/*", viewer_request=generate),
             Behavior("/fail/*", viewer_request=explode, cache=no_cache),
             Behavior("/bad/*", origin_response=invalid_result, cache=no_cache),
-        ]
+            Behavior("/plain/*"),
+            Behavior("/hang/*", viewer_request=hang, cache=no_cache),
+        ],
+        settings=EdgeSettings(viewer_timeout=HUNG_TIMEOUT) if hung else EdgeSettings(),
+        distribution_domain_name=f"d{tag}.cloudfront.net"
+        if tag
+        else "d111111abcdef8.cloudfront.net",
     )
     return EdgeMiddleware(origin_app, config=config, storage=storage)
 
@@ -179,7 +217,11 @@ def serve(argv: list[str]) -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--storage", default="memory")
+    parser.add_argument("--hung", action="store_true")
+    parser.add_argument("--tag", default="")
     args = parser.parse_args(argv)
+    global TAG
+    TAG = args.tag
     raise_nofile_limit()
     # Handler failures and Redis outages are expected here; their log lines would only flood.
     logging.disable(logging.CRITICAL)
@@ -188,7 +230,7 @@ def serve(argv: list[str]) -> None:
     sock.bind(("127.0.0.1", 0))
     print(f"PORT {sock.getsockname()[1]}", flush=True)
     config = uvicorn.Config(
-        build_app(args.storage),
+        build_app(args.storage, args.hung, args.tag),
         http="h11",
         ws="none",
         loop="asyncio",
@@ -226,10 +268,10 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def load_server(storage: str = "memory") -> Iterator[ServerProcess]:
+def load_server(storage: str = "memory", *options: str) -> Iterator[ServerProcess]:
     """This file's server in a subprocess on a free 127.0.0.1 port."""
     proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--storage", storage],
+        [sys.executable, str(Path(__file__).resolve()), "--storage", storage, *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=str(Path(__file__).resolve().parent.parent),
@@ -291,9 +333,13 @@ class Figures:
         )
 
 
-def pick_request(rng: random.Random, serial: int) -> tuple[str, str, str]:
+def pick_request(
+    rng: random.Random, serial: int, mix: tuple[tuple[str, int], ...] = MIX
+) -> tuple[str, str, str]:
     """(route, path, query) for one request."""
-    route = rng.choices([r for r, _ in MIX], weights=[w for _, w in MIX])[0]
+    route = rng.choices([r for r, _ in mix], weights=[w for _, w in mix])[0]
+    if route == "plain":
+        return route, f"/plain/{rng.randrange(HIT_KEYS)}", ""
     if route == "hit":
         return route, f"/hit/{rng.randrange(HIT_KEYS)}", ""
     if route == "query":
@@ -305,14 +351,20 @@ def pick_request(rng: random.Random, serial: int) -> tuple[str, str, str]:
 
 
 def check_answer(
-    route: str, path: str, query: str, status: int, headers: dict[str, list[str]], body: bytes
+    route: str,
+    path: str,
+    query: str,
+    status: int,
+    headers: dict[str, list[str]],
+    body: bytes,
+    tag: str = "",
 ) -> str | None:
     """``None`` when the answer is right for this request, else what is wrong."""
     x_cache = headers.get("x-cache", [""])
     if len(x_cache) != 1:
         return f"{status} {path}: X-Cache {x_cache}"
     xc = x_cache[0]
-    if route == "fail":
+    if route in ("fail", "hang"):
         ok = status == 503 and xc == "LambdaExecutionError from cloudfront"
         return None if ok else f"{status} {path}: expected 503 LambdaExecutionError, got {xc}"
     if route == "bad":
@@ -325,7 +377,7 @@ def check_answer(
             return f"{status} {path}: X-Cache {xc}"
         expected = generated_body(path, query).encode()
         return None if body == expected else f"200 {path}?{query}: body of {body[:80]!r}"
-    if body != origin_body(path, query):
+    if body != origin_body(path, query, tag):
         return f"200 {path}?{query}: another key's body {body[:80]!r}"
     if headers.get("x-origin-key") != [f"{path}?{query}"]:
         return f"200 {path}?{query}: X-Origin-Key {headers.get('x-origin-key')}"
@@ -333,6 +385,8 @@ def check_answer(
         return None if xc == "Miss from cloudfront" else f"200 {path}: X-Cache {xc}"
     if xc not in ("Hit from cloudfront", "Miss from cloudfront"):
         return f"200 {path}: X-Cache {xc}"
+    if route == "plain":
+        return None
     if headers.get("x-ores") != [f"{path}?{query}"]:
         return f"200 {path}?{query}: X-Ores {headers.get('x-ores')}"
     if route == "hit" and headers.get("x-vres") != [path]:
@@ -372,6 +426,8 @@ def run_load(
     duration: float = DURATION,
     on_tick: Callable[[float], None] | None = None,
     seed: int = 7,
+    mix: tuple[tuple[str, int], ...] = MIX,
+    tag: str = "",
 ) -> Figures:
     """Keep ``connections`` keep-alive connections busy for ``duration`` seconds."""
     figures = Figures()
@@ -386,7 +442,7 @@ def run_load(
         figures.connections_opened += 1
         try:
             while time.monotonic() < stop_at:
-                route, path, query = pick_request(rng, next(serial))
+                route, path, query = pick_request(rng, next(serial), mix)
                 target = path + (f"?{query}" if query else "")
                 request = f"GET {target} HTTP/1.1\r\nHost: load.test\r\nUser-Agent: load\r\n\r\n"
                 t0 = time.monotonic()
@@ -410,7 +466,7 @@ def run_load(
                     # an answer to a request sent just before the end may land after it
                     second = min(int(time.monotonic() - start), len(figures.timeline) - 1)
                     figures.timeline[second][x_cache] += 1
-                wrong = check_answer(route, path, query, status, headers, body)
+                wrong = check_answer(route, path, query, status, headers, body, tag)
                 if wrong is not None:
                     figures.lost.append(wrong)
         finally:
@@ -520,12 +576,83 @@ def test_load_redis_storage(request: pytest.FixtureRequest, redis_url: str) -> N
     _run_and_check(request, redis_url, "RedisStorage")
 
 
+@pytest.mark.slow
+def test_load_with_hung_handlers(request: pytest.FixtureRequest) -> None:
+    """Issue 16, item 1: HUNG_CONNECTIONS connections keep asking for a handler that hangs
+    (more than there are worker threads) while others send requests that need no sync handler.
+    The others are all answered right; every hung request gets CloudFront's 503 in time."""
+    limit = raise_nofile_limit()
+    assert limit >= HUNG_CONNECTIONS + 300, f"RLIMIT_NOFILE {limit} is too low"
+    hung: list[Figures] = []
+    with load_server("memory", "--hung") as server:
+        thread = threading.Thread(
+            target=lambda: hung.append(
+                run_load(
+                    server.port,
+                    connections=HUNG_CONNECTIONS,
+                    duration=HUNG_DURATION,
+                    mix=(("hang", 1),),
+                    seed=11,
+                )
+            )
+        )
+        thread.start()
+        normal = run_load(server.port, connections=100, duration=HUNG_DURATION, mix=NORMAL_MIX)
+        thread.join(60)
+        alive = server.proc.poll() is None
+    report(request.config, f"load [hung handlers, hung]: {hung[0].summary() if hung else '-'}")
+    report(request.config, f"load [hung handlers, normal]: {normal.summary()}")
+    assert alive, "the server process died"
+    assert normal.lost == [], normal.lost[:20]
+    assert normal.answered == normal.sent > 100
+    assert hung, "the hung-handler load did not finish"
+    assert hung[0].lost == [], hung[0].lost[:20]
+    # more hung requests were answered than there are threads to hold hung handlers
+    assert hung[0].answered == hung[0].sent > HUNG_CONNECTIONS
+    assert set(hung[0].x_cache) == {"LambdaExecutionError"}
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+def test_load_two_distributions_one_redis(request: pytest.FixtureRequest, redis_url: str) -> None:
+    """Issue 16, item 4: two distributions (two servers, RedisStorage without a
+    distribution_id) on one Redis, under load: zero foreign hits, both caches warm."""
+    limit = raise_nofile_limit()
+    assert limit >= 2 * TWO_CONNECTIONS + 300, f"RLIMIT_NOFILE {limit} is too low"
+    figures: dict[str, Figures] = {}
+    with (
+        load_server(redis_url, "--tag", "a") as a,
+        load_server(redis_url, "--tag", "b") as b,
+    ):
+        thread = threading.Thread(
+            target=lambda: figures.__setitem__(
+                "b", run_load(b.port, connections=TWO_CONNECTIONS, duration=TWO_DURATION, tag="b")
+            )
+        )
+        thread.start()
+        figures["a"] = run_load(a.port, connections=TWO_CONNECTIONS, duration=TWO_DURATION, tag="a")
+        thread.join(90)
+        alive = a.proc.poll() is None and b.proc.poll() is None
+    for name, fig in sorted(figures.items()):
+        report(request.config, f"load [two distributions, {name}]: {fig.summary()}")
+    assert alive, "a server process died"
+    assert sorted(figures) == ["a", "b"]
+    for fig in figures.values():
+        foreign = [item for item in fig.lost if "another key's body" in item]
+        assert foreign == [], foreign[:20]
+        assert fig.lost == [], fig.lost[:20]
+        assert fig.answered == fig.sent > TWO_CONNECTIONS
+        assert fig.x_cache["Hit"] > 0 and fig.x_cache["Miss"] > 0
+
+
 def test_check_answer_spots_a_foreign_body() -> None:
     """The generator's own check: another key's body, header or status is counted as lost."""
     right = {"x-cache": ["Hit from cloudfront"], "x-origin-key": ["/hit/1?"]}
     right |= {"x-ores": ["/hit/1?"], "x-vres": ["/hit/1"]}
     assert check_answer("hit", "/hit/1", "", 200, right, origin_body("/hit/1", "")) is None
     assert check_answer("hit", "/hit/1", "", 200, right, origin_body("/hit/2", "")) is not None
+    # the same key from another distribution
+    assert check_answer("hit", "/hit/1", "", 200, right, origin_body("/hit/1", ""), "b") is not None
     wrong = dict(right, **{"x-ores": ["/hit/2?"]})
     assert check_answer("hit", "/hit/1", "", 200, wrong, origin_body("/hit/1", "")) is not None
     assert check_answer("miss", "/miss/1", "", 502, {"x-cache": ["Error"]}, b"") is not None

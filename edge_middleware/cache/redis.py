@@ -1,6 +1,8 @@
 """The shared edge cache in Redis: every worker and host sees the same objects (caching.md §4).
 
-Layout, under ``{prefix}:{distribution_id}:``:
+Layout, under ``{prefix}:{distribution_id}:`` (the id a middleware derives from its config and
+app unless one is given, see ``identity.py``; ``{prefix}:distributions`` is a SET of the
+derived ids that stored something, for invalidating from outside the servers):
 
 * ``e:{sha256(key)}``  the serialised entry (see :func:`dumps`), written with ``SET … PX``;
 * ``inv:ver``          the invalidation generation, ``INCR``-ed by every invalidation;
@@ -32,6 +34,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from edge_middleware.cache.entry import CacheEntry, invalidation_matches
 from edge_middleware.cache.memory import MemoryStorage
 from edge_middleware.exceptions import ConfigurationError
+from edge_middleware.headers import raw_header_problem
 
 if TYPE_CHECKING:
     import redis
@@ -114,6 +117,10 @@ def loads(blob: bytes) -> CacheEntry:
             ):
                 raise ValueError("malformed header pair")
             headers.append((pair[0].encode("latin-1"), pair[1].encode("latin-1")))
+        # A shared Redis is not a trusted source: nothing unfit for the wire goes out from it.
+        problem = raw_header_problem(headers)
+        if problem is not None:
+            raise ValueError(problem)
         return CacheEntry(
             key=_get(meta, "key", str),
             status=_get(meta, "status", int),
@@ -203,7 +210,10 @@ class RedisStorage:
 
     :param url: a redis-py URL (``redis://``, ``rediss://``, ``unix://``).
     :param prefix: first part of every key name.
-    :param distribution_id: second part, so distributions can share one database.
+    :param distribution_id: second part, so distributions can share one database. Left out,
+        the storage adopts the identity of the middleware that serves it (its configuration
+        and app, see ``identity.py``), so two apps on one Redis never see each other's
+        objects while the workers of one app share theirs; ``"default"`` until then.
     :param socket_timeout: seconds for connecting and for each command.
     :param max_object_bytes: entries larger than this are not stored (decisions.md #51).
     :param retry_after: seconds the circuit breaker stays open after an error.
@@ -226,7 +236,7 @@ class RedisStorage:
         url: str = "redis://127.0.0.1:6379/0",
         *,
         prefix: str = "em",
-        distribution_id: str = "default",
+        distribution_id: str | None = None,
         socket_timeout: float = 0.25,
         max_object_bytes: int = 64 * 2**20,
         retry_after: float = 1.0,
@@ -250,7 +260,12 @@ class RedisStorage:
             )
         self.url = url
         self.prefix = prefix
-        self.distribution_id = distribution_id
+        self.distribution_id = distribution_id or "default"
+        #: whether the namespace was chosen by the user (else adopted from a middleware)
+        self.distribution_id_given = distribution_id is not None
+        self._adopted: str | None = None
+        self._registered = False
+        self._dists_key = f"{prefix}:distributions"
         self.socket_timeout = socket_timeout
         self.max_object_bytes = max_object_bytes
         self.retry_after = retry_after
@@ -258,9 +273,7 @@ class RedisStorage:
         self.pool_timeout = pool_timeout
         self.fill_lock_ttl = fill_lock_ttl
         self._clock = clock
-        self._ns = f"{prefix}:{distribution_id}:"
-        self._ver_key = self._ns + "inv:ver"
-        self._inv_key = self._ns + "inv"
+        self._namespace(self.distribution_id)
         # A corrupt value (ValueError) is a backend failure too: fail open.
         self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError, ValueError)
         try:
@@ -284,6 +297,28 @@ class RedisStorage:
         self._inv_patterns: list[str] = []
         # tokens of the fill locks this process holds
         self._fill_tokens: dict[str, str] = {}
+
+    def _namespace(self, distribution_id: str) -> None:
+        self._ns = f"{self.prefix}:{distribution_id}:"
+        self._ver_key = self._ns + "inv:ver"
+        self._inv_key = self._ns + "inv"
+
+    def adopt_distribution(self, identity: str) -> None:
+        """Key under ``identity`` (a middleware's :func:`~edge_middleware.identity.
+        distribution_identity`) unless ``distribution_id`` was given. Called once by the
+        middleware at construction, before any request; a second middleware with another
+        identity on the same storage object is a configuration error (it would mix them)."""
+        if self.distribution_id_given or identity == self._adopted:
+            return
+        if self._adopted is not None:
+            raise ConfigurationError(
+                "RedisStorage.distribution_id",
+                None,
+                "a distribution_id, or one RedisStorage per distribution (this one already "
+                f"serves {self._adopted!r}, now asked for {identity!r})",
+            )
+        self._adopted = self.distribution_id = identity
+        self._namespace(identity)
 
     def __repr__(self) -> str:
         return (
@@ -492,12 +527,26 @@ class RedisStorage:
             current = _int((yield ("get", (self._ver_key,), _NO_KW)))
             if current:
                 entry = entry.with_changes(generation=current)
+        if self._adopted is not None and not self._registered:
+            # once per process: so `edge-middleware invalidate --redis URL` can find it
+            yield ("sadd", (self._dists_key, self._adopted), _NO_KW)
+            self._registered = True
         yield ("set", (ekey, dumps(entry)), {"px": retain_ms})
         return None
 
     def _invalidate_steps(self, patterns: list[str]) -> _Steps[int]:
-        if patterns:
-            yield ("invalidate", (), {"keys": [self._ver_key, self._inv_key], "args": patterns})
+        if not patterns:
+            return 0
+        namespaces = [self._ns]
+        if not self.distribution_id_given and self._adopted is None:
+            # A storage serving no middleware (the CLI's): every distribution that adopted a
+            # derived id under this prefix, and the default namespace.
+            names = yield ("smembers", (self._dists_key,), _NO_KW)
+            ids = sorted(n.decode("utf-8", "replace") if isinstance(n, bytes) else n for n in names)
+            namespaces += [f"{self.prefix}:{d}:" for d in ids]
+        for ns in dict.fromkeys(namespaces):
+            keys = [ns + "inv:ver", ns + "inv"]
+            yield ("invalidate", (), {"keys": keys, "args": patterns})
         return len(patterns)
 
     def _clear_steps(self) -> _Steps[None]:
@@ -668,7 +717,7 @@ def storage_from_url(url: str) -> MemoryStorage | RedisStorage:
             )
         if scheme in ("redis", "rediss", "unix"):
             prefix = query.pop("prefix", "em")
-            distribution_id = query.pop("distribution_id", "default")
+            distribution_id = query.pop("distribution_id", None)
             rest = urlunsplit(parts._replace(query=urlencode(query)))
             return RedisStorage(rest, prefix=prefix, distribution_id=distribution_id)
     except ValueError as exc:

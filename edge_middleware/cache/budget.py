@@ -1,0 +1,66 @@
+"""How many bytes the requests in flight may hold in memory at once to store or compress an
+origin body (issue 16, item 8).
+
+Each cacheable miss reads the origin's body into memory to store it (up to
+``EdgeSettings.max_object_bytes``), and a compressible one to compress it; alone each is
+bounded, but 16 concurrent 50 MiB misses held 800 MiB. A :class:`BufferBudget` shared by one
+middleware's requests bounds the total: a request that finds no room streams its body straight
+through instead, uncached (as CloudFront, busy, may leave an object uncompressed). Pure
+bookkeeping, no IO; thread-safe, so WSGI threads and an ASGI loop can share it.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from edge_middleware.headers import RawHeaders, raw_get
+
+__all__ = ["BufferBudget", "bytes_to_buffer"]
+
+
+def bytes_to_buffer(headers: RawHeaders, have: int, limit: int) -> int | None:
+    """Bytes still to read to hold a whole body of at most ``limit`` bytes when ``have`` are
+    read already: what ``Content-Length`` says is left, or ``limit - have`` without one;
+    ``None`` when the body is known to be larger than ``limit`` (reading it is pointless)."""
+    if have > limit:
+        return None
+    room = limit - have
+    raw = raw_get(headers, b"content-length")
+    if raw is None or not raw.strip().isdigit():
+        return room
+    rest = max(0, int(raw) - have)
+    return rest if rest <= room else None
+
+
+class BufferBudget:
+    """A byte budget taken whole or not at all.
+
+    ::
+
+        budget = BufferBudget(256 * 2**20)
+        if budget.take(n):
+            try:
+                ...  # read up to n bytes
+            finally:
+                budget.give(n)
+    """
+
+    __slots__ = ("_lock", "max_bytes", "used")
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def take(self, n: int) -> bool:
+        """Reserve ``n`` bytes if they fit in what is left."""
+        with self._lock:
+            if self.used + n > self.max_bytes:
+                return False
+            self.used += n
+            return True
+
+    def give(self, n: int) -> None:
+        """Return ``n`` bytes taken before."""
+        with self._lock:
+            self.used = max(0, self.used - n)
