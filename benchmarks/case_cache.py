@@ -38,7 +38,10 @@ from ._harness import (
     sync_runner,
 )
 
-MAX_HIT_ADDED = 15.0
+#: issue 11: a MemoryStorage hit adds at most 8 µs over the bare constant app (ASGI), a
+#: RedisStorage hit at most 120 µs.
+MAX_HIT_ADDED = 8.0
+MAX_REDIS_HIT_ADDED = 120.0
 
 
 def _config() -> Any:
@@ -55,7 +58,9 @@ def _specs() -> dict[str, Spec]:
         "1 ms app, wrapped miss (lookup + fetch + store)": Spec("bare 1 ms app"),
         "1 ms app, wrapped hit": Spec("bare 1 ms app", chart=False),
         "constant app, MemoryStorage hit": Spec("bare constant app", max_added_us=MAX_HIT_ADDED),
-        "constant app, RedisStorage hit": Spec("bare constant app"),
+        "constant app, RedisStorage hit": Spec(
+            "bare constant app", max_added_us=MAX_REDIS_HIT_ADDED
+        ),
     }
 
 

@@ -36,7 +36,8 @@ from ._harness import (
     wait_port,
 )
 
-MIN_HIT_RATIO = 0.9
+#: issue 11: under uvicorn and gunicorn a hit is at least as fast as the bare app.
+MIN_HIT_RATIO = 1.0
 CONNECTIONS = 32
 THREADS = 2
 

@@ -22,10 +22,10 @@ import time
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from .effects import Outcome
 from .exceptions import LambdaExecutionError, OriginError, OriginTimeoutError, ViewerError
 from .headers import encode_value
 from .middleware import RequestRecord
+from .pipeline.effects import Outcome
 
 __all__ = ["FIELDS", "HEADER", "AccessLog", "format_record", "log_encode"]
 

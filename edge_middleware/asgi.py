@@ -1,4 +1,8 @@
-"""The ASGI front door: ``EdgeMiddleware``."""
+"""The ASGI front door: ``EdgeMiddleware``.
+
+It converts the scope, drives the pipeline and performs its effects; it makes no CloudFront
+answer of its own. Its twin is ``wsgi.py``: the same methods in the same order.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,24 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from typing import Any
+from typing import Any, assert_never
 
+from .cache.compression import compress
 from .cache.entry import Storage
-from .convert import origin_scope, request_from_scope
-from .effects import (
+from .convert import ViewerRequest, origin_scope, request_from_scope
+from .exceptions import CloudFrontError, OriginError
+from .middleware import FrontDoor, RequestRecord, SharedOptions
+from .origins import effective_origin
+from .pipeline import Step
+from .pipeline.effects import (
     CallHandler,
+    Compress,
+    Effect,
     FetchOrigin,
     Invalidate,
     JoinFlight,
     Lookup,
+    OriginBody,
     OriginResponse,
     Outcome,
     ReadBody,
@@ -23,11 +35,7 @@ from .effects import (
     Refresh,
     Store,
 )
-from .exceptions import CloudFrontError, OriginError
-from .middleware import FrontDoor, RequestRecord, SharedOptions
-from .origins import effective_origin
-from .responses import error_page, new_request_id
-from .segments import EXECUTOR, Segment, runs_in_segment
+from .pipeline.flow import Flow
 
 __all__ = ["EdgeMiddleware"]
 
@@ -40,6 +48,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _NO_EXTENSIONS = ("http.response.pathsend", "http.response.zerocopysend")
+#: Bodies this large are compressed on a worker thread, not on the event loop.
+_COMPRESS_OFF_LOOP = 128 * 1024
 
 
 class EdgeMiddleware(FrontDoor):
@@ -74,8 +84,8 @@ class EdgeMiddleware(FrontDoor):
             config=config, storage=storage, clock=clock, origins=origins, app=app
         )
         self._flights: dict[str, asyncio.Event] = {}
-        self._background: set[asyncio.Task[None]] = set()
-        self._refreshing: set[str] = set()
+        #: background refreshes (stale-while-revalidate), one per key at a time
+        self._background: dict[str, asyncio.Task[None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("edge.middleware") is not None:
@@ -85,7 +95,7 @@ class EdgeMiddleware(FrontDoor):
 
 
 class _Responder:
-    """Per-request state for one viewer request (never stored on the middleware)."""
+    """One viewer request (per-request state is never stored on the middleware)."""
 
     def __init__(self, mw: EdgeMiddleware, scope: Scope, receive: Receive, send: Send) -> None:
         self.mw = mw
@@ -94,106 +104,102 @@ class _Responder:
         self.send = send
         self.body: bytes | None = None
         self.flights: list[str] = []
-        self.started = False
+        self.origin: _OriginStream | None = None
         self.bytes_sent = 0
         self.t0 = time.perf_counter()
-        self.viewer: Any = None
+        self.viewer: ViewerRequest | None = None
+        self.flow: Flow | None = None
 
     # -- driving the pipeline ---------------------------------------------------------------
     async def run(self) -> None:
+        pipeline = self.mw.options.pipeline
         try:
-            self.viewer = request_from_scope(dict(self.scope))
-            gen = self.mw.options.pipeline.run(self.viewer)
-            await self.drive(gen, None)
-        except Exception as exc:
-            logger.exception("edge_middleware failed while handling a request")
-            if self.started:
+            try:
+                self.viewer = request_from_scope(dict(self.scope))
+                self.flow = pipeline.flow(self.viewer)
+                outcome = await self.drive(pipeline.run(self.viewer, self.flow))
+            except Exception:
+                logger.exception("edge_middleware failed while handling a request")
+                await self.close_origin()
+                outcome = pipeline.internal_error(self.viewer, self.flow)
+            finally:
+                await self.release()
+            try:
+                await self.respond(outcome)
+            except Exception:
+                logger.exception("the response to the viewer broke off after it started")
                 raise
-            err = exc if isinstance(exc, CloudFrontError) else OriginError("Internal error")
-            rid = new_request_id()
-            headers, body = error_page(err.status, err, rid)
-            await self._start(err.status, headers)
-            await self._body(body, False)
         finally:
-            await self._release()
+            await self.close_origin()
 
-    async def drive(self, gen: Any, value: Any) -> None:
+    async def drive(self, gen: Step) -> Any:
+        value: Any = None
         while True:
-            more, effect = await self.step(gen, value)
-            if not more:
-                if effect is not None:
-                    await self._release()
-                    await self.respond(effect)
-                return
-            if isinstance(effect, FetchOrigin) and not effect.whole:
-                await self.fetch(effect, gen)
-                return
+            try:
+                effect = gen.send(value)
+            except StopIteration as stop:
+                return stop.value
             value = await self.perform(effect)
 
-    async def step(self, gen: Any, value: Any) -> tuple[bool, Any]:
-        """Send ``value`` in; returns ``(True, effect)`` for the front door to perform, or
-        ``(False, result)`` when the pipeline is done. Sync handlers run in a segment."""
-        try:
-            effect = gen.send(value)
-        except StopIteration as stop:
-            return False, stop.value
-        while runs_in_segment(effect):
-            more, effect = await self.segment(gen, effect)
-            if not more:
-                return False, effect
-        return True, effect
-
-    async def segment(self, gen: Any, effect: CallHandler) -> tuple[bool, Any]:
-        seg = Segment(gen, self.mw.options.storage, effect)
-        fut = asyncio.wrap_future(EXECUTOR.submit(seg.run, effect))
-        while True:
-            done, _ = await asyncio.wait({fut}, timeout=seg.wait_time() + 0.001)
-            if done:
-                return fut.result()
-            err = seg.overdue()
-            if err is not None:
-                hv = self.viewer.http_version if self.viewer is not None else "1.1"
-                pipeline = self.mw.options.pipeline
-                return False, pipeline._error(err, effect.request_id, hv, None, [])
-
-    async def perform(self, effect: Any) -> Any:
-        options = self.mw.options
-        if isinstance(effect, CallHandler):
-            try:
-                return await effect.runner.call_async(
-                    effect.event, effect.request_id, effect.timeout
-                )
-            except CloudFrontError as exc:
-                return exc
-        if isinstance(effect, Lookup):
-            return await options.storage.aget(effect.key)
-        if isinstance(effect, Store):
-            await options.storage.aset(effect.entry)
-            return None
-        if isinstance(effect, ReadBody):
-            return await self.read_body()
-        if isinstance(effect, JoinFlight):
-            return await self.join(effect)
-        if isinstance(effect, Invalidate):
-            self.mw.options.invalidate(effect.paths)
-            return None
-        if isinstance(effect, Refresh):
-            refreshing = self.mw._refreshing
-            if effect.key in refreshing:  # one background refresh per key at a time
-                effect.run.close()
+    async def perform(self, effect: Effect) -> Any:
+        storage = self.mw.options.storage
+        match effect:
+            case CallHandler():
+                try:
+                    return await effect.runner.call_async(
+                        effect.event, effect.request_id, effect.timeout
+                    )
+                except CloudFrontError as exc:
+                    return exc
+            case Lookup():
+                return await storage.aget(effect.key)
+            case Store():
+                await storage.aset(effect.entry)
                 return None
-            refreshing.add(effect.key)
-            task = asyncio.ensure_future(_Background(self.mw, self.scope).drive(effect.run))
-            self.mw._background.add(task)
-            task.add_done_callback(self.mw._background.discard)
-            key = effect.key
-            task.add_done_callback(lambda _task: refreshing.discard(key))
-            return None
-        if isinstance(effect, FetchOrigin):
-            return await self.fetch_whole(effect)
-        if isinstance(effect, ReadOriginBody):  # only reached for fully read bodies
-            return (b"", True)
-        raise TypeError(f"unknown effect {effect!r}")  # pragma: no cover
+            case ReadBody():
+                return await self.read_body()
+            case JoinFlight():
+                return await self.join(effect)
+            case FetchOrigin():
+                return await self.fetch(effect)
+            case ReadOriginBody():
+                return await self.read_origin(effect.limit)
+            case Compress():
+                if len(effect.body) >= _COMPRESS_OFF_LOOP:
+                    return await asyncio.to_thread(
+                        compress, effect.coding, effect.body, effect.headers
+                    )
+                return compress(effect.coding, effect.body, effect.headers)
+            case Invalidate():
+                self.mw.options.invalidate(effect.paths)
+                return None
+            case Refresh():
+                self.refresh(effect)
+                return None
+            case _:
+                assert_never(effect)
+
+    def refresh(self, effect: Refresh) -> None:
+        """Run a background revalidation on its own task, one per key at a time."""
+        running = self.mw._background
+        if effect.key in running:
+            effect.run.close()
+            return
+        background = _Responder(self.mw, self.scope, _no_body, _discard)
+        background.body = b""
+        task = asyncio.ensure_future(background.drive_background(effect.run))
+        running[effect.key] = task
+        key = effect.key
+        task.add_done_callback(lambda _task: running.pop(key, None))
+
+    async def drive_background(self, gen: Step) -> None:
+        try:
+            await self.drive(gen)
+        except Exception:
+            logger.exception("background revalidation failed")
+        finally:
+            await self.release()
+            await self.close_origin()
 
     async def read_body(self) -> bytes:
         if self.body is None:
@@ -213,52 +219,34 @@ class _Responder:
         through the storage's fill lock (Redis), so one request per key reaches the origin."""
         flights = self.mw._flights
         event = flights.get(effect.key)
-        if event is None:
-            flights[effect.key] = asyncio.Event()
-            self.flights.append(effect.key)
-            storage = self.mw.options.storage
-            begin = getattr(storage, "abegin_fill", None)
-            if begin is not None and not await begin(effect.key, effect.timeout):
-                await storage.await_fill(effect.key, effect.timeout)  # type: ignore[attr-defined]
-                return False
-            return True
-        try:
-            await asyncio.wait_for(event.wait(), effect.timeout)
-        except TimeoutError:
-            pass
-        return False
+        if event is not None:
+            try:
+                await asyncio.wait_for(event.wait(), effect.timeout)
+            except TimeoutError:
+                pass
+            return False
+        flights[effect.key] = asyncio.Event()
+        self.flights.append(effect.key)
+        lock = self.mw.options.fill_lock
+        if lock is not None and not await lock.abegin_fill(effect.key, effect.timeout):
+            await lock.await_fill(effect.key, effect.timeout)
+            return False
+        return True
 
-    async def _release(self) -> None:
+    async def release(self) -> None:
         if not self.flights:
             return
         flights, self.flights = self.flights, []
-        end = getattr(self.mw.options.storage, "aend_fill", None)
+        lock = self.mw.options.fill_lock
         for key in flights:
             event = self.mw._flights.pop(key, None)
             if event is not None:
                 event.set()
-            if end is not None:  # awaited: a lock must not outlive its request's task
-                await end(key)
+            if lock is not None:  # awaited: a lock must not outlive its request's task
+                await lock.aend_fill(key)
 
     # -- the origin -----------------------------------------------------------------------------
-    def _receive_for_origin(self, body: bytes | None) -> Receive:
-        if body is None:
-            body = self.body
-        if body is None:
-            return self.receive
-        sent = False
-        outer = self.receive
-
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await outer()
-
-        return replay
-
-    def _origin_app(self, effect: FetchOrigin) -> tuple[ASGIApp, Scope]:
+    def origin_app(self, effect: FetchOrigin) -> tuple[ASGIApp, Scope]:
         target = self.mw.options.target(effect.origin_id)
         app: ASGIApp = self.mw.app if target is None else target  # type: ignore[assignment]
         if isinstance(target, str):
@@ -280,80 +268,80 @@ class _Responder:
             scope["extensions"] = {k: v for k, v in extensions.items() if k not in _NO_EXTENSIONS}
         return app, scope
 
-    async def fetch_whole(self, effect: FetchOrigin) -> OriginResponse | CloudFrontError:
-        """Call the origin and read its whole answer (error pages, background refreshes)."""
-        app, scope = self._origin_app(effect)
-        start: list[Message] = []
+    def origin_receive(self, body: bytes | None) -> Receive:
+        if body is None:
+            body = self.body
+        if body is None:
+            return self.receive
+        sent = False
+        outer = self.receive
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await outer()
+
+        return replay
+
+    async def fetch(self, effect: FetchOrigin) -> OriginResponse | CloudFrontError:
+        """Start the origin app on its own task and wait for its status, headers and first
+        body bytes; the rest stays in the stream (``read_origin``, ``respond``)."""
+        app, scope = self.origin_app(effect)
+        stream = self.origin = _OriginStream(app, scope, self.origin_receive(effect.body))
+        answer = await stream.head()
+        if isinstance(answer, OriginResponse) and effect.whole and answer.streaming:
+            got = await self.read_origin(2**62)
+            if got.error is not None:
+                return got.error
+            answer.body += got.data
+            answer.streaming = False
+        return answer
+
+    async def read_origin(self, limit: int) -> OriginBody:
+        stream = self.origin
+        if stream is None:
+            return OriginBody(b"", True)
         chunks: list[bytes] = []
-
-        async def collect(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                start.append(message)
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
+        size = 0
         try:
-            await app(scope, self._receive_for_origin(effect.body), collect)
-        except CloudFrontError as exc:
-            return exc
+            while size <= limit:
+                chunk = await stream.next_chunk()
+                if chunk is None:
+                    return OriginBody(b"".join(chunks), True)
+                chunks.append(chunk)
+                size += len(chunk)
         except Exception:
-            logger.exception("the origin app failed")
-            return OriginError("The origin failed before its response started.")
-        if not start:
-            return OriginError("The origin returned no response.")
-        return OriginResponse(
-            start[0]["status"], list(start[0].get("headers", [])), b"".join(chunks)
-        )
+            logger.exception("the origin's body broke off while it was being read")
+            await self.close_origin()
+            return OriginBody(
+                b"".join(chunks), False, OriginError("The origin's response broke off.")
+            )
+        return OriginBody(b"".join(chunks), False)
 
-    async def fetch(self, effect: FetchOrigin, gen: Any) -> None:
-        app, scope = self._origin_app(effect)
-        state = _OriginState(self, gen)
-        try:
-            await app(scope, self._receive_for_origin(effect.body), state.send)
-        except Exception as exc:
-            if state.phase in ("waiting", "held"):
-                if isinstance(exc, CloudFrontError):
-                    err: CloudFrontError = exc
-                else:
-                    logger.exception("the origin app failed before its response started")
-                    err = OriginError("The origin failed before its response started.")
-                await self.drive(gen, err)
-                return
-            if state.phase == "buffering" and not self.started:
-                # Nothing reached the viewer yet: nothing is stored, and the viewer gets
-                # CloudFront's origin error instead of a cut connection.
-                logger.exception("the origin app failed while its body was being read")
-                await self._release()
-                rid = effect.event["Records"][0]["cf"]["config"]["requestId"]
-                await self.respond(
-                    self.mw.options.pipeline._error(
-                        OriginError("The origin's response broke off."),
-                        rid,
-                        self.viewer.http_version,
-                        None,
-                        [],
-                    )
-                )
-                return
-            raise exc
-        await state.app_returned()
+    async def close_origin(self) -> None:
+        stream, self.origin = self.origin, None
+        if stream is not None:
+            await stream.close()
 
     # -- to the viewer ----------------------------------------------------------------------
-    async def _start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
-        self.started = True
-        await self.send({"type": "http.response.start", "status": status, "headers": headers})
+    async def respond(self, outcome: Outcome) -> None:
+        outcome.no_body(self.scope.get("method", ""))
+        await self.send(
+            {"type": "http.response.start", "status": outcome.status, "headers": outcome.headers}
+        )
+        stream = self.origin if outcome.stream_rest and not outcome.head else None
+        await self.send_body(b"" if outcome.head else outcome.body, stream is not None)
+        if stream is not None:
+            while (chunk := await stream.next_chunk()) is not None:
+                await self.send_body(chunk, True)
+            await self.send_body(b"", False)
+        self.finished(outcome)
 
-    async def _body(self, body: bytes, more: bool) -> None:
+    async def send_body(self, body: bytes, more: bool) -> None:
         self.bytes_sent += len(body)
         await self.send({"type": "http.response.body", "body": body, "more_body": more})
-
-    async def respond(self, outcome: Outcome, *, more: bool = False) -> None:
-        outcome.no_body(self.scope.get("method", ""))
-        await self._start(outcome.status, outcome.headers)
-        stream = more and outcome.stream_rest and not outcome.head
-        await self._body(b"" if outcome.head else outcome.body, stream)
-        if not stream:
-            self.finished(outcome)
 
     def finished(self, outcome: Outcome) -> None:
         options = self.mw.options
@@ -373,111 +361,114 @@ class _Responder:
             )
 
 
-class _OriginState:
-    """Drives the rest of the pipeline from inside the origin app's ``send`` (as Starlette's
-    GZipResponder does), so a streamed body is never buffered unless it is being stored."""
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
 
-    def __init__(self, responder: _Responder, gen: Any) -> None:
-        self.r = responder
-        self.gen = gen
-        self.phase = "waiting"  # waiting -> held -> buffering | streaming | done
-        self.status = 0
-        self.headers: list[tuple[bytes, bytes]] = []
+
+async def _discard(message: Message) -> None:
+    return None
+
+
+class _OriginStream:
+    """The origin app running on its own task (so its own cancel scopes and task groups stay
+    its own). What it sends is queued here and pulled by the responder; the app's ``send``
+    waits while more than :attr:`HIGH_WATER` bytes are queued, so a large streamed body is
+    never buffered whole, and ``close`` lets it run to its end: it is never half-run."""
+
+    HIGH_WATER = 256 * 1024
+
+    def __init__(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
+        self.start: Message | None = None
+        self.body_seen = False
         self.chunks: list[bytes] = []
-        self.size = 0
-        self.limit = 0
-        self.outcome: Outcome | None = None
+        self.queued = 0
+        self.more = True
+        self.discard = False
+        self.error: BaseException | None = None
+        self._changed: asyncio.Future[None] | None = None
+        self._drained: asyncio.Future[None] | None = None
+        self.task = asyncio.get_running_loop().create_task(self._run(app, scope, receive))
 
-    async def send(self, message: Message) -> None:
+    async def _run(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
+        try:
+            await app(scope, receive, self._send)
+        except Exception as exc:
+            self.error = exc
+        finally:
+            self.more = False
+            self._wake()
+
+    def _wake(self) -> None:
+        waiter, self._changed = self._changed, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _send(self, message: Message) -> None:
         kind = message["type"]
         if kind == "http.response.start":
-            if self.phase != "waiting":
+            if self.start is not None:
                 raise RuntimeError("http.response.start sent twice")
-            self.status = message["status"]
-            self.headers = list(message.get("headers", []))
-            self.phase = "held"
+            self.start = message
             return
-        if kind != "http.response.body":
+        if kind != "http.response.body" or self.discard:
             return  # trailers and unknown extensions are not forwarded (CloudFront drops them)
+        if self.start is None:
+            raise RuntimeError("http.response.body sent before http.response.start")
+        self.body_seen = True
         body = message.get("body", b"")
-        more = message.get("more_body", False)
-        if self.phase == "held":
-            await self.resume(OriginResponse(self.status, self.headers, body, streaming=more))
-        elif self.phase == "buffering":
+        if body:
             self.chunks.append(body)
-            self.size += len(body)
-            if not more:
-                await self.finish_buffering(complete=True)
-            elif self.size > self.limit:
-                await self.finish_buffering(complete=False)
-        elif self.phase == "streaming":
-            await self.r._body(body, more)
-            if not more:
-                self.done()
+            self.queued += len(body)
+        if not message.get("more_body", False):
+            self.more = False
+        self._wake()
+        while self.queued > self.HIGH_WATER and not self.discard:
+            self._drained = asyncio.get_running_loop().create_future()
+            await self._drained
 
-    async def resume(self, value: Any) -> None:
-        """Run the pipeline from the origin's answer until it needs the body or is done."""
-        while True:
-            more, effect = await self.r.step(self.gen, value)
-            if not more:
-                if effect is None:  # a background refresh: nothing goes to a viewer
-                    self.phase = "done"
-                else:
-                    await self.deliver(effect)
-                return
-            if isinstance(effect, ReadOriginBody):
-                self.phase = "buffering"
-                self.limit = effect.limit
-                return
-            value = await self.r.perform(effect)
+    async def _wait(self) -> None:
+        if self._changed is None:
+            self._changed = asyncio.get_running_loop().create_future()
+        await self._changed
 
-    async def finish_buffering(self, *, complete: bool) -> None:
-        data = b"".join(self.chunks)
+    async def head(self) -> OriginResponse | CloudFrontError:
+        """The status, headers and the body bytes sent so far."""
+        while not self.task.done() and not (self.start is not None and self.body_seen):
+            await self._wait()
+        if self.start is None:
+            if self.error is None:
+                return OriginError("The origin returned no response.")
+            if isinstance(self.error, CloudFrontError):
+                return self.error
+            logger.error("the origin app failed before its response started", exc_info=self.error)
+            return OriginError("The origin failed before its response started.")
+        streaming = self.more or self.error is not None
+        return OriginResponse(
+            self.start["status"], list(self.start.get("headers", [])), self._take(), streaming
+        )
+
+    def _take(self) -> bytes:
+        chunks = self.chunks
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         self.chunks = []
-        self.phase = "resuming"
-        await self.resume((data, complete))
+        self.queued = 0
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
+        return data
 
-    async def deliver(self, outcome: Outcome) -> None:
-        await self.r._release()
-        self.outcome = outcome
-        streaming = outcome.stream_rest
-        await self.r.respond(outcome, more=streaming)
-        self.phase = "streaming" if streaming and not outcome.head else "done"
+    async def next_chunk(self) -> bytes | None:
+        """The next body bytes, ``None`` at the end; raises what the app raised."""
+        while not self.chunks:
+            if self.error is not None:
+                raise self.error
+            if not self.more:  # the last chunk was sent; close() lets the app return
+                return None
+            await self._wait()
+        return self._take()
 
-    def done(self) -> None:
-        self.phase = "done"
-        if self.outcome is not None:
-            self.r.finished(self.outcome)
-
-    async def app_returned(self) -> None:
-        if self.phase == "waiting":
-            await self.r.drive(self.gen, OriginError("The origin returned no response."))
-        elif self.phase == "held":
-            await self.resume(OriginResponse(self.status, self.headers, b"", streaming=False))
-        elif self.phase == "buffering":
-            await self.finish_buffering(complete=True)
-        elif self.phase == "streaming":
-            await self.r._body(b"", False)
-            self.done()
-
-
-class _Background(_Responder):
-    """Runs a stale-while-revalidate refresh: the origin answer is read whole and stored."""
-
-    def __init__(self, mw: EdgeMiddleware, scope: Scope) -> None:
-        async def no_body() -> Message:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def discard(message: Message) -> None:
-            return None
-
-        super().__init__(mw, scope, no_body, discard)
-        self.body = b""
-
-    async def drive(self, gen: Any, value: Any = None) -> None:
-        try:
-            await super().drive(gen, value)
-        except Exception:
-            logger.exception("background revalidation failed")
-        finally:
-            await self._release()
+    async def close(self) -> None:
+        """Let the app finish (what it still sends is dropped): it is never left half-run."""
+        self.discard = True
+        self._take()
+        await self.task

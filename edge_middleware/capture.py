@@ -2,9 +2,11 @@
 
 On Lambda@Edge a function's output goes to CloudWatch, one log stream per invocation. Locally
 we want the same grouping: the dev server shows a handler's lines under the request that ran
-it, and the pipeline puts them on the :class:`~edge_middleware.effects.TraceStep`.
+it, and the pipeline puts them on the :class:`~edge_middleware.pipeline.effects.TraceStep`.
 
-:func:`install` replaces ``sys.stdout``/``sys.stderr`` with a thin proxy. A write made while a
+:func:`install` replaces ``sys.stdout``/``sys.stderr`` with a thin proxy; the dev server and
+the :class:`~edge_middleware.inspector.Inspector` call it, a library user may. Until then
+nothing is captured and the process's streams are left alone. A write made while a
 handler runs (inside :func:`capturing`, which sets a context variable, so threads and asyncio
 tasks are kept apart) is appended to that invocation's :class:`Captured` buffer; any other
 write goes straight to the real stream. With ``passthrough=True`` (the default) captured
@@ -24,7 +26,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO, TypeVar
 
-__all__ = ["MAX_KEPT_CHARS", "Captured", "capturing", "install", "run_captured", "uninstall"]
+__all__ = [
+    "MAX_KEPT_CHARS",
+    "Captured",
+    "capturing",
+    "install",
+    "installed",
+    "run_captured",
+    "uninstall",
+]
 
 #: What one invocation's captured output keeps (CloudWatch Logs' 256 KB event limit); the rest
 #: is counted, not kept, so a handler printing 200 MB does not hold 200 MB (issue 16, item 8).
@@ -37,6 +47,8 @@ _current: contextvars.ContextVar[Captured | None] = contextvars.ContextVar(
 )
 _install_lock = threading.Lock()
 _passthrough = True
+#: install() was called (and uninstall() not since): handlers' output is captured
+_requested = False
 
 
 class Captured:
@@ -103,8 +115,9 @@ def install(*, passthrough: bool | None = None) -> None:
     """Put the proxies on ``sys.stdout``/``sys.stderr`` (idempotent; re-done if someone,
     e.g. pytest, replaced them since). ``passthrough`` sets whether captured writes also
     reach the real stream (left unchanged when ``None``)."""
-    global _passthrough
+    global _passthrough, _requested
     with _install_lock:
+        _requested = True
         if passthrough is not None:
             _passthrough = passthrough
         for name in ("stdout", "stderr"):
@@ -115,8 +128,9 @@ def install(*, passthrough: bool | None = None) -> None:
 
 def uninstall() -> None:
     """Put the real streams back (where our proxy is still the one installed)."""
-    global _passthrough
+    global _passthrough, _requested
     with _install_lock:
+        _requested = False
         _passthrough = True
         for name in ("stdout", "stderr"):
             stream = getattr(sys, name)
@@ -124,14 +138,20 @@ def uninstall() -> None:
                 setattr(sys, name, stream._edge_stream)
 
 
-def _installed() -> bool:
+def installed() -> bool:
+    """Whether :func:`install` was called: only then is a handler's output captured (a
+    library never replaces the process's streams on its own)."""
+    return _requested
+
+
+def _proxied() -> bool:
     return isinstance(sys.stdout, _StreamProxy) and isinstance(sys.stderr, _StreamProxy)
 
 
 @contextmanager
 def capturing(buf: Captured) -> Iterator[Captured]:
     """Route this thread's/task's writes to ``buf`` for the duration of the block."""
-    if not _installed():
+    if not _proxied():  # someone (e.g. pytest) replaced the streams since install()
         install()
     token = _current.set(buf)
     try:

@@ -15,8 +15,8 @@ import threading
 from typing import Any, TextIO
 
 from .config import Behavior, EdgeConfig
-from .effects import Outcome, TraceStep
 from .middleware import RequestRecord
+from .pipeline.effects import Outcome, TraceStep
 from .types import EVENT_TYPES
 
 __all__ = ["ConsoleLog", "banner", "format_request"]

@@ -1,8 +1,24 @@
 """Loading and running Lambda@Edge handlers: ``module:function`` strings, sync or async,
 a Lambda-style context object, and CloudFront's timeouts (5 s viewer, 30 s origin events).
 
-A sync handler never runs on the ASGI event loop: it runs on a worker thread, so a handler
-that hangs costs its own request a 503 and nothing else.
+One runner, three ways a call can go, chosen per call by :meth:`HandlerRunner.placement`
+(``EdgeSettings.handler_mode``):
+
+* ``async def`` handlers run on the caller's event loop (ASGI) or on the calling thread's
+  own loop (WSGI, :func:`run_coroutine`): no thread hop. The first step runs eagerly, so a
+  handler that never awaits costs one coroutine step; a timer is armed only if it suspends.
+* ``"inline"``: a sync handler runs on the calling thread (the WSGI request thread, or the
+  ASGI event loop). Its timeout is judged **when it returns**: a late handler's request gets
+  CloudFront's 503 then, not at the deadline.
+* ``"thread"``: a sync handler runs on a worker thread and the caller stops waiting **at the
+  deadline** (strict on-time 503). The deadline starts when the request asks for the call, so
+  a request that cannot get a worker in time (every worker held by hung handlers) gets its 503
+  too, and the queued call never runs.
+* ``"auto"`` (the default): a handler starts in ``"thread"`` and moves inline once it has
+  proved fast (:data:`PROVEN_CALLS` calls under :data:`FAST_CALL`); a call over
+  :data:`SLOW_CALL`, or :data:`SLOW_STRIKES` calls over :data:`FAST_CALL`, send it back to
+  threads for good. A handler that hangs from the start never blocks the loop or the request
+  thread; four trivial handlers cost microseconds, not four thread hops.
 """
 
 from __future__ import annotations
@@ -16,35 +32,39 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from .capture import Captured, capturing, run_captured
+from . import capture
 from .exceptions import HandlerLoadError, LambdaExecutionError, LambdaTimeoutError
 
-__all__ = ["HandlerRunner", "LambdaContext", "load_handler"]
+__all__ = [
+    "HandlerRunner",
+    "LambdaContext",
+    "Placement",
+    "load_handler",
+    "run_coroutine",
+]
 
 logger = logging.getLogger("edge_middleware.handlers")
 
 Handler = Callable[[dict[str, Any], Any], Any]
+Placement = Literal["async", "inline", "thread"]
 
+#: ``"auto"``: calls a handler must finish under FAST_CALL seconds before it runs inline.
+PROVEN_CALLS = 8
+FAST_CALL = 0.005
+#: One inline call over SLOW_CALL, or SLOW_STRIKES calls over FAST_CALL, and it goes back to
+#: worker threads for good.
+SLOW_CALL = 0.1
+SLOW_STRIKES = 3
+
+#: Worker threads for sync handlers in "thread" placement. A hung handler holds its worker
+#: until it returns (Python threads cannot be killed); requests queued behind them still get
+#: their 503 at their deadline.
 _EXECUTOR = concurrent.futures.ThreadPoolExecutor(
     max_workers=256, thread_name_prefix="edge-handler"
 )
-_loop_lock = threading.Lock()
-_background_loop: asyncio.AbstractEventLoop | None = None
-
-
-def _loop_for_sync_callers() -> asyncio.AbstractEventLoop:
-    """One background event loop that runs ``async def`` handlers for the WSGI front door."""
-    global _background_loop
-    with _loop_lock:
-        if _background_loop is None or _background_loop.is_closed():
-            loop = asyncio.new_event_loop()
-            threading.Thread(
-                target=loop.run_forever, name="edge-async-handlers", daemon=True
-            ).start()
-            _background_loop = loop
-        return _background_loop
+_thread_loops = threading.local()
 
 
 def load_handler(spec: str | Callable[..., Any], field_name: str = "handler") -> Handler:
@@ -95,7 +115,8 @@ class LambdaContext:
             )
         if not self.log_group_name:
             self.log_group_name = f"/aws/lambda/us-east-1.{self.function_name}"
-        self._deadline = time.monotonic() + self.timeout
+        if not self._deadline:
+            self._deadline = time.monotonic() + self.timeout
 
     def get_remaining_time_in_millis(self) -> int:
         """Milliseconds left before CloudFront gives up on this invocation."""
@@ -137,30 +158,79 @@ class _Resumed:
                     return stop.value
 
 
+def run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coro`` to completion from sync code (WSGI) on this thread's own event loop (made
+    once per thread and closed when the thread exits), never on a shared background loop."""
+    loop: asyncio.AbstractEventLoop | None = getattr(_thread_loops, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = asyncio.new_event_loop()
+        _thread_loops.loop = loop
+        _thread_loops.closer = _LoopCloser(loop)
+    return loop.run_until_complete(coro)
+
+
+class _LoopCloser:
+    """Closes a thread's handler loop when the thread's locals are dropped (thread exit)."""
+
+    __slots__ = ("loop",)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def __del__(self) -> None:
+        if not self.loop.is_running():
+            self.loop.close()
+
+
+class _Raised:
+    """What a handler raised on a worker thread, handed back as a value."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
 class HandlerRunner:
     """A loaded handler plus how to call it within its timeout.
 
-    :meth:`invocation` gives a per-call copy that captures what the handler prints
-    (``capture.py``); read it from :attr:`output` after the call.
+    :meth:`invocation` gives a per-call copy that captures what the handler prints when
+    capture is installed (the dev server, the inspector); read it from :attr:`output`.
     """
 
-    __slots__ = ("_captured", "func", "function_name", "is_async", "name")
+    __slots__ = (
+        "_captured",
+        "_stats",
+        "func",
+        "function_name",
+        "is_async",
+        "mode",
+        "name",
+    )
 
-    def __init__(self, spec: str | Callable[..., Any], name: str) -> None:
+    def __init__(
+        self,
+        spec: str | Callable[..., Any],
+        name: str,
+        mode: Literal["auto", "inline", "thread"] = "auto",
+    ) -> None:
         self.func = load_handler(spec)
         self.name = name
         self.function_name = _function_name(name)
         self.is_async = inspect.iscoroutinefunction(self.func) or inspect.iscoroutinefunction(
             getattr(self.func, "__call__", None)  # noqa: B004 - async callable objects
         )
-        self._captured: Captured | None = None
+        self.mode = mode
+        self._captured: capture.Captured | None = None
+        #: [fast calls, slow strikes, demoted]; shared by every invocation copy
+        self._stats = [0, 0, 0]
 
     def invocation(self) -> HandlerRunner:
-        """A copy of this runner for one call, with the handler's output captured."""
+        """A copy of this runner for one call, capturing output when capture is installed."""
         run = object.__new__(HandlerRunner)
         run.func, run.name, run.function_name = self.func, self.name, self.function_name
-        run.is_async = self.is_async
-        run._captured = Captured()
+        run.is_async, run.mode, run._stats = self.is_async, self.mode, self._stats
+        run._captured = capture.Captured() if capture.installed() else None
         return run
 
     @property
@@ -171,6 +241,27 @@ class HandlerRunner:
     def context(self, request_id: str, timeout: float) -> LambdaContext:
         return LambdaContext(self.function_name, request_id, timeout)
 
+    # -- where a call runs ------------------------------------------------------------------
+    def placement(self) -> Placement:
+        if self.is_async:
+            return "async"
+        if self.mode != "auto":
+            return self.mode
+        fast, _, demoted = self._stats
+        return "inline" if fast >= PROVEN_CALLS and not demoted else "thread"
+
+    def _record(self, seconds: float) -> None:
+        stats = self._stats
+        if seconds < FAST_CALL:
+            stats[0] += 1
+        elif seconds > SLOW_CALL:
+            stats[2] = 1
+        else:
+            stats[1] += 1
+            if stats[1] >= SLOW_STRIKES:
+                stats[2] = 1
+
+    # -- failures -----------------------------------------------------------------------------
     def _fail(self, exc: BaseException) -> LambdaExecutionError:
         try:
             text = str(exc)
@@ -188,62 +279,96 @@ class HandlerRunner:
             handler=self.name,
         )
 
-    def call_here(self, event: dict[str, Any], request_id: str, timeout: float) -> object:
-        """Run a sync handler on the calling (worker) thread. The caller enforces the timeout
-        from outside (see ``segments.py``); a handler that returns late still counts as timed
-        out. Raises LambdaExecutionError / LambdaTimeoutError."""
-        ctx = self.context(request_id, timeout)
+    def _body(self, event: dict[str, Any], ctx: LambdaContext) -> Any:
         buf = self._captured
-        started = time.monotonic()
+        if buf is None:
+            return self.func(event, ctx)
+        return capture.run_captured(buf, self.func, event, ctx)
+
+    # -- the calls ----------------------------------------------------------------------------
+    def call_inline(self, event: dict[str, Any], request_id: str, timeout: float) -> object:
+        """Run a sync handler on this thread; a call that returns past ``timeout`` counts as
+        timed out (the 503 is sent when it returns). Raises LambdaExecutionError /
+        LambdaTimeoutError."""
+        ctx = self.context(request_id, timeout)
+        started = time.perf_counter()
         try:
-            if buf is None:
-                result = self.func(event, ctx)
-            else:
-                result = run_captured(buf, self.func, event, ctx)
+            result = self._body(event, ctx)
         except (Exception, SystemExit) as exc:  # sys.exit() in a handler is its failure
             raise self._fail(exc) from None
         finally:
-            if buf is not None:
-                buf.close()
-        if time.monotonic() - started > timeout:
+            elapsed = time.perf_counter() - started
+            if self.mode == "auto":
+                self._record(elapsed)
+            if self._captured is not None:
+                self._captured.close()
+        if elapsed > timeout:
             raise self._timed_out(timeout)
         return result
 
+    def _submit(self, event: dict[str, Any], ctx: LambdaContext) -> concurrent.futures.Future[Any]:
+        def timed() -> Any:
+            started = time.perf_counter()
+            try:
+                return self._body(event, ctx)
+            except (Exception, SystemExit) as exc:
+                # returned, not raised: a StopIteration cannot travel through a Future
+                return _Raised(exc)
+            finally:
+                if self.mode == "auto":
+                    self._record(time.perf_counter() - started)
+
+        return _EXECUTOR.submit(timed)
+
+    def _unwrap(self, result: Any) -> Any:
+        if isinstance(result, _Raised):
+            raise self._fail(result.exc)
+        return result
+
     def call_sync(self, event: dict[str, Any], request_id: str, timeout: float) -> object:
-        """Run from a WSGI worker thread. Raises LambdaExecutionError / LambdaTimeoutError."""
+        """Run from sync code (WSGI, :func:`run_trigger`) where :meth:`placement` says.
+        Raises LambdaExecutionError / LambdaTimeoutError."""
+        placement = self.placement()
+        if placement == "inline":
+            return self.call_inline(event, request_id, timeout)
         ctx = self.context(request_id, timeout)
-        buf = self._captured
-        if self.is_async:
-            fut = asyncio.run_coroutine_threadsafe(
-                self._async_body(event, ctx), _loop_for_sync_callers()
-            )
-        elif buf is None:
-            fut = _EXECUTOR.submit(self.func, event, ctx)
-        else:
-            fut = _EXECUTOR.submit(run_captured, buf, self.func, event, ctx)
         try:
-            return fut.result(timeout)
-        except concurrent.futures.TimeoutError:
-            fut.cancel()
+            if placement == "async":
+                return run_coroutine(self._with_timeout(self._async_body(event, ctx), timeout))
+            fut = self._submit(event, ctx)
+            try:
+                return self._unwrap(fut.result(timeout))
+            except concurrent.futures.TimeoutError:
+                fut.cancel()  # still queued: it never runs
+                raise TimeoutError from None
+        except TimeoutError:
             raise self._timed_out(timeout) from None
+        except LambdaExecutionError:
+            raise
         except (Exception, SystemExit) as exc:  # sys.exit() in a handler is its failure
             raise self._fail(exc) from None
         finally:
-            if buf is not None:
-                buf.close()
+            if self._captured is not None:
+                self._captured.close()
+
+    async def _with_timeout(self, coro: Coroutine[Any, Any, Any], timeout: float) -> Any:
+        async with asyncio.timeout(timeout):
+            return await coro
 
     async def _async_body(self, event: dict[str, Any], ctx: LambdaContext) -> object:
         if self._captured is None:
             return await self.func(event, ctx)
-        with capturing(self._captured):
+        with capture.capturing(self._captured):
             return await self.func(event, ctx)
 
     async def call_async(self, event: dict[str, Any], request_id: str, timeout: float) -> object:
-        """Run from the ASGI event loop; sync handlers go to a worker thread."""
+        """Run from an event loop (ASGI) where :meth:`placement` says."""
+        placement = self.placement()
+        if placement == "inline":
+            return self.call_inline(event, request_id, timeout)
         ctx = self.context(request_id, timeout)
-        buf = self._captured
         try:
-            if self.is_async:
+            if placement == "async":
                 # Most handlers never await: run the first step inline and only arm a timer
                 # (a loop TimerHandle per call) when the handler really suspends.
                 coro = self._async_body(event, ctx)
@@ -253,20 +378,21 @@ class HandlerRunner:
                     return stop.value
                 async with asyncio.timeout(timeout):
                     return await _Resumed(coro, first)
-            if buf is None:
-                fut = asyncio.wrap_future(_EXECUTOR.submit(self.func, event, ctx))
-            else:
-                fut = asyncio.wrap_future(
-                    _EXECUTOR.submit(run_captured, buf, self.func, event, ctx)
-                )
-            async with asyncio.timeout(timeout):
-                return await fut
+            fut = self._submit(event, ctx)
+            wrapped = asyncio.wrap_future(fut)
+            try:
+                async with asyncio.timeout(timeout):
+                    result = await wrapped
+            except TimeoutError:
+                fut.cancel()  # still queued: it never runs
+                raise
+            return self._unwrap(result)
         except TimeoutError:
             raise self._timed_out(timeout) from None
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, LambdaExecutionError):
             raise
         except (Exception, SystemExit) as exc:  # sys.exit() in a handler is its failure
             raise self._fail(exc) from None
         finally:
-            if buf is not None:
-                buf.close()
+            if self._captured is not None:
+                self._captured.close()

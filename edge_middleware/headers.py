@@ -16,6 +16,7 @@ from .types import CFHeaders, HeaderEntry
 RawHeaders = list[tuple[bytes, bytes]]
 
 __all__ = [
+    "CLOUDFRONT_ADDED",
     "DISALLOWED_HEADERS",
     "DISALLOWED_PREFIXES",
     "HOP_BY_HOP",
@@ -47,6 +48,8 @@ DISALLOWED_HEADERS = frozenset(
 DISALLOWED_PREFIXES = ("x-amz-cf-", "x-edge-")
 
 #: Response headers that never reach a function or the viewer from the origin (§1.7, §5.2).
+#: Headers CloudFront sets on every response to the viewer (replacing the origin's).
+CLOUDFRONT_ADDED = frozenset({b"via", b"x-cache", b"x-amz-cf-pop", b"x-amz-cf-id"})
 HOP_BY_HOP = frozenset(
     {
         b"connection",

@@ -50,8 +50,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qs, quote, unquote
 
-from .effects import Outcome, TraceStep
+from . import capture
 from .middleware import RequestRecord
+from .pipeline.effects import Outcome, TraceStep
 from .types import EVENT_TYPES
 
 __all__ = ["PREFIX", "SECRET_HEADERS", "Inspector", "mount_inspector"]
@@ -482,6 +483,8 @@ class Inspector:
         self._lock = threading.Lock()
         self._traces: deque[Trace] = deque(maxlen=capacity)
         self._seq = 0
+        # the inspector shows what handlers print: it asks for output capture (capture.py)
+        capture.install()
 
     # -- recording --------------------------------------------------------------------------
     def observer(self, record: RequestRecord) -> None:

@@ -9,13 +9,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .cache.entry import Storage
+from .cache.entry import FillLocking, Storage
 from .cache.memory import MemoryStorage
 from .config import EdgeConfig
-from .effects import Outcome
 from .exceptions import ConfigurationError
 from .identity import distribution_identity
-from .pipeline import Pipeline
+from .pipeline import Outcome, Pipeline
 
 __all__ = ["FrontDoor", "Observer", "RequestRecord", "SharedOptions", "coerce_config"]
 
@@ -104,6 +103,10 @@ class SharedOptions:
         if adopt is not None:  # a shared storage without a distribution_id of its own
             adopt(self.distribution_identity)
         self.pipeline = Pipeline(self.config, clock=clock)
+        #: the storage's cross-process fill lock, when it has one (RedisStorage)
+        self.fill_lock: FillLocking | None = (
+            self.storage if isinstance(self.storage, FillLocking) else None
+        )
         self.origins: dict[str, object] = {}
         known = {o.id for o in self.config.origins}
         for origin_id, target in (origins or {}).items():

@@ -82,6 +82,11 @@ class EdgeSettings:
     #: handler timeouts (lambda-edge.md §3.4): 5 s viewer events, 30 s origin events.
     viewer_timeout: float = 5.0
     origin_timeout: float = 30.0
+    #: where a sync handler runs (``handlers.py``): ``"auto"`` runs it on a worker thread
+    #: until it has proved fast, then on the calling thread; ``"inline"`` always on the
+    #: calling thread (its 503 is sent when a late handler returns); ``"thread"`` always on a
+    #: worker thread with the 503 sent at the deadline (strict on-time mode).
+    handler_mode: Literal["auto", "inline", "thread"] = "auto"
 
     # -- cache (caching.md) -----------------------------------------------------------------
     #: #27 answer a HEAD from a cached GET.
@@ -148,6 +153,10 @@ class EdgeSettings:
             value = getattr(self, name)
             if value not in (500, 502, 503, 504):
                 raise ConfigurationError(f"EdgeSettings.{name}", value, "500, 502, 503 or 504")
+        if self.handler_mode not in ("auto", "inline", "thread"):
+            raise ConfigurationError(
+                "EdgeSettings.handler_mode", self.handler_mode, '"auto", "inline" or "thread"'
+            )
         for name in ("viewer_timeout", "origin_timeout"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"EdgeSettings.{name}", getattr(self, name), "> 0")

@@ -30,6 +30,7 @@ from .headers import (
     is_disallowed,
     raw_header_problem,
 )
+from .limits import MAX_URI_LENGTH, REQUEST_BODY_LIMITS
 from .settings import EdgeSettings
 from .types import (
     CFBody,
@@ -106,9 +107,7 @@ READ_ONLY_HEADERS: dict[str, dict[EventType, frozenset[str]]] = {
 }
 
 #: §1.5: replaced request body limits (text bytes; a base64 string may be 4/3 as long).
-REQUEST_BODY_LIMITS: dict[str, int] = {"viewer-request": 40 * 1024, "origin-request": 1024 * 1024}
 #: §3.2: uri + "?" + querystring returned by a function must be shorter than this.
-MAX_URI_LENGTH = 8192
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # No control character but HTAB (CloudFront rejects them all; CR, LF and NUL would also split

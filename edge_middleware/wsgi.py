@@ -1,4 +1,8 @@
-"""The WSGI front door: ``EdgeWSGIMiddleware``."""
+"""The WSGI front door: ``EdgeWSGIMiddleware``.
+
+It converts the environ, drives the pipeline and performs its effects; it makes no CloudFront
+answer of its own. Its twin is ``asgi.py``: the same methods in the same order.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,24 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, assert_never
 
+from .cache.compression import compress
 from .cache.entry import Storage
-from .convert import origin_environ, reason_phrase, request_from_environ
-from .effects import (
+from .convert import ViewerRequest, origin_environ, request_from_environ
+from .exceptions import CloudFrontError, OriginError
+from .middleware import FrontDoor, RequestRecord, SharedOptions
+from .origins import effective_origin
+from .pipeline import Step
+from .pipeline.effects import (
     CallHandler,
+    Compress,
+    Effect,
     FetchOrigin,
     Invalidate,
     JoinFlight,
     Lookup,
+    OriginBody,
     OriginResponse,
     Outcome,
     ReadBody,
@@ -24,11 +36,7 @@ from .effects import (
     Refresh,
     Store,
 )
-from .exceptions import CloudFrontError, OriginError
-from .middleware import FrontDoor, RequestRecord, SharedOptions
-from .origins import effective_origin
-from .responses import error_page, new_request_id
-from .segments import EXECUTOR, Segment, runs_in_segment
+from .pipeline.flow import Flow
 
 __all__ = ["EdgeWSGIMiddleware"]
 
@@ -36,6 +44,9 @@ logger = logging.getLogger("edge_middleware.wsgi")
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+#: Background refreshes (stale-while-revalidate) run on a few shared, tracked threads.
+_REFRESH_THREADS = 4
 
 
 class EdgeWSGIMiddleware(FrontDoor):
@@ -69,8 +80,10 @@ class EdgeWSGIMiddleware(FrontDoor):
             config=config, storage=storage, clock=clock, origins=origins, app=app
         )
         self._flights: dict[str, threading.Event] = {}
-        self._flights_lock = threading.Lock()
-        self._refreshing: set[str] = set()
+        self._lock = threading.Lock()
+        #: background refreshes (stale-while-revalidate), one per key at a time
+        self._background: dict[str, concurrent.futures.Future[None]] = {}
+        self._refresher: concurrent.futures.ThreadPoolExecutor | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("edge.middleware") is not None:
@@ -79,135 +92,110 @@ class EdgeWSGIMiddleware(FrontDoor):
 
 
 class _Responder:
+    """One viewer request (per-request state is never stored on the middleware)."""
+
     def __init__(self, mw: EdgeWSGIMiddleware, environ: dict[str, Any]) -> None:
         self.mw = mw
         self.environ = environ
         self.body: bytes | None = None
         self.flights: list[str] = []
-        self.origin_iter: Iterator[bytes] | None = None
+        self.origin: Iterator[bytes] | None = None
         self.origin_close: Callable[[], None] | None = None
-        self.origin_broken = False
+        self.bytes_sent = 0
         self.t0 = time.perf_counter()
-        self.viewer: Any = None
+        self.viewer: ViewerRequest | None = None
+        self.flow: Flow | None = None
 
+    # -- driving the pipeline ---------------------------------------------------------------
     def run(self, start_response: StartResponse) -> Iterable[bytes]:
+        pipeline = self.mw.options.pipeline
         try:
             self.viewer = request_from_environ(self.environ)
-            outcome = self.drive(self.mw.options.pipeline.run(self.viewer))
-            if self.origin_broken:
-                outcome = self.mw.options.pipeline._error(
-                    OriginError("The origin's response broke off."),
-                    outcome.request_id,
-                    self.viewer.http_version,
-                    outcome.behavior,
-                    outcome.steps,
-                )
-        except Exception as exc:
+            self.flow = pipeline.flow(self.viewer)
+            outcome = self.drive(pipeline.run(self.viewer, self.flow))
+        except Exception:
             logger.exception("edge_middleware failed while handling a request")
             self.close_origin()
-            err = exc if isinstance(exc, CloudFrontError) else OriginError("Internal error")
-            headers, body = error_page(err.status, err, new_request_id())
-            start_response(f"{err.status} {reason_phrase(err.status)}", _pairs(headers))
-            return [body]
+            outcome = pipeline.internal_error(self.viewer, self.flow)
         finally:
             self.release()
-        outcome.no_body(self.environ.get("REQUEST_METHOD", ""))
-        # validation keeps CR/LF out of the reason; this keeps the status line one line anyway
-        reason = "".join(ch for ch in outcome.reason if ch.isprintable())
-        reason = reason.encode("latin-1", "replace").decode("latin-1")
-        start_response(f"{outcome.status} {reason}".rstrip(), _pairs(outcome.headers))
-        if outcome.head or not outcome.stream_rest:
-            self.close_origin()
-            self.finished(outcome, len(outcome.body) if not outcome.head else 0)
-            return [] if outcome.head else [outcome.body]
-        return _Streamed(self, outcome)
-
-    def drive(self, gen: Any) -> Outcome:
         try:
-            effect = gen.send(None)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+            return self.respond(outcome, start_response)
+        except BaseException:
+            self.close_origin()
+            raise
+
+    def drive(self, gen: Step) -> Any:
+        value: Any = None
         while True:
-            if runs_in_segment(effect):
-                more, effect = self.segment(gen, effect)
-                if not more:
-                    return effect  # type: ignore[no-any-return]
-                continue
-            value = self.perform(effect)
             try:
                 effect = gen.send(value)
             except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
+                return stop.value
+            value = self.perform(effect)
 
-    def segment(self, gen: Any, effect: CallHandler) -> tuple[bool, Any]:
-        """Sync handlers (and the cache steps between them) on a worker thread, so a handler
-        that hangs costs this request CloudFront's timeout error, not the thread forever."""
-        seg = Segment(gen, self.mw.options.storage, effect)
-        fut = EXECUTOR.submit(seg.run, effect)
-        while True:
-            try:
-                return fut.result(timeout=seg.wait_time() + 0.001)
-            except concurrent.futures.TimeoutError:
-                err = seg.overdue()
-                if err is not None:
-                    hv = self.viewer.http_version if self.viewer is not None else "1.1"
-                    pipeline = self.mw.options.pipeline
-                    return False, pipeline._error(err, effect.request_id, hv, None, [])
-
-    def perform(self, effect: Any) -> Any:
-        options = self.mw.options
-        if isinstance(effect, CallHandler):
-            try:
-                return effect.runner.call_sync(effect.event, effect.request_id, effect.timeout)
-            except CloudFrontError as exc:
-                return exc
-        if isinstance(effect, Lookup):
-            return options.storage.get(effect.key)
-        if isinstance(effect, Store):
-            options.storage.set(effect.entry)
-            return None
-        if isinstance(effect, ReadBody):
-            return self.read_body()
-        if isinstance(effect, FetchOrigin):
-            response = self.fetch(effect)
-            if effect.whole and isinstance(response, OriginResponse) and response.streaming:
-                rest, _ = self.read_origin(2**62)
-                self.close_origin()
-                response.body += rest
-                response.streaming = False
-            return response
-        if isinstance(effect, ReadOriginBody):
-            return self.read_origin(effect.limit)
-        if isinstance(effect, JoinFlight):
-            return self.join(effect)
-        if isinstance(effect, Invalidate):
-            self.mw.options.invalidate(effect.paths)
-            return None
-        if isinstance(effect, Refresh):
-            with self.mw._flights_lock:
-                busy = effect.key in self.mw._refreshing
-                self.mw._refreshing.add(effect.key)
-            if busy:  # one background refresh per key at a time
-                effect.run.close()
+    def perform(self, effect: Effect) -> Any:
+        storage = self.mw.options.storage
+        match effect:
+            case CallHandler():
+                try:
+                    return effect.runner.call_sync(effect.event, effect.request_id, effect.timeout)
+                except CloudFrontError as exc:
+                    return exc
+            case Lookup():
+                return storage.get(effect.key)
+            case Store():
+                storage.set(effect.entry)
                 return None
-            background = _Responder(self.mw, dict(self.environ))
-            background.body = b""
-            threading.Thread(
-                target=background.run_background, args=(effect.run, effect.key), daemon=True
-            ).start()
-            return None
-        raise TypeError(f"unknown effect {effect!r}")  # pragma: no cover
+            case ReadBody():
+                return self.read_body()
+            case JoinFlight():
+                return self.join(effect)
+            case FetchOrigin():
+                return self.fetch(effect)
+            case ReadOriginBody():
+                return self.read_origin(effect.limit)
+            case Compress():
+                return compress(effect.coding, effect.body, effect.headers)
+            case Invalidate():
+                self.mw.options.invalidate(effect.paths)
+                return None
+            case Refresh():
+                self.refresh(effect)
+                return None
+            case _:
+                assert_never(effect)
 
-    def run_background(self, gen: Any, key: str) -> None:
+    def refresh(self, effect: Refresh) -> None:
+        """Run a background revalidation on a shared refresh thread, one per key at a time."""
+        mw = self.mw
+        with mw._lock:
+            if effect.key in mw._background:
+                effect.run.close()
+                return
+            if mw._refresher is None:
+                mw._refresher = concurrent.futures.ThreadPoolExecutor(
+                    _REFRESH_THREADS, thread_name_prefix="edge-refresh"
+                )
+            background = _Responder(mw, dict(self.environ))
+            background.body = b""
+            future = mw._refresher.submit(background.drive_background, effect.run)
+            mw._background[effect.key] = future
+
+        def done(_future: object, key: str = effect.key) -> None:
+            with mw._lock:
+                mw._background.pop(key, None)
+
+        future.add_done_callback(done)
+
+    def drive_background(self, gen: Step) -> None:
         try:
             self.drive(gen)
         except Exception:
             logger.exception("background revalidation failed")
         finally:
-            self.close_origin()
             self.release()
-            with self.mw._flights_lock:
-                self.mw._refreshing.discard(key)
+            self.close_origin()
 
     def read_body(self) -> bytes:
         if self.body is None:
@@ -222,8 +210,10 @@ class _Responder:
         return self.body
 
     def join(self, effect: JoinFlight) -> bool:
+        """Collapse in process first (one threading.Event per key), then across processes
+        through the storage's fill lock (Redis), so one request per key reaches the origin."""
         mw = self.mw
-        with mw._flights_lock:
+        with mw._lock:
             event = mw._flights.get(effect.key)
             if event is None:
                 mw._flights[effect.key] = threading.Event()
@@ -231,44 +221,49 @@ class _Responder:
         if event is not None:
             event.wait(effect.timeout)
             return False
-        begin = getattr(mw.options.storage, "begin_fill", None)
-        if begin is not None and not begin(effect.key, effect.timeout):
-            mw.options.storage.wait_fill(effect.key, effect.timeout)  # type: ignore[attr-defined]
+        lock = mw.options.fill_lock
+        if lock is not None and not lock.begin_fill(effect.key, effect.timeout):
+            lock.wait_fill(effect.key, effect.timeout)
             return False
         return True
 
     def release(self) -> None:
         if not self.flights:
             return
+        flights, self.flights = self.flights, []
         mw = self.mw
-        end = getattr(mw.options.storage, "end_fill", None)
-        for key in self.flights:
-            with mw._flights_lock:
+        lock = mw.options.fill_lock
+        for key in flights:
+            with mw._lock:
                 event = mw._flights.pop(key, None)
             if event is not None:
                 event.set()
-            if end is not None:
-                end(key)
-        self.flights = []
+            if lock is not None:
+                lock.end_fill(key)
 
     # -- the origin -----------------------------------------------------------------------------
-    def fetch(self, effect: FetchOrigin) -> OriginResponse | CloudFrontError:
+    def origin_app(self, effect: FetchOrigin) -> tuple[WSGIApp, dict[str, Any]]:
         target = self.mw.options.target(effect.origin_id)
         app: WSGIApp = self.mw.app if target is None else target  # type: ignore[assignment]
         if isinstance(target, str):
             from .proxy import proxy_wsgi_app
 
             app = proxy_wsgi_app(target, effective_origin(effect.origin, effect.request))
-        body = effect.body if effect.body is not None else self.body
         environ = origin_environ(
             self.environ,
             effect.request,
-            body,
+            effect.body if effect.body is not None else self.body,
             request_id=effect.event["Records"][0]["cf"]["config"]["requestId"],
             origin_path=not isinstance(target, str),
         )
         environ["edge.event"] = effect.event
         environ["edge.middleware"] = self.mw
+        return app, environ
+
+    def fetch(self, effect: FetchOrigin) -> OriginResponse | CloudFrontError:
+        """Call the origin app and read its status, headers and first body bytes; the rest
+        stays in its iterable (``read_origin``, ``respond``)."""
+        app, environ = self.origin_app(effect)
         captured: list[Any] = []
         written: list[bytes] = []
 
@@ -282,75 +277,100 @@ class _Responder:
 
         try:
             result = app(environ, start_response)
+            self.origin_close = getattr(result, "close", None)
+            if isinstance(result, list | tuple) and captured:
+                first, streaming = b"".join(written) + b"".join(result), False
+            else:
+                first, streaming = self._first_chunk(iter(result), captured)
+                first = b"".join(written) + first
         except CloudFrontError as exc:
+            self.close_origin()
             return exc
         except Exception:
             logger.exception("the origin app failed before its response started")
-            return OriginError("The origin failed before its response started.")
-        self.origin_close = getattr(result, "close", None)
-        if isinstance(result, list | tuple) and captured:
-            first, streaming = b"".join(written) + b"".join(result), False
-        else:
-            it = iter(result)
-            self.origin_iter = it
-            first, streaming = b"", True
-            try:
-                while True:
-                    chunk = next(it)
-                    if captured:
-                        first = chunk
-                        break
-            except StopIteration:
-                streaming = False
-            except Exception:
-                logger.exception("the origin app failed before its response started")
-                self.close_origin()
-                return OriginError("The origin failed before its response started.")
-            first = b"".join(written) + first
-        if not captured:
             self.close_origin()
+            return OriginError("The origin failed before its response started.")
+        answer = self._answer(captured, first, streaming)
+        if not streaming or isinstance(answer, CloudFrontError):
+            self.close_origin()
+        elif effect.whole:
+            got = self.read_origin(2**62)
+            self.close_origin()
+            if got.error is not None:
+                return got.error
+            answer.body += got.data
+            answer.streaming = False
+        return answer
+
+    def _first_chunk(self, it: Iterator[bytes], captured: list[Any]) -> tuple[bytes, bool]:
+        self.origin = it
+        try:
+            while True:
+                chunk = next(it)
+                if captured:
+                    return chunk, True
+        except StopIteration:
+            return b"", False
+
+    def _answer(
+        self, captured: list[Any], first: bytes, streaming: bool
+    ) -> OriginResponse | CloudFrontError:
+        if not captured:
             return OriginError("The origin returned no response.")
         status_line, header_pairs = captured
         try:
             status = int(status_line.split(" ", 1)[0])
         except ValueError:
-            self.close_origin()
             return OriginError(f"The origin sent an invalid status {status_line!r}.")
         raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in header_pairs]
-        if not streaming:
-            self.close_origin()
         return OriginResponse(status, raw, first, streaming=streaming)
 
-    def read_origin(self, limit: int) -> tuple[bytes, bool]:
-        if self.origin_iter is None:
-            return b"", True
+    def read_origin(self, limit: int) -> OriginBody:
+        if self.origin is None:
+            return OriginBody(b"", True)
         chunks: list[bytes] = []
         size = 0
         try:
-            for chunk in self.origin_iter:
+            for chunk in self.origin:
                 chunks.append(chunk)
                 size += len(chunk)
                 if size > limit:
-                    return b"".join(chunks), False
+                    return OriginBody(b"".join(chunks), False)
         except Exception:
-            # Broken before anything reached the viewer: nothing is stored, and the viewer
-            # gets CloudFront's origin error (see run()).
             logger.exception("the origin's body broke off while it was being read")
-            self.origin_broken = True
             self.close_origin()
-            return b"".join(chunks), False
-        self.origin_iter = None
-        return b"".join(chunks), True
+            return OriginBody(
+                b"".join(chunks), False, OriginError("The origin's response broke off.")
+            )
+        self.origin = None
+        return OriginBody(b"".join(chunks), True)
 
     def close_origin(self) -> None:
-        close, self.origin_close, self.origin_iter = self.origin_close, None, None
+        close, self.origin_close, self.origin = self.origin_close, None, None
         if close is not None:
             try:
                 close()
             except Exception:
                 logger.exception("closing the origin response failed")
 
-    def finished(self, outcome: Outcome, sent: int) -> None:
+    # -- to the viewer ----------------------------------------------------------------------
+    def respond(self, outcome: Outcome, start_response: StartResponse) -> Iterable[bytes]:
+        outcome.no_body(self.environ.get("REQUEST_METHOD", ""))
+        # validation keeps CR/LF out of the reason; this keeps the status line one line anyway
+        reason = "".join(ch for ch in outcome.reason if ch.isprintable())
+        reason = reason.encode("latin-1", "replace").decode("latin-1")
+        start_response(
+            f"{outcome.status} {reason}".rstrip(),
+            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in outcome.headers],
+        )
+        if outcome.head or not outcome.stream_rest or self.origin is None:
+            self.close_origin()
+            self.bytes_sent = 0 if outcome.head else len(outcome.body)
+            self.finished(outcome)
+            return [] if outcome.head else [outcome.body]
+        return _Streamed(self, outcome)
+
+    def finished(self, outcome: Outcome) -> None:
         options = self.mw.options
         if options.observers and self.viewer is not None:
             port = self.environ.get("REMOTE_PORT")
@@ -361,7 +381,7 @@ class _Responder:
                     self.environ.get("wsgi.url_scheme", "http"),
                     self.viewer.http_version,
                     self.t0,
-                    sent,
+                    self.bytes_sent,
                     len(self.body or b""),
                     int(port) if port else 0,
                 )
@@ -374,22 +394,21 @@ class _Streamed:
     def __init__(self, responder: _Responder, outcome: Outcome) -> None:
         self.r = responder
         self.outcome = outcome
-        self.sent = 0
 
     def __iter__(self) -> Iterator[bytes]:
+        r = self.r
         if self.outcome.body:
-            self.sent += len(self.outcome.body)
+            r.bytes_sent += len(self.outcome.body)
             yield self.outcome.body
-        it = self.r.origin_iter
-        if it is not None:
-            for chunk in it:
-                self.sent += len(chunk)
-                yield chunk
+        if r.origin is not None:
+            try:
+                for chunk in r.origin:
+                    r.bytes_sent += len(chunk)
+                    yield chunk
+            except Exception:
+                logger.exception("the response to the viewer broke off after it started")
+                raise
 
     def close(self) -> None:
         self.r.close_origin()
-        self.r.finished(self.outcome, self.sent)
-
-
-def _pairs(headers: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
-    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
+        self.r.finished(self.outcome)

@@ -17,9 +17,9 @@ from starlette.testclient import TestClient
 
 from edge_middleware import Behavior, EdgeConfig, EdgeMiddleware, EdgeWSGIMiddleware
 from edge_middleware.accesslog import AccessLog, format_record, log_encode
-from edge_middleware.effects import Outcome
 from edge_middleware.exceptions import OriginTimeoutError, ViewerError
 from edge_middleware.middleware import RequestRecord
+from edge_middleware.pipeline.effects import Outcome
 
 #: Written out here, not imported, so the test checks the order against the spec.
 SPEC_FIELDS = [

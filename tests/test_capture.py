@@ -91,6 +91,8 @@ def test_asgi_handler_output_lands_on_its_trace_step(capsys: pytest.CaptureFixtu
 def test_wsgi_concurrent_requests_keep_their_own_output() -> None:
     from werkzeug.test import Client
 
+    capture.install()
+
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"ok"]
@@ -144,3 +146,23 @@ def test_nothing_printed_means_no_buffer() -> None:
     buf = capture.Captured()
     assert buf.text == ""
     assert buf.close() == ""
+
+
+def test_library_mode_leaves_the_process_streams_alone() -> None:
+    """Without install() (the dev server and the inspector call it) nothing is captured and
+    sys.stdout/sys.stderr stay the process's own (issue 11 point 5)."""
+    from werkzeug.test import Client
+
+    before = (sys.stdout, sys.stderr)
+    records: list[RequestRecord] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    middleware = EdgeWSGIMiddleware(app, config=CONFIG)
+    middleware.add_observer(records.append)
+    assert Client(middleware).get("/x").status_code == 200
+    assert (sys.stdout, sys.stderr) == before
+    assert not capture.installed()
+    assert outputs(records[0])["viewer-request"] == ""

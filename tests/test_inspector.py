@@ -23,9 +23,9 @@ import pytest
 from werkzeug.test import Client
 
 from edge_middleware import Behavior, CachePolicy, EdgeConfig, EdgeMiddleware, EdgeWSGIMiddleware
-from edge_middleware.effects import Outcome, TraceStep
 from edge_middleware.inspector import MASK, Inspector, mount_inspector
 from edge_middleware.middleware import RequestRecord
+from edge_middleware.pipeline.effects import Outcome, TraceStep
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"

@@ -220,10 +220,11 @@ def _door(kind: str, config: EdgeConfig) -> tuple[Any, Callable[[], int]]:
 
 @pytest.mark.parametrize("kind", [pytest.param("asgi", id="asgi"), pytest.param("wsgi", id="wsgi")])
 def test_rejected_result_and_printed_flood_are_not_kept(
-    kind: str, monkeypatch: pytest.MonkeyPatch
+    kind: str, request: pytest.FixtureRequest
 ) -> None:
-    # as the dev server runs: captured output is not also written to (pytest's) stdout
-    monkeypatch.setattr(capture, "_passthrough", False)
+    # as the dev server runs: output captured, not also written to (pytest's) stdout
+    capture.install(passthrough=False)
+    request.addfinalizer(capture.uninstall)
     mw, get = _door(kind, EdgeConfig(default=Behavior(viewer_request=_flood)))
     records: list[Any] = []
     mw.add_observer(records.append)  # as the inspector and the dev server log keep them

@@ -23,9 +23,9 @@ import pytest
 from edge_middleware.cache.memory import MemoryStorage
 from edge_middleware.devapp import _is_loopback, detect_interface, invalidate_request
 from edge_middleware.devlog import format_request
-from edge_middleware.effects import Outcome, TraceStep
 from edge_middleware.exceptions import LambdaValidationError
 from edge_middleware.middleware import RequestRecord
+from edge_middleware.pipeline.effects import Outcome, TraceStep
 
 HANDLERS = """
 def viewer_request(event, context):

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
-__all__ = ["CacheEntry", "Storage", "invalidation_matches"]
+__all__ = ["CacheEntry", "FillLocking", "Storage", "invalidation_matches"]
 
 #: What an entry costs in memory besides its bytes, counted against a byte budget (issue 16,
 #: item 8: counting lengths only undercounted small entries by 2-4x). Measured with tracemalloc
@@ -104,3 +104,22 @@ class Storage(Protocol):
     async def aset(self, entry: CacheEntry) -> None: ...
 
     async def adelete(self, key: str) -> None: ...
+
+
+@runtime_checkable
+class FillLocking(Protocol):
+    """A storage shared between processes that can collapse concurrent misses across them
+    (``RedisStorage``): one process takes the fill lock for a key, the others wait for the
+    object it stores. In-process collapsing needs none of this."""
+
+    def begin_fill(self, key: str, ttl: float) -> bool: ...
+
+    def wait_fill(self, key: str, timeout: float) -> CacheEntry | None: ...
+
+    def end_fill(self, key: str) -> None: ...
+
+    async def abegin_fill(self, key: str, ttl: float) -> bool: ...
+
+    async def await_fill(self, key: str, timeout: float) -> CacheEntry | None: ...
+
+    async def aend_fill(self, key: str) -> None: ...

@@ -1,27 +1,33 @@
-"""The effects the pipeline yields and the outcome it returns.
+"""The effects the pipeline yields and the outcome it returns: the typed protocol between the
+core and the two front doors.
 
-The pipeline (``pipeline.py``) does no IO. It yields one of these objects, the front door's
-driver performs it (sync for WSGI, async for ASGI) and sends the result back in.
+The pipeline does no IO. It yields one :data:`Effect`, the front door performs it (sync for
+WSGI, async for ASGI; both ``match`` on the union and end with ``assert_never``) and sends the
+result back in. The result each effect expects is in its docstring.
 """
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
-from .cache.entry import CacheEntry
-from .config import Behavior, Origin
-from .exceptions import CloudFrontError
-from .handlers import HandlerRunner
-from .headers import RawHeaders
-from .types import CFRequest, EventType
+from ..cache.entry import CacheEntry
+from ..config import Behavior, Origin
+from ..exceptions import CloudFrontError
+from ..handlers import HandlerRunner
+from ..headers import RawHeaders
+from ..types import CFRequest, EventType
 
 __all__ = [
     "CallHandler",
+    "Compress",
+    "Effect",
     "FetchOrigin",
     "Invalidate",
     "JoinFlight",
     "Lookup",
+    "OriginBody",
     "OriginResponse",
     "Outcome",
     "ReadBody",
@@ -99,10 +105,31 @@ class OriginResponse:
 
 @dataclass(slots=True)
 class ReadOriginBody:
-    """Read the rest of the origin body, at most ``limit`` bytes. Result ``(bytes, complete)``;
-    when ``complete`` is False the bytes are a prefix and the rest stays streamable."""
+    """Read the rest of the origin body, at most ``limit`` bytes. Result: an
+    :class:`OriginBody`."""
 
     limit: int
+
+
+@dataclass(slots=True)
+class OriginBody:
+    """What :class:`ReadOriginBody` read. When ``complete`` is False the bytes are a prefix
+    and the rest stays streamable, unless ``error`` says the origin broke off (nothing of the
+    response has reached the viewer yet: the pipeline answers with CloudFront's error)."""
+
+    data: bytes
+    complete: bool
+    error: CloudFrontError | None = None
+
+
+@dataclass(slots=True)
+class Compress:
+    """Compress a whole body for the viewer (caching.md §1.13). Result: ``(body, headers)``.
+    The ASGI door runs large bodies off the event loop."""
+
+    coding: str
+    body: bytes
+    headers: RawHeaders
 
 
 @dataclass(slots=True)
@@ -118,7 +145,8 @@ class Refresh:
     for ``key`` in this process. Result: ``None``."""
 
     key: str
-    run: Any  # a pipeline generator the driver runs to completion on its own
+    #: a pipeline generator the driver runs to completion on its own
+    run: Generator[Effect, Any, Any]
 
 
 @dataclass(slots=True)
@@ -167,3 +195,17 @@ class Outcome:
             self.head = True
         if self.status in (204, 304) or self.status < 200:
             self.headers = [(k, v) for k, v in self.headers if k.lower() != b"content-length"]
+
+
+Effect: TypeAlias = (
+    ReadBody
+    | CallHandler
+    | Lookup
+    | Store
+    | JoinFlight
+    | FetchOrigin
+    | ReadOriginBody
+    | Compress
+    | Invalidate
+    | Refresh
+)

@@ -1,62 +1,67 @@
-"""The request-independent half of the pipeline: loaded handlers, event building,
-CloudFront's headers and error responses, and running one trigger with validation."""
+"""The request-independent part of the pipeline: loaded handlers, event building, CloudFront's
+headers and error responses, and running one trigger with validation. The states (``viewer.py``,
+``origin.py``, ``respond.py``) receive it as ``p``."""
 
 from __future__ import annotations
 
 import base64
 import logging
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import Any
 
-from .cache.budget import BufferBudget
-from .config import Behavior, EdgeConfig, Origin, Trigger
-from .convert import reason_phrase
-from .effects import CallHandler, Outcome, TraceStep
-from .exceptions import (
+from ..cache.budget import BufferBudget
+from ..config import Behavior, EdgeConfig, Origin, Trigger
+from ..convert import reason_phrase
+from ..exceptions import (
     CloudFrontError,
     LambdaExecutionError,
     LambdaTimeoutError,
 )
-from .handlers import HandlerRunner
-from .headers import RawHeaders
-from .origins import build_origin_object
-from .responses import error_page, via_id
-from .types import EVENT_TYPES, CFHeaders, CFOrigin, CFRequest, CFResponse, EventType
-from .validation import (
+from ..handlers import HandlerRunner
+from ..headers import CLOUDFRONT_ADDED, RawHeaders
+from ..limits import ORIGIN_BODY_LIMIT, VIEWER_BODY_LIMIT
+from ..origins import build_origin_object
+from ..responses import error_page, new_request_id, via_id
+from ..types import EVENT_TYPES, CFHeaders, CFOrigin, CFRequest, CFResponse, EventType
+from ..validation import (
     copy_request,
     copy_response,
     shrink_for_trace,
     validate_request_result,
     validate_response_result,
 )
+from .effects import CallHandler, Outcome, TraceStep
+from .flow import Flow, State, Step
 
-__all__ = ["Gen", "PipelineBase"]
+__all__ = ["PipelineBase"]
 
 logger = logging.getLogger("edge_middleware.pipeline")
-
-Gen = Generator[Any, Any, Any]
-
-_CF_ADDED = frozenset({b"via", b"x-cache", b"x-amz-cf-pop", b"x-amz-cf-id"})
-_VIEWER_BODY_LIMIT = 40 * 1024
-_ORIGIN_BODY_LIMIT = 1024 * 1024
 
 
 class PipelineBase:
     """The request-independent part: config, loaded handlers, clock."""
 
-    def __init__(self, config: EdgeConfig, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: EdgeConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        request_id: Callable[[], str] = new_request_id,
+    ) -> None:
         self.config = config
         self.settings = config.settings
         self.clock = clock
+        self.request_id = request_id
         self.runners: dict[int, HandlerRunner] = {}
         #: bytes all requests in flight may read into memory to store or compress a body
         self.buffers = BufferBudget(self.settings.max_buffered_bytes)
+        mode = self.settings.handler_mode
         for behavior in config.all_behaviors:
-            for ev in ("viewer-request", "origin-request", "origin-response", "viewer-response"):
+            for ev in EVENT_TYPES:
                 trig = behavior.trigger(ev)
                 if trig is not None and id(trig) not in self.runners:
-                    self.runners[id(trig)] = HandlerRunner(trig.handler, trig.display_name)
+                    self.runners[id(trig)] = HandlerRunner(trig.handler, trig.display_name, mode)
         self._via_host = f"{via_id(config.distribution_id)}.cloudfront.net (CloudFront)"
         self._pop = self.settings.pop.encode()
         self._origin_objects: dict[tuple[str, str], CFOrigin] = {}
@@ -66,6 +71,10 @@ class PipelineBase:
             self.settings.origin_host == "auto" and not defined
         )
         self._origins_defined = len(config.origins) > 1 or config.origins[0].id != "default"
+
+    def drive(self, flow: Flow, state: State) -> Step:
+        """Run ``flow`` from ``state`` until it is done (``Pipeline`` implements it)."""
+        raise NotImplementedError
 
     def _origin_object(self, origin: Origin, scheme: str) -> CFOrigin:
         """``request.origin`` depends only on the config and the scheme: built once each.
@@ -110,14 +119,14 @@ class PipelineBase:
     def _edge_headers(
         self, headers: RawHeaders, x_cache: str, rid: str, http_version: str
     ) -> RawHeaders:
-        out = [(k, v) for k, v in headers if k.lower() not in _CF_ADDED]
+        out = [(k, v) for k, v in headers if k.lower() not in CLOUDFRONT_ADDED]
         out.append((b"Via", self._via(http_version)))
         out.append((b"X-Cache", x_cache.encode()))
         out.append((b"X-Amz-Cf-Pop", self._pop))
         out.append((b"X-Amz-Cf-Id", rid.encode()))
         return out
 
-    def _error(
+    def error_outcome(
         self,
         err: CloudFrontError,
         rid: str,
@@ -125,6 +134,7 @@ class PipelineBase:
         behavior: Behavior | None,
         steps: list[TraceStep],
     ) -> Outcome:
+        """CloudFront's own error page for ``err``, with its headers."""
         status = err.status
         if isinstance(err, LambdaTimeoutError):
             status = self.settings.timeout_error_status
@@ -155,6 +165,9 @@ class PipelineBase:
             steps=steps,
         )
 
+    def error(self, f: Flow, err: CloudFrontError) -> Outcome:
+        return self.error_outcome(err, f.rid, f.hv, f.behavior, f.steps)
+
     # -- triggers -----------------------------------------------------------------------------
     def _body_object(self, data: bytes, limit: int) -> dict[str, Any]:
         shown = data[:limit]
@@ -169,21 +182,20 @@ class PipelineBase:
         self,
         event_type: EventType,
         trig: Trigger,
-        rid: str,
-        steps: list[TraceStep],
+        f: Flow,
         given: dict[str, Any],
         traced: dict[str, Any],
-    ) -> Gen:
+    ) -> Step:
         """Run one handler on ``given`` (its own copy of the event) within its event's timeout
         (5 s viewer, 30 s origin) and record a TraceStep showing ``traced``. Returns
         ``(result, step)``; the result is a CloudFrontError if the handler raised or hung."""
         viewer = event_type in ("viewer-request", "viewer-response")
         timeout = self.settings.viewer_timeout if viewer else self.settings.origin_timeout
         step = TraceStep(event_type, True, event=traced)
-        steps.append(step)
+        f.steps.append(step)
         t0 = time.perf_counter()
         runner = self.runners[id(trig)].invocation()  # captures what the handler prints
-        result = yield CallHandler(runner, given, event_type, rid, timeout)
+        result = yield CallHandler(runner, given, event_type, f.rid, timeout)
         step.duration = time.perf_counter() - t0
         step.output = runner.output
         if isinstance(result, CloudFrontError):
@@ -210,26 +222,25 @@ class PipelineBase:
         )
         return exc
 
-    def _request_trigger(
+    def request_trigger(
         self,
         event_type: EventType,
         trig: Trigger,
+        f: Flow,
         request: CFRequest,
         body: bytes | None,
-        rid: str,
-        steps: list[TraceStep],
-    ) -> Gen:
+    ) -> Step:
         """Run a request trigger. Returns RequestResult | ResponseResult | CloudFrontError."""
+        rid = f.rid
         before = request
         if trig.include_body and body is not None:
-            limit = _VIEWER_BODY_LIMIT if event_type == "viewer-request" else _ORIGIN_BODY_LIMIT
+            limit = VIEWER_BODY_LIMIT if event_type == "viewer-request" else ORIGIN_BODY_LIMIT
             before = dict(request)  # type: ignore[assignment]
             before["body"] = self._body_object(body, limit)  # type: ignore[typeddict-item]
         result, step = yield from self._call(
             event_type,
             trig,
-            rid,
-            steps,
+            f,
             self._event(event_type, rid, copy_request(before)),
             self._event(event_type, rid, before),
         )
@@ -246,21 +257,20 @@ class PipelineBase:
         except CloudFrontError as exc:
             return self._invalid(exc, event_type, trig, step)
 
-    def _response_trigger(
+    def response_trigger(
         self,
         event_type: EventType,
         trig: Trigger,
+        f: Flow,
         request: CFRequest,
         response: CFResponse,
-        rid: str,
-        steps: list[TraceStep],
-    ) -> Gen:
+    ) -> Step:
         """Run a response trigger. Returns ResponseResult | CloudFrontError."""
+        rid = f.rid
         result, step = yield from self._call(
             event_type,
             trig,
-            rid,
-            steps,
+            f,
             self._event(event_type, rid, copy_request(request), copy_response(response)),
             self._event(event_type, rid, request, response),
         )
@@ -270,5 +280,3 @@ class PipelineBase:
             return validate_response_result(event_type, response, result, self.settings)  # type: ignore[arg-type]
         except CloudFrontError as exc:
             return self._invalid(exc, event_type, trig, step)
-
-    # -- the request --------------------------------------------------------------------------

@@ -1,0 +1,74 @@
+"""CloudFront's request pipeline as a state machine that does no IO (STYLE.md: one set of
+rules, two thin front doors).
+
+``Pipeline.run(viewer)`` is a generator: it yields :data:`~.effects.Effect` objects, the front
+door performs them and sends the results back in, and it returns the
+:class:`~.effects.Outcome` for the viewer. Every answer the viewer can get, CloudFront's own
+errors for a handler past its deadline, an internal failure or an origin that broke off
+included, is made here, with CloudFront's headers and the distribution's
+CustomErrorResponses. The states and their order are in ``flow.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from urllib.parse import unquote
+
+from ..convert import ViewerRequest
+from ..exceptions import OriginError
+from .base import PipelineBase
+from .effects import Effect, Outcome, TraceStep
+from .flow import Flow, State, StateFn, Step
+from .origin import fetch, origin_request, origin_response, store
+from .respond import viewer_response
+from .viewer import hit, lookup, viewer_checks, viewer_request
+
+__all__ = ["STATES", "Effect", "Outcome", "Pipeline", "State", "Step", "TraceStep"]
+
+logger = logging.getLogger("edge_middleware.pipeline")
+
+#: Each state's function (h11's ``_state.py`` keeps its transitions in one table the same way).
+STATES: Mapping[State, StateFn] = {
+    State.VIEWER_CHECKS: viewer_checks,
+    State.VIEWER_REQUEST: viewer_request,
+    State.LOOKUP: lookup,
+    State.HIT: hit,
+    State.ORIGIN_REQUEST: origin_request,
+    State.FETCH: fetch,
+    State.ORIGIN_RESPONSE: origin_response,
+    State.STORE: store,
+    State.VIEWER_RESPONSE: viewer_response,
+}
+# the same table by the members' string values: an Enum member hashes in Python code
+_BY_VALUE: dict[str, StateFn] = {state._value_: fn for state, fn in STATES.items()}
+
+
+class Pipeline(PipelineBase):
+    """CloudFront's rules for one distribution. ``run(viewer)`` is one request."""
+
+    def flow(self, viewer: ViewerRequest) -> Flow:
+        """A new request's state."""
+        uri = viewer.request["uri"]
+        behavior = self.config.match(uri if self.settings.path_match == "raw" else unquote(uri))
+        return Flow(viewer, self.request_id(), behavior, viewer.request)
+
+    def run(self, viewer: ViewerRequest, flow: Flow | None = None) -> Step:
+        """One viewer request, from CloudFront's own checks to the viewer's answer."""
+        return self.drive(flow or self.flow(viewer), State.VIEWER_CHECKS)
+
+    def drive(self, flow: Flow, state: State) -> Step:
+        nxt: State | Outcome | None = state
+        while isinstance(nxt, State):
+            nxt = yield from _BY_VALUE[nxt._value_](self, flow)
+        return nxt
+
+    # -- answers the front doors need when the pipeline itself could not run ----------------
+    def internal_error(self, viewer: ViewerRequest | None, flow: Flow | None = None) -> Outcome:
+        """A failure inside edge_middleware (or the wrapped app failing in a way no rule
+        covers): CloudFront's 502 page with its headers, never a traceback."""
+        err = OriginError("Internal error")
+        if flow is not None:
+            return self.error(flow, err)
+        rid = self.request_id()
+        return self.error_outcome(err, rid, viewer.http_version if viewer else "1.1", None, [])

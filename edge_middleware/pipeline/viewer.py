@@ -1,0 +1,194 @@
+"""The viewer side of a request: CloudFront's own checks, viewer-request, the cache lookup and
+serving a cached object (caching.md §1.1 steps 1-4, lambda-edge.md §4)."""
+
+from __future__ import annotations
+
+from ..cache.conditional import byte_range, not_modified
+from ..cache.entry import CacheEntry
+from ..cache.rules import cache_key, collapsible, cookies_forwarded, stored_response_serves
+from ..config import Trigger
+from ..convert import reason_phrase
+from ..exceptions import CloudFrontError, ViewerError
+from ..headers import RawHeaders, get_first, with_length, without
+from ..limits import MAX_HEADER_BYTES, MAX_URI_LENGTH, SERVER
+from ..origins import cloudfront_headers
+from ..validation import RequestResult, ResponseResult
+from .base import PipelineBase
+from .effects import JoinFlight, Lookup, Outcome, ReadBody, Refresh, TraceStep
+from .flow import Answer, Flow, State, Step
+from .respond import fail, generated
+
+__all__ = ["hit", "lookup", "viewer_checks", "viewer_request"]
+
+_BAD_METHOD = (
+    "This distribution is not configured to allow the HTTP request method that was used for "
+    "this request. The distribution supports only cachable requests."
+)
+
+
+def viewer_checks(p: PipelineBase, f: Flow) -> Step:
+    """CloudFront's own answers, before any function runs (lambda-edge.md §4)."""
+    req, viewer, behavior = f.req, f.viewer, f.behavior
+    uri = req["uri"]
+    if viewer.header_bytes > MAX_HEADER_BYTES or len(uri) + len(req["querystring"]) + 1 > (
+        MAX_URI_LENGTH
+    ):
+        return p.error(f, ViewerError(413, "The request headers or URL are too large."))
+    if viewer.scheme == "http" and behavior.viewer_protocol_policy != "allow-all":
+        if behavior.viewer_protocol_policy == "https-only":
+            return p.error(f, ViewerError(403, "This distribution only accepts HTTPS."))
+        return _redirect_to_https(p, f)
+    if f.method in ("GET", "HEAD") and viewer.body_length != 0:
+        return p.error(f, ViewerError(403, "A GET or HEAD request may not carry a body."))
+    if f.method not in behavior.allowed_methods and p.settings.reject_method_before_viewer_request:
+        return p.error(f, ViewerError(403, _BAD_METHOD))
+    return State.VIEWER_REQUEST
+    yield  # a generator like every state
+
+
+def _redirect_to_https(p: PipelineBase, f: Flow) -> Outcome:
+    req = f.req
+    host = get_first(req["headers"], "host") or p.config.distribution_domain_name
+    qs = req["querystring"]
+    location = f"https://{host}{req['uri']}" + (f"?{qs}" if qs else "")
+    status = 301 if f.method in ("GET", "HEAD") else 307
+    headers: RawHeaders = [
+        (b"Server", SERVER),
+        (b"Location", location.encode("latin-1", "replace")),
+        (b"Content-Length", b"0"),
+    ]
+    return Outcome(
+        status,
+        reason_phrase(status),
+        p._edge_headers(headers, "Redirect from cloudfront", f.rid, f.hv),
+        b"",
+        result_type="Redirect",
+        behavior=f.behavior,
+        request_id=f.rid,
+        steps=f.steps,
+    )
+
+
+def viewer_request(p: PipelineBase, f: Flow) -> Step:
+    trig = f.behavior.viewer_request
+    if isinstance(trig, Trigger):
+        if trig.include_body and (
+            f.viewer.body_length != 0 or p.settings.body_for_bodyless_methods
+        ):
+            f.viewer_body = yield ReadBody()
+        res = yield from p.request_trigger("viewer-request", trig, f, f.req, f.viewer_body)
+        if isinstance(res, CloudFrontError):
+            return (yield from fail(p, f, res))
+        if isinstance(res, ResponseResult):
+            return generated(p, f, res)
+        assert isinstance(res, RequestResult)
+        f.req = res.request
+        f.req.pop("body", None)
+        if res.body is not None:
+            f.send_body = res.body
+    else:
+        f.steps.append(TraceStep("viewer-request", False, skipped_because="no function"))
+    if f.method not in f.behavior.allowed_methods:
+        return p.error(f, ViewerError(403, _BAD_METHOD))
+    return State.LOOKUP
+
+
+def lookup(p: PipelineBase, f: Flow) -> Step:
+    """The cache lookup (caching.md §1.1 step 3): hit, stale-if-error hold, stale while
+    revalidate, stale to revalidate, or miss; misses are collapsed per key (§1.10)."""
+    s, behavior, req = p.settings, f.behavior, f.req
+    policy = behavior.cache
+    if not (
+        f.method in behavior.cached_methods
+        and policy.max_ttl > 0
+        and not behavior.forward_all_headers
+    ):
+        return State.ORIGIN_REQUEST
+    # CloudFront-* headers are added after viewer-request and overwrite what the viewer sent,
+    # so the key uses CloudFront's values, never the viewer's (lambda-edge.md §3.1).
+    added = cloudfront_headers(behavior, f.viewer, s)
+    f.key = cache_key(
+        method=f.method,
+        host=p._key_host(req["headers"]),
+        uri=req["uri"],
+        querystring=req["querystring"],
+        headers={**req["headers"], **added} if added else req["headers"],
+        policy=policy,
+        settings=s,
+    )
+    entry = yield Lookup(f.key)
+    if entry is not None and f.method == "HEAD" and not s.head_from_get:
+        entry = None
+    rng = get_first(req["headers"], "range")
+    if entry is not None and not stored_response_serves(entry.status, entry.headers, rng):
+        entry = None  # a stored 206 answers only a Range for its own bytes (caching.md §1.14)
+    if entry is not None:
+        now = p.clock()
+        if now < entry.fresh_until:
+            return _serve(f, entry, "Hit")
+        if now < entry.error_until:
+            return _serve(f, entry, s.stale_if_error_x_cache)
+        swr = entry.stale_while_revalidate
+        if swr and now < entry.fresh_until + swr:
+            yield Refresh(f.key, _refresh(p, f, entry))
+            return _serve(f, entry, s.stale_while_revalidate_x_cache)
+        f.stale = entry
+    if collapsible(policy, behavior.origin_request_policy):
+        leader = yield JoinFlight(f.key, s.origin_timeout + 5)
+        if not leader:
+            entry = yield Lookup(f.key)
+            if (
+                entry is not None
+                and p.clock() < entry.fresh_until
+                and stored_response_serves(entry.status, entry.headers, rng)
+            ):
+                return _serve(f, entry, "Hit")
+    return State.ORIGIN_REQUEST
+
+
+def _serve(f: Flow, entry: CacheEntry, label: str) -> State:
+    f.entry, f.label = entry, label
+    return State.HIT
+
+
+def _refresh(p: PipelineBase, f: Flow, entry: CacheEntry) -> Step:
+    """The background revalidation of a stale-while-revalidate hit: its own flow."""
+    refresh = Flow(
+        f.viewer,
+        f.rid,
+        f.behavior,
+        f.req,
+        key=f.key,
+        stale=entry,
+        send_body=f.send_body,
+        background=True,
+    )
+    return p.drive(refresh, State.ORIGIN_REQUEST)
+
+
+def hit(p: PipelineBase, f: Flow) -> Step:
+    """Serve ``f.entry``: a fresh ``Age``, a 304 to a matching conditional, a byte range."""
+    entry, req = f.entry, f.req
+    assert entry is not None
+    if not f.contacted:
+        for ev in ("origin-request", "origin-response"):
+            f.steps.append(TraceStep(ev, False, skipped_because="cache hit"))
+    headers = with_length(without(entry.headers, b"age"), entry.body)
+    headers.append((b"Age", str(max(0, int(p.clock() - entry.stored_at))).encode()))
+    status, body = entry.status, entry.body
+    if (
+        p.settings.viewer_conditionals
+        and not cookies_forwarded(f.behavior.cache, f.behavior.origin_request_policy)
+        and not_modified(req["headers"], entry)
+    ):
+        status, body = 304, b""
+        headers = without(headers, b"content-length")
+    elif entry.status == 200 and (ranged := get_first(req["headers"], "range")) is not None:
+        status, body, headers = byte_range(ranged, entry.body, headers)
+    reason = entry.reason if status == entry.status else reason_phrase(status)
+    f.answer = Answer(
+        status, reason, headers, body, result_type=f.label.replace(" from cloudfront", "")
+    )
+    f.key = entry.key
+    return State.VIEWER_RESPONSE
+    yield  # a generator like every state
