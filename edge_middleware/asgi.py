@@ -115,13 +115,13 @@ class _Responder:
         pipeline = self.mw.options.pipeline
         try:
             try:
-                self.viewer = request_from_scope(dict(self.scope))
+                self.viewer = request_from_scope(self.scope)
                 self.flow = pipeline.flow(self.viewer)
                 outcome = await self.drive(pipeline.run(self.viewer, self.flow))
             except Exception:
                 logger.exception("edge_middleware failed while handling a request")
                 await self.close_origin()
-                outcome = pipeline.internal_error(self.viewer, self.flow)
+                outcome = pipeline.internal_failure(self.viewer, self.flow)
             finally:
                 await self.release()
             try:
@@ -255,7 +255,7 @@ class _Responder:
             app = proxy_app(target, effective_origin(effect.origin, effect.request))
         length = None if effect.body is None else len(effect.body)
         scope = origin_scope(
-            dict(self.scope),
+            self.scope,
             effect.request,
             length,
             request_id=effect.event["Records"][0]["cf"]["config"]["requestId"],

@@ -11,6 +11,7 @@ One function per direction (a2wsgi's ``build_environ``/``build_scope`` style):
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -88,7 +89,7 @@ def _body_length(headers: CFHeaders) -> int:
     return 0
 
 
-def request_from_scope(scope: dict[str, Any]) -> ViewerRequest:
+def request_from_scope(scope: Mapping[str, Any]) -> ViewerRequest:
     """An ASGI ``http`` scope to the viewer's CloudFront request (no body)."""
     raw_path = scope.get("raw_path")
     if raw_path:
@@ -188,7 +189,7 @@ def _origin_extras(request: CFRequest, request_id: str) -> tuple[str, RawHeaders
 
 
 def origin_scope(
-    scope: dict[str, Any],
+    scope: Mapping[str, Any],
     request: CFRequest,
     body_length: int | None = None,
     *,

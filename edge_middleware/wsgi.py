@@ -116,7 +116,7 @@ class _Responder:
         except Exception:
             logger.exception("edge_middleware failed while handling a request")
             self.close_origin()
-            outcome = pipeline.internal_error(self.viewer, self.flow)
+            outcome = pipeline.internal_failure(self.viewer, self.flow)
         finally:
             self.release()
         try:

@@ -339,7 +339,7 @@ def test_origin_body_broken_while_buffered_is_a_502_and_nothing_is_stored() -> N
 
 def test_internal_error_carries_cloudfront_headers() -> None:
     p = pipeline(EdgeConfig())
-    out = p.internal_error(viewer())
+    out = p.internal_failure(viewer())
     assert out.status == 502
     for name in (b"x-cache", b"via", b"x-amz-cf-id", b"x-amz-cf-pop"):
         assert raw_get(out.headers, name) is not None, name

@@ -64,7 +64,7 @@ class Pipeline(PipelineBase):
         return nxt
 
     # -- answers the front doors need when the pipeline itself could not run ----------------
-    def internal_error(self, viewer: ViewerRequest | None, flow: Flow | None = None) -> Outcome:
+    def internal_failure(self, viewer: ViewerRequest | None, flow: Flow | None = None) -> Outcome:
         """A failure inside edge_middleware (or the wrapped app failing in a way no rule
         covers): CloudFront's 502 page with its headers, never a traceback."""
         err = OriginError("Internal error")
