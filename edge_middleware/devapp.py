@@ -29,8 +29,10 @@ __all__ = [
     "ASGIHolder",
     "Interface",
     "Middleware",
+    "ServeError",
     "WSGIHolder",
     "detect_interface",
+    "find_front_door",
     "import_object",
     "invalidate_request",
     "load_edge_config",
@@ -43,6 +45,17 @@ INVALIDATE_PATH = "/_edge/invalidate"
 
 Interface = Literal["asgi", "wsgi"]
 Middleware = EdgeMiddleware | EdgeWSGIMiddleware
+
+
+class ServeError(ConfigurationError):
+    """A ``serve`` setup the dev server refuses, with a message in plain words."""
+
+    def __init__(self, field: str, value: Any, message: str) -> None:
+        super().__init__(field, value, message)
+        self.args = (message,)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 def import_object(spec: str, what: str = "APP") -> Any:
@@ -90,6 +103,41 @@ def detect_interface(app: Any) -> Interface:
         return "asgi" if _positional_count(app) == 3 else "wsgi"
     count = _positional_count(app)  # bound __call__: self is not counted
     return "asgi" if count == 3 else "wsgi"
+
+
+def find_front_door(app: Any, *, _depth: int = 0) -> EdgeMiddleware | EdgeWSGIMiddleware | None:
+    """The edge middleware ``app`` already has in code, or None.
+
+    Follows what frameworks and wrappers keep: the app itself, Flask's ``app.wsgi_app``,
+    Starlette's/FastAPI's ``user_middleware`` (the stack is built here so the instance
+    exists), and ``.app`` / ``.application`` / ``.wrapped`` of any wrapper, a few levels deep.
+    """
+    if isinstance(app, EdgeMiddleware | EdgeWSGIMiddleware):
+        return app
+    if _depth > 8 or app is None:
+        return None
+    user_middleware = getattr(app, "user_middleware", None)
+    if isinstance(user_middleware, list) and any(
+        isinstance(getattr(m, "cls", None), type) and issubclass(m.cls, EdgeMiddleware)
+        for m in user_middleware
+    ):
+        build = getattr(app, "build_middleware_stack", None)
+        if getattr(app, "middleware_stack", None) is None and callable(build):
+            app.middleware_stack = build()  # what Starlette does on its first request
+    for attr in ("middleware_stack", "wsgi_app", "app", "application", "wrapped"):
+        inner = getattr(app, attr, None)
+        if inner is None or inner is app or isinstance(inner, type):
+            continue
+        found = find_front_door(inner, _depth=_depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
+def describe_config(config: EdgeConfig) -> str:
+    """A short name for a config in messages: its distribution and behavior count."""
+    count = len(config.all_behaviors)
+    return f"distribution {config.distribution_id}, {count} behavior{'s' * (count != 1)}"
 
 
 def load_edge_config(
@@ -168,10 +216,15 @@ class ASGIHolder:
     """What uvicorn calls: the current :class:`EdgeMiddleware`, swappable on reload."""
 
     def __init__(
-        self, middleware: EdgeMiddleware, notify: Callable[[str], None] | None = None
+        self,
+        middleware: EdgeMiddleware,
+        notify: Callable[[str], None] | None = None,
+        app: Any = None,
     ) -> None:
         self.middleware = middleware
         self.notify = notify
+        #: What requests go to: the middleware, or the app that already wraps it in code.
+        self.app: Any = app if app is not None else middleware
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         client = scope.get("client")
@@ -182,7 +235,7 @@ class ASGIHolder:
         ):
             await self._invalidate(scope, receive, send)
             return
-        await self.middleware(scope, receive, send)
+        await self.app(scope, receive, send)
 
     async def _invalidate(self, scope: Any, receive: Any, send: Any) -> None:
         chunks = []
@@ -214,10 +267,15 @@ class WSGIHolder:
     """What the WSGI server calls: the current :class:`EdgeWSGIMiddleware`."""
 
     def __init__(
-        self, middleware: EdgeWSGIMiddleware, notify: Callable[[str], None] | None = None
+        self,
+        middleware: EdgeWSGIMiddleware,
+        notify: Callable[[str], None] | None = None,
+        app: Any = None,
     ) -> None:
         self.middleware = middleware
         self.notify = notify
+        #: What requests go to: the middleware, or the app that already wraps it in code.
+        self.app: Any = app if app is not None else middleware
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == INVALIDATE_PATH and _is_loopback(environ.get("REMOTE_ADDR")):
@@ -240,4 +298,5 @@ class WSGIHolder:
                 [("Content-Type", "application/json"), ("Content-Length", str(len(out)))],
             )
             return [out]
-        return self.middleware(environ, start_response)
+        result: Iterable[bytes] = self.app(environ, start_response)
+        return result

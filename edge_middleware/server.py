@@ -33,8 +33,11 @@ from .devapp import (
     ASGIHolder,
     Interface,
     Middleware,
+    ServeError,
     WSGIHolder,
+    describe_config,
     detect_interface,
+    find_front_door,
     import_object,
     load_edge_config,
 )
@@ -94,12 +97,15 @@ class DevServer:
         self.config_file: Path | None = None
         self.config_module: str | None = None
         self.interface: Interface | None = None
+        #: What the server calls behind the holder: the middleware, or the app wrapping it.
+        self.served_app: Any = None
+        self.wrapped_in_code = False
         self.inspector = Inspector(show_secrets=options.log_secrets) if options.inspector else None
         self.middleware = self.build()
         self.holder: ASGIHolder | WSGIHolder = (
-            ASGIHolder(self.middleware, self.console.message)
+            ASGIHolder(self.middleware, self.console.message, self.served_app)
             if isinstance(self.middleware, EdgeMiddleware)
-            else WSGIHolder(self.middleware, self.console.message)
+            else WSGIHolder(self.middleware, self.console.message, self.served_app)
         )
         #: What the server calls: the holder, behind the inspector's /_edge/ pages.
         self.app: ASGIHolder | WSGIHolder | InspectorASGIMount | InspectorWSGIMount = (
@@ -110,27 +116,53 @@ class DevServer:
         self._reloader: _Reloader | None = None
 
     def build(self) -> Middleware:
-        """A fresh middleware from the app and config as they are now."""
+        """A fresh middleware from the app and config as they are now.
+
+        An app that already wraps itself in :class:`EdgeMiddleware` / ``EdgeWSGIMiddleware``
+        in code is served as it is, with the config it was given there: ``--config`` or
+        ``--handler`` beside it is refused rather than stacking two edges.
+        """
         opts = self.options
         app = import_object(opts.app)
         interface = detect_interface(app) if opts.interface == "auto" else opts.interface
         if self.interface is not None and interface != self.interface:
             raise ConfigurationError("APP", opts.app, f"to stay an {self.interface.upper()} app")
-        config, self.config_file, self.config_module = load_edge_config(
-            opts.config, opts.handlers, logical_id=opts.logical_id
-        )
-        # A reload starts with an empty in-process cache (old handlers' results are gone); a
-        # Redis cache is shared and kept.
+        inner = find_front_door(app)
         middleware: Middleware
-        if interface == "asgi":
-            middleware = EdgeMiddleware(app, config=config, storage=self.storage)
+        if inner is not None:
+            if opts.config is not None or opts.handlers:
+                given = f"--config {opts.config}" if opts.config else "--handler"
+                raise ServeError(
+                    "APP",
+                    opts.app,
+                    f"{opts.app} already wraps {type(inner).__name__} in code "
+                    f"({describe_config(inner.config)}); {given} would put a second edge "
+                    f"({given.removeprefix('--config ')}) in front of it, and the inner one "
+                    "would pass every request through. Drop the option to serve the app's "
+                    "own config, or serve the app without its middleware.",
+                )
+            middleware = inner
+            self.served_app = app
+            self.config_file = None
+            self.config_module = opts.app.partition(":")[0]
+            self.wrapped_in_code = True
         else:
-            middleware = EdgeWSGIMiddleware(app, config=config, storage=self.storage)
+            config, self.config_file, self.config_module = load_edge_config(
+                opts.config, opts.handlers, logical_id=opts.logical_id
+            )
+            # A reload starts with an empty in-process cache (old handlers' results are
+            # gone); a Redis cache is shared and kept.
+            if interface == "asgi":
+                middleware = EdgeMiddleware(app, config=config, storage=self.storage)
+            else:
+                middleware = EdgeWSGIMiddleware(app, config=config, storage=self.storage)
+            self.served_app = middleware
+            self.wrapped_in_code = False
         middleware.add_observer(self.console)
         if self.inspector is not None:
             middleware.add_observer(self.inspector.observer)
         if self.access_log is not None:
-            self.access_log.domain_name = config.distribution_domain_name
+            self.access_log.domain_name = middleware.config.distribution_domain_name
             observer: Observer = self.access_log
             middleware.add_observer(observer)
         self.interface = interface
@@ -177,6 +209,7 @@ class DevServer:
         self.middleware = middleware
         holder: Any = self.holder  # same interface as before: checked in build()
         holder.middleware = middleware
+        holder.app = self.served_app
         names = ", ".join(p.name for p in changed)
         self.console.message(f"reloaded after a change to {names}")
         self.console.write_banner(banner(middleware.config, indent="  "))
@@ -189,6 +222,11 @@ class DevServer:
         lines = [f"edge-middleware: {str(self.interface).upper()} app {opts.app} ({server})"]
         if opts.config:
             lines.append(f"config: {opts.config}")
+        elif self.wrapped_in_code:
+            lines.append(
+                f"config: the {type(self.middleware).__name__} that {opts.app} already wraps "
+                "in code"
+            )
         lines.extend(banner(self.middleware.config, indent="  "))
         storage = "redis " + opts.redis if opts.redis else "memory"
         lines.append(f"cache: {storage}; invalidate: POST {INVALIDATE_PATH} (loopback only)")
