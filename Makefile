@@ -15,7 +15,7 @@ $(DEMO_STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test,server,redis,proxy]'
+	$(BIN)/pip install -q -e '.[test,server,redis,proxy,tls]'
 	touch $@
 
 demo: $(DEMO_STAMP)

@@ -81,6 +81,14 @@ def _serve(args: argparse.Namespace) -> int:
         sys.dont_write_bytecode = True  # a reloaded module must be read from its source
     options = ServeOptions(
         app=args.app,
+        tls=args.tls,
+        cert=args.cert,
+        key=args.key,
+        trust_forwarded_proto=args.trust_forwarded_proto,
+        origin=args.origin,
+        policies=args.policies,
+        edge_token=args.edge_token or os.environ.get("EDGE_MIDDLEWARE_TOKEN") or None,
+        edge_allow_proxied=args.edge_allow_proxied,
         config=args.config,
         handlers=_mapping(args.handler, "--handler"),
         host=args.host,
@@ -328,7 +336,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     serve = sub.add_parser("serve", help="serve an ASGI/WSGI app behind the edge")
-    serve.add_argument("app", metavar="APP", help="module:attribute of the ASGI or WSGI app")
+    serve.add_argument(
+        "app",
+        metavar="APP",
+        nargs="?",
+        help="module:attribute of the ASGI or WSGI app (none with --origin)",
+    )
     serve.add_argument(
         "--config", help="distribution JSON, CloudFormation template, TOML, or module:attribute"
     )
@@ -352,6 +365,37 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--logical-id", help="which distribution of a CloudFormation template")
     serve.add_argument(
         "--no-inspector", action="store_true", help="no request inspector at /_edge/ (on)"
+    )
+    serve.add_argument(
+        "--origin",
+        metavar="URL",
+        help="proxy-only: no APP, every origin is this running server (http://127.0.0.1:9000)",
+    )
+    serve.add_argument(
+        "--policies",
+        action="append",
+        metavar="FILE",
+        help="aws cloudfront get-/list-*-policies output for custom policy ids (repeatable)",
+    )
+    serve.add_argument(
+        "--tls", action="store_true", help="HTTPS with a loopback certificate made on first use"
+    )
+    serve.add_argument("--cert", metavar="FILE", help="HTTPS with this certificate (PEM)")
+    serve.add_argument("--key", metavar="FILE", help="the private key of --cert (PEM)")
+    serve.add_argument(
+        "--trust-forwarded-proto",
+        action="store_true",
+        help="a loopback client's X-Forwarded-Proto: https makes the viewer HTTPS",
+    )
+    serve.add_argument(
+        "--edge-token",
+        metavar="TOKEN",
+        help="/_edge/ and /_edge/invalidate want this token (or $EDGE_MIDDLEWARE_TOKEN)",
+    )
+    serve.add_argument(
+        "--edge-allow-proxied",
+        action="store_true",
+        help="let /_edge/ answer requests with Forwarded/X-Forwarded-For (a local proxy)",
     )
     serve.set_defaults(run=_serve)
 
@@ -379,6 +423,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--handler", action="append", metavar="ARN=module:function", help="map a function ARN"
     )
     check.add_argument("--logical-id", help="which distribution of a CloudFormation template")
+    check.add_argument(
+        "--policies",
+        action="append",
+        metavar="FILE",
+        help="aws cloudfront get-/list-*-policies output for custom policy ids (repeatable)",
+    )
     check.set_defaults(run=_check)
 
     inv = sub.add_parser("invalidate", help="invalidate cached paths (/images/* or exact)")

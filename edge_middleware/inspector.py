@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qs, quote, unquote
 
+from .devguard import TOKEN_COOKIE, Guard, asgi_headers, wsgi_headers
 from .effects import Outcome, TraceStep
 from .middleware import RequestRecord
 from .types import EVENT_TYPES
@@ -460,6 +461,8 @@ class Inspector:
 
     ``show_secrets``: show Authorization/Cookie/Set-Cookie values instead of ``[redacted]``.
     ``allow_remote``: answer clients other than loopback (and any ``Host``); off by default.
+    ``token``: the pages want it (``X-Edge-Token``, or ``?edge_token=`` once: a cookie keeps it).
+    ``allow_proxied``: answer requests carrying ``Forwarded``/``X-Forwarded-For`` (refused).
     ``max_string``: strings longer than this (big bodies) are cut when recorded.
     """
 
@@ -470,12 +473,23 @@ class Inspector:
         *,
         allow_remote: bool = False,
         max_string: int = 65536,
+        guard: Guard | None = None,
+        token: str | None = None,
+        allow_proxied: bool = False,
     ) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
         self.show_secrets = show_secrets
         self.allow_remote = allow_remote
+        #: Who may read the pages: loopback Host, no proxy headers, the token (devguard.py).
+        self.guard = (
+            guard
+            if guard is not None
+            else Guard(allow_remote=allow_remote, allow_proxied=allow_proxied, token=token)
+        )
+        if guard is not None:
+            guard.allow_remote = guard.allow_remote or allow_remote
         self.max_string = max_string
         #: Changes when the process restarts, so a page polling an old ``after`` reloads.
         self.instance = uuid.uuid4().hex
@@ -536,12 +550,32 @@ class Inspector:
         )
 
     def client_allowed(self, client_host: str | None) -> bool:
-        return self.allow_remote or _is_loopback(client_host)
+        return self.allow_remote or self.guard.allow_remote or _is_loopback(client_host)
 
-    def respond(self, method: str, path: str, query: str, host: str) -> _Response:
+    def respond(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        host: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        client: str | None = "127.0.0.1",
+    ) -> _Response:
         """The inspector's answer to one request (both front doors call this)."""
-        if not self.allow_remote and not _loopback_host(host):
-            return _text(403, f"the inspector answers for loopback host names only, not {host!r}")
+        headers = dict(headers) if headers is not None else {}
+        headers["host"] = host
+        refusal = self.guard.refusal(client, headers, query)
+        if refusal is not None:
+            return _text(403, f"the inspector {refusal}")
+        response = self._respond(method, path, query)
+        token = self.guard.token
+        if token and parse_qs(query).get(TOKEN_COOKIE):
+            cookie = f"{TOKEN_COOKIE}={token}; Path={PREFIX}; HttpOnly; SameSite=Strict"
+            response.headers.append(("Set-Cookie", cookie))
+        return response
+
+    def _respond(self, method: str, path: str, query: str) -> _Response:
         if method not in ("GET", "HEAD"):
             return _Response(405, [("Allow", "GET, HEAD")], b"use GET\n", "text/plain")
         args = parse_qs(query)
@@ -600,17 +634,16 @@ class Inspector:
         if not self.client_allowed(client[0] if client else None):
             response = _text(403, "the inspector answers loopback clients only")
         else:
-            host = ""
-            for name, value in scope.get("headers", []):
-                if name.lower() == b"host":
-                    host = value.decode("latin-1")
-            args = (
+            seen = asgi_headers(scope)
+            response = await asyncio.to_thread(
+                self.respond,
                 scope["method"],
                 scope.get("path", "/"),
                 scope.get("query_string", b"").decode("latin-1"),
-                host,
+                seen.get("host", ""),
+                headers=seen,
+                client=client[0] if client else None,
             )
-            response = await asyncio.to_thread(self.respond, *args)
         status, headers, body = self._finish(response)
         await send(
             {
@@ -634,6 +667,8 @@ class Inspector:
                 path,
                 environ.get("QUERY_STRING", ""),
                 environ.get("HTTP_HOST", ""),
+                headers=wsgi_headers(environ),
+                client=environ.get("REMOTE_ADDR"),
             )
         status, headers, body = self._finish(response)
         start_response(f"{status} {_REASONS.get(status, 'OK')}", headers)

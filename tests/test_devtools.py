@@ -3,11 +3,17 @@ itself, TLS, what reaches the origin, ``--policies``, SAM handlers, proxy-only m
 
 from __future__ import annotations
 
+import signal
+import socket
+import ssl
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from tests.test_server import serve
@@ -105,3 +111,147 @@ def test_serve_refuses_a_second_config_naming_both(tmp_path: Path) -> None:
     assert "--config edge.toml" in result.stderr
     assert "EdgeWSGIMiddleware in code (distribution EINCODE, 2 behaviors)" in result.stderr
     assert "listening" not in result.stdout
+
+
+# -- 14.2: TLS, and the viewer seen as HTTPS --------------------------------------------------
+
+HTTPS_CONFIG = """
+[default]
+viewer_protocol_policy = "redirect-to-https"
+cache = "CachingDisabled"
+"""
+
+PLAIN_FLASK = """
+from flask import Flask, request
+
+app = Flask(__name__)
+
+@app.route("/", defaults={"rest": ""})
+@app.route("/<path:rest>")
+def page(rest):
+    return "the app's page /" + rest + ("?" + request.query_string.decode() if request.query_string else "")
+"""
+
+PLAIN_STARLETTE = """
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+async def page(request):
+    query = "?" + request.url.query if request.url.query else ""
+    return PlainTextResponse("the app's page " + request.url.path + query)
+
+app = Starlette(routes=[Route("/{rest:path}", page)])
+"""
+
+
+@pytest.fixture
+def https_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "edge.toml").write_text(HTTPS_CONFIG)
+    (tmp_path / "plain_flask.py").write_text(textwrap.dedent(PLAIN_FLASK))
+    (tmp_path / "plain_starlette.py").write_text(textwrap.dedent(PLAIN_STARLETTE))
+    monkeypatch.setenv("EDGE_MIDDLEWARE_TLS_DIR", str(tmp_path / "tls"))
+    return tmp_path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "app",
+    [
+        pytest.param("plain_flask:app", id="wsgi-cheroot"),
+        pytest.param("plain_starlette:app", id="asgi-uvicorn"),
+    ],
+)
+def test_serve_tls_answers_https_with_the_apps_page(https_site: Path, app: str) -> None:
+    with serve(https_site, app, "--config", "edge.toml", "--tls") as served:
+        ca = https_site / "tls" / "ca.pem"
+        assert ca.is_file()
+        context = ssl.create_default_context(cafile=str(ca))
+        response = httpx.get(f"https://127.0.0.1:{served.port}/", verify=context, timeout=10)
+        assert response.status_code == 200
+        assert response.text == "the app's page /"
+        assert f"viewer: HTTPS (TLS with {https_site / 'tls' / 'localhost.pem'}" in served.stdout
+        assert f"listening on https://127.0.0.1:{served.port}" in served.stdout
+
+
+@pytest.mark.slow
+def test_trust_forwarded_proto_from_loopback(https_site: Path) -> None:
+    with serve(https_site, "plain_flask:app", "--config", "edge.toml") as served:
+        assert "behaviors * redirect to https://" in served.stdout
+        assert served.get("/").status_code == 301
+    with serve(
+        https_site, "plain_flask:app", "--config", "edge.toml", "--trust-forwarded-proto"
+    ) as served:
+        assert "X-Forwarded-Proto: https" in served.stdout
+        assert served.get("/").status_code == 301
+        forwarded = served.get("/", headers={"X-Forwarded-Proto": "https"})
+        assert forwarded.status_code == 200
+        assert forwarded.text == "the app's page /"
+
+
+# -- 16.9: keep-alive, idle timeouts, SIGTERM with hung handlers ------------------------------
+
+HUNG = """
+import time
+
+def viewer_request(event, context):
+    request = event["Records"][0]["cf"]["request"]
+    if request["uri"] == "/hang":
+        time.sleep(120)
+    return request
+"""
+
+HUNG_CONFIG = """
+[default]
+viewer_request = "hung_handlers:viewer_request"
+cache = "CachingDisabled"
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "app",
+    [
+        pytest.param("plain_flask:app", id="wsgi-cheroot"),
+        pytest.param("plain_starlette:app", id="asgi-uvicorn"),
+    ],
+)
+def test_sigterm_stops_the_server_despite_a_hung_handler(tmp_path: Path, app: str) -> None:
+    (tmp_path / "hung_handlers.py").write_text(HUNG)
+    (tmp_path / "edge.toml").write_text(HUNG_CONFIG)
+    (tmp_path / "plain_flask.py").write_text(textwrap.dedent(PLAIN_FLASK))
+    (tmp_path / "plain_starlette.py").write_text(textwrap.dedent(PLAIN_STARLETTE))
+    with serve(tmp_path, app, "--config", "edge.toml") as served:
+        hung = threading.Thread(target=lambda: _ignore_errors(served.get, "/hang"), daemon=True)
+        hung.start()
+        assert served.get("/fine").status_code == 200
+        served.proc.send_signal(signal.SIGTERM)
+        # A bound, not a speed claim: without the watchdog the process never ends.
+        assert served.proc.wait(30) is not None
+
+
+def _ignore_errors(call: Any, *args: Any) -> None:
+    try:
+        call(*args)
+    except httpx.HTTPError:
+        pass
+
+
+@pytest.mark.slow
+def test_wsgi_dev_server_keeps_alive_and_sends_one_server_and_date(tmp_path: Path) -> None:
+    (tmp_path / "plain_flask.py").write_text(textwrap.dedent(PLAIN_FLASK))
+    with serve(tmp_path, "plain_flask:app") as served, httpx.Client(timeout=10) as client:
+        first = client.get(served.url + "/a")
+        second = client.get(served.url + "/b")
+        assert first.headers.get("connection", "").lower() != "close"
+        assert second.text == "the app's page /b"
+        raw = first.headers.multi_items()
+        assert [k.lower() for k, _ in raw].count("date") == 1
+        assert [k.lower() for k, _ in raw].count("server") <= 1
+        # an idle keep-alive connection and a half-sent request are closed by the server
+        with socket.create_connection(("127.0.0.1", served.port), timeout=30) as sock:
+            sock.sendall(b"GET /partial HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            received = b""
+            while chunk := sock.recv(1024):
+                received += chunk
+            assert received == b"" or received.startswith(b"HTTP/1.1 408")
