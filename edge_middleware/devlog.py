@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from .config import Behavior, EdgeConfig
 from .effects import Outcome, TraceStep
+from .forwarding import FORWARD_EVERYTHING, forwarded_lines, removes_something, warnings
 from .middleware import RequestRecord
 from .types import EVENT_TYPES
 
@@ -131,7 +132,8 @@ def _ttls(behavior: Behavior) -> str:
 
 
 def banner(config: EdgeConfig, *, indent: str = "") -> list[str]:
-    """The behaviors in evaluation order with origin, TTLs (min/default/max) and functions."""
+    """The behaviors in evaluation order with origin, TTLs (min/default/max), functions and
+    what reaches the origin (query strings, cookies, headers), then plain-words warnings."""
     lines = [f"distribution {config.distribution_id} ({config.distribution_domain_name})"]
     lines.append("behaviors, first match wins:")
     for i, behavior in enumerate(config.all_behaviors, 1):
@@ -148,6 +150,16 @@ def banner(config: EdgeConfig, *, indent: str = "") -> list[str]:
             if event_type.endswith("request"):
                 body = f"  IncludeBody={'true' if trig.include_body else 'false'}"
             lines.append(f"{indent}     {event_type:<16} {trig.display_name}{body}")
+        lines.extend(f"{indent}     {line}" for line in forwarded_lines(behavior))
+    if any(removes_something(b) for b in config.all_behaviors):
+        lines.append(
+            "CloudFront removes what a behavior does not forward; to forward everything, "
+            f"give the behavior {FORWARD_EVERYTHING}"
+        )
+    found = warnings(config)
+    if found:
+        lines.append("warnings:")
+        lines.extend(f"{indent}! {text}" for text in found)
     return lines
 
 

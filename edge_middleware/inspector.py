@@ -233,6 +233,49 @@ def _origin_request(outcome: Outcome) -> Any:
     return None
 
 
+def _query_names(querystring: Any) -> list[str]:
+    if not isinstance(querystring, str) or not querystring:
+        return []
+    return list(dict.fromkeys(p.partition("=")[0] for p in querystring.split("&") if p))
+
+
+def _cookie_names(headers: Any) -> list[str]:
+    names: list[str] = []
+    if not isinstance(headers, dict):
+        return names
+    for entry in headers.get("cookie") or ():
+        value = entry.get("value", "") if isinstance(entry, dict) else ""
+        names.extend(p.partition("=")[0].strip() for p in str(value).split(";") if p.strip())
+    return list(dict.fromkeys(names))
+
+
+def removed_before_origin(viewer: Any, origin: Any) -> list[str] | None:
+    """What the viewer sent that the origin did not get: query parameters by name, then
+    ``cookie NAME`` for each cookie dropped, then header names; None when the origin was not
+    asked (a hit, a generated response)."""
+    if not isinstance(viewer, dict) or not isinstance(origin, dict):
+        return None
+    out = [
+        n
+        for n in _query_names(viewer.get("querystring"))
+        if n not in set(_query_names(origin.get("querystring")))
+    ]
+    viewer_headers = viewer.get("headers") if isinstance(viewer.get("headers"), dict) else {}
+    origin_headers = origin.get("headers") if isinstance(origin.get("headers"), dict) else {}
+    kept_cookies = set(_cookie_names(origin_headers))
+    dropped = [c for c in _cookie_names(viewer_headers) if c not in kept_cookies]
+    if "cookie" in (viewer_headers or {}) and "cookie" not in (origin_headers or {}):
+        out.append("cookie")
+    else:
+        out.extend(f"cookie {c}" for c in dropped)
+    out.extend(
+        name
+        for name in (viewer_headers or {})
+        if name not in (origin_headers or {}) and name not in ("cookie", "host")
+    )
+    return out
+
+
 def _capture(record: RequestRecord, max_string: int) -> Trace:
     """Everything the inspector shows about one request, as JSON values (unmasked)."""
     outcome = record.outcome
@@ -273,6 +316,9 @@ def _capture(record: RequestRecord, max_string: int) -> Trace:
         "steps": _timeline(outcome, copy),
         "viewer_request": request,
         "origin_request": copy(_origin_request(outcome)),
+        "removed_before_origin": removed_before_origin(
+            record.viewer_request, _origin_request(outcome)
+        ),
         "response_headers": [
             [k.decode("latin-1"), v.decode("latin-1")] for k, v in outcome.headers
         ],
@@ -1097,8 +1143,16 @@ def _detail_page(doc: dict[str, Any], show_secrets: bool) -> str:
         + f'</dd><dt>TTL decision</dt><dd id="ttl-reason">{_e(ttl)}</dd></dl></section>'
     )
     origin = doc["origin_request"]
+    removed = doc.get("removed_before_origin")
+    removed_html = ""
+    if removed:
+        removed_html = (
+            '<p class="note" id="removed">removed before the origin: '
+            f"{_e(', '.join(removed))} (the behavior's policies do not forward them)</p>"
+        )
     origin_html = (
         '<section id="origin-request"><h2>Request as the origin received it</h2>'
+        + removed_html
         + (
             _json_block(origin)
             if origin is not None

@@ -129,7 +129,8 @@ app = Flask(__name__)
 @app.route("/", defaults={"rest": ""})
 @app.route("/<path:rest>")
 def page(rest):
-    return "the app's page /" + rest + ("?" + request.query_string.decode() if request.query_string else "")
+    query = request.query_string.decode()
+    return "the app's page /" + rest + ("?" + query if query else "")
 """
 
 PLAIN_STARLETTE = """
@@ -255,3 +256,82 @@ def test_wsgi_dev_server_keeps_alive_and_sends_one_server_and_date(tmp_path: Pat
             while chunk := sock.recv(1024):
                 received += chunk
             assert received == b"" or received.startswith(b"HTTP/1.1 408")
+
+
+# -- 14.3 / 16.10: what reaches the origin, and the traps, in the banner and check ------------
+
+FORWARDING_CONFIG = """
+[[custom_error_responses]]
+error_code = 412
+error_caching_min_ttl = 60
+
+[default]
+cache = "CachingOptimized"
+
+[[behaviors]]
+path_pattern = "/api/*"
+origin_request_policy = "AllViewer"
+
+[[behaviors]]
+path_pattern = "/shop/*"
+
+[behaviors.cache]
+query_strings = "whitelist"
+query_string_names = ["page"]
+cookies = "whitelist"
+cookie_names = ["cart"]
+
+[[behaviors]]
+path_pattern = "/private/*"
+cache = "CachingDisabled"
+origin_request_policy = "AllViewer"
+"""
+
+
+@pytest.mark.slow
+def test_banner_says_what_reaches_the_origin(tmp_path: Path) -> None:
+    (tmp_path / "edge.toml").write_text(FORWARDING_CONFIG)
+    (tmp_path / "plain_flask.py").write_text(textwrap.dedent(PLAIN_FLASK))
+    with serve(tmp_path, "plain_flask:app", "--config", "edge.toml") as served:
+        lines = [line.strip() for line in served.lines()]
+    for expected in (
+        "to the origin: query strings all; cookies all",
+        "to the origin: query strings only page; cookies only cart",
+        "to the origin: query strings none (removed); cookies none (removed)",
+        "headers only Content-Type, Content-Length, Range, If-Match, If-Range; "
+        "Authorization only on POST/PUT/PATCH/DELETE",
+        "headers all the viewer's",
+        "CloudFront removes what a behavior does not forward; to forward everything, "
+        'give the behavior origin_request_policy = "AllViewer"',
+    ):
+        assert expected in lines, expected
+
+
+@pytest.mark.parametrize(
+    "warning",
+    [
+        pytest.param(
+            "! /api/*: caches responses while the origin gets the viewer's Authorization header",
+            id="authorization-allviewer",
+        ),
+        pytest.param(
+            "! /api/*: caches responses while the origin gets the viewer's cookies",
+            id="cookies-allviewer",
+        ),
+        pytest.param(
+            "! /shop/*: cookies are in the cache key, so the origin's Set-Cookie is stored",
+            id="set-cookie-replayed",
+        ),
+        pytest.param(
+            "! /api/*, /shop/*, *: If-Match always reaches the origin and is not in the cache "
+            "key, and 412 answers are cached (60 s)",
+            id="if-match-412",
+        ),
+    ],
+)
+def test_check_warns_in_plain_words(tmp_path: Path, warning: str) -> None:
+    (tmp_path / "edge.toml").write_text(FORWARDING_CONFIG)
+    result = cli(tmp_path, "check", "edge.toml")
+    assert result.returncode == 0, result.stderr
+    assert any(line.strip().startswith(warning) for line in result.stdout.splitlines())
+    assert "/private/*:" not in result.stdout  # caching disabled: nothing to warn about

@@ -1,0 +1,124 @@
+"""``/_edge/`` and ``/_edge/invalidate`` belong to the local developer only (issue 16.5), and
+the inspector says what was removed before the origin (issue 14.3)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from werkzeug.test import Client
+
+from edge_middleware import Behavior, CachePolicy, EdgeConfig, EdgeWSGIMiddleware
+from edge_middleware.devapp import WSGIHolder
+from edge_middleware.devguard import Guard
+from edge_middleware.inspector import Inspector, mount_inspector
+
+LOOPBACK = {"REMOTE_ADDR": "127.0.0.1"}
+
+
+def origin_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    seen = {k: v for k, v in environ.items() if k.startswith("HTTP_")}
+    seen["QUERY_STRING"] = environ.get("QUERY_STRING", "")
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps(seen).encode()]
+
+
+def _client(guard: Guard, *, cookies: bool = True) -> tuple[Client, Inspector]:
+    middleware = EdgeWSGIMiddleware(
+        origin_app, config=EdgeConfig(default=Behavior(cache=CachePolicy(0, 0, 0)))
+    )
+    inspector = Inspector(guard=guard)
+    middleware.add_observer(inspector.observer)
+    holder = WSGIHolder(middleware, guard=guard)
+    return Client(mount_inspector(holder, inspector), use_cookies=cookies), inspector
+
+
+@pytest.mark.parametrize(
+    ("guard", "headers", "query", "status"),
+    [
+        pytest.param(Guard(), {"Host": "127.0.0.1:8000"}, "", 200, id="loopback-host"),
+        pytest.param(Guard(), {"Host": "evil.example"}, "", 403, id="rebinding-host"),
+        pytest.param(
+            Guard(), {"Host": "localhost", "X-Forwarded-For": "192.0.2.1"}, "", 403, id="xff"
+        ),
+        pytest.param(Guard(), {"Host": "localhost", "Forwarded": "for=1.2.3.4"}, "", 403, id="fwd"),
+        pytest.param(
+            Guard(allow_proxied=True),
+            {"Host": "localhost", "X-Forwarded-For": "192.0.2.1"},
+            "",
+            200,
+            id="proxied-allowed",
+        ),
+        pytest.param(Guard(token="s3cret"), {"Host": "localhost"}, "", 403, id="no-token"),
+        pytest.param(
+            Guard(token="s3cret"),
+            {"Host": "localhost", "X-Edge-Token": "s3cret"},
+            "",
+            200,
+            id="token-header",
+        ),
+        pytest.param(
+            Guard(token="s3cret"), {"Host": "localhost"}, "edge_token=s3cret", 200, id="token-query"
+        ),
+        pytest.param(
+            Guard(token="s3cret"), {"Host": "localhost"}, "edge_token=wrong", 403, id="bad-token"
+        ),
+    ],
+)
+@pytest.mark.parametrize("path", ["/_edge/api/requests", "/_edge/invalidate"])
+def test_edge_endpoints_are_the_local_developers_only(
+    guard: Guard, headers: dict[str, str], query: str, status: int, path: str
+) -> None:
+    client, _ = _client(guard)
+    if path.endswith("invalidate"):
+        response = client.post(
+            path,
+            query_string=query,
+            data=json.dumps(["/x"]),
+            headers={**headers, "Content-Type": "application/json"},
+            environ_base=LOOPBACK,
+        )
+    else:
+        response = client.get(path, query_string=query, headers=headers, environ_base=LOOPBACK)
+    assert response.status_code == status, response.get_data(as_text=True)
+
+
+def test_token_from_the_query_becomes_a_cookie_for_the_page_and_its_polls() -> None:
+    client, _ = _client(Guard(token="s3cret"))
+    first = client.get("/_edge/", query_string="edge_token=s3cret", environ_base=LOOPBACK)
+    assert first.status_code == 200
+    assert "HttpOnly" in first.headers["Set-Cookie"]
+    assert client.get("/_edge/api/requests", environ_base=LOOPBACK).status_code == 200
+
+
+def test_viewer_simulation_header_is_honoured_from_loopback_only() -> None:
+    config = EdgeConfig(
+        default=Behavior(
+            cache=CachePolicy(0, 0, 0, headers=("cloudfront-viewer-country",)),
+        )
+    )
+    holder = WSGIHolder(EdgeWSGIMiddleware(origin_app, config=config))
+    client = Client(holder)
+    simulated = {"X-Edge-Viewer": "viewer-country=DE"}
+    local = client.get("/", headers=simulated, environ_base=LOOPBACK).get_json()
+    remote = client.get("/", headers=simulated, environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    plain = client.get("/", environ_base=LOOPBACK).get_json()
+    assert local["HTTP_CLOUDFRONT_VIEWER_COUNTRY"] == "DE"
+    assert remote.get_json()["HTTP_CLOUDFRONT_VIEWER_COUNTRY"] == "US"
+    assert plain["HTTP_CLOUDFRONT_VIEWER_COUNTRY"] == "US"
+    assert "HTTP_X_EDGE_VIEWER" not in local  # never reaches the app
+
+
+def test_inspector_says_what_was_removed_before_the_origin() -> None:
+    client, inspector = _client(Guard(), cookies=False)
+    client.get(
+        "/page",
+        query_string="q=1",
+        headers={"Cookie": "session=abc", "Authorization": "Basic dTpw", "X-Custom": "1"},
+        environ_base=LOOPBACK,
+    )
+    (doc,) = inspector.records()
+    assert doc["removed_before_origin"] == ["q", "cookie", "authorization", "x-custom"]
+    page = client.get(doc["url"], environ_base=LOOPBACK).get_data(as_text=True)
+    assert "removed before the origin: q, cookie, authorization, x-custom" in page
