@@ -219,16 +219,33 @@ def _placeholder(event: dict[str, Any], context: Any) -> None:
 
 
 def _load_for_check(
-    path: str, handlers: dict[str, str], logical_id: str | None
-) -> tuple[Any, list[str]]:
-    """Load with every unmapped function given a placeholder, so the structure is checked."""
-    from .loaders import load_config
+    path: str,
+    handlers: dict[str, str],
+    logical_id: str | None,
+    policy_files: Sequence[str] | None = None,
+) -> tuple[Any, list[str], list[tuple[str, str]]]:
+    """Load with every unmapped function given a placeholder and every unknown policy id a
+    default policy, so the structure is checked; returns them too."""
+    from .config import CachePolicy, OriginRequestPolicy
+    from .loaders import load_config, read_source
+    from .loaders.policy_files import missing_policy_ids, read_policies
 
+    doc = read_source(path)
+    policies: dict[str, Any] = dict(read_policies(policy_files)) if policy_files else {}
+    missing_policies = missing_policy_ids(doc, policies)
+    for kind, policy_id in missing_policies:
+        if kind == "CachePolicyId":
+            policies[policy_id] = CachePolicy()
+        elif kind == "OriginRequestPolicyId":
+            policies[policy_id] = OriginRequestPolicy()
     mapping: dict[str, Any] = dict(handlers)
     missing: list[str] = []
     while True:
         try:
-            return load_config(path, handlers=mapping, logical_id=logical_id), missing
+            config = load_config(
+                doc, handlers=mapping, logical_id=logical_id, policies=policies or None
+            )
+            return config, missing, missing_policies
         except ConfigurationError as exc:
             value = exc.value
             retry = (
@@ -244,24 +261,45 @@ def _load_for_check(
             missing.append(value)
 
 
+def _config_error(file: str, exc: ConfigurationError) -> str:
+    """The file named once, and the problem in its own words (a JSON error is the problem)."""
+    if exc.field == str(Path(file)) and str(exc.expected).startswith("valid "):
+        kind = str(exc.expected).removeprefix("valid ").upper()
+        return f"{file} is not valid {kind}: {exc.value}"
+    if exc.field == "source" and exc.value in (file, str(Path(file))):
+        return f"{file}: cannot use it, expected {exc.expected}"
+    if exc.field == str(Path(file)):
+        return f"{file}: {exc.value}; expected {exc.expected}"
+    return f"{file}: {exc}"
+
+
 def _check(args: argparse.Namespace) -> int:
     from .devlog import banner
     from .pipeline import Pipeline
 
     try:
-        config, missing = _load_for_check(
-            args.file, _mapping(args.handler, "--handler"), args.logical_id
+        config, missing, missing_policies = _load_for_check(
+            args.file, _mapping(args.handler, "--handler"), args.logical_id, args.policies
         )
         Pipeline(config)  # imports every "module:function" handler
     except ConfigurationError as exc:
-        return _fail(f"{args.file}: {exc}")
-    print(f"{args.file}: OK")
+        return _fail(_config_error(args.file, exc))
+    print(f"{args.file}: OK" if not missing_policies else f"{args.file}: structure OK")
     for line in banner(config, indent="  "):
         print(line)
     if missing:
         print("functions without a local handler (map them with --handler ARN=module:function):")
         for name in missing:
             print(f"  {name}")
+    if missing_policies:
+        print(
+            "policies that are neither managed nor in --policies (checked with defaults; get "
+            "them with aws cloudfront get-cache-policy / get-origin-request-policy / "
+            "get-response-headers-policy --id ID > FILE, then --policies FILE):"
+        )
+        for kind, policy_id in missing_policies:
+            print(f"  {kind} {policy_id}")
+        return EXIT_FAILED
     return EXIT_OK
 
 

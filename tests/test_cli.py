@@ -240,7 +240,7 @@ def test_check_distribution_with_a_mapped_handler(project: Path) -> None:
             "cli_handlers:missing",
             id="unimportable-handler",
         ),
-        pytest.param("[default\n", "expected valid toml", id="not-toml"),
+        pytest.param("[default\n", "broken.toml is not valid TOML: ", id="not-toml"),
     ],
 )
 def test_check_broken_file_exits_1(project: Path, text: str, expected: str) -> None:

@@ -3,6 +3,7 @@ itself, TLS, what reaches the origin, ``--policies``, SAM handlers, proxy-only m
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import ssl
@@ -335,3 +336,122 @@ def test_check_warns_in_plain_words(tmp_path: Path, warning: str) -> None:
     assert result.returncode == 0, result.stderr
     assert any(line.strip().startswith(warning) for line in result.stdout.splitlines())
     assert "/private/*:" not in result.stdout  # caching disabled: nothing to warn about
+
+
+# -- 14.4: --policies for custom policy ids --------------------------------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures" / "distributions"
+CUSTOM_CACHE = "11111111-2222-3333-4444-555555555555"
+CUSTOM_ORP = "66666666-7777-8888-9999-000000000000"
+
+CACHE_POLICY_CONFIG = {
+    "Name": "my-pages",
+    "MinTTL": 0,
+    "DefaultTTL": 60,
+    "MaxTTL": 3600,
+    "ParametersInCacheKeyAndForwardedToOrigin": {
+        "EnableAcceptEncodingGzip": True,
+        "EnableAcceptEncodingBrotli": True,
+        "HeadersConfig": {"HeaderBehavior": "none"},
+        "CookiesConfig": {"CookieBehavior": "none"},
+        "QueryStringsConfig": {
+            "QueryStringBehavior": "whitelist",
+            "QueryStrings": {"Quantity": 1, "Items": ["page"]},
+        },
+    },
+}
+ORP_CONFIG = {
+    "Name": "my-forward",
+    "HeadersConfig": {"HeaderBehavior": "none"},
+    "CookiesConfig": {"CookieBehavior": "all"},
+    "QueryStringsConfig": {"QueryStringBehavior": "all"},
+}
+GET_CACHE_POLICY = {
+    "ETag": "E1",
+    "CachePolicy": {
+        "Id": CUSTOM_CACHE,
+        "LastModifiedTime": "2026-01-01T00:00:00Z",
+        "CachePolicyConfig": CACHE_POLICY_CONFIG,
+    },
+}
+LIST_CACHE_POLICIES = {
+    "CachePolicyList": {
+        "MaxItems": 100,
+        "Quantity": 1,
+        "Items": [{"Type": "custom", "CachePolicy": GET_CACHE_POLICY["CachePolicy"]}],
+    }
+}
+LIST_ORPS = {
+    "OriginRequestPolicyList": {
+        "Quantity": 1,
+        "Items": [
+            {
+                "Type": "custom",
+                "OriginRequestPolicy": {
+                    "Id": CUSTOM_ORP,
+                    "OriginRequestPolicyConfig": ORP_CONFIG,
+                },
+            }
+        ],
+    }
+}
+
+
+@pytest.fixture
+def custom_distribution(tmp_path: Path) -> Path:
+    doc = json.loads((FIXTURES / "get-distribution-config.json").read_text())
+    api = doc["DistributionConfig"]["CacheBehaviors"]["Items"][0]
+    api["CachePolicyId"] = CUSTOM_CACHE
+    api["OriginRequestPolicyId"] = CUSTOM_ORP
+    (tmp_path / "dist.json").write_text(json.dumps(doc))
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "documents",
+    [
+        pytest.param([GET_CACHE_POLICY, LIST_ORPS], id="get-cache-policy+list-orps"),
+        pytest.param([LIST_CACHE_POLICIES, LIST_ORPS], id="list-cache-policies+list-orps"),
+        pytest.param([[GET_CACHE_POLICY, LIST_ORPS]], id="one-json-list"),
+    ],
+)
+def test_check_with_policies_files(custom_distribution: Path, documents: list[Any]) -> None:
+    args = []
+    for i, doc in enumerate(documents):
+        (custom_distribution / f"p{i}.json").write_text(json.dumps(doc))
+        args += ["--policies", f"p{i}.json"]
+    result = cli(custom_distribution, "check", "dist.json", *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "dist.json: OK" in result.stdout
+    assert "1. /api/*  -> origin app (app.example.com)  TTL 0/60/3600s" in result.stdout
+    assert "to the origin: query strings all; cookies all" in result.stdout
+
+
+def test_check_lists_the_missing_policy_ids(custom_distribution: Path) -> None:
+    result = cli(custom_distribution, "check", "dist.json")
+    assert result.returncode == 1
+    assert "policies that are neither managed nor in --policies" in result.stdout
+    assert f"  CachePolicyId {CUSTOM_CACHE}" in result.stdout
+    assert f"  OriginRequestPolicyId {CUSTOM_ORP}" in result.stdout
+    # the rest of the distribution was still checked and printed
+    assert "/static/*" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            '{"DistributionConfig": \n',
+            "error: dist.json is not valid JSON: Expecting value: line 2 column 1",
+            id="json",
+        ),
+        pytest.param(None, "error: dist.json: cannot use it, expected a readable file", id="gone"),
+    ],
+)
+def test_check_error_names_the_file_once(tmp_path: Path, text: str | None, expected: str) -> None:
+    if text is not None:
+        (tmp_path / "dist.json").write_text(text)
+    result = cli(tmp_path, "check", "dist.json")
+    assert result.returncode == 1
+    assert result.stderr.startswith(expected)
+    assert result.stderr.count("dist.json") == 1
