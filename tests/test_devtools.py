@@ -3,6 +3,8 @@ itself, TLS, what reaches the origin, ``--policies``, SAM handlers, proxy-only m
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import signal
 import socket
@@ -11,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -455,3 +458,96 @@ def test_check_error_names_the_file_once(tmp_path: Path, text: str | None, expec
     assert result.returncode == 1
     assert result.stderr.startswith(expected)
     assert result.stderr.count("dist.json") == 1
+
+
+# -- 14.5: SAM python handlers without --handler ----------------------------------------------
+
+SAM_AUTH = """
+def handler(event, context):
+    request = event["Records"][0]["cf"]["request"]
+    if request["uri"].startswith("/private"):
+        return {"status": "403", "statusDescription": "Forbidden"}
+    return request
+"""
+
+SAM_HEADERS = """
+from helper import NAME  # a sibling module in the same CodeUri, as on Lambda
+
+def handler(event, context):
+    response = event["Records"][0]["cf"]["response"]
+    response["headers"]["x-from"] = [{"key": "X-From", "value": NAME}]
+    return response
+"""
+
+
+@pytest.fixture
+def sam_project(tmp_path: Path) -> Path:
+    (tmp_path / "template.yaml").write_text((FIXTURES / "sam-template.yaml").read_text())
+    for directory, source in (("auth", SAM_AUTH), ("headers", SAM_HEADERS)):
+        (tmp_path / "src" / directory).mkdir(parents=True)
+        (tmp_path / "src" / directory / "app.py").write_text(source)  # both are app.py
+    (tmp_path / "src" / "headers" / "helper.py").write_text('NAME = "sam-headers"\n')
+    (tmp_path / "plain_flask.py").write_text(textwrap.dedent(PLAIN_FLASK))
+    return tmp_path
+
+
+def test_check_maps_sam_python_functions(sam_project: Path) -> None:
+    result = cli(sam_project, "check", "template.yaml")
+    assert result.returncode == 0, result.stderr
+    assert "without a local handler" not in result.stdout
+    assert "viewer-request" in result.stdout and "origin-response" in result.stdout
+
+
+@pytest.mark.slow
+def test_sam_template_serves_without_handler_options(sam_project: Path) -> None:
+    args = ("--config", "template.yaml", "--trust-forwarded-proto")
+    with serve(sam_project, "plain_flask:app", *args) as served:
+        https = {"X-Forwarded-Proto": "https"}
+        page = served.get("/about", headers=https)
+        assert page.status_code == 200
+        assert page.headers["X-From"] == "sam-headers"
+        assert served.get("/private/x.html", headers=https).status_code == 403
+
+
+# -- 14.6: proxy-only mode --------------------------------------------------------------------
+
+
+@pytest.fixture
+def static_server(tmp_path: Path) -> Iterator[str]:
+    """A plain HTTP server (the standard library's) serving a directory, as Rails or Node
+    would serve pages."""
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "index.html").write_text("<h1>static home</h1>")
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.slow
+def test_serve_origin_fronts_a_plain_http_server(tmp_path: Path, static_server: str) -> None:
+    (tmp_path / "edge.toml").write_text('[default]\ncache = "CachingOptimized"\n')
+    with serve(tmp_path, f"--origin={static_server}", "--config", "edge.toml") as served:
+        first = served.get("/index.html")
+        second = served.get("/index.html")
+        assert first.text == "<h1>static home</h1>"
+        assert first.headers["X-Cache"] == "Miss from cloudfront"
+        assert second.headers["X-Cache"] == "Hit from cloudfront"
+        assert f"proxy to {static_server}" in served.stdout
+
+
+def test_serve_origin_refuses_an_app_beside_it(tmp_path: Path) -> None:
+    result = cli(tmp_path, "serve", "app:app", "--origin", "http://127.0.0.1:9")
+    assert result.returncode == 1
+    assert "give APP or --origin URL, not both" in result.stderr
