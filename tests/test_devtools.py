@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import os
 import signal
 import socket
 import ssl
@@ -551,3 +552,50 @@ def test_serve_origin_refuses_an_app_beside_it(tmp_path: Path) -> None:
     result = cli(tmp_path, "serve", "app:app", "--origin", "http://127.0.0.1:9")
     assert result.returncode == 1
     assert "give APP or --origin URL, not both" in result.stderr
+
+
+# -- 14.8: missing extras fail early, with the install line ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("hidden", "args", "extra"),
+    [
+        pytest.param("uvicorn", ["plain_starlette:app"], "server", id="asgi-without-uvicorn"),
+        pytest.param("cheroot", ["plain_flask:app"], "server", id="wsgi-without-cheroot"),
+        pytest.param("httpx", ["--origin", "http://127.0.0.1:9"], "proxy", id="origin-no-httpx"),
+        pytest.param("cryptography", ["plain_flask:app", "--tls"], "tls", id="tls-no-crypto"),
+    ],
+)
+def test_missing_extra_fails_before_listening(
+    tmp_path: Path, hidden: str, args: list[str], extra: str
+) -> None:
+    (tmp_path / "plain_flask.py").write_text(textwrap.dedent(PLAIN_FLASK))
+    (tmp_path / "plain_starlette.py").write_text(textwrap.dedent(PLAIN_STARLETTE))
+    code = (
+        f"import sys; sys.modules[{hidden!r}] = None\n"
+        "from edge_middleware.cli import main\n"
+        f"sys.exit(main(['serve', *{args!r}, '--port', '0']))\n"
+    )
+    env = dict(os.environ, EDGE_MIDDLEWARE_TLS_DIR=str(tmp_path / "tls"))
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode == 1
+    assert f"pip install 'edge-middleware[{extra}]'" in result.stderr
+    assert "listening" not in result.stdout
+
+
+def test_asgi_edge_client_without_httpx2_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from edge_middleware.testing import edge_test_client
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        pass
+
+    monkeypatch.setitem(sys.modules, "httpx2", None)
+    with pytest.raises(ImportError, match=r"pip install 'edge-middleware\[testing\]'"):
+        edge_test_client(app)
