@@ -70,6 +70,12 @@ def _fail(message: str, code: int = EXIT_FAILED) -> int:
 # -- serve -----------------------------------------------------------------------------------
 
 
+def _handler_failures_shown_with_the_request(record: logging.LogRecord) -> bool:
+    """A handler's exception is printed under its request line, masked and with the
+    handler's own frames (devlog.py); its unmasked log record would repeat it on stderr."""
+    return record.name != "edge_middleware.handlers"
+
+
 def _serve(args: argparse.Namespace) -> int:
     from . import capture
     from .server import DevServer, ServeOptions
@@ -77,6 +83,9 @@ def _serve(args: argparse.Namespace) -> int:
     # Handler output is shown under its request line, not interleaved with other requests'.
     capture.install(passthrough=False)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not args.log_secrets:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_handler_failures_shown_with_the_request)
     if args.reload:
         sys.dont_write_bytecode = True  # a reloaded module must be read from its source
     options = ServeOptions(

@@ -52,18 +52,15 @@ from urllib.parse import parse_qs, quote, unquote
 
 from .devguard import TOKEN_COOKIE, Guard, asgi_headers, wsgi_headers
 from .effects import Outcome, TraceStep
+from .masking import MASK, SECRET_HEADERS, masker_for
 from .middleware import RequestRecord
+from .tracebacks import handler_traceback
 from .types import EVENT_TYPES
 
-__all__ = ["PREFIX", "SECRET_HEADERS", "Inspector", "mount_inspector"]
+__all__ = ["MASK", "PREFIX", "SECRET_HEADERS", "Inspector", "mount_inspector"]
 
 #: Where the inspector lives (the dev server's ``POST /_edge/invalidate`` is not part of it).
 PREFIX = "/_edge/"
-#: Header names (lower-case) whose values are masked unless ``show_secrets``.
-SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
-)
-MASK = "[redacted]"
 
 _API = PREFIX + "api/requests"
 _DETAIL = PREFIX + "requests/"
@@ -314,6 +311,7 @@ def _capture(record: RequestRecord, max_string: int) -> Trace:
             "handler": error.handler,
         },
         "steps": _timeline(outcome, copy),
+        "traceback": handler_traceback(error),
         "viewer_request": request,
         "origin_request": copy(_origin_request(outcome)),
         "removed_before_origin": removed_before_origin(
@@ -330,92 +328,19 @@ def _capture(record: RequestRecord, max_string: int) -> Trace:
 # -- masking ---------------------------------------------------------------------------------
 
 
-def _strings(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
-
-
-def _secret_values(value: Any) -> Iterable[str]:
-    """The values under a secret header name: ``[{"key": ..., "value": ...}]`` or bad shapes."""
-    if isinstance(value, list) and all(isinstance(e, dict) for e in value):
-        for entry in value:
-            yield from _strings(entry.get("value"))
-    else:
-        yield from _strings(value)
-
-
-def _collect(value: Any, found: set[str]) -> None:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if k.lower() in SECRET_HEADERS:
-                found.update(_secret_values(v))
-            else:
-                _collect(v, found)
-    elif isinstance(value, list):
-        for v in value:
-            _collect(v, found)
-
-
-def _expand(values: Iterable[str]) -> list[str]:
-    """Whole values, each cookie's value and the credentials after ``Bearer``/``Basic``:
-    longest first, so the longest match is masked."""
-    out: set[str] = set()
-    for value in values:
-        out.add(value)
-        out.update(part.partition("=")[2].strip() for part in value.split(";"))
-        out.add(value.partition(" ")[2].strip())
-    return sorted((s for s in out if len(s) >= 4), key=len, reverse=True)
-
-
-class _Masker:
-    def __init__(self, secrets: list[str]) -> None:
-        self.secrets = secrets
-        self.pattern = re.compile("|".join(map(re.escape, secrets))) if secrets else None
-
-    def text(self, value: str) -> str:
-        return self.pattern.sub(MASK, value) if self.pattern is not None else value
-
-    def header_value(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [
-                {k: (MASK if k == "value" else v) for k, v in e.items()}
-                if isinstance(e, dict)
-                else MASK
-                for e in value
-            ]
-        return MASK
-
-    def __call__(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, dict):
-            return {
-                k: self.header_value(v) if k.lower() in SECRET_HEADERS else self(v)
-                for k, v in value.items()
-            }
-        if isinstance(value, list):
-            return [self(v) for v in value]
-        return value
-
-
 def _masked(trace: Trace) -> Trace:
-    found: set[str] = set()
-    _collect(trace, found)
-    for name, value in trace["response_headers"]:
-        if name.lower() in SECRET_HEADERS:
-            found.add(value)
-    mask = _Masker(_expand(found))
+    """The trace with every secret masked (masking.py: the console and access log use it too)."""
+    mask = masker_for(
+        trace["viewer_request"],
+        trace["steps"],
+        trace["origin_request"],
+        [tuple(pair) for pair in trace["response_headers"]],
+        queries=[trace["querystring"]],
+    )
     out: Trace = mask({k: v for k, v in trace.items() if k != "response_headers"})
-    out["response_headers"] = [
-        [name, MASK if name.lower() in SECRET_HEADERS else mask.text(value)]
-        for name, value in trace["response_headers"]
-    ]
+    out["response_headers"] = mask.header_pairs(
+        (name, value) for name, value in trace["response_headers"]
+    )
     return out
 
 
@@ -1118,6 +1043,11 @@ def _detail_page(doc: dict[str, Any], show_secrets: bool) -> str:
             '<section id="error">'
             + _error_box(
                 f"{err['name']} ({err['status']})", err["reason"], err["field"], err["handler"]
+            )
+            + (
+                f'<pre class="output" id="traceback">{_e(doc["traceback"])}</pre>'
+                if doc.get("traceback")
+                else ""
             )
             + "</section>"
         )

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.test_server import serve
+from tests.test_server import serve, wait_until
 
 WRAPPED_FLASK = """
 from flask import Flask
@@ -599,3 +599,65 @@ def test_asgi_edge_client_without_httpx2_names_the_extra(monkeypatch: pytest.Mon
     monkeypatch.setitem(sys.modules, "httpx2", None)
     with pytest.raises(ImportError, match=r"pip install 'edge-middleware\[testing\]'"):
         edge_test_client(app)
+
+
+# -- 16.6 / 14.10: one masking function; handler tracebacks show the handler's frames ---------
+
+LEAKY = """
+def viewer_request(event, context):
+    request = event["Records"][0]["cf"]["request"]
+    request["headers"]["x-upstream-token"] = [{"key": "X-Upstream-Token", "value": "added-t0ken"}]
+    print("auth is", request["headers"]["authorization"][0]["value"])
+    return request
+
+
+def origin_response(event, context):
+    response = event["Records"][0]["cf"]["response"]
+    request = event["Records"][0]["cf"]["request"]
+    print("upstream token", request["headers"].get("x-upstream-token"))
+    raise ValueError("bad session " + event["Records"][0]["cf"]["request"]["querystring"])
+"""
+
+LEAKY_CONFIG = """
+[default]
+viewer_request = "leaky:viewer_request"
+origin_response = "leaky:origin_response"
+origin_request_policy = "AllViewer"
+cache = "CachingDisabled"
+"""
+
+SECRETS = ("Bearer s3cr3t-value", "s3cr3t-value", "added-t0ken", "q-t0ken-v4lue", "sess-c00kie")
+
+
+@pytest.mark.slow
+def test_console_access_log_and_inspector_mask_every_secret(tmp_path: Path) -> None:
+    (tmp_path / "leaky.py").write_text(LEAKY)
+    (tmp_path / "edge.toml").write_text(LEAKY_CONFIG)
+    (tmp_path / "plain_flask.py").write_text(textwrap.dedent(PLAIN_FLASK))
+    args = ("--config", "edge.toml", "--access-log", "access.log")
+    with serve(tmp_path, "plain_flask:app", *args) as served:
+        response = served.get(
+            "/page?page=2&token=q-t0ken-v4lue",
+            headers={"Authorization": "Bearer s3cr3t-value", "Cookie": "sid=sess-c00kie"},
+        )
+        assert response.status_code == 503
+        inspector = httpx.get(served.url + "/_edge/api/requests", timeout=10).text
+        page = httpx.get(
+            served.url + "/_edge/requests/" + response.headers["X-Amz-Cf-Id"], timeout=10
+        ).text
+        wait_until(lambda: "ValueError" in served.stdout, 10, "the request line")
+        console = served.stdout + served.stderr
+        access = (tmp_path / "access.log").read_text()
+    for where, text in (
+        ("console", console),
+        ("access log", access),
+        ("inspector", inspector),
+        ("page", page),
+    ):
+        for secret in SECRETS:
+            assert secret not in text, (where, secret)
+    assert "token=[redacted]" in console
+    # the traceback starts in the handler's file, with none of the library's frames
+    assert 'leaky.py", line 13, in origin_response' in console
+    assert "edge_middleware/" not in console.partition("Traceback")[2]
+    assert "leaky.py" in page
