@@ -2,9 +2,9 @@
 
 When a handler raises, the :class:`~edge_middleware.LambdaExecutionError` the viewer's 503
 comes from is raised while the handler's exception is being handled, so Python keeps that
-exception as its ``__context__`` (hidden by ``from None``, still there). :func:`handler_traceback` formats
-it without the frames of this package (the runner, the pipeline, the thread pool), so the
-first line a user reads is in their own file.
+exception as its ``__context__`` (hidden by ``from None``, still there).
+:func:`handler_traceback` formats it without the frames of this package (the runner, the
+pipeline, the thread pool), so the first line a user reads is in their own file.
 """
 
 from __future__ import annotations
