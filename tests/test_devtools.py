@@ -661,3 +661,26 @@ def test_console_access_log_and_inspector_mask_every_secret(tmp_path: Path) -> N
     assert 'leaky.py", line 13, in origin_response' in console
     assert "edge_middleware/" not in console.partition("Traceback")[2]
     assert "leaky.py" in page
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        pytest.param("", (128, 2.0, 0.25), id="defaults"),
+        pytest.param(
+            "?max_connections=16&pool_timeout=0.5&socket_timeout=1.5", (16, 0.5, 1.5), id="set"
+        ),
+    ],
+)
+def test_redis_pool_size_and_timeouts_are_url_settings(
+    query: str, expected: tuple[int, float, float]
+) -> None:
+    from edge_middleware.cache.redis import RedisStorage, storage_from_url
+
+    storage = storage_from_url("redis://127.0.0.1:1/0" + query)
+    try:
+        assert isinstance(storage, RedisStorage)
+        got = (storage.max_connections, storage.pool_timeout, storage.socket_timeout)
+        assert got == expected
+    finally:
+        storage.close()
