@@ -682,12 +682,26 @@ class InspectorWSGIMount:
 
 
 def mount_inspector(
-    app: Any, inspector: Inspector, *, interface: Interface | None = None
+    app: Any, inspector: Inspector | None = None, *, interface: Interface | None = None
 ) -> InspectorASGIMount | InspectorWSGIMount:
-    """Serve ``inspector`` at ``/_edge/`` in front of ``app`` (an ASGI or WSGI app, usually an
-    :class:`~edge_middleware.EdgeMiddleware` / ``EdgeWSGIMiddleware``; detected unless
-    ``interface`` says). Clients other than loopback get ``app`` for those paths too.
-    Recording is separate: ``middleware.add_observer(inspector.observer)``."""
+    """Serve an inspector at ``/_edge/`` in front of ``app`` and record its requests: one call.
+
+    ``app`` is an ASGI or WSGI app (detected unless ``interface`` says), usually an
+    :class:`~edge_middleware.EdgeMiddleware` / ``EdgeWSGIMiddleware`` or an app that wraps one
+    (Flask's ``wsgi_app``, Starlette's ``add_middleware``): that middleware gets the
+    inspector's observer, so nothing else is needed. ``inspector`` defaults to a new
+    :class:`Inspector` (``mount.inspector``). Clients other than loopback get ``app`` for
+    those paths too. Example::
+
+        app.wsgi_app = mount_inspector(EdgeWSGIMiddleware(app.wsgi_app, config=config))
+    """
+    if inspector is None:
+        inspector = Inspector()
+    from .devapp import find_front_door
+
+    door = find_front_door(app)
+    if door is not None and inspector.observer not in door.options.observers:
+        door.add_observer(inspector.observer)
     if interface is None:
         call = app if inspect.isroutine(app) else type(app).__call__
         interface = "asgi" if inspect.iscoroutinefunction(call) else "wsgi"

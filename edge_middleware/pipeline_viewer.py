@@ -188,7 +188,11 @@ class ViewerSide(PipelineBase):
                 "viewer-response", trig, req, response, rid, steps
             )
             if isinstance(res, CloudFrontError):
-                return (yield from self._fail(res, req, viewer, rid, behavior, steps))
+                failed: Outcome = yield from self._fail(res, req, viewer, rid, behavior, steps)
+                # The origin (or the cache) answered before viewer-response failed: keep it.
+                failed.cache_key, failed.ttl_reason = failed.cache_key or key, ttl_reason
+                failed.origin_request = failed.origin_request or origin_request
+                return failed
             assert isinstance(res, ResponseResult)
             hidden = [(k, v) for k, v in headers if is_disallowed(k.decode("latin-1").lower())]
             headers = [

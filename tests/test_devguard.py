@@ -122,3 +122,64 @@ def test_inspector_says_what_was_removed_before_the_origin() -> None:
     assert doc["removed_before_origin"] == ["q", "cookie", "authorization", "x-custom"]
     page = client.get(doc["url"], environ_base=LOOPBACK).get_data(as_text=True)
     assert "removed before the origin: q, cookie, authorization, x-custom" in page
+
+
+def failing_viewer_response(event: Any, context: Any) -> Any:
+    raise RuntimeError("viewer-response broke")
+
+
+def cacheable_origin(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    ORIGIN_CALLS.append(environ["PATH_INFO"])
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Cache-Control", "max-age=60")])
+    return [b"cached body"]
+
+
+ORIGIN_CALLS: list[str] = []
+
+
+def test_viewer_response_failure_keeps_the_origin_and_cache_facts() -> None:
+    ORIGIN_CALLS.clear()
+    config = EdgeConfig(default=Behavior(viewer_response=failing_viewer_response))
+    middleware = EdgeWSGIMiddleware(cacheable_origin, config=config)
+    mount = mount_inspector(middleware)  # one call: the observer is added too
+    client = Client(mount)
+    assert client.get("/doc", environ_base=LOOPBACK).status_code == 503
+    assert ORIGIN_CALLS == ["/doc"]
+    (doc,) = mount.inspector.records()
+    assert doc["origin_request"] is not None
+    assert doc["cache_key"]
+    page = client.get(doc["url"], environ_base=LOOPBACK).get_data(as_text=True)
+    assert "the origin was not contacted" not in page
+    assert "nothing stored" not in page
+    # the object was stored: the next request is a hit (and viewer-response fails again)
+    client.get("/doc", environ_base=LOOPBACK)
+    assert ORIGIN_CALLS == ["/doc"]
+
+
+@pytest.mark.parametrize(
+    "interface", [pytest.param("asgi", id="asgi"), pytest.param("wsgi", id="wsgi")]
+)
+def test_mount_inspector_is_one_call(interface: str) -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from edge_middleware import EdgeMiddleware
+
+    if interface == "asgi":
+
+        async def page(request: Any) -> PlainTextResponse:
+            return PlainTextResponse("hi")
+
+        app: Any = Starlette(routes=[Route("/", page)])
+        app.add_middleware(EdgeMiddleware, config=EdgeConfig())
+        mounted = mount_inspector(app)
+        with TestClient(mounted, base_url="http://127.0.0.1", client=("127.0.0.1", 5)) as client:
+            client.get("/")
+            listed = client.get("/_edge/api/requests").json()
+    else:
+        client_w = Client(mount_inspector(EdgeWSGIMiddleware(origin_app, config=EdgeConfig())))
+        client_w.get("/", environ_base=LOOPBACK)
+        listed = client_w.get("/_edge/api/requests", environ_base=LOOPBACK).get_json()
+    assert [r["uri"] for r in listed] == ["/"]
