@@ -181,8 +181,16 @@ def _build_event(args: argparse.Namespace) -> dict[str, Any]:
         raise ConfigurationError("event", path, str(exc)) from exc
 
 
+_NOTHING = object()
+
+
+def _not_json(value: Any) -> str:
+    """A value of a rejected result that JSON cannot hold (bytes, objects): shown as repr."""
+    return f"<not JSON: {type(value).__name__}> {value!r}"
+
+
 def _invoke(args: argparse.Namespace) -> int:
-    from .testing import run_trigger
+    from .testing.trigger import _Prepared
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -194,11 +202,16 @@ def _invoke(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     include_body = True if args.include_body else None
     result: dict[str, Any] | None = None
+    returned: Any = _NOTHING
     error: CloudFrontError | None = None
     # What the handler prints goes to stderr, so stdout stays one JSON document.
     with contextlib.redirect_stdout(sys.stderr):
         try:
-            result = run_trigger(handler, event, include_body=include_body)
+            prepared = _Prepared(handler, event, None, include_body)
+            returned = prepared.runner.call_sync(
+                prepared.event, prepared.request_id, prepared.timeout
+            )
+            result = prepared.finish(returned)
         except CloudFrontError as exc:
             error = exc
         except ValueError as exc:  # not a CloudFront event
@@ -206,7 +219,9 @@ def _invoke(args: argparse.Namespace) -> int:
     out: dict[str, Any] = {"event": event}
     if result is not None:
         out["result"] = result
-    print(json.dumps(out, indent=2, ensure_ascii=False))
+    elif isinstance(error, LambdaValidationError) and returned is not _NOTHING:
+        out["rejected_result"] = returned  # what the handler returned, as CloudFront got it
+    print(json.dumps(out, indent=2, ensure_ascii=False, default=_not_json))
     if error is None:
         return EXIT_OK
     print(f"{error.error_name}: {error.reason}", file=sys.stderr)
@@ -232,9 +247,10 @@ def _load_for_check(
     handlers: dict[str, str],
     logical_id: str | None,
     policy_files: Sequence[str] | None = None,
-) -> tuple[Any, list[str], list[tuple[str, str]]]:
+) -> tuple[Any, list[str], list[tuple[str, str]], str]:
     """Load with every unmapped function given a placeholder and every unknown policy id a
-    default policy, so the structure is checked; returns them too."""
+    default policy, so the structure is checked; returns them too, and the error the
+    middleware would raise for the first unmapped function."""
     from .config import CachePolicy, OriginRequestPolicy
     from .loaders import load_config, read_source
     from .loaders.policy_files import missing_policy_ids, read_policies
@@ -249,12 +265,13 @@ def _load_for_check(
             policies[policy_id] = OriginRequestPolicy()
     mapping: dict[str, Any] = dict(handlers)
     missing: list[str] = []
+    first_error = ""
     while True:
         try:
             config = load_config(
-                doc, handlers=mapping, logical_id=logical_id, policies=policies or None
+                path, handlers=mapping, logical_id=logical_id, policies=policies or None
             )
-            return config, missing, missing_policies
+            return config, missing, missing_policies, first_error
         except ConfigurationError as exc:
             value = exc.value
             retry = (
@@ -266,6 +283,7 @@ def _load_for_check(
             )
             if not retry:
                 raise
+            first_error = first_error or str(exc)
             mapping[value] = _placeholder
             missing.append(value)
 
@@ -287,19 +305,22 @@ def _check(args: argparse.Namespace) -> int:
     from .pipeline import Pipeline
 
     try:
-        config, missing, missing_policies = _load_for_check(
+        config, missing, missing_policies, unmapped_error = _load_for_check(
             args.file, _mapping(args.handler, "--handler"), args.logical_id, args.policies
         )
         Pipeline(config)  # imports every "module:function" handler
     except ConfigurationError as exc:
         return _fail(_config_error(args.file, exc))
-    print(f"{args.file}: OK" if not missing_policies else f"{args.file}: structure OK")
+    complete = not missing_policies and not missing
+    print(f"{args.file}: OK" if complete else f"{args.file}: structure OK")
     for line in banner(config, indent="  "):
         print(line)
     if missing:
         print("functions without a local handler (map them with --handler ARN=module:function):")
         for name in missing:
             print(f"  {name}")
+        # The middleware refuses such a config; check says so with the same text.
+        _fail(unmapped_error)
     if missing_policies:
         print(
             "policies that are neither managed nor in --policies (checked with defaults; get "
@@ -308,8 +329,7 @@ def _check(args: argparse.Namespace) -> int:
         )
         for kind, policy_id in missing_policies:
             print(f"  {kind} {policy_id}")
-        return EXIT_FAILED
-    return EXIT_OK
+    return EXIT_OK if complete else EXIT_FAILED
 
 
 # -- invalidate ------------------------------------------------------------------------------
@@ -374,12 +394,24 @@ def _invalidate(args: argparse.Namespace) -> int:
 # -- the parser ------------------------------------------------------------------------------
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("edge-middleware")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        from . import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="edge-middleware",
         description="Run CloudFront Lambda@Edge handlers and the edge cache locally.",
         epilog="Exit codes: 0 ok, 1 error; invoke: 2 invalid result (502), 3 handler raised (503).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     serve = sub.add_parser("serve", help="serve an ASGI/WSGI app behind the edge")

@@ -62,7 +62,11 @@ def _status_color(status: int) -> str:
 
 
 def cache_result(outcome: Outcome) -> str:
-    """The ``X-Cache`` word the viewer saw (Hit, Miss, LambdaValidationError, Error ...)."""
+    """The ``X-Cache`` word the viewer saw (Hit, Miss, LambdaValidationError, Error ...): the
+    header itself when it was sent, so a generated 401 reads LambdaGeneratedResponse."""
+    for name, value in outcome.headers:
+        if name.lower() == b"x-cache":
+            return value.decode("latin-1").removesuffix(" from cloudfront").strip()
     if outcome.error is not None:
         return outcome.error.error_name
     return outcome.result_type if outcome.status < 400 else "Error"

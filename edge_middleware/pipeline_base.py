@@ -14,6 +14,7 @@ from .convert import reason_phrase
 from .effects import CallHandler, Outcome, TraceStep
 from .exceptions import (
     CloudFrontError,
+    HandlerLoadError,
     LambdaExecutionError,
     LambdaTimeoutError,
 )
@@ -52,7 +53,11 @@ class PipelineBase:
             for ev in ("viewer-request", "origin-request", "origin-response", "viewer-response"):
                 trig = behavior.trigger(ev)
                 if trig is not None and id(trig) not in self.runners:
-                    self.runners[id(trig)] = HandlerRunner(trig.handler, trig.display_name)
+                    try:
+                        self.runners[id(trig)] = HandlerRunner(trig.handler, trig.display_name)
+                    except HandlerLoadError as exc:  # name the behavior and trigger (issue 14)
+                        where = f"Behavior({behavior.path_pattern!r}).{ev.replace('-', '_')}"
+                        raise HandlerLoadError(where, exc.value, exc.expected) from exc
         self._via_host = f"{via_id(config.distribution_id)}.cloudfront.net (CloudFront)"
         self._pop = self.settings.pop.encode()
         self._origin_objects: dict[tuple[str, str], CFOrigin] = {}

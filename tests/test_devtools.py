@@ -404,7 +404,10 @@ LIST_ORPS = {
 @pytest.fixture
 def custom_distribution(tmp_path: Path) -> Path:
     doc = json.loads((FIXTURES / "get-distribution-config.json").read_text())
-    api = doc["DistributionConfig"]["CacheBehaviors"]["Items"][0]
+    dc = doc["DistributionConfig"]
+    for behavior in (dc["DefaultCacheBehavior"], *dc["CacheBehaviors"]["Items"]):
+        behavior["LambdaFunctionAssociations"] = {"Quantity": 0}  # only the policies matter
+    api = dc["CacheBehaviors"]["Items"][0]
     api["CachePolicyId"] = CUSTOM_CACHE
     api["OriginRequestPolicyId"] = CUSTOM_ORP
     (tmp_path / "dist.json").write_text(json.dumps(doc))
@@ -684,3 +687,120 @@ def test_redis_pool_size_and_timeouts_are_url_settings(
         assert got == expected
     finally:
         storage.close()
+
+
+# -- 14.10: the smaller stumbles ----------------------------------------------------------------
+
+
+def test_version(tmp_path: Path) -> None:
+    result = cli(tmp_path, "--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == "edge-middleware 0.1.0"
+
+
+def test_busy_port_exits_1_before_listening(tmp_path: Path) -> None:
+    (tmp_path / "plain_flask.py").write_text(textwrap.dedent(PLAIN_FLASK))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = cli(tmp_path, "serve", "plain_flask:app", "--port", port)
+    assert result.returncode == 1
+    assert f"cannot serve on 127.0.0.1:{port}" in result.stderr
+    assert "listening" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            '[[behaviors]]\npath_pattern = "/api/*"\norigin_request = "no_such_mod:handler"\n',
+            "Behavior('/api/*').origin_request: 'no_such_mod:handler' is invalid; expected an "
+            "importable module (No module named 'no_such_mod')",
+            id="missing-module",
+        ),
+    ],
+)
+def test_missing_handler_module_names_behavior_and_trigger(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    (tmp_path / "edge.toml").write_text(text)
+    result = cli(tmp_path, "check", "edge.toml")
+    assert result.returncode == 1
+    assert expected in result.stderr
+
+
+def test_check_and_middleware_refuse_unmapped_arns_with_the_same_text(tmp_path: Path) -> None:
+    from edge_middleware import ConfigurationError, EdgeWSGIMiddleware
+
+    dist = FIXTURES / "get-distribution-config.json"
+    with pytest.raises(ConfigurationError) as refused:
+        EdgeWSGIMiddleware(origin_app_for_tests, config=str(dist))
+    result = cli(tmp_path, "check", str(dist))
+    assert result.returncode == 1
+    assert f"error: {refused.value}" in result.stderr
+
+
+def origin_app_for_tests(environ: Any, start_response: Any) -> list[bytes]:
+    start_response("200 OK", [])
+    return [b""]
+
+
+NOT_AN_OBJECT = """
+def handler(event, context):
+    return ["not", "a", "request", b"bytes"]
+"""
+
+
+def test_invoke_prints_the_result_it_rejected(tmp_path: Path) -> None:
+    (tmp_path / "bad_handler.py").write_text(NOT_AN_OBJECT)
+    result = cli(
+        tmp_path, "invoke", "bad_handler:handler", "--event-type", "viewer-request", "--path", "/"
+    )
+    assert result.returncode == 2
+    out = json.loads(result.stdout)
+    assert out["rejected_result"] == ["not", "a", "request", "<not JSON: bytes> b'bytes'"]
+    assert "result" not in out
+
+
+GENERATED_401 = """
+def handler(event, context):
+    return {"status": "401", "statusDescription": "Unauthorized"}
+"""
+
+
+@pytest.mark.slow
+def test_dev_log_word_for_a_generated_401_agrees_with_x_cache(tmp_path: Path) -> None:
+    (tmp_path / "gen.py").write_text(GENERATED_401)
+    (tmp_path / "edge.toml").write_text('[default]\nviewer_request = "gen:handler"\n')
+    (tmp_path / "plain_flask.py").write_text(textwrap.dedent(PLAIN_FLASK))
+    with serve(tmp_path, "plain_flask:app", "--config", "edge.toml") as served:
+        response = served.get("/")
+        assert response.headers["X-Cache"] == "LambdaGeneratedResponse from cloudfront"
+        wait_until(lambda: "GET /  *" in served.stdout, 10, "the request line")
+        (line,) = [line for line in served.lines() if line.startswith("GET /  *")]
+    assert "  LambdaGeneratedResponse  401  " in line
+
+
+@pytest.mark.parametrize(
+    ("code", "absent"),
+    [
+        pytest.param(
+            "import edge_middleware.pytest_plugin",
+            ("edge_middleware.testing", "starlette", "edge_middleware.asgi", "yaml"),
+            id="pytest-plugin",
+        ),
+        pytest.param(
+            "from edge_middleware import EdgeMiddleware, EdgeConfig, Behavior",
+            ("yaml", "edge_middleware.wsgi", "edge_middleware.loaders", "cheroot"),
+            id="asgi-user",
+        ),
+    ],
+)
+def test_imports_are_lazy(code: str, absent: tuple[str, ...]) -> None:
+    probe = f"import sys\n{code}\nprint(sorted(m for m in {absent!r} if m in sys.modules))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
