@@ -7,7 +7,7 @@ is ``python3.x`` becomes its own handler, with no ``handlers=`` entry:
 - ``CodeUri`` (SAM) or a string ``Code`` (packaged) names the code directory, relative to the
   template; ``Handler: app.handler`` is ``handler`` in ``app.py`` there (``pkg.mod.fn`` works
   too), imported as Lambda does, with that directory first on ``sys.path``;
-- an inline ``Code: {ZipFile: ...}`` is run as the module ``index`` (``Handler: index.handler``).
+- an inline ``Code: {ZipFile: ...}`` is not run: map it with ``handlers=`` as before.
 
 Each module is imported under a name of its own (``edge_sam.<LogicalId>.app``), so two
 functions that both have an ``app.py`` do not share one. A function whose directory or file is
@@ -74,14 +74,6 @@ def _parents(name: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
-def _inline_module(name: str, source: str) -> types.ModuleType:
-    module = types.ModuleType(name)
-    module.__file__ = f"<{name} ZipFile>"
-    exec(compile(source, module.__file__, "exec"), module.__dict__)  # the template's own code
-    sys.modules[name] = module
-    return module
-
-
 def _function_handler(
     logical: str, props: Mapping[str, Any], doc: Mapping[str, Any], base: Path
 ) -> Callable[..., Any] | None:
@@ -95,10 +87,7 @@ def _function_handler(
     where = f"Resources.{logical}.Properties"
     name = f"{MODULE_PREFIX}.{logical}.{module_path}"
     try:
-        if isinstance(code, Mapping) and isinstance(code.get("ZipFile"), str):
-            module = _inline_module(name, code["ZipFile"])
-            where += ".Code.ZipFile"
-        elif isinstance(code, str):
+        if isinstance(code, str):
             root = (base / code).resolve()
             file = root.joinpath(*module_path.split(".")).with_suffix(".py")
             if not file.is_file():
@@ -124,6 +113,51 @@ def _function_handler(
     return func  # type: ignore[no-any-return]
 
 
+def _refers_to(value: Any, logical: str) -> bool:
+    """``{"Ref": X}``, ``{"Fn::GetAtt": [X, "Arn"]}`` or ``"X.Arn"`` naming ``logical``."""
+    if isinstance(value, Mapping):
+        if value.get("Ref") == logical:
+            return True
+        att = value.get("Fn::GetAtt")
+        if isinstance(att, list) and att[:1] == [logical]:
+            return True
+        if isinstance(att, str) and att.split(".", 1)[0] == logical:
+            return True
+    return False
+
+
+def _given(
+    logical: str,
+    props: Mapping[str, Any],
+    resources: Mapping[str, Any],
+    given: Mapping[str, Any],
+) -> bool:
+    """Whether ``handlers=`` maps this function under any of its keys: its logical id, its
+    ``FunctionName`` (bare or in an ARN), or a version/alias resource of it."""
+    keys = {logical}
+    name = props.get("FunctionName")
+    if isinstance(name, str):
+        keys.add(name)
+    for other, resource in resources.items():
+        if isinstance(resource, Mapping) and resource.get("Type") in (
+            "AWS::Lambda::Version",
+            "AWS::Lambda::Alias",
+        ):
+            other_props = resource.get("Properties")
+            if isinstance(other_props, Mapping) and _refers_to(
+                other_props.get("FunctionName"), logical
+            ):
+                keys.add(str(other))
+    for key in given:
+        if key in keys:
+            return True
+        if isinstance(name, str) and (
+            key.endswith(f":function:{name}") or f":function:{name}:" in key
+        ):
+            return True
+    return False
+
+
 def template_handlers(
     doc: Mapping[str, Any], base: Path, given: Mapping[str, Any] | None = None
 ) -> dict[str, Callable[..., Any]]:
@@ -140,7 +174,7 @@ def template_handlers(
         props = props if isinstance(props, Mapping) else {}
         if not _runtime(props, doc).startswith("python3"):
             continue
-        if given and (logical in given or props.get("FunctionName") in given):
+        if given and _given(str(logical), props, resources, given):
             continue
         func = _function_handler(str(logical), props, doc, base)
         if func is not None:
