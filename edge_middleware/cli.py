@@ -4,13 +4,18 @@
 
     edge-middleware serve APP --config FILE [--host 127.0.0.1] [--port 8000] [--reload]
                               [--redis URL] [--access-log FILE] [--log-secrets]
+                              [--policies FILE] [--tls | --cert FILE --key FILE]
+                              [--trust-forwarded-proto] [--edge-token T] [--edge-allow-proxied]
+    edge-middleware serve --origin URL --config FILE ...        (proxy-only, no APP)
     edge-middleware invoke HANDLER (--event FILE | --event-type TYPE --path PATH ...)
-    edge-middleware check FILE [--handler ARN=module:function ...]
+    edge-middleware check FILE [--handler ARN=module:function ...] [--policies FILE ...]
     edge-middleware invalidate PATH... (--redis URL | --server http://127.0.0.1:8000)
+    edge-middleware --version
 
-Exit codes: 0 success; 1 bad arguments, bad configuration or a failed command; for
-``invoke`` 2 when CloudFront would reject the handler's result (502 LambdaValidationError)
-and 3 when the handler raised or timed out (503 LambdaExecutionError).
+Exit codes: 0 success; 1 bad arguments, bad configuration, a port that cannot be bound
+(before "listening" is printed) or a failed command; for ``invoke`` 2 when CloudFront would
+reject the handler's result (502 LambdaValidationError) and 3 when the handler raised or timed
+out (503 LambdaExecutionError).
 """
 
 from __future__ import annotations

@@ -183,3 +183,37 @@ def test_mount_inspector_is_one_call(interface: str) -> None:
         client_w.get("/", environ_base=LOOPBACK)
         listed = client_w.get("/_edge/api/requests", environ_base=LOOPBACK).get_json()
     assert [r["uri"] for r in listed] == ["/"]
+
+
+def test_asgi_viewer_simulation_and_forwarded_proto_from_loopback() -> None:
+    from starlette.testclient import TestClient
+
+    from edge_middleware import EdgeMiddleware
+    from edge_middleware.devapp import ASGIHolder
+
+    async def echo(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        body = json.dumps({"scheme": scope["scheme"], "headers": headers}).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    config = EdgeConfig(
+        default=Behavior(
+            cache=CachePolicy(0, 0, 0, headers=("cloudfront-viewer-country",)),
+            viewer_protocol_policy="redirect-to-https",
+        )
+    )
+    holder = ASGIHolder(EdgeMiddleware(echo, config=config))
+    holder.trust_forwarded_proto = True
+    client = TestClient(holder, base_url="http://127.0.0.1", client=("127.0.0.1", 5))
+    try:  # no lifespan: the echo app has none
+        assert client.get("/", follow_redirects=False).status_code == 301
+        seen = client.get(
+            "/", headers={"X-Forwarded-Proto": "https", "X-Edge-Viewer": "viewer-country=JP"}
+        ).json()
+    finally:
+        client.close()
+    assert seen["headers"]["cloudfront-viewer-country"] == "JP"
+    assert "x-edge-viewer" not in seen["headers"]
