@@ -804,3 +804,23 @@ def test_imports_are_lazy(code: str, absent: tuple[str, ...]) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_serve_with_own_cert_and_key(https_site: Path) -> None:
+    from edge_middleware.devtls import ensure_local_certificate
+
+    files = ensure_local_certificate(https_site / "own")
+    args = ("--config", "edge.toml", "--cert", str(files.cert), "--key", str(files.key))
+    with serve(https_site, "plain_flask:app", *args) as served:
+        context = ssl.create_default_context(cafile=str(files.ca))
+        response = httpx.get(f"https://localhost:{served.port}/x", verify=context, timeout=10)
+        assert response.text == "the app's page /x"
+        assert f"viewer: HTTPS (TLS with {files.cert})" in served.stdout
+
+
+def test_cert_without_key_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "plain_flask.py").write_text(textwrap.dedent(PLAIN_FLASK))
+    result = cli(tmp_path, "serve", "plain_flask:app", "--cert", "c.pem")
+    assert result.returncode == 1
+    assert "give --cert and --key together" in result.stderr
