@@ -17,6 +17,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,6 +41,7 @@ __all__ = [
     "invalidate_request",
     "load_edge_config",
     "require_extra",
+    "with_one_date",
 ]
 
 logger = logging.getLogger("edge_middleware.server")
@@ -320,6 +322,30 @@ class ASGIHolder:
         out = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
         await send({"type": "http.response.start", "status": status, "headers": out})
         await send({"type": "http.response.body", "body": body})
+
+
+def with_one_date(app: Any) -> Any:
+    """The ASGI app as the dev server serves it under uvicorn (``date_header=False``)."""
+
+    async def served(scope: Any, receive: Any, send: Any) -> None:
+        await app(scope, receive, _one_date(send) if scope["type"] == "http" else send)
+
+    return served
+
+
+def _one_date(send: Any) -> Any:
+    """uvicorn runs with ``date_header=False``: a response gets one ``Date``, the origin's
+    when it sent one, else the server's (uvicorn would add its own beside the origin's)."""
+
+    async def sender(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            if not any(name.lower() == b"date" for name, _ in headers):
+                headers.append((b"date", formatdate(usegmt=True).encode()))
+                message = {**message, "headers": headers}
+        await send(message)
+
+    return sender
 
 
 class _InContext:

@@ -43,6 +43,7 @@ from .devapp import (
     import_object,
     load_edge_config,
     require_extra,
+    with_one_date,
 )
 from .devguard import Guard
 from .devlog import ConsoleLog, banner
@@ -374,7 +375,7 @@ class DevServer:
 
         tls = self.tls
         config = uvicorn.Config(
-            self.app,
+            with_one_date(self.app),
             host=self.options.host,
             port=self.options.port,
             log_level="warning",
@@ -382,6 +383,7 @@ class DevServer:
             lifespan="auto",
             proxy_headers=False,  # the viewer's address is the socket's
             server_header=False,
+            date_header=False,  # with_one_date adds Date when the response has none
             ssl_certfile=str(tls.cert) if tls is not None else None,
             ssl_keyfile=str(tls.key) if tls is not None else None,
             timeout_graceful_shutdown=SHUTDOWN_GRACE,

@@ -243,6 +243,36 @@ def _ignore_errors(call: Any, *args: Any) -> None:
         pass
 
 
+ORIGIN_WITH_DATE = """
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+async def page(request):
+    return PlainTextResponse("dated", headers={"Date": "Mon, 01 Jan 2024 00:00:00 GMT"})
+
+app = Starlette(routes=[Route("/{rest:path}", page)])
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("path", "date"),
+    [
+        pytest.param("/dated", "Mon, 01 Jan 2024 00:00:00 GMT", id="origin-date"),
+        pytest.param("/_edge/invalidate", None, id="server-date"),
+    ],
+)
+def test_asgi_dev_server_sends_one_date(tmp_path: Path, path: str, date: str | None) -> None:
+    (tmp_path / "dated.py").write_text(textwrap.dedent(ORIGIN_WITH_DATE))
+    with serve(tmp_path, "dated:app") as served:
+        response = served.get(path)
+    dates = [v for k, v in response.headers.multi_items() if k.lower() == "date"]
+    assert len(dates) == 1
+    if date is not None:
+        assert dates == [date]
+
+
 @pytest.mark.slow
 def test_wsgi_dev_server_keeps_alive_and_sends_one_server_and_date(tmp_path: Path) -> None:
     (tmp_path / "plain_flask.py").write_text(textwrap.dedent(PLAIN_FLASK))
