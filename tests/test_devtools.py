@@ -822,7 +822,7 @@ def test_dev_log_word_for_a_generated_401_agrees_with_x_cache(tmp_path: Path) ->
         ),
         pytest.param(
             "from edge_middleware import EdgeMiddleware, EdgeConfig, Behavior",
-            ("yaml", "edge_middleware.wsgi", "edge_middleware.loaders", "cheroot"),
+            ("yaml", "edge_middleware.wsgi", "edge_middleware.loaders", "brotli", "werkzeug"),
             id="asgi-user",
         ),
     ],
