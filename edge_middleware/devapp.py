@@ -111,33 +111,51 @@ def detect_interface(app: Any) -> Interface:
     return "asgi" if count == 3 else "wsgi"
 
 
-def find_front_door(app: Any, *, _depth: int = 0) -> EdgeMiddleware | EdgeWSGIMiddleware | None:
+def find_front_door(app: Any) -> EdgeMiddleware | EdgeWSGIMiddleware | None:
     """The edge middleware ``app`` already has in code, or None.
 
     Follows what frameworks and wrappers keep: the app itself, Flask's ``app.wsgi_app``,
     Starlette's/FastAPI's ``user_middleware`` (the stack is built here so the instance
-    exists), and ``.app`` / ``.application`` / ``.wrapped`` of any wrapper, a few levels deep.
+    exists), and ``.app`` / ``.application`` / ``.wrapped`` of any wrapper, a few levels deep
+    and a bounded number of objects (an object that makes up attributes cannot loop).
     """
-    if isinstance(app, EdgeMiddleware | EdgeWSGIMiddleware):
-        return app
-    if _depth > 8 or app is None:
-        return None
-    user_middleware = getattr(app, "user_middleware", None)
-    if isinstance(user_middleware, list) and any(
-        isinstance(getattr(m, "cls", None), type) and issubclass(m.cls, EdgeMiddleware)
-        for m in user_middleware
-    ):
+    seen: set[int] = set()
+    todo: list[tuple[Any, int]] = [(app, 0)]
+    while todo and len(seen) < 64:
+        obj, depth = todo.pop(0)
+        if obj is None or id(obj) in seen or isinstance(obj, type):
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, EdgeMiddleware | EdgeWSGIMiddleware):
+            return obj
+        if depth >= 8:
+            continue
+        _build_starlette_stack(obj)
+        for attr in ("middleware_stack", "wsgi_app", "app", "application", "wrapped"):
+            try:
+                inner = getattr(obj, attr, None)
+            except Exception:  # a property that fails is not a wrapper
+                continue
+            if inner is not None and inner is not obj:
+                todo.append((inner, depth + 1))
+    return None
+
+
+def _build_starlette_stack(app: Any) -> None:
+    """Starlette builds its middleware stack on the first request; build it now when an
+    :class:`EdgeMiddleware` is among ``user_middleware``, so the instance can be found."""
+    try:
+        user_middleware = getattr(app, "user_middleware", None)
+        if not isinstance(user_middleware, list) or not any(
+            isinstance(getattr(m, "cls", None), type) and issubclass(m.cls, EdgeMiddleware)
+            for m in user_middleware
+        ):
+            return
         build = getattr(app, "build_middleware_stack", None)
         if getattr(app, "middleware_stack", None) is None and callable(build):
             app.middleware_stack = build()  # what Starlette does on its first request
-    for attr in ("middleware_stack", "wsgi_app", "app", "application", "wrapped"):
-        inner = getattr(app, attr, None)
-        if inner is None or inner is app or isinstance(inner, type):
-            continue
-        found = find_front_door(inner, _depth=_depth + 1)
-        if found is not None:
-            return found
-    return None
+    except Exception:  # not a Starlette app after all
+        return
 
 
 def describe_config(config: EdgeConfig) -> str:

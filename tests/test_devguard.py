@@ -217,3 +217,33 @@ def test_asgi_viewer_simulation_and_forwarded_proto_from_loopback() -> None:
         client.close()
     assert seen["headers"]["cloudfront-viewer-country"] == "JP"
     assert "x-edge-viewer" not in seen["headers"]
+
+
+class _MakesUpAttributes:
+    """An object that answers every attribute with a new one of itself (mocks, proxies)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return _MakesUpAttributes()
+
+
+class _RaisingProperty:
+    @property
+    def app(self) -> Any:
+        raise RuntimeError("not configured")
+
+
+@pytest.mark.parametrize(
+    ("make", "found"),
+    [
+        pytest.param(lambda mw: mw, True, id="the-middleware"),
+        pytest.param(lambda mw: type("W", (), {"wrapped": mw})(), True, id="a-wrapper"),
+        pytest.param(lambda mw: _MakesUpAttributes(), False, id="made-up-attributes"),
+        pytest.param(lambda mw: _RaisingProperty(), False, id="raising-property"),
+        pytest.param(lambda mw: origin_app, False, id="plain-wsgi-function"),
+    ],
+)
+def test_find_front_door(make: Any, found: bool) -> None:
+    from edge_middleware.devapp import find_front_door
+
+    middleware = EdgeWSGIMiddleware(origin_app, config=EdgeConfig())
+    assert (find_front_door(make(middleware)) is middleware) is found
