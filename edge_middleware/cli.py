@@ -379,11 +379,12 @@ def _invalidate(args: argparse.Namespace) -> int:
     from .server import INVALIDATE_PATH
 
     url = args.server.rstrip("/") + INVALIDATE_PATH
+    headers = {"Content-Type": "application/json"}
+    token = args.edge_token or os.environ.get("EDGE_MIDDLEWARE_TOKEN")
+    if token:
+        headers["X-Edge-Token"] = token
     request = urllib.request.Request(
-        url,
-        data=json.dumps(paths).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
+        url, data=json.dumps(paths).encode(), headers=headers, method="POST"
     )
     try:
         with urllib.request.urlopen(request, timeout=args.timeout) as response:
@@ -519,6 +520,9 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("paths", nargs="+", metavar="PATH")
     inv.add_argument("--redis", metavar="URL", help="the Redis storage the servers share")
     inv.add_argument("--server", metavar="URL", help="a running dev server, http://127.0.0.1:8000")
+    inv.add_argument(
+        "--edge-token", metavar="TOKEN", help="the dev server's --edge-token (or the env var)"
+    )
     inv.add_argument("--timeout", type=float, default=10.0, help=argparse.SUPPRESS)
     inv.set_defaults(run=_invalidate)
     return parser

@@ -854,3 +854,22 @@ def test_cert_without_key_is_refused(tmp_path: Path) -> None:
     result = cli(tmp_path, "serve", "plain_flask:app", "--cert", "c.pem")
     assert result.returncode == 1
     assert "give --cert and --key together" in result.stderr
+
+
+@pytest.mark.slow
+def test_invalidate_through_a_dev_server_with_a_token(tmp_path: Path) -> None:
+    (tmp_path / "plain_flask.py").write_text(textwrap.dedent(PLAIN_FLASK))
+    with serve(tmp_path, "plain_flask:app", "--edge-token", "t0k") as served:
+        without = cli(tmp_path, "invalidate", "/x", "--server", served.url)
+        with_token = cli(
+            tmp_path, "invalidate", "/x", "--server", served.url, "--edge-token", "t0k"
+        )
+        proxied = httpx.post(
+            served.url + "/_edge/invalidate",
+            json=["/x"],
+            headers={"X-Edge-Token": "t0k", "X-Forwarded-For": "192.0.2.1"},
+            timeout=10,
+        )
+    assert without.returncode == 1 and "needs the token" in without.stderr
+    assert with_token.returncode == 0, with_token.stderr
+    assert proxied.status_code == 403
