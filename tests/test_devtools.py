@@ -377,6 +377,29 @@ def test_check_warns_in_plain_words(tmp_path: Path, warning: str) -> None:
 FIXTURES = Path(__file__).parent / "fixtures" / "distributions"
 CUSTOM_CACHE = "11111111-2222-3333-4444-555555555555"
 CUSTOM_ORP = "66666666-7777-8888-9999-000000000000"
+CUSTOM_RHP = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+LIST_RHPS = {
+    "ResponseHeadersPolicyList": {
+        "Quantity": 1,
+        "Items": [
+            {
+                "Type": "custom",
+                "ResponseHeadersPolicy": {
+                    "Id": CUSTOM_RHP,
+                    "ResponseHeadersPolicyConfig": {
+                        "Name": "my-headers",
+                        "CustomHeadersConfig": {
+                            "Quantity": 1,
+                            "Items": [
+                                {"Header": "X-Site", "Value": "1", "Override": True},
+                            ],
+                        },
+                    },
+                },
+            }
+        ],
+    }
+}
 
 CACHE_POLICY_CONFIG = {
     "Name": "my-pages",
@@ -440,6 +463,7 @@ def custom_distribution(tmp_path: Path) -> Path:
     api = dc["CacheBehaviors"]["Items"][0]
     api["CachePolicyId"] = CUSTOM_CACHE
     api["OriginRequestPolicyId"] = CUSTOM_ORP
+    api["ResponseHeadersPolicyId"] = CUSTOM_RHP
     (tmp_path / "dist.json").write_text(json.dumps(doc))
     return tmp_path
 
@@ -447,9 +471,9 @@ def custom_distribution(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     "documents",
     [
-        pytest.param([GET_CACHE_POLICY, LIST_ORPS], id="get-cache-policy+list-orps"),
-        pytest.param([LIST_CACHE_POLICIES, LIST_ORPS], id="list-cache-policies+list-orps"),
-        pytest.param([[GET_CACHE_POLICY, LIST_ORPS]], id="one-json-list"),
+        pytest.param([GET_CACHE_POLICY, LIST_ORPS, LIST_RHPS], id="get-cache-policy+lists"),
+        pytest.param([LIST_CACHE_POLICIES, LIST_ORPS, LIST_RHPS], id="list-cache-policies+lists"),
+        pytest.param([[GET_CACHE_POLICY, LIST_ORPS, LIST_RHPS]], id="one-json-list"),
     ],
 )
 def test_check_with_policies_files(custom_distribution: Path, documents: list[Any]) -> None:
@@ -470,6 +494,7 @@ def test_check_lists_the_missing_policy_ids(custom_distribution: Path) -> None:
     assert "policies that are neither managed nor in --policies" in result.stdout
     assert f"  CachePolicyId {CUSTOM_CACHE}" in result.stdout
     assert f"  OriginRequestPolicyId {CUSTOM_ORP}" in result.stdout
+    assert f"  ResponseHeadersPolicyId {CUSTOM_RHP}" in result.stdout
     # the rest of the distribution was still checked and printed
     assert "/static/*" in result.stdout
 
