@@ -15,10 +15,15 @@ $(DEMO_STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test,server,redis,proxy]'
+	$(BIN)/pip install -q -e '.[test,server,redis,proxy,tls]'
 	touch $@
 
 demo: $(DEMO_STAMP)
+	@echo "Try next, in another terminal (the server prints one line per request):"
+	@echo "  curl -si http://127.0.0.1:$${PORT:-8000}/static/site.css | grep -i -E '^(x-cache|age):'   # twice: Miss, then Hit"
+	@echo "  curl -si http://127.0.0.1:$${PORT:-8000}/account/   # the auth viewer-request redirects to /login"
+	@echo "  open http://127.0.0.1:$${PORT:-8000}/_edge/   # the inspector: each request's triggers, cache key, TTL"
+	@echo "  .venv/bin/edge-middleware invalidate '/static/*' --server http://127.0.0.1:$${PORT:-8000}"
 	cd examples/site && ../../$(BIN)/edge-middleware serve app:app --config distribution.json \
 		--handler auth=handlers.auth:handler \
 		--handler security-headers=handlers.security_headers:handler \

@@ -3,32 +3,79 @@
 Front doors: :class:`EdgeMiddleware` (ASGI 3) and :class:`EdgeWSGIMiddleware` (WSGI).
 """
 
-from .asgi import EdgeMiddleware
-from .cache.entry import CacheEntry, Storage
-from .cache.memory import MemoryStorage
-from .cache.redis import RedisStorage
-from .config import (
-    Behavior,
-    CachePolicy,
-    CustomErrorResponse,
-    EdgeConfig,
-    Origin,
-    OriginRequestPolicy,
-    Trigger,
-)
-from .exceptions import (
-    CloudFrontError,
-    ConfigurationError,
-    EdgeError,
-    HandlerLoadError,
-    LambdaExecutionError,
-    LambdaTimeoutError,
-    LambdaValidationError,
-    OriginError,
-)
-from .loaders import load_config
-from .settings import EdgeSettings
-from .wsgi import EdgeWSGIMiddleware
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .asgi import EdgeMiddleware
+    from .cache.entry import CacheEntry, Storage
+    from .cache.memory import MemoryStorage
+    from .cache.redis import RedisStorage
+    from .config import (
+        Behavior,
+        CachePolicy,
+        CustomErrorResponse,
+        EdgeConfig,
+        Origin,
+        OriginRequestPolicy,
+        Trigger,
+    )
+    from .exceptions import (
+        CloudFrontError,
+        ConfigurationError,
+        EdgeError,
+        HandlerLoadError,
+        LambdaExecutionError,
+        LambdaTimeoutError,
+        LambdaValidationError,
+        OriginError,
+    )
+    from .loaders import load_config
+    from .settings import EdgeSettings
+    from .wsgi import EdgeWSGIMiddleware
+
+#: Where each public name lives: imported on first use (PEP 562), so ``import edge_middleware``
+#: costs almost nothing and an ASGI user never loads the YAML loader or the WSGI door.
+_LAZY = {
+    "Behavior": ".config",
+    "CacheEntry": ".cache.entry",
+    "CachePolicy": ".config",
+    "CloudFrontError": ".exceptions",
+    "ConfigurationError": ".exceptions",
+    "CustomErrorResponse": ".config",
+    "EdgeConfig": ".config",
+    "EdgeError": ".exceptions",
+    "EdgeMiddleware": ".asgi",
+    "EdgeSettings": ".settings",
+    "EdgeWSGIMiddleware": ".wsgi",
+    "HandlerLoadError": ".exceptions",
+    "LambdaExecutionError": ".exceptions",
+    "LambdaTimeoutError": ".exceptions",
+    "LambdaValidationError": ".exceptions",
+    "MemoryStorage": ".cache.memory",
+    "Origin": ".config",
+    "OriginError": ".exceptions",
+    "OriginRequestPolicy": ".config",
+    "RedisStorage": ".cache.redis",
+    "Storage": ".cache.entry",
+    "Trigger": ".config",
+    "load_config": ".loaders",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __version__ = "0.1.0"
 

@@ -24,6 +24,7 @@ from typing import Any, TextIO
 
 from .exceptions import LambdaExecutionError, OriginError, OriginTimeoutError, ViewerError
 from .headers import encode_value
+from .masking import mask_query, masker_for
 from .middleware import RequestRecord
 from .pipeline.effects import Outcome
 
@@ -162,6 +163,13 @@ def _range(outcome: Outcome) -> tuple[str, str]:
     return first, last
 
 
+def _referer(value: str, log_secrets: bool) -> str:
+    if log_secrets or "?" not in value:
+        return value
+    base, _, query = value.partition("?")
+    return f"{base}?{mask_query(query)}"
+
+
 def format_record(
     record: RequestRecord, *, domain_name: str = _DEFAULT_DOMAIN, log_secrets: bool = False
 ) -> str:
@@ -177,6 +185,14 @@ def format_record(
     taken = f"{record.duration:.3f}"
     result, detailed = _result_types(outcome)
     cookie = _header(headers, "cookie", "; ") if log_secrets else None
+    # the one masking function (masking.py): secret query parameters, values in the Referer
+    mask = masker_for(
+        request, queries=[str(request.get("querystring") or "")], show_secrets=log_secrets
+    )
+    query = request.get("querystring")
+    if isinstance(query, str) and not log_secrets:
+        query = mask_query(query)
+    referer = _header(headers, "referer")
     range_start, range_end = _range(outcome)
     values = (
         time.strftime("%Y-%m-%d", finished),
@@ -188,9 +204,9 @@ def format_record(
         domain_name,
         request.get("uri"),
         f"{outcome.status:03d}",
-        _header(headers, "referer"),
-        _header(headers, "user-agent"),
-        request.get("querystring"),
+        mask.text(_referer(referer, log_secrets)) if referer else referer,
+        mask.text(_header(headers, "user-agent") or "") or None,
+        query,
         cookie,
         result,
         outcome.request_id,

@@ -442,9 +442,12 @@ class _OriginStream:
                 return self.error
             logger.error("the origin app failed before its response started", exc_info=self.error)
             return OriginError("The origin failed before its response started.")
-        streaming = self.more or self.error is not None
+        # the first body message only: what follows is read (or streamed) when wanted
+        first = self.chunks.pop(0) if self.chunks else b""
+        self.queued -= len(first)
+        streaming = bool(self.chunks) or self.more or self.error is not None
         return OriginResponse(
-            self.start["status"], list(self.start.get("headers", [])), self._take(), streaming
+            self.start["status"], list(self.start.get("headers", [])), first, streaming
         )
 
     def _take(self) -> bytes:

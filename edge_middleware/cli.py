@@ -4,13 +4,18 @@
 
     edge-middleware serve APP --config FILE [--host 127.0.0.1] [--port 8000] [--reload]
                               [--redis URL] [--access-log FILE] [--log-secrets]
+                              [--policies FILE] [--tls | --cert FILE --key FILE]
+                              [--trust-forwarded-proto] [--edge-token T] [--edge-allow-proxied]
+    edge-middleware serve --origin URL --config FILE ...        (proxy-only, no APP)
     edge-middleware invoke HANDLER (--event FILE | --event-type TYPE --path PATH ...)
-    edge-middleware check FILE [--handler ARN=module:function ...]
+    edge-middleware check FILE [--handler ARN=module:function ...] [--policies FILE ...]
     edge-middleware invalidate PATH... (--redis URL | --server http://127.0.0.1:8000)
+    edge-middleware --version
 
-Exit codes: 0 success; 1 bad arguments, bad configuration or a failed command; for
-``invoke`` 2 when CloudFront would reject the handler's result (502 LambdaValidationError)
-and 3 when the handler raised or timed out (503 LambdaExecutionError).
+Exit codes: 0 success; 1 bad arguments, bad configuration, a port that cannot be bound
+(before "listening" is printed) or a failed command; for ``invoke`` 2 when CloudFront would
+reject the handler's result (502 LambdaValidationError) and 3 when the handler raised or timed
+out (503 LambdaExecutionError).
 """
 
 from __future__ import annotations
@@ -70,6 +75,12 @@ def _fail(message: str, code: int = EXIT_FAILED) -> int:
 # -- serve -----------------------------------------------------------------------------------
 
 
+def _handler_failures_shown_with_the_request(record: logging.LogRecord) -> bool:
+    """A handler's exception is printed under its request line, masked and with the
+    handler's own frames (devlog.py); its unmasked log record would repeat it on stderr."""
+    return record.name != "edge_middleware.handlers"
+
+
 def _serve(args: argparse.Namespace) -> int:
     from . import capture
     from .server import DevServer, ServeOptions
@@ -77,10 +88,21 @@ def _serve(args: argparse.Namespace) -> int:
     # Handler output is shown under its request line, not interleaved with other requests'.
     capture.install(passthrough=False)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not args.log_secrets:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_handler_failures_shown_with_the_request)
     if args.reload:
         sys.dont_write_bytecode = True  # a reloaded module must be read from its source
     options = ServeOptions(
         app=args.app,
+        tls=args.tls,
+        cert=args.cert,
+        key=args.key,
+        trust_forwarded_proto=args.trust_forwarded_proto,
+        origin=args.origin,
+        policies=args.policies,
+        edge_token=args.edge_token or os.environ.get("EDGE_MIDDLEWARE_TOKEN") or None,
+        edge_allow_proxied=args.edge_allow_proxied,
         config=args.config,
         handlers=_mapping(args.handler, "--handler"),
         host=args.host,
@@ -164,8 +186,16 @@ def _build_event(args: argparse.Namespace) -> dict[str, Any]:
         raise ConfigurationError("event", path, str(exc)) from exc
 
 
+_NOTHING = object()
+
+
+def _not_json(value: Any) -> str:
+    """A value of a rejected result that JSON cannot hold (bytes, objects): shown as repr."""
+    return f"<not JSON: {type(value).__name__}> {value!r}"
+
+
 def _invoke(args: argparse.Namespace) -> int:
-    from .testing import run_trigger
+    from .testing.trigger import _Prepared
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -177,11 +207,16 @@ def _invoke(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     include_body = True if args.include_body else None
     result: dict[str, Any] | None = None
+    returned: Any = _NOTHING
     error: CloudFrontError | None = None
     # What the handler prints goes to stderr, so stdout stays one JSON document.
     with contextlib.redirect_stdout(sys.stderr):
         try:
-            result = run_trigger(handler, event, include_body=include_body)
+            prepared = _Prepared(handler, event, None, include_body)
+            returned = prepared.runner.call_sync(
+                prepared.event, prepared.request_id, prepared.timeout
+            )
+            result = prepared.finish(returned)
         except CloudFrontError as exc:
             error = exc
         except ValueError as exc:  # not a CloudFront event
@@ -189,7 +224,9 @@ def _invoke(args: argparse.Namespace) -> int:
     out: dict[str, Any] = {"event": event}
     if result is not None:
         out["result"] = result
-    print(json.dumps(out, indent=2, ensure_ascii=False))
+    elif isinstance(error, LambdaValidationError) and returned is not _NOTHING:
+        out["rejected_result"] = returned  # what the handler returned, as CloudFront got it
+    print(json.dumps(out, indent=2, ensure_ascii=False, default=_not_json))
     if error is None:
         return EXIT_OK
     print(f"{error.error_name}: {error.reason}", file=sys.stderr)
@@ -211,16 +248,35 @@ def _placeholder(event: dict[str, Any], context: Any) -> None:
 
 
 def _load_for_check(
-    path: str, handlers: dict[str, str], logical_id: str | None
-) -> tuple[Any, list[str]]:
-    """Load with every unmapped function given a placeholder, so the structure is checked."""
-    from .loaders import load_config
+    path: str,
+    handlers: dict[str, str],
+    logical_id: str | None,
+    policy_files: Sequence[str] | None = None,
+) -> tuple[Any, list[str], list[tuple[str, str]], str]:
+    """Load with every unmapped function given a placeholder and every unknown policy id a
+    default policy, so the structure is checked; returns them too, and the error the
+    middleware would raise for the first unmapped function."""
+    from .config import CachePolicy, OriginRequestPolicy
+    from .loaders import load_config, read_source
+    from .loaders.policy_files import missing_policy_ids, read_policies
 
+    doc = read_source(path)
+    policies: dict[str, Any] = dict(read_policies(policy_files)) if policy_files else {}
+    missing_policies = missing_policy_ids(doc, policies)
+    for kind, policy_id in missing_policies:
+        if kind == "CachePolicyId":
+            policies[policy_id] = CachePolicy()
+        elif kind == "OriginRequestPolicyId":
+            policies[policy_id] = OriginRequestPolicy()
     mapping: dict[str, Any] = dict(handlers)
     missing: list[str] = []
+    first_error = ""
     while True:
         try:
-            return load_config(path, handlers=mapping, logical_id=logical_id), missing
+            config = load_config(
+                path, handlers=mapping, logical_id=logical_id, policies=policies or None
+            )
+            return config, missing, missing_policies, first_error
         except ConfigurationError as exc:
             value = exc.value
             retry = (
@@ -232,8 +288,21 @@ def _load_for_check(
             )
             if not retry:
                 raise
+            first_error = first_error or str(exc)
             mapping[value] = _placeholder
             missing.append(value)
+
+
+def _config_error(file: str, exc: ConfigurationError) -> str:
+    """The file named once, and the problem in its own words (a JSON error is the problem)."""
+    if exc.field == str(Path(file)) and str(exc.expected).startswith("valid "):
+        kind = str(exc.expected).removeprefix("valid ").upper()
+        return f"{file} is not valid {kind}: {exc.value}"
+    if exc.field == "source" and exc.value in (file, str(Path(file))):
+        return f"{file}: cannot use it, expected {exc.expected}"
+    if exc.field == str(Path(file)):
+        return f"{file}: {exc.value}; expected {exc.expected}"
+    return f"{file}: {exc}"
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -241,20 +310,31 @@ def _check(args: argparse.Namespace) -> int:
     from .pipeline import Pipeline
 
     try:
-        config, missing = _load_for_check(
-            args.file, _mapping(args.handler, "--handler"), args.logical_id
+        config, missing, missing_policies, unmapped_error = _load_for_check(
+            args.file, _mapping(args.handler, "--handler"), args.logical_id, args.policies
         )
         Pipeline(config)  # imports every "module:function" handler
     except ConfigurationError as exc:
-        return _fail(f"{args.file}: {exc}")
-    print(f"{args.file}: OK")
+        return _fail(_config_error(args.file, exc))
+    complete = not missing_policies and not missing
+    print(f"{args.file}: OK" if complete else f"{args.file}: structure OK")
     for line in banner(config, indent="  "):
         print(line)
     if missing:
         print("functions without a local handler (map them with --handler ARN=module:function):")
         for name in missing:
             print(f"  {name}")
-    return EXIT_OK
+        # The middleware refuses such a config; check says so with the same text.
+        _fail(unmapped_error)
+    if missing_policies:
+        print(
+            "policies that are neither managed nor in --policies (checked with defaults; get "
+            "them with aws cloudfront get-cache-policy / get-origin-request-policy / "
+            "get-response-headers-policy --id ID > FILE, then --policies FILE):"
+        )
+        for kind, policy_id in missing_policies:
+            print(f"  {kind} {policy_id}")
+    return EXIT_OK if complete else EXIT_FAILED
 
 
 # -- invalidate ------------------------------------------------------------------------------
@@ -299,11 +379,12 @@ def _invalidate(args: argparse.Namespace) -> int:
     from .server import INVALIDATE_PATH
 
     url = args.server.rstrip("/") + INVALIDATE_PATH
+    headers = {"Content-Type": "application/json"}
+    token = args.edge_token or os.environ.get("EDGE_MIDDLEWARE_TOKEN")
+    if token:
+        headers["X-Edge-Token"] = token
     request = urllib.request.Request(
-        url,
-        data=json.dumps(paths).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
+        url, data=json.dumps(paths).encode(), headers=headers, method="POST"
     )
     try:
         with urllib.request.urlopen(request, timeout=args.timeout) as response:
@@ -319,16 +400,33 @@ def _invalidate(args: argparse.Namespace) -> int:
 # -- the parser ------------------------------------------------------------------------------
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("edge-middleware")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        from . import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="edge-middleware",
         description="Run CloudFront Lambda@Edge handlers and the edge cache locally.",
         epilog="Exit codes: 0 ok, 1 error; invoke: 2 invalid result (502), 3 handler raised (503).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     serve = sub.add_parser("serve", help="serve an ASGI/WSGI app behind the edge")
-    serve.add_argument("app", metavar="APP", help="module:attribute of the ASGI or WSGI app")
+    serve.add_argument(
+        "app",
+        metavar="APP",
+        nargs="?",
+        help="module:attribute of the ASGI or WSGI app (none with --origin)",
+    )
     serve.add_argument(
         "--config", help="distribution JSON, CloudFormation template, TOML, or module:attribute"
     )
@@ -352,6 +450,37 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--logical-id", help="which distribution of a CloudFormation template")
     serve.add_argument(
         "--no-inspector", action="store_true", help="no request inspector at /_edge/ (on)"
+    )
+    serve.add_argument(
+        "--origin",
+        metavar="URL",
+        help="proxy-only: no APP, every origin is this running server (http://127.0.0.1:9000)",
+    )
+    serve.add_argument(
+        "--policies",
+        action="append",
+        metavar="FILE",
+        help="aws cloudfront get-/list-*-policies output for custom policy ids (repeatable)",
+    )
+    serve.add_argument(
+        "--tls", action="store_true", help="HTTPS with a loopback certificate made on first use"
+    )
+    serve.add_argument("--cert", metavar="FILE", help="HTTPS with this certificate (PEM)")
+    serve.add_argument("--key", metavar="FILE", help="the private key of --cert (PEM)")
+    serve.add_argument(
+        "--trust-forwarded-proto",
+        action="store_true",
+        help="a loopback client's X-Forwarded-Proto: https makes the viewer HTTPS",
+    )
+    serve.add_argument(
+        "--edge-token",
+        metavar="TOKEN",
+        help="/_edge/ and /_edge/invalidate want this token (or $EDGE_MIDDLEWARE_TOKEN)",
+    )
+    serve.add_argument(
+        "--edge-allow-proxied",
+        action="store_true",
+        help="let /_edge/ answer requests with Forwarded/X-Forwarded-For (a local proxy)",
     )
     serve.set_defaults(run=_serve)
 
@@ -379,12 +508,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--handler", action="append", metavar="ARN=module:function", help="map a function ARN"
     )
     check.add_argument("--logical-id", help="which distribution of a CloudFormation template")
+    check.add_argument(
+        "--policies",
+        action="append",
+        metavar="FILE",
+        help="aws cloudfront get-/list-*-policies output for custom policy ids (repeatable)",
+    )
     check.set_defaults(run=_check)
 
     inv = sub.add_parser("invalidate", help="invalidate cached paths (/images/* or exact)")
     inv.add_argument("paths", nargs="+", metavar="PATH")
     inv.add_argument("--redis", metavar="URL", help="the Redis storage the servers share")
     inv.add_argument("--server", metavar="URL", help="a running dev server, http://127.0.0.1:8000")
+    inv.add_argument(
+        "--edge-token", metavar="TOKEN", help="the dev server's --edge-token (or the env var)"
+    )
     inv.add_argument("--timeout", type=float, default=10.0, help=argparse.SUPPRESS)
     inv.set_defaults(run=_invalidate)
     return parser

@@ -5,8 +5,15 @@
     GET /static/app.js  /static/*  VReq 0.3ms ORes 0.1ms  Miss  200  4.1ms
         viewer-request | checking token for /static/app.js
 
-Colour (ANSI) only when the output is a terminal. ``Authorization`` and ``Cookie`` values
-never appear unless ``log_secrets`` is on: they are masked even in what handlers print.
+Colour (ANSI) only when the output is a terminal. Secret header values (``Authorization``,
+``Cookie``, ``Set-Cookie``, tokens ...) and secret-looking query parameters never appear unless
+``log_secrets`` is on: they are masked even in what handlers print, in errors and tracebacks
+(``masking.py``, the same function as the access log and the inspector).
+
+Abbreviations: ``VReq``/``OReq``/``ORes``/``VRes`` are the viewer-request, origin-request,
+origin-response and viewer-response functions with their run time; a ``!`` after one means it
+failed. The word after them is the ``X-Cache`` the viewer got (``Hit``, ``Miss``,
+``RefreshHit``, ``LambdaGeneratedResponse``, ``LambdaValidationError`` ...).
 """
 
 from __future__ import annotations
@@ -15,8 +22,11 @@ import threading
 from typing import Any, TextIO
 
 from .config import Behavior, EdgeConfig
+from .forwarding import FORWARD_EVERYTHING, forwarded_lines, removes_something, warnings
+from .masking import Masker, mask_query, masker_for
 from .middleware import RequestRecord
 from .pipeline.effects import Outcome, TraceStep
+from .tracebacks import handler_traceback
 from .types import EVENT_TYPES
 
 __all__ = ["ConsoleLog", "banner", "format_request"]
@@ -27,8 +37,6 @@ ABBREVIATIONS = {
     "origin-response": "ORes",
     "viewer-response": "VRes",
 }
-_SECRET_HEADERS = ("authorization", "cookie", "proxy-authorization", "x-api-key")
-_MASK = "[redacted]"
 
 _RESET = "\033[0m"
 _BOLD = "\033[1m"
@@ -54,29 +62,28 @@ def _status_color(status: int) -> str:
 
 
 def cache_result(outcome: Outcome) -> str:
-    """The ``X-Cache`` word the viewer saw (Hit, Miss, LambdaValidationError, Error ...)."""
+    """The ``X-Cache`` word the viewer saw (Hit, Miss, LambdaValidationError, Error ...): the
+    header itself when it was sent, so a generated 401 reads LambdaGeneratedResponse."""
+    for name, value in outcome.headers:
+        if name.lower() == b"x-cache":
+            return value.decode("latin-1").removesuffix(" from cloudfront").strip()
     if outcome.error is not None:
         return outcome.error.error_name
     return outcome.result_type if outcome.status < 400 else "Error"
 
 
-def _secrets(request: dict[str, Any]) -> list[str]:
-    found = []
-    headers = request.get("headers", {})
-    for name in _SECRET_HEADERS:
-        for entry in headers.get(name, ()):
-            value = entry.get("value", "")
-            found.append(value)
-            # also each cookie value and the credentials after "Bearer "/"Basic "
-            found.extend(part.partition("=")[2].strip() for part in value.split(";"))
-            found.append(value.partition(" ")[2])
-    return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
-
-
-def _mask(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, _MASK)
-    return text
+def request_masker(record: RequestRecord, *, log_secrets: bool = False) -> Masker:
+    """The one masker (masking.py) for everything shown about a request: the viewer's
+    headers and query, what each handler received and returned, the response headers."""
+    outcome = record.outcome
+    documents: list[Any] = [record.viewer_request, outcome.headers, outcome.origin_request]
+    for step in outcome.steps:
+        documents.extend((step.event, step.result))
+    return masker_for(
+        *documents,
+        queries=[str(record.viewer_request.get("querystring") or "")],
+        show_secrets=log_secrets,
+    )
 
 
 def _step_label(step: TraceStep) -> str:
@@ -90,10 +97,11 @@ def format_request(
     """The request line, then indented error and captured-output lines."""
     outcome = record.outcome
     request = record.viewer_request
+    mask = request_masker(record, log_secrets=log_secrets)
     path = request.get("uri", "/")
     if request.get("querystring"):
-        path += "?" + request["querystring"]
-    secrets = [] if log_secrets else _secrets(request)
+        query = str(request["querystring"])
+        path += "?" + (query if log_secrets else mask_query(query))
     ran = [s for s in outcome.steps if s.ran]
     triggers = " ".join(_step_label(s) for s in ran) or "-"
     pattern = outcome.behavior.path_pattern if outcome.behavior is not None else "-"
@@ -101,7 +109,7 @@ def format_request(
     result_color = _GREEN if "Hit" in result else _RED if outcome.error else _YELLOW
     line = "  ".join(
         (
-            _paint(f"{request.get('method', '?')} {_mask(path, secrets)}", _BOLD, color),
+            _paint(f"{request.get('method', '?')} {mask.text(path)}", _BOLD, color),
             _paint(pattern, _DIM, color),
             triggers,
             _paint(result, result_color, color),
@@ -113,14 +121,17 @@ def format_request(
     for step in ran:
         if step.output:
             for out in step.output.rstrip("\n").split("\n"):
-                lines.append(f"    {step.event_type} | {_mask(out, secrets)}")
+                lines.append(f"    {step.event_type} | {mask.text(out)}")
         if step.error:
             where = f" (at {step.error_field})" if step.error_field else ""
             lines.append(
-                _paint(f"    ! {step.event_type}: {_mask(step.error, secrets)}{where}", _RED, color)
+                _paint(f"    ! {step.event_type}: {mask.text(step.error)}{where}", _RED, color)
             )
     if outcome.error is not None and not any(s.error for s in ran):
-        lines.append(_paint(f"    ! {outcome.error.reason}", _RED, color))
+        lines.append(_paint(f"    ! {mask.text(outcome.error.reason)}", _RED, color))
+    trace = handler_traceback(outcome.error)
+    if trace:
+        lines.extend(_paint(f"      {line}", _DIM, color) for line in mask.text(trace).split("\n"))
     return lines
 
 
@@ -131,7 +142,8 @@ def _ttls(behavior: Behavior) -> str:
 
 
 def banner(config: EdgeConfig, *, indent: str = "") -> list[str]:
-    """The behaviors in evaluation order with origin, TTLs (min/default/max) and functions."""
+    """The behaviors in evaluation order with origin, TTLs (min/default/max), functions and
+    what reaches the origin (query strings, cookies, headers), then plain-words warnings."""
     lines = [f"distribution {config.distribution_id} ({config.distribution_domain_name})"]
     lines.append("behaviors, first match wins:")
     for i, behavior in enumerate(config.all_behaviors, 1):
@@ -148,6 +160,16 @@ def banner(config: EdgeConfig, *, indent: str = "") -> list[str]:
             if event_type.endswith("request"):
                 body = f"  IncludeBody={'true' if trig.include_body else 'false'}"
             lines.append(f"{indent}     {event_type:<16} {trig.display_name}{body}")
+        lines.extend(f"{indent}     {line}" for line in forwarded_lines(behavior))
+    if any(removes_something(b) for b in config.all_behaviors):
+        lines.append(
+            "CloudFront removes what a behavior does not forward; to forward everything, "
+            f"give the behavior {FORWARD_EVERYTHING}"
+        )
+    found = warnings(config)
+    if found:
+        lines.append("warnings:")
+        lines.extend(f"{indent}! {text}" for text in found)
     return lines
 
 

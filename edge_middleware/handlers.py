@@ -322,7 +322,11 @@ class HandlerRunner:
 
     def _unwrap(self, result: Any) -> Any:
         if isinstance(result, _Raised):
-            raise self._fail(result.exc)
+            err = self._fail(result.exc)
+            # as ``raise ... from None`` inside the except block would: the handler's exception
+            # stays reachable for its traceback (tracebacks.py), hidden from the chain
+            err.__context__, err.__suppress_context__ = result.exc, True
+            raise err
         return result
 
     def call_sync(self, event: dict[str, Any], request_id: str, timeout: float) -> object:

@@ -51,19 +51,17 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, quote, unquote
 
 from . import capture
+from .devguard import TOKEN_COOKIE, Guard, asgi_headers, wsgi_headers
+from .masking import MASK, SECRET_HEADERS, masker_for
 from .middleware import RequestRecord
 from .pipeline.effects import Outcome, TraceStep
+from .tracebacks import handler_traceback
 from .types import EVENT_TYPES
 
-__all__ = ["PREFIX", "SECRET_HEADERS", "Inspector", "mount_inspector"]
+__all__ = ["MASK", "PREFIX", "SECRET_HEADERS", "Inspector", "mount_inspector"]
 
 #: Where the inspector lives (the dev server's ``POST /_edge/invalidate`` is not part of it).
 PREFIX = "/_edge/"
-#: Header names (lower-case) whose values are masked unless ``show_secrets``.
-SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
-)
-MASK = "[redacted]"
 
 _API = PREFIX + "api/requests"
 _DETAIL = PREFIX + "requests/"
@@ -233,6 +231,49 @@ def _origin_request(outcome: Outcome) -> Any:
     return None
 
 
+def _query_names(querystring: Any) -> list[str]:
+    if not isinstance(querystring, str) or not querystring:
+        return []
+    return list(dict.fromkeys(p.partition("=")[0] for p in querystring.split("&") if p))
+
+
+def _cookie_names(headers: Any) -> list[str]:
+    names: list[str] = []
+    if not isinstance(headers, dict):
+        return names
+    for entry in headers.get("cookie") or ():
+        value = entry.get("value", "") if isinstance(entry, dict) else ""
+        names.extend(p.partition("=")[0].strip() for p in str(value).split(";") if p.strip())
+    return list(dict.fromkeys(names))
+
+
+def removed_before_origin(viewer: Any, origin: Any) -> list[str] | None:
+    """What the viewer sent that the origin did not get: query parameters by name, then
+    ``cookie NAME`` for each cookie dropped, then header names; None when the origin was not
+    asked (a hit, a generated response)."""
+    if not isinstance(viewer, dict) or not isinstance(origin, dict):
+        return None
+    out = [
+        n
+        for n in _query_names(viewer.get("querystring"))
+        if n not in set(_query_names(origin.get("querystring")))
+    ]
+    viewer_headers = viewer.get("headers") if isinstance(viewer.get("headers"), dict) else {}
+    origin_headers = origin.get("headers") if isinstance(origin.get("headers"), dict) else {}
+    kept_cookies = set(_cookie_names(origin_headers))
+    dropped = [c for c in _cookie_names(viewer_headers) if c not in kept_cookies]
+    if "cookie" in (viewer_headers or {}) and "cookie" not in (origin_headers or {}):
+        out.append("cookie")
+    else:
+        out.extend(f"cookie {c}" for c in dropped)
+    out.extend(
+        name
+        for name in (viewer_headers or {})
+        if name not in (origin_headers or {}) and name not in ("cookie", "host")
+    )
+    return out
+
+
 def _capture(record: RequestRecord, max_string: int) -> Trace:
     """Everything the inspector shows about one request, as JSON values (unmasked)."""
     outcome = record.outcome
@@ -271,8 +312,12 @@ def _capture(record: RequestRecord, max_string: int) -> Trace:
             "handler": error.handler,
         },
         "steps": _timeline(outcome, copy),
+        "traceback": handler_traceback(error),
         "viewer_request": request,
         "origin_request": copy(_origin_request(outcome)),
+        "removed_before_origin": removed_before_origin(
+            record.viewer_request, _origin_request(outcome)
+        ),
         "response_headers": [
             [k.decode("latin-1"), v.decode("latin-1")] for k, v in outcome.headers
         ],
@@ -284,92 +329,19 @@ def _capture(record: RequestRecord, max_string: int) -> Trace:
 # -- masking ---------------------------------------------------------------------------------
 
 
-def _strings(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
-
-
-def _secret_values(value: Any) -> Iterable[str]:
-    """The values under a secret header name: ``[{"key": ..., "value": ...}]`` or bad shapes."""
-    if isinstance(value, list) and all(isinstance(e, dict) for e in value):
-        for entry in value:
-            yield from _strings(entry.get("value"))
-    else:
-        yield from _strings(value)
-
-
-def _collect(value: Any, found: set[str]) -> None:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if k.lower() in SECRET_HEADERS:
-                found.update(_secret_values(v))
-            else:
-                _collect(v, found)
-    elif isinstance(value, list):
-        for v in value:
-            _collect(v, found)
-
-
-def _expand(values: Iterable[str]) -> list[str]:
-    """Whole values, each cookie's value and the credentials after ``Bearer``/``Basic``:
-    longest first, so the longest match is masked."""
-    out: set[str] = set()
-    for value in values:
-        out.add(value)
-        out.update(part.partition("=")[2].strip() for part in value.split(";"))
-        out.add(value.partition(" ")[2].strip())
-    return sorted((s for s in out if len(s) >= 4), key=len, reverse=True)
-
-
-class _Masker:
-    def __init__(self, secrets: list[str]) -> None:
-        self.secrets = secrets
-        self.pattern = re.compile("|".join(map(re.escape, secrets))) if secrets else None
-
-    def text(self, value: str) -> str:
-        return self.pattern.sub(MASK, value) if self.pattern is not None else value
-
-    def header_value(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [
-                {k: (MASK if k == "value" else v) for k, v in e.items()}
-                if isinstance(e, dict)
-                else MASK
-                for e in value
-            ]
-        return MASK
-
-    def __call__(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, dict):
-            return {
-                k: self.header_value(v) if k.lower() in SECRET_HEADERS else self(v)
-                for k, v in value.items()
-            }
-        if isinstance(value, list):
-            return [self(v) for v in value]
-        return value
-
-
 def _masked(trace: Trace) -> Trace:
-    found: set[str] = set()
-    _collect(trace, found)
-    for name, value in trace["response_headers"]:
-        if name.lower() in SECRET_HEADERS:
-            found.add(value)
-    mask = _Masker(_expand(found))
+    """The trace with every secret masked (masking.py: the console and access log use it too)."""
+    mask = masker_for(
+        trace["viewer_request"],
+        trace["steps"],
+        trace["origin_request"],
+        [tuple(pair) for pair in trace["response_headers"]],
+        queries=[trace["querystring"]],
+    )
     out: Trace = mask({k: v for k, v in trace.items() if k != "response_headers"})
-    out["response_headers"] = [
-        [name, MASK if name.lower() in SECRET_HEADERS else mask.text(value)]
-        for name, value in trace["response_headers"]
-    ]
+    out["response_headers"] = mask.header_pairs(
+        (name, value) for name, value in trace["response_headers"]
+    )
     return out
 
 
@@ -461,6 +433,8 @@ class Inspector:
 
     ``show_secrets``: show Authorization/Cookie/Set-Cookie values instead of ``[redacted]``.
     ``allow_remote``: answer clients other than loopback (and any ``Host``); off by default.
+    ``token``: the pages want it (``X-Edge-Token``, or ``?edge_token=`` once: a cookie keeps it).
+    ``allow_proxied``: answer requests carrying ``Forwarded``/``X-Forwarded-For`` (refused).
     ``max_string``: strings longer than this (big bodies) are cut when recorded.
     """
 
@@ -471,12 +445,23 @@ class Inspector:
         *,
         allow_remote: bool = False,
         max_string: int = 65536,
+        guard: Guard | None = None,
+        token: str | None = None,
+        allow_proxied: bool = False,
     ) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
         self.show_secrets = show_secrets
         self.allow_remote = allow_remote
+        #: Who may read the pages: loopback Host, no proxy headers, the token (devguard.py).
+        self.guard = (
+            guard
+            if guard is not None
+            else Guard(allow_remote=allow_remote, allow_proxied=allow_proxied, token=token)
+        )
+        if guard is not None:
+            guard.allow_remote = guard.allow_remote or allow_remote
         self.max_string = max_string
         #: Changes when the process restarts, so a page polling an old ``after`` reloads.
         self.instance = uuid.uuid4().hex
@@ -539,12 +524,32 @@ class Inspector:
         )
 
     def client_allowed(self, client_host: str | None) -> bool:
-        return self.allow_remote or _is_loopback(client_host)
+        return self.allow_remote or self.guard.allow_remote or _is_loopback(client_host)
 
-    def respond(self, method: str, path: str, query: str, host: str) -> _Response:
+    def respond(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        host: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        client: str | None = "127.0.0.1",
+    ) -> _Response:
         """The inspector's answer to one request (both front doors call this)."""
-        if not self.allow_remote and not _loopback_host(host):
-            return _text(403, f"the inspector answers for loopback host names only, not {host!r}")
+        headers = dict(headers) if headers is not None else {}
+        headers["host"] = host
+        refusal = self.guard.refusal(client, headers, query)
+        if refusal is not None:
+            return _text(403, f"the inspector {refusal}")
+        response = self._respond(method, path, query)
+        token = self.guard.token
+        if token and parse_qs(query).get(TOKEN_COOKIE):
+            cookie = f"{TOKEN_COOKIE}={token}; Path={PREFIX}; HttpOnly; SameSite=Strict"
+            response.headers.append(("Set-Cookie", cookie))
+        return response
+
+    def _respond(self, method: str, path: str, query: str) -> _Response:
         if method not in ("GET", "HEAD"):
             return _Response(405, [("Allow", "GET, HEAD")], b"use GET\n", "text/plain")
         args = parse_qs(query)
@@ -603,17 +608,16 @@ class Inspector:
         if not self.client_allowed(client[0] if client else None):
             response = _text(403, "the inspector answers loopback clients only")
         else:
-            host = ""
-            for name, value in scope.get("headers", []):
-                if name.lower() == b"host":
-                    host = value.decode("latin-1")
-            args = (
+            seen = asgi_headers(scope)
+            response = await asyncio.to_thread(
+                self.respond,
                 scope["method"],
                 scope.get("path", "/"),
                 scope.get("query_string", b"").decode("latin-1"),
-                host,
+                seen.get("host", ""),
+                headers=seen,
+                client=client[0] if client else None,
             )
-            response = await asyncio.to_thread(self.respond, *args)
         status, headers, body = self._finish(response)
         await send(
             {
@@ -637,6 +641,8 @@ class Inspector:
                 path,
                 environ.get("QUERY_STRING", ""),
                 environ.get("HTTP_HOST", ""),
+                headers=wsgi_headers(environ),
+                client=environ.get("REMOTE_ADDR"),
             )
         status, headers, body = self._finish(response)
         start_response(f"{status} {_REASONS.get(status, 'OK')}", headers)
@@ -679,12 +685,26 @@ class InspectorWSGIMount:
 
 
 def mount_inspector(
-    app: Any, inspector: Inspector, *, interface: Interface | None = None
+    app: Any, inspector: Inspector | None = None, *, interface: Interface | None = None
 ) -> InspectorASGIMount | InspectorWSGIMount:
-    """Serve ``inspector`` at ``/_edge/`` in front of ``app`` (an ASGI or WSGI app, usually an
-    :class:`~edge_middleware.EdgeMiddleware` / ``EdgeWSGIMiddleware``; detected unless
-    ``interface`` says). Clients other than loopback get ``app`` for those paths too.
-    Recording is separate: ``middleware.add_observer(inspector.observer)``."""
+    """Serve an inspector at ``/_edge/`` in front of ``app`` and record its requests: one call.
+
+    ``app`` is an ASGI or WSGI app (detected unless ``interface`` says), usually an
+    :class:`~edge_middleware.EdgeMiddleware` / ``EdgeWSGIMiddleware`` or an app that wraps one
+    (Flask's ``wsgi_app``, Starlette's ``add_middleware``): that middleware gets the
+    inspector's observer, so nothing else is needed. ``inspector`` defaults to a new
+    :class:`Inspector` (``mount.inspector``). Clients other than loopback get ``app`` for
+    those paths too. Example::
+
+        app.wsgi_app = mount_inspector(EdgeWSGIMiddleware(app.wsgi_app, config=config))
+    """
+    if inspector is None:
+        inspector = Inspector()
+    from .devapp import find_front_door
+
+    door = find_front_door(app)
+    if door is not None and inspector.observer not in door.options.observers:
+        door.add_observer(inspector.observer)
     if interface is None:
         call = app if inspect.isroutine(app) else type(app).__call__
         interface = "asgi" if inspect.iscoroutinefunction(call) else "wsgi"
@@ -1041,6 +1061,11 @@ def _detail_page(doc: dict[str, Any], show_secrets: bool) -> str:
             + _error_box(
                 f"{err['name']} ({err['status']})", err["reason"], err["field"], err["handler"]
             )
+            + (
+                f'<pre class="output" id="traceback">{_e(doc["traceback"])}</pre>'
+                if doc.get("traceback")
+                else ""
+            )
             + "</section>"
         )
     steps = "".join(_step_html(s, err) for s in doc["steps"])
@@ -1065,8 +1090,16 @@ def _detail_page(doc: dict[str, Any], show_secrets: bool) -> str:
         + f'</dd><dt>TTL decision</dt><dd id="ttl-reason">{_e(ttl)}</dd></dl></section>'
     )
     origin = doc["origin_request"]
+    removed = doc.get("removed_before_origin")
+    removed_html = ""
+    if removed:
+        removed_html = (
+            '<p class="note" id="removed">removed before the origin: '
+            f"{_e(', '.join(removed))} (the behavior's policies do not forward them)</p>"
+        )
     origin_html = (
         '<section id="origin-request"><h2>Request as the origin received it</h2>'
+        + removed_html
         + (
             _json_block(origin)
             if origin is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import threading
@@ -117,6 +118,12 @@ class SharedOptions:
                     f"origins[{origin_id!r}]",
                     target,
                     "None, an http(s):// URL, or an ASGI/WSGI app",
+                )
+            if isinstance(target, str) and importlib.util.find_spec("httpx") is None:
+                raise ConfigurationError(
+                    f"origins[{origin_id!r}]",
+                    target,
+                    "httpx installed to proxy a URL origin: pip install 'edge-middleware[proxy]'",
                 )
             if origin_id not in known and "." not in origin_id:
                 raise ConfigurationError(

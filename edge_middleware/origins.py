@@ -10,6 +10,7 @@ from .config import Behavior, EdgeConfig, Origin
 from .convert import ViewerRequest
 from .headers import capitalize
 from .settings import EdgeSettings
+from .simulate import simulated_values
 from .types import CFHeaders, CFOrigin, CFRequest
 
 __all__ = ["build_origin_object", "cloudfront_headers", "effective_origin", "match_origin"]
@@ -60,6 +61,7 @@ def cloudfront_headers(
     values["cloudfront-viewer-header-order"] = ":".join(capitalize(n) for n in names)
     values["cloudfront-viewer-header-count"] = str(len(names))
     values.update(dict(settings.cloudfront_header_values))
+    values.update(simulated_values())  # the dev server's per-request X-Edge-Viewer
     out: CFHeaders = {}
     for name in wanted:
         if name in values:

@@ -25,11 +25,12 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .testing import EdgeClock, EventBuilder, edge_test_client
+if TYPE_CHECKING:  # imported by the fixtures when used: a pytest run that uses none pays nothing
+    from .testing import EdgeClock, EventBuilder
 
 __all__ = ["edge_client", "edge_clock", "edge_event"]
 
@@ -37,18 +38,24 @@ __all__ = ["edge_client", "edge_clock", "edge_event"]
 @pytest.fixture
 def edge_event() -> EventBuilder:
     """An :class:`~edge_middleware.testing.EventBuilder` with CloudFront's defaults."""
+    from .testing import EventBuilder
+
     return EventBuilder()
 
 
 @pytest.fixture
 def edge_clock() -> EdgeClock:
     """A clock for ``clock=``: frozen at the test's start, moved with ``.advance(seconds)``."""
+    from .testing import EdgeClock
+
     return EdgeClock()
 
 
 @pytest.fixture
 def edge_client(edge_clock: EdgeClock) -> Iterator[Callable[..., Any]]:
     """A factory: ``edge_client(app, config=None, *, storage, clock, origins, asgi)``."""
+    from .testing import edge_test_client
+
     clients: list[Any] = []
 
     def make(app: Any, config: object = None, **options: Any) -> Any:

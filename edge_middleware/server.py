@@ -13,6 +13,7 @@ restarting the process; requests in flight finish on the old one.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import logging
@@ -20,6 +21,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -33,12 +35,19 @@ from .devapp import (
     ASGIHolder,
     Interface,
     Middleware,
+    ServeError,
     WSGIHolder,
+    describe_config,
     detect_interface,
+    find_front_door,
     import_object,
     load_edge_config,
+    require_extra,
+    with_one_date,
 )
+from .devguard import Guard
 from .devlog import ConsoleLog, banner
+from .devtls import TLSFiles
 from .exceptions import ConfigurationError
 from .inspector import Inspector, InspectorASGIMount, InspectorWSGIMount, mount_inspector
 from .middleware import Observer
@@ -48,6 +57,15 @@ __all__ = ["INVALIDATE_PATH", "DevServer", "ServeOptions", "run"]
 
 logger = logging.getLogger("edge_middleware.server")
 
+#: Seconds an idle keep-alive or half-sent request may hold a WSGI connection.
+CONNECTION_TIMEOUT = 10
+#: Seconds requests in flight get to finish after SIGINT/SIGTERM.
+SHUTDOWN_GRACE = 2
+#: Exit status when the watchdog ends a process that did not stop by itself.
+EXIT_INTERRUPTED = 0
+#: Worker threads of the WSGI dev server.
+WSGI_THREADS = 32
+
 # -- the server ------------------------------------------------------------------------------
 
 
@@ -55,7 +73,8 @@ logger = logging.getLogger("edge_middleware.server")
 class ServeOptions:
     """The options of ``edge-middleware serve`` (see ``edge-middleware serve --help``)."""
 
-    app: str
+    #: ``module:attribute`` of the app; None with ``origin`` (proxy-only).
+    app: str | None
     config: str | None = None
     handlers: dict[str, str] = field(default_factory=dict)
     host: str = "127.0.0.1"
@@ -69,6 +88,21 @@ class ServeOptions:
     logical_id: str | None = None
     #: The request inspector at /_edge/ (``--no-inspector`` turns it off).
     inspector: bool = True
+    #: ``--tls``: serve HTTPS with a loopback certificate made on first use.
+    tls: bool = False
+    #: ``--cert``/``--key``: serve HTTPS with these files instead.
+    cert: str | None = None
+    key: str | None = None
+    #: Treat a loopback client's ``X-Forwarded-Proto: https`` as an HTTPS viewer.
+    trust_forwarded_proto: bool = False
+    #: ``--origin URL``: proxy-only, every origin of the config is this running server.
+    origin: str | None = None
+    #: ``--policies FILE``: cache / origin request / response headers policies by id.
+    policies: list[str] | None = None
+    #: ``--edge-token``: the inspector and ``/_edge/invalidate`` want this token.
+    edge_token: str | None = None
+    #: ``--edge-allow-proxied``: accept them through a local reverse proxy.
+    edge_allow_proxied: bool = False
 
 
 class DevServer:
@@ -94,12 +128,26 @@ class DevServer:
         self.config_file: Path | None = None
         self.config_module: str | None = None
         self.interface: Interface | None = None
-        self.inspector = Inspector(show_secrets=options.log_secrets) if options.inspector else None
+        #: What the server calls behind the holder: the middleware, or the app wrapping it.
+        self.served_app: Any = None
+        self.wrapped_in_code = False
+        self.guard = Guard(token=options.edge_token, allow_proxied=options.edge_allow_proxied)
+        self.inspector = (
+            Inspector(show_secrets=options.log_secrets, guard=self.guard)
+            if options.inspector
+            else None
+        )
+        self.tls = _tls_files(options)
         self.middleware = self.build()
+        # A missing server fails now, with the install line, not after "listening".
+        if self.interface == "asgi":
+            require_extra("uvicorn", "server", "serving an ASGI app")
+        else:
+            require_extra("cheroot", "server", "serving a WSGI app")
         self.holder: ASGIHolder | WSGIHolder = (
-            ASGIHolder(self.middleware, self.console.message)
+            ASGIHolder(self.middleware, self.console.message, self.served_app)
             if isinstance(self.middleware, EdgeMiddleware)
-            else WSGIHolder(self.middleware, self.console.message)
+            else WSGIHolder(self.middleware, self.console.message, self.served_app)
         )
         #: What the server calls: the holder, behind the inspector's /_edge/ pages.
         self.app: ASGIHolder | WSGIHolder | InspectorASGIMount | InspectorWSGIMount = (
@@ -107,30 +155,92 @@ class DevServer:
             if self.inspector is not None
             else self.holder
         )
+        self.holder.trust_forwarded_proto = options.trust_forwarded_proto
+        self.holder.guard = self.guard
         self._reloader: _Reloader | None = None
 
     def build(self) -> Middleware:
-        """A fresh middleware from the app and config as they are now."""
+        """A fresh middleware from the app and config as they are now.
+
+        An app that already wraps itself in :class:`EdgeMiddleware` / ``EdgeWSGIMiddleware``
+        in code is served as it is, with the config it was given there: ``--config`` or
+        ``--handler`` beside it is refused rather than stacking two edges.
+        """
         opts = self.options
+        if opts.origin is not None:
+            return self._build_proxy()
+        if not opts.app:
+            raise ServeError("APP", None, "give APP (module:attribute) or --origin URL")
         app = import_object(opts.app)
         interface = detect_interface(app) if opts.interface == "auto" else opts.interface
         if self.interface is not None and interface != self.interface:
             raise ConfigurationError("APP", opts.app, f"to stay an {self.interface.upper()} app")
+        inner = find_front_door(app)
+        middleware: Middleware
+        if inner is not None:
+            if opts.config is not None or opts.handlers:
+                given = f"--config {opts.config}" if opts.config else "--handler"
+                raise ServeError(
+                    "APP",
+                    opts.app,
+                    f"{opts.app} already wraps {type(inner).__name__} in code "
+                    f"({describe_config(inner.config)}); {given} would put a second edge "
+                    f"({given.removeprefix('--config ')}) in front of it, and the inner one "
+                    "would pass every request through. Drop the option to serve the app's "
+                    "own config, or serve the app without its middleware.",
+                )
+            middleware = inner
+            self.served_app = app
+            self.config_file = None
+            self.config_module = opts.app.partition(":")[0]
+            self.wrapped_in_code = True
+        else:
+            config, self.config_file, self.config_module = load_edge_config(
+                opts.config, opts.handlers, logical_id=opts.logical_id, policies=opts.policies
+            )
+            # A reload starts with an empty in-process cache (old handlers' results are
+            # gone); a Redis cache is shared and kept.
+            if interface == "asgi":
+                middleware = EdgeMiddleware(app, config=config, storage=self.storage)
+            else:
+                middleware = EdgeWSGIMiddleware(app, config=config, storage=self.storage)
+            self.served_app = middleware
+            self.wrapped_in_code = False
+        return self._observe(middleware, interface)
+
+    def _build_proxy(self) -> Middleware:
+        """``--origin URL``: no app; every origin of the distribution is that server."""
+        opts = self.options
+        origin = opts.origin or ""
+        if opts.app:
+            raise ServeError("APP", opts.app, "give APP or --origin URL, not both")
+        if not origin.startswith(("http://", "https://")):
+            raise ServeError("--origin", origin, f"--origin wants an http(s):// URL: {origin!r}")
+        require_extra("httpx", "proxy", "--origin")
         config, self.config_file, self.config_module = load_edge_config(
-            opts.config, opts.handlers, logical_id=opts.logical_id
+            opts.config, opts.handlers, logical_id=opts.logical_id, policies=opts.policies
         )
-        # A reload starts with an empty in-process cache (old handlers' results are gone); a
-        # Redis cache is shared and kept.
+        interface: Interface = "asgi" if opts.interface == "asgi" else "wsgi"
+        origins = {o.id: origin for o in config.origins}
         middleware: Middleware
         if interface == "asgi":
-            middleware = EdgeMiddleware(app, config=config, storage=self.storage)
+            middleware = EdgeMiddleware(
+                _no_app_asgi, config=config, storage=self.storage, origins=origins
+            )
         else:
-            middleware = EdgeWSGIMiddleware(app, config=config, storage=self.storage)
+            middleware = EdgeWSGIMiddleware(
+                _no_app_wsgi, config=config, storage=self.storage, origins=origins
+            )
+        self.served_app = middleware
+        self.wrapped_in_code = False
+        return self._observe(middleware, interface)
+
+    def _observe(self, middleware: Middleware, interface: Interface) -> Middleware:
         middleware.add_observer(self.console)
         if self.inspector is not None:
             middleware.add_observer(self.inspector.observer)
         if self.access_log is not None:
-            self.access_log.domain_name = config.distribution_domain_name
+            self.access_log.domain_name = middleware.config.distribution_domain_name
             observer: Observer = self.access_log
             middleware.add_observer(observer)
         self.interface = interface
@@ -177,33 +287,74 @@ class DevServer:
         self.middleware = middleware
         holder: Any = self.holder  # same interface as before: checked in build()
         holder.middleware = middleware
+        holder.app = self.served_app
         names = ", ".join(p.name for p in changed)
         self.console.message(f"reloaded after a change to {names}")
         self.console.write_banner(banner(middleware.config, indent="  "))
         return True
 
     # -- serving --------------------------------------------------------------------------
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls is not None else "http"
+
+    def viewer_protocol_line(self) -> str:
+        """What the banner says about how viewers are seen: HTTPS, or HTTP and what to do."""
+        opts = self.options
+        redirecting = [
+            b.path_pattern
+            for b in self.middleware.config.all_behaviors
+            if b.viewer_protocol_policy != "allow-all"
+        ]
+        if self.tls is not None:
+            trust = f"; trust {self.tls.ca}" if self.tls.ca is not None else ""
+            return f"viewer: HTTPS (TLS with {self.tls.cert}{trust})"
+        if opts.trust_forwarded_proto:
+            return (
+                "viewer: HTTP, or HTTPS when a loopback client sends X-Forwarded-Proto: https "
+                "(--trust-forwarded-proto)"
+            )
+        if redirecting:
+            return (
+                f"viewer: HTTP: behaviors {', '.join(redirecting)} redirect to https:// "
+                "(serve with --tls, or --trust-forwarded-proto behind a local TLS proxy)"
+            )
+        return "viewer: HTTP"
+
     def print_banner(self) -> None:
         opts = self.options
-        server = "uvicorn" if self.interface == "asgi" else "werkzeug, threaded"
-        lines = [f"edge-middleware: {str(self.interface).upper()} app {opts.app} ({server})"]
+        server = "uvicorn" if self.interface == "asgi" else "cheroot, threaded, keep-alive"
+        what = f"app {opts.app}" if opts.app else f"proxy to {opts.origin}"
+        lines = [f"edge-middleware: {str(self.interface).upper()} {what} ({server})"]
         if opts.config:
             lines.append(f"config: {opts.config}")
+        elif self.wrapped_in_code:
+            lines.append(
+                f"config: the {type(self.middleware).__name__} that {opts.app} already wraps "
+                "in code"
+            )
         lines.extend(banner(self.middleware.config, indent="  "))
         storage = "redis " + opts.redis if opts.redis else "memory"
         lines.append(f"cache: {storage}; invalidate: POST {INVALIDATE_PATH} (loopback only)")
+        lines.append(self.viewer_protocol_line())
         if opts.access_log:
             lines.append(f"access log: {opts.access_log}")
         if opts.reload:
             lines.append("reload: watching the config and the handler modules")
         if self.inspector is not None:
-            url = f"http://{_url_host(opts.host)}:{opts.port}/_edge/"
+            url = f"{self.scheme}://{_url_host(opts.host)}:{opts.port}/_edge/"
             lines.append(f"inspector: {url}  (loopback clients only)")
-        lines.append(f"listening on http://{_url_host(opts.host)}:{opts.port}  (Ctrl+C to stop)")
         self.console.write_banner(lines)
 
+    def print_listening(self, port: int) -> None:
+        url = f"{self.scheme}://{_url_host(self.options.host)}:{port}"
+        self.console.write_banner([f"listening on {url}  (Ctrl+C to stop)"])
+
     def serve(self) -> None:
-        """Serve until interrupted (SIGINT or SIGTERM)."""
+        """Serve until interrupted (SIGINT or SIGTERM); "listening" is printed once bound.
+
+        :raises OSError: the address could not be bound (port taken, not ours).
+        """
         self.print_banner()
         if self.options.reload:
             self._reloader = _Reloader(self, self.options.reload_interval)
@@ -222,8 +373,9 @@ class DevServer:
     def _serve_asgi(self) -> None:
         import uvicorn
 
+        tls = self.tls
         config = uvicorn.Config(
-            self.app,
+            with_one_date(self.app),
             host=self.options.host,
             port=self.options.port,
             log_level="warning",
@@ -231,41 +383,108 @@ class DevServer:
             lifespan="auto",
             proxy_headers=False,  # the viewer's address is the socket's
             server_header=False,
+            date_header=False,  # with_one_date adds Date when the response has none
+            ssl_certfile=str(tls.cert) if tls is not None else None,
+            ssl_keyfile=str(tls.key) if tls is not None else None,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE,
         )
-        uvicorn.Server(config).run()
+        sock = config.bind_socket()  # raises OSError before "listening" is printed
+        self.print_listening(sock.getsockname()[1])
+
+        class Server(uvicorn.Server):
+            def handle_exit(self, sig: int, frame: Any) -> None:
+                _exit_watchdog()
+                super().handle_exit(sig, frame)
+
+        Server(config).run(sockets=[sock])
 
     def _serve_wsgi(self) -> None:
-        from werkzeug.serving import WSGIRequestHandler, make_server
+        from cheroot import wsgi
 
-        class Quiet(WSGIRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, as CloudFront speaks to viewers
-
-            def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-                pass  # our own line per request replaces Werkzeug's
-
-        server = make_server(
-            self.options.host,
-            self.options.port,
-            self.app,  # type: ignore[arg-type]
-            threaded=True,
-            request_handler=Quiet,
+        server = wsgi.Server(
+            (self.options.host, self.options.port),
+            self.app,
+            numthreads=WSGI_THREADS,
+            server_name=self.options.host,
+            # Idle keep-alive connections and half-sent requests are closed after this.
+            timeout=CONNECTION_TIMEOUT,
+            shutdown_timeout=SHUTDOWN_GRACE,
         )
+        if self.tls is not None:
+            from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+            server.ssl_adapter = BuiltinSSLAdapter(str(self.tls.cert), str(self.tls.key))
+        server.prepare()  # binds: raises OSError before "listening" is printed
+        self.print_listening(server.bind_addr[1])
 
         def stop(signum: int, frame: Any) -> None:
+            _exit_watchdog()
             raise KeyboardInterrupt
 
         previous = signal.signal(signal.SIGTERM, stop)
+        previous_int = signal.signal(signal.SIGINT, stop)
         try:
-            server.serve_forever()
+            server.serve()
         except KeyboardInterrupt:
             pass
         finally:
             signal.signal(signal.SIGTERM, previous)
-            server.server_close()
+            signal.signal(signal.SIGINT, previous_int)
+            server.stop()
 
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+_watchdog_started = threading.Event()
+
+
+def _exit_watchdog(grace: float = SHUTDOWN_GRACE + 2.0) -> None:
+    """After SIGINT/SIGTERM: if the process is still alive ``grace`` seconds later (a handler
+    hangs in a worker thread that nothing can interrupt), end it. The dev server owns its
+    process; a hung handler must not keep it from stopping."""
+    if _watchdog_started.is_set():
+        return
+    _watchdog_started.set()
+
+    def expire() -> None:
+        time.sleep(grace)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(EXIT_INTERRUPTED)
+
+    threading.Thread(target=expire, name="edge-exit-watchdog", daemon=True).start()
+
+
+def _no_app_wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """Proxy-only mode: every origin is a URL, so this is never reached."""
+    start_response("502 Bad Gateway", [("Content-Type", "text/plain")])
+    return [b"no app: this server only proxies to --origin\n"]
+
+
+async def _no_app_asgi(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    body = b"no app: this server only proxies to --origin\n"
+    await send({"type": "http.response.start", "status": 502, "headers": []})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _tls_files(options: ServeOptions) -> TLSFiles | None:
+    from .devtls import TLSFiles, ensure_local_certificate
+
+    if (options.cert is None) != (options.key is None):
+        raise ServeError("--cert", options.cert, "give --cert and --key together")
+    if options.cert is not None and options.key is not None:
+        for flag, name in (("--cert", options.cert), ("--key", options.key)):
+            if not Path(name).is_file():
+                raise ServeError(flag, name, f"{flag} {name}: no such file")
+        return TLSFiles(Path(options.cert), Path(options.key))
+    if options.tls:
+        return ensure_local_certificate()
+    return None
 
 
 def _drop_bytecode(module: Any) -> None:

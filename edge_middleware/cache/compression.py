@@ -5,15 +5,15 @@ type and size, CloudFront compresses it itself (Brotli preferred) and caches the
 from __future__ import annotations
 
 import gzip
+import importlib.util
 from collections.abc import Sequence
 
 from ..config import Behavior
 from ..headers import RawHeaders, raw_get
 
-try:  # brotli is a dependency; without it only gzip is offered
-    import brotli as _brotli  # type: ignore[import-untyped]
-except ImportError:  # pragma: no cover
-    _brotli = None
+# brotli is a dependency, imported on the first Brotli compression (not at import time);
+# without it only gzip is offered.
+_HAS_BROTLI = importlib.util.find_spec("brotli") is not None
 
 __all__ = ["COMPRESSIBLE_TYPES", "choose_coding", "compress"]
 
@@ -99,7 +99,7 @@ def choose_coding(
     if ctype.decode("latin-1") not in COMPRESSIBLE_TYPES:
         return None
     codings = normalized_ae.split(",")
-    if "br" in codings and policy.enable_accept_encoding_brotli and _brotli is not None:
+    if "br" in codings and policy.enable_accept_encoding_brotli and _HAS_BROTLI:
         return "br"
     if "gzip" in codings and policy.enable_accept_encoding_gzip:
         return "gzip"
@@ -109,8 +109,10 @@ def choose_coding(
 def compress(coding: str, body: bytes, headers: RawHeaders) -> tuple[bytes, RawHeaders]:
     """The compressed body and its headers: Content-Encoding and Content-Length set, a strong
     ETag weakened and an invalid one dropped (caching.md §1.7), ``Vary: Accept-Encoding``."""
-    if coding == "br" and _brotli is not None:
-        out = _brotli.compress(body)
+    if coding == "br" and _HAS_BROTLI:
+        import brotli  # type: ignore[import-untyped]
+
+        out = brotli.compress(body)
     else:
         out = gzip.compress(body, compresslevel=6, mtime=0)
     new: RawHeaders = []

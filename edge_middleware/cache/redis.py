@@ -695,12 +695,15 @@ class RedisStorage:
 
 def storage_from_url(url: str) -> MemoryStorage | RedisStorage:
     """A storage from a URL: ``memory://`` (optionally ``?max_bytes=N&max_object_bytes=N``), or
-    a redis-py URL, optionally with ``prefix=`` and ``distribution_id=`` query parameters.
+    a redis-py URL, optionally with ``prefix=``, ``distribution_id=``, ``max_connections=``
+    (pool size), ``pool_timeout=`` (seconds a request waits for a pooled connection) and
+    ``socket_timeout=`` query parameters.
 
     ::
 
         storage_from_url("memory://?max_bytes=67108864")
         storage_from_url("redis://127.0.0.1:6379/0?distribution_id=E2QWRUHEXAMPLE")
+        storage_from_url("redis://127.0.0.1:6379/0?max_connections=32&pool_timeout=0.5")
     """
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
@@ -718,8 +721,17 @@ def storage_from_url(url: str) -> MemoryStorage | RedisStorage:
         if scheme in ("redis", "rediss", "unix"):
             prefix = query.pop("prefix", "em")
             distribution_id = query.pop("distribution_id", None)
+            # The pool's size and wait, and the command timeout, as settings (issue 16.9).
+            tuning: dict[str, Any] = {}
+            for name, kind in (
+                ("max_connections", int),
+                ("pool_timeout", float),
+                ("socket_timeout", float),
+            ):
+                if name in query:
+                    tuning[name] = kind(query.pop(name))
             rest = urlunsplit(parts._replace(query=urlencode(query)))
-            return RedisStorage(rest, prefix=prefix, distribution_id=distribution_id)
+            return RedisStorage(rest, prefix=prefix, distribution_id=distribution_id, **tuning)
     except ValueError as exc:
         if isinstance(exc, ConfigurationError):
             raise

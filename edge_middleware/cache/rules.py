@@ -9,14 +9,14 @@ Everything here runs on every request, so per-policy data is precomputed once
 
 from __future__ import annotations
 
+import email.utils
 import re
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from functools import lru_cache
 from operator import itemgetter
 from typing import Literal
-
-from werkzeug.http import parse_date
 
 from ..config import Behavior, CachePolicy, EdgeConfig, OriginRequestPolicy
 from ..headers import raw_get
@@ -218,10 +218,16 @@ _ERROR_WITH_CC = frozenset({400, 403, 405, 412, 415})
 
 
 def _http_date(value: str | None) -> float | None:
+    # werkzeug.http.parse_date's rules, without importing werkzeug (and its server) here.
     if not value:
         return None
-    dt = parse_date(value.strip())
-    return None if dt is None else dt.timestamp()
+    try:
+        dt = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
 
 
 def _not_stored(reason: str) -> StoreDecision:

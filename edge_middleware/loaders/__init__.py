@@ -78,6 +78,10 @@ def load_config(
     settings = settings if settings is not None else EdgeSettings()
     kind = detect_format(doc)
     if kind == "cloudformation":
+        from .sam_handlers import template_handlers  # SAM/CFN python functions (issue 14.5)
+
+        base = Path(source).parent if isinstance(source, str | os.PathLike) else Path.cwd()
+        handlers = {**template_handlers(doc, base, handlers), **(handlers or {})}
         return template_to_config(
             doc, logical_id=logical_id, handlers=handlers, settings=settings, policies=policies
         )

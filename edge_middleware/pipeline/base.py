@@ -15,6 +15,7 @@ from ..config import Behavior, EdgeConfig, Origin, Trigger
 from ..convert import reason_phrase
 from ..exceptions import (
     CloudFrontError,
+    HandlerLoadError,
     LambdaExecutionError,
     LambdaTimeoutError,
 )
@@ -61,7 +62,13 @@ class PipelineBase:
             for ev in EVENT_TYPES:
                 trig = behavior.trigger(ev)
                 if trig is not None and id(trig) not in self.runners:
-                    self.runners[id(trig)] = HandlerRunner(trig.handler, trig.display_name, mode)
+                    try:
+                        self.runners[id(trig)] = HandlerRunner(
+                            trig.handler, trig.display_name, mode
+                        )
+                    except HandlerLoadError as exc:  # name the behavior and trigger (issue 14)
+                        where = f"Behavior({behavior.path_pattern!r}).{ev.replace('-', '_')}"
+                        raise HandlerLoadError(where, exc.value, exc.expected) from exc
         self._via_host = f"{via_id(config.distribution_id)}.cloudfront.net (CloudFront)"
         self._pop = self.settings.pop.encode()
         self._origin_objects: dict[tuple[str, str], CFOrigin] = {}

@@ -91,7 +91,11 @@ def viewer_response(p: PipelineBase, f: Flow) -> Step:
         }
         res = yield from p.response_trigger("viewer-response", trig, f, f.req, response)
         if isinstance(res, CloudFrontError):
-            return (yield from fail(p, f, res))
+            failed: Outcome = yield from fail(p, f, res)
+            # The origin (or the cache) answered before viewer-response failed: keep it.
+            failed.cache_key, failed.ttl_reason = failed.cache_key or f.key, f.ttl_reason
+            failed.origin_request = failed.origin_request or f.oreq
+            return failed
         assert isinstance(res, ResponseResult)
         hidden = [(k, v) for k, v in headers if is_disallowed(k.decode("latin-1").lower())]
         headers = [(k, v) for k, v in headers_to_raw(res.headers) if k.lower() != b"via"] + hidden

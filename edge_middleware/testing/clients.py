@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import time
 from typing import TYPE_CHECKING, Any
@@ -93,7 +94,13 @@ def edge_test_client(
     """
     wrapped = wrap_app(app, config=config, asgi=asgi, **options)
     if isinstance(wrapped, EdgeMiddleware):
-        from starlette.testclient import TestClient  # needs httpx2 (the test extra)
+        # Starlette 1.x's TestClient wants httpx2 and only warns (deprecated) with httpx.
+        if importlib.util.find_spec("httpx2") is None:
+            raise ImportError(
+                "the ASGI test client (Starlette's TestClient) needs httpx2: "
+                "pip install 'edge-middleware[testing]'"
+            )
+        from starlette.testclient import TestClient
 
         return TestClient(wrapped, base_url=base_url, follow_redirects=False)
     from werkzeug.test import Client
