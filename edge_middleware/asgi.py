@@ -93,6 +93,8 @@ class _Responder:
         self.receive = receive
         self.send = send
         self.body: bytes | None = None
+        #: the viewer's body was read only in part (the rest streams to the origin)
+        self.body_rest = False
         self.flights: list[str] = []
         self.started = False
         self.bytes_sent = 0
@@ -171,7 +173,7 @@ class _Responder:
             await options.storage.aset(effect.entry)
             return None
         if isinstance(effect, ReadBody):
-            return await self.read_body()
+            return await self.read_body(effect.limit)
         if isinstance(effect, JoinFlight):
             return await self.join(effect)
         if isinstance(effect, Invalidate):
@@ -195,16 +197,23 @@ class _Responder:
             return (b"", True)
         raise TypeError(f"unknown effect {effect!r}")  # pragma: no cover
 
-    async def read_body(self) -> bytes:
-        if self.body is None:
-            chunks = []
-            while True:
+    async def read_body(self, limit: int | None = None) -> bytes:
+        """The body, or with ``limit`` a prefix of more than ``limit`` bytes (issue 16, item 3:
+        a function sees at most 40 KB / 1 MB; the rest streams to the origin unread)."""
+        if self.body is None or self.body_rest:
+            chunks = [self.body or b""]
+            size = len(chunks[0])
+            self.body_rest = False
+            while limit is None or size <= limit:
                 message = await self.receive()
                 if message["type"] != "http.request":
                     break
                 chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
                 if not message.get("more_body", False):
                     break
+            else:
+                self.body_rest = True
             self.body = b"".join(chunks)
         return self.body
 
@@ -242,8 +251,9 @@ class _Responder:
 
     # -- the origin -----------------------------------------------------------------------------
     def _receive_for_origin(self, body: bytes | None) -> Receive:
+        more = False
         if body is None:
-            body = self.body
+            body, more = self.body, self.body_rest  # a prefix: the rest follows from the viewer
         if body is None:
             return self.receive
         sent = False
@@ -253,7 +263,7 @@ class _Responder:
             nonlocal sent
             if not sent:
                 sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
+                return {"type": "http.request", "body": body, "more_body": more}
             return await outer()
 
         return replay

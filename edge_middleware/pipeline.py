@@ -29,7 +29,7 @@ from .exceptions import (
 )
 from .headers import RawHeaders, get_first
 from .origins import cloudfront_headers
-from .pipeline_base import Gen
+from .pipeline_base import _VIEWER_BODY_LIMIT, Gen
 from .pipeline_origin import origin_phase
 from .pipeline_viewer import ViewerSide
 from .responses import new_request_id
@@ -114,7 +114,7 @@ class Pipeline(ViewerSide):
         trig = behavior.viewer_request
         if isinstance(trig, Trigger):
             if trig.include_body and (viewer.body_length != 0 or s.body_for_bodyless_methods):
-                viewer_body = yield ReadBody()
+                viewer_body = yield ReadBody(_VIEWER_BODY_LIMIT)
             res = yield from self._request_trigger(
                 "viewer-request", trig, req, viewer_body, rid, steps
             )

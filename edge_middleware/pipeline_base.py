@@ -24,6 +24,7 @@ from .origins import build_origin_object
 from .responses import error_page, via_id
 from .types import EVENT_TYPES, CFHeaders, CFOrigin, CFRequest, CFResponse, EventType
 from .validation import (
+    REQUEST_BODY_LIMITS,
     copy_request,
     copy_response,
     shrink_for_trace,
@@ -38,8 +39,8 @@ logger = logging.getLogger("edge_middleware.pipeline")
 Gen = Generator[Any, Any, Any]
 
 _CF_ADDED = frozenset({b"via", b"x-cache", b"x-amz-cf-pop", b"x-amz-cf-id"})
-_VIEWER_BODY_LIMIT = 40 * 1024
-_ORIGIN_BODY_LIMIT = 1024 * 1024
+_VIEWER_BODY_LIMIT = REQUEST_BODY_LIMITS["viewer-request"]
+_ORIGIN_BODY_LIMIT = REQUEST_BODY_LIMITS["origin-request"]
 
 
 class PipelineBase:

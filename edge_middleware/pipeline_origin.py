@@ -33,7 +33,7 @@ from .headers import (
 )
 from .origins import match_origin
 from .types import CFRequest, CFResponse
-from .validation import ResponseResult, origin_response_error
+from .validation import REQUEST_BODY_LIMITS, ResponseResult, origin_response_error
 
 if TYPE_CHECKING:
     from .pipeline import Gen, Pipeline
@@ -154,8 +154,9 @@ def origin_phase(
     if isinstance(trig, Trigger):
         event_body = send_body if send_body is not None else viewer_body
         wants_body = viewer.body_length != 0 or s.body_for_bodyless_methods
-        if trig.include_body and event_body is None and wants_body:
-            event_body = yield ReadBody()
+        if trig.include_body and send_body is None and wants_body:
+            # (again after viewer-request: its prefix may be shorter than this event's 1 MB)
+            event_body = yield ReadBody(REQUEST_BODY_LIMITS["origin-request"])
         res = yield from p._request_trigger("origin-request", trig, oreq, event_body, rid, steps)
         if isinstance(res, CloudFrontError):
             if background:

@@ -43,6 +43,7 @@ from .types import (
 
 __all__ = [
     "DISALLOWED_HEADERS",
+    "REQUEST_BODY_LIMITS",
     "RequestResult",
     "ResponseResult",
     "copy_request",
