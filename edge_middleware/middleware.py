@@ -102,7 +102,7 @@ class SharedOptions:
         self.distribution_identity = distribution_identity(self.config, app)
         adopt = getattr(self.storage, "adopt_distribution", None)
         if adopt is not None:  # a shared storage without a distribution_id of its own
-            adopt(self.distribution_identity)
+            self.storage = adopt(self.distribution_identity)
         self.pipeline = Pipeline(self.config, clock=clock)
         self.origins: dict[str, object] = {}
         known = {o.id for o in self.config.origins}
