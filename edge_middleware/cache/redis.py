@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 import threading
 import time
 import uuid
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 __all__ = ["FORMAT_MAGIC", "RedisStorage", "dumps", "loads", "storage_from_url"]
 
 logger = logging.getLogger("edge_middleware.cache")
+
+_BAD_REASON = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 
 #: Serialisation format version prefix (bump on any incompatible change, caching.md §2.3 #8).
 FORMAT_MAGIC = b"em1\n"
@@ -122,6 +125,8 @@ def loads(blob: bytes) -> CacheEntry:
         problem = raw_header_problem(headers)
         if problem is not None:
             raise ValueError(problem)
+        if _BAD_REASON.search(_get(meta, "reason", str)):
+            raise ValueError("control character in the status reason")
         return CacheEntry(
             key=_get(meta, "key", str),
             status=_get(meta, "status", int),
