@@ -103,6 +103,8 @@ class _Responder:
         self.receive = receive
         self.send = send
         self.body: bytes | None = None
+        #: the viewer's body was read only in part (the rest streams to the origin)
+        self.body_rest = False
         self.flights: list[str] = []
         self.origin: _OriginStream | None = None
         self.bytes_sent = 0
@@ -157,7 +159,7 @@ class _Responder:
                 await storage.aset(effect.entry)
                 return None
             case ReadBody():
-                return await self.read_body()
+                return await self.read_body(effect.limit)
             case JoinFlight():
                 return await self.join(effect)
             case FetchOrigin():
@@ -201,16 +203,23 @@ class _Responder:
             await self.release()
             await self.close_origin()
 
-    async def read_body(self) -> bytes:
-        if self.body is None:
-            chunks = []
-            while True:
+    async def read_body(self, limit: int | None = None) -> bytes:
+        """The body, or with ``limit`` a prefix of more than ``limit`` bytes (a function sees
+        at most 40 KB / 1 MB; the rest streams to the origin unread)."""
+        if self.body is None or self.body_rest:
+            chunks = [self.body or b""]
+            size = len(chunks[0])
+            self.body_rest = False
+            while limit is None or size <= limit:
                 message = await self.receive()
                 if message["type"] != "http.request":
                     break
                 chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
                 if not message.get("more_body", False):
                     break
+            else:
+                self.body_rest = True
             self.body = b"".join(chunks)
         return self.body
 
@@ -269,8 +278,9 @@ class _Responder:
         return app, scope
 
     def origin_receive(self, body: bytes | None) -> Receive:
+        more = False
         if body is None:
-            body = self.body
+            body, more = self.body, self.body_rest  # a prefix: the rest follows from the viewer
         if body is None:
             return self.receive
         sent = False
@@ -280,7 +290,7 @@ class _Responder:
             nonlocal sent
             if not sent:
                 sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
+                return {"type": "http.request", "body": body, "more_body": more}
             return await outer()
 
         return replay
@@ -380,6 +390,7 @@ class _OriginStream:
     def __init__(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
         self.start: Message | None = None
         self.body_seen = False
+        self.head_taken = False
         self.chunks: list[bytes] = []
         self.queued = 0
         self.more = True
@@ -422,7 +433,11 @@ class _OriginStream:
         if not message.get("more_body", False):
             self.more = False
         self._wake()
-        while self.queued > self.HIGH_WATER and not self.discard:
+        # the app goes on once the pipeline has seen its answer's head (as if the pipeline ran
+        # inside this send), and while less than HIGH_WATER bytes wait to be taken
+        while (self.queued > self.HIGH_WATER or not self.head_taken) and not self.discard:
+            if not self.more:
+                break
             self._drained = asyncio.get_running_loop().create_future()
             await self._drained
 
@@ -445,6 +460,8 @@ class _OriginStream:
         # the first body message only: what follows is read (or streamed) when wanted
         first = self.chunks.pop(0) if self.chunks else b""
         self.queued -= len(first)
+        self.head_taken = True
+        self._release()
         streaming = bool(self.chunks) or self.more or self.error is not None
         return OriginResponse(
             self.start["status"], list(self.start.get("headers", [])), first, streaming
@@ -455,10 +472,13 @@ class _OriginStream:
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         self.chunks = []
         self.queued = 0
+        self._release()
+        return data
+
+    def _release(self) -> None:
         drained, self._drained = self._drained, None
         if drained is not None and not drained.done():
             drained.set_result(None)
-        return data
 
     async def next_chunk(self) -> bytes | None:
         """The next body bytes, ``None`` at the end; raises what the app raised."""

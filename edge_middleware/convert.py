@@ -30,6 +30,7 @@ from .types import CFHeaders, CFRequest
 
 __all__ = [
     "DISALLOWED_HEADERS",
+    "PrefixedInput",
     "ViewerRequest",
     "is_disallowed",
     "origin_environ",
@@ -215,6 +216,53 @@ def origin_scope(
     new["method"] = request["method"]
     new["root_path"] = ""
     return new
+
+
+class PrefixedInput(io.RawIOBase):
+    """``wsgi.input`` for the origin when a function saw only the first part of the body: the
+    bytes read already, then the rest straight from the viewer's stream (never all in memory).
+    """
+
+    def __init__(self, prefix: bytes, rest: Any) -> None:
+        super().__init__()
+        self._prefix = memoryview(prefix)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            head = bytes(self._prefix)
+            self._prefix = self._prefix[len(self._prefix) :]
+            return head + bytes(self._rest.read())
+        if self._prefix:
+            head = bytes(self._prefix[:size])
+            self._prefix = self._prefix[len(head) :]
+            if len(head) < size:  # a full read across the seam, as apps expect
+                head += bytes(self._rest.read(size - len(head)))
+            return head
+        return bytes(self._rest.read(size))
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        if self._prefix:
+            data = bytes(self._prefix)
+            end = data.find(b"\n")
+            cut = len(data) if end < 0 else end + 1
+            if size is not None and size >= 0:
+                cut = min(cut, size)
+            self._prefix = self._prefix[cut:]
+            head = data[:cut]
+            if head.endswith(b"\n") or (size is not None and 0 <= size <= len(head)):
+                return head
+            more = self._rest.readline(-1 if size is None or size < 0 else size - len(head))
+            return head + bytes(more)
+        return bytes(self._rest.readline(-1 if size is None else size))
 
 
 def origin_environ(

@@ -102,7 +102,7 @@ class SharedOptions:
         self.distribution_identity = distribution_identity(self.config, app)
         adopt = getattr(self.storage, "adopt_distribution", None)
         if adopt is not None:  # a shared storage without a distribution_id of its own
-            adopt(self.distribution_identity)
+            self.storage = adopt(self.distribution_identity)
         self.pipeline = Pipeline(self.config, clock=clock)
         #: the storage's cross-process fill lock, when it has one (RedisStorage)
         self.fill_lock: FillLocking | None = (

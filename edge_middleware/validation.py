@@ -44,6 +44,7 @@ from .types import (
 
 __all__ = [
     "DISALLOWED_HEADERS",
+    "REQUEST_BODY_LIMITS",
     "RequestResult",
     "ResponseResult",
     "copy_request",
@@ -566,9 +567,8 @@ def shrink_for_trace(value: Any, limit: int = TRACE_STRING_LIMIT, depth: int = 0
     if depth > 16:
         return "..."
     if isinstance(value, dict):
-        return {
-            shrink_for_trace(k, limit, depth + 1): shrink_for_trace(v, limit, depth + 1)
-            for k, v in list(value.items())[:1000]
+        return {  # keys as they are (they may be any hashable); only values are cut
+            k: shrink_for_trace(v, limit, depth + 1) for k, v in list(value.items())[:1000]
         }
     if isinstance(value, list | tuple):
         return [shrink_for_trace(v, limit, depth + 1) for v in value[:1000]]

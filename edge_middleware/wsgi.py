@@ -15,7 +15,7 @@ from typing import Any, assert_never
 
 from .cache.compression import compress
 from .cache.entry import Storage
-from .convert import ViewerRequest, origin_environ, request_from_environ
+from .convert import PrefixedInput, ViewerRequest, origin_environ, request_from_environ
 from .exceptions import CloudFrontError, OriginError
 from .middleware import FrontDoor, RequestRecord, SharedOptions
 from .origins import effective_origin
@@ -98,6 +98,8 @@ class _Responder:
         self.mw = mw
         self.environ = environ
         self.body: bytes | None = None
+        #: the viewer's body was read only in part (the rest streams to the origin)
+        self.body_rest = False
         self.flights: list[str] = []
         self.origin: Iterator[bytes] | None = None
         self.origin_close: Callable[[], None] | None = None
@@ -148,7 +150,7 @@ class _Responder:
                 storage.set(effect.entry)
                 return None
             case ReadBody():
-                return self.read_body()
+                return self.read_body(effect.limit)
             case JoinFlight():
                 return self.join(effect)
             case FetchOrigin():
@@ -197,17 +199,27 @@ class _Responder:
             self.release()
             self.close_origin()
 
-    def read_body(self) -> bytes:
-        if self.body is None:
-            stream = self.environ.get("wsgi.input")
-            length = self.viewer.body_length if self.viewer else -1
-            if stream is None or length == 0:
-                self.body = b""
-            elif length > 0:
-                self.body = stream.read(length)
-            else:
-                self.body = stream.read()
-        return self.body
+    def read_body(self, limit: int | None = None) -> bytes:
+        """The body, or with ``limit`` a prefix of more than ``limit`` bytes (a function sees
+        at most 40 KB / 1 MB; the rest streams to the origin unread)."""
+        if self.body is not None and (
+            not self.body_rest or (limit is not None and len(self.body) > limit)
+        ):
+            return self.body
+        have = self.body or b""
+        stream = self.environ.get("wsgi.input")
+        length = self.viewer.body_length if self.viewer else -1
+        want = -1 if limit is None else limit + 1 - len(have)
+        if length > 0:
+            left = length - len(have)
+            want = left if want < 0 else min(want, left)
+        data = b"" if stream is None or length == 0 or want == 0 else stream.read(want)
+        body = self.body = have + data
+        # more to come: a known length not reached, or an unknown one that filled ``want``
+        self.body_rest = (
+            want > 0 and len(data) == want and (len(body) < length if length > 0 else True)
+        )
+        return body
 
     def join(self, effect: JoinFlight) -> bool:
         """Collapse in process first (one threading.Event per key), then across processes
@@ -249,13 +261,17 @@ class _Responder:
             from .proxy import proxy_wsgi_app
 
             app = proxy_wsgi_app(target, effective_origin(effect.origin, effect.request))
+        body = effect.body if effect.body is not None else self.body
+        prefix = body if effect.body is None and self.body_rest else None
         environ = origin_environ(
             self.environ,
             effect.request,
-            effect.body if effect.body is not None else self.body,
+            None if prefix is not None else body,
             request_id=effect.event["Records"][0]["cf"]["config"]["requestId"],
             origin_path=not isinstance(target, str),
         )
+        if prefix is not None:  # what a function saw, then the rest from the viewer
+            environ["wsgi.input"] = PrefixedInput(prefix, self.environ["wsgi.input"])
         environ["edge.event"] = effect.event
         environ["edge.middleware"] = self.mw
         return app, environ

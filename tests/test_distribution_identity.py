@@ -28,7 +28,6 @@ from werkzeug.test import Client
 from edge_middleware import (
     Behavior,
     CachePolicy,
-    ConfigurationError,
     EdgeConfig,
     EdgeMiddleware,
     EdgeWSGIMiddleware,
@@ -271,12 +270,24 @@ def test_workers_of_one_app_share_and_outside_invalidation_reaches_them(
 
 
 @pytest.mark.redis
-def test_one_storage_object_cannot_serve_two_distributions(redis_url: str) -> None:
-    storage = RedisStorage(redis_url)
-    try:
-        EdgeMiddleware(starlette_app("a"), config=EdgeConfig(), storage=storage)
-        EdgeMiddleware(starlette_app("a"), config=EdgeConfig(), storage=storage)  # same: fine
-        with pytest.raises(ConfigurationError, match="one RedisStorage per distribution"):
-            EdgeMiddleware(starlette_app_b(), config=EdgeConfig(), storage=storage)
-    finally:
-        storage.close()
+def test_one_storage_object_serving_two_distributions_keeps_them_apart(
+    redis_url: str, stack: contextlib.ExitStack
+) -> None:
+    """One ``RedisStorage`` object given to two apps (or kept across a dev-server reload with
+    a changed config): the second gets a view under its own identity, same pools."""
+    storage = _storage(stack, redis_url)
+    a = EdgeMiddleware(starlette_app("a"), config=EdgeConfig(), storage=storage)
+    again = EdgeMiddleware(starlette_app("a"), config=EdgeConfig(), storage=storage)
+    b = EdgeMiddleware(starlette_app_b(), config=EdgeConfig(), storage=storage)
+    assert a.storage is storage and again.storage is storage and b.storage is not storage
+    clients = [stack.enter_context(TestClient(mw)) for mw in (a, b)]
+    for client, mw in zip(clients, (a, b), strict=True):
+        aclose = mw.storage.aclose  # type: ignore[attr-defined]
+        stack.callback(lambda c=client, close=aclose: c.portal.call(close))
+    seen = [client.get("/page") for client in clients * 2]
+    assert [(r.headers["x-cache"], r.text) for r in seen] == [
+        ("Miss from cloudfront", "a /page"),
+        ("Miss from cloudfront", "b /page"),
+        ("Hit from cloudfront", "a /page"),
+        ("Hit from cloudfront", "b /page"),
+    ]

@@ -323,6 +323,23 @@ REDIS_HEADERS = [
 ]
 
 
+@pytest.mark.parametrize(
+    ("reason", "valid"),
+    [
+        pytest.param("OK", True, id="ok"),
+        pytest.param("OK\r\nX-Injected: 1", False, id="crlf"),
+        pytest.param("O\x00K", False, id="nul"),
+    ],
+)
+def test_loads_revalidates_the_reason(reason: str, valid: bool) -> None:
+    blob = dumps(_entry([]).with_changes(reason=reason))
+    if valid:
+        assert loads(blob).reason == reason
+    else:
+        with pytest.raises(ValueError):
+            loads(blob)
+
+
 @pytest.mark.parametrize(("headers", "valid"), REDIS_HEADERS)
 def test_loads_revalidates_header_values(headers: list[tuple[bytes, bytes]], valid: bool) -> None:
     blob = dumps(_entry(headers))

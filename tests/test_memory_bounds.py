@@ -42,6 +42,7 @@ from edge_middleware import (
 from edge_middleware.cache.budget import BufferBudget, bytes_to_buffer
 from edge_middleware.cache.entry import CacheEntry
 from edge_middleware.capture import MAX_KEPT_CHARS
+from edge_middleware.validation import shrink_for_trace
 
 KIB, MIB = 1024, 1024 * 1024
 
@@ -289,3 +290,22 @@ def test_captured_output_keeps_a_bounded_prefix(writes: list[str], kept: int, dr
     assert len(buf.text) - kept == (
         len(f"\n[... {dropped} more characters not kept]\n") if dropped else 0
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param("x" * 10, "x" * 10, id="short-string"),
+        pytest.param({(1, 2): "tuple key"}, {(1, 2): "tuple key"}, id="any-hashable-key"),
+        pytest.param(
+            {"body": "y" * 5000},
+            {"body": "y" * 4096 + "... [5000 in all, cut for the trace]"},
+            id="long-body-cut",
+        ),
+        pytest.param(
+            [b"z" * 4097], [b"z" * 4096 + b"... [4097 in all, cut for the trace]"], id="bytes"
+        ),
+    ],
+)
+def test_shrink_for_trace(value: Any, expected: Any) -> None:
+    assert shrink_for_trace(value) == expected

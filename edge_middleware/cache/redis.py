@@ -18,10 +18,12 @@ hot path. Every Redis failure fails open (a miss, a skipped store) behind a circ
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import json
 import logging
 import math
+import re
 import threading
 import time
 import uuid
@@ -44,6 +46,8 @@ if TYPE_CHECKING:
 __all__ = ["FORMAT_MAGIC", "RedisStorage", "dumps", "loads", "storage_from_url"]
 
 logger = logging.getLogger("edge_middleware.cache")
+
+_BAD_REASON = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 
 #: Serialisation format version prefix (bump on any incompatible change, caching.md §2.3 #8).
 FORMAT_MAGIC = b"em1\n"
@@ -121,6 +125,8 @@ def loads(blob: bytes) -> CacheEntry:
         problem = raw_header_problem(headers)
         if problem is not None:
             raise ValueError(problem)
+        if _BAD_REASON.search(_get(meta, "reason", str)):
+            raise ValueError("control character in the status reason")
         return CacheEntry(
             key=_get(meta, "key", str),
             status=_get(meta, "status", int),
@@ -303,22 +309,29 @@ class RedisStorage:
         self._ver_key = self._ns + "inv:ver"
         self._inv_key = self._ns + "inv"
 
-    def adopt_distribution(self, identity: str) -> None:
-        """Key under ``identity`` (a middleware's :func:`~edge_middleware.identity.
-        distribution_identity`) unless ``distribution_id`` was given. Called once by the
-        middleware at construction, before any request; a second middleware with another
-        identity on the same storage object is a configuration error (it would mix them)."""
+    def adopt_distribution(self, identity: str) -> RedisStorage:
+        """The storage a middleware with distribution ``identity`` (see
+        :func:`~edge_middleware.identity.distribution_identity`) should use: this one, keyed
+        under ``identity`` unless ``distribution_id`` was given; or, when this object already
+        serves another identity (a second app on it, a dev-server reload with a changed
+        config), a view under ``identity`` that shares its connection pools."""
         if self.distribution_id_given or identity == self._adopted:
-            return
-        if self._adopted is not None:
-            raise ConfigurationError(
-                "RedisStorage.distribution_id",
-                None,
-                "a distribution_id, or one RedisStorage per distribution (this one already "
-                f"serves {self._adopted!r}, now asked for {identity!r})",
-            )
-        self._adopted = self.distribution_id = identity
-        self._namespace(identity)
+            return self
+        if self._adopted is None:
+            self._adopted = self.distribution_id = identity
+            self._namespace(identity)
+            return self
+        view = copy.copy(self)
+        view._adopted = view.distribution_id = identity
+        view._namespace(identity)
+        # per-namespace state of its own; the clients, scripts and pools stay shared
+        view._lock = threading.Lock()
+        view._registered = False
+        view._inv_known = 0
+        view._inv_versions = []
+        view._inv_patterns = []
+        view._fill_tokens = {}
+        return view
 
     def __repr__(self) -> str:
         return (

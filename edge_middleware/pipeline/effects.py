@@ -40,7 +40,11 @@ __all__ = [
 
 @dataclass(slots=True)
 class ReadBody:
-    """Read the whole viewer request body. Result: ``bytes``."""
+    """Read the viewer request body. Result: ``bytes``: all of it, or with ``limit`` a prefix
+    of more than ``limit`` bytes when the body is longer (enough to expose ``limit`` bytes and
+    tell it was cut); the rest stays unread and streams to the origin behind the prefix."""
+
+    limit: int | None = None
 
 
 @dataclass(slots=True)

@@ -21,6 +21,7 @@ from ..headers import (
     with_length,
     without,
 )
+from ..limits import ORIGIN_BODY_LIMIT
 from ..origins import cloudfront_headers, match_origin
 from ..types import CFHeaders, CFRequest, CFResponse
 from ..validation import ResponseResult, origin_response_error
@@ -56,8 +57,9 @@ def origin_request(p: PipelineBase, f: Flow) -> Step:
         return State.FETCH
     event_body = f.send_body if f.send_body is not None else f.viewer_body
     wants_body = f.viewer.body_length != 0 or s.body_for_bodyless_methods
-    if trig.include_body and event_body is None and wants_body:
-        event_body = f.viewer_body = yield ReadBody()
+    if trig.include_body and f.send_body is None and wants_body:
+        # (again after viewer-request: its prefix may be shorter than this event's 1 MB)
+        event_body = f.viewer_body = yield ReadBody(ORIGIN_BODY_LIMIT)
     res = yield from p.request_trigger("origin-request", trig, f, f.oreq, event_body)
     if isinstance(res, CloudFrontError):
         return (yield from fail(p, f, res))

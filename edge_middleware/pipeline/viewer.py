@@ -10,7 +10,7 @@ from ..config import Trigger
 from ..convert import reason_phrase
 from ..exceptions import CloudFrontError, ViewerError
 from ..headers import RawHeaders, get_first, with_length, without
-from ..limits import MAX_HEADER_BYTES, MAX_URI_LENGTH, SERVER
+from ..limits import MAX_HEADER_BYTES, MAX_URI_LENGTH, SERVER, VIEWER_BODY_LIMIT
 from ..origins import cloudfront_headers
 from ..validation import RequestResult, ResponseResult
 from .base import PipelineBase
@@ -75,7 +75,7 @@ def viewer_request(p: PipelineBase, f: Flow) -> Step:
         if trig.include_body and (
             f.viewer.body_length != 0 or p.settings.body_for_bodyless_methods
         ):
-            f.viewer_body = yield ReadBody()
+            f.viewer_body = yield ReadBody(VIEWER_BODY_LIMIT)
         res = yield from p.request_trigger("viewer-request", trig, f, f.req, f.viewer_body)
         if isinstance(res, CloudFrontError):
             return (yield from fail(p, f, res))
