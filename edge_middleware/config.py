@@ -324,6 +324,10 @@ class Origin:
     s3_origin_access_identity: str = ""
     uses_oac: bool = False
     region: str = ""
+    #: ``ConnectionAttempts`` (1-3, default 3) and ``ConnectionTimeout`` (1-10 s, default 10):
+    #: how often and how long CloudFront tries to connect before it fails over or gives up.
+    connection_attempts: int = 3
+    connection_timeout: int = 10
 
     def __post_init__(self) -> None:
         where = f"Origin({self.id!r})"
@@ -350,6 +354,14 @@ class Origin:
         if not 1 <= self.keepalive_timeout <= 120:
             raise ConfigurationError(
                 f"{where}.keepalive_timeout", self.keepalive_timeout, "1 to 120 seconds"
+            )
+        if not 1 <= self.connection_attempts <= 3:
+            raise ConfigurationError(
+                f"{where}.connection_attempts", self.connection_attempts, "1 to 3"
+            )
+        if not 1 <= self.connection_timeout <= 10:
+            raise ConfigurationError(
+                f"{where}.connection_timeout", self.connection_timeout, "1 to 10 seconds"
             )
         for port_attr in ("http_port", "https_port"):
             port = getattr(self, port_attr)

@@ -316,8 +316,15 @@ class TemplateResolver:
             return str(args[0]).join(str(x) for x in args[1])
         if key == "Fn::Select" and _pair(args):
             items = args[1]
-            i = int(args[0])
-            return items[i] if isinstance(items, list) and 0 <= i < len(items) else None
+            try:
+                i = int(args[0])
+            except (TypeError, ValueError):
+                raise ConfigurationError("Fn::Select", arg, "[index, list]") from None
+            if not isinstance(items, list) or not 0 <= i < len(items):
+                raise ConfigurationError(
+                    "Fn::Select", arg, "an index within the list (resolved locally)"
+                )
+            return items[i]
         if key == "Fn::Split" and _pair(args):
             return str(args[1]).split(str(args[0]))
         if key == "Fn::FindInMap" and isinstance(args, list) and len(args) >= 3:

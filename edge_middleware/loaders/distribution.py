@@ -117,7 +117,8 @@ class _Converter:
         errors = [
             self.error_response(item, p) for p, item in self.items(dc, "CustomErrorResponses", path)
         ]
-        aliases = self.names(dc, "Aliases", path)
+        # ``CNAMEs`` is the legacy CloudFormation name of ``Aliases``.
+        aliases = self.names(dc, "Aliases" if "Aliases" in dc else "CNAMEs", path)
         root = read_str(self.v(dc, "DefaultRootObject", path, ""), child(path, "DefaultRootObject"))
         extra: dict[str, Any] = {}
         if distribution_id:
@@ -196,6 +197,12 @@ class _Converter:
                 oai, child(spath, "OriginAccessIdentity")
             )
             fields["region"] = s3_region(fields["domain_name"]) or "us-east-1"
+        for attr, key, default in (
+            ("connection_attempts", "ConnectionAttempts", 3),
+            ("connection_timeout", "ConnectionTimeout", 10),
+        ):
+            where[attr] = child(path, key)
+            fields[attr] = read_int(self.v(o, key, path, default), where[attr])
         oac = self.v(o, "OriginAccessControlId", path, "")
         fields["uses_oac"] = bool(read_str(oac, child(path, "OriginAccessControlId")))
         with wrap_errors(path, where):
@@ -216,8 +223,9 @@ class _Converter:
         where.update({attr: child(path, key) for attr, key in keys.items()})
         return {
             "kind": "custom",
-            "http_port": read_int(self.req(c, "HTTPPort", path), where["http_port"]),
-            "https_port": read_int(self.req(c, "HTTPSPort", path), where["https_port"]),
+            # Optional in CloudFormation (the CDK leaves them out): CloudFront uses 80 and 443.
+            "http_port": read_int(self.v(c, "HTTPPort", path, 80), where["http_port"]),
+            "https_port": read_int(self.v(c, "HTTPSPort", path, 443), where["https_port"]),
             "protocol_policy": read_enum(
                 self.req(c, "OriginProtocolPolicy", path),
                 where["protocol_policy"],

@@ -92,7 +92,7 @@ def cache_policy_from_config(
         parts["CookiesConfig"],
         parts["QueryStringsConfig"],
     )
-    name = config.get("Name")
+    name = value(config.get("Name"), child(path, "Name"))  # !Join / !Sub names resolve too
     with wrap_errors(
         path,
         {
@@ -140,7 +140,7 @@ def origin_request_policy_from_config(
             value(conf.get(behavior_key, "none"), behavior_path), behavior_path, allowed
         )
         parts[conf_key] = (behavior, _names(conf, list_key, conf_path, value))
-    name = config.get("Name")
+    name = value(config.get("Name"), child(path, "Name"))  # !Join / !Sub names resolve too
     with wrap_errors(path):
         return OriginRequestPolicy(
             headers=parts["HeadersConfig"][0],  # type: ignore[arg-type]
