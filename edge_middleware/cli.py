@@ -4,7 +4,7 @@
 
     edge-middleware serve APP --config FILE [--host 127.0.0.1] [--port 8000] [--reload]
                               [--redis URL] [--access-log FILE] [--log-secrets]
-    edge-middleware invoke HANDLER (--event FILE | --event-type TYPE --path PATH ...)
+    edge-middleware invoke HANDLER (--event FILE [--event-type TYPE] | --event-type TYPE --path P)
     edge-middleware check FILE [--handler ARN=module:function ...]
     edge-middleware invalidate PATH... (--redis URL | --server http://127.0.0.1:8000)
 
@@ -30,6 +30,7 @@ from typing import Any, NoReturn
 from .exceptions import (
     CloudFrontError,
     ConfigurationError,
+    EventError,
     HandlerLoadError,
     LambdaExecutionError,
     LambdaValidationError,
@@ -120,8 +121,8 @@ def _build_event(args: argparse.Namespace) -> dict[str, Any]:
     from .testing import EventBuilder
 
     if args.event is not None:
-        if args.event_type or args.path:
-            raise ConfigurationError("--event", args.event, "no --event-type/--path with it")
+        if args.path:
+            raise ConfigurationError("--event", args.event, "no --path with it")
         try:
             doc = json.loads(Path(args.event).read_text(encoding="utf-8"))
         except OSError as exc:
@@ -130,7 +131,9 @@ def _build_event(args: argparse.Namespace) -> dict[str, Any]:
             raise ConfigurationError("--event", args.event, f"a JSON file ({exc})") from exc
         if not isinstance(doc, dict):
             raise ConfigurationError("--event", args.event, "a JSON object")
-        return doc
+        # Events from `sam local generate-event cloudfront` have no config.eventType: it comes
+        # from --event-type or the event's shape, and what CloudFront always sends is filled in.
+        return EventBuilder().complete(doc, args.event_type)  # EventError names the field
     if not args.event_type:
         raise ConfigurationError("--event-type", None, f"one of {', '.join(EVENT_TYPES)}")
     headers: list[tuple[str, str]] = []
@@ -173,7 +176,7 @@ def _invoke(args: argparse.Namespace) -> int:
         from .handlers import load_handler
 
         handler = load_handler(args.handler, "HANDLER")
-    except (ConfigurationError, OSError) as exc:
+    except (ConfigurationError, EventError, OSError) as exc:
         return _fail(str(exc))
     include_body = True if args.include_body else None
     result: dict[str, Any] | None = None
@@ -358,7 +361,12 @@ def build_parser() -> argparse.ArgumentParser:
     invoke = sub.add_parser("invoke", help="run one handler on one event")
     invoke.add_argument("handler", metavar="HANDLER", help="module:function")
     invoke.add_argument("--event", metavar="FILE", help="a full CloudFront event (JSON)")
-    invoke.add_argument("--event-type", choices=EVENT_TYPES, help="build an event of this type")
+    invoke.add_argument(
+        "--event-type",
+        choices=EVENT_TYPES,
+        help="build an event of this type; with --event, the type of an event without "
+        "config.eventType (default: inferred from its shape)",
+    )
     invoke.add_argument("--path", help="the request path, may include ?query")
     invoke.add_argument("--method", default="GET")
     invoke.add_argument(
