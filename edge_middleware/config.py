@@ -24,6 +24,7 @@ __all__ = [
     "OriginRequestPolicy",
     "Trigger",
     "compile_path_pattern",
+    "default_root_object",
 ]
 
 HandlerLike = Callable[..., Any] | str
@@ -62,6 +63,15 @@ def compile_path_pattern(pattern: str, field_name: str = "path_pattern") -> re.P
         else:
             parts.append(re.escape(ch))
     return re.compile("/?" + "".join(parts) if body[:1] != "*" else "".join(parts), re.DOTALL)
+
+
+def default_root_object(uri: str, obj: str) -> str:
+    """The URI CloudFront serves for ``uri`` with ``DefaultRootObject`` ``obj``: a request for
+    exactly the root (``/``) gets ``/<obj>``; subdirectories never do (docs/distributions.md).
+    CloudFront does this before it matches behaviors and runs viewer-request."""
+    if obj and uri == "/":
+        return "/" + obj.lstrip("/")
+    return uri
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,6 +454,11 @@ class EdgeConfig:
                 raise ConfigurationError(
                     f"{where}.target_origin_id", b.target_origin_id, f"one of {ids}"
                 )
+        root = self.default_root_object
+        if not isinstance(root, str) or len(root) > 255:
+            raise ConfigurationError(
+                "EdgeConfig.default_root_object", root, "an object name such as index.html"
+            )
         object.__setattr__(self, "custom_error_responses", tuple(self.custom_error_responses))
         object.__setattr__(self, "aliases", tuple(self.aliases))
 

@@ -20,7 +20,7 @@ from .cache.rules import (
     collapsible,
     forwarded_to_origin,
 )
-from .config import Behavior, Origin, Trigger
+from .config import Behavior, Origin, Trigger, default_root_object
 from .convert import ViewerRequest, reason_phrase
 from .effects import JoinFlight, Lookup, Outcome, ReadBody, Refresh, TraceStep
 from .exceptions import (
@@ -52,7 +52,12 @@ class Pipeline(ViewerSide):
         hv = viewer.http_version
         steps: list[TraceStep] = []
         uri = req["uri"]
-        behavior = self.config.match(uri if s.path_match == "raw" else unquote(uri))
+        # DefaultRootObject: "/" is served as "/index.html", before behaviors are matched and
+        # viewer-request runs (docs/distributions.md); redirects keep the viewer's "/".
+        root = default_root_object(uri, self.config.default_root_object)
+        if root != uri:
+            req = {**req, "uri": root}
+        behavior = self.config.match(root if s.path_match == "raw" else unquote(root))
         method = req["method"]
 
         # CloudFront's own answers: no function runs for them (lambda-edge.md §4).
