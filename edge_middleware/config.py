@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .exceptions import ConfigurationError
+from .response_headers import ResponseHeadersPolicy, managed_response_headers_policy
 from .settings import EdgeSettings
 from .types import EVENT_TYPES, EventType
 
@@ -257,6 +258,9 @@ class Behavior:
     origin_request_policy: OriginRequestPolicy | None = None
     #: Legacy ``ForwardedValues`` with ``Headers: ["*"]``: forwards every header, no caching.
     forward_all_headers: bool = False
+    #: A :class:`ResponseHeadersPolicy`, or a managed policy's name or id
+    #: (``"SecurityHeadersPolicy"``, ``"67f7725c-6f97-4210-82d7-5512b31e9d03"``).
+    response_headers_policy: ResponseHeadersPolicy | str | None = None
     _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -299,10 +303,31 @@ class Behavior:
                 self.viewer_protocol_policy,
                 "allow-all | https-only | redirect-to-https",
             )
+        rhp = self.response_headers_policy
+        if isinstance(rhp, str):
+            try:
+                rhp = managed_response_headers_policy(rhp)
+            except ConfigurationError as exc:
+                raise ConfigurationError(
+                    f"Behavior({self.path_pattern!r}).response_headers_policy", rhp, exc.expected
+                ) from None
+            object.__setattr__(self, "response_headers_policy", rhp)
+        elif rhp is not None and not isinstance(rhp, ResponseHeadersPolicy):
+            raise ConfigurationError(
+                f"Behavior({self.path_pattern!r}).response_headers_policy",
+                rhp,
+                "a ResponseHeadersPolicy or a managed policy name or id",
+            )
         if not isinstance(self.cache, CachePolicy):
             raise ConfigurationError(
                 f"Behavior({self.path_pattern!r}).cache", self.cache, "a CachePolicy"
             )
+
+    @property
+    def headers_policy(self) -> ResponseHeadersPolicy | None:
+        """The response headers policy (a managed name was resolved at construction)."""
+        rhp = self.response_headers_policy
+        return rhp if isinstance(rhp, ResponseHeadersPolicy) else None
 
     def matches(self, path: str) -> bool:
         return self._regex.fullmatch(path) is not None

@@ -32,6 +32,7 @@ from .origins import cloudfront_headers
 from .pipeline_base import Gen
 from .pipeline_origin import origin_phase
 from .pipeline_viewer import ViewerSide
+from .response_headers import apply_response_headers_policy, preflight_response
 from .responses import new_request_id
 from .types import CFHeaders, CFRequest
 from .validation import (
@@ -136,6 +137,25 @@ class Pipeline(ViewerSide):
             steps.append(TraceStep("viewer-request", False, skipped_because="no function"))
         if not method_ok:
             return self._error(bad_method, rid, hv, behavior, steps)
+        preflight = preflight_response(behavior.headers_policy, method, req["headers"])
+        if preflight is not None:
+            # A CORS preflight the behavior's response headers policy answers at the edge:
+            # no cache, no origin, no viewer-response (docs/distributions.md).
+            for ev in ("origin-request", "origin-response", "viewer-response"):
+                steps.append(TraceStep(ev, False, skipped_because="CORS preflight answered"))
+            answer = apply_response_headers_policy(
+                behavior.headers_policy, req["headers"], preflight, pop=s.pop, request_id=rid
+            )
+            return Outcome(
+                200,
+                "OK",
+                self._edge_headers(answer, "Miss from cloudfront", rid, hv),
+                b"",
+                result_type="Miss",
+                behavior=behavior,
+                request_id=rid,
+                steps=steps,
+            )
 
         policy = behavior.cache
         cacheable = (

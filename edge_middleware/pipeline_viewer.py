@@ -27,6 +27,7 @@ from .headers import (
 )
 from .pipeline_base import _CF_ADDED, Gen, PipelineBase
 from .pipeline_origin import origin_phase
+from .response_headers import apply_response_headers_policy
 from .types import CFRequest, CFResponse
 from .validation import (
     ResponseResult,
@@ -160,6 +161,16 @@ class ViewerSide(PipelineBase):
             headers = [(k, v) for k, v in headers if k.lower() != b"set-cookie"]
         forwarded = frozenset(behavior.cache.headers)
         headers = filter_vary(headers, forwarded, behavior.cache.min_ttl)
+        # The behavior's response headers policy, on hits and misses alike, before
+        # viewer-response (docs/distributions.md "Where CloudFront applies the policy").
+        headers = apply_response_headers_policy(
+            behavior.headers_policy,
+            req["headers"],
+            headers,
+            result_type=result_type,
+            pop=self.settings.pop,
+            request_id=rid,
+        )
         judged = (
             status
             if self.settings.viewer_response_skip_status == "final"
@@ -234,6 +245,15 @@ class ViewerSide(PipelineBase):
         status = custom.response_code or status
         body = page[3]
         headers = with_length(page[2], body)
+        if behavior is not None:  # custom error pages get the policy too (docs/distributions.md)
+            headers = apply_response_headers_policy(
+                behavior.headers_policy,
+                req["headers"],
+                headers,
+                result_type="Error",
+                pop=self.settings.pop,
+                request_id=rid,
+            )
         steps[:] = [st for st in steps if st.ran or st.event_type != "viewer-response"]
         steps.append(TraceStep("viewer-response", False, skipped_because="custom error page"))
         return Outcome(

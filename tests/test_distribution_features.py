@@ -161,3 +161,162 @@ def test_default_root_object_event_uri(door: Door) -> None:
     assert door.send(cfg, "/").status == 200
     assert events[0]["Records"][0]["cf"]["request"]["uri"] == "/index.html"
     assert door.log()[-1]["path"] == "/index.html"
+
+
+# -- response headers policies -------------------------------------------------------------------
+
+SECURITY = {
+    "referrer-policy": "strict-origin-when-cross-origin",
+    "strict-transport-security": "max-age=31536000",
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "SAMEORIGIN",
+    "x-xss-protection": "1; mode=block",
+}
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        pytest.param("SecurityHeadersPolicy", id="by-name"),
+        pytest.param("67f7725c-6f97-4210-82d7-5512b31e9d03", id="by-managed-id"),
+        pytest.param("Managed-SecurityHeadersPolicy", id="console-name"),
+    ],
+)
+def test_security_headers_on_miss_and_hit(door: Door, policy: str) -> None:
+    cfg = EdgeConfig(default=Behavior(response_headers_policy=policy))
+    miss = door.send(cfg, "/cache/60")
+    hit = door.send(cfg, "/cache/60")
+    assert (miss.get("x-cache"), hit.get("x-cache")) == (
+        "Miss from cloudfront",
+        "Hit from cloudfront",
+    )
+    for resp in (miss, hit):
+        assert {name: resp.get(name) for name in SECURITY} == SECURITY
+    assert len(door.log()) == 1
+
+
+def test_security_headers_on_origin_error(door: Door) -> None:
+    cfg = EdgeConfig(
+        default=Behavior(
+            response_headers_policy="SecurityHeadersPolicy", cache=CachePolicy(0, 0, 0)
+        )
+    )
+    resp = door.send(cfg, "/status/404")
+    assert resp.status == 404 and resp.get("x-frame-options") == "SAMEORIGIN"
+
+
+@pytest.mark.parametrize(
+    ("policy", "allow_headers"),
+    [
+        pytest.param("CORS-With-Preflight", "*", id="cors-with-preflight"),
+        pytest.param("CORS-With-Preflight-And-SecurityHeadersPolicy", "*", id="with-security"),
+    ],
+)
+def test_cors_preflight_answered_by_the_edge(door: Door, policy: str, allow_headers: str) -> None:
+    events: list[dict[str, Any]] = []
+    cfg = EdgeConfig(
+        default=Behavior(
+            response_headers_policy=policy,
+            origin_request=recorder(events),
+            cache=CachePolicy(0, 0, 0),
+        )
+    )
+    resp = door.send(
+        cfg,
+        "/api/items",
+        method="OPTIONS",
+        headers=[
+            ("Origin", "https://app.example.com"),
+            ("Access-Control-Request-Method", "PUT"),
+            ("Access-Control-Request-Headers", "content-type"),
+        ],
+    )
+    assert resp.status == 200
+    assert resp.get("access-control-allow-origin") == "*"
+    assert (
+        resp.get("access-control-allow-methods") == "GET, DELETE, HEAD, OPTIONS, PATCH, POST, PUT"
+    )
+    assert resp.get("access-control-allow-headers") == allow_headers
+    assert door.log() == [] and events == []  # neither origin-request nor the origin ran
+    if "Security" in policy:
+        assert resp.get("strict-transport-security") == "max-age=31536000"
+
+
+def test_simple_cors_only_for_cors_requests(door: Door) -> None:
+    cfg = EdgeConfig(
+        default=Behavior(response_headers_policy="SimpleCORS", cache=CachePolicy(0, 0, 0))
+    )
+    with_origin = door.send(cfg, "/echo", headers=[("Origin", "https://a.example")])
+    without = door.send(cfg, "/echo")
+    assert with_origin.get("access-control-allow-origin") == "*"
+    assert without.get("access-control-allow-origin") is None
+    # SimpleCORS answers a preflight without Allow-Methods: only simple requests may follow
+    pre = door.send(
+        cfg,
+        "/echo",
+        method="OPTIONS",
+        headers=[("Origin", "https://a.example"), ("Access-Control-Request-Method", "PUT")],
+    )
+    assert pre.status == 200 and pre.get("access-control-allow-origin") == "*"
+    assert pre.get("access-control-allow-methods") is None
+    assert [r["method"] for r in door.log()] == ["GET", "GET"]
+
+
+def test_custom_policy_from_python(door: Door) -> None:
+    from edge_middleware.response_headers import CorsConfig, ResponseHeader, ResponseHeadersPolicy
+
+    policy = ResponseHeadersPolicy(
+        name="custom",
+        cors=CorsConfig(
+            allow_origins=("https://app.example.com",),
+            allow_credentials=True,
+            expose_headers=("X-Total",),
+            max_age_sec=600,
+        ),
+        custom_headers=(ResponseHeader("X-Powered-By-Edge", "yes"),),
+        remove_headers=("x-origin-status",),
+        server_timing_sampling_rate=100,
+    )
+    cfg = EdgeConfig(default=Behavior(response_headers_policy=policy, cache=CachePolicy(0, 0, 0)))
+    resp = door.send(cfg, "/status/200", headers=[("Origin", "https://app.example.com")])
+    assert resp.get("access-control-allow-origin") == "https://app.example.com"
+    assert resp.get("access-control-allow-credentials") == "true"
+    assert resp.get("access-control-expose-headers") == "X-Total"
+    assert resp.get("x-powered-by-edge") == "yes"
+    assert resp.get("x-origin-status") is None
+    timing = resp.get("server-timing") or ""
+    assert "cdn-cache-miss" in timing and (resp.get("x-amz-cf-id") or "-") in timing
+    other = door.send(cfg, "/status/200", headers=[("Origin", "https://evil.example")])
+    assert other.get("access-control-allow-origin") is None
+    pre = door.send(
+        cfg,
+        "/x",
+        method="OPTIONS",
+        headers=[("Origin", "https://app.example.com"), ("Access-Control-Request-Method", "GET")],
+    )
+    assert pre.get("access-control-max-age") == "600"
+
+
+def test_viewer_response_sees_policy_headers(door: Door) -> None:
+    events: list[dict[str, Any]] = []
+    cfg = EdgeConfig(
+        default=Behavior(
+            response_headers_policy="SecurityHeadersPolicy", viewer_response=recorder(events)
+        )
+    )
+    door.send(cfg, "/cache/60")
+    headers = events[0]["Records"][0]["cf"]["response"]["headers"]
+    assert headers["x-frame-options"][0]["value"] == "SAMEORIGIN"
+
+
+def test_custom_error_page_gets_the_policy(door: Door) -> None:
+    from edge_middleware import CustomErrorResponse
+
+    cfg = EdgeConfig(
+        default=Behavior(
+            response_headers_policy="SecurityHeadersPolicy", cache=CachePolicy(0, 0, 0)
+        ),
+        custom_error_responses=[CustomErrorResponse(404, "/status/200", 200)],
+    )
+    resp = door.send(cfg, "/status/404")
+    assert resp.status == 200 and resp.get("x-content-type-options") == "nosniff"

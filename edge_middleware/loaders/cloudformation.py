@@ -18,6 +18,7 @@ from typing import Any
 
 from ..config import CachePolicy, EdgeConfig, OriginRequestPolicy
 from ..exceptions import ConfigurationError
+from ..response_headers import ResponseHeadersPolicy
 from ..settings import EdgeSettings
 from ._common import (
     FunctionRef,
@@ -36,6 +37,7 @@ from .policies import (
     find_origin_request_policy,
     origin_request_policy_from_config,
 )
+from .response_headers import find_response_headers_policy, response_headers_policy_from_config
 
 __all__ = ["TemplateResolver", "is_template", "template_to_config"]
 
@@ -154,6 +156,16 @@ class TemplateResolver:
         config_path = f"Resources.{logical}.Properties.OriginRequestPolicyConfig"
         config = self._policy_config(logical, "OriginRequestPolicyConfig")
         return origin_request_policy_from_config(config, config_path, self.value)
+
+    def response_headers_policy(self, raw: Any, path: str) -> ResponseHeadersPolicy:
+        kind = "AWS::CloudFront::ResponseHeadersPolicy"
+        logical = self._policy_resource(raw, path, kind)
+        if logical is None:
+            policy_id = read_str(self._render_at(raw, path), path, allow_empty=False)
+            return find_response_headers_policy(policy_id, path, self.policies)
+        config_path = f"Resources.{logical}.Properties.ResponseHeadersPolicyConfig"
+        config = self._policy_config(logical, "ResponseHeadersPolicyConfig")
+        return response_headers_policy_from_config(config, config_path, self.value)
 
     def _render_at(self, raw: Any, path: str) -> Any:
         """:meth:`render`, with a malformed intrinsic reported at the field that holds it."""

@@ -20,7 +20,6 @@ from ..config import (
     EdgeConfig,
     Origin,
     OriginRequestPolicy,
-    Trigger,
     compile_path_pattern,
 )
 from ..exceptions import ConfigurationError
@@ -278,6 +277,10 @@ class _Converter:
         compress = read_bool(self.v(b, "Compress", path, False), child(path, "Compress"))
         triggers = self.associations(b, path)
         cache, orp, forward_all = self.cache(b, path, compress)
+        rhp_id = b.get("ResponseHeadersPolicyId") or None
+        rhp = None
+        if rhp_id is not None:
+            rhp = self.r.response_headers_policy(rhp_id, child(path, "ResponseHeadersPolicyId"))
         if self.items(b, "FunctionAssociations", path):
             logger.warning(
                 "%s: CloudFront Functions are not emulated; ignoring FunctionAssociations",
@@ -295,6 +298,7 @@ class _Converter:
                 compress=compress,
                 origin_request_policy=orp,
                 forward_all_headers=forward_all,
+                response_headers_policy=rhp,
             )
 
     def methods(
@@ -321,8 +325,8 @@ class _Converter:
             )
         return allowed, cached
 
-    def associations(self, b: Mapping[str, Any], path: str) -> dict[str, Trigger]:
-        triggers: dict[str, Trigger] = {}
+    def associations(self, b: Mapping[str, Any], path: str) -> dict[str, Any]:
+        triggers: dict[str, Any] = {}
         seen: dict[str, str] = {}
         for item_path, item in self.items(b, "LambdaFunctionAssociations", path):
             a = read_mapping(item, item_path)

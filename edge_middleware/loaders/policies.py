@@ -12,6 +12,7 @@ from typing import Any
 from ..cache.managed import managed_cache_policy, managed_origin_request_policy
 from ..config import CachePolicy, OriginRequestPolicy
 from ..exceptions import ConfigurationError
+from ..response_headers import ResponseHeadersPolicy
 from ._common import (
     child,
     list_items,
@@ -32,7 +33,10 @@ __all__ = [
 ]
 
 #: ``load_config(policies=...)``: policy id -> our object or its ``*PolicyConfig`` mapping.
-PoliciesArg = Mapping[str, CachePolicy | OriginRequestPolicy | Mapping[str, Any]] | None
+PoliciesArg = (
+    Mapping[str, CachePolicy | OriginRequestPolicy | ResponseHeadersPolicy | Mapping[str, Any]]
+    | None
+)
 Value = Callable[[Any, str], Any]
 
 

@@ -32,6 +32,8 @@ The same structure may also be given as a mapping, or as a JSON/YAML file.
     cache = "CachingDisabled"            # a managed policy name or id ...
     origin_request_policy = "AllViewerExceptHostHeader"
     viewer_protocol_policy = "redirect-to-https"
+    response_headers_policy = "SecurityHeadersPolicy"   # managed name or id, or a table in
+                                                        # ResponseHeadersPolicyConfig's shape
 
     [[behaviors]]                        # tried in order, first match wins
     path_pattern = "/static/*"
@@ -92,6 +94,7 @@ from ._common import (
 )
 from .policies import PoliciesArg, find_cache_policy, find_origin_request_policy
 from .resolver import s3_region
+from .response_headers import find_response_headers_policy, response_headers_policy_from_config
 
 __all__ = ["is_own_format", "own_format_to_config"]
 
@@ -273,7 +276,7 @@ class _Reader:
 
     def behavior(self, raw: Any, path: str, *, is_default: bool) -> Behavior:
         hints = _hints(Behavior)
-        special = (*_TRIGGERS, "cache", "origin_request_policy")
+        special = (*_TRIGGERS, "cache", "origin_request_policy", "response_headers_policy")
         fields = _table(raw, path, hints, special=special)
         pattern_path = child(path, "path_pattern")
         if is_default:
@@ -294,6 +297,17 @@ class _Reader:
         if "origin_request_policy" in fields:
             orp_path = child(path, "origin_request_policy")
             fields["origin_request_policy"] = self.orp(fields["origin_request_policy"], orp_path)
+        if "response_headers_policy" in fields:
+            rhp_path = child(path, "response_headers_policy")
+            raw_rhp = fields["response_headers_policy"]
+            if isinstance(raw_rhp, str):
+                fields["response_headers_policy"] = find_response_headers_policy(
+                    raw_rhp, rhp_path, self.policies
+                )
+            else:  # a table in CloudFront's ResponseHeadersPolicyConfig shape
+                fields["response_headers_policy"] = response_headers_policy_from_config(
+                    read_mapping(raw_rhp, rhp_path), rhp_path
+                )
         with wrap_errors(path, {k: child(path, k) for k in hints}):
             return Behavior(**fields)
 
