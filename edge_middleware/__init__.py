@@ -13,6 +13,7 @@ from .config import (
     CustomErrorResponse,
     EdgeConfig,
     Origin,
+    OriginGroup,
     OriginRequestPolicy,
     Trigger,
 )
@@ -28,24 +29,22 @@ from .exceptions import (
     OriginError,
 )
 from .loaders import load_config
+from .response_headers import CorsConfig, ResponseHeader, ResponseHeadersPolicy
 from .settings import EdgeSettings
 from .wsgi import EdgeWSGIMiddleware
 
 __version__ = "0.1.0"
 
 __all__ = [
-    # configuration
     "Behavior",
-    # storage
     "CacheEntry",
     "CachePolicy",
-    # errors
     "CloudFrontError",
     "ConfigurationError",
+    "CorsConfig",
     "CustomErrorResponse",
     "EdgeConfig",
     "EdgeError",
-    # front doors
     "EdgeMiddleware",
     "EdgeSettings",
     "EdgeWSGIMiddleware",
@@ -57,8 +56,11 @@ __all__ = [
     "MemoryStorage",
     "Origin",
     "OriginError",
+    "OriginGroup",
     "OriginRequestPolicy",
     "RedisStorage",
+    "ResponseHeader",
+    "ResponseHeadersPolicy",
     "Storage",
     "Trigger",
     "load_config",

@@ -22,6 +22,7 @@ __all__ = [
     "CustomErrorResponse",
     "EdgeConfig",
     "Origin",
+    "OriginGroup",
     "OriginRequestPolicy",
     "Trigger",
     "compile_path_pattern",
@@ -404,6 +405,52 @@ class Origin:
                 raise ConfigurationError(f"{where}.{port_attr}", port, "80, 443 or 1024-65535")
 
 
+#: The status codes an origin group may fail over on (``FailoverCriteria.StatusCodes``).
+FAILOVER_STATUS_CODES = (400, 403, 404, 416, 500, 502, 503, 504)
+
+
+@dataclass(frozen=True, slots=True)
+class OriginGroup:
+    """An origin group (``OriginGroups``): a behavior that targets ``id`` sends GET, HEAD and
+    OPTIONS requests to the primary member and, when it answers one of ``failover_status_codes``
+    or can't be reached, to the secondary (docs/distributions.md "Origin groups").
+
+    Example::
+
+        EdgeConfig(
+            origins=[Origin("main"), Origin("backup")],
+            origin_groups=[OriginGroup("site", ("main", "backup"), (500, 502, 503, 504))],
+            default=Behavior(target_origin_id="site"),
+        )
+    """
+
+    id: str
+    members: tuple[str, ...]
+    failover_status_codes: tuple[int, ...] = (500, 502, 503, 504)
+
+    def __post_init__(self) -> None:
+        where = f"OriginGroup({self.id!r})"
+        if not isinstance(self.id, str) or not self.id:
+            raise ConfigurationError(f"{where}.id", self.id, "a non-empty id")
+        members = tuple(self.members)
+        if len(members) != 2 or len(set(members)) != 2:
+            raise ConfigurationError(
+                f"{where}.members", list(members), "two origin ids: the primary, the secondary"
+            )
+        object.__setattr__(self, "members", members)
+        codes = tuple(self.failover_status_codes)
+        for code in codes:
+            if code not in FAILOVER_STATUS_CODES:
+                raise ConfigurationError(
+                    f"{where}.failover_status_codes",
+                    code,
+                    "one of " + ", ".join(map(str, FAILOVER_STATUS_CODES)),
+                )
+        if not codes:
+            raise ConfigurationError(f"{where}.failover_status_codes", [], "at least one code")
+        object.__setattr__(self, "failover_status_codes", codes)
+
+
 @dataclass(frozen=True, slots=True)
 class CustomErrorResponse:
     """``CustomErrorResponses`` item: replace an error status with a page and/or code."""
@@ -453,6 +500,7 @@ class EdgeConfig:
     settings: EdgeSettings = field(default_factory=EdgeSettings)
     aliases: Sequence[str] = ()
     default_root_object: str = ""
+    origin_groups: Sequence[OriginGroup] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.default, Behavior):
@@ -473,11 +521,26 @@ class EdgeConfig:
         if len(set(ids)) != len(ids):
             raise ConfigurationError("EdgeConfig.origins", ids, "unique origin ids")
         object.__setattr__(self, "origins", origins)
+        groups = tuple(self.origin_groups)
+        for i, g in enumerate(groups):
+            if not isinstance(g, OriginGroup):
+                raise ConfigurationError(f"EdgeConfig.origin_groups[{i}]", g, "an OriginGroup")
+            if g.id in ids or g.id in [x.id for x in groups[:i]]:
+                raise ConfigurationError(
+                    f"EdgeConfig.origin_groups[{i}].id", g.id, "an id no origin or group has"
+                )
+            for member in g.members:
+                if member not in ids:
+                    raise ConfigurationError(
+                        f"EdgeConfig.origin_groups[{i}].members", member, f"one of {ids}"
+                    )
+        object.__setattr__(self, "origin_groups", groups)
+        targets = [*ids, *(g.id for g in groups)]
         for i, b in enumerate((*behaviors, self.default)):
-            if b.target_origin_id is not None and b.target_origin_id not in ids:
+            if b.target_origin_id is not None and b.target_origin_id not in targets:
                 where = f"EdgeConfig.behaviors[{i}]" if i < len(behaviors) else "EdgeConfig.default"
                 raise ConfigurationError(
-                    f"{where}.target_origin_id", b.target_origin_id, f"one of {ids}"
+                    f"{where}.target_origin_id", b.target_origin_id, f"one of {targets}"
                 )
         root = self.default_root_object
         if not isinstance(root, str) or len(root) > 255:
@@ -499,12 +562,43 @@ class EdgeConfig:
         return self.default
 
     def origin_for(self, behavior: Behavior) -> Origin:
-        if behavior.target_origin_id is None:
+        """The behavior's origin; for an origin group, its primary member."""
+        target = behavior.target_origin_id
+        if target is None:
             return self.origins[0]
+        group = self.origin_group_for(behavior)
+        if group is not None:
+            target = group.members[0]
+        return self.origin_by_id(target)
+
+    def origin_by_id(self, origin_id: str) -> Origin:
         for o in self.origins:
-            if o.id == behavior.target_origin_id:
+            if o.id == origin_id:
                 return o
         return self.origins[0]  # pragma: no cover - checked in __post_init__
+
+    def origin_group_for(self, behavior: Behavior) -> OriginGroup | None:
+        """The origin group the behavior targets, if it targets one."""
+        for g in self.origin_groups:
+            if g.id == behavior.target_origin_id:
+                return g
+        return None
+
+    def failover_origin(
+        self, behavior: Behavior, tried: Origin, method: str, status: int | None
+    ) -> Origin | None:
+        """The origin to retry on after ``tried`` answered ``status`` (``None``: it could not
+        be reached or timed out), or ``None`` when CloudFront does not fail over: the behavior
+        targets no origin group, ``tried`` is not its primary, the method is not GET, HEAD or
+        OPTIONS, or the status is not one of the group's (docs/distributions.md)."""
+        group = self.origin_group_for(behavior)
+        if group is None or tried.id != group.members[0]:
+            return None
+        if method not in ("GET", "HEAD", "OPTIONS"):
+            return None
+        if status is not None and status not in group.failover_status_codes:
+            return None
+        return self.origin_by_id(group.members[1])
 
     def error_response_for(self, status: int) -> CustomErrorResponse | None:
         for c in self.custom_error_responses:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from .cache.compression import choose_coding, compress
 from .cache.entry import CacheEntry
 from .cache.rules import StoreDecision, decide_storage, normalize_accept_encoding
-from .config import Behavior, Trigger
+from .config import Behavior, Origin, Trigger
 from .convert import ViewerRequest, is_disallowed, reason_phrase
 from .effects import (
     FetchOrigin,
@@ -134,14 +134,17 @@ def origin_phase(
     viewer_body: bytes | None = None,
     background: bool = False,
     collect: bool = False,
+    origin: Origin | None = None,
 ) -> Gen:
     """Returns the viewer's Outcome; ``None`` for a background refresh; with ``collect`` (a
-    custom error page fetch) the ``(status, reason, headers, body)`` of the page, or ``None``."""
+    custom error page fetch) the ``(status, reason, headers, body)`` of the page, or ``None``.
+    ``origin``: the origin to use instead of the behavior's (an origin group's secondary)."""
     s = p.settings
+    given_body = send_body
     background = background or collect
     cacheable = bool(key)
     storable = cacheable and req["method"] != "HEAD"
-    default_origin = p.config.origin_for(behavior)
+    default_origin = origin or p.config.origin_for(behavior)
     oreq = p._origin_request(behavior, default_origin, req, viewer, stale, cacheable)
 
     trig = behavior.origin_request
@@ -225,9 +228,47 @@ def origin_phase(
             )
         )
 
-    origin, origin_id = match_origin(p.config, oreq, default_origin)
+    target, origin_id = match_origin(p.config, oreq, default_origin)
     event = p._event("origin-request", rid, oreq)
-    resp = yield FetchOrigin(origin, origin_id, oreq, send_body, event, whole=background)
+    # An origin group's primary is read whole, so that a failover leaves nothing streaming.
+    may_fail_over = p.config.failover_origin(behavior, default_origin, req["method"], None)
+    resp = yield FetchOrigin(
+        target, origin_id, oreq, send_body, event, whole=background or may_fail_over is not None
+    )
+    secondary = p.config.failover_origin(
+        behavior,
+        default_origin,
+        req["method"],
+        None if isinstance(resp, CloudFrontError) else resp.status,
+    )
+    if secondary is not None:
+        # Origin failover: the request goes again, with origin-request, to the secondary
+        # (docs/distributions.md "Origin groups"); the primary's answer is dropped.
+        failed = resp.reason if isinstance(resp, CloudFrontError) else f"status {resp.status}"
+        steps.append(
+            TraceStep(
+                "origin-response",
+                False,
+                skipped_because=f"origin group failover: {default_origin.id} answered {failed}",
+            )
+        )
+        return (
+            yield from origin_phase(
+                p,
+                behavior,
+                req,
+                given_body,
+                key,
+                stale,
+                rid,
+                viewer,
+                steps,
+                viewer_body=viewer_body,
+                background=background,
+                collect=collect,
+                origin=secondary,
+            )
+        )
     now = p.clock()
     if isinstance(resp, CloudFrontError):
         steps.append(TraceStep("origin-response", False, skipped_because="origin unreachable"))

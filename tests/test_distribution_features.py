@@ -19,6 +19,8 @@ from edge_middleware import (
     EdgeConfig,
     EdgeMiddleware,
     EdgeWSGIMiddleware,
+    Origin,
+    OriginGroup,
 )
 
 try:
@@ -320,3 +322,94 @@ def test_custom_error_page_gets_the_policy(door: Door) -> None:
     )
     resp = door.send(cfg, "/status/404")
     assert resp.status == 200 and resp.get("x-content-type-options") == "nosniff"
+
+
+# -- origin groups -------------------------------------------------------------------------------
+
+
+def fixed_app(kind: str, status: int, text: str, log: list[str]) -> Any:
+    """A tiny real origin answering every path with ``status`` and ``text``."""
+    if kind == "asgi":
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import PlainTextResponse
+        from starlette.routing import Route
+
+        async def page(request: Request) -> PlainTextResponse:
+            log.append(f"{request.method} {request.url.path}")
+            return PlainTextResponse(text, status_code=status)
+
+        methods = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
+        return Starlette(routes=[Route("/{path:path}", page, methods=methods)])
+    from flask import Flask, request
+
+    app = Flask(f"fixed_{status}")
+
+    @app.route("/", defaults={"path": ""}, methods=["GET", "HEAD", "OPTIONS", "POST", "PUT"])
+    @app.route("/<path:path>", methods=["GET", "HEAD", "OPTIONS", "POST", "PUT"])
+    def page(path: str) -> tuple[str, int]:
+        log.append(f"{request.method} {request.path}")
+        return text, status
+
+    return app.wsgi_app
+
+
+def group_config(events: list[dict[str, Any]], codes: tuple[int, ...]) -> EdgeConfig:
+
+    return EdgeConfig(
+        origins=[
+            Origin("main", domain_name="main.example.com"),
+            Origin("backup", domain_name="backup.example.com"),
+        ],
+        origin_groups=[OriginGroup("site", ("main", "backup"), codes)],
+        default=Behavior(
+            target_origin_id="site", origin_request=recorder(events), cache=CachePolicy(0, 0, 0)
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "primary", "codes", "status", "body", "attempts"),
+    [
+        pytest.param("GET", 503, (500, 502, 503, 504), 200, b"backup", 2, id="503-fails-over"),
+        pytest.param("HEAD", 503, (503,), 200, b"", 2, id="head-fails-over"),
+        pytest.param("OPTIONS", 503, (503,), 200, b"backup", 2, id="options-fails-over"),
+        pytest.param("POST", 503, (503,), 503, b"primary", 1, id="post-does-not"),
+        pytest.param("GET", 404, (500, 502, 503, 504), 404, b"primary", 1, id="404-not-configured"),
+        pytest.param("GET", 404, (403, 404), 200, b"backup", 2, id="404-configured"),
+        pytest.param("GET", 200, (503,), 200, b"primary", 1, id="primary-ok"),
+    ],
+)
+def test_origin_group_failover(
+    door: Door,
+    method: str,
+    primary: int,
+    codes: tuple[int, ...],
+    status: int,
+    body: bytes,
+    attempts: int,
+) -> None:
+    events: list[dict[str, Any]] = []
+    seen: list[str] = []
+    cfg = group_config(events, codes)
+    main = ("main", fixed_app(door.kind, primary, "primary", seen))
+    backup = ("backup", fixed_app(door.kind, 200, "backup", seen))
+    resp = door.send(cfg, "/page", method=method, origins=[main, backup])
+    assert resp.status == status
+    assert resp.body == body
+    domains = [e["Records"][0]["cf"]["request"]["origin"]["custom"]["domainName"] for e in events]
+    assert domains == ["main.example.com", "backup.example.com"][:attempts]
+    assert [e["Records"][0]["cf"]["request"]["uri"] for e in events] == ["/page"] * attempts
+    assert len(seen) == attempts
+
+
+def test_origin_group_fails_over_on_connection_failure(door: Door) -> None:
+    events: list[dict[str, Any]] = []
+    seen: list[str] = []
+    cfg = group_config(events, (503,))
+    # Nothing listens on port 9 of the loopback: the connection is refused.
+    main = ("main", "http://127.0.0.1:9")
+    backup = ("backup", fixed_app(door.kind, 200, "backup", seen))
+    resp = door.send(cfg, "/page", origins=[main, backup])
+    assert (resp.status, resp.body) == (200, b"backup")
+    assert len(events) == 2 and seen == ["GET /page"]

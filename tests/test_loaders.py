@@ -374,7 +374,7 @@ def test_json_template_logical_id(
         handlers={"docs-redirects": redirects},
         logical_id=logical_id,
     )
-    assert config.default.target_origin_id == default_origin
+    assert config.origin_for(config.default).id == default_origin
     assert config.default.cache.name == cache_name
     assert [b.path_pattern for b in config.behaviors] == behaviors
 
@@ -383,8 +383,12 @@ def test_json_template_blue_details() -> None:
     config = load_config(
         FIXTURES / "cloudformation.json", handlers={"RedirectVersion": redirects}, logical_id="Blue"
     )
-    # The origin group targets its primary member.
-    assert config.default.target_origin_id == "docs-blue"
+    # The behavior targets the origin group; requests go to its primary member first.
+    assert config.default.target_origin_id == "docs-failover"
+    assert config.origin_for(config.default).id == "docs-blue"
+    group = config.origin_group_for(config.default)
+    assert group is not None and group.members == ("docs-blue", "docs-website")
+    assert group.failover_status_codes == (502, 503)
     assert handler_of(config.default, "origin-request") is redirects
     assert config.default.cache == CachePolicy(
         min_ttl=60,

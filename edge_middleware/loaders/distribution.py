@@ -19,6 +19,7 @@ from ..config import (
     CustomErrorResponse,
     EdgeConfig,
     Origin,
+    OriginGroup,
     OriginRequestPolicy,
     compile_path_pattern,
 )
@@ -74,8 +75,9 @@ class _Converter:
         self.r = resolver
         self.handlers = handlers
         self.settings = settings
-        #: TargetOriginId -> origin id (an origin group targets its primary member).
+        #: TargetOriginId -> the origin or origin group it names.
         self.targets: dict[str, str] = {}
+        self.groups: list[OriginGroup] = []
 
     # -- small typed readers that resolve intrinsics first ---------------------------------
 
@@ -133,6 +135,7 @@ class _Converter:
                 settings=self.settings,
                 aliases=aliases,
                 default_root_object=root,
+                origin_groups=self.groups,
                 **extra,
             )
 
@@ -149,22 +152,43 @@ class _Converter:
         if not origins:
             raise ConfigurationError(child(path, "Origins"), [], "at least one origin")
         for group_path, group in self.items(dc, "OriginGroups", path):
-            g = read_mapping(group, group_path)
-            gid = read_str(self.req(g, "Id", group_path), child(group_path, "Id"))
-            members = self.items(g, "Members", group_path)
-            if not members:
-                raise ConfigurationError(child(group_path, "Members"), [], "at least one member")
-            member_path, member = members[0]
-            primary = read_str(
+            self.groups.append(self.origin_group(group, group_path))
+        return origins
+
+    def origin_group(self, raw: Any, path: str) -> OriginGroup:
+        """``OriginGroups.Items[]``: ``Id``, ``Members`` (two ``OriginId``s, primary first),
+        ``FailoverCriteria.StatusCodes``; ``SelectionCriteria`` is accepted and ignored."""
+        g = read_mapping(raw, path)
+        gid = read_str(self.req(g, "Id", path), child(path, "Id"), allow_empty=False)
+        if gid in self.targets:
+            raise ConfigurationError(child(path, "Id"), gid, "an id no origin or group has")
+        members_path = child(path, "Members")
+        member_ids = []
+        self.req(g, "Members", path)
+        for member_path, member in self.items(g, "Members", path):
+            origin_id = read_str(
                 self.req(read_mapping(member, member_path), "OriginId", member_path),
                 child(member_path, "OriginId"),
             )
-            if primary not in self.targets:
+            if origin_id not in self.targets or origin_id != self.targets[origin_id]:
                 raise ConfigurationError(
-                    child(member_path, "OriginId"), primary, f"one of {list(self.targets)}"
+                    child(member_path, "OriginId"), origin_id, f"one of {list(self.targets)}"
                 )
-            self.targets[gid] = self.targets[primary]
-        return origins
+            member_ids.append(origin_id)
+        criteria_path = child(path, "FailoverCriteria")
+        criteria = read_mapping(self.req(g, "FailoverCriteria", path), criteria_path)
+        codes_path = child(criteria_path, "StatusCodes")
+        self.req(criteria, "StatusCodes", criteria_path)
+        codes = tuple(read_int(x, p) for p, x in self.items(criteria, "StatusCodes", criteria_path))
+        self.targets[gid] = gid
+        with wrap_errors(
+            path,
+            {
+                "members": list_path(g.get("Members"), members_path),
+                "failover_status_codes": list_path(criteria.get("StatusCodes"), codes_path),
+            },
+        ):
+            return OriginGroup(gid, tuple(member_ids), codes)
 
     def origin(self, raw: Any, path: str) -> Origin:
         o = read_mapping(raw, path)

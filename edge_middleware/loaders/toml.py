@@ -25,6 +25,11 @@ The same structure may also be given as a mapping, or as a JSON/YAML file.
     domain_name = "assets.s3.eu-west-1.amazonaws.com"   # kind = "s3", region from the domain
     uses_oac = true
 
+    [[origin_groups]]                    # optional: GET/HEAD/OPTIONS fail over to the second
+    id = "app-group"
+    members = ["app", "assets"]
+    failover_status_codes = [500, 502, 503, 504]
+
     [default]                            # the "*" behavior, evaluated last
     target_origin_id = "app"
     viewer_request = "handlers.auth:handler"              # "module:function"
@@ -76,6 +81,7 @@ from ..config import (
     CustomErrorResponse,
     EdgeConfig,
     Origin,
+    OriginGroup,
     OriginRequestPolicy,
     Trigger,
     compile_path_pattern,
@@ -101,6 +107,7 @@ __all__ = ["is_own_format", "own_format_to_config"]
 TOP_LEVEL = (
     "distribution",
     "origins",
+    "origin_groups",
     "default",
     "behaviors",
     "custom_error_responses",
@@ -208,6 +215,15 @@ class _Reader:
         origins = [
             self.origin(o, index("origins", i)) for i, o in enumerate(self.array(top, "origins"))
         ]
+        groups = []
+        for i, raw in enumerate(self.array(top, "origin_groups")):
+            path = index("origin_groups", i)
+            fields = _table(raw, path, _hints(OriginGroup))
+            require(fields, "id", path)
+            require(fields, "members", path)
+            with wrap_errors(path, {k: child(path, k) for k in fields}):
+                groups.append(OriginGroup(**fields))
+            self.origin_ids.append(fields["id"])
         behaviors = [
             self.behavior(b, index("behaviors", i), is_default=False)
             for i, b in enumerate(self.array(top, "behaviors"))
@@ -235,6 +251,7 @@ class _Reader:
                 settings=settings,
                 aliases=dist.get("aliases", ()),
                 default_root_object=dist.get("default_root_object", ""),
+                origin_groups=groups,
                 **extra,
             )
 
