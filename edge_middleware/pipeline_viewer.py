@@ -7,6 +7,7 @@ import logging
 from typing import TYPE_CHECKING, cast
 
 from .cache.entry import CacheEntry
+from .cache.ranges import byte_range_response
 from .cache.rules import (
     cache_key,
     cookies_forwarded,
@@ -97,7 +98,7 @@ class ViewerSide(PipelineBase):
             status, body = 304, b""
             headers = without(headers, b"content-length")
         elif entry.status == 200 and (ranged := get_first(req["headers"], "range")) is not None:
-            status, body, headers = _byte_range(ranged, entry.body, headers)
+            status, body, headers = byte_range_response(ranged, entry.body, headers)
         return (
             yield from self._finish(
                 status,
@@ -357,34 +358,3 @@ class ViewerSide(PipelineBase):
         if page is None or page[0] >= 400:
             return None
         return page
-
-
-def _byte_range(value: str, body: bytes, headers: RawHeaders) -> tuple[int, bytes, RawHeaders]:
-    """A single byte range cut from a cached object (caching.md §1.14, C28). Several ranges
-    or an invalid one get the full 200; a range past the end gets 416."""
-    size = len(body)
-    unit, _, spec = value.partition("=")
-    if unit.strip().lower() != "bytes" or "," in spec:
-        return 200, body, headers
-    first, dash, last = spec.strip().partition("-")
-    try:
-        if not dash:
-            return 200, body, headers
-        if first == "":
-            start, end = max(0, size - int(last)), size - 1
-        else:
-            start = int(first)
-            end = min(int(last), size - 1) if last else size - 1
-    except ValueError:
-        return 200, body, headers
-    if start < 0 or (first and last and int(last) < start):
-        return 200, body, headers
-    rest = [(k, v) for k, v in headers if k.lower() != b"content-length"]
-    if start >= size:
-        rest.append((b"Content-Range", f"bytes */{size}".encode()))
-        rest.append((b"Content-Length", b"0"))
-        return 416, b"", rest
-    part = body[start : end + 1]
-    rest.append((b"Content-Range", f"bytes {start}-{end}/{size}".encode()))
-    rest.append((b"Content-Length", str(len(part)).encode()))
-    return 206, part, rest

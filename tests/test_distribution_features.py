@@ -413,3 +413,23 @@ def test_origin_group_fails_over_on_connection_failure(door: Door) -> None:
     resp = door.send(cfg, "/page", origins=[main, backup])
     assert (resp.status, resp.body) == (200, b"backup")
     assert len(events) == 2 and seen == ["GET /page"]
+
+
+# -- byte ranges ---------------------------------------------------------------------------------
+
+
+def test_multiple_ranges_on_a_cached_object(door: Door) -> None:
+    cfg = EdgeConfig(default=Behavior())
+    full = door.send(cfg, "/cache/60")  # miss: stored whole
+    assert full.status == 200
+    resp = door.send(cfg, "/cache/60", headers=[("Range", "bytes=0-5, 10-12")])
+    assert resp.status == 206 and resp.get("x-cache") == "Hit from cloudfront"
+    ctype = resp.get("content-type") or ""
+    assert ctype.startswith("multipart/byteranges; boundary=")
+    boundary = ctype.split("boundary=", 1)[1]
+    parts = resp.body.split(f"--{boundary}".encode())
+    assert parts[-1] == b"--\r\n"
+    assert b"Content-Range: bytes 0-5/" in parts[1] and parts[1].endswith(full.body[0:6] + b"\r\n")
+    assert b"Content-Range: bytes 10-12/" in parts[2]
+    assert parts[2].endswith(full.body[10:13] + b"\r\n")
+    assert resp.get("content-length") == str(len(resp.body))
