@@ -79,6 +79,49 @@ def template() -> dict[str, Any]:
                     }
                 },
             },
+            "Headers": {
+                "Type": "AWS::CloudFront::ResponseHeadersPolicy",
+                "Properties": {
+                    "ResponseHeadersPolicyConfig": {
+                        "Name": "headers",
+                        "Comment": "every property",
+                        "CorsConfig": {
+                            "AccessControlAllowCredentials": True,
+                            "AccessControlAllowHeaders": {"Items": ["Authorization"]},
+                            "AccessControlAllowMethods": {"Items": ["GET"]},
+                            "AccessControlAllowOrigins": {"Items": ["https://a.example"]},
+                            "AccessControlExposeHeaders": {"Items": ["X-Total"]},
+                            "AccessControlMaxAgeSec": 600,
+                            "OriginOverride": True,
+                        },
+                        "SecurityHeadersConfig": {
+                            "ContentSecurityPolicy": {
+                                "ContentSecurityPolicy": "default-src 'self'",
+                                "Override": True,
+                            },
+                            "ContentTypeOptions": {"Override": True},
+                            "FrameOptions": {"FrameOption": "DENY", "Override": True},
+                            "ReferrerPolicy": {"ReferrerPolicy": "no-referrer", "Override": True},
+                            "StrictTransportSecurity": {
+                                "AccessControlMaxAgeSec": 600,
+                                "IncludeSubdomains": True,
+                                "Preload": True,
+                                "Override": True,
+                            },
+                            "XSSProtection": {
+                                "Protection": True,
+                                "ModeBlock": True,
+                                "Override": True,
+                            },
+                        },
+                        "CustomHeadersConfig": {
+                            "Items": [{"Header": "X-A", "Value": "1", "Override": True}]
+                        },
+                        "RemoveHeadersConfig": {"Items": [{"Header": "Server"}]},
+                        "ServerTimingHeadersConfig": {"Enabled": True, "SamplingRate": 10},
+                    }
+                },
+            },
             "Distribution": {
                 "Type": "AWS::CloudFront::Distribution",
                 "Properties": {
@@ -139,6 +182,22 @@ def template() -> dict[str, Any]:
                                 },
                             },
                         ],
+                        "OriginGroups": {
+                            "Quantity": 1,
+                            "Items": [
+                                {
+                                    "Id": "group",
+                                    "SelectionCriteria": "default",
+                                    "FailoverCriteria": {
+                                        "StatusCodes": {"Quantity": 1, "Items": [503]}
+                                    },
+                                    "Members": {
+                                        "Quantity": 2,
+                                        "Items": [{"OriginId": "app"}, {"OriginId": "assets"}],
+                                    },
+                                }
+                            ],
+                        },
                         "DefaultCacheBehavior": {
                             "TargetOriginId": "app",
                             "ViewerProtocolPolicy": "redirect-to-https",
@@ -166,6 +225,7 @@ def template() -> dict[str, Any]:
                                 "TargetOriginId": "assets",
                                 "ViewerProtocolPolicy": "allow-all",
                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+                                "ResponseHeadersPolicyId": {"Ref": "Headers"},
                                 "AllowedMethods": ["GET", "HEAD", "OPTIONS"],
                                 "LambdaFunctionAssociations": [
                                     {
@@ -238,8 +298,98 @@ def app(c: EdgeConfig) -> Any:
     return c.origins[0]
 
 
+RHP = ("Resources", "Headers", "Properties", "ResponseHeadersPolicyConfig")
+CORS = (*RHP, "CorsConfig")
+SEC = (*RHP, "SecurityHeadersConfig")
+
+
+def rhp(c: EdgeConfig) -> Any:
+    return c.behaviors[0].headers_policy
+
+
+def sec(name: str) -> Check:
+    return lambda c: {h.name: h.value for h in rhp(c).security_headers}.get(name)
+
+
 #: (path removed, what to read, the value CloudFront uses then)
 OPTIONAL: list[Any] = [
+    # OriginGroups, ResponseHeadersPolicyId
+    pytest.param((*DC, "OriginGroups"), lambda c: c.origin_groups, (), id="OriginGroups"),
+    pytest.param(
+        (*DC, "OriginGroups", "Items", 0, "SelectionCriteria"),
+        lambda c: c.origin_groups[0].members,
+        ("app", "assets"),
+        id="OriginGroup.SelectionCriteria",
+    ),
+    pytest.param((*BEH, "ResponseHeadersPolicyId"), rhp, None, id="ResponseHeadersPolicyId"),
+    # ResponseHeadersPolicyConfig
+    pytest.param((*RHP, "Comment"), lambda c: rhp(c).name, "headers", id="RHP.Comment"),
+    pytest.param((*RHP, "CorsConfig"), lambda c: rhp(c).cors, None, id="RHP.CorsConfig"),
+    pytest.param(
+        (*CORS, "AccessControlExposeHeaders"),
+        lambda c: rhp(c).cors.expose_headers,
+        (),
+        id="Cors.ExposeHeaders",
+    ),
+    pytest.param(
+        (*CORS, "AccessControlMaxAgeSec"),
+        lambda c: rhp(c).cors.max_age_sec,
+        None,
+        id="Cors.MaxAgeSec",
+    ),
+    pytest.param(
+        (*CORS, "AccessControlAllowCredentials"),
+        lambda c: rhp(c).cors.allow_credentials,
+        False,
+        id="Cors.AllowCredentials",
+    ),
+    pytest.param(
+        (*CORS, "OriginOverride"), lambda c: rhp(c).cors.origin_override, False, id="Cors.Override"
+    ),
+    pytest.param(
+        (*RHP, "SecurityHeadersConfig"), lambda c: rhp(c).security_headers, (), id="RHP.Security"
+    ),
+    pytest.param((*SEC, "ContentSecurityPolicy"), sec("Content-Security-Policy"), None, id="CSP"),
+    pytest.param((*SEC, "ContentTypeOptions"), sec("X-Content-Type-Options"), None, id="XCTO"),
+    pytest.param((*SEC, "FrameOptions"), sec("X-Frame-Options"), None, id="FrameOptions"),
+    pytest.param((*SEC, "ReferrerPolicy"), sec("Referrer-Policy"), None, id="ReferrerPolicy"),
+    pytest.param(
+        (*SEC, "StrictTransportSecurity"), sec("Strict-Transport-Security"), None, id="HSTS"
+    ),
+    pytest.param(
+        (*SEC, "StrictTransportSecurity", "IncludeSubdomains"),
+        sec("Strict-Transport-Security"),
+        "max-age=600; preload",
+        id="HSTS.IncludeSubdomains",
+    ),
+    pytest.param(
+        (*SEC, "StrictTransportSecurity", "Preload"),
+        sec("Strict-Transport-Security"),
+        "max-age=600; includeSubDomains",
+        id="HSTS.Preload",
+    ),
+    pytest.param((*SEC, "XSSProtection"), sec("X-XSS-Protection"), None, id="XSSProtection"),
+    pytest.param(
+        (*SEC, "XSSProtection", "ModeBlock"), sec("X-XSS-Protection"), "1", id="XSS.ModeBlock"
+    ),
+    pytest.param(
+        (*SEC, "FrameOptions", "Override"),
+        lambda c: [h.override for h in rhp(c).security_headers if h.name == "X-Frame-Options"],
+        [False],
+        id="Security.Override",
+    ),
+    pytest.param(
+        (*RHP, "CustomHeadersConfig"), lambda c: rhp(c).custom_headers, (), id="CustomHeaders"
+    ),
+    pytest.param(
+        (*RHP, "RemoveHeadersConfig"), lambda c: rhp(c).remove_headers, (), id="RemoveHeaders"
+    ),
+    pytest.param(
+        (*RHP, "ServerTimingHeadersConfig"),
+        lambda c: rhp(c).server_timing_sampling_rate,
+        None,
+        id="ServerTiming",
+    ),
     # DistributionConfig
     pytest.param((*DC, "Aliases"), lambda c: c.aliases, (), id="Aliases"),
     pytest.param((*DC, "Comment"), lambda c: c.default.path_pattern, "*", id="Comment"),
@@ -406,6 +556,7 @@ _SAME_AS_BASE = {
     "Restrictions", "Locations", "ContinuousDeploymentPolicyId", "OriginShield",
     "S3OriginConfig", "OriginReadTimeout", "SmoothStreaming", "FieldLevelEncryptionId",
     "RealtimeLogConfigArn", "TrustedKeyGroups", "TrustedSigners", "Comment",
+    "SelectionCriteria",
 }  # fmt: skip
 
 
@@ -490,6 +641,34 @@ COERCED: list[Any] = [
         id="CP.Gzip-str",
     ),
     pytest.param((*DC, "Aliases", 0), 1234, lambda c: c.aliases, ("1234",), id="Aliases-item-int"),
+    pytest.param(
+        (*RHP, "CustomHeadersConfig", "Items", 0, "Value"),
+        False,
+        lambda c: rhp(c).custom_headers[0].value,
+        "false",
+        id="RHP.CustomHeader.Value-bool",
+    ),
+    pytest.param(
+        (*CORS, "AccessControlMaxAgeSec"),
+        "60",
+        lambda c: rhp(c).cors.max_age_sec,
+        60,
+        id="Cors.MaxAgeSec-str",
+    ),
+    pytest.param(
+        (*CORS, "OriginOverride"),
+        "false",
+        lambda c: rhp(c).cors.origin_override,
+        False,
+        id="Cors.OriginOverride-str",
+    ),
+    pytest.param(
+        (*DC, "OriginGroups", "Items", 0, "FailoverCriteria", "StatusCodes", "Items", 0),
+        "502",
+        lambda c: c.origin_groups[0].failover_status_codes,
+        (502,),
+        id="FailoverStatusCode-str",
+    ),
 ]
 
 
