@@ -110,6 +110,9 @@ def format_request(
         )
     )
     lines = [line]
+    for step in outcome.steps:  # an origin group's failover: which origin failed, and how
+        if not step.ran and step.skipped_because.startswith("origin group failover"):
+            lines.append(_paint(f"    ~ {step.skipped_because}", _YELLOW, color))
     for step in ran:
         if step.output:
             for out in step.output.rstrip("\n").split("\n"):

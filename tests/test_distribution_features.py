@@ -56,6 +56,8 @@ class Door:
     now: list[float] = field(default_factory=lambda: [START])
     logs: dict[str | None, list[dict[str, Any]]] = field(default_factory=dict)
     clients: dict[int, Any] = field(default_factory=dict)
+    #: What the middleware's observers saw (the dev log, access log and inspector read these).
+    records: list[Any] = field(default_factory=list)
 
     def log(self, origin_id: str | None = None) -> list[dict[str, Any]]:
         return self.logs.setdefault(origin_id, [])
@@ -80,11 +82,13 @@ class Door:
             mw = EdgeMiddleware(
                 self.app(), config=cfg, clock=lambda: self.now[0], origins=mapping or None
             )
+            mw.add_observer(self.records.append)
             client = TestClient(mw, base_url=BASE_URL, follow_redirects=False)
         else:
             wsgi = EdgeWSGIMiddleware(
                 self.app(), config=cfg, clock=lambda: self.now[0], origins=mapping or None
             )
+            wsgi.add_observer(self.records.append)
             client = Client(wsgi, use_cookies=False)
         self.clients[id(cfg)] = client
         return client
@@ -433,3 +437,22 @@ def test_multiple_ranges_on_a_cached_object(door: Door) -> None:
     assert b"Content-Range: bytes 10-12/" in parts[2]
     assert parts[2].endswith(full.body[10:13] + b"\r\n")
     assert resp.get("content-length") == str(len(resp.body))
+
+
+def test_failover_shows_in_the_trace_and_dev_log(door: Door) -> None:
+    from edge_middleware.devlog import format_request
+
+    events: list[dict[str, Any]] = []
+    cfg = group_config(events, (503,))
+    main = ("main", fixed_app(door.kind, 503, "primary", []))
+    backup = ("backup", fixed_app(door.kind, 200, "backup", []))
+    assert door.send(cfg, "/page", origins=[main, backup]).status == 200
+    (record,) = door.records
+    steps = [(s.event_type, s.ran, s.skipped_because) for s in record.outcome.steps]
+    assert steps[1:4] == [
+        ("origin-request", True, ""),
+        ("origin-response", False, "origin group failover: main answered status 503"),
+        ("origin-request", True, ""),
+    ]
+    lines = format_request(record)
+    assert "    ~ origin group failover: main answered status 503" in lines
