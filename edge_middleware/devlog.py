@@ -136,13 +136,21 @@ def _ttls(behavior: Behavior) -> str:
 def banner(config: EdgeConfig, *, indent: str = "") -> list[str]:
     """The behaviors in evaluation order with origin, TTLs (min/default/max) and functions."""
     lines = [f"distribution {config.distribution_id} ({config.distribution_domain_name})"]
+    if config.default_root_object:
+        lines.append(f"default root object: /{config.default_root_object}")
     lines.append("behaviors, first match wins:")
     for i, behavior in enumerate(config.all_behaviors, 1):
         origin = config.origin_for(behavior)
         name = behavior.path_pattern + ("  (default)" if behavior is config.default else "")
-        lines.append(
-            f"{indent}{i}. {name}  -> origin {origin.id} ({origin.domain_name})  {_ttls(behavior)}"
-        )
+        target = f"origin {origin.id} ({origin.domain_name})"
+        group = config.origin_group_for(behavior)
+        if group is not None:
+            codes = ",".join(map(str, group.failover_status_codes))
+            target = f"origin group {group.id}: {target}, failover to {group.members[1]} on {codes}"
+        lines.append(f"{indent}{i}. {name}  -> {target}  {_ttls(behavior)}")
+        policy = behavior.headers_policy
+        if policy is not None:
+            lines.append(f"{indent}     response headers policy {policy.name or '(custom)'}")
         for event_type in EVENT_TYPES:
             trig = behavior.trigger(event_type)
             if trig is None:

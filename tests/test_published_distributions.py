@@ -306,3 +306,15 @@ def test_published_distribution_serves(
 def test_at_least_ten_published_shapes() -> None:
     assert len(PUBLISHED) >= 10
     assert {p.values[0] for p in PUBLISHED} <= {p.name for p in FIXTURES.iterdir()}
+
+
+def test_check_banner_names_groups_policies_and_root() -> None:
+    from edge_middleware.devlog import banner
+
+    lines = banner(load_config(FIXTURES / "edge-features.toml", handlers=AnyFunction()))
+    assert "default root object: /index.html" in lines
+    assert any(
+        "origin group site: origin blue" in line and "green on 502,503" in line for line in lines
+    )
+    assert "     response headers policy CORS-With-Preflight-And-SecurityHeadersPolicy" in lines
+    assert "     response headers policy api-headers" in lines
