@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         CustomErrorResponse,
         EdgeConfig,
         Origin,
+        OriginGroup,
         OriginRequestPolicy,
         Trigger,
     )
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
         CloudFrontError,
         ConfigurationError,
         EdgeError,
+        EventError,
         HandlerLoadError,
         LambdaExecutionError,
         LambdaTimeoutError,
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
         OriginError,
     )
     from .loaders import load_config
+    from .response_headers import CorsConfig, ResponseHeader, ResponseHeadersPolicy
     from .settings import EdgeSettings
     from .wsgi import EdgeWSGIMiddleware
 
@@ -40,6 +43,7 @@ _LAZY = {
     "CacheEntry": ".cache.entry",
     "CachePolicy": ".config",
     "CloudFrontError": ".exceptions",
+    "CorsConfig": ".response_headers",
     "ConfigurationError": ".exceptions",
     "CustomErrorResponse": ".config",
     "EdgeConfig": ".config",
@@ -47,6 +51,7 @@ _LAZY = {
     "EdgeMiddleware": ".asgi",
     "EdgeSettings": ".settings",
     "EdgeWSGIMiddleware": ".wsgi",
+    "EventError": ".exceptions",
     "HandlerLoadError": ".exceptions",
     "LambdaExecutionError": ".exceptions",
     "LambdaTimeoutError": ".exceptions",
@@ -54,8 +59,11 @@ _LAZY = {
     "MemoryStorage": ".cache.memory",
     "Origin": ".config",
     "OriginError": ".exceptions",
+    "OriginGroup": ".config",
     "OriginRequestPolicy": ".config",
     "RedisStorage": ".cache.redis",
+    "ResponseHeader": ".response_headers",
+    "ResponseHeadersPolicy": ".response_headers",
     "Storage": ".cache.entry",
     "Trigger": ".config",
     "load_config": ".loaders",
@@ -80,21 +88,19 @@ def __dir__() -> list[str]:
 __version__ = "0.1.0"
 
 __all__ = [
-    # configuration
     "Behavior",
-    # storage
     "CacheEntry",
     "CachePolicy",
-    # errors
     "CloudFrontError",
     "ConfigurationError",
+    "CorsConfig",
     "CustomErrorResponse",
     "EdgeConfig",
     "EdgeError",
-    # front doors
     "EdgeMiddleware",
     "EdgeSettings",
     "EdgeWSGIMiddleware",
+    "EventError",
     "HandlerLoadError",
     "LambdaExecutionError",
     "LambdaTimeoutError",
@@ -102,8 +108,11 @@ __all__ = [
     "MemoryStorage",
     "Origin",
     "OriginError",
+    "OriginGroup",
     "OriginRequestPolicy",
     "RedisStorage",
+    "ResponseHeader",
+    "ResponseHeadersPolicy",
     "Storage",
     "Trigger",
     "load_config",

@@ -7,7 +7,7 @@
                               [--policies FILE] [--tls | --cert FILE --key FILE]
                               [--trust-forwarded-proto] [--edge-token T] [--edge-allow-proxied]
     edge-middleware serve --origin URL --config FILE ...        (proxy-only, no APP)
-    edge-middleware invoke HANDLER (--event FILE | --event-type TYPE --path PATH ...)
+    edge-middleware invoke HANDLER (--event FILE [--event-type TYPE] | --event-type TYPE --path P)
     edge-middleware check FILE [--handler ARN=module:function ...] [--policies FILE ...]
     edge-middleware invalidate PATH... (--redis URL | --server http://127.0.0.1:8000)
     edge-middleware --version
@@ -35,6 +35,7 @@ from typing import Any, NoReturn
 from .exceptions import (
     CloudFrontError,
     ConfigurationError,
+    EventError,
     HandlerLoadError,
     LambdaExecutionError,
     LambdaValidationError,
@@ -142,8 +143,8 @@ def _build_event(args: argparse.Namespace) -> dict[str, Any]:
     from .testing import EventBuilder
 
     if args.event is not None:
-        if args.event_type or args.path:
-            raise ConfigurationError("--event", args.event, "no --event-type/--path with it")
+        if args.path:
+            raise ConfigurationError("--event", args.event, "no --path with it")
         try:
             doc = json.loads(Path(args.event).read_text(encoding="utf-8"))
         except OSError as exc:
@@ -152,7 +153,9 @@ def _build_event(args: argparse.Namespace) -> dict[str, Any]:
             raise ConfigurationError("--event", args.event, f"a JSON file ({exc})") from exc
         if not isinstance(doc, dict):
             raise ConfigurationError("--event", args.event, "a JSON object")
-        return doc
+        # Events from `sam local generate-event cloudfront` have no config.eventType: it comes
+        # from --event-type or the event's shape, and what CloudFront always sends is filled in.
+        return EventBuilder().complete(doc, args.event_type)  # EventError names the field
     if not args.event_type:
         raise ConfigurationError("--event-type", None, f"one of {', '.join(EVENT_TYPES)}")
     headers: list[tuple[str, str]] = []
@@ -203,7 +206,7 @@ def _invoke(args: argparse.Namespace) -> int:
         from .handlers import load_handler
 
         handler = load_handler(args.handler, "HANDLER")
-    except (ConfigurationError, OSError) as exc:
+    except (ConfigurationError, EventError, OSError) as exc:
         return _fail(str(exc))
     include_body = True if args.include_body else None
     result: dict[str, Any] | None = None
@@ -259,6 +262,7 @@ def _load_for_check(
     from .config import CachePolicy, OriginRequestPolicy
     from .loaders import load_config, read_source
     from .loaders.policy_files import missing_policy_ids, read_policies
+    from .response_headers import ResponseHeadersPolicy
 
     doc = read_source(path)
     policies: dict[str, Any] = dict(read_policies(policy_files)) if policy_files else {}
@@ -268,6 +272,8 @@ def _load_for_check(
             policies[policy_id] = CachePolicy()
         elif kind == "OriginRequestPolicyId":
             policies[policy_id] = OriginRequestPolicy()
+        elif kind == "ResponseHeadersPolicyId":
+            policies[policy_id] = ResponseHeadersPolicy()
     mapping: dict[str, Any] = dict(handlers)
     missing: list[str] = []
     first_error = ""
@@ -487,7 +493,12 @@ def build_parser() -> argparse.ArgumentParser:
     invoke = sub.add_parser("invoke", help="run one handler on one event")
     invoke.add_argument("handler", metavar="HANDLER", help="module:function")
     invoke.add_argument("--event", metavar="FILE", help="a full CloudFront event (JSON)")
-    invoke.add_argument("--event-type", choices=EVENT_TYPES, help="build an event of this type")
+    invoke.add_argument(
+        "--event-type",
+        choices=EVENT_TYPES,
+        help="build an event of this type; with --event, the type of an event without "
+        "config.eventType (default: inferred from its shape)",
+    )
     invoke.add_argument("--path", help="the request path, may include ?query")
     invoke.add_argument("--method", default="GET")
     invoke.add_argument(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .exceptions import ConfigurationError
+from .response_headers import ResponseHeadersPolicy, managed_response_headers_policy
 from .settings import EdgeSettings
 from .types import EVENT_TYPES, EventType
 
@@ -21,9 +22,11 @@ __all__ = [
     "CustomErrorResponse",
     "EdgeConfig",
     "Origin",
+    "OriginGroup",
     "OriginRequestPolicy",
     "Trigger",
     "compile_path_pattern",
+    "default_root_object",
 ]
 
 HandlerLike = Callable[..., Any] | str
@@ -62,6 +65,15 @@ def compile_path_pattern(pattern: str, field_name: str = "path_pattern") -> re.P
         else:
             parts.append(re.escape(ch))
     return re.compile("/?" + "".join(parts) if body[:1] != "*" else "".join(parts), re.DOTALL)
+
+
+def default_root_object(uri: str, obj: str) -> str:
+    """The URI CloudFront serves for ``uri`` with ``DefaultRootObject`` ``obj``: a request for
+    exactly the root (``/``) gets ``/<obj>``; subdirectories never do (docs/distributions.md).
+    CloudFront does this before it matches behaviors and runs viewer-request."""
+    if obj and uri == "/":
+        return "/" + obj.lstrip("/")
+    return uri
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +259,9 @@ class Behavior:
     origin_request_policy: OriginRequestPolicy | None = None
     #: Legacy ``ForwardedValues`` with ``Headers: ["*"]``: forwards every header, no caching.
     forward_all_headers: bool = False
+    #: A :class:`ResponseHeadersPolicy`, or a managed policy's name or id
+    #: (``"SecurityHeadersPolicy"``, ``"67f7725c-6f97-4210-82d7-5512b31e9d03"``).
+    response_headers_policy: ResponseHeadersPolicy | str | None = None
     _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -289,10 +304,31 @@ class Behavior:
                 self.viewer_protocol_policy,
                 "allow-all | https-only | redirect-to-https",
             )
+        rhp = self.response_headers_policy
+        if isinstance(rhp, str):
+            try:
+                rhp = managed_response_headers_policy(rhp)
+            except ConfigurationError as exc:
+                raise ConfigurationError(
+                    f"Behavior({self.path_pattern!r}).response_headers_policy", rhp, exc.expected
+                ) from None
+            object.__setattr__(self, "response_headers_policy", rhp)
+        elif rhp is not None and not isinstance(rhp, ResponseHeadersPolicy):
+            raise ConfigurationError(
+                f"Behavior({self.path_pattern!r}).response_headers_policy",
+                rhp,
+                "a ResponseHeadersPolicy or a managed policy name or id",
+            )
         if not isinstance(self.cache, CachePolicy):
             raise ConfigurationError(
                 f"Behavior({self.path_pattern!r}).cache", self.cache, "a CachePolicy"
             )
+
+    @property
+    def headers_policy(self) -> ResponseHeadersPolicy | None:
+        """The response headers policy (a managed name was resolved at construction)."""
+        rhp = self.response_headers_policy
+        return rhp if isinstance(rhp, ResponseHeadersPolicy) else None
 
     def matches(self, path: str) -> bool:
         return self._regex.fullmatch(path) is not None
@@ -324,6 +360,10 @@ class Origin:
     s3_origin_access_identity: str = ""
     uses_oac: bool = False
     region: str = ""
+    #: ``ConnectionAttempts`` (1-3, default 3) and ``ConnectionTimeout`` (1-10 s, default 10):
+    #: how often and how long CloudFront tries to connect before it fails over or gives up.
+    connection_attempts: int = 3
+    connection_timeout: int = 10
 
     def __post_init__(self) -> None:
         where = f"Origin({self.id!r})"
@@ -351,10 +391,64 @@ class Origin:
             raise ConfigurationError(
                 f"{where}.keepalive_timeout", self.keepalive_timeout, "1 to 120 seconds"
             )
+        if not 1 <= self.connection_attempts <= 3:
+            raise ConfigurationError(
+                f"{where}.connection_attempts", self.connection_attempts, "1 to 3"
+            )
+        if not 1 <= self.connection_timeout <= 10:
+            raise ConfigurationError(
+                f"{where}.connection_timeout", self.connection_timeout, "1 to 10 seconds"
+            )
         for port_attr in ("http_port", "https_port"):
             port = getattr(self, port_attr)
             if not (port in (80, 443) or 1024 <= port <= 65535):
                 raise ConfigurationError(f"{where}.{port_attr}", port, "80, 443 or 1024-65535")
+
+
+#: The status codes an origin group may fail over on (``FailoverCriteria.StatusCodes``).
+FAILOVER_STATUS_CODES = (400, 403, 404, 416, 500, 502, 503, 504)
+
+
+@dataclass(frozen=True, slots=True)
+class OriginGroup:
+    """An origin group (``OriginGroups``): a behavior that targets ``id`` sends GET, HEAD and
+    OPTIONS requests to the primary member and, when it answers one of ``failover_status_codes``
+    or can't be reached, to the secondary (docs/distributions.md "Origin groups").
+
+    Example::
+
+        EdgeConfig(
+            origins=[Origin("main"), Origin("backup")],
+            origin_groups=[OriginGroup("site", ("main", "backup"), (500, 502, 503, 504))],
+            default=Behavior(target_origin_id="site"),
+        )
+    """
+
+    id: str
+    members: tuple[str, ...]
+    failover_status_codes: tuple[int, ...] = (500, 502, 503, 504)
+
+    def __post_init__(self) -> None:
+        where = f"OriginGroup({self.id!r})"
+        if not isinstance(self.id, str) or not self.id:
+            raise ConfigurationError(f"{where}.id", self.id, "a non-empty id")
+        members = tuple(self.members)
+        if len(members) != 2 or len(set(members)) != 2:
+            raise ConfigurationError(
+                f"{where}.members", list(members), "two origin ids: the primary, the secondary"
+            )
+        object.__setattr__(self, "members", members)
+        codes = tuple(self.failover_status_codes)
+        for code in codes:
+            if code not in FAILOVER_STATUS_CODES:
+                raise ConfigurationError(
+                    f"{where}.failover_status_codes",
+                    code,
+                    "one of " + ", ".join(map(str, FAILOVER_STATUS_CODES)),
+                )
+        if not codes:
+            raise ConfigurationError(f"{where}.failover_status_codes", [], "at least one code")
+        object.__setattr__(self, "failover_status_codes", codes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,6 +500,7 @@ class EdgeConfig:
     settings: EdgeSettings = field(default_factory=EdgeSettings)
     aliases: Sequence[str] = ()
     default_root_object: str = ""
+    origin_groups: Sequence[OriginGroup] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.default, Behavior):
@@ -426,12 +521,32 @@ class EdgeConfig:
         if len(set(ids)) != len(ids):
             raise ConfigurationError("EdgeConfig.origins", ids, "unique origin ids")
         object.__setattr__(self, "origins", origins)
+        groups = tuple(self.origin_groups)
+        for i, g in enumerate(groups):
+            if not isinstance(g, OriginGroup):
+                raise ConfigurationError(f"EdgeConfig.origin_groups[{i}]", g, "an OriginGroup")
+            if g.id in ids or g.id in [x.id for x in groups[:i]]:
+                raise ConfigurationError(
+                    f"EdgeConfig.origin_groups[{i}].id", g.id, "an id no origin or group has"
+                )
+            for member in g.members:
+                if member not in ids:
+                    raise ConfigurationError(
+                        f"EdgeConfig.origin_groups[{i}].members", member, f"one of {ids}"
+                    )
+        object.__setattr__(self, "origin_groups", groups)
+        targets = [*ids, *(g.id for g in groups)]
         for i, b in enumerate((*behaviors, self.default)):
-            if b.target_origin_id is not None and b.target_origin_id not in ids:
+            if b.target_origin_id is not None and b.target_origin_id not in targets:
                 where = f"EdgeConfig.behaviors[{i}]" if i < len(behaviors) else "EdgeConfig.default"
                 raise ConfigurationError(
-                    f"{where}.target_origin_id", b.target_origin_id, f"one of {ids}"
+                    f"{where}.target_origin_id", b.target_origin_id, f"one of {targets}"
                 )
+        root = self.default_root_object
+        if not isinstance(root, str) or len(root) > 255:
+            raise ConfigurationError(
+                "EdgeConfig.default_root_object", root, "an object name such as index.html"
+            )
         object.__setattr__(self, "custom_error_responses", tuple(self.custom_error_responses))
         object.__setattr__(self, "aliases", tuple(self.aliases))
 
@@ -447,12 +562,43 @@ class EdgeConfig:
         return self.default
 
     def origin_for(self, behavior: Behavior) -> Origin:
-        if behavior.target_origin_id is None:
+        """The behavior's origin; for an origin group, its primary member."""
+        target = behavior.target_origin_id
+        if target is None:
             return self.origins[0]
+        group = self.origin_group_for(behavior)
+        if group is not None:
+            target = group.members[0]
+        return self.origin_by_id(target)
+
+    def origin_by_id(self, origin_id: str) -> Origin:
         for o in self.origins:
-            if o.id == behavior.target_origin_id:
+            if o.id == origin_id:
                 return o
         return self.origins[0]  # pragma: no cover - checked in __post_init__
+
+    def origin_group_for(self, behavior: Behavior) -> OriginGroup | None:
+        """The origin group the behavior targets, if it targets one."""
+        for g in self.origin_groups:
+            if g.id == behavior.target_origin_id:
+                return g
+        return None
+
+    def failover_origin(
+        self, behavior: Behavior, tried: Origin, method: str, status: int | None
+    ) -> Origin | None:
+        """The origin to retry on after ``tried`` answered ``status`` (``None``: it could not
+        be reached or timed out), or ``None`` when CloudFront does not fail over: the behavior
+        targets no origin group, ``tried`` is not its primary, the method is not GET, HEAD or
+        OPTIONS, or the status is not one of the group's (docs/distributions.md)."""
+        group = self.origin_group_for(behavior)
+        if group is None or tried.id != group.members[0]:
+            return None
+        if method not in ("GET", "HEAD", "OPTIONS"):
+            return None
+        if status is not None and status not in group.failover_status_codes:
+            return None
+        return self.origin_by_id(group.members[1])
 
     def error_response_for(self, status: int) -> CustomErrorResponse | None:
         for c in self.custom_error_responses:

@@ -118,6 +118,9 @@ def format_request(
         )
     )
     lines = [line]
+    for step in outcome.steps:  # an origin group's failover: which origin failed, and how
+        if not step.ran and step.skipped_because.startswith("origin group failover"):
+            lines.append(_paint(f"    ~ {step.skipped_because}", _YELLOW, color))
     for step in ran:
         if step.output:
             for out in step.output.rstrip("\n").split("\n"):
@@ -145,13 +148,21 @@ def banner(config: EdgeConfig, *, indent: str = "") -> list[str]:
     """The behaviors in evaluation order with origin, TTLs (min/default/max), functions and
     what reaches the origin (query strings, cookies, headers), then plain-words warnings."""
     lines = [f"distribution {config.distribution_id} ({config.distribution_domain_name})"]
+    if config.default_root_object:
+        lines.append(f"default root object: /{config.default_root_object}")
     lines.append("behaviors, first match wins:")
     for i, behavior in enumerate(config.all_behaviors, 1):
         origin = config.origin_for(behavior)
         name = behavior.path_pattern + ("  (default)" if behavior is config.default else "")
-        lines.append(
-            f"{indent}{i}. {name}  -> origin {origin.id} ({origin.domain_name})  {_ttls(behavior)}"
-        )
+        target = f"origin {origin.id} ({origin.domain_name})"
+        group = config.origin_group_for(behavior)
+        if group is not None:
+            codes = ",".join(map(str, group.failover_status_codes))
+            target = f"origin group {group.id}: {target}, failover to {group.members[1]} on {codes}"
+        lines.append(f"{indent}{i}. {name}  -> {target}  {_ttls(behavior)}")
+        policy = behavior.headers_policy
+        if policy is not None:
+            lines.append(f"{indent}     response headers policy {policy.name or '(custom)'}")
         for event_type in EVENT_TYPES:
             trig = behavior.trigger(event_type)
             if trig is None:

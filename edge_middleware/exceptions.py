@@ -5,6 +5,7 @@
     EdgeError
     ├── ConfigurationError          bad config/template, raised at start; names the field
     ├── HandlerLoadError            a "module:function" string that cannot be imported
+    ├── EventError                  a test event that is not a CloudFront event; names the field
     └── CloudFrontError             a failure CloudFront answers with an error response
         ├── LambdaValidationError   502  X-Cache: LambdaValidationError from cloudfront
         ├── LambdaExecutionError    503  X-Cache: LambdaExecutionError from cloudfront
@@ -25,6 +26,7 @@ __all__ = [
     "CloudFrontError",
     "ConfigurationError",
     "EdgeError",
+    "EventError",
     "HandlerLoadError",
     "LambdaExecutionError",
     "LambdaTimeoutError",
@@ -55,6 +57,17 @@ class ConfigurationError(EdgeError, ValueError):
 
 class HandlerLoadError(ConfigurationError):
     """A handler given as ``"module:function"`` could not be imported."""
+
+
+class EventError(EdgeError, ValueError):
+    """An event given to :func:`~edge_middleware.testing.run_trigger` or ``invoke`` is not a
+    Lambda@Edge event, and can't be completed into one. ``field`` is the path of what is
+    missing or wrong (``Records[0].cf.response``)."""
+
+    def __init__(self, field: str, expected: str) -> None:
+        self.field = field
+        self.expected = expected
+        super().__init__(f"event: {field}: expected {expected}")
 
 
 class CloudFrontError(EdgeError):

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from collections import ChainMap
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -81,7 +82,12 @@ def load_config(
         from .sam_handlers import template_handlers  # SAM/CFN python functions (issue 14.5)
 
         base = Path(source).parent if isinstance(source, str | os.PathLike) else Path.cwd()
-        handlers = {**template_handlers(doc, base, handlers), **(handlers or {})}
+        from_template = template_handlers(doc, base, handlers)
+        if from_template:  # the user's mapping wins; it is looked up, never copied
+            handlers = ChainMap(
+                cast("dict[str, HandlerLike]", handlers or {}),
+                cast("dict[str, HandlerLike]", from_template),
+            )
         return template_to_config(
             doc, logical_id=logical_id, handlers=handlers, settings=settings, policies=policies
         )

@@ -62,9 +62,14 @@ def require(obj: Mapping[str, Any], key: str, path: str) -> Any:
 
 
 def read_str(value: Any, path: str, *, allow_empty: bool = True) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int):
+    """A string. CloudFormation turns a scalar into the property's type, so a YAML ``true``
+    or ``8080`` where a String is expected is ``"true"`` / ``"8080"`` (docs/loaders.md)."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str | int | float):
+        text = str(value)
+    else:
         raise ConfigurationError(path, value, "a string")
-    text = str(value)
     if not allow_empty and not text:
         raise ConfigurationError(path, value, "a non-empty string")
     return text
@@ -77,10 +82,11 @@ def read_int(
     result: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         result = value
-    elif (isinstance(value, float) and value.is_integer()) or (
-        isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip())
-    ):
+    elif isinstance(value, float) and value.is_integer():
         result = int(value)
+    elif isinstance(value, str) and re.fullmatch(r"-?\d+(\.0*)?", value.strip()):
+        # CloudFormation Integer/Double properties take "80" and "300.0" as well as numbers.
+        result = int(value.strip().split(".")[0])
     if result is None:
         raise ConfigurationError(path, value, "a whole number")
     if (minimum is not None and result < minimum) or (maximum is not None and result > maximum):
@@ -94,8 +100,8 @@ def read_bool(value: Any, path: str) -> bool:
     """A bool; CloudFormation also accepts the strings ``"true"``/``"false"``."""
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
     raise ConfigurationError(path, value, "true or false")
 
 
@@ -140,7 +146,7 @@ def list_path(value: Any, path: str) -> str:
 
 _MODEL_FIELD = re.compile(
     r"^(Behavior|CachePolicy|OriginRequestPolicy|Origin|Trigger|CustomErrorResponse|EdgeConfig"
-    r"|EdgeSettings)\b"
+    r"|EdgeSettings|ResponseHeadersPolicy|ResponseHeader|CorsConfig|OriginGroup)\b"
 )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..config import CachePolicy, EdgeConfig, OriginRequestPolicy
 from ..exceptions import ConfigurationError
+from ..response_headers import ResponseHeadersPolicy
 from ..settings import EdgeSettings
 from ._common import (
     FunctionRef,
@@ -36,6 +37,7 @@ from .policies import (
     find_origin_request_policy,
     origin_request_policy_from_config,
 )
+from .response_headers import find_response_headers_policy, response_headers_policy_from_config
 
 __all__ = ["TemplateResolver", "is_template", "template_to_config"]
 
@@ -154,6 +156,16 @@ class TemplateResolver:
         config_path = f"Resources.{logical}.Properties.OriginRequestPolicyConfig"
         config = self._policy_config(logical, "OriginRequestPolicyConfig")
         return origin_request_policy_from_config(config, config_path, self.value)
+
+    def response_headers_policy(self, raw: Any, path: str) -> ResponseHeadersPolicy:
+        kind = "AWS::CloudFront::ResponseHeadersPolicy"
+        logical = self._policy_resource(raw, path, kind)
+        if logical is None:
+            policy_id = read_str(self._render_at(raw, path), path, allow_empty=False)
+            return find_response_headers_policy(policy_id, path, self.policies)
+        config_path = f"Resources.{logical}.Properties.ResponseHeadersPolicyConfig"
+        config = self._policy_config(logical, "ResponseHeadersPolicyConfig")
+        return response_headers_policy_from_config(config, config_path, self.value)
 
     def _render_at(self, raw: Any, path: str) -> Any:
         """:meth:`render`, with a malformed intrinsic reported at the field that holds it."""
@@ -316,8 +328,15 @@ class TemplateResolver:
             return str(args[0]).join(str(x) for x in args[1])
         if key == "Fn::Select" and _pair(args):
             items = args[1]
-            i = int(args[0])
-            return items[i] if isinstance(items, list) and 0 <= i < len(items) else None
+            try:
+                i = int(args[0])
+            except (TypeError, ValueError):
+                raise ConfigurationError("Fn::Select", arg, "[index, list]") from None
+            if not isinstance(items, list) or not 0 <= i < len(items):
+                raise ConfigurationError(
+                    "Fn::Select", arg, "an index within the list (resolved locally)"
+                )
+            return items[i]
         if key == "Fn::Split" and _pair(args):
             return str(args[1]).split(str(args[0]))
         if key == "Fn::FindInMap" and isinstance(args, list) and len(args) >= 3:

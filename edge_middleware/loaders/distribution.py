@@ -19,8 +19,8 @@ from ..config import (
     CustomErrorResponse,
     EdgeConfig,
     Origin,
+    OriginGroup,
     OriginRequestPolicy,
-    Trigger,
     compile_path_pattern,
 )
 from ..exceptions import ConfigurationError
@@ -75,8 +75,9 @@ class _Converter:
         self.r = resolver
         self.handlers = handlers
         self.settings = settings
-        #: TargetOriginId -> origin id (an origin group targets its primary member).
+        #: TargetOriginId -> the origin or origin group it names.
         self.targets: dict[str, str] = {}
+        self.groups: list[OriginGroup] = []
 
     # -- small typed readers that resolve intrinsics first ---------------------------------
 
@@ -117,7 +118,8 @@ class _Converter:
         errors = [
             self.error_response(item, p) for p, item in self.items(dc, "CustomErrorResponses", path)
         ]
-        aliases = self.names(dc, "Aliases", path)
+        # ``CNAMEs`` is the legacy CloudFormation name of ``Aliases``.
+        aliases = self.names(dc, "Aliases" if "Aliases" in dc else "CNAMEs", path)
         root = read_str(self.v(dc, "DefaultRootObject", path, ""), child(path, "DefaultRootObject"))
         extra: dict[str, Any] = {}
         if distribution_id:
@@ -133,6 +135,7 @@ class _Converter:
                 settings=self.settings,
                 aliases=aliases,
                 default_root_object=root,
+                origin_groups=self.groups,
                 **extra,
             )
 
@@ -149,22 +152,43 @@ class _Converter:
         if not origins:
             raise ConfigurationError(child(path, "Origins"), [], "at least one origin")
         for group_path, group in self.items(dc, "OriginGroups", path):
-            g = read_mapping(group, group_path)
-            gid = read_str(self.req(g, "Id", group_path), child(group_path, "Id"))
-            members = self.items(g, "Members", group_path)
-            if not members:
-                raise ConfigurationError(child(group_path, "Members"), [], "at least one member")
-            member_path, member = members[0]
-            primary = read_str(
+            self.groups.append(self.origin_group(group, group_path))
+        return origins
+
+    def origin_group(self, raw: Any, path: str) -> OriginGroup:
+        """``OriginGroups.Items[]``: ``Id``, ``Members`` (two ``OriginId``s, primary first),
+        ``FailoverCriteria.StatusCodes``; ``SelectionCriteria`` is accepted and ignored."""
+        g = read_mapping(raw, path)
+        gid = read_str(self.req(g, "Id", path), child(path, "Id"), allow_empty=False)
+        if gid in self.targets:
+            raise ConfigurationError(child(path, "Id"), gid, "an id no origin or group has")
+        members_path = child(path, "Members")
+        member_ids = []
+        self.req(g, "Members", path)
+        for member_path, member in self.items(g, "Members", path):
+            origin_id = read_str(
                 self.req(read_mapping(member, member_path), "OriginId", member_path),
                 child(member_path, "OriginId"),
             )
-            if primary not in self.targets:
+            if origin_id not in self.targets or origin_id != self.targets[origin_id]:
                 raise ConfigurationError(
-                    child(member_path, "OriginId"), primary, f"one of {list(self.targets)}"
+                    child(member_path, "OriginId"), origin_id, f"one of {list(self.targets)}"
                 )
-            self.targets[gid] = self.targets[primary]
-        return origins
+            member_ids.append(origin_id)
+        criteria_path = child(path, "FailoverCriteria")
+        criteria = read_mapping(self.req(g, "FailoverCriteria", path), criteria_path)
+        codes_path = child(criteria_path, "StatusCodes")
+        self.req(criteria, "StatusCodes", criteria_path)
+        codes = tuple(read_int(x, p) for p, x in self.items(criteria, "StatusCodes", criteria_path))
+        self.targets[gid] = gid
+        with wrap_errors(
+            path,
+            {
+                "members": list_path(g.get("Members"), members_path),
+                "failover_status_codes": list_path(criteria.get("StatusCodes"), codes_path),
+            },
+        ):
+            return OriginGroup(gid, tuple(member_ids), codes)
 
     def origin(self, raw: Any, path: str) -> Origin:
         o = read_mapping(raw, path)
@@ -196,6 +220,12 @@ class _Converter:
                 oai, child(spath, "OriginAccessIdentity")
             )
             fields["region"] = s3_region(fields["domain_name"]) or "us-east-1"
+        for attr, key, default in (
+            ("connection_attempts", "ConnectionAttempts", 3),
+            ("connection_timeout", "ConnectionTimeout", 10),
+        ):
+            where[attr] = child(path, key)
+            fields[attr] = read_int(self.v(o, key, path, default), where[attr])
         oac = self.v(o, "OriginAccessControlId", path, "")
         fields["uses_oac"] = bool(read_str(oac, child(path, "OriginAccessControlId")))
         with wrap_errors(path, where):
@@ -216,8 +246,9 @@ class _Converter:
         where.update({attr: child(path, key) for attr, key in keys.items()})
         return {
             "kind": "custom",
-            "http_port": read_int(self.req(c, "HTTPPort", path), where["http_port"]),
-            "https_port": read_int(self.req(c, "HTTPSPort", path), where["https_port"]),
+            # Optional in CloudFormation (the CDK leaves them out): CloudFront uses 80 and 443.
+            "http_port": read_int(self.v(c, "HTTPPort", path, 80), where["http_port"]),
+            "https_port": read_int(self.v(c, "HTTPSPort", path, 443), where["https_port"]),
             "protocol_policy": read_enum(
                 self.req(c, "OriginProtocolPolicy", path),
                 where["protocol_policy"],
@@ -270,6 +301,10 @@ class _Converter:
         compress = read_bool(self.v(b, "Compress", path, False), child(path, "Compress"))
         triggers = self.associations(b, path)
         cache, orp, forward_all = self.cache(b, path, compress)
+        rhp_id = b.get("ResponseHeadersPolicyId") or None
+        rhp = None
+        if rhp_id is not None:
+            rhp = self.r.response_headers_policy(rhp_id, child(path, "ResponseHeadersPolicyId"))
         if self.items(b, "FunctionAssociations", path):
             logger.warning(
                 "%s: CloudFront Functions are not emulated; ignoring FunctionAssociations",
@@ -287,6 +322,7 @@ class _Converter:
                 compress=compress,
                 origin_request_policy=orp,
                 forward_all_headers=forward_all,
+                response_headers_policy=rhp,
             )
 
     def methods(
@@ -313,8 +349,8 @@ class _Converter:
             )
         return allowed, cached
 
-    def associations(self, b: Mapping[str, Any], path: str) -> dict[str, Trigger]:
-        triggers: dict[str, Trigger] = {}
+    def associations(self, b: Mapping[str, Any], path: str) -> dict[str, Any]:
+        triggers: dict[str, Any] = {}
         seen: dict[str, str] = {}
         for item_path, item in self.items(b, "LambdaFunctionAssociations", path):
             a = read_mapping(item, item_path)

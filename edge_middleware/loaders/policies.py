@@ -12,6 +12,7 @@ from typing import Any
 from ..cache.managed import managed_cache_policy, managed_origin_request_policy
 from ..config import CachePolicy, OriginRequestPolicy
 from ..exceptions import ConfigurationError
+from ..response_headers import ResponseHeadersPolicy
 from ._common import (
     child,
     list_items,
@@ -32,7 +33,10 @@ __all__ = [
 ]
 
 #: ``load_config(policies=...)``: policy id -> our object or its ``*PolicyConfig`` mapping.
-PoliciesArg = Mapping[str, CachePolicy | OriginRequestPolicy | Mapping[str, Any]] | None
+PoliciesArg = (
+    Mapping[str, CachePolicy | OriginRequestPolicy | ResponseHeadersPolicy | Mapping[str, Any]]
+    | None
+)
 Value = Callable[[Any, str], Any]
 
 
@@ -92,7 +96,7 @@ def cache_policy_from_config(
         parts["CookiesConfig"],
         parts["QueryStringsConfig"],
     )
-    name = config.get("Name")
+    name = value(config.get("Name"), child(path, "Name"))  # !Join / !Sub names resolve too
     with wrap_errors(
         path,
         {
@@ -140,7 +144,7 @@ def origin_request_policy_from_config(
             value(conf.get(behavior_key, "none"), behavior_path), behavior_path, allowed
         )
         parts[conf_key] = (behavior, _names(conf, list_key, conf_path, value))
-    name = config.get("Name")
+    name = value(config.get("Name"), child(path, "Name"))  # !Join / !Sub names resolve too
     with wrap_errors(path):
         return OriginRequestPolicy(
             headers=parts["HeadersConfig"][0],  # type: ignore[arg-type]

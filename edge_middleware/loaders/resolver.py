@@ -10,8 +10,10 @@ import re
 from typing import Any, Protocol
 
 from ..config import CachePolicy, OriginRequestPolicy
+from ..response_headers import ResponseHeadersPolicy
 from ._common import FunctionRef, function_ref_from_arn, read_str
 from .policies import PoliciesArg, find_cache_policy, find_origin_request_policy
+from .response_headers import find_response_headers_policy
 
 __all__ = ["LiteralResolver", "Resolver", "s3_region"]
 
@@ -46,6 +48,9 @@ class Resolver(Protocol):
     def origin_request_policy(self, raw: Any, path: str) -> OriginRequestPolicy:
         """The policy an ``OriginRequestPolicyId`` names."""
 
+    def response_headers_policy(self, raw: Any, path: str) -> ResponseHeadersPolicy:
+        """The policy a ``ResponseHeadersPolicyId`` names."""
+
 
 class LiteralResolver:
     """The resolver for ``get-distribution-config`` output: every value is a literal."""
@@ -65,3 +70,7 @@ class LiteralResolver:
     def origin_request_policy(self, raw: Any, path: str) -> OriginRequestPolicy:
         policy_id = read_str(raw, path, allow_empty=False)
         return find_origin_request_policy(policy_id, path, self.policies)
+
+    def response_headers_policy(self, raw: Any, path: str) -> ResponseHeadersPolicy:
+        policy_id = read_str(raw, path, allow_empty=False)
+        return find_response_headers_policy(policy_id, path, self.policies)

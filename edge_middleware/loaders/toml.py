@@ -25,6 +25,11 @@ The same structure may also be given as a mapping, or as a JSON/YAML file.
     domain_name = "assets.s3.eu-west-1.amazonaws.com"   # kind = "s3", region from the domain
     uses_oac = true
 
+    [[origin_groups]]                    # optional: GET/HEAD/OPTIONS fail over to the second
+    id = "app-group"
+    members = ["app", "assets"]
+    failover_status_codes = [500, 502, 503, 504]
+
     [default]                            # the "*" behavior, evaluated last
     target_origin_id = "app"
     viewer_request = "handlers.auth:handler"              # "module:function"
@@ -32,6 +37,8 @@ The same structure may also be given as a mapping, or as a JSON/YAML file.
     cache = "CachingDisabled"            # a managed policy name or id ...
     origin_request_policy = "AllViewerExceptHostHeader"
     viewer_protocol_policy = "redirect-to-https"
+    response_headers_policy = "SecurityHeadersPolicy"   # managed name or id, or a table in
+                                                        # ResponseHeadersPolicyConfig's shape
 
     [[behaviors]]                        # tried in order, first match wins
     path_pattern = "/static/*"
@@ -74,6 +81,7 @@ from ..config import (
     CustomErrorResponse,
     EdgeConfig,
     Origin,
+    OriginGroup,
     OriginRequestPolicy,
     Trigger,
     compile_path_pattern,
@@ -92,12 +100,14 @@ from ._common import (
 )
 from .policies import PoliciesArg, find_cache_policy, find_origin_request_policy
 from .resolver import s3_region
+from .response_headers import find_response_headers_policy, response_headers_policy_from_config
 
 __all__ = ["is_own_format", "own_format_to_config"]
 
 TOP_LEVEL = (
     "distribution",
     "origins",
+    "origin_groups",
     "default",
     "behaviors",
     "custom_error_responses",
@@ -205,6 +215,15 @@ class _Reader:
         origins = [
             self.origin(o, index("origins", i)) for i, o in enumerate(self.array(top, "origins"))
         ]
+        groups = []
+        for i, raw in enumerate(self.array(top, "origin_groups")):
+            path = index("origin_groups", i)
+            fields = _table(raw, path, _hints(OriginGroup))
+            require(fields, "id", path)
+            require(fields, "members", path)
+            with wrap_errors(path, {k: child(path, k) for k in fields}):
+                groups.append(OriginGroup(**fields))
+            self.origin_ids.append(fields["id"])
         behaviors = [
             self.behavior(b, index("behaviors", i), is_default=False)
             for i, b in enumerate(self.array(top, "behaviors"))
@@ -232,6 +251,7 @@ class _Reader:
                 settings=settings,
                 aliases=dist.get("aliases", ()),
                 default_root_object=dist.get("default_root_object", ""),
+                origin_groups=groups,
                 **extra,
             )
 
@@ -273,7 +293,7 @@ class _Reader:
 
     def behavior(self, raw: Any, path: str, *, is_default: bool) -> Behavior:
         hints = _hints(Behavior)
-        special = (*_TRIGGERS, "cache", "origin_request_policy")
+        special = (*_TRIGGERS, "cache", "origin_request_policy", "response_headers_policy")
         fields = _table(raw, path, hints, special=special)
         pattern_path = child(path, "path_pattern")
         if is_default:
@@ -294,6 +314,17 @@ class _Reader:
         if "origin_request_policy" in fields:
             orp_path = child(path, "origin_request_policy")
             fields["origin_request_policy"] = self.orp(fields["origin_request_policy"], orp_path)
+        if "response_headers_policy" in fields:
+            rhp_path = child(path, "response_headers_policy")
+            raw_rhp = fields["response_headers_policy"]
+            if isinstance(raw_rhp, str):
+                fields["response_headers_policy"] = find_response_headers_policy(
+                    raw_rhp, rhp_path, self.policies
+                )
+            else:  # a table in CloudFront's ResponseHeadersPolicyConfig shape
+                fields["response_headers_policy"] = response_headers_policy_from_config(
+                    read_mapping(raw_rhp, rhp_path), rhp_path
+                )
         with wrap_errors(path, {k: child(path, k) for k in hints}):
             return Behavior(**fields)
 

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Mapping
 from urllib.parse import unquote
 
+from ..config import default_root_object
 from ..convert import ViewerRequest
 from ..exceptions import OriginError
 from .base import PipelineBase
@@ -49,9 +50,14 @@ class Pipeline(PipelineBase):
 
     def flow(self, viewer: ViewerRequest) -> Flow:
         """A new request's state."""
-        uri = viewer.request["uri"]
+        req = viewer.request
+        # DefaultRootObject: "/" is served as "/index.html", before behaviors are matched and
+        # viewer-request runs (docs/distributions.md); redirects keep the viewer's "/".
+        uri = default_root_object(req["uri"], self.config.default_root_object)
+        if uri != req["uri"]:
+            req = {**req, "uri": uri}
         behavior = self.config.match(uri if self.settings.path_match == "raw" else unquote(uri))
-        return Flow(viewer, self.request_id(), behavior, viewer.request)
+        return Flow(viewer, self.request_id(), behavior, req)
 
     def run(self, viewer: ViewerRequest, flow: Flow | None = None) -> Step:
         """One viewer request, from CloudFront's own checks to the viewer's answer."""

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..cache.entry import CacheEntry
-from ..config import Behavior
+from ..config import Behavior, Origin
 from ..convert import ViewerRequest
 from ..headers import RawHeaders
 from ..types import CFRequest
@@ -94,6 +94,10 @@ class Flow:
     background: bool = False
     #: a custom error page fetch: the page is left in ``answer``
     collect: bool = False
+    #: the origin asked instead of the behavior's own: an origin group's secondary (failover),
+    #: and the body as it was before origin-request ran (the failover request starts again)
+    origin: Origin | None = None
+    body_before_origin_request: bytes | None = None
     #: the request as the origin receives it, and the status the origin answered
     oreq: CFRequest | None = None
     origin_status: int | None = None

@@ -50,7 +50,11 @@ def origin_request(p: PipelineBase, f: Flow) -> Step:
     """Build the origin request and run origin-request; a generated response is stored like
     an origin response and origin-response does not run (lambda-edge.md §2.1)."""
     s = p.settings
-    f.oreq = build_origin_request(p, f, p.config.origin_for(f.behavior))
+    if f.origin is None:
+        f.body_before_origin_request = f.send_body
+    else:  # an origin group's failover starts again from the viewer's request
+        f.send_body = f.body_before_origin_request
+    f.oreq = build_origin_request(p, f, f.origin or p.config.origin_for(f.behavior))
     trig = f.behavior.origin_request
     if not isinstance(trig, Trigger):
         f.steps.append(TraceStep("origin-request", False, skipped_because="no function"))
@@ -92,9 +96,20 @@ def fetch(p: PipelineBase, f: Flow) -> Step:
     """Ask the origin; revalidate a stale entry (304), or serve it when the origin fails."""
     oreq = f.oreq
     assert oreq is not None
-    origin, origin_id = match_origin(p.config, oreq, p.config.origin_for(f.behavior))
+    asked = f.origin or p.config.origin_for(f.behavior)
+    origin, origin_id = match_origin(p.config, oreq, asked)
     event = p._event("origin-request", f.rid, oreq)
-    resp = yield FetchOrigin(origin, origin_id, oreq, f.send_body, event, whole=f.quiet)
+    # An origin group's primary is read whole, so that a failover leaves nothing streaming.
+    may_fail_over = p.config.failover_origin(f.behavior, asked, f.method, None) is not None
+    resp = yield FetchOrigin(
+        origin, origin_id, oreq, f.send_body, event, whole=f.quiet or may_fail_over
+    )
+    if may_fail_over:
+        secondary = p.config.failover_origin(
+            f.behavior, asked, f.method, None if isinstance(resp, CloudFrontError) else resp.status
+        )
+        if secondary is not None:
+            return _fail_over(f, asked, secondary, resp)
     f.now = now = p.clock()
     stale = f.stale
     if isinstance(resp, OriginResponse):  # CloudFront answers an unparsable origin with 502
@@ -122,6 +137,23 @@ def fetch(p: PipelineBase, f: Flow) -> Step:
         stream_rest=resp.streaming,
     )
     return State.ORIGIN_RESPONSE
+
+
+def _fail_over(
+    f: Flow, primary: Origin, secondary: Origin, resp: OriginResponse | CloudFrontError
+) -> State:
+    """Origin failover: the request goes again, with origin-request, to the group's secondary
+    (docs/distributions.md "Origin groups"); the primary's answer is dropped."""
+    failed = resp.reason if isinstance(resp, CloudFrontError) else f"status {resp.status}"
+    f.steps.append(
+        TraceStep(
+            "origin-response",
+            False,
+            skipped_because=f"origin group failover: {primary.id} answered {failed}",
+        )
+    )
+    f.origin = secondary
+    return State.ORIGIN_REQUEST
 
 
 def _revalidated(p: PipelineBase, f: Flow, stale: CacheEntry, fresh: RawHeaders) -> Step:

@@ -19,6 +19,7 @@ from ..headers import (
     with_length,
 )
 from ..limits import SERVER
+from ..response_headers import apply_response_headers_policy
 from ..types import CFRequest, CFResponse
 from ..validation import ResponseResult
 from .base import PipelineBase
@@ -68,6 +69,16 @@ def viewer_response(p: PipelineBase, f: Flow) -> Step:
         behavior.cache, behavior.origin_request_policy, behavior.forward_all_headers
     )
     headers = filter_vary(headers, forwarded, behavior.cache.min_ttl)
+    # The behavior's response headers policy, on hits and misses alike, before viewer-response
+    # (docs/distributions.md "Where CloudFront applies the policy").
+    headers = apply_response_headers_policy(
+        behavior.headers_policy,
+        f.req["headers"],
+        headers,
+        result_type=a.result_type,
+        pop=p.settings.pop,
+        request_id=f.rid,
+    )
     judged = a.status
     if p.settings.viewer_response_skip_status == "origin" and f.origin_status is not None:
         judged = f.origin_status
@@ -173,6 +184,15 @@ def custom_page(p: PipelineBase, f: Flow, status: int, *, keyed: bool = True) ->
         return None
     status = custom.response_code or status
     headers = with_length(page.headers, page.body)
+    # custom error pages get the policy too (docs/distributions.md)
+    headers = apply_response_headers_policy(
+        f.behavior.headers_policy,
+        f.req["headers"],
+        headers,
+        result_type="Error",
+        pop=p.settings.pop,
+        request_id=f.rid,
+    )
     f.steps[:] = [st for st in f.steps if st.ran or st.event_type != "viewer-response"]
     f.steps.append(TraceStep("viewer-response", False, skipped_because="custom error page"))
     return Outcome(

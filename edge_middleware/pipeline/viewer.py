@@ -3,8 +3,9 @@ serving a cached object (caching.md §1.1 steps 1-4, lambda-edge.md §4)."""
 
 from __future__ import annotations
 
-from ..cache.conditional import byte_range, not_modified
+from ..cache.conditional import not_modified
 from ..cache.entry import CacheEntry
+from ..cache.ranges import byte_range_response
 from ..cache.rules import cache_key, collapsible, cookies_forwarded, stored_response_serves
 from ..config import Trigger
 from ..convert import reason_phrase
@@ -12,6 +13,7 @@ from ..exceptions import CloudFrontError, ViewerError
 from ..headers import RawHeaders, get_first, with_length, without
 from ..limits import MAX_HEADER_BYTES, MAX_URI_LENGTH, SERVER, VIEWER_BODY_LIMIT
 from ..origins import cloudfront_headers
+from ..response_headers import apply_response_headers_policy, preflight_response
 from ..validation import RequestResult, ResponseResult
 from .base import PipelineBase
 from .effects import JoinFlight, Lookup, Outcome, ReadBody, Refresh, TraceStep
@@ -90,7 +92,30 @@ def viewer_request(p: PipelineBase, f: Flow) -> Step:
         f.steps.append(TraceStep("viewer-request", False, skipped_because="no function"))
     if f.method not in f.behavior.allowed_methods:
         return p.error(f, ViewerError(403, _BAD_METHOD))
+    preflight = preflight_response(f.behavior.headers_policy, f.method, f.req["headers"])
+    if preflight is not None:
+        return _preflight(p, f, preflight)
     return State.LOOKUP
+
+
+def _preflight(p: PipelineBase, f: Flow, headers: RawHeaders) -> Outcome:
+    """A CORS preflight the behavior's response headers policy answers at the edge: no cache,
+    no origin, no viewer-response (docs/distributions.md)."""
+    for ev in ("origin-request", "origin-response", "viewer-response"):
+        f.steps.append(TraceStep(ev, False, skipped_because="CORS preflight answered"))
+    answer = apply_response_headers_policy(
+        f.behavior.headers_policy, f.req["headers"], headers, pop=p.settings.pop, request_id=f.rid
+    )
+    return Outcome(
+        200,
+        "OK",
+        p._edge_headers(answer, "Miss from cloudfront", f.rid, f.hv),
+        b"",
+        result_type="Miss",
+        behavior=f.behavior,
+        request_id=f.rid,
+        steps=f.steps,
+    )
 
 
 def lookup(p: PipelineBase, f: Flow) -> Step:
@@ -184,7 +209,7 @@ def hit(p: PipelineBase, f: Flow) -> Step:
         status, body = 304, b""
         headers = without(headers, b"content-length")
     elif entry.status == 200 and (ranged := get_first(req["headers"], "range")) is not None:
-        status, body, headers = byte_range(ranged, entry.body, headers)
+        status, body, headers = byte_range_response(ranged, entry.body, headers)
     reason = entry.reason if status == entry.status else reason_phrase(status)
     f.answer = Answer(
         status, reason, headers, body, result_type=f.label.replace(" from cloudfront", "")

@@ -14,7 +14,7 @@ from ..responses import new_request_id, via_id
 from ..settings import EdgeSettings
 from ..types import EVENT_TYPES, EventType
 
-__all__ = ["EventBuilder", "HeadersArg"]
+__all__ = ["EventBuilder", "HeadersArg", "complete_event", "infer_event_type"]
 
 #: What the builder's ``headers=`` accepts: a mapping (a value may be a list of repeats),
 #: a list of ``(name, value)`` pairs (repeats kept, in order), or a CloudFront header map.
@@ -293,6 +293,18 @@ class EventBuilder:
             }
         return {"Records": [{"cf": cf}]}
 
+    def complete(
+        self, event: Mapping[str, Any], event_type: EventType | str | None = None
+    ) -> dict[str, Any]:
+        """``event`` (e.g. from ``sam local generate-event cloudfront``) with what CloudFront
+        always sends filled in from this builder's defaults: :func:`complete_event`.
+
+        Example::
+
+            event = EventBuilder().complete(json.load(open("sam-event.json")), "viewer-request")
+        """
+        return complete_event(event, event_type, builder=self)
+
     def _origin(self, origin: Mapping[str, Any] | Origin | None) -> dict[str, Any]:
         if isinstance(origin, Origin):
             return cast(dict[str, Any], build_origin_object(origin, "https", EdgeSettings()))
@@ -310,3 +322,114 @@ class EventBuilder:
                 "sslProtocols": ["TLSv1", "TLSv1.1", "TLSv1.2"],
             }
         }
+
+
+# -- events written by other tools ------------------------------------------------------------
+
+_REQUEST_EVENTS = ("viewer-request", "origin-request")
+
+
+def infer_event_type(cf: Mapping[str, Any]) -> EventType:
+    """The event type of a ``Records[0].cf`` without ``config.eventType``, from its shape:
+    a ``response`` makes it a response event, a ``request.origin`` an origin event
+    (lambda-edge.md §1.1, §1.6: only origin events carry ``origin``, only response events a
+    ``response``). ``sam local generate-event cloudfront`` prints events without it."""
+    request = cf.get("request")
+    origin_side = isinstance(request, Mapping) and "origin" in request
+    if "response" in cf:
+        return "origin-response" if origin_side else "viewer-response"
+    return "origin-request" if origin_side else "viewer-request"
+
+
+def complete_event(
+    event: Any,
+    event_type: EventType | str | None = None,
+    *,
+    builder: EventBuilder | None = None,
+) -> dict[str, Any]:
+    """A copy of ``event`` with what CloudFront always sends filled in, so that events written
+    by other tools (``sam local generate-event cloudfront ...``, the developer guide's samples)
+    can be run (docs/events.md).
+
+    * ``config.eventType``: ``event_type`` when given (it must agree with the event's own
+      value, if it has one), else inferred by :func:`infer_event_type`;
+    * ``config.distributionId``, ``distributionDomainName``, ``requestId``: the builder's;
+    * ``request`` and its ``clientIp``, ``headers``, ``method`` (GET), ``querystring`` (""),
+      ``uri`` ("/"); ``request.origin`` for origin events: the builder's custom origin;
+    * a ``response`` is dropped from a request event (CloudFront sends none there).
+
+    :raises EventError: what can't be filled in (no ``Records[0].cf``, an unknown event type,
+        a response event without ``response``, a value of the wrong type); ``field`` names it.
+    """
+    from ..exceptions import EventError
+
+    b = builder or EventBuilder()
+    if not isinstance(event, Mapping):
+        raise EventError("event", '{"Records": [{"cf": {...}}]}')
+    records = event.get("Records")
+    if not isinstance(records, list) or not records:
+        raise EventError("Records", "a list with one record")
+    record = records[0]
+    if not isinstance(record, Mapping) or not isinstance(record.get("cf"), Mapping):
+        raise EventError("Records[0].cf", "an object")
+    cf: dict[str, Any] = copy.deepcopy(dict(record["cf"]))
+    config = cf.get("config", {})
+    if not isinstance(config, Mapping):
+        raise EventError("Records[0].cf.config", "an object")
+    config = dict(config)
+    own = config.get("eventType")
+    if own is not None and own not in EVENT_TYPES:
+        raise EventError("Records[0].cf.config.eventType", f"one of {', '.join(EVENT_TYPES)}")
+    if event_type is not None:
+        if event_type not in EVENT_TYPES:
+            raise EventError("event_type", f"one of {', '.join(EVENT_TYPES)}")
+        if own is not None and own != event_type:
+            raise EventError(
+                "Records[0].cf.config.eventType", f"{event_type!r} (the event type asked for)"
+            )
+    ev: EventType = own or event_type or infer_event_type(cf)
+    config["eventType"] = ev
+    config.setdefault("distributionId", b.distribution_id)
+    config.setdefault("distributionDomainName", b.distribution_domain_name)
+    config.setdefault("requestId", b.request_id)
+    cf["config"] = config
+    request = cf.get("request", {})
+    if not isinstance(request, Mapping):
+        raise EventError("Records[0].cf.request", "an object")
+    request = dict(request)
+    for key, value in (
+        ("clientIp", b.client_ip),
+        ("headers", {}),
+        ("method", "GET"),
+        ("querystring", ""),
+        ("uri", "/"),
+    ):
+        request.setdefault(key, value)
+    for key in ("clientIp", "method", "querystring", "uri"):
+        if not isinstance(request[key], str):
+            raise EventError(f"Records[0].cf.request.{key}", "a string")
+    if not isinstance(request["headers"], Mapping):
+        raise EventError("Records[0].cf.request.headers", "a header map {name: [{key, value}]}")
+    if ev.startswith("origin"):
+        request.setdefault("origin", b._origin(None))
+    cf["request"] = request
+    if ev in _REQUEST_EVENTS:
+        cf.pop("response", None)
+    elif not isinstance(cf.get("response"), Mapping):
+        raise EventError("Records[0].cf.response", f"an object (a {ev} event needs it)")
+    else:
+        response = dict(cf["response"])
+        if "status" not in response:
+            raise EventError("Records[0].cf.response.status", 'a status such as "200"')
+        response.setdefault("headers", {})
+        if not isinstance(response["headers"], Mapping):
+            raise EventError("Records[0].cf.response.headers", "a header map")
+        if "statusDescription" not in response:
+            try:
+                response["statusDescription"] = HTTPStatus(int(response["status"])).phrase
+            except ValueError:
+                response["statusDescription"] = ""
+        cf["response"] = response
+    out = dict(event)
+    out["Records"] = [{**record, "cf": cf}, *records[1:]]
+    return out

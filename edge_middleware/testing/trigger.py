@@ -13,13 +13,14 @@ from ..exceptions import CloudFrontError
 from ..handlers import HandlerRunner, LambdaContext
 from ..responses import new_request_id
 from ..settings import EdgeSettings
-from ..types import EVENT_TYPES, CFRequest, CFResponse, EventType
+from ..types import CFRequest, CFResponse, EventType
 from ..validation import (
     RequestResult,
     ResponseResult,
     validate_request_result,
     validate_response_result,
 )
+from .events import complete_event
 
 __all__ = ["FakeContext", "arun_trigger", "run_trigger"]
 
@@ -52,17 +53,9 @@ class FakeContext(LambdaContext):
         return cls(function_name, str(config["requestId"]), _timeout(config["eventType"], settings))
 
 
-def _record(event: Mapping[str, Any]) -> dict[str, Any]:
-    try:
-        cf = event["Records"][0]["cf"]
-        if cf["config"]["eventType"] not in EVENT_TYPES or not isinstance(cf["request"], dict):
-            raise ValueError
-    except (KeyError, IndexError, TypeError, ValueError):
-        raise ValueError(
-            "event: expected "
-            '{"Records": [{"cf": {"config": {"eventType": ...}, "request": {...}}}]}'
-        ) from None
-    return cast(dict[str, Any], cf)
+def _record(event: Mapping[str, Any], event_type: str | None = None) -> dict[str, Any]:
+    """``Records[0].cf`` of the completed event (:func:`complete_event`)."""
+    return cast(dict[str, Any], complete_event(event, event_type)["Records"][0]["cf"])
 
 
 def _timeout(event_type: str, settings: EdgeSettings | None) -> float:
@@ -79,16 +72,16 @@ class _Prepared:
         event: Mapping[str, Any],
         settings: EdgeSettings | None,
         include_body: bool | None,
+        event_type: str | None = None,
     ) -> None:
-        cf = _record(event)
+        event = complete_event(event, event_type)
+        cf = event["Records"][0]["cf"]
         self.settings = settings or EdgeSettings()
         self.event_type: EventType = cf["config"]["eventType"]
         self.request_id = str(cf["config"].get("requestId") or new_request_id())
         self.timeout = _timeout(self.event_type, self.settings)
         self.before_request = cast(CFRequest, copy.deepcopy(cf["request"]))
         self.before_response = cast(CFResponse | None, copy.deepcopy(cf.get("response")))
-        if self.event_type.endswith("response") and self.before_response is None:
-            raise ValueError(f"event: a {self.event_type} event needs Records[0].cf.response")
         self.include_body = "body" in cf["request"] if include_body is None else include_body
         name = handler if isinstance(handler, str) else _callable_name(handler)
         self.runner = HandlerRunner(handler, name)
@@ -148,6 +141,7 @@ def run_trigger(
     *,
     settings: EdgeSettings | None = None,
     include_body: bool | None = None,
+    event_type: str | None = None,
 ) -> dict[str, Any]:
     """Run one Lambda@Edge handler on ``event`` as CloudFront would, and check its result.
 
@@ -160,6 +154,10 @@ def run_trigger(
     :param settings: the :class:`~edge_middleware.EdgeSettings` for timeouts and validation.
     :param include_body: the association's ``IncludeBody``; default: whether the event's
         request has a ``body``.
+    :param event_type: the event type, for events without ``config.eventType`` (those of
+        ``sam local generate-event cloudfront``); without it the type is inferred from the
+        event's shape. Missing fields CloudFront always sends are filled in
+        (:func:`~edge_middleware.testing.events.complete_event`).
     :returns: the normalised result as a plain dict: the request (request triggers), or a
         response with ``status`` as a string and, when a body was set, ``body`` as text or
         base64 with its ``bodyEncoding``.
@@ -167,6 +165,7 @@ def run_trigger(
         the offending item).
     :raises LambdaExecutionError: the handler raised (503).
     :raises LambdaTimeoutError: the handler ran past its timeout (503).
+    :raises EventError: ``event`` is not a Lambda@Edge event (``.field`` names what is missing).
 
     Example::
 
@@ -174,7 +173,7 @@ def run_trigger(
         result = run_trigger("handlers.security_headers:handler", event)
         assert "strict-transport-security" in result["headers"]
     """
-    prepared = _Prepared(handler, event, settings, include_body)
+    prepared = _Prepared(handler, event, settings, include_body, event_type)
     result = prepared.runner.call_sync(prepared.event, prepared.request_id, prepared.timeout)
     return prepared.finish(result)
 
@@ -185,8 +184,9 @@ async def arun_trigger(
     *,
     settings: EdgeSettings | None = None,
     include_body: bool | None = None,
+    event_type: str | None = None,
 ) -> dict[str, Any]:
     """:func:`run_trigger` for async tests: sync handlers run on a worker thread."""
-    prepared = _Prepared(handler, event, settings, include_body)
+    prepared = _Prepared(handler, event, settings, include_body, event_type)
     result = await prepared.runner.call_async(prepared.event, prepared.request_id, prepared.timeout)
     return prepared.finish(result)
