@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .capture import Captured, capturing, run_captured
-from .exceptions import HandlerLoadError, LambdaExecutionError, LambdaTimeoutError
+from .exceptions import (
+    CloudFrontError,
+    HandlerLoadError,
+    LambdaExecutionError,
+    LambdaTimeoutError,
+)
 
 __all__ = ["HandlerRunner", "LambdaContext", "load_handler"]
 
@@ -171,7 +176,13 @@ class HandlerRunner:
     def context(self, request_id: str, timeout: float) -> LambdaContext:
         return LambdaContext(self.function_name, request_id, timeout)
 
-    def _fail(self, exc: BaseException) -> LambdaExecutionError:
+    def _fail(self, exc: BaseException) -> CloudFrontError:
+        if isinstance(exc, CloudFrontError):
+            # A handler object that already knows CloudFront's answer (a CloudFront Function's
+            # FunctionExecutionError, a Node.js worker's timeout; edge_middleware/js/).
+            exc.handler = exc.handler or self.name
+            logger.error("handler %s failed: %s: %s", self.name, exc.error_name, exc.reason)
+            return exc
         try:
             text = str(exc)
         except Exception:  # an exception whose __str__ fails still fails only this request

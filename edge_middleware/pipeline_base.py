@@ -191,7 +191,12 @@ class PipelineBase:
     def _invalid(
         self, exc: CloudFrontError, event_type: EventType, trig: Trigger, step: TraceStep
     ) -> CloudFrontError:
-        exc.handler = self.runners[id(trig)].name
+        runner = self.runners[id(trig)]
+        # A CloudFront Function reports its own error name (FunctionValidationError).
+        rename = getattr(runner.func, "validation_error", None)
+        if rename is not None:
+            exc = rename(exc)
+        exc.handler = runner.name
         step.error, step.error_field = exc.reason, exc.field or ""
         logger.warning(
             "%s handler %s failed validation at %s: %s",

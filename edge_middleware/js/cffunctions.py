@@ -1,0 +1,490 @@
+"""CloudFront Functions (``cloudfront-js-1.0`` / ``cloudfront-js-2.0``) as handler objects.
+
+A :class:`CloudFrontFunction` is called like a Python Lambda@Edge handler, with the
+Lambda@Edge-shaped event the pipeline builds, and returns a Lambda@Edge-shaped result, so the
+pipeline runs it unchanged. Inside, it converts the event to CloudFront Functions' own shape
+(``event.version``, ``context.eventType``, ``viewer.ip``, ``headers`` as
+``{name: {value, multiValue}}``, ``querystring`` and ``cookies`` objects), runs the JavaScript in a
+sandboxed ``node`` worker (``node_worker.js``), and converts the returned request or response
+back. docs/cloudfront-functions.md is the spec, with sources.
+
+Errors, as CloudFront reports them:
+
+- the function threw, or returned something that is not an object: 503 ``FunctionExecutionError``
+- it ran far past its compute budget: 503 ``FunctionThrottledError`` (stopped)
+- its result fails validation: 502 ``FunctionValidationError``
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from ..exceptions import (
+    CloudFrontError,
+    ConfigurationError,
+    FunctionExecutionError,
+    FunctionThrottledError,
+    FunctionValidationError,
+    LambdaValidationError,
+)
+from .engine import NodePool, WorkerDied, WorkerTimeout
+
+__all__ = [
+    "MAX_FUNCTION_SIZE",
+    "CloudFrontFunction",
+    "from_cf_request",
+    "from_cf_response",
+    "to_cf_event",
+]
+
+Runtime = Literal["cloudfront-js-1.0", "cloudfront-js-2.0"]
+RUNTIMES: tuple[Runtime, ...] = ("cloudfront-js-1.0", "cloudfront-js-2.0")
+#: CloudFront Functions quota: "Maximum size of a function: 10 KB".
+MAX_FUNCTION_SIZE = 10 * 1024
+#: CloudFront Functions run on viewer events only.
+EVENT_TYPES = ("viewer-request", "viewer-response")
+
+logger = logging.getLogger("edge_middleware.js")
+
+
+# -- Lambda@Edge shape -> CloudFront Functions shape -------------------------------------------
+def _values(entries: list[dict[str, str]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"value": entries[0]["value"]}
+    if len(entries) > 1:
+        out["multiValue"] = [{"value": e["value"]} for e in entries]
+    return out
+
+
+def _cf_headers(headers: Mapping[str, list[Any]], skip: str) -> dict[str, Any]:
+    return {name: _values(entries) for name, entries in headers.items() if entries and name != skip}
+
+
+def _add(target: dict[str, Any], name: str, item: dict[str, Any]) -> None:
+    have = target.get(name)
+    if have is None:
+        target[name] = item
+        return
+    multi = have.setdefault("multiValue", [{k: v for k, v in have.items() if k != "multiValue"}])
+    multi.append(item)
+
+
+def _cf_querystring(qs: str) -> dict[str, Any]:
+    # Values stay as the viewer sent them (percent-encoded), as CloudFront passes them.
+    out: dict[str, Any] = {}
+    for part in qs.split("&") if qs else ():
+        if part:
+            name, _, value = part.partition("=")
+            _add(out, name, {"value": value})
+    return out
+
+
+def _cf_cookies(headers: Mapping[str, list[Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for entry in headers.get("cookie", ()):
+        for part in entry["value"].split(";"):
+            part = part.strip()
+            if part:
+                name, _, value = part.partition("=")
+                _add(out, name.strip(), {"value": value.strip()})
+    return out
+
+
+def _cf_set_cookies(headers: Mapping[str, list[Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for entry in headers.get("set-cookie", ()):
+        pair, _, attributes = entry["value"].partition(";")
+        name, _, value = pair.partition("=")
+        item = {"value": value.strip()}
+        if attributes.strip():
+            item["attributes"] = attributes.strip()
+        _add(out, name.strip(), item)
+    return out
+
+
+def to_cf_event(event: Mapping[str, Any], runtime: Runtime = "cloudfront-js-2.0") -> dict[str, Any]:
+    """A Lambda@Edge event (``{"Records": [{"cf": ...}]}``) as the CloudFront Functions event."""
+    cf = event["Records"][0]["cf"]
+    config = cf["config"]
+    req = cf["request"]
+    out: dict[str, Any] = {
+        "version": "1.0",
+        "context": {
+            "distributionDomainName": config["distributionDomainName"],
+            "endpoint": config["distributionDomainName"],
+            "distributionId": config["distributionId"],
+            "eventType": config["eventType"],
+            "requestId": config["requestId"],
+        },
+        "viewer": {"ip": req.get("clientIp", "")},
+        "request": {
+            "method": req["method"],
+            "uri": req["uri"],
+            "querystring": _cf_querystring(req.get("querystring", "")),
+            "headers": _cf_headers(req["headers"], "cookie"),
+            "cookies": _cf_cookies(req["headers"]),
+        },
+    }
+    resp = cf.get("response")
+    if resp is not None:
+        out["response"] = {
+            "statusCode": int(resp["status"]),
+            "statusDescription": resp.get("statusDescription", ""),
+            "headers": _cf_headers(resp["headers"], "set-cookie"),
+            "cookies": _cf_set_cookies(resp["headers"]),
+        }
+    return out
+
+
+# -- CloudFront Functions shape -> Lambda@Edge shape -------------------------------------------
+def _invalid(reason: str, field: str) -> FunctionValidationError:
+    return FunctionValidationError(reason, field=field)
+
+
+def _object(value: Any, field: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _invalid(f"{field} must be an object", field)
+    return value
+
+
+def _strings(item: Any, field: str, *, attributes: bool = False) -> list[tuple[str, str]]:
+    """``{value, multiValue}`` -> [(value, attributes)], multiValue winning when present."""
+    if not isinstance(item, dict):
+        raise _invalid(f"{field} must be an object with a value", field)
+    multi = item.get("multiValue")
+    entries = multi if isinstance(multi, list) and multi else [item]
+    out = []
+    for i, entry in enumerate(entries):
+        where = f"{field}.multiValue[{i}]" if entries is multi else field
+        if not isinstance(entry, dict) or "value" not in entry:
+            raise _invalid(f"{where} must be an object with a value", where)
+        value = entry["value"]
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise _invalid(f"{where}.value must be a string", f"{where}.value")
+        attrs = entry.get("attributes", "") if attributes else ""
+        if not isinstance(attrs, str):
+            raise _invalid(f"{where}.attributes must be a string", f"{where}.attributes")
+        out.append((str(value), attrs))
+    return out
+
+
+def _le_headers(
+    value: Any, field: str, original: Mapping[str, list[Any]], skip: str
+) -> dict[str, list[dict[str, str]]]:
+    out: dict[str, list[dict[str, str]]] = {}
+    for name, item in _object(value, field).items():
+        lower = name.lower()
+        if lower == skip:
+            continue  # cookies travel in their own object
+        before = original.get(lower)
+        key = before[0].get("key", name) if before else name
+        out.setdefault(lower, []).extend(
+            {"key": key, "value": v} for v, _ in _strings(item, f"{field}.{name}")
+        )
+    return out
+
+
+def _querystring(value: Any, field: str) -> str:
+    if isinstance(value, str):
+        return value[1:] if value.startswith("?") else value
+    parts: list[str] = []
+    for name, item in _object(value, field).items():
+        parts.extend(
+            f"{name}={v}" if v != "" else name for v, _ in _strings(item, f"{field}.{name}")
+        )
+    return "&".join(parts)
+
+
+def from_cf_request(result: Mapping[str, Any], before: Mapping[str, Any]) -> dict[str, Any]:
+    """A request a CloudFront Function returned, as the Lambda@Edge request result.
+
+    ``before`` is the Lambda@Edge request the function was given (``clientIp``, ``origin``
+    and header key spellings come from it).
+    """
+    uri = result.get("uri", before["uri"])
+    if not isinstance(uri, str) or not uri.startswith("/"):
+        raise _invalid("request.uri must be a string that starts with /", "request.uri")
+    method = result.get("method", before["method"])
+    if method != before["method"]:
+        raise _invalid("request.method is read-only", "request.method")
+    headers = _le_headers(result.get("headers"), "request.headers", before["headers"], "cookie")
+    cookies = [
+        f"{name}={v}"
+        for name, item in _object(result.get("cookies"), "request.cookies").items()
+        for v, _ in _strings(item, f"request.cookies.{name}")
+    ]
+    if cookies:
+        key = before["headers"].get("cookie", [{"key": "Cookie"}])[0].get("key", "Cookie")
+        headers["cookie"] = [{"key": key, "value": "; ".join(cookies)}]
+    out: dict[str, Any] = {
+        "clientIp": before.get("clientIp", ""),
+        "headers": headers,
+        "method": before["method"],
+        "querystring": _querystring(result.get("querystring", {}), "request.querystring"),
+        "uri": uri,
+    }
+    for kept in ("origin", "body"):
+        if kept in before:
+            out[kept] = before[kept]
+    return out
+
+
+def from_cf_response(
+    result: Mapping[str, Any], before: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A response a CloudFront Function returned (generated in viewer-request, or the
+    viewer-response result), as the Lambda@Edge response result."""
+    status = result.get("statusCode")
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        raise _invalid(
+            f"response.statusCode must be an HTTP status code, not {status!r}",
+            "response.statusCode",
+        )
+    original = before["headers"] if before else {}
+    headers = _le_headers(result.get("headers"), "response.headers", original, "set-cookie")
+    set_cookies = [
+        {"key": "Set-Cookie", "value": f"{name}={v}" + (f"; {attrs}" if attrs else "")}
+        for name, item in _object(result.get("cookies"), "response.cookies").items()
+        for v, attrs in _strings(item, f"response.cookies.{name}", attributes=True)
+    ]
+    if set_cookies:
+        headers["set-cookie"] = set_cookies
+    out: dict[str, Any] = {"status": str(status), "headers": headers}
+    description = result.get("statusDescription")
+    if description is not None:
+        if not isinstance(description, str):
+            raise _invalid(
+                "response.statusDescription must be a string", "response.statusDescription"
+            )
+        out["statusDescription"] = description
+    body = result.get("body")
+    if body is not None:
+        if isinstance(body, str):
+            out["body"], out["bodyEncoding"] = body, "text"
+        elif isinstance(body, dict) and isinstance(body.get("data"), str):
+            encoding = body.get("encoding", "text")
+            if encoding not in ("text", "base64"):
+                raise _invalid(
+                    "response.body.encoding must be text or base64", "response.body.encoding"
+                )
+            out["body"], out["bodyEncoding"] = body["data"], encoding
+        else:
+            raise _invalid("response.body must be a string or {encoding, data}", "response.body")
+    return out
+
+
+# -- the handler object ------------------------------------------------------------------------
+def _load_kvs(value: Any, field: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if isinstance(value, str | os.PathLike):
+        try:
+            value = json.loads(Path(value).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(field, str(value), f"a readable JSON file ({exc})") from None
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(field, value, "a mapping of keys to values, or a JSON file path")
+    # AWS's import format: {"data": [{"key": ..., "value": ...}]}
+    if isinstance(value.get("data"), list):
+        value = {item["key"]: item["value"] for item in value["data"]}
+    return {
+        str(k): v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
+        for k, v in value.items()
+    }
+
+
+class CloudFrontFunction:
+    """A CloudFront Function, run by the pipeline like a Lambda@Edge handler.
+
+    :param source: a path to the function's ``.js`` file; or the code itself with
+        ``code=True`` (CloudFormation's inline ``FunctionCode``).
+    :param runtime: ``"cloudfront-js-2.0"`` (the default) or ``"cloudfront-js-1.0"``.
+    :param key_value_store: the KeyValueStore associated with the function (2.0 only): a
+        mapping, a JSON file with one, or AWS's import format ``{"data": [{"key", "value"}]}``.
+    :param key_value_store_id: the id ``cf.kvs(id)`` is given (any id resolves to the one store).
+    :param name: the function's name in logs and errors (default: the file's stem).
+    :param compute_budget_ms: the time that counts as 100 % compute utilization.
+    :param max_compute_ms: past this the function is stopped: 503 ``FunctionThrottledError``.
+    :param workers: the most ``node`` workers kept for this function.
+
+    Example::
+
+        Behavior(viewer_request=CloudFrontFunction("functions/rewrite.js"))
+
+    The code must fit CloudFront's 10 KB function size; a larger one is refused here.
+    """
+
+    def __init__(
+        self,
+        source: str | os.PathLike[str],
+        *,
+        code: bool = False,
+        runtime: Runtime = "cloudfront-js-2.0",
+        key_value_store: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+        key_value_store_id: str = "local",
+        name: str | None = None,
+        compute_budget_ms: float = 1.0,
+        max_compute_ms: float = 50.0,
+        workers: int = 2,
+        node: str | None = None,
+    ) -> None:
+        if runtime not in RUNTIMES:
+            raise ConfigurationError("CloudFrontFunction.runtime", runtime, " | ".join(RUNTIMES))
+        if code:
+            text, self.path = str(source), None
+            default_name = "function"
+        else:
+            self.path = Path(source).resolve()
+            try:
+                text = self.path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigurationError(
+                    "CloudFrontFunction.source", str(source), f"a readable .js file ({exc})"
+                ) from None
+            default_name = self.path.stem
+        size = len(text.encode("utf-8"))
+        if size > MAX_FUNCTION_SIZE:
+            raise ConfigurationError(
+                "CloudFrontFunction.source",
+                f"{name or default_name} ({size} bytes)",
+                f"a function of at most {MAX_FUNCTION_SIZE} bytes (10 KB, CloudFront Functions' "
+                f"maximum function size); it is {size} bytes",
+            )
+        kvs = _load_kvs(key_value_store, "CloudFrontFunction.key_value_store")
+        if key_value_store is not None and runtime != "cloudfront-js-2.0":
+            raise ConfigurationError(
+                "CloudFrontFunction.key_value_store", "cloudfront-js-1.0", "cloudfront-js-2.0"
+            )
+        for attr, val in (
+            ("compute_budget_ms", compute_budget_ms),
+            ("max_compute_ms", max_compute_ms),
+        ):
+            if isinstance(val, bool) or not isinstance(val, int | float) or val <= 0:
+                raise ConfigurationError(f"CloudFrontFunction.{attr}", val, "a number > 0")
+        self.code = text
+        self.size = size
+        self.runtime: Runtime = runtime
+        self.name = name or default_name
+        self.compute_budget_ms = float(compute_budget_ms)
+        self.max_compute_ms = float(max_compute_ms)
+        # the pipeline's display name for the trigger (config.Trigger.display_name)
+        self.__qualname__ = self.name
+        self.__module__ = ""
+        self._pool = NodePool(
+            {
+                "kind": "cf",
+                "code": text,
+                "runtime": runtime,
+                "kvs": {key_value_store_id: kvs} if key_value_store is not None else {},
+                "limitMs": self.max_compute_ms,
+                "name": f"{self.name}.js",
+            },
+            size=workers,
+            node=node,
+            name=f"CloudFrontFunction({self.name!r})",
+        )
+        #: compute utilization of the last invocation (CloudFront's 0-100+ figure)
+        self.last_compute_utilization: int | None = None
+
+    def __repr__(self) -> str:
+        return f"CloudFrontFunction({self.name!r}, runtime={self.runtime!r})"
+
+    def close(self) -> None:
+        """Stop this function's ``node`` workers."""
+        self._pool.close()
+
+    def run(self, cf_event: dict[str, Any], deadline: float | None = None) -> dict[str, Any]:
+        """Run the function on a CloudFront Functions event; returns its raw result.
+
+        Prints what the function logged (captured per invocation like a Python handler's
+        prints) and its compute utilization.
+        """
+        if deadline is None:
+            deadline = time.monotonic() + 5.0
+        # the vm stops the code at max_compute_ms; the process deadline only backs that up
+        deadline = min(deadline, time.monotonic() + self.max_compute_ms / 1000 + 2.0)
+        msg = {"id": 1, "eventJson": json.dumps(cf_event, separators=(",", ":"))}
+        try:
+            reply = self._pool.call(msg, deadline)
+        except WorkerTimeout:
+            raise FunctionThrottledError(
+                f"The CloudFront function {self.name} did not finish in time", handler=self.name
+            ) from None
+        except WorkerDied as exc:
+            raise FunctionExecutionError(
+                f"The CloudFront function {self.name} crashed ({exc})", handler=self.name
+            ) from None
+        compute_us = float(reply.get("computeUs", 0.0))
+        utilization = round(compute_us / (self.compute_budget_ms * 10))
+        self.last_compute_utilization = utilization
+        logs = reply.get("logs") or ""
+        if logs:
+            sys.stdout.write(logs + "\n")
+        logger.log(
+            logging.WARNING if utilization > 100 else logging.DEBUG,
+            "CloudFront function %s: compute utilization %d",
+            self.name,
+            utilization,
+        )
+        if not reply.get("ok"):
+            err = reply.get("error") or {}
+            if reply.get("throttled"):
+                raise FunctionThrottledError(
+                    f"The CloudFront function {self.name} exceeded its compute budget "
+                    f"(stopped after {compute_us / 1000:.1f} ms, compute utilization "
+                    f"{utilization})",
+                    handler=self.name,
+                )
+            raise FunctionExecutionError(
+                f"The CloudFront function {self.name} threw {err.get('name', 'Error')}: "
+                f"{err.get('message', '')}",
+                handler=self.name,
+            )
+        origin = reply.get("origin")
+        if origin:
+            sys.stdout.write(f"{self.name}: origin change requested {json.dumps(origin)}\n")
+        result: Any = json.loads(reply.get("resultJson") or "null")
+        if not isinstance(result, dict):
+            what = "nothing" if result is None else type(result).__name__
+            raise FunctionExecutionError(
+                f"The CloudFront function {self.name} returned {what}, "
+                "not a request or response object",
+                handler=self.name,
+            )
+        return result
+
+    def __call__(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        """Run on a Lambda@Edge-shaped event; return a Lambda@Edge-shaped result."""
+        cf = event["Records"][0]["cf"]
+        event_type = cf["config"]["eventType"]
+        if event_type not in EVENT_TYPES:
+            raise FunctionExecutionError(
+                f"CloudFront Functions run on viewer events only, not {event_type}",
+                handler=self.name,
+            )
+        deadline = None
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        if remaining is not None:
+            deadline = time.monotonic() + remaining() / 1000
+        result = self.run(to_cf_event(event, self.runtime), deadline)
+        if event_type == "viewer-request":
+            if "statusCode" in result:
+                return from_cf_response(result)
+            return from_cf_request(result, cf["request"])
+        return from_cf_response(result, cf.get("response"))
+
+    @staticmethod
+    def validation_error(exc: CloudFrontError) -> CloudFrontError:
+        """The pipeline's validation failure under CloudFront Functions' name (a hook read by
+        ``pipeline_base.PipelineBase._invalid``)."""
+        if isinstance(exc, LambdaValidationError) and not isinstance(exc, FunctionValidationError):
+            return FunctionValidationError(exc.reason, field=exc.field, handler=exc.handler)
+        return exc

@@ -1,0 +1,279 @@
+'use strict';
+// One long-lived worker of edge_middleware's Node.js pool (edge_middleware/js/engine.py).
+//
+// Requests arrive as JSON lines on stdin; replies go as JSON lines to the file descriptor named
+// by EDGE_REPLY_FD, so nothing a handler writes to stdout can corrupt the protocol. The first
+// line is the init message, which says what this worker runs:
+//   {"kind": "lambda", "file": "/abs/handlers/auth.js", "handler": "handler"}
+//       a Node.js Lambda@Edge handler, required (or imported, .mjs) once;
+//   {"kind": "cf", "code": "...", "runtime": "cloudfront-js-2.0", "kvs": {...}, "limitMs": 50}
+//       a CloudFront Function, run in a vm context that has no require, process, timers,
+//       network or file system: only the modules CloudFront Functions documents.
+// One request at a time per worker; the Python side kills the worker at the deadline.
+const fs = require('fs');
+const util = require('util');
+const vm = require('vm');
+const readline = require('readline');
+const nodeCrypto = require('crypto');
+const nodeQuerystring = require('querystring');
+const url = require('url');
+
+const replyFd = Number(process.env.EDGE_REPLY_FD);
+let logs = [];
+let current = null; // id of the request running now
+
+function send(obj) {
+  const data = Buffer.from(JSON.stringify(obj) + '\n');
+  let off = 0;
+  while (off < data.length) {
+    try {
+      off += fs.writeSync(replyFd, data, off);
+    } catch (e) {
+      if (e.code !== 'EAGAIN') throw e;
+    }
+  }
+}
+
+function capture(level) {
+  return (...args) => {
+    const line = util.format(...args);
+    logs.push(level ? `${level}\t${line}` : line);
+  };
+}
+console.log = capture('INFO');
+console.info = capture('INFO');
+console.debug = capture('DEBUG');
+console.warn = capture('WARN');
+console.error = capture('ERROR');
+console.trace = capture('TRACE');
+
+function errorInfo(e) {
+  if (e instanceof Error || (e && typeof e === 'object' && 'message' in e)) {
+    return { name: String(e.name || 'Error'), message: String(e.message), stack: String(e.stack || '') };
+  }
+  return { name: 'Error', message: String(e), stack: '' };
+}
+
+function finish(id, reply) {
+  if (current !== id) return; // a late callback after the request was answered
+  current = null;
+  reply.id = id;
+  reply.logs = logs.join('\n');
+  logs = [];
+  send(reply);
+}
+
+process.on('uncaughtException', (e) => {
+  if (current !== null) finish(current, { ok: false, error: errorInfo(e) });
+  else logs.push(`ERROR\tUncaught ${util.inspect(e)}`);
+});
+process.on('unhandledRejection', (e) => {
+  if (current !== null) finish(current, { ok: false, error: errorInfo(e) });
+});
+
+// ---- Lambda@Edge (Node.js) --------------------------------------------------------------------
+async function loadLambda(init) {
+  let mod;
+  if (init.file.endsWith('.mjs')) mod = await import(url.pathToFileURL(init.file).href);
+  else mod = require(init.file);
+  let fn = mod;
+  for (const part of init.handler.split('.')) fn = fn == null ? undefined : fn[part];
+  if (typeof fn !== 'function' && mod && mod.default) {
+    fn = mod.default;
+    for (const part of init.handler.split('.')) fn = fn == null ? undefined : fn[part];
+  }
+  if (typeof fn !== 'function') throw new Error(`${init.file} does not export a function ${init.handler}`);
+  return fn;
+}
+
+function lambdaContext(c, id) {
+  const deadline = Date.now() + c.remainingMs;
+  const ctx = {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: c.functionName,
+    functionVersion: c.functionVersion,
+    invokedFunctionArn: c.invokedFunctionArn,
+    memoryLimitInMB: String(c.memoryLimitInMB),
+    awsRequestId: c.awsRequestId,
+    logGroupName: c.logGroupName,
+    logStreamName: c.logStreamName,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    // the legacy context methods
+    succeed: (r) => finish(id, { ok: true, result: r === undefined ? null : r }),
+    fail: (e) => finish(id, { ok: false, error: errorInfo(e) }),
+    done: (e, r) => (e ? ctx.fail(e) : ctx.succeed(r)),
+  };
+  return ctx;
+}
+
+function runLambda(fn, msg) {
+  const id = msg.id;
+  const ctx = lambdaContext(msg.context, id);
+  const callback = (err, result) => {
+    if (err) finish(id, { ok: false, error: errorInfo(err) });
+    else finish(id, { ok: true, result: result === undefined ? null : result });
+  };
+  let out;
+  try {
+    out = fn(msg.event, ctx, callback);
+  } catch (e) {
+    finish(id, { ok: false, error: errorInfo(e) });
+    return;
+  }
+  if (out && typeof out.then === 'function') {
+    out.then(
+      (r) => finish(id, { ok: true, result: r === undefined ? null : r }),
+      (e) => finish(id, { ok: false, error: errorInfo(e) }),
+    );
+  } else if (fn.length < 3) {
+    // a sync handler without a callback: its return value is the result
+    finish(id, { ok: true, result: out === undefined ? null : out });
+  }
+}
+
+// ---- CloudFront Functions ---------------------------------------------------------------------
+// Runs inside the function's own context, so its promises settle in that context's microtask
+// queue, which vm drains (under the time limit) before runInContext returns.
+const CF_PRELUDE = `
+(function (g) {
+  var data = JSON.parse(g.__edge_kvs_json);
+  delete g.__edge_kvs_json;
+  var stores = Object.keys(data);
+  function store(id) {
+    var items = data[id] || {};
+    function value(key, opts) {
+      if (typeof key !== 'string') throw new Error('KeyValueStore key must be a string');
+      if (!Object.prototype.hasOwnProperty.call(items, key)) {
+        return Promise.reject(new Error('KeyValueStore: key not found: ' + key));
+      }
+      var v = items[key];
+      var format = opts && opts.format || 'string';
+      if (format === 'json') return Promise.resolve(JSON.parse(v));
+      if (format === 'bytes') return Promise.resolve(g.__edge_bytes(v));
+      return Promise.resolve(String(v));
+    }
+    return {
+      get: value,
+      exists: function (key) { return Promise.resolve(Object.prototype.hasOwnProperty.call(items, key)); },
+      meta: function () {
+        return Promise.resolve({ creationDateTime: '1970-01-01T00:00:00Z', lastUpdatedDateTime: '1970-01-01T00:00:00Z', keyCount: Object.keys(items).length });
+      },
+    };
+  }
+  g.__edge_cloudfront = {
+    kvs: function (id) {
+      if (id === undefined) {
+        if (stores.length !== 1) throw new Error('cf.kvs() needs a KeyValueStore id when ' + stores.length + ' stores are associated');
+        id = stores[0];
+      }
+      if (!Object.prototype.hasOwnProperty.call(data, id)) {
+        if (stores.length === 1) id = stores[0];
+        else throw new Error('No KeyValueStore associated with id ' + id);
+      }
+      return store(id);
+    },
+    updateRequestOrigin: function (params) { g.__edge_origin = { update: JSON.parse(JSON.stringify(params)) }; },
+    selectRequestOriginById: function (id) { g.__edge_origin = { select: String(id) }; },
+    createRequestOriginGroup: function (params) { g.__edge_origin = { group: JSON.parse(JSON.stringify(params)) }; },
+  };
+})(globalThis);
+`;
+
+const CF_INVOKE = `
+(function (g) {
+  g.__edge_state = undefined;
+  g.__edge_origin = undefined;
+  var r = handler(JSON.parse(g.__edge_in));
+  function done(v) { g.__edge_state = { ok: true, v: JSON.stringify(v === undefined ? null : v) }; }
+  function failed(e) {
+    g.__edge_state = { ok: false, e: { name: String(e && e.name || 'Error'), message: String(e && e.message !== undefined ? e.message : e), stack: String(e && e.stack || '') } };
+  }
+  if (r && typeof r.then === 'function') r.then(done, failed); else done(r);
+})(globalThis);
+`;
+
+function cfModules(runtime) {
+  const crypto = {
+    createHash: (alg) => nodeCrypto.createHash(alg),
+    createHmac: (alg, key) => nodeCrypto.createHmac(alg, key),
+  };
+  const mods = { crypto, querystring: nodeQuerystring };
+  if (runtime === 'cloudfront-js-2.0') mods.buffer = { Buffer };
+  return mods;
+}
+
+function loadCf(init) {
+  const mods = cfModules(init.runtime);
+  const sandbox = { __edge_kvs_json: JSON.stringify(init.kvs || {}), __edge_bytes: (v) => Buffer.from(String(v)) };
+  sandbox.console = { log: capture(''), info: capture(''), warn: capture(''), error: capture(''), debug: capture('') };
+  const ctx = vm.createContext(sandbox, {
+    name: 'cloudfront-function',
+    codeGeneration: { strings: false, wasm: false },
+    microtaskMode: 'afterEvaluate',
+  });
+  vm.runInContext(CF_PRELUDE, ctx);
+  if (init.runtime === 'cloudfront-js-2.0') mods.cloudfront = ctx.__edge_cloudfront;
+  delete ctx.__edge_cloudfront;
+  ctx.require = (name) => {
+    if (Object.prototype.hasOwnProperty.call(mods, name)) return mods[name];
+    throw new Error(`Cannot find module '${name}'`);
+  };
+  // cloudfront-js-2.0 code may use `import cf from 'cloudfront';` at the top: a module import
+  // becomes a require of the same sandboxed module list.
+  let code = init.code.replace(
+    /^[ \t]*import[ \t]+(\w+)[ \t]+from[ \t]+['"]([\w-]+)['"][ \t]*;?/gm,
+    "var $1 = require('$2');",
+  );
+  code += "\n;globalThis.__edge_handler_ok = typeof handler === 'function';";
+  vm.runInContext(code, ctx, { filename: init.name || 'function.js', timeout: init.limitMs * 4 });
+  if (!ctx.__edge_handler_ok) throw new Error('the function does not define a function handler(event)');
+  return { ctx, script: new vm.Script(CF_INVOKE, { filename: 'edge-invoke.js' }), limitMs: init.limitMs };
+}
+
+function runCf(cf, msg) {
+  const id = msg.id;
+  const ctx = cf.ctx;
+  ctx.__edge_in = msg.eventJson;
+  const t0 = process.hrtime.bigint();
+  let reply;
+  try {
+    cf.script.runInContext(ctx, { timeout: cf.limitMs });
+    const st = ctx.__edge_state;
+    if (st === undefined) {
+      reply = { ok: false, error: { name: 'Error', message: 'the handler returned a promise that never settled', stack: '' } };
+    } else if (st.ok) {
+      reply = { ok: true, resultJson: st.v, origin: ctx.__edge_origin === undefined ? null : ctx.__edge_origin };
+    } else {
+      reply = { ok: false, error: st.e };
+    }
+  } catch (e) {
+    const timedOut = e && e.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT';
+    reply = { ok: false, throttled: timedOut, error: errorInfo(e) };
+  }
+  reply.computeUs = Number(process.hrtime.bigint() - t0) / 1000;
+  ctx.__edge_in = undefined;
+  current = id;
+  finish(id, reply);
+}
+
+// ---- the loop ---------------------------------------------------------------------------------
+let runner = null;
+const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+rl.on('line', async (line) => {
+  const msg = JSON.parse(line);
+  if (runner === null) {
+    try {
+      runner = msg.kind === 'cf' ? { kind: 'cf', cf: loadCf(msg) } : { kind: 'lambda', fn: await loadLambda(msg) };
+      send({ ready: true });
+    } catch (e) {
+      send({ ready: false, error: errorInfo(e) });
+      process.exit(1);
+    }
+    return;
+  }
+  current = msg.id;
+  logs = [];
+  if (runner.kind === 'cf') runCf(runner.cf, msg);
+  else runLambda(runner.fn, msg);
+});
+rl.on('close', () => process.exit(0));
