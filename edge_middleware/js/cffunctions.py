@@ -394,6 +394,9 @@ class CloudFrontFunction:
         #: compute utilization of the last invocation (CloudFront's 0-100+ figure)
         self.last_compute_utilization: int | None = None
 
+    #: CloudFront Functions run on viewer events only (read by config.Behavior)
+    event_types = EVENT_TYPES
+
     def __repr__(self) -> str:
         return f"CloudFrontFunction({self.name!r}, runtime={self.runtime!r})"
 

@@ -182,10 +182,13 @@ class NodePool:
         self._idle.append(first)
         self._count = 1
         _pools.add(self)
+        # a pool dropped without close() (a config that failed later on) stops its workers
+        weakref.finalize(self, _stop, self._idle, os.getpid())
 
     def _forked(self) -> None:
         # After os.fork() (gunicorn's pre-fork workers) the workers belong to the parent.
-        self._idle, self._count, self._pid = [], 0, os.getpid()
+        self._idle.clear()
+        self._count, self._pid = 0, os.getpid()
 
     def _acquire(self, deadline: float) -> _Worker:
         with self._cond:
@@ -244,10 +247,19 @@ class NodePool:
         """Stop every idle worker; busy ones stop when they are released."""
         with self._cond:
             self._closed = True
-            idle, self._idle = self._idle, []
+            idle = list(self._idle)
+            self._idle.clear()
             self._count -= len(idle)
         for worker in idle:
             worker.kill()
+
+
+def _stop(workers: list[_Worker], pid: int) -> None:
+    if os.getpid() != pid:  # a forked child: these are the parent's workers
+        return
+    for worker in list(workers):
+        worker.kill()
+    workers.clear()
 
 
 @atexit.register
