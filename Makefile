@@ -11,11 +11,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(DEMO_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[server,redis,proxy]'
+	$(BIN)/pip install -q -e '.[server,redis,proxy,js]'
 	touch $@
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test,server,redis,proxy]'
+	$(BIN)/pip install -q -e '.[test,server,redis,proxy,js]'
 	touch $@
 
 demo: $(DEMO_STAMP)

@@ -20,12 +20,16 @@ from .exceptions import (
     CloudFrontError,
     ConfigurationError,
     EdgeError,
+    FunctionExecutionError,
+    FunctionThrottledError,
+    FunctionValidationError,
     HandlerLoadError,
     LambdaExecutionError,
     LambdaTimeoutError,
     LambdaValidationError,
     OriginError,
 )
+from .js import CloudFrontFunction, NodeHandler
 from .loaders import load_config
 from .settings import EdgeSettings
 from .wsgi import EdgeWSGIMiddleware
@@ -40,6 +44,8 @@ __all__ = [
     "CachePolicy",
     # errors
     "CloudFrontError",
+    # JavaScript: CloudFront Functions and Node.js Lambda@Edge handlers
+    "CloudFrontFunction",
     "ConfigurationError",
     "CustomErrorResponse",
     "EdgeConfig",
@@ -48,11 +54,15 @@ __all__ = [
     "EdgeMiddleware",
     "EdgeSettings",
     "EdgeWSGIMiddleware",
+    "FunctionExecutionError",
+    "FunctionThrottledError",
+    "FunctionValidationError",
     "HandlerLoadError",
     "LambdaExecutionError",
     "LambdaTimeoutError",
     "LambdaValidationError",
     "MemoryStorage",
+    "NodeHandler",
     "Origin",
     "OriginError",
     "OriginRequestPolicy",

@@ -19,6 +19,7 @@ from werkzeug.test import Client
 from edge_middleware import (
     Behavior,
     CachePolicy,
+    CloudFrontError,
     ConfigurationError,
     EdgeConfig,
     EdgeMiddleware,
@@ -559,3 +560,39 @@ def test_node_console_log_captured_and_context() -> None:
 def test_node_handler_load_errors(spec: str, kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(ConfigurationError, match=match):
         NodeHandler(spec, root=LAMBDA, **kwargs)
+
+
+# -- the embedded engine (mini-racer, the [js] extra) for machines without node ----------------
+@pytest.mark.parametrize(
+    ("name", "options", "path", "expect"),
+    [
+        pytest.param("add-index.js", {}, "/docs/", "uri=/docs/index.html", id="add-index"),
+        pytest.param(
+            "kvs-redirect.js", {"key_value_store": {"/old": "/new"}}, "/old", "302 /new",
+            id="kvs-redirect",
+        ),
+        pytest.param("errors.js", {}, "/throw", "FunctionExecutionError", id="throws"),
+        pytest.param(
+            "errors.js", {"max_compute_ms": 20}, "/loop", "FunctionThrottledError",
+            id="runs-past-budget",
+        ),
+    ],
+)  # fmt: skip
+def test_mini_racer_engine(name: str, options: dict[str, Any], path: str, expect: str) -> None:
+    pytest.importorskip("py_mini_racer")
+    fn = CloudFrontFunction(FUNCTIONS / name, engine="mini-racer", **options)
+    try:
+        assert fn.engine == "mini-racer"
+        try:
+            out = fn(_event("viewer-request", path), None)
+        except CloudFrontError as exc:
+            got = exc.error_name
+        else:
+            got = (
+                f"{out['status']} {out['headers']['location'][0]['value']}"
+                if "status" in out
+                else f"uri={out['uri']}"
+            )
+        assert got == expect
+    finally:
+        fn.close()

@@ -34,7 +34,9 @@ from ..exceptions import (
     FunctionValidationError,
     LambdaValidationError,
 )
-from .engine import NodePool, WorkerDied, WorkerTimeout
+from . import minirace
+from .engine import NodePool, WorkerDied, WorkerTimeout, find_node
+from .minirace import MiniRacerFunction
 
 __all__ = [
     "MAX_FUNCTION_SIZE",
@@ -301,6 +303,22 @@ def _load_kvs(value: Any, field: str) -> dict[str, str]:
     }
 
 
+def _choose_engine(engine: str | None, node: str | None) -> Literal["node", "mini-racer"]:
+    """``node`` when there is one (faster here, see engine.py), else ``mini-racer``."""
+    engine = engine or os.environ.get("EDGE_MIDDLEWARE_JS_ENGINE") or "auto"
+    if engine == "mini-racer":
+        return "mini-racer"
+    if engine not in ("auto", "node"):
+        raise ConfigurationError("CloudFrontFunction.engine", engine, "auto | node | mini-racer")
+    if engine == "auto" and node is None and minirace.available():
+        try:
+            find_node()
+        except ConfigurationError:
+            return "mini-racer"
+    find_node(node)  # a clear ConfigurationError when there is none
+    return "node"
+
+
 class CloudFrontFunction:
     """A CloudFront Function, run by the pipeline like a Lambda@Edge handler.
 
@@ -314,6 +332,9 @@ class CloudFrontFunction:
     :param compute_budget_ms: the time that counts as 100 % compute utilization.
     :param max_compute_ms: past this the function is stopped: 503 ``FunctionThrottledError``.
     :param workers: the most ``node`` workers kept for this function.
+    :param engine: ``"node"`` (a pool of ``node`` workers), ``"mini-racer"`` (embedded V8, from
+        ``pip install edge-middleware[js]``) or ``"auto"`` (the default, also read from
+        ``$EDGE_MIDDLEWARE_JS_ENGINE``): ``node`` when installed, else ``mini-racer``.
 
     Example::
 
@@ -335,6 +356,7 @@ class CloudFrontFunction:
         max_compute_ms: float = 50.0,
         workers: int = 2,
         node: str | None = None,
+        engine: Literal["auto", "node", "mini-racer"] | None = None,
     ) -> None:
         if runtime not in RUNTIMES:
             raise ConfigurationError("CloudFrontFunction.runtime", runtime, " | ".join(RUNTIMES))
@@ -378,19 +400,21 @@ class CloudFrontFunction:
         # the pipeline's display name for the trigger (config.Trigger.display_name)
         self.__qualname__ = self.name
         self.__module__ = ""
-        self._pool = NodePool(
-            {
-                "kind": "cf",
-                "code": text,
-                "runtime": runtime,
-                "kvs": {key_value_store_id: kvs} if key_value_store is not None else {},
-                "limitMs": self.max_compute_ms,
-                "name": f"{self.name}.js",
-            },
-            size=workers,
-            node=node,
-            name=f"CloudFrontFunction({self.name!r})",
-        )
+        init = {
+            "kind": "cf",
+            "code": text,
+            "runtime": runtime,
+            "kvs": {key_value_store_id: kvs} if key_value_store is not None else {},
+            "limitMs": self.max_compute_ms,
+            "name": f"{self.name}.js",
+        }
+        where = f"CloudFrontFunction({self.name!r})"
+        self.engine = _choose_engine(engine, node)
+        self._pool: NodePool | MiniRacerFunction
+        if self.engine == "node":
+            self._pool = NodePool(init, size=workers, node=node, name=where)
+        else:
+            self._pool = MiniRacerFunction(init, where)
         #: compute utilization of the last invocation (CloudFront's 0-100+ figure)
         self.last_compute_utilization: int | None = None
 

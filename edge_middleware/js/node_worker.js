@@ -11,6 +11,7 @@
 //       network or file system: only the modules CloudFront Functions documents.
 // One request at a time per worker; the Python side kills the worker at the deadline.
 const fs = require('fs');
+const path = require('path');
 const util = require('util');
 const vm = require('vm');
 const readline = require('readline');
@@ -134,50 +135,7 @@ function runLambda(fn, msg) {
 // ---- CloudFront Functions ---------------------------------------------------------------------
 // Runs inside the function's own context, so its promises settle in that context's microtask
 // queue, which vm drains (under the time limit) before runInContext returns.
-const CF_PRELUDE = `
-(function (g) {
-  var data = JSON.parse(g.__edge_kvs_json);
-  delete g.__edge_kvs_json;
-  var stores = Object.keys(data);
-  function store(id) {
-    var items = data[id] || {};
-    function value(key, opts) {
-      if (typeof key !== 'string') throw new Error('KeyValueStore key must be a string');
-      if (!Object.prototype.hasOwnProperty.call(items, key)) {
-        return Promise.reject(new Error('KeyValueStore: key not found: ' + key));
-      }
-      var v = items[key];
-      var format = opts && opts.format || 'string';
-      if (format === 'json') return Promise.resolve(JSON.parse(v));
-      if (format === 'bytes') return Promise.resolve(g.__edge_bytes(v));
-      return Promise.resolve(String(v));
-    }
-    return {
-      get: value,
-      exists: function (key) { return Promise.resolve(Object.prototype.hasOwnProperty.call(items, key)); },
-      meta: function () {
-        return Promise.resolve({ creationDateTime: '1970-01-01T00:00:00Z', lastUpdatedDateTime: '1970-01-01T00:00:00Z', keyCount: Object.keys(items).length });
-      },
-    };
-  }
-  g.__edge_cloudfront = {
-    kvs: function (id) {
-      if (id === undefined) {
-        if (stores.length !== 1) throw new Error('cf.kvs() needs a KeyValueStore id when ' + stores.length + ' stores are associated');
-        id = stores[0];
-      }
-      if (!Object.prototype.hasOwnProperty.call(data, id)) {
-        if (stores.length === 1) id = stores[0];
-        else throw new Error('No KeyValueStore associated with id ' + id);
-      }
-      return store(id);
-    },
-    updateRequestOrigin: function (params) { g.__edge_origin = { update: JSON.parse(JSON.stringify(params)) }; },
-    selectRequestOriginById: function (id) { g.__edge_origin = { select: String(id) }; },
-    createRequestOriginGroup: function (params) { g.__edge_origin = { group: JSON.parse(JSON.stringify(params)) }; },
-  };
-})(globalThis);
-`;
+const CF_PRELUDE = fs.readFileSync(path.join(__dirname, 'cf_runtime.js'), 'utf8');
 
 const CF_INVOKE = `
 (function (g) {
