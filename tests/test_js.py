@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -31,6 +33,7 @@ from edge_middleware.capture import Captured, run_captured
 from edge_middleware.handlers import LambdaContext
 from edge_middleware.js import CloudFrontFunction, NodeHandler
 from edge_middleware.js.cffunctions import from_cf_request, from_cf_response, to_cf_event
+from edge_middleware.testing import EventBuilder
 
 try:  # tests/ on sys.path, or the repository root on it (as in conftest.py)
     from frontdoor_apps import make_flask_app, make_starlette_app
@@ -596,3 +599,52 @@ def test_mini_racer_engine(name: str, options: dict[str, Any], path: str, expect
         assert got == expect
     finally:
         fn.close()
+
+
+# -- edge-middleware invoke on a .js file, and EventBuilder.function_event ---------------------
+@pytest.mark.slow  # a Python and a node process per case
+@pytest.mark.parametrize(
+    ("file", "extra", "path", "code", "check"),
+    [
+        pytest.param(
+            FUNCTIONS / "add-index.js", ["--runtime", "cloudfront-js-1.0"], "/docs/", 0,
+            "/docs/index.html", id="cloudfront-function",
+        ),
+        pytest.param(
+            FUNCTIONS / "errors.js", [], "/bad-status", 2, "FunctionValidationError",
+            id="cloudfront-function-invalid-result",
+        ),
+        pytest.param(
+            FUNCTIONS / "errors.js", [], "/throw", 3, "FunctionExecutionError",
+            id="cloudfront-function-throws",
+        ),
+        pytest.param(LAMBDA / "misbehave.js", [], "/", 0, "X-Worker-Pid", id="nodejs-handler"),
+        pytest.param(
+            LAMBDA / "misbehave.js", [], "/throw", 3, "LambdaExecutionError", id="nodejs-throws"
+        ),
+    ],
+)  # fmt: skip
+def test_cli_invoke_runs_a_js_file(
+    tmp_path: Path, file: Path, extra: list[str], path: str, code: int, check: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "edge_middleware", "invoke", str(file), *extra,
+         "--event-type", "viewer-request", "--path", path],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == code, done.stderr
+    assert check in done.stdout + done.stderr
+
+
+def test_event_builder_builds_cloudfront_functions_events() -> None:
+    events = EventBuilder(client_ip=CLIENT_IP)
+    ev = events.function_event("viewer-request", "/a?x=1&x=2", headers={"Cookie": "s=1"})
+    assert ev["version"] == "1.0"
+    assert ev["context"]["eventType"] == "viewer-request"
+    assert ev["viewer"] == {"ip": CLIENT_IP}
+    assert ev["request"]["cookies"] == {"s": {"value": "1"}}
+    assert ev["request"]["querystring"]["x"]["multiValue"] == [{"value": "1"}, {"value": "2"}]
+    resp = events.function_event("viewer-response", "/a", status=404)["response"]
+    assert resp["statusCode"] == 404
+    with pytest.raises(ValueError, match="viewer-request and viewer-response only"):
+        events.function_event("origin-request", "/a")

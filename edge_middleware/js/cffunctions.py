@@ -456,7 +456,7 @@ class CloudFrontFunction:
         if logs:
             sys.stdout.write(logs + "\n")
         logger.log(
-            logging.WARNING if utilization > 100 else logging.DEBUG,
+            logging.INFO if utilization > 100 else logging.DEBUG,
             "CloudFront function %s: compute utilization %d",
             self.name,
             utilization,
