@@ -227,13 +227,18 @@ class NodePool:
                 self._idle.append(worker)
             self._cond.notify()
 
-    def call(self, msg: dict[str, Any], deadline: float) -> dict[str, Any]:
-        """Send ``msg`` to a free worker, answer by ``deadline`` (``time.monotonic()``).
+    def call(
+        self, msg: dict[str, Any], deadline: float, limit: float | None = None
+    ) -> dict[str, Any]:
+        """Send ``msg`` to a free worker, answer by ``deadline`` (``time.monotonic()``) and,
+        with ``limit``, within that many seconds of the worker taking it.
 
         :raises WorkerTimeout: past the deadline (the worker was killed, a new one will start).
         :raises WorkerDied: the worker exited mid-request (it will be replaced).
         """
         worker = self._acquire(deadline)
+        if limit is not None:
+            deadline = min(deadline, time.monotonic() + limit)
         try:
             reply = worker.request(msg, deadline)
         except BaseException:

@@ -81,7 +81,9 @@ class MiniRacerFunction:
                 name, init.get("name", name), f"code that loads ({exc})"
             ) from None
 
-    def call(self, msg: dict[str, Any], deadline: float) -> dict[str, Any]:
+    def call(
+        self, msg: dict[str, Any], deadline: float, limit: float | None = None
+    ) -> dict[str, Any]:
         from py_mini_racer import JSPromise, JSTimeoutException
 
         with self._lock:
