@@ -22,6 +22,8 @@ demo: $(DEMO_STAMP)
 	cd examples/site && ../../$(BIN)/edge-middleware serve app:app --config distribution.json \
 		--handler auth=handlers.auth:handler \
 		--handler security-headers=handlers.security_headers:handler \
+		--handler security-headers-node=handlers/security-headers.handler \
+		--handler spa-rewrite=functions/spa-rewrite.js \
 		--host 127.0.0.1 --port $${PORT:-8000}
 
 lint: $(STAMP)

@@ -5,6 +5,7 @@ function on the same event type."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -252,3 +253,16 @@ def test_cloudformation_function_and_sam_nodejs_run_end_to_end(kind: str) -> Non
     assert status == 200
     assert seen["path"] == "/index.html"  # the CloudFront Function
     assert any(k.lower() == "x-worker-pid" for k, _ in seen["headers"])  # the Node.js function
+
+
+def test_check_reports_a_function_and_a_lambda_on_one_event(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from edge_middleware.cli import main
+
+    path = tmp_path / "distribution.json"
+    doc = _distribution({**_functions("viewer-request"), **_lambdas("viewer-request")})
+    path.write_text(json.dumps(doc))
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "FunctionAssociations" in err and "same event type" in err

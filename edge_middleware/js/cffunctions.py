@@ -37,6 +37,7 @@ from ..exceptions import (
 from . import minirace
 from .engine import NodePool, WorkerDied, WorkerTimeout, find_node
 from .minirace import MiniRacerFunction
+from .paths import resolve
 
 __all__ = [
     "MAX_FUNCTION_SIZE",
@@ -367,7 +368,7 @@ class CloudFrontFunction:
             text, self.path = str(source), None
             default_name = "function"
         else:
-            self.path = Path(source).resolve()
+            self.path = resolve(source)
             try:
                 text = self.path.read_text(encoding="utf-8")
             except OSError as exc:
@@ -403,6 +404,7 @@ class CloudFrontFunction:
         # the pipeline's display name for the trigger (config.Trigger.display_name)
         self.__qualname__ = self.name
         self.__module__ = ""
+        self._kvs_json = json.dumps(kvs, sort_keys=True) if key_value_store is not None else ""
         init = {
             "kind": "cf",
             "code": text,
@@ -423,6 +425,18 @@ class CloudFrontFunction:
 
     #: CloudFront Functions run on viewer events only (read by config.Behavior)
     event_types = EVENT_TYPES
+
+    def _key(self) -> tuple[str, str, str]:
+        return (self.code, self.runtime, self._kvs_json)
+
+    def __eq__(self, other: object) -> bool:
+        """The same code, runtime and KeyValueStore (wherever it was loaded from)."""
+        if not isinstance(other, CloudFrontFunction):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
     def __repr__(self) -> str:
         return f"CloudFrontFunction({self.name!r}, runtime={self.runtime!r})"

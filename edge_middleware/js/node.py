@@ -23,6 +23,7 @@ from typing import Any
 
 from ..exceptions import ConfigurationError, LambdaExecutionError, LambdaTimeoutError
 from .engine import NodePool, WorkerDied, WorkerTimeout
+from .paths import resolve
 
 __all__ = ["NODE_RUNTIMES", "NodeHandler", "is_node_runtime"]
 
@@ -89,7 +90,7 @@ class NodeHandler:
             )
         if not isinstance(handler, str) or not handler:
             raise ConfigurationError("NodeHandler.handler", handler, '"path/to/module.function"')
-        self.file, self.export = _resolve(handler, Path(root).resolve())
+        self.file, self.export = _resolve(handler, resolve(root))
         self.runtime = runtime
         self.name = name or self.file.stem
         self.__qualname__ = self.name  # the pipeline's display name (config.Trigger)
@@ -101,6 +102,15 @@ class NodeHandler:
             name=f"NodeHandler({handler!r})",
         )
         self._ids = 0
+
+    def __eq__(self, other: object) -> bool:
+        """The same module, export and runtime."""
+        if not isinstance(other, NodeHandler):
+            return NotImplemented
+        return (self.file, self.export, self.runtime) == (other.file, other.export, other.runtime)
+
+    def __hash__(self) -> int:
+        return hash((self.file, self.export, self.runtime))
 
     def __repr__(self) -> str:
         return f"NodeHandler({str(self.file)!r}, export={self.export!r}, runtime={self.runtime!r})"
