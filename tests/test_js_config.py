@@ -266,3 +266,35 @@ def test_check_reports_a_function_and_a_lambda_on_one_event(
     assert main(["check", str(path)]) == 1
     err = capsys.readouterr().err
     assert "FunctionAssociations" in err and "same event type" in err
+
+
+def test_serve_reload_watches_and_reloads_javascript(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from edge_middleware.server import DevServer, ServeOptions
+
+    (tmp_path / "js_reload_app.py").write_text(
+        "from starlette.applications import Starlette\napp = Starlette()\n"
+    )
+    fn = tmp_path / "rewrite.js"
+    fn.write_text("function handler(e) { e.request.uri = '/one'; return e.request; }")
+    (tmp_path / "edge.toml").write_text(
+        '[default]\nviewer_request = { cloudfront_function = "rewrite.js" }\n'
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    server = DevServer(
+        ServeOptions("js_reload_app:app", config=str(tmp_path / "edge.toml"), inspector=False),
+        out=io.StringIO(),
+    )
+    old = server.middleware.config.default.viewer_request
+    assert old is not None
+    _opened.append(old.handler)
+    assert fn.resolve() in server.watched()
+    fn.write_text("function handler(e) { e.request.uri = '/two'; return e.request; }")
+    assert server.reload([fn.resolve()])
+    new = server.middleware.config.default.viewer_request
+    assert new is not None
+    _opened.append(new.handler)
+    assert "/two" in new.handler.code

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from .. import capture
 from ..exceptions import (
     CloudFrontError,
     ConfigurationError,
@@ -426,6 +427,11 @@ class CloudFrontFunction:
     #: CloudFront Functions run on viewer events only (read by config.Behavior)
     event_types = EVENT_TYPES
 
+    @property
+    def source_files(self) -> tuple[Path, ...]:
+        """The file the code came from (watched by ``serve --reload``)."""
+        return (self.path,) if self.path is not None else ()
+
     def _key(self) -> tuple[str, str, str]:
         return (self.code, self.runtime, self._kvs_json)
 
@@ -472,6 +478,11 @@ class CloudFrontFunction:
         logs = reply.get("logs") or ""
         if logs:
             sys.stdout.write(logs + "\n")
+        # CloudFront shows compute utilization beside each invocation: it goes into this
+        # invocation's captured output (the inspector, the dev server's log), not to stdout.
+        captured = capture._current.get()
+        if captured is not None and not captured.closed:
+            captured.write(f"[compute utilization {utilization}]\n")
         logger.log(
             logging.INFO if utilization > 100 else logging.DEBUG,
             "CloudFront function %s: compute utilization %d",

@@ -103,6 +103,11 @@ class NodeHandler:
         )
         self._ids = 0
 
+    @property
+    def source_files(self) -> tuple[Path, ...]:
+        """The handler's module (watched by ``serve --reload``; its own requires are not)."""
+        return (self.file,)
+
     def __eq__(self, other: object) -> bool:
         """The same module, export and runtime."""
         if not isinstance(other, NodeHandler):
