@@ -459,9 +459,18 @@ class CloudFrontFunction:
         """
         if deadline is None:
             deadline = time.monotonic() + 5.0
-        msg = {"id": 1, "eventJson": json.dumps(cf_event, separators=(",", ":"))}
+        event_json = json.dumps(cf_event, separators=(",", ":"))
         try:
-            reply = self._pool.call(msg, deadline, self.max_compute_ms / 1000)
+            if isinstance(self._pool, NodePool):
+                raw = self._pool.call_raw(
+                    b"E" + event_json.encode(), deadline, self.max_compute_ms / 1000
+                )
+                head, _, tail = raw.partition(b"\t")
+                reply = json.loads(head)
+                if tail:
+                    reply["resultJson"] = tail
+            else:
+                reply = self._pool.call({"eventJson": event_json}, deadline)
         except WorkerTimeout:
             raise FunctionThrottledError(
                 f"The CloudFront function {self.name} ran past {self.max_compute_ms:g} ms, far "

@@ -103,11 +103,17 @@ class _Worker:
 
     def request(self, msg: dict[str, Any], deadline: float) -> dict[str, Any]:
         """Send one message and wait for its reply until ``deadline`` (monotonic)."""
+        line = self.exchange(json.dumps(msg, separators=(",", ":")).encode(), deadline)
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def exchange(self, line: bytes, deadline: float) -> bytes:
+        """Send one raw line (no newline in it) and return the raw reply line."""
         stdin = self.proc.stdin
         if stdin is None:  # pragma: no cover - always a pipe
             raise WorkerDied("no stdin")
         try:
-            stdin.write(json.dumps(msg, separators=(",", ":")).encode() + b"\n")
+            stdin.write(line + b"\n")
             stdin.flush()
         except (BrokenPipeError, OSError, ValueError):
             self.kill()
@@ -125,8 +131,7 @@ class _Worker:
                 self.kill()
                 raise WorkerDied(f"exit code {self.proc.poll()}")
             self._buf += chunk
-        line, _, self._buf = self._buf.partition(b"\n")
-        reply: dict[str, Any] = json.loads(line)
+        reply, _, self._buf = self._buf.partition(b"\n")
         return reply
 
     def alive(self) -> bool:
@@ -236,11 +241,18 @@ class NodePool:
         :raises WorkerTimeout: past the deadline (the worker was killed, a new one will start).
         :raises WorkerDied: the worker exited mid-request (it will be replaced).
         """
+        line = self.call_raw(json.dumps(msg, separators=(",", ":")).encode(), deadline, limit)
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def call_raw(self, line: bytes, deadline: float, limit: float | None = None) -> bytes:
+        """:meth:`call` with a raw request line and the raw reply line (no JSON round trip:
+        a CloudFront Function's event goes as ``E<event JSON>``)."""
         worker = self._acquire(deadline)
         if limit is not None:
             deadline = min(deadline, time.monotonic() + limit)
         try:
-            reply = worker.request(msg, deadline)
+            reply = worker.exchange(line, deadline)
         except BaseException:
             worker.kill()
             self._release(None)

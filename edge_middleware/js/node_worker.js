@@ -24,7 +24,11 @@ let logs = [];
 let current = null; // id of the request running now
 
 function send(obj) {
-  const data = Buffer.from(JSON.stringify(obj) + '\n');
+  sendRaw(JSON.stringify(obj) + '\n');
+}
+
+function sendRaw(text) {
+  const data = Buffer.from(text);
   let off = 0;
   while (off < data.length) {
     try {
@@ -55,13 +59,14 @@ function errorInfo(e) {
   return { name: 'Error', message: String(e), stack: '' };
 }
 
-function finish(id, reply) {
+function finish(id, reply, tail) {
   if (current !== id) return; // a late callback after the request was answered
   current = null;
   reply.id = id;
   reply.logs = logs.join('\n');
   logs = [];
-  send(reply);
+  if (tail === undefined) send(reply);
+  else sendRaw(JSON.stringify(reply) + '\t' + tail + '\n'); // JSON text never holds a raw tab
 }
 
 process.on('uncaughtException', (e) => {
@@ -199,6 +204,7 @@ async function runCf(cf, msg) {
   ctx.__edge_in = msg.eventJson;
   const cpu0 = process.cpuUsage();
   let reply;
+  let result;
   try {
     const pending = cf.script.runInContext(ctx);
     if (pending !== undefined) await pending;
@@ -206,7 +212,8 @@ async function runCf(cf, msg) {
     if (st === undefined) {
       reply = { ok: false, error: { name: 'Error', message: 'the handler returned no result', stack: '' } };
     } else if (st.ok) {
-      reply = { ok: true, resultJson: st.v, origin: ctx.__edge_origin === undefined ? null : ctx.__edge_origin };
+      reply = { ok: true, origin: ctx.__edge_origin === undefined ? null : ctx.__edge_origin };
+      result = st.v;
     } else {
       reply = { ok: false, error: st.e };
     }
@@ -216,13 +223,22 @@ async function runCf(cf, msg) {
   const cpu = process.cpuUsage(cpu0);
   reply.computeUs = cpu.user + cpu.system; // CPU time, so a busy machine does not inflate it
   ctx.__edge_in = undefined;
-  finish(id, reply);
+  finish(id, reply, result);
 }
 
 // ---- the loop ---------------------------------------------------------------------------------
 let runner = null;
 const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+let seq = 0;
 rl.on('line', async (line) => {
+  if (line.charCodeAt(0) === 69 /* E */ && runner !== null && runner.kind === 'cf') {
+    // a CloudFront Function's event, sent raw (see engine.py, NodePool.call_raw); the reply
+    // is the reply object, a tab, then the result JSON
+    current = ++seq;
+    logs = [];
+    runCf(runner.cf, { id: current, eventJson: line.slice(1) });
+    return;
+  }
   const msg = JSON.parse(line);
   if (runner === null) {
     try {
