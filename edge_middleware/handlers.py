@@ -149,7 +149,7 @@ class HandlerRunner:
     (``capture.py``); read it from :attr:`output` after the call.
     """
 
-    __slots__ = ("_captured", "func", "function_name", "is_async", "name")
+    __slots__ = ("_captured", "func", "function_name", "inline", "is_async", "name")
 
     def __init__(self, spec: str | Callable[..., Any], name: str) -> None:
         self.func = load_handler(spec)
@@ -159,12 +159,15 @@ class HandlerRunner:
             getattr(self.func, "__call__", None)  # noqa: B004 - async callable objects
         )
         self._captured: Captured | None = None
+        #: A handler that keeps its own deadline and cannot hang (edge_middleware.js: it kills
+        #: its node worker at the deadline) runs on the WSGI request thread, no thread hop.
+        self.inline = bool(getattr(self.func, "keeps_own_deadline", False)) and not self.is_async
 
     def invocation(self) -> HandlerRunner:
         """A copy of this runner for one call, with the handler's output captured."""
         run = object.__new__(HandlerRunner)
         run.func, run.name, run.function_name = self.func, self.name, self.function_name
-        run.is_async = self.is_async
+        run.is_async, run.inline = self.is_async, self.inline
         run._captured = Captured()
         return run
 
@@ -222,6 +225,8 @@ class HandlerRunner:
 
     def call_sync(self, event: dict[str, Any], request_id: str, timeout: float) -> object:
         """Run from a WSGI worker thread. Raises LambdaExecutionError / LambdaTimeoutError."""
+        if self.inline:
+            return self.call_here(event, request_id, timeout)
         ctx = self.context(request_id, timeout)
         buf = self._captured
         if self.is_async:
@@ -254,6 +259,12 @@ class HandlerRunner:
         ctx = self.context(request_id, timeout)
         buf = self._captured
         try:
+            if self.inline and hasattr(self.func, "acall"):
+                # edge_middleware.js: awaits its node worker's pipe on the loop, no thread
+                if buf is None:
+                    return await self.func.acall(event, ctx)
+                with capturing(buf):
+                    return await self.func.acall(event, ctx)
             if self.is_async:
                 # Most handlers never await: run the first step inline and only arm a timer
                 # (a loop TimerHandle per call) when the handler really suspends.

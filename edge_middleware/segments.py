@@ -33,8 +33,11 @@ EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=256, thread_name_pr
 
 
 def runs_in_segment(effect: object) -> bool:
-    """Effects that start a segment: a handler that is not ``async def``."""
-    return isinstance(effect, CallHandler) and not effect.runner.is_async
+    """Effects that start a segment: a handler that is not ``async def`` (nor one that keeps
+    its own deadline, ``HandlerRunner.inline``, which the WSGI door calls in place)."""
+    return (
+        isinstance(effect, CallHandler) and not effect.runner.is_async and not effect.runner.inline
+    )
 
 
 class Segment:

@@ -17,6 +17,7 @@ Errors, as CloudFront reports them:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -321,6 +322,15 @@ def _choose_engine(engine: str | None, node: str | None) -> Literal["node", "min
     return "node"
 
 
+def _split_reply(raw: bytes) -> dict[str, Any]:
+    # node_worker.js answers a raw event with the reply object, a tab, then the result JSON
+    head, _, tail = raw.partition(b"\t")
+    reply: dict[str, Any] = json.loads(head)
+    if tail:
+        reply["resultJson"] = tail
+    return reply
+
+
 class CloudFrontFunction:
     """A CloudFront Function, run by the pipeline like a Lambda@Edge handler.
 
@@ -426,6 +436,9 @@ class CloudFrontFunction:
 
     #: CloudFront Functions run on viewer events only (read by config.Behavior)
     event_types = EVENT_TYPES
+    #: It stops itself at its deadline (the worker is killed), so the pipeline may call it
+    #: without a watchdog thread (read by handlers.HandlerRunner)
+    keeps_own_deadline = True
 
     @property
     def source_files(self) -> tuple[Path, ...]:
@@ -455,32 +468,47 @@ class CloudFrontFunction:
         """Run the function on a CloudFront Functions event; returns its raw result.
 
         Prints what the function logged (captured per invocation like a Python handler's
-        prints) and its compute utilization.
+        prints); its compute utilization goes into the captured output.
         """
         if deadline is None:
             deadline = time.monotonic() + 5.0
         event_json = json.dumps(cf_event, separators=(",", ":"))
         try:
             if isinstance(self._pool, NodePool):
-                raw = self._pool.call_raw(
-                    b"E" + event_json.encode(), deadline, self.max_compute_ms / 1000
-                )
-                head, _, tail = raw.partition(b"\t")
-                reply = json.loads(head)
-                if tail:
-                    reply["resultJson"] = tail
+                line = b"E" + event_json.encode()
+                raw = self._pool.call_raw(line, deadline, self.max_compute_ms / 1000)
+                reply = _split_reply(raw)
             else:
                 reply = self._pool.call({"eventJson": event_json}, deadline)
-        except WorkerTimeout:
-            raise FunctionThrottledError(
+        except (WorkerTimeout, WorkerDied) as exc:
+            raise self._stopped(exc) from None
+        return self._result(reply)
+
+    async def arun(self, cf_event: dict[str, Any], deadline: float | None = None) -> dict[str, Any]:
+        """:meth:`run` awaited on the event loop (the ASGI door), no thread hop."""
+        if not isinstance(self._pool, NodePool):
+            return await asyncio.to_thread(self.run, cf_event, deadline)
+        if deadline is None:
+            deadline = time.monotonic() + 5.0
+        line = b"E" + json.dumps(cf_event, separators=(",", ":")).encode()
+        try:
+            raw = await self._pool.acall_raw(line, deadline, self.max_compute_ms / 1000)
+        except (WorkerTimeout, WorkerDied) as exc:
+            raise self._stopped(exc) from None
+        return self._result(_split_reply(raw))
+
+    def _stopped(self, exc: Exception) -> FunctionExecutionError:
+        if isinstance(exc, WorkerTimeout):
+            return FunctionThrottledError(
                 f"The CloudFront function {self.name} ran past {self.max_compute_ms:g} ms, far "
                 "over its compute budget, and was stopped",
                 handler=self.name,
-            ) from None
-        except WorkerDied as exc:
-            raise FunctionExecutionError(
-                f"The CloudFront function {self.name} crashed ({exc})", handler=self.name
-            ) from None
+            )
+        return FunctionExecutionError(
+            f"The CloudFront function {self.name} crashed ({exc})", handler=self.name
+        )
+
+    def _result(self, reply: dict[str, Any]) -> dict[str, Any]:
         compute_us = float(reply.get("computeUs", 0.0))
         utilization = round(compute_us / (self.compute_budget_ms * 10))
         self.last_compute_utilization = utilization
@@ -525,8 +553,7 @@ class CloudFrontFunction:
             )
         return result
 
-    def __call__(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-        """Run on a Lambda@Edge-shaped event; return a Lambda@Edge-shaped result."""
+    def _start(self, event: dict[str, Any], context: Any) -> tuple[dict[str, Any], float | None]:
         cf = event["Records"][0]["cf"]
         event_type = cf["config"]["eventType"]
         if event_type not in EVENT_TYPES:
@@ -538,12 +565,26 @@ class CloudFrontFunction:
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         if remaining is not None:
             deadline = time.monotonic() + remaining() / 1000
-        result = self.run(to_cf_event(event, self.runtime), deadline)
-        if event_type == "viewer-request":
+        return to_cf_event(event, self.runtime), deadline
+
+    @staticmethod
+    def _back(event: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+        cf = event["Records"][0]["cf"]
+        if cf["config"]["eventType"] == "viewer-request":
             if "statusCode" in result:
                 return from_cf_response(result)
             return from_cf_request(result, cf["request"])
         return from_cf_response(result, cf.get("response"))
+
+    def __call__(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        """Run on a Lambda@Edge-shaped event; return a Lambda@Edge-shaped result."""
+        cf_event, deadline = self._start(event, context)
+        return self._back(event, self.run(cf_event, deadline))
+
+    async def acall(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        """:meth:`__call__` for the ASGI door (read by ``handlers.HandlerRunner``)."""
+        cf_event, deadline = self._start(event, context)
+        return self._back(event, await self.arun(cf_event, deadline))
 
     @staticmethod
     def validation_error(exc: CloudFrontError) -> CloudFrontError:

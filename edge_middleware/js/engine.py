@@ -14,6 +14,7 @@ to a warm ``node`` against ~480 µs through ``mini-racer`` 0.14 (two thread hops
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import json
 import logging
@@ -35,6 +36,8 @@ logger = logging.getLogger("edge_middleware.js")
 
 #: How long a new worker may take to start and load its code.
 START_TIMEOUT = 15.0
+#: Requests up to this size are written from the event loop (a pipe holds 64 KiB).
+_INLINE_MAX = 32 * 1024
 
 _pools: weakref.WeakSet[NodePool] = weakref.WeakSet()
 
@@ -126,6 +129,41 @@ class _Worker:
             ready, _, _ = select.select([self._rfd], [], [], left)
             if not ready:
                 continue
+            chunk = os.read(self._rfd, 1 << 16)
+            if not chunk:
+                self.kill()
+                raise WorkerDied(f"exit code {self.proc.poll()}")
+            self._buf += chunk
+        reply, _, self._buf = self._buf.partition(b"\n")
+        return reply
+
+    async def aexchange(self, line: bytes, deadline: float) -> bytes:
+        """:meth:`exchange` on the running event loop: the reply is awaited with a reader on
+        the pipe, no thread. The line must fit the pipe buffer (the caller checks)."""
+        stdin = self.proc.stdin
+        if stdin is None:  # pragma: no cover - always a pipe
+            raise WorkerDied("no stdin")
+        try:
+            stdin.write(line + b"\n")
+            stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            self.kill()
+            raise WorkerDied(f"exit code {self.proc.poll()}") from None
+        loop = asyncio.get_running_loop()
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.kill()
+                raise WorkerTimeout()
+            ready: asyncio.Future[None] = loop.create_future()
+            loop.add_reader(self._rfd, _wake, ready)
+            try:
+                async with asyncio.timeout(left):
+                    await ready
+            except TimeoutError:
+                continue
+            finally:
+                loop.remove_reader(self._rfd)
             chunk = os.read(self._rfd, 1 << 16)
             if not chunk:
                 self.kill()
@@ -260,6 +298,40 @@ class NodePool:
         self._release(worker)
         return reply
 
+    async def acall_raw(self, line: bytes, deadline: float, limit: float | None = None) -> bytes:
+        """:meth:`call_raw` for the ASGI door: awaited on the event loop when a worker is free
+        and the line is small, else on a thread (waiting for a worker blocks)."""
+        worker = None
+        if len(line) < _INLINE_MAX:
+            with self._cond:
+                if os.getpid() == self._pid:
+                    while self._idle and worker is None:
+                        worker = self._idle.pop()
+                        if not worker.alive():
+                            worker.kill()
+                            self._count -= 1
+                            worker = None
+        if worker is None:
+            return await asyncio.to_thread(self.call_raw, line, deadline, limit)
+        if limit is not None:
+            deadline = min(deadline, time.monotonic() + limit)
+        try:
+            reply = await worker.aexchange(line, deadline)
+        except BaseException:  # cancelled too: the worker's state is unknown
+            worker.kill()
+            self._release(None)
+            raise
+        self._release(worker)
+        return reply
+
+    async def acall(
+        self, msg: dict[str, Any], deadline: float, limit: float | None = None
+    ) -> dict[str, Any]:
+        """:meth:`call` for the ASGI door (see :meth:`acall_raw`)."""
+        line = json.dumps(msg, separators=(",", ":")).encode()
+        reply: dict[str, Any] = json.loads(await self.acall_raw(line, deadline, limit))
+        return reply
+
     def close(self) -> None:
         """Stop every idle worker; busy ones stop when they are released."""
         with self._cond:
@@ -269,6 +341,11 @@ class NodePool:
             self._count -= len(idle)
         for worker in idle:
             worker.kill()
+
+
+def _wake(ready: asyncio.Future[None]) -> None:
+    if not ready.done():
+        ready.set_result(None)
 
 
 def _stop(workers: list[_Worker], pid: int) -> None:

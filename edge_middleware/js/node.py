@@ -103,6 +103,10 @@ class NodeHandler:
         )
         self._ids = 0
 
+    #: It stops itself at its deadline (the worker is killed), so the pipeline may call it
+    #: without a watchdog thread (read by handlers.HandlerRunner)
+    keeps_own_deadline = True
+
     @property
     def source_files(self) -> tuple[Path, ...]:
         """The handler's module (watched by ``serve --reload``; its own requires are not)."""
@@ -124,10 +128,9 @@ class NodeHandler:
         """Stop this function's ``node`` workers."""
         self._pool.close()
 
-    def __call__(self, event: dict[str, Any], context: Any = None) -> Any:
+    def _message(self, context: Any) -> tuple[dict[str, Any], float, float]:
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         left_ms = remaining() if remaining is not None else 30_000
-        deadline = time.monotonic() + left_ms / 1000
         self._ids += 1
         ctx = {
             "functionName": getattr(context, "function_name", self.name),
@@ -139,19 +142,20 @@ class NodeHandler:
             "logStreamName": getattr(context, "log_stream_name", "local"),
             "remainingMs": left_ms,
         }
-        try:
-            reply = self._pool.call({"id": self._ids, "event": event, "context": ctx}, deadline)
-        except WorkerTimeout:
-            raise LambdaTimeoutError(
+        return {"id": self._ids, "context": ctx}, time.monotonic() + left_ms / 1000, left_ms
+
+    def _stopped(self, exc: Exception, left_ms: float) -> LambdaExecutionError:
+        if isinstance(exc, WorkerTimeout):
+            return LambdaTimeoutError(
                 f"The Lambda function did not finish within its {left_ms / 1000:g} s timeout "
                 "(its node worker was stopped)",
                 handler=self.name,
-            ) from None
-        except WorkerDied as exc:
-            raise LambdaExecutionError(
-                f"The Lambda function's node process exited mid-request ({exc})",
-                handler=self.name,
-            ) from None
+            )
+        return LambdaExecutionError(
+            f"The Lambda function's node process exited mid-request ({exc})", handler=self.name
+        )
+
+    def _result(self, reply: dict[str, Any]) -> Any:
         logs = reply.get("logs") or ""
         if logs:
             sys.stdout.write(logs + "\n")
@@ -162,3 +166,22 @@ class NodeHandler:
                 handler=self.name,
             )
         return reply.get("result")
+
+    def __call__(self, event: dict[str, Any], context: Any = None) -> Any:
+        msg, deadline, left_ms = self._message(context)
+        msg["event"] = event
+        try:
+            reply = self._pool.call(msg, deadline)
+        except (WorkerTimeout, WorkerDied) as exc:
+            raise self._stopped(exc, left_ms) from None
+        return self._result(reply)
+
+    async def acall(self, event: dict[str, Any], context: Any = None) -> Any:
+        """:meth:`__call__` for the ASGI door, awaited on the event loop (no thread hop)."""
+        msg, deadline, left_ms = self._message(context)
+        msg["event"] = event
+        try:
+            reply = await self._pool.acall(msg, deadline)
+        except (WorkerTimeout, WorkerDied) as exc:
+            raise self._stopped(exc, left_ms) from None
+        return self._result(reply)
