@@ -649,3 +649,28 @@ def test_event_builder_builds_cloudfront_functions_events() -> None:
     assert resp["statusCode"] == 404
     with pytest.raises(ValueError, match="viewer-request and viewer-response only"):
         events.function_event("origin-request", "/a")
+
+
+@pytest.mark.parametrize("kind", ["cloudfront-function", "nodejs"])
+def test_asgi_concurrent_requests_share_the_workers(kind: str) -> None:
+    """More requests in flight than workers: the extra ones wait for a free worker (on a
+    thread, never blocking the event loop) and every one gets its own answer."""
+    import asyncio
+
+    import httpx
+
+    handler: Any = (
+        cf_function("true-client-ip.js", workers=2)
+        if kind == "cloudfront-function"
+        else node_handler("misbehave.handler", workers=2)
+    )
+    mw = EdgeMiddleware(make_starlette_app([]), config=config(viewer_request=handler))
+
+    async def main() -> list[int]:
+        transport = httpx.ASGITransport(app=mw, client=(CLIENT_IP, 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            answers = await asyncio.gather(*(c.get(f"/n{i}") for i in range(12)))
+        assert [r.json()["path"] for r in answers] == [f"/n{i}" for i in range(12)]
+        return [r.status_code for r in answers]
+
+    assert asyncio.run(main()) == [200] * 12
