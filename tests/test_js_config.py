@@ -298,3 +298,22 @@ def test_serve_reload_watches_and_reloads_javascript(
     assert new is not None
     _opened.append(new.handler)
     assert "/two" in new.handler.code
+
+
+def test_toml_key_value_store_file_next_to_the_config(tmp_path: Path) -> None:
+    fn = tmp_path / "functions" / "kvs.js"
+    fn.parent.mkdir()
+    fn.write_text((FIXTURES / "functions" / "kvs-redirect.js").read_text())
+    (tmp_path / "redirects.json").write_text(
+        json.dumps({"data": [{"key": "/old", "value": "/new"}]})  # AWS's import format
+    )
+    (tmp_path / "edge.toml").write_text(
+        '[default]\nviewer_request = { cloudfront_function = "functions/kvs.js", '
+        'key_value_store = "redirects.json" }\n'
+    )
+    cfg = load_config(tmp_path / "edge.toml")
+    fn_obj = _handlers(cfg)["viewer_request"]
+    from edge_middleware.testing import EventBuilder
+
+    out = fn_obj(EventBuilder().viewer_request("/old"), None)
+    assert (out["status"], out["headers"]["location"][0]["value"]) == ("302", "/new")

@@ -292,7 +292,7 @@ def _load_kvs(value: Any, field: str) -> dict[str, str]:
         return {}
     if isinstance(value, str | os.PathLike):
         try:
-            value = json.loads(Path(value).read_text(encoding="utf-8"))
+            value = json.loads(resolve(value).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ConfigurationError(field, str(value), f"a readable JSON file ({exc})") from None
     if not isinstance(value, Mapping):
