@@ -32,7 +32,7 @@ from edge_middleware import (
 from edge_middleware.capture import Captured, run_captured
 from edge_middleware.handlers import LambdaContext
 from edge_middleware.js import CloudFrontFunction, NodeHandler
-from edge_middleware.js.cffunctions import from_cf_request, from_cf_response, to_cf_event
+from edge_middleware.js.shapes import from_cf_request, from_cf_response, to_cf_event
 from edge_middleware.testing import EventBuilder
 
 try:  # tests/ on sys.path, or the repository root on it (as in conftest.py)

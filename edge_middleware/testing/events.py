@@ -229,7 +229,7 @@ class EventBuilder:
                 f"event_type {event_type!r}: CloudFront Functions run on viewer-request and "
                 "viewer-response only"
             )
-        from ..js.cffunctions import to_cf_event
+        from ..js.shapes import to_cf_event
 
         return to_cf_event(self.event(event_type, path, **kwargs))
 
