@@ -236,6 +236,7 @@ def test_cloudfront_functions_examples(
         pytest.param("/nothing", 503, "FunctionExecutionError", id="returns-undefined"),
         pytest.param("/bad-status", 502, "FunctionValidationError", id="bad-status-code"),
         pytest.param("/bad-header", 502, "FunctionValidationError", id="bad-header-object"),
+        pytest.param("/read-only", 502, "FunctionValidationError", id="read-only-header"),
         pytest.param("/loop", 503, "FunctionThrottledError", id="runs-past-budget"),
         pytest.param("/require-fs", 503, "FunctionExecutionError", id="no-file-system"),
         pytest.param("/eval", 503, "FunctionExecutionError", id="no-eval"),
