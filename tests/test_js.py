@@ -246,7 +246,7 @@ def test_cloudfront_functions_examples(
 def test_cloudfront_function_errors(
     door: Callable[[EdgeConfig], Send], path: str, status: int, error_name: str | None
 ) -> None:
-    send = door(config(viewer_request=cf_function("errors.js", max_compute_ms=100)))
+    send = door(config(viewer_request=cf_function("errors.js", max_compute_ms=200)))
     r = send(path)
     assert r.status == status
     if error_name is not None:
@@ -578,7 +578,7 @@ def test_node_handler_load_errors(spec: str, kwargs: dict[str, Any], match: str)
         ),
         pytest.param("errors.js", {}, "/throw", "FunctionExecutionError", id="throws"),
         pytest.param(
-            "errors.js", {"max_compute_ms": 100}, "/loop", "FunctionThrottledError",
+            "errors.js", {"max_compute_ms": 200}, "/loop", "FunctionThrottledError",
             id="runs-past-budget",
         ),
     ],
