@@ -528,7 +528,7 @@ def test_node_worker_replaced_after_hang_or_crash(
 ) -> None:
     handler = NodeHandler("misbehave.handler", root=LAMBDA, workers=1)
     try:
-        send = door(config(viewer_request=handler, settings=EdgeSettings(viewer_timeout=0.5)))
+        send = door(config(viewer_request=handler, settings=EdgeSettings(viewer_timeout=1.0)))
         before = send("/").origin_header("x-worker-pid")
         r = send(path)
         assert (r.status, r.get("x-cache")) == (status, "LambdaExecutionError from cloudfront")
