@@ -11,11 +11,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(DEMO_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[server,redis,proxy]'
+	$(BIN)/pip install -q -e '.[server,redis,proxy,js]'
 	touch $@
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test,server,redis,proxy,tls]'
+	$(BIN)/pip install -q -e '.[test,server,redis,proxy,tls,js]'
 	touch $@
 
 demo: $(DEMO_STAMP)
@@ -27,6 +27,8 @@ demo: $(DEMO_STAMP)
 	cd examples/site && ../../$(BIN)/edge-middleware serve app:app --config distribution.json \
 		--handler auth=handlers.auth:handler \
 		--handler security-headers=handlers.security_headers:handler \
+		--handler security-headers-node=handlers/security-headers.handler \
+		--handler spa-rewrite=functions/spa-rewrite.js \
 		--host 127.0.0.1 --port $${PORT:-8000}
 
 lint: $(STAMP)

@@ -21,7 +21,7 @@ from ._harness import RESULTS, CaseResult, Settings
 
 
 def _cases() -> dict[str, tuple[str, Callable[[Settings], CaseResult]]]:
-    from . import case_cache, case_growth, case_overhead, case_profile, case_server
+    from . import case_cache, case_growth, case_js, case_overhead, case_profile, case_server
 
     return {
         "1": ("in-process overhead", case_overhead.run),
@@ -29,6 +29,7 @@ def _cases() -> dict[str, tuple[str, Callable[[Settings], CaseResult]]]:
         "3": ("real servers", case_server.run),
         "4": ("growth and memory", case_growth.run),
         "5": ("profile", case_profile.run),
+        "6": ("JavaScript triggers", case_js.run),
     }
 
 
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m benchmarks", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--quick", action="store_true", help="a ~1 minute smoke run")
-    parser.add_argument("--only", default="", help="comma-separated case numbers (1-5)")
+    parser.add_argument("--only", default="", help="comma-separated case numbers (1-6)")
     parser.add_argument("--save-baseline", action="store_true", help="write results/baseline.json")
     parser.add_argument("--out", default=str(RESULTS), help="output directory")
     parser.add_argument(

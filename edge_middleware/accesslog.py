@@ -22,7 +22,14 @@ import time
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from .exceptions import LambdaExecutionError, OriginError, OriginTimeoutError, ViewerError
+from .exceptions import (
+    FunctionExecutionError,
+    FunctionValidationError,
+    LambdaExecutionError,
+    OriginError,
+    OriginTimeoutError,
+    ViewerError,
+)
 from .headers import encode_value
 from .masking import mask_query, masker_for
 from .middleware import RequestRecord
@@ -115,7 +122,8 @@ def _protocol_version(protocol: str) -> str:
 def _result_types(outcome: Outcome) -> tuple[str, str]:
     """(x-edge-result-type, x-edge-detailed-result-type).
 
-    decisions.md #49: Lambda failures are logged as ``Error``; any 4xx/5xx is ``Error``.
+    decisions.md #49: Lambda failures are logged as ``Error``; any 4xx/5xx is ``Error``;
+    CloudFront Functions' failures by their names (``FunctionExecutionError`` ...).
     """
     err = outcome.error
     if err is None:
@@ -130,6 +138,9 @@ def _result_types(outcome: Outcome) -> tuple[str, str]:
         if "method" in err.reason:
             return "Error", "InvalidRequestMethod"
         return "Error", "InvalidRequest"
+    if isinstance(err, FunctionExecutionError | FunctionValidationError):
+        # CloudFront Functions' errors are named in the log (docs/cloudfront-functions.md)
+        return "Error", err.error_name
     if isinstance(err, LambdaExecutionError):
         return "Error", "Error"
     return "Error", "Error"

@@ -8,6 +8,7 @@
                               [--trust-forwarded-proto] [--edge-token T] [--edge-allow-proxied]
     edge-middleware serve --origin URL --config FILE ...        (proxy-only, no APP)
     edge-middleware invoke HANDLER (--event FILE [--event-type TYPE] | --event-type TYPE --path P)
+                           [--runtime cloudfront-js-2.0|nodejs20.x]   (HANDLER may be a .js)
     edge-middleware check FILE [--handler ARN=module:function ...] [--policies FILE ...]
     edge-middleware invalidate PATH... (--redis URL | --server http://127.0.0.1:8000)
     edge-middleware --version
@@ -204,8 +205,12 @@ def _invoke(args: argparse.Namespace) -> int:
     try:
         event = _build_event(args)
         from .handlers import load_handler
+        from .js.loading import JS_SUFFIXES, load_js
 
-        handler = load_handler(args.handler, "HANDLER")
+        if args.handler.endswith(JS_SUFFIXES):  # a CloudFront Function or a Node.js handler
+            handler: Any = load_js(args.handler, args.runtime)
+        else:
+            handler = load_handler(args.handler, "HANDLER")
     except (ConfigurationError, EventError, OSError) as exc:
         return _fail(str(exc))
     include_body = True if args.include_body else None
@@ -224,6 +229,9 @@ def _invoke(args: argparse.Namespace) -> int:
             error = exc
         except ValueError as exc:  # not a CloudFront event
             return _fail(str(exc))
+    rename = getattr(handler, "validation_error", None)  # FunctionValidationError
+    if error is not None and rename is not None:
+        error = rename(error)
     out: dict[str, Any] = {"event": event}
     if result is not None:
         out["result"] = result
@@ -491,7 +499,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     invoke = sub.add_parser("invoke", help="run one handler on one event")
-    invoke.add_argument("handler", metavar="HANDLER", help="module:function")
+    invoke.add_argument(
+        "handler", metavar="HANDLER", help="module:function, or a .js file (JavaScript)"
+    )
+    invoke.add_argument(
+        "--runtime",
+        help="for a .js HANDLER: cloudfront-js-1.0, cloudfront-js-2.0 or nodejs20.x "
+        "(default: nodejs20.x when the file exports its handler, else cloudfront-js-2.0)",
+    )
     invoke.add_argument("--event", metavar="FILE", help="a full CloudFront event (JSON)")
     invoke.add_argument(
         "--event-type",

@@ -281,6 +281,14 @@ class Behavior:
                     True,
                     "IncludeBody only on request events",
                 )
+            # A CloudFront Function (edge_middleware.js) runs on viewer events only.
+            only = getattr(trig.handler, "event_types", None) if trig is not None else None
+            if only is not None and ev not in only:
+                raise ConfigurationError(
+                    f"Behavior({self.path_pattern!r}).{attr}",
+                    trig.handler,  # type: ignore[union-attr]
+                    f"a Lambda@Edge function: a CloudFront Function runs on {' and '.join(only)}",
+                )
             object.__setattr__(self, attr, trig)
         allowed = frozenset(m.upper() for m in self.allowed_methods)
         if allowed not in _METHOD_SETS:

@@ -8,14 +8,20 @@
     ├── EventError                  a test event that is not a CloudFront event; names the field
     └── CloudFrontError             a failure CloudFront answers with an error response
         ├── LambdaValidationError   502  X-Cache: LambdaValidationError from cloudfront
+        │   └── FunctionValidationError   502  a CloudFront Function's result failed validation
         ├── LambdaExecutionError    503  X-Cache: LambdaExecutionError from cloudfront
-        │   └── LambdaTimeoutError  503  (same page; the handler ran past 5 s / 30 s)
+        │   ├── LambdaTimeoutError  503  (same page; the handler ran past 5 s / 30 s)
+        │   └── FunctionExecutionError    503  a CloudFront Function threw / returned no object
+        │       └── FunctionThrottledError  503  it ran far past its compute budget
         ├── OriginError             502  X-Cache: Error from cloudfront (origin failed)
         │   └── OriginTimeoutError  504  X-Cache: Error from cloudfront
         └── ViewerError             4xx  X-Cache: Error from cloudfront (403/413 ...)
 
 Each :class:`CloudFrontError` carries the ``status``, the ``error_name`` that goes into
-``X-Cache`` and the reason line shown on CloudFront's error page.
+``X-Cache`` and the reason line shown on CloudFront's error page. The CloudFront Functions
+errors subclass the Lambda ones so every rule for Lambda errors (the configurable status, the
+custom error page and caching decisions) applies to them as well; only the name differs
+(docs/cloudfront-functions.md lists the sources).
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ __all__ = [
     "ConfigurationError",
     "EdgeError",
     "EventError",
+    "FunctionExecutionError",
+    "FunctionThrottledError",
+    "FunctionValidationError",
     "HandlerLoadError",
     "LambdaExecutionError",
     "LambdaTimeoutError",
@@ -110,6 +119,31 @@ class LambdaExecutionError(CloudFrontError):
 
 class LambdaTimeoutError(LambdaExecutionError):
     """A handler ran past its event's timeout (5 s viewer events, 30 s origin events)."""
+
+
+class FunctionExecutionError(LambdaExecutionError):
+    """A CloudFront Function threw, or returned something that is not an event object (503).
+
+    CloudFront logs ``FunctionExecutionError`` as the detailed result type.
+    """
+
+    status = 503
+    error_name = "FunctionExecutionError"
+    page_reason = "The CloudFront function associated with the CloudFront distribution is invalid."
+
+
+class FunctionThrottledError(FunctionExecutionError):
+    """A CloudFront Function ran far past its compute budget and was stopped (503)."""
+
+    error_name = "FunctionThrottledError"
+
+
+class FunctionValidationError(LambdaValidationError):
+    """A CloudFront Function returned an object that fails CloudFront's validation (502)."""
+
+    status = 502
+    error_name = "FunctionValidationError"
+    page_reason = "The CloudFront function returned an invalid value."
 
 
 class OriginError(CloudFrontError):

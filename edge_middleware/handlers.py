@@ -35,7 +35,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from . import capture
-from .exceptions import HandlerLoadError, LambdaExecutionError, LambdaTimeoutError
+from .exceptions import (
+    CloudFrontError,
+    HandlerLoadError,
+    LambdaExecutionError,
+    LambdaTimeoutError,
+)
 
 __all__ = [
     "HandlerRunner",
@@ -206,6 +211,7 @@ class HandlerRunner:
         "is_async",
         "mode",
         "name",
+        "own_deadline",
     )
 
     def __init__(
@@ -221,6 +227,10 @@ class HandlerRunner:
             getattr(self.func, "__call__", None)  # noqa: B004 - async callable objects
         )
         self.mode = mode
+        #: A handler that keeps its own deadline and cannot hang (edge_middleware.js: it kills
+        #: its node worker at the deadline) runs on the calling thread, or awaits ``acall`` on
+        #: the event loop: no thread hop.
+        self.own_deadline = bool(getattr(self.func, "keeps_own_deadline", False))
         self._captured: capture.Captured | None = None
         #: [fast calls, slow strikes, demoted]; shared by every invocation copy
         self._stats = [0, 0, 0]
@@ -230,6 +240,7 @@ class HandlerRunner:
         run = object.__new__(HandlerRunner)
         run.func, run.name, run.function_name = self.func, self.name, self.function_name
         run.is_async, run.mode, run._stats = self.is_async, self.mode, self._stats
+        run.own_deadline = self.own_deadline
         run._captured = capture.Captured() if capture.installed() else None
         return run
 
@@ -245,6 +256,8 @@ class HandlerRunner:
     def placement(self) -> Placement:
         if self.is_async:
             return "async"
+        if self.own_deadline:
+            return "inline"
         if self.mode != "auto":
             return self.mode
         fast, _, demoted = self._stats
@@ -262,7 +275,13 @@ class HandlerRunner:
                 stats[2] = 1
 
     # -- failures -----------------------------------------------------------------------------
-    def _fail(self, exc: BaseException) -> LambdaExecutionError:
+    def _fail(self, exc: BaseException) -> CloudFrontError:
+        if isinstance(exc, CloudFrontError):
+            # A handler object that already knows CloudFront's answer (a CloudFront Function's
+            # FunctionExecutionError, a Node.js worker's timeout; edge_middleware/js/).
+            exc.handler = exc.handler or self.name
+            logger.error("handler %s failed: %s: %s", self.name, exc.error_name, exc.reason)
+            return exc
         try:
             text = str(exc)
         except Exception:  # an exception whose __str__ fails still fails only this request
@@ -347,7 +366,7 @@ class HandlerRunner:
                 raise TimeoutError from None
         except TimeoutError:
             raise self._timed_out(timeout) from None
-        except LambdaExecutionError:
+        except CloudFrontError:
             raise
         except (Exception, SystemExit) as exc:  # sys.exit() in a handler is its failure
             raise self._fail(exc) from None
@@ -368,10 +387,15 @@ class HandlerRunner:
     async def call_async(self, event: dict[str, Any], request_id: str, timeout: float) -> object:
         """Run from an event loop (ASGI) where :meth:`placement` says."""
         placement = self.placement()
-        if placement == "inline":
+        if placement == "inline" and not (self.own_deadline and hasattr(self.func, "acall")):
             return self.call_inline(event, request_id, timeout)
         ctx = self.context(request_id, timeout)
         try:
+            if placement == "inline":  # edge_middleware.js: awaits its node worker's pipe
+                if self._captured is None:
+                    return await self.func.acall(event, ctx)  # type: ignore[attr-defined]
+                with capture.capturing(self._captured):
+                    return await self.func.acall(event, ctx)  # type: ignore[attr-defined]
             if placement == "async":
                 # Most handlers never await: run the first step inline and only arm a timer
                 # (a loop TimerHandle per call) when the handler really suspends.
@@ -393,7 +417,7 @@ class HandlerRunner:
             return self._unwrap(result)
         except TimeoutError:
             raise self._timed_out(timeout) from None
-        except (asyncio.CancelledError, LambdaExecutionError):
+        except (asyncio.CancelledError, CloudFrontError):
             raise
         except (Exception, SystemExit) as exc:  # sys.exit() in a handler is its failure
             raise self._fail(exc) from None

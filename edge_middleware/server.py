@@ -252,10 +252,11 @@ class DevServer:
         files: dict[Path, str | None] = {}
         if self.config_file is not None:
             files[self.config_file] = None
-        names = {
-            getattr(runner.func, "__module__", None)
-            for runner in self.middleware.options.pipeline.runners.values()
-        }
+        runners = self.middleware.options.pipeline.runners.values()
+        names = {getattr(runner.func, "__module__", None) for runner in runners}
+        for runner in runners:  # JavaScript functions (edge_middleware.js): their .js files
+            for source in getattr(runner.func, "source_files", ()):
+                files[Path(source)] = None
         names.add(self.config_module)
         for name in sorted(n for n in names if n):
             module = sys.modules.get(name)

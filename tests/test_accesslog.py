@@ -17,7 +17,12 @@ from starlette.testclient import TestClient
 
 from edge_middleware import Behavior, EdgeConfig, EdgeMiddleware, EdgeWSGIMiddleware
 from edge_middleware.accesslog import AccessLog, format_record, log_encode
-from edge_middleware.exceptions import OriginTimeoutError, ViewerError
+from edge_middleware.exceptions import (
+    FunctionExecutionError,
+    FunctionValidationError,
+    OriginTimeoutError,
+    ViewerError,
+)
 from edge_middleware.middleware import RequestRecord
 from edge_middleware.pipeline.effects import Outcome
 
@@ -241,6 +246,18 @@ def _record(outcome: Outcome, **request: Any) -> RequestRecord:
             "Error",
             "InvalidRequestMethod",
             id="method",
+        ),
+        pytest.param(
+            Outcome(503, "", [], b"", result_type="Error", error=FunctionExecutionError("threw")),
+            "Error",
+            "FunctionExecutionError",
+            id="cloudfront-function-threw",
+        ),
+        pytest.param(
+            Outcome(502, "", [], b"", result_type="Error", error=FunctionValidationError("bad")),
+            "Error",
+            "FunctionValidationError",
+            id="cloudfront-function-invalid",
         ),
     ],
 )

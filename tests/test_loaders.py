@@ -489,7 +489,9 @@ def test_policies_argument_for_custom_policy_ids() -> None:
     )
 
 
-def test_function_associations_are_logged_and_ignored(caplog: pytest.LogCaptureFixture) -> None:
+def test_function_association_beside_a_lambda_on_the_same_event_is_refused() -> None:
+    """CloudFront Functions now run (edge_middleware.js; tests/test_js_config.py); a behavior
+    cannot have one and a Lambda@Edge function on the same event type, as in CloudFront's API."""
     doc = api_doc()
     doc[DC]["DefaultCacheBehavior"]["FunctionAssociations"] = {
         "Quantity": 1,
@@ -497,9 +499,8 @@ def test_function_associations_are_logged_and_ignored(caplog: pytest.LogCaptureF
             {"FunctionARN": "arn:aws:cloudfront::1:function/x", "EventType": "viewer-request"}
         ],
     }
-    config = load_config(doc, handlers=API_HANDLERS)
-    assert handler_of(config.default, "viewer-request") is auth
-    assert "CloudFront Functions are not emulated" in caplog.text
+    with pytest.raises(ConfigurationError, match="same event type"):
+        load_config(doc, handlers=API_HANDLERS)
 
 
 YAML_TAGS = """

@@ -171,7 +171,8 @@ PUBLISHED = [
             origin_path("/index.html"),
             header("content-security-policy", "default-src 'self'"),
             header("x-app-version", "42"),
-            ran("origin-response"),
+            # the CloudFront Function association runs too (issue 13), on viewer-request
+            ran("viewer-request", "origin-response"),
         ],
         id="cdk-synth-functions-and-headers-policy",
     ),

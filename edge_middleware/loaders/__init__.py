@@ -20,6 +20,7 @@ import yaml
 
 from ..config import EdgeConfig, HandlerLike
 from ..exceptions import ConfigurationError
+from ..js.paths import config_dir
 from ..settings import EdgeSettings
 from ._common import child, read_mapping
 from .cloudformation import is_template, template_to_config
@@ -77,11 +78,24 @@ def load_config(
     """
     doc = read_source(source)
     settings = settings if settings is not None else EdgeSettings()
+    # relative .js paths (CloudFront Functions, Node.js handlers) are the file's neighbours
+    folder = None if isinstance(source, Mapping) else Path(source).resolve().parent
+    with config_dir(folder):
+        return _load(doc, handlers, logical_id, settings, policies, folder or Path.cwd())
+
+
+def _load(
+    doc: Mapping[str, Any],
+    handlers: Mapping[str, HandlerLike] | None,
+    logical_id: str | None,
+    settings: EdgeSettings,
+    policies: PoliciesArg,
+    base: Path,
+) -> EdgeConfig:
     kind = detect_format(doc)
     if kind == "cloudformation":
         from .sam_handlers import template_handlers  # SAM/CFN python functions (issue 14.5)
 
-        base = Path(source).parent if isinstance(source, str | os.PathLike) else Path.cwd()
         from_template = template_handlers(doc, base, handlers)
         if from_template:  # the user's mapping wins; it is looked up, never copied
             handlers = ChainMap(

@@ -7,7 +7,7 @@ so that a :class:`ConfigurationError` names the field as the user wrote it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -215,13 +215,20 @@ _ARN = re.compile(
 
 
 class FunctionRef:
-    """What an association's ``LambdaFunctionARN`` points at, and the keys to look it up by."""
+    """What an association's ``LambdaFunctionARN`` points at, and the keys to look it up by.
 
-    __slots__ = ("display", "keys")
+    ``local`` builds the handler from the template itself when no ``handlers=`` key matches
+    (a SAM function with a ``nodejs*`` Runtime, an ``AWS::CloudFront::Function``'s code).
+    """
 
-    def __init__(self, display: str, keys: list[str]) -> None:
+    __slots__ = ("display", "keys", "local")
+
+    def __init__(
+        self, display: str, keys: list[str], local: Callable[[], Any] | None = None
+    ) -> None:
         self.display = display
         self.keys = tuple(dict.fromkeys(k for k in keys if k))
+        self.local = local
 
 
 def function_ref_from_arn(arn: str, extra_keys: tuple[str, ...] = ()) -> FunctionRef:
@@ -233,15 +240,40 @@ def function_ref_from_arn(arn: str, extra_keys: tuple[str, ...] = ()) -> Functio
     return FunctionRef(arn, [arn, unversioned, match.group("name"), *extra_keys])
 
 
+def cloudfront_function_ref(arn: str) -> FunctionRef:
+    """Lookup keys for a CloudFront Function ARN
+    (``arn:aws:cloudfront::123456789012:function/name``): exact, then the bare name."""
+    return FunctionRef(arn, [arn, arn.rpartition("function/")[2] if "function/" in arn else ""])
+
+
 def lookup_handler(
-    ref: FunctionRef, handlers: HandlersArg, path: str, *, include_body: bool
+    ref: FunctionRef,
+    handlers: HandlersArg,
+    path: str,
+    *,
+    include_body: bool,
+    cloudfront_function: bool = False,
 ) -> Trigger:
-    """The Trigger for a function, from the first of its keys found in ``handlers``."""
+    """The Trigger for a function, from the first of its keys found in ``handlers``.
+
+    A string without ``:`` there is JavaScript: a ``.js`` path for a CloudFront Function
+    (``cloudfront_function=True``), else a Node.js Lambda ``Handler`` (``"dir/file.export"``).
+    """
     for key in ref.keys:
         if handlers is not None and key in handlers:
             handler = handlers[key]
             with wrap_errors(f"handlers[{key!r}]"):
+                if isinstance(handler, str) and ":" not in handler:
+                    from ..js import CloudFrontFunction, NodeHandler
+
+                    if cloudfront_function:
+                        handler = CloudFrontFunction(handler)
+                    else:  # "handlers/auth.handler": Lambda's Handler setting
+                        handler = NodeHandler(handler, name=ref.display)
                 return Trigger(handler, include_body=include_body, name=ref.display)
+    if ref.local is not None:
+        with wrap_errors(path):
+            return Trigger(ref.local(), include_body=include_body, name=ref.display)
     raise ConfigurationError(
         path,
         ref.display,

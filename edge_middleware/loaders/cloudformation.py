@@ -11,8 +11,9 @@ Function ARNs and cache policy ids keep their meaning: ``!Ref AuthVersion``, ``!
 from __future__ import annotations
 
 import base64
+import functools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -24,10 +25,12 @@ from ._common import (
     FunctionRef,
     HandlersArg,
     child,
+    cloudfront_function_ref,
     function_ref_from_arn,
     read_mapping,
     read_str,
     require,
+    wrap_errors,
 )
 from .distribution import distribution_to_config
 from .policies import (
@@ -120,6 +123,7 @@ class TemplateResolver:
         self.conditions: Mapping[str, Any] = _mapping_or_empty(doc.get("Conditions"))
         self.policies = policies
         self._evaluating: set[str] = set()
+        self._js: dict[str, Any] = {}  # JavaScript functions built from this template
 
     # -- the Resolver protocol -------------------------------------------------------------
 
@@ -134,9 +138,85 @@ class TemplateResolver:
         if not isinstance(rendered, str) or not rendered:
             raise ConfigurationError(path, raw, "a Lambda function version ARN")
         extra: list[str] = []
+        local = None
         for logical in self._referenced(raw):
             extra.extend(self._function_keys(logical))
-        return function_ref_from_arn(rendered, tuple(extra))
+            local = local or self._node_function(logical)
+        ref = function_ref_from_arn(rendered, tuple(extra))
+        ref.local = local
+        return ref
+
+    def cloudfront_function(self, raw: Any, path: str) -> FunctionRef:
+        """What a ``FunctionARN`` names: an ``AWS::CloudFront::Function`` of this template
+        (run from its inline ``FunctionCode`` unless ``handlers=`` has its name), or an ARN."""
+        with _at(path):
+            raw = self.clean(raw)
+        for logical in self._referenced(raw):
+            if self._type(logical) == "AWS::CloudFront::Function":
+                name = self.render(self._props(logical).get("Name")) or logical
+                arn = f"arn:aws:cloudfront::{ACCOUNT}:function/{name}"
+                build = functools.partial(self._cloudfront_function, logical)
+                return FunctionRef(arn, [arn, str(name), logical], build)
+        rendered = self._render_at(raw, path)
+        if not isinstance(rendered, str) or not rendered:
+            raise ConfigurationError(path, raw, "a CloudFront Function ARN")
+        return cloudfront_function_ref(rendered)
+
+    def _cloudfront_function(self, logical: str) -> Any:
+        """One CloudFrontFunction per resource, however many behaviors use it."""
+        built = self._js.get(logical)
+        if built is None:
+            from ..js import CloudFrontFunction
+
+            path = f"Resources.{logical}.Properties"
+            props = self._props(logical)
+            code = self.render(require(props, "FunctionCode", path))
+            if not isinstance(code, str):
+                raise ConfigurationError(child(path, "FunctionCode"), code, "inline JavaScript")
+            config_path = child(path, "FunctionConfig")
+            config = read_mapping(self.clean(require(props, "FunctionConfig", path)), config_path)
+            runtime = self.render(config.get("Runtime", "cloudfront-js-1.0"))
+            name = self.render(props.get("Name")) or logical
+            with wrap_errors(path):
+                built = CloudFrontFunction(code, code=True, runtime=runtime, name=str(name))
+            self._js[logical] = built
+        return built
+
+    def _node_function(self, logical: str) -> Callable[[], Any] | None:
+        """A builder for a ``nodejs*`` function resource (through versions and aliases):
+        SAM's ``CodeUri`` + ``Handler``, or ``Code.ZipFile``-less ``Handler`` under the cwd."""
+        kind = self._type(logical)
+        if kind in ("AWS::Lambda::Version", "AWS::Lambda::Alias"):
+            target = self.clean(self._props(logical).get("FunctionName"))
+            for inner in self._referenced(target):
+                found = self._node_function(inner)
+                if found is not None:
+                    return found
+            return None
+        if kind not in FUNCTION_TYPES:
+            return None
+        props = self._props(logical)
+        runtime = self.render(props.get("Runtime"))
+        if not (isinstance(runtime, str) and runtime.startswith("nodejs")):
+            return None
+
+        def build() -> Any:
+            built = self._js.get(logical)
+            if built is None:
+                from ..js import NodeHandler
+
+                path = f"Resources.{logical}.Properties"
+                handler = self.render(require(props, "Handler", path))
+                code_uri = self.render(props.get("CodeUri") or ".")
+                root = code_uri if isinstance(code_uri, str) else "."
+                with wrap_errors(path):
+                    built = NodeHandler(
+                        handler, root=root, runtime=runtime, name=self._function_name(logical)
+                    )
+                self._js[logical] = built
+            return built
+
+        return build
 
     def cache_policy(self, raw: Any, path: str) -> CachePolicy:
         logical = self._policy_resource(raw, path, "AWS::CloudFront::CachePolicy")

@@ -21,6 +21,7 @@ from ..config import (
     Origin,
     OriginGroup,
     OriginRequestPolicy,
+    Trigger,
     compile_path_pattern,
 )
 from ..exceptions import ConfigurationError
@@ -29,6 +30,7 @@ from ..types import EVENT_TYPES
 from ._common import (
     HandlersArg,
     child,
+    cloudfront_function_ref,
     list_items,
     list_path,
     lookup_handler,
@@ -305,11 +307,7 @@ class _Converter:
         rhp = None
         if rhp_id is not None:
             rhp = self.r.response_headers_policy(rhp_id, child(path, "ResponseHeadersPolicyId"))
-        if self.items(b, "FunctionAssociations", path):
-            logger.warning(
-                "%s: CloudFront Functions are not emulated; ignoring FunctionAssociations",
-                path,
-            )
+        self.function_associations(b, path, triggers)
         with wrap_errors(path, where):
             return Behavior(
                 pattern,
@@ -371,6 +369,43 @@ class _Converter:
                 ref, self.handlers, arn_path, include_body=include_body
             )
         return triggers
+
+    def function_associations(
+        self, b: Mapping[str, Any], path: str, triggers: dict[str, Trigger]
+    ) -> None:
+        """CloudFront Functions (viewer events only), each run by ``edge_middleware.js``. A
+        behavior cannot have a CloudFront Function and a Lambda@Edge function on the same
+        event type: CloudFront's API rejects that, and so do we."""
+        seen: dict[str, str] = {}
+        for item_path, item in self.items(b, "FunctionAssociations", path):
+            a = read_mapping(item, item_path)
+            event_path = child(item_path, "EventType")
+            raw_event = self.req(a, "EventType", item_path)
+            event = read_enum(raw_event, event_path, ("viewer-request", "viewer-response"))
+            slot = event.replace("-", "_")
+            if event in seen:
+                raise ConfigurationError(
+                    event_path, event, f"one function per event type (also at {seen[event]})"
+                )
+            if slot in triggers:
+                raise ConfigurationError(
+                    event_path,
+                    event,
+                    "an event type without a Lambda@Edge function: a behavior cannot have a "
+                    "CloudFront Function and a Lambda@Edge function on the same event type "
+                    f"(LambdaFunctionAssociations has {event})",
+                )
+            seen[event] = item_path
+            arn_path = child(item_path, "FunctionARN")
+            raw = require(a, "FunctionARN", item_path)
+            resolve = getattr(self.r, "cloudfront_function", None)
+            if resolve is not None:
+                ref = resolve(raw, arn_path)
+            else:
+                ref = cloudfront_function_ref(read_str(raw, arn_path, allow_empty=False))
+            triggers[slot] = lookup_handler(
+                ref, self.handlers, arn_path, include_body=False, cloudfront_function=True
+            )
 
     def cache(
         self, b: Mapping[str, Any], path: str, compress: bool

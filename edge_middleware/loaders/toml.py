@@ -192,6 +192,41 @@ def _table(
     return out
 
 
+_TRIGGER_KEYS: dict[str, Any] = {"handler": str, "include_body": bool, "name": str | None}
+#: JavaScript triggers (edge_middleware.js): ``{cloudfront_function = "fn.js", runtime =
+#: "cloudfront-js-2.0", key_value_store = "kvs.json"}`` or ``{handler = "dir/file.export",
+#: runtime = "nodejs20.x", root = "edge/"}``; relative paths are from the working directory.
+_JS_KEYS: dict[str, Any] = {
+    "runtime": str,
+    "cloudfront_function": str,
+    "key_value_store": str,
+    "root": str,
+}
+
+
+def _js_handler(fields: Mapping[str, Any], path: str) -> Any:
+    from ..js import CloudFrontFunction, NodeHandler, is_node_runtime
+
+    runtime = fields.get("runtime")
+    if "cloudfront_function" in fields:
+        options: dict[str, Any] = {"name": fields.get("name")}
+        if runtime is not None:
+            options["runtime"] = runtime
+        if "key_value_store" in fields:
+            options["key_value_store"] = fields["key_value_store"]
+        return CloudFrontFunction(fields["cloudfront_function"], **options)
+    if not is_node_runtime(runtime):
+        raise ConfigurationError(
+            child(path, "runtime"), runtime, "nodejs20.x (with handler) or cloudfront_function"
+        )
+    return NodeHandler(
+        require(fields, "handler", path),
+        root=fields.get("root", "."),
+        runtime=str(runtime),
+        name=fields.get("name"),
+    )
+
+
 def own_format_to_config(
     doc: Mapping[str, Any],
     *,
@@ -332,14 +367,17 @@ class _Reader:
         handler_path = path if isinstance(raw, str) else child(path, "handler")
         if isinstance(raw, str):
             raw = {"handler": raw}
-        fields = _table(raw, path, {"handler": str, "include_body": bool, "name": str | None})
-        handler: Any = require(fields, "handler", path)
+        fields = _table(raw, path, {**_TRIGGER_KEYS, **_JS_KEYS})
         include_body = fields.get("include_body", False)
         name = fields.get("name")
         if include_body and event in ("origin-response", "viewer-response"):
             raise ConfigurationError(
                 child(path, "include_body"), True, "include_body only on request events"
             )
+        if _JS_KEYS.keys() & fields.keys():
+            with wrap_errors(path):
+                return Trigger(_js_handler(fields, path), include_body=include_body, name=name)
+        handler: Any = require(fields, "handler", path)
         for key in (name, handler):
             if key is not None and self.handlers is not None and key in self.handlers:
                 handler = self.handlers[key]

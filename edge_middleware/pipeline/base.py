@@ -214,7 +214,12 @@ class PipelineBase:
     def _invalid(
         self, exc: CloudFrontError, event_type: EventType, trig: Trigger, step: TraceStep
     ) -> CloudFrontError:
-        exc.handler = self.runners[id(trig)].name
+        runner = self.runners[id(trig)]
+        # A CloudFront Function reports its own error name (FunctionValidationError).
+        rename = getattr(runner.func, "validation_error", None)
+        if rename is not None:
+            exc = rename(exc)
+        exc.handler = runner.name
         step.error, step.error_field = exc.reason, exc.field or ""
         # A rejected result may be huge: keep a cut copy, and no traceback whose frames would
         # keep the result (and validation's copy of it) alive with the request's record.

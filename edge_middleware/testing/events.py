@@ -206,6 +206,33 @@ class EventBuilder:
             response_headers=response_headers,
         )
 
+    # -- CloudFront Functions ------------------------------------------------------------------
+    def function_event(
+        self,
+        event_type: str = "viewer-request",
+        path: str = "/",
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """A CloudFront Functions event (``event.version``, ``context``, ``viewer.ip``,
+        ``request.headers`` as ``{name: {value, multiValue}}``, ``querystring``, ``cookies``,
+        and ``response`` for viewer-response), from the same arguments as :meth:`event`.
+
+        Example::
+
+            ev = EventBuilder().function_event("viewer-request", "/a", headers={"Cookie": "s=1"})
+            assert ev["request"]["cookies"] == {"s": {"value": "1"}}
+
+        :raises ValueError: for an origin event (CloudFront Functions run on viewer events only).
+        """
+        if event_type not in ("viewer-request", "viewer-response"):
+            raise ValueError(
+                f"event_type {event_type!r}: CloudFront Functions run on viewer-request and "
+                "viewer-response only"
+            )
+        from ..js.shapes import to_cf_event
+
+        return to_cf_event(self.event(event_type, path, **kwargs))
+
     # -- the general form ---------------------------------------------------------------------
     def event(
         self,

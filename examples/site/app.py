@@ -6,7 +6,9 @@
 
 Pages: ``/`` and ``/login`` (cached by the default behavior), ``/account/`` (signed-in
 visitors only: the ``auth`` viewer-request function), ``/static/site.css`` (cached for a day
-or more), ``/api/time`` and ``/api/login`` (never cached; they see the viewer's cookies).
+or more), ``/api/time`` and ``/api/login`` (never cached; they see the viewer's cookies), and
+``/app/...``, a single-page app: a CloudFront Function rewrites every route to
+``/app/index.html`` and a Node.js origin-response function adds its security headers.
 """
 
 import html
@@ -80,6 +82,13 @@ async def api_time(request: Request) -> JSONResponse:
     )
 
 
+async def spa(request: Request) -> HTMLResponse:
+    # the single-page app's shell: every /app/ path gets it (the spa-rewrite CloudFront
+    # Function), and the browser shows the route
+    body = '<p id="route"></p><script>route.textContent = location.pathname;</script>'
+    return page("Single-page app", body, "public, max-age=300")
+
+
 app = Starlette(
     routes=[
         Route("/", home),
@@ -88,6 +97,7 @@ app = Starlette(
         Route("/account/", account),
         Route("/account/logout", logout, methods=["POST"]),
         Route("/api/time", api_time),
+        Route("/app/index.html", spa),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 )

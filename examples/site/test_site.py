@@ -86,6 +86,26 @@ def test_static_files_are_cached_for_a_day(client, edge_clock):
     assert client.get("/static/site.css").headers["X-Cache"] != "Hit from cloudfront"
 
 
+@pytest.mark.parametrize(
+    ("path", "seen"),
+    [
+        pytest.param("/app/", "/app/index.html", id="app-root"),
+        pytest.param("/app/settings/profile", "/app/index.html", id="deep-route"),
+    ],
+)
+def test_single_page_app_through_javascript_functions(client, path, seen):
+    """The CloudFront Function rewrites every /app/ route to the shell; the Node.js
+    origin-response function adds the security headers, cached with the page."""
+    first = client.get(path)
+    assert first.status_code == 200 and "Single-page app" in first.text
+    assert_security_headers(first)
+    assert first.headers["Content-Security-Policy"] == "default-src 'self'"
+    again = client.get(path)
+    assert again.headers["X-Cache"] == "Hit from cloudfront"  # keyed on the rewritten URI
+    assert_security_headers(again)
+    assert client.get("/app/missing.js").status_code == 404  # files are not rewritten
+
+
 def test_handlers_alone(site, edge_event):
     event = edge_event.viewer_request("/account/", headers={"Cookie": "theme=dark; session=bob"})
     assert run_trigger("handlers.auth:handler", event)["uri"] == "/account/"

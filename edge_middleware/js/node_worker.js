@@ -1,0 +1,258 @@
+'use strict';
+// One long-lived worker of edge_middleware's Node.js pool (edge_middleware/js/engine.py).
+//
+// Requests arrive as JSON lines on stdin; replies go as JSON lines to the file descriptor named
+// by EDGE_REPLY_FD, so nothing a handler writes to stdout can corrupt the protocol. The first
+// line is the init message, which says what this worker runs:
+//   {"kind": "lambda", "file": "/abs/handlers/auth.js", "handler": "handler"}
+//       a Node.js Lambda@Edge handler, required (or imported, .mjs) once;
+//   {"kind": "cf", "code": "...", "runtime": "cloudfront-js-2.0", "kvs": {...}, "limitMs": 50}
+//       a CloudFront Function, run in a vm context that has no require, process, timers,
+//       network or file system: only the modules CloudFront Functions documents.
+// One request at a time per worker; the Python side kills the worker at the deadline.
+const fs = require('fs');
+const path = require('path');
+const util = require('util');
+const vm = require('vm');
+const readline = require('readline');
+const nodeCrypto = require('crypto');
+const nodeQuerystring = require('querystring');
+const url = require('url');
+
+const replyFd = Number(process.env.EDGE_REPLY_FD);
+let logs = [];
+let current = null; // id of the request running now
+
+function send(obj) {
+  sendRaw(JSON.stringify(obj) + '\n');
+}
+
+function sendRaw(text) {
+  const data = Buffer.from(text);
+  let off = 0;
+  while (off < data.length) {
+    try {
+      off += fs.writeSync(replyFd, data, off);
+    } catch (e) {
+      if (e.code !== 'EAGAIN') throw e;
+    }
+  }
+}
+
+function capture(level) {
+  return (...args) => {
+    const line = util.format(...args);
+    logs.push(level ? `${level}\t${line}` : line);
+  };
+}
+console.log = capture('INFO');
+console.info = capture('INFO');
+console.debug = capture('DEBUG');
+console.warn = capture('WARN');
+console.error = capture('ERROR');
+console.trace = capture('TRACE');
+
+function errorInfo(e) {
+  if (e instanceof Error || (e && typeof e === 'object' && 'message' in e)) {
+    return { name: String(e.name || 'Error'), message: String(e.message), stack: String(e.stack || '') };
+  }
+  return { name: 'Error', message: String(e), stack: '' };
+}
+
+function finish(id, reply, tail) {
+  if (current !== id) return; // a late callback after the request was answered
+  current = null;
+  reply.id = id;
+  reply.logs = logs.join('\n');
+  logs = [];
+  if (tail === undefined) send(reply);
+  else sendRaw(JSON.stringify(reply) + '\t' + tail + '\n'); // JSON text never holds a raw tab
+}
+
+process.on('uncaughtException', (e) => {
+  if (current !== null) finish(current, { ok: false, error: errorInfo(e) });
+  else logs.push(`ERROR\tUncaught ${util.inspect(e)}`);
+});
+process.on('unhandledRejection', (e) => {
+  if (current !== null) finish(current, { ok: false, error: errorInfo(e) });
+});
+
+// ---- Lambda@Edge (Node.js) --------------------------------------------------------------------
+async function loadLambda(init) {
+  let mod;
+  if (init.file.endsWith('.mjs')) mod = await import(url.pathToFileURL(init.file).href);
+  else mod = require(init.file);
+  let fn = mod;
+  for (const part of init.handler.split('.')) fn = fn == null ? undefined : fn[part];
+  if (typeof fn !== 'function' && mod && mod.default) {
+    fn = mod.default;
+    for (const part of init.handler.split('.')) fn = fn == null ? undefined : fn[part];
+  }
+  if (typeof fn !== 'function') throw new Error(`${init.file} does not export a function ${init.handler}`);
+  return fn;
+}
+
+function lambdaContext(c, id) {
+  const deadline = Date.now() + c.remainingMs;
+  const ctx = {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: c.functionName,
+    functionVersion: c.functionVersion,
+    invokedFunctionArn: c.invokedFunctionArn,
+    memoryLimitInMB: String(c.memoryLimitInMB),
+    awsRequestId: c.awsRequestId,
+    logGroupName: c.logGroupName,
+    logStreamName: c.logStreamName,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    // the legacy context methods
+    succeed: (r) => finish(id, { ok: true, result: r === undefined ? null : r }),
+    fail: (e) => finish(id, { ok: false, error: errorInfo(e) }),
+    done: (e, r) => (e ? ctx.fail(e) : ctx.succeed(r)),
+  };
+  return ctx;
+}
+
+function runLambda(fn, msg) {
+  const id = msg.id;
+  const ctx = lambdaContext(msg.context, id);
+  const callback = (err, result) => {
+    if (err) finish(id, { ok: false, error: errorInfo(err) });
+    else finish(id, { ok: true, result: result === undefined ? null : result });
+  };
+  let out;
+  try {
+    out = fn(msg.event, ctx, callback);
+  } catch (e) {
+    finish(id, { ok: false, error: errorInfo(e) });
+    return;
+  }
+  if (out && typeof out.then === 'function') {
+    out.then(
+      (r) => finish(id, { ok: true, result: r === undefined ? null : r }),
+      (e) => finish(id, { ok: false, error: errorInfo(e) }),
+    );
+  } else if (fn.length < 3) {
+    // a sync handler without a callback: its return value is the result
+    finish(id, { ok: true, result: out === undefined ? null : out });
+  }
+}
+
+// ---- CloudFront Functions ---------------------------------------------------------------------
+// Runs inside the function's own context, so its promises settle in that context's microtask
+// queue, which vm drains (under the time limit) before runInContext returns.
+const CF_PRELUDE = fs.readFileSync(path.join(__dirname, 'cf_runtime.js'), 'utf8');
+
+const CF_INVOKE = `
+(function (g) {
+  g.__edge_state = undefined;
+  g.__edge_origin = undefined;
+  function done(v) { g.__edge_state = { ok: true, v: JSON.stringify(v === undefined ? null : v) }; }
+  function failed(e) {
+    g.__edge_state = { ok: false, e: { name: String(e && e.name || 'Error'), message: String(e && e.message !== undefined ? e.message : e), stack: String(e && e.stack || '') } };
+  }
+  var r;
+  try { r = handler(JSON.parse(g.__edge_in)); } catch (e) { failed(e); return undefined; }
+  if (r && typeof r.then === 'function') return r.then(done, failed);
+  done(r);
+  return undefined;
+})(globalThis);
+`;
+
+function cfModules(runtime) {
+  const crypto = {
+    createHash: (alg) => nodeCrypto.createHash(alg),
+    createHmac: (alg, key) => nodeCrypto.createHmac(alg, key),
+  };
+  const mods = { crypto, querystring: nodeQuerystring };
+  if (runtime === 'cloudfront-js-2.0') mods.buffer = { Buffer };
+  return mods;
+}
+
+function loadCf(init) {
+  const mods = cfModules(init.runtime);
+  const sandbox = { __edge_kvs_json: JSON.stringify(init.kvs || {}), __edge_bytes: (v) => Buffer.from(String(v)) };
+  sandbox.console = { log: capture(''), info: capture(''), warn: capture(''), error: capture(''), debug: capture('') };
+  const ctx = vm.createContext(sandbox, {
+    name: 'cloudfront-function',
+    codeGeneration: { strings: false, wasm: false },
+  });
+  vm.runInContext(CF_PRELUDE, ctx);
+  if (init.runtime === 'cloudfront-js-2.0') mods.cloudfront = ctx.__edge_cloudfront;
+  delete ctx.__edge_cloudfront;
+  ctx.require = (name) => {
+    if (Object.prototype.hasOwnProperty.call(mods, name)) return mods[name];
+    throw new Error(`Cannot find module '${name}'`);
+  };
+  // cloudfront-js-2.0 code may use `import cf from 'cloudfront';` at the top: a module import
+  // becomes a require of the same sandboxed module list.
+  let code = init.code.replace(
+    /^[ \t]*import[ \t]+(\w+)[ \t]+from[ \t]+['"]([\w-]+)['"][ \t]*;?/gm,
+    "var $1 = require('$2');",
+  );
+  code += "\n;globalThis.__edge_handler_ok = typeof handler === 'function';";
+  vm.runInContext(code, ctx, { filename: init.name || 'function.js', timeout: 1000 });
+  if (!ctx.__edge_handler_ok) throw new Error('the function does not define a function handler(event)');
+  return { ctx, script: new vm.Script(CF_INVOKE, { filename: 'edge-invoke.js' }) };
+}
+
+// No vm timeout per call: its watchdog thread costs 150-300 µs a call (and fired spuriously
+// under load). A function that runs past its limit is stopped by the Python side, which kills
+// this worker at the deadline (FunctionThrottledError) and starts a fresh one.
+async function runCf(cf, msg) {
+  const id = msg.id;
+  const ctx = cf.ctx;
+  ctx.__edge_in = msg.eventJson;
+  const cpu0 = process.cpuUsage();
+  let reply;
+  let result;
+  try {
+    const pending = cf.script.runInContext(ctx);
+    if (pending !== undefined) await pending;
+    const st = ctx.__edge_state;
+    if (st === undefined) {
+      reply = { ok: false, error: { name: 'Error', message: 'the handler returned no result', stack: '' } };
+    } else if (st.ok) {
+      reply = { ok: true, origin: ctx.__edge_origin === undefined ? null : ctx.__edge_origin };
+      result = st.v;
+    } else {
+      reply = { ok: false, error: st.e };
+    }
+  } catch (e) {
+    reply = { ok: false, error: errorInfo(e) };
+  }
+  const cpu = process.cpuUsage(cpu0);
+  reply.computeUs = cpu.user + cpu.system; // CPU time, so a busy machine does not inflate it
+  ctx.__edge_in = undefined;
+  finish(id, reply, result);
+}
+
+// ---- the loop ---------------------------------------------------------------------------------
+let runner = null;
+const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+let seq = 0;
+rl.on('line', async (line) => {
+  if (line.charCodeAt(0) === 69 /* E */ && runner !== null && runner.kind === 'cf') {
+    // a CloudFront Function's event, sent raw (see engine.py, NodePool.call_raw); the reply
+    // is the reply object, a tab, then the result JSON
+    current = ++seq;
+    logs = [];
+    runCf(runner.cf, { id: current, eventJson: line.slice(1) });
+    return;
+  }
+  const msg = JSON.parse(line);
+  if (runner === null) {
+    try {
+      runner = msg.kind === 'cf' ? { kind: 'cf', cf: loadCf(msg) } : { kind: 'lambda', fn: await loadLambda(msg) };
+      send({ ready: true });
+    } catch (e) {
+      send({ ready: false, error: errorInfo(e) });
+      process.exit(1);
+    }
+    return;
+  }
+  current = msg.id;
+  logs = [];
+  if (runner.kind === 'cf') runCf(runner.cf, msg);
+  else runLambda(runner.fn, msg);
+});
+rl.on('close', () => process.exit(0));
