@@ -6,11 +6,11 @@ Front doors: :class:`EdgeMiddleware` (ASGI 3) and :class:`EdgeWSGIMiddleware` (W
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .asgi import EdgeMiddleware
     from .cache.entry import CacheEntry, Storage
     from .cache.memory import MemoryStorage
     from .cache.redis import RedisStorage
-    from .config import (
+    from .config.loaders import load_config
+    from .config.model import (
         Behavior,
         CachePolicy,
         CustomErrorResponse,
@@ -20,6 +20,10 @@ if TYPE_CHECKING:
         OriginRequestPolicy,
         Trigger,
     )
+    from .config.response_headers import CorsConfig, ResponseHeader, ResponseHeadersPolicy
+    from .config.settings import EdgeSettings
+    from .doors.asgi import EdgeMiddleware
+    from .doors.wsgi import EdgeWSGIMiddleware
     from .exceptions import (
         CloudFrontError,
         ConfigurationError,
@@ -35,27 +39,23 @@ if TYPE_CHECKING:
         OriginError,
     )
     from .js import CloudFrontFunction, NodeHandler
-    from .loaders import load_config
-    from .response_headers import CorsConfig, ResponseHeader, ResponseHeadersPolicy
-    from .settings import EdgeSettings
-    from .wsgi import EdgeWSGIMiddleware
 
 #: Where each public name lives: imported on first use (PEP 562), so ``import edge_middleware``
 #: costs almost nothing and an ASGI user never loads the YAML loader or the WSGI door.
 _LAZY = {
-    "Behavior": ".config",
+    "Behavior": ".config.model",
     "CacheEntry": ".cache.entry",
     "CloudFrontFunction": ".js",
-    "CachePolicy": ".config",
+    "CachePolicy": ".config.model",
     "CloudFrontError": ".exceptions",
-    "CorsConfig": ".response_headers",
+    "CorsConfig": ".config.response_headers",
     "ConfigurationError": ".exceptions",
-    "CustomErrorResponse": ".config",
-    "EdgeConfig": ".config",
+    "CustomErrorResponse": ".config.model",
+    "EdgeConfig": ".config.model",
     "EdgeError": ".exceptions",
-    "EdgeMiddleware": ".asgi",
-    "EdgeSettings": ".settings",
-    "EdgeWSGIMiddleware": ".wsgi",
+    "EdgeMiddleware": ".doors.asgi",
+    "EdgeSettings": ".config.settings",
+    "EdgeWSGIMiddleware": ".doors.wsgi",
     "EventError": ".exceptions",
     "FunctionExecutionError": ".exceptions",
     "FunctionThrottledError": ".exceptions",
@@ -66,16 +66,16 @@ _LAZY = {
     "LambdaValidationError": ".exceptions",
     "MemoryStorage": ".cache.memory",
     "NodeHandler": ".js",
-    "Origin": ".config",
+    "Origin": ".config.model",
     "OriginError": ".exceptions",
-    "OriginGroup": ".config",
-    "OriginRequestPolicy": ".config",
+    "OriginGroup": ".config.model",
+    "OriginRequestPolicy": ".config.model",
     "RedisStorage": ".cache.redis",
-    "ResponseHeader": ".response_headers",
-    "ResponseHeadersPolicy": ".response_headers",
+    "ResponseHeader": ".config.response_headers",
+    "ResponseHeadersPolicy": ".config.response_headers",
     "Storage": ".cache.entry",
-    "Trigger": ".config",
-    "load_config": ".loaders",
+    "Trigger": ".config.model",
+    "load_config": ".config.loaders",
 }
 
 

@@ -16,14 +16,14 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from edge_middleware import Behavior, EdgeConfig, EdgeMiddleware, EdgeWSGIMiddleware
-from edge_middleware.accesslog import AccessLog, format_record, log_encode
+from edge_middleware.devtools.accesslog import AccessLog, format_record, log_encode
+from edge_middleware.doors.middleware import RequestRecord
 from edge_middleware.exceptions import (
     FunctionExecutionError,
     FunctionValidationError,
     OriginTimeoutError,
     ViewerError,
 )
-from edge_middleware.middleware import RequestRecord
 from edge_middleware.pipeline.effects import Outcome
 
 #: Written out here, not imported, so the test checks the order against the spec.

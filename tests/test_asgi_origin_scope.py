@@ -19,7 +19,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from edge_middleware import Behavior, CachePolicy, EdgeConfig, EdgeMiddleware, OriginRequestPolicy
-from edge_middleware.convert import origin_scope
+from edge_middleware.core.convert import origin_scope
 
 ETAG = '"v1"'
 CLIENT_IP = "203.0.113.7"

@@ -43,10 +43,10 @@ from edge_middleware.cache.rules import (
     parse_cache_control,
     stored_response_serves,
 )
-from edge_middleware.config import Behavior, CachePolicy, EdgeConfig, OriginRequestPolicy
+from edge_middleware.config.model import Behavior, CachePolicy, EdgeConfig, OriginRequestPolicy
+from edge_middleware.config.settings import EdgeSettings
+from edge_middleware.core.types import CFHeaders, CFRequest
 from edge_middleware.exceptions import ConfigurationError
-from edge_middleware.settings import EdgeSettings
-from edge_middleware.types import CFHeaders, CFRequest
 
 HOST = "d111.cloudfront.net"
 S = EdgeSettings()

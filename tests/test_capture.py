@@ -22,9 +22,9 @@ from edge_middleware import (
     EdgeConfig,
     EdgeMiddleware,
     EdgeWSGIMiddleware,
-    capture,
 )
-from edge_middleware.middleware import RequestRecord
+from edge_middleware.core import capture
+from edge_middleware.doors.middleware import RequestRecord
 
 
 @pytest.fixture(autouse=True)

@@ -10,9 +10,9 @@ import pytest
 from werkzeug.test import Client
 
 from edge_middleware import Behavior, CachePolicy, EdgeConfig, EdgeWSGIMiddleware
-from edge_middleware.devapp import WSGIHolder
-from edge_middleware.devguard import Guard
-from edge_middleware.inspector import Inspector, mount_inspector
+from edge_middleware.devtools.devapp import WSGIHolder
+from edge_middleware.devtools.devguard import Guard
+from edge_middleware.devtools.inspector import Inspector, mount_inspector
 
 LOOPBACK = {"REMOTE_ADDR": "127.0.0.1"}
 
@@ -189,7 +189,7 @@ def test_asgi_viewer_simulation_and_forwarded_proto_from_loopback() -> None:
     from starlette.testclient import TestClient
 
     from edge_middleware import EdgeMiddleware
-    from edge_middleware.devapp import ASGIHolder
+    from edge_middleware.devtools.devapp import ASGIHolder
 
     async def echo(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -243,7 +243,7 @@ class _RaisingProperty:
     ],
 )
 def test_find_front_door(make: Any, found: bool) -> None:
-    from edge_middleware.devapp import find_front_door
+    from edge_middleware.devtools.devapp import find_front_door
 
     middleware = EdgeWSGIMiddleware(origin_app, config=EdgeConfig())
     assert (find_front_door(make(middleware)) is middleware) is found

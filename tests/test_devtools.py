@@ -631,7 +631,7 @@ def test_missing_extra_fails_before_listening(
     (tmp_path / "plain_starlette.py").write_text(textwrap.dedent(PLAIN_STARLETTE))
     code = (
         f"import sys; sys.modules[{hidden!r}] = None\n"
-        "from edge_middleware.cli import main\n"
+        "from edge_middleware.devtools.cli import main\n"
         f"sys.exit(main(['serve', *{args!r}, '--port', '0']))\n"
     )
     env = dict(os.environ, EDGE_MIDDLEWARE_TLS_DIR=str(tmp_path / "tls"))
@@ -841,13 +841,19 @@ def test_dev_log_word_for_a_generated_401_agrees_with_x_cache(tmp_path: Path) ->
     ("code", "absent"),
     [
         pytest.param(
-            "import edge_middleware.pytest_plugin",
-            ("edge_middleware.testing", "starlette", "edge_middleware.asgi", "yaml"),
+            "import edge_middleware.devtools.pytest_plugin",
+            ("edge_middleware.testing", "starlette", "edge_middleware.doors.asgi", "yaml"),
             id="pytest-plugin",
         ),
         pytest.param(
             "from edge_middleware import EdgeMiddleware, EdgeConfig, Behavior",
-            ("yaml", "edge_middleware.wsgi", "edge_middleware.loaders", "brotli", "werkzeug"),
+            (
+                "yaml",
+                "edge_middleware.doors.wsgi",
+                "edge_middleware.config.loaders",
+                "brotli",
+                "werkzeug",
+            ),
             id="asgi-user",
         ),
     ],
@@ -863,7 +869,7 @@ def test_imports_are_lazy(code: str, absent: tuple[str, ...]) -> None:
 
 @pytest.mark.slow
 def test_serve_with_own_cert_and_key(https_site: Path) -> None:
-    from edge_middleware.devtls import ensure_local_certificate
+    from edge_middleware.devtools.devtls import ensure_local_certificate
 
     files = ensure_local_certificate(https_site / "own")
     args = ("--config", "edge.toml", "--cert", str(files.cert), "--key", str(files.key))

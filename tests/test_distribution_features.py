@@ -269,7 +269,11 @@ def test_simple_cors_only_for_cors_requests(door: Door) -> None:
 
 
 def test_custom_policy_from_python(door: Door) -> None:
-    from edge_middleware.response_headers import CorsConfig, ResponseHeader, ResponseHeadersPolicy
+    from edge_middleware.config.response_headers import (
+        CorsConfig,
+        ResponseHeader,
+        ResponseHeadersPolicy,
+    )
 
     policy = ResponseHeadersPolicy(
         name="custom",
@@ -440,7 +444,7 @@ def test_multiple_ranges_on_a_cached_object(door: Door) -> None:
 
 
 def test_failover_shows_in_the_trace_and_dev_log(door: Door) -> None:
-    from edge_middleware.devlog import format_request
+    from edge_middleware.devtools.devlog import format_request
 
     events: list[dict[str, Any]] = []
     cfg = group_config(events, (503,))

@@ -34,7 +34,7 @@ from edge_middleware import (
     RedisStorage,
     Trigger,
 )
-from edge_middleware.identity import distribution_identity
+from edge_middleware.cache.identity import distribution_identity
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -144,7 +144,7 @@ def test_identity_is_the_same_in_another_process() -> None:
     """Workers of one app (other processes, other hosts) must land in one namespace."""
     code = (
         "from edge_middleware import Behavior, CachePolicy, EdgeConfig\n"
-        "from edge_middleware.identity import distribution_identity\n"
+        "from edge_middleware.cache.identity import distribution_identity\n"
         "from tests.test_distribution_identity import starlette_app, tag\n"
         "cfg = EdgeConfig(behaviors=[Behavior('/a/*', viewer_request=tag, "
         "cache=CachePolicy(default_ttl=60))])\n"

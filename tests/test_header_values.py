@@ -37,7 +37,7 @@ from edge_middleware import (
 )
 from edge_middleware.cache.entry import CacheEntry
 from edge_middleware.cache.redis import dumps, loads
-from edge_middleware.validation import validate_request_result, validate_response_result
+from edge_middleware.core.validation import validate_request_result, validate_response_result
 
 Headers = list[tuple[str, str]]
 

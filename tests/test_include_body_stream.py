@@ -37,7 +37,7 @@ from edge_middleware import (
     EdgeWSGIMiddleware,
     Trigger,
 )
-from edge_middleware.convert import PrefixedInput
+from edge_middleware.core.convert import PrefixedInput
 
 KIB, MIB = 1024, 1024 * 1024
 BODY = 16 * MIB

@@ -1,6 +1,6 @@
-"""The request inspector (``edge_middleware/inspector.py``): recording, masking, the JSON API,
-the pages, mounting in front of both front doors, and the dev server's ``/_edge/`` driven by a
-real headless Chromium."""
+"""The request inspector (``edge_middleware/devtools/inspector.py``): recording, masking, the
+JSON API, the pages, mounting in front of both front doors, and the dev server's ``/_edge/``
+driven by a real headless Chromium."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ import pytest
 from werkzeug.test import Client
 
 from edge_middleware import Behavior, CachePolicy, EdgeConfig, EdgeMiddleware, EdgeWSGIMiddleware
-from edge_middleware.inspector import MASK, Inspector, mount_inspector
-from edge_middleware.middleware import RequestRecord
+from edge_middleware.devtools.inspector import MASK, Inspector, mount_inspector
+from edge_middleware.doors.middleware import RequestRecord
 from edge_middleware.pipeline.effects import Outcome, TraceStep
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -29,8 +29,8 @@ from edge_middleware import (
     EdgeWSGIMiddleware,
     OriginRequestPolicy,
 )
-from edge_middleware.capture import Captured, run_captured
-from edge_middleware.handlers import LambdaContext
+from edge_middleware.core.capture import Captured, run_captured
+from edge_middleware.core.handlers import LambdaContext
 from edge_middleware.js import CloudFrontFunction, NodeHandler
 from edge_middleware.js.shapes import from_cf_request, from_cf_response, to_cf_event
 from edge_middleware.testing import EventBuilder

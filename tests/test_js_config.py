@@ -258,7 +258,7 @@ def test_cloudformation_function_and_sam_nodejs_run_end_to_end(kind: str) -> Non
 def test_check_reports_a_function_and_a_lambda_on_one_event(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from edge_middleware.cli import main
+    from edge_middleware.devtools.cli import main
 
     path = tmp_path / "distribution.json"
     doc = _distribution({**_functions("viewer-request"), **_lambdas("viewer-request")})
@@ -273,7 +273,7 @@ def test_serve_reload_watches_and_reloads_javascript(
 ) -> None:
     import io
 
-    from edge_middleware.server import DevServer, ServeOptions
+    from edge_middleware.devtools.server import DevServer, ServeOptions
 
     (tmp_path / "js_reload_app.py").write_text(
         "from starlette.applications import Starlette\napp = Starlette()\n"

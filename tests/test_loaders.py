@@ -19,8 +19,8 @@ from edge_middleware import (
     OriginRequestPolicy,
     load_config,
 )
-from edge_middleware.config import Behavior, Trigger
-from edge_middleware.loaders import detect_format, read_source
+from edge_middleware.config.loaders import detect_format, read_source
+from edge_middleware.config.model import Behavior, Trigger
 
 FIXTURES = Path(__file__).parent / "fixtures" / "distributions"
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:"
@@ -526,7 +526,7 @@ p: 2010-09-09
 def test_yaml_short_form_tags() -> None:
     import yaml
 
-    from edge_middleware.loaders import TemplateLoader
+    from edge_middleware.config.loaders import TemplateLoader
 
     doc = yaml.load(YAML_TAGS, Loader=TemplateLoader)
     assert doc == {
@@ -1099,7 +1099,7 @@ TEMPLATE: dict[str, Any] = {
     ],
 )
 def test_intrinsics_render(expr: Any, expected: Any) -> None:
-    from edge_middleware.loaders.cloudformation import TemplateResolver
+    from edge_middleware.config.loaders.cloudformation import TemplateResolver
 
     assert TemplateResolver(TEMPLATE).render(expr) == expected
 
@@ -1117,7 +1117,7 @@ def test_intrinsics_render(expr: Any, expected: Any) -> None:
     ],
 )
 def test_bad_intrinsics(expr: Any, field: str) -> None:
-    from edge_middleware.loaders.cloudformation import TemplateResolver
+    from edge_middleware.config.loaders.cloudformation import TemplateResolver
 
     with pytest.raises(ConfigurationError) as info:
         TemplateResolver(TEMPLATE).function(expr, "X.LambdaFunctionARN")
@@ -1125,7 +1125,7 @@ def test_bad_intrinsics(expr: Any, field: str) -> None:
 
 
 def test_toml_docstring_example_loads() -> None:
-    from edge_middleware.loaders import toml as own_format
+    from edge_middleware.config.loaders import toml as own_format
 
     doc = own_format.__doc__ or ""
     block = doc.split(".. code-block:: toml", 1)[1].split("\nA trigger is", 1)[0]

@@ -37,12 +37,12 @@ from edge_middleware import (
     EdgeSettings,
     EdgeWSGIMiddleware,
     MemoryStorage,
-    capture,
 )
 from edge_middleware.cache.budget import BufferBudget, bytes_to_buffer
 from edge_middleware.cache.entry import CacheEntry
-from edge_middleware.capture import MAX_KEPT_CHARS
-from edge_middleware.validation import shrink_for_trace
+from edge_middleware.core import capture
+from edge_middleware.core.capture import MAX_KEPT_CHARS
+from edge_middleware.core.validation import shrink_for_trace
 
 KIB, MIB = 1024, 1024 * 1024
 

@@ -16,9 +16,9 @@ import pytest
 
 from edge_middleware import Behavior, CachePolicy, CustomErrorResponse, EdgeConfig, EdgeSettings
 from edge_middleware.cache.entry import CacheEntry
-from edge_middleware.convert import ViewerRequest, request_from_scope
+from edge_middleware.core.convert import ViewerRequest, request_from_scope
+from edge_middleware.core.headers import raw_get
 from edge_middleware.exceptions import CloudFrontError, LambdaTimeoutError, OriginError
-from edge_middleware.headers import raw_get
 from edge_middleware.pipeline import STATES, Outcome, Pipeline, State
 from edge_middleware.pipeline.effects import (
     CallHandler,

@@ -1,4 +1,4 @@
-"""``edge_middleware.proxy``: a CloudFront origin served by a real HTTP server.
+"""``edge_middleware.doors.proxy``: a CloudFront origin served by a real HTTP server.
 
 Real servers on 127.0.0.1: a uvicorn + Starlette origin that echoes what it received, and a raw
 socket server for origins that misbehave (reset, stall, truncated body). The proxy apps are driven
@@ -34,18 +34,18 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from edge_middleware import proxy
-from edge_middleware.asgi import EdgeMiddleware
-from edge_middleware.config import Behavior, CachePolicy, EdgeConfig, Origin
-from edge_middleware.exceptions import OriginError, OriginTimeoutError
-from edge_middleware.proxy import (
+from edge_middleware.config.model import Behavior, CachePolicy, EdgeConfig, Origin
+from edge_middleware.doors import proxy
+from edge_middleware.doors.asgi import EdgeMiddleware
+from edge_middleware.doors.proxy import (
     aclose_clients,
     close_clients,
     proxy_app,
     proxy_wsgi_app,
     resolve_path,
 )
-from edge_middleware.wsgi import EdgeWSGIMiddleware
+from edge_middleware.doors.wsgi import EdgeWSGIMiddleware
+from edge_middleware.exceptions import OriginError, OriginTimeoutError
 
 ORIGIN = Origin(id="o", domain_name="127.0.0.1", read_timeout=1)
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]

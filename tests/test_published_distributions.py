@@ -310,7 +310,7 @@ def test_at_least_ten_published_shapes() -> None:
 
 
 def test_check_banner_names_groups_policies_and_root() -> None:
-    from edge_middleware.devlog import banner
+    from edge_middleware.devtools.devlog import banner
 
     lines = banner(load_config(FIXTURES / "edge-features.toml", handlers=AnyFunction()))
     assert "default root object: /index.html" in lines

@@ -37,7 +37,7 @@ from edge_middleware import (
     RedisStorage,
 )
 from edge_middleware.cache.entry import CacheEntry
-from edge_middleware.proxy import close_clients
+from edge_middleware.doors.proxy import close_clients
 
 try:  # tests/ on sys.path, or the repository root on it (as in conftest.py)
     from redis_server import RedisServer

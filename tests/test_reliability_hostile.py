@@ -53,7 +53,7 @@ from edge_middleware import (
     OriginRequestPolicy,
     Trigger,
 )
-from edge_middleware.proxy import close_clients
+from edge_middleware.doors.proxy import close_clients
 
 try:  # tests/ on sys.path, or the repository root on it (as in conftest.py)
     from test_reliability_properties import (
@@ -768,8 +768,8 @@ def test_forbidden_viewer_headers_never_reach_handlers_or_origin(kind: str) -> N
 
 # -- 8. security defaults (item 5) ---------------------------------------------------------------
 def test_dev_server_binds_loopback_unless_told() -> None:
-    from edge_middleware.cli import build_parser
-    from edge_middleware.server import ServeOptions
+    from edge_middleware.devtools.cli import build_parser
+    from edge_middleware.devtools.server import ServeOptions
 
     parser = build_parser()
     assert parser.parse_args(["serve", "app:app"]).host == "127.0.0.1"
@@ -794,9 +794,9 @@ EVIL = "__import__('pathlib').Path('evaluated').touch()"
 def test_handler_strings_are_imported_never_evaluated(
     spec: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from edge_middleware.core.handlers import load_handler
+    from edge_middleware.devtools.server import import_object, load_edge_config
     from edge_middleware.exceptions import ConfigurationError
-    from edge_middleware.handlers import load_handler
-    from edge_middleware.server import import_object, load_edge_config
 
     monkeypatch.chdir(tmp_path)
     marker = tmp_path / "evaluated"
@@ -870,9 +870,9 @@ def test_secrets_are_not_logged_unless_asked(kind: str, caplog: pytest.LogCaptur
     import io
     import logging
 
-    from edge_middleware import capture
-    from edge_middleware.accesslog import AccessLog
-    from edge_middleware.devlog import ConsoleLog
+    from edge_middleware.core import capture
+    from edge_middleware.devtools.accesslog import AccessLog
+    from edge_middleware.devtools.devlog import ConsoleLog
 
     caplog.set_level(logging.DEBUG)
     quiet, loud = io.StringIO(), io.StringIO()

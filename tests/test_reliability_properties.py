@@ -242,7 +242,7 @@ class AsgiDoor:
         return asgi_reply(messages)
 
     def close(self) -> None:
-        from edge_middleware.proxy import aclose_clients
+        from edge_middleware.doors.proxy import aclose_clients
 
         self.loop.run_until_complete(aclose_clients())
         tasks = asyncio.all_tasks(self.loop)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from edge_middleware import Behavior, ConfigurationError, load_config
-from edge_middleware.response_headers import (
+from edge_middleware.config.response_headers import (
     MANAGED_RESPONSE_HEADERS_POLICY_IDS,
     CorsConfig,
     ResponseHeader,

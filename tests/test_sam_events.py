@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from edge_middleware import EdgeError, EventError
-from edge_middleware.cli import main
+from edge_middleware.devtools.cli import main
 from edge_middleware.testing import EventBuilder, run_trigger
 from edge_middleware.testing.events import complete_event
 

@@ -21,10 +21,10 @@ import httpx
 import pytest
 
 from edge_middleware.cache.memory import MemoryStorage
-from edge_middleware.devapp import _is_loopback, detect_interface, invalidate_request
-from edge_middleware.devlog import format_request
+from edge_middleware.devtools.devapp import _is_loopback, detect_interface, invalidate_request
+from edge_middleware.devtools.devlog import format_request
+from edge_middleware.doors.middleware import RequestRecord
 from edge_middleware.exceptions import LambdaValidationError
-from edge_middleware.middleware import RequestRecord
 from edge_middleware.pipeline.effects import Outcome, TraceStep
 
 HANDLERS = """

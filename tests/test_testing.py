@@ -25,7 +25,7 @@ from edge_middleware import (
     LambdaValidationError,
     Origin,
 )
-from edge_middleware.settings import EdgeSettings
+from edge_middleware.config.settings import EdgeSettings
 from edge_middleware.testing import (
     EdgeClock,
     EventBuilder,

@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from edge_middleware.exceptions import LambdaValidationError
-from edge_middleware.settings import EdgeSettings
-from edge_middleware.types import CFRequest, CFResponse
-from edge_middleware.validation import (
+from edge_middleware.config.settings import EdgeSettings
+from edge_middleware.core.types import CFRequest, CFResponse
+from edge_middleware.core.validation import (
     BAD_BODY,
     BAD_HEADER_VALUE,
     BAD_URI,
@@ -28,6 +27,7 @@ from edge_middleware.validation import (
     validate_request_result,
     validate_response_result,
 )
+from edge_middleware.exceptions import LambdaValidationError
 
 FAILED = "The Lambda function result failed validation: "
 KIB, MIB = 1024, 1024 * 1024

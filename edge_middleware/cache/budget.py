@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 
-from edge_middleware.headers import RawHeaders, raw_get
+from edge_middleware.core.headers import RawHeaders, raw_get
 
 __all__ = ["BufferBudget", "bytes_to_buffer"]
 

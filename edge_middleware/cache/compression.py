@@ -8,8 +8,8 @@ import gzip
 import importlib.util
 from collections.abc import Sequence
 
-from ..config import Behavior
-from ..headers import RawHeaders, raw_get
+from ..config.model import Behavior
+from ..core.headers import RawHeaders, raw_get
 
 # brotli is a dependency, imported on the first Brotli compression (not at import time);
 # without it only gzip is offered.

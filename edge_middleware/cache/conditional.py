@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..headers import get_first
-from ..types import HeaderEntry
+from ..core.headers import get_first
+from ..core.types import HeaderEntry
 from .entry import CacheEntry
 from .rules import not_modified_since
 

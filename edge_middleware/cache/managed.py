@@ -7,7 +7,7 @@ resolve to the same object. Only the ids listed in the spec are built in (decisi
 
 from __future__ import annotations
 
-from ..config import CachePolicy, OriginRequestPolicy
+from ..config.model import CachePolicy, OriginRequestPolicy
 from ..exceptions import ConfigurationError
 
 __all__ = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 
-from ..headers import RawHeaders, raw_get
+from ..core.headers import RawHeaders, raw_get
 
 __all__ = ["byte_range_response", "parse_byte_ranges"]
 

@@ -35,8 +35,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from edge_middleware.cache.entry import CacheEntry, invalidation_matches
 from edge_middleware.cache.memory import MemoryStorage
+from edge_middleware.core.headers import raw_header_problem
 from edge_middleware.exceptions import ConfigurationError
-from edge_middleware.headers import raw_header_problem
 
 if TYPE_CHECKING:
     import redis
@@ -311,7 +311,7 @@ class RedisStorage:
 
     def adopt_distribution(self, identity: str) -> RedisStorage:
         """The storage a middleware with distribution ``identity`` (see
-        :func:`~edge_middleware.identity.distribution_identity`) should use: this one, keyed
+        :func:`~edge_middleware.cache.identity.distribution_identity`) should use: this one, keyed
         under ``identity`` unless ``distribution_id`` was given; or, when this object already
         serves another identity (a second app on it, a dev-server reload with a changed
         config), a view under ``identity`` that shares its connection pools."""

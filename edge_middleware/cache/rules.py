@@ -1,7 +1,7 @@
 """CloudFront's cache rules as pure functions: TTLs, storability, cache keys, forwarding, Vary.
 
 Spec: caching.md §1.3-§1.6, §1.9, §1.13 and lambda-edge.md §1.3; undocumented points follow
-decisions.md items 27-42 through :class:`~edge_middleware.settings.EdgeSettings`.
+decisions.md items 27-42 through :class:`~edge_middleware.config.settings.EdgeSettings`.
 
 Everything here runs on every request, so per-policy data is precomputed once
 (``functools.lru_cache`` on the frozen policy objects) and no regex is compiled per call.
@@ -18,10 +18,10 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Literal
 
-from ..config import Behavior, CachePolicy, EdgeConfig, OriginRequestPolicy
-from ..headers import raw_get
-from ..settings import EdgeSettings
-from ..types import CFHeaders, CFRequest, HeaderEntry
+from ..config.model import Behavior, CachePolicy, EdgeConfig, OriginRequestPolicy
+from ..config.settings import EdgeSettings
+from ..core.headers import raw_get
+from ..core.types import CFHeaders, CFRequest, HeaderEntry
 
 __all__ = [
     "ForwardedHeaders",

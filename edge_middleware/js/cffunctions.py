@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from .. import capture
+from ..core import capture
 from ..exceptions import (
     CloudFrontError,
     ConfigurationError,

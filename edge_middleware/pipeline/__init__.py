@@ -15,8 +15,8 @@ import logging
 from collections.abc import Mapping
 from urllib.parse import unquote
 
-from ..config import default_root_object
-from ..convert import ViewerRequest
+from ..config.model import default_root_object
+from ..core.convert import ViewerRequest
 from ..exceptions import OriginError
 from .base import PipelineBase
 from .effects import Effect, Outcome, TraceStep

@@ -11,26 +11,26 @@ from collections.abc import Callable
 from typing import Any
 
 from ..cache.budget import BufferBudget
-from ..config import Behavior, EdgeConfig, Origin, Trigger
-from ..convert import reason_phrase
-from ..exceptions import (
-    CloudFrontError,
-    HandlerLoadError,
-    LambdaExecutionError,
-    LambdaTimeoutError,
-)
-from ..handlers import HandlerRunner
-from ..headers import CLOUDFRONT_ADDED, RawHeaders
-from ..limits import ORIGIN_BODY_LIMIT, VIEWER_BODY_LIMIT
-from ..origins import build_origin_object
-from ..responses import error_page, new_request_id, via_id
-from ..types import EVENT_TYPES, CFHeaders, CFOrigin, CFRequest, CFResponse, EventType
-from ..validation import (
+from ..config.model import Behavior, EdgeConfig, Origin, Trigger
+from ..core.convert import reason_phrase
+from ..core.handlers import HandlerRunner
+from ..core.headers import CLOUDFRONT_ADDED, RawHeaders
+from ..core.limits import ORIGIN_BODY_LIMIT, VIEWER_BODY_LIMIT
+from ..core.origins import build_origin_object
+from ..core.responses import error_page, new_request_id, via_id
+from ..core.types import EVENT_TYPES, CFHeaders, CFOrigin, CFRequest, CFResponse, EventType
+from ..core.validation import (
     copy_request,
     copy_response,
     shrink_for_trace,
     validate_request_result,
     validate_response_result,
+)
+from ..exceptions import (
+    CloudFrontError,
+    HandlerLoadError,
+    LambdaExecutionError,
+    LambdaTimeoutError,
 )
 from .effects import CallHandler, Outcome, TraceStep
 from .flow import Flow, State, Step

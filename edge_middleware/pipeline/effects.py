@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from ..cache.entry import CacheEntry
-from ..config import Behavior, Origin
+from ..config.model import Behavior, Origin
+from ..core.handlers import HandlerRunner
+from ..core.headers import RawHeaders
+from ..core.types import CFRequest, EventType
 from ..exceptions import CloudFrontError
-from ..handlers import HandlerRunner
-from ..headers import RawHeaders
-from ..types import CFRequest, EventType
 
 __all__ = [
     "CallHandler",

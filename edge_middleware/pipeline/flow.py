@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..cache.entry import CacheEntry
-from ..config import Behavior, Origin
-from ..convert import ViewerRequest
-from ..headers import RawHeaders
-from ..types import CFRequest
+from ..config.model import Behavior, Origin
+from ..core.convert import ViewerRequest
+from ..core.headers import RawHeaders
+from ..core.types import CFRequest
 from .effects import Effect, Outcome, TraceStep
 
 if TYPE_CHECKING:

@@ -8,10 +8,9 @@ from ..cache.compression import choose_coding
 from ..cache.entry import CacheEntry
 from ..cache.rules import StoreDecision, decide_storage, forwarded_to_origin
 from ..cache.rules import normalize_accept_encoding as _accept_encoding
-from ..config import Behavior, Origin, Trigger
-from ..convert import is_disallowed, reason_phrase
-from ..exceptions import CloudFrontError
-from ..headers import (
+from ..config.model import Behavior, Origin, Trigger
+from ..core.convert import is_disallowed, reason_phrase
+from ..core.headers import (
     HOP_BY_HOP,
     RawHeaders,
     get_first,
@@ -21,10 +20,11 @@ from ..headers import (
     with_length,
     without,
 )
-from ..limits import ORIGIN_BODY_LIMIT
-from ..origins import cloudfront_headers, match_origin
-from ..types import CFHeaders, CFRequest, CFResponse
-from ..validation import ResponseResult, origin_response_error
+from ..core.limits import ORIGIN_BODY_LIMIT
+from ..core.origins import cloudfront_headers, match_origin
+from ..core.types import CFHeaders, CFRequest, CFResponse
+from ..core.validation import ResponseResult, origin_response_error
+from ..exceptions import CloudFrontError
 from .base import PipelineBase
 from .effects import (
     Compress,

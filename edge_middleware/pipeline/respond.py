@@ -8,20 +8,20 @@ import logging
 
 from ..cache.entry import CacheEntry
 from ..cache.rules import cache_key, cookies_forwarded, filter_vary, forwarded_header_names
-from ..config import Trigger
-from ..convert import ViewerRequest, is_disallowed, reason_phrase
-from ..exceptions import CloudFrontError, LambdaExecutionError, LambdaValidationError
-from ..headers import (
+from ..config.model import Trigger
+from ..config.response_headers import apply_response_headers_policy
+from ..core.convert import ViewerRequest, is_disallowed, reason_phrase
+from ..core.headers import (
     CLOUDFRONT_ADDED,
     HOP_BY_HOP,
     headers_from_raw,
     headers_to_raw,
     with_length,
 )
-from ..limits import SERVER
-from ..response_headers import apply_response_headers_policy
-from ..types import CFRequest, CFResponse
-from ..validation import ResponseResult
+from ..core.limits import SERVER
+from ..core.types import CFRequest, CFResponse
+from ..core.validation import ResponseResult
+from ..exceptions import CloudFrontError, LambdaExecutionError, LambdaValidationError
 from .base import PipelineBase
 from .effects import Lookup, Outcome, Store, TraceStep
 from .flow import Answer, Flow, State, Step

@@ -7,14 +7,14 @@ from ..cache.conditional import not_modified
 from ..cache.entry import CacheEntry
 from ..cache.ranges import byte_range_response
 from ..cache.rules import cache_key, collapsible, cookies_forwarded, stored_response_serves
-from ..config import Trigger
-from ..convert import reason_phrase
+from ..config.model import Trigger
+from ..config.response_headers import apply_response_headers_policy, preflight_response
+from ..core.convert import reason_phrase
+from ..core.headers import RawHeaders, get_first, with_length, without
+from ..core.limits import MAX_HEADER_BYTES, MAX_URI_LENGTH, SERVER, VIEWER_BODY_LIMIT
+from ..core.origins import cloudfront_headers
+from ..core.validation import RequestResult, ResponseResult
 from ..exceptions import CloudFrontError, ViewerError
-from ..headers import RawHeaders, get_first, with_length, without
-from ..limits import MAX_HEADER_BYTES, MAX_URI_LENGTH, SERVER, VIEWER_BODY_LIMIT
-from ..origins import cloudfront_headers
-from ..response_headers import apply_response_headers_policy, preflight_response
-from ..validation import RequestResult, ResponseResult
 from .base import PipelineBase
 from .effects import JoinFlight, Lookup, Outcome, ReadBody, Refresh, TraceStep
 from .flow import Answer, Flow, State, Step

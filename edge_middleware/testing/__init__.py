@@ -5,7 +5,8 @@
   returns its normalised result, or raises the CloudFront error;
 * :class:`FakeContext` is the Lambda ``context`` a handler receives;
 * :class:`EdgeClock`, :func:`wrap_app` and :func:`edge_test_client` back the pytest fixtures
-  (``edge_event``, ``edge_clock``, ``edge_client``) of :mod:`edge_middleware.pytest_plugin`.
+  (``edge_event``, ``edge_clock``, ``edge_client``) of
+  :mod:`edge_middleware.devtools.pytest_plugin`.
 
 Example::
 

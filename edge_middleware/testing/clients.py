@@ -8,8 +8,8 @@ import inspect
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..asgi import EdgeMiddleware
-from ..wsgi import EdgeWSGIMiddleware
+from ..doors.asgi import EdgeMiddleware
+from ..doors.wsgi import EdgeWSGIMiddleware
 
 if TYPE_CHECKING:
     from starlette.testclient import TestClient

@@ -8,11 +8,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, cast
 
-from ..config import Origin
-from ..origins import build_origin_object
-from ..responses import new_request_id, via_id
-from ..settings import EdgeSettings
-from ..types import EVENT_TYPES, EventType
+from ..config.model import Origin
+from ..config.settings import EdgeSettings
+from ..core.origins import build_origin_object
+from ..core.responses import new_request_id, via_id
+from ..core.types import EVENT_TYPES, EventType
 
 __all__ = ["EventBuilder", "HeadersArg", "complete_event", "infer_event_type"]
 

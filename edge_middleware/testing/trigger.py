@@ -9,17 +9,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from ..exceptions import CloudFrontError
-from ..handlers import HandlerRunner, LambdaContext
-from ..responses import new_request_id
-from ..settings import EdgeSettings
-from ..types import CFRequest, CFResponse, EventType
-from ..validation import (
+from ..config.settings import EdgeSettings
+from ..core.handlers import HandlerRunner, LambdaContext
+from ..core.responses import new_request_id
+from ..core.types import CFRequest, CFResponse, EventType
+from ..core.validation import (
     RequestResult,
     ResponseResult,
     validate_request_result,
     validate_response_result,
 )
+from ..exceptions import CloudFrontError
 from .events import complete_event
 
 __all__ = ["FakeContext", "arun_trigger", "run_trigger"]
@@ -148,8 +148,8 @@ def run_trigger(
     The handler (a callable, ``async def`` too, or ``"module:function"``) gets a copy of the
     event and a :class:`FakeContext`, and must finish within the event's timeout (5 s viewer,
     30 s origin events; ``settings`` may change them). Its result is validated like
-    CloudFront validates it (:func:`~edge_middleware.validation.validate_request_result`,
-    :func:`~edge_middleware.validation.validate_response_result`).
+    CloudFront validates it (:func:`~edge_middleware.core.validation.validate_request_result`,
+    :func:`~edge_middleware.core.validation.validate_response_result`).
 
     :param settings: the :class:`~edge_middleware.EdgeSettings` for timeouts and validation.
     :param include_body: the association's ``IncludeBody``; default: whether the event's

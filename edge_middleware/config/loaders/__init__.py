@@ -1,0 +1,195 @@
+"""Load a real CloudFront distribution, a CloudFormation/SAM template or our TOML file.
+
+:func:`load_config` is the one entry point; the format is found from the content. The
+modules behind it: ``distribution`` (a ``DistributionConfig``, API or CloudFormation shape),
+``cloudformation`` (templates and intrinsics), ``policies`` (cache and origin request
+policies) and ``toml`` (our own format, documented there).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections import ChainMap
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+
+from ...exceptions import ConfigurationError
+from ...js.paths import config_dir
+from ..model import EdgeConfig, HandlerLike
+from ..settings import EdgeSettings
+from ._common import child, read_mapping
+from .cloudformation import is_template, template_to_config
+from .distribution import distribution_to_config
+from .policies import PoliciesArg
+from .resolver import LiteralResolver
+from .toml import TOP_LEVEL, own_format_to_config
+from .yaml_tags import TemplateLoader
+
+__all__ = ["TemplateLoader", "detect_format", "load_config", "read_source"]
+
+SUFFIXES = (".json", ".yaml", ".yml", ".template", ".toml")
+
+
+def load_config(
+    source: str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    handlers: Mapping[str, HandlerLike] | None = None,
+    logical_id: str | None = None,
+    settings: EdgeSettings | None = None,
+    policies: PoliciesArg = None,
+) -> EdgeConfig:
+    """Build an :class:`~edge_middleware.EdgeConfig` from a distribution you already have.
+
+    ``source`` is a path (``.json``, ``.yaml``/``.yml``, ``.template`` or ``.toml``) or an
+    already parsed mapping, holding one of:
+
+    * the output of ``aws cloudfront get-distribution-config`` (with its ``ETag``) or of
+      ``get-distribution``, or a bare ``DistributionConfig``;
+    * a CloudFormation or SAM template with an ``AWS::CloudFront::Distribution``, YAML
+      short-form tags included (``!Ref``, ``!GetAtt``, ``!Sub`` ...);
+    * our own format (TOML), described in :mod:`edge_middleware.config.loaders.toml`.
+
+    :param handlers: the local code for each Lambda function, keyed by the exact
+        ``LambdaFunctionARN``, the ARN without its version, the bare function name or (in a
+        template) the function's logical id; values are callables or ``"module:function"``.
+        In our TOML format handler strings are used directly and this mapping overrides them.
+    :param logical_id: which ``AWS::CloudFront::Distribution`` of a template to load, when it
+        has several.
+    :param settings: the :class:`~edge_middleware.EdgeSettings`; a TOML ``[settings]`` table
+        is applied on top of it.
+    :param policies: cache or origin request policies by id, for a ``CachePolicyId`` that is
+        not a managed one: a :class:`~edge_middleware.CachePolicy` /
+        :class:`~edge_middleware.OriginRequestPolicy`, or the ``get-cache-policy`` output.
+    :raises ConfigurationError: for any invalid value; ``field`` is its path in the source
+        (``DistributionConfig.CacheBehaviors.Items[2].PathPattern``).
+
+    Example::
+
+        config = load_config(
+            "distribution.json",
+            handlers={"auth": "handlers.auth:handler", "sec-headers": add_headers},
+        )
+        app = EdgeWSGIMiddleware(flask_app, config=config)
+    """
+    doc = read_source(source)
+    settings = settings if settings is not None else EdgeSettings()
+    # relative .js paths (CloudFront Functions, Node.js handlers) are the file's neighbours
+    folder = None if isinstance(source, Mapping) else Path(source).resolve().parent
+    with config_dir(folder):
+        return _load(doc, handlers, logical_id, settings, policies, folder or Path.cwd())
+
+
+def _load(
+    doc: Mapping[str, Any],
+    handlers: Mapping[str, HandlerLike] | None,
+    logical_id: str | None,
+    settings: EdgeSettings,
+    policies: PoliciesArg,
+    base: Path,
+) -> EdgeConfig:
+    kind = detect_format(doc)
+    if kind == "cloudformation":
+        from .sam_handlers import template_handlers  # SAM/CFN python functions (issue 14.5)
+
+        from_template = template_handlers(doc, base, handlers)
+        if from_template:  # the user's mapping wins; it is looked up, never copied
+            handlers = ChainMap(
+                cast("dict[str, HandlerLike]", handlers or {}),
+                cast("dict[str, HandlerLike]", from_template),
+            )
+        return template_to_config(
+            doc, logical_id=logical_id, handlers=handlers, settings=settings, policies=policies
+        )
+    if kind == "distribution":
+        return _distribution(doc, handlers=handlers, settings=settings, policies=policies)
+    return own_format_to_config(doc, handlers=handlers, settings=settings, policies=policies)
+
+
+def detect_format(doc: Mapping[str, Any]) -> str:
+    """``"cloudformation"``, ``"distribution"`` or ``"own"``, from the document's keys."""
+    if is_template(doc):
+        return "cloudformation"
+    if (
+        "DistributionConfig" in doc
+        or "Distribution" in doc
+        or "ETag" in doc
+        or ("Origins" in doc and "DefaultCacheBehavior" in doc)
+    ):
+        return "distribution"
+    if doc and not any(key in TOP_LEVEL for key in doc):
+        raise ConfigurationError(
+            "source",
+            sorted(doc),
+            "a DistributionConfig, a CloudFormation template (Resources) or our format "
+            f"({', '.join(TOP_LEVEL)})",
+        )
+    return "own"
+
+
+def _distribution(
+    doc: Mapping[str, Any],
+    *,
+    handlers: Mapping[str, HandlerLike] | None,
+    settings: EdgeSettings,
+    policies: PoliciesArg,
+) -> EdgeConfig:
+    # get-distribution: {"ETag", "Distribution": {"Id", "DomainName", "DistributionConfig"}}
+    outer, path = doc, ""
+    if "Distribution" in doc:
+        path = "Distribution"
+        outer = read_mapping(doc["Distribution"], path)
+    ids = {}
+    for key in ("Id", "DomainName"):
+        value = outer.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ConfigurationError(child(path, key), value, "a string")
+        ids[key] = value
+    if "DistributionConfig" in outer:
+        dc, path = outer["DistributionConfig"], child(path, "DistributionConfig")
+    else:
+        dc = outer
+    return distribution_to_config(
+        dc,
+        path or "DistributionConfig",
+        resolver=LiteralResolver(policies),
+        handlers=handlers,
+        settings=settings,
+        distribution_id=ids["Id"],
+        domain_name=ids["DomainName"],
+    )
+
+
+def read_source(source: str | os.PathLike[str] | Mapping[str, Any]) -> Mapping[str, Any]:
+    """The parsed document: a mapping as it is, a file parsed by its suffix."""
+    if isinstance(source, Mapping):
+        return source
+    if not isinstance(source, str | os.PathLike):
+        raise ConfigurationError("source", source, "a path or a mapping")
+    path = Path(source)
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ConfigurationError("source", str(path), f"a file ending in {', '.join(SUFFIXES)}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError("source", str(path), f"a readable file ({exc.strerror})") from exc
+    doc: Any
+    try:
+        if suffix == ".toml":
+            doc = tomllib.loads(text)
+        elif suffix == ".json" or (suffix == ".template" and text.lstrip().startswith("{")):
+            doc = json.loads(text)
+        else:
+            doc = yaml.load(text, Loader=TemplateLoader)  # a SafeLoader subclass
+    except (ValueError, yaml.YAMLError) as exc:  # JSONDecodeError, TOMLDecodeError are ValueErrors
+        raise ConfigurationError(
+            str(path), str(exc).splitlines()[0], f"valid {suffix[1:]}"
+        ) from exc
+    if not isinstance(doc, Mapping):
+        raise ConfigurationError(str(path), type(doc).__name__, "a document that is an object")
+    return doc

@@ -1,0 +1,282 @@
+"""Shared helpers for the loaders: field paths, typed reads, error wrapping, handler lookup.
+
+Every reader takes the *source* path of the value (``DistributionConfig.Origins.Items[0].Id``)
+so that a :class:`ConfigurationError` names the field as the user wrote it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from ...exceptions import ConfigurationError
+from ..model import HandlerLike, Trigger
+
+__all__ = [
+    "MISSING",
+    "FunctionRef",
+    "child",
+    "function_ref_from_arn",
+    "index",
+    "list_items",
+    "list_path",
+    "lookup_handler",
+    "read_bool",
+    "read_enum",
+    "read_int",
+    "read_mapping",
+    "read_str",
+    "require",
+    "validate_origin_custom_headers",
+    "wrap_errors",
+]
+
+MISSING: Any = object()
+
+HandlersArg = Mapping[str, HandlerLike] | None
+
+
+def child(path: str, key: str) -> str:
+    """``path.key`` (just ``key`` at the top)."""
+    return f"{path}.{key}" if path else key
+
+
+def index(path: str, i: int) -> str:
+    return f"{path}[{i}]"
+
+
+def read_mapping(value: Any, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(path, value, "an object (mapping)")
+    return value
+
+
+def require(obj: Mapping[str, Any], key: str, path: str) -> Any:
+    """``obj[key]``, or a ConfigurationError naming ``path.key`` when it is missing."""
+    value = obj.get(key)
+    if value is None:
+        raise ConfigurationError(child(path, key), None, "a value (this key is required)")
+    return value
+
+
+def read_str(value: Any, path: str, *, allow_empty: bool = True) -> str:
+    """A string. CloudFormation turns a scalar into the property's type, so a YAML ``true``
+    or ``8080`` where a String is expected is ``"true"`` / ``"8080"`` (docs/loaders.md)."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str | int | float):
+        text = str(value)
+    else:
+        raise ConfigurationError(path, value, "a string")
+    if not allow_empty and not text:
+        raise ConfigurationError(path, value, "a non-empty string")
+    return text
+
+
+def read_int(
+    value: Any, path: str, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """An integer; numeric strings are accepted (the API's ``ResponseCode``, CFN parameters)."""
+    result: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        result = value
+    elif isinstance(value, float) and value.is_integer():
+        result = int(value)
+    elif isinstance(value, str) and re.fullmatch(r"-?\d+(\.0*)?", value.strip()):
+        # CloudFormation Integer/Double properties take "80" and "300.0" as well as numbers.
+        result = int(value.strip().split(".")[0])
+    if result is None:
+        raise ConfigurationError(path, value, "a whole number")
+    if (minimum is not None and result < minimum) or (maximum is not None and result > maximum):
+        low = "" if minimum is None else f">= {minimum}"
+        high = "" if maximum is None else f"<= {maximum}"
+        raise ConfigurationError(path, value, f"a whole number {low} {high}".strip())
+    return result
+
+
+def read_bool(value: Any, path: str) -> bool:
+    """A bool; CloudFormation also accepts the strings ``"true"``/``"false"``."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ConfigurationError(path, value, "true or false")
+
+
+def read_enum(value: Any, path: str, allowed: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise ConfigurationError(path, value, " | ".join(allowed))
+    return value
+
+
+def list_items(value: Any, path: str) -> list[tuple[str, Any]]:
+    """The items of an API ``{"Quantity": n, "Items": [...]}`` list or of a plain CFN array.
+
+    Returns ``(item_path, item)`` pairs; ``None`` (absent) is an empty list. ``Items`` may be
+    left out when ``Quantity`` is 0.
+    """
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        # None: an item a template removed (Fn::If -> AWS::NoValue); later items keep their
+        # index in the source.
+        return [(index(path, i), item) for i, item in enumerate(value) if item is not None]
+    if isinstance(value, Mapping):
+        items = value.get("Items")
+        quantity = value.get("Quantity")
+        items_path = child(path, "Items")
+        if items is None:
+            items = []
+        if not isinstance(items, list | tuple):
+            raise ConfigurationError(items_path, items, "a list")
+        if quantity is not None and read_int(quantity, child(path, "Quantity")) != len(items):
+            raise ConfigurationError(
+                child(path, "Quantity"), quantity, f"the number of Items ({len(items)})"
+            )
+        return [(index(items_path, i), item) for i, item in enumerate(items) if item is not None]
+    raise ConfigurationError(path, value, 'a list or {"Quantity": n, "Items": [...]}')
+
+
+def list_path(value: Any, path: str) -> str:
+    """Where a list's items live, for errors about the list as a whole."""
+    return child(path, "Items") if isinstance(value, Mapping) else path
+
+
+_MODEL_FIELD = re.compile(
+    r"^(Behavior|CachePolicy|OriginRequestPolicy|Origin|Trigger|CustomErrorResponse|EdgeConfig"
+    r"|EdgeSettings|ResponseHeadersPolicy|ResponseHeader|CorsConfig|OriginGroup)\b"
+)
+
+
+@contextmanager
+def wrap_errors(base: str, fields: Mapping[str, str] | None = None) -> Iterator[None]:
+    """Re-raise a dataclass's own ConfigurationError under the source field's path.
+
+    ``fields`` maps the dataclass attribute (the last part of the error's field, as in
+    ``CachePolicy.max_ttl``) to the source path; anything else is reported at ``base``.
+    """
+    try:
+        yield
+    except ConfigurationError as exc:
+        if not _MODEL_FIELD.match(exc.field):
+            raise  # already a source path
+        attr = re.split(r"[.)]", exc.field)[-1]
+        target = (fields or {}).get(attr, base)
+        if exc.field == target:
+            raise
+        raise ConfigurationError(target, exc.value, exc.expected) from None
+
+
+# -- origin custom headers (lambda-edge.md §3.1) ----------------------------------------------
+
+_CUSTOM_HEADER_DENY = frozenset(
+    h.lower()
+    for h in (
+        "Cache-Control", "Connection", "Content-Length", "Cookie", "Host", "If-Match",
+        "If-Modified-Since", "If-None-Match", "If-Range", "If-Unmodified-Since", "Max-Forwards",
+        "Pragma", "Proxy-Authorization", "Proxy-Connection", "Range", "Request-Range", "TE",
+        "Trailer", "Transfer-Encoding", "Upgrade", "Via", "X-Real-Ip",
+    )
+)  # fmt: skip
+_CUSTOM_HEADER_DENY_PREFIXES = ("x-amz-", "x-edge-")
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+
+def validate_origin_custom_headers(
+    headers: list[tuple[str, str, str, str]], list_field: str
+) -> tuple[tuple[str, str], ...]:
+    """Check ``(name_path, name, value_path, value)`` against CloudFront's deny list and limits."""
+    if len(headers) > 10:
+        raise ConfigurationError(list_field, len(headers), "at most 10 custom headers per origin")
+    total = 0
+    for name_path, name, value_path, value in headers:
+        lower = name.lower()
+        if not name or not _TOKEN.match(name) or len(name) > 256:
+            raise ConfigurationError(name_path, name, "a header name of 1 to 256 token characters")
+        if lower in _CUSTOM_HEADER_DENY or lower.startswith(_CUSTOM_HEADER_DENY_PREFIXES):
+            raise ConfigurationError(
+                name_path, name, "a header CloudFront allows as an origin custom header"
+            )
+        if len(value) > 1783 or "\r" in value or "\n" in value:
+            raise ConfigurationError(value_path, value, "a value of at most 1,783 characters")
+        total += len(name) + len(value)
+    if total > 10240:
+        raise ConfigurationError(list_field, total, "at most 10,240 characters of names and values")
+    return tuple((name, value) for _, name, _, value in headers)
+
+
+# -- Lambda functions and the handlers mapping -----------------------------------------------
+
+_ARN = re.compile(
+    r"^arn:aws[\w-]*:lambda:[\w-]*:\d*:function:(?P<name>[^:]+)(?::(?P<qual>[^:]+))?$"
+)
+
+
+class FunctionRef:
+    """What an association's ``LambdaFunctionARN`` points at, and the keys to look it up by.
+
+    ``local`` builds the handler from the template itself when no ``handlers=`` key matches
+    (a SAM function with a ``nodejs*`` Runtime, an ``AWS::CloudFront::Function``'s code).
+    """
+
+    __slots__ = ("display", "keys", "local")
+
+    def __init__(
+        self, display: str, keys: list[str], local: Callable[[], Any] | None = None
+    ) -> None:
+        self.display = display
+        self.keys = tuple(dict.fromkeys(k for k in keys if k))
+        self.local = local
+
+
+def function_ref_from_arn(arn: str, extra_keys: tuple[str, ...] = ()) -> FunctionRef:
+    """Lookup keys for an ARN: exact, without its version, bare function name, then extras."""
+    match = _ARN.match(arn)
+    if match is None:
+        return FunctionRef(arn, [arn, *extra_keys])
+    unversioned = arn.rsplit(":", 1)[0] if match.group("qual") else arn
+    return FunctionRef(arn, [arn, unversioned, match.group("name"), *extra_keys])
+
+
+def cloudfront_function_ref(arn: str) -> FunctionRef:
+    """Lookup keys for a CloudFront Function ARN
+    (``arn:aws:cloudfront::123456789012:function/name``): exact, then the bare name."""
+    return FunctionRef(arn, [arn, arn.rpartition("function/")[2] if "function/" in arn else ""])
+
+
+def lookup_handler(
+    ref: FunctionRef,
+    handlers: HandlersArg,
+    path: str,
+    *,
+    include_body: bool,
+    cloudfront_function: bool = False,
+) -> Trigger:
+    """The Trigger for a function, from the first of its keys found in ``handlers``.
+
+    A string without ``:`` there is JavaScript: a ``.js`` path for a CloudFront Function
+    (``cloudfront_function=True``), else a Node.js Lambda ``Handler`` (``"dir/file.export"``).
+    """
+    for key in ref.keys:
+        if handlers is not None and key in handlers:
+            handler = handlers[key]
+            with wrap_errors(f"handlers[{key!r}]"):
+                if isinstance(handler, str) and ":" not in handler:
+                    from ...js import CloudFrontFunction, NodeHandler
+
+                    if cloudfront_function:
+                        handler = CloudFrontFunction(handler)
+                    else:  # "handlers/auth.handler": Lambda's Handler setting
+                        handler = NodeHandler(handler, name=ref.display)
+                return Trigger(handler, include_body=include_body, name=ref.display)
+    if ref.local is not None:
+        with wrap_errors(path):
+            return Trigger(ref.local(), include_body=include_body, name=ref.display)
+    raise ConfigurationError(
+        path,
+        ref.display,
+        "a function with a local handler: pass handlers={key: callable or 'module:function'} "
+        f"with one of {list(ref.keys)}",
+    )

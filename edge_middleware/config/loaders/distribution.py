@@ -1,0 +1,521 @@
+"""A CloudFront ``DistributionConfig`` (API or CloudFormation shape) as an :class:`EdgeConfig`.
+
+One converter reads both shapes (lambda-edge.md §5.7, §5.8): lists may be plain arrays or
+``{"Quantity", "Items"}``; ``CachedMethods`` may be nested in ``AllowedMethods`` or beside it;
+``CustomHeaders``/``OriginCustomHeaders`` and ``OriginSslProtocols``/``OriginSSLProtocols`` are
+both read. What differs is how a value is resolved, which a :class:`Resolver` does: the API
+shape has literals only, a CloudFormation template has intrinsics (``cloudformation.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from ...core.types import EVENT_TYPES
+from ...exceptions import ConfigurationError
+from ..model import (
+    Behavior,
+    CachePolicy,
+    CustomErrorResponse,
+    EdgeConfig,
+    Origin,
+    OriginGroup,
+    OriginRequestPolicy,
+    Trigger,
+    compile_path_pattern,
+)
+from ..settings import EdgeSettings
+from ._common import (
+    HandlersArg,
+    child,
+    cloudfront_function_ref,
+    list_items,
+    list_path,
+    lookup_handler,
+    read_bool,
+    read_enum,
+    read_int,
+    read_mapping,
+    read_str,
+    require,
+    validate_origin_custom_headers,
+    wrap_errors,
+)
+from .resolver import Resolver, s3_region
+
+__all__ = ["distribution_to_config"]
+
+logger = logging.getLogger("edge_middleware.config")
+
+_METHODS = ("GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE")
+_VIEWER_PROTOCOL = ("allow-all", "https-only", "redirect-to-https")
+_ORIGIN_PROTOCOL = ("http-only", "match-viewer", "https-only")
+_SSL = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2")
+_RESPONSE_EVENTS = ("origin-response", "viewer-response")
+
+
+def distribution_to_config(
+    raw: Any,
+    path: str,
+    *,
+    resolver: Resolver,
+    handlers: HandlersArg,
+    settings: EdgeSettings,
+    distribution_id: str | None = None,
+    domain_name: str | None = None,
+) -> EdgeConfig:
+    """Build the EdgeConfig for the DistributionConfig ``raw`` found at ``path``."""
+    return _Converter(resolver, handlers, settings).config(
+        raw, path, distribution_id=distribution_id, domain_name=domain_name
+    )
+
+
+class _Converter:
+    def __init__(self, resolver: Resolver, handlers: HandlersArg, settings: EdgeSettings):
+        self.r = resolver
+        self.handlers = handlers
+        self.settings = settings
+        #: TargetOriginId -> the origin or origin group it names.
+        self.targets: dict[str, str] = {}
+        self.groups: list[OriginGroup] = []
+
+    # -- small typed readers that resolve intrinsics first ---------------------------------
+
+    def v(self, obj: Mapping[str, Any], key: str, path: str, default: Any = None) -> Any:
+        raw = obj.get(key)
+        if raw is None:
+            return default
+        value = self.r.value(raw, child(path, key))
+        return default if value is None else value
+
+    def req(self, obj: Mapping[str, Any], key: str, path: str) -> Any:
+        return self.r.value(require(obj, key, path), child(path, key))
+
+    def mapping(self, raw: Any, path: str) -> Mapping[str, Any]:
+        return read_mapping(self.r.value(raw, path), path)
+
+    def items(self, obj: Mapping[str, Any], key: str, path: str) -> list[tuple[str, Any]]:
+        pairs = list_items(self.v(obj, key, path), child(path, key))
+        return [(p, self.r.value(item, p)) for p, item in pairs]
+
+    def names(self, obj: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
+        return tuple(read_str(x, p, allow_empty=False) for p, x in self.items(obj, key, path))
+
+    # -- the distribution ---------------------------------------------------------------------
+
+    def config(
+        self, raw: Any, path: str, *, distribution_id: str | None, domain_name: str | None
+    ) -> EdgeConfig:
+        dc = self.mapping(raw, path)
+        require(dc, "Origins", path)
+        require(dc, "DefaultCacheBehavior", path)
+        origins = self.origins(dc, path)
+        behaviors = [
+            self.behavior(item, p, is_default=False)
+            for p, item in self.items(dc, "CacheBehaviors", path)
+        ]
+        default = self.behavior(dc["DefaultCacheBehavior"], child(path, "DefaultCacheBehavior"))
+        errors = [
+            self.error_response(item, p) for p, item in self.items(dc, "CustomErrorResponses", path)
+        ]
+        # ``CNAMEs`` is the legacy CloudFormation name of ``Aliases``.
+        aliases = self.names(dc, "Aliases" if "Aliases" in dc else "CNAMEs", path)
+        root = read_str(self.v(dc, "DefaultRootObject", path, ""), child(path, "DefaultRootObject"))
+        extra: dict[str, Any] = {}
+        if distribution_id:
+            extra["distribution_id"] = distribution_id
+        if domain_name:
+            extra["distribution_domain_name"] = domain_name
+        with wrap_errors(path):
+            return EdgeConfig(
+                default=default,
+                behaviors=behaviors,
+                origins=origins,
+                custom_error_responses=errors,
+                settings=self.settings,
+                aliases=aliases,
+                default_root_object=root,
+                origin_groups=self.groups,
+                **extra,
+            )
+
+    # -- origins ------------------------------------------------------------------------------
+
+    def origins(self, dc: Mapping[str, Any], path: str) -> list[Origin]:
+        origins: list[Origin] = []
+        for item_path, item in self.items(dc, "Origins", path):
+            origin = self.origin(item, item_path)
+            if origin.id in self.targets:
+                raise ConfigurationError(child(item_path, "Id"), origin.id, "a unique origin id")
+            self.targets[origin.id] = origin.id
+            origins.append(origin)
+        if not origins:
+            raise ConfigurationError(child(path, "Origins"), [], "at least one origin")
+        for group_path, group in self.items(dc, "OriginGroups", path):
+            self.groups.append(self.origin_group(group, group_path))
+        return origins
+
+    def origin_group(self, raw: Any, path: str) -> OriginGroup:
+        """``OriginGroups.Items[]``: ``Id``, ``Members`` (two ``OriginId``s, primary first),
+        ``FailoverCriteria.StatusCodes``; ``SelectionCriteria`` is accepted and ignored."""
+        g = read_mapping(raw, path)
+        gid = read_str(self.req(g, "Id", path), child(path, "Id"), allow_empty=False)
+        if gid in self.targets:
+            raise ConfigurationError(child(path, "Id"), gid, "an id no origin or group has")
+        members_path = child(path, "Members")
+        member_ids = []
+        self.req(g, "Members", path)
+        for member_path, member in self.items(g, "Members", path):
+            origin_id = read_str(
+                self.req(read_mapping(member, member_path), "OriginId", member_path),
+                child(member_path, "OriginId"),
+            )
+            if origin_id not in self.targets or origin_id != self.targets[origin_id]:
+                raise ConfigurationError(
+                    child(member_path, "OriginId"), origin_id, f"one of {list(self.targets)}"
+                )
+            member_ids.append(origin_id)
+        criteria_path = child(path, "FailoverCriteria")
+        criteria = read_mapping(self.req(g, "FailoverCriteria", path), criteria_path)
+        codes_path = child(criteria_path, "StatusCodes")
+        self.req(criteria, "StatusCodes", criteria_path)
+        codes = tuple(read_int(x, p) for p, x in self.items(criteria, "StatusCodes", criteria_path))
+        self.targets[gid] = gid
+        with wrap_errors(
+            path,
+            {
+                "members": list_path(g.get("Members"), members_path),
+                "failover_status_codes": list_path(criteria.get("StatusCodes"), codes_path),
+            },
+        ):
+            return OriginGroup(gid, tuple(member_ids), codes)
+
+    def origin(self, raw: Any, path: str) -> Origin:
+        o = read_mapping(raw, path)
+        fields: dict[str, Any] = {
+            "id": read_str(self.req(o, "Id", path), child(path, "Id"), allow_empty=False),
+            "domain_name": read_str(
+                self.req(o, "DomainName", path), child(path, "DomainName"), allow_empty=False
+            ),
+            "origin_path": read_str(self.v(o, "OriginPath", path, ""), child(path, "OriginPath")),
+        }
+        where = {
+            "id": child(path, "Id"),
+            "domain_name": child(path, "DomainName"),
+            "origin_path": child(path, "OriginPath"),
+        }
+        header_key = "OriginCustomHeaders" if "OriginCustomHeaders" in o else "CustomHeaders"
+        fields["custom_headers"] = self.custom_headers(o, header_key, path)
+        custom = o.get("CustomOriginConfig")
+        s3 = o.get("S3OriginConfig")
+        if custom is not None:
+            cpath = child(path, "CustomOriginConfig")
+            fields.update(self.custom_origin(self.mapping(custom, cpath), cpath, where))
+        elif s3 is not None or s3_region(fields["domain_name"]) is not None:
+            spath = child(path, "S3OriginConfig")
+            s3map = self.mapping(s3, spath) if s3 is not None else {}
+            oai = self.v(s3map, "OriginAccessIdentity", spath, "")
+            fields["kind"] = "s3"
+            fields["s3_origin_access_identity"] = read_str(
+                oai, child(spath, "OriginAccessIdentity")
+            )
+            fields["region"] = s3_region(fields["domain_name"]) or "us-east-1"
+        for attr, key, default in (
+            ("connection_attempts", "ConnectionAttempts", 3),
+            ("connection_timeout", "ConnectionTimeout", 10),
+        ):
+            where[attr] = child(path, key)
+            fields[attr] = read_int(self.v(o, key, path, default), where[attr])
+        oac = self.v(o, "OriginAccessControlId", path, "")
+        fields["uses_oac"] = bool(read_str(oac, child(path, "OriginAccessControlId")))
+        with wrap_errors(path, where):
+            return Origin(**fields)
+
+    def custom_origin(
+        self, c: Mapping[str, Any], path: str, where: dict[str, str]
+    ) -> dict[str, Any]:
+        ssl_key = "OriginSSLProtocols" if "OriginSSLProtocols" in c else "OriginSslProtocols"
+        ssl = tuple(read_enum(x, p, _SSL) for p, x in self.items(c, ssl_key, path))
+        keys = {
+            "http_port": "HTTPPort",
+            "https_port": "HTTPSPort",
+            "protocol_policy": "OriginProtocolPolicy",
+            "read_timeout": "OriginReadTimeout",
+            "keepalive_timeout": "OriginKeepaliveTimeout",
+        }
+        where.update({attr: child(path, key) for attr, key in keys.items()})
+        return {
+            "kind": "custom",
+            # Optional in CloudFormation (the CDK leaves them out): CloudFront uses 80 and 443.
+            "http_port": read_int(self.v(c, "HTTPPort", path, 80), where["http_port"]),
+            "https_port": read_int(self.v(c, "HTTPSPort", path, 443), where["https_port"]),
+            "protocol_policy": read_enum(
+                self.req(c, "OriginProtocolPolicy", path),
+                where["protocol_policy"],
+                _ORIGIN_PROTOCOL,
+            ),
+            "ssl_protocols": ssl or ("TLSv1.2",),
+            "read_timeout": read_int(
+                self.v(c, "OriginReadTimeout", path, 30), where["read_timeout"]
+            ),
+            "keepalive_timeout": read_int(
+                self.v(c, "OriginKeepaliveTimeout", path, 5), where["keepalive_timeout"]
+            ),
+        }
+
+    def custom_headers(
+        self, o: Mapping[str, Any], key: str, path: str
+    ) -> tuple[tuple[str, str], ...]:
+        triples = []
+        for item_path, item in self.items(o, key, path):
+            h = read_mapping(item, item_path)
+            name_path, value_path = child(item_path, "HeaderName"), child(item_path, "HeaderValue")
+            name = read_str(self.req(h, "HeaderName", item_path), name_path)
+            value = read_str(self.v(h, "HeaderValue", item_path, ""), value_path)
+            triples.append((name_path, name, value_path, value))
+        list_field = list_path(self.v(o, key, path), child(path, key))
+        return validate_origin_custom_headers(triples, list_field)
+
+    # -- behaviors ------------------------------------------------------------------------------
+
+    def behavior(self, raw: Any, path: str, *, is_default: bool = True) -> Behavior:
+        b = self.mapping(raw, path)
+        where: dict[str, str] = {}
+        if is_default:
+            pattern = "*"
+        else:
+            where["path_pattern"] = child(path, "PathPattern")
+            pattern = read_str(self.req(b, "PathPattern", path), where["path_pattern"])
+            compile_path_pattern(pattern, where["path_pattern"])
+        target_path = child(path, "TargetOriginId")
+        target = read_str(self.req(b, "TargetOriginId", path), target_path)
+        if target not in self.targets:
+            raise ConfigurationError(target_path, target, f"one of {list(self.targets)}")
+        where["viewer_protocol_policy"] = child(path, "ViewerProtocolPolicy")
+        viewer_protocol = read_enum(
+            self.req(b, "ViewerProtocolPolicy", path),
+            where["viewer_protocol_policy"],
+            _VIEWER_PROTOCOL,
+        )
+        allowed, cached = self.methods(b, path, where)
+        compress = read_bool(self.v(b, "Compress", path, False), child(path, "Compress"))
+        triggers = self.associations(b, path)
+        cache, orp, forward_all = self.cache(b, path, compress)
+        rhp_id = b.get("ResponseHeadersPolicyId") or None
+        rhp = None
+        if rhp_id is not None:
+            rhp = self.r.response_headers_policy(rhp_id, child(path, "ResponseHeadersPolicyId"))
+        self.function_associations(b, path, triggers)
+        with wrap_errors(path, where):
+            return Behavior(
+                pattern,
+                **triggers,
+                cache=cache,
+                target_origin_id=self.targets[target],
+                allowed_methods=allowed,
+                cached_methods=cached,
+                viewer_protocol_policy=viewer_protocol,  # type: ignore[arg-type]
+                compress=compress,
+                origin_request_policy=orp,
+                forward_all_headers=forward_all,
+                response_headers_policy=rhp,
+            )
+
+    def methods(
+        self, b: Mapping[str, Any], path: str, where: dict[str, str]
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        allowed_raw = self.v(b, "AllowedMethods", path)
+        allowed: tuple[str, ...] = ("GET", "HEAD")
+        if allowed_raw is not None:
+            where["allowed_methods"] = list_path(allowed_raw, child(path, "AllowedMethods"))
+            allowed = tuple(
+                read_enum(x, p, _METHODS) for p, x in self.items(b, "AllowedMethods", path)
+            )
+        # API: AllowedMethods.CachedMethods; CloudFormation: a CachedMethods sibling.
+        holder, holder_path = b, path
+        if "CachedMethods" not in b and isinstance(allowed_raw, Mapping):
+            holder, holder_path = allowed_raw, child(path, "AllowedMethods")
+        cached: tuple[str, ...] = ("GET", "HEAD")
+        cached_raw = self.v(holder, "CachedMethods", holder_path)
+        if cached_raw is not None:
+            where["cached_methods"] = list_path(cached_raw, child(holder_path, "CachedMethods"))
+            cached = tuple(
+                read_enum(x, p, _METHODS)
+                for p, x in self.items(holder, "CachedMethods", holder_path)
+            )
+        return allowed, cached
+
+    def associations(self, b: Mapping[str, Any], path: str) -> dict[str, Any]:
+        triggers: dict[str, Any] = {}
+        seen: dict[str, str] = {}
+        for item_path, item in self.items(b, "LambdaFunctionAssociations", path):
+            a = read_mapping(item, item_path)
+            event_path = child(item_path, "EventType")
+            event = read_enum(self.req(a, "EventType", item_path), event_path, EVENT_TYPES)
+            if event in seen:
+                raise ConfigurationError(
+                    event_path, event, f"one association per event type (also at {seen[event]})"
+                )
+            seen[event] = item_path
+            body_path = child(item_path, "IncludeBody")
+            include_body = read_bool(self.v(a, "IncludeBody", item_path, False), body_path)
+            if include_body and event in _RESPONSE_EVENTS:
+                raise ConfigurationError(body_path, True, "IncludeBody only on request events")
+            arn_path = child(item_path, "LambdaFunctionARN")
+            ref = self.r.function(require(a, "LambdaFunctionARN", item_path), arn_path)
+            triggers[event.replace("-", "_")] = lookup_handler(
+                ref, self.handlers, arn_path, include_body=include_body
+            )
+        return triggers
+
+    def function_associations(
+        self, b: Mapping[str, Any], path: str, triggers: dict[str, Trigger]
+    ) -> None:
+        """CloudFront Functions (viewer events only), each run by ``edge_middleware.js``. A
+        behavior cannot have a CloudFront Function and a Lambda@Edge function on the same
+        event type: CloudFront's API rejects that, and so do we."""
+        seen: dict[str, str] = {}
+        for item_path, item in self.items(b, "FunctionAssociations", path):
+            a = read_mapping(item, item_path)
+            event_path = child(item_path, "EventType")
+            raw_event = self.req(a, "EventType", item_path)
+            event = read_enum(raw_event, event_path, ("viewer-request", "viewer-response"))
+            slot = event.replace("-", "_")
+            if event in seen:
+                raise ConfigurationError(
+                    event_path, event, f"one function per event type (also at {seen[event]})"
+                )
+            if slot in triggers:
+                raise ConfigurationError(
+                    event_path,
+                    event,
+                    "an event type without a Lambda@Edge function: a behavior cannot have a "
+                    "CloudFront Function and a Lambda@Edge function on the same event type "
+                    f"(LambdaFunctionAssociations has {event})",
+                )
+            seen[event] = item_path
+            arn_path = child(item_path, "FunctionARN")
+            raw = require(a, "FunctionARN", item_path)
+            resolve = getattr(self.r, "cloudfront_function", None)
+            if resolve is not None:
+                ref = resolve(raw, arn_path)
+            else:
+                ref = cloudfront_function_ref(read_str(raw, arn_path, allow_empty=False))
+            triggers[slot] = lookup_handler(
+                ref, self.handlers, arn_path, include_body=False, cloudfront_function=True
+            )
+
+    def cache(
+        self, b: Mapping[str, Any], path: str, compress: bool
+    ) -> tuple[CachePolicy, OriginRequestPolicy | None, bool]:
+        policy_id = b.get("CachePolicyId") or None
+        orp_id = b.get("OriginRequestPolicyId") or None
+        forwarded = b.get("ForwardedValues")
+        if policy_id is not None:
+            if forwarded is not None:
+                raise ConfigurationError(
+                    child(path, "ForwardedValues"),
+                    forwarded,
+                    "no ForwardedValues on a behavior with a CachePolicyId",
+                )
+            cache = self.r.cache_policy(policy_id, child(path, "CachePolicyId"))
+            orp = None
+            if orp_id is not None:
+                orp_path = child(path, "OriginRequestPolicyId")
+                orp = self.r.origin_request_policy(orp_id, orp_path)
+            return cache, orp, False
+        if orp_id is not None:
+            raise ConfigurationError(
+                child(path, "OriginRequestPolicyId"), orp_id, "a CachePolicyId beside it"
+            )
+        if forwarded is None:
+            raise ConfigurationError(
+                child(path, "CachePolicyId"), None, "a CachePolicyId or legacy ForwardedValues"
+            )
+        return self.legacy(b, path, compress)
+
+    def legacy(
+        self, b: Mapping[str, Any], path: str, compress: bool
+    ) -> tuple[CachePolicy, None, bool]:
+        """``ForwardedValues``: forwarding = keying; ``Headers: ["*"]`` disables caching."""
+        fv_path = child(path, "ForwardedValues")
+        fv = self.mapping(b["ForwardedValues"], fv_path)
+        query = read_bool(self.req(fv, "QueryString", fv_path), child(fv_path, "QueryString"))
+        query_keys = self.names(fv, "QueryStringCacheKeys", fv_path)
+        cookies_path = child(fv_path, "Cookies")
+        cookies = self.mapping(fv.get("Cookies") or {}, cookies_path)
+        forward = read_enum(
+            self.v(cookies, "Forward", cookies_path, "none"),
+            child(cookies_path, "Forward"),
+            ("none", "whitelist", "all"),
+        )
+        cookie_names = self.names(cookies, "WhitelistedNames", cookies_path)
+        headers = self.names(fv, "Headers", fv_path)
+        ttl_paths = {
+            "min_ttl": child(path, "MinTTL"),
+            "default_ttl": child(path, "DefaultTTL"),
+            "max_ttl": child(path, "MaxTTL"),
+        }
+        ttls = {
+            attr: read_int(self.v(b, key, path, default), ttl_paths[attr], minimum=0)
+            for attr, key, default in (
+                ("min_ttl", "MinTTL", 0),
+                ("default_ttl", "DefaultTTL", 86400),
+                ("max_ttl", "MaxTTL", 31536000),
+            )
+        }
+        forward_all = "*" in headers
+        if forward_all:
+            if ttls["min_ttl"] != 0:
+                raise ConfigurationError(
+                    ttl_paths["min_ttl"], ttls["min_ttl"], "0 when every header is forwarded"
+                )
+            ttls = {"min_ttl": 0, "default_ttl": 0, "max_ttl": 0}
+            headers = ()
+        where = {
+            **ttl_paths,
+            "headers": list_path(fv.get("Headers"), child(fv_path, "Headers")),
+            "cookie_names": list_path(
+                cookies.get("WhitelistedNames"), child(cookies_path, "WhitelistedNames")
+            ),
+            "query_string_names": list_path(
+                fv.get("QueryStringCacheKeys"), child(fv_path, "QueryStringCacheKeys")
+            ),
+        }
+        with wrap_errors(fv_path, where):
+            policy = CachePolicy(
+                min_ttl=ttls["min_ttl"],
+                default_ttl=ttls["default_ttl"],
+                max_ttl=ttls["max_ttl"],
+                query_strings=("whitelist" if query_keys else "all") if query else "none",
+                query_string_names=query_keys if query else (),
+                headers=headers,
+                cookies=forward,  # type: ignore[arg-type]
+                cookie_names=cookie_names if forward == "whitelist" else (),
+                # Legacy settings compress with gzip only and key on it (caching.md §1.12).
+                enable_accept_encoding_gzip=compress,
+            )
+        return policy, None, forward_all
+
+    # -- custom error responses ------------------------------------------------------------------
+
+    def error_response(self, raw: Any, path: str) -> CustomErrorResponse:
+        e = read_mapping(raw, path)
+        where = {
+            "error_code": child(path, "ErrorCode"),
+            "response_page_path": child(path, "ResponsePagePath"),
+            "response_code": child(path, "ResponseCode"),
+            "error_caching_min_ttl": child(path, "ErrorCachingMinTTL"),
+        }
+        page = read_str(self.v(e, "ResponsePagePath", path, ""), where["response_page_path"])
+        code = self.v(e, "ResponseCode", path, "")  # a string in the API, an int in CFN
+        ttl = self.v(e, "ErrorCachingMinTTL", path, self.settings.error_caching_min_ttl)
+        with wrap_errors(path, where):
+            return CustomErrorResponse(
+                error_code=read_int(self.req(e, "ErrorCode", path), where["error_code"]),
+                response_page_path=page or None,
+                response_code=None if code == "" else read_int(code, where["response_code"]),
+                error_caching_min_ttl=read_int(ttl, where["error_caching_min_ttl"], minimum=0),
+            )

@@ -1,0 +1,229 @@
+"""``ResponseHeadersPolicyConfig`` (API or CloudFormation shape) as a
+:class:`~edge_middleware.config.response_headers.ResponseHeadersPolicy` (docs/distributions.md).
+
+Every property but the ones CloudFront requires may be left out [api-rhp]: a missing
+``ExposeHeaders``/``MaxAgeSec`` is none, a missing ``Override`` is false, a missing
+``ServerTimingHeadersConfig`` is off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ...exceptions import ConfigurationError
+from ..response_headers import (
+    CorsConfig,
+    ResponseHeader,
+    ResponseHeadersPolicy,
+    managed_response_headers_policy,
+)
+from ._common import (
+    child,
+    list_items,
+    read_bool,
+    read_enum,
+    read_int,
+    read_mapping,
+    read_str,
+    wrap_errors,
+)
+
+__all__ = ["find_response_headers_policy", "response_headers_policy_from_config"]
+
+Value = Callable[[Any, str], Any]
+_FRAME = ("DENY", "SAMEORIGIN")
+_REFERRER = (
+    "no-referrer", "no-referrer-when-downgrade", "origin", "origin-when-cross-origin",
+    "same-origin", "strict-origin", "strict-origin-when-cross-origin", "unsafe-url",
+)  # fmt: skip
+
+
+def _identity(raw: Any, path: str) -> Any:
+    return raw
+
+
+class _Reader:
+    def __init__(self, value: Value) -> None:
+        self.value = value
+
+    def get(self, obj: Mapping[str, Any], key: str, path: str, default: Any = None) -> Any:
+        raw = obj.get(key)
+        if raw is None:
+            return default
+        out = self.value(raw, child(path, key))
+        return default if out is None else out
+
+    def section(self, obj: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any] | None:
+        raw = self.get(obj, key, path)
+        return None if raw is None else read_mapping(raw, child(path, key))
+
+    def names(self, obj: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
+        p = child(path, key)
+        return tuple(
+            read_str(self.value(x, xp), xp, allow_empty=False)
+            for xp, x in list_items(self.get(obj, key, path), p)
+        )
+
+    def override(self, obj: Mapping[str, Any], path: str) -> bool:
+        return read_bool(self.get(obj, "Override", path, False), child(path, "Override"))
+
+
+def response_headers_policy_from_config(
+    config: Mapping[str, Any], path: str, value: Value = _identity
+) -> ResponseHeadersPolicy:
+    """A ``ResponseHeadersPolicyConfig`` (``path`` is where it is)."""
+    r = _Reader(value)
+    cors = None
+    cors_path = child(path, "CorsConfig")
+    c = r.section(config, "CorsConfig", path)
+    if c is not None:
+        max_age = r.get(c, "AccessControlMaxAgeSec", cors_path)
+        with wrap_errors(cors_path):
+            cors = CorsConfig(
+                allow_origins=r.names(c, "AccessControlAllowOrigins", cors_path) or ("*",),
+                allow_headers=r.names(c, "AccessControlAllowHeaders", cors_path),
+                allow_methods=r.names(c, "AccessControlAllowMethods", cors_path) or ("ALL",),
+                allow_credentials=read_bool(
+                    r.get(c, "AccessControlAllowCredentials", cors_path, False),
+                    child(cors_path, "AccessControlAllowCredentials"),
+                ),
+                expose_headers=r.names(c, "AccessControlExposeHeaders", cors_path),
+                max_age_sec=None
+                if max_age is None
+                else read_int(max_age, child(cors_path, "AccessControlMaxAgeSec"), minimum=0),
+                origin_override=read_bool(
+                    r.get(c, "OriginOverride", cors_path, False), child(cors_path, "OriginOverride")
+                ),
+            )
+    security = _security(r, config, path)
+    custom: list[ResponseHeader] = []
+    custom_path = child(path, "CustomHeadersConfig")
+    holder = r.section(config, "CustomHeadersConfig", path) or {}
+    for item_path, item in list_items(
+        r.get(holder, "Items", custom_path), child(custom_path, "Items")
+    ):
+        h = read_mapping(r.value(item, item_path), item_path)
+        name = read_str(
+            r.get(h, "Header", item_path), child(item_path, "Header"), allow_empty=False
+        )
+        text = read_str(r.get(h, "Value", item_path, ""), child(item_path, "Value"))
+        with wrap_errors(item_path):
+            custom.append(ResponseHeader(name, text, r.override(h, item_path)))
+    removed: list[str] = []
+    remove_path = child(path, "RemoveHeadersConfig")
+    holder = r.section(config, "RemoveHeadersConfig", path) or {}
+    for item_path, item in list_items(
+        r.get(holder, "Items", remove_path), child(remove_path, "Items")
+    ):
+        h = read_mapping(r.value(item, item_path), item_path)
+        removed.append(
+            read_str(r.get(h, "Header", item_path), child(item_path, "Header"), allow_empty=False)
+        )
+    rate: float | None = None
+    timing_path = child(path, "ServerTimingHeadersConfig")
+    timing = r.section(config, "ServerTimingHeadersConfig", path)
+    if timing is not None and read_bool(
+        r.get(timing, "Enabled", timing_path, False), child(timing_path, "Enabled")
+    ):
+        raw_rate = r.get(timing, "SamplingRate", timing_path, 0)
+        try:
+            rate = float(raw_rate)
+        except (TypeError, ValueError):
+            raise ConfigurationError(
+                child(timing_path, "SamplingRate"), raw_rate, "a percentage from 0 to 100"
+            ) from None
+    name = r.get(config, "Name", path)
+    with wrap_errors(
+        path,
+        {
+            "remove_headers": child(path, "RemoveHeadersConfig"),
+            "server_timing_sampling_rate": child(timing_path, "SamplingRate"),
+        },
+    ):
+        return ResponseHeadersPolicy(
+            name=name if isinstance(name, str) else None,
+            cors=cors,
+            security_headers=security,
+            custom_headers=tuple(custom),
+            remove_headers=tuple(removed),
+            server_timing_sampling_rate=rate,
+        )
+
+
+def _security(r: _Reader, config: Mapping[str, Any], parent: str) -> tuple[ResponseHeader, ...]:
+    """``SecurityHeadersConfig``: each sub-config becomes the header CloudFront sends."""
+    path = child(parent, "SecurityHeadersConfig")
+    s = r.section(config, "SecurityHeadersConfig", parent)
+    if s is None:
+        return ()
+    out: list[ResponseHeader] = []
+    for key, header in (
+        ("ContentSecurityPolicy", "Content-Security-Policy"),
+        ("ContentTypeOptions", "X-Content-Type-Options"),
+        ("FrameOptions", "X-Frame-Options"),
+        ("ReferrerPolicy", "Referrer-Policy"),
+        ("StrictTransportSecurity", "Strict-Transport-Security"),
+        ("XSSProtection", "X-XSS-Protection"),
+    ):
+        sub = r.section(s, key, path)
+        if sub is None:
+            continue
+        p = child(path, key)
+        if key == "ContentSecurityPolicy":
+            text = read_str(r.get(sub, key, p), child(p, key), allow_empty=False)
+        elif key == "ContentTypeOptions":
+            text = "nosniff"
+        elif key == "FrameOptions":
+            text = read_enum(r.get(sub, "FrameOption", p), child(p, "FrameOption"), _FRAME)
+        elif key == "ReferrerPolicy":
+            text = read_enum(r.get(sub, key, p), child(p, key), _REFERRER)
+        elif key == "StrictTransportSecurity":
+            age = read_int(
+                r.get(sub, "AccessControlMaxAgeSec", p),
+                child(p, "AccessControlMaxAgeSec"),
+                minimum=0,
+            )
+            text = f"max-age={age}"
+            if read_bool(r.get(sub, "IncludeSubdomains", p, False), child(p, "IncludeSubdomains")):
+                text += "; includeSubDomains"
+            if read_bool(r.get(sub, "Preload", p, False), child(p, "Preload")):
+                text += "; preload"
+        else:
+            on = read_bool(r.get(sub, "Protection", p), child(p, "Protection"))
+            text = "1" if on else "0"
+            if on and read_bool(r.get(sub, "ModeBlock", p, False), child(p, "ModeBlock")):
+                text += "; mode=block"
+            elif on and r.get(sub, "ReportUri", p):
+                text += f"; report={read_str(r.get(sub, 'ReportUri', p), child(p, 'ReportUri'))}"
+        with wrap_errors(p):
+            out.append(ResponseHeader(header, text, r.override(sub, p)))
+    return tuple(out)
+
+
+def find_response_headers_policy(
+    policy_id: str, path: str, policies: Mapping[str, Any] | None
+) -> ResponseHeadersPolicy:
+    """A ``ResponseHeadersPolicyId``: one given in ``policies=``, else a managed one."""
+    if policies is not None and policy_id in policies:
+        given = policies[policy_id]
+        where = f"policies[{policy_id!r}]"
+        if isinstance(given, ResponseHeadersPolicy):
+            return given
+        if isinstance(given, Mapping):
+            if "ResponseHeadersPolicy" in given:  # get-response-headers-policy output
+                given = read_mapping(given["ResponseHeadersPolicy"], where)
+            config = read_mapping(
+                given.get("ResponseHeadersPolicyConfig", given),
+                f"{where}.ResponseHeadersPolicyConfig",
+            )
+            return response_headers_policy_from_config(config, where)
+        raise ConfigurationError(
+            where, given, "a ResponseHeadersPolicy or a ResponseHeadersPolicyConfig mapping"
+        )
+    try:
+        return managed_response_headers_policy(policy_id)
+    except ConfigurationError as exc:
+        raise ConfigurationError(
+            path, policy_id, f"{exc.expected}, or one given in policies="
+        ) from None

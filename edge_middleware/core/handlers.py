@@ -1,0 +1,426 @@
+"""Loading and running Lambda@Edge handlers: ``module:function`` strings, sync or async,
+a Lambda-style context object, and CloudFront's timeouts (5 s viewer, 30 s origin events).
+
+One runner, three ways a call can go, chosen per call by :meth:`HandlerRunner.placement`
+(``EdgeSettings.handler_mode``):
+
+* ``async def`` handlers run on the caller's event loop (ASGI) or on the calling thread's
+  own loop (WSGI, :func:`run_coroutine`): no thread hop. The first step runs eagerly, so a
+  handler that never awaits costs one coroutine step; a timer is armed only if it suspends.
+* ``"inline"``: a sync handler runs on the calling thread (the WSGI request thread, or the
+  ASGI event loop). Its timeout is judged **when it returns**: a late handler's request gets
+  CloudFront's 503 then, not at the deadline.
+* ``"thread"``: a sync handler runs on a worker thread and the caller stops waiting **at the
+  deadline** (strict on-time 503). The deadline starts when the request asks for the call, so
+  a request that cannot get a worker in time (every worker held by hung handlers) gets its 503
+  too, and the queued call never runs.
+* ``"auto"`` (the default): a handler starts in ``"thread"`` and moves inline once it has
+  proved fast (:data:`PROVEN_CALLS` calls under :data:`FAST_CALL`); a call over
+  :data:`SLOW_CALL`, or :data:`SLOW_STRIKES` calls over :data:`FAST_CALL`, send it back to
+  threads for good. A handler that hangs from the start never blocks the loop or the request
+  thread; four trivial handlers cost microseconds, not four thread hops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import importlib
+import inspect
+import logging
+import threading
+import time
+from collections.abc import Callable, Coroutine, Generator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..exceptions import (
+    CloudFrontError,
+    HandlerLoadError,
+    LambdaExecutionError,
+    LambdaTimeoutError,
+)
+from . import capture
+
+__all__ = [
+    "HandlerRunner",
+    "LambdaContext",
+    "Placement",
+    "load_handler",
+    "run_coroutine",
+]
+
+logger = logging.getLogger("edge_middleware.handlers")
+
+Handler = Callable[[dict[str, Any], Any], Any]
+Placement = Literal["async", "inline", "thread"]
+
+#: ``"auto"``: calls a handler must finish under FAST_CALL seconds before it runs inline.
+PROVEN_CALLS = 8
+FAST_CALL = 0.005
+#: One inline call over SLOW_CALL, or SLOW_STRIKES calls over FAST_CALL, and it goes back to
+#: worker threads for good.
+SLOW_CALL = 0.1
+SLOW_STRIKES = 3
+
+#: Worker threads for sync handlers in "thread" placement. A hung handler holds its worker
+#: until it returns (Python threads cannot be killed); requests queued behind them still get
+#: their 503 at their deadline.
+_EXECUTOR = concurrent.futures.ThreadPoolExecutor(
+    max_workers=256, thread_name_prefix="edge-handler"
+)
+_thread_loops = threading.local()
+
+
+def load_handler(spec: str | Callable[..., Any], field_name: str = "handler") -> Handler:
+    """Import ``"package.module:function"`` (the attribute may be dotted) or return a callable.
+
+    Strings are imported, never evaluated.
+    """
+    if callable(spec):
+        return spec
+    if not isinstance(spec, str) or spec.count(":") != 1:
+        raise HandlerLoadError(field_name, spec, '"module:function"')
+    module_name, _, attr = spec.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise HandlerLoadError(field_name, spec, f"an importable module ({exc})") from exc
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise HandlerLoadError(field_name, spec, f"{module_name} to define {attr}") from None
+    if not callable(obj):
+        raise HandlerLoadError(field_name, spec, "a callable handler(event, context)")
+    return obj  # type: ignore[no-any-return]
+
+
+@dataclass
+class LambdaContext:
+    """The ``context`` a handler receives, shaped like AWS Lambda's Python context."""
+
+    function_name: str
+    aws_request_id: str
+    timeout: float
+    function_version: str = "1"
+    memory_limit_in_mb: int = 128
+    invoked_function_arn: str = ""
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    identity: Any = None
+    client_context: Any = None
+    _deadline: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.invoked_function_arn:
+            self.invoked_function_arn = (
+                "arn:aws:lambda:us-east-1:000000000000:function:"
+                f"{self.function_name}:{self.function_version}"
+            )
+        if not self.log_group_name:
+            self.log_group_name = f"/aws/lambda/us-east-1.{self.function_name}"
+        if not self._deadline:
+            self._deadline = time.monotonic() + self.timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before CloudFront gives up on this invocation."""
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def _function_name(name: str) -> str:
+    # "arn:aws:lambda:us-east-1:123:function:auth:7" -> "auth"; "pkg.mod:fn" -> "fn"
+    if name.startswith("arn:"):
+        parts = name.split(":")
+        return parts[6] if len(parts) > 6 else name
+    return name.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
+
+
+class _Resumed:
+    """Await the rest of a coroutine whose first step already ran: a transparent proxy that
+    passes what the coroutine yields to the task and what the task sends (or throws) back."""
+
+    __slots__ = ("coro", "first")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
+        self.coro = coro
+        self.first = first
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, pending = self.coro, self.first
+        while True:
+            try:
+                value = yield pending
+            except BaseException as exc:  # cancellation (the timeout) goes to the handler
+                try:
+                    pending = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    pending = coro.send(value)
+                except StopIteration as stop:
+                    return stop.value
+
+
+def run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coro`` to completion from sync code (WSGI) on this thread's own event loop (made
+    once per thread and closed when the thread exits), never on a shared background loop."""
+    loop: asyncio.AbstractEventLoop | None = getattr(_thread_loops, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = asyncio.new_event_loop()
+        _thread_loops.loop = loop
+        _thread_loops.closer = _LoopCloser(loop)
+    return loop.run_until_complete(coro)
+
+
+class _LoopCloser:
+    """Closes a thread's handler loop when the thread's locals are dropped (thread exit)."""
+
+    __slots__ = ("loop",)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def __del__(self) -> None:
+        if not self.loop.is_running():
+            self.loop.close()
+
+
+class _Raised:
+    """What a handler raised on a worker thread, handed back as a value."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+class HandlerRunner:
+    """A loaded handler plus how to call it within its timeout.
+
+    :meth:`invocation` gives a per-call copy that captures what the handler prints when
+    capture is installed (the dev server, the inspector); read it from :attr:`output`.
+    """
+
+    __slots__ = (
+        "_captured",
+        "_stats",
+        "func",
+        "function_name",
+        "is_async",
+        "mode",
+        "name",
+        "own_deadline",
+    )
+
+    def __init__(
+        self,
+        spec: str | Callable[..., Any],
+        name: str,
+        mode: Literal["auto", "inline", "thread"] = "auto",
+    ) -> None:
+        self.func = load_handler(spec)
+        self.name = name
+        self.function_name = _function_name(name)
+        self.is_async = inspect.iscoroutinefunction(self.func) or inspect.iscoroutinefunction(
+            getattr(self.func, "__call__", None)  # noqa: B004 - async callable objects
+        )
+        self.mode = mode
+        #: A handler that keeps its own deadline and cannot hang (edge_middleware.js: it kills
+        #: its node worker at the deadline) runs on the calling thread, or awaits ``acall`` on
+        #: the event loop: no thread hop.
+        self.own_deadline = bool(getattr(self.func, "keeps_own_deadline", False))
+        self._captured: capture.Captured | None = None
+        #: [fast calls, slow strikes, demoted]; shared by every invocation copy
+        self._stats = [0, 0, 0]
+
+    def invocation(self) -> HandlerRunner:
+        """A copy of this runner for one call, capturing output when capture is installed."""
+        run = object.__new__(HandlerRunner)
+        run.func, run.name, run.function_name = self.func, self.name, self.function_name
+        run.is_async, run.mode, run._stats = self.is_async, self.mode, self._stats
+        run.own_deadline = self.own_deadline
+        run._captured = capture.Captured() if capture.installed() else None
+        return run
+
+    @property
+    def output(self) -> str:
+        """What the handler printed during the call (only on an :meth:`invocation`)."""
+        return self._captured.text if self._captured is not None else ""
+
+    def context(self, request_id: str, timeout: float) -> LambdaContext:
+        return LambdaContext(self.function_name, request_id, timeout)
+
+    # -- where a call runs ------------------------------------------------------------------
+    def placement(self) -> Placement:
+        if self.is_async:
+            return "async"
+        if self.own_deadline:
+            return "inline"
+        if self.mode != "auto":
+            return self.mode
+        fast, _, demoted = self._stats
+        return "inline" if fast >= PROVEN_CALLS and not demoted else "thread"
+
+    def _record(self, seconds: float) -> None:
+        stats = self._stats
+        if seconds < FAST_CALL:
+            stats[0] += 1
+        elif seconds > SLOW_CALL:
+            stats[2] = 1
+        else:
+            stats[1] += 1
+            if stats[1] >= SLOW_STRIKES:
+                stats[2] = 1
+
+    # -- failures -----------------------------------------------------------------------------
+    def _fail(self, exc: BaseException) -> CloudFrontError:
+        if isinstance(exc, CloudFrontError):
+            # A handler object that already knows CloudFront's answer (a CloudFront Function's
+            # FunctionExecutionError, a Node.js worker's timeout; edge_middleware/js/).
+            exc.handler = exc.handler or self.name
+            logger.error("handler %s failed: %s: %s", self.name, exc.error_name, exc.reason)
+            return exc
+        try:
+            text = str(exc)
+        except Exception:  # an exception whose __str__ fails still fails only this request
+            text = f"<{type(exc).__name__} with an unprintable message>"
+        logger.error("handler %s raised %s: %s", self.name, type(exc).__name__, text, exc_info=exc)
+        return LambdaExecutionError(
+            f"The Lambda function raised {type(exc).__name__}: {text}", handler=self.name
+        )
+
+    def _timed_out(self, timeout: float) -> LambdaTimeoutError:
+        logger.error("handler %s timed out after %.1f s", self.name, timeout)
+        return LambdaTimeoutError(
+            f"The Lambda function did not finish within its {timeout:g} s timeout",
+            handler=self.name,
+        )
+
+    def _body(self, event: dict[str, Any], ctx: LambdaContext) -> Any:
+        buf = self._captured
+        if buf is None:
+            return self.func(event, ctx)
+        return capture.run_captured(buf, self.func, event, ctx)
+
+    # -- the calls ----------------------------------------------------------------------------
+    def call_inline(self, event: dict[str, Any], request_id: str, timeout: float) -> object:
+        """Run a sync handler on this thread; a call that returns past ``timeout`` counts as
+        timed out (the 503 is sent when it returns). Raises LambdaExecutionError /
+        LambdaTimeoutError."""
+        ctx = self.context(request_id, timeout)
+        started = time.perf_counter()
+        try:
+            result = self._body(event, ctx)
+        except (Exception, SystemExit) as exc:  # sys.exit() in a handler is its failure
+            raise self._fail(exc) from None
+        finally:
+            elapsed = time.perf_counter() - started
+            if self.mode == "auto":
+                self._record(elapsed)
+            if self._captured is not None:
+                self._captured.close()
+        if elapsed > timeout:
+            raise self._timed_out(timeout)
+        return result
+
+    def _submit(self, event: dict[str, Any], ctx: LambdaContext) -> concurrent.futures.Future[Any]:
+        def timed() -> Any:
+            started = time.perf_counter()
+            try:
+                return self._body(event, ctx)
+            except (Exception, SystemExit) as exc:
+                # returned, not raised: a StopIteration cannot travel through a Future
+                return _Raised(exc)
+            finally:
+                if self.mode == "auto":
+                    self._record(time.perf_counter() - started)
+
+        return _EXECUTOR.submit(timed)
+
+    def _unwrap(self, result: Any) -> Any:
+        if isinstance(result, _Raised):
+            err = self._fail(result.exc)
+            # as ``raise ... from None`` inside the except block would: the handler's exception
+            # stays reachable for its traceback (tracebacks.py), hidden from the chain
+            err.__context__, err.__suppress_context__ = result.exc, True
+            raise err
+        return result
+
+    def call_sync(self, event: dict[str, Any], request_id: str, timeout: float) -> object:
+        """Run from sync code (WSGI, :func:`run_trigger`) where :meth:`placement` says.
+        Raises LambdaExecutionError / LambdaTimeoutError."""
+        placement = self.placement()
+        if placement == "inline":
+            return self.call_inline(event, request_id, timeout)
+        ctx = self.context(request_id, timeout)
+        try:
+            if placement == "async":
+                return run_coroutine(self._with_timeout(self._async_body(event, ctx), timeout))
+            fut = self._submit(event, ctx)
+            try:
+                return self._unwrap(fut.result(timeout))
+            except concurrent.futures.TimeoutError:
+                fut.cancel()  # still queued: it never runs
+                raise TimeoutError from None
+        except TimeoutError:
+            raise self._timed_out(timeout) from None
+        except CloudFrontError:
+            raise
+        except (Exception, SystemExit) as exc:  # sys.exit() in a handler is its failure
+            raise self._fail(exc) from None
+        finally:
+            if self._captured is not None:
+                self._captured.close()
+
+    async def _with_timeout(self, coro: Coroutine[Any, Any, Any], timeout: float) -> Any:
+        async with asyncio.timeout(timeout):
+            return await coro
+
+    async def _async_body(self, event: dict[str, Any], ctx: LambdaContext) -> object:
+        if self._captured is None:
+            return await self.func(event, ctx)
+        with capture.capturing(self._captured):
+            return await self.func(event, ctx)
+
+    async def call_async(self, event: dict[str, Any], request_id: str, timeout: float) -> object:
+        """Run from an event loop (ASGI) where :meth:`placement` says."""
+        placement = self.placement()
+        if placement == "inline" and not (self.own_deadline and hasattr(self.func, "acall")):
+            return self.call_inline(event, request_id, timeout)
+        ctx = self.context(request_id, timeout)
+        try:
+            if placement == "inline":  # edge_middleware.js: awaits its node worker's pipe
+                if self._captured is None:
+                    return await self.func.acall(event, ctx)  # type: ignore[attr-defined]
+                with capture.capturing(self._captured):
+                    return await self.func.acall(event, ctx)  # type: ignore[attr-defined]
+            if placement == "async":
+                # Most handlers never await: run the first step inline and only arm a timer
+                # (a loop TimerHandle per call) when the handler really suspends.
+                coro = self._async_body(event, ctx)
+                try:
+                    first = coro.send(None)
+                except StopIteration as stop:
+                    return stop.value
+                async with asyncio.timeout(timeout):
+                    return await _Resumed(coro, first)
+            fut = self._submit(event, ctx)
+            wrapped = asyncio.wrap_future(fut)
+            try:
+                async with asyncio.timeout(timeout):
+                    result = await wrapped
+            except TimeoutError:
+                fut.cancel()  # still queued: it never runs
+                raise
+            return self._unwrap(result)
+        except TimeoutError:
+            raise self._timed_out(timeout) from None
+        except (asyncio.CancelledError, CloudFrontError):
+            raise
+        except (Exception, SystemExit) as exc:  # sys.exit() in a handler is its failure
+            raise self._fail(exc) from None
+        finally:
+            if self._captured is not None:
+                self._captured.close()

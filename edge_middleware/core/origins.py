@@ -1,0 +1,151 @@
+"""The origin side of a request: the ``request.origin`` object, CloudFront's added headers,
+and which configured origin an origin-request function switched to."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from ..config.model import Behavior, EdgeConfig, Origin
+from ..config.settings import EdgeSettings
+from .convert import ViewerRequest
+from .headers import capitalize
+from .simulate import simulated_values
+from .types import CFHeaders, CFOrigin, CFRequest
+
+__all__ = ["build_origin_object", "cloudfront_headers", "effective_origin", "match_origin"]
+
+#: Values CloudFront would compute from the viewer; override with
+#: ``EdgeSettings(cloudfront_header_values=(("cloudfront-viewer-country", "DE"),))``.
+DEFAULT_CLOUDFRONT_VALUES: dict[str, str] = {
+    "cloudfront-is-desktop-viewer": "true",
+    "cloudfront-is-mobile-viewer": "false",
+    "cloudfront-is-tablet-viewer": "false",
+    "cloudfront-is-smarttv-viewer": "false",
+    "cloudfront-is-android-viewer": "false",
+    "cloudfront-is-ios-viewer": "false",
+    "cloudfront-viewer-country": "US",
+    "cloudfront-viewer-country-name": "United States",
+    "cloudfront-viewer-country-region": "WA",
+    "cloudfront-viewer-country-region-name": "Washington",
+    "cloudfront-viewer-city": "Seattle",
+    "cloudfront-viewer-postal-code": "98101",
+    "cloudfront-viewer-time-zone": "America/Los_Angeles",
+    "cloudfront-viewer-latitude": "47.61000",
+    "cloudfront-viewer-longitude": "-122.33000",
+    "cloudfront-viewer-metro-code": "819",
+    "cloudfront-viewer-asn": "16509",
+}
+
+
+def cloudfront_headers(
+    behavior: Behavior, viewer: ViewerRequest, settings: EdgeSettings
+) -> CFHeaders:
+    """The ``CloudFront-*`` headers the behavior's policies ask for (added after viewer-request;
+    a viewer-sent header of the same name is overwritten)."""
+    wanted = [h for h in behavior.cache.headers if h.startswith("cloudfront-")]
+    orp = behavior.origin_request_policy
+    if orp is not None and orp.headers in ("whitelist", "allViewerAndWhitelistCloudFront"):
+        wanted += [h for h in orp.header_names if h.startswith("cloudfront-")]
+    if not wanted:
+        return {}
+    values = dict(DEFAULT_CLOUDFRONT_VALUES)
+    values["cloudfront-forwarded-proto"] = viewer.scheme
+    values["cloudfront-viewer-http-version"] = (
+        "2.0" if viewer.http_version.startswith("2") else "1.1"
+    )
+    values["cloudfront-viewer-address"] = f"{viewer.request['clientIp']}:50000"
+    if viewer.scheme == "https":
+        values["cloudfront-viewer-tls"] = "TLSv1.3:TLS_AES_128_GCM_SHA256:fullHandshake"
+    names = list(viewer.request["headers"])
+    values["cloudfront-viewer-header-order"] = ":".join(capitalize(n) for n in names)
+    values["cloudfront-viewer-header-count"] = str(len(names))
+    values.update(dict(settings.cloudfront_header_values))
+    values.update(simulated_values())  # the dev server's per-request X-Edge-Viewer
+    out: CFHeaders = {}
+    for name in wanted:
+        if name in values:
+            out[name] = [
+                {"key": capitalize(name.replace("cloudfront", "CloudFront")), "value": values[name]}
+            ]
+    return out
+
+
+def _custom_headers(origin: Origin) -> CFHeaders:
+    out: CFHeaders = {}
+    for name, value in origin.custom_headers:
+        out.setdefault(name.lower(), []).append({"key": name, "value": value})
+    return out
+
+
+def build_origin_object(origin: Origin, scheme: str, settings: EdgeSettings) -> CFOrigin:
+    """``request.origin`` for origin events, every field from the config (§1.6)."""
+    if origin.kind == "s3":
+        if origin.s3_origin_access_identity:
+            auth = "origin-access-identity"
+        elif origin.uses_oac:
+            auth = settings.s3_oac_auth_method
+        else:
+            auth = "none"
+        return {
+            "s3": {
+                "authMethod": auth,  # type: ignore[typeddict-item]
+                "customHeaders": _custom_headers(origin),
+                "domainName": origin.domain_name,
+                "path": origin.origin_path,
+                "region": origin.region or "us-east-1",
+            }
+        }
+    if origin.protocol_policy == "match-viewer":
+        protocol = "https" if scheme == "https" else "http"
+    else:
+        protocol = "https" if origin.protocol_policy == "https-only" else "http"
+    return {
+        "custom": {
+            "customHeaders": _custom_headers(origin),
+            "domainName": origin.domain_name,
+            "keepaliveTimeout": origin.keepalive_timeout,
+            "path": origin.origin_path,
+            "port": origin.https_port if protocol == "https" else origin.http_port,
+            "protocol": protocol,  # type: ignore[typeddict-item]
+            "readTimeout": origin.read_timeout,
+            "sslProtocols": list(origin.ssl_protocols),
+        }
+    }
+
+
+def match_origin(config: EdgeConfig, request: CFRequest, default: Origin) -> tuple[Origin, str]:
+    """The configured origin an origin request now points at, and the id to route it by.
+
+    An origin-request function may switch origins (AWS examples 10-14) to one the distribution
+    does not define; then the id is the new domain name, so ``origins={"eu.example.com": url}``
+    can serve it.
+    """
+    obj = request.get("origin") or {}
+    target = obj.get("custom") or obj.get("s3")
+    if not target:
+        return default, default.id
+    domain = target.get("domainName", "")
+    if domain == default.domain_name:
+        return default, default.id
+    for origin in config.origins:
+        if origin.domain_name == domain:
+            return origin, origin.id
+    return default, domain
+
+
+def effective_origin(origin: Origin, request: CFRequest) -> Origin:
+    """The configured origin with what an origin-request function changed in ``request.origin``
+    (path, read and keep-alive timeouts), for a proxied origin."""
+    obj = request.get("origin") or {}
+    target: Any = obj.get("custom") or obj.get("s3")
+    if not target:
+        return origin
+    changes: dict[str, Any] = {}
+    if target.get("path", origin.origin_path) != origin.origin_path:
+        changes["origin_path"] = target["path"]
+    if target.get("readTimeout", origin.read_timeout) != origin.read_timeout:
+        changes["read_timeout"] = target["readTimeout"]
+    if target.get("keepaliveTimeout", origin.keepalive_timeout) != origin.keepalive_timeout:
+        changes["keepalive_timeout"] = target["keepaliveTimeout"]
+    return dataclasses.replace(origin, **changes) if changes else origin

@@ -1,0 +1,464 @@
+"""What the dev server calls (``server.py``): importing ``module:attribute``, telling ASGI from
+WSGI, reading ``--config``, and the holders that the server calls instead of the middleware.
+
+A holder forwards to its current middleware, which ``--reload`` replaces in place. It also
+answers ``POST /_edge/invalidate`` (a JSON list of paths) for loopback clients only, which is
+how ``edge-middleware invalidate --server`` reaches the running cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import importlib
+import importlib.util
+import inspect
+import json
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any, Literal
+
+from ..config.model import EdgeConfig
+from ..core.simulate import VIEWER_HEADER, parse_viewer_header, simulated
+from ..doors.asgi import EdgeMiddleware
+from ..doors.wsgi import EdgeWSGIMiddleware
+from ..exceptions import ConfigurationError
+from .devguard import Guard, asgi_headers, is_loopback, wsgi_headers
+
+__all__ = [
+    "INVALIDATE_PATH",
+    "ASGIHolder",
+    "Interface",
+    "Middleware",
+    "ServeError",
+    "WSGIHolder",
+    "detect_interface",
+    "find_front_door",
+    "import_object",
+    "invalidate_request",
+    "load_edge_config",
+    "require_extra",
+    "with_one_date",
+]
+
+logger = logging.getLogger("edge_middleware.server")
+
+#: Answered for loopback clients only; anything else goes to the app as usual.
+INVALIDATE_PATH = "/_edge/invalidate"
+
+Interface = Literal["asgi", "wsgi"]
+Middleware = EdgeMiddleware | EdgeWSGIMiddleware
+
+
+class ServeError(ConfigurationError):
+    """A ``serve`` setup the dev server refuses, with a message in plain words."""
+
+    def __init__(self, field: str, value: Any, message: str) -> None:
+        super().__init__(field, value, message)
+        self.args = (message,)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def import_object(spec: str, what: str = "APP") -> Any:
+    """``"package.module:attribute"`` (the attribute may be dotted) to the object."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ConfigurationError(what, spec, '"module:attribute"')
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigurationError(what, spec, f"an importable module ({exc})") from exc
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ConfigurationError(what, spec, f"{module_name} to define {attr}") from None
+    return obj
+
+
+def _positional_count(func: Any) -> int | None:
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(1 for p in sig.parameters.values() if p.kind in kinds)
+
+
+def detect_interface(app: Any) -> Interface:
+    """``"asgi"`` for an ASGI 3 app, ``"wsgi"`` otherwise.
+
+    ASGI: an ``async def`` function (or an object whose ``__call__`` is one) taking
+    ``(scope, receive, send)``, as Starlette, FastAPI and Django's ``ASGIHandler`` are, or any
+    callable of exactly three positional parameters. Everything else (Flask, Django's
+    ``WSGIHandler``, ``(environ, start_response)`` functions) is WSGI.
+    """
+    if not callable(app):
+        raise ConfigurationError("APP", app, "an ASGI or WSGI application (a callable)")
+    if inspect.isclass(app):
+        raise ConfigurationError("APP", app, "an application instance, not a class")
+    call = app if inspect.isroutine(app) else type(app).__call__
+    if inspect.iscoroutinefunction(call):
+        return "asgi"
+    if inspect.isroutine(app):
+        return "asgi" if _positional_count(app) == 3 else "wsgi"
+    count = _positional_count(app)  # bound __call__: self is not counted
+    return "asgi" if count == 3 else "wsgi"
+
+
+def find_front_door(app: Any) -> EdgeMiddleware | EdgeWSGIMiddleware | None:
+    """The edge middleware ``app`` already has in code, or None.
+
+    Follows what frameworks and wrappers keep: the app itself, Flask's ``app.wsgi_app``,
+    Starlette's/FastAPI's ``user_middleware`` (the stack is built here so the instance
+    exists), and ``.app`` / ``.application`` / ``.wrapped`` of any wrapper, a few levels deep
+    and a bounded number of objects (an object that makes up attributes cannot loop).
+    """
+    seen: set[int] = set()
+    todo: list[tuple[Any, int]] = [(app, 0)]
+    while todo and len(seen) < 64:
+        obj, depth = todo.pop(0)
+        if obj is None or id(obj) in seen or isinstance(obj, type):
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, EdgeMiddleware | EdgeWSGIMiddleware):
+            return obj
+        if depth >= 8:
+            continue
+        _build_starlette_stack(obj)
+        for attr in ("middleware_stack", "wsgi_app", "app", "application", "wrapped"):
+            try:
+                inner = getattr(obj, attr, None)
+            except Exception:  # a property that fails is not a wrapper
+                continue
+            if inner is not None and inner is not obj:
+                todo.append((inner, depth + 1))
+    return None
+
+
+def _build_starlette_stack(app: Any) -> None:
+    """Starlette builds its middleware stack on the first request; build it now when an
+    :class:`EdgeMiddleware` is among ``user_middleware``, so the instance can be found."""
+    try:
+        user_middleware = getattr(app, "user_middleware", None)
+        if not isinstance(user_middleware, list) or not any(
+            isinstance(getattr(m, "cls", None), type) and issubclass(m.cls, EdgeMiddleware)
+            for m in user_middleware
+        ):
+            return
+        build = getattr(app, "build_middleware_stack", None)
+        if getattr(app, "middleware_stack", None) is None and callable(build):
+            app.middleware_stack = build()  # what Starlette does on its first request
+    except Exception:  # not a Starlette app after all
+        return
+
+
+def describe_config(config: EdgeConfig) -> str:
+    """A short name for a config in messages: its distribution and behavior count."""
+    count = len(config.all_behaviors)
+    return f"distribution {config.distribution_id}, {count} behavior{'s' * (count != 1)}"
+
+
+#: ``pip install 'edge-middleware[EXTRA]'`` for what each optional import is for.
+EXTRAS = {"uvicorn": "server", "cheroot": "server", "httpx": "proxy", "cryptography": "tls"}
+
+
+def require_extra(module: str, extra: str, what: str) -> None:
+    """Fail now, with the install line, when an optional dependency is missing."""
+    if importlib.util.find_spec(module) is None:
+        raise ServeError(
+            what,
+            module,
+            f"{what} needs {module}, which is not installed: "
+            f"pip install 'edge-middleware[{extra}]'",
+        )
+
+
+def load_edge_config(
+    spec: str | None,
+    handlers: Mapping[str, str] | None = None,
+    *,
+    logical_id: str | None = None,
+    policies: str | Sequence[str] | None = None,
+) -> tuple[EdgeConfig, Path | None, str | None]:
+    """``--config``: a file for ``load_config``, or ``module:attribute`` naming an EdgeConfig
+    (or a mapping). Returns the config, the file it came from, the module it came from.
+    ``policies``: a ``--policies`` file (``aws cloudfront get-cache-policy`` output ...)."""
+    from ..config.loaders import load_config
+    from ..config.loaders.policy_files import read_policies
+
+    if spec is None:
+        if policies is not None:
+            raise ServeError("--policies", policies, "--policies goes with --config FILE")
+        return EdgeConfig(), None, None
+    given = read_policies(policies) if policies is not None else None
+    path = Path(spec)
+    if path.exists() or ":" not in spec or os.sep in spec:
+        if not path.is_file():
+            raise ConfigurationError("--config", spec, "an existing file")
+        config = load_config(
+            path, handlers=dict(handlers or {}), logical_id=logical_id, policies=given
+        )
+        return config, path.resolve(), None
+    obj = import_object(spec, "--config")
+    module = spec.partition(":")[0]
+    if isinstance(obj, EdgeConfig):
+        return obj, None, module
+    if isinstance(obj, Mapping):
+        return load_config(obj, handlers=dict(handlers or {}), policies=given), None, module
+    raise ConfigurationError("--config", spec, "an EdgeConfig, a mapping or a config file")
+
+
+# -- invalidation endpoint -------------------------------------------------------------------
+
+
+_is_loopback = is_loopback  # the name tests and older callers use
+
+
+def invalidate_request(
+    method: str, content_type: str, body: bytes, invalidate: Callable[[list[str]], int]
+) -> tuple[int, dict[str, Any]]:
+    """Handle ``POST /_edge/invalidate``: ``["/path", "/images/*"]`` or ``{"paths": [...]}``.
+
+    A JSON content type is required, so a web page cannot trigger it with a simple
+    cross-site form post."""
+    if method != "POST":
+        return 405, {"error": "use POST"}
+    if content_type.split(";", 1)[0].strip().lower() != "application/json":
+        return 415, {"error": "send Content-Type: application/json"}
+    try:
+        doc = json.loads(body or b"null")
+    except ValueError:
+        return 400, {"error": "the body is not JSON"}
+    paths = doc.get("paths") if isinstance(doc, dict) else doc
+    if (
+        not isinstance(paths, list)
+        or not paths
+        or not all(isinstance(p, str) and p.startswith("/") for p in paths)
+    ):
+        return 400, {"error": 'expected a JSON list of paths, e.g. ["/index.html", "/img/*"]'}
+    count = invalidate(paths)
+    logger.info("invalidated %d cache entries for %s", count, paths)
+    return 200, {"invalidated": count, "paths": paths}
+
+
+def _invalidate_message(status: int, doc: dict[str, Any]) -> str:
+    if status != 200:
+        return f"POST {INVALIDATE_PATH}: {status} {doc.get('error')}"
+    return f"invalidated {doc['invalidated']} cached object(s) for {' '.join(doc['paths'])}"
+
+
+def _invalidate_refused(reason: str) -> tuple[int, dict[str, Any]]:
+    return 403, {"error": f"{INVALIDATE_PATH} {reason}"}
+
+
+class ASGIHolder:
+    """What uvicorn calls: the current :class:`EdgeMiddleware`, swappable on reload.
+
+    It also answers ``POST /_edge/invalidate`` for the local developer (``guard``), turns a
+    loopback client's ``X-Forwarded-Proto: https`` into an HTTPS viewer when
+    ``trust_forwarded_proto``, and applies a local ``X-Edge-Viewer`` header (simulate.py).
+    """
+
+    def __init__(
+        self,
+        middleware: EdgeMiddleware,
+        notify: Callable[[str], None] | None = None,
+        app: Any = None,
+        guard: Guard | None = None,
+    ) -> None:
+        self.middleware = middleware
+        self.notify = notify
+        #: What requests go to: the middleware, or the app that already wraps it in code.
+        self.app: Any = app if app is not None else middleware
+        self.guard = guard if guard is not None else Guard()
+        self.trust_forwarded_proto = False
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        peer = client[0] if client else None
+        headers = asgi_headers(scope)
+        if scope.get("path") == INVALIDATE_PATH and is_loopback(peer):
+            await self._invalidate(scope, receive, send, peer, headers)
+            return
+        simulated_now: tuple[tuple[str, str], ...] = ()
+        if VIEWER_HEADER in headers:
+            if self.guard.local(peer, headers):
+                simulated_now = parse_viewer_header(headers[VIEWER_HEADER])
+            scope = dict(scope)
+            scope["headers"] = [
+                (k, v) for k, v in scope["headers"] if k.lower() != VIEWER_HEADER.encode()
+            ]
+        if (
+            self.trust_forwarded_proto
+            and scope.get("scheme") == "http"
+            and headers.get("x-forwarded-proto", "").strip().lower() == "https"
+            and is_loopback(peer)
+        ):
+            scope = dict(scope, scheme="https")
+        if not simulated_now:
+            await self.app(scope, receive, send)
+            return
+        token = simulated.set(simulated_now)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            simulated.reset(token)
+
+    async def _invalidate(
+        self, scope: Any, receive: Any, send: Any, peer: str | None, headers: dict[str, str]
+    ) -> None:
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+        query = scope.get("query_string", b"").decode("latin-1")
+        reason = self.guard.refusal(peer, headers, query)
+        if reason is not None:
+            status, doc = _invalidate_refused(reason)
+        else:
+            status, doc = await asyncio.to_thread(
+                invalidate_request,
+                scope["method"],
+                headers.get("content-type", ""),
+                b"".join(chunks),
+                self.middleware.invalidate,
+            )
+        if self.notify is not None:
+            self.notify(_invalidate_message(status, doc))
+        body = json.dumps(doc).encode()
+        out = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": body})
+
+
+def with_one_date(app: Any) -> Any:
+    """The ASGI app as the dev server serves it under uvicorn (``date_header=False``)."""
+
+    async def served(scope: Any, receive: Any, send: Any) -> None:
+        await app(scope, receive, _one_date(send) if scope["type"] == "http" else send)
+
+    return served
+
+
+def _one_date(send: Any) -> Any:
+    """uvicorn runs with ``date_header=False``: a response gets one ``Date``, the origin's
+    when it sent one, else the server's (uvicorn would add its own beside the origin's)."""
+
+    async def sender(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            if not any(name.lower() == b"date" for name, _ in headers):
+                headers.append((b"date", formatdate(usegmt=True).encode()))
+                message = {**message, "headers": headers}
+        await send(message)
+
+    return sender
+
+
+class _InContext:
+    """A WSGI response iterable whose iteration (where the work may happen) runs in ``ctx``."""
+
+    def __init__(self, ctx: contextvars.Context, result: Iterable[bytes]) -> None:
+        self.ctx = ctx
+        self.result = result
+        self.iterator = ctx.run(iter, result)
+
+    def __iter__(self) -> _InContext:
+        return self
+
+    def __next__(self) -> bytes:
+        return self.ctx.run(next, self.iterator)
+
+    def close(self) -> None:
+        close = getattr(self.result, "close", None)
+        if close is not None:
+            self.ctx.run(close)
+
+
+class WSGIHolder:
+    """What the WSGI server calls: the current :class:`EdgeWSGIMiddleware` (see ASGIHolder)."""
+
+    def __init__(
+        self,
+        middleware: EdgeWSGIMiddleware,
+        notify: Callable[[str], None] | None = None,
+        app: Any = None,
+        guard: Guard | None = None,
+    ) -> None:
+        self.middleware = middleware
+        self.notify = notify
+        #: What requests go to: the middleware, or the app that already wraps it in code.
+        self.app: Any = app if app is not None else middleware
+        self.guard = guard if guard is not None else Guard()
+        self.trust_forwarded_proto = False
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        peer = environ.get("REMOTE_ADDR")
+        headers = wsgi_headers(environ)
+        if environ.get("PATH_INFO") == INVALIDATE_PATH and is_loopback(peer):
+            return self._invalidate(environ, start_response, peer, headers)
+        simulated_now: tuple[tuple[str, str], ...] = ()
+        if VIEWER_HEADER in headers:
+            if self.guard.local(peer, headers):
+                simulated_now = parse_viewer_header(headers[VIEWER_HEADER])
+            environ.pop("HTTP_X_EDGE_VIEWER", None)
+        if (
+            self.trust_forwarded_proto
+            and environ.get("wsgi.url_scheme") == "http"
+            and headers.get("x-forwarded-proto", "").strip().lower() == "https"
+            and is_loopback(peer)
+        ):
+            environ["wsgi.url_scheme"] = "https"
+        if not simulated_now:
+            result: Iterable[bytes] = self.app(environ, start_response)
+            return result
+        ctx = contextvars.copy_context()
+        ctx.run(simulated.set, simulated_now)
+        return _InContext(ctx, ctx.run(self.app, environ, start_response))
+
+    def _invalidate(
+        self, environ: dict[str, Any], start_response: Any, peer: str | None, headers: Any
+    ) -> Iterable[bytes]:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        body = environ["wsgi.input"].read(length) if length > 0 else b""
+        reason = self.guard.refusal(peer, headers, environ.get("QUERY_STRING", ""))
+        if reason is not None:
+            status, doc = _invalidate_refused(reason)
+        else:
+            status, doc = invalidate_request(
+                environ["REQUEST_METHOD"],
+                environ.get("CONTENT_TYPE", ""),
+                body,
+                self.middleware.invalidate,
+            )
+        if self.notify is not None:
+            self.notify(_invalidate_message(status, doc))
+        out = json.dumps(doc).encode()
+        start_response(
+            f"{status} {_STATUS_WORDS.get(status, 'Error')}",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(out)))],
+        )
+        return [out]
+
+
+_STATUS_WORDS = {
+    200: "OK",
+    400: "Bad Request",
+    403: "Forbidden",
+    405: "Method Not Allowed",
+    415: "Unsupported Media Type",
+}

@@ -1,0 +1,543 @@
+"""The development server behind ``edge-middleware serve``.
+
+It imports ``module:attribute``, finds out whether that is an ASGI or a WSGI app, wraps it in
+:class:`~edge_middleware.EdgeMiddleware` (served by uvicorn) or
+:class:`~edge_middleware.EdgeWSGIMiddleware` (served by Werkzeug's threaded server), prints the
+distribution's behaviors, then one line per request with the triggers that ran and what the
+handlers printed (``devlog.py``).
+
+The server calls a holder (``devapp.py``), never the middleware directly, so ``--reload`` can
+build a fresh middleware (re-imported handler modules, re-read config) and swap it in without
+restarting the process; requests in flight finish on the old one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+from ..cache.entry import Storage
+from ..cache.redis import storage_from_url
+from ..doors.asgi import EdgeMiddleware
+from ..doors.middleware import Observer
+from ..doors.wsgi import EdgeWSGIMiddleware
+from ..exceptions import ConfigurationError
+from .accesslog import AccessLog
+from .devapp import (
+    INVALIDATE_PATH,
+    ASGIHolder,
+    Interface,
+    Middleware,
+    ServeError,
+    WSGIHolder,
+    describe_config,
+    detect_interface,
+    find_front_door,
+    import_object,
+    load_edge_config,
+    require_extra,
+    with_one_date,
+)
+from .devguard import Guard
+from .devlog import ConsoleLog, banner
+from .devtls import TLSFiles
+from .inspector import Inspector, InspectorASGIMount, InspectorWSGIMount, mount_inspector
+
+__all__ = ["INVALIDATE_PATH", "DevServer", "ServeOptions", "run"]
+
+logger = logging.getLogger("edge_middleware.server")
+
+#: Seconds an idle keep-alive or half-sent request may hold a WSGI connection.
+CONNECTION_TIMEOUT = 10
+#: Seconds requests in flight get to finish after SIGINT/SIGTERM.
+SHUTDOWN_GRACE = 2
+#: Exit status when the watchdog ends a process that did not stop by itself.
+EXIT_INTERRUPTED = 0
+#: Worker threads of the WSGI dev server.
+WSGI_THREADS = 32
+
+# -- the server ------------------------------------------------------------------------------
+
+
+@dataclass
+class ServeOptions:
+    """The options of ``edge-middleware serve`` (see ``edge-middleware serve --help``)."""
+
+    #: ``module:attribute`` of the app; None with ``origin`` (proxy-only).
+    app: str | None
+    config: str | None = None
+    handlers: dict[str, str] = field(default_factory=dict)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    reload: bool = False
+    reload_interval: float = 0.5
+    redis: str | None = None
+    access_log: str | None = None
+    log_secrets: bool = False
+    interface: Literal["auto", "asgi", "wsgi"] = "auto"
+    logical_id: str | None = None
+    #: The request inspector at /_edge/ (``--no-inspector`` turns it off).
+    inspector: bool = True
+    #: ``--tls``: serve HTTPS with a loopback certificate made on first use.
+    tls: bool = False
+    #: ``--cert``/``--key``: serve HTTPS with these files instead.
+    cert: str | None = None
+    key: str | None = None
+    #: Treat a loopback client's ``X-Forwarded-Proto: https`` as an HTTPS viewer.
+    trust_forwarded_proto: bool = False
+    #: ``--origin URL``: proxy-only, every origin of the config is this running server.
+    origin: str | None = None
+    #: ``--policies FILE``: cache / origin request / response headers policies by id.
+    policies: list[str] | None = None
+    #: ``--edge-token``: the inspector and ``/_edge/invalidate`` want this token.
+    edge_token: str | None = None
+    #: ``--edge-allow-proxied``: accept them through a local reverse proxy.
+    edge_allow_proxied: bool = False
+
+
+class DevServer:
+    """Builds the middleware from :class:`ServeOptions`, prints, serves, reloads.
+
+    Example::
+
+        server = DevServer(ServeOptions("app:app", config="edge.toml", reload=True))
+        server.serve()   # blocks until SIGINT/SIGTERM
+    """
+
+    def __init__(self, options: ServeOptions, out: TextIO | None = None) -> None:
+        self.options = options
+        self.out = out if out is not None else sys.stdout
+        color = self.out.isatty() and "NO_COLOR" not in os.environ
+        self.console = ConsoleLog(self.out, color=color, log_secrets=options.log_secrets)
+        self.storage: Storage | None = storage_from_url(options.redis) if options.redis else None
+        self.access_log = (
+            AccessLog(options.access_log, log_secrets=options.log_secrets)
+            if options.access_log
+            else None
+        )
+        self.config_file: Path | None = None
+        self.config_module: str | None = None
+        self.interface: Interface | None = None
+        #: What the server calls behind the holder: the middleware, or the app wrapping it.
+        self.served_app: Any = None
+        self.wrapped_in_code = False
+        self.guard = Guard(token=options.edge_token, allow_proxied=options.edge_allow_proxied)
+        self.inspector = (
+            Inspector(show_secrets=options.log_secrets, guard=self.guard)
+            if options.inspector
+            else None
+        )
+        self.tls = _tls_files(options)
+        self.middleware = self.build()
+        # A missing server fails now, with the install line, not after "listening".
+        if self.interface == "asgi":
+            require_extra("uvicorn", "server", "serving an ASGI app")
+        else:
+            require_extra("cheroot", "server", "serving a WSGI app")
+        self.holder: ASGIHolder | WSGIHolder = (
+            ASGIHolder(self.middleware, self.console.message, self.served_app)
+            if isinstance(self.middleware, EdgeMiddleware)
+            else WSGIHolder(self.middleware, self.console.message, self.served_app)
+        )
+        #: What the server calls: the holder, behind the inspector's /_edge/ pages.
+        self.app: ASGIHolder | WSGIHolder | InspectorASGIMount | InspectorWSGIMount = (
+            mount_inspector(self.holder, self.inspector, interface=self.interface)
+            if self.inspector is not None
+            else self.holder
+        )
+        self.holder.trust_forwarded_proto = options.trust_forwarded_proto
+        self.holder.guard = self.guard
+        self._reloader: _Reloader | None = None
+
+    def build(self) -> Middleware:
+        """A fresh middleware from the app and config as they are now.
+
+        An app that already wraps itself in :class:`EdgeMiddleware` / ``EdgeWSGIMiddleware``
+        in code is served as it is, with the config it was given there: ``--config`` or
+        ``--handler`` beside it is refused rather than stacking two edges.
+        """
+        opts = self.options
+        if opts.origin is not None:
+            return self._build_proxy()
+        if not opts.app:
+            raise ServeError("APP", None, "give APP (module:attribute) or --origin URL")
+        app = import_object(opts.app)
+        interface = detect_interface(app) if opts.interface == "auto" else opts.interface
+        if self.interface is not None and interface != self.interface:
+            raise ConfigurationError("APP", opts.app, f"to stay an {self.interface.upper()} app")
+        inner = find_front_door(app)
+        middleware: Middleware
+        if inner is not None:
+            if opts.config is not None or opts.handlers:
+                given = f"--config {opts.config}" if opts.config else "--handler"
+                raise ServeError(
+                    "APP",
+                    opts.app,
+                    f"{opts.app} already wraps {type(inner).__name__} in code "
+                    f"({describe_config(inner.config)}); {given} would put a second edge "
+                    f"({given.removeprefix('--config ')}) in front of it, and the inner one "
+                    "would pass every request through. Drop the option to serve the app's "
+                    "own config, or serve the app without its middleware.",
+                )
+            middleware = inner
+            self.served_app = app
+            self.config_file = None
+            self.config_module = opts.app.partition(":")[0]
+            self.wrapped_in_code = True
+        else:
+            config, self.config_file, self.config_module = load_edge_config(
+                opts.config, opts.handlers, logical_id=opts.logical_id, policies=opts.policies
+            )
+            # A reload starts with an empty in-process cache (old handlers' results are
+            # gone); a Redis cache is shared and kept.
+            if interface == "asgi":
+                middleware = EdgeMiddleware(app, config=config, storage=self.storage)
+            else:
+                middleware = EdgeWSGIMiddleware(app, config=config, storage=self.storage)
+            self.served_app = middleware
+            self.wrapped_in_code = False
+        return self._observe(middleware, interface)
+
+    def _build_proxy(self) -> Middleware:
+        """``--origin URL``: no app; every origin of the distribution is that server."""
+        opts = self.options
+        origin = opts.origin or ""
+        if opts.app:
+            raise ServeError("APP", opts.app, "give APP or --origin URL, not both")
+        if not origin.startswith(("http://", "https://")):
+            raise ServeError("--origin", origin, f"--origin wants an http(s):// URL: {origin!r}")
+        require_extra("httpx", "proxy", "--origin")
+        config, self.config_file, self.config_module = load_edge_config(
+            opts.config, opts.handlers, logical_id=opts.logical_id, policies=opts.policies
+        )
+        interface: Interface = "asgi" if opts.interface == "asgi" else "wsgi"
+        origins = {o.id: origin for o in config.origins}
+        middleware: Middleware
+        if interface == "asgi":
+            middleware = EdgeMiddleware(
+                _no_app_asgi, config=config, storage=self.storage, origins=origins
+            )
+        else:
+            middleware = EdgeWSGIMiddleware(
+                _no_app_wsgi, config=config, storage=self.storage, origins=origins
+            )
+        self.served_app = middleware
+        self.wrapped_in_code = False
+        return self._observe(middleware, interface)
+
+    def _observe(self, middleware: Middleware, interface: Interface) -> Middleware:
+        middleware.add_observer(self.console)
+        if self.inspector is not None:
+            middleware.add_observer(self.inspector.observer)
+        if self.access_log is not None:
+            self.access_log.domain_name = middleware.config.distribution_domain_name
+            observer: Observer = self.access_log
+            middleware.add_observer(observer)
+        self.interface = interface
+        return middleware
+
+    # -- reload ---------------------------------------------------------------------------
+    def watched(self) -> dict[Path, str | None]:
+        """Files to poll: the config file and the modules the handlers (or config) live in."""
+        files: dict[Path, str | None] = {}
+        if self.config_file is not None:
+            files[self.config_file] = None
+        runners = self.middleware.options.pipeline.runners.values()
+        names = {getattr(runner.func, "__module__", None) for runner in runners}
+        for runner in runners:  # JavaScript functions (edge_middleware.js): their .js files
+            for source in getattr(runner.func, "source_files", ()):
+                files[Path(source)] = None
+        names.add(self.config_module)
+        for name in sorted(n for n in names if n):
+            module = sys.modules.get(name)
+            file = getattr(module, "__file__", None)
+            if file and file.endswith(".py"):
+                files[Path(file).resolve()] = name
+        return files
+
+    def reload(self, changed: list[Path]) -> bool:
+        """Re-import changed handler modules, rebuild, swap in. On failure keep the old."""
+        files = self.watched()
+        modules = [files[p] for p in changed if files.get(p)]
+        if self.config_module and self.config_module not in modules:
+            modules.append(self.config_module)  # it holds references to the old functions
+        try:
+            for name in modules:
+                module = sys.modules.get(name or "")
+                if module is None:
+                    continue
+                _drop_bytecode(module)
+                importlib.reload(module)
+            middleware = self.build()
+        except Exception as exc:
+            self.console.message(
+                f"reload failed, keeping the previous configuration: {type(exc).__name__}: {exc}",
+                error=True,
+            )
+            return False
+        self.middleware = middleware
+        holder: Any = self.holder  # same interface as before: checked in build()
+        holder.middleware = middleware
+        holder.app = self.served_app
+        names = ", ".join(p.name for p in changed)
+        self.console.message(f"reloaded after a change to {names}")
+        self.console.write_banner(banner(middleware.config, indent="  "))
+        return True
+
+    # -- serving --------------------------------------------------------------------------
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls is not None else "http"
+
+    def viewer_protocol_line(self) -> str:
+        """What the banner says about how viewers are seen: HTTPS, or HTTP and what to do."""
+        opts = self.options
+        redirecting = [
+            b.path_pattern
+            for b in self.middleware.config.all_behaviors
+            if b.viewer_protocol_policy != "allow-all"
+        ]
+        if self.tls is not None:
+            trust = f"; trust {self.tls.ca}" if self.tls.ca is not None else ""
+            return f"viewer: HTTPS (TLS with {self.tls.cert}{trust})"
+        if opts.trust_forwarded_proto:
+            return (
+                "viewer: HTTP, or HTTPS when a loopback client sends X-Forwarded-Proto: https "
+                "(--trust-forwarded-proto)"
+            )
+        if redirecting:
+            return (
+                f"viewer: HTTP: behaviors {', '.join(redirecting)} redirect to https:// "
+                "(serve with --tls, or --trust-forwarded-proto behind a local TLS proxy)"
+            )
+        return "viewer: HTTP"
+
+    def print_banner(self) -> None:
+        opts = self.options
+        server = "uvicorn" if self.interface == "asgi" else "cheroot, threaded, keep-alive"
+        what = f"app {opts.app}" if opts.app else f"proxy to {opts.origin}"
+        lines = [f"edge-middleware: {str(self.interface).upper()} {what} ({server})"]
+        if opts.config:
+            lines.append(f"config: {opts.config}")
+        elif self.wrapped_in_code:
+            lines.append(
+                f"config: the {type(self.middleware).__name__} that {opts.app} already wraps "
+                "in code"
+            )
+        lines.extend(banner(self.middleware.config, indent="  "))
+        storage = "redis " + opts.redis if opts.redis else "memory"
+        lines.append(f"cache: {storage}; invalidate: POST {INVALIDATE_PATH} (loopback only)")
+        lines.append(self.viewer_protocol_line())
+        if opts.access_log:
+            lines.append(f"access log: {opts.access_log}")
+        if opts.reload:
+            lines.append("reload: watching the config and the handler modules")
+        if self.inspector is not None:
+            url = f"{self.scheme}://{_url_host(opts.host)}:{opts.port}/_edge/"
+            lines.append(f"inspector: {url}  (loopback clients only)")
+        self.console.write_banner(lines)
+
+    def print_listening(self, port: int) -> None:
+        url = f"{self.scheme}://{_url_host(self.options.host)}:{port}"
+        self.console.write_banner([f"listening on {url}  (Ctrl+C to stop)"])
+
+    def serve(self) -> None:
+        """Serve until interrupted (SIGINT or SIGTERM); "listening" is printed once bound.
+
+        :raises OSError: the address could not be bound (port taken, not ours).
+        """
+        self.print_banner()
+        if self.options.reload:
+            self._reloader = _Reloader(self, self.options.reload_interval)
+            self._reloader.start()
+        try:
+            if self.interface == "asgi":
+                self._serve_asgi()
+            else:
+                self._serve_wsgi()
+        finally:
+            if self._reloader is not None:
+                self._reloader.stop()
+            if self.access_log is not None:
+                self.access_log.close()
+
+    def _serve_asgi(self) -> None:
+        import uvicorn
+
+        tls = self.tls
+        config = uvicorn.Config(
+            with_one_date(self.app),
+            host=self.options.host,
+            port=self.options.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="auto",
+            proxy_headers=False,  # the viewer's address is the socket's
+            server_header=False,
+            date_header=False,  # with_one_date adds Date when the response has none
+            ssl_certfile=str(tls.cert) if tls is not None else None,
+            ssl_keyfile=str(tls.key) if tls is not None else None,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE,
+        )
+        sock = config.bind_socket()  # raises OSError before "listening" is printed
+        self.print_listening(sock.getsockname()[1])
+
+        class Server(uvicorn.Server):
+            def handle_exit(self, sig: int, frame: Any) -> None:
+                _exit_watchdog()
+                super().handle_exit(sig, frame)
+
+        Server(config).run(sockets=[sock])
+
+    def _serve_wsgi(self) -> None:
+        from cheroot import wsgi
+
+        server = wsgi.Server(
+            (self.options.host, self.options.port),
+            self.app,
+            numthreads=WSGI_THREADS,
+            server_name=self.options.host,
+            # Idle keep-alive connections and half-sent requests are closed after this.
+            timeout=CONNECTION_TIMEOUT,
+            shutdown_timeout=SHUTDOWN_GRACE,
+        )
+        if self.tls is not None:
+            from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+            server.ssl_adapter = BuiltinSSLAdapter(str(self.tls.cert), str(self.tls.key))
+        server.prepare()  # binds: raises OSError before "listening" is printed
+        self.print_listening(server.bind_addr[1])
+
+        def stop(signum: int, frame: Any) -> None:
+            _exit_watchdog()
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGTERM, stop)
+        previous_int = signal.signal(signal.SIGINT, stop)
+        try:
+            server.serve()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)
+            server.stop()
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+_watchdog_started = threading.Event()
+
+
+def _exit_watchdog(grace: float = SHUTDOWN_GRACE + 2.0) -> None:
+    """After SIGINT/SIGTERM: if the process is still alive ``grace`` seconds later (a handler
+    hangs in a worker thread that nothing can interrupt), end it. The dev server owns its
+    process; a hung handler must not keep it from stopping."""
+    if _watchdog_started.is_set():
+        return
+    _watchdog_started.set()
+
+    def expire() -> None:
+        time.sleep(grace)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(EXIT_INTERRUPTED)
+
+    threading.Thread(target=expire, name="edge-exit-watchdog", daemon=True).start()
+
+
+def _no_app_wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """Proxy-only mode: every origin is a URL, so this is never reached."""
+    start_response("502 Bad Gateway", [("Content-Type", "text/plain")])
+    return [b"no app: this server only proxies to --origin\n"]
+
+
+async def _no_app_asgi(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    body = b"no app: this server only proxies to --origin\n"
+    await send({"type": "http.response.start", "status": 502, "headers": []})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _tls_files(options: ServeOptions) -> TLSFiles | None:
+    from .devtls import TLSFiles, ensure_local_certificate
+
+    if (options.cert is None) != (options.key is None):
+        raise ServeError("--cert", options.cert, "give --cert and --key together")
+    if options.cert is not None and options.key is not None:
+        for flag, name in (("--cert", options.cert), ("--key", options.key)):
+            if not Path(name).is_file():
+                raise ServeError(flag, name, f"{flag} {name}: no such file")
+        return TLSFiles(Path(options.cert), Path(options.key))
+    if options.tls:
+        return ensure_local_certificate()
+    return None
+
+
+def _drop_bytecode(module: Any) -> None:
+    """Remove a module's cached bytecode: a same-size edit within the same second would
+    otherwise pass the .pyc's mtime check and reload the old code."""
+    file = getattr(module, "__file__", None)
+    if not file:
+        return
+    try:
+        os.remove(importlib.util.cache_from_source(file))
+    except (OSError, NotImplementedError, ValueError):
+        pass
+
+
+class _Reloader(threading.Thread):
+    """Polls mtimes (no extra dependency) and calls :meth:`DevServer.reload`."""
+
+    def __init__(self, server: DevServer, interval: float) -> None:
+        super().__init__(name="edge-reloader", daemon=True)
+        self.server = server
+        self.interval = interval
+        self._stop_event = threading.Event()
+        self._mtimes = self._scan()
+
+    def _scan(self) -> dict[Path, int]:
+        out = {}
+        for path in self.server.watched():
+            try:
+                out[path] = path.stat().st_mtime_ns
+            except OSError:
+                out[path] = -1
+        return out
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            try:
+                self.check()
+            except Exception:  # the watcher must not die
+                logger.exception("the reloader failed")
+
+    def check(self) -> None:
+        now = self._scan()
+        changed = [p for p, m in now.items() if self._mtimes.get(p) not in (None, m)]
+        self._mtimes = now
+        if changed:
+            self.server.reload(changed)
+            self._mtimes = self._scan()  # handler modules may have changed with the config
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+
+def run(options: ServeOptions, out: TextIO | None = None) -> None:
+    """Build and serve (what ``edge-middleware serve`` calls)."""
+    DevServer(options, out).serve()

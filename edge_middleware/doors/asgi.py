@@ -1,0 +1,497 @@
+"""The ASGI front door: ``EdgeMiddleware``.
+
+It converts the scope, drives the pipeline and performs its effects; it makes no CloudFront
+answer of its own. Its twin is ``wsgi.py``: the same methods in the same order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import Any, assert_never
+
+from ..cache.compression import compress
+from ..cache.entry import Storage
+from ..core.convert import ViewerRequest, origin_scope, request_from_scope
+from ..core.origins import effective_origin
+from ..exceptions import CloudFrontError, OriginError
+from ..pipeline import Step
+from ..pipeline.effects import (
+    CallHandler,
+    Compress,
+    Effect,
+    FetchOrigin,
+    Invalidate,
+    JoinFlight,
+    Lookup,
+    OriginBody,
+    OriginResponse,
+    Outcome,
+    ReadBody,
+    ReadOriginBody,
+    Refresh,
+    Store,
+)
+from ..pipeline.flow import Flow
+from .middleware import FrontDoor, RequestRecord, SharedOptions
+
+__all__ = ["EdgeMiddleware"]
+
+logger = logging.getLogger("edge_middleware.asgi")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_NO_EXTENSIONS = ("http.response.pathsend", "http.response.zerocopysend")
+#: Bodies this large are compressed on a worker thread, not on the event loop.
+_COMPRESS_OFF_LOOP = 128 * 1024
+
+
+class EdgeMiddleware(FrontDoor):
+    """Run a distribution's Lambda@Edge triggers and edge cache in front of an ASGI 3 app.
+
+    :param app: the ASGI application (Starlette, FastAPI, Django ASGI ...): the origin.
+    :param config: an :class:`~edge_middleware.EdgeConfig`, or a path/mapping for
+        :func:`~edge_middleware.load_config`.
+    :param storage: the cache storage; default an in-process ``MemoryStorage()``.
+    :param clock: seconds since the epoch; every TTL and ``Age`` decision uses it.
+    :param origins: origin id -> ``None`` (this app), an ``http(s)://`` URL, or another app.
+
+    Non-``http`` scopes (websocket, lifespan) pass straight through. Example::
+
+        from edge_middleware import EdgeMiddleware, EdgeConfig, Behavior
+
+        app = EdgeMiddleware(app, config=EdgeConfig(default=Behavior(
+            viewer_request="handlers.auth:handler")))
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        config: object = None,
+        storage: Storage | None = None,
+        clock: Callable[[], float] = time.time,
+        origins: Mapping[str, object] | None = None,
+    ) -> None:
+        self.app = app
+        self.options = SharedOptions(
+            config=config, storage=storage, clock=clock, origins=origins, app=app
+        )
+        self._flights: dict[str, asyncio.Event] = {}
+        #: background refreshes (stale-while-revalidate), one per key at a time
+        self._background: dict[str, asyncio.Task[None]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("edge.middleware") is not None:
+            await self.app(scope, receive, send)
+            return
+        await _Responder(self, scope, receive, send).run()
+
+
+class _Responder:
+    """One viewer request (per-request state is never stored on the middleware)."""
+
+    def __init__(self, mw: EdgeMiddleware, scope: Scope, receive: Receive, send: Send) -> None:
+        self.mw = mw
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self.body: bytes | None = None
+        #: the viewer's body was read only in part (the rest streams to the origin)
+        self.body_rest = False
+        self.flights: list[str] = []
+        self.origin: _OriginStream | None = None
+        self.bytes_sent = 0
+        self.t0 = time.perf_counter()
+        self.viewer: ViewerRequest | None = None
+        self.flow: Flow | None = None
+
+    # -- driving the pipeline ---------------------------------------------------------------
+    async def run(self) -> None:
+        pipeline = self.mw.options.pipeline
+        try:
+            try:
+                self.viewer = request_from_scope(self.scope)
+                self.flow = pipeline.flow(self.viewer)
+                outcome = await self.drive(pipeline.run(self.viewer, self.flow))
+            except Exception:
+                logger.exception("edge_middleware failed while handling a request")
+                await self.close_origin()
+                outcome = pipeline.internal_failure(self.viewer, self.flow)
+            finally:
+                await self.release()
+            try:
+                await self.respond(outcome)
+            except Exception:
+                logger.exception("the response to the viewer broke off after it started")
+                raise
+        finally:
+            await self.close_origin()
+
+    async def drive(self, gen: Step) -> Any:
+        value: Any = None
+        while True:
+            try:
+                effect = gen.send(value)
+            except StopIteration as stop:
+                return stop.value
+            value = await self.perform(effect)
+
+    async def perform(self, effect: Effect) -> Any:
+        storage = self.mw.options.storage
+        match effect:
+            case CallHandler():
+                try:
+                    return await effect.runner.call_async(
+                        effect.event, effect.request_id, effect.timeout
+                    )
+                except CloudFrontError as exc:
+                    return exc
+            case Lookup():
+                return await storage.aget(effect.key)
+            case Store():
+                await storage.aset(effect.entry)
+                return None
+            case ReadBody():
+                return await self.read_body(effect.limit)
+            case JoinFlight():
+                return await self.join(effect)
+            case FetchOrigin():
+                return await self.fetch(effect)
+            case ReadOriginBody():
+                return await self.read_origin(effect.limit)
+            case Compress():
+                if len(effect.body) >= _COMPRESS_OFF_LOOP:
+                    return await asyncio.to_thread(
+                        compress, effect.coding, effect.body, effect.headers
+                    )
+                return compress(effect.coding, effect.body, effect.headers)
+            case Invalidate():
+                self.mw.options.invalidate(effect.paths)
+                return None
+            case Refresh():
+                self.refresh(effect)
+                return None
+            case _:
+                assert_never(effect)
+
+    def refresh(self, effect: Refresh) -> None:
+        """Run a background revalidation on its own task, one per key at a time."""
+        running = self.mw._background
+        if effect.key in running:
+            effect.run.close()
+            return
+        background = _Responder(self.mw, self.scope, _no_body, _discard)
+        background.body = b""
+        task = asyncio.ensure_future(background.drive_background(effect.run))
+        running[effect.key] = task
+        key = effect.key
+        task.add_done_callback(lambda _task: running.pop(key, None))
+
+    async def drive_background(self, gen: Step) -> None:
+        try:
+            await self.drive(gen)
+        except Exception:
+            logger.exception("background revalidation failed")
+        finally:
+            await self.release()
+            await self.close_origin()
+
+    async def read_body(self, limit: int | None = None) -> bytes:
+        """The body, or with ``limit`` a prefix of more than ``limit`` bytes (a function sees
+        at most 40 KB / 1 MB; the rest streams to the origin unread)."""
+        if self.body is None or self.body_rest:
+            chunks = [self.body or b""]
+            size = len(chunks[0])
+            self.body_rest = False
+            while limit is None or size <= limit:
+                message = await self.receive()
+                if message["type"] != "http.request":
+                    break
+                chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
+                if not message.get("more_body", False):
+                    break
+            else:
+                self.body_rest = True
+            self.body = b"".join(chunks)
+        return self.body
+
+    async def join(self, effect: JoinFlight) -> bool:
+        """Collapse in process first (one asyncio.Event per key), then across processes
+        through the storage's fill lock (Redis), so one request per key reaches the origin."""
+        flights = self.mw._flights
+        event = flights.get(effect.key)
+        if event is not None:
+            try:
+                await asyncio.wait_for(event.wait(), effect.timeout)
+            except TimeoutError:
+                pass
+            return False
+        flights[effect.key] = asyncio.Event()
+        self.flights.append(effect.key)
+        lock = self.mw.options.fill_lock
+        if lock is not None and not await lock.abegin_fill(effect.key, effect.timeout):
+            await lock.await_fill(effect.key, effect.timeout)
+            return False
+        return True
+
+    async def release(self) -> None:
+        if not self.flights:
+            return
+        flights, self.flights = self.flights, []
+        lock = self.mw.options.fill_lock
+        for key in flights:
+            event = self.mw._flights.pop(key, None)
+            if event is not None:
+                event.set()
+            if lock is not None:  # awaited: a lock must not outlive its request's task
+                await lock.aend_fill(key)
+
+    # -- the origin -----------------------------------------------------------------------------
+    def origin_app(self, effect: FetchOrigin) -> tuple[ASGIApp, Scope]:
+        target = self.mw.options.target(effect.origin_id)
+        app: ASGIApp = self.mw.app if target is None else target  # type: ignore[assignment]
+        if isinstance(target, str):
+            from .proxy import proxy_app
+
+            app = proxy_app(target, effective_origin(effect.origin, effect.request))
+        length = None if effect.body is None else len(effect.body)
+        scope = origin_scope(
+            self.scope,
+            effect.request,
+            length,
+            request_id=effect.event["Records"][0]["cf"]["config"]["requestId"],
+            origin_path=not isinstance(target, str),
+        )
+        scope["edge.event"] = effect.event
+        scope["edge.middleware"] = self.mw
+        extensions = scope.get("extensions")
+        if extensions:
+            scope["extensions"] = {k: v for k, v in extensions.items() if k not in _NO_EXTENSIONS}
+        return app, scope
+
+    def origin_receive(self, body: bytes | None) -> Receive:
+        more = False
+        if body is None:
+            body, more = self.body, self.body_rest  # a prefix: the rest follows from the viewer
+        if body is None:
+            return self.receive
+        sent = False
+        outer = self.receive
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": more}
+            return await outer()
+
+        return replay
+
+    async def fetch(self, effect: FetchOrigin) -> OriginResponse | CloudFrontError:
+        """Start the origin app on its own task and wait for its status, headers and first
+        body bytes; the rest stays in the stream (``read_origin``, ``respond``)."""
+        app, scope = self.origin_app(effect)
+        stream = self.origin = _OriginStream(app, scope, self.origin_receive(effect.body))
+        answer = await stream.head()
+        if isinstance(answer, OriginResponse) and effect.whole and answer.streaming:
+            got = await self.read_origin(2**62)
+            if got.error is not None:
+                return got.error
+            answer.body += got.data
+            answer.streaming = False
+        return answer
+
+    async def read_origin(self, limit: int) -> OriginBody:
+        stream = self.origin
+        if stream is None:
+            return OriginBody(b"", True)
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while size <= limit:
+                chunk = await stream.next_chunk()
+                if chunk is None:
+                    return OriginBody(b"".join(chunks), True)
+                chunks.append(chunk)
+                size += len(chunk)
+        except Exception:
+            logger.exception("the origin's body broke off while it was being read")
+            await self.close_origin()
+            return OriginBody(
+                b"".join(chunks), False, OriginError("The origin's response broke off.")
+            )
+        return OriginBody(b"".join(chunks), False)
+
+    async def close_origin(self) -> None:
+        stream, self.origin = self.origin, None
+        if stream is not None:
+            await stream.close()
+
+    # -- to the viewer ----------------------------------------------------------------------
+    async def respond(self, outcome: Outcome) -> None:
+        outcome.no_body(self.scope.get("method", ""))
+        await self.send(
+            {"type": "http.response.start", "status": outcome.status, "headers": outcome.headers}
+        )
+        stream = self.origin if outcome.stream_rest and not outcome.head else None
+        await self.send_body(b"" if outcome.head else outcome.body, stream is not None)
+        if stream is not None:
+            while (chunk := await stream.next_chunk()) is not None:
+                await self.send_body(chunk, True)
+            await self.send_body(b"", False)
+        self.finished(outcome)
+
+    async def send_body(self, body: bytes, more: bool) -> None:
+        self.bytes_sent += len(body)
+        await self.send({"type": "http.response.body", "body": body, "more_body": more})
+
+    def finished(self, outcome: Outcome) -> None:
+        options = self.mw.options
+        if options.observers:
+            client = self.scope.get("client")
+            options.notify(
+                RequestRecord(
+                    outcome,
+                    dict(self.viewer.request) if self.viewer else {},
+                    self.scope.get("scheme", "http"),
+                    self.scope.get("http_version", "1.1"),
+                    self.t0,
+                    self.bytes_sent,
+                    len(self.body or b""),
+                    client[1] if client else 0,
+                )
+            )
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def _discard(message: Message) -> None:
+    return None
+
+
+class _OriginStream:
+    """The origin app running on its own task (so its own cancel scopes and task groups stay
+    its own). What it sends is queued here and pulled by the responder; the app's ``send``
+    waits while more than :attr:`HIGH_WATER` bytes are queued, so a large streamed body is
+    never buffered whole, and ``close`` lets it run to its end: it is never half-run."""
+
+    HIGH_WATER = 256 * 1024
+
+    def __init__(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
+        self.start: Message | None = None
+        self.body_seen = False
+        self.head_taken = False
+        self.chunks: list[bytes] = []
+        self.queued = 0
+        self.more = True
+        self.discard = False
+        self.error: BaseException | None = None
+        self._changed: asyncio.Future[None] | None = None
+        self._drained: asyncio.Future[None] | None = None
+        self.task = asyncio.get_running_loop().create_task(self._run(app, scope, receive))
+
+    async def _run(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
+        try:
+            await app(scope, receive, self._send)
+        except Exception as exc:
+            self.error = exc
+        finally:
+            self.more = False
+            self._wake()
+
+    def _wake(self) -> None:
+        waiter, self._changed = self._changed, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            if self.start is not None:
+                raise RuntimeError("http.response.start sent twice")
+            self.start = message
+            return
+        if kind != "http.response.body" or self.discard:
+            return  # trailers and unknown extensions are not forwarded (CloudFront drops them)
+        if self.start is None:
+            raise RuntimeError("http.response.body sent before http.response.start")
+        self.body_seen = True
+        body = message.get("body", b"")
+        if body:
+            self.chunks.append(body)
+            self.queued += len(body)
+        if not message.get("more_body", False):
+            self.more = False
+        self._wake()
+        # the app goes on once the pipeline has seen its answer's head (as if the pipeline ran
+        # inside this send), and while less than HIGH_WATER bytes wait to be taken
+        while (self.queued > self.HIGH_WATER or not self.head_taken) and not self.discard:
+            if not self.more:
+                break
+            self._drained = asyncio.get_running_loop().create_future()
+            await self._drained
+
+    async def _wait(self) -> None:
+        if self._changed is None:
+            self._changed = asyncio.get_running_loop().create_future()
+        await self._changed
+
+    async def head(self) -> OriginResponse | CloudFrontError:
+        """The status, headers and the body bytes sent so far."""
+        while not self.task.done() and not (self.start is not None and self.body_seen):
+            await self._wait()
+        if self.start is None:
+            if self.error is None:
+                return OriginError("The origin returned no response.")
+            if isinstance(self.error, CloudFrontError):
+                return self.error
+            logger.error("the origin app failed before its response started", exc_info=self.error)
+            return OriginError("The origin failed before its response started.")
+        # the first body message only: what follows is read (or streamed) when wanted
+        first = self.chunks.pop(0) if self.chunks else b""
+        self.queued -= len(first)
+        self.head_taken = True
+        self._release()
+        streaming = bool(self.chunks) or self.more or self.error is not None
+        return OriginResponse(
+            self.start["status"], list(self.start.get("headers", [])), first, streaming
+        )
+
+    def _take(self) -> bytes:
+        chunks = self.chunks
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self.chunks = []
+        self.queued = 0
+        self._release()
+        return data
+
+    def _release(self) -> None:
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
+
+    async def next_chunk(self) -> bytes | None:
+        """The next body bytes, ``None`` at the end; raises what the app raised."""
+        while not self.chunks:
+            if self.error is not None:
+                raise self.error
+            if not self.more:  # the last chunk was sent; close() lets the app return
+                return None
+            await self._wait()
+        return self._take()
+
+    async def close(self) -> None:
+        """Let the app finish (what it still sends is dropped): it is never left half-run."""
+        self.discard = True
+        self._take()
+        await self.task

@@ -1,0 +1,183 @@
+"""What both front doors share: option handling, request collapsing bookkeeping, observers."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from ..cache.entry import FillLocking, Storage
+from ..cache.identity import distribution_identity
+from ..cache.memory import MemoryStorage
+from ..config.model import EdgeConfig
+from ..exceptions import ConfigurationError
+from ..pipeline import Outcome, Pipeline
+
+__all__ = ["FrontDoor", "Observer", "RequestRecord", "SharedOptions", "coerce_config"]
+
+logger = logging.getLogger("edge_middleware")
+
+
+def coerce_config(config: object) -> EdgeConfig:
+    """``config=`` may be an :class:`EdgeConfig`, a path, or a mapping for ``load_config``."""
+    if config is None:
+        return EdgeConfig()
+    if isinstance(config, EdgeConfig):
+        return config
+    if isinstance(config, str | os.PathLike | Mapping):
+        from ..config.loaders import load_config
+
+        return load_config(config)
+    raise ConfigurationError("config", config, "an EdgeConfig, a path or a mapping")
+
+
+class RequestRecord:
+    """One finished request, as observers (dev-server log, access log, inspector) see it."""
+
+    __slots__ = (
+        "bytes_received",
+        "bytes_sent",
+        "client_port",
+        "duration",
+        "finished_at",
+        "host",
+        "outcome",
+        "protocol",
+        "scheme",
+        "started_at",
+        "viewer_request",
+    )
+
+    def __init__(
+        self,
+        outcome: Outcome,
+        viewer_request: dict[str, Any],
+        scheme: str,
+        protocol: str,
+        started_at: float,
+        bytes_sent: int,
+        bytes_received: int = 0,
+        client_port: int = 0,
+    ) -> None:
+        self.outcome = outcome
+        self.viewer_request = viewer_request
+        self.scheme = scheme
+        self.protocol = protocol
+        self.started_at = started_at
+        self.finished_at = time.time()
+        self.duration = time.perf_counter() - started_at if started_at < 1e9 else 0.0
+        self.bytes_sent = bytes_sent
+        self.bytes_received = bytes_received
+        self.client_port = client_port
+        self.host = ""
+
+
+Observer = Callable[[RequestRecord], None]
+
+
+class SharedOptions:
+    """Request-independent state built once in ``__init__`` of either front door."""
+
+    def __init__(
+        self,
+        *,
+        config: object = None,
+        storage: Storage | None = None,
+        clock: Callable[[], float] = time.time,
+        origins: Mapping[str, object] | None = None,
+        app: object = None,
+    ) -> None:
+        self.config = coerce_config(config)
+        self.clock = clock
+        self.storage: Storage = (
+            storage
+            if storage is not None
+            else MemoryStorage(max_object_bytes=self.config.settings.max_object_bytes, clock=clock)
+        )
+        #: this distribution's namespace in a shared cache (issue 16, item 4)
+        self.distribution_identity = distribution_identity(self.config, app)
+        adopt = getattr(self.storage, "adopt_distribution", None)
+        if adopt is not None:  # a shared storage without a distribution_id of its own
+            self.storage = adopt(self.distribution_identity)
+        self.pipeline = Pipeline(self.config, clock=clock)
+        #: the storage's cross-process fill lock, when it has one (RedisStorage)
+        self.fill_lock: FillLocking | None = (
+            self.storage if isinstance(self.storage, FillLocking) else None
+        )
+        self.origins: dict[str, object] = {}
+        known = {o.id for o in self.config.origins}
+        for origin_id, target in (origins or {}).items():
+            if target is not None and not (
+                callable(target) or (isinstance(target, str) and "://" in target)
+            ):
+                raise ConfigurationError(
+                    f"origins[{origin_id!r}]",
+                    target,
+                    "None, an http(s):// URL, or an ASGI/WSGI app",
+                )
+            if isinstance(target, str) and importlib.util.find_spec("httpx") is None:
+                raise ConfigurationError(
+                    f"origins[{origin_id!r}]",
+                    target,
+                    "httpx installed to proxy a URL origin: pip install 'edge-middleware[proxy]'",
+                )
+            if origin_id not in known and "." not in origin_id:
+                raise ConfigurationError(
+                    f"origins[{origin_id!r}]",
+                    origin_id,
+                    f"an origin id of the distribution {sorted(known)}",
+                )
+            self.origins[origin_id] = target
+        self.observers: list[Observer] = []
+
+    def add_observer(self, observer: Observer) -> None:
+        """Call ``observer(record)`` after every request (logs, access log, inspector)."""
+        self.observers.append(observer)
+
+    def notify(self, record: RequestRecord) -> None:
+        for observer in self.observers:
+            try:
+                observer(record)
+            except Exception:  # an observer must never break serving
+                logger.exception("request observer %r failed", observer)
+
+    def target(self, origin_id: str) -> object:
+        return self.origins.get(origin_id)
+
+    def invalidate(self, paths: list[str]) -> int:
+        """Invalidate now, or after ``EdgeSettings.invalidation_delay`` seconds (decisions.md
+        #50; then the number of paths accepted is returned)."""
+        delay = self.config.settings.invalidation_delay
+        if delay > 0:
+            timer = threading.Timer(delay, self.storage.invalidate, args=(list(paths),))
+            timer.daemon = True
+            timer.start()
+            return len(paths)
+        return self.storage.invalidate(paths)
+
+
+class FrontDoor:
+    """What both front doors expose besides ``__call__``."""
+
+    options: SharedOptions
+
+    @property
+    def config(self) -> EdgeConfig:
+        return self.options.config
+
+    @property
+    def storage(self) -> Storage:
+        return self.options.storage
+
+    def add_observer(self, observer: Observer) -> None:
+        """Call ``observer(record)`` after every request (logs, access log, inspector)."""
+        self.options.add_observer(observer)
+
+    def invalidate(self, paths: Iterable[str]) -> int:
+        """CloudFront's ``CreateInvalidation``: ``/images/*`` or exact paths (the query string
+        is part of the matched string). Applied after ``EdgeSettings.invalidation_delay``."""
+        return self.options.invalidate(list(paths))

@@ -1,0 +1,430 @@
+"""The WSGI front door: ``EdgeWSGIMiddleware``.
+
+It converts the environ, drives the pipeline and performs its effects; it makes no CloudFront
+answer of its own. Its twin is ``asgi.py``: the same methods in the same order.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, assert_never
+
+from ..cache.compression import compress
+from ..cache.entry import Storage
+from ..core.convert import PrefixedInput, ViewerRequest, origin_environ, request_from_environ
+from ..core.origins import effective_origin
+from ..exceptions import CloudFrontError, OriginError
+from ..pipeline import Step
+from ..pipeline.effects import (
+    CallHandler,
+    Compress,
+    Effect,
+    FetchOrigin,
+    Invalidate,
+    JoinFlight,
+    Lookup,
+    OriginBody,
+    OriginResponse,
+    Outcome,
+    ReadBody,
+    ReadOriginBody,
+    Refresh,
+    Store,
+)
+from ..pipeline.flow import Flow
+from .middleware import FrontDoor, RequestRecord, SharedOptions
+
+__all__ = ["EdgeWSGIMiddleware"]
+
+logger = logging.getLogger("edge_middleware.wsgi")
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+#: Background refreshes (stale-while-revalidate) run on a few shared, tracked threads.
+_REFRESH_THREADS = 4
+
+
+class EdgeWSGIMiddleware(FrontDoor):
+    """Run a distribution's Lambda@Edge triggers and edge cache in front of a WSGI app.
+
+    :param app: the WSGI application (Flask's ``app.wsgi_app``, Django's WSGI handler ...).
+    :param config: an :class:`~edge_middleware.EdgeConfig`, or a path/mapping for
+        :func:`~edge_middleware.load_config`.
+    :param storage: the cache storage; default an in-process ``MemoryStorage()``.
+    :param clock: seconds since the epoch; every TTL and ``Age`` decision uses it.
+    :param origins: origin id -> ``None`` (this app), an ``http(s)://`` URL, or another app.
+
+    Example::
+
+        from edge_middleware import EdgeWSGIMiddleware
+
+        app.wsgi_app = EdgeWSGIMiddleware(app.wsgi_app, config="distribution.json")
+    """
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        *,
+        config: object = None,
+        storage: Storage | None = None,
+        clock: Callable[[], float] = time.time,
+        origins: Mapping[str, object] | None = None,
+    ) -> None:
+        self.app = app
+        self.options = SharedOptions(
+            config=config, storage=storage, clock=clock, origins=origins, app=app
+        )
+        self._flights: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        #: background refreshes (stale-while-revalidate), one per key at a time
+        self._background: dict[str, concurrent.futures.Future[None]] = {}
+        self._refresher: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("edge.middleware") is not None:
+            return self.app(environ, start_response)
+        return _Responder(self, environ).run(start_response)
+
+
+class _Responder:
+    """One viewer request (per-request state is never stored on the middleware)."""
+
+    def __init__(self, mw: EdgeWSGIMiddleware, environ: dict[str, Any]) -> None:
+        self.mw = mw
+        self.environ = environ
+        self.body: bytes | None = None
+        #: the viewer's body was read only in part (the rest streams to the origin)
+        self.body_rest = False
+        self.flights: list[str] = []
+        self.origin: Iterator[bytes] | None = None
+        self.origin_close: Callable[[], None] | None = None
+        self.bytes_sent = 0
+        self.t0 = time.perf_counter()
+        self.viewer: ViewerRequest | None = None
+        self.flow: Flow | None = None
+
+    # -- driving the pipeline ---------------------------------------------------------------
+    def run(self, start_response: StartResponse) -> Iterable[bytes]:
+        pipeline = self.mw.options.pipeline
+        try:
+            self.viewer = request_from_environ(self.environ)
+            self.flow = pipeline.flow(self.viewer)
+            outcome = self.drive(pipeline.run(self.viewer, self.flow))
+        except Exception:
+            logger.exception("edge_middleware failed while handling a request")
+            self.close_origin()
+            outcome = pipeline.internal_failure(self.viewer, self.flow)
+        finally:
+            self.release()
+        try:
+            return self.respond(outcome, start_response)
+        except BaseException:
+            self.close_origin()
+            raise
+
+    def drive(self, gen: Step) -> Any:
+        value: Any = None
+        while True:
+            try:
+                effect = gen.send(value)
+            except StopIteration as stop:
+                return stop.value
+            value = self.perform(effect)
+
+    def perform(self, effect: Effect) -> Any:
+        storage = self.mw.options.storage
+        match effect:
+            case CallHandler():
+                try:
+                    return effect.runner.call_sync(effect.event, effect.request_id, effect.timeout)
+                except CloudFrontError as exc:
+                    return exc
+            case Lookup():
+                return storage.get(effect.key)
+            case Store():
+                storage.set(effect.entry)
+                return None
+            case ReadBody():
+                return self.read_body(effect.limit)
+            case JoinFlight():
+                return self.join(effect)
+            case FetchOrigin():
+                return self.fetch(effect)
+            case ReadOriginBody():
+                return self.read_origin(effect.limit)
+            case Compress():
+                return compress(effect.coding, effect.body, effect.headers)
+            case Invalidate():
+                self.mw.options.invalidate(effect.paths)
+                return None
+            case Refresh():
+                self.refresh(effect)
+                return None
+            case _:
+                assert_never(effect)
+
+    def refresh(self, effect: Refresh) -> None:
+        """Run a background revalidation on a shared refresh thread, one per key at a time."""
+        mw = self.mw
+        with mw._lock:
+            if effect.key in mw._background:
+                effect.run.close()
+                return
+            if mw._refresher is None:
+                mw._refresher = concurrent.futures.ThreadPoolExecutor(
+                    _REFRESH_THREADS, thread_name_prefix="edge-refresh"
+                )
+            background = _Responder(mw, dict(self.environ))
+            background.body = b""
+            future = mw._refresher.submit(background.drive_background, effect.run)
+            mw._background[effect.key] = future
+
+        def done(_future: object, key: str = effect.key) -> None:
+            with mw._lock:
+                mw._background.pop(key, None)
+
+        future.add_done_callback(done)
+
+    def drive_background(self, gen: Step) -> None:
+        try:
+            self.drive(gen)
+        except Exception:
+            logger.exception("background revalidation failed")
+        finally:
+            self.release()
+            self.close_origin()
+
+    def read_body(self, limit: int | None = None) -> bytes:
+        """The body, or with ``limit`` a prefix of more than ``limit`` bytes (a function sees
+        at most 40 KB / 1 MB; the rest streams to the origin unread)."""
+        if self.body is not None and (
+            not self.body_rest or (limit is not None and len(self.body) > limit)
+        ):
+            return self.body
+        have = self.body or b""
+        stream = self.environ.get("wsgi.input")
+        length = self.viewer.body_length if self.viewer else -1
+        want = -1 if limit is None else limit + 1 - len(have)
+        if length > 0:
+            left = length - len(have)
+            want = left if want < 0 else min(want, left)
+        data = b"" if stream is None or length == 0 or want == 0 else stream.read(want)
+        body = self.body = have + data
+        # more to come: a known length not reached, or an unknown one that filled ``want``
+        self.body_rest = (
+            want > 0 and len(data) == want and (len(body) < length if length > 0 else True)
+        )
+        return body
+
+    def join(self, effect: JoinFlight) -> bool:
+        """Collapse in process first (one threading.Event per key), then across processes
+        through the storage's fill lock (Redis), so one request per key reaches the origin."""
+        mw = self.mw
+        with mw._lock:
+            event = mw._flights.get(effect.key)
+            if event is None:
+                mw._flights[effect.key] = threading.Event()
+                self.flights.append(effect.key)
+        if event is not None:
+            event.wait(effect.timeout)
+            return False
+        lock = mw.options.fill_lock
+        if lock is not None and not lock.begin_fill(effect.key, effect.timeout):
+            lock.wait_fill(effect.key, effect.timeout)
+            return False
+        return True
+
+    def release(self) -> None:
+        if not self.flights:
+            return
+        flights, self.flights = self.flights, []
+        mw = self.mw
+        lock = mw.options.fill_lock
+        for key in flights:
+            with mw._lock:
+                event = mw._flights.pop(key, None)
+            if event is not None:
+                event.set()
+            if lock is not None:
+                lock.end_fill(key)
+
+    # -- the origin -----------------------------------------------------------------------------
+    def origin_app(self, effect: FetchOrigin) -> tuple[WSGIApp, dict[str, Any]]:
+        target = self.mw.options.target(effect.origin_id)
+        app: WSGIApp = self.mw.app if target is None else target  # type: ignore[assignment]
+        if isinstance(target, str):
+            from .proxy import proxy_wsgi_app
+
+            app = proxy_wsgi_app(target, effective_origin(effect.origin, effect.request))
+        body = effect.body if effect.body is not None else self.body
+        prefix = body if effect.body is None and self.body_rest else None
+        environ = origin_environ(
+            self.environ,
+            effect.request,
+            None if prefix is not None else body,
+            request_id=effect.event["Records"][0]["cf"]["config"]["requestId"],
+            origin_path=not isinstance(target, str),
+        )
+        if prefix is not None:  # what a function saw, then the rest from the viewer
+            environ["wsgi.input"] = PrefixedInput(prefix, self.environ["wsgi.input"])
+        environ["edge.event"] = effect.event
+        environ["edge.middleware"] = self.mw
+        return app, environ
+
+    def fetch(self, effect: FetchOrigin) -> OriginResponse | CloudFrontError:
+        """Call the origin app and read its status, headers and first body bytes; the rest
+        stays in its iterable (``read_origin``, ``respond``)."""
+        app, environ = self.origin_app(effect)
+        captured: list[Any] = []
+        written: list[bytes] = []
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
+            if exc_info is not None and captured:
+                raise exc_info[1].with_traceback(exc_info[2])
+            captured[:] = [status, headers]
+            return written.append
+
+        try:
+            result = app(environ, start_response)
+            self.origin_close = getattr(result, "close", None)
+            if isinstance(result, list | tuple) and captured:
+                first, streaming = b"".join(written) + b"".join(result), False
+            else:
+                first, streaming = self._first_chunk(iter(result), captured)
+                first = b"".join(written) + first
+        except CloudFrontError as exc:
+            self.close_origin()
+            return exc
+        except Exception:
+            logger.exception("the origin app failed before its response started")
+            self.close_origin()
+            return OriginError("The origin failed before its response started.")
+        answer = self._answer(captured, first, streaming)
+        if not streaming or isinstance(answer, CloudFrontError):
+            self.close_origin()
+        elif effect.whole:
+            got = self.read_origin(2**62)
+            self.close_origin()
+            if got.error is not None:
+                return got.error
+            answer.body += got.data
+            answer.streaming = False
+        return answer
+
+    def _first_chunk(self, it: Iterator[bytes], captured: list[Any]) -> tuple[bytes, bool]:
+        self.origin = it
+        try:
+            while True:
+                chunk = next(it)
+                if captured:
+                    return chunk, True
+        except StopIteration:
+            return b"", False
+
+    def _answer(
+        self, captured: list[Any], first: bytes, streaming: bool
+    ) -> OriginResponse | CloudFrontError:
+        if not captured:
+            return OriginError("The origin returned no response.")
+        status_line, header_pairs = captured
+        try:
+            status = int(status_line.split(" ", 1)[0])
+        except ValueError:
+            return OriginError(f"The origin sent an invalid status {status_line!r}.")
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in header_pairs]
+        return OriginResponse(status, raw, first, streaming=streaming)
+
+    def read_origin(self, limit: int) -> OriginBody:
+        if self.origin is None:
+            return OriginBody(b"", True)
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in self.origin:
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    return OriginBody(b"".join(chunks), False)
+        except Exception:
+            logger.exception("the origin's body broke off while it was being read")
+            self.close_origin()
+            return OriginBody(
+                b"".join(chunks), False, OriginError("The origin's response broke off.")
+            )
+        self.origin = None
+        return OriginBody(b"".join(chunks), True)
+
+    def close_origin(self) -> None:
+        close, self.origin_close, self.origin = self.origin_close, None, None
+        if close is not None:
+            try:
+                close()
+            except Exception:
+                logger.exception("closing the origin response failed")
+
+    # -- to the viewer ----------------------------------------------------------------------
+    def respond(self, outcome: Outcome, start_response: StartResponse) -> Iterable[bytes]:
+        outcome.no_body(self.environ.get("REQUEST_METHOD", ""))
+        # validation keeps CR/LF out of the reason; this keeps the status line one line anyway
+        reason = "".join(ch for ch in outcome.reason if ch.isprintable())
+        reason = reason.encode("latin-1", "replace").decode("latin-1")
+        start_response(
+            f"{outcome.status} {reason}".rstrip(),
+            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in outcome.headers],
+        )
+        if outcome.head or not outcome.stream_rest or self.origin is None:
+            self.close_origin()
+            self.bytes_sent = 0 if outcome.head else len(outcome.body)
+            self.finished(outcome)
+            return [] if outcome.head else [outcome.body]
+        return _Streamed(self, outcome)
+
+    def finished(self, outcome: Outcome) -> None:
+        options = self.mw.options
+        if options.observers and self.viewer is not None:
+            port = self.environ.get("REMOTE_PORT")
+            options.notify(
+                RequestRecord(
+                    outcome,
+                    dict(self.viewer.request),
+                    self.environ.get("wsgi.url_scheme", "http"),
+                    self.viewer.http_version,
+                    self.t0,
+                    self.bytes_sent,
+                    len(self.body or b""),
+                    int(port) if port else 0,
+                )
+            )
+
+
+class _Streamed:
+    """The viewer's body: what the pipeline has, then the rest of the origin's stream."""
+
+    def __init__(self, responder: _Responder, outcome: Outcome) -> None:
+        self.r = responder
+        self.outcome = outcome
+
+    def __iter__(self) -> Iterator[bytes]:
+        r = self.r
+        if self.outcome.body:
+            r.bytes_sent += len(self.outcome.body)
+            yield self.outcome.body
+        if r.origin is not None:
+            try:
+                for chunk in r.origin:
+                    r.bytes_sent += len(chunk)
+                    yield chunk
+            except Exception:
+                logger.exception("the response to the viewer broke off after it started")
+                raise
+
+    def close(self) -> None:
+        self.r.close_origin()
+        self.r.finished(self.outcome)
