@@ -247,6 +247,8 @@ def filter_vary(
     with those values to the viewer"; an origin request policy forwards headers as much as a
     cache policy does, so its names are kept too.
     """
+    if not any(name.lower() == b"vary" for name, _ in headers):
+        return list(headers)  # the common case: nothing to filter
     out: list[tuple[bytes, bytes]] = []
     device = any(h in forwarded_header_names for h in _DEVICE_HEADERS)
     for name, value in headers:

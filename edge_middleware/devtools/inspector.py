@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import ipaddress
 import json
 import threading
 import uuid
@@ -47,7 +46,7 @@ from urllib.parse import parse_qs, unquote
 
 from ..core import capture
 from ..doors.middleware import RequestRecord
-from .devguard import TOKEN_COOKIE, Guard, asgi_headers, wsgi_headers
+from .devguard import TOKEN_COOKIE, Guard, asgi_headers, is_loopback, wsgi_headers
 from .inspector_pages import (
     API,
     CSS,
@@ -168,7 +167,7 @@ class Inspector:
         )
 
     def client_allowed(self, client_host: str | None) -> bool:
-        return self.allow_remote or self.guard.allow_remote or _is_loopback(client_host)
+        return self.allow_remote or self.guard.allow_remote or is_loopback(client_host)
 
     def respond(
         self,
@@ -397,23 +396,3 @@ def _int_arg(args: Mapping[str, list[str]], name: str, default: int) -> int:
         return int(args.get(name, [str(default)])[-1])
     except ValueError:
         return default
-
-
-def _is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    try:
-        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
-
-
-def _loopback_host(host: str) -> bool:
-    """A ``Host`` header naming this machine: ``localhost``, ``*.localhost`` or a loopback IP."""
-    name = host.strip().lower()
-    if name.startswith("["):
-        name = name[1:].partition("]")[0]
-    elif name.count(":") == 1:
-        name = name.partition(":")[0]
-    name = name.rstrip(".")
-    return name == "localhost" or name.endswith(".localhost") or _is_loopback(name)

@@ -37,6 +37,7 @@ from ..pipeline.effects import (
 )
 from ..pipeline.flow import Flow
 from .middleware import FrontDoor, RequestRecord, SharedOptions
+from .wsgi_origin import OriginCall
 
 __all__ = ["EdgeWSGIMiddleware"]
 
@@ -101,8 +102,7 @@ class _Responder:
         #: the viewer's body was read only in part (the rest streams to the origin)
         self.body_rest = False
         self.flights: list[str] = []
-        self.origin: Iterator[bytes] | None = None
-        self.origin_close: Callable[[], None] | None = None
+        self.origin: OriginCall | None = None
         self.bytes_sent = 0
         self.t0 = time.perf_counter()
         self.viewer: ViewerRequest | None = None
@@ -280,36 +280,9 @@ class _Responder:
         """Call the origin app and read its status, headers and first body bytes; the rest
         stays in its iterable (``read_origin``, ``respond``)."""
         app, environ = self.origin_app(effect)
-        captured: list[Any] = []
-        written: list[bytes] = []
-
-        def start_response(
-            status: str, headers: list[tuple[str, str]], exc_info: Any = None
-        ) -> Any:
-            if exc_info is not None and captured:
-                raise exc_info[1].with_traceback(exc_info[2])
-            captured[:] = [status, headers]
-            return written.append
-
-        try:
-            result = app(environ, start_response)
-            self.origin_close = getattr(result, "close", None)
-            if isinstance(result, list | tuple) and captured:
-                first, streaming = b"".join(written) + b"".join(result), False
-            else:
-                first, streaming = self._first_chunk(iter(result), captured)
-                first = b"".join(written) + first
-        except CloudFrontError as exc:
-            self.close_origin()
-            return exc
-        except Exception:
-            logger.exception("the origin app failed before its response started")
-            self.close_origin()
-            return OriginError("The origin failed before its response started.")
-        answer = self._answer(captured, first, streaming)
-        if not streaming or isinstance(answer, CloudFrontError):
-            self.close_origin()
-        elif effect.whole:
+        stream = self.origin = OriginCall(app, environ)
+        answer = stream.head()
+        if isinstance(answer, OriginResponse) and effect.whole and answer.streaming:
             got = self.read_origin(2**62)
             self.close_origin()
             if got.error is not None:
@@ -318,56 +291,30 @@ class _Responder:
             answer.streaming = False
         return answer
 
-    def _first_chunk(self, it: Iterator[bytes], captured: list[Any]) -> tuple[bytes, bool]:
-        self.origin = it
-        try:
-            while True:
-                chunk = next(it)
-                if captured:
-                    return chunk, True
-        except StopIteration:
-            return b"", False
-
-    def _answer(
-        self, captured: list[Any], first: bytes, streaming: bool
-    ) -> OriginResponse | CloudFrontError:
-        if not captured:
-            return OriginError("The origin returned no response.")
-        status_line, header_pairs = captured
-        try:
-            status = int(status_line.split(" ", 1)[0])
-        except ValueError:
-            return OriginError(f"The origin sent an invalid status {status_line!r}.")
-        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in header_pairs]
-        return OriginResponse(status, raw, first, streaming=streaming)
-
     def read_origin(self, limit: int) -> OriginBody:
-        if self.origin is None:
+        stream = self.origin
+        if stream is None:
             return OriginBody(b"", True)
         chunks: list[bytes] = []
         size = 0
         try:
-            for chunk in self.origin:
+            while size <= limit:
+                chunk = stream.next_chunk()
+                if chunk is None:
+                    return OriginBody(b"".join(chunks), True)
                 chunks.append(chunk)
                 size += len(chunk)
-                if size > limit:
-                    return OriginBody(b"".join(chunks), False)
         except Exception:
             logger.exception("the origin's body broke off while it was being read")
             self.close_origin()
-            return OriginBody(
-                b"".join(chunks), False, OriginError("The origin's response broke off.")
-            )
-        self.origin = None
-        return OriginBody(b"".join(chunks), True)
+            broken = OriginError("The origin's response broke off.")
+            return OriginBody(b"".join(chunks), False, broken)
+        return OriginBody(b"".join(chunks), False)
 
     def close_origin(self) -> None:
-        close, self.origin_close, self.origin = self.origin_close, None, None
-        if close is not None:
-            try:
-                close()
-            except Exception:
-                logger.exception("closing the origin response failed")
+        stream, self.origin = self.origin, None
+        if stream is not None:
+            stream.close()
 
     # -- to the viewer ----------------------------------------------------------------------
     def respond(self, outcome: Outcome, start_response: StartResponse) -> Iterable[bytes]:
@@ -416,9 +363,10 @@ class _Streamed:
         if self.outcome.body:
             r.bytes_sent += len(self.outcome.body)
             yield self.outcome.body
-        if r.origin is not None:
+        stream = r.origin
+        if stream is not None:
             try:
-                for chunk in r.origin:
+                while (chunk := stream.next_chunk()) is not None:
                     r.bytes_sent += len(chunk)
                     yield chunk
             except Exception:

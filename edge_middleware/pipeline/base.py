@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..cache.budget import BufferBudget
+from ..cache.rules import ForwardedHeaders, cookies_forwarded, forwarded_header_names
 from ..config.model import Behavior, EdgeConfig, Origin, Trigger
 from ..core.convert import reason_phrase
 from ..core.handlers import HandlerRunner
@@ -78,6 +79,26 @@ class PipelineBase:
             self.settings.origin_host == "auto" and not defined
         )
         self._origins_defined = len(config.origins) > 1 or config.origins[0].id != "default"
+        #: per behavior, what its policies forward: the Vary names kept, whether cookies go
+        #: (computed once: hashing a frozen policy on every request is not free)
+        self.forwarded: dict[int, tuple[ForwardedHeaders, bool]] = {
+            id(b): (
+                forwarded_header_names(b.cache, b.origin_request_policy, b.forward_all_headers),
+                cookies_forwarded(b.cache, b.origin_request_policy),
+            )
+            for b in config.all_behaviors
+        }
+
+    def forwarded_for(self, behavior: Behavior) -> tuple[ForwardedHeaders, bool]:
+        known = self.forwarded.get(id(behavior))
+        if known is not None:
+            return known
+        return (
+            forwarded_header_names(
+                behavior.cache, behavior.origin_request_policy, behavior.forward_all_headers
+            ),
+            cookies_forwarded(behavior.cache, behavior.origin_request_policy),
+        )
 
     def drive(self, flow: Flow, state: State) -> Step:
         """Run ``flow`` from ``state`` until it is done (``Pipeline`` implements it)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 
 from ..cache.entry import CacheEntry
-from ..cache.rules import cache_key, cookies_forwarded, filter_vary, forwarded_header_names
+from ..cache.rules import cache_key, filter_vary
 from ..config.model import Trigger
 from ..config.response_headers import apply_response_headers_policy
 from ..core.convert import ViewerRequest, is_disallowed, reason_phrase
@@ -63,11 +63,9 @@ def viewer_response(p: PipelineBase, f: Flow) -> Step:
             page.ttl_reason, page.origin_request = f.ttl_reason, f.oreq
             return page
     headers = a.headers
-    if not cookies_forwarded(behavior.cache, behavior.origin_request_policy):
+    forwarded, cookies = p.forwarded_for(behavior)
+    if not cookies:
         headers = [(k, v) for k, v in headers if k.lower() != b"set-cookie"]
-    forwarded = forwarded_header_names(
-        behavior.cache, behavior.origin_request_policy, behavior.forward_all_headers
-    )
     headers = filter_vary(headers, forwarded, behavior.cache.min_ttl)
     # The behavior's response headers policy, on hits and misses alike, before viewer-response
     # (docs/distributions.md "Where CloudFront applies the policy").

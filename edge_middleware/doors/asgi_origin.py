@@ -1,0 +1,140 @@
+"""The origin ASGI app run for one request on its own task, behind three calls: ``head()``,
+``next_chunk()``, ``close()`` (the WSGI door's twin is ``wsgi_origin.OriginCall``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from ..exceptions import CloudFrontError, OriginError
+from ..pipeline.effects import OriginResponse
+
+__all__ = ["OriginStream"]
+
+logger = logging.getLogger("edge_middleware.asgi")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class OriginStream:
+    """The origin app running on its own task (so its own cancel scopes and task groups stay
+    its own). What it sends is queued here and pulled by the responder; the app's ``send``
+    waits while more than :attr:`HIGH_WATER` bytes are queued, so a large streamed body is
+    never buffered whole, and ``close`` lets it run to its end: it is never half-run."""
+
+    HIGH_WATER = 256 * 1024
+
+    def __init__(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
+        self.start: Message | None = None
+        self.body_seen = False
+        self.head_taken = False
+        self.chunks: list[bytes] = []
+        self.queued = 0
+        self.more = True
+        self.discard = False
+        self.error: BaseException | None = None
+        self._changed: asyncio.Future[None] | None = None
+        self._drained: asyncio.Future[None] | None = None
+        self.task = asyncio.get_running_loop().create_task(self._run(app, scope, receive))
+
+    async def _run(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
+        try:
+            await app(scope, receive, self._send)
+        except Exception as exc:
+            self.error = exc
+        finally:
+            self.more = False
+            self._wake()
+
+    def _wake(self) -> None:
+        waiter, self._changed = self._changed, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            if self.start is not None:
+                raise RuntimeError("http.response.start sent twice")
+            self.start = message
+            return
+        if kind != "http.response.body" or self.discard:
+            return  # trailers and unknown extensions are not forwarded (CloudFront drops them)
+        if self.start is None:
+            raise RuntimeError("http.response.body sent before http.response.start")
+        self.body_seen = True
+        body = message.get("body", b"")
+        if body:
+            self.chunks.append(body)
+            self.queued += len(body)
+        if not message.get("more_body", False):
+            self.more = False
+        self._wake()
+        # the app goes on once the pipeline has seen its answer's head (as if the pipeline ran
+        # inside this send), and while less than HIGH_WATER bytes wait to be taken
+        while (self.queued > self.HIGH_WATER or not self.head_taken) and not self.discard:
+            if not self.more:
+                break
+            self._drained = asyncio.get_running_loop().create_future()
+            await self._drained
+
+    async def _wait(self) -> None:
+        if self._changed is None:
+            self._changed = asyncio.get_running_loop().create_future()
+        await self._changed
+
+    async def head(self) -> OriginResponse | CloudFrontError:
+        """The status, headers and the body bytes sent so far."""
+        while not self.task.done() and not (self.start is not None and self.body_seen):
+            await self._wait()
+        if self.start is None:
+            if self.error is None:
+                return OriginError("The origin returned no response.")
+            if isinstance(self.error, CloudFrontError):
+                return self.error
+            logger.error("the origin app failed before its response started", exc_info=self.error)
+            return OriginError("The origin failed before its response started.")
+        # the first body message only: what follows is read (or streamed) when wanted
+        first = self.chunks.pop(0) if self.chunks else b""
+        self.queued -= len(first)
+        self.head_taken = True
+        self._release()
+        streaming = bool(self.chunks) or self.more or self.error is not None
+        return OriginResponse(
+            self.start["status"], list(self.start.get("headers", [])), first, streaming
+        )
+
+    def _take(self) -> bytes:
+        chunks = self.chunks
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self.chunks = []
+        self.queued = 0
+        self._release()
+        return data
+
+    def _release(self) -> None:
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
+
+    async def next_chunk(self) -> bytes | None:
+        """The next body bytes, ``None`` at the end; raises what the app raised."""
+        while not self.chunks:
+            if self.error is not None:
+                raise self.error
+            if not self.more:  # the last chunk was sent; close() lets the app return
+                return None
+            await self._wait()
+        return self._take()
+
+    async def close(self) -> None:
+        """Let the app finish (what it still sends is dropped): it is never left half-run."""
+        self.discard = True
+        self._take()
+        await self.task
