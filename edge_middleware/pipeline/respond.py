@@ -14,6 +14,7 @@ from ..core.convert import ViewerRequest, is_disallowed, reason_phrase
 from ..core.headers import (
     CLOUDFRONT_ADDED,
     HOP_BY_HOP,
+    RawHeaders,
     headers_from_raw,
     headers_to_raw,
     with_length,
@@ -56,70 +57,33 @@ def viewer_response(p: PipelineBase, f: Flow) -> Step:
     """Viewer-side filtering, the viewer-response trigger, CloudFront's headers: done."""
     a = f.answer
     assert a is not None
-    behavior = f.behavior
     if a.status >= 400:
         page = yield from custom_page(p, f, a.status)
         if page is not None:
             page.ttl_reason, page.origin_request = f.ttl_reason, f.oreq
             return page
-    headers = a.headers
-    forwarded, cookies = p.forwarded_for(behavior)
-    if not cookies:
-        headers = [(k, v) for k, v in headers if k.lower() != b"set-cookie"]
-    headers = filter_vary(headers, forwarded, behavior.cache.min_ttl)
-    # The behavior's response headers policy, on hits and misses alike, before viewer-response
-    # (docs/distributions.md "Where CloudFront applies the policy").
-    headers = apply_response_headers_policy(
-        behavior.headers_policy,
-        f.req["headers"],
-        headers,
-        result_type=a.result_type,
-        pop=p.settings.pop,
-        request_id=f.rid,
-    )
+    a.headers = _viewer_headers(p, f, a)
     judged = a.status
     if p.settings.viewer_response_skip_status == "origin" and f.origin_status is not None:
         judged = f.origin_status
-    trig = behavior.viewer_response
-    body, stream_rest = a.body, a.stream_rest
+    trig = f.behavior.viewer_response
     if not isinstance(trig, Trigger):
         f.steps.append(TraceStep("viewer-response", False, skipped_because="no function"))
     elif judged >= 400:
         f.steps.append(TraceStep("viewer-response", False, skipped_because="origin status >= 400"))
     else:
-        shown = [
-            (k, v)
-            for k, v in headers
-            if not is_disallowed(k.decode("latin-1").lower()) and k.lower() not in HOP_BY_HOP
-        ]
-        shown.append((b"Via", p._via(f.hv)))
-        response: CFResponse = {
-            "status": str(a.status),
-            "statusDescription": a.reason,
-            "headers": headers_from_raw(shown),
-        }
-        res = yield from p.response_trigger("viewer-response", trig, f, f.req, response)
-        if isinstance(res, CloudFrontError):
-            failed: Outcome = yield from fail(p, f, res)
-            # The origin (or the cache) answered before viewer-response failed: keep it.
-            failed.cache_key, failed.ttl_reason = failed.cache_key or f.key, f.ttl_reason
-            failed.origin_request = failed.origin_request or f.oreq
+        failed = yield from _viewer_response_trigger(p, f, trig, a)
+        if failed is not None:
             return failed
-        assert isinstance(res, ResponseResult)
-        hidden = [(k, v) for k, v in headers if is_disallowed(k.decode("latin-1").lower())]
-        headers = [(k, v) for k, v in headers_to_raw(res.headers) if k.lower() != b"via"] + hidden
-        if res.body is not None:  # only with EdgeSettings(viewer_response_body="allow")
-            body, stream_rest = res.body, False
-            headers = with_length(headers, body)
     x_cache = a.result_type if a.status < 400 else "Error"
     return Outcome(
         a.status,
         a.reason,
-        p._edge_headers(headers, f"{x_cache} from cloudfront", f.rid, f.hv),
-        body,
-        stream_rest=stream_rest,
+        p._edge_headers(a.headers, f"{x_cache} from cloudfront", f.rid, f.hv),
+        a.body,
+        stream_rest=a.stream_rest,
         result_type=a.result_type,
-        behavior=behavior,
+        behavior=f.behavior,
         request_id=f.rid,
         cache_key=f.key,
         ttl_reason=f.ttl_reason,
@@ -127,6 +91,57 @@ def viewer_response(p: PipelineBase, f: Flow) -> Step:
         origin_request=f.oreq,
         head=f.method == "HEAD",
     )
+
+
+def _viewer_headers(p: PipelineBase, f: Flow, a: Answer) -> RawHeaders:
+    """What CloudFront does to the headers on the way to the viewer: Set-Cookie only when
+    cookies are forwarded, the Vary names it keeps (caching.md §1.6), and the behavior's
+    response headers policy, on hits and misses alike, before viewer-response
+    (docs/distributions.md "Where CloudFront applies the policy")."""
+    behavior = f.behavior
+    headers = a.headers
+    forwarded, cookies = p.forwarded_for(behavior)
+    if not cookies:
+        headers = [(k, v) for k, v in headers if k.lower() != b"set-cookie"]
+    headers = filter_vary(headers, forwarded, behavior.cache.min_ttl)
+    return apply_response_headers_policy(
+        behavior.headers_policy,
+        f.req["headers"],
+        headers,
+        result_type=a.result_type,
+        pop=p.settings.pop,
+        request_id=f.rid,
+    )
+
+
+def _viewer_response_trigger(p: PipelineBase, f: Flow, trig: Trigger, a: Answer) -> Step:
+    """Run viewer-response on the answer and apply its result to ``a``; returns the failure
+    outcome when the function failed, else ``None``."""
+    shown = [
+        (k, v)
+        for k, v in a.headers
+        if not is_disallowed(k.decode("latin-1").lower()) and k.lower() not in HOP_BY_HOP
+    ]
+    shown.append((b"Via", p._via(f.hv)))
+    response: CFResponse = {
+        "status": str(a.status),
+        "statusDescription": a.reason,
+        "headers": headers_from_raw(shown),
+    }
+    res = yield from p.response_trigger("viewer-response", trig, f, f.req, response)
+    if isinstance(res, CloudFrontError):
+        failed: Outcome = yield from fail(p, f, res)
+        # The origin (or the cache) answered before viewer-response failed: keep it.
+        failed.cache_key, failed.ttl_reason = failed.cache_key or f.key, f.ttl_reason
+        failed.origin_request = failed.origin_request or f.oreq
+        return failed
+    assert isinstance(res, ResponseResult)
+    hidden = [(k, v) for k, v in a.headers if is_disallowed(k.decode("latin-1").lower())]
+    a.headers = [(k, v) for k, v in headers_to_raw(res.headers) if k.lower() != b"via"] + hidden
+    if res.body is not None:  # only with EdgeSettings(viewer_response_body="allow")
+        a.body, a.stream_rest = res.body, False
+        a.headers = with_length(a.headers, a.body)
+    return None
 
 
 def fail(p: PipelineBase, f: Flow, err: CloudFrontError) -> Step:
