@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote, unquote, unquote_to_bytes
@@ -118,18 +119,21 @@ def request_from_scope(scope: Mapping[str, Any]) -> ViewerRequest:
     )
 
 
+@lru_cache(maxsize=2048)  # the same environ keys come with every request
+def _environ_name(key: str) -> bytes:
+    """``HTTP_X_API_KEY`` -> ``b"X-Api-Key"``; ``CONTENT_TYPE`` -> ``b"Content-Type"``."""
+    name = key[5:] if key.startswith("HTTP_") else key
+    return capitalize(name.replace("_", "-").lower()).encode("latin-1")
+
+
 def _environ_headers(environ: dict[str, Any]) -> RawHeaders:
     raw: RawHeaders = []
     for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            name = capitalize(key[5:].replace("_", "-").lower())
-        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            if not value:
-                continue
-            name = capitalize(key.replace("_", "-").lower())
-        else:
+        if not key.startswith("HTTP_") and (
+            key not in ("CONTENT_TYPE", "CONTENT_LENGTH") or not value
+        ):
             continue
-        raw.append((name.encode("latin-1"), str(value).encode("latin-1", "replace")))
+        raw.append((_environ_name(key), str(value).encode("latin-1", "replace")))
     return raw
 
 

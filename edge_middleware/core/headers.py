@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 from .types import CFHeaders, HeaderEntry
 
@@ -114,6 +115,7 @@ def with_length(headers: Iterable[tuple[bytes, bytes]], body: bytes) -> RawHeade
     return out
 
 
+@lru_cache(maxsize=2048)  # header names repeat from request to request
 def capitalize(name: str) -> str:
     """The ``key`` Lambda@Edge builds when a handler leaves it out (decisions.md #2):
     upper-case the first letter of each hyphen part and leave the rest as written."""
