@@ -15,7 +15,7 @@ import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from ...exceptions import ConfigurationError
 from ..model import CachePolicy, EdgeConfig, OriginRequestPolicy
@@ -35,12 +35,15 @@ from ._common import (
 from .distribution import distribution_to_config
 from .policies import (
     PoliciesArg,
+    Value,
     cache_policy_from_config,
     find_cache_policy,
     find_origin_request_policy,
     origin_request_policy_from_config,
 )
 from .response_headers import find_response_headers_policy, response_headers_policy_from_config
+
+_P = TypeVar("_P")
 
 __all__ = ["TemplateResolver", "is_template", "template_to_config"]
 
@@ -219,33 +222,42 @@ class TemplateResolver:
         return build
 
     def cache_policy(self, raw: Any, path: str) -> CachePolicy:
-        logical = self._policy_resource(raw, path, "AWS::CloudFront::CachePolicy")
-        if logical is None:
-            policy_id = read_str(self._render_at(raw, path), path, allow_empty=False)
-            return find_cache_policy(policy_id, path, self.policies)
-        config_path = f"Resources.{logical}.Properties.CachePolicyConfig"
-        config = self._policy_config(logical, "CachePolicyConfig")
-        return cache_policy_from_config(config, config_path, self.value)
+        return self._policy(raw, path, "CachePolicy", find_cache_policy, cache_policy_from_config)
 
     def origin_request_policy(self, raw: Any, path: str) -> OriginRequestPolicy:
-        kind = "AWS::CloudFront::OriginRequestPolicy"
-        logical = self._policy_resource(raw, path, kind)
-        if logical is None:
-            policy_id = read_str(self._render_at(raw, path), path, allow_empty=False)
-            return find_origin_request_policy(policy_id, path, self.policies)
-        config_path = f"Resources.{logical}.Properties.OriginRequestPolicyConfig"
-        config = self._policy_config(logical, "OriginRequestPolicyConfig")
-        return origin_request_policy_from_config(config, config_path, self.value)
+        return self._policy(
+            raw,
+            path,
+            "OriginRequestPolicy",
+            find_origin_request_policy,
+            origin_request_policy_from_config,
+        )
 
     def response_headers_policy(self, raw: Any, path: str) -> ResponseHeadersPolicy:
-        kind = "AWS::CloudFront::ResponseHeadersPolicy"
-        logical = self._policy_resource(raw, path, kind)
+        return self._policy(
+            raw,
+            path,
+            "ResponseHeadersPolicy",
+            find_response_headers_policy,
+            response_headers_policy_from_config,
+        )
+
+    def _policy(
+        self,
+        raw: Any,
+        path: str,
+        kind: str,
+        find: Callable[[str, str, PoliciesArg], _P],
+        from_config: Callable[[Mapping[str, Any], str, Value], _P],
+    ) -> _P:
+        """A ``<kind>Id``: an ``AWS::CloudFront::<kind>`` resource of the template (``!Ref``,
+        ``!GetAtt``), else a literal id looked up in ``policies=`` and the managed ones."""
+        logical = self._policy_resource(raw, path, f"AWS::CloudFront::{kind}")
         if logical is None:
             policy_id = read_str(self._render_at(raw, path), path, allow_empty=False)
-            return find_response_headers_policy(policy_id, path, self.policies)
-        config_path = f"Resources.{logical}.Properties.ResponseHeadersPolicyConfig"
-        config = self._policy_config(logical, "ResponseHeadersPolicyConfig")
-        return response_headers_policy_from_config(config, config_path, self.value)
+            return find(policy_id, path, self.policies)
+        config = self._policy_config(logical, f"{kind}Config")
+        return from_config(config, f"Resources.{logical}.Properties.{kind}Config", self.value)
 
     def _render_at(self, raw: Any, path: str) -> Any:
         """:meth:`render`, with a malformed intrinsic reported at the field that holds it."""

@@ -7,7 +7,7 @@ A ``CachePolicyConfig`` / ``OriginRequestPolicyConfig`` (API or CloudFormation s
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from ...cache.managed import managed_cache_policy, managed_origin_request_policy
 from ...exceptions import ConfigurationError
@@ -29,6 +29,7 @@ __all__ = [
     "cache_policy_from_config",
     "find_cache_policy",
     "find_origin_request_policy",
+    "find_policy",
     "origin_request_policy_from_config",
 ]
 
@@ -49,6 +50,9 @@ def _names(config: Mapping[str, Any], key: str, path: str, value: Value) -> tupl
     for item_path, item in list_items(value(config.get(key), child(path, key)), child(path, key)):
         out.append(read_str(value(item, item_path), item_path, allow_empty=False))
     return tuple(out)
+
+
+_P = TypeVar("_P")
 
 
 def _unwrap(config: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
@@ -157,42 +161,57 @@ def origin_request_policy_from_config(
         )
 
 
-def find_cache_policy(policy_id: str, path: str, policies: PoliciesArg) -> CachePolicy:
-    """A ``CachePolicyId``: one given in ``policies=``, else a managed policy id or name."""
+def find_policy(
+    policy_id: str,
+    path: str,
+    policies: PoliciesArg,
+    kind: str,
+    cls: type[_P],
+    from_config: Callable[[Mapping[str, Any], str], _P],
+    managed: Callable[[str], _P],
+) -> _P:
+    """A policy id of ``kind`` (``"CachePolicy"`` ...): one given in ``policies=`` (the object,
+    ``aws cloudfront get-...`` output, ``{"<kind>Config": ...}`` or the bare config), else a
+    managed policy id or name."""
     if policies is not None and policy_id in policies:
         given = policies[policy_id]
         where = f"policies[{policy_id!r}]"
-        if isinstance(given, CachePolicy):
+        if isinstance(given, cls):
             return given
         if isinstance(given, Mapping):
-            return cache_policy_from_config(_unwrap(given, "CachePolicy"), where)
-        raise ConfigurationError(where, given, "a CachePolicy or a CachePolicyConfig mapping")
+            return from_config(_unwrap(given, kind), where)
+        raise ConfigurationError(where, given, f"a {kind} or a {kind}Config mapping")
     try:
-        return managed_cache_policy(policy_id)
+        return managed(policy_id)
     except ConfigurationError as exc:
         raise ConfigurationError(
             path, policy_id, f"{exc.expected}, or one given in policies="
         ) from None
+
+
+def find_cache_policy(policy_id: str, path: str, policies: PoliciesArg) -> CachePolicy:
+    """A ``CachePolicyId``: one given in ``policies=``, else a managed policy id or name."""
+    return find_policy(
+        policy_id,
+        path,
+        policies,
+        "CachePolicy",
+        CachePolicy,
+        cache_policy_from_config,
+        managed_cache_policy,
+    )
 
 
 def find_origin_request_policy(
     policy_id: str, path: str, policies: PoliciesArg
 ) -> OriginRequestPolicy:
     """An ``OriginRequestPolicyId``: from ``policies=``, else a managed one."""
-    if policies is not None and policy_id in policies:
-        given = policies[policy_id]
-        where = f"policies[{policy_id!r}]"
-        if isinstance(given, OriginRequestPolicy):
-            return given
-        if isinstance(given, Mapping):
-            config = _unwrap(given, "OriginRequestPolicy")
-            return origin_request_policy_from_config(config, where)
-        raise ConfigurationError(
-            where, given, "an OriginRequestPolicy or an OriginRequestPolicyConfig mapping"
-        )
-    try:
-        return managed_origin_request_policy(policy_id)
-    except ConfigurationError as exc:
-        raise ConfigurationError(
-            path, policy_id, f"{exc.expected}, or one given in policies="
-        ) from None
+    return find_policy(
+        policy_id,
+        path,
+        policies,
+        "OriginRequestPolicy",
+        OriginRequestPolicy,
+        origin_request_policy_from_config,
+        managed_origin_request_policy,
+    )

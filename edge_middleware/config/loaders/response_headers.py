@@ -28,6 +28,7 @@ from ._common import (
     read_str,
     wrap_errors,
 )
+from .policies import find_policy
 
 __all__ = ["find_response_headers_policy", "response_headers_policy_from_config"]
 
@@ -205,25 +206,12 @@ def find_response_headers_policy(
     policy_id: str, path: str, policies: Mapping[str, Any] | None
 ) -> ResponseHeadersPolicy:
     """A ``ResponseHeadersPolicyId``: one given in ``policies=``, else a managed one."""
-    if policies is not None and policy_id in policies:
-        given = policies[policy_id]
-        where = f"policies[{policy_id!r}]"
-        if isinstance(given, ResponseHeadersPolicy):
-            return given
-        if isinstance(given, Mapping):
-            if "ResponseHeadersPolicy" in given:  # get-response-headers-policy output
-                given = read_mapping(given["ResponseHeadersPolicy"], where)
-            config = read_mapping(
-                given.get("ResponseHeadersPolicyConfig", given),
-                f"{where}.ResponseHeadersPolicyConfig",
-            )
-            return response_headers_policy_from_config(config, where)
-        raise ConfigurationError(
-            where, given, "a ResponseHeadersPolicy or a ResponseHeadersPolicyConfig mapping"
-        )
-    try:
-        return managed_response_headers_policy(policy_id)
-    except ConfigurationError as exc:
-        raise ConfigurationError(
-            path, policy_id, f"{exc.expected}, or one given in policies="
-        ) from None
+    return find_policy(
+        policy_id,
+        path,
+        policies,
+        "ResponseHeadersPolicy",
+        ResponseHeadersPolicy,
+        response_headers_policy_from_config,
+        managed_response_headers_policy,
+    )
