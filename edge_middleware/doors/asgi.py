@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping
 from typing import Any, assert_never
 
 from ..cache.compression import compress
@@ -36,17 +36,13 @@ from ..pipeline.effects import (
 )
 from ..pipeline.flow import Flow
 from .asgi_origin import OriginStream
+from .interfaces import ASGIApp, Message, Receive, Scope, Send
 from .middleware import FrontDoor, RequestRecord, SharedOptions
 
 __all__ = ["EdgeMiddleware"]
 
 logger = logging.getLogger("edge_middleware.asgi")
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _NO_EXTENSIONS = ("http.response.pathsend", "http.response.zerocopysend")
 #: Bodies this large are compressed on a worker thread, not on the event loop.

@@ -5,21 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 
 from ..exceptions import CloudFrontError, OriginError
 from ..pipeline.effects import OriginResponse
+from .interfaces import ASGIApp, Message, Receive, Scope
 
 __all__ = ["OriginStream"]
 
 logger = logging.getLogger("edge_middleware.asgi")
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class OriginStream:

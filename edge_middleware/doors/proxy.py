@@ -37,7 +37,7 @@ import socket
 import threading
 import urllib.request
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, MutableMapping
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, cast
@@ -48,18 +48,12 @@ import httpx
 
 from ..config.model import Origin
 from ..exceptions import OriginError, OriginTimeoutError
+from .interfaces import ASGIApp, Receive, Scope, Send, StartResponse, WSGIApp
 
 __all__ = ["aclose_clients", "close_clients", "proxy_app", "proxy_wsgi_app", "resolve_path"]
 
 logger = logging.getLogger("edge_middleware.proxy")
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-StartResponse = Callable[..., Any]
-WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 #: Connection setup timeout (CloudFront's default connection timeout, caching.md §1.4).
 CONNECT_TIMEOUT = 10.0

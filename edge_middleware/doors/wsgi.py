@@ -36,6 +36,7 @@ from ..pipeline.effects import (
     Store,
 )
 from ..pipeline.flow import Flow
+from .interfaces import StartResponse, WSGIApp
 from .middleware import FrontDoor, RequestRecord, SharedOptions
 from .wsgi_origin import OriginCall
 
@@ -43,8 +44,6 @@ __all__ = ["EdgeWSGIMiddleware"]
 
 logger = logging.getLogger("edge_middleware.wsgi")
 
-StartResponse = Callable[..., Any]
-WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 #: Background refreshes (stale-while-revalidate) run on a few shared, tracked threads.
 _REFRESH_THREADS = 4

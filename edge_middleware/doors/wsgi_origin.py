@@ -5,18 +5,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..exceptions import CloudFrontError, OriginError
 from ..pipeline.effects import OriginResponse
+from .interfaces import WSGIApp
 
 __all__ = ["OriginCall"]
 
 logger = logging.getLogger("edge_middleware.wsgi")
-
-StartResponse = Callable[..., Any]
-WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 class OriginCall:
