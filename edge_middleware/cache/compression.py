@@ -15,7 +15,13 @@ from ..core.headers import RawHeaders, raw_get
 # without it only gzip is offered.
 _HAS_BROTLI = importlib.util.find_spec("brotli") is not None
 
-__all__ = ["COMPRESSIBLE_TYPES", "choose_coding", "compress"]
+__all__ = [
+    "COMPRESSIBLE_TYPES",
+    "COMPRESS_MAX_BYTES",
+    "COMPRESS_MIN_BYTES",
+    "choose_coding",
+    "compress",
+]
 
 #: The content types CloudFront compresses (CloudFront Developer Guide, "Serving compressed
 #: files").
@@ -72,6 +78,11 @@ COMPRESSIBLE_TYPES = frozenset(
 _STATUSES = frozenset({200, 403, 404})
 
 
+#: CloudFront compresses objects of 1,000 to 10,000,000 bytes (caching.md §1.13).
+COMPRESS_MIN_BYTES = 1000
+COMPRESS_MAX_BYTES = 10_000_000
+
+
 def choose_coding(
     behavior: Behavior,
     normalized_ae: str | None,
@@ -91,7 +102,7 @@ def choose_coding(
         return None  # any value, even identity, means "already compressed"
     length = raw_get(headers, b"content-length")
     try:
-        if length is None or not 1000 <= int(length) <= 10_000_000:
+        if length is None or not COMPRESS_MIN_BYTES <= int(length) <= COMPRESS_MAX_BYTES:
             return None
     except ValueError:
         return None

@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import email.utils
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 
 from ..config.model import CachePolicy
 from ..config.settings import EdgeSettings
-from ..core.headers import raw_get
+from ..core.headers import get_first, raw_get
+from ..core.types import HeaderEntry
+from .entry import CacheEntry
 
 # -- Cache-Control ------------------------------------------------------------------------------
 
@@ -448,3 +450,16 @@ def not_modified_since(if_modified_since: str | None, last_modified: str | None)
     since = _http_date(if_modified_since)
     modified = _http_date(last_modified)
     return since is not None and modified is not None and modified <= since
+
+
+def not_modified(headers: Mapping[str, list[HeaderEntry]], entry: CacheEntry) -> bool:
+    """Whether the viewer's ``If-None-Match``/``If-Modified-Since`` matches a cached 200."""
+    if entry.status != 200:
+        return False
+    inm = get_first(headers, "if-none-match")
+    if inm is not None:
+        if entry.etag is None:
+            return False
+        tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
+        return "*" in tags or entry.etag.removeprefix("W/") in tags
+    return not_modified_since(get_first(headers, "if-modified-since"), entry.last_modified)

@@ -4,7 +4,7 @@ origin-response, and what gets stored (caching.md §1.1 steps 5-7, lambda-edge.m
 from __future__ import annotations
 
 from ..cache.budget import bytes_to_buffer
-from ..cache.compression import choose_coding
+from ..cache.compression import COMPRESS_MAX_BYTES, choose_coding
 from ..cache.entry import CacheEntry
 from ..cache.rules import StoreDecision, decide_storage, forwarded_to_origin
 from ..cache.rules import normalize_accept_encoding as _accept_encoding
@@ -41,9 +41,6 @@ from .flow import Answer, Flow, State, Step
 from .respond import fail
 
 __all__ = ["fetch", "origin_request", "origin_response", "store"]
-
-#: Largest body compressed at the edge (caching.md §1.13: 1,000 to 10,000,000 bytes).
-_COMPRESS_LIMIT = 10_000_000
 
 
 def origin_request(p: PipelineBase, f: Flow) -> Step:
@@ -225,7 +222,7 @@ def origin_response(p: PipelineBase, f: Flow) -> Step:
     coding = choose_coding(f.behavior, accept, a.status, a.headers, f.hv)
     if coding is not None:
         if a.stream_rest:  # within the shared buffer budget, else sent uncompressed
-            broken = yield from _read_rest(p, f, _COMPRESS_LIMIT)
+            broken = yield from _read_rest(p, f, COMPRESS_MAX_BYTES)
             if broken is not None:
                 return (yield from fail(p, f, broken))
         if not a.stream_rest and _whole(a.headers, a.body):

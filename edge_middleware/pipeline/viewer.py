@@ -3,10 +3,15 @@ serving a cached object (caching.md §1.1 steps 1-4, lambda-edge.md §4)."""
 
 from __future__ import annotations
 
-from ..cache.conditional import not_modified
 from ..cache.entry import CacheEntry
 from ..cache.ranges import byte_range_response
-from ..cache.rules import cache_key, collapsible, cookies_forwarded, stored_response_serves
+from ..cache.rules import (
+    cache_key,
+    collapsible,
+    cookies_forwarded,
+    not_modified,
+    stored_response_serves,
+)
 from ..config.model import Trigger
 from ..config.response_headers import apply_response_headers_policy, preflight_response
 from ..core.convert import reason_phrase
