@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..core.limits import DEFAULT_DISTRIBUTION_DOMAIN, DEFAULT_DISTRIBUTION_ID
 from ..core.types import EVENT_TYPES, EventType
 from ..exceptions import ConfigurationError
 from .response_headers import ResponseHeadersPolicy, managed_response_headers_policy
@@ -501,8 +502,8 @@ class EdgeConfig:
 
     default: Behavior = field(default_factory=Behavior)
     behaviors: Sequence[Behavior] = ()
-    distribution_id: str = "EDFDVBD6EXAMPLE"
-    distribution_domain_name: str = "d111111abcdef8.cloudfront.net"
+    distribution_id: str = DEFAULT_DISTRIBUTION_ID
+    distribution_domain_name: str = DEFAULT_DISTRIBUTION_DOMAIN
     origins: Sequence[Origin] = ()
     custom_error_responses: Sequence[CustomErrorResponse] = ()
     settings: EdgeSettings = field(default_factory=EdgeSettings)

@@ -11,6 +11,7 @@ from email.utils import formatdate
 
 from ..exceptions import CloudFrontError, LambdaValidationError
 from .headers import RawHeaders
+from .limits import SERVER
 
 __all__ = ["error_page", "new_request_id", "via_id"]
 
@@ -61,7 +62,7 @@ def error_page(status: int, error: CloudFrontError, request_id: str) -> tuple[Ra
         "latin-1", "replace"
     )
     headers: RawHeaders = [
-        (b"Server", b"CloudFront"),
+        (b"Server", SERVER),
         (b"Date", http_date()),
         (b"Content-Type", b"text/html"),
         (b"Content-Length", str(len(body)).encode()),

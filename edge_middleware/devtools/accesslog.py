@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 from ..core.headers import encode_value
+from ..core.limits import DEFAULT_DISTRIBUTION_DOMAIN
 from ..doors.middleware import RequestRecord
 from ..exceptions import (
     FunctionExecutionError,
@@ -76,7 +77,6 @@ FIELDS: tuple[str, ...] = (
 
 HEADER = "#Version: 1.0\n#Fields: " + " ".join(FIELDS) + "\n"
 
-_DEFAULT_DOMAIN = "d111111abcdef8.cloudfront.net"
 
 # §7: bytes 0-32, >= 127 and these characters are percent-encoded.
 _SPECIAL = frozenset(b"<>\"#%{}|\\^~[]`' ")
@@ -182,7 +182,10 @@ def _referer(value: str, log_secrets: bool) -> str:
 
 
 def format_record(
-    record: RequestRecord, *, domain_name: str = _DEFAULT_DOMAIN, log_secrets: bool = False
+    record: RequestRecord,
+    *,
+    domain_name: str = DEFAULT_DISTRIBUTION_DOMAIN,
+    log_secrets: bool = False,
 ) -> str:
     """One log line (no newline) for a finished request; the 33 fields of :data:`FIELDS`.
 
@@ -265,7 +268,7 @@ class AccessLog:
         self,
         file: str | os.PathLike[str] | TextIO,
         *,
-        domain_name: str = _DEFAULT_DOMAIN,
+        domain_name: str = DEFAULT_DISTRIBUTION_DOMAIN,
         log_secrets: bool = False,
     ) -> None:
         self.domain_name = domain_name

@@ -10,6 +10,7 @@ from typing import Any, cast
 
 from ..config.model import Origin
 from ..config.settings import EdgeSettings
+from ..core.limits import DEFAULT_DISTRIBUTION_DOMAIN, DEFAULT_DISTRIBUTION_ID, REQUEST_BODY_LIMITS
 from ..core.origins import build_origin_object
 from ..core.responses import new_request_id, via_id
 from ..core.types import EVENT_TYPES, EventType
@@ -22,13 +23,10 @@ HeadersArg = (
     Mapping[str, str | Sequence[str] | Sequence[Mapping[str, str]]] | Iterable[tuple[str, str]]
 )
 
-DEFAULT_DOMAIN = "d111111abcdef8.cloudfront.net"
-DEFAULT_DISTRIBUTION_ID = "EDFDVBD6EXAMPLE"
 DEFAULT_CLIENT_IP = "203.0.113.178"
 DEFAULT_USER_AGENT = "curl/8.5.0"
 DEFAULT_ORIGIN_DOMAIN = "example.org"
 #: lambda-edge.md §1.5: the exposed body is cut at 40 KB (viewer) / 1 MB (origin).
-_BODY_LIMITS = {"viewer-request": 40 * 1024, "origin-request": 1024 * 1024}
 
 
 def _header_map(headers: HeadersArg | None) -> dict[str, list[dict[str, str]]]:
@@ -90,7 +88,7 @@ class EventBuilder:
     def __init__(
         self,
         *,
-        distribution_domain_name: str = DEFAULT_DOMAIN,
+        distribution_domain_name: str = DEFAULT_DISTRIBUTION_DOMAIN,
         distribution_id: str = DEFAULT_DISTRIBUTION_ID,
         request_id: str | None = None,
         client_ip: str = DEFAULT_CLIENT_IP,
@@ -288,7 +286,7 @@ class EventBuilder:
             request["origin"] = origin_obj
         if not is_response and (include_body or (include_body is None and body is not None)):
             data = body.encode("utf-8") if isinstance(body, str) else (body or b"")
-            limit = _BODY_LIMITS[ev]
+            limit = REQUEST_BODY_LIMITS[ev]
             request["body"] = {
                 "inputTruncated": len(data) > limit,
                 "action": "read-only",
