@@ -34,7 +34,8 @@ from ..pipeline.effects import (
     Refresh,
     Store,
 )
-from ..pipeline.flow import Flow
+from ..pipeline.flow import Flow, Prefetched
+from .asgi_fast import NO_EXTENSIONS, shortcut
 from .asgi_origin import OriginStream
 from .interfaces import ASGIApp, Message, Receive, Scope, Send
 from .middleware import FrontDoor, RequestRecord, SharedOptions
@@ -44,7 +45,6 @@ __all__ = ["EdgeMiddleware"]
 logger = logging.getLogger("edge_middleware.asgi")
 
 
-_NO_EXTENSIONS = ("http.response.pathsend", "http.response.zerocopysend")
 #: Bodies this large are compressed on a worker thread, not on the event loop.
 _COMPRESS_OFF_LOOP = 128 * 1024
 
@@ -88,7 +88,13 @@ class EdgeMiddleware(FrontDoor):
         if scope["type"] != "http" or scope.get("edge.middleware") is not None:
             await self.app(scope, receive, send)
             return
-        await _Responder(self, scope, receive, send).run()
+        options = self.options
+        prefetched = None
+        if options.pipeline.has_shortcuts and not options.observers:
+            done, prefetched = await shortcut(self, scope, receive, send)
+            if done:
+                return
+        await _Responder(self, scope, receive, send).run(prefetched)
 
 
 class _Responder:
@@ -110,12 +116,13 @@ class _Responder:
         self.flow: Flow | None = None
 
     # -- driving the pipeline ---------------------------------------------------------------
-    async def run(self) -> None:
+    async def run(self, prefetched: Prefetched | None = None) -> None:
         pipeline = self.mw.options.pipeline
         try:
             try:
                 self.viewer = request_from_scope(self.scope)
                 self.flow = pipeline.flow(self.viewer)
+                self.flow.prefetched = prefetched
                 outcome = await self.drive(pipeline.run(self.viewer, self.flow))
             except Exception:
                 logger.exception("edge_middleware failed while handling a request")
@@ -267,11 +274,10 @@ class _Responder:
             request_id=effect.event["Records"][0]["cf"]["config"]["requestId"],
             origin_path=not isinstance(target, str),
         )
-        scope["edge.event"] = effect.event
         scope["edge.middleware"] = self.mw
         extensions = scope.get("extensions")
         if extensions:
-            scope["extensions"] = {k: v for k, v in extensions.items() if k not in _NO_EXTENSIONS}
+            scope["extensions"] = {k: v for k, v in extensions.items() if k not in NO_EXTENSIONS}
         return app, scope
 
     def origin_receive(self, body: bytes | None) -> Receive:

@@ -35,9 +35,10 @@ from ..pipeline.effects import (
     Refresh,
     Store,
 )
-from ..pipeline.flow import Flow
+from ..pipeline.flow import Flow, Prefetched
 from .interfaces import StartResponse, WSGIApp
 from .middleware import FrontDoor, RequestRecord, SharedOptions
+from .wsgi_fast import shortcut
 from .wsgi_origin import OriginCall
 
 __all__ = ["EdgeWSGIMiddleware"]
@@ -88,7 +89,12 @@ class EdgeWSGIMiddleware(FrontDoor):
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("edge.middleware") is not None:
             return self.app(environ, start_response)
-        return _Responder(self, environ).run(start_response)
+        prefetched = None
+        if self.options.pipeline.has_shortcuts and not self.options.observers:
+            answer, prefetched = shortcut(self, environ, start_response)
+            if answer is not None:
+                return answer
+        return _Responder(self, environ).run(start_response, prefetched)
 
 
 class _Responder:
@@ -108,11 +114,14 @@ class _Responder:
         self.flow: Flow | None = None
 
     # -- driving the pipeline ---------------------------------------------------------------
-    def run(self, start_response: StartResponse) -> Iterable[bytes]:
+    def run(
+        self, start_response: StartResponse, prefetched: Prefetched | None = None
+    ) -> Iterable[bytes]:
         pipeline = self.mw.options.pipeline
         try:
             self.viewer = request_from_environ(self.environ)
             self.flow = pipeline.flow(self.viewer)
+            self.flow.prefetched = prefetched
             outcome = self.drive(pipeline.run(self.viewer, self.flow))
         except Exception:
             logger.exception("edge_middleware failed while handling a request")
@@ -271,7 +280,6 @@ class _Responder:
         )
         if prefix is not None:  # what a function saw, then the rest from the viewer
             environ["wsgi.input"] = PrefixedInput(prefix, self.environ["wsgi.input"])
-        environ["edge.event"] = effect.event
         environ["edge.middleware"] = self.mw
         return app, environ
 
