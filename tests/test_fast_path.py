@@ -115,6 +115,7 @@ HEADER_POOL: list[tuple[bytes, bytes]] = [
     (b"x-forwarded-for", b""),
     (b"via", b"1.1 proxy"),
     (b"cookie", b"b=2; a=1"),
+    (b"cookie", b"z=1;a=2; =x; c; a=\xe9"),
     (b"authorization", b"Bearer t"),
     (b"if-none-match", b'"v1"'),
     (b"if-modified-since", b"Wed, 21 Oct 2015 07:28:00 GMT"),

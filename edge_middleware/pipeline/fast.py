@@ -20,11 +20,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 
-from ..cache.forwarding import _forward_plan
+from ..cache.forwarding import _forward_plan, forwarded_cookie
 from ..cache.rules import filter_vary, forwarded_to_origin
 from ..config.model import Behavior, EdgeConfig, Origin
 from ..core.convert import reason_phrase
-from ..core.headers import CLOUDFRONT_ADDED, HOP_BY_HOP, RawHeaders, headers_to_raw, is_disallowed
+from ..core.headers import (
+    CLOUDFRONT_ADDED,
+    HOP_BY_HOP,
+    RawHeaders,
+    encode_value,
+    headers_to_raw,
+    is_disallowed,
+)
 from ..core.limits import MAX_HEADER_BYTES, MAX_URI_LENGTH
 from ..core.origins import cloudfront_headers
 from ..core.types import EVENT_TYPES, CFRequest
@@ -34,13 +41,14 @@ from ..exceptions import CloudFrontError
 if TYPE_CHECKING:
     from .base import PipelineBase
 
-__all__ = ["BODY", "DROP", "KEEP", "PROBE_VIEWER", "SLOW", "Shortcut", "shortcut_for"]
+__all__ = ["BODY", "COOKIE", "DROP", "KEEP", "PROBE_VIEWER", "SLOW", "Shortcut", "shortcut_for"]
 
 #: what a viewer header becomes on the short way
 KEEP: Final = 0
 DROP: Final = 1
 SLOW: Final = 2  # this request takes the full pipeline
 BODY: Final = 3  # Content-Length: kept when it says 0, else the pipeline reads the body
+COOKIE: Final = 4  # the cookies the policies select, sorted by name (forwarded_cookie)
 
 _BODY_HEADERS = frozenset({"content-length", "transfer-encoding"})
 #: headers whose value the rules may rewrite (cookies sorted, Accept-Encoding normalised)
@@ -79,6 +87,7 @@ class Shortcut:
         self.origin = origin
         self.origin_id = origin.id
         self._decisions: dict[bytes, int] = {}
+        self.plan = _forward_plan(behavior.cache, behavior.origin_request_policy)
         self.host_from_viewer = (
             "host" in behavior.cache.headers
             or p._viewer_host_to_origin
@@ -122,11 +131,7 @@ class Shortcut:
         if behavior.forward_all_headers:
             return KEEP
         if lower == "cookie":  # the policy's cookie names decide, per cookie
-            return (
-                SLOW
-                if _forward_plan(behavior.cache, behavior.origin_request_policy).cookies_any
-                else DROP
-            )
+            return COOKIE if self.plan.cookies_any else DROP
         probe: CFRequest = {
             "clientIp": "",
             "headers": {lower: [{"key": lower, "value": "v=1"}]},
@@ -204,6 +209,13 @@ class Shortcut:
             if decision:
                 if decision == DROP:
                     continue
+                if decision == COOKIE:
+                    cookie = forwarded_cookie(
+                        self.plan, [{"key": "", "value": value.decode("latin-1")}]
+                    )
+                    if cookie is not None:
+                        out.append((b"cookie", encode_value(cookie)))
+                    continue
                 if decision == SLOW or value != b"0":
                     return None
             if lower in _PLACED:
@@ -217,6 +229,11 @@ class Shortcut:
             out.append((b"user-agent", b"Amazon CloudFront"))
         out.extend(tail)
         return out
+
+    def _cookie(self, value: bytes) -> list[tuple[bytes, bytes]]:
+        """The viewer's one Cookie line as the origin gets it (nothing, if no cookie goes)."""
+        cookie = forwarded_cookie(self.plan, [{"key": "", "value": value.decode("latin-1")}])
+        return [] if cookie is None else [(b"cookie", encode_value(cookie))]
 
     def viewer_ok(self, method: str, scheme: str, uri: str, qs: str) -> bool:
         """CloudFront's own checks pass, so the pipeline would not answer by itself."""
