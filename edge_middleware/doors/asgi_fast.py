@@ -8,13 +8,13 @@ import logging
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from ..cache.entry import CacheEntry
 from ..config.model import Behavior
 from ..core.convert import scope_uri
 from ..core.headers import encode_value
+from ..core.types import CFHeaders
 from ..exceptions import CloudFrontError, OriginError
 from ..pipeline.fast import Shortcut
-from ..pipeline.fast_hit import HitShortcut
+from ..pipeline.fast_hit import HitAnswer, HitShortcut
 from ..pipeline.flow import Prefetched
 from .interfaces import ASGIApp, Message, Receive, Scope, Send
 
@@ -36,17 +36,22 @@ async def shortcut(
     """Serve the request the short way: ``(True, None)``. ``(False, lookup)``: nothing was
     sent and the pipeline answers, with the cache read already made (or ``None``)."""
     pipeline = mw.options.pipeline
-    entry: CacheEntry | None = None
+    answer: HitAnswer | None = None
     prepared = None
     try:
         uri, behavior = pipeline.route(scope_uri(scope))
         hit = pipeline.hit_shortcuts.get(id(behavior))
         if hit is not None:
-            key = _hit_key(hit, scope, uri)
-            if key is None:
+            found = _hit_key(hit, scope, uri)
+            if found is None:
                 return False, None
+            key, conditions = found
             entry = await mw.options.storage.aget(key)
-            if entry is None or not hit.serves(entry):
+            if entry is not None and hit.serves(entry, conditions):
+                rid = pipeline.request_id().encode()
+                hv = scope.get("http_version", "1.1")
+                answer = hit.answer(entry, conditions, rid, hv, scope["method"])
+            if answer is None:
                 return False, (key, entry)
         else:
             prepared = _prepare(mw, scope, send, uri, behavior)
@@ -55,28 +60,21 @@ async def shortcut(
     except Exception:  # nothing was sent: the pipeline answers (its 502 at worst)
         logger.exception("edge_middleware's short way failed; the pipeline answers")
         return False, None
-    if hit is not None and entry is not None:
-        await _send_hit(mw, hit, entry, scope, send)
+    if answer is not None:
+        await send(
+            {"type": "http.response.start", "status": answer.status, "headers": answer.headers}
+        )
+        await send({"type": "http.response.body", "body": answer.body, "more_body": False})
     elif prepared is not None:
         relay, app, origin = prepared
         await relay.run(app, origin, receive)
     return True, None
 
 
-def _hit_key(hit: HitShortcut, scope: Scope, uri: str) -> str | None:
+def _hit_key(hit: HitShortcut, scope: Scope, uri: str) -> tuple[str, CFHeaders] | None:
     qs: str = scope.get("query_string", b"").decode("latin-1")
     viewer = [(k.lower(), v) for k, v in scope["headers"]]
     return hit.key(scope["method"], scope.get("scheme", "http"), uri, qs, viewer)
-
-
-async def _send_hit(
-    mw: EdgeMiddleware, hit: HitShortcut, entry: CacheEntry, scope: Scope, send: Send
-) -> None:
-    rid = mw.options.pipeline.request_id().encode()
-    headers, head = hit.answer(entry, rid, scope.get("http_version", "1.1"), scope["method"])
-    await send({"type": "http.response.start", "status": entry.status, "headers": headers})
-    body = b"" if head else entry.body
-    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def _prepare(

@@ -10,14 +10,14 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
-from ..cache.entry import CacheEntry
 from ..config.model import Behavior
 from ..core.convert import environ_uri
 from ..core.headers import encode_value
+from ..core.types import CFHeaders
 from ..exceptions import CloudFrontError
 from ..pipeline.effects import OriginResponse
 from ..pipeline.fast import Shortcut
-from ..pipeline.fast_hit import HitShortcut
+from ..pipeline.fast_hit import HitAnswer, HitShortcut
 from ..pipeline.flow import Prefetched
 from .interfaces import StartResponse
 from .wsgi_origin import OriginCall
@@ -53,17 +53,23 @@ def shortcut(
     """Serve the request the short way: ``(answer, None)``. ``(None, lookup)``: nothing was
     called and the pipeline answers, with the cache read already made (or ``None``)."""
     pipeline = mw.options.pipeline
-    entry: CacheEntry | None = None
+    answer: HitAnswer | None = None
     prepared = None
     try:
         uri, behavior = pipeline.route(environ_uri(environ))
         hit = pipeline.hit_shortcuts.get(id(behavior))
         if hit is not None:
-            key = _hit_key(hit, environ, uri)
-            if key is None:
+            found = _hit_key(hit, environ, uri)
+            if found is None:
                 return None, None
+            key, conditions = found
             entry = mw.options.storage.get(key)
-            if entry is None or not hit.serves(entry):
+            if entry is not None and hit.serves(entry, conditions):
+                rid = pipeline.request_id().encode()
+                hv = environ.get("SERVER_PROTOCOL", "HTTP/1.1").rpartition("/")[2] or "1.1"
+                method = environ["REQUEST_METHOD"].upper()
+                answer = hit.answer(entry, conditions, rid, hv, method)
+            if answer is None:
                 return None, (key, entry)
         else:
             prepared = _prepare(mw, environ, uri, behavior)
@@ -72,8 +78,14 @@ def shortcut(
     except Exception:  # nothing was called: the pipeline answers (its 502 at worst)
         logger.exception("edge_middleware's short way failed; the pipeline answers")
         return None, None
-    if hit is not None and entry is not None:
-        return _send_hit(mw, hit, entry, environ, start_response), None
+    if answer is not None:
+        reason = "".join(ch for ch in answer.reason if ch.isprintable())
+        reason = reason.encode("latin-1", "replace").decode("latin-1")
+        start_response(
+            f"{answer.status} {reason}".rstrip(),
+            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in answer.headers],
+        )
+        return [answer.body] if answer.body else [], None
     assert prepared is not None
     return _fetch(mw, prepared, start_response), None
 
@@ -87,30 +99,11 @@ def _viewer_pairs(environ: dict[str, Any]) -> list[tuple[bytes, bytes]]:
     ]
 
 
-def _hit_key(hit: HitShortcut, environ: dict[str, Any], uri: str) -> str | None:
+def _hit_key(hit: HitShortcut, environ: dict[str, Any], uri: str) -> tuple[str, CFHeaders] | None:
     method: str = environ["REQUEST_METHOD"].upper()
     qs: str = environ.get("QUERY_STRING", "")
     scheme = environ.get("wsgi.url_scheme", "http")
     return hit.key(method, scheme, uri, qs, _viewer_pairs(environ))
-
-
-def _send_hit(
-    mw: EdgeWSGIMiddleware,
-    hit: HitShortcut,
-    entry: CacheEntry,
-    environ: dict[str, Any],
-    start_response: StartResponse,
-) -> Iterable[bytes]:
-    rid = mw.options.pipeline.request_id().encode()
-    hv = environ.get("SERVER_PROTOCOL", "HTTP/1.1").rpartition("/")[2] or "1.1"
-    headers, head = hit.answer(entry, rid, hv, environ["REQUEST_METHOD"].upper())
-    reason = "".join(ch for ch in entry.reason if ch.isprintable())
-    reason = reason.encode("latin-1", "replace").decode("latin-1")
-    start_response(
-        f"{entry.status} {reason}".rstrip(),
-        [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers],
-    )
-    return [] if head else [entry.body]
 
 
 def _fetch(

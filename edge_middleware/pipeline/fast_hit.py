@@ -4,37 +4,52 @@ time, so the pipeline's states are not needed for it.
 
 :class:`HitShortcut` computes the cache key with the real ``cache_key`` on a small header
 map holding only what the key reads, and renders each cached object's viewer headers once
-(all but ``Age``, ``Via``, ``X-Cache``, ``X-Amz-Cf-Pop`` and ``X-Amz-Cf-Id``). Anything else
-(a conditional or ``Range`` request, a stale or missing object, a stored 206, an error
-status with a custom page) goes to the full pipeline with the lookup it already made
-(``Flow.prefetched``), so the storage is read once. ``tests/test_fast_path.py`` compares
-both paths on generated requests, on both doors.
+(all but ``Age``, ``Via``, ``X-Cache``, ``X-Amz-Cf-Pop`` and ``X-Amz-Cf-Id``); a matching
+conditional gets its 304 and a ``Range`` its bytes, as the ``HIT`` state gives them.
+Anything else (a stale or missing object, an error status with a custom page) goes to the
+full pipeline with the lookup it already made (``Flow.prefetched``), so the storage is read
+once. ``tests/test_fast_path.py`` compares both paths on generated requests, on both doors.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..cache.entry import CacheEntry
 from ..cache.forwarding import _forward_plan
-from ..cache.rules import cache_key, filter_vary
+from ..cache.ranges import byte_range_response
+from ..cache.rules import (
+    cache_key,
+    cookies_forwarded,
+    filter_vary,
+    not_modified,
+    stored_response_serves,
+)
 from ..config.model import Behavior
-from ..core.headers import CLOUDFRONT_ADDED, RawHeaders, is_disallowed, with_length, without
+from ..core.convert import reason_phrase
+from ..core.headers import (
+    CLOUDFRONT_ADDED,
+    RawHeaders,
+    get_first,
+    is_disallowed,
+    with_length,
+    without,
+)
 from ..core.limits import MAX_HEADER_BYTES, MAX_URI_LENGTH
 from ..core.origins import cloudfront_headers
-from ..core.types import CFHeaders
+from ..core.types import CFHeaders, HeaderEntry
 from .fast import PROBE_VIEWER
 
 if TYPE_CHECKING:
     from .base import PipelineBase
 
-__all__ = ["HitShortcut", "hit_shortcut_for"]
+__all__ = ["HitAnswer", "HitShortcut", "hit_shortcut_for"]
 
-#: request headers that make a hit more than "serve the object" (304s, ranges) or mean a body
-_NOT_PLAIN = frozenset(
-    {b"range", b"if-none-match", b"if-modified-since", b"transfer-encoding", b"content-length"}
-)
+#: request headers that mean a body (the pipeline reads it, or answers 403)
+_BODY = frozenset({b"transfer-encoding", b"content-length"})
+#: request headers a hit answers with a 304 or a byte range
+_CONDITIONS = frozenset({b"range", b"if-none-match", b"if-modified-since"})
 _HIT = b"Hit from cloudfront"
 _ERROR = b"Error from cloudfront"
 
@@ -69,6 +84,9 @@ class HitShortcut:
         #: the viewer headers the key (or the key's host) reads, by raw lower-case name
         self.keyed = frozenset(n.encode("latin-1") for n in names)
         self.head_ok = p.settings.head_from_get
+        self.conditionals = p.settings.viewer_conditionals and not cookies_forwarded(
+            policy, behavior.origin_request_policy
+        )
         self.protocol_ok = behavior.viewer_protocol_policy == "allow-all"
         forwarded, cookies = p.forwarded_for(behavior)
         self.vary_names = forwarded
@@ -81,8 +99,9 @@ class HitShortcut:
 
     def key(
         self, method: str, scheme: str, uri: str, qs: str, viewer: Iterable[tuple[bytes, bytes]]
-    ) -> str | None:
-        """The cache key of a plain request, or ``None``: take the full pipeline."""
+    ) -> tuple[str, CFHeaders] | None:
+        """The cache key of a plain request and its ``Range``/conditional headers (a small
+        CloudFront header map), or ``None``: take the full pipeline."""
         if method not in ("GET", "HEAD") or (method == "HEAD" and not self.head_ok):
             return None
         if not (self.protocol_ok or scheme == "https"):
@@ -91,19 +110,20 @@ class HitShortcut:
             return None
         keyed = self.keyed
         headers: CFHeaders = {}
+        conditions: CFHeaders = {}
         size = 0
         for name, value in viewer:
             size += len(name) + len(value) + 4
             if name in keyed:
-                lower = name.decode("latin-1")
-                entry = {"key": lower, "value": value.decode("latin-1")}
-                headers.setdefault(lower, []).append(entry)  # type: ignore[arg-type]
-            elif name in _NOT_PLAIN and (name != b"content-length" or value != b"0"):
+                _add(headers, name, value)
+            if name in _CONDITIONS:
+                _add(conditions, name, value)
+            elif name in _BODY and (name != b"content-length" or value != b"0"):
                 return None
         if size > MAX_HEADER_BYTES - 8192:
             return None
         p = self.p
-        return cache_key(
+        key = cache_key(
             method=method,
             host=p._key_host(headers),
             uri=uri,
@@ -112,33 +132,32 @@ class HitShortcut:
             policy=self.behavior.cache,
             settings=p.settings,
         )
+        return key, conditions
 
-    def serves(self, entry: CacheEntry | None) -> bool:
-        """A fresh object the short way may serve as it is."""
-        if entry is None or entry.status == 206:
+    def serves(self, entry: CacheEntry | None, conditions: CFHeaders) -> bool:
+        """A fresh object the short way may serve (the pipeline's lookup would serve it)."""
+        if entry is None or self.p.clock() >= entry.fresh_until:
             return False
-        if self.p.clock() >= entry.fresh_until:
-            return False
-        if entry.status >= 400:
-            custom = self.p.config.error_response_for(entry.status)
-            if custom is not None and custom.response_page_path:
-                return False
-        return True
+        return stored_response_serves(entry.status, entry.headers, get_first(conditions, "range"))
 
     def answer(
-        self, entry: CacheEntry, rid: bytes, http_version: str, method: str
-    ) -> tuple[RawHeaders, bool]:
-        """The viewer's headers for ``entry`` and whether the answer has no body."""
-        known = self._rendered.get(entry.key)
-        if known is None or known[0] is not entry:
-            if len(self._rendered) >= 4096:
-                self._rendered.clear()
-            known = (entry, self._render(entry))
-            self._rendered[entry.key] = known
+        self, entry: CacheEntry, conditions: CFHeaders, rid: bytes, http_version: str, method: str
+    ) -> HitAnswer | None:
+        """What the viewer gets for ``entry`` (the ``HIT`` then ``VIEWER_RESPONSE`` states'
+        answer), or ``None`` when an error status has a custom page to fetch."""
         p = self.p
-        age = str(max(0, int(p.clock() - entry.stored_at))).encode()
-        status = entry.status
-        out = [*known[1], (b"Age", age)]
+        status, body = entry.status, entry.body
+        out = [*self._rendered_for(entry), (b"Age", _age(p.clock(), entry))]
+        if conditions:
+            if self.conditionals and not_modified(conditions, entry):
+                status, body = 304, b""
+                out = [(k, v) for k, v in out if k.lower() != b"content-length"]
+            elif status == 200 and (ranged := get_first(conditions, "range")) is not None:
+                status, body, out = byte_range_response(ranged, body, out)
+        if status >= 400:
+            custom = p.config.error_response_for(status)
+            if custom is not None and custom.response_page_path:
+                return None
         out.append((b"Via", p._via(http_version)))
         out.append((b"X-Cache", _HIT if status < 400 else _ERROR))
         out.append((b"X-Amz-Cf-Pop", p._pop))
@@ -146,10 +165,38 @@ class HitShortcut:
         head = method == "HEAD" or status < 200 or status in (204, 304)
         if status in (204, 304) or status < 200:
             out = [(k, v) for k, v in out if k.lower() != b"content-length"]
-        return out, head
+        reason = entry.reason if status == entry.status else reason_phrase(status)
+        return HitAnswer(status, reason, out, b"" if head else body)
+
+    def _rendered_for(self, entry: CacheEntry) -> RawHeaders:
+        known = self._rendered.get(entry.key)
+        if known is None or known[0] is not entry:
+            if len(self._rendered) >= 4096:
+                self._rendered.clear()
+            known = (entry, self._render(entry))
+            self._rendered[entry.key] = known
+        return known[1]
 
     def _render(self, entry: CacheEntry) -> RawHeaders:
         headers = with_length(without(entry.headers, b"age"), entry.body)
         drop = self.drop
         headers = [(k, v) for k, v in headers if k.lower() not in drop]
         return filter_vary(headers, self.vary_names, self.behavior.cache.min_ttl)
+
+
+class HitAnswer(NamedTuple):
+    status: int
+    reason: str
+    headers: RawHeaders
+    #: empty for a HEAD, a 304 and the other statuses without a body
+    body: bytes
+
+
+def _add(headers: CFHeaders, name: bytes, value: bytes) -> None:
+    lower = name.decode("latin-1")
+    entry: HeaderEntry = {"key": lower, "value": value.decode("latin-1")}
+    headers.setdefault(lower, []).append(entry)
+
+
+def _age(now: float, entry: CacheEntry) -> bytes:
+    return str(max(0, int(now - entry.stored_at))).encode()
