@@ -351,3 +351,44 @@ def test_handler_mode_setting_reaches_the_runners() -> None:
     )
     (runner,) = pipeline(config).runners.values()
     assert runner.placement() == "thread"
+
+
+def test_a_prefetched_lookup_is_not_read_again() -> None:
+    """The hit short way's cache read (Flow.prefetched) stands in for LOOKUP's own."""
+    door = FakeDoor()
+    p = pipeline(EdgeConfig(default=Behavior(cache=CACHED)))
+    door.run(p, viewer())
+    (key,) = door.cache
+    stale = entry(key, fresh_for=-1)
+    door.effects.clear()
+    request = viewer()
+    flow = p.flow(request)
+    flow.prefetched = (key, stale)  # what the short way found: an expired copy
+    gen = p.run(request, flow)
+    value: Any = None
+    while True:
+        try:
+            value = door.perform(gen.send(value))
+        except StopIteration as stop:
+            out = stop.value
+            break
+    assert door.kinds == ["JoinFlight", "FetchOrigin", "Store"]  # no Lookup
+    assert (out.status, out.result_type) == (200, "Miss")
+
+
+def test_a_prefetched_lookup_for_another_key_is_ignored() -> None:
+    door = FakeDoor()
+    p = pipeline(EdgeConfig(default=Behavior(cache=CACHED)))
+    request = viewer()
+    flow = p.flow(request)
+    flow.prefetched = ("some|other|key", entry("some|other|key"))
+    gen = p.run(request, flow)
+    value: Any = None
+    while True:
+        try:
+            value = door.perform(gen.send(value))
+        except StopIteration as stop:
+            out = stop.value
+            break
+    assert door.kinds[0] == "Lookup"
+    assert (out.status, out.result_type, out.body) == (200, "Miss", b"ok")
