@@ -26,6 +26,7 @@ from edge_middleware import Behavior, CachePolicy, EdgeConfig, EdgeMiddleware, E
 from edge_middleware.devtools.inspector import MASK, Inspector, mount_inspector
 from edge_middleware.doors.middleware import RequestRecord
 from edge_middleware.pipeline.effects import Outcome, TraceStep
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -420,12 +421,6 @@ def test_asgi_mount() -> None:
 # -- the dev server ---------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -448,7 +443,7 @@ def _serve(directory: Path, app: str, *args: str) -> Iterator[str]:
     """``python -m edge_middleware serve`` on a free loopback port; stopped afterwards."""
     (directory / "inspector_site.py").write_text(textwrap.dedent(SITE))
     (directory / "edge.toml").write_text(CONFIG)
-    port = _free_port()
+    port = free_port()
     log = directory / "serve.log"
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", NO_COLOR="1")
     command = [sys.executable, "-m", "edge_middleware", "serve", app, "--config", "edge.toml"]

@@ -26,9 +26,7 @@ import asyncio
 import copy
 import json
 import re
-import socket
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +34,6 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
-import uvicorn
 from flask import Flask
 from flask import Response as FlaskResponse
 from flask import request as flask_request
@@ -59,6 +56,7 @@ from edge_middleware import (
     OriginRequestPolicy,
     load_config,
 )
+from tests.support.servers import dead_url, uvicorn_server
 
 try:  # tests/ on sys.path, or the repository root on it (as in conftest.py)
     import aws_origin_examples as ex
@@ -741,38 +739,11 @@ def test_origin_path_and_custom_headers_follow_the_event(door: Door) -> None:
 REAL_LOG: list[Seen] = []
 
 
-def _free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @pytest.fixture(scope="module")
 def real_origin() -> Iterator[str]:
     """A uvicorn server with the ``real`` origin app; its URL."""
-    sock = _free_socket()
-    config = uvicorn.Config(
-        starlette_origin("real", REAL_LOG),
-        lifespan="off",
-        log_level="warning",
-        http="h11",
-        ws="none",
-        loop="asyncio",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    with uvicorn_server(starlette_origin("real", REAL_LOG), log_level="warning") as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
@@ -1479,9 +1450,7 @@ def test_custom_error_page_replaces_a_lambda_error(door: Door) -> None:
 
 
 def test_custom_error_page_replaces_an_unreachable_origin_error(door: Door) -> None:
-    sock = _free_socket()
-    dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    sock.close()  # nothing listens there: connection refused
+    dead = dead_url()  # nothing listens there: connection refused
     config = _config(
         Behavior(target_origin_id="app"),
         Behavior("/errors/*", target_origin_id="assets"),

@@ -17,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import socketserver
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -41,14 +39,19 @@ from edge_middleware.doors.proxy import close_clients
 
 try:  # tests/ on sys.path, or the repository root on it (as in conftest.py)
     from redis_server import RedisServer
-    from test_proxy import keepalive_origin
-    from test_reliability_hostile import exchange, uvicorn_server, werkzeug_server
     from test_reliability_load import Figures, load_server, report, run_load
 except ImportError:  # pragma: no cover
     from tests.redis_server import RedisServer
-    from tests.test_proxy import keepalive_origin
-    from tests.test_reliability_hostile import exchange, uvicorn_server, werkzeug_server
     from tests.test_reliability_load import Figures, load_server, report, run_load
+from tests.support.servers import (
+    RawOrigin,
+    exchange,
+    keepalive_origin,
+    raw_origin,
+    reset,
+    uvicorn_server,
+    werkzeug_server,
+)
 
 #: Figures for the closing line of this module.
 FAULTS: dict[str, int] = {}
@@ -219,73 +222,35 @@ def test_redis_stall_leaves_no_stuck_fill_lock(redis_url: str) -> None:
 
 
 # -- 2. a proxied origin that fails ------------------------------------------------------------
-class _Misbehaving(socketserver.BaseRequestHandler):
-    server: MisbehavingOrigin
-
-    def handle(self) -> None:
-        conn: socket.socket = self.request
-        conn.settimeout(10)
-        head = b""
-        while b"\r\n\r\n" not in head:
-            data = conn.recv(65536)
-            if not data:
-                return
-            head += data
-        path = head.split(b" ", 2)[1].decode("latin-1")
-        with self.server.lock:
-            self.server.hits[path] = n = self.server.hits.get(path, 0) + 1
-        good = b"x" * 5000
-        partial = (
-            b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nCache-Control: max-age=600\r\n\r\n"
-            + b"y" * 1000
-        )
-        if path.startswith("/reset"):
-            if path.startswith("/reset-body"):
-                conn.sendall(partial)
-                time.sleep(0.1)
-            self.reset(conn)
-        elif path.startswith("/stall-body"):
+def _misbehave(server: RawOrigin, conn: socket.socket, path: str, n: int) -> None:
+    good = b"x" * 5000
+    partial = (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nCache-Control: max-age=600\r\n\r\n"
+        + b"y" * 1000
+    )
+    if path.startswith("/reset"):
+        if path.startswith("/reset-body"):
             conn.sendall(partial)
-            self.server.release.wait(10)
-        elif path.startswith("/stall"):
-            self.server.release.wait(10)
-        elif path.startswith("/short") or (path.startswith("/flaky") and n == 1):
-            conn.sendall(partial)  # then close: the body is truncated
-        else:
-            conn.sendall(
-                b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\nCache-Control: max-age=600\r\n"
-                b"Connection: close\r\n\r\n" + good
-            )
-
-    @staticmethod
-    def reset(conn: socket.socket) -> None:
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        conn.close()
-
-
-class MisbehavingOrigin(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Misbehaving)
-        self.release = threading.Event()
-        self.hits: dict[str, int] = {}
-        self.lock = threading.Lock()
+            time.sleep(0.1)
+        reset(conn)
+    elif path.startswith("/stall-body"):
+        conn.sendall(partial)
+        server.release.wait(10)
+    elif path.startswith("/stall"):
+        server.release.wait(10)
+    elif path.startswith("/short") or (path.startswith("/flaky") and n == 1):
+        conn.sendall(partial)  # then close: the body is truncated
+    else:
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\nCache-Control: max-age=600\r\n"
+            b"Connection: close\r\n\r\n" + good
+        )
 
 
 @pytest.fixture(scope="module")
-def bad_origin() -> Iterator[MisbehavingOrigin]:
-    server = MisbehavingOrigin()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+def bad_origin() -> Iterator[RawOrigin]:
+    with raw_origin(_misbehave) as server:
         yield server
-    finally:
-        server.release.set()
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
 
 
 def _front(kind: str, origin_url: str) -> contextlib.AbstractContextManager[int]:
@@ -339,7 +304,7 @@ FAULT_CASES = [
 @pytest.mark.parametrize("kind", ["asgi", "wsgi"])
 @pytest.mark.parametrize(("fault", "statuses"), FAULT_CASES, ids=[f for f, _ in FAULT_CASES])
 def test_proxied_origin_faults(
-    kind: str, fault: str, statuses: set[int], bad_origin: MisbehavingOrigin
+    kind: str, fault: str, statuses: set[int], bad_origin: RawOrigin
 ) -> None:
     path = f"{fault}/{kind}"
     url = f"http://127.0.0.1:{bad_origin.server_address[1]}"
@@ -359,7 +324,7 @@ def test_proxied_origin_faults(
 
 
 @pytest.mark.parametrize("kind", ["asgi", "wsgi"])
-def test_truncated_body_not_cached_then_recovers(kind: str, bad_origin: MisbehavingOrigin) -> None:
+def test_truncated_body_not_cached_then_recovers(kind: str, bad_origin: RawOrigin) -> None:
     path = f"/flaky/{kind}"
     url = f"http://127.0.0.1:{bad_origin.server_address[1]}"
     with _front(kind, url) as port:

@@ -26,6 +26,7 @@ from edge_middleware.devtools.devlog import format_request
 from edge_middleware.doors.middleware import RequestRecord
 from edge_middleware.exceptions import LambdaValidationError
 from edge_middleware.pipeline.effects import Outcome, TraceStep
+from tests.support.servers import free_port
 
 HANDLERS = """
 def viewer_request(event, context):
@@ -87,12 +88,6 @@ LINE = re.compile(
     r"^GET (?P<path>\S+)  (?P<pattern>\S+)  (?P<triggers>.*?)  (?P<result>\w+)  "
     r"(?P<status>\d{3})  [\d.]+ms$"
 )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:

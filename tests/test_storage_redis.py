@@ -3,7 +3,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from edge_middleware.cache.redis import (
     storage_from_url,
 )
 from edge_middleware.exceptions import ConfigurationError
+from tests.support.servers import free_port
 
 BINARY = bytes(range(256)) + b"\r\n\n" + FORMAT_MAGIC + b"\x00" * 10
 
@@ -148,9 +148,7 @@ def test_bad_options_rejected() -> None:
 
 
 def test_fails_open_without_a_server(caplog: pytest.LogCaptureFixture) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # nothing listens there
+    port = free_port()  # nothing listens there
     storage = RedisStorage(f"redis://127.0.0.1:{port}/0", retry_after=60)
     try:
         with caplog.at_level(logging.WARNING, logger="edge_middleware.cache"):
