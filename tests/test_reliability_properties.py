@@ -62,7 +62,7 @@ from edge_middleware import (
 )
 
 EVENT_TYPES = ("viewer-request", "origin-request", "origin-response", "viewer-response")
-#: 8 slow tests (4 event types x 2 front doors) x this >= 10,000 examples.
+#: 8 slow cases of test_handler_results (4 event types x 2 front doors) x this >= 10,000 examples.
 EXAMPLES_PER_TEST = 1260
 SMOKE_EXAMPLES = 40
 HOST = "www.example.com"
@@ -1037,59 +1037,17 @@ SMOKE = settings(
 
 
 @pytest.mark.slow
-@SLOW
-@given(case=cases("viewer-request"))
-def test_viewer_request_results_asgi(case: Case) -> None:
-    run_case("asgi", "viewer-request", case)
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+def test_handler_results(kind: str, event_type: str) -> None:
+    """The properties on EXAMPLES_PER_TEST generated cases per event type and front door."""
 
+    @SLOW
+    @given(case=cases(event_type))
+    def run(case: Case) -> None:
+        run_case(kind, event_type, case)
 
-@pytest.mark.slow
-@SLOW
-@given(case=cases("viewer-request"))
-def test_viewer_request_results_wsgi(case: Case) -> None:
-    run_case("wsgi", "viewer-request", case)
-
-
-@pytest.mark.slow
-@SLOW
-@given(case=cases("origin-request"))
-def test_origin_request_results_asgi(case: Case) -> None:
-    run_case("asgi", "origin-request", case)
-
-
-@pytest.mark.slow
-@SLOW
-@given(case=cases("origin-request"))
-def test_origin_request_results_wsgi(case: Case) -> None:
-    run_case("wsgi", "origin-request", case)
-
-
-@pytest.mark.slow
-@SLOW
-@given(case=cases("origin-response"))
-def test_origin_response_results_asgi(case: Case) -> None:
-    run_case("asgi", "origin-response", case)
-
-
-@pytest.mark.slow
-@SLOW
-@given(case=cases("origin-response"))
-def test_origin_response_results_wsgi(case: Case) -> None:
-    run_case("wsgi", "origin-response", case)
-
-
-@pytest.mark.slow
-@SLOW
-@given(case=cases("viewer-response"))
-def test_viewer_response_results_asgi(case: Case) -> None:
-    run_case("asgi", "viewer-response", case)
-
-
-@pytest.mark.slow
-@SLOW
-@given(case=cases("viewer-response"))
-def test_viewer_response_results_wsgi(case: Case) -> None:
-    run_case("wsgi", "viewer-response", case)
+    run()
 
 
 @pytest.mark.parametrize("kind", ["asgi", "wsgi"])
