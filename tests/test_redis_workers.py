@@ -451,6 +451,8 @@ def _kill_redis_mid_stream(cluster: Cluster, server: RedisServer) -> None:
     # Fail open: nothing cached while Redis is down, every request goes to the origin.
     assert {r[4] for r in during} == {MISS}
     slowest = max(done - sent for sent, done, *_ in stream.results)
+    # Semantic, not speed: failing open means no request waits on the dead Redis for longer
+    # than a socket timeout or two (0.25 s each); 3 s is far from both.
     assert slowest < 3.0, f"a request took {slowest:.2f} s around the outage"
     for process in cluster.servers:  # the workers did notice (one warning per outage)
         assert "Redis cache storage" in process.text()
