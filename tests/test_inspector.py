@@ -506,6 +506,7 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_inspector_in_headless_chromium(tmp_path: Path) -> None:
     if not Path(CHROMIUM).exists():

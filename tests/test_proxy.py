@@ -430,7 +430,14 @@ def test_asgi_dead_origin(dead_url: str) -> None:
 ORIGIN_ERRORS = [
     pytest.param("dead_url", "/", 502, "Could not connect", id="refused"),
     pytest.param("raw_url", "/reset", 502, "failed before its response started", id="reset"),
-    pytest.param("raw_url", "/stall", 504, "sent no response within", id="read-timeout"),
+    pytest.param(
+        "raw_url",
+        "/stall",
+        504,
+        "sent no response within",
+        id="read-timeout",
+        marks=pytest.mark.slow,  # the origin's 1-s read timeout
+    ),
     pytest.param("raw_url", "/short", 502, "broke off its body", id="truncated-body"),
 ]
 
@@ -468,6 +475,7 @@ def test_asgi_dns_failure() -> None:
     assert not isinstance(info.value, OriginTimeoutError)
 
 
+@pytest.mark.slow
 def test_asgi_read_timeout_before_headers(raw_url: str) -> None:
     t0 = time.monotonic()
     rec = Recorder()
@@ -493,7 +501,7 @@ def test_asgi_reset_before_headers(raw_url: str) -> None:
     [
         ("/short", OriginError),
         ("/reset-body", OriginError),
-        ("/stall-body", OriginTimeoutError),
+        pytest.param("/stall-body", OriginTimeoutError, marks=pytest.mark.slow),
     ],
 )
 def test_asgi_failure_after_headers_is_raised_and_logged(
@@ -646,6 +654,7 @@ def test_wsgi_dead_origin(dead_url: str) -> None:
     assert not isinstance(info.value, OriginTimeoutError)
 
 
+@pytest.mark.slow
 def test_wsgi_read_timeout(raw_url: str) -> None:
     with pytest.raises(OriginTimeoutError):
         WSGIResult(proxy_wsgi_app(raw_url, ORIGIN), make_environ("/stall"))
@@ -695,6 +704,7 @@ def test_edge_middleware_dead_origin(dead_url: str) -> None:
     assert r.headers["x-cache"] == "Error from cloudfront"
 
 
+@pytest.mark.slow
 def test_edge_middleware_origin_timeout_is_504(raw_url: str) -> None:
     local = Starlette(routes=[Route("/{p:path}", PlainTextResponse)])
     config = EdgeConfig(origins=[Origin(id="default", domain_name="127.0.0.1", read_timeout=1)])
@@ -759,6 +769,7 @@ def test_edge_wsgi_middleware_dead_origin(dead_url: str) -> None:
     assert r.headers["X-Cache"] == "Error from cloudfront"
 
 
+@pytest.mark.slow
 def test_edge_wsgi_middleware_origin_timeout_is_504(raw_url: str) -> None:
     from flask import Flask
     from werkzeug.test import Client

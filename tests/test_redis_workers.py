@@ -201,6 +201,7 @@ def _pid(response: httpx.Response, name: str) -> int:
 # -- a hit in one process for an object cached by the other ----------------------------------
 
 
+@pytest.mark.slow
 def test_two_uvicorn_processes_share_cached_objects(redis_url: str, tmp_path: Path) -> None:
     with uvicorn_pair(redis_url, tmp_path) as cluster:
         a, b = cluster.urls
@@ -247,6 +248,7 @@ def _request_from_other_worker(url: str, path: str, not_pid: int) -> list[httpx.
     raise AssertionError(f"no other gunicorn worker than {not_pid} answered {path} in 30 s")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preload", [False, True], ids=["fork-then-load", "preload"])
 def test_gunicorn_sync_workers_share_cached_objects(
     redis_url: str, tmp_path: Path, preload: bool
@@ -341,6 +343,7 @@ FRONT_DOORS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("front_door", FRONT_DOORS)
 def test_collapsing_across_processes(front_door: str, redis_url: str, tmp_path: Path) -> None:
     """20 concurrent requests over two processes, one uncached key, a 1-s origin: one call."""
@@ -350,6 +353,7 @@ def test_collapsing_across_processes(front_door: str, redis_url: str, tmp_path: 
         _assert_collapsed(cluster, results, path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "front_door",
     [
@@ -459,6 +463,7 @@ def _kill_redis_mid_stream(cluster: Cluster, server: RedisServer) -> None:
     cluster.assert_no_tracebacks()
 
 
+@pytest.mark.slow
 def test_redis_killed_mid_stream_uvicorn(
     redis_server_factory: Callable[[], RedisServer], tmp_path: Path
 ) -> None:
@@ -467,6 +472,7 @@ def test_redis_killed_mid_stream_uvicorn(
         _kill_redis_mid_stream(cluster, server)
 
 
+@pytest.mark.slow
 def test_redis_killed_mid_stream_gunicorn(
     redis_server_factory: Callable[[], RedisServer], tmp_path: Path
 ) -> None:

@@ -158,6 +158,7 @@ def test_redis_more_concurrent_lookups_than_the_pool(redis_url: str) -> None:
     assert missing == 0, f"{missing} of 300 lookups missed a stored entry"
 
 
+@pytest.mark.slow
 @pytest.mark.redis
 def test_redis_stall_leaves_no_stuck_fill_lock(redis_url: str) -> None:
     import redis as redis_py
@@ -294,17 +295,18 @@ def _get(port: int, path: str) -> tuple[int, dict[str, str], bytes, bool, float]
     return (*_parse(data), time.monotonic() - t0)
 
 
+#: The stalls wait for the origin's 1-s read timeout, twice: slow.
 FAULT_CASES = [
-    ("/reset", {502}),
-    ("/stall", {504}),
-    ("/short", {502}),
-    ("/reset-body", {502}),
-    ("/stall-body", {502, 504}),
+    pytest.param("/reset", {502}, id="/reset"),
+    pytest.param("/stall", {504}, id="/stall", marks=pytest.mark.slow),
+    pytest.param("/short", {502}, id="/short"),
+    pytest.param("/reset-body", {502}, id="/reset-body"),
+    pytest.param("/stall-body", {502, 504}, id="/stall-body", marks=pytest.mark.slow),
 ]
 
 
 @pytest.mark.parametrize("kind", ["asgi", "wsgi"])
-@pytest.mark.parametrize(("fault", "statuses"), FAULT_CASES, ids=[f for f, _ in FAULT_CASES])
+@pytest.mark.parametrize(("fault", "statuses"), FAULT_CASES)
 def test_proxied_origin_faults(
     kind: str, fault: str, statuses: set[int], bad_origin: RawOrigin
 ) -> None:
@@ -509,6 +511,7 @@ def _check_storm(results: list[tuple[str, int, str, float]]) -> None:
             assert TIMEOUT * 0.9 < took < TIMEOUT + 1.0, (label, took)
 
 
+@pytest.mark.slow
 def test_sleeping_handler_times_out_while_others_complete() -> None:
     sleepers = Sleepers()
     with uvicorn_server(_timeout_app(sleepers)) as port:
@@ -518,6 +521,7 @@ def test_sleeping_handler_times_out_while_others_complete() -> None:
     _check_storm(results)
 
 
+@pytest.mark.slow
 def test_hung_sync_handlers_do_not_starve_the_others() -> None:
     sleepers = Sleepers()
     with uvicorn_server(_timeout_app(sleepers)) as port:

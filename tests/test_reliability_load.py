@@ -660,6 +660,7 @@ def test_check_answer_spots_a_foreign_body() -> None:
     assert check_answer("fail", "/fail/1", "", 503, failed, b"") is None
 
 
+@pytest.mark.slow
 def test_server_and_generator_smoke(request: pytest.FixtureRequest) -> None:
     """A short run with a few connections, for every test run (the full one is ``slow``)."""
     with load_server("memory") as server:
