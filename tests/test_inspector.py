@@ -8,12 +8,10 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from edge_middleware import Behavior, CachePolicy, EdgeConfig, EdgeMiddleware, E
 from edge_middleware.devtools.inspector import MASK, Inspector, mount_inspector
 from edge_middleware.doors.middleware import RequestRecord
 from edge_middleware.pipeline.effects import Outcome, TraceStep
+from tests.support.devserver import listening, wait_until
 from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -421,23 +420,6 @@ def test_asgi_mount() -> None:
 # -- the dev server ---------------------------------------------------------------------------
 
 
-def _wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
 @contextmanager
 def _serve(directory: Path, app: str, *args: str) -> Iterator[str]:
     """``python -m edge_middleware serve`` on a free loopback port; stopped afterwards."""
@@ -456,7 +438,7 @@ def _serve(directory: Path, app: str, *args: str) -> Iterator[str]:
             env=env,
         )
         try:
-            _wait_until(lambda: proc.poll() is not None or _listening(port), 20, "the server")
+            wait_until(lambda: proc.poll() is not None or listening(port), 20, "the server")
             assert proc.poll() is None, "serve exited:\n" + log.read_text()
             yield f"http://127.0.0.1:{port}"
         finally:

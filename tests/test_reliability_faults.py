@@ -39,10 +39,11 @@ from edge_middleware.doors.proxy import close_clients
 
 try:  # tests/ on sys.path, or the repository root on it (as in conftest.py)
     from redis_server import RedisServer
-    from test_reliability_load import Figures, load_server, report, run_load
+    from test_reliability_load import Figures, load_server, run_load
 except ImportError:  # pragma: no cover
     from tests.redis_server import RedisServer
-    from tests.test_reliability_load import Figures, load_server, report, run_load
+    from tests.test_reliability_load import Figures, load_server, run_load
+from tests.support.reporting import report
 from tests.support.servers import (
     RawOrigin,
     exchange,
