@@ -41,6 +41,7 @@ from edge_middleware import (
 )
 from edge_middleware.cache.rules import cache_key
 from tests.support import doors
+from tests.support.servers import wait_until
 
 try:
     from cache_apps import ScriptedOrigin, flask_origin, starlette_origin
@@ -95,12 +96,8 @@ class Resp:
         return None if value is None else int(value)
 
 
-def _wait_until(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.005)
+def _wait_until(predicate: Callable[[], bool]) -> None:
+    wait_until(predicate, WAIT, poll=0.005)
 
 
 class Edge:

@@ -16,15 +16,14 @@ import re
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.support.servers import free_port
+from tests.support.servers import free_port, wait_until
 
 __all__ = ["LINE", "Served", "cli", "listening", "serve", "wait_until"]
 
@@ -33,16 +32,6 @@ LINE = re.compile(
     r"^GET (?P<path>\S+)  (?P<pattern>\S+)  (?P<triggers>.*?)  (?P<result>\w+)  "
     r"(?P<status>\d{3})  [\d.]+ms$"
 )
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
-    """Poll ``check`` every 50 ms until it is true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Served:

@@ -34,6 +34,7 @@ __all__ = [
     "reset",
     "serve_in_thread",
     "uvicorn_server",
+    "wait_until",
     "werkzeug_server",
     "wire_head",
 ]
@@ -57,6 +58,17 @@ def bound_socket() -> socket.socket:
 def dead_url() -> str:
     """An ``http://`` URL on a loopback port nothing listens on: connection refused."""
     return f"http://127.0.0.1:{free_port()}"
+
+
+def wait_until(
+    check: Callable[[], bool], timeout: float = 15.0, what: str = "", poll: float = 0.05
+) -> None:
+    """Call ``check`` every ``poll`` seconds until it is true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or 'a condition'}")
+        time.sleep(poll)
 
 
 # -- uvicorn and Werkzeug in a thread ------------------------------------------------------------
