@@ -24,7 +24,7 @@ from edge_middleware import Behavior, CachePolicy, EdgeConfig, EdgeMiddleware, E
 from edge_middleware.devtools.inspector import MASK, Inspector, mount_inspector
 from edge_middleware.doors.middleware import RequestRecord
 from edge_middleware.pipeline.effects import Outcome, TraceStep
-from tests.support.devserver import listening, wait_until
+from tests.support.devserver import listening, stop, wait_until
 from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -442,12 +442,7 @@ def _serve(directory: Path, app: str, *args: str) -> Iterator[str]:
             assert proc.poll() is None, "serve exited:\n" + log.read_text()
             yield f"http://127.0.0.1:{port}"
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            stop(proc)
 
 
 def _drive_http(base: str) -> None:

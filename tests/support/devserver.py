@@ -25,7 +25,7 @@ import httpx
 
 from tests.support.servers import free_port, wait_until
 
-__all__ = ["LINE", "Served", "cli", "listening", "serve", "wait_until"]
+__all__ = ["LINE", "Served", "cli", "listening", "serve", "stop", "wait_until"]
 
 #: One per-request line of the dev server's log.
 LINE = re.compile(
@@ -94,12 +94,17 @@ def serve(directory: Path, app: str, *args: str) -> Iterator[Served]:
             assert proc.poll() is None, f"serve exited early:\n{served.stdout}\n{served.stderr}"
             yield served
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            stop(proc)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if the process is still there after 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
 
 
 def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
