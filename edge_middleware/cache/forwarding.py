@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from ..config.model import Behavior, CachePolicy, EdgeConfig, OriginRequestPolicy
 from ..config.settings import EdgeSettings
-from ..core.types import CFHeaders, CFRequest
+from ..core.types import CFHeaders, CFRequest, HeaderEntry
 from .keys import _by_name, _joined, _parse_cookies, _Select, _union, normalize_accept_encoding
 
 # -- forwarding to the origin --------------------------------------------------------------------
@@ -110,6 +110,21 @@ def _orp_selects(plan: _ForwardPlan, name: str) -> bool:
     return not cloudfront and name not in plan.orp_header_names  # allExcept
 
 
+def forwarded_cookie(plan: _ForwardPlan, entries: Sequence[HeaderEntry]) -> str | None:
+    """The one ``Cookie`` value CloudFront sends for the viewer's cookie lines: the cookies
+    the policies select, sorted by name; ``None`` when none is forwarded (caching.md §1.5)."""
+    if not plan.cookies_any:
+        return None
+    pairs = _parse_cookies(entries)
+    if plan.cookies is not None:
+        select = plan.cookies
+        pairs = [c for c in pairs if select(c[0])]
+    if not pairs:
+        return None
+    pairs.sort(key=_by_name)
+    return "; ".join(f"{n}={v}" for n, v in pairs)
+
+
 def forwarded_to_origin(
     request: CFRequest,
     policy: CachePolicy,
@@ -144,19 +159,9 @@ def forwarded_to_origin(
         if lower in _NEVER_FORWARDED or lower.startswith(_NEVER_PREFIXES):
             continue
         if lower == "cookie":
-            if plan.cookies_any:
-                pairs = _parse_cookies(entries)
-                if plan.cookies is not None:
-                    select = plan.cookies
-                    pairs = [c for c in pairs if select(c[0])]
-                if pairs:
-                    pairs.sort(key=_by_name)
-                    out["cookie"] = [
-                        {
-                            "key": entries[0].get("key") or "Cookie",
-                            "value": "; ".join(f"{n}={v}" for n, v in pairs),
-                        }
-                    ]
+            cookie = forwarded_cookie(plan, entries)
+            if cookie is not None:
+                out["cookie"] = [{"key": entries[0].get("key") or "Cookie", "value": cookie}]
             continue
         if lower == "accept-encoding" and plan.normalize_ae:
             ae = normalize_accept_encoding(_joined(entries), policy, settings)

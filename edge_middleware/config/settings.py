@@ -87,6 +87,10 @@ class EdgeSettings:
     #: calling thread (its 503 is sent when a late handler returns); ``"thread"`` always on a
     #: worker thread with the 503 sent at the deadline (strict on-time mode).
     handler_mode: Literal["auto", "inline", "thread"] = "auto"
+    #: Plain requests to a behavior with nothing to run and caching off take the short way
+    #: (``pipeline/fast.py``: the same answer without the state machine); ``False`` sends
+    #: every request through the full pipeline.
+    shortcuts: bool = True
 
     # -- cache (caching.md) -----------------------------------------------------------------
     #: #27 answer a HEAD from a cached GET.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import os
+import random
 import time
 from email.utils import formatdate
 
@@ -37,9 +37,14 @@ Request ID: {request_id}
 </BODY></HTML>"""
 
 
+_bits = random.getrandbits
+
+
 def new_request_id() -> str:
-    """A CloudFront-style request id: 56 characters of URL-safe base64 ending in ``==``."""
-    return base64.urlsafe_b64encode(os.urandom(40)).decode()
+    """A CloudFront-style request id: 56 characters of URL-safe base64 ending in ``==``.
+    Viewers see it and it need not be secret, so it comes from ``random`` (reseeded in each
+    forked worker), at less than half the cost of ``os.urandom``."""
+    return base64.urlsafe_b64encode(_bits(320).to_bytes(40, "big")).decode()
 
 
 def via_id(distribution_id: str) -> str:

@@ -13,39 +13,69 @@ back as a *new* normalised object that shares nothing with the handler's dicts a
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 import logging
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Literal
 
 from ..config.settings import EdgeSettings
 from ..exceptions import LambdaValidationError, OriginError
-from .headers import (
-    DISALLOWED_HEADERS,
-    VALUE_CONTROLS,
-    RawHeaders,
-    capitalize,
-    is_disallowed,
-    raw_header_problem,
-)
+from .copies import TRACE_STRING_LIMIT, _copy_origin, copy_request, copy_response, shrink_for_trace
+from .headers import DISALLOWED_HEADERS, RawHeaders, raw_header_problem
 from .limits import MAX_URI_LENGTH, REQUEST_BODY_LIMITS
-from .types import (
-    CFBody,
-    CFHeaders,
-    CFOrigin,
-    CFRequest,
-    CFResponse,
-    EventType,
-    HeaderEntry,
+from .types import CFBody, CFHeaders, CFRequest, CFResponse, EventType
+from .validation_headers import (
+    _BAD_QUERY_CHAR,
+    _BAD_REASON_CHAR,
+    _BAD_URI_CHAR,
+    _BAD_VALUE_CHAR,
+    _MISSING,
+    _STATUS,
+    _SURROGATE,
+    BAD_BODY,
+    BAD_HEADER_VALUE,
+    BAD_URI,
+    BLACKLISTED,
+    FAILED,
+    INVALID_JSON,
+    NOT_OBJECT,
+    NOT_PARSABLE,
+    READ_ONLY,
+    READ_ONLY_HEADERS,
+    SURROGATE_BODY,
+    _check_headers,
+    _fail,
+    _get,
+    _header_map,
+    is_disallowed_header,
+    read_only_headers,
+)
+from .validation_origin import (
+    ORIGIN_CUSTOM_HEADER_DENY,
+    ORIGIN_CUSTOM_HEADER_DENY_PREFIXES,
+    _origin,
 )
 
 __all__ = [
+    # CloudFront's messages, the header tables and the copies live in validation_headers.py,
+    # validation_origin.py and copies.py; this module stays the place to import them from.
+    "BAD_BODY",
+    "BAD_HEADER_VALUE",
+    "BAD_URI",
+    "BLACKLISTED",
     "DISALLOWED_HEADERS",
+    "FAILED",
+    "INVALID_JSON",
+    "NOT_OBJECT",
+    "NOT_PARSABLE",
+    "ORIGIN_CUSTOM_HEADER_DENY",
+    "ORIGIN_CUSTOM_HEADER_DENY_PREFIXES",
+    "READ_ONLY",
+    "READ_ONLY_HEADERS",
     "REQUEST_BODY_LIMITS",
+    "SURROGATE_BODY",
+    "TRACE_STRING_LIMIT",
     "RequestResult",
     "ResponseResult",
     "copy_request",
@@ -59,71 +89,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-
-INVALID_JSON = "The Lambda function returned invalid JSON: "
-FAILED = "The Lambda function result failed validation: "
-NOT_OBJECT = INVALID_JSON + "The JSON output must be an object type."
-NOT_PARSABLE = INVALID_JSON + "The JSON output is not parsable."
-READ_ONLY = FAILED + "The function tried to add, delete, or change a read-only header."
-BLACKLISTED = FAILED + "The function tried to add a blacklisted header."
-BAD_BODY = FAILED + "The body is not a string, is not an object, or exceeds the maximum size"
-BAD_URI = FAILED + "invalid uri format"
-#: A text body must be valid Unicode: a lone surrogate has no UTF-8 form.
-SURROGATE_BODY = FAILED + "The body contains a lone surrogate, which is not valid UTF-8."
-BAD_HEADER_VALUE = (
-    FAILED + "the value of each header value must be of string or array of string type"
-)
-
-
-def _names(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-#: §3.1: names an origin custom header may not use (plus the two prefixes below).
-ORIGIN_CUSTOM_HEADER_DENY = _names(
-    "cache-control connection content-length cookie host if-match if-modified-since "
-    "if-none-match if-range if-unmodified-since max-forwards pragma proxy-authorization "
-    "proxy-connection range request-range te trailer transfer-encoding upgrade via "
-    "x-real-ip"
-)
-ORIGIN_CUSTOM_HEADER_DENY_PREFIXES = ("x-amz-", "x-edge-")
-
-_RO_ORIGIN_REQUEST = (
-    "accept-encoding content-length if-modified-since if-none-match if-range "
-    "if-unmodified-since transfer-encoding via"
-)
-#: §3.1 read-only headers per event; "current" docs and the "2023" page (decisions.md #16).
-READ_ONLY_HEADERS: dict[str, dict[EventType, frozenset[str]]] = {
-    "current": {
-        "viewer-request": _names("cdn-loop content-length host transfer-encoding via"),
-        "origin-request": _names("cdn-loop " + _RO_ORIGIN_REQUEST),
-        "origin-response": _names("transfer-encoding via"),
-        "viewer-response": _names("warning via content-length content-encoding transfer-encoding"),
-    },
-    "2023": {
-        "viewer-request": _names("content-length host transfer-encoding via"),
-        "origin-request": _names(_RO_ORIGIN_REQUEST),
-        "origin-response": _names("transfer-encoding via"),
-        "viewer-response": _names("warning via"),
-    },
-}
-
-#: §1.5: replaced request body limits (text bytes; a base64 string may be 4/3 as long).
-#: §3.2: uri + "?" + querystring returned by a function must be shorter than this.
-
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-# No control character but HTAB (CloudFront rejects them all; CR, LF and NUL would also split
-# the header on the wire); lone surrogates cannot be encoded at all.
-_BAD_VALUE_CHAR = re.compile(f"[{VALUE_CONTROLS}\ud800-\udfff]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_BAD_URI_CHAR = re.compile("[\x00-\x20\x7f\ud800-\udfff]")
-_BAD_QUERY_CHAR = re.compile("[\x00-\x20\x7f#\ud800-\udfff]")
-_BAD_REASON_CHAR = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
-_STATUS = re.compile(r"[0-9]{1,10}")
-_DNS = re.compile(r"[A-Za-z0-9._-]+")
-_SSL_PROTOCOLS = frozenset({"TLSv1.2", "TLSv1.1", "TLSv1", "SSLv3"})
-_TYPE_NAMES: dict[type, str] = {str: "a string", dict: "an object", list: "an array", int: "an int"}
-_MISSING: Any = object()
 
 
 @dataclass(slots=True)
@@ -149,69 +114,6 @@ class ResponseResult:
     body: bytes | None
 
 
-def _copy_headers(headers: CFHeaders) -> CFHeaders:
-    return {name: [entry.copy() for entry in entries] for name, entries in headers.items()}
-
-
-def copy_request(req: CFRequest) -> CFRequest:
-    """A copy of ``req`` that shares no dict or list with it (faster than ``copy.deepcopy``)."""
-    out = req.copy()
-    out["headers"] = _copy_headers(req["headers"])
-    body = req.get("body")
-    if body is not None:
-        out["body"] = body.copy()
-    origin = req.get("origin")
-    if origin is not None:
-        out["origin"] = _copy_origin(origin)
-    return out
-
-
-def _copy_origin(origin: CFOrigin) -> CFOrigin:
-    out: CFOrigin = {}
-    custom = origin.get("custom")
-    if custom is not None:
-        out["custom"] = c = custom.copy()
-        c["customHeaders"] = _copy_headers(custom["customHeaders"])
-        c["sslProtocols"] = list(custom["sslProtocols"])
-    s3 = origin.get("s3")
-    if s3 is not None:
-        out["s3"] = s = s3.copy()
-        s["customHeaders"] = _copy_headers(s3["customHeaders"])
-    return out
-
-
-def copy_response(resp: CFResponse) -> CFResponse:
-    """A copy of ``resp`` that shares no dict or list with it."""
-    out = resp.copy()
-    out["headers"] = _copy_headers(resp["headers"])
-    return out
-
-
-#: The same rule under the name this module has always exported.
-is_disallowed_header = is_disallowed
-
-
-def read_only_headers(event_type: EventType, settings: EdgeSettings) -> frozenset[str]:
-    """The read-only header names (lower-case) of one event (§3.1, decisions.md #16)."""
-    return READ_ONLY_HEADERS[settings.readonly_header_list][event_type]
-
-
-def _fail(reason: str, field: str) -> LambdaValidationError:
-    return LambdaValidationError(FAILED + reason, field=field)
-
-
-def _get(obj: dict[str, Any], key: str, typ: type, path: str, default: Any = _MISSING) -> Any:
-    """``obj[key]`` checked to be of ``typ`` (bool is not an int); missing: ``default`` or 502."""
-    if key not in obj:
-        if default is _MISSING:
-            raise _fail(f"The required field {path} is missing.", path)
-        return default
-    value = obj[key]
-    if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
-        raise _fail(f"The field {path} must be {_TYPE_NAMES[typ]}.", path)
-    return value
-
-
 def _json_object(result: object) -> dict[str, Any]:
     """What CloudFront receives: the result through JSON (fresh objects; tuples become lists)."""
     try:
@@ -233,81 +135,6 @@ def _b64decode(data: str, field: str) -> bytes:
         return base64.b64decode(data, validate=True)
     except ValueError:
         raise _fail("The body is not valid base64 (bodyEncoding/encoding is base64).", field)
-
-
-def _header_map(value: Any, path: str, settings: EdgeSettings) -> CFHeaders:
-    """A handler's header map checked and normalised (§1.4, decisions.md #2, #3)."""
-    if not isinstance(value, dict):
-        raise _fail(f"The field {path} must be an object.", path)
-    title = settings.key_capitalization == "title"
-    by_entry_key = settings.header_identity == "entry-key"
-    out: CFHeaders = {}
-    for name, entries in value.items():
-        hpath = f'{path}["{name.lower()}"]'
-        if not _TOKEN.fullmatch(name):
-            raise _fail(f"The header name {name!r} is not a valid HTTP header name.", hpath)
-        if not isinstance(entries, list):
-            raise LambdaValidationError(BAD_HEADER_VALUE, field=hpath)
-        default_key = (
-            "-".join(p[:1].upper() + p[1:].lower() for p in name.split("-"))
-            if title
-            else capitalize(name)
-        )
-        for i, entry in enumerate(entries):
-            epath = f"{hpath}[{i}]"
-            val = entry.get("value") if isinstance(entry, dict) else None
-            if not isinstance(val, str):
-                raise LambdaValidationError(BAD_HEADER_VALUE, field=epath + ".value")
-            bad = _BAD_VALUE_CHAR.search(val)
-            if bad:
-                reason = f"invalid character '%{ord(bad.group()):02X}' in header value"
-                raise _fail(reason, epath + ".value")
-            key = entry.get("key")
-            if key is None:
-                key = default_key
-            elif not isinstance(key, str) or not _TOKEN.fullmatch(key):
-                raise _fail(
-                    f"The header key {key!r} is not a valid HTTP header name.", epath + ".key"
-                )
-            ident = key.lower() if by_entry_key else name.lower()
-            if key.lower() != ident:  # the dict key is the identity: it also gives the name
-                key = default_key
-            new: HeaderEntry = {"key": key, "value": val}
-            bucket = out.get(ident)
-            if bucket is None:
-                out[ident] = [new]
-            else:
-                bucket.append(new)
-    return out
-
-
-def _check_headers(
-    event_type: EventType,
-    before: CFHeaders,
-    after: CFHeaders,
-    path: str,
-    settings: EdgeSettings,
-    read_only: bool,
-) -> None:
-    """Disallowed, read-only and CloudFront-Viewer-Country rules (§3.1); may restore deletions."""
-    for name in after:
-        if name not in before and is_disallowed_header(name):
-            raise LambdaValidationError(BLACKLISTED, field=f'{path}["{name}"]')
-    country = "cloudfront-viewer-country"
-    if event_type == "viewer-request" and country in after and not before.get(country):
-        reason = "The function tried to add CloudFront-Viewer-Country in viewer-request."
-        raise _fail(reason, f'{path}["cloudfront-viewer-country"]')
-    if not read_only:
-        return
-    for name in read_only_headers(event_type, settings):
-        old, new = before.get(name), after.get(name)
-        if new is None:
-            if old:
-                if settings.readonly_header_delete == "error":
-                    raise LambdaValidationError(READ_ONLY, field=f'{path}["{name}"]')
-                after[name] = [entry.copy() for entry in old]
-        elif not old or [e["value"] for e in old] != [e["value"] for e in new]:
-            raise LambdaValidationError(READ_ONLY, field=f'{path}["{name}"]')
 
 
 def validate_request_result(
@@ -428,108 +255,6 @@ def _request_body(
     return new, raw
 
 
-def _dns_name(value: str, max_len: int) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return len(value) <= max_len and _DNS.fullmatch(value) is not None
-    return False
-
-
-def _origin_path(value: str) -> bool:
-    return not value or (
-        value.startswith("/")
-        and not value.endswith("/")
-        and len(value) <= 255
-        and not _BAD_URI_CHAR.search(value)
-    )
-
-
-_PATH_RULE = "'' or start with '/', not end with '/', at most 255 characters"
-#: §1.6 field rules: (name, type, check, what the check expects).
-_ORIGIN_FIELDS: dict[str, tuple[tuple[str, type, Callable[[Any], bool], str], ...]] = {
-    "custom": (
-        ("domainName", str, lambda v: _dns_name(v, 253), "a DNS name (not an IP), <= 253 chars"),
-        ("keepaliveTimeout", int, lambda v: 1 <= v <= 60, "1-60"),
-        ("path", str, _origin_path, _PATH_RULE),
-        ("port", int, lambda v: v in (80, 443) or 1024 <= v <= 65535, "80, 443 or 1024-65535"),
-        ("protocol", str, lambda v: v in ("http", "https"), "http or https"),
-        ("readTimeout", int, lambda v: 1 <= v <= 180, "1-180"),
-        (
-            "sslProtocols",
-            list,
-            lambda v: all(isinstance(p, str) and p in _SSL_PROTOCOLS for p in v),
-            "TLSv1.2/1.1/1/SSLv3",
-        ),
-    ),
-    "s3": (
-        ("authMethod", str, lambda v: v in ("origin-access-identity", "none"), "oai or none"),
-        ("domainName", str, lambda v: _dns_name(v, 128) and v == v.lower(), "lower case, <= 128"),
-        ("path", str, _origin_path, _PATH_RULE),
-        ("region", str, lambda v: True, "a string"),
-    ),
-}
-#: Filled in when the handler switches origin kind and leaves them out (API defaults).
-_ORIGIN_DEFAULTS: dict[str, dict[str, Any]] = {
-    "custom": {"keepaliveTimeout": 5, "readTimeout": 30, "sslProtocols": ["TLSv1.2"]},
-    "s3": {"region": ""},
-}
-
-
-def _origin(
-    before: CFOrigin | None, value: Any, req_headers: CFHeaders, settings: EdgeSettings
-) -> CFOrigin:
-    """§1.6: exactly one of custom/s3; missing fields come from the same kind in ``before``."""
-    if not isinstance(value, dict):
-        raise _fail("The field request.origin must be an object.", "request.origin")
-    kinds = [k for k in ("custom", "s3") if k in value]
-    if len(kinds) != 1:
-        raise _fail("The origin must have exactly one of custom or s3.", "request.origin")
-    kind = kinds[0]
-    path = f"request.origin.{kind}"
-    old: Any = (before or {}).get(kind)
-    merged: dict[str, Any] = {"customHeaders": {}, "path": ""}
-    merged.update(_ORIGIN_DEFAULTS[kind] if old is None else old)
-    merged.update(_get(value, kind, dict, path))
-    hpath = path + ".customHeaders"
-    out: dict[str, Any] = {"customHeaders": _custom_headers(merged, hpath, req_headers, settings)}
-    for key, typ, check, expected in _ORIGIN_FIELDS[kind]:
-        field_value = _get(merged, key, typ, f"{path}.{key}")
-        if not check(field_value):
-            raise _fail(f"The origin {key} must be {expected}.", f"{path}.{key}")
-        out[key] = list(field_value) if typ is list else field_value
-    if kind == "custom" and not 4 <= out["readTimeout"] <= 60:
-        _log.warning("%s.readTimeout %s is outside the documented 4-60 s", path, out["readTimeout"])
-    if out.get("authMethod") == "origin-access-identity":
-        if not out["region"]:
-            raise _fail("An origin access identity needs a region.", path + ".region")
-        if before is not None and "custom" in before:
-            reason = "An origin access identity can't be used when switching from custom to S3."
-            raise _fail(reason, path + ".authMethod")
-    return {kind: out}  # type: ignore[misc]
-
-
-def _custom_headers(
-    merged: dict[str, Any], path: str, req_headers: CFHeaders, settings: EdgeSettings
-) -> CFHeaders:
-    """§1.6/§3.1: origin custom headers: deny lists, no repeat of request headers, limits."""
-    headers = _header_map(merged["customHeaders"], path, settings)
-    for name in headers:
-        hpath = f'{path}["{name}"]'
-        if is_disallowed_header(name):
-            raise LambdaValidationError(BLACKLISTED, field=hpath)
-        if name in ORIGIN_CUSTOM_HEADER_DENY or name.startswith(ORIGIN_CUSTOM_HEADER_DENY_PREFIXES):
-            raise _fail(f"{name} can't be used as an origin custom header.", hpath)
-        if name in req_headers:
-            raise _fail(f"The origin custom header {name} is also in request.headers.", hpath)
-    entries = [(n, e["value"]) for n, es in headers.items() for e in es]
-    if len(entries) > 10 or sum(len(n) + len(v) for n, v in entries) > 10240:
-        raise _fail("An origin has at most 10 custom headers of 10,240 characters.", path)
-    if any(len(n) > 256 or len(v) > 1783 for n, v in entries):
-        raise _fail("An origin custom header name or value is too long.", path)
-    return headers
-
-
 def validate_response_result(
     event_type: Literal["origin-response", "viewer-response"],
     before: CFResponse,
@@ -548,32 +273,6 @@ def validate_response_result(
             int(before["status"]), before["statusDescription"], before["headers"], None
         )
     return _response(event_type, _json_object(result), settings, before)
-
-
-#: Longest string a rejected result keeps in its trace (logs, inspector).
-TRACE_STRING_LIMIT = 4096
-
-
-def shrink_for_trace(value: Any, limit: int = TRACE_STRING_LIMIT, depth: int = 0) -> Any:
-    """A copy of a rejected result small enough to keep for logs and the inspector: strings and
-    bytes over ``limit`` are cut (with a note of their length), deep nesting is elided. A
-    200 MB body a handler returned must not stay resident with the request's record."""
-    if isinstance(value, str | bytes):
-        if len(value) <= limit:
-            return value
-        note = f"... [{len(value)} in all, cut for the trace]"
-        if isinstance(value, bytes):
-            return value[:limit] + note.encode()
-        return value[:limit] + note
-    if depth > 16:
-        return "..."
-    if isinstance(value, dict):
-        return {  # keys as they are (they may be any hashable); only values are cut
-            k: shrink_for_trace(v, limit, depth + 1) for k, v in list(value.items())[:1000]
-        }
-    if isinstance(value, list | tuple):
-        return [shrink_for_trace(v, limit, depth + 1) for v in value[:1000]]
-    return value
 
 
 def origin_response_error(headers: RawHeaders) -> OriginError | None:

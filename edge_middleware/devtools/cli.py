@@ -22,7 +22,6 @@ out (503 LambdaExecutionError).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
@@ -30,25 +29,25 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from ..core.types import EVENT_TYPES
-from ..exceptions import (
-    CloudFrontError,
-    ConfigurationError,
-    EventError,
-    HandlerLoadError,
-    LambdaExecutionError,
-    LambdaValidationError,
+from ..exceptions import ConfigurationError
+
+# The invoke and check commands are modules of their own (cli_invoke.py, cli_check.py); what the
+# commands share (exit codes, --handler mappings, error printing) is in cli_base.py.
+from .cli_base import (
+    EXIT_FAILED,
+    EXIT_HANDLER_RAISED,  # noqa: F401 - every exit code stays importable from here
+    EXIT_INVALID_RESULT,  # noqa: F401
+    EXIT_OK,
+    _fail,
+    _mapping,
 )
+from .cli_check import _check
+from .cli_invoke import _invoke
 
 __all__ = ["main"]
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_INVALID_RESULT = 2
-EXIT_HANDLER_RAISED = 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,21 +56,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(EXIT_FAILED, f"{self.prog}: error: {message}\n")
-
-
-def _mapping(values: Sequence[str] | None, option: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in values or ():
-        key, sep, value = item.partition("=")
-        if not sep or not key or not value:
-            raise ConfigurationError(option, item, "ARN_OR_NAME=module:function")
-        out[key.strip()] = value.strip()
-    return out
-
-
-def _fail(message: str, code: int = EXIT_FAILED) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return code
 
 
 # -- serve -----------------------------------------------------------------------------------
@@ -127,228 +111,6 @@ def _serve(args: argparse.Namespace) -> int:
     except OSError as exc:  # the port is taken, the address is not ours ...
         return _fail(f"cannot serve on {args.host}:{args.port}: {exc}")
     return EXIT_OK
-
-
-# -- invoke ----------------------------------------------------------------------------------
-
-
-def _read_body(value: str | None) -> bytes | None:
-    if value is None:
-        return None
-    if value.startswith("@"):
-        return Path(value[1:]).read_bytes()
-    return value.encode("utf-8")
-
-
-def _build_event(args: argparse.Namespace) -> dict[str, Any]:
-    from ..testing import EventBuilder
-
-    if args.event is not None:
-        if args.path:
-            raise ConfigurationError("--event", args.event, "no --path with it")
-        try:
-            doc = json.loads(Path(args.event).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigurationError("--event", args.event, f"a readable file ({exc})") from exc
-        except ValueError as exc:
-            raise ConfigurationError("--event", args.event, f"a JSON file ({exc})") from exc
-        if not isinstance(doc, dict):
-            raise ConfigurationError("--event", args.event, "a JSON object")
-        # Events from `sam local generate-event cloudfront` have no config.eventType: it comes
-        # from --event-type or the event's shape, and what CloudFront always sends is filled in.
-        return EventBuilder().complete(doc, args.event_type)  # EventError names the field
-    if not args.event_type:
-        raise ConfigurationError("--event-type", None, f"one of {', '.join(EVENT_TYPES)}")
-    headers: list[tuple[str, str]] = []
-    for item in args.header or ():
-        name, sep, value = item.partition(":")
-        if not sep or not name.strip():
-            raise ConfigurationError("--header", item, "'Name: value'")
-        headers.append((name.strip(), value.strip()))
-    path = args.path or "/"
-    if args.querystring:
-        path = f"{path.partition('?')[0]}?{args.querystring.removeprefix('?')}"
-    is_response = args.event_type.endswith("response")
-    body = _read_body(args.body)
-    if is_response and body is not None:
-        raise ConfigurationError("--body", args.body, "no body for a response event")
-    kwargs: dict[str, Any] = {"method": args.method, "headers": headers or None}
-    if is_response:
-        kwargs["status"] = args.status
-        if args.response_header:
-            kwargs["response_headers"] = [
-                (n.strip(), v.strip())
-                for n, _, v in (h.partition(":") for h in args.response_header)
-            ]
-    else:
-        kwargs["body"] = body
-        if args.include_body:
-            kwargs["include_body"] = True
-    try:
-        return EventBuilder().event(args.event_type, path, **kwargs)
-    except ValueError as exc:
-        raise ConfigurationError("event", path, str(exc)) from exc
-
-
-_NOTHING = object()
-
-
-def _not_json(value: Any) -> str:
-    """A value of a rejected result that JSON cannot hold (bytes, objects): shown as repr."""
-    return f"<not JSON: {type(value).__name__}> {value!r}"
-
-
-def _invoke(args: argparse.Namespace) -> int:
-    from ..testing.trigger import _Prepared
-
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        event = _build_event(args)
-        from ..core.handlers import load_handler
-        from ..js.loading import JS_SUFFIXES, load_js
-
-        if args.handler.endswith(JS_SUFFIXES):  # a CloudFront Function or a Node.js handler
-            handler: Any = load_js(args.handler, args.runtime)
-        else:
-            handler = load_handler(args.handler, "HANDLER")
-    except (ConfigurationError, EventError, OSError) as exc:
-        return _fail(str(exc))
-    include_body = True if args.include_body else None
-    result: dict[str, Any] | None = None
-    returned: Any = _NOTHING
-    error: CloudFrontError | None = None
-    # What the handler prints goes to stderr, so stdout stays one JSON document.
-    with contextlib.redirect_stdout(sys.stderr):
-        try:
-            prepared = _Prepared(handler, event, None, include_body)
-            returned = prepared.runner.call_sync(
-                prepared.event, prepared.request_id, prepared.timeout
-            )
-            result = prepared.finish(returned)
-        except CloudFrontError as exc:
-            error = exc
-        except ValueError as exc:  # not a CloudFront event
-            return _fail(str(exc))
-    rename = getattr(handler, "validation_error", None)  # FunctionValidationError
-    if error is not None and rename is not None:
-        error = rename(error)
-    out: dict[str, Any] = {"event": event}
-    if result is not None:
-        out["result"] = result
-    elif isinstance(error, LambdaValidationError) and returned is not _NOTHING:
-        out["rejected_result"] = returned  # what the handler returned, as CloudFront got it
-    print(json.dumps(out, indent=2, ensure_ascii=False, default=_not_json))
-    if error is None:
-        return EXIT_OK
-    print(f"{error.error_name}: {error.reason}", file=sys.stderr)
-    if error.field:
-        print(f"  field: {error.field}", file=sys.stderr)
-    if isinstance(error, LambdaValidationError):
-        return EXIT_INVALID_RESULT
-    if isinstance(error, LambdaExecutionError):
-        return EXIT_HANDLER_RAISED
-    return EXIT_FAILED
-
-
-# -- check -----------------------------------------------------------------------------------
-
-
-def _placeholder(event: dict[str, Any], context: Any) -> None:
-    """Stands in for a function that has no local handler in ``check``."""
-    raise RuntimeError("edge-middleware check: no local handler for this function")
-
-
-def _load_for_check(
-    path: str,
-    handlers: dict[str, str],
-    logical_id: str | None,
-    policy_files: Sequence[str] | None = None,
-) -> tuple[Any, list[str], list[tuple[str, str]], str]:
-    """Load with every unmapped function given a placeholder and every unknown policy id a
-    default policy, so the structure is checked; returns them too, and the error the
-    middleware would raise for the first unmapped function."""
-    from ..config.loaders import load_config, read_source
-    from ..config.loaders.policy_files import missing_policy_ids, read_policies
-    from ..config.model import CachePolicy, OriginRequestPolicy
-    from ..config.response_headers import ResponseHeadersPolicy
-
-    doc = read_source(path)
-    policies: dict[str, Any] = dict(read_policies(policy_files)) if policy_files else {}
-    missing_policies = missing_policy_ids(doc, policies)
-    for kind, policy_id in missing_policies:
-        if kind == "CachePolicyId":
-            policies[policy_id] = CachePolicy()
-        elif kind == "OriginRequestPolicyId":
-            policies[policy_id] = OriginRequestPolicy()
-        elif kind == "ResponseHeadersPolicyId":
-            policies[policy_id] = ResponseHeadersPolicy()
-    mapping: dict[str, Any] = dict(handlers)
-    missing: list[str] = []
-    first_error = ""
-    while True:
-        try:
-            config = load_config(
-                path, handlers=mapping, logical_id=logical_id, policies=policies or None
-            )
-            return config, missing, missing_policies, first_error
-        except ConfigurationError as exc:
-            value = exc.value
-            retry = (
-                not isinstance(exc, HandlerLoadError)
-                and "handler" in exc.expected
-                and isinstance(value, str)
-                and value not in mapping
-                and len(missing) < 1000
-            )
-            if not retry:
-                raise
-            first_error = first_error or str(exc)
-            mapping[value] = _placeholder
-            missing.append(value)
-
-
-def _config_error(file: str, exc: ConfigurationError) -> str:
-    """The file named once, and the problem in its own words (a JSON error is the problem)."""
-    if exc.field == str(Path(file)) and str(exc.expected).startswith("valid "):
-        kind = str(exc.expected).removeprefix("valid ").upper()
-        return f"{file} is not valid {kind}: {exc.value}"
-    if exc.field == "source" and exc.value in (file, str(Path(file))):
-        return f"{file}: cannot use it, expected {exc.expected}"
-    if exc.field == str(Path(file)):
-        return f"{file}: {exc.value}; expected {exc.expected}"
-    return f"{file}: {exc}"
-
-
-def _check(args: argparse.Namespace) -> int:
-    from ..pipeline import Pipeline
-    from .devlog import banner
-
-    try:
-        config, missing, missing_policies, unmapped_error = _load_for_check(
-            args.file, _mapping(args.handler, "--handler"), args.logical_id, args.policies
-        )
-        Pipeline(config)  # imports every "module:function" handler
-    except ConfigurationError as exc:
-        return _fail(_config_error(args.file, exc))
-    complete = not missing_policies and not missing
-    print(f"{args.file}: OK" if complete else f"{args.file}: structure OK")
-    for line in banner(config, indent="  "):
-        print(line)
-    if missing:
-        print("functions without a local handler (map them with --handler ARN=module:function):")
-        for name in missing:
-            print(f"  {name}")
-        # The middleware refuses such a config; check says so with the same text.
-        _fail(unmapped_error)
-    if missing_policies:
-        print(
-            "policies that are neither managed nor in --policies (checked with defaults; get "
-            "them with aws cloudfront get-cache-policy / get-origin-request-policy / "
-            "get-response-headers-policy --id ID > FILE, then --policies FILE):"
-        )
-        for kind, policy_id in missing_policies:
-            print(f"  {kind} {policy_id}")
-    return EXIT_OK if complete else EXIT_FAILED
 
 
 # -- invalidate ------------------------------------------------------------------------------

@@ -22,9 +22,8 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, TextIO
 
 from ..cache.entry import Storage
 from ..cache.redis import storage_from_url
@@ -50,8 +49,9 @@ from .devapp import (
 )
 from .devguard import Guard
 from .devlog import ConsoleLog, banner
-from .devtls import TLSFiles
 from .inspector import Inspector, InspectorASGIMount, InspectorWSGIMount, mount_inspector
+from .reloader import _drop_bytecode, _Reloader
+from .serve_options import ServeOptions, _tls_files
 
 __all__ = ["INVALIDATE_PATH", "DevServer", "ServeOptions", "run"]
 
@@ -67,42 +67,6 @@ EXIT_INTERRUPTED = 0
 WSGI_THREADS = 32
 
 # -- the server ------------------------------------------------------------------------------
-
-
-@dataclass
-class ServeOptions:
-    """The options of ``edge-middleware serve`` (see ``edge-middleware serve --help``)."""
-
-    #: ``module:attribute`` of the app; None with ``origin`` (proxy-only).
-    app: str | None
-    config: str | None = None
-    handlers: dict[str, str] = field(default_factory=dict)
-    host: str = "127.0.0.1"
-    port: int = 8000
-    reload: bool = False
-    reload_interval: float = 0.5
-    redis: str | None = None
-    access_log: str | None = None
-    log_secrets: bool = False
-    interface: Literal["auto", "asgi", "wsgi"] = "auto"
-    logical_id: str | None = None
-    #: The request inspector at /_edge/ (``--no-inspector`` turns it off).
-    inspector: bool = True
-    #: ``--tls``: serve HTTPS with a loopback certificate made on first use.
-    tls: bool = False
-    #: ``--cert``/``--key``: serve HTTPS with these files instead.
-    cert: str | None = None
-    key: str | None = None
-    #: Treat a loopback client's ``X-Forwarded-Proto: https`` as an HTTPS viewer.
-    trust_forwarded_proto: bool = False
-    #: ``--origin URL``: proxy-only, every origin of the config is this running server.
-    origin: str | None = None
-    #: ``--policies FILE``: cache / origin request / response headers policies by id.
-    policies: list[str] | None = None
-    #: ``--edge-token``: the inspector and ``/_edge/invalidate`` want this token.
-    edge_token: str | None = None
-    #: ``--edge-allow-proxied``: accept them through a local reverse proxy.
-    edge_allow_proxied: bool = False
 
 
 class DevServer:
@@ -471,71 +435,6 @@ async def _no_app_asgi(scope: Any, receive: Any, send: Any) -> None:
     body = b"no app: this server only proxies to --origin\n"
     await send({"type": "http.response.start", "status": 502, "headers": []})
     await send({"type": "http.response.body", "body": body})
-
-
-def _tls_files(options: ServeOptions) -> TLSFiles | None:
-    from .devtls import TLSFiles, ensure_local_certificate
-
-    if (options.cert is None) != (options.key is None):
-        raise ServeError("--cert", options.cert, "give --cert and --key together")
-    if options.cert is not None and options.key is not None:
-        for flag, name in (("--cert", options.cert), ("--key", options.key)):
-            if not Path(name).is_file():
-                raise ServeError(flag, name, f"{flag} {name}: no such file")
-        return TLSFiles(Path(options.cert), Path(options.key))
-    if options.tls:
-        return ensure_local_certificate()
-    return None
-
-
-def _drop_bytecode(module: Any) -> None:
-    """Remove a module's cached bytecode: a same-size edit within the same second would
-    otherwise pass the .pyc's mtime check and reload the old code."""
-    file = getattr(module, "__file__", None)
-    if not file:
-        return
-    try:
-        os.remove(importlib.util.cache_from_source(file))
-    except (OSError, NotImplementedError, ValueError):
-        pass
-
-
-class _Reloader(threading.Thread):
-    """Polls mtimes (no extra dependency) and calls :meth:`DevServer.reload`."""
-
-    def __init__(self, server: DevServer, interval: float) -> None:
-        super().__init__(name="edge-reloader", daemon=True)
-        self.server = server
-        self.interval = interval
-        self._stop_event = threading.Event()
-        self._mtimes = self._scan()
-
-    def _scan(self) -> dict[Path, int]:
-        out = {}
-        for path in self.server.watched():
-            try:
-                out[path] = path.stat().st_mtime_ns
-            except OSError:
-                out[path] = -1
-        return out
-
-    def run(self) -> None:
-        while not self._stop_event.wait(self.interval):
-            try:
-                self.check()
-            except Exception:  # the watcher must not die
-                logger.exception("the reloader failed")
-
-    def check(self) -> None:
-        now = self._scan()
-        changed = [p for p, m in now.items() if self._mtimes.get(p) not in (None, m)]
-        self._mtimes = now
-        if changed:
-            self.server.reload(changed)
-            self._mtimes = self._scan()  # handler modules may have changed with the config
-
-    def stop(self) -> None:
-        self._stop_event.set()
 
 
 def run(options: ServeOptions, out: TextIO | None = None) -> None:

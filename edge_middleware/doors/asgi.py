@@ -14,9 +14,8 @@ from typing import Any, assert_never
 
 from ..cache.compression import compress
 from ..cache.entry import Storage
-from ..core.convert import ViewerRequest, origin_scope, request_from_scope
-from ..core.origins import effective_origin
-from ..exceptions import CloudFrontError, OriginError
+from ..core.convert import ViewerRequest, request_from_scope
+from ..exceptions import CloudFrontError
 from ..pipeline import Step
 from ..pipeline.effects import (
     CallHandler,
@@ -34,8 +33,10 @@ from ..pipeline.effects import (
     Refresh,
     Store,
 )
-from ..pipeline.flow import Flow
-from .asgi_origin import OriginStream
+from ..pipeline.flow import Flow, Prefetched
+from .asgi_fast import shortcut
+from .asgi_origin import OriginStream, open_origin
+from .flights import AsyncFlights
 from .interfaces import ASGIApp, Message, Receive, Scope, Send
 from .middleware import FrontDoor, RequestRecord, SharedOptions
 
@@ -44,7 +45,6 @@ __all__ = ["EdgeMiddleware"]
 logger = logging.getLogger("edge_middleware.asgi")
 
 
-_NO_EXTENSIONS = ("http.response.pathsend", "http.response.zerocopysend")
 #: Bodies this large are compressed on a worker thread, not on the event loop.
 _COMPRESS_OFF_LOOP = 128 * 1024
 
@@ -80,7 +80,7 @@ class EdgeMiddleware(FrontDoor):
         self.options = SharedOptions(
             config=config, storage=storage, clock=clock, origins=origins, app=app
         )
-        self._flights: dict[str, asyncio.Event] = {}
+        self._flights = AsyncFlights(self.options.fill_lock)
         #: background refreshes (stale-while-revalidate), one per key at a time
         self._background: dict[str, asyncio.Task[None]] = {}
 
@@ -88,7 +88,13 @@ class EdgeMiddleware(FrontDoor):
         if scope["type"] != "http" or scope.get("edge.middleware") is not None:
             await self.app(scope, receive, send)
             return
-        await _Responder(self, scope, receive, send).run()
+        options = self.options
+        prefetched = None
+        if options.pipeline.has_shortcuts and not options.observers:
+            done, prefetched = await shortcut(self, scope, receive, send)
+            if done:
+                return
+        await _Responder(self, scope, receive, send).run(prefetched)
 
 
 class _Responder:
@@ -110,12 +116,13 @@ class _Responder:
         self.flow: Flow | None = None
 
     # -- driving the pipeline ---------------------------------------------------------------
-    async def run(self) -> None:
+    async def run(self, prefetched: Prefetched | None = None) -> None:
         pipeline = self.mw.options.pipeline
         try:
             try:
                 self.viewer = request_from_scope(self.scope)
                 self.flow = pipeline.flow(self.viewer)
+                self.flow.prefetched = prefetched
                 outcome = await self.drive(pipeline.run(self.viewer, self.flow))
             except Exception:
                 logger.exception("edge_middleware failed while handling a request")
@@ -221,85 +228,24 @@ class _Responder:
         return self.body
 
     async def join(self, effect: JoinFlight) -> bool:
-        """Collapse in process first (one asyncio.Event per key), then across processes
-        through the storage's fill lock (Redis), so one request per key reaches the origin."""
-        flights = self.mw._flights
-        event = flights.get(effect.key)
-        if event is not None:
-            try:
-                await asyncio.wait_for(event.wait(), effect.timeout)
-            except TimeoutError:
-                pass
-            return False
-        flights[effect.key] = asyncio.Event()
-        self.flights.append(effect.key)
-        lock = self.mw.options.fill_lock
-        if lock is not None and not await lock.abegin_fill(effect.key, effect.timeout):
-            await lock.await_fill(effect.key, effect.timeout)
-            return False
-        return True
+        return await self.mw._flights.join(effect.key, effect.timeout, self.flights)
 
     async def release(self) -> None:
-        if not self.flights:
-            return
-        flights, self.flights = self.flights, []
-        lock = self.mw.options.fill_lock
-        for key in flights:
-            event = self.mw._flights.pop(key, None)
-            if event is not None:
-                event.set()
-            if lock is not None:  # awaited: a lock must not outlive its request's task
-                await lock.aend_fill(key)
+        if self.flights:
+            led, self.flights = self.flights, []
+            await self.mw._flights.release(led)
 
     # -- the origin -----------------------------------------------------------------------------
-    def origin_app(self, effect: FetchOrigin) -> tuple[ASGIApp, Scope]:
-        target = self.mw.options.target(effect.origin_id)
-        app: ASGIApp = self.mw.app if target is None else target  # type: ignore[assignment]
-        if isinstance(target, str):
-            from .proxy import proxy_app
-
-            app = proxy_app(target, effective_origin(effect.origin, effect.request))
-        length = None if effect.body is None else len(effect.body)
-        scope = origin_scope(
-            self.scope,
-            effect.request,
-            length,
-            request_id=effect.event["Records"][0]["cf"]["config"]["requestId"],
-            origin_path=not isinstance(target, str),
-        )
-        scope["edge.event"] = effect.event
-        scope["edge.middleware"] = self.mw
-        extensions = scope.get("extensions")
-        if extensions:
-            scope["extensions"] = {k: v for k, v in extensions.items() if k not in _NO_EXTENSIONS}
-        return app, scope
-
-    def origin_receive(self, body: bytes | None) -> Receive:
-        more = False
-        if body is None:
-            body, more = self.body, self.body_rest  # a prefix: the rest follows from the viewer
-        if body is None:
-            return self.receive
-        sent = False
-        outer = self.receive
-
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": more}
-            return await outer()
-
-        return replay
-
     async def fetch(self, effect: FetchOrigin) -> OriginResponse | CloudFrontError:
         """Start the origin app on its own task and wait for its status, headers and first
         body bytes; the rest stays in the stream (``read_origin``, ``respond``)."""
-        app, scope = self.origin_app(effect)
-        stream = self.origin = OriginStream(app, scope, self.origin_receive(effect.body))
+        body, more = effect.body, False
+        if body is None:  # the viewer's body, or a prefix of it: the rest follows from it
+            body, more = self.body, self.body_rest
+        stream = self.origin = open_origin(self.mw, self.scope, effect, body, more, self.receive)
         answer = await stream.head()
         if isinstance(answer, OriginResponse) and effect.whole and answer.streaming:
-            got = await self.read_origin(2**62)
+            got = await stream.read(2**62)
             if got.error is not None:
                 return got.error
             answer.body += got.data
@@ -307,25 +253,9 @@ class _Responder:
         return answer
 
     async def read_origin(self, limit: int) -> OriginBody:
-        stream = self.origin
-        if stream is None:
+        if self.origin is None:
             return OriginBody(b"", True)
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            while size <= limit:
-                chunk = await stream.next_chunk()
-                if chunk is None:
-                    return OriginBody(b"".join(chunks), True)
-                chunks.append(chunk)
-                size += len(chunk)
-        except Exception:
-            logger.exception("the origin's body broke off while it was being read")
-            await self.close_origin()
-            return OriginBody(
-                b"".join(chunks), False, OriginError("The origin's response broke off.")
-            )
-        return OriginBody(b"".join(chunks), False)
+        return await self.origin.read(limit)
 
     async def close_origin(self) -> None:
         stream, self.origin = self.origin, None

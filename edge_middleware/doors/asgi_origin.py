@@ -1,16 +1,24 @@
-"""The origin ASGI app run for one request on its own task, behind three calls: ``head()``,
-``next_chunk()``, ``close()`` (the WSGI door's twin is ``wsgi_origin.OriginCall``)."""
+"""The origin ASGI app run for one request on its own task, behind four calls: ``head()``,
+``next_chunk()``, ``read()``, ``close()`` (the WSGI door's twin is ``wsgi_origin.OriginCall``);
+:func:`open_origin` starts it for a :class:`~edge_middleware.pipeline.effects.FetchOrigin`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
+from ..core.convert import origin_scope
+from ..core.origins import effective_origin
 from ..exceptions import CloudFrontError, OriginError
-from ..pipeline.effects import OriginResponse
+from ..pipeline.effects import FetchOrigin, OriginBody, OriginResponse
+from .asgi_fast import NO_EXTENSIONS
 from .interfaces import ASGIApp, Message, Receive, Scope
 
-__all__ = ["OriginStream"]
+if TYPE_CHECKING:
+    from .asgi import EdgeMiddleware
+
+__all__ = ["OriginStream", "open_origin"]
 
 logger = logging.getLogger("edge_middleware.asgi")
 
@@ -126,8 +134,73 @@ class OriginStream:
             await self._wait()
         return self._take()
 
+    async def read(self, limit: int) -> OriginBody:
+        """The body's next bytes, until the end or past ``limit`` bytes; an origin that broke
+        off is closed and reported in :attr:`OriginBody.error`."""
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while size <= limit:
+                chunk = await self.next_chunk()
+                if chunk is None:
+                    return OriginBody(b"".join(chunks), True)
+                chunks.append(chunk)
+                size += len(chunk)
+        except Exception:
+            logger.exception("the origin's body broke off while it was being read")
+            await self.close()
+            return OriginBody(
+                b"".join(chunks), False, OriginError("The origin's response broke off.")
+            )
+        return OriginBody(b"".join(chunks), False)
+
     async def close(self) -> None:
         """Let the app finish (what it still sends is dropped): it is never left half-run."""
         self.discard = True
         self._take()
         await self.task
+
+
+def open_origin(
+    mw: EdgeMiddleware,
+    scope: Scope,
+    effect: FetchOrigin,
+    body: bytes | None,
+    more: bool,
+    receive: Receive,
+) -> OriginStream:
+    """Start the origin ``effect`` asks for (this app, another app, or a URL through the
+    proxy) with CloudFront's request; ``body`` (``more``: a prefix, the rest follows from
+    ``receive``) replaces the viewer's when given."""
+    target = mw.options.target(effect.origin_id)
+    app: ASGIApp = mw.app if target is None else target  # type: ignore[assignment]
+    if isinstance(target, str):
+        from .proxy import proxy_app
+
+        app = proxy_app(target, effective_origin(effect.origin, effect.request))
+    new = origin_scope(
+        scope,
+        effect.request,
+        None if effect.body is None else len(effect.body),
+        request_id=effect.event["Records"][0]["cf"]["config"]["requestId"],
+        origin_path=not isinstance(target, str),
+    )
+    new["edge.middleware"] = mw
+    extensions = new.get("extensions")
+    if extensions:
+        new["extensions"] = {k: v for k, v in extensions.items() if k not in NO_EXTENSIONS}
+    return OriginStream(app, new, receive if body is None else _replay(body, more, receive))
+
+
+def _replay(body: bytes, more: bool, outer: Receive) -> Receive:
+    """``receive`` that gives ``body`` first, then what the viewer still sends."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": more}
+        return await outer()
+
+    return replay

@@ -15,9 +15,8 @@ from typing import Any, assert_never
 
 from ..cache.compression import compress
 from ..cache.entry import Storage
-from ..core.convert import PrefixedInput, ViewerRequest, origin_environ, request_from_environ
-from ..core.origins import effective_origin
-from ..exceptions import CloudFrontError, OriginError
+from ..core.convert import ViewerRequest, request_from_environ
+from ..exceptions import CloudFrontError
 from ..pipeline import Step
 from ..pipeline.effects import (
     CallHandler,
@@ -35,10 +34,12 @@ from ..pipeline.effects import (
     Refresh,
     Store,
 )
-from ..pipeline.flow import Flow
+from ..pipeline.flow import Flow, Prefetched
+from .flights import ThreadFlights
 from .interfaces import StartResponse, WSGIApp
 from .middleware import FrontDoor, RequestRecord, SharedOptions
-from .wsgi_origin import OriginCall
+from .wsgi_fast import shortcut
+from .wsgi_origin import OriginCall, open_origin
 
 __all__ = ["EdgeWSGIMiddleware"]
 
@@ -79,7 +80,7 @@ class EdgeWSGIMiddleware(FrontDoor):
         self.options = SharedOptions(
             config=config, storage=storage, clock=clock, origins=origins, app=app
         )
-        self._flights: dict[str, threading.Event] = {}
+        self._flights = ThreadFlights(self.options.fill_lock)
         self._lock = threading.Lock()
         #: background refreshes (stale-while-revalidate), one per key at a time
         self._background: dict[str, concurrent.futures.Future[None]] = {}
@@ -88,7 +89,12 @@ class EdgeWSGIMiddleware(FrontDoor):
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("edge.middleware") is not None:
             return self.app(environ, start_response)
-        return _Responder(self, environ).run(start_response)
+        prefetched = None
+        if self.options.pipeline.has_shortcuts and not self.options.observers:
+            answer, prefetched = shortcut(self, environ, start_response)
+            if answer is not None:
+                return answer
+        return _Responder(self, environ).run(start_response, prefetched)
 
 
 class _Responder:
@@ -108,11 +114,14 @@ class _Responder:
         self.flow: Flow | None = None
 
     # -- driving the pipeline ---------------------------------------------------------------
-    def run(self, start_response: StartResponse) -> Iterable[bytes]:
+    def run(
+        self, start_response: StartResponse, prefetched: Prefetched | None = None
+    ) -> Iterable[bytes]:
         pipeline = self.mw.options.pipeline
         try:
             self.viewer = request_from_environ(self.environ)
             self.flow = pipeline.flow(self.viewer)
+            self.flow.prefetched = prefetched
             outcome = self.drive(pipeline.run(self.viewer, self.flow))
         except Exception:
             logger.exception("edge_middleware failed while handling a request")
@@ -221,68 +230,24 @@ class _Responder:
         return body
 
     def join(self, effect: JoinFlight) -> bool:
-        """Collapse in process first (one threading.Event per key), then across processes
-        through the storage's fill lock (Redis), so one request per key reaches the origin."""
-        mw = self.mw
-        with mw._lock:
-            event = mw._flights.get(effect.key)
-            if event is None:
-                mw._flights[effect.key] = threading.Event()
-                self.flights.append(effect.key)
-        if event is not None:
-            event.wait(effect.timeout)
-            return False
-        lock = mw.options.fill_lock
-        if lock is not None and not lock.begin_fill(effect.key, effect.timeout):
-            lock.wait_fill(effect.key, effect.timeout)
-            return False
-        return True
+        return self.mw._flights.join(effect.key, effect.timeout, self.flights)
 
     def release(self) -> None:
-        if not self.flights:
-            return
-        flights, self.flights = self.flights, []
-        mw = self.mw
-        lock = mw.options.fill_lock
-        for key in flights:
-            with mw._lock:
-                event = mw._flights.pop(key, None)
-            if event is not None:
-                event.set()
-            if lock is not None:
-                lock.end_fill(key)
+        if self.flights:
+            led, self.flights = self.flights, []
+            self.mw._flights.release(led)
 
     # -- the origin -----------------------------------------------------------------------------
-    def origin_app(self, effect: FetchOrigin) -> tuple[WSGIApp, dict[str, Any]]:
-        target = self.mw.options.target(effect.origin_id)
-        app: WSGIApp = self.mw.app if target is None else target  # type: ignore[assignment]
-        if isinstance(target, str):
-            from .proxy import proxy_wsgi_app
-
-            app = proxy_wsgi_app(target, effective_origin(effect.origin, effect.request))
-        body = effect.body if effect.body is not None else self.body
-        prefix = body if effect.body is None and self.body_rest else None
-        environ = origin_environ(
-            self.environ,
-            effect.request,
-            None if prefix is not None else body,
-            request_id=effect.event["Records"][0]["cf"]["config"]["requestId"],
-            origin_path=not isinstance(target, str),
-        )
-        if prefix is not None:  # what a function saw, then the rest from the viewer
-            environ["wsgi.input"] = PrefixedInput(prefix, self.environ["wsgi.input"])
-        environ["edge.event"] = effect.event
-        environ["edge.middleware"] = self.mw
-        return app, environ
-
     def fetch(self, effect: FetchOrigin) -> OriginResponse | CloudFrontError:
         """Call the origin app and read its status, headers and first body bytes; the rest
         stays in its iterable (``read_origin``, ``respond``)."""
-        app, environ = self.origin_app(effect)
-        stream = self.origin = OriginCall(app, environ)
+        body, more = effect.body, False
+        if body is None:  # the viewer's body, or a prefix of it: the rest follows from it
+            body, more = self.body, self.body_rest
+        stream = self.origin = open_origin(self.mw, self.environ, effect, body, more)
         answer = stream.head()
         if isinstance(answer, OriginResponse) and effect.whole and answer.streaming:
-            got = self.read_origin(2**62)
+            got = stream.read(2**62)
             self.close_origin()
             if got.error is not None:
                 return got.error
@@ -291,24 +256,9 @@ class _Responder:
         return answer
 
     def read_origin(self, limit: int) -> OriginBody:
-        stream = self.origin
-        if stream is None:
+        if self.origin is None:
             return OriginBody(b"", True)
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            while size <= limit:
-                chunk = stream.next_chunk()
-                if chunk is None:
-                    return OriginBody(b"".join(chunks), True)
-                chunks.append(chunk)
-                size += len(chunk)
-        except Exception:
-            logger.exception("the origin's body broke off while it was being read")
-            self.close_origin()
-            broken = OriginError("The origin's response broke off.")
-            return OriginBody(b"".join(chunks), False, broken)
-        return OriginBody(b"".join(chunks), False)
+        return self.origin.read(limit)
 
     def close_origin(self) -> None:
         stream, self.origin = self.origin, None

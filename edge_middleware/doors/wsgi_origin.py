@@ -1,18 +1,24 @@
-"""The origin WSGI app called for one request, behind the same three calls as the ASGI door's
+"""The origin WSGI app called for one request, behind the same four calls as the ASGI door's
 :class:`~edge_middleware.doors.asgi_origin.OriginStream`: ``head()``, ``next_chunk()``,
-``close()``."""
+``read()``, ``close()``; :func:`open_origin` prepares it for a
+:class:`~edge_middleware.pipeline.effects.FetchOrigin`."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..core.convert import PrefixedInput, origin_environ
+from ..core.origins import effective_origin
 from ..exceptions import CloudFrontError, OriginError
-from ..pipeline.effects import OriginResponse
+from ..pipeline.effects import FetchOrigin, OriginBody, OriginResponse
 from .interfaces import WSGIApp
 
-__all__ = ["OriginCall"]
+if TYPE_CHECKING:
+    from .wsgi import EdgeWSGIMiddleware
+
+__all__ = ["OriginCall", "open_origin"]
 
 logger = logging.getLogger("edge_middleware.wsgi")
 
@@ -80,6 +86,25 @@ class OriginCall:
         self.iterator = None
         return None
 
+    def read(self, limit: int) -> OriginBody:
+        """The body's next bytes, until the end or past ``limit`` bytes; an origin that broke
+        off is closed and reported in :attr:`OriginBody.error`."""
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while size <= limit:
+                chunk = self.next_chunk()
+                if chunk is None:
+                    return OriginBody(b"".join(chunks), True)
+                chunks.append(chunk)
+                size += len(chunk)
+        except Exception:
+            logger.exception("the origin's body broke off while it was being read")
+            self.close()
+            broken = OriginError("The origin's response broke off.")
+            return OriginBody(b"".join(chunks), False, broken)
+        return OriginBody(b"".join(chunks), False)
+
     def close(self) -> None:
         close, self.closer, self.iterator = self.closer, None, None
         if close is not None:
@@ -99,3 +124,32 @@ def _answer(captured: list[Any], first: bytes, streaming: bool) -> OriginRespons
         return OriginError(f"The origin sent an invalid status {status_line!r}.")
     raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in header_pairs]
     return OriginResponse(status, raw, first, streaming=streaming)
+
+
+def open_origin(
+    mw: EdgeWSGIMiddleware,
+    environ: dict[str, Any],
+    effect: FetchOrigin,
+    body: bytes | None,
+    more: bool,
+) -> OriginCall:
+    """Prepare the origin ``effect`` asks for (this app, another app, or a URL through the
+    proxy) with CloudFront's request; ``body`` (``more``: a prefix, the rest follows from the
+    viewer's ``wsgi.input``) replaces the viewer's when given."""
+    target = mw.options.target(effect.origin_id)
+    app: WSGIApp = mw.app if target is None else target  # type: ignore[assignment]
+    if isinstance(target, str):
+        from .proxy import proxy_wsgi_app
+
+        app = proxy_wsgi_app(target, effective_origin(effect.origin, effect.request))
+    new = origin_environ(
+        environ,
+        effect.request,
+        None if more else body,
+        request_id=effect.event["Records"][0]["cf"]["config"]["requestId"],
+        origin_path=not isinstance(target, str),
+    )
+    if more and body is not None:  # what a function saw, then the rest from the viewer
+        new["wsgi.input"] = PrefixedInput(body, environ["wsgi.input"])
+    new["edge.middleware"] = mw
+    return OriginCall(app, new)

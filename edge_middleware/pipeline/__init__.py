@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import unquote
 
-from ..config.model import default_root_object
+from ..config.model import Behavior, EdgeConfig, default_root_object
 from ..core.convert import ViewerRequest
 from ..exceptions import OriginError
 from .base import PipelineBase
 from .effects import Effect, Outcome, TraceStep
+from .fast import Shortcut, shortcut_for
+from .fast_hit import HitShortcut, hit_shortcut_for
 from .flow import Flow, State, StateFn, Step
 from .origin import fetch, origin_request, origin_response, store
 from .respond import viewer_response
@@ -48,15 +51,35 @@ _BY_VALUE: dict[str, StateFn] = {state._value_: fn for state, fn in STATES.items
 class Pipeline(PipelineBase):
     """CloudFront's rules for one distribution. ``run(viewer)`` is one request."""
 
+    def __init__(self, config: EdgeConfig, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        #: per behavior (by id), its short way when it has one (``fast.py``)
+        self.shortcuts: dict[int, Shortcut] = {}
+        #: per behavior (by id), its short way to a fresh cached object (``fast_hit.py``)
+        self.hit_shortcuts: dict[int, HitShortcut] = {}
+        if self.settings.shortcuts:
+            for behavior in config.all_behaviors:
+                cut = shortcut_for(self, behavior)
+                if cut is not None:
+                    self.shortcuts[id(behavior)] = cut
+                hit = hit_shortcut_for(self, behavior)
+                if hit is not None:
+                    self.hit_shortcuts[id(behavior)] = hit
+        self.has_shortcuts = bool(self.shortcuts or self.hit_shortcuts)
+
+    def route(self, uri: str) -> tuple[str, Behavior]:
+        """The uri after DefaultRootObject ("/" is served as "/index.html", before behaviors
+        are matched and viewer-request runs; redirects keep the viewer's "/"), and the
+        behavior it matches (docs/distributions.md)."""
+        uri = default_root_object(uri, self.config.default_root_object)
+        return uri, self.config.match(uri if self.settings.path_match == "raw" else unquote(uri))
+
     def flow(self, viewer: ViewerRequest) -> Flow:
         """A new request's state."""
         req = viewer.request
-        # DefaultRootObject: "/" is served as "/index.html", before behaviors are matched and
-        # viewer-request runs (docs/distributions.md); redirects keep the viewer's "/".
-        uri = default_root_object(req["uri"], self.config.default_root_object)
+        uri, behavior = self.route(req["uri"])
         if uri != req["uri"]:
             req = {**req, "uri": uri}
-        behavior = self.config.match(uri if self.settings.path_match == "raw" else unquote(uri))
         return Flow(viewer, self.request_id(), behavior, req)
 
     def run(self, viewer: ViewerRequest, flow: Flow | None = None) -> Step:

@@ -32,7 +32,7 @@ from .effects import Effect, Outcome, TraceStep
 if TYPE_CHECKING:
     from .base import PipelineBase
 
-__all__ = ["Answer", "Flow", "Next", "State", "StateFn", "Step"]
+__all__ = ["Answer", "Flow", "Next", "Prefetched", "State", "StateFn", "Step"]
 
 
 class State(enum.Enum):
@@ -48,6 +48,8 @@ class State(enum.Enum):
 
 
 Next: TypeAlias = "State | Outcome | None"
+#: a cache read made before the pipeline ran (the hit short way's): the key and what it found
+Prefetched: TypeAlias = "tuple[str, CacheEntry | None]"
 Step: TypeAlias = Generator[Effect, Any, Any]
 StateFn: TypeAlias = "Callable[[PipelineBase, Flow], Step]"
 
@@ -105,6 +107,8 @@ class Flow:
     now: float = 0.0
     ttl_reason: str = ""
     answer: Answer | None = None
+    #: the lookup the hit short way made already (``fast_hit.py``): not read twice
+    prefetched: Prefetched | None = None
 
     @property
     def hv(self) -> str:

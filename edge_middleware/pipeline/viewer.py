@@ -146,7 +146,11 @@ def lookup(p: PipelineBase, f: Flow) -> Step:
         policy=policy,
         settings=s,
     )
-    entry = yield Lookup(f.key)
+    known = f.prefetched
+    if known is not None and known[0] == f.key:
+        entry = known[1]
+    else:
+        entry = yield Lookup(f.key)
     if entry is not None and f.method == "HEAD" and not s.head_from_get:
         entry = None
     rng = get_first(req["headers"], "range")

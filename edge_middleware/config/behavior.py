@@ -1,0 +1,214 @@
+"""A cache behavior: its path pattern, its four triggers (Lambda@Edge function associations),
+its methods and its policies; validated at construction, so a bad behavior fails at start with
+the field named."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..core.types import EVENT_TYPES, EventType
+from ..exceptions import ConfigurationError
+from .policies import CachePolicy, OriginRequestPolicy
+from .response_headers import ResponseHeadersPolicy, managed_response_headers_policy
+
+__all__ = ["ALL_METHODS", "Behavior", "HandlerLike", "Trigger", "compile_path_pattern"]
+
+HandlerLike = Callable[..., Any] | str
+
+ALL_METHODS = ("GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE")
+_METHOD_SETS = (
+    frozenset({"GET", "HEAD"}),
+    frozenset({"GET", "HEAD", "OPTIONS"}),
+    frozenset(ALL_METHODS),
+)
+_PATTERN_OK = re.compile(r"^[A-Za-z0-9_\-.*$/~\"'@:+&?%]*$")
+
+
+def compile_path_pattern(pattern: str, field_name: str = "path_pattern") -> re.Pattern[str]:
+    """CloudFront path pattern to a regex (lambda-edge.md §5.5).
+
+    ``*`` matches any run of characters including ``/``, ``?`` exactly one; case-sensitive;
+    the leading ``/`` is optional; the whole path must match.
+    """
+    if not isinstance(pattern, str) or not pattern or len(pattern) > 255:
+        raise ConfigurationError(field_name, pattern, "a path pattern of 1 to 255 characters")
+    if not _PATTERN_OK.match(pattern):
+        raise ConfigurationError(
+            field_name, pattern, "only A-Z a-z 0-9 _ - . * $ / ~ \" ' @ : + & ? in a path pattern"
+        )
+    body = pattern[1:] if pattern.startswith("/") else pattern
+    parts = []
+    for ch in body:
+        if ch == "*":
+            parts.append(".*")
+        elif ch == "?":
+            parts.append(".")
+        else:
+            parts.append(re.escape(ch))
+    return re.compile("/?" + "".join(parts) if body[:1] != "*" else "".join(parts), re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """One Lambda@Edge function association.
+
+    :param handler: ``handler(event, context)`` (sync or ``async def``) or ``"module:function"``.
+    :param include_body: CloudFront's ``IncludeBody``; only for request events.
+
+    Example::
+
+        Behavior(viewer_request=Trigger("handlers.forms:handler", include_body=True))
+    """
+
+    handler: HandlerLike
+    include_body: bool = False
+    #: A display name (the function name or ARN), used in logs and errors.
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if not (callable(self.handler) or isinstance(self.handler, str)):
+            raise ConfigurationError(
+                "Trigger.handler", self.handler, 'a callable or "module:function"'
+            )
+        if isinstance(self.handler, str) and ":" not in self.handler:
+            raise ConfigurationError("Trigger.handler", self.handler, '"module:function"')
+        if not isinstance(self.include_body, bool):
+            raise ConfigurationError("Trigger.include_body", self.include_body, "a bool")
+
+    @property
+    def display_name(self) -> str:
+        if self.name:
+            return self.name
+        if isinstance(self.handler, str):
+            return self.handler
+        mod = getattr(self.handler, "__module__", "") or ""
+        qual = getattr(self.handler, "__qualname__", repr(self.handler))
+        return f"{mod}:{qual}" if mod else str(qual)
+
+
+def _as_trigger(value: Trigger | HandlerLike | None, field_name: str) -> Trigger | None:
+    if value is None or isinstance(value, Trigger):
+        return value
+    if callable(value) or isinstance(value, str):
+        try:
+            return Trigger(value)
+        except ConfigurationError as exc:
+            raise ConfigurationError(field_name, exc.value, exc.expected) from None
+    raise ConfigurationError(field_name, value, 'a Trigger, a callable or "module:function"')
+
+
+@dataclass(frozen=True, slots=True)
+class Behavior:
+    """A cache behavior: a path pattern, its four triggers and its cache policy.
+
+    Behaviors are tried in order, first match wins, the default (``"*"``) last. Example::
+
+        Behavior("/api/*", origin_request="handlers.api:handler", cache=CachePolicy(0, 0, 0))
+    """
+
+    path_pattern: str = "*"
+    viewer_request: Trigger | HandlerLike | None = None
+    origin_request: Trigger | HandlerLike | None = None
+    origin_response: Trigger | HandlerLike | None = None
+    viewer_response: Trigger | HandlerLike | None = None
+    cache: CachePolicy = field(default_factory=CachePolicy)
+    target_origin_id: str | None = None
+    allowed_methods: Sequence[str] = ALL_METHODS
+    cached_methods: Sequence[str] = ("GET", "HEAD")
+    viewer_protocol_policy: Literal["allow-all", "https-only", "redirect-to-https"] = "allow-all"
+    compress: bool = False
+    origin_request_policy: OriginRequestPolicy | None = None
+    #: Legacy ``ForwardedValues`` with ``Headers: ["*"]``: forwards every header, no caching.
+    forward_all_headers: bool = False
+    #: A :class:`ResponseHeadersPolicy`, or a managed policy's name or id
+    #: (``"SecurityHeadersPolicy"``, ``"67f7725c-6f97-4210-82d7-5512b31e9d03"``).
+    response_headers_policy: ResponseHeadersPolicy | str | None = None
+    _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "_regex", compile_path_pattern(self.path_pattern, "Behavior.path_pattern")
+        )
+        for ev in EVENT_TYPES:
+            attr = ev.replace("-", "_")
+            trig = _as_trigger(getattr(self, attr), f"Behavior({self.path_pattern!r}).{attr}")
+            if (
+                trig is not None
+                and trig.include_body
+                and ev in ("origin-response", "viewer-response")
+            ):
+                raise ConfigurationError(
+                    f"Behavior({self.path_pattern!r}).{attr}.include_body",
+                    True,
+                    "IncludeBody only on request events",
+                )
+            # A CloudFront Function (edge_middleware.js) runs on viewer events only.
+            only = getattr(trig.handler, "event_types", None) if trig is not None else None
+            if only is not None and ev not in only:
+                raise ConfigurationError(
+                    f"Behavior({self.path_pattern!r}).{attr}",
+                    trig.handler,  # type: ignore[union-attr]
+                    f"a Lambda@Edge function: a CloudFront Function runs on {' and '.join(only)}",
+                )
+            object.__setattr__(self, attr, trig)
+        allowed = frozenset(m.upper() for m in self.allowed_methods)
+        if allowed not in _METHOD_SETS:
+            raise ConfigurationError(
+                f"Behavior({self.path_pattern!r}).allowed_methods",
+                sorted(allowed),
+                "GET+HEAD, GET+HEAD+OPTIONS, or all seven methods",
+            )
+        cached = frozenset(m.upper() for m in self.cached_methods)
+        if cached not in _METHOD_SETS[:2] or not cached <= allowed:
+            raise ConfigurationError(
+                f"Behavior({self.path_pattern!r}).cached_methods",
+                sorted(cached),
+                "GET+HEAD or GET+HEAD+OPTIONS, within allowed_methods",
+            )
+        object.__setattr__(self, "allowed_methods", tuple(sorted(allowed)))
+        object.__setattr__(self, "cached_methods", tuple(sorted(cached)))
+        if self.viewer_protocol_policy not in ("allow-all", "https-only", "redirect-to-https"):
+            raise ConfigurationError(
+                f"Behavior({self.path_pattern!r}).viewer_protocol_policy",
+                self.viewer_protocol_policy,
+                "allow-all | https-only | redirect-to-https",
+            )
+        rhp = self.response_headers_policy
+        if isinstance(rhp, str):
+            try:
+                rhp = managed_response_headers_policy(rhp)
+            except ConfigurationError as exc:
+                raise ConfigurationError(
+                    f"Behavior({self.path_pattern!r}).response_headers_policy", rhp, exc.expected
+                ) from None
+            object.__setattr__(self, "response_headers_policy", rhp)
+        elif rhp is not None and not isinstance(rhp, ResponseHeadersPolicy):
+            raise ConfigurationError(
+                f"Behavior({self.path_pattern!r}).response_headers_policy",
+                rhp,
+                "a ResponseHeadersPolicy or a managed policy name or id",
+            )
+        if not isinstance(self.cache, CachePolicy):
+            raise ConfigurationError(
+                f"Behavior({self.path_pattern!r}).cache", self.cache, "a CachePolicy"
+            )
+
+    @property
+    def headers_policy(self) -> ResponseHeadersPolicy | None:
+        """The response headers policy (a managed name was resolved at construction)."""
+        rhp = self.response_headers_policy
+        return rhp if isinstance(rhp, ResponseHeadersPolicy) else None
+
+    def matches(self, path: str) -> bool:
+        return self._regex.fullmatch(path) is not None
+
+    def trigger(self, event_type: EventType) -> Trigger | None:
+        value = getattr(self, event_type.replace("-", "_"))
+        return value if isinstance(value, Trigger) else None
+
+    @property
+    def has_body_trigger(self) -> bool:
+        return any((t := self.trigger(ev)) is not None and t.include_body for ev in EVENT_TYPES[:2])

@@ -1,0 +1,120 @@
+"""The distribution's origins (``Origins``) and origin groups (``OriginGroups``), validated at
+construction (lambda-edge.md §1.6, docs/distributions.md "Origin groups")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ..exceptions import ConfigurationError
+
+__all__ = ["FAILOVER_STATUS_CODES", "Origin", "OriginGroup"]
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """An origin from the distribution; ``kind`` is ``"custom"`` or ``"s3"`` (§1.6)."""
+
+    id: str
+    domain_name: str = "origin.example.com"
+    kind: Literal["custom", "s3"] = "custom"
+    origin_path: str = ""
+    custom_headers: tuple[tuple[str, str], ...] = ()
+    http_port: int = 80
+    https_port: int = 443
+    protocol_policy: Literal["http-only", "match-viewer", "https-only"] = "match-viewer"
+    ssl_protocols: tuple[str, ...] = ("TLSv1.2",)
+    read_timeout: int = 30
+    keepalive_timeout: int = 5
+    s3_origin_access_identity: str = ""
+    uses_oac: bool = False
+    region: str = ""
+    #: ``ConnectionAttempts`` (1-3, default 3) and ``ConnectionTimeout`` (1-10 s, default 10):
+    #: how often and how long CloudFront tries to connect before it fails over or gives up.
+    connection_attempts: int = 3
+    connection_timeout: int = 10
+
+    def __post_init__(self) -> None:
+        where = f"Origin({self.id!r})"
+        if not self.id:
+            raise ConfigurationError(f"{where}.id", self.id, "a non-empty origin id")
+        if not self.domain_name:
+            raise ConfigurationError(f"{where}.domain_name", self.domain_name, "a DNS name")
+        if self.kind not in ("custom", "s3"):
+            raise ConfigurationError(f"{where}.kind", self.kind, "custom | s3")
+        if self.protocol_policy not in ("http-only", "match-viewer", "https-only"):
+            raise ConfigurationError(
+                f"{where}.protocol_policy",
+                self.protocol_policy,
+                "http-only | match-viewer | https-only",
+            )
+        if self.origin_path and (
+            not self.origin_path.startswith("/") or self.origin_path.endswith("/")
+        ):
+            raise ConfigurationError(
+                f"{where}.origin_path", self.origin_path, "'' or /path without trailing /"
+            )
+        if not 1 <= self.read_timeout <= 180:
+            raise ConfigurationError(f"{where}.read_timeout", self.read_timeout, "1 to 180 seconds")
+        if not 1 <= self.keepalive_timeout <= 120:
+            raise ConfigurationError(
+                f"{where}.keepalive_timeout", self.keepalive_timeout, "1 to 120 seconds"
+            )
+        if not 1 <= self.connection_attempts <= 3:
+            raise ConfigurationError(
+                f"{where}.connection_attempts", self.connection_attempts, "1 to 3"
+            )
+        if not 1 <= self.connection_timeout <= 10:
+            raise ConfigurationError(
+                f"{where}.connection_timeout", self.connection_timeout, "1 to 10 seconds"
+            )
+        for port_attr in ("http_port", "https_port"):
+            port = getattr(self, port_attr)
+            if not (port in (80, 443) or 1024 <= port <= 65535):
+                raise ConfigurationError(f"{where}.{port_attr}", port, "80, 443 or 1024-65535")
+
+
+#: The status codes an origin group may fail over on (``FailoverCriteria.StatusCodes``).
+FAILOVER_STATUS_CODES = (400, 403, 404, 416, 500, 502, 503, 504)
+
+
+@dataclass(frozen=True, slots=True)
+class OriginGroup:
+    """An origin group (``OriginGroups``): a behavior that targets ``id`` sends GET, HEAD and
+    OPTIONS requests to the primary member and, when it answers one of ``failover_status_codes``
+    or can't be reached, to the secondary (docs/distributions.md "Origin groups").
+
+    Example::
+
+        EdgeConfig(
+            origins=[Origin("main"), Origin("backup")],
+            origin_groups=[OriginGroup("site", ("main", "backup"), (500, 502, 503, 504))],
+            default=Behavior(target_origin_id="site"),
+        )
+    """
+
+    id: str
+    members: tuple[str, ...]
+    failover_status_codes: tuple[int, ...] = (500, 502, 503, 504)
+
+    def __post_init__(self) -> None:
+        where = f"OriginGroup({self.id!r})"
+        if not isinstance(self.id, str) or not self.id:
+            raise ConfigurationError(f"{where}.id", self.id, "a non-empty id")
+        members = tuple(self.members)
+        if len(members) != 2 or len(set(members)) != 2:
+            raise ConfigurationError(
+                f"{where}.members", list(members), "two origin ids: the primary, the secondary"
+            )
+        object.__setattr__(self, "members", members)
+        codes = tuple(self.failover_status_codes)
+        for code in codes:
+            if code not in FAILOVER_STATUS_CODES:
+                raise ConfigurationError(
+                    f"{where}.failover_status_codes",
+                    code,
+                    "one of " + ", ".join(map(str, FAILOVER_STATUS_CODES)),
+                )
+        if not codes:
+            raise ConfigurationError(f"{where}.failover_status_codes", [], "at least one code")
+        object.__setattr__(self, "failover_status_codes", codes)

@@ -1,0 +1,180 @@
+"""What every handler-result check shares: CloudFront's messages, typed field access, the
+character rules, and the header-map checks (lambda-edge.md §1.4, §3.1; decisions.md #2, #3,
+#16). Used by ``validation.py`` (results) and ``validation_origin.py`` (``request.origin``)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..config.settings import EdgeSettings
+from ..exceptions import LambdaValidationError
+from .headers import VALUE_CONTROLS, capitalize, is_disallowed
+from .types import CFHeaders, EventType, HeaderEntry
+
+__all__ = [
+    "BAD_BODY",
+    "BAD_HEADER_VALUE",
+    "BAD_URI",
+    "BLACKLISTED",
+    "FAILED",
+    "INVALID_JSON",
+    "NOT_OBJECT",
+    "NOT_PARSABLE",
+    "READ_ONLY",
+    "READ_ONLY_HEADERS",
+    "SURROGATE_BODY",
+    "is_disallowed_header",
+    "read_only_headers",
+]
+
+INVALID_JSON = "The Lambda function returned invalid JSON: "
+FAILED = "The Lambda function result failed validation: "
+NOT_OBJECT = INVALID_JSON + "The JSON output must be an object type."
+NOT_PARSABLE = INVALID_JSON + "The JSON output is not parsable."
+READ_ONLY = FAILED + "The function tried to add, delete, or change a read-only header."
+BLACKLISTED = FAILED + "The function tried to add a blacklisted header."
+BAD_BODY = FAILED + "The body is not a string, is not an object, or exceeds the maximum size"
+BAD_URI = FAILED + "invalid uri format"
+#: A text body must be valid Unicode: a lone surrogate has no UTF-8 form.
+SURROGATE_BODY = FAILED + "The body contains a lone surrogate, which is not valid UTF-8."
+BAD_HEADER_VALUE = (
+    FAILED + "the value of each header value must be of string or array of string type"
+)
+
+
+def _names(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_RO_ORIGIN_REQUEST = (
+    "accept-encoding content-length if-modified-since if-none-match if-range "
+    "if-unmodified-since transfer-encoding via"
+)
+#: §3.1 read-only headers per event; "current" docs and the "2023" page (decisions.md #16).
+READ_ONLY_HEADERS: dict[str, dict[EventType, frozenset[str]]] = {
+    "current": {
+        "viewer-request": _names("cdn-loop content-length host transfer-encoding via"),
+        "origin-request": _names("cdn-loop " + _RO_ORIGIN_REQUEST),
+        "origin-response": _names("transfer-encoding via"),
+        "viewer-response": _names("warning via content-length content-encoding transfer-encoding"),
+    },
+    "2023": {
+        "viewer-request": _names("content-length host transfer-encoding via"),
+        "origin-request": _names(_RO_ORIGIN_REQUEST),
+        "origin-response": _names("transfer-encoding via"),
+        "viewer-response": _names("warning via"),
+    },
+}
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# No control character but HTAB (CloudFront rejects them all; CR, LF and NUL would also split
+# the header on the wire); lone surrogates cannot be encoded at all.
+_BAD_VALUE_CHAR = re.compile(f"[{VALUE_CONTROLS}\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_BAD_URI_CHAR = re.compile("[\x00-\x20\x7f\ud800-\udfff]")
+_BAD_QUERY_CHAR = re.compile("[\x00-\x20\x7f#\ud800-\udfff]")
+_BAD_REASON_CHAR = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
+_STATUS = re.compile(r"[0-9]{1,10}")
+_TYPE_NAMES: dict[type, str] = {str: "a string", dict: "an object", list: "an array", int: "an int"}
+_MISSING: Any = object()
+
+
+#: The same rule under the name this module has always exported.
+is_disallowed_header = is_disallowed
+
+
+def read_only_headers(event_type: EventType, settings: EdgeSettings) -> frozenset[str]:
+    """The read-only header names (lower-case) of one event (§3.1, decisions.md #16)."""
+    return READ_ONLY_HEADERS[settings.readonly_header_list][event_type]
+
+
+def _fail(reason: str, field: str) -> LambdaValidationError:
+    return LambdaValidationError(FAILED + reason, field=field)
+
+
+def _get(obj: dict[str, Any], key: str, typ: type, path: str, default: Any = _MISSING) -> Any:
+    """``obj[key]`` checked to be of ``typ`` (bool is not an int); missing: ``default`` or 502."""
+    if key not in obj:
+        if default is _MISSING:
+            raise _fail(f"The required field {path} is missing.", path)
+        return default
+    value = obj[key]
+    if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
+        raise _fail(f"The field {path} must be {_TYPE_NAMES[typ]}.", path)
+    return value
+
+
+def _header_map(value: Any, path: str, settings: EdgeSettings) -> CFHeaders:
+    """A handler's header map checked and normalised (§1.4, decisions.md #2, #3)."""
+    if not isinstance(value, dict):
+        raise _fail(f"The field {path} must be an object.", path)
+    title = settings.key_capitalization == "title"
+    by_entry_key = settings.header_identity == "entry-key"
+    out: CFHeaders = {}
+    for name, entries in value.items():
+        hpath = f'{path}["{name.lower()}"]'
+        if not _TOKEN.fullmatch(name):
+            raise _fail(f"The header name {name!r} is not a valid HTTP header name.", hpath)
+        if not isinstance(entries, list):
+            raise LambdaValidationError(BAD_HEADER_VALUE, field=hpath)
+        default_key = (
+            "-".join(p[:1].upper() + p[1:].lower() for p in name.split("-"))
+            if title
+            else capitalize(name)
+        )
+        for i, entry in enumerate(entries):
+            epath = f"{hpath}[{i}]"
+            val = entry.get("value") if isinstance(entry, dict) else None
+            if not isinstance(val, str):
+                raise LambdaValidationError(BAD_HEADER_VALUE, field=epath + ".value")
+            bad = _BAD_VALUE_CHAR.search(val)
+            if bad:
+                reason = f"invalid character '%{ord(bad.group()):02X}' in header value"
+                raise _fail(reason, epath + ".value")
+            key = entry.get("key")
+            if key is None:
+                key = default_key
+            elif not isinstance(key, str) or not _TOKEN.fullmatch(key):
+                raise _fail(
+                    f"The header key {key!r} is not a valid HTTP header name.", epath + ".key"
+                )
+            ident = key.lower() if by_entry_key else name.lower()
+            if key.lower() != ident:  # the dict key is the identity: it also gives the name
+                key = default_key
+            new: HeaderEntry = {"key": key, "value": val}
+            bucket = out.get(ident)
+            if bucket is None:
+                out[ident] = [new]
+            else:
+                bucket.append(new)
+    return out
+
+
+def _check_headers(
+    event_type: EventType,
+    before: CFHeaders,
+    after: CFHeaders,
+    path: str,
+    settings: EdgeSettings,
+    read_only: bool,
+) -> None:
+    """Disallowed, read-only and CloudFront-Viewer-Country rules (§3.1); may restore deletions."""
+    for name in after:
+        if name not in before and is_disallowed_header(name):
+            raise LambdaValidationError(BLACKLISTED, field=f'{path}["{name}"]')
+    country = "cloudfront-viewer-country"
+    if event_type == "viewer-request" and country in after and not before.get(country):
+        reason = "The function tried to add CloudFront-Viewer-Country in viewer-request."
+        raise _fail(reason, f'{path}["cloudfront-viewer-country"]')
+    if not read_only:
+        return
+    for name in read_only_headers(event_type, settings):
+        old, new = before.get(name), after.get(name)
+        if new is None:
+            if old:
+                if settings.readonly_header_delete == "error":
+                    raise LambdaValidationError(READ_ONLY, field=f'{path}["{name}"]')
+                after[name] = [entry.copy() for entry in old]
+        elif not old or [e["value"] for e in old] != [e["value"] for e in new]:
+            raise LambdaValidationError(READ_ONLY, field=f'{path}["{name}"]')

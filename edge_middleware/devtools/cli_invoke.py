@@ -1,0 +1,140 @@
+"""``edge-middleware invoke``: run one handler on one event, print the event and the validated
+result as JSON, and exit 2 (result CloudFront would reject) or 3 (handler raised or timed out)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..core.types import EVENT_TYPES
+from ..exceptions import (
+    CloudFrontError,
+    ConfigurationError,
+    EventError,
+    LambdaExecutionError,
+    LambdaValidationError,
+)
+from .cli_base import EXIT_FAILED, EXIT_HANDLER_RAISED, EXIT_INVALID_RESULT, EXIT_OK, _fail
+
+
+def _read_body(value: str | None) -> bytes | None:
+    if value is None:
+        return None
+    if value.startswith("@"):
+        return Path(value[1:]).read_bytes()
+    return value.encode("utf-8")
+
+
+def _build_event(args: argparse.Namespace) -> dict[str, Any]:
+    from ..testing import EventBuilder
+
+    if args.event is not None:
+        if args.path:
+            raise ConfigurationError("--event", args.event, "no --path with it")
+        try:
+            doc = json.loads(Path(args.event).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigurationError("--event", args.event, f"a readable file ({exc})") from exc
+        except ValueError as exc:
+            raise ConfigurationError("--event", args.event, f"a JSON file ({exc})") from exc
+        if not isinstance(doc, dict):
+            raise ConfigurationError("--event", args.event, "a JSON object")
+        # Events from `sam local generate-event cloudfront` have no config.eventType: it comes
+        # from --event-type or the event's shape, and what CloudFront always sends is filled in.
+        return EventBuilder().complete(doc, args.event_type)  # EventError names the field
+    if not args.event_type:
+        raise ConfigurationError("--event-type", None, f"one of {', '.join(EVENT_TYPES)}")
+    headers: list[tuple[str, str]] = []
+    for item in args.header or ():
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip():
+            raise ConfigurationError("--header", item, "'Name: value'")
+        headers.append((name.strip(), value.strip()))
+    path = args.path or "/"
+    if args.querystring:
+        path = f"{path.partition('?')[0]}?{args.querystring.removeprefix('?')}"
+    is_response = args.event_type.endswith("response")
+    body = _read_body(args.body)
+    if is_response and body is not None:
+        raise ConfigurationError("--body", args.body, "no body for a response event")
+    kwargs: dict[str, Any] = {"method": args.method, "headers": headers or None}
+    if is_response:
+        kwargs["status"] = args.status
+        if args.response_header:
+            kwargs["response_headers"] = [
+                (n.strip(), v.strip())
+                for n, _, v in (h.partition(":") for h in args.response_header)
+            ]
+    else:
+        kwargs["body"] = body
+        if args.include_body:
+            kwargs["include_body"] = True
+    try:
+        return EventBuilder().event(args.event_type, path, **kwargs)
+    except ValueError as exc:
+        raise ConfigurationError("event", path, str(exc)) from exc
+
+
+_NOTHING = object()
+
+
+def _not_json(value: Any) -> str:
+    """A value of a rejected result that JSON cannot hold (bytes, objects): shown as repr."""
+    return f"<not JSON: {type(value).__name__}> {value!r}"
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    from ..testing.trigger import _Prepared
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        event = _build_event(args)
+        from ..core.handlers import load_handler
+        from ..js.loading import JS_SUFFIXES, load_js
+
+        if args.handler.endswith(JS_SUFFIXES):  # a CloudFront Function or a Node.js handler
+            handler: Any = load_js(args.handler, args.runtime)
+        else:
+            handler = load_handler(args.handler, "HANDLER")
+    except (ConfigurationError, EventError, OSError) as exc:
+        return _fail(str(exc))
+    include_body = True if args.include_body else None
+    result: dict[str, Any] | None = None
+    returned: Any = _NOTHING
+    error: CloudFrontError | None = None
+    # What the handler prints goes to stderr, so stdout stays one JSON document.
+    with contextlib.redirect_stdout(sys.stderr):
+        try:
+            prepared = _Prepared(handler, event, None, include_body)
+            returned = prepared.runner.call_sync(
+                prepared.event, prepared.request_id, prepared.timeout
+            )
+            result = prepared.finish(returned)
+        except CloudFrontError as exc:
+            error = exc
+        except ValueError as exc:  # not a CloudFront event
+            return _fail(str(exc))
+    rename = getattr(handler, "validation_error", None)  # FunctionValidationError
+    if error is not None and rename is not None:
+        error = rename(error)
+    out: dict[str, Any] = {"event": event}
+    if result is not None:
+        out["result"] = result
+    elif isinstance(error, LambdaValidationError) and returned is not _NOTHING:
+        out["rejected_result"] = returned  # what the handler returned, as CloudFront got it
+    print(json.dumps(out, indent=2, ensure_ascii=False, default=_not_json))
+    if error is None:
+        return EXIT_OK
+    print(f"{error.error_name}: {error.reason}", file=sys.stderr)
+    if error.field:
+        print(f"  field: {error.field}", file=sys.stderr)
+    if isinstance(error, LambdaValidationError):
+        return EXIT_INVALID_RESULT
+    if isinstance(error, LambdaExecutionError):
+        return EXIT_HANDLER_RAISED
+    return EXIT_FAILED

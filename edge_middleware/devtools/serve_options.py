@@ -1,0 +1,64 @@
+"""The options of ``edge-middleware serve`` (:class:`ServeOptions`) and the TLS files they ask
+for (``--tls``, ``--cert``/``--key``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from .devapp import ServeError
+from .devtls import TLSFiles
+
+__all__ = ["ServeOptions"]
+
+
+@dataclass
+class ServeOptions:
+    """The options of ``edge-middleware serve`` (see ``edge-middleware serve --help``)."""
+
+    #: ``module:attribute`` of the app; None with ``origin`` (proxy-only).
+    app: str | None
+    config: str | None = None
+    handlers: dict[str, str] = field(default_factory=dict)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    reload: bool = False
+    reload_interval: float = 0.5
+    redis: str | None = None
+    access_log: str | None = None
+    log_secrets: bool = False
+    interface: Literal["auto", "asgi", "wsgi"] = "auto"
+    logical_id: str | None = None
+    #: The request inspector at /_edge/ (``--no-inspector`` turns it off).
+    inspector: bool = True
+    #: ``--tls``: serve HTTPS with a loopback certificate made on first use.
+    tls: bool = False
+    #: ``--cert``/``--key``: serve HTTPS with these files instead.
+    cert: str | None = None
+    key: str | None = None
+    #: Treat a loopback client's ``X-Forwarded-Proto: https`` as an HTTPS viewer.
+    trust_forwarded_proto: bool = False
+    #: ``--origin URL``: proxy-only, every origin of the config is this running server.
+    origin: str | None = None
+    #: ``--policies FILE``: cache / origin request / response headers policies by id.
+    policies: list[str] | None = None
+    #: ``--edge-token``: the inspector and ``/_edge/invalidate`` want this token.
+    edge_token: str | None = None
+    #: ``--edge-allow-proxied``: accept them through a local reverse proxy.
+    edge_allow_proxied: bool = False
+
+
+def _tls_files(options: ServeOptions) -> TLSFiles | None:
+    from .devtls import TLSFiles, ensure_local_certificate
+
+    if (options.cert is None) != (options.key is None):
+        raise ServeError("--cert", options.cert, "give --cert and --key together")
+    if options.cert is not None and options.key is not None:
+        for flag, name in (("--cert", options.cert), ("--key", options.key)):
+            if not Path(name).is_file():
+                raise ServeError(flag, name, f"{flag} {name}: no such file")
+        return TLSFiles(Path(options.cert), Path(options.key))
+    if options.tls:
+        return ensure_local_certificate()
+    return None

@@ -1,0 +1,209 @@
+"""The ASGI door's short way (``pipeline/fast.py``): the origin app is called on the request's
+own task with CloudFront's request, and its answer goes to the viewer with CloudFront's
+headers as it streams. Its twin is ``wsgi_fast.py``."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+from ..cache.entry import CacheEntry
+from ..config.model import Behavior
+from ..core.convert import scope_uri
+from ..core.headers import encode_value
+from ..exceptions import CloudFrontError, OriginError
+from ..pipeline.fast import Shortcut
+from ..pipeline.fast_hit import HitShortcut
+from ..pipeline.flow import Prefetched
+from .interfaces import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from .asgi import EdgeMiddleware
+
+__all__ = ["NO_EXTENSIONS", "shortcut"]
+
+logger = logging.getLogger("edge_middleware.asgi")
+
+#: response extensions the origin is not offered (its body must pass through the relay)
+NO_EXTENSIONS = ("http.response.pathsend", "http.response.zerocopysend")
+_EMPTY_END: Message = {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+async def shortcut(
+    mw: EdgeMiddleware, scope: Scope, receive: Receive, send: Send
+) -> tuple[bool, Prefetched | None]:
+    """Serve the request the short way: ``(True, None)``. ``(False, lookup)``: nothing was
+    sent and the pipeline answers, with the cache read already made (or ``None``)."""
+    pipeline = mw.options.pipeline
+    entry: CacheEntry | None = None
+    prepared = None
+    try:
+        uri, behavior = pipeline.route(scope_uri(scope))
+        hit = pipeline.hit_shortcuts.get(id(behavior))
+        if hit is not None:
+            key = _hit_key(hit, scope, uri)
+            if key is None:
+                return False, None
+            entry = await mw.options.storage.aget(key)
+            if entry is None or not hit.serves(entry):
+                return False, (key, entry)
+        else:
+            prepared = _prepare(mw, scope, send, uri, behavior)
+            if prepared is None:
+                return False, None
+    except Exception:  # nothing was sent: the pipeline answers (its 502 at worst)
+        logger.exception("edge_middleware's short way failed; the pipeline answers")
+        return False, None
+    if hit is not None and entry is not None:
+        await _send_hit(mw, hit, entry, scope, send)
+    elif prepared is not None:
+        relay, app, origin = prepared
+        await relay.run(app, origin, receive)
+    return True, None
+
+
+def _hit_key(hit: HitShortcut, scope: Scope, uri: str) -> str | None:
+    qs: str = scope.get("query_string", b"").decode("latin-1")
+    viewer = [(k.lower(), v) for k, v in scope["headers"]]
+    return hit.key(scope["method"], scope.get("scheme", "http"), uri, qs, viewer)
+
+
+async def _send_hit(
+    mw: EdgeMiddleware, hit: HitShortcut, entry: CacheEntry, scope: Scope, send: Send
+) -> None:
+    rid = mw.options.pipeline.request_id().encode()
+    headers, head = hit.answer(entry, rid, scope.get("http_version", "1.1"), scope["method"])
+    await send({"type": "http.response.start", "status": entry.status, "headers": headers})
+    body = b"" if head else entry.body
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _prepare(
+    mw: EdgeMiddleware, scope: Scope, send: Send, uri: str, behavior: Behavior
+) -> tuple[_Relay, ASGIApp, Scope] | None:
+    pipeline = mw.options.pipeline
+    cut = pipeline.shortcuts.get(id(behavior))
+    if cut is None:
+        return None
+    target = mw.options.origins.get(cut.origin_id)
+    app = mw.app if target is None else target
+    if not callable(app):
+        return None  # a URL origin: the proxy takes the full pipeline
+    method: str = scope["method"]
+    scheme: str = scope.get("scheme", "http")
+    qs: str = scope.get("query_string", b"").decode("latin-1")
+    if not cut.viewer_ok(method, scheme, uri, qs):
+        return None
+    client = scope.get("client")
+    hv: str = scope.get("http_version", "1.1")
+    rid = pipeline.request_id().encode()
+    prefix, custom = cut.extras(scheme)
+    headers = cut.origin_headers(
+        [(k.lower(), v) for k, v in scope["headers"]],
+        encode_value(client[0]) if client else b"127.0.0.1",
+        hv,
+        [*custom, (b"x-amz-cf-id", rid)],
+    )
+    if headers is None:
+        return None
+    origin = dict(scope)
+    if prefix:
+        uri = prefix + uri
+    origin["path"] = unquote(uri) if "%" in uri else uri
+    origin["raw_path"] = encode_value(uri)
+    origin["query_string"] = encode_value(cut.querystring_for(qs))
+    origin["headers"] = headers
+    origin["root_path"] = ""
+    origin["edge.middleware"] = mw
+    extensions = scope.get("extensions")
+    if extensions:
+        origin["extensions"] = {k: v for k, v in extensions.items() if k not in NO_EXTENSIONS}
+    return _Relay(mw, cut, send, rid, hv, method), app, origin
+
+
+class _Relay:
+    """The origin's messages to the viewer, its head given CloudFront's headers."""
+
+    __slots__ = ("cut", "done", "head", "hv", "method", "mw", "rejected", "rid", "send", "started")
+
+    def __init__(
+        self, mw: EdgeMiddleware, cut: Shortcut, send: Send, rid: bytes, hv: str, method: str
+    ) -> None:
+        self.mw = mw
+        self.cut = cut
+        self.send = send
+        self.rid = rid
+        self.hv = hv
+        self.method = method
+        self.started = False
+        self.head = False
+        self.done = False
+        #: the origin's head CloudFront cannot pass on: its 502 goes instead, the app runs out
+        self.rejected: CloudFrontError | None = None
+
+    async def run(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
+        try:
+            await app(scope, receive, self.relay)
+        except Exception as exc:
+            if self.rejected is not None:
+                await self.fail(self.rejected)
+                return
+            if self.started:
+                logger.exception("the response to the viewer broke off after it started")
+                raise
+            if not isinstance(exc, CloudFrontError):
+                logger.error("the origin app failed before its response started", exc_info=exc)
+                exc = OriginError("The origin failed before its response started.")
+            await self.fail(exc)
+            return
+        if self.rejected is not None:
+            await self.fail(self.rejected)
+        elif not self.started:
+            await self.fail(OriginError("The origin returned no response."))
+        elif not self.done:
+            self.done = True
+            await self.send(_EMPTY_END)
+
+    async def relay(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.body":
+            if self.done or self.rejected is not None:
+                return
+            if not self.started:
+                raise RuntimeError("http.response.body sent before http.response.start")
+            more = message.get("more_body", False)
+            if self.head:
+                if not more:
+                    self.done = True
+                    await self.send(_EMPTY_END)
+                return
+            if not more:
+                self.done = True
+            await self.send(
+                {"type": "http.response.body", "body": message.get("body", b""), "more_body": more}
+            )
+        elif kind == "http.response.start":
+            if self.started or self.rejected is not None:
+                raise RuntimeError("http.response.start sent twice")
+            status: int = message["status"]
+            answer = self.cut.viewer_headers(
+                status, list(message.get("headers", ())), self.rid, self.hv, self.method
+            )
+            if isinstance(answer, CloudFrontError):
+                self.rejected = answer  # nothing was sent: the viewer gets CloudFront's 502
+                return
+            self.started = True
+            self.head = answer[1]
+            await self.send({"type": "http.response.start", "status": status, "headers": answer[0]})
+        # trailers and unknown extensions are not forwarded (CloudFront drops them)
+
+    async def fail(self, err: CloudFrontError) -> None:
+        pipeline = self.mw.options.pipeline
+        outcome = pipeline.error_outcome(err, self.rid.decode(), self.hv, self.cut.behavior, [])
+        outcome.no_body(self.method)
+        await self.send(
+            {"type": "http.response.start", "status": outcome.status, "headers": outcome.headers}
+        )
+        body = b"" if outcome.head else outcome.body
+        await self.send({"type": "http.response.body", "body": body, "more_body": False})

@@ -1,0 +1,134 @@
+"""How a proxied origin fails: the logged 502/504 for a connection, a timeout or a body that
+breaks off, and the check for bytes past the end of a response that would otherwise desync a
+pooled keep-alive connection (docs/origin-failures.md, issue 15; see ``proxy.py``)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from http import HTTPStatus
+from typing import Any
+
+import h11
+import httpx
+
+from ..config.model import Origin
+from ..exceptions import OriginError, OriginTimeoutError
+from .proxy_clients import CONNECT_TIMEOUT
+from .proxy_request import _Target
+
+logger = logging.getLogger("edge_middleware.proxy")
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"
+
+
+def _logged(err: OriginError, origin: Origin) -> OriginError:
+    """Every origin failure is logged once, at warning level: status, reason, origin id."""
+    logger.warning(
+        "origin %r failed: %d %s: %s",
+        origin.id,
+        err.status,
+        HTTPStatus(err.status).phrase,
+        err.reason,
+        extra={"edge_origin_id": origin.id, "edge_status": err.status},
+    )
+    return err
+
+
+def _before_headers(exc: Exception, target: _Target, origin: Origin) -> OriginError:
+    """An origin failure before any response header arrived."""
+    where = f"origin {origin.id!r} ({target.base})"
+    if isinstance(exc, httpx.ReadTimeout):
+        err: OriginError = OriginTimeoutError(
+            f"The {where} sent no response within its read timeout of {origin.read_timeout} s."
+        )
+    elif isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        err = OriginError(f"Could not connect to the {where} within {CONNECT_TIMEOUT:g} s.")
+    elif isinstance(exc, httpx.ConnectError):
+        err = OriginError(f"Could not connect to the {where}: {_describe(exc)}")
+    else:
+        err = OriginError(f"The {where} failed before its response started: {_describe(exc)}")
+    return _logged(err, origin)
+
+
+def _after_headers(exc: Exception, target: _Target, origin: Origin) -> OriginError:
+    """An origin failure while its body was streaming: logged, then raised to cut the viewer.
+    A framing error (bad chunk) lands here too; httpcore has already closed that connection."""
+    where = f"origin {origin.id!r} ({target.base})"
+    if isinstance(exc, httpx.ReadTimeout):
+        err: OriginError = OriginTimeoutError(
+            f"The {where} stalled for {origin.read_timeout} s in the middle of its body."
+        )
+    else:
+        err = OriginError(f"The {where} broke off its body: {_describe(exc)}")
+    return _logged(err, origin)
+
+
+# -- framing: bytes past the end of a response ---------------------------------------------------
+# httpcore reads up to 64 KiB at a time and hands h11 everything it read. When an origin sends
+# more than its response declares, the surplus stays in h11's receive buffer, and httpcore
+# (1.0.x) puts the connection back in its pool as it is: the next request on it would read the
+# surplus as its own response. So once a body has ended, and before the response is closed
+# (which is when httpcore decides to pool or close), the leftover is looked for, and a
+# connection that has any is failed so httpcore closes it instead.
+#
+# h11 is reached through private attributes of httpx and httpcore, pinned in pyproject.toml
+# (httpx <1, httpcore 1.0.x):  BoundAsyncStream/BoundSyncStream._stream
+# -> (Async)ResponseStream._httpcore_stream -> PoolByteStream._stream
+# -> HTTP11ConnectionByteStream._connection -> (Async)HTTP11Connection._h11_state.
+# tests/test_proxy.py checks that the walk still finds it.
+_CHAIN = ("_stream", "_httpcore_stream", "_connection")
+
+
+def _h11_connection(response: httpx.Response) -> h11.Connection | None:
+    """The h11 state machine under a streamed HTTP/1.1 response, or ``None``."""
+    obj: Any = response.stream
+    for _ in range(8):
+        state = getattr(obj, "_h11_state", None)
+        if isinstance(state, h11.Connection):
+            return state
+        obj = next((getattr(obj, a) for a in _CHAIN if getattr(obj, a, None) is not None), None)
+        if obj is None:
+            return None
+    return None
+
+
+def _leftover(conn: h11.Connection | None, response: httpx.Response) -> int:
+    """How many bytes past the end of the response have arrived: in h11's buffer, else (read
+    without consuming) waiting in a plain TCP socket. 0 when none."""
+    if conn is not None:
+        data, _ = conn.trailing_data
+        if data:
+            return len(data)
+    stream = response.extensions.get("network_stream")
+    if response.http_version not in ("HTTP/1.1", "HTTP/1.0") or stream is None:
+        return 0  # HTTP/2 multiplexes other streams' frames on the socket
+    if stream.get_extra_info("ssl_object") is not None:
+        return 0  # TLS: a close_notify cannot be told from data; httpcore's idle check remains
+    sock = stream.get_extra_info("socket")
+    if not isinstance(sock, socket.socket) or not stream.get_extra_info("is_readable"):
+        return 0
+    try:
+        return len(sock.recv(1, socket.MSG_PEEK))  # b"" at end of stream: not an overrun
+    except OSError:
+        return 0
+
+
+def _overrun(
+    conn: h11.Connection | None, extra: int, target: _Target, origin: Origin
+) -> OriginError:
+    """Fail the connection (our side of h11 goes to ERROR, so httpcore closes the connection
+    when the response closes instead of pooling it) and build the logged 502. Without h11 (not
+    found) the surplus was only peeked at, so it is still in the socket, and httpcore's own
+    check closes a pooled connection whose socket is readable before it is used again."""
+    if conn is not None:
+        conn.send_failed()
+    err = OriginError(
+        f"The origin {origin.id!r} ({target.base}) sent {extra if conn else 'more'} byte(s) "
+        "past the end of its response (more than its Content-Length, or after the last chunk); "
+        "the edge dropped that keep-alive socket instead of reusing it."
+    )
+    return _logged(err, origin)

@@ -1,0 +1,220 @@
+"""The WSGI door's short way (``pipeline/fast.py``): the origin app is called on the request's
+own thread with CloudFront's request, and its answer goes to the viewer with CloudFront's
+headers as it streams. Its twin is ``asgi_fast.py``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes
+
+from ..cache.entry import CacheEntry
+from ..config.model import Behavior
+from ..core.convert import environ_uri
+from ..core.headers import encode_value
+from ..exceptions import CloudFrontError
+from ..pipeline.effects import OriginResponse
+from ..pipeline.fast import Shortcut
+from ..pipeline.fast_hit import HitShortcut
+from ..pipeline.flow import Prefetched
+from .interfaces import StartResponse
+from .wsgi_origin import OriginCall
+
+if TYPE_CHECKING:
+    from .wsgi import EdgeWSGIMiddleware
+
+__all__ = ["shortcut"]
+
+logger = logging.getLogger("edge_middleware.wsgi")
+
+
+@lru_cache(maxsize=1024)
+def _header_name(key: str) -> bytes:
+    """``HTTP_X_API_KEY`` -> ``b"x-api-key"`` (as ``request_from_environ`` names it)."""
+    name = key[5:] if key.startswith("HTTP_") else key
+    return name.replace("_", "-").lower().encode("latin-1")
+
+
+@lru_cache(maxsize=1024)
+def _environ_key(lower: bytes) -> str:
+    """``b"x-api-key"`` -> ``HTTP_X_API_KEY`` (as ``origin_environ`` names it)."""
+    if lower == b"content-type":
+        return "CONTENT_TYPE"
+    if lower == b"content-length":
+        return "CONTENT_LENGTH"
+    return "HTTP_" + lower.decode("latin-1").upper().replace("-", "_")
+
+
+def shortcut(
+    mw: EdgeWSGIMiddleware, environ: dict[str, Any], start_response: StartResponse
+) -> tuple[Iterable[bytes] | None, Prefetched | None]:
+    """Serve the request the short way: ``(answer, None)``. ``(None, lookup)``: nothing was
+    called and the pipeline answers, with the cache read already made (or ``None``)."""
+    pipeline = mw.options.pipeline
+    entry: CacheEntry | None = None
+    prepared = None
+    try:
+        uri, behavior = pipeline.route(environ_uri(environ))
+        hit = pipeline.hit_shortcuts.get(id(behavior))
+        if hit is not None:
+            key = _hit_key(hit, environ, uri)
+            if key is None:
+                return None, None
+            entry = mw.options.storage.get(key)
+            if entry is None or not hit.serves(entry):
+                return None, (key, entry)
+        else:
+            prepared = _prepare(mw, environ, uri, behavior)
+            if prepared is None:
+                return None, None
+    except Exception:  # nothing was called: the pipeline answers (its 502 at worst)
+        logger.exception("edge_middleware's short way failed; the pipeline answers")
+        return None, None
+    if hit is not None and entry is not None:
+        return _send_hit(mw, hit, entry, environ, start_response), None
+    assert prepared is not None
+    return _fetch(mw, prepared, start_response), None
+
+
+def _viewer_pairs(environ: dict[str, Any]) -> list[tuple[bytes, bytes]]:
+    """The viewer's headers as ``request_from_environ`` reads them: lower-case names."""
+    return [
+        (_header_name(key), str(value).encode("latin-1", "replace"))
+        for key, value in environ.items()
+        if key[:5] == "HTTP_" or (key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value)
+    ]
+
+
+def _hit_key(hit: HitShortcut, environ: dict[str, Any], uri: str) -> str | None:
+    method: str = environ["REQUEST_METHOD"].upper()
+    qs: str = environ.get("QUERY_STRING", "")
+    scheme = environ.get("wsgi.url_scheme", "http")
+    return hit.key(method, scheme, uri, qs, _viewer_pairs(environ))
+
+
+def _send_hit(
+    mw: EdgeWSGIMiddleware,
+    hit: HitShortcut,
+    entry: CacheEntry,
+    environ: dict[str, Any],
+    start_response: StartResponse,
+) -> Iterable[bytes]:
+    rid = mw.options.pipeline.request_id().encode()
+    hv = environ.get("SERVER_PROTOCOL", "HTTP/1.1").rpartition("/")[2] or "1.1"
+    headers, head = hit.answer(entry, rid, hv, environ["REQUEST_METHOD"].upper())
+    reason = "".join(ch for ch in entry.reason if ch.isprintable())
+    reason = reason.encode("latin-1", "replace").decode("latin-1")
+    start_response(
+        f"{entry.status} {reason}".rstrip(),
+        [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers],
+    )
+    return [] if head else [entry.body]
+
+
+def _fetch(
+    mw: EdgeWSGIMiddleware,
+    prepared: tuple[Shortcut, Any, dict[str, Any], bytes, str, str],
+    start_response: StartResponse,
+) -> Iterable[bytes]:
+    cut, app, origin, rid, hv, method = prepared
+    call = OriginCall(app, origin)
+    answer = call.head()
+    if isinstance(answer, OriginResponse):
+        viewed = cut.viewer_headers(answer.status, answer.headers, rid, hv, method)
+        if not isinstance(viewed, CloudFrontError):
+            headers, head = viewed
+            start_response(
+                f"{answer.status} {cut.reason(answer.status)}".rstrip(),
+                [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers],
+            )
+            if head or not answer.streaming:
+                call.close()
+                return [] if head else [answer.body]
+            return _Rest(call, answer.body)
+        answer = viewed
+        call.close()
+    outcome = mw.options.pipeline.error_outcome(answer, rid.decode(), hv, cut.behavior, [])
+    outcome.no_body(method)
+    start_response(
+        f"{outcome.status} {outcome.reason}".rstrip(),
+        [(k.decode("latin-1"), v.decode("latin-1")) for k, v in outcome.headers],
+    )
+    return [] if outcome.head else [outcome.body]
+
+
+def _prepare(
+    mw: EdgeWSGIMiddleware, environ: dict[str, Any], uri: str, behavior: Behavior
+) -> tuple[Shortcut, Any, dict[str, Any], bytes, str, str] | None:
+    pipeline = mw.options.pipeline
+    cut = pipeline.shortcuts.get(id(behavior))
+    if cut is None:
+        return None
+    target = mw.options.origins.get(cut.origin_id)
+    app = mw.app if target is None else target
+    if not callable(app):
+        return None  # a URL origin: the proxy takes the full pipeline
+    method: str = environ["REQUEST_METHOD"].upper()
+    scheme: str = environ.get("wsgi.url_scheme", "http")
+    qs: str = environ.get("QUERY_STRING", "")
+    if not cut.viewer_ok(method, scheme, uri, qs):
+        return None
+    hv = environ.get("SERVER_PROTOCOL", "HTTP/1.1").rpartition("/")[2] or "1.1"
+    # one copy of the environ: the viewer's headers come out of it, the rest is the origin's
+    origin = environ.copy()
+    viewer = [
+        (_header_name(key), origin.pop(key).encode("latin-1", "replace"))
+        for key in [key for key in origin if key[:5] == "HTTP_"]
+    ]
+    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        value = origin.pop(key, None)
+        if value:
+            viewer.append((_header_name(key), value.encode("latin-1", "replace")))
+    rid = pipeline.request_id().encode()
+    client = environ.get("REMOTE_ADDR") or "127.0.0.1"
+    headers = cut.origin_headers(viewer, encode_value(client), hv, [(b"x-amz-cf-id", rid)])
+    if headers is None:
+        return None
+    prefix, custom = cut.extras(scheme)
+    uri = prefix + uri
+    path = unquote_to_bytes(uri).decode("latin-1") if "%" in uri else uri
+    script = environ.get("SCRIPT_NAME", "")
+    if script and path.startswith(script + "/"):
+        path = path[len(script) :]
+    else:
+        origin["SCRIPT_NAME"] = ""
+    qs = cut.querystring_for(qs)
+    origin["PATH_INFO"] = path
+    origin["QUERY_STRING"] = encode_value(qs).decode("latin-1")
+    target = encode_value(uri + ("?" + qs if qs else "")).decode("latin-1")
+    origin["REQUEST_URI"] = origin["RAW_URI"] = target
+    origin["REQUEST_METHOD"] = method
+    for name, value in headers[:-1]:
+        origin[_environ_key(name)] = value.decode("latin-1")
+    for name, value in custom:  # as origin_environ adds them: always HTTP_*, then the id
+        origin["HTTP_" + name.decode("latin-1").upper().replace("-", "_")] = value.decode("latin-1")
+    origin["HTTP_X_AMZ_CF_ID"] = rid.decode()
+    origin["edge.middleware"] = mw
+    return cut, app, origin, rid, hv, method
+
+
+class _Rest:
+    """The first bytes, then the rest of the origin's iterable; ``close`` closes it."""
+
+    def __init__(self, call: OriginCall, first: bytes) -> None:
+        self.call = call
+        self.first = first
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self.first:
+            yield self.first
+        try:
+            while (chunk := self.call.next_chunk()) is not None:
+                yield chunk
+        except Exception:
+            logger.exception("the response to the viewer broke off after it started")
+            raise
+
+    def close(self) -> None:
+        self.call.close()

@@ -1,0 +1,326 @@
+"""The short way through the pipeline, for a request the state machine would only pass along.
+
+A behavior with no function on any event, caching off, no response headers policy and an
+in-process origin (the wrapped app or another app) does the same thing to every plain
+``GET``/``HEAD``: it forwards the headers its policies select plus ``Host``,
+``X-Forwarded-For``, ``Via``, ``User-Agent`` and ``X-Amz-Cf-Id``, and it gives the origin's
+answer CloudFront's headers. :class:`Shortcut` does exactly that on raw header lists, without
+building the CloudFront request dict, the trace or the effects.
+
+Every decision it takes per header name is asked of the real rules once
+(:func:`~edge_middleware.cache.rules.forwarded_to_origin` on a one-header request) and kept,
+so the two paths cannot drift apart; anything unusual (a body, a repeated header, a cookie or
+``Accept-Encoding`` the policy rewrites, a limit close to being hit, an origin answer that is
+not a plain one) is left to the full pipeline before anything was sent. ``tests/test_fast_path.py``
+compares both paths on generated requests, on both doors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Final
+
+from ..cache.forwarding import _forward_plan, forwarded_cookie
+from ..cache.rules import filter_vary, forwarded_to_origin
+from ..config.model import Behavior, EdgeConfig, Origin
+from ..core.convert import reason_phrase
+from ..core.headers import (
+    CLOUDFRONT_ADDED,
+    HOP_BY_HOP,
+    RawHeaders,
+    encode_value,
+    headers_to_raw,
+    is_disallowed,
+)
+from ..core.limits import MAX_HEADER_BYTES, MAX_URI_LENGTH
+from ..core.origins import cloudfront_headers
+from ..core.types import EVENT_TYPES, CFRequest
+from ..core.validation import origin_response_error
+from ..exceptions import CloudFrontError
+
+if TYPE_CHECKING:
+    from .base import PipelineBase
+
+__all__ = ["BODY", "COOKIE", "DROP", "KEEP", "PROBE_VIEWER", "SLOW", "Shortcut", "shortcut_for"]
+
+#: what a viewer header becomes on the short way
+KEEP: Final = 0
+DROP: Final = 1
+SLOW: Final = 2  # this request takes the full pipeline
+BODY: Final = 3  # Content-Length: kept when it says 0, else the pipeline reads the body
+COOKIE: Final = 4  # the cookies the policies select, sorted by name (forwarded_cookie)
+
+_BODY_HEADERS = frozenset({"content-length", "transfer-encoding"})
+#: headers whose value the rules may rewrite (cookies sorted, Accept-Encoding normalised)
+_REWRITTEN = frozenset({"cookie", "accept-encoding"})
+_FAST_METHODS = frozenset({"GET", "HEAD"})
+_PLACED = frozenset({b"x-forwarded-for", b"via", b"user-agent"})
+_MISS = b"Miss from cloudfront"
+_ERROR = b"Error from cloudfront"
+
+
+def shortcut_for(p: PipelineBase, behavior: Behavior) -> Shortcut | None:
+    """The behavior's :class:`Shortcut`, or ``None`` when its requests need the pipeline."""
+    config = p.config
+    if any(behavior.trigger(ev) is not None for ev in EVENT_TYPES):
+        return None
+    cached = behavior.cache.max_ttl > 0 and not behavior.forward_all_headers
+    if cached or behavior.headers_policy is not None:
+        return None
+    if any(c.response_page_path for c in config.custom_error_responses):
+        return None  # an error status may need a page fetched
+    origin = config.origin_for(behavior)
+    if config.origin_group_for(behavior) is not None:
+        return None  # failover re-asks another origin
+    if cloudfront_headers(behavior, PROBE_VIEWER, p.settings):  # type: ignore[arg-type]
+        return None  # CloudFront-* headers vary per viewer
+    return Shortcut(p, config, behavior, origin)
+
+
+class Shortcut:
+    """One behavior's short way: what goes to the origin and what comes back to the viewer."""
+
+    def __init__(self, p: PipelineBase, config: EdgeConfig, behavior: Behavior, origin: Origin):
+        s = p.settings
+        self.p = p
+        self.behavior = behavior
+        self.origin = origin
+        self.origin_id = origin.id
+        self._decisions: dict[bytes, int] = {}
+        self.plan = _forward_plan(behavior.cache, behavior.origin_request_policy)
+        self.host_from_viewer = (
+            "host" in behavior.cache.headers
+            or p._viewer_host_to_origin
+            or _orp_forwards_host(behavior)
+        )
+        self.origin_host = origin.domain_name.encode("latin-1", "replace")
+        self.protocol_ok = behavior.viewer_protocol_policy == "allow-all"
+        forwarded, cookies = p.forwarded_for(behavior)
+        self.vary_names = forwarded
+        self.min_ttl = behavior.cache.min_ttl
+        drop = set(HOP_BY_HOP | CLOUDFRONT_ADDED)
+        if not cookies:
+            drop.add(b"set-cookie")
+        self.response_drop = frozenset(drop)
+        self.querystring = _querystring_mode(p, behavior)
+        self.via = {v: p._via(v) for v in ("1.0", "1.1", "2", "2.0", "3")}
+        self.pop = p._pop
+        # request.origin's custom headers and path, as the full path's origin_scope adds them
+        self._extras: dict[str, tuple[str, RawHeaders]] = {}
+        self.settings = s
+
+    # -- the request ------------------------------------------------------------------------
+    def decide(self, lower: bytes) -> int:
+        """KEEP, DROP or SLOW for a viewer header, asked once of the real forwarding rules."""
+        known = self._decisions.get(lower)
+        if known is not None:
+            return known
+        decision = self._decide(lower.decode("latin-1"))
+        if len(self._decisions) < 4096:  # header names are few; a hostile client's are not
+            self._decisions[lower] = decision
+        return decision
+
+    def _decide(self, lower: str) -> int:
+        if is_disallowed(lower):
+            return DROP  # removed from the viewer's request before anything sees it
+        if lower == "content-length":
+            return BODY
+        if lower in _BODY_HEADERS or lower == "host":
+            return SLOW  # a body, or a second Host: the pipeline decides
+        behavior = self.behavior
+        if behavior.forward_all_headers:
+            return KEEP
+        if lower == "cookie":  # the policy's cookie names decide, per cookie
+            return COOKIE if self.plan.cookies_any else DROP
+        probe: CFRequest = {
+            "clientIp": "",
+            "headers": {lower: [{"key": lower, "value": "v=1"}]},
+            "method": "GET",
+            "querystring": "",
+            "uri": "/",
+        }
+        _, out = forwarded_to_origin(
+            probe, behavior.cache, behavior.origin_request_policy, self.settings, cacheable=False
+        )
+        got = out.get(lower)
+        if got is None:
+            return DROP
+        if lower in _REWRITTEN or got != [{"key": lower, "value": "v=1"}]:
+            return SLOW
+        return KEEP
+
+    def extras(self, scheme: str) -> tuple[str, RawHeaders]:
+        """The origin path and custom headers (lower-case names) for ``scheme``."""
+        known = self._extras.get(scheme)
+        if known is None:
+            obj = self.p._origin_object(self.origin, scheme)
+            target: dict[str, object] = obj.get("custom") or obj.get("s3") or {}  # type: ignore[assignment]
+            custom = headers_to_raw(target.get("customHeaders") or {})  # type: ignore[arg-type]
+            known = (str(target.get("path", "") or ""), [(k.lower(), v) for k, v in custom])
+            self._extras[scheme] = known
+        return known
+
+    def querystring_for(self, qs: str) -> str:
+        mode = self.querystring
+        if mode == "all":
+            return qs
+        if mode == "none" or not qs:
+            return ""
+        probe: CFRequest = {
+            "clientIp": "",
+            "headers": {},
+            "method": "GET",
+            "querystring": qs,
+            "uri": "/",
+        }
+        behavior = self.behavior
+        return forwarded_to_origin(
+            probe, behavior.cache, behavior.origin_request_policy, self.settings, cacheable=False
+        )[0]
+
+    def origin_headers(
+        self,
+        viewer: Iterable[tuple[bytes, bytes]],
+        client: bytes,
+        http_version: str,
+        tail: RawHeaders,
+    ) -> RawHeaders | None:
+        """The origin's header list (lower-case names) from the viewer's ``(lower-case name,
+        value)`` pairs, in the full pipeline's order, then ``tail`` (what the door adds: the
+        origin's custom headers and ``X-Amz-Cf-Id``); ``None``: take the full pipeline."""
+        decide = self.decide
+        out: RawHeaders = [(b"host", self.origin_host)]
+        seen: set[bytes] = set()
+        at: dict[bytes, int] = {}  # where a forwarded X-Forwarded-For, Via, User-Agent sits
+        xff = None
+        size = 0
+        for lower, value in viewer:
+            size += len(lower) + len(value) + 4
+            if lower in seen:
+                return None  # repeated: the pipeline groups them
+            seen.add(lower)
+            if lower == b"host":
+                if self.host_from_viewer:
+                    out[0] = (b"host", value)
+                continue
+            if lower == b"x-forwarded-for":
+                xff = value
+            decision = decide(lower)
+            if decision:
+                if decision == DROP:
+                    continue
+                if decision == COOKIE:
+                    cookie = forwarded_cookie(
+                        self.plan, [{"key": "", "value": value.decode("latin-1")}]
+                    )
+                    if cookie is not None:
+                        out.append((b"cookie", encode_value(cookie)))
+                    continue
+                if decision == SLOW or value != b"0":
+                    return None
+            if lower in _PLACED:
+                at[lower] = len(out)
+            out.append((lower, value))
+        if size > MAX_HEADER_BYTES - 8192:  # near CloudFront's 413: let the pipeline judge
+            return None
+        _put(out, at, b"x-forwarded-for", xff + b", " + client if xff else client)
+        _put(out, at, b"via", self.via.get(http_version) or self.p._via(http_version))
+        if b"user-agent" not in at:
+            out.append((b"user-agent", b"Amazon CloudFront"))
+        out.extend(tail)
+        return out
+
+    def _cookie(self, value: bytes) -> list[tuple[bytes, bytes]]:
+        """The viewer's one Cookie line as the origin gets it (nothing, if no cookie goes)."""
+        cookie = forwarded_cookie(self.plan, [{"key": "", "value": value.decode("latin-1")}])
+        return [] if cookie is None else [(b"cookie", encode_value(cookie))]
+
+    def viewer_ok(self, method: str, scheme: str, uri: str, qs: str) -> bool:
+        """CloudFront's own checks pass, so the pipeline would not answer by itself."""
+        return (
+            method in _FAST_METHODS
+            and (self.protocol_ok or scheme == "https")
+            and len(uri) + len(qs) + 1 <= MAX_URI_LENGTH
+        )
+
+    # -- the answer -------------------------------------------------------------------------
+    def viewer_headers(
+        self, status: int, headers: RawHeaders, rid: bytes, http_version: str, method: str
+    ) -> tuple[RawHeaders, bool] | CloudFrontError:
+        """The origin's answer as the viewer gets it: ``(headers, head_only)``, or the error
+        CloudFront answers instead (an answer it cannot pass on)."""
+        problem = origin_response_error(headers)
+        if problem is not None:
+            return problem
+        drop = self.response_drop
+        out: RawHeaders = []
+        vary = False
+        for k, v in headers:
+            lower = k.lower()
+            if lower not in drop:
+                out.append((k, v))
+                if lower == b"vary":
+                    vary = True
+        if vary:
+            out = filter_vary(out, self.vary_names, self.min_ttl)
+        out.append((b"Via", self.via.get(http_version) or self.p._via(http_version)))
+        out.append((b"X-Cache", _MISS if status < 400 else _ERROR))
+        out.append((b"X-Amz-Cf-Pop", self.pop))
+        out.append((b"X-Amz-Cf-Id", rid))
+        head = method == "HEAD" or status < 200 or status in (204, 304)
+        if status in (204, 304) or status < 200:
+            out = [(k, v) for k, v in out if k.lower() != b"content-length"]
+        return out, head
+
+    @staticmethod
+    def reason(status: int) -> str:
+        return reason_phrase(status)
+
+
+def _put(out: RawHeaders, at: dict[bytes, int], name: bytes, value: bytes) -> None:
+    """Set ``name`` where the viewer's forwarded header sat, else at the end (as assigning to
+    the pipeline's header dict does)."""
+    where = at.get(name)
+    if where is None:
+        out.append((name, value))
+    else:
+        out[where] = (name, value)
+
+
+def _querystring_mode(p: PipelineBase, behavior: Behavior) -> str:
+    """ "all", "none" or "filter": what reaches the origin of the viewer's query string
+    (the same plan :func:`~edge_middleware.cache.rules.forwarded_to_origin` follows)."""
+    orp = behavior.origin_request_policy
+    if p.settings.origin_event_querystring == "all-only" and not (
+        behavior.cache.query_strings == "all" or (orp is not None and orp.query_strings == "all")
+    ):
+        return "none"  # decisions.md #1
+    plan = _forward_plan(behavior.cache, orp)
+    if plan.qs is None:
+        return "all"
+    return "filter" if plan.qs_any else "none"
+
+
+def _orp_forwards_host(behavior: Behavior) -> bool:
+    from .origin import _orp_forwards_host as forwards
+
+    return forwards(behavior)
+
+
+class _ProbeViewer:
+    """A stand-in viewer for asking whether a behavior adds any CloudFront-* header."""
+
+    request: CFRequest = {
+        "clientIp": "127.0.0.1",
+        "headers": {},
+        "method": "GET",
+        "querystring": "",
+        "uri": "/",
+    }
+    scheme = "https"
+    http_version = "1.1"
+    body_length = 0
+    header_bytes = 0
+
+
+PROBE_VIEWER: object = _ProbeViewer()

@@ -1,0 +1,155 @@
+"""The short way for a cache hit: a behavior with no viewer-side function and no response
+headers policy serves a fresh cached object to a plain ``GET``/``HEAD`` the same way every
+time, so the pipeline's states are not needed for it.
+
+:class:`HitShortcut` computes the cache key with the real ``cache_key`` on a small header
+map holding only what the key reads, and renders each cached object's viewer headers once
+(all but ``Age``, ``Via``, ``X-Cache``, ``X-Amz-Cf-Pop`` and ``X-Amz-Cf-Id``). Anything else
+(a conditional or ``Range`` request, a stale or missing object, a stored 206, an error
+status with a custom page) goes to the full pipeline with the lookup it already made
+(``Flow.prefetched``), so the storage is read once. ``tests/test_fast_path.py`` compares
+both paths on generated requests, on both doors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from ..cache.entry import CacheEntry
+from ..cache.forwarding import _forward_plan
+from ..cache.rules import cache_key, filter_vary
+from ..config.model import Behavior
+from ..core.headers import CLOUDFRONT_ADDED, RawHeaders, is_disallowed, with_length, without
+from ..core.limits import MAX_HEADER_BYTES, MAX_URI_LENGTH
+from ..core.origins import cloudfront_headers
+from ..core.types import CFHeaders
+from .fast import PROBE_VIEWER
+
+if TYPE_CHECKING:
+    from .base import PipelineBase
+
+__all__ = ["HitShortcut", "hit_shortcut_for"]
+
+#: request headers that make a hit more than "serve the object" (304s, ranges) or mean a body
+_NOT_PLAIN = frozenset(
+    {b"range", b"if-none-match", b"if-modified-since", b"transfer-encoding", b"content-length"}
+)
+_HIT = b"Hit from cloudfront"
+_ERROR = b"Error from cloudfront"
+
+
+def hit_shortcut_for(p: PipelineBase, behavior: Behavior) -> HitShortcut | None:
+    """The behavior's :class:`HitShortcut`, or ``None`` when its hits need the pipeline."""
+    if behavior.viewer_request is not None or behavior.viewer_response is not None:
+        return None
+    if behavior.cache.max_ttl <= 0 or behavior.forward_all_headers:
+        return None
+    if behavior.headers_policy is not None:
+        return None
+    if cloudfront_headers(behavior, PROBE_VIEWER, p.settings):  # type: ignore[arg-type]
+        return None  # keyed CloudFront-* headers vary per viewer
+    return HitShortcut(p, behavior)
+
+
+class HitShortcut:
+    """One behavior's short way to a fresh cached object."""
+
+    def __init__(self, p: PipelineBase, behavior: Behavior) -> None:
+        self.p = p
+        self.behavior = behavior
+        policy = behavior.cache
+        names = {n.lower() for n in policy.headers if not is_disallowed(n.lower())}
+        plan = _forward_plan(policy, behavior.origin_request_policy)
+        if plan.cookies_any or policy.cookies != "none":
+            names.add("cookie")
+        if policy.enable_accept_encoding_gzip or policy.enable_accept_encoding_brotli:
+            names.add("accept-encoding")
+        names.add("host")
+        #: the viewer headers the key (or the key's host) reads, by raw lower-case name
+        self.keyed = frozenset(n.encode("latin-1") for n in names)
+        self.head_ok = p.settings.head_from_get
+        self.protocol_ok = behavior.viewer_protocol_policy == "allow-all"
+        forwarded, cookies = p.forwarded_for(behavior)
+        self.vary_names = forwarded
+        drop = set(CLOUDFRONT_ADDED)
+        if not cookies:
+            drop.add(b"set-cookie")
+        self.drop = frozenset(drop)
+        #: rendered viewer headers per cached object (the entry itself is the check)
+        self._rendered: dict[str, tuple[CacheEntry, RawHeaders]] = {}
+
+    def key(
+        self, method: str, scheme: str, uri: str, qs: str, viewer: Iterable[tuple[bytes, bytes]]
+    ) -> str | None:
+        """The cache key of a plain request, or ``None``: take the full pipeline."""
+        if method not in ("GET", "HEAD") or (method == "HEAD" and not self.head_ok):
+            return None
+        if not (self.protocol_ok or scheme == "https"):
+            return None
+        if len(uri) + len(qs) + 1 > MAX_URI_LENGTH:
+            return None
+        keyed = self.keyed
+        headers: CFHeaders = {}
+        size = 0
+        for name, value in viewer:
+            size += len(name) + len(value) + 4
+            if name in keyed:
+                lower = name.decode("latin-1")
+                entry = {"key": lower, "value": value.decode("latin-1")}
+                headers.setdefault(lower, []).append(entry)  # type: ignore[arg-type]
+            elif name in _NOT_PLAIN and (name != b"content-length" or value != b"0"):
+                return None
+        if size > MAX_HEADER_BYTES - 8192:
+            return None
+        p = self.p
+        return cache_key(
+            method=method,
+            host=p._key_host(headers),
+            uri=uri,
+            querystring=qs,
+            headers=headers,
+            policy=self.behavior.cache,
+            settings=p.settings,
+        )
+
+    def serves(self, entry: CacheEntry | None) -> bool:
+        """A fresh object the short way may serve as it is."""
+        if entry is None or entry.status == 206:
+            return False
+        if self.p.clock() >= entry.fresh_until:
+            return False
+        if entry.status >= 400:
+            custom = self.p.config.error_response_for(entry.status)
+            if custom is not None and custom.response_page_path:
+                return False
+        return True
+
+    def answer(
+        self, entry: CacheEntry, rid: bytes, http_version: str, method: str
+    ) -> tuple[RawHeaders, bool]:
+        """The viewer's headers for ``entry`` and whether the answer has no body."""
+        known = self._rendered.get(entry.key)
+        if known is None or known[0] is not entry:
+            if len(self._rendered) >= 4096:
+                self._rendered.clear()
+            known = (entry, self._render(entry))
+            self._rendered[entry.key] = known
+        p = self.p
+        age = str(max(0, int(p.clock() - entry.stored_at))).encode()
+        status = entry.status
+        out = [*known[1], (b"Age", age)]
+        out.append((b"Via", p._via(http_version)))
+        out.append((b"X-Cache", _HIT if status < 400 else _ERROR))
+        out.append((b"X-Amz-Cf-Pop", p._pop))
+        out.append((b"X-Amz-Cf-Id", rid))
+        head = method == "HEAD" or status < 200 or status in (204, 304)
+        if status in (204, 304) or status < 200:
+            out = [(k, v) for k, v in out if k.lower() != b"content-length"]
+        return out, head
+
+    def _render(self, entry: CacheEntry) -> RawHeaders:
+        headers = with_length(without(entry.headers, b"age"), entry.body)
+        drop = self.drop
+        headers = [(k, v) for k, v in headers if k.lower() not in drop]
+        return filter_vary(headers, self.vary_names, self.behavior.cache.min_ttl)
