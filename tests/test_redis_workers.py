@@ -302,9 +302,9 @@ def _assert_collapsed(
 ) -> None:
     """One origin call for the whole burst (after ``calls_before`` earlier ones): one Miss, the
     others Hits of that response, and the burst was served by two processes."""
-    sent = [r[0] for r in results]
-    # A harness check: every request was sent while the 1-s origin call was in flight.
-    assert max(sent) - min(sent) < 0.5
+    # A harness check, by order rather than by a time bound: every request was sent before any
+    # was answered, so all of them arrived while the 1-s origin call was in flight.
+    assert max(r[0] for r in results) < min(r[1] for r in results)
     responses = [r[2] for r in results]
     assert [r.status_code for r in responses] == [200] * len(responses)
     calls = cluster.calls(path)[calls_before:]
