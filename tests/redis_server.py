@@ -27,13 +27,12 @@ from typing import Any
 
 import pytest
 
+try:  # tests/ on sys.path, or the repository root on it (as in conftest.py)
+    from support.servers import free_port
+except ImportError:  # pragma: no cover
+    from tests.support.servers import free_port
+
 __all__ = ["RedisServer", "free_port", "redis_server_fixture", "require_redis_server"]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def require_redis_server() -> str:

@@ -34,14 +34,14 @@ from edge_middleware import (
     CachePolicy,
     CustomErrorResponse,
     EdgeConfig,
-    EdgeMiddleware,
     EdgeSettings,
-    EdgeWSGIMiddleware,
     MemoryStorage,
     OriginRequestPolicy,
     RedisStorage,
 )
 from edge_middleware.cache.rules import cache_key
+from tests.support import doors
+from tests.support.servers import wait_until
 
 try:
     from cache_apps import ScriptedOrigin, flask_origin, starlette_origin
@@ -96,12 +96,8 @@ class Resp:
         return None if value is None else int(value)
 
 
-def _wait_until(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.005)
+def _wait_until(predicate: Callable[[], bool]) -> None:
+    wait_until(predicate, WAIT, poll=0.005)
 
 
 class Edge:
@@ -121,15 +117,8 @@ class Edge:
             self.storage = RedisStorage(redis_url, distribution_id=name, clock=clock)
         else:
             self.storage = MemoryStorage(clock=clock)
-        self.mw: Any
-        if door == "asgi":
-            self.mw = EdgeMiddleware(
-                starlette_origin(self.origin), config=config, storage=self.storage, clock=clock
-            )
-        else:
-            self.mw = EdgeWSGIMiddleware(
-                flask_origin(self.origin), config=config, storage=self.storage, clock=clock
-            )
+        app = starlette_origin(self.origin) if door == "asgi" else flask_origin(self.origin)
+        self.mw: Any = doors.wrap(door, app, config, storage=self.storage, clock=clock)
         self._stack = ExitStack()
         self._client: Any = None
         self._sent = b""
@@ -308,9 +297,7 @@ class Edge:
             self.storage.close()
 
 
-@pytest.fixture(params=["asgi", "wsgi"])
-def door(request: pytest.FixtureRequest) -> str:
-    return request.param  # type: ignore[no-any-return]
+door = doors.door_fixture(str)
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])

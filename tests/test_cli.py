@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from edge_middleware.testing import EventBuilder
+from tests.support.devserver import cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "distributions"
 
@@ -57,16 +58,6 @@ path_pattern = "/forms/*"
 origin_request = { handler = "cli_handlers:passthrough", include_body = true }
 cache = "CachingDisabled"
 """
-
-
-def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "edge_middleware", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.test_server import serve, wait_until
+from tests.support.devserver import cli, serve, wait_until
 
 WRAPPED_FLASK = """
 from flask import Flask
@@ -72,16 +72,6 @@ app.add_middleware(
     ),
 )
 """
-
-
-def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "edge_middleware", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 # -- 14.1: an app already wrapped in code ---------------------------------------------------

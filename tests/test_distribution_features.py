@@ -7,18 +7,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
-from werkzeug.test import Client
 
 from edge_middleware import (
     Behavior,
     CachePolicy,
     EdgeConfig,
-    EdgeMiddleware,
-    EdgeWSGIMiddleware,
     Origin,
     OriginGroup,
 )
@@ -27,33 +23,15 @@ try:
     from frontdoor_apps import make_flask_app, make_starlette_app
 except ImportError:
     from tests.frontdoor_apps import make_flask_app, make_starlette_app
-
-BASE_URL = "http://testserver"
-START = 1_700_000_000.0
-
-
-class Resp(NamedTuple):
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-    def get(self, name: str) -> str | None:
-        for k, v in self.headers:
-            if k.lower() == name.lower():
-                return v
-        return None
-
-    def json(self) -> Any:
-        return json.loads(self.body)
+from tests.support import doors
+from tests.support.doors import Resp
 
 
 @dataclass
-class Door:
+class Door(doors.Door):
     """One door (ASGI or WSGI); ``apps`` maps an origin id to the log of a real app serving it
     (``None``: the wrapped app)."""
 
-    kind: str
-    now: list[float] = field(default_factory=lambda: [START])
     logs: dict[str | None, list[dict[str, Any]]] = field(default_factory=dict)
     clients: dict[int, Any] = field(default_factory=dict)
     #: What the middleware's observers saw (the dev log, access log and inspector read these).
@@ -77,23 +55,13 @@ class Door:
                 mapping[item] = self.app(item)
             else:
                 mapping[item[0]] = item[1]
-        client: Any
-        if self.kind == "asgi":
-            mw = EdgeMiddleware(
-                self.app(), config=cfg, clock=lambda: self.now[0], origins=mapping or None
-            )
-            mw.add_observer(self.records.append)
-            client = TestClient(mw, base_url=BASE_URL, follow_redirects=False)
-        else:
-            wsgi = EdgeWSGIMiddleware(
-                self.app(), config=cfg, clock=lambda: self.now[0], origins=mapping or None
-            )
-            wsgi.add_observer(self.records.append)
-            client = Client(wsgi, use_cookies=False)
+        mw = self.wrap(self.app(), cfg, origins=mapping or None)
+        mw.add_observer(self.records.append)
+        client = self.viewer(mw)
         self.clients[id(cfg)] = client
         return client
 
-    def send(
+    def request(
         self,
         cfg: EdgeConfig,
         path: str = "/",
@@ -101,21 +69,10 @@ class Door:
         headers: Sequence[tuple[str, str]] = (),
         origins: Sequence[Any] = (),
     ) -> Resp:
-        client = self.client(cfg, origins)
-        if self.kind == "asgi":
-            r = client.request(method, path, headers=list(headers))
-            pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in r.headers.raw]
-            return Resp(r.status_code, pairs, r.content)
-        r = client.open(path, method=method, headers=list(headers), base_url=BASE_URL)
-        try:
-            return Resp(r.status_code, list(r.headers.to_wsgi_list()), r.get_data())
-        finally:
-            r.close()
+        return self.send(self.client(cfg, origins), method, path, headers=headers)
 
 
-@pytest.fixture(params=["asgi", "wsgi"])
-def door(request: pytest.FixtureRequest) -> Door:
-    return Door(request.param)
+door = doors.door_fixture(Door)
 
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -149,7 +106,7 @@ def test_default_root_object(door: Door, path: str, origin_path: str, event_uri:
         behaviors=[Behavior("/index.html", cache=CachePolicy(0, 0, 0))],
         default_root_object="index.html",
     )
-    resp = door.send(cfg, path)
+    resp = door.request(cfg, path)
     assert resp.status == 200
     assert door.log()[-1]["path"] == origin_path
     if path.startswith("/?") or path == "/":
@@ -164,7 +121,7 @@ def test_default_root_object_event_uri(door: Door) -> None:
         default=Behavior(viewer_request=recorder(events), cache=CachePolicy(0, 0, 0)),
         default_root_object="index.html",
     )
-    assert door.send(cfg, "/").status == 200
+    assert door.request(cfg, "/").status == 200
     assert events[0]["Records"][0]["cf"]["request"]["uri"] == "/index.html"
     assert door.log()[-1]["path"] == "/index.html"
 
@@ -190,8 +147,8 @@ SECURITY = {
 )
 def test_security_headers_on_miss_and_hit(door: Door, policy: str) -> None:
     cfg = EdgeConfig(default=Behavior(response_headers_policy=policy))
-    miss = door.send(cfg, "/cache/60")
-    hit = door.send(cfg, "/cache/60")
+    miss = door.request(cfg, "/cache/60")
+    hit = door.request(cfg, "/cache/60")
     assert (miss.get("x-cache"), hit.get("x-cache")) == (
         "Miss from cloudfront",
         "Hit from cloudfront",
@@ -207,7 +164,7 @@ def test_security_headers_on_origin_error(door: Door) -> None:
             response_headers_policy="SecurityHeadersPolicy", cache=CachePolicy(0, 0, 0)
         )
     )
-    resp = door.send(cfg, "/status/404")
+    resp = door.request(cfg, "/status/404")
     assert resp.status == 404 and resp.get("x-frame-options") == "SAMEORIGIN"
 
 
@@ -227,7 +184,7 @@ def test_cors_preflight_answered_by_the_edge(door: Door, policy: str, allow_head
             cache=CachePolicy(0, 0, 0),
         )
     )
-    resp = door.send(
+    resp = door.request(
         cfg,
         "/api/items",
         method="OPTIONS",
@@ -252,12 +209,12 @@ def test_simple_cors_only_for_cors_requests(door: Door) -> None:
     cfg = EdgeConfig(
         default=Behavior(response_headers_policy="SimpleCORS", cache=CachePolicy(0, 0, 0))
     )
-    with_origin = door.send(cfg, "/echo", headers=[("Origin", "https://a.example")])
-    without = door.send(cfg, "/echo")
+    with_origin = door.request(cfg, "/echo", headers=[("Origin", "https://a.example")])
+    without = door.request(cfg, "/echo")
     assert with_origin.get("access-control-allow-origin") == "*"
     assert without.get("access-control-allow-origin") is None
     # SimpleCORS answers a preflight without Allow-Methods: only simple requests may follow
-    pre = door.send(
+    pre = door.request(
         cfg,
         "/echo",
         method="OPTIONS",
@@ -288,7 +245,7 @@ def test_custom_policy_from_python(door: Door) -> None:
         server_timing_sampling_rate=100,
     )
     cfg = EdgeConfig(default=Behavior(response_headers_policy=policy, cache=CachePolicy(0, 0, 0)))
-    resp = door.send(cfg, "/status/200", headers=[("Origin", "https://app.example.com")])
+    resp = door.request(cfg, "/status/200", headers=[("Origin", "https://app.example.com")])
     assert resp.get("access-control-allow-origin") == "https://app.example.com"
     assert resp.get("access-control-allow-credentials") == "true"
     assert resp.get("access-control-expose-headers") == "X-Total"
@@ -296,9 +253,9 @@ def test_custom_policy_from_python(door: Door) -> None:
     assert resp.get("x-origin-status") is None
     timing = resp.get("server-timing") or ""
     assert "cdn-cache-miss" in timing and (resp.get("x-amz-cf-id") or "-") in timing
-    other = door.send(cfg, "/status/200", headers=[("Origin", "https://evil.example")])
+    other = door.request(cfg, "/status/200", headers=[("Origin", "https://evil.example")])
     assert other.get("access-control-allow-origin") is None
-    pre = door.send(
+    pre = door.request(
         cfg,
         "/x",
         method="OPTIONS",
@@ -314,7 +271,7 @@ def test_viewer_response_sees_policy_headers(door: Door) -> None:
             response_headers_policy="SecurityHeadersPolicy", viewer_response=recorder(events)
         )
     )
-    door.send(cfg, "/cache/60")
+    door.request(cfg, "/cache/60")
     headers = events[0]["Records"][0]["cf"]["response"]["headers"]
     assert headers["x-frame-options"][0]["value"] == "SAMEORIGIN"
 
@@ -328,7 +285,7 @@ def test_custom_error_page_gets_the_policy(door: Door) -> None:
         ),
         custom_error_responses=[CustomErrorResponse(404, "/status/200", 200)],
     )
-    resp = door.send(cfg, "/status/404")
+    resp = door.request(cfg, "/status/404")
     assert resp.status == 200 and resp.get("x-content-type-options") == "nosniff"
 
 
@@ -402,7 +359,7 @@ def test_origin_group_failover(
     cfg = group_config(events, codes)
     main = ("main", fixed_app(door.kind, primary, "primary", seen))
     backup = ("backup", fixed_app(door.kind, 200, "backup", seen))
-    resp = door.send(cfg, "/page", method=method, origins=[main, backup])
+    resp = door.request(cfg, "/page", method=method, origins=[main, backup])
     assert resp.status == status
     assert resp.body == body
     domains = [e["Records"][0]["cf"]["request"]["origin"]["custom"]["domainName"] for e in events]
@@ -418,7 +375,7 @@ def test_origin_group_fails_over_on_connection_failure(door: Door) -> None:
     # Nothing listens on port 9 of the loopback: the connection is refused.
     main = ("main", "http://127.0.0.1:9")
     backup = ("backup", fixed_app(door.kind, 200, "backup", seen))
-    resp = door.send(cfg, "/page", origins=[main, backup])
+    resp = door.request(cfg, "/page", origins=[main, backup])
     assert (resp.status, resp.body) == (200, b"backup")
     assert len(events) == 2 and seen == ["GET /page"]
 
@@ -428,9 +385,9 @@ def test_origin_group_fails_over_on_connection_failure(door: Door) -> None:
 
 def test_multiple_ranges_on_a_cached_object(door: Door) -> None:
     cfg = EdgeConfig(default=Behavior())
-    full = door.send(cfg, "/cache/60")  # miss: stored whole
+    full = door.request(cfg, "/cache/60")  # miss: stored whole
     assert full.status == 200
-    resp = door.send(cfg, "/cache/60", headers=[("Range", "bytes=0-5, 10-12")])
+    resp = door.request(cfg, "/cache/60", headers=[("Range", "bytes=0-5, 10-12")])
     assert resp.status == 206 and resp.get("x-cache") == "Hit from cloudfront"
     ctype = resp.get("content-type") or ""
     assert ctype.startswith("multipart/byteranges; boundary=")
@@ -450,7 +407,7 @@ def test_failover_shows_in_the_trace_and_dev_log(door: Door) -> None:
     cfg = group_config(events, (503,))
     main = ("main", fixed_app(door.kind, 503, "primary", []))
     backup = ("backup", fixed_app(door.kind, 200, "backup", []))
-    assert door.send(cfg, "/page", origins=[main, backup]).status == 200
+    assert door.request(cfg, "/page", origins=[main, backup]).status == 200
     (record,) = door.records
     steps = [(s.event_type, s.ran, s.skipped_because) for s in record.outcome.steps]
     assert steps[1:4] == [

@@ -16,7 +16,6 @@ import gzip
 import hashlib
 import html
 import inspect
-import json
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -24,16 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import pytest
-from starlette.testclient import TestClient
-from werkzeug.test import Client
 
 from edge_middleware import (
     Behavior,
     CachePolicy,
     EdgeConfig,
-    EdgeMiddleware,
     EdgeSettings,
-    EdgeWSGIMiddleware,
     Origin,
     OriginRequestPolicy,
     Trigger,
@@ -61,11 +56,10 @@ except ImportError:
         make_starlette_app,
         pattern,
     )
+from tests.support import doors
 
 KIB, MIB = 1024, 1024 * 1024
-BASE_URL = "http://testserver"
 CLIENT_IP = "203.0.113.7"
-START = 1_700_000_000.0
 SLOTS = ("viewer_request", "origin_request", "origin_response", "viewer_response")
 VIA_RE = re.compile(r"^1\.1 [0-9a-f]{32}\.cloudfront\.net \(CloudFront\)$")
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_-]{54}==$")
@@ -83,52 +77,29 @@ KEY_ALL = CachePolicy(query_strings="all", cookies="all")
 
 
 # -- the two doors ---------------------------------------------------------------------------------
-class Resp(NamedTuple):
-    """What the viewer got: status, headers as (name, value) pairs as sent, raw body bytes."""
+class Resp(doors.Resp):
+    """:class:`doors.Resp` whose text has CloudFront's HTML entities unescaped."""
 
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-    def all(self, name: str) -> list[str]:
-        return [v for k, v in self.headers if k.lower() == name.lower()]
-
-    def get(self, name: str) -> str | None:
-        values = self.all(name)
-        return values[0] if values else None
-
-    def json(self) -> Any:
-        return json.loads(self.body)
+    __slots__ = ()
 
     def text(self) -> str:
-        return html.unescape(self.body.decode("utf-8", "replace"))
+        return html.unescape(super().text())
 
 
 @dataclass
-class Door:
-    kind: str
-    now: list[float] = field(default_factory=lambda: [START])
+class Door(doors.Door):
     origin_log: list[dict[str, Any]] = field(default_factory=list)
     clients: dict[int, tuple[EdgeConfig, Any]] = field(default_factory=dict)
-
-    def clock(self) -> float:
-        return self.now[0]
 
     def client(self, cfg: EdgeConfig) -> Any:
         """One middleware (and cache) per config, so repeated requests share the cache."""
         known = self.clients.get(id(cfg))
         if known is not None:
             return known[1]
-        client: Any
-        if self.kind == "asgi":
-            mw = EdgeMiddleware(make_starlette_app(self.origin_log), config=cfg, clock=self.clock)
-            client = TestClient(
-                mw, base_url=BASE_URL, follow_redirects=False, client=(CLIENT_IP, 50000)
-            )
-        else:
-            flask_app = make_flask_app(self.origin_log)
-            wsgi = EdgeWSGIMiddleware(flask_app.wsgi_app, config=cfg, clock=self.clock)
-            client = Client(wsgi, use_cookies=False)
+        app = self.pick(
+            make_starlette_app(self.origin_log), make_flask_app(self.origin_log).wsgi_app
+        )
+        client = self.viewer(self.wrap(app, cfg), client_ip=CLIENT_IP)
         self.clients[id(cfg)] = (cfg, client)
         return client
 
@@ -139,7 +110,7 @@ _RELEASE: list[threading.Event] = []
 _PER_TEST_STATE: list[list[Any]] = []
 
 
-@pytest.fixture(params=["asgi", "wsgi"])
+@pytest.fixture(params=doors.DOORS)
 def door(request: pytest.FixtureRequest) -> Iterator[Door]:
     d = Door(request.param)
     for state in _PER_TEST_STATE:
@@ -163,24 +134,10 @@ def request(
     body: bytes = b"",
 ) -> Resp:
     """Send one viewer request through the door's middleware."""
-    client = door.client(cfg)
-    if door.kind == "asgi":
-        with client.stream(method, path, headers=list(headers), content=body or None) as r:
-            raw = b"".join(r.iter_raw())
-            pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in r.headers.raw]
-            return Resp(r.status_code, pairs, raw)
-    r = client.open(
-        path,
-        method=method,
-        headers=list(headers),
-        data=body or None,
-        base_url=BASE_URL,
-        environ_overrides={"REMOTE_ADDR": CLIENT_IP},
+    resp = door.send(
+        door.client(cfg), method, path, headers=headers, body=body, client_ip=CLIENT_IP, raw=True
     )
-    try:
-        return Resp(r.status_code, list(r.headers.to_wsgi_list()), r.get_data())
-    finally:
-        r.close()
+    return Resp(*resp)
 
 
 # -- handlers and the event recorder ---------------------------------------------------------------

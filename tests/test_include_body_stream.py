@@ -14,20 +14,16 @@ import hashlib
 import io
 import json
 import socket
-import threading
-import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import uvicorn
 from flask import Flask, request
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from werkzeug.serving import make_server
 
 from edge_middleware import (
     Behavior,
@@ -38,6 +34,7 @@ from edge_middleware import (
     Trigger,
 )
 from edge_middleware.core.convert import PrefixedInput
+from tests.support.servers import uvicorn_server, werkzeug_server
 
 KIB, MIB = 1024, 1024 * 1024
 BODY = 16 * MIB
@@ -98,40 +95,13 @@ def _flask_origin() -> Any:
     return app.wsgi_app
 
 
-@contextlib.contextmanager
-def _asgi(config: EdgeConfig) -> Iterator[int]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    app = EdgeMiddleware(_starlette_origin(), config=config)
-    server = uvicorn.Server(
-        uvicorn.Config(app, lifespan="off", log_level="critical", http="h11", loop="asyncio")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield int(sock.getsockname()[1])
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+def _asgi(config: EdgeConfig) -> contextlib.AbstractContextManager[int]:
+    return uvicorn_server(EdgeMiddleware(_starlette_origin(), config=config))
 
 
-@contextlib.contextmanager
-def _wsgi(config: EdgeConfig) -> Iterator[int]:
-    server = make_server("127.0.0.1", 0, EdgeWSGIMiddleware(_flask_origin(), config=config))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield int(server.server_port)
-    finally:
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
+def _wsgi(config: EdgeConfig) -> contextlib.AbstractContextManager[int]:
+    app = EdgeWSGIMiddleware(_flask_origin(), config=config)
+    return werkzeug_server(app, threaded=False, quiet=False)
 
 
 def _post(port: int) -> tuple[int, dict[str, Any]]:

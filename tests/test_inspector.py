@@ -8,12 +8,10 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,8 @@ from edge_middleware import Behavior, CachePolicy, EdgeConfig, EdgeMiddleware, E
 from edge_middleware.devtools.inspector import MASK, Inspector, mount_inspector
 from edge_middleware.doors.middleware import RequestRecord
 from edge_middleware.pipeline.effects import Outcome, TraceStep
+from tests.support.devserver import listening, stop, wait_until
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -420,35 +420,12 @@ def test_asgi_mount() -> None:
 # -- the dev server ---------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
 @contextmanager
 def _serve(directory: Path, app: str, *args: str) -> Iterator[str]:
     """``python -m edge_middleware serve`` on a free loopback port; stopped afterwards."""
     (directory / "inspector_site.py").write_text(textwrap.dedent(SITE))
     (directory / "edge.toml").write_text(CONFIG)
-    port = _free_port()
+    port = free_port()
     log = directory / "serve.log"
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", NO_COLOR="1")
     command = [sys.executable, "-m", "edge_middleware", "serve", app, "--config", "edge.toml"]
@@ -461,16 +438,11 @@ def _serve(directory: Path, app: str, *args: str) -> Iterator[str]:
             env=env,
         )
         try:
-            _wait_until(lambda: proc.poll() is not None or _listening(port), 20, "the server")
+            wait_until(lambda: proc.poll() is not None or listening(port), 20, "the server")
             assert proc.poll() is None, "serve exited:\n" + log.read_text()
             yield f"http://127.0.0.1:{port}"
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            stop(proc)
 
 
 def _drive_http(base: str) -> None:
@@ -511,6 +483,7 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_inspector_in_headless_chromium(tmp_path: Path) -> None:
     if not Path(CHROMIUM).exists():

@@ -26,17 +26,14 @@ import asyncio
 import copy
 import json
 import re
-import socket
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
-import uvicorn
 from flask import Flask
 from flask import Response as FlaskResponse
 from flask import request as flask_request
@@ -44,8 +41,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response as StarletteResponse
 from starlette.routing import Route
-from starlette.testclient import TestClient
-from werkzeug.test import Client
 
 from edge_middleware import (
     Behavior,
@@ -54,11 +49,13 @@ from edge_middleware import (
     EdgeConfig,
     EdgeMiddleware,
     EdgeSettings,
-    EdgeWSGIMiddleware,
     Origin,
     OriginRequestPolicy,
     load_config,
 )
+from tests.support import doors
+from tests.support.doors import Resp
+from tests.support.servers import dead_url, uvicorn_server
 
 try:  # tests/ on sys.path, or the repository root on it (as in conftest.py)
     import aws_origin_examples as ex
@@ -68,7 +65,6 @@ except ImportError:  # pragma: no cover
 FIXTURES = Path(__file__).parent / "fixtures" / "distributions"
 CLIENT_IP = "203.0.113.7"
 VIEWER_HOST = "www.shop.example"
-START = 1_700_000_000.0
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 VIA_11 = re.compile(r"^1\.1 [0-9a-f]{32}\.cloudfront\.net \(CloudFront\)$")
 VIA_20 = re.compile(r"^2\.0 [0-9a-f]{32}\.cloudfront\.net \(CloudFront\)$")
@@ -207,24 +203,6 @@ def flask_origin(name: str, log: list[Seen]) -> Callable[..., Any]:
 
 
 # -- the two front doors --------------------------------------------------------------------------
-class Resp(NamedTuple):
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-    def get(self, name: str) -> str | None:
-        for k, v in self.headers:
-            if k.lower() == name.lower():
-                return v
-        return None
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
-
-
 class _HttpVersion:
     """ASGI wrapper: give the scope the HTTP version the test asks for."""
 
@@ -257,28 +235,18 @@ class Edge:
     ) -> Resp:
         if url.startswith("/"):
             url = f"http://{VIEWER_HOST}{url}"
-        hdrs = dict(headers or {})
-        if self.kind == "asgi":
-            assert self.wrapper is not None
+        if self.wrapper is not None:
             self.wrapper.http_version = http_version
-            r = self.client.request(method, url, headers=hdrs, content=body)
-            return Resp(r.status_code, list(r.headers.multi_items()), r.content)
-        parts = urlsplit(url)
-        w = self.client.open(
-            parts.path + (f"?{parts.query}" if parts.query else ""),
-            base_url=f"{parts.scheme}://{parts.netloc}",
-            method=method,
-            headers=list(hdrs.items()),
-            data=body,
-            environ_overrides={
-                "REMOTE_ADDR": CLIENT_IP,
-                "SERVER_PROTOCOL": f"HTTP/{http_version}",
-            },
+        return doors.send(
+            self.kind,
+            self.client,
+            method,
+            url,
+            headers or {},
+            body,
+            client_ip=CLIENT_IP,
+            environ={"SERVER_PROTOCOL": f"HTTP/{http_version}"},
         )
-        try:
-            return Resp(w.status_code, list(w.headers.items()), w.get_data())
-        finally:
-            w.close()
 
     def get(self, url: str, **kw: Any) -> Resp:
         return self.request("GET", url, **kw)
@@ -289,47 +257,26 @@ class Edge:
         return self.log[0]
 
 
-@dataclass
-class Door:
-    kind: str
-    now: list[float] = field(default_factory=lambda: [START])
-
-    def clock(self) -> float:
-        return self.now[0]
-
-    def advance(self, seconds: float) -> None:
-        self.now[0] += seconds
-
+class Door(doors.Door):
     def edge(self, config: Any, targets: Mapping[str, str | None] | None = None) -> Edge:
         """A middleware for ``config``. ``targets`` maps an origin id or domain to the name of
         an origin app to create (of this door's kind), an ``http://`` URL, or ``None``. The
         wrapped app itself is an origin app called ``main``."""
         log: list[Seen] = []
-        make = starlette_origin if self.kind == "asgi" else flask_origin
+        make = self.pick(starlette_origin, flask_origin)
         origins: dict[str, object] = {}
         for key, target in (targets or {}).items():
             if target is None or target.startswith("http://"):
                 origins[key] = target
             else:
                 origins[key] = make(target, log)
-        main = make("main", log)
-        if self.kind == "asgi":
-            mw = EdgeMiddleware(main, config=config, clock=self.clock, origins=origins)
-            wrapper = _HttpVersion(mw)
-            client = TestClient(
-                wrapper,
-                base_url=f"http://{VIEWER_HOST}",
-                follow_redirects=False,
-                client=(CLIENT_IP, 50000),
-            )
-            return Edge("asgi", client, wrapper, log)
-        wsgi = EdgeWSGIMiddleware(main, config=config, clock=self.clock, origins=origins)
-        return Edge("wsgi", Client(wsgi, use_cookies=False), None, log)
+        mw = self.wrap(make("main", log), config, origins=origins)
+        wrapper = _HttpVersion(mw) if self.kind == "asgi" else None
+        client = self.viewer(wrapper or mw, base_url=f"http://{VIEWER_HOST}", client_ip=CLIENT_IP)
+        return Edge(self.kind, client, wrapper, log)
 
 
-@pytest.fixture(params=["asgi", "wsgi"])
-def door(request: pytest.FixtureRequest) -> Door:
-    return Door(request.param)
+door = doors.door_fixture(Door)
 
 
 # -- handler spies --------------------------------------------------------------------------------
@@ -741,38 +688,11 @@ def test_origin_path_and_custom_headers_follow_the_event(door: Door) -> None:
 REAL_LOG: list[Seen] = []
 
 
-def _free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @pytest.fixture(scope="module")
 def real_origin() -> Iterator[str]:
     """A uvicorn server with the ``real`` origin app; its URL."""
-    sock = _free_socket()
-    config = uvicorn.Config(
-        starlette_origin("real", REAL_LOG),
-        lifespan="off",
-        log_level="warning",
-        http="h11",
-        ws="none",
-        loop="asyncio",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    with uvicorn_server(starlette_origin("real", REAL_LOG), log_level="warning") as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
@@ -1479,9 +1399,7 @@ def test_custom_error_page_replaces_a_lambda_error(door: Door) -> None:
 
 
 def test_custom_error_page_replaces_an_unreachable_origin_error(door: Door) -> None:
-    sock = _free_socket()
-    dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    sock.close()  # nothing listens there: connection refused
+    dead = dead_url()  # nothing listens there: connection refused
     config = _config(
         Behavior(target_origin_id="app"),
         Behavior("/errors/*", target_origin_id="assets"),

@@ -201,6 +201,7 @@ def _pid(response: httpx.Response, name: str) -> int:
 # -- a hit in one process for an object cached by the other ----------------------------------
 
 
+@pytest.mark.slow
 def test_two_uvicorn_processes_share_cached_objects(redis_url: str, tmp_path: Path) -> None:
     with uvicorn_pair(redis_url, tmp_path) as cluster:
         a, b = cluster.urls
@@ -247,6 +248,7 @@ def _request_from_other_worker(url: str, path: str, not_pid: int) -> list[httpx.
     raise AssertionError(f"no other gunicorn worker than {not_pid} answered {path} in 30 s")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preload", [False, True], ids=["fork-then-load", "preload"])
 def test_gunicorn_sync_workers_share_cached_objects(
     redis_url: str, tmp_path: Path, preload: bool
@@ -300,9 +302,9 @@ def _assert_collapsed(
 ) -> None:
     """One origin call for the whole burst (after ``calls_before`` earlier ones): one Miss, the
     others Hits of that response, and the burst was served by two processes."""
-    sent = [r[0] for r in results]
-    # A harness check: every request was sent while the 1-s origin call was in flight.
-    assert max(sent) - min(sent) < 0.5
+    # A harness check, by order rather than by a time bound: every request was sent before any
+    # was answered, so all of them arrived while the 1-s origin call was in flight.
+    assert max(r[0] for r in results) < min(r[1] for r in results)
     responses = [r[2] for r in results]
     assert [r.status_code for r in responses] == [200] * len(responses)
     calls = cluster.calls(path)[calls_before:]
@@ -341,6 +343,7 @@ FRONT_DOORS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("front_door", FRONT_DOORS)
 def test_collapsing_across_processes(front_door: str, redis_url: str, tmp_path: Path) -> None:
     """20 concurrent requests over two processes, one uncached key, a 1-s origin: one call."""
@@ -350,6 +353,7 @@ def test_collapsing_across_processes(front_door: str, redis_url: str, tmp_path: 
         _assert_collapsed(cluster, results, path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "front_door",
     [
@@ -451,12 +455,15 @@ def _kill_redis_mid_stream(cluster: Cluster, server: RedisServer) -> None:
     # Fail open: nothing cached while Redis is down, every request goes to the origin.
     assert {r[4] for r in during} == {MISS}
     slowest = max(done - sent for sent, done, *_ in stream.results)
+    # Semantic, not speed: failing open means no request waits on the dead Redis for longer
+    # than a socket timeout or two (0.25 s each); 3 s is far from both.
     assert slowest < 3.0, f"a request took {slowest:.2f} s around the outage"
     for process in cluster.servers:  # the workers did notice (one warning per outage)
         assert "Redis cache storage" in process.text()
     cluster.assert_no_tracebacks()
 
 
+@pytest.mark.slow
 def test_redis_killed_mid_stream_uvicorn(
     redis_server_factory: Callable[[], RedisServer], tmp_path: Path
 ) -> None:
@@ -465,6 +472,7 @@ def test_redis_killed_mid_stream_uvicorn(
         _kill_redis_mid_stream(cluster, server)
 
 
+@pytest.mark.slow
 def test_redis_killed_mid_stream_gunicorn(
     redis_server_factory: Callable[[], RedisServer], tmp_path: Path
 ) -> None:

@@ -17,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import socketserver
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -41,14 +39,20 @@ from edge_middleware.doors.proxy import close_clients
 
 try:  # tests/ on sys.path, or the repository root on it (as in conftest.py)
     from redis_server import RedisServer
-    from test_proxy import keepalive_origin
-    from test_reliability_hostile import exchange, uvicorn_server, werkzeug_server
-    from test_reliability_load import Figures, load_server, report, run_load
+    from test_reliability_load import Figures, load_server, run_load
 except ImportError:  # pragma: no cover
     from tests.redis_server import RedisServer
-    from tests.test_proxy import keepalive_origin
-    from tests.test_reliability_hostile import exchange, uvicorn_server, werkzeug_server
-    from tests.test_reliability_load import Figures, load_server, report, run_load
+    from tests.test_reliability_load import Figures, load_server, run_load
+from tests.support.reporting import report
+from tests.support.servers import (
+    RawOrigin,
+    exchange,
+    keepalive_origin,
+    raw_origin,
+    reset,
+    uvicorn_server,
+    werkzeug_server,
+)
 
 #: Figures for the closing line of this module.
 FAULTS: dict[str, int] = {}
@@ -155,6 +159,7 @@ def test_redis_more_concurrent_lookups_than_the_pool(redis_url: str) -> None:
     assert missing == 0, f"{missing} of 300 lookups missed a stored entry"
 
 
+@pytest.mark.slow
 @pytest.mark.redis
 def test_redis_stall_leaves_no_stuck_fill_lock(redis_url: str) -> None:
     import redis as redis_py
@@ -215,77 +220,41 @@ def test_redis_stall_leaves_no_stuck_fill_lock(redis_url: str) -> None:
     finally:
         storage.close()
         pauser.close()
+    # Semantic, not speed: without a stuck fill lock the miss takes the origin's 1 s; a lock left
+    # behind by the stall would make it wait for that lock to expire first.
     assert took < 2.5, f"a miss on the key waited {took:.1f} s for a lock nobody holds"
 
 
 # -- 2. a proxied origin that fails ------------------------------------------------------------
-class _Misbehaving(socketserver.BaseRequestHandler):
-    server: MisbehavingOrigin
-
-    def handle(self) -> None:
-        conn: socket.socket = self.request
-        conn.settimeout(10)
-        head = b""
-        while b"\r\n\r\n" not in head:
-            data = conn.recv(65536)
-            if not data:
-                return
-            head += data
-        path = head.split(b" ", 2)[1].decode("latin-1")
-        with self.server.lock:
-            self.server.hits[path] = n = self.server.hits.get(path, 0) + 1
-        good = b"x" * 5000
-        partial = (
-            b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nCache-Control: max-age=600\r\n\r\n"
-            + b"y" * 1000
-        )
-        if path.startswith("/reset"):
-            if path.startswith("/reset-body"):
-                conn.sendall(partial)
-                time.sleep(0.1)
-            self.reset(conn)
-        elif path.startswith("/stall-body"):
+def _misbehave(server: RawOrigin, conn: socket.socket, path: str, n: int) -> None:
+    good = b"x" * 5000
+    partial = (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nCache-Control: max-age=600\r\n\r\n"
+        + b"y" * 1000
+    )
+    if path.startswith("/reset"):
+        if path.startswith("/reset-body"):
             conn.sendall(partial)
-            self.server.release.wait(10)
-        elif path.startswith("/stall"):
-            self.server.release.wait(10)
-        elif path.startswith("/short") or (path.startswith("/flaky") and n == 1):
-            conn.sendall(partial)  # then close: the body is truncated
-        else:
-            conn.sendall(
-                b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\nCache-Control: max-age=600\r\n"
-                b"Connection: close\r\n\r\n" + good
-            )
-
-    @staticmethod
-    def reset(conn: socket.socket) -> None:
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        conn.close()
-
-
-class MisbehavingOrigin(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Misbehaving)
-        self.release = threading.Event()
-        self.hits: dict[str, int] = {}
-        self.lock = threading.Lock()
+            time.sleep(0.1)
+        reset(conn)
+    elif path.startswith("/stall-body"):
+        conn.sendall(partial)
+        server.release.wait(10)
+    elif path.startswith("/stall"):
+        server.release.wait(10)
+    elif path.startswith("/short") or (path.startswith("/flaky") and n == 1):
+        conn.sendall(partial)  # then close: the body is truncated
+    else:
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\nCache-Control: max-age=600\r\n"
+            b"Connection: close\r\n\r\n" + good
+        )
 
 
 @pytest.fixture(scope="module")
-def bad_origin() -> Iterator[MisbehavingOrigin]:
-    server = MisbehavingOrigin()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+def bad_origin() -> Iterator[RawOrigin]:
+    with raw_origin(_misbehave) as server:
         yield server
-    finally:
-        server.release.set()
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
 
 
 def _front(kind: str, origin_url: str) -> contextlib.AbstractContextManager[int]:
@@ -327,19 +296,20 @@ def _get(port: int, path: str) -> tuple[int, dict[str, str], bytes, bool, float]
     return (*_parse(data), time.monotonic() - t0)
 
 
+#: The stalls wait for the origin's 1-s read timeout, twice: slow.
 FAULT_CASES = [
-    ("/reset", {502}),
-    ("/stall", {504}),
-    ("/short", {502}),
-    ("/reset-body", {502}),
-    ("/stall-body", {502, 504}),
+    pytest.param("/reset", {502}, id="/reset"),
+    pytest.param("/stall", {504}, id="/stall", marks=pytest.mark.slow),
+    pytest.param("/short", {502}, id="/short"),
+    pytest.param("/reset-body", {502}, id="/reset-body"),
+    pytest.param("/stall-body", {502, 504}, id="/stall-body", marks=pytest.mark.slow),
 ]
 
 
 @pytest.mark.parametrize("kind", ["asgi", "wsgi"])
-@pytest.mark.parametrize(("fault", "statuses"), FAULT_CASES, ids=[f for f, _ in FAULT_CASES])
+@pytest.mark.parametrize(("fault", "statuses"), FAULT_CASES)
 def test_proxied_origin_faults(
-    kind: str, fault: str, statuses: set[int], bad_origin: MisbehavingOrigin
+    kind: str, fault: str, statuses: set[int], bad_origin: RawOrigin
 ) -> None:
     path = f"{fault}/{kind}"
     url = f"http://127.0.0.1:{bad_origin.server_address[1]}"
@@ -347,6 +317,7 @@ def test_proxied_origin_faults(
         answers = [_get(port, path) for _ in range(2)]
     count(f"origin {fault.strip('/')}", len(answers))
     for status, headers, body, complete, took in answers:
+        # Semantic, not speed: answered by the 1-s read timeout, not the origin's 10-s stall.
         assert took < 5, f"{path} took {took:.1f} s"
         if complete:  # CloudFront's own answer
             assert status in statuses, (status, body[:200])
@@ -359,7 +330,7 @@ def test_proxied_origin_faults(
 
 
 @pytest.mark.parametrize("kind", ["asgi", "wsgi"])
-def test_truncated_body_not_cached_then_recovers(kind: str, bad_origin: MisbehavingOrigin) -> None:
+def test_truncated_body_not_cached_then_recovers(kind: str, bad_origin: RawOrigin) -> None:
     path = f"/flaky/{kind}"
     url = f"http://127.0.0.1:{bad_origin.server_address[1]}"
     with _front(kind, url) as port:
@@ -383,6 +354,7 @@ def test_refused_connection_is_502(kind: str) -> None:
         with _front(kind, dead) as port:
             status, headers, body, complete, took = _get(port, "/anything")
     count("origin connection refused")
+    # Semantic, not speed: a refused connection is answered at once, not after a timeout.
     assert complete and status == 502 and took < 5
     assert b"ERROR: The request could not be satisfied" in body
     assert headers.get("x-cache") == "Error from cloudfront"
@@ -530,6 +502,8 @@ def _storm(port: int, slow: int, aslow: int, fast_count: int) -> list[tuple[str,
 
 
 def _check_storm(results: list[tuple[str, int, str, float]]) -> None:
+    # Semantic, not speed: fast requests are not held behind the sleeping handlers (answered
+    # before their deadline), and a sleeper's 503 is sent at its deadline, not when it returns.
     for label, status, x_cache, took in results:
         if label == "fast":
             assert status == 200 and took < TIMEOUT, (label, status, x_cache, took)
@@ -538,6 +512,7 @@ def _check_storm(results: list[tuple[str, int, str, float]]) -> None:
             assert TIMEOUT * 0.9 < took < TIMEOUT + 1.0, (label, took)
 
 
+@pytest.mark.slow
 def test_sleeping_handler_times_out_while_others_complete() -> None:
     sleepers = Sleepers()
     with uvicorn_server(_timeout_app(sleepers)) as port:
@@ -547,6 +522,7 @@ def test_sleeping_handler_times_out_while_others_complete() -> None:
     _check_storm(results)
 
 
+@pytest.mark.slow
 def test_hung_sync_handlers_do_not_starve_the_others() -> None:
     sleepers = Sleepers()
     with uvicorn_server(_timeout_app(sleepers)) as port:

@@ -28,20 +28,15 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from edge_middleware import (
     Behavior,
@@ -69,6 +64,7 @@ except ImportError:  # pragma: no cover
         WsgiDoor,
         check_reply,
     )
+from tests.support.servers import exchange, uvicorn_server, werkzeug_server, wire_head
 
 Door = AsgiDoor | WsgiDoor
 DOORS = ["asgi", "wsgi"]
@@ -172,84 +168,6 @@ def _part(event: dict[str, Any]) -> dict[str, Any]:
 
 def _request(event: dict[str, Any]) -> dict[str, Any]:
     return event["Records"][0]["cf"]["request"]  # type: ignore[no-any-return]
-
-
-# -- real servers on 127.0.0.1 -------------------------------------------------------------------
-def _bound_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@contextlib.contextmanager
-def uvicorn_server(app: Any, **options: Any) -> Iterator[int]:
-    """Serve an ASGI app with uvicorn (h11) in a thread; yields the port."""
-    sock = _bound_socket()
-    config = uvicorn.Config(
-        app,
-        lifespan="off",
-        log_level="critical",
-        http="h11",
-        ws="none",
-        loop="asyncio",
-        **options,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-@contextlib.contextmanager
-def werkzeug_server(app: Any) -> Iterator[int]:
-    """Serve a WSGI app with Werkzeug's threaded server in a thread; yields the port."""
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield server.server_port
-    finally:
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
-
-
-def exchange(port: int, raw: bytes, timeout: float = 10.0) -> bytes:
-    """Send raw bytes (one request with ``Connection: close``), return everything received."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(raw)
-        data = b""
-        while True:
-            try:
-                chunk = sock.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            data += chunk
-    return data
-
-
-def wire_head(data: bytes) -> tuple[int, list[bytes]]:
-    """The status and the header lines of the first response in ``data``."""
-    head = data.partition(b"\r\n\r\n")[0]
-    lines = head.split(b"\r\n")
-    return int(lines[0].split(b" ")[1]), lines[1:]
 
 
 # -- 1. non-UTF-8 bytes --------------------------------------------------------------------------

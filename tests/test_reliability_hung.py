@@ -13,20 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import uvicorn
 from flask import Flask
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
-from werkzeug.serving import make_server
 
 from edge_middleware import (
     Behavior,
@@ -36,6 +32,7 @@ from edge_middleware import (
     EdgeSettings,
     EdgeWSGIMiddleware,
 )
+from tests.support.servers import uvicorn_server, werkzeug_server
 
 #: More hung requests than the old segment pool had workers.
 HUNG = 300
@@ -76,55 +73,14 @@ def _flask_origin() -> Flask:
     return app
 
 
-def _free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@contextlib.contextmanager
-def _asgi_server(release: threading.Event) -> Iterator[int]:
+def _asgi_server(release: threading.Event) -> contextlib.AbstractContextManager[int]:
     app = EdgeMiddleware(_starlette_origin(), config=_config(release))
-    sock = _free_socket()
-    config = uvicorn.Config(
-        app,
-        lifespan="off",
-        log_level="critical",
-        http="h11",
-        ws="none",
-        loop="asyncio",
-        backlog=2048,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield int(sock.getsockname()[1])
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    return uvicorn_server(app, backlog=2048)
 
 
-@contextlib.contextmanager
-def _wsgi_server(release: threading.Event) -> Iterator[int]:
+def _wsgi_server(release: threading.Event) -> contextlib.AbstractContextManager[int]:
     app = EdgeWSGIMiddleware(_flask_origin().wsgi_app, config=_config(release))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    server.socket.listen(2048)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield int(server.server_port)
-    finally:
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
+    return werkzeug_server(app, quiet=False, backlog=2048)
 
 
 Server = Callable[[threading.Event], contextlib.AbstractContextManager[int]]

@@ -61,6 +61,11 @@ from typing import Any
 
 import pytest
 
+try:  # run as a script (the load server): tests/ is on sys.path
+    from support.reporting import report
+except ImportError:  # imported by pytest from the repository root
+    from tests.support.reporting import report
+
 CONNECTIONS = 1_000
 DURATION = 15.0
 WARMUP = 4.0
@@ -498,18 +503,6 @@ def run_load(
 
 
 # ========================================= the tests =========================================
-def report(config: pytest.Config, line: str) -> None:
-    """Print a figures line on the terminal, past pytest's output capture."""
-    capture = config.pluginmanager.get_plugin("capturemanager")
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if capture is None or reporter is None:
-        print(line)
-        return
-    with capture.global_and_fixture_disabled():
-        reporter.write_line("")
-        reporter.write_line(line)
-
-
 class KnownBug(AssertionError):
     """Stalled requests or a cold cache under load (formerly a known RedisStorage pool bug)."""
 
@@ -660,6 +653,7 @@ def test_check_answer_spots_a_foreign_body() -> None:
     assert check_answer("fail", "/fail/1", "", 503, failed, b"") is None
 
 
+@pytest.mark.slow
 def test_server_and_generator_smoke(request: pytest.FixtureRequest) -> None:
     """A short run with a few connections, for every test run (the full one is ``slow``)."""
     with load_server("memory") as server:

@@ -60,9 +60,10 @@ from edge_middleware import (
     MemoryStorage,
     Trigger,
 )
+from tests.support.reporting import report
 
 EVENT_TYPES = ("viewer-request", "origin-request", "origin-response", "viewer-response")
-#: 8 slow tests (4 event types x 2 front doors) x this >= 10,000 examples.
+#: 8 full cases of test_handler_results (4 event types x 2 front doors) x this >= 10,000 examples.
 EXAMPLES_PER_TEST = 1260
 SMOKE_EXAMPLES = 40
 HOST = "www.example.com"
@@ -958,18 +959,6 @@ def door_for(kind: str, event_type: str, asynchronous: bool) -> Door:
     return _doors[key]
 
 
-def report(config: pytest.Config, line: str) -> None:
-    """Print a figures line on the terminal, past pytest's output capture."""
-    capture = config.pluginmanager.get_plugin("capturemanager")
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if capture is None or reporter is None:
-        print(line)
-        return
-    with capture.global_and_fixture_disabled():
-        reporter.write_line("")
-        reporter.write_line(line)
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _doors_closed(request: pytest.FixtureRequest) -> Iterator[None]:
     t0 = time.monotonic()
@@ -1036,68 +1025,19 @@ SMOKE = settings(
 )
 
 
-@pytest.mark.slow
-@SLOW
-@given(case=cases("viewer-request"))
-def test_viewer_request_results_asgi(case: Case) -> None:
-    run_case("asgi", "viewer-request", case)
-
-
-@pytest.mark.slow
-@SLOW
-@given(case=cases("viewer-request"))
-def test_viewer_request_results_wsgi(case: Case) -> None:
-    run_case("wsgi", "viewer-request", case)
-
-
-@pytest.mark.slow
-@SLOW
-@given(case=cases("origin-request"))
-def test_origin_request_results_asgi(case: Case) -> None:
-    run_case("asgi", "origin-request", case)
-
-
-@pytest.mark.slow
-@SLOW
-@given(case=cases("origin-request"))
-def test_origin_request_results_wsgi(case: Case) -> None:
-    run_case("wsgi", "origin-request", case)
-
-
-@pytest.mark.slow
-@SLOW
-@given(case=cases("origin-response"))
-def test_origin_response_results_asgi(case: Case) -> None:
-    run_case("asgi", "origin-response", case)
-
-
-@pytest.mark.slow
-@SLOW
-@given(case=cases("origin-response"))
-def test_origin_response_results_wsgi(case: Case) -> None:
-    run_case("wsgi", "origin-response", case)
-
-
-@pytest.mark.slow
-@SLOW
-@given(case=cases("viewer-response"))
-def test_viewer_response_results_asgi(case: Case) -> None:
-    run_case("asgi", "viewer-response", case)
-
-
-@pytest.mark.slow
-@SLOW
-@given(case=cases("viewer-response"))
-def test_viewer_response_results_wsgi(case: Case) -> None:
-    run_case("wsgi", "viewer-response", case)
-
-
 @pytest.mark.parametrize("kind", ["asgi", "wsgi"])
 @pytest.mark.parametrize("event_type", EVENT_TYPES)
-def test_handler_results_smoke(kind: str, event_type: str) -> None:
-    """The same properties on a few examples, for every run (not only the slow one)."""
-
-    @SMOKE
+@pytest.mark.parametrize(
+    "examples",
+    [
+        # a few examples on every run, so a quick run checks the properties too
+        pytest.param(SMOKE, id="smoke"),
+        # EXAMPLES_PER_TEST per event type and front door
+        pytest.param(SLOW, id="full", marks=pytest.mark.slow),
+    ],
+)
+def test_handler_results(examples: settings, kind: str, event_type: str) -> None:
+    @examples
     @given(case=cases(event_type))
     def run(case: Case) -> None:
         run_case(kind, event_type, case)
@@ -1195,6 +1135,7 @@ def test_stop_iteration_from_a_handler_is_a_prompt_503(kind: str) -> None:
         door.close()
     check_reply(reply, tolerant=False)
     assert reply.status == 503
+    # Semantic, not speed: the 503 is sent when the handler raises, before its 1.5-s deadline.
     assert time.monotonic() - t0 < 1.0
 
 

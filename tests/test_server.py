@@ -4,16 +4,13 @@ threaded Werkzeug server, the per-request log, ``--reload``, invalidation, ``--r
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
 import subprocess
 import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +23,8 @@ from edge_middleware.devtools.devlog import format_request
 from edge_middleware.doors.middleware import RequestRecord
 from edge_middleware.exceptions import LambdaValidationError
 from edge_middleware.pipeline.effects import Outcome, TraceStep
+from tests.support.devserver import LINE, serve, wait_until
+from tests.support.servers import free_port
 
 HANDLERS = """
 def viewer_request(event, context):
@@ -82,91 +81,6 @@ def slow():
 def page(rest):
     return f"pid {os.getpid()} path /{rest}", 200, {"Cache-Control": "max-age=300"}
 """
-
-LINE = re.compile(
-    r"^GET (?P<path>\S+)  (?P<pattern>\S+)  (?P<triggers>.*?)  (?P<result>\w+)  "
-    r"(?P<status>\d{3})  [\d.]+ms$"
-)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class Served:
-    def __init__(self, proc: subprocess.Popen[bytes], port: int, stdout: Path, stderr: Path):
-        self.proc = proc
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self._stdout = stdout
-        self._stderr = stderr
-
-    @property
-    def stdout(self) -> str:
-        return self._stdout.read_text(encoding="utf-8")
-
-    @property
-    def stderr(self) -> str:
-        return self._stderr.read_text(encoding="utf-8")
-
-    def lines(self) -> list[str]:
-        return self.stdout.splitlines()
-
-    def request_lines(self) -> list[re.Match[str]]:
-        return [m for m in map(LINE.match, self.lines()) if m]
-
-    def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.get(self.url + path, timeout=10, **kwargs)
-
-
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
-@contextmanager
-def serve(directory: Path, app: str, *args: str) -> Iterator[Served]:
-    """``python -m edge_middleware serve APP ...`` on a free port, always stopped afterwards."""
-    port = free_port()
-    out_path, err_path = directory / "stdout.txt", directory / "stderr.txt"
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    env.pop("NO_COLOR", None)
-    with out_path.open("wb") as out, err_path.open("wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "edge_middleware", "serve", app, "--port", str(port), *args],
-            cwd=directory,
-            stdout=out,
-            stderr=err,
-            env=env,
-        )
-        served = Served(proc, port, out_path, err_path)
-        try:
-            wait_until(
-                lambda: proc.poll() is not None or _port_open(port), 20, "the server to listen"
-            )
-            assert proc.poll() is None, f"serve exited early:\n{served.stdout}\n{served.stderr}"
-            yield served
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ alternative, on both front doors."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -26,6 +26,7 @@ from edge_middleware import (
     EdgeWSGIMiddleware,
     OriginRequestPolicy,
 )
+from tests.support import doors
 
 Seen = dict[str, Any]
 
@@ -55,28 +56,18 @@ class Door:
     def __init__(self, kind: str, config: EdgeConfig, clock: Callable[[], float]) -> None:
         self.seen: list[Seen] = []
         star, flask = _apps(self.seen)
-        if kind == "asgi":
-            self.mw: Any = EdgeMiddleware(star, config=config, clock=clock)
-            self._client: Any = TestClient(self.mw)
-        else:
-            self.mw = EdgeWSGIMiddleware(flask.wsgi_app, config=config, clock=clock)
-            self._client = Client(self.mw)
         self.kind = kind
+        self.mw: Any = doors.wrap(
+            kind, star if kind == "asgi" else flask.wsgi_app, config, clock=clock
+        )
+        self._client = doors.viewer(kind, self.mw)
 
     def request(self, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
-        r = (
-            self._client.open(path, method=method)
-            if self.kind == "wsgi"
-            else (self._client.request(method, path))
-        )
-        body = r.data if self.kind == "wsgi" else r.content
-        status = r.status_code
-        return status, {k.lower(): v for k, v in r.headers.items()}, body
+        r = doors.send(self.kind, self._client, method, path)
+        return r.status, {k.lower(): v for k, v in r.headers}, r.body
 
 
-@pytest.fixture(params=["asgi", "wsgi"])
-def kind(request: pytest.FixtureRequest) -> Iterator[str]:
-    yield request.param
+kind = doors.door_fixture(str, name="kind")
 
 
 def _door(kind: str, settings: EdgeSettings, now: list[float], **behavior: Any) -> Door:

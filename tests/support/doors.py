@@ -1,0 +1,168 @@
+"""The two front doors for the tests: ``EdgeMiddleware`` (ASGI, driven by Starlette's
+TestClient) and ``EdgeWSGIMiddleware`` (WSGI, driven by werkzeug's test Client), behind one
+interface, so a test written once runs on both.
+
+::
+
+    door = door_fixture(Door)          # in a test module: the ``door`` fixture, asgi and wsgi
+
+    def test_x(door: Door) -> None:
+        app = door.pick(starlette_app, flask_app.wsgi_app)
+        client = door.viewer(door.wrap(app, config))
+        r = door.send(client, "GET", "/path", headers=[("accept", "*/*")])
+        assert r.get("x-cache") == "Miss from cloudfront"
+        door.advance(61)               # the middleware's clock is the door's fake clock
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, TypeVar
+from urllib.parse import urlsplit
+
+import pytest
+from starlette.testclient import TestClient
+from werkzeug.test import Client
+
+from edge_middleware import EdgeMiddleware, EdgeWSGIMiddleware
+
+__all__ = ["BASE_URL", "DOORS", "START", "Door", "Resp", "door_fixture", "send", "viewer", "wrap"]
+
+#: The two front doors, as the ``door`` fixtures' params (and test ids).
+DOORS = ("asgi", "wsgi")
+BASE_URL = "http://testserver"
+#: Where the doors' fake clocks start.
+START = 1_700_000_000.0
+
+Headers = Sequence[tuple[str, str]] | Mapping[str, str]
+
+
+class Resp(NamedTuple):
+    """What the viewer got: status, headers as (name, value) pairs as sent, body bytes."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def all(self, name: str) -> list[str]:
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    def get(self, name: str) -> str | None:
+        values = self.all(name)
+        return values[0] if values else None
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+def wrap(kind: str, app: Any, config: Any = None, **options: Any) -> Any:
+    """``app`` (an ASGI app for ``asgi``, a WSGI app for ``wsgi``) behind that door."""
+    if kind == "asgi":
+        return EdgeMiddleware(app, config=config, **options)
+    return EdgeWSGIMiddleware(app, config=config, **options)
+
+
+def viewer(kind: str, app: Any, *, base_url: str = BASE_URL, client_ip: str | None = None) -> Any:
+    """A test client for ``app`` that follows no redirects and keeps no cookies (ASGI: the
+    TestClient, whose cookie jar each request clears; WSGI: werkzeug's Client)."""
+    if kind == "asgi":
+        if client_ip is None:
+            return TestClient(app, base_url=base_url, follow_redirects=False)
+        return TestClient(app, base_url=base_url, follow_redirects=False, client=(client_ip, 50000))
+    return Client(app, use_cookies=False)
+
+
+def send(
+    kind: str,
+    client: Any,
+    method: str = "GET",
+    url: str = "/",
+    headers: Headers = (),
+    body: bytes | None = None,
+    *,
+    base_url: str = BASE_URL,
+    client_ip: str | None = None,
+    raw: bool = False,
+    environ: Mapping[str, Any] | None = None,
+) -> Resp:
+    """One viewer request through ``client`` (from :func:`viewer`). ``url`` is a path (on
+    ``base_url``) or an absolute URL. ``raw``: the body bytes as sent, not content-decoded
+    (ASGI; WSGI bodies are never decoded). ``environ``: extra WSGI environ keys."""
+    pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
+    if kind == "asgi":
+        client.cookies.clear()
+        if raw:
+            with client.stream(method, url, headers=pairs, content=body or None) as r:
+                content = b"".join(r.iter_raw())
+        else:
+            r = client.request(method, url, headers=pairs, content=body or None)
+            content = r.content
+        sent = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in r.headers.raw]
+        return Resp(r.status_code, sent, content)
+    if "://" in url:
+        parts = urlsplit(url)
+        base_url = f"{parts.scheme}://{parts.netloc}"
+        url = parts.path + (f"?{parts.query}" if parts.query else "")
+    overrides = dict(environ or {})
+    if client_ip is not None:
+        overrides.setdefault("REMOTE_ADDR", client_ip)
+    w = client.open(
+        url,
+        method=method,
+        headers=pairs,
+        data=body or None,
+        base_url=base_url,
+        environ_overrides=overrides or None,
+    )
+    try:
+        return Resp(w.status_code, list(w.headers.to_wsgi_list()), w.get_data())
+    finally:
+        w.close()
+
+
+@dataclass
+class Door:
+    """One front door (``kind``: ``asgi`` or ``wsgi``) and the fake clock its middlewares use."""
+
+    kind: str
+    now: list[float] = field(default_factory=lambda: [START])
+
+    def clock(self) -> float:
+        return self.now[0]
+
+    def advance(self, seconds: float) -> None:
+        self.now[0] += seconds
+
+    def pick(self, asgi: Any, wsgi: Any) -> Any:
+        """The one of two values for this door."""
+        return asgi if self.kind == "asgi" else wsgi
+
+    def wrap(self, app: Any, config: Any = None, **options: Any) -> Any:
+        """:func:`wrap` on this door, with the door's clock unless ``options`` gives one."""
+        options.setdefault("clock", self.clock)
+        return wrap(self.kind, app, config, **options)
+
+    def viewer(self, app: Any, **options: Any) -> Any:
+        return viewer(self.kind, app, **options)
+
+    def send(self, client: Any, method: str = "GET", url: str = "/", **options: Any) -> Resp:
+        return send(self.kind, client, method, url, **options)
+
+
+T = TypeVar("T")
+
+
+def door_fixture(make: Callable[[str], T], name: str = "door") -> Any:
+    """A fixture named ``name`` that gives ``make("asgi")`` and ``make("wsgi")``, one per run:
+    ``door = door_fixture(Door)`` in a test module runs its tests on both doors."""
+
+    @pytest.fixture(params=DOORS, name=name)
+    def door(request: pytest.FixtureRequest) -> T:
+        return make(request.param)
+
+    return door
