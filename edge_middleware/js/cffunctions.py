@@ -39,6 +39,7 @@ from ..exceptions import (
 from . import minirace
 from .engine import NodePool, WorkerDied, WorkerTimeout, find_node
 from .minirace import MiniRacerFunction
+from .origin_change import origin_change
 from .paths import resolve
 from .shapes import Runtime, from_cf_request, from_cf_response, to_cf_event
 
@@ -231,11 +232,18 @@ class CloudFrontFunction:
         """Stop this function's ``node`` workers."""
         self._pool.close()
 
-    def run(self, cf_event: dict[str, Any], deadline: float | None = None) -> dict[str, Any]:
+    def run(
+        self,
+        cf_event: dict[str, Any],
+        deadline: float | None = None,
+        trace: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Run the function on a CloudFront Functions event; returns its raw result.
 
         Prints what the function logged (captured per invocation like a Python handler's
-        prints); its compute utilization goes into the captured output.
+        prints); its compute utilization goes into the captured output. With ``trace``, the
+        raw result and the origin change the function asked for are left in it
+        (``"result"``, ``"origin"``).
         """
         if deadline is None:
             deadline = time.monotonic() + 5.0
@@ -249,12 +257,17 @@ class CloudFrontFunction:
                 reply = self._pool.call({"eventJson": event_json}, deadline)
         except (WorkerTimeout, WorkerDied) as exc:
             raise self._stopped(exc) from None
-        return self._result(reply)
+        return self._result(reply, trace)
 
-    async def arun(self, cf_event: dict[str, Any], deadline: float | None = None) -> dict[str, Any]:
+    async def arun(
+        self,
+        cf_event: dict[str, Any],
+        deadline: float | None = None,
+        trace: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """:meth:`run` awaited on the event loop (the ASGI door), no thread hop."""
         if not isinstance(self._pool, NodePool):
-            return await asyncio.to_thread(self.run, cf_event, deadline)
+            return await asyncio.to_thread(self.run, cf_event, deadline, trace)
         if deadline is None:
             deadline = time.monotonic() + 5.0
         line = b"E" + json.dumps(cf_event, separators=(",", ":")).encode()
@@ -262,7 +275,7 @@ class CloudFrontFunction:
             raw = await self._pool.acall_raw(line, deadline, self.max_compute_ms / 1000)
         except (WorkerTimeout, WorkerDied) as exc:
             raise self._stopped(exc) from None
-        return self._result(_split_reply(raw))
+        return self._result(_split_reply(raw), trace)
 
     def _stopped(self, exc: Exception) -> FunctionExecutionError:
         if isinstance(exc, WorkerTimeout):
@@ -275,7 +288,7 @@ class CloudFrontFunction:
             f"The CloudFront function {self.name} crashed ({exc})", handler=self.name
         )
 
-    def _result(self, reply: dict[str, Any]) -> dict[str, Any]:
+    def _result(self, reply: dict[str, Any], trace: dict[str, Any] | None) -> dict[str, Any]:
         compute_us = float(reply.get("computeUs", 0.0))
         utilization = round(compute_us / (self.compute_budget_ms * 10))
         self.last_compute_utilization = utilization
@@ -307,10 +320,16 @@ class CloudFrontFunction:
                 f"{err.get('message', '')}",
                 handler=self.name,
             )
+        result: Any = json.loads(reply.get("resultJson") or "null")
+        if trace is not None:
+            trace["result"] = result
         origin = reply.get("origin")
         if origin:
-            sys.stdout.write(f"{self.name}: origin change requested {json.dumps(origin)}\n")
-        result: Any = json.loads(reply.get("resultJson") or "null")
+            change = origin_change(origin, self.name)
+            if change is None:  # cf.createRequestOriginGroup(): not applied here
+                sys.stdout.write(f"{self.name}: origin change not applied {json.dumps(origin)}\n")
+            elif trace is not None:
+                trace["origin"] = change
         if not isinstance(result, dict):
             what = "nothing" if result is None else type(result).__name__
             raise FunctionExecutionError(
@@ -320,7 +339,9 @@ class CloudFrontFunction:
             )
         return result
 
-    def _start(self, event: dict[str, Any], context: Any) -> tuple[dict[str, Any], float | None]:
+    def _start(
+        self, event: dict[str, Any], context: Any
+    ) -> tuple[dict[str, Any], float | None, dict[str, Any] | None]:
         cf = event["Records"][0]["cf"]
         event_type = cf["config"]["eventType"]
         if event_type not in EVENT_TYPES:
@@ -332,7 +353,12 @@ class CloudFrontFunction:
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         if remaining is not None:
             deadline = time.monotonic() + remaining() / 1000
-        return to_cf_event(event, self.runtime), deadline
+        cf_event = to_cf_event(event, self.runtime)
+        # the trace shows the event this function really received (core.handlers.LambdaContext)
+        trace: dict[str, Any] | None = None
+        if hasattr(context, "edge_trace"):
+            trace = context.edge_trace = {"event": cf_event}
+        return cf_event, deadline, trace
 
     @staticmethod
     def _back(event: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
@@ -345,13 +371,13 @@ class CloudFrontFunction:
 
     def __call__(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """Run on a Lambda@Edge-shaped event; return a Lambda@Edge-shaped result."""
-        cf_event, deadline = self._start(event, context)
-        return self._back(event, self.run(cf_event, deadline))
+        cf_event, deadline, trace = self._start(event, context)
+        return self._back(event, self.run(cf_event, deadline, trace))
 
     async def acall(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """:meth:`__call__` for the ASGI door (read by ``handlers.HandlerRunner``)."""
-        cf_event, deadline = self._start(event, context)
-        return self._back(event, await self.arun(cf_event, deadline))
+        cf_event, deadline, trace = self._start(event, context)
+        return self._back(event, await self.arun(cf_event, deadline, trace))
 
     @staticmethod
     def validation_error(exc: CloudFrontError) -> CloudFrontError:
