@@ -228,12 +228,13 @@ class PipelineBase:
         result = yield CallHandler(runner, given, event_type, f.rid, timeout)
         step.duration = time.perf_counter() - t0
         step.output = runner.output
-        if (shown := runner.trace) is not None:  # a CloudFront Function (edge_middleware/js/)
-            step.origin_change = shown.get("origin")
         if isinstance(result, CloudFrontError):
             step.error = result.reason
         else:
             step.result = result
+        if (shown := runner.trace) is not None:  # a CloudFront Function: its own event shape
+            step.event, step.origin_change = shown["event"], shown.get("origin")
+            step.result = shown.get("result", step.result)
         return result, step
 
     def _invalid(
