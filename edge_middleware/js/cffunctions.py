@@ -38,16 +38,19 @@ from ..exceptions import (
 )
 from . import minirace
 from .engine import NodePool, WorkerDied, WorkerTimeout, find_node
+from .es51 import first_unsupported
 from .minirace import MiniRacerFunction
 from .origin_change import origin_change
 from .paths import resolve
 from .shapes import Runtime, from_cf_request, from_cf_response, to_cf_event
 
-__all__ = ["MAX_FUNCTION_SIZE", "CloudFrontFunction"]
+__all__ = ["MAX_FUNCTION_MEMORY", "MAX_FUNCTION_SIZE", "CloudFrontFunction"]
 
 RUNTIMES: tuple[Runtime, ...] = ("cloudfront-js-1.0", "cloudfront-js-2.0")
 #: CloudFront Functions quota: "Maximum size of a function: 10 KB".
 MAX_FUNCTION_SIZE = 10 * 1024
+#: CloudFront Functions quota: "Maximum memory: 2 MB" (enforced by the mini-racer engine).
+MAX_FUNCTION_MEMORY = 2 * 1024 * 1024
 #: CloudFront Functions run on viewer events only.
 EVENT_TYPES = ("viewer-request", "viewer-response")
 
@@ -163,6 +166,16 @@ class CloudFrontFunction:
                 f"a function of at most {MAX_FUNCTION_SIZE} bytes (10 KB, CloudFront Functions' "
                 f"maximum function size); it is {size} bytes",
             )
+        if runtime == "cloudfront-js-1.0":
+            unsupported = first_unsupported(text)
+            if unsupported is not None:
+                construct, line = unsupported
+                raise ConfigurationError(
+                    "CloudFrontFunction.source",
+                    f"{name or default_name} line {line}: {construct}",
+                    "code that cloudfront-js-1.0 runs (ES 5.1 with template literals, arrow "
+                    f"functions, rest parameters and **): {construct} need cloudfront-js-2.0",
+                )
         kvs = _load_kvs(key_value_store, "CloudFrontFunction.key_value_store")
         if key_value_store is not None and runtime != "cloudfront-js-2.0":
             raise ConfigurationError(
@@ -190,6 +203,7 @@ class CloudFrontFunction:
             "runtime": runtime,
             "kvs": {key_value_store_id: kvs} if key_value_store is not None else {},
             "limitMs": self.max_compute_ms,
+            "memoryBytes": MAX_FUNCTION_MEMORY,
             "name": f"{self.name}.js",
         }
         where = f"CloudFrontFunction({self.name!r})"

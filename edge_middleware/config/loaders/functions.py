@@ -177,8 +177,13 @@ def _build(r: TemplateResolver, logical: str, name: str, options: dict[str, Any]
         code = r.render(require(r._props(logical), "FunctionCode", path))
         if not isinstance(code, str):
             raise ConfigurationError(child(path, "FunctionCode"), code, "inline JavaScript")
-        with wrap_errors(path):
-            built = CloudFrontFunction(code, code=True, name=name, **options)
+        try:
+            with wrap_errors(path):
+                built = CloudFrontFunction(code, code=True, name=name, **options)
+        except ConfigurationError as exc:
+            if exc.field != "CloudFrontFunction.source":  # the size, the 1.0 syntax check
+                raise
+            raise ConfigurationError(child(path, "FunctionCode"), exc.value, exc.expected) from None
         r._js[logical] = built
     return built
 
