@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,35 +21,27 @@ from edge_middleware import (
     Origin,
 )
 from edge_middleware.devtools.inspector import MASK, Inspector, mount_inspector
-from edge_middleware.js import CloudFrontFunction
 
 try:  # tests/ on sys.path, or the repository root on it (as in conftest.py)
     from frontdoor_apps import make_flask_app, make_starlette_app
+    from js_loaded import LoadedFunctions
 except ImportError:  # pragma: no cover
     from tests.frontdoor_apps import make_flask_app, make_starlette_app
+    from tests.js_loaded import LoadedFunctions
 
 if shutil.which("node") is None:  # pragma: no cover - .ci/run installs Debian's nodejs
     pytest.skip("needs node (apt-get install nodejs)", allow_module_level=True)
 
-FUNCTIONS = Path(__file__).parent / "fixtures" / "js" / "functions"
 NO_CACHE = CachePolicy(0, 0, 0)
 SECRET = "cookie-secret-123"
 
-_loaded: dict[str, CloudFrontFunction] = {}
-
-
-def function(name: str) -> CloudFrontFunction:
-    if name not in _loaded:
-        _loaded[name] = CloudFrontFunction(FUNCTIONS / name)
-    return _loaded[name]
+function = LoadedFunctions()
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _close_workers() -> Iterator[None]:
     yield
-    for fn in _loaded.values():
-        fn.close()
-    _loaded.clear()
+    function.close()
 
 
 Get = Callable[..., Any]

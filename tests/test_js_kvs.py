@@ -201,3 +201,9 @@ def test_dev_server_config_loader_passes_kvs() -> None:
     _configs.append(cfg)
     assert path == TEMPLATE.resolve()
     assert _get("wsgi", cfg, "/old-page")[:2] == (302, "/new-page")
+
+
+def test_reload_watches_the_store_file() -> None:
+    cfg = _load(key_value_stores={"redirects": TEMPLATES / "redirects.json"})
+    fn = cfg.default.viewer_request.handler  # type: ignore[union-attr]
+    assert fn.source_files == ((TEMPLATES / "redirects.json").resolve(),)

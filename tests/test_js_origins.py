@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
@@ -21,38 +20,31 @@ from edge_middleware import (
     EdgeWSGIMiddleware,
     Origin,
 )
-from edge_middleware.js import CloudFrontFunction
+from edge_middleware.js import minirace
 
 try:  # tests/ on sys.path, or the repository root on it (as in conftest.py)
     from frontdoor_apps import make_flask_app, make_starlette_app
+    from js_loaded import LoadedFunctions
 except ImportError:  # pragma: no cover
     from tests.frontdoor_apps import make_flask_app, make_starlette_app
+    from tests.js_loaded import LoadedFunctions
 
 if shutil.which("node") is None:  # pragma: no cover - .ci/run installs Debian's nodejs
     pytest.skip("needs node (apt-get install nodejs)", allow_module_level=True)
 
-FUNCTIONS = Path(__file__).parent / "fixtures" / "js" / "functions"
 NO_CACHE = CachePolicy(0, 0, 0)
 ORIGINS = [
     Origin("site", domain_name="site.example.com", custom_headers=(("x-from", "site"),)),
     Origin("eu", domain_name="eu.example.com"),
 ]
 
-_loaded: dict[str, CloudFrontFunction] = {}
-
-
-def function(name: str) -> CloudFrontFunction:
-    if name not in _loaded:
-        _loaded[name] = CloudFrontFunction(FUNCTIONS / name)
-    return _loaded[name]
+function = LoadedFunctions()
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _close_workers() -> Iterator[None]:
     yield
-    for fn in _loaded.values():
-        fn.close()
-    _loaded.clear()
+    function.close()
 
 
 class Seen(NamedTuple):
@@ -77,17 +69,17 @@ def _seen(status: int, x_cache: str, logs: dict[str, list[dict[str, Any]]]) -> S
 
 
 @pytest.fixture(params=["asgi", "wsgi"])
-def door(request: pytest.FixtureRequest) -> Callable[[str], Send]:
+def door(request: pytest.FixtureRequest) -> Callable[..., Send]:
     """``door(function file)`` -> ``send(path, headers)``: origin ``site`` is app A (the
     wrapped app), origin ``eu`` and the domain ``far.example.com`` are app B."""
 
-    def make(name: str) -> Send:
+    def make(name: str, **options: Any) -> Send:
         config = EdgeConfig(
             origins=ORIGINS,
             default=Behavior(
                 target_origin_id="site",
                 cache=NO_CACHE,
-                viewer_request=function(name),
+                viewer_request=function(name, **options),
             ),
         )
         logs: dict[str, list[dict[str, Any]]] = {"A": [], "B": []}
@@ -138,6 +130,17 @@ def test_select_origin_by_id_sends_the_request_to_that_origin(door: Callable[[st
     assert "x-from" not in chosen.headers
     again = send("/page", {"X-Origin-Id": "site"})
     assert (again.app, again.headers["x-from"]) == ("A", "site")
+
+
+def test_origin_changes_on_the_mini_racer_engine(door: Callable[..., Send]) -> None:
+    if not minirace.available():  # pragma: no cover - the [js] extra
+        pytest.skip("needs mini-racer (pip install edge-middleware[js])")
+    send = door("select-origin.js", engine="mini-racer")
+    assert send("/page", {"X-Origin-Id": "eu"})[:3] == (200, "Miss from cloudfront", "B")
+    assert send("/page", {"X-Origin-Id": "nowhere"}).status == 503
+    send = door("update-origin.js", engine="mini-racer")
+    eu = send("/eu/list")
+    assert (eu.app, eu.path, eu.headers["x-stage"]) == ("B", "/v2/eu/list", "production")
 
 
 def test_select_unknown_origin_id_fails_the_function(door: Callable[[str], Send]) -> None:

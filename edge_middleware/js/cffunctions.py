@@ -177,6 +177,9 @@ class CloudFrontFunction:
                     f"functions, rest parameters and **): {construct} need cloudfront-js-2.0",
                 )
         kvs = _load_kvs(key_value_store, "CloudFrontFunction.key_value_store")
+        self._kvs_file = (
+            resolve(key_value_store) if isinstance(key_value_store, str | os.PathLike) else None
+        )
         if key_value_store is not None and runtime != "cloudfront-js-2.0":
             raise ConfigurationError(
                 "CloudFrontFunction.key_value_store", "cloudfront-js-1.0", "cloudfront-js-2.0"
@@ -224,8 +227,8 @@ class CloudFrontFunction:
 
     @property
     def source_files(self) -> tuple[Path, ...]:
-        """The file the code came from (watched by ``serve --reload``)."""
-        return (self.path,) if self.path is not None else ()
+        """The files the code and the KeyValueStore came from (watched by ``serve --reload``)."""
+        return tuple(p for p in (self.path, self._kvs_file) if p is not None)
 
     def _key(self) -> tuple[str, str, str]:
         return (self.code, self.runtime, self._kvs_json)
