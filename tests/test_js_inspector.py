@@ -145,6 +145,14 @@ def test_viewer_response_and_errors_in_the_function_shape(
     assert vreq["event"]["request"]["uri"] == "/bad-status"
     assert "generated a response" in vreq["diff_note"]
 
+    get("/read-only")  # the pipeline's validation of the converted result
+    vreq = _steps(get)["viewer-request"]
+    assert vreq["error_field"] == 'request.headers["via"]'
+    assert vreq["result"]["headers"]["via"] == {"value": "1.1 me"}
+    page = get(get("/_edge/api/requests")[0]["url"])
+    assert '<span class="hl">    &quot;via&quot;: {</span>' in page
+    assert "is not in the result" not in page
+
     get("/throw")
     vreq = _steps(get)["viewer-request"]
     assert "thrown on purpose" in vreq["error"] and vreq["result"] is None
