@@ -35,6 +35,7 @@ from .functions import (
     KeyValueStoresArg,
     check_key_value_stores,
     cloudfront_function_ref_in_template,
+    function_keys,
     kvs_attribute,
     node_function,
 )
@@ -261,17 +262,7 @@ class TemplateResolver:
         return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
 
     def _function_keys(self, logical: str) -> list[str]:
-        """Handler keys for a referenced function, version or alias resource."""
-        kind = self._type(logical)
-        if kind in FUNCTION_TYPES:
-            return [self._function_name(logical), logical]
-        if kind in ("AWS::Lambda::Version", "AWS::Lambda::Alias"):
-            target = self.clean(self._props(logical).get("FunctionName"))
-            keys: list[str] = []
-            for inner in self._referenced(target):
-                keys.extend(self._function_keys(inner))
-            return [*keys, logical]
-        return []
+        return function_keys(self, logical, FUNCTION_TYPES)
 
     def _referenced(self, value: Any) -> list[str]:
         """Logical ids of the resources an expression refers to, in order."""

@@ -1,7 +1,7 @@
 """JavaScript in a template: ``AWS::CloudFront::Function`` resources, the KeyValueStores their
 ``FunctionConfig.KeyValueStoreAssociations`` name, ``AWS::CloudFront::KeyValueStore``
-resources (docs/cloudfront-functions.md §4, "KeyValueStore"), and ``nodejs*`` Lambda
-functions (SAM's ``CodeUri`` + ``Handler``).
+resources (docs/cloudfront-functions.md §4, "KeyValueStore"), ``nodejs*`` Lambda functions
+(SAM's ``CodeUri`` + ``Handler``) and the ``handlers=`` keys of Lambda function resources.
 
 A KeyValueStore's data lives in AWS (or in the S3 object of its ``ImportSource``), so each
 associated store is bound to local data with ``load_config(key_value_stores={key: data})``:
@@ -37,6 +37,7 @@ __all__ = [
     "KeyValueStoresArg",
     "check_key_value_stores",
     "cloudfront_function_ref_in_template",
+    "function_keys",
     "kvs_arn",
     "kvs_attribute",
     "node_function",
@@ -186,6 +187,20 @@ def _build(r: TemplateResolver, logical: str, name: str, options: dict[str, Any]
             raise ConfigurationError(child(path, "FunctionCode"), exc.value, exc.expected) from None
         r._js[logical] = built
     return built
+
+
+def function_keys(r: TemplateResolver, logical: str, function_types: frozenset[str]) -> list[str]:
+    """``handlers=`` keys for a referenced Lambda function, version or alias resource."""
+    kind = r._type(logical)
+    if kind in function_types:
+        return [r._function_name(logical), logical]
+    if kind in ("AWS::Lambda::Version", "AWS::Lambda::Alias"):
+        target = r.clean(r._props(logical).get("FunctionName"))
+        keys: list[str] = []
+        for inner in r._referenced(target):
+            keys.extend(function_keys(r, inner, function_types))
+        return [*keys, logical]
+    return []
 
 
 def node_function(
