@@ -111,6 +111,10 @@ class LambdaContext:
     identity: Any = None
     client_context: Any = None
     _deadline: float = field(default=0.0, repr=False)
+    #: What a handler object shows the trace instead of the pipeline's event and result, and
+    #: asks of the pipeline (a CloudFront Function: its own event shape, an origin change);
+    #: read back through :attr:`HandlerRunner.trace`.
+    edge_trace: dict[str, Any] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.invoked_function_arn:
@@ -205,6 +209,7 @@ class HandlerRunner:
 
     __slots__ = (
         "_captured",
+        "_ctx",
         "_stats",
         "func",
         "function_name",
@@ -232,6 +237,7 @@ class HandlerRunner:
         #: the event loop: no thread hop.
         self.own_deadline = bool(getattr(self.func, "keeps_own_deadline", False))
         self._captured: capture.Captured | None = None
+        self._ctx: LambdaContext | None = None
         #: [fast calls, slow strikes, demoted]; shared by every invocation copy
         self._stats = [0, 0, 0]
 
@@ -242,6 +248,7 @@ class HandlerRunner:
         run.is_async, run.mode, run._stats = self.is_async, self.mode, self._stats
         run.own_deadline = self.own_deadline
         run._captured = capture.Captured() if capture.installed() else None
+        run._ctx = None
         return run
 
     @property
@@ -249,8 +256,16 @@ class HandlerRunner:
         """What the handler printed during the call (only on an :meth:`invocation`)."""
         return self._captured.text if self._captured is not None else ""
 
+    @property
+    def trace(self) -> dict[str, Any] | None:
+        """What the handler left in its context's ``edge_trace`` (only on an
+        :meth:`invocation`; ``None`` for a plain handler)."""
+        return self._ctx.edge_trace if self._ctx is not None else None
+
     def context(self, request_id: str, timeout: float) -> LambdaContext:
-        return LambdaContext(self.function_name, request_id, timeout)
+        ctx = LambdaContext(self.function_name, request_id, timeout)
+        self._ctx = ctx
+        return ctx
 
     # -- where a call runs ------------------------------------------------------------------
     def placement(self) -> Placement:

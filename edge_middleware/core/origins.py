@@ -1,5 +1,6 @@
 """The origin side of a request: the ``request.origin`` object, CloudFront's added headers,
-and which configured origin an origin-request function switched to."""
+which configured origin an origin-request function switched to, and the origin a CloudFront
+Function chose (``cf.selectRequestOriginById`` / ``cf.updateRequestOrigin``)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,20 @@ from typing import Any
 
 from ..config.model import Behavior, EdgeConfig, Origin
 from ..config.settings import EdgeSettings
+from ..exceptions import ConfigurationError, FunctionExecutionError
 from .convert import ViewerRequest
 from .headers import capitalize
 from .simulate import simulated_values
 from .types import CFHeaders, CFOrigin, CFRequest
 
-__all__ = ["build_origin_object", "cloudfront_headers", "effective_origin", "match_origin"]
+__all__ = [
+    "FunctionOrigin",
+    "build_origin_object",
+    "cloudfront_headers",
+    "effective_origin",
+    "function_origin",
+    "match_origin",
+]
 
 #: Values CloudFront would compute from the viewer; override with
 #: ``EdgeSettings(cloudfront_header_values=(("cloudfront-viewer-country", "DE"),))``.
@@ -149,3 +158,53 @@ def effective_origin(origin: Origin, request: CFRequest) -> Origin:
     if target.get("keepaliveTimeout", origin.keepalive_timeout) != origin.keepalive_timeout:
         changes["keepalive_timeout"] = target["keepaliveTimeout"]
     return dataclasses.replace(origin, **changes) if changes else origin
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FunctionOrigin(Origin):
+    """An origin a CloudFront Function derived with ``cf.updateRequestOrigin()`` for one
+    request. Its ``id`` routes it (``origins=`` and the wrapped app, as :func:`match_origin`
+    does); its ``request.origin`` object is built per request, not cached under that id."""
+
+
+def function_origin(
+    config: EdgeConfig, current: Origin, change: dict[str, Any], handler: str
+) -> Origin:
+    """The origin a CloudFront Function asked for, from ``current`` (the behavior's).
+
+    ``change`` is ``{"select": origin_id}`` (``cf.selectRequestOriginById``) or
+    ``{"update": {Origin field: value}}`` (``cf.updateRequestOrigin``, its parameters already
+    mapped by ``edge_middleware.js.origin_change``). An unknown origin id, or parameters an
+    origin cannot have, fail the function: 503 ``FunctionExecutionError``
+    (docs/cloudfront-functions.md §4).
+    """
+    if "select" in change:
+        wanted = change["select"]
+        for origin in config.origins:
+            if origin.id == wanted:
+                return origin
+        known = [o.id for o in config.origins]
+        raise FunctionExecutionError(
+            f"cf.selectRequestOriginById({wanted!r}): the distribution has no origin with that "
+            f"id (its origins: {known})",
+            field="selectRequestOriginById",
+            handler=handler,
+        )
+    fields = dict(change["update"])
+    domain = fields.get("domain_name", current.domain_name)
+    route = current.id
+    if domain != current.domain_name:
+        # routed like an origin-request switch: a configured origin with that domain, else
+        # the domain itself (map it with origins={"eu.example.com": app_or_url})
+        route = next((o.id for o in config.origins if o.domain_name == domain), domain)
+    values = {f.name: getattr(current, f.name) for f in dataclasses.fields(Origin)}
+    values.update(fields, id=route)
+    try:
+        return FunctionOrigin(**values)
+    except ConfigurationError as exc:
+        param = exc.field.rpartition(".")[2]
+        raise FunctionExecutionError(
+            f"cf.updateRequestOrigin(): {param} {exc.value!r} is invalid; expected {exc.expected}",
+            field=f"updateRequestOrigin.{param}",
+            handler=handler,
+        ) from None

@@ -4,12 +4,13 @@
 
     edge-middleware serve APP --config FILE [--host 127.0.0.1] [--port 8000] [--reload]
                               [--redis URL] [--access-log FILE] [--log-secrets]
-                              [--policies FILE] [--tls | --cert FILE --key FILE]
+                              [--policies FILE] [--kvs STORE=FILE] [--tls | --cert F --key F]
                               [--trust-forwarded-proto] [--edge-token T] [--edge-allow-proxied]
     edge-middleware serve --origin URL --config FILE ...        (proxy-only, no APP)
     edge-middleware invoke HANDLER (--event FILE [--event-type TYPE] | --event-type TYPE --path P)
                            [--runtime cloudfront-js-2.0|nodejs20.x]   (HANDLER may be a .js)
     edge-middleware check FILE [--handler ARN=module:function ...] [--policies FILE ...]
+                          [--kvs STORE=FILE ...]
     edge-middleware invalidate PATH... (--redis URL | --server http://127.0.0.1:8000)
     edge-middleware --version
 
@@ -91,6 +92,7 @@ def _serve(args: argparse.Namespace) -> int:
         edge_allow_proxied=args.edge_allow_proxied,
         config=args.config,
         handlers=_mapping(args.handler, "--handler"),
+        key_value_stores=_mapping(args.kvs, "--kvs"),
         host=args.host,
         port=args.port,
         reload=args.reload,
@@ -187,6 +189,9 @@ def _version() -> str:
         return __version__
 
 
+_KVS_HELP = "bind a template's KeyValueStore (ARN, id, name or logical id) to a JSON file"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="edge-middleware",
@@ -220,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--handler", action="append", metavar="ARN=module:function", help="map a function ARN"
     )
+    serve.add_argument("--kvs", action="append", metavar="STORE=FILE", help=_KVS_HELP)
     serve.add_argument(
         "--interface", choices=("auto", "asgi", "wsgi"), default="auto", help="default: detect"
     )
@@ -295,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--handler", action="append", metavar="ARN=module:function", help="map a function ARN"
     )
+    check.add_argument("--kvs", action="append", metavar="STORE=FILE", help=_KVS_HELP)
     check.add_argument("--logical-id", help="which distribution of a CloudFormation template")
     check.add_argument(
         "--policies",

@@ -21,7 +21,8 @@ def _mapping(values: Sequence[str] | None, option: str) -> dict[str, str]:
     for item in values or ():
         key, sep, value = item.partition("=")
         if not sep or not key or not value:
-            raise ConfigurationError(option, item, "ARN_OR_NAME=module:function")
+            expected = "STORE=FILE" if option == "--kvs" else "ARN_OR_NAME=module:function"
+            raise ConfigurationError(option, item, expected)
         out[key.strip()] = value.strip()
     return out
 

@@ -22,6 +22,7 @@ def _load_for_check(
     handlers: dict[str, str],
     logical_id: str | None,
     policy_files: Sequence[str] | None = None,
+    key_value_stores: dict[str, str] | None = None,
 ) -> tuple[Any, list[str], list[tuple[str, str]], str]:
     """Load with every unmapped function given a placeholder and every unknown policy id a
     default policy, so the structure is checked; returns them too, and the error the
@@ -47,7 +48,11 @@ def _load_for_check(
     while True:
         try:
             config = load_config(
-                path, handlers=mapping, logical_id=logical_id, policies=policies or None
+                path,
+                handlers=mapping,
+                logical_id=logical_id,
+                policies=policies or None,
+                key_value_stores=key_value_stores or None,
             )
             return config, missing, missing_policies, first_error
         except ConfigurationError as exc:
@@ -84,7 +89,11 @@ def _check(args: argparse.Namespace) -> int:
 
     try:
         config, missing, missing_policies, unmapped_error = _load_for_check(
-            args.file, _mapping(args.handler, "--handler"), args.logical_id, args.policies
+            args.file,
+            _mapping(args.handler, "--handler"),
+            args.logical_id,
+            args.policies,
+            _mapping(args.kvs, "--kvs"),
         )
         Pipeline(config)  # imports every "module:function" handler
     except ConfigurationError as exc:

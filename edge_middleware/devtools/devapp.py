@@ -185,6 +185,7 @@ def load_edge_config(
     *,
     logical_id: str | None = None,
     policies: str | Sequence[str] | None = None,
+    key_value_stores: Mapping[str, str] | None = None,
 ) -> tuple[EdgeConfig, Path | None, str | None]:
     """``--config``: a file for ``load_config``, or ``module:attribute`` naming an EdgeConfig
     (or a mapping). Returns the config, the file it came from, the module it came from.
@@ -202,7 +203,11 @@ def load_edge_config(
         if not path.is_file():
             raise ConfigurationError("--config", spec, "an existing file")
         config = load_config(
-            path, handlers=dict(handlers or {}), logical_id=logical_id, policies=given
+            path,
+            handlers=dict(handlers or {}),
+            logical_id=logical_id,
+            policies=given,
+            key_value_stores=dict(key_value_stores or {}) or None,
         )
         return config, path.resolve(), None
     obj = import_object(spec, "--config")
@@ -210,7 +215,11 @@ def load_edge_config(
     if isinstance(obj, EdgeConfig):
         return obj, None, module
     if isinstance(obj, Mapping):
-        return load_config(obj, handlers=dict(handlers or {}), policies=given), None, module
+        stores = dict(key_value_stores or {}) or None
+        config = load_config(
+            obj, handlers=dict(handlers or {}), policies=given, key_value_stores=stores
+        )
+        return config, None, module
     raise ConfigurationError("--config", spec, "an EdgeConfig, a mapping or a config file")
 
 

@@ -284,6 +284,9 @@ def _step_html(step: dict[str, Any], error: dict[str, Any] | None) -> str:
         + (_e(output) if output else '<span class="none">(nothing)</span>')
         + "</pre>"
     )
+    change = step.get("origin_change")
+    if change:
+        parts.append("<h4>origin change</h4>" + _json_block(change))
     if step["returned"]:
         parts.append("<h4>returned</h4>" + _json_block(step["result"], step["error_field"]))
     if step["diff"]:

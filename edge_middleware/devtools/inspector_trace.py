@@ -104,6 +104,8 @@ def _step(step: TraceStep, copy: _Jsonable) -> dict[str, Any]:
         "error": step.error,
         "error_field": step.error_field,
         "output": copy(step.output),
+        # the origin a CloudFront Function chose (cf.selectRequestOriginById ...)
+        "origin_change": copy(step.origin_change),
     }
 
 
@@ -144,6 +146,7 @@ def _timeline(outcome: Outcome, copy: _Jsonable) -> list[dict[str, Any]]:
                     "error": "",
                     "error_field": "",
                     "output": "",
+                    "origin_change": None,
                 }
             ]
         out.extend(mine)
@@ -287,13 +290,18 @@ def _dumps(value: Any) -> str:
 
 
 def _event_part(step: dict[str, Any]) -> tuple[str, Any]:
-    """The request (request events) or response (response events) inside the step's event."""
+    """Where the request (request events) or response (response events) is in the step's
+    event, and its value: ``Records[0].cf.request`` in a Lambda@Edge event, ``request`` in a
+    CloudFront Functions event (``{version, context, viewer, request}``)."""
     part = "response" if step["event_type"].endswith("response") else "request"
+    event = step["event"]
+    if isinstance(event, dict) and "Records" not in event and "version" in event:
+        return part, event.get(part)
     try:
-        cf = step["event"]["Records"][0]["cf"]
+        cf = event["Records"][0]["cf"]
     except (KeyError, IndexError, TypeError):
-        return part, None
-    return part, cf.get(part) if isinstance(cf, dict) else None
+        return f"Records[0].cf.{part}", None
+    return f"Records[0].cf.{part}", cf.get(part) if isinstance(cf, dict) else None
 
 
 def _diff(step: dict[str, Any]) -> tuple[str | None, str]:
@@ -302,19 +310,20 @@ def _diff(step: dict[str, Any]) -> tuple[str | None, str]:
         return None, ""
     if not step["returned"]:
         return None, "the handler did not return (it raised or timed out)"
-    part, before = _event_part(step)
+    where, before = _event_part(step)
+    part = where.rpartition(".")[2]
     result = step["result"]
     if (
         part == "request"
         and isinstance(result, dict)
-        and "status" in result
+        and ("status" in result or "statusCode" in result)  # Lambda@Edge / CloudFront Function
         and "uri" not in result
     ):
         return None, "the handler generated a response instead of passing the request on"
     lines = difflib.unified_diff(
         _dumps(before).splitlines(),
         _dumps(result).splitlines(),
-        fromfile=f"event.Records[0].cf.{part}",
+        fromfile=f"event.{where}",
         tofile="result",
         lineterm="",
     )

@@ -21,6 +21,8 @@ class ServeOptions:
     app: str | None
     config: str | None = None
     handlers: dict[str, str] = field(default_factory=dict)
+    #: ``--kvs STORE=FILE``: local data for a template's KeyValueStores.
+    key_value_stores: dict[str, str] = field(default_factory=dict)
     host: str = "127.0.0.1"
     port: int = 8000
     reload: bool = False

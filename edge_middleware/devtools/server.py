@@ -160,7 +160,11 @@ class DevServer:
             self.wrapped_in_code = True
         else:
             config, self.config_file, self.config_module = load_edge_config(
-                opts.config, opts.handlers, logical_id=opts.logical_id, policies=opts.policies
+                opts.config,
+                opts.handlers,
+                logical_id=opts.logical_id,
+                policies=opts.policies,
+                key_value_stores=opts.key_value_stores,
             )
             # A reload starts with an empty in-process cache (old handlers' results are
             # gone); a Redis cache is shared and kept.
@@ -182,7 +186,11 @@ class DevServer:
             raise ServeError("--origin", origin, f"--origin wants an http(s):// URL: {origin!r}")
         require_extra("httpx", "proxy", "--origin")
         config, self.config_file, self.config_module = load_edge_config(
-            opts.config, opts.handlers, logical_id=opts.logical_id, policies=opts.policies
+            opts.config,
+            opts.handlers,
+            logical_id=opts.logical_id,
+            policies=opts.policies,
+            key_value_stores=opts.key_value_stores,
         )
         interface: Interface = "asgi" if opts.interface == "asgi" else "wsgi"
         origins = {o.id: origin for o in config.origins}

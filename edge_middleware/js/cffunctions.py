@@ -38,15 +38,19 @@ from ..exceptions import (
 )
 from . import minirace
 from .engine import NodePool, WorkerDied, WorkerTimeout, find_node
+from .es51 import first_unsupported
 from .minirace import MiniRacerFunction
+from .origin_change import origin_change
 from .paths import resolve
 from .shapes import Runtime, from_cf_request, from_cf_response, to_cf_event
 
-__all__ = ["MAX_FUNCTION_SIZE", "CloudFrontFunction"]
+__all__ = ["MAX_FUNCTION_MEMORY", "MAX_FUNCTION_SIZE", "CloudFrontFunction"]
 
 RUNTIMES: tuple[Runtime, ...] = ("cloudfront-js-1.0", "cloudfront-js-2.0")
 #: CloudFront Functions quota: "Maximum size of a function: 10 KB".
 MAX_FUNCTION_SIZE = 10 * 1024
+#: CloudFront Functions quota: "Maximum memory: 2 MB" (enforced by the mini-racer engine).
+MAX_FUNCTION_MEMORY = 2 * 1024 * 1024
 #: CloudFront Functions run on viewer events only.
 EVENT_TYPES = ("viewer-request", "viewer-response")
 
@@ -162,7 +166,20 @@ class CloudFrontFunction:
                 f"a function of at most {MAX_FUNCTION_SIZE} bytes (10 KB, CloudFront Functions' "
                 f"maximum function size); it is {size} bytes",
             )
+        if runtime == "cloudfront-js-1.0":
+            unsupported = first_unsupported(text)
+            if unsupported is not None:
+                construct, line = unsupported
+                raise ConfigurationError(
+                    "CloudFrontFunction.source",
+                    f"{name or default_name} line {line}: {construct}",
+                    "code that cloudfront-js-1.0 runs (ES 5.1 with template literals, arrow "
+                    f"functions, rest parameters and **): {construct} need cloudfront-js-2.0",
+                )
         kvs = _load_kvs(key_value_store, "CloudFrontFunction.key_value_store")
+        self._kvs_file = (
+            resolve(key_value_store) if isinstance(key_value_store, str | os.PathLike) else None
+        )
         if key_value_store is not None and runtime != "cloudfront-js-2.0":
             raise ConfigurationError(
                 "CloudFrontFunction.key_value_store", "cloudfront-js-1.0", "cloudfront-js-2.0"
@@ -189,6 +206,7 @@ class CloudFrontFunction:
             "runtime": runtime,
             "kvs": {key_value_store_id: kvs} if key_value_store is not None else {},
             "limitMs": self.max_compute_ms,
+            "memoryBytes": MAX_FUNCTION_MEMORY,
             "name": f"{self.name}.js",
         }
         where = f"CloudFrontFunction({self.name!r})"
@@ -209,8 +227,8 @@ class CloudFrontFunction:
 
     @property
     def source_files(self) -> tuple[Path, ...]:
-        """The file the code came from (watched by ``serve --reload``)."""
-        return (self.path,) if self.path is not None else ()
+        """The files the code and the KeyValueStore came from (watched by ``serve --reload``)."""
+        return tuple(p for p in (self.path, self._kvs_file) if p is not None)
 
     def _key(self) -> tuple[str, str, str]:
         return (self.code, self.runtime, self._kvs_json)
@@ -231,11 +249,18 @@ class CloudFrontFunction:
         """Stop this function's ``node`` workers."""
         self._pool.close()
 
-    def run(self, cf_event: dict[str, Any], deadline: float | None = None) -> dict[str, Any]:
+    def run(
+        self,
+        cf_event: dict[str, Any],
+        deadline: float | None = None,
+        trace: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Run the function on a CloudFront Functions event; returns its raw result.
 
         Prints what the function logged (captured per invocation like a Python handler's
-        prints); its compute utilization goes into the captured output.
+        prints); its compute utilization goes into the captured output. With ``trace``, the
+        raw result and the origin change the function asked for are left in it
+        (``"result"``, ``"origin"``).
         """
         if deadline is None:
             deadline = time.monotonic() + 5.0
@@ -249,12 +274,17 @@ class CloudFrontFunction:
                 reply = self._pool.call({"eventJson": event_json}, deadline)
         except (WorkerTimeout, WorkerDied) as exc:
             raise self._stopped(exc) from None
-        return self._result(reply)
+        return self._result(reply, trace)
 
-    async def arun(self, cf_event: dict[str, Any], deadline: float | None = None) -> dict[str, Any]:
+    async def arun(
+        self,
+        cf_event: dict[str, Any],
+        deadline: float | None = None,
+        trace: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """:meth:`run` awaited on the event loop (the ASGI door), no thread hop."""
         if not isinstance(self._pool, NodePool):
-            return await asyncio.to_thread(self.run, cf_event, deadline)
+            return await asyncio.to_thread(self.run, cf_event, deadline, trace)
         if deadline is None:
             deadline = time.monotonic() + 5.0
         line = b"E" + json.dumps(cf_event, separators=(",", ":")).encode()
@@ -262,7 +292,7 @@ class CloudFrontFunction:
             raw = await self._pool.acall_raw(line, deadline, self.max_compute_ms / 1000)
         except (WorkerTimeout, WorkerDied) as exc:
             raise self._stopped(exc) from None
-        return self._result(_split_reply(raw))
+        return self._result(_split_reply(raw), trace)
 
     def _stopped(self, exc: Exception) -> FunctionExecutionError:
         if isinstance(exc, WorkerTimeout):
@@ -275,7 +305,7 @@ class CloudFrontFunction:
             f"The CloudFront function {self.name} crashed ({exc})", handler=self.name
         )
 
-    def _result(self, reply: dict[str, Any]) -> dict[str, Any]:
+    def _result(self, reply: dict[str, Any], trace: dict[str, Any] | None) -> dict[str, Any]:
         compute_us = float(reply.get("computeUs", 0.0))
         utilization = round(compute_us / (self.compute_budget_ms * 10))
         self.last_compute_utilization = utilization
@@ -307,10 +337,16 @@ class CloudFrontFunction:
                 f"{err.get('message', '')}",
                 handler=self.name,
             )
+        result: Any = json.loads(reply.get("resultJson") or "null")
+        if trace is not None:
+            trace["result"] = result
         origin = reply.get("origin")
         if origin:
-            sys.stdout.write(f"{self.name}: origin change requested {json.dumps(origin)}\n")
-        result: Any = json.loads(reply.get("resultJson") or "null")
+            change = origin_change(origin, self.name)
+            if change is None:  # cf.createRequestOriginGroup(): not applied here
+                sys.stdout.write(f"{self.name}: origin change not applied {json.dumps(origin)}\n")
+            elif trace is not None:
+                trace["origin"] = change
         if not isinstance(result, dict):
             what = "nothing" if result is None else type(result).__name__
             raise FunctionExecutionError(
@@ -320,7 +356,9 @@ class CloudFrontFunction:
             )
         return result
 
-    def _start(self, event: dict[str, Any], context: Any) -> tuple[dict[str, Any], float | None]:
+    def _start(
+        self, event: dict[str, Any], context: Any
+    ) -> tuple[dict[str, Any], float | None, dict[str, Any] | None]:
         cf = event["Records"][0]["cf"]
         event_type = cf["config"]["eventType"]
         if event_type not in EVENT_TYPES:
@@ -332,7 +370,12 @@ class CloudFrontFunction:
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         if remaining is not None:
             deadline = time.monotonic() + remaining() / 1000
-        return to_cf_event(event, self.runtime), deadline
+        cf_event = to_cf_event(event, self.runtime)
+        # the trace shows the event this function really received (core.handlers.LambdaContext)
+        trace: dict[str, Any] | None = None
+        if hasattr(context, "edge_trace"):
+            trace = context.edge_trace = {"event": cf_event}
+        return cf_event, deadline, trace
 
     @staticmethod
     def _back(event: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
@@ -345,13 +388,13 @@ class CloudFrontFunction:
 
     def __call__(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """Run on a Lambda@Edge-shaped event; return a Lambda@Edge-shaped result."""
-        cf_event, deadline = self._start(event, context)
-        return self._back(event, self.run(cf_event, deadline))
+        cf_event, deadline, trace = self._start(event, context)
+        return self._back(event, self.run(cf_event, deadline, trace))
 
     async def acall(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """:meth:`__call__` for the ASGI door (read by ``handlers.HandlerRunner``)."""
-        cf_event, deadline = self._start(event, context)
-        return self._back(event, await self.arun(cf_event, deadline))
+        cf_event, deadline, trace = self._start(event, context)
+        return self._back(event, await self.arun(cf_event, deadline, trace))
 
     @staticmethod
     def validation_error(exc: CloudFrontError) -> CloudFrontError:

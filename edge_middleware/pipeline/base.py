@@ -17,7 +17,7 @@ from ..core.convert import reason_phrase
 from ..core.handlers import HandlerRunner
 from ..core.headers import CLOUDFRONT_ADDED, RawHeaders
 from ..core.limits import ORIGIN_BODY_LIMIT, VIEWER_BODY_LIMIT
-from ..core.origins import build_origin_object
+from ..core.origins import FunctionOrigin, build_origin_object
 from ..core.responses import error_page, new_request_id, via_id
 from ..core.types import EVENT_TYPES, CFHeaders, CFOrigin, CFRequest, CFResponse, EventType
 from ..core.validation import (
@@ -107,6 +107,8 @@ class PipelineBase:
     def _origin_object(self, origin: Origin, scheme: str) -> CFOrigin:
         """``request.origin`` depends only on the config and the scheme: built once each.
         Handlers get copies, so the shared object is never changed."""
+        if type(origin) is FunctionOrigin:  # cf.updateRequestOrigin(): this request's own
+            return build_origin_object(origin, scheme, self.settings)
         cache_key = (origin.id, scheme)
         obj = self._origin_objects.get(cache_key)
         if obj is None:
@@ -230,6 +232,9 @@ class PipelineBase:
             step.error = result.reason
         else:
             step.result = result
+        if (shown := runner.trace) is not None:  # a CloudFront Function: its own event shape
+            step.event, step.origin_change = shown["event"], shown.get("origin")
+            step.result = shown.get("result", step.result)
         return result, step
 
     def _invalid(

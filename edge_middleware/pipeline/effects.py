@@ -167,6 +167,8 @@ class TraceStep:
     error_field: str = ""
     #: What the handler printed (stdout, stderr, logging) during this call (``capture.py``).
     output: str = ""
+    #: The origin a CloudFront Function asked for (``core.origins.function_origin``).
+    origin_change: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

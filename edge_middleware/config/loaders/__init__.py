@@ -25,6 +25,7 @@ from ..settings import EdgeSettings
 from ._common import child, read_mapping
 from .cloudformation import is_template, template_to_config
 from .distribution import distribution_to_config
+from .functions import KeyValueStoresArg
 from .policies import PoliciesArg
 from .resolver import LiteralResolver
 from .toml import TOP_LEVEL, own_format_to_config
@@ -42,6 +43,7 @@ def load_config(
     logical_id: str | None = None,
     settings: EdgeSettings | None = None,
     policies: PoliciesArg = None,
+    key_value_stores: KeyValueStoresArg = None,
 ) -> EdgeConfig:
     """Build an :class:`~edge_middleware.EdgeConfig` from a distribution you already have.
 
@@ -65,6 +67,11 @@ def load_config(
     :param policies: cache or origin request policies by id, for a ``CachePolicyId`` that is
         not a managed one: a :class:`~edge_middleware.CachePolicy` /
         :class:`~edge_middleware.OriginRequestPolicy`, or the ``get-cache-policy`` output.
+    :param key_value_stores: local data for the KeyValueStores a template's CloudFront
+        Functions are associated with (``FunctionConfig.KeyValueStoreAssociations``): keyed by
+        the store's ARN, id, name or logical id, a mapping or a JSON file (``{key: value}`` or
+        AWS's import format). A store without one is a ``ConfigurationError`` naming the
+        function and the ARN (``config/loaders/functions.py``).
     :raises ConfigurationError: for any invalid value; ``field`` is its path in the source
         (``DistributionConfig.CacheBehaviors.Items[2].PathPattern``).
 
@@ -81,7 +88,9 @@ def load_config(
     # relative .js paths (CloudFront Functions, Node.js handlers) are the file's neighbours
     folder = None if isinstance(source, Mapping) else Path(source).resolve().parent
     with config_dir(folder):
-        return _load(doc, handlers, logical_id, settings, policies, folder or Path.cwd())
+        return _load(
+            doc, handlers, logical_id, settings, policies, folder or Path.cwd(), key_value_stores
+        )
 
 
 def _load(
@@ -91,8 +100,18 @@ def _load(
     settings: EdgeSettings,
     policies: PoliciesArg,
     base: Path,
+    key_value_stores: KeyValueStoresArg = None,
 ) -> EdgeConfig:
     kind = detect_format(doc)
+    if key_value_stores and kind != "cloudformation":
+        raise ConfigurationError(
+            "key_value_stores",
+            sorted(key_value_stores),
+            "a CloudFormation template whose functions have KeyValueStoreAssociations (a "
+            "DistributionConfig does not name its functions' stores: map the function to "
+            "CloudFrontFunction('fn.js', key_value_store='kvs.json') in handlers=; in our "
+            "format use key_value_store = 'kvs.json')",
+        )
     if kind == "cloudformation":
         from .sam_handlers import template_handlers  # SAM/CFN python functions (issue 14.5)
 
@@ -103,7 +122,12 @@ def _load(
                 cast("dict[str, HandlerLike]", from_template),
             )
         return template_to_config(
-            doc, logical_id=logical_id, handlers=handlers, settings=settings, policies=policies
+            doc,
+            logical_id=logical_id,
+            handlers=handlers,
+            settings=settings,
+            policies=policies,
+            key_value_stores=key_value_stores,
         )
     if kind == "distribution":
         return _distribution(doc, handlers=handlers, settings=settings, policies=policies)

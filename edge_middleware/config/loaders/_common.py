@@ -221,7 +221,7 @@ class FunctionRef:
     (a SAM function with a ``nodejs*`` Runtime, an ``AWS::CloudFront::Function``'s code).
     """
 
-    __slots__ = ("display", "keys", "local")
+    __slots__ = ("display", "keys", "local", "options")
 
     def __init__(
         self, display: str, keys: list[str], local: Callable[[], Any] | None = None
@@ -229,6 +229,9 @@ class FunctionRef:
         self.display = display
         self.keys = tuple(dict.fromkeys(k for k in keys if k))
         self.local = local
+        #: ``CloudFrontFunction`` options a ``.js`` path in ``handlers=`` keeps (the template
+        #: resource's runtime and KeyValueStore)
+        self.options: dict[str, Any] = {}
 
 
 def function_ref_from_arn(arn: str, extra_keys: tuple[str, ...] = ()) -> FunctionRef:
@@ -267,7 +270,7 @@ def lookup_handler(
                     from ...js import CloudFrontFunction, NodeHandler
 
                     if cloudfront_function:
-                        handler = CloudFrontFunction(handler)
+                        handler = CloudFrontFunction(handler, **ref.options)
                     else:  # "handlers/auth.handler": Lambda's Handler setting
                         handler = NodeHandler(handler, name=ref.display)
                 return Trigger(handler, include_body=include_body, name=ref.display)

@@ -11,7 +11,6 @@ Function ARNs and cache policy ids keep their meaning: ``!Ref AuthVersion``, ``!
 from __future__ import annotations
 
 import base64
-import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -25,14 +24,21 @@ from ._common import (
     FunctionRef,
     HandlersArg,
     child,
-    cloudfront_function_ref,
     function_ref_from_arn,
     read_mapping,
     read_str,
     require,
-    wrap_errors,
 )
 from .distribution import distribution_to_config
+from .functions import (
+    KVS_TYPE,
+    KeyValueStoresArg,
+    check_key_value_stores,
+    cloudfront_function_ref_in_template,
+    function_keys,
+    kvs_attribute,
+    node_function,
+)
 from .policies import (
     PoliciesArg,
     Value,
@@ -81,6 +87,7 @@ def template_to_config(
     handlers: HandlersArg,
     settings: EdgeSettings,
     policies: PoliciesArg,
+    key_value_stores: KeyValueStoresArg = None,
 ) -> EdgeConfig:
     """The EdgeConfig for the template's ``AWS::CloudFront::Distribution``."""
     resources = read_mapping(doc.get("Resources"), "Resources")
@@ -105,7 +112,7 @@ def template_to_config(
         name = found[0]
     path = f"Resources.{name}.Properties"
     props = read_mapping(resources[name].get("Properties"), path)
-    resolver = TemplateResolver(doc, policies)
+    resolver = TemplateResolver(doc, policies, key_value_stores)
     dc = resolver.clean(require(props, "DistributionConfig", path))
     return distribution_to_config(
         dc,
@@ -119,12 +126,19 @@ def template_to_config(
 class TemplateResolver:
     """Resolves a template's intrinsics for :func:`distribution_to_config`."""
 
-    def __init__(self, doc: Mapping[str, Any], policies: PoliciesArg = None) -> None:
+    def __init__(
+        self,
+        doc: Mapping[str, Any],
+        policies: PoliciesArg = None,
+        key_value_stores: KeyValueStoresArg = None,
+    ) -> None:
         self.resources: Mapping[str, Any] = doc.get("Resources") or {}
         self.parameters: Mapping[str, Any] = _mapping_or_empty(doc.get("Parameters"))
         self.mappings: Mapping[str, Any] = _mapping_or_empty(doc.get("Mappings"))
         self.conditions: Mapping[str, Any] = _mapping_or_empty(doc.get("Conditions"))
         self.policies = policies
+        #: local data for the template's KeyValueStores (``functions.py``)
+        self.stores = check_key_value_stores(key_value_stores)
         self._evaluating: set[str] = set()
         self._js: dict[str, Any] = {}  # JavaScript functions built from this template
 
@@ -150,76 +164,13 @@ class TemplateResolver:
         return ref
 
     def cloudfront_function(self, raw: Any, path: str) -> FunctionRef:
-        """What a ``FunctionARN`` names: an ``AWS::CloudFront::Function`` of this template
-        (run from its inline ``FunctionCode`` unless ``handlers=`` has its name), or an ARN."""
+        """What a ``FunctionARN`` names (``functions.py``)."""
         with _at(path):
             raw = self.clean(raw)
-        for logical in self._referenced(raw):
-            if self._type(logical) == "AWS::CloudFront::Function":
-                name = self.render(self._props(logical).get("Name")) or logical
-                arn = f"arn:aws:cloudfront::{ACCOUNT}:function/{name}"
-                build = functools.partial(self._cloudfront_function, logical)
-                return FunctionRef(arn, [arn, str(name), logical], build)
-        rendered = self._render_at(raw, path)
-        if not isinstance(rendered, str) or not rendered:
-            raise ConfigurationError(path, raw, "a CloudFront Function ARN")
-        return cloudfront_function_ref(rendered)
-
-    def _cloudfront_function(self, logical: str) -> Any:
-        """One CloudFrontFunction per resource, however many behaviors use it."""
-        built = self._js.get(logical)
-        if built is None:
-            from ...js import CloudFrontFunction
-
-            path = f"Resources.{logical}.Properties"
-            props = self._props(logical)
-            code = self.render(require(props, "FunctionCode", path))
-            if not isinstance(code, str):
-                raise ConfigurationError(child(path, "FunctionCode"), code, "inline JavaScript")
-            config_path = child(path, "FunctionConfig")
-            config = read_mapping(self.clean(require(props, "FunctionConfig", path)), config_path)
-            runtime = self.render(config.get("Runtime", "cloudfront-js-1.0"))
-            name = self.render(props.get("Name")) or logical
-            with wrap_errors(path):
-                built = CloudFrontFunction(code, code=True, runtime=runtime, name=str(name))
-            self._js[logical] = built
-        return built
+        return cloudfront_function_ref_in_template(self, raw, path, ACCOUNT, self.stores)
 
     def _node_function(self, logical: str) -> Callable[[], Any] | None:
-        """A builder for a ``nodejs*`` function resource (through versions and aliases):
-        SAM's ``CodeUri`` + ``Handler``, or ``Code.ZipFile``-less ``Handler`` under the cwd."""
-        kind = self._type(logical)
-        if kind in ("AWS::Lambda::Version", "AWS::Lambda::Alias"):
-            target = self.clean(self._props(logical).get("FunctionName"))
-            for inner in self._referenced(target):
-                found = self._node_function(inner)
-                if found is not None:
-                    return found
-            return None
-        if kind not in FUNCTION_TYPES:
-            return None
-        props = self._props(logical)
-        runtime = self.render(props.get("Runtime"))
-        if not (isinstance(runtime, str) and runtime.startswith("nodejs")):
-            return None
-
-        def build() -> Any:
-            built = self._js.get(logical)
-            if built is None:
-                from ...js import NodeHandler
-
-                path = f"Resources.{logical}.Properties"
-                handler = self.render(require(props, "Handler", path))
-                code_uri = self.render(props.get("CodeUri") or ".")
-                root = code_uri if isinstance(code_uri, str) else "."
-                with wrap_errors(path):
-                    built = NodeHandler(
-                        handler, root=root, runtime=runtime, name=self._function_name(logical)
-                    )
-                self._js[logical] = built
-            return built
-
-        return build
+        return node_function(self, logical, FUNCTION_TYPES)
 
     def cache_policy(self, raw: Any, path: str) -> CachePolicy:
         return self._policy(raw, path, "CachePolicy", find_cache_policy, cache_policy_from_config)
@@ -311,17 +262,7 @@ class TemplateResolver:
         return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
 
     def _function_keys(self, logical: str) -> list[str]:
-        """Handler keys for a referenced function, version or alias resource."""
-        kind = self._type(logical)
-        if kind in FUNCTION_TYPES:
-            return [self._function_name(logical), logical]
-        if kind in ("AWS::Lambda::Version", "AWS::Lambda::Alias"):
-            target = self.clean(self._props(logical).get("FunctionName"))
-            keys: list[str] = []
-            for inner in self._referenced(target):
-                keys.extend(self._function_keys(inner))
-            return [*keys, logical]
-        return []
+        return function_keys(self, logical, FUNCTION_TYPES)
 
     def _referenced(self, value: Any) -> list[str]:
         """Logical ids of the resources an expression refers to, in order."""
@@ -492,6 +433,8 @@ class TemplateResolver:
                 "WebsiteURL": f"http://{bucket}.s3-website-{REGION}.amazonaws.com",
                 "Arn": f"arn:aws:s3:::{bucket}",
             }.get(attr, f"{bucket}.{attr}")
+        if kind == KVS_TYPE:
+            return kvs_attribute(self, logical, attr, ACCOUNT)
         if attr == "Id":
             return logical
         return f"{logical}.{attr}"

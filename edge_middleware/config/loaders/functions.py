@@ -1,0 +1,242 @@
+"""JavaScript in a template: ``AWS::CloudFront::Function`` resources, the KeyValueStores their
+``FunctionConfig.KeyValueStoreAssociations`` name, ``AWS::CloudFront::KeyValueStore``
+resources (docs/cloudfront-functions.md §4, "KeyValueStore"), ``nodejs*`` Lambda functions
+(SAM's ``CodeUri`` + ``Handler``) and the ``handlers=`` keys of Lambda function resources.
+
+A KeyValueStore's data lives in AWS (or in the S3 object of its ``ImportSource``), so each
+associated store is bound to local data with ``load_config(key_value_stores={key: data})``:
+``data`` is a mapping, or a JSON file (``{key: value}`` or AWS's import format
+``{"data": [{"key", "value"}]}``, the format of an ``ImportSource`` object). ``key`` is the
+store's ARN, its id or name (the ARN's last part) or, for a store of the template, its logical
+id, its ``Name`` or its ``ImportSource.SourceArn``. A store with no binding is a
+``ConfigurationError`` naming the function and the ARN.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ...exceptions import ConfigurationError
+from ._common import (
+    FunctionRef,
+    child,
+    cloudfront_function_ref,
+    read_mapping,
+    require,
+    wrap_errors,
+)
+
+if TYPE_CHECKING:
+    from .cloudformation import TemplateResolver
+
+__all__ = [
+    "KVS_TYPE",
+    "KeyValueStoresArg",
+    "check_key_value_stores",
+    "cloudfront_function_ref_in_template",
+    "function_keys",
+    "kvs_arn",
+    "kvs_attribute",
+    "node_function",
+]
+
+KVS_TYPE = "AWS::CloudFront::KeyValueStore"
+FUNCTION_TYPE = "AWS::CloudFront::Function"
+#: ``load_config(key_value_stores=...)``: a store's key -> a mapping or a JSON file path.
+KeyValueStoresArg = Mapping[str, Mapping[str, Any] | str | os.PathLike[str]] | None
+#: CloudFront's quota: one KeyValueStore per function (DG, "Quotas").
+MAX_STORES_PER_FUNCTION = 1
+
+
+def check_key_value_stores(stores: Any) -> KeyValueStoresArg:
+    """``key_value_stores=`` as given, checked: keys are strings, values mappings or paths."""
+    if stores is None:
+        return None
+    if not isinstance(stores, Mapping):
+        raise ConfigurationError("key_value_stores", stores, "a mapping of store keys to data")
+    for key, data in stores.items():
+        if not isinstance(key, str) or not key:
+            raise ConfigurationError("key_value_stores", key, "a store ARN, id, name or logical id")
+        if not isinstance(data, Mapping | str | os.PathLike):
+            raise ConfigurationError(
+                f"key_value_stores[{key!r}]", data, "a mapping, or a JSON file path"
+            )
+    return stores
+
+
+def kvs_arn(store_id: str, account: str) -> str:
+    return f"arn:aws:cloudfront::{account}:key-value-store/{store_id}"
+
+
+def _store_id(r: TemplateResolver, logical: str) -> str:
+    name = r.render(r._props(logical).get("Name"))
+    return name if isinstance(name, str) and name else logical
+
+
+def kvs_attribute(r: TemplateResolver, logical: str, attr: str, account: str) -> Any:
+    """``!GetAtt Store.Arn`` / ``.Id`` / ``.Status`` of an ``AWS::CloudFront::KeyValueStore``
+    (a deployed store's id is a UUID; here it is the store's ``Name``)."""
+    store_id = _store_id(r, logical)
+    values = {"Arn": kvs_arn(store_id, account), "Id": store_id, "Status": "READY"}
+    return values.get(attr, f"{logical}.{attr}")
+
+
+def _associations(config: Mapping[str, Any], path: str) -> list[tuple[str, Any]]:
+    """``KeyValueStoreAssociations`` as (path, item): CloudFormation's list, or the API's
+    ``{"Quantity", "Items"}`` (``describe-function`` output)."""
+    raw = config.get("KeyValueStoreAssociations")
+    where = child(path, "KeyValueStoreAssociations")
+    if raw is None:
+        return []
+    if isinstance(raw, Mapping):
+        raw, where = raw.get("Items") or [], child(where, "Items")
+    if not isinstance(raw, list):
+        raise ConfigurationError(where, raw, "a list of {KeyValueStoreARN}")
+    return [(f"{where}[{i}]", item) for i, item in enumerate(raw)]
+
+
+def _bind(
+    r: TemplateResolver,
+    config: Mapping[str, Any],
+    path: str,
+    function: str,
+    stores: KeyValueStoresArg,
+) -> dict[str, Any]:
+    """``CloudFrontFunction`` options for the function's KeyValueStore, if it has one."""
+    found = _associations(config, path)
+    if not found:
+        return {}
+    if len(found) > MAX_STORES_PER_FUNCTION:
+        raise ConfigurationError(
+            child(path, "KeyValueStoreAssociations"),
+            len(found),
+            f"at most {MAX_STORES_PER_FUNCTION} KeyValueStore per function (CloudFront's quota; "
+            f"function {function})",
+        )
+    item_path, item = found[0]
+    item = read_mapping(r.clean(item), item_path)
+    arn_path = child(item_path, "KeyValueStoreARN")
+    raw = require(item, "KeyValueStoreARN", item_path)
+    arn = r.render(raw)
+    if not isinstance(arn, str) or not arn:
+        raise ConfigurationError(arn_path, raw, "a KeyValueStore ARN")
+    store_id = arn.rpartition("/")[2]
+    keys = [arn, store_id]
+    for logical in r._referenced(r.clean(raw)):
+        if r._type(logical) == KVS_TYPE:
+            source = r.clean(r._props(logical).get("ImportSource"))
+            source_arn = r.render(source.get("SourceArn")) if isinstance(source, Mapping) else None
+            keys += [logical, _store_id(r, logical), str(source_arn or "")]
+    keys = list(dict.fromkeys(k for k in keys if k))
+    for key in keys:
+        if stores is not None and key in stores:
+            return {"key_value_store": stores[key], "key_value_store_id": store_id}
+    raise ConfigurationError(
+        arn_path,
+        arn,
+        f"a KeyValueStore bound to local data for the CloudFront Function {function}: pass "
+        f"key_value_stores={{key: 'kvs.json' or a dict}} with one of {keys}",
+    )
+
+
+def cloudfront_function_ref_in_template(
+    r: TemplateResolver, raw: Any, path: str, account: str, stores: KeyValueStoresArg
+) -> FunctionRef:
+    """What a ``FunctionARN`` names: an ``AWS::CloudFront::Function`` of this template (run
+    from its inline ``FunctionCode`` unless ``handlers=`` has its name; a ``.js`` path there
+    keeps the resource's runtime and KeyValueStore), or an ARN."""
+    for logical in r._referenced(raw):
+        if r._type(logical) == FUNCTION_TYPE:
+            props = r._props(logical)
+            res_path = f"Resources.{logical}.Properties"
+            name = str(r.render(props.get("Name")) or logical)
+            config_path = child(res_path, "FunctionConfig")
+            config = read_mapping(r.clean(require(props, "FunctionConfig", res_path)), config_path)
+            options = {"runtime": r.render(config.get("Runtime", "cloudfront-js-1.0"))}
+            options.update(_bind(r, config, config_path, name, stores))
+            arn = f"arn:aws:cloudfront::{account}:function/{name}"
+            build = functools.partial(_build, r, logical, name, options)
+            ref = FunctionRef(arn, [arn, name, logical], build)
+            ref.options = options
+            return ref
+    rendered = r._render_at(raw, path)
+    if not isinstance(rendered, str) or not rendered:
+        raise ConfigurationError(path, raw, "a CloudFront Function ARN")
+    return cloudfront_function_ref(rendered)
+
+
+def _build(r: TemplateResolver, logical: str, name: str, options: dict[str, Any]) -> Any:
+    """One CloudFrontFunction per resource, however many behaviors use it."""
+    built = r._js.get(logical)
+    if built is None:
+        from ...js import CloudFrontFunction
+
+        path = f"Resources.{logical}.Properties"
+        code = r.render(require(r._props(logical), "FunctionCode", path))
+        if not isinstance(code, str):
+            raise ConfigurationError(child(path, "FunctionCode"), code, "inline JavaScript")
+        try:
+            with wrap_errors(path):
+                built = CloudFrontFunction(code, code=True, name=name, **options)
+        except ConfigurationError as exc:
+            if exc.field != "CloudFrontFunction.source":  # the size, the 1.0 syntax check
+                raise
+            raise ConfigurationError(child(path, "FunctionCode"), exc.value, exc.expected) from None
+        r._js[logical] = built
+    return built
+
+
+def function_keys(r: TemplateResolver, logical: str, function_types: frozenset[str]) -> list[str]:
+    """``handlers=`` keys for a referenced Lambda function, version or alias resource."""
+    kind = r._type(logical)
+    if kind in function_types:
+        return [r._function_name(logical), logical]
+    if kind in ("AWS::Lambda::Version", "AWS::Lambda::Alias"):
+        target = r.clean(r._props(logical).get("FunctionName"))
+        keys: list[str] = []
+        for inner in r._referenced(target):
+            keys.extend(function_keys(r, inner, function_types))
+        return [*keys, logical]
+    return []
+
+
+def node_function(
+    r: TemplateResolver, logical: str, function_types: frozenset[str]
+) -> Callable[[], Any] | None:
+    """A builder for a ``nodejs*`` function resource (through versions and aliases):
+    SAM's ``CodeUri`` + ``Handler``, or ``Code.ZipFile``-less ``Handler`` under the cwd."""
+    kind = r._type(logical)
+    if kind in ("AWS::Lambda::Version", "AWS::Lambda::Alias"):
+        target = r.clean(r._props(logical).get("FunctionName"))
+        for inner in r._referenced(target):
+            found = node_function(r, inner, function_types)
+            if found is not None:
+                return found
+        return None
+    if kind not in function_types:
+        return None
+    props = r._props(logical)
+    runtime = r.render(props.get("Runtime"))
+    if not (isinstance(runtime, str) and runtime.startswith("nodejs")):
+        return None
+
+    def build() -> Any:
+        built = r._js.get(logical)
+        if built is None:
+            from ...js import NodeHandler
+
+            path = f"Resources.{logical}.Properties"
+            handler = r.render(require(props, "Handler", path))
+            code_uri = r.render(props.get("CodeUri") or ".")
+            root = code_uri if isinstance(code_uri, str) else "."
+            with wrap_errors(path):
+                built = NodeHandler(
+                    handler, root=root, runtime=runtime, name=r._function_name(logical)
+                )
+            r._js[logical] = built
+        return built
+
+    return build
