@@ -301,26 +301,6 @@ def _asgi_call(
     return start["status"], _no_date(start["headers"]), body, len(ended)
 
 
-def _asgi_pair(
-    name: str, answer: Answer
-) -> tuple[Callable[..., Any], Callable[..., Any], list[Any], list[Any]]:
-    fast_seen: list[Any] = []
-    full_seen: list[Any] = []
-    clock = _clock
-    fast = EdgeMiddleware(_asgi_origin(answer, fast_seen), config=_config(name), clock=clock)
-    full = EdgeMiddleware(
-        _asgi_origin(answer, full_seen), config=_config(name, shortcuts=False), clock=clock
-    )
-    for mw in (fast, full):
-        mw.options.pipeline.request_id = lambda: "REQUEST-ID"
-    return (
-        (lambda *a: _asgi_call(fast, *a)),
-        (lambda *a: _asgi_call(full, *a)),
-        fast_seen,
-        full_seen,
-    )
-
-
 # -- WSGI ----------------------------------------------------------------------------------------
 
 
@@ -389,23 +369,20 @@ def _wsgi_call(
     return got[0], _no_date(got[1]), body
 
 
-def _wsgi_pair(
-    name: str, answer: Answer
+def _pair(
+    door: str, name: str, answer: Answer
 ) -> tuple[Callable[..., Any], Callable[..., Any], list[Any], list[Any]]:
+    """Two middlewares on two copies of the origin: with the short way and without it."""
+    wrap: Any = EdgeMiddleware if door == "asgi" else EdgeWSGIMiddleware
+    origin = _asgi_origin if door == "asgi" else _wsgi_origin
+    call: Any = _asgi_call if door == "asgi" else _wsgi_call
     fast_seen: list[Any] = []
     full_seen: list[Any] = []
-    fast = EdgeWSGIMiddleware(_wsgi_origin(answer, fast_seen), config=_config(name))
-    full = EdgeWSGIMiddleware(
-        _wsgi_origin(answer, full_seen), config=_config(name, shortcuts=False)
-    )
+    fast = wrap(origin(answer, fast_seen), config=_config(name), clock=_clock)
+    full = wrap(origin(answer, full_seen), config=_config(name, shortcuts=False), clock=_clock)
     for mw in (fast, full):
         mw.options.pipeline.request_id = lambda: "REQUEST-ID"
-    return (
-        (lambda *a: _wsgi_call(fast, *a)),
-        (lambda *a: _wsgi_call(full, *a)),
-        fast_seen,
-        full_seen,
-    )
+    return (lambda *a: call(fast, *a)), (lambda *a: call(full, *a)), fast_seen, full_seen
 
 
 def _clock() -> float:
@@ -449,8 +426,7 @@ def test_the_short_way_answers_as_the_pipeline_does(
 ) -> None:
     rng = random.Random(f"{door}-{name}")
     answers = [_cacheable(a) for a in ANSWERS] if name in CACHED else ANSWERS
-    pair = _asgi_pair if door == "asgi" else _wsgi_pair
-    pairs = {i: pair(name, a) for i, a in enumerate(answers)}
+    pairs = {i: _pair(door, name, a) for i, a in enumerate(answers)}
     cases = 300
     for _ in range(cases):
         method, scheme, path, query, headers, which = _case(rng, plain=name in CACHED)

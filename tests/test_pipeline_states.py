@@ -35,6 +35,7 @@ from edge_middleware.pipeline.effects import (
     Refresh,
     Store,
 )
+from edge_middleware.pipeline.flow import Flow
 
 NOW = 1_700_000_000.0
 NO_CACHE = CachePolicy(0, 0, 0)
@@ -106,8 +107,8 @@ class FakeDoor:
                 return None
         raise AssertionError(effect)  # pragma: no cover
 
-    def run(self, pipeline: Pipeline, request: ViewerRequest) -> Outcome:
-        gen = pipeline.run(request)
+    def run(self, pipeline: Pipeline, request: ViewerRequest, flow: Flow | None = None) -> Outcome:
+        gen = pipeline.run(request, flow)
         value: Any = None
         while True:
             try:
@@ -364,14 +365,7 @@ def test_a_prefetched_lookup_is_not_read_again() -> None:
     request = viewer()
     flow = p.flow(request)
     flow.prefetched = (key, stale)  # what the short way found: an expired copy
-    gen = p.run(request, flow)
-    value: Any = None
-    while True:
-        try:
-            value = door.perform(gen.send(value))
-        except StopIteration as stop:
-            out = stop.value
-            break
+    out = door.run(p, request, flow)
     assert door.kinds == ["JoinFlight", "FetchOrigin", "Store"]  # no Lookup
     assert (out.status, out.result_type) == (200, "Miss")
 
@@ -382,13 +376,6 @@ def test_a_prefetched_lookup_for_another_key_is_ignored() -> None:
     request = viewer()
     flow = p.flow(request)
     flow.prefetched = ("some|other|key", entry("some|other|key"))
-    gen = p.run(request, flow)
-    value: Any = None
-    while True:
-        try:
-            value = door.perform(gen.send(value))
-        except StopIteration as stop:
-            out = stop.value
-            break
+    out = door.run(p, request, flow)
     assert door.kinds[0] == "Lookup"
     assert (out.status, out.result_type, out.body) == (200, "Miss", b"ok")
