@@ -105,41 +105,66 @@ def _get(obj: dict[str, Any], key: str, typ: type, path: str, default: Any = _MI
     return value
 
 
-def _header_map(value: Any, path: str, settings: EdgeSettings) -> CFHeaders:
-    """A handler's header map checked and normalised (§1.4, decisions.md #2, #3)."""
+#: header names and keys already seen to be valid tokens (names repeat from call to call)
+_GOOD_TOKENS: set[str] = set()
+
+
+def _token(name: str) -> bool:
+    """Whether ``name`` is an HTTP token (a header name), remembering the valid ones."""
+    if name in _GOOD_TOKENS:
+        return True
+    if _TOKEN.fullmatch(name) is None:
+        return False
+    if len(_GOOD_TOKENS) < 4096:
+        _GOOD_TOKENS.add(name)
+    return True
+
+
+def _header_map(
+    value: Any, path: str, settings: EdgeSettings, known: CFHeaders | None = None
+) -> CFHeaders:
+    """A handler's header map checked and normalised (§1.4, decisions.md #2, #3).
+
+    ``known`` is the map the handler was given (already normalised): a header whose entries
+    are equal to it there is taken as it is, after the one check its values still need (a
+    handler adding a few headers to a response pays for those, not for every header)."""
     if not isinstance(value, dict):
         raise _fail(f"The field {path} must be an object.", path)
+    if known is not None:
+        done = _unchanged_headers(value, known)
+        if done is not None:
+            return done
     title = settings.key_capitalization == "title"
     by_entry_key = settings.header_identity == "entry-key"
     out: CFHeaders = {}
     for name, entries in value.items():
-        hpath = f'{path}["{name.lower()}"]'
-        if not _TOKEN.fullmatch(name):
-            raise _fail(f"The header name {name!r} is not a valid HTTP header name.", hpath)
+        if not _token(name):
+            reason = f"The header name {name!r} is not a valid HTTP header name."
+            raise _fail(reason, _hpath(path, name))
         if not isinstance(entries, list):
-            raise LambdaValidationError(BAD_HEADER_VALUE, field=hpath)
+            raise LambdaValidationError(BAD_HEADER_VALUE, field=_hpath(path, name))
+        lower = name.lower()
         default_key = (
             "-".join(p[:1].upper() + p[1:].lower() for p in name.split("-"))
             if title
             else capitalize(name)
         )
         for i, entry in enumerate(entries):
-            epath = f"{hpath}[{i}]"
             val = entry.get("value") if isinstance(entry, dict) else None
             if not isinstance(val, str):
-                raise LambdaValidationError(BAD_HEADER_VALUE, field=epath + ".value")
+                field = f"{_hpath(path, name)}[{i}].value"
+                raise LambdaValidationError(BAD_HEADER_VALUE, field=field)
             bad = _BAD_VALUE_CHAR.search(val)
             if bad:
                 reason = f"invalid character '%{ord(bad.group()):02X}' in header value"
-                raise _fail(reason, epath + ".value")
+                raise _fail(reason, f"{_hpath(path, name)}[{i}].value")
             key = entry.get("key")
             if key is None:
                 key = default_key
-            elif not isinstance(key, str) or not _TOKEN.fullmatch(key):
-                raise _fail(
-                    f"The header key {key!r} is not a valid HTTP header name.", epath + ".key"
-                )
-            ident = key.lower() if by_entry_key else name.lower()
+            elif not isinstance(key, str) or not _token(key):
+                reason = f"The header key {key!r} is not a valid HTTP header name."
+                raise _fail(reason, f"{_hpath(path, name)}[{i}].key")
+            ident = key.lower() if by_entry_key else lower
             if key.lower() != ident:  # the dict key is the identity: it also gives the name
                 key = default_key
             new: HeaderEntry = {"key": key, "value": val}
@@ -149,6 +174,40 @@ def _header_map(value: Any, path: str, settings: EdgeSettings) -> CFHeaders:
             else:
                 bucket.append(new)
     return out
+
+
+def _unchanged_headers(value: dict[str, Any], known: CFHeaders) -> CFHeaders | None:
+    """``value`` normalised when every header is either equal to ``known``'s (taken as it
+    is: fresh JSON lists, normalised when ``known`` was) or new and plain (a token name,
+    entries of a token ``key`` equal to the name but for case, and a ``value``); ``None``
+    when anything needs the full check (which then names the problem)."""
+    out: CFHeaders = {}
+    values: list[str] = []
+    for name, entries in value.items():
+        old = known.get(name)
+        if old is not None and entries == old:
+            out[name] = entries
+            values.extend(e["value"] for e in entries)
+            continue
+        if not (type(entries) is list and entries and _token(name) and name.islower()):
+            return None
+        for entry in entries:
+            key = entry.get("key") if type(entry) is dict else None
+            val = entry.get("value") if type(entry) is dict else None
+            if not (type(key) is str and type(val) is str and len(entry) == 2):
+                return None
+            if key.lower() != name or not _token(key):
+                return None
+            values.append(val)
+        out[name] = entries
+    if _BAD_VALUE_CHAR.search("\t".join(values)):
+        return None
+    return out
+
+
+def _hpath(path: str, name: str) -> str:
+    """The field path of header ``name`` in an error (built only when there is an error)."""
+    return f'{path}["{name.lower()}"]'
 
 
 def _check_headers(
