@@ -1,5 +1,6 @@
 """CloudFront Functions that change the request's origin (``cf.selectRequestOriginById``,
-``cf.updateRequestOrigin``), through both front doors with two real apps as two origins."""
+``cf.updateRequestOrigin``, ``cf.createRequestOriginGroup``), through both front doors with
+real apps as the origins."""
 
 from __future__ import annotations
 
@@ -200,3 +201,81 @@ def test_origin_change_is_in_the_trace() -> None:
     assert step.event_type == "viewer-request"
     assert step.origin_change == {"select": "eu"}
     assert json.dumps(step.origin_change)
+
+
+def _answering(status: int, body: bytes, seen: list[str], name: str) -> Any:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen.append(name)
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(name)
+        start_response(f"{status} X", [("Content-Type", "text/plain")])
+        return [body]
+
+    return app, wsgi
+
+
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+def test_create_request_origin_group_fails_over_to_the_secondary(kind: str) -> None:
+    seen: list[str] = []
+    down = _answering(503, b"down", seen, "down")
+    backup = _answering(200, b"backup", seen, "backup")
+    config = EdgeConfig(
+        origins=[Origin("down", "down.example.com"), Origin("backup", "backup.example.com")],
+        default=Behavior(
+            target_origin_id="down", cache=NO_CACHE, viewer_request=function("group-origin.js")
+        ),
+    )
+    pick = 0 if kind == "asgi" else 1
+    wrap: Any = EdgeMiddleware if kind == "asgi" else EdgeWSGIMiddleware
+    mw = wrap(down[pick], config=config, origins={"backup": backup[pick]})
+    if kind == "asgi":
+        client = TestClient(mw)
+
+        def get(headers: dict[str, str]) -> tuple[int, bytes]:
+            r = client.get("/page", headers=headers)
+            return r.status_code, r.content
+    else:
+        wclient = Client(mw)
+
+        def get(headers: dict[str, str]) -> tuple[int, bytes]:
+            r = wclient.get("/page", headers=headers)
+            return r.status_code, r.get_data()
+
+    assert get({}) == (200, b"backup")  # the group's primary answered 503: failover
+    assert seen == ["down", "backup"]
+    seen.clear()
+    assert get({"X-No-Group": "1"}) == (503, b"down")  # no group: the behavior's origin only
+    assert seen == ["down"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        "{originIds: ['down'], failoverCriteria: {statusCodes: [503]}}",
+        "{originIds: ['down', 'nowhere'], failoverCriteria: {statusCodes: [503]}}",
+        "{originIds: ['down', 'backup'], failoverCriteria: {statusCodes: [418]}}",
+        "{originIds: ['down', 'backup']}",
+    ],
+)
+def test_create_request_origin_group_with_bad_parameters_fails(params: str, tmp_path: Any) -> None:
+    from edge_middleware.js import CloudFrontFunction
+
+    call = f"cf.createRequestOriginGroup({params});"
+    body = f"function handler(event) {{ {call} return event.request; }}"
+    code = f"import cf from 'cloudfront';\n{body}\n"
+    path = tmp_path / "bad-group.js"
+    path.write_text(code)
+    seen: list[str] = []
+    config = EdgeConfig(
+        origins=[Origin("down", "down.example.com"), Origin("backup", "backup.example.com")],
+        default=Behavior(
+            target_origin_id="down", cache=NO_CACHE, viewer_request=CloudFrontFunction(str(path))
+        ),
+    )
+    mw = EdgeMiddleware(_answering(200, b"x", seen, "down")[0], config=config)
+    r = TestClient(mw).get("/page")
+    assert (r.status_code, r.headers["x-cache"]) == (503, "FunctionExecutionError from cloudfront")
+    assert seen == []

@@ -181,13 +181,19 @@ class EdgeConfig:
         return None
 
     def failover_origin(
-        self, behavior: Behavior, tried: Origin, method: str, status: int | None
+        self,
+        behavior: Behavior,
+        tried: Origin,
+        method: str,
+        status: int | None,
+        group: OriginGroup | None = None,
     ) -> Origin | None:
         """The origin to retry on after ``tried`` answered ``status`` (``None``: it could not
         be reached or timed out), or ``None`` when CloudFront does not fail over: the behavior
         targets no origin group, ``tried`` is not its primary, the method is not GET, HEAD or
-        OPTIONS, or the status is not one of the group's (docs/distributions.md)."""
-        group = self.origin_group_for(behavior)
+        OPTIONS, or the status is not one of the group's (docs/distributions.md). ``group`` is
+        one a CloudFront Function made for this request (``cf.createRequestOriginGroup``)."""
+        group = group or self.origin_group_for(behavior)
         if group is None or tried.id != group.members[0]:
             return None
         if method not in ("GET", "HEAD", "OPTIONS"):

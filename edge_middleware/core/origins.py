@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ..config.model import Behavior, EdgeConfig, Origin
+from ..config.model import Behavior, EdgeConfig, Origin, OriginGroup
 from ..config.settings import EdgeSettings
 from ..exceptions import ConfigurationError, FunctionExecutionError
 from .convert import ViewerRequest
@@ -20,6 +20,7 @@ __all__ = [
     "build_origin_object",
     "cloudfront_headers",
     "effective_origin",
+    "function_group",
     "function_origin",
     "match_origin",
 ]
@@ -167,6 +168,27 @@ class FunctionOrigin(Origin):
     does); its ``request.origin`` object is built per request, not cached under that id."""
 
 
+def _origin_by_id(config: EdgeConfig, wanted: str, call: str, handler: str) -> Origin:
+    for origin in config.origins:
+        if origin.id == wanted:
+            return origin
+    known = [o.id for o in config.origins]
+    raise FunctionExecutionError(
+        f"cf.{call}({wanted!r}): the distribution has no origin with that id "
+        f"(its origins: {known})",
+        field=call,
+        handler=handler,
+    )
+
+
+def function_group(change: dict[str, Any]) -> OriginGroup | None:
+    """The origin group ``cf.createRequestOriginGroup()`` made for this request, if any."""
+    group = change.get("group")
+    if group is None:
+        return None
+    return OriginGroup("function-origin-group", tuple(group["members"]), tuple(group["codes"]))
+
+
 def function_origin(
     config: EdgeConfig, current: Origin, change: dict[str, Any], handler: str
 ) -> Origin:
@@ -179,17 +201,12 @@ def function_origin(
     (docs/cloudfront-functions.md §4).
     """
     if "select" in change:
-        wanted = change["select"]
-        for origin in config.origins:
-            if origin.id == wanted:
-                return origin
-        known = [o.id for o in config.origins]
-        raise FunctionExecutionError(
-            f"cf.selectRequestOriginById({wanted!r}): the distribution has no origin with that "
-            f"id (its origins: {known})",
-            field="selectRequestOriginById",
-            handler=handler,
-        )
+        return _origin_by_id(config, change["select"], "selectRequestOriginById", handler)
+    if "group" in change:  # the request goes to the primary; fetch fails over to the secondary
+        members = change["group"]["members"]
+        for member in members[1:]:
+            _origin_by_id(config, member, "createRequestOriginGroup", handler)
+        return _origin_by_id(config, members[0], "createRequestOriginGroup", handler)
     fields = dict(change["update"])
     domain = fields.get("domain_name", current.domain_name)
     route = current.id

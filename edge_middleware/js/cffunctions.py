@@ -343,7 +343,7 @@ class CloudFrontFunction:
         origin = reply.get("origin")
         if origin:
             change = origin_change(origin, self.name)
-            if change is None:  # cf.createRequestOriginGroup(): not applied here
+            if change is None:
                 sys.stdout.write(f"{self.name}: origin change not applied {json.dumps(origin)}\n")
             elif trace is not None:
                 trace["origin"] = change

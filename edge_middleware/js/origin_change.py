@@ -1,9 +1,11 @@
-"""``cf.updateRequestOrigin()`` / ``cf.selectRequestOriginById()`` as the pipeline's origin
-change (docs/cloudfront-functions.md §4, "Origin modification").
+"""``cf.updateRequestOrigin()`` / ``cf.selectRequestOriginById()`` /
+``cf.createRequestOriginGroup()`` as the pipeline's origin change
+(docs/cloudfront-functions.md §4, "Origin modification").
 
 :func:`origin_change` turns what the function asked for (recorded by ``cf_runtime.js``) into
-``{"select": id}`` or ``{"update": {Origin field: value}}``; ``core.origins.function_origin``
-applies it to the distribution's origins when the request goes on.
+``{"select": id}``, ``{"update": {Origin field: value}}`` or ``{"group": {"members": (primary,
+secondary), "codes": (status, ...)}}``; ``core.origins.function_origin`` and
+``function_group`` apply it to the distribution's origins when the request goes on.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from ..exceptions import FunctionExecutionError
 
-__all__ = ["IGNORED_PARAMETERS", "origin_change"]
+__all__ = ["FAILOVER_STATUSES", "IGNORED_PARAMETERS", "origin_change"]
 
 #: Accepted and documented by CloudFront, with no local effect (there is no Origin Shield,
 #: no signing to S3 and no IPv6 choice here).
@@ -112,4 +114,42 @@ def origin_change(recorded: Any, handler: str) -> dict[str, Any] | None:
         return {"select": str(recorded["select"])}
     if "update" in recorded:
         return {"update": _update(recorded["update"], handler)}
+    if "group" in recorded:
+        return {"group": _group(recorded["group"], handler)}
     return None
+
+
+#: The statuses an origin group may fail over on (CloudFront's origin group failover criteria).
+FAILOVER_STATUSES = frozenset({400, 403, 404, 416, 500, 502, 503, 504})
+_GROUP_KNOWN = frozenset({"originIds", "failoverCriteria", "selectionCriteria"})
+
+
+def _group(params: Any, handler: str) -> dict[str, Any]:
+    """``cf.createRequestOriginGroup({originIds, failoverCriteria: {statusCodes},
+    selectionCriteria})``: two origin ids, primary first, and the statuses that fail over."""
+
+    def bad(param: str, value: Any, expected: str) -> FunctionExecutionError:
+        return FunctionExecutionError(
+            f"cf.createRequestOriginGroup(): {param} {value!r} is invalid; expected {expected}",
+            field=f"createRequestOriginGroup.{param}",
+            handler=handler,
+        )
+
+    if not isinstance(params, Mapping):
+        raise bad("parameters", params, "an object")
+    unknown = sorted(set(params) - _GROUP_KNOWN)
+    if unknown:
+        raise bad(unknown[0], params[unknown[0]], f"one of {sorted(_GROUP_KNOWN)}")
+    ids = params.get("originIds")
+    if not (isinstance(ids, list) and len(ids) == 2 and all(isinstance(i, str) for i in ids)):
+        raise bad("originIds", ids, "two origin ids, the primary first")
+    if ids[0] == ids[1]:
+        raise bad("originIds", ids, "two different origin ids")
+    criteria = params.get("failoverCriteria")
+    codes = criteria.get("statusCodes") if isinstance(criteria, Mapping) else None
+    if not (isinstance(codes, list) and codes and all(c in FAILOVER_STATUSES for c in codes)):
+        raise bad("failoverCriteria.statusCodes", codes, f"some of {sorted(FAILOVER_STATUSES)}")
+    selection = params.get("selectionCriteria", "default")
+    if selection not in ("default", "media-quality-based"):
+        raise bad("selectionCriteria", selection, "default | media-quality-based")
+    return {"members": (ids[0], ids[1]), "codes": tuple(int(c) for c in codes)}

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..cache.entry import CacheEntry
-from ..config.model import Behavior, Origin
+from ..config.model import Behavior, Origin, OriginGroup
 from ..core.convert import ViewerRequest
 from ..core.headers import RawHeaders
 from ..core.types import CFRequest
@@ -99,6 +99,8 @@ class Flow:
     #: the origin asked instead of the behavior's own: an origin group's secondary (failover),
     #: and the body as it was before origin-request ran (the failover request starts again)
     origin: Origin | None = None
+    #: an origin group a CloudFront Function made for this request (createRequestOriginGroup)
+    group: OriginGroup | None = None
     body_before_origin_request: bytes | None = None
     #: the request as the origin receives it, and the status the origin answered
     oreq: CFRequest | None = None

@@ -97,14 +97,13 @@ def fetch(p: PipelineBase, f: Flow) -> Step:
     origin, origin_id = match_origin(p.config, oreq, asked)
     event = p._event("origin-request", f.rid, oreq)
     # An origin group's primary is read whole, so that a failover leaves nothing streaming.
-    may_fail_over = p.config.failover_origin(f.behavior, asked, f.method, None) is not None
+    may_fail_over = p.config.failover_origin(f.behavior, asked, f.method, None, f.group) is not None
     resp = yield FetchOrigin(
         origin, origin_id, oreq, f.send_body, event, whole=f.quiet or may_fail_over
     )
     if may_fail_over:
-        secondary = p.config.failover_origin(
-            f.behavior, asked, f.method, None if isinstance(resp, CloudFrontError) else resp.status
-        )
+        status = None if isinstance(resp, CloudFrontError) else resp.status
+        secondary = p.config.failover_origin(f.behavior, asked, f.method, status, f.group)
         if secondary is not None:
             return _fail_over(f, asked, secondary, resp)
     f.now = now = p.clock()

@@ -17,7 +17,7 @@ from ..config.response_headers import apply_response_headers_policy, preflight_r
 from ..core.convert import reason_phrase
 from ..core.headers import RawHeaders, get_first, with_length, without
 from ..core.limits import MAX_HEADER_BYTES, MAX_URI_LENGTH, SERVER, VIEWER_BODY_LIMIT
-from ..core.origins import cloudfront_headers, function_origin
+from ..core.origins import cloudfront_headers, function_group, function_origin
 from ..core.validation import RequestResult, ResponseResult
 from ..exceptions import CloudFrontError, ViewerError
 from .base import PipelineBase
@@ -94,6 +94,7 @@ def viewer_request(p: PipelineBase, f: Flow) -> Step:
                 f.origin = function_origin(
                     p.config, p.config.origin_for(f.behavior), change, trig.display_name
                 )
+                f.group = function_group(change)
             except CloudFrontError as exc:
                 f.steps[-1].error = exc.reason
                 return (yield from fail(p, f, exc))
