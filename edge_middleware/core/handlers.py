@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import importlib
 import inspect
 import logging
@@ -130,6 +131,13 @@ class LambdaContext:
     def get_remaining_time_in_millis(self) -> int:
         """Milliseconds left before CloudFront gives up on this invocation."""
         return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@functools.lru_cache(maxsize=1024)
+def _context_names(function_name: str) -> tuple[str, str]:
+    """The ARN and log group a :class:`LambdaContext` shows (built once per function)."""
+    probe = LambdaContext(function_name, "", 1.0)
+    return probe.invoked_function_arn, probe.log_group_name
 
 
 def _function_name(name: str) -> str:
@@ -263,7 +271,14 @@ class HandlerRunner:
         return self._ctx.edge_trace if self._ctx is not None else None
 
     def context(self, request_id: str, timeout: float) -> LambdaContext:
-        ctx = LambdaContext(self.function_name, request_id, timeout)
+        arn, group = _context_names(self.function_name)
+        ctx = LambdaContext(
+            self.function_name,
+            request_id,
+            timeout,
+            invoked_function_arn=arn,
+            log_group_name=group,
+        )
         self._ctx = ctx
         return ctx
 

@@ -31,8 +31,10 @@ __all__ = [
     "headers_to_pairs",
     "headers_to_raw",
     "is_disallowed",
+    "raw_disallowed",
     "raw_get",
     "raw_header_problem",
+    "split_disallowed",
     "with_length",
     "without",
 ]
@@ -101,6 +103,22 @@ def raw_header_problem(raw: Iterable[tuple[bytes, bytes]]) -> str | None:
 def is_disallowed(lower: str) -> bool:
     """Whether a lower-case header name is on CloudFront's disallowed list (§3.1)."""
     return lower in DISALLOWED_HEADERS or lower.startswith(DISALLOWED_PREFIXES)
+
+
+@lru_cache(maxsize=4096)  # raw names repeat from response to response
+def raw_disallowed(name: bytes) -> bool:
+    """:func:`is_disallowed` for a raw header name of any case."""
+    return is_disallowed(name.decode("latin-1").lower())
+
+
+def split_disallowed(headers: Iterable[tuple[bytes, bytes]]) -> tuple[RawHeaders, RawHeaders]:
+    """``(shown, hidden)``: the headers a function may see, and the disallowed ones it never
+    sees, which go out again unchanged (lambda-edge.md §3.1)."""
+    shown: RawHeaders = []
+    hidden: RawHeaders = []
+    for pair in headers:
+        (hidden if raw_disallowed(pair[0]) else shown).append(pair)
+    return shown, hidden
 
 
 def without(headers: Iterable[tuple[bytes, bytes]], *names: bytes) -> RawHeaders:

@@ -9,7 +9,7 @@ from ..cache.entry import CacheEntry
 from ..cache.rules import StoreDecision, decide_storage, forwarded_to_origin
 from ..cache.rules import normalize_accept_encoding as _accept_encoding
 from ..config.model import Behavior, Origin, Trigger
-from ..core.convert import is_disallowed, reason_phrase
+from ..core.convert import reason_phrase
 from ..core.headers import (
     HOP_BY_HOP,
     RawHeaders,
@@ -17,6 +17,7 @@ from ..core.headers import (
     headers_from_raw,
     headers_to_raw,
     raw_get,
+    split_disallowed,
     with_length,
     without,
 )
@@ -195,7 +196,7 @@ def origin_response(p: PipelineBase, f: Flow) -> Step:
     assert a is not None and oreq is not None
     trig = f.behavior.origin_response
     if isinstance(trig, Trigger):
-        shown = [(k, v) for k, v in a.headers if not is_disallowed(k.decode("latin-1").lower())]
+        shown, hidden = split_disallowed(a.headers)
         response: CFResponse = {
             "status": str(a.status),
             "statusDescription": a.reason,
@@ -205,7 +206,6 @@ def origin_response(p: PipelineBase, f: Flow) -> Step:
         if isinstance(res, CloudFrontError):
             return (yield from fail(p, f, res))
         assert isinstance(res, ResponseResult)
-        hidden = [(k, v) for k, v in a.headers if is_disallowed(k.decode("latin-1").lower())]
         a.status, a.reason = res.status, res.status_description
         a.headers = headers_to_raw(res.headers) + hidden
         if res.body is not None:

@@ -10,13 +10,14 @@ from ..cache.entry import CacheEntry
 from ..cache.rules import cache_key, filter_vary
 from ..config.model import Trigger
 from ..config.response_headers import apply_response_headers_policy
-from ..core.convert import ViewerRequest, is_disallowed, reason_phrase
+from ..core.convert import ViewerRequest, reason_phrase
 from ..core.headers import (
     CLOUDFRONT_ADDED,
     HOP_BY_HOP,
     RawHeaders,
     headers_from_raw,
     headers_to_raw,
+    split_disallowed,
     with_length,
 )
 from ..core.limits import SERVER
@@ -117,11 +118,8 @@ def _viewer_headers(p: PipelineBase, f: Flow, a: Answer) -> RawHeaders:
 def _viewer_response_trigger(p: PipelineBase, f: Flow, trig: Trigger, a: Answer) -> Step:
     """Run viewer-response on the answer and apply its result to ``a``; returns the failure
     outcome when the function failed, else ``None``."""
-    shown = [
-        (k, v)
-        for k, v in a.headers
-        if not is_disallowed(k.decode("latin-1").lower()) and k.lower() not in HOP_BY_HOP
-    ]
+    shown, hidden = split_disallowed(a.headers)
+    shown = [(k, v) for k, v in shown if k.lower() not in HOP_BY_HOP]
     shown.append((b"Via", p._via(f.hv)))
     response: CFResponse = {
         "status": str(a.status),
@@ -136,7 +134,6 @@ def _viewer_response_trigger(p: PipelineBase, f: Flow, trig: Trigger, a: Answer)
         failed.origin_request = failed.origin_request or f.oreq
         return failed
     assert isinstance(res, ResponseResult)
-    hidden = [(k, v) for k, v in a.headers if is_disallowed(k.decode("latin-1").lower())]
     a.headers = [(k, v) for k, v in headers_to_raw(res.headers) if k.lower() != b"via"] + hidden
     if res.body is not None:  # only with EdgeSettings(viewer_response_body="allow")
         a.body, a.stream_rest = res.body, False
