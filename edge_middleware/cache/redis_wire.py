@@ -1,0 +1,484 @@
+"""A lean Redis client for the cache's hot path: the lookup (``MGET``) of every request.
+
+redis-py costs 30-100 µs per command over the network round trip itself, mostly in layers a
+cache lookup does not need: a blocking pool that takes a ``Condition`` per command, per-read
+timeouts built from ``asyncio.wait_for``, and a line-by-line stream reader. Here a command is
+packed in one write, its reply is parsed from whole buffers, and a connection is checked out
+of a plain ``deque`` (``pop``/``append`` are atomic, so no lock while a connection is idle).
+
+Each connection serves one command at a time: it is out of the pool from the write until its
+reply is read. A connection whose command failed, timed out or was cancelled is closed, never
+returned. A command that fails on a pooled connection (the server restarted since it was last
+used) is retried once on a new one. Sync pools are one per process (forgetting the parent's
+sockets after ``fork``), async pools one per event loop.
+
+Only plain TCP and unix sockets with optional ``AUTH`` and ``SELECT``: :func:`wire_params`
+returns None for anything else (TLS, RESP3, client options), and the storage then uses
+redis-py for everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+import weakref
+from collections import deque
+from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+__all__ = ["AsyncPool", "SyncPool", "pack", "parse", "wire_params"]
+
+#: What :func:`wire_params` understands; any other URL setting means "use redis-py".
+_PLAIN = frozenset({"host", "port", "db", "username", "password", "path", "connection_class"})
+
+
+def wire_params(url: str) -> dict[str, Any] | None:
+    """Address and handshake of a ``redis://`` or ``unix://`` URL, or None if the lean client
+    cannot serve it (``rediss://``, other query parameters)."""
+    from redis.connection import UnixDomainSocketConnection, parse_url
+
+    try:
+        options = parse_url(url)  # type: ignore[no-untyped-call]
+    except ValueError:
+        return None
+    cls = options.get("connection_class")
+    if not set(options) <= _PLAIN or cls not in (None, UnixDomainSocketConnection):
+        return None
+    if cls is not None and not options.get("path"):
+        return None
+    return {
+        "path": options.get("path") if cls is not None else None,
+        "host": options.get("host", "localhost"),
+        "port": int(options.get("port", 6379)),
+        "db": int(options.get("db") or 0),
+        "username": options.get("username"),
+        "password": options.get("password"),
+    }
+
+
+def pack(*args: bytes | str | int) -> bytes:
+    """One command in RESP (``*n`` then ``$len`` bulk strings)."""
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = (
+            arg.encode() if isinstance(arg, str) else b"%d" % arg if isinstance(arg, int) else arg
+        )
+        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)
+
+
+def _handshake(params: dict[str, Any]) -> list[bytes]:
+    commands = []
+    if params["password"] is not None:
+        user = () if params["username"] is None else (params["username"],)
+        commands.append(pack("AUTH", *user, params["password"]))
+    if params["db"]:
+        commands.append(pack("SELECT", params["db"]))
+    return commands
+
+
+class _Incomplete(Exception):
+    """The buffer holds part of a reply; ``need`` is the least total length worth parsing."""
+
+    def __init__(self, need: int) -> None:
+        self.need = need
+
+
+def parse(buf: bytes, pos: int = 0) -> tuple[Any, int]:
+    """The RESP2 reply at ``buf[pos:]`` and the position after it. An error reply comes back as
+    a ``ResponseError`` value; raises ``_Incomplete`` if the reply is not all there."""
+    end = buf.find(b"\r\n", pos)
+    if end < 0:
+        raise _Incomplete(len(buf) + 1)
+    kind, line, pos = buf[pos], buf[pos + 1 : end], end + 2
+    if kind == 36:  # $ bulk string
+        n = int(line)
+        if n < 0:
+            return None, pos
+        if len(buf) < pos + n + 2:
+            raise _Incomplete(pos + n + 2)
+        return buf[pos : pos + n], pos + n + 2
+    if kind == 42:  # * array
+        n = int(line)
+        if n < 0:
+            return None, pos
+        items = []
+        for _ in range(n):
+            item, pos = parse(buf, pos)
+            items.append(item)
+        return items, pos
+    if kind == 58:  # : integer
+        return int(line), pos
+    if kind == 43:  # + simple string
+        return line, pos
+    if kind == 45:  # - error
+        return ResponseError(line.decode("utf-8", "replace")), pos
+    raise RedisConnectionError(f"unexpected RESP reply type {chr(kind)!r}")
+
+
+def _checked(reply: Any) -> Any:
+    if isinstance(reply, ResponseError):
+        raise reply
+    return reply
+
+
+class _Conn:
+    """One blocking socket; :meth:`call` writes a command and reads its whole reply."""
+
+    def __init__(self, params: dict[str, Any], timeout: float) -> None:
+        if params["path"] is not None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            try:
+                sock.connect(params["path"])
+            except BaseException:
+                sock.close()
+                raise
+        else:
+            sock = socket.create_connection((params["host"], params["port"]), timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = sock
+        try:
+            for command in _handshake(params):
+                _checked(self.call(command))
+        except BaseException:
+            sock.close()
+            raise
+
+    def call(self, packed: bytes) -> Any:
+        sock = self.sock
+        sock.sendall(packed)
+        buf = sock.recv(65536)
+        try:
+            return parse(buf)[0]
+        except _Incomplete as more:
+            need = more.need
+        chunks, have = [buf], len(buf)
+        while True:
+            while have < need:
+                data = sock.recv(max(65536, need - have))
+                if not data:
+                    raise RedisConnectionError("Redis closed the connection")
+                chunks.append(data)
+                have += len(data)
+            buf = b"".join(chunks)
+            chunks = [buf]
+            try:
+                return parse(buf)[0]
+            except _Incomplete as more:
+                need = more.need
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+#: Sync pools to reset in a forked child (it must not share its parent's sockets).
+_SYNC_POOLS: weakref.WeakSet[SyncPool] = weakref.WeakSet()
+
+
+def _after_fork() -> None:  # pragma: no cover - runs in forked children
+    for pool in list(_SYNC_POOLS):
+        pool.forget()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+class SyncPool:
+    """Connections for blocking callers (WSGI threads); at most ``max_connections`` open, a
+    caller waits up to ``pool_timeout`` for one when all are busy."""
+
+    def __init__(
+        self, params: dict[str, Any], timeout: float, max_connections: int, pool_timeout: float
+    ) -> None:
+        self._params = params
+        self._timeout = timeout
+        self._max = max_connections
+        self._pool_timeout = pool_timeout
+        self._idle: deque[_Conn] = deque()
+        self._count = 0
+        self._cond = threading.Condition()
+        self._waiting = 0
+        _SYNC_POOLS.add(self)
+
+    def forget(self) -> None:
+        """Drop every connection without closing it (after ``fork``: the parent owns them)."""
+        self._idle = deque()
+        self._count = 0
+        self._cond = threading.Condition()
+        self._waiting = 0
+
+    def execute(self, *args: bytes | str | int) -> Any:
+        """Run one command; its reply (``bytes``, ``int``, ``None``, lists of them)."""
+        packed = pack(*args)
+        conn, fresh = self._checkout()
+        try:
+            reply = conn.call(packed)
+        except TimeoutError:
+            self._discard(conn)
+            raise
+        except (OSError, RedisConnectionError):
+            self._discard(conn)
+            if fresh:
+                raise
+            self._drain()  # the server went away: its other sockets are dead too
+            conn, _ = self._checkout(new=True)
+            try:
+                reply = conn.call(packed)
+            except BaseException:
+                self._discard(conn)
+                raise
+        except BaseException:
+            self._discard(conn)
+            raise
+        self._idle.append(conn)
+        if self._waiting:
+            with self._cond:
+                self._cond.notify()
+        return _checked(reply)
+
+    def _checkout(self, new: bool = False) -> tuple[_Conn, bool]:
+        """A connection, and whether it is new (else it was pooled and may have gone stale)."""
+        if not new:
+            try:
+                return self._idle.pop(), False
+            except IndexError:
+                pass
+        deadline = None
+        with self._cond:
+            while self._count >= self._max:
+                if self._idle:
+                    return self._idle.pop(), False
+                now = time.monotonic()
+                deadline = deadline or now + self._pool_timeout
+                if now >= deadline:
+                    raise RedisConnectionError("no Redis connection free within pool_timeout")
+                self._waiting += 1
+                try:
+                    # short waits: a release that missed the notify is seen on the next turn
+                    self._cond.wait(min(0.005, deadline - now))
+                finally:
+                    self._waiting -= 1
+            self._count += 1
+        try:
+            return _Conn(self._params, self._timeout), True
+        except BaseException:
+            self._release_slot()
+            raise
+
+    def _release_slot(self) -> None:
+        with self._cond:
+            self._count -= 1
+            self._cond.notify()
+
+    def _discard(self, conn: _Conn) -> None:
+        conn.close()
+        self._release_slot()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                conn = self._idle.pop()
+            except IndexError:
+                return
+            self._discard(conn)
+
+    def close(self) -> None:
+        self._drain()
+
+
+class _Protocol(asyncio.Protocol):
+    """One connection in an event loop: at most one command in flight (:meth:`call`)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._transport: asyncio.Transport | None = None
+        self._chunks: list[bytes] = []
+        self._have = 0
+        self._need = 0
+        self._waiter: asyncio.Future[Any] | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._have += len(data)
+        waiter = self._waiter
+        if waiter is None or self._have < self._need:
+            if waiter is None:
+                self.abort()  # a reply nobody asked for: the connection is out of step
+            return
+        buf = data if len(self._chunks) == 1 else b"".join(self._chunks)
+        try:
+            reply, end = parse(buf)
+        except _Incomplete as more:
+            self._chunks, self._need = [buf], more.need
+            return
+        except Exception as exc:  # a malformed reply
+            self.abort()
+            if not waiter.done():
+                waiter.set_exception(RedisConnectionError(f"bad reply from Redis: {exc!r}"))
+            return
+        self._chunks, self._have, self._need, self._waiter = [], 0, 0, None
+        if end != len(buf):
+            self.abort()
+        if not waiter.done():
+            waiter.set_result(reply)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(RedisConnectionError(f"Redis closed the connection ({exc})"))
+
+    def abort(self) -> None:
+        self.closed = True
+        if self._transport is not None:
+            self._transport.abort()
+
+    async def call(self, packed: bytes, timeout: float) -> Any:
+        if self.closed or self._transport is None:
+            raise RedisConnectionError("connection closed")
+        waiter = self._waiter = self._loop.create_future()
+        self._transport.write(packed)
+        timer = self._loop.call_later(timeout, self._timed_out, waiter)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+
+    def _timed_out(self, waiter: asyncio.Future[Any]) -> None:
+        if not waiter.done():
+            self.abort()
+            waiter.set_exception(RedisTimeoutError("Redis did not answer within socket_timeout"))
+
+
+class AsyncPool:
+    """Connections of one event loop; at most ``max_connections`` open, a task waits up to
+    ``pool_timeout`` for one when all are busy."""
+
+    def __init__(
+        self, params: dict[str, Any], timeout: float, max_connections: int, pool_timeout: float
+    ) -> None:
+        self._params = params
+        self._timeout = timeout
+        self._max = max_connections
+        self._pool_timeout = pool_timeout
+        self._idle: deque[_Protocol] = deque()
+        self._count = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._closed = False
+
+    async def execute(self, *args: bytes | str | int) -> Any:
+        """Run one command; its reply, as :meth:`SyncPool.execute`."""
+        packed = pack(*args)
+        conn, fresh = None, False
+        while conn is None:
+            if self._idle:
+                conn = self._idle.pop()
+                if conn.closed:  # the server closed it while idle
+                    self._discard(conn)
+                    conn = None
+            else:
+                conn, fresh = await self._open(), True
+        current: _Protocol | None = conn
+        try:
+            try:
+                reply = await conn.call(packed, self._timeout)
+            except RedisConnectionError:
+                if fresh:
+                    raise
+                current = None
+                self._discard(conn)  # closed by the server (a restart) since last used
+                current = await self._open()
+                reply = await current.call(packed, self._timeout)
+        except BaseException:
+            if current is not None:
+                self._discard(current)
+            raise
+        assert current is not None
+        if self._closed:
+            self._discard(current)
+        else:
+            self._idle.append(current)
+            self._wake()
+        return _checked(reply)
+
+    async def _open(self) -> _Protocol:
+        if self._count >= self._max:
+            await self._wait_for_slot()
+            while self._idle:
+                conn = self._idle.pop()
+                if not conn.closed:
+                    return conn
+                self._discard(conn)
+        self._count += 1
+        try:
+            return await asyncio.wait_for(self._connect(), self._timeout)
+        except BaseException:
+            self._count -= 1
+            self._wake()
+            raise
+
+    async def _wait_for_slot(self) -> None:
+        deadline = time.monotonic() + self._pool_timeout
+        loop = asyncio.get_running_loop()
+        while self._count >= self._max and not self._idle:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RedisConnectionError("no Redis connection free within pool_timeout")
+            waiter = loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                await asyncio.wait_for(waiter, remaining)
+            except TimeoutError:
+                pass
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+
+    def _wake(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def _connect(self) -> _Protocol:
+        loop = asyncio.get_running_loop()
+        params = self._params
+        if params["path"] is not None:
+            _, conn = await loop.create_unix_connection(lambda: _Protocol(loop), params["path"])
+        else:
+            _, conn = await loop.create_connection(
+                lambda: _Protocol(loop), params["host"], params["port"]
+            )
+        try:
+            for command in _handshake(params):
+                _checked(await conn.call(command, self._timeout))
+        except BaseException:
+            conn.abort()
+            raise
+        return conn
+
+    def _discard(self, conn: _Protocol) -> None:
+        conn.abort()
+        self._count -= 1
+        self._wake()
+
+    def close(self) -> None:
+        """Close the idle connections; those in use are closed when their command ends."""
+        self._closed = True
+        while self._idle:
+            self._discard(self._idle.pop())
