@@ -7,19 +7,21 @@ bad header name or value, a control character in the reason) comes out of it.
 
 :func:`loads` runs on every Redis hit, so its checks are exact-type lookups in one table
 rather than a call per field (``type(v) is int`` also refuses ``True``, which JSON may hold
-where a number is expected).
+where a number is expected); and a :class:`DecodeMemo` skips decoding a stored value seen
+before, byte for byte.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import threading
 from typing import Any
 
 from edge_middleware.cache.entry import CacheEntry
 from edge_middleware.core.headers import raw_header_problem
 
-__all__ = ["FORMAT_MAGIC", "dumps", "loads"]
+__all__ = ["FORMAT_MAGIC", "DecodeMemo", "dumps", "loads"]
 
 #: Serialisation format version prefix (bump on any incompatible change).
 FORMAT_MAGIC = b"em1\n"
@@ -122,3 +124,43 @@ def loads(blob: bytes) -> CacheEntry:
         return CacheEntry(headers=_headers(meta["headers"]), body=body, **fields)
     except (KeyError, UnicodeError) as exc:
         raise ValueError(f"malformed cache entry: {exc!r}") from exc
+
+
+class DecodeMemo:
+    """The entries last decoded, by Redis key name: a lookup that reads the very bytes decoded
+    before (a hot object) gets the same frozen entry back without parsing or checking again.
+    Any change to the stored value (a new store, another writer, corruption) fails the byte
+    comparison and is decoded, and checked, afresh.
+
+    Bounded: ``max_items`` entries (oldest first out), bodies of at most ``max_body`` bytes.
+    """
+
+    def __init__(self, max_items: int = 128, max_body: int = 32 * 1024) -> None:
+        self.max_items = max_items
+        self.max_body = max_body
+        self._items: dict[str, tuple[bytes, CacheEntry]] = {}
+        self._lock = threading.Lock()
+
+    def loads(self, name: str, blob: bytes) -> CacheEntry:
+        """:func:`loads` of ``blob``, the value of the Redis key ``name``."""
+        found = self._items.get(name)
+        if found is not None:
+            meta, entry = found
+            if (
+                len(blob) == len(meta) + len(entry.body)
+                and blob.startswith(meta)
+                and blob.endswith(entry.body)
+            ):
+                return entry
+        entry = loads(blob)
+        if len(entry.body) <= self.max_body:
+            meta = blob[: len(blob) - len(entry.body)]
+            with self._lock:
+                if name not in self._items and len(self._items) >= self.max_items:
+                    del self._items[next(iter(self._items))]
+                self._items[name] = (meta, entry)
+        return entry
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()

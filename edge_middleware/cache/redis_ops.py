@@ -30,7 +30,7 @@ from collections.abc import Callable, Generator
 from typing import Any, TypeAlias, TypeVar
 
 from edge_middleware.cache.entry import CacheEntry, invalidation_matches
-from edge_middleware.cache.redis_codec import dumps, loads
+from edge_middleware.cache.redis_codec import DecodeMemo, dumps
 
 __all__ = ["SCRIPTS", "Namespace", "Steps"]
 
@@ -100,6 +100,7 @@ class Namespace:
         self._inv_patterns: list[str] = []
         # tokens of the fill locks this process holds
         self._fill_tokens: dict[str, str] = {}
+        self._decoded = DecodeMemo()
 
     def entry_key(self, key: str) -> str:
         return f"{self._ns}e:{_digest(key)}"
@@ -154,7 +155,7 @@ class Namespace:
         if blob is None:
             return None
         try:
-            entry = loads(blob)
+            entry = self._decoded.loads(ekey, blob)
         except ValueError as exc:
             logger.debug("ignoring unreadable cache entry for %r: %s", key, exc)
             return None
