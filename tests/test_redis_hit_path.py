@@ -1,0 +1,379 @@
+"""The Redis hit path: lookups on the lean client (``cache/redis_wire.py``), its pools, and the
+decode memo (``cache/redis_codec.py``), against a real ``redis-server``.
+
+What must hold however fast a hit is: an equal entry comes back; a connection never carries two
+commands at once (each thread or task gets its own key's body); a restarted server is
+reconnected to; a value that is not a readable entry of this key is a miss, never an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from edge_middleware.cache.entry import CacheEntry
+from edge_middleware.cache.redis import FORMAT_MAGIC, RedisStorage, dumps
+from edge_middleware.cache.redis_codec import DecodeMemo
+from edge_middleware.cache.redis_wire import pack, parse, wire_params
+
+MakeStorage = Callable[..., RedisStorage]
+
+
+def entry(key: str = "k", body: bytes = b"hello", **changes: Any) -> CacheEntry:
+    now = time.time()
+    made = CacheEntry(
+        key=key,
+        status=200,
+        reason="OK",
+        headers=(
+            (b"Content-Type", b"application/octet-stream"),
+            (b"Set-Cookie", b"a=1"),
+            (b"Set-Cookie", b"b=2"),
+        ),
+        body=body,
+        stored_at=now,
+        fresh_until=now + 60,
+        retain_until=now + 3600,
+        path=f"/{key}",
+        etag='"v1"',
+    )
+    return made.with_changes(**changes) if changes else made
+
+
+@pytest.fixture
+def make_storage(redis_url: str) -> Iterator[MakeStorage]:
+    storages: list[RedisStorage] = []
+
+    def make(url: str = redis_url, **options: Any) -> RedisStorage:
+        storage = RedisStorage(url, **options)
+        storages.append(storage)
+        return storage
+
+    yield make
+    for storage in storages:
+        storage.close()
+
+
+def run_async(storage: RedisStorage, main: Callable[[], Any]) -> Any:
+    async def wrapped() -> Any:
+        try:
+            return await main()
+        finally:
+            await storage.aclose()
+
+    return asyncio.run(wrapped())
+
+
+def entry_name(storage: RedisStorage, key: str) -> str:
+    return storage._space.entry_key(key)
+
+
+# -- no server needed ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("redis://127.0.0.1:6380/2", ("127.0.0.1", 6380, 2, None, None, None)),
+        ("redis://u:p%40ss@h/0", ("h", 6379, 0, "u", "p@ss", None)),
+        ("redis://:secret@h:1/5", ("h", 1, 5, None, "secret", None)),
+        ("unix:///tmp/r.sock?db=3", ("localhost", 6379, 3, None, None, "/tmp/r.sock")),
+    ],
+)
+def test_wire_params(url: str, expected: tuple[Any, ...]) -> None:
+    params = wire_params(url)
+    assert params is not None
+    got = tuple(params[k] for k in ("host", "port", "db", "username", "password", "path"))
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "rediss://127.0.0.1:6379/0",  # TLS: redis-py serves it
+        "redis://127.0.0.1:6379/0?protocol=3",
+        "redis://127.0.0.1:6379/0?client_name=x",
+        "memcached://x",
+    ],
+)
+def test_wire_params_leaves_the_rest_to_redis_py(url: str) -> None:
+    assert wire_params(url) is None
+
+
+def test_resp_parse() -> None:
+    reply = b"*3\r\n$3\r\nabc\r\n$-1\r\n*2\r\n:7\r\n+OK\r\n"
+    assert parse(reply) == ([b"abc", None, [7, b"OK"]], len(reply))
+    error, _ = parse(b"-WRONGTYPE nope\r\n")
+    assert isinstance(error, redis.ResponseError)
+    assert "WRONGTYPE" in str(error)
+    assert pack("MGET", b"a\r\n", 12) == b"*3\r\n$4\r\nMGET\r\n$3\r\na\r\n\r\n$2\r\n12\r\n"
+
+
+def test_decode_memo_compares_the_bytes() -> None:
+    memo = DecodeMemo(max_items=2)
+    first = dumps(entry(body=b"one"))
+    got = memo.loads("n", first)
+    assert memo.loads("n", bytes(first)) is got  # the same bytes: not decoded again
+    changed = dumps(entry(body=b"two"))
+    assert memo.loads("n", changed).body == b"two"
+    with pytest.raises(ValueError):
+        memo.loads("n", changed[:-1])  # truncated: checked afresh, refused
+    for name in ("a", "b", "c"):
+        memo.loads(name, first)
+    assert len(memo._items) == 2  # bounded
+    big = dumps(entry(body=bytes(memo.max_body + 1)))
+    memo.loads("big", big)
+    assert "big" not in memo._items
+
+
+# -- against a real redis-server ----------------------------------------------------------------
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("size", [0, 5, 100_000, 3 * 2**20], ids=["empty", "small", "100k", "3M"])
+def test_hit_round_trip(make_storage: MakeStorage, size: int) -> None:
+    storage = make_storage()
+    stored = entry(body=bytes(range(256)) * (size // 256) + b"\r\n"[: size % 2])
+    storage.set(stored)
+    assert storage.get("k") == stored
+    assert storage.get("k") == stored  # again (from the memo when small)
+    assert run_async(storage, lambda: storage.aget("k")) == stored
+
+
+@pytest.mark.redis
+def test_hit_uses_the_lean_client(make_storage: MakeStorage) -> None:
+    storage = make_storage()
+    assert storage._pool is not None  # a redis:// URL: lookups bypass redis-py
+    stored = entry()
+    storage.set(stored)
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("redis-py used for a lookup")
+
+    storage._client.mget = refuse  # type: ignore[method-assign]
+    assert storage.get("k") == stored
+
+
+@pytest.mark.redis
+def test_concurrent_hits_from_threads(make_storage: MakeStorage) -> None:
+    storage = make_storage(max_connections=3)  # fewer connections than threads: they wait
+    keys = [f"k{i}" for i in range(8)]
+    for i, key in enumerate(keys):
+        storage.set(entry(key, body=key.encode() * (1 + i * 5000)))
+    wrong: list[str] = []
+    barrier = threading.Barrier(len(keys))
+
+    def hammer(key: str, expected: bytes) -> None:
+        barrier.wait()
+        for _ in range(200):
+            got = storage.get(key)
+            if got is None or got.key != key or got.body != expected:
+                wrong.append(key)
+
+    threads = [
+        threading.Thread(target=hammer, args=(key, key.encode() * (1 + i * 5000)))
+        for i, key in enumerate(keys)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
+    assert storage._pool is not None and storage._pool._count <= 3
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("max_connections", [128, 4])
+def test_concurrent_hits_from_tasks(make_storage: MakeStorage, max_connections: int) -> None:
+    storage = make_storage(max_connections=max_connections)
+    keys = [f"t{i}" for i in range(50)]
+    for i, key in enumerate(keys):
+        storage.set(entry(key, body=key.encode() * (1 + i * 700)))
+
+    async def one(i: int, key: str) -> list[str]:
+        wrong = []
+        for _ in range(20):
+            got = await storage.aget(key)
+            if got is None or got.body != key.encode() * (1 + i * 700):
+                wrong.append(key)
+            await asyncio.sleep(0)
+        return wrong
+
+    async def main() -> list[str]:
+        results = await asyncio.gather(*(one(i, key) for i, key in enumerate(keys)))
+        assert storage._apool()._count <= max_connections
+        return [key for wrong in results for key in wrong]
+
+    assert run_async(storage, main) == []
+
+
+@pytest.mark.redis
+def test_cancelled_lookup_does_not_poison_the_pool(make_storage: MakeStorage) -> None:
+    storage = make_storage(max_connections=1)
+    storage.set(entry("a", body=b"A" * 200_000))
+    storage.set(entry("b", body=b"B"))
+
+    async def main() -> None:
+        for _ in range(20):
+            task = asyncio.ensure_future(storage.aget("a"))
+            await asyncio.sleep(0)  # the command is written; its reply is on its way
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            got = await storage.aget("b")
+            assert got is not None and got.body == b"B"
+
+    run_async(storage, main)
+
+
+@pytest.mark.redis
+def test_reconnects_after_a_restart(redis_server_factory: Callable[[], Any]) -> None:
+    """A restart between two lookups: the pooled sockets are dead, the next lookup is served
+    on a new one (no miss, no outage logged)."""
+    server = redis_server_factory()
+    storage = RedisStorage(server.url, retry_after=60)
+    client = redis.Redis.from_url(server.url)
+    try:
+        stored = entry()
+        blob = dumps(stored)
+
+        async def aget() -> CacheEntry | None:
+            return await storage.aget("k")
+
+        async def twice() -> list[CacheEntry | None]:
+            first = await aget()
+            server.restart()
+            client.set(entry_name(storage, "k"), blob)
+            return [first, await aget()]
+
+        client.set(entry_name(storage, "k"), blob)
+        assert storage.get("k") == stored
+        assert run_async(storage, twice) == [stored, stored]
+        server.restart()
+        client.set(entry_name(storage, "k"), blob)
+        assert storage.get("k") == stored
+        assert not storage._closed()
+    finally:
+        client.close()
+        storage.close()
+
+
+@pytest.mark.redis
+def test_outage_then_recovery(redis_server_factory: Callable[[], Any]) -> None:
+    server = redis_server_factory()
+    storage = RedisStorage(server.url, retry_after=0.05)
+    try:
+        stored = entry()
+        storage.set(stored)
+        server.kill()
+        assert storage.get("k") is None
+        assert run_async(storage, lambda: storage.aget("k")) is None
+        server.start()
+        deadline = time.monotonic() + 10
+        while storage.get("k") is not None or storage._closed():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        storage.set(stored)
+        assert storage.get("k") == stored
+        assert run_async(storage, lambda: storage.aget("k")) == stored
+    finally:
+        storage.close()
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(b"em0\n{}\nbody", id="old-format"),
+        pytest.param(b"", id="empty"),
+        pytest.param(b"\x80\x04\x95pickle", id="pickle"),
+        pytest.param(FORMAT_MAGIC + b'{"key":"k"}\nbody', id="missing-fields"),
+        pytest.param(FORMAT_MAGIC + b"\xff\xfe\n", id="not-ascii"),
+        pytest.param(dumps(entry())[:-2], id="truncated"),
+        pytest.param(dumps(entry("other")), id="another-key"),
+        pytest.param(dumps(entry(status=True)), id="bool-status"),  # type: ignore[arg-type]
+    ],
+)
+def test_unreadable_values_are_misses(
+    make_storage: MakeStorage, redis_url: str, value: bytes
+) -> None:
+    storage = make_storage()
+    with redis.Redis.from_url(redis_url) as client:
+        storage.set(entry())
+        assert storage.get("k") is not None  # decoded and remembered
+        client.set(entry_name(storage, "k"), value)
+        assert storage.get("k") is None
+        assert run_async(storage, lambda: storage.aget("k")) is None
+        assert not storage._closed()  # a bad value is not an outage
+
+
+@pytest.mark.redis
+def test_wrong_redis_type_is_a_miss(make_storage: MakeStorage, redis_url: str) -> None:
+    storage = make_storage()
+    with redis.Redis.from_url(redis_url) as client:
+        client.rpush(entry_name(storage, "k"), b"x")  # MGET answers nil for a non-string
+        assert storage.get("k") is None
+        assert run_async(storage, lambda: storage.aget("k")) is None
+
+
+@pytest.mark.redis
+def test_password_and_database(redis_server_factory: Callable[[], Any]) -> None:
+    server = redis_server_factory()
+    with redis.Redis.from_url(server.url) as admin:
+        admin.config_set("requirepass", "s3cret")
+    url = f"redis://:s3cret@{server.host}:{server.port}/3"
+    storage = RedisStorage(url)
+    wrong = RedisStorage(f"redis://:nope@{server.host}:{server.port}/3", retry_after=60)
+    try:
+        stored = entry()
+        storage.set(stored)
+        assert storage.get("k") == stored
+        assert run_async(storage, lambda: storage.aget("k")) == stored
+        with redis.Redis.from_url(url) as client:
+            assert client.exists(entry_name(storage, "k")) == 1
+        assert wrong.get("k") is None  # AUTH refused: fail open
+    finally:
+        storage.close()
+        wrong.close()
+
+
+@pytest.mark.redis
+def test_silent_server_times_out() -> None:
+    """A server that accepts and never answers: the lookup gives up after ``socket_timeout``
+    and fails open, sync and async."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept)
+    thread.start()
+    storage = RedisStorage(f"redis://127.0.0.1:{port}/0", socket_timeout=0.1, retry_after=0.01)
+    try:
+        assert storage.get("k") is None
+        time.sleep(0.02)
+        assert run_async(storage, lambda: storage.aget("k")) is None
+    finally:
+        storage.close()
+        stop.set()
+        thread.join()
+        listener.close()
+        for sock in accepted:
+            sock.close()
