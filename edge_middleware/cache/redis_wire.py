@@ -347,30 +347,34 @@ class _Protocol(asyncio.Protocol):
         if self._transport is not None:
             self._transport.abort()
 
-    async def call(self, packed: bytes, timeout: float) -> Any:
+    def send(self, packed: bytes) -> asyncio.Future[Any]:
+        """Write a command; the future of its reply (the caller bounds the wait)."""
         if self.closed or self._transport is None:
             raise RedisConnectionError("connection closed")
         waiter = self._waiter = self._loop.create_future()
         self._transport.write(packed)
-        timer = self._loop.call_later(timeout, self._timed_out, waiter)
-        try:
-            return await waiter
-        finally:
-            timer.cancel()
+        return waiter
 
-    def _timed_out(self, waiter: asyncio.Future[Any]) -> None:
-        if not waiter.done():
-            self.abort()
+    def time_out(self) -> None:
+        waiter = self._waiter
+        self.abort()
+        if waiter is not None and not waiter.done():
             waiter.set_exception(RedisTimeoutError("Redis did not answer within socket_timeout"))
 
 
 class AsyncPool:
-    """Connections of one event loop; at most ``max_connections`` open, a task waits up to
-    ``pool_timeout`` for one when all are busy."""
+    """Connections of the running event loop; at most ``max_connections`` open, a task waits up
+    to ``pool_timeout`` for one when all are busy.
+
+    Command timeouts: rather than a timer per command, one watchdog timer while commands are in
+    flight, due at the earliest deadline; it aborts the connections past theirs."""
 
     def __init__(
         self, params: dict[str, Any], timeout: float, max_connections: int, pool_timeout: float
     ) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._busy: dict[_Protocol, float] = {}
+        self._watchdog: asyncio.TimerHandle | None = None
         self._params = params
         self._timeout = timeout
         self._max = max_connections
@@ -395,14 +399,14 @@ class AsyncPool:
         current: _Protocol | None = conn
         try:
             try:
-                reply = await conn.call(packed, self._timeout)
+                reply = await self._call(conn, packed)
             except RedisConnectionError:
                 if fresh:
                     raise
                 current = None
                 self._discard(conn)  # closed by the server (a restart) since last used
                 current = await self._open()
-                reply = await current.call(packed, self._timeout)
+                reply = await self._call(current, packed)
         except BaseException:
             if current is not None:
                 self._discard(current)
@@ -414,6 +418,29 @@ class AsyncPool:
             self._idle.append(current)
             self._wake()
         return _checked(reply)
+
+    async def _call(self, conn: _Protocol, packed: bytes) -> Any:
+        waiter = conn.send(packed)
+        deadline = self._loop.time() + self._timeout
+        self._busy[conn] = deadline
+        if self._watchdog is None:
+            self._watchdog = self._loop.call_at(deadline, self._check_deadlines)
+        try:
+            return await waiter
+        finally:
+            del self._busy[conn]
+
+    def _check_deadlines(self) -> None:
+        self._watchdog = None
+        now = self._loop.time()
+        due = None
+        for conn, deadline in list(self._busy.items()):
+            if deadline <= now:
+                conn.time_out()
+            elif due is None or deadline < due:
+                due = deadline
+        if due is not None:
+            self._watchdog = self._loop.call_at(due, self._check_deadlines)
 
     async def _open(self) -> _Protocol:
         if self._count >= self._max:
@@ -466,7 +493,7 @@ class AsyncPool:
             )
         try:
             for command in _handshake(params):
-                _checked(await conn.call(command, self._timeout))
+                _checked(await conn.send(command))  # bounded by the wait_for in _open
         except BaseException:
             conn.abort()
             raise
@@ -480,5 +507,8 @@ class AsyncPool:
     def close(self) -> None:
         """Close the idle connections; those in use are closed when their command ends."""
         self._closed = True
+        if self._watchdog is not None and not self._busy:
+            self._watchdog.cancel()
+            self._watchdog = None
         while self._idle:
             self._discard(self._idle.pop())
