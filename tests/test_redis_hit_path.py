@@ -19,46 +19,23 @@ import pytest
 import redis
 
 from edge_middleware.cache.entry import CacheEntry
-from edge_middleware.cache.redis import FORMAT_MAGIC, RedisStorage, dumps
+from edge_middleware.cache.redis import RedisStorage, dumps
 from edge_middleware.cache.redis_codec import DecodeMemo
-from edge_middleware.cache.redis_wire import pack, parse, wire_params
-
-MakeStorage = Callable[..., RedisStorage]
+from edge_middleware.cache.redis_wire import pack, parse, wire_for
+from tests.test_storage_redis import make_entry, rich_entry
 
 
 def entry(key: str = "k", body: bytes = b"hello", **changes: Any) -> CacheEntry:
-    now = time.time()
-    made = CacheEntry(
-        key=key,
-        status=200,
-        reason="OK",
-        headers=(
-            (b"Content-Type", b"application/octet-stream"),
-            (b"Set-Cookie", b"a=1"),
-            (b"Set-Cookie", b"b=2"),
-        ),
-        body=body,
-        stored_at=now,
-        fresh_until=now + 60,
-        retain_until=now + 3600,
-        path=f"/{key}",
-        etag='"v1"',
-    )
-    return made.with_changes(**changes) if changes else made
+    """An entry with repeated headers and validators (``rich_entry``'s), under ``key``."""
+    return make_entry(key, body=body, headers=rich_entry().headers, etag='"v1"', **changes)
 
 
 @pytest.fixture
-def make_storage(redis_url: str) -> Iterator[MakeStorage]:
-    storages: list[RedisStorage] = []
-
-    def make(url: str = redis_url, **options: Any) -> RedisStorage:
-        storage = RedisStorage(url, **options)
-        storages.append(storage)
-        return storage
-
-    yield make
-    for storage in storages:
-        storage.close()
+def storage(redis_url: str, request: pytest.FixtureRequest) -> Iterator[RedisStorage]:
+    """A storage on the session server (options by indirect parametrization)."""
+    made = RedisStorage(redis_url, **getattr(request, "param", {}))
+    yield made
+    made.close()
 
 
 def run_async(storage: RedisStorage, main: Callable[[], Any]) -> Any:
@@ -87,11 +64,10 @@ def entry_name(storage: RedisStorage, key: str) -> str:
         ("unix:///tmp/r.sock?db=3", ("localhost", 6379, 3, None, None, "/tmp/r.sock")),
     ],
 )
-def test_wire_params(url: str, expected: tuple[Any, ...]) -> None:
-    params = wire_params(url)
-    assert params is not None
-    got = tuple(params[k] for k in ("host", "port", "db", "username", "password", "path"))
-    assert got == expected
+def test_wire_for(url: str, expected: tuple[Any, ...]) -> None:
+    wire = wire_for(url)
+    assert wire is not None
+    assert (wire.host, wire.port, wire.db, wire.username, wire.password, wire.path) == expected
 
 
 @pytest.mark.parametrize(
@@ -103,8 +79,8 @@ def test_wire_params(url: str, expected: tuple[Any, ...]) -> None:
         "memcached://x",
     ],
 )
-def test_wire_params_leaves_the_rest_to_redis_py(url: str) -> None:
-    assert wire_params(url) is None
+def test_wire_for_leaves_the_rest_to_redis_py(url: str) -> None:
+    assert wire_for(url) is None
 
 
 def test_resp_parse() -> None:
@@ -138,8 +114,7 @@ def test_decode_memo_compares_the_bytes() -> None:
 
 @pytest.mark.redis
 @pytest.mark.parametrize("size", [0, 5, 100_000, 3 * 2**20], ids=["empty", "small", "100k", "3M"])
-def test_hit_round_trip(make_storage: MakeStorage, size: int) -> None:
-    storage = make_storage()
+def test_hit_round_trip(storage: RedisStorage, size: int) -> None:
     stored = entry(body=bytes(range(256)) * (size // 256) + b"\r\n"[: size % 2])
     storage.set(stored)
     assert storage.get("k") == stored
@@ -148,8 +123,7 @@ def test_hit_round_trip(make_storage: MakeStorage, size: int) -> None:
 
 
 @pytest.mark.redis
-def test_hit_uses_the_lean_client(make_storage: MakeStorage) -> None:
-    storage = make_storage()
+def test_hit_uses_the_lean_client(storage: RedisStorage) -> None:
     assert storage._pool is not None  # a redis:// URL: lookups bypass redis-py
     stored = entry()
     storage.set(stored)
@@ -162,8 +136,9 @@ def test_hit_uses_the_lean_client(make_storage: MakeStorage) -> None:
 
 
 @pytest.mark.redis
-def test_concurrent_hits_from_threads(make_storage: MakeStorage) -> None:
-    storage = make_storage(max_connections=3)  # fewer connections than threads: they wait
+# fewer connections than threads: they wait
+@pytest.mark.parametrize("storage", [{"max_connections": 3}], indirect=True, ids=["3-conns"])
+def test_concurrent_hits_from_threads(storage: RedisStorage) -> None:
     keys = [f"k{i}" for i in range(8)]
     for i, key in enumerate(keys):
         storage.set(entry(key, body=key.encode() * (1 + i * 5000)))
@@ -190,9 +165,10 @@ def test_concurrent_hits_from_threads(make_storage: MakeStorage) -> None:
 
 
 @pytest.mark.redis
-@pytest.mark.parametrize("max_connections", [128, 4])
-def test_concurrent_hits_from_tasks(make_storage: MakeStorage, max_connections: int) -> None:
-    storage = make_storage(max_connections=max_connections)
+@pytest.mark.parametrize(
+    "storage", [{}, {"max_connections": 4}], indirect=True, ids=["default", "4-conns"]
+)
+def test_concurrent_hits_from_tasks(storage: RedisStorage) -> None:
     keys = [f"t{i}" for i in range(50)]
     for i, key in enumerate(keys):
         storage.set(entry(key, body=key.encode() * (1 + i * 700)))
@@ -208,15 +184,15 @@ def test_concurrent_hits_from_tasks(make_storage: MakeStorage, max_connections: 
 
     async def main() -> list[str]:
         results = await asyncio.gather(*(one(i, key) for i, key in enumerate(keys)))
-        assert storage._apool()._count <= max_connections
+        assert storage._apool()._count <= storage.max_connections
         return [key for wrong in results for key in wrong]
 
     assert run_async(storage, main) == []
 
 
 @pytest.mark.redis
-def test_cancelled_lookup_does_not_poison_the_pool(make_storage: MakeStorage) -> None:
-    storage = make_storage(max_connections=1)
+@pytest.mark.parametrize("storage", [{"max_connections": 1}], indirect=True, ids=["1-conn"])
+def test_cancelled_lookup_does_not_poison_the_pool(storage: RedisStorage) -> None:
     storage.set(entry("a", body=b"A" * 200_000))
     storage.set(entry("b", body=b"B"))
 
@@ -287,24 +263,19 @@ def test_outage_then_recovery(redis_server_factory: Callable[[], Any]) -> None:
         storage.close()
 
 
+#: What may sit under an entry's key after it was read and remembered (``test_loads_rejects``
+#: covers the format's checks one by one).
+UNREADABLE = {
+    "old-format": b"em0\n{}\nbody",
+    "garbage": b"\x80\x04\x95pickle",
+    "truncated": dumps(entry())[:-2],
+    "another-key": dumps(entry("other")),
+}
+
+
 @pytest.mark.redis
-@pytest.mark.parametrize(
-    "value",
-    [
-        pytest.param(b"em0\n{}\nbody", id="old-format"),
-        pytest.param(b"", id="empty"),
-        pytest.param(b"\x80\x04\x95pickle", id="pickle"),
-        pytest.param(FORMAT_MAGIC + b'{"key":"k"}\nbody', id="missing-fields"),
-        pytest.param(FORMAT_MAGIC + b"\xff\xfe\n", id="not-ascii"),
-        pytest.param(dumps(entry())[:-2], id="truncated"),
-        pytest.param(dumps(entry("other")), id="another-key"),
-        pytest.param(dumps(entry(status=True)), id="bool-status"),  # type: ignore[arg-type]
-    ],
-)
-def test_unreadable_values_are_misses(
-    make_storage: MakeStorage, redis_url: str, value: bytes
-) -> None:
-    storage = make_storage()
+@pytest.mark.parametrize("value", UNREADABLE.values(), ids=UNREADABLE.keys())
+def test_unreadable_values_are_misses(storage: RedisStorage, redis_url: str, value: bytes) -> None:
     with redis.Redis.from_url(redis_url) as client:
         storage.set(entry())
         assert storage.get("k") is not None  # decoded and remembered
@@ -315,8 +286,7 @@ def test_unreadable_values_are_misses(
 
 
 @pytest.mark.redis
-def test_wrong_redis_type_is_a_miss(make_storage: MakeStorage, redis_url: str) -> None:
-    storage = make_storage()
+def test_wrong_redis_type_is_a_miss(storage: RedisStorage, redis_url: str) -> None:
     with redis.Redis.from_url(redis_url) as client:
         client.rpush(entry_name(storage, "k"), b"x")  # MGET answers nil for a non-string
         assert storage.get("k") is None

@@ -26,7 +26,7 @@ from edge_middleware.cache.entry import CacheEntry
 from edge_middleware.cache.memory import MemoryStorage
 from edge_middleware.cache.redis_codec import FORMAT_MAGIC, dumps, loads
 from edge_middleware.cache.redis_ops import SCRIPTS, Namespace, Steps
-from edge_middleware.cache.redis_wire import AsyncPool, SyncPool, wire_params
+from edge_middleware.cache.redis_wire import AsyncPool, SyncPool, wire_for
 from edge_middleware.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -144,8 +144,8 @@ class RedisStorage:
             asyncio.AbstractEventLoop, tuple[aioredis.Redis, dict[str, AsyncScript]]
         ] = weakref.WeakKeyDictionary()
         # the lean client for lookups (None: a URL it does not serve, redis-py does it all)
-        self._wire = wire_params(url)
-        self._pool = None if self._wire is None else SyncPool(self._wire, *self._wire_limits())
+        self._wire = wire_for(url, socket_timeout, max_connections, pool_timeout)
+        self._pool = None if self._wire is None else SyncPool(self._wire)
         self._apools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncPool] = (
             weakref.WeakKeyDictionary()
         )
@@ -153,9 +153,6 @@ class RedisStorage:
         # circuit breaker
         self._down = False
         self._down_until = 0.0
-
-    def _wire_limits(self) -> tuple[float, int, float]:
-        return self.socket_timeout, self.max_connections, self.pool_timeout
 
     def adopt_distribution(self, identity: str) -> RedisStorage:
         """The storage a middleware with distribution ``identity`` (see
@@ -283,7 +280,7 @@ class RedisStorage:
         pool = self._apools.get(loop)
         if pool is None:
             assert self._wire is not None
-            pool = self._apools[loop] = AsyncPool(self._wire, *self._wire_limits())
+            pool = self._apools[loop] = AsyncPool(self._wire)
         return pool
 
     def _closed(self) -> bool:

@@ -12,7 +12,7 @@ returned. A command that fails on a pooled connection (the server restarted sinc
 used) is retried once on a new one. Sync pools are one per process (forgetting the parent's
 sockets after ``fork``), async pools one per event loop.
 
-Only plain TCP and unix sockets with optional ``AUTH`` and ``SELECT``: :func:`wire_params`
+Only plain TCP and unix sockets with optional ``AUTH`` and ``SELECT``: :func:`wire_for`
 returns None for anything else (TLS, RESP3, client options), and the storage then uses
 redis-py for everything.
 """
@@ -26,20 +26,38 @@ import threading
 import time
 import weakref
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-__all__ = ["AsyncPool", "SyncPool", "pack", "parse", "wire_params"]
+__all__ = ["AsyncPool", "SyncPool", "Wire", "pack", "parse", "wire_for"]
 
-#: What :func:`wire_params` understands; any other URL setting means "use redis-py".
+#: What :func:`wire_for` understands; any other URL setting means "use redis-py".
 _PLAIN = frozenset({"host", "port", "db", "username", "password", "path", "connection_class"})
 
 
-def wire_params(url: str) -> dict[str, Any] | None:
-    """Address and handshake of a ``redis://`` or ``unix://`` URL, or None if the lean client
+@dataclass(frozen=True, slots=True)
+class Wire:
+    """Where a pool connects, how it logs in, and its limits (see ``RedisStorage``)."""
+
+    host: str
+    port: int
+    path: str | None  # a unix socket, else TCP to host:port
+    db: int
+    username: str | None
+    password: str | None
+    timeout: float = 0.25
+    max_connections: int = 128
+    pool_timeout: float = 2.0
+
+
+def wire_for(
+    url: str, timeout: float = 0.25, max_connections: int = 128, pool_timeout: float = 2.0
+) -> Wire | None:
+    """The :class:`Wire` of a ``redis://`` or ``unix://`` URL, or None if the lean client
     cannot serve it (``rediss://``, other query parameters)."""
     from redis.connection import UnixDomainSocketConnection, parse_url
 
@@ -52,14 +70,17 @@ def wire_params(url: str) -> dict[str, Any] | None:
         return None
     if cls is not None and not options.get("path"):
         return None
-    return {
-        "path": options.get("path") if cls is not None else None,
-        "host": options.get("host", "localhost"),
-        "port": int(options.get("port", 6379)),
-        "db": int(options.get("db") or 0),
-        "username": options.get("username"),
-        "password": options.get("password"),
-    }
+    return Wire(
+        host=options.get("host", "localhost"),
+        port=int(options.get("port", 6379)),
+        path=options.get("path") if cls is not None else None,
+        db=int(options.get("db") or 0),
+        username=options.get("username"),
+        password=options.get("password"),
+        timeout=timeout,
+        max_connections=max_connections,
+        pool_timeout=pool_timeout,
+    )
 
 
 def pack(*args: bytes | str | int) -> bytes:
@@ -73,13 +94,13 @@ def pack(*args: bytes | str | int) -> bytes:
     return b"".join(out)
 
 
-def _handshake(params: dict[str, Any]) -> list[bytes]:
+def _handshake(wire: Wire) -> list[bytes]:
     commands = []
-    if params["password"] is not None:
-        user = () if params["username"] is None else (params["username"],)
-        commands.append(pack("AUTH", *user, params["password"]))
-    if params["db"]:
-        commands.append(pack("SELECT", params["db"]))
+    if wire.password is not None:
+        user = () if wire.username is None else (wire.username,)
+        commands.append(pack("AUTH", *user, wire.password))
+    if wire.db:
+        commands.append(pack("SELECT", wire.db))
     return commands
 
 
@@ -131,21 +152,21 @@ def _checked(reply: Any) -> Any:
 class _Conn:
     """One blocking socket; :meth:`call` writes a command and reads its whole reply."""
 
-    def __init__(self, params: dict[str, Any], timeout: float) -> None:
-        if params["path"] is not None:
+    def __init__(self, wire: Wire) -> None:
+        if wire.path is not None:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(timeout)
+            sock.settimeout(wire.timeout)
             try:
-                sock.connect(params["path"])
+                sock.connect(wire.path)
             except BaseException:
                 sock.close()
                 raise
         else:
-            sock = socket.create_connection((params["host"], params["port"]), timeout)
+            sock = socket.create_connection((wire.host, wire.port), wire.timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = sock
         try:
-            for command in _handshake(params):
+            for command in _handshake(wire):
                 _checked(self.call(command))
         except BaseException:
             sock.close()
@@ -194,13 +215,8 @@ class SyncPool:
     """Connections for blocking callers (WSGI threads); at most ``max_connections`` open, a
     caller waits up to ``pool_timeout`` for one when all are busy."""
 
-    def __init__(
-        self, params: dict[str, Any], timeout: float, max_connections: int, pool_timeout: float
-    ) -> None:
-        self._params = params
-        self._timeout = timeout
-        self._max = max_connections
-        self._pool_timeout = pool_timeout
+    def __init__(self, wire: Wire) -> None:
+        self._wire = wire
         self._idle: deque[_Conn] = deque()
         self._count = 0
         self._cond = threading.Condition()
@@ -252,11 +268,11 @@ class SyncPool:
                 pass
         deadline = None
         with self._cond:
-            while self._count >= self._max:
+            while self._count >= self._wire.max_connections:
                 if self._idle:
                     return self._idle.pop(), False
                 now = time.monotonic()
-                deadline = deadline or now + self._pool_timeout
+                deadline = deadline or now + self._wire.pool_timeout
                 if now >= deadline:
                     raise RedisConnectionError("no Redis connection free within pool_timeout")
                 self._waiting += 1
@@ -267,7 +283,7 @@ class SyncPool:
                     self._waiting -= 1
             self._count += 1
         try:
-            return _Conn(self._params, self._timeout), True
+            return _Conn(self._wire), True
         except BaseException:
             self._release_slot()
             raise
@@ -369,16 +385,12 @@ class AsyncPool:
     Command timeouts: rather than a timer per command, one watchdog timer while commands are in
     flight, due at the earliest deadline; it aborts the connections past theirs."""
 
-    def __init__(
-        self, params: dict[str, Any], timeout: float, max_connections: int, pool_timeout: float
-    ) -> None:
+    def __init__(self, wire: Wire) -> None:
+        self._wire = wire
+        self._timeout = wire.timeout
         self._loop = asyncio.get_running_loop()
         self._busy: dict[_Protocol, float] = {}
         self._watchdog: asyncio.TimerHandle | None = None
-        self._params = params
-        self._timeout = timeout
-        self._max = max_connections
-        self._pool_timeout = pool_timeout
         self._idle: deque[_Protocol] = deque()
         self._count = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
@@ -443,7 +455,7 @@ class AsyncPool:
             self._watchdog = self._loop.call_at(due, self._check_deadlines)
 
     async def _open(self) -> _Protocol:
-        if self._count >= self._max:
+        if self._count >= self._wire.max_connections:
             await self._wait_for_slot()
             while self._idle:
                 conn = self._idle.pop()
@@ -459,13 +471,12 @@ class AsyncPool:
             raise
 
     async def _wait_for_slot(self) -> None:
-        deadline = time.monotonic() + self._pool_timeout
-        loop = asyncio.get_running_loop()
-        while self._count >= self._max and not self._idle:
+        deadline = time.monotonic() + self._wire.pool_timeout
+        while self._count >= self._wire.max_connections and not self._idle:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise RedisConnectionError("no Redis connection free within pool_timeout")
-            waiter = loop.create_future()
+            waiter = self._loop.create_future()
             self._waiters.append(waiter)
             try:
                 await asyncio.wait_for(waiter, remaining)
@@ -483,16 +494,13 @@ class AsyncPool:
                 return
 
     async def _connect(self) -> _Protocol:
-        loop = asyncio.get_running_loop()
-        params = self._params
-        if params["path"] is not None:
-            _, conn = await loop.create_unix_connection(lambda: _Protocol(loop), params["path"])
+        loop, wire = self._loop, self._wire
+        if wire.path is not None:
+            _, conn = await loop.create_unix_connection(lambda: _Protocol(loop), wire.path)
         else:
-            _, conn = await loop.create_connection(
-                lambda: _Protocol(loop), params["host"], params["port"]
-            )
+            _, conn = await loop.create_connection(lambda: _Protocol(loop), wire.host, wire.port)
         try:
-            for command in _handshake(params):
+            for command in _handshake(wire):
                 _checked(await conn.send(command))  # bounded by the wait_for in _open
         except BaseException:
             conn.abort()
