@@ -93,7 +93,7 @@ def test_resp_parse() -> None:
 
 
 def test_decode_memo_compares_the_bytes() -> None:
-    memo = DecodeMemo(max_items=2)
+    memo = DecodeMemo()
     first = dumps(entry(body=b"one"))
     got = memo.loads("n", first)
     assert memo.loads("n", bytes(first)) is got  # the same bytes: not decoded again
@@ -101,9 +101,19 @@ def test_decode_memo_compares_the_bytes() -> None:
     assert memo.loads("n", changed).body == b"two"
     with pytest.raises(ValueError):
         memo.loads("n", changed[:-1])  # truncated: checked afresh, refused
-    for name in ("a", "b", "c"):
-        memo.loads(name, first)
-    assert len(memo._items) == 2  # bounded
+    assert memo.loads("n", changed[:-1] + b"X").body == b"twX"
+
+
+def test_decode_memo_is_bounded() -> None:
+    one = dumps(entry(body=b"x"))
+    size = entry(body=b"x").nbytes + len(one) - 1
+    memo = DecodeMemo(max_bytes=3 * size)
+    for name in "abcde":
+        memo.loads(name, one)
+    assert list(memo._items) == ["c", "d", "e"]  # oldest first out
+    assert memo.nbytes == 3 * size
+    memo.loads("d", dumps(entry(body=b"y")))  # replaced, not counted twice
+    assert memo.nbytes == 3 * size
     big = dumps(entry(body=bytes(memo.max_body + 1)))
     memo.loads("big", big)
     assert "big" not in memo._items

@@ -132,20 +132,22 @@ class DecodeMemo:
     Any change to the stored value (a new store, another writer, corruption) fails the byte
     comparison and is decoded, and checked, afresh.
 
-    Bounded: ``max_items`` entries (oldest first out), bodies of at most ``max_body`` bytes.
+    Bounded: ``max_bytes`` in all (each entry counted as ``nbytes`` plus its metadata line;
+    oldest first out), and only entries whose body is at most ``max_body`` bytes.
     """
 
-    def __init__(self, max_items: int = 128, max_body: int = 32 * 1024) -> None:
-        self.max_items = max_items
+    def __init__(self, max_bytes: int = 8 * 2**20, max_body: int = 64 * 1024) -> None:
+        self.max_bytes = max_bytes
         self.max_body = max_body
-        self._items: dict[str, tuple[bytes, CacheEntry]] = {}
+        self.nbytes = 0
+        self._items: dict[str, tuple[bytes, CacheEntry, int]] = {}
         self._lock = threading.Lock()
 
     def loads(self, name: str, blob: bytes) -> CacheEntry:
         """:func:`loads` of ``blob``, the value of the Redis key ``name``."""
         found = self._items.get(name)
         if found is not None:
-            meta, entry = found
+            meta, entry, _ = found
             if (
                 len(blob) == len(meta) + len(entry.body)
                 and blob.startswith(meta)
@@ -155,12 +157,16 @@ class DecodeMemo:
         entry = loads(blob)
         if len(entry.body) <= self.max_body:
             meta = blob[: len(blob) - len(entry.body)]
-            with self._lock:
-                if name not in self._items and len(self._items) >= self.max_items:
-                    del self._items[next(iter(self._items))]
-                self._items[name] = (meta, entry)
+            self._remember(name, (meta, entry, entry.nbytes + len(meta)))
         return entry
 
-    def clear(self) -> None:
+    def _remember(self, name: str, item: tuple[bytes, CacheEntry, int]) -> None:
         with self._lock:
-            self._items.clear()
+            old = self._items.pop(name, None)
+            if old is not None:
+                self.nbytes -= old[2]
+            while self._items and self.nbytes + item[2] > self.max_bytes:
+                self.nbytes -= self._items.pop(next(iter(self._items)))[2]
+            if item[2] <= self.max_bytes:
+                self._items[name] = item
+                self.nbytes += item[2]
