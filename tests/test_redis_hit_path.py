@@ -1,5 +1,6 @@
-"""The Redis hit path: lookups on the lean client (``cache/redis_wire.py``), its pools, and the
-decode memo (``cache/redis_codec.py``), against a real ``redis-server``.
+"""The Redis hit path: lookups on the lean client (``cache/redis_wire.py`` and
+``redis_resp.py``), its pools, and the decode memo (``cache/redis_codec.py``), against a real
+``redis-server``.
 
 What must hold however fast a hit is: an equal entry comes back; a connection never carries two
 commands at once (each thread or task gets its own key's body); a restarted server is
@@ -21,7 +22,7 @@ import redis
 from edge_middleware.cache.entry import CacheEntry
 from edge_middleware.cache.redis import RedisStorage, dumps
 from edge_middleware.cache.redis_codec import DecodeMemo
-from edge_middleware.cache.redis_wire import pack, parse, wire_for
+from edge_middleware.cache.redis_resp import pack, parse, wire_for
 from tests.test_storage_redis import make_entry, rich_entry
 
 

@@ -5,9 +5,10 @@ and app unless one is given, see ``identity.py``; ``{prefix}:distributions`` is 
 derived ids that stored something, for invalidating from outside the servers). The layout and
 the operations are in ``redis_ops.py``, the entry format in ``redis_codec.py``.
 
-A hit is one round trip (``MGET`` entry + generation) on the lean client of ``redis_wire.py``;
-the other commands, Lua scripts and ``rediss://`` go through redis-py. Every Redis failure
-fails open (a miss, a skipped store) behind a circuit breaker.
+A hit is one round trip (``MGET`` entry + generation) on the lean client of ``redis_wire.py``
+(its protocol in ``redis_resp.py``); the other commands, Lua scripts and ``rediss://`` go
+through redis-py. Every Redis failure fails open (a miss, a skipped store) behind a circuit
+breaker.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from edge_middleware.cache.entry import CacheEntry
 from edge_middleware.cache.memory import MemoryStorage
 from edge_middleware.cache.redis_codec import FORMAT_MAGIC, dumps, loads
 from edge_middleware.cache.redis_ops import SCRIPTS, Namespace, Steps
-from edge_middleware.cache.redis_wire import AsyncPool, SyncPool, wire_for
+from edge_middleware.cache.redis_resp import wire_for
+from edge_middleware.cache.redis_wire import AsyncPool, SyncPool
 from edge_middleware.exceptions import ConfigurationError
 
 if TYPE_CHECKING:

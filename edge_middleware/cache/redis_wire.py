@@ -12,7 +12,7 @@ returned. A command that fails on a pooled connection (the server restarted sinc
 used) is retried once on a new one. Sync pools are one per process (forgetting the parent's
 sockets after ``fork``), async pools one per event loop.
 
-Only plain TCP and unix sockets with optional ``AUTH`` and ``SELECT``: :func:`wire_for`
+Only plain TCP and unix sockets with optional ``AUTH`` and ``SELECT``: ``redis_resp.wire_for``
 returns None for anything else (TLS, RESP3, client options), and the storage then uses
 redis-py for everything.
 """
@@ -26,127 +26,14 @@ import threading
 import time
 import weakref
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-__all__ = ["AsyncPool", "SyncPool", "Wire", "pack", "parse", "wire_for"]
+from edge_middleware.cache.redis_resp import Incomplete, Wire, checked, handshake, pack, parse
 
-#: What :func:`wire_for` understands; any other URL setting means "use redis-py".
-_PLAIN = frozenset({"host", "port", "db", "username", "password", "path", "connection_class"})
-
-
-@dataclass(frozen=True, slots=True)
-class Wire:
-    """Where a pool connects, how it logs in, and its limits (see ``RedisStorage``)."""
-
-    host: str
-    port: int
-    path: str | None  # a unix socket, else TCP to host:port
-    db: int
-    username: str | None
-    password: str | None
-    timeout: float = 0.25
-    max_connections: int = 128
-    pool_timeout: float = 2.0
-
-
-def wire_for(
-    url: str, timeout: float = 0.25, max_connections: int = 128, pool_timeout: float = 2.0
-) -> Wire | None:
-    """The :class:`Wire` of a ``redis://`` or ``unix://`` URL, or None if the lean client
-    cannot serve it (``rediss://``, other query parameters)."""
-    from redis.connection import UnixDomainSocketConnection, parse_url
-
-    try:
-        options = parse_url(url)  # type: ignore[no-untyped-call]
-    except ValueError:
-        return None
-    cls = options.get("connection_class")
-    if not set(options) <= _PLAIN or cls not in (None, UnixDomainSocketConnection):
-        return None
-    if cls is not None and not options.get("path"):
-        return None
-    return Wire(
-        host=options.get("host", "localhost"),
-        port=int(options.get("port", 6379)),
-        path=options.get("path") if cls is not None else None,
-        db=int(options.get("db") or 0),
-        username=options.get("username"),
-        password=options.get("password"),
-        timeout=timeout,
-        max_connections=max_connections,
-        pool_timeout=pool_timeout,
-    )
-
-
-def pack(*args: bytes | str | int) -> bytes:
-    """One command in RESP (``*n`` then ``$len`` bulk strings)."""
-    out = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        data = (
-            arg.encode() if isinstance(arg, str) else b"%d" % arg if isinstance(arg, int) else arg
-        )
-        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(out)
-
-
-def _handshake(wire: Wire) -> list[bytes]:
-    commands = []
-    if wire.password is not None:
-        user = () if wire.username is None else (wire.username,)
-        commands.append(pack("AUTH", *user, wire.password))
-    if wire.db:
-        commands.append(pack("SELECT", wire.db))
-    return commands
-
-
-class _Incomplete(Exception):
-    """The buffer holds part of a reply; ``need`` is the least total length worth parsing."""
-
-    def __init__(self, need: int) -> None:
-        self.need = need
-
-
-def parse(buf: bytes, pos: int = 0) -> tuple[Any, int]:
-    """The RESP2 reply at ``buf[pos:]`` and the position after it. An error reply comes back as
-    a ``ResponseError`` value; raises ``_Incomplete`` if the reply is not all there."""
-    end = buf.find(b"\r\n", pos)
-    if end < 0:
-        raise _Incomplete(len(buf) + 1)
-    kind, line, pos = buf[pos], buf[pos + 1 : end], end + 2
-    if kind == 36:  # $ bulk string
-        n = int(line)
-        if n < 0:
-            return None, pos
-        if len(buf) < pos + n + 2:
-            raise _Incomplete(pos + n + 2)
-        return buf[pos : pos + n], pos + n + 2
-    if kind == 42:  # * array
-        n = int(line)
-        if n < 0:
-            return None, pos
-        items = []
-        for _ in range(n):
-            item, pos = parse(buf, pos)
-            items.append(item)
-        return items, pos
-    if kind == 58:  # : integer
-        return int(line), pos
-    if kind == 43:  # + simple string
-        return line, pos
-    if kind == 45:  # - error
-        return ResponseError(line.decode("utf-8", "replace")), pos
-    raise RedisConnectionError(f"unexpected RESP reply type {chr(kind)!r}")
-
-
-def _checked(reply: Any) -> Any:
-    if isinstance(reply, ResponseError):
-        raise reply
-    return reply
+__all__ = ["AsyncPool", "SyncPool"]
 
 
 class _Conn:
@@ -166,8 +53,8 @@ class _Conn:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = sock
         try:
-            for command in _handshake(wire):
-                _checked(self.call(command))
+            for command in handshake(wire):
+                checked(self.call(command))
         except BaseException:
             sock.close()
             raise
@@ -178,7 +65,7 @@ class _Conn:
         buf = sock.recv(65536)
         try:
             return parse(buf)[0]
-        except _Incomplete as more:
+        except Incomplete as more:
             need = more.need
         chunks, have = [buf], len(buf)
         while True:
@@ -192,7 +79,7 @@ class _Conn:
             chunks = [buf]
             try:
                 return parse(buf)[0]
-            except _Incomplete as more:
+            except Incomplete as more:
                 need = more.need
 
     def close(self) -> None:
@@ -257,7 +144,7 @@ class SyncPool:
         if self._waiting:
             with self._cond:
                 self._cond.notify()
-        return _checked(reply)
+        return checked(reply)
 
     def _checkout(self, new: bool = False) -> tuple[_Conn, bool]:
         """A connection, and whether it is new (else it was pooled and may have gone stale)."""
@@ -338,7 +225,7 @@ class _Protocol(asyncio.Protocol):
         buf = data if len(self._chunks) == 1 else b"".join(self._chunks)
         try:
             reply, end = parse(buf)
-        except _Incomplete as more:
+        except Incomplete as more:
             self._chunks, self._need = [buf], more.need
             return
         except Exception as exc:  # a malformed reply
@@ -429,7 +316,7 @@ class AsyncPool:
         else:
             self._idle.append(current)
             self._wake()
-        return _checked(reply)
+        return checked(reply)
 
     async def _call(self, conn: _Protocol, packed: bytes) -> Any:
         waiter = conn.send(packed)
@@ -500,8 +387,8 @@ class AsyncPool:
         else:
             _, conn = await loop.create_connection(lambda: _Protocol(loop), wire.host, wire.port)
         try:
-            for command in _handshake(wire):
-                _checked(await conn.send(command))  # bounded by the wait_for in _open
+            for command in handshake(wire):
+                checked(await conn.send(command))  # bounded by the wait_for in _open
         except BaseException:
             conn.abort()
             raise
