@@ -106,14 +106,15 @@ def test_decode_memo_compares_the_bytes() -> None:
 
 
 def test_decode_memo_is_bounded() -> None:
-    one = dumps(entry(body=b"x"))
-    size = entry(body=b"x").nbytes + len(one) - 1
+    base = entry(body=b"x")
+    one = dumps(base)
+    size = base.nbytes + len(one) - 1  # the entry and its metadata line
     memo = DecodeMemo(max_bytes=3 * size)
     for name in "abcde":
         memo.loads(name, one)
     assert list(memo._items) == ["c", "d", "e"]  # oldest first out
     assert memo.nbytes == 3 * size
-    memo.loads("d", dumps(entry(body=b"y")))  # replaced, not counted twice
+    memo.loads("d", dumps(base.with_changes(body=b"y")))  # replaced, not counted twice
     assert memo.nbytes == 3 * size
     big = dumps(entry(body=bytes(memo.max_body + 1)))
     memo.loads("big", big)
