@@ -326,19 +326,17 @@ def test_password_and_database(redis_server_factory: Callable[[], Any]) -> None:
         wrong.close()
 
 
-@pytest.mark.redis
-def test_silent_server_times_out() -> None:
-    """A server that accepts and never answers: the lookup gives up after ``socket_timeout``
-    and fails open, sync and async."""
+@pytest.fixture
+def silent_url() -> Iterator[str]:
+    """A server that accepts connections and never answers."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
-    port = listener.getsockname()[1]
+    listener.settimeout(0.05)
     accepted: list[socket.socket] = []
     stop = threading.Event()
 
     def accept() -> None:
-        listener.settimeout(0.05)
         while not stop.is_set():
             try:
                 accepted.append(listener.accept()[0])
@@ -347,15 +345,45 @@ def test_silent_server_times_out() -> None:
 
     thread = threading.Thread(target=accept)
     thread.start()
-    storage = RedisStorage(f"redis://127.0.0.1:{port}/0", socket_timeout=0.1, retry_after=0.01)
+    yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    stop.set()
+    thread.join()
+    listener.close()
+    for sock in accepted:
+        sock.close()
+
+
+def test_silent_server_times_out(silent_url: str) -> None:
+    """The lookup gives up after ``socket_timeout`` and fails open, sync and async."""
+    storage = RedisStorage(silent_url, socket_timeout=0.1, retry_after=0.01)
     try:
         assert storage.get("k") is None
         time.sleep(0.02)
         assert run_async(storage, lambda: storage.aget("k")) is None
     finally:
         storage.close()
-        stop.set()
-        thread.join()
-        listener.close()
-        for sock in accepted:
-            sock.close()
+
+
+def test_pool_wait_is_bounded(silent_url: str) -> None:
+    """All connections busy (one, stuck): the next lookup waits ``pool_timeout`` at most, then
+    fails open; its wait ends long before the stuck command's ``socket_timeout``."""
+    storage = RedisStorage(silent_url, socket_timeout=2.0, pool_timeout=0.05, max_connections=1)
+    done: list[str] = []
+
+    async def lookup(name: str) -> None:
+        assert await storage.aget(name) is None
+        done.append(name)
+
+    async def main() -> None:
+        stuck = asyncio.ensure_future(lookup("stuck"))
+        await asyncio.sleep(0.01)  # connected, its command sent
+        await lookup("waiting")
+        stuck.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await stuck
+
+    try:
+        run_async(storage, main)
+    finally:
+        storage.close()
+    assert done == ["waiting"]

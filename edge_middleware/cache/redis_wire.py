@@ -267,7 +267,9 @@ class _Protocol(asyncio.Protocol):
 
 class AsyncPool:
     """Connections of the running event loop; at most ``max_connections`` open, a task waits up
-    to ``pool_timeout`` for one when all are busy.
+    to ``pool_timeout`` for one when all are busy. Waiters are served first come, first served:
+    a connection given back goes straight to the oldest waiter (or its slot, when it is closed),
+    so tasks arriving later cannot overtake them.
 
     Command timeouts: rather than a timer per command, one watchdog timer while commands are in
     flight, due at the earliest deadline; it aborts the connections past theirs."""
@@ -280,42 +282,35 @@ class AsyncPool:
         self._watchdog: asyncio.TimerHandle | None = None
         self._idle: deque[_Protocol] = deque()
         self._count = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        #: each gets a connection, or None: a slot to open one in (counted already)
+        self._waiters: deque[asyncio.Future[_Protocol | None]] = deque()
         self._closed = False
 
     async def execute(self, *args: bytes | str | int) -> Any:
         """Run one command; its reply, as :meth:`SyncPool.execute`."""
         packed = pack(*args)
-        conn, fresh = None, False
-        while conn is None:
-            if self._idle:
-                conn = self._idle.pop()
-                if conn.closed:  # the server closed it while idle
-                    self._discard(conn)
-                    conn = None
-            else:
-                conn, fresh = await self._open(), True
-        current: _Protocol | None = conn
+        idle = self._idle
+        if idle and not idle[-1].closed:
+            conn, fresh = idle.pop(), False
+        else:
+            conn, fresh = await self._checkout()
         try:
+            reply = await self._call(conn, packed)
+        except RedisConnectionError:
+            self._discard(conn)
+            if fresh:
+                raise
+            # closed by the server (a restart) since last used: once more, on another
+            conn, _ = await self._checkout()
             try:
                 reply = await self._call(conn, packed)
-            except RedisConnectionError:
-                if fresh:
-                    raise
-                current = None
-                self._discard(conn)  # closed by the server (a restart) since last used
-                current = await self._open()
-                reply = await self._call(current, packed)
+            except BaseException:
+                self._discard(conn)
+                raise
         except BaseException:
-            if current is not None:
-                self._discard(current)
+            self._discard(conn)
             raise
-        assert current is not None
-        if self._closed:
-            self._discard(current)
-        else:
-            self._idle.append(current)
-            self._wake()
+        self._release(conn)
         return checked(reply)
 
     async def _call(self, conn: _Protocol, packed: bytes) -> Any:
@@ -341,44 +336,66 @@ class AsyncPool:
         if due is not None:
             self._watchdog = self._loop.call_at(due, self._check_deadlines)
 
+    async def _checkout(self) -> tuple[_Protocol, bool]:
+        """A pooled connection, or a new one (True) in a free slot, waiting for either."""
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.closed:
+                return conn, False
+            self._discard(conn)
+        if self._count < self._wire.max_connections:
+            self._count += 1
+            return await self._open(), True
+        waiter: asyncio.Future[_Protocol | None] = self._loop.create_future()
+        self._waiters.append(waiter)
+        try:
+            given = await asyncio.wait_for(waiter, self._wire.pool_timeout)
+        except TimeoutError:
+            raise RedisConnectionError("no Redis connection free within pool_timeout") from None
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():  # handed over as we were cancelled
+                lost = waiter.result()
+                if lost is None:
+                    self._pass_slot()
+                else:
+                    self._release(lost)
+            raise
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+        if given is None:
+            return await self._open(), True
+        return given, False
+
     async def _open(self) -> _Protocol:
-        if self._count >= self._wire.max_connections:
-            await self._wait_for_slot()
-            while self._idle:
-                conn = self._idle.pop()
-                if not conn.closed:
-                    return conn
-                self._discard(conn)
-        self._count += 1
+        """Connect, in a slot already counted (given up again on failure)."""
         try:
             return await asyncio.wait_for(self._connect(), self._timeout)
         except BaseException:
-            self._count -= 1
-            self._wake()
+            self._pass_slot()
             raise
 
-    async def _wait_for_slot(self) -> None:
-        deadline = time.monotonic() + self._wire.pool_timeout
-        while self._count >= self._wire.max_connections and not self._idle:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise RedisConnectionError("no Redis connection free within pool_timeout")
-            waiter = self._loop.create_future()
-            self._waiters.append(waiter)
-            try:
-                await asyncio.wait_for(waiter, remaining)
-            except TimeoutError:
-                pass
-            finally:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
-
-    def _wake(self) -> None:
+    def _hand_over(self, given: _Protocol | None) -> bool:
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
-                waiter.set_result(None)
-                return
+                waiter.set_result(given)
+                return True
+        return False
+
+    def _release(self, conn: _Protocol) -> None:
+        if self._closed or conn.closed:
+            self._discard(conn)
+        elif not self._hand_over(conn):
+            self._idle.append(conn)
+
+    def _pass_slot(self) -> None:
+        if not self._hand_over(None):
+            self._count -= 1
+
+    def _discard(self, conn: _Protocol) -> None:
+        conn.abort()
+        self._pass_slot()
 
     async def _connect(self) -> _Protocol:
         loop, wire = self._loop, self._wire
@@ -393,11 +410,6 @@ class AsyncPool:
             conn.abort()
             raise
         return conn
-
-    def _discard(self, conn: _Protocol) -> None:
-        conn.abort()
-        self._count -= 1
-        self._wake()
 
     def close(self) -> None:
         """Close the idle connections; those in use are closed when their command ends."""
