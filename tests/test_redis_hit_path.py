@@ -387,3 +387,33 @@ def test_pool_wait_is_bounded(silent_url: str) -> None:
     finally:
         storage.close()
     assert done == ["waiting"]
+
+
+@pytest.mark.redis
+def test_forked_child_opens_its_own_connections(storage: RedisStorage) -> None:
+    """A worker forked after the parent used the storage (``gunicorn --preload``) must not read
+    replies from the parent's sockets: the child's pool starts empty."""
+    import multiprocessing
+
+    stored = entry(body=b"parent")
+    storage.set(stored)
+    assert storage.get("k") == stored  # the parent's pool now holds a connection
+    parent_conn = storage._pool._idle[-1] if storage._pool is not None else None
+
+    def child(out: Any) -> None:
+        pool = storage._pool
+        out.send(
+            (
+                pool is not None and parent_conn not in pool._idle,
+                storage.get("k") == stored,
+            )
+        )
+
+    reader, writer = multiprocessing.get_context("fork").Pipe(duplex=False)
+    proc = multiprocessing.get_context("fork").Process(target=child, args=(writer,))
+    proc.start()
+    assert reader.recv() == (True, True)
+    proc.join(10)
+    assert proc.exitcode == 0
+    assert storage.get("k") == stored  # the parent's connection still in step
+    assert storage._pool is not None and parent_conn in storage._pool._idle
