@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -417,3 +418,32 @@ def test_forked_child_opens_its_own_connections(storage: RedisStorage) -> None:
     assert proc.exitcode == 0
     assert storage.get("k") == stored  # the parent's connection still in step
     assert storage._pool is not None and parent_conn in storage._pool._idle
+
+
+@pytest.mark.redis
+def test_unix_socket(tmp_path: Any) -> None:
+    """``unix://`` URLs take the lean client too (its own connect path, sync and async)."""
+    from tests.redis_server import require_redis_server
+
+    path = tmp_path / "redis.sock"
+    server = subprocess.Popen(
+        [require_redis_server(), "--port", "0", "--unixsocket", str(path), "--save", "",
+         "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    storage = RedisStorage(f"unix://{path}?db=2")
+    try:
+        deadline = time.monotonic() + 10
+        while not path.exists():
+            assert server.poll() is None and time.monotonic() < deadline, "no redis-server"
+            time.sleep(0.02)
+        assert storage._wire is not None and storage._wire.path == str(path)
+        stored = entry()
+        storage.set(stored)
+        assert storage.get("k") == stored
+        assert run_async(storage, lambda: storage.aget("k")) == stored
+    finally:
+        storage.close()
+        server.terminate()
+        server.wait(10)
