@@ -122,29 +122,26 @@ class SyncPool:
         packed = pack(*args)
         conn, fresh = self._checkout()
         try:
-            reply = conn.call(packed)
-        except TimeoutError:
-            self._discard(conn)
-            raise
-        except (OSError, RedisConnectionError):
-            self._discard(conn)
-            if fresh:
+            reply = self._call(conn, packed)
+        except (OSError, RedisConnectionError) as exc:
+            if fresh or isinstance(exc, TimeoutError):
                 raise
             self._drain()  # the server went away: its other sockets are dead too
             conn, _ = self._checkout(new=True)
-            try:
-                reply = conn.call(packed)
-            except BaseException:
-                self._discard(conn)
-                raise
-        except BaseException:
-            self._discard(conn)
-            raise
+            reply = self._call(conn, packed)
         self._idle.append(conn)
         if self._waiting:
             with self._cond:
                 self._cond.notify()
         return checked(reply)
+
+    def _call(self, conn: _Conn, packed: bytes) -> Any:
+        """``conn.call``; a connection that failed is closed (never back in the pool)."""
+        try:
+            return conn.call(packed)
+        except BaseException:
+            self._discard(conn)
+            raise
 
     def _checkout(self, new: bool = False) -> tuple[_Conn, bool]:
         """A connection, and whether it is new (else it was pooled and may have gone stale)."""
@@ -297,30 +294,31 @@ class AsyncPool:
         try:
             reply = await self._call(conn, packed)
         except RedisConnectionError:
-            self._discard(conn)
             if fresh:
                 raise
             # closed by the server (a restart) since last used: once more, on another
             conn, _ = await self._checkout()
-            try:
-                reply = await self._call(conn, packed)
-            except BaseException:
-                self._discard(conn)
-                raise
-        except BaseException:
-            self._discard(conn)
-            raise
+            reply = await self._call(conn, packed)
         self._release(conn)
         return checked(reply)
 
     async def _call(self, conn: _Protocol, packed: bytes) -> Any:
-        waiter = conn.send(packed)
+        """Send, and wait for the reply until the deadline; a connection that failed, timed out
+        or was cancelled is closed (never back in the pool)."""
+        try:
+            waiter = conn.send(packed)
+        except BaseException:
+            self._discard(conn)
+            raise
         deadline = self._loop.time() + self._timeout
         self._busy[conn] = deadline
         if self._watchdog is None:
             self._watchdog = self._loop.call_at(deadline, self._check_deadlines)
         try:
             return await waiter
+        except BaseException:
+            self._discard(conn)
+            raise
         finally:
             del self._busy[conn]
 
