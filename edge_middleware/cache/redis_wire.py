@@ -194,7 +194,7 @@ class SyncPool:
 
 
 class _Protocol(asyncio.Protocol):
-    """One connection in an event loop: at most one command in flight (:meth:`call`)."""
+    """One connection in an event loop: at most one command in flight (:meth:`send`)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
