@@ -10,7 +10,6 @@ reconnected to; a value that is not a readable entry of this key is a miss, neve
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import threading
 import time
@@ -24,12 +23,15 @@ from edge_middleware.cache.entry import CacheEntry
 from edge_middleware.cache.redis import RedisStorage, dumps
 from edge_middleware.cache.redis_codec import DecodeMemo
 from edge_middleware.cache.redis_resp import pack, parse, wire_for
-from tests.test_storage_redis import make_entry, rich_entry
+from tests.redis_server import require_redis_server
+from tests.support.servers import bound_socket, wait_until
+from tests.support.storage import make_entry, rich_entry
 
 
 def entry(key: str = "k", body: bytes = b"hello", **changes: Any) -> CacheEntry:
     """An entry with repeated headers and validators (``rich_entry``'s), under ``key``."""
-    return make_entry(key, body=body, headers=rich_entry().headers, etag='"v1"', **changes)
+    headers = rich_entry().headers
+    return make_entry(key, body=body, now=time.time(), headers=headers, etag='"v1"', **changes)
 
 
 @pytest.fixture
@@ -265,10 +267,7 @@ def test_outage_then_recovery(redis_server_factory: Callable[[], Any]) -> None:
         assert storage.get("k") is None
         assert run_async(storage, lambda: storage.aget("k")) is None
         server.start()
-        deadline = time.monotonic() + 10
-        while storage.get("k") is not None or storage._closed():
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        wait_until(lambda: storage.get("k") is None and not storage._closed(), 10, "recovery")
         storage.set(stored)
         assert storage.get("k") == stored
         assert run_async(storage, lambda: storage.aget("k")) == stored
@@ -329,29 +328,11 @@ def test_password_and_database(redis_server_factory: Callable[[], Any]) -> None:
 
 @pytest.fixture
 def silent_url() -> Iterator[str]:
-    """A server that accepts connections and never answers."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    listener.settimeout(0.05)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except OSError:
-                pass
-
-    thread = threading.Thread(target=accept)
-    thread.start()
-    yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
-    stop.set()
-    thread.join()
-    listener.close()
-    for sock in accepted:
-        sock.close()
+    """A server that never answers: a listening socket nobody accepts on (the kernel completes
+    the handshakes and takes the commands)."""
+    with bound_socket() as sock:
+        sock.listen(16)
+        yield f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
 
 
 def test_silent_server_times_out(silent_url: str) -> None:
@@ -423,8 +404,6 @@ def test_forked_child_opens_its_own_connections(storage: RedisStorage) -> None:
 @pytest.mark.redis
 def test_unix_socket(tmp_path: Any) -> None:
     """``unix://`` URLs take the lean client too (its own connect path, sync and async)."""
-    from tests.redis_server import require_redis_server
-
     path = tmp_path / "redis.sock"
     server = subprocess.Popen(
         [require_redis_server(), "--port", "0", "--unixsocket", str(path), "--save", "",
@@ -434,10 +413,7 @@ def test_unix_socket(tmp_path: Any) -> None:
     )  # fmt: skip
     storage = RedisStorage(f"unix://{path}?db=2")
     try:
-        deadline = time.monotonic() + 10
-        while not path.exists():
-            assert server.poll() is None and time.monotonic() < deadline, "no redis-server"
-            time.sleep(0.02)
+        wait_until(path.exists, 10, "redis-server's unix socket")
         assert storage._wire is not None and storage._wire.path == str(path)
         stored = entry()
         storage.set(stored)
