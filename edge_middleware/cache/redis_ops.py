@@ -1,0 +1,264 @@
+"""What one distribution keeps in Redis, and every storage operation on it written once, as steps.
+
+A step is a Redis call described as data, ``(command, args, kwargs)``, whose result is sent
+back into the generator. ``RedisStorage`` runs the same steps with a sync driver (WSGI) or an
+async one (ASGI), and owns the fail-open policy. Besides client methods a step may name one of
+the Lua :data:`SCRIPTS`, or ``"sleep"``. No IO here.
+
+Layout, under ``{prefix}:{distribution_id}:``:
+
+* ``e:{sha256(key)}``  the serialised entry (``redis_codec``), written with ``SET … PX``;
+* ``inv:ver``          the invalidation generation, ``INCR``-ed by every invalidation;
+* ``inv``              a ZSET of ``"{ver}:{pattern}"`` scored by ``ver``;
+* ``lock:{sha256(key)}`` the cross-process fill lock (request collapsing, caching.md §1.9).
+
+A lookup is one round trip (``MGET`` entry + generation). An entry written at generation *g*
+is dropped on read when a pattern recorded after *g* matches its ``path`` or ``orig_path``;
+the pattern list is kept here per generation, so there is no ``KEYS``/``SCAN`` on the hot path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+import time
+import uuid
+from bisect import bisect_right
+from collections.abc import Callable, Generator
+from typing import Any, TypeAlias, TypeVar
+
+from edge_middleware.cache.entry import CacheEntry, invalidation_matches
+from edge_middleware.cache.redis_codec import DecodeMemo, dumps
+
+__all__ = ["SCRIPTS", "Namespace", "Steps"]
+
+logger = logging.getLogger("edge_middleware.cache")
+
+_T = TypeVar("_T")
+Step = tuple[str, tuple[Any, ...], dict[str, Any]]
+Steps: TypeAlias = Generator[Step, Any, _T]
+
+_NO_KW: dict[str, Any] = {}
+_WITHSCORES: dict[str, Any] = {"withscores": True}
+
+SCRIPTS = {
+    # Compare-and-delete: a slow fill winner whose lock expired must not release another's.
+    "release": """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+        return 0
+    """,
+    # One atomic step, so no reader sees a new generation before its patterns.
+    "invalidate": """
+        local v = redis.call('INCR', KEYS[1])
+        for i = 1, #ARGV do redis.call('ZADD', KEYS[2], v, v .. ':' .. ARGV[i]) end
+        return v
+    """,
+    # Is the fill lock still held; does the entry exist (one round trip while waiting).
+    "poll": "return {redis.call('EXISTS', KEYS[1]), redis.call('EXISTS', KEYS[2])}",
+}
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _int(raw: Any) -> int:
+    try:
+        return int(raw or 0)
+    except ValueError:
+        return 0
+
+
+class Namespace:
+    """The keys of one distribution, what this process knows of its invalidations, the fill
+    locks it holds, and the operations as steps.
+
+    :param prefix: first part of every key name.
+    :param distribution_id: second part.
+    :param adopted: the id was adopted from a middleware (recorded in ``{prefix}:distributions``
+        on the first store, so a storage serving no middleware can find it to invalidate).
+    :param scoped: invalidations reach this namespace only (else, for a storage serving no
+        middleware, every adopted one under ``prefix`` as well).
+    """
+
+    def __init__(self, prefix: str, distribution_id: str, *, adopted: bool, scoped: bool) -> None:
+        self.prefix = prefix
+        self.distribution_id = distribution_id
+        self.adopted = adopted
+        self.scoped = scoped
+        self._ns = f"{prefix}:{distribution_id}:"
+        self._ver_key = self._ns + "inv:ver"
+        self._inv_key = self._ns + "inv"
+        self._dists_key = f"{prefix}:distributions"
+        self._registered = False
+        self._lock = threading.Lock()
+        # invalidation patterns seen so far, sorted by generation
+        self._inv_known = 0
+        self._inv_versions: list[int] = []
+        self._inv_patterns: list[str] = []
+        # tokens of the fill locks this process holds
+        self._fill_tokens: dict[str, str] = {}
+        self._decoded = DecodeMemo()
+
+    def entry_key(self, key: str) -> str:
+        return f"{self._ns}e:{_digest(key)}"
+
+    def lock_key(self, key: str) -> str:
+        return f"{self._ns}lock:{_digest(key)}"
+
+    # -- invalidation bookkeeping ---------------------------------------------------------------
+
+    def _patterns_needed_from(self, current: int) -> int | None:
+        """The generation after which patterns must be fetched to know ``current``, or None."""
+        with self._lock:
+            if current < self._inv_known:
+                # The counter went backwards (FLUSHDB): forget what we knew.
+                self._inv_known = 0
+                self._inv_versions.clear()
+                self._inv_patterns.clear()
+            return self._inv_known if current > self._inv_known else None
+
+    def _absorb(self, current: int, rows: list[tuple[bytes, float]]) -> None:
+        with self._lock:
+            # Rows come sorted by generation, each generation complete (one Lua call wrote it);
+            # skip what another thread absorbed while this one was fetching.
+            last = self._inv_versions[-1] if self._inv_versions else 0
+            for member, score in rows:
+                if int(score) > last:
+                    self._inv_versions.append(int(score))
+                    self._inv_patterns.append(member.decode("utf-8", "replace").partition(":")[2])
+            newest = int(rows[-1][1]) if rows else 0
+            self._inv_known = max(self._inv_known, current, newest)
+
+    def _invalidated(self, entry: CacheEntry) -> bool:
+        with self._lock:
+            patterns = self._inv_patterns[bisect_right(self._inv_versions, entry.generation) :]
+        return any(
+            invalidation_matches(p, entry.path)
+            or (entry.orig_path != "" and invalidation_matches(p, entry.orig_path))
+            for p in patterns
+        )
+
+    def take_token(self, key: str) -> tuple[str, str | None]:
+        """The fill lock key of ``key`` and this process's token for it (forgotten), if any."""
+        lkey = self.lock_key(key)
+        with self._lock:
+            return lkey, self._fill_tokens.pop(lkey, None)
+
+    # -- the operations, as steps ---------------------------------------------------------------
+
+    def get_steps(self, key: str) -> Steps[CacheEntry | None]:
+        ekey = self.entry_key(key)
+        blob, raw_ver = yield ("mget", (ekey, self._ver_key), _NO_KW)
+        if blob is None:
+            return None
+        try:
+            entry = self._decoded.loads(ekey, blob)
+        except ValueError as exc:
+            logger.debug("ignoring unreadable cache entry for %r: %s", key, exc)
+            return None
+        if entry.key != key:
+            return None  # a hash collision or a foreign writer: never serve another's object
+        current = _int(raw_ver)
+        if current == entry.generation:
+            return entry
+        since = self._patterns_needed_from(current)
+        if since is not None:
+            rows = yield ("zrangebyscore", (self._inv_key, f"({since}", "+inf"), _WITHSCORES)
+            self._absorb(current, rows)
+        if self._invalidated(entry):
+            yield ("delete", (ekey,), _NO_KW)
+            return None
+        return entry.with_changes(generation=current)
+
+    def set_steps(self, entry: CacheEntry, now: float, max_object_bytes: int) -> Steps[None]:
+        ekey = self.entry_key(entry.key)
+        retain_ms = math.ceil((entry.retain_until - now) * 1000)
+        if entry.nbytes > max_object_bytes or retain_ms <= 0:
+            # Not stored; nor may an older object outlive it under the same key.
+            yield ("delete", (ekey,), _NO_KW)
+            return None
+        if entry.generation <= 0:
+            current = _int((yield ("get", (self._ver_key,), _NO_KW)))
+            if current:
+                entry = entry.with_changes(generation=current)
+        if self.adopted and not self._registered:
+            # once per process: so `edge-middleware invalidate --redis URL` can find it
+            yield ("sadd", (self._dists_key, self.distribution_id), _NO_KW)
+            self._registered = True
+        yield ("set", (ekey, dumps(entry)), {"px": retain_ms})
+        return None
+
+    def delete_steps(self, key: str) -> Steps[None]:
+        yield ("delete", (self.entry_key(key),), _NO_KW)
+        return None
+
+    def invalidate_steps(self, patterns: list[str]) -> Steps[int]:
+        if not patterns:
+            return 0
+        namespaces = [self._ns]
+        if not self.scoped:
+            # A storage serving no middleware (the CLI's): every distribution that adopted a
+            # derived id under this prefix, and the default namespace.
+            names = yield ("smembers", (self._dists_key,), _NO_KW)
+            ids = sorted(n.decode("utf-8", "replace") if isinstance(n, bytes) else n for n in names)
+            namespaces += [f"{self.prefix}:{d}:" for d in ids]
+        for ns in dict.fromkeys(namespaces):
+            keys = [ns + "inv:ver", ns + "inv"]
+            yield ("invalidate", (), {"keys": keys, "args": patterns})
+        return len(patterns)
+
+    def clear_steps(self) -> Steps[None]:
+        match = "".join("\\" + c if c in "*?[]\\" else c for c in self._ns) + "*"
+        keep = self._ver_key.encode()
+        cursor = 0
+        while True:
+            cursor, names = yield ("scan", (cursor,), {"match": match, "count": 1000})
+            names = [n for n in names if n != keep]
+            if names:
+                yield ("unlink", tuple(names), _NO_KW)
+            if not cursor:
+                return None
+
+    def begin_fill_steps(self, key: str, ttl: float) -> Steps[bool]:
+        lkey, token = self.lock_key(key), uuid.uuid4().hex
+        won = yield ("set", (lkey, token), {"nx": True, "px": max(1, math.ceil(ttl * 1000))})
+        if won:
+            with self._lock:
+                self._fill_tokens[lkey] = token
+        return bool(won)
+
+    def release_steps(self, lkey: str, token: str) -> Steps[None]:
+        yield ("release", (), {"keys": [lkey], "args": [token]})
+        return None
+
+    def wait_fill_steps(
+        self,
+        key: str,
+        timeout: float,
+        clock: Callable[[], float],
+        closed: Callable[[], bool],
+    ) -> Steps[CacheEntry | None]:
+        deadline = time.monotonic() + timeout
+        delay = 0.002
+        keys = [self.lock_key(key), self.entry_key(key)]
+        while not closed():
+            locked, present = yield ("poll", (), {"keys": keys})
+            # Done as soon as there is a fresh entry (the winner may still be streaming its
+            # response), or when the lock is gone (the winner stored nothing, or failed). A
+            # stale entry is what the winner is refreshing: keep waiting for the new one.
+            if present:
+                entry = yield from self.get_steps(key)
+                fresh = entry is not None and entry.fresh_until > clock()
+                if fresh or not locked:
+                    return entry
+            elif not locked:
+                return None
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            yield ("sleep", (min(delay, remaining),), _NO_KW)
+            delay = min(delay * 2, 0.05)
+        return None
