@@ -98,7 +98,7 @@ def _prepare(
     rid = pipeline.request_id().encode()
     prefix, custom = cut.extras(scheme)
     headers = cut.origin_headers(
-        [(k.lower(), v) for k, v in scope["headers"]],
+        scope["headers"],
         encode_value(client[0]) if client else b"127.0.0.1",
         hv,
         [*custom, (b"x-amz-cf-id", rid)],
@@ -178,9 +178,11 @@ class _Relay:
                 return
             if not more:
                 self.done = True
-            await self.send(
-                {"type": "http.response.body", "body": message.get("body", b""), "more_body": more}
-            )
+            if len(message) == 3 and "more_body" in message and "body" in message:
+                await self.send(message)  # nothing but type, body, more_body: as it is
+            else:
+                body = message.get("body", b"")
+                await self.send({"type": "http.response.body", "body": body, "more_body": more})
         elif kind == "http.response.start":
             if self.started or self.rejected is not None:
                 raise RuntimeError("http.response.start sent twice")

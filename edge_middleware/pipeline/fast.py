@@ -185,8 +185,8 @@ class Shortcut:
         http_version: str,
         tail: RawHeaders,
     ) -> RawHeaders | None:
-        """The origin's header list (lower-case names) from the viewer's ``(lower-case name,
-        value)`` pairs, in the full pipeline's order, then ``tail`` (what the door adds: the
+        """The origin's header list (lower-case names) from the viewer's ``(name, value)``
+        pairs, in the full pipeline's order, then ``tail`` (what the door adds: the
         origin's custom headers and ``X-Amz-Cf-Id``); ``None``: take the full pipeline."""
         decide = self.decide
         out: RawHeaders = [(b"host", self.origin_host)]
@@ -194,7 +194,8 @@ class Shortcut:
         at: dict[bytes, int] = {}  # where a forwarded X-Forwarded-For, Via, User-Agent sits
         xff = None
         size = 0
-        for lower, value in viewer:
+        for name, value in viewer:
+            lower = name.lower()
             size += len(lower) + len(value) + 4
             if lower in seen:
                 return None  # repeated: the pipeline groups them
