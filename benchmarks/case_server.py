@@ -11,6 +11,7 @@ Target: hit path at least 0.9 of bare requests/s.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
@@ -152,12 +153,19 @@ def _get(port: int, path: str) -> dict[str, str]:
         return {k.lower(): v for k, v in resp.headers.items()}
 
 
+def _uvicorn_http() -> str:
+    """uvicorn's HTTP implementation: httptools (``uvicorn[standard]``, as deployed; the bench
+    extra installs it) when importable, else the pure-Python h11, where each response header
+    costs the server a few µs more."""
+    return "httptools" if importlib.util.find_spec("httptools") is not None else "h11"
+
+
 def _server_args(kind: str, app: str, port: int) -> list[str]:
     if kind == "uvicorn":
         return [
             sys.executable, "-m", "uvicorn", f"benchmarks.server_apps:{app}",
             "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-            "--no-access-log", "--log-level", "warning",
+            "--http", _uvicorn_http(), "--no-access-log", "--log-level", "warning",
         ]  # fmt: skip
     return [
         sys.executable, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "4",
@@ -312,6 +320,8 @@ def _report(
     stray = sum(x.stray_hits for x in loads["wrapped miss"])
     if stray:
         section.notes.append(f"Miss runs saw {stray} hits (expected 0): their figures are off.")
+    if kind == "uvicorn":
+        section.notes.append(f"uvicorn HTTP implementation: {_uvicorn_http()}.")
     section.notes.append(
         f"Load: {tool}, {CONNECTIONS} connections, {THREADS} threads (processes for loadgen), "
         f"{settings.wrk_seconds:g} s per run, {settings.wrk_rounds} interleaved round(s); the "

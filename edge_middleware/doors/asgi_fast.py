@@ -73,8 +73,7 @@ async def shortcut(
 
 def _hit_key(hit: HitShortcut, scope: Scope, uri: str) -> tuple[str, CFHeaders] | None:
     qs: str = scope.get("query_string", b"").decode("latin-1")
-    viewer = [(k.lower(), v) for k, v in scope["headers"]]
-    return hit.key(scope["method"], scope.get("scheme", "http"), uri, qs, viewer)
+    return hit.key(scope["method"], scope.get("scheme", "http"), uri, qs, scope["headers"])
 
 
 def _prepare(

@@ -112,7 +112,8 @@ class HitShortcut:
         headers: CFHeaders = {}
         conditions: CFHeaders = {}
         size = 0
-        for name, value in viewer:
+        for raw, value in viewer:
+            name = raw.lower()
             size += len(name) + len(value) + 4
             if name in keyed:
                 _add(headers, name, value)
