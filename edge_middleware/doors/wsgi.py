@@ -39,7 +39,7 @@ from .flights import ThreadFlights
 from .interfaces import StartResponse, WSGIApp
 from .middleware import FrontDoor, RequestRecord, SharedOptions
 from .wsgi_fast import shortcut
-from .wsgi_origin import OriginCall, open_origin
+from .wsgi_origin import OriginCall, open_origin, start_viewer
 
 __all__ = ["EdgeWSGIMiddleware"]
 
@@ -268,13 +268,7 @@ class _Responder:
     # -- to the viewer ----------------------------------------------------------------------
     def respond(self, outcome: Outcome, start_response: StartResponse) -> Iterable[bytes]:
         outcome.no_body(self.environ.get("REQUEST_METHOD", ""))
-        # validation keeps CR/LF out of the reason; this keeps the status line one line anyway
-        reason = "".join(ch for ch in outcome.reason if ch.isprintable())
-        reason = reason.encode("latin-1", "replace").decode("latin-1")
-        start_response(
-            f"{outcome.status} {reason}".rstrip(),
-            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in outcome.headers],
-        )
+        start_viewer(start_response, outcome.status, outcome.reason, outcome.headers)
         if outcome.head or not outcome.stream_rest or self.origin is None:
             self.close_origin()
             self.bytes_sent = 0 if outcome.head else len(outcome.body)

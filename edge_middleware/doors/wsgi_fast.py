@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 from ..config.model import Behavior
-from ..core.convert import environ_uri
+from ..core.convert import environ_uri, reason_phrase
 from ..core.headers import encode_value
 from ..core.types import CFHeaders
 from ..exceptions import CloudFrontError
@@ -20,7 +20,7 @@ from ..pipeline.fast import Shortcut
 from ..pipeline.fast_hit import HitAnswer, HitShortcut
 from ..pipeline.flow import Prefetched
 from .interfaces import StartResponse
-from .wsgi_origin import OriginCall
+from .wsgi_origin import OriginCall, start_viewer
 
 if TYPE_CHECKING:
     from .wsgi import EdgeWSGIMiddleware
@@ -79,12 +79,7 @@ def shortcut(
         logger.exception("edge_middleware's short way failed; the pipeline answers")
         return None, None
     if answer is not None:
-        reason = "".join(ch for ch in answer.reason if ch.isprintable())
-        reason = reason.encode("latin-1", "replace").decode("latin-1")
-        start_response(
-            f"{answer.status} {reason}".rstrip(),
-            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in answer.headers],
-        )
+        start_viewer(start_response, answer.status, answer.reason, answer.headers)
         return [answer.body] if answer.body else [], None
     assert prepared is not None
     return _fetch(mw, prepared, start_response), None
@@ -118,10 +113,7 @@ def _fetch(
         viewed = cut.viewer_headers(answer.status, answer.headers, rid, hv, method)
         if not isinstance(viewed, CloudFrontError):
             headers, head = viewed
-            start_response(
-                f"{answer.status} {cut.reason(answer.status)}".rstrip(),
-                [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers],
-            )
+            start_viewer(start_response, answer.status, reason_phrase(answer.status), headers)
             if head or not answer.streaming:
                 call.close()
                 return [] if head else [answer.body]
@@ -130,10 +122,7 @@ def _fetch(
         call.close()
     outcome = mw.options.pipeline.error_outcome(answer, rid.decode(), hv, cut.behavior, [])
     outcome.no_body(method)
-    start_response(
-        f"{outcome.status} {outcome.reason}".rstrip(),
-        [(k.decode("latin-1"), v.decode("latin-1")) for k, v in outcome.headers],
-    )
+    start_viewer(start_response, outcome.status, outcome.reason, outcome.headers)
     return [] if outcome.head else [outcome.body]
 
 

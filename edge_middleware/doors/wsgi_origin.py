@@ -10,15 +10,16 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..core.convert import PrefixedInput, origin_environ
+from ..core.headers import RawHeaders
 from ..core.origins import effective_origin
 from ..exceptions import CloudFrontError, OriginError
 from ..pipeline.effects import FetchOrigin, OriginBody, OriginResponse
-from .interfaces import WSGIApp
+from .interfaces import StartResponse, WSGIApp
 
 if TYPE_CHECKING:
     from .wsgi import EdgeWSGIMiddleware
 
-__all__ = ["OriginCall", "open_origin"]
+__all__ = ["OriginCall", "open_origin", "start_viewer"]
 
 logger = logging.getLogger("edge_middleware.wsgi")
 
@@ -153,3 +154,16 @@ def open_origin(
         new["wsgi.input"] = PrefixedInput(body, environ["wsgi.input"])
     new["edge.middleware"] = mw
     return OriginCall(app, new)
+
+
+def start_viewer(
+    start_response: StartResponse, status: int, reason: str, headers: RawHeaders
+) -> None:
+    """``start_response`` for the viewer: one status line (validation keeps CR/LF out of a
+    reason; this keeps it one printable latin-1 line anyway), headers as latin-1 text."""
+    reason = "".join(ch for ch in reason if ch.isprintable())
+    reason = reason.encode("latin-1", "replace").decode("latin-1")
+    start_response(
+        f"{status} {reason}".rstrip(),
+        [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers],
+    )

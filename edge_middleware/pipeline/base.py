@@ -71,6 +71,7 @@ class PipelineBase:
                         where = f"Behavior({behavior.path_pattern!r}).{ev.replace('-', '_')}"
                         raise HandlerLoadError(where, exc.value, exc.expected) from exc
         self._via_host = f"{via_id(config.distribution_id)}.cloudfront.net (CloudFront)"
+        self._vias: dict[str, bytes] = {}
         self._pop = self.settings.pop.encode()
         self._origin_objects: dict[tuple[str, str], CFOrigin] = {}
         defined = len(config.origins) > 1 or config.origins[0].id != "default"
@@ -144,17 +145,27 @@ class PipelineBase:
         return {"Records": [{"cf": cf}]}
 
     def _via(self, http_version: str) -> bytes:
-        return f"{'2.0' if http_version.startswith('2') else '1.1'} {self._via_host}".encode()
+        known = self._vias.get(http_version)
+        if known is None:
+            two = http_version.startswith("2")
+            known = f"{'2.0' if two else '1.1'} {self._via_host}".encode()
+            if len(self._vias) < 16:  # a few versions exist; a hostile scope's are not kept
+                self._vias[http_version] = known
+        return known
 
     def _edge_headers(
         self, headers: RawHeaders, x_cache: str, rid: str, http_version: str
     ) -> RawHeaders:
         out = [(k, v) for k, v in headers if k.lower() not in CLOUDFRONT_ADDED]
-        out.append((b"Via", self._via(http_version)))
-        out.append((b"X-Cache", x_cache.encode()))
-        out.append((b"X-Amz-Cf-Pop", self._pop))
-        out.append((b"X-Amz-Cf-Id", rid.encode()))
+        self._edge_tail(out, x_cache.encode(), rid.encode(), http_version)
         return out
+
+    def _edge_tail(self, out: RawHeaders, x_cache: bytes, rid: bytes, http_version: str) -> None:
+        """Append the four headers CloudFront sets on every answer (``out`` holds none)."""
+        out.append((b"Via", self._via(http_version)))
+        out.append((b"X-Cache", x_cache))
+        out.append((b"X-Amz-Cf-Pop", self._pop))
+        out.append((b"X-Amz-Cf-Id", rid))
 
     def error_outcome(
         self,

@@ -35,6 +35,7 @@ __all__ = [
     "Refresh",
     "Store",
     "TraceStep",
+    "without_body",
 ]
 
 
@@ -195,12 +196,18 @@ class Outcome:
     head: bool = False
 
     def no_body(self, method: str) -> None:
-        """Mark responses that carry no body on the wire: HEAD, 1xx, 204 and 304 (RFC 9110
-        §6.4.1); those statuses also lose Content-Length (§8.6), which could only mislead."""
-        if method == "HEAD" or self.status < 200 or self.status in (204, 304):
-            self.head = True
-        if self.status in (204, 304) or self.status < 200:
-            self.headers = [(k, v) for k, v in self.headers if k.lower() != b"content-length"]
+        """Mark responses that carry no body on the wire (see :func:`without_body`)."""
+        self.headers, head = without_body(self.status, method, self.headers)
+        self.head = self.head or head
+
+
+def without_body(status: int, method: str, headers: RawHeaders) -> tuple[RawHeaders, bool]:
+    """``(headers, head)``: whether the answer carries no body on the wire (HEAD, 1xx, 204
+    and 304, RFC 9110 §6.4.1); those statuses also lose Content-Length (§8.6), which could
+    only mislead."""
+    if status in (204, 304) or status < 200:
+        return [(k, v) for k, v in headers if k.lower() != b"content-length"], True
+    return headers, method == "HEAD"
 
 
 Effect: TypeAlias = (

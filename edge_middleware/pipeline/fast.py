@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Final
 from ..cache.forwarding import _forward_plan, forwarded_cookie
 from ..cache.rules import filter_vary, forwarded_to_origin
 from ..config.model import Behavior, EdgeConfig, Origin
-from ..core.convert import reason_phrase
 from ..core.headers import (
     CLOUDFRONT_ADDED,
     HOP_BY_HOP,
@@ -37,6 +36,8 @@ from ..core.origins import cloudfront_headers
 from ..core.types import EVENT_TYPES, CFRequest
 from ..core.validation import origin_response_error
 from ..exceptions import CloudFrontError
+from .effects import without_body
+from .origin import _orp_forwards_host
 
 if TYPE_CHECKING:
     from .base import PipelineBase
@@ -103,8 +104,6 @@ class Shortcut:
             drop.add(b"set-cookie")
         self.response_drop = frozenset(drop)
         self.querystring = _querystring_mode(p, behavior)
-        self.via = {v: p._via(v) for v in ("1.0", "1.1", "2", "2.0", "3")}
-        self.pop = p._pop
         # request.origin's custom headers and path, as the full path's origin_scope adds them
         self._extras: dict[str, tuple[str, RawHeaders]] = {}
         self.settings = s
@@ -225,7 +224,7 @@ class Shortcut:
         if size > MAX_HEADER_BYTES - 8192:  # near CloudFront's 413: let the pipeline judge
             return None
         _put(out, at, b"x-forwarded-for", xff + b", " + client if xff else client)
-        _put(out, at, b"via", self.via.get(http_version) or self.p._via(http_version))
+        _put(out, at, b"via", self.p._via(http_version))
         if b"user-agent" not in at:
             out.append((b"user-agent", b"Amazon CloudFront"))
         out.extend(tail)
@@ -264,18 +263,8 @@ class Shortcut:
                     vary = True
         if vary:
             out = filter_vary(out, self.vary_names, self.min_ttl)
-        out.append((b"Via", self.via.get(http_version) or self.p._via(http_version)))
-        out.append((b"X-Cache", _MISS if status < 400 else _ERROR))
-        out.append((b"X-Amz-Cf-Pop", self.pop))
-        out.append((b"X-Amz-Cf-Id", rid))
-        head = method == "HEAD" or status < 200 or status in (204, 304)
-        if status in (204, 304) or status < 200:
-            out = [(k, v) for k, v in out if k.lower() != b"content-length"]
-        return out, head
-
-    @staticmethod
-    def reason(status: int) -> str:
-        return reason_phrase(status)
+        self.p._edge_tail(out, _MISS if status < 400 else _ERROR, rid, http_version)
+        return without_body(status, method, out)
 
 
 def _put(out: RawHeaders, at: dict[bytes, int], name: bytes, value: bytes) -> None:
@@ -300,12 +289,6 @@ def _querystring_mode(p: PipelineBase, behavior: Behavior) -> str:
     if plan.qs is None:
         return "all"
     return "filter" if plan.qs_any else "none"
-
-
-def _orp_forwards_host(behavior: Behavior) -> bool:
-    from .origin import _orp_forwards_host as forwards
-
-    return forwards(behavior)
 
 
 class _ProbeViewer:

@@ -39,6 +39,7 @@ from ..core.headers import (
 from ..core.limits import MAX_HEADER_BYTES, MAX_URI_LENGTH
 from ..core.origins import cloudfront_headers
 from ..core.types import CFHeaders, HeaderEntry
+from .effects import without_body
 from .fast import PROBE_VIEWER
 
 if TYPE_CHECKING:
@@ -159,13 +160,8 @@ class HitShortcut:
             custom = p.config.error_response_for(status)
             if custom is not None and custom.response_page_path:
                 return None
-        out.append((b"Via", p._via(http_version)))
-        out.append((b"X-Cache", _HIT if status < 400 else _ERROR))
-        out.append((b"X-Amz-Cf-Pop", p._pop))
-        out.append((b"X-Amz-Cf-Id", rid))
-        head = method == "HEAD" or status < 200 or status in (204, 304)
-        if status in (204, 304) or status < 200:
-            out = [(k, v) for k, v in out if k.lower() != b"content-length"]
+        p._edge_tail(out, _HIT if status < 400 else _ERROR, rid, http_version)
+        out, head = without_body(status, method, out)
         reason = entry.reason if status == entry.status else reason_phrase(status)
         return HitAnswer(status, reason, out, b"" if head else body)
 
