@@ -11,7 +11,14 @@ __all__ = ["TRACE_STRING_LIMIT", "copy_request", "copy_response", "shrink_for_tr
 
 
 def _copy_headers(headers: CFHeaders) -> CFHeaders:
-    return {name: [entry.copy() for entry in entries] for name, entries in headers.items()}
+    # a plain loop: a comprehension per header is a function call each on Python 3.11
+    out: CFHeaders = {}
+    for name, entries in headers.items():
+        if len(entries) == 1:
+            out[name] = [entries[0].copy()]
+        else:
+            out[name] = [entry.copy() for entry in entries]
+    return out
 
 
 def copy_request(req: CFRequest) -> CFRequest:

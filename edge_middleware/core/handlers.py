@@ -134,10 +134,10 @@ class LambdaContext:
 
 
 @functools.lru_cache(maxsize=1024)
-def _context_names(function_name: str) -> tuple[str, str]:
-    """The ARN and log group a :class:`LambdaContext` shows (built once per function)."""
-    probe = LambdaContext(function_name, "", 1.0)
-    return probe.invoked_function_arn, probe.log_group_name
+def _context_fields(function_name: str) -> dict[str, Any]:
+    """A :class:`LambdaContext`'s fields for one function (ARN, log group ...), built once:
+    :meth:`HandlerRunner.context` copies them and sets the request's own."""
+    return dict(vars(LambdaContext(function_name, "", 1.0)))
 
 
 def _function_name(name: str) -> str:
@@ -208,6 +208,37 @@ class _Raised:
         self.exc = exc
 
 
+class Later:
+    """A handler call :meth:`HandlerRunner.call_here` could not finish without awaiting:
+    ``await later.result()`` gives its result (or raises as ``call_async`` does)."""
+
+    __slots__ = ("acall", "coro", "event", "first", "request_id", "runner", "timeout")
+
+    def __init__(
+        self,
+        runner: HandlerRunner,
+        event: dict[str, Any],
+        request_id: str,
+        timeout: float,
+        coro: Coroutine[Any, Any, Any] | None = None,
+        first: Any = None,
+        *,
+        acall: bool = False,
+    ) -> None:
+        self.runner = runner
+        self.event = event
+        self.request_id = request_id
+        self.timeout = timeout
+        #: an ``async def`` handler's coroutine after its first step, and what that yielded
+        self.coro = coro
+        self.first = first
+        #: a handler object that keeps its own deadline and is awaited (``acall``)
+        self.acall = acall
+
+    def result(self) -> Coroutine[Any, Any, object]:
+        return self.runner._call_later(self)
+
+
 class HandlerRunner:
     """A loaded handler plus how to call it within its timeout.
 
@@ -271,14 +302,12 @@ class HandlerRunner:
         return self._ctx.edge_trace if self._ctx is not None else None
 
     def context(self, request_id: str, timeout: float) -> LambdaContext:
-        arn, group = _context_names(self.function_name)
-        ctx = LambdaContext(
-            self.function_name,
-            request_id,
-            timeout,
-            invoked_function_arn=arn,
-            log_group_name=group,
-        )
+        # LambdaContext's fields as its __init__ would set them, without its per-call cost
+        ctx = object.__new__(LambdaContext)
+        ctx.__dict__.update(_context_fields(self.function_name))
+        ctx.aws_request_id = request_id
+        ctx.timeout = timeout
+        ctx._deadline = time.monotonic() + timeout
         self._ctx = ctx
         return ctx
 
@@ -414,28 +443,58 @@ class HandlerRunner:
         with capture.capturing(self._captured):
             return await self.func(event, ctx)
 
+    def call_here(self, event: dict[str, Any], request_id: str, timeout: float) -> object:
+        """The start of :meth:`call_async` on the calling thread, with no await: a sync handler
+        placed inline runs to its end, an ``async def`` handler runs its first step. Returns the
+        result, or a :class:`Later` to await when the call is not finished (the event loop's
+        driver calls this before making a coroutine for the call). Raises as :meth:`call_async`.
+        """
+        placement = self.placement()
+        if placement == "inline":
+            if not (self.own_deadline and hasattr(self.func, "acall")):
+                return self.call_inline(event, request_id, timeout)
+            return Later(self, event, request_id, timeout, acall=True)
+        if placement != "async":
+            return Later(self, event, request_id, timeout)
+        # Most handlers never await: run the first step here and only arm a timer (a loop
+        # TimerHandle per call) when the handler really suspends.
+        ctx = self.context(request_id, timeout)
+        coro = self._async_body(event, ctx)
+        try:
+            first = coro.send(None)
+        except StopIteration as stop:
+            self._close_capture()
+            return stop.value
+        except BaseException as exc:
+            self._close_capture()
+            if isinstance(exc, TimeoutError):
+                raise self._timed_out(timeout) from None
+            if isinstance(exc, asyncio.CancelledError | CloudFrontError) or not isinstance(
+                exc, Exception | SystemExit
+            ):
+                raise
+            raise self._fail(exc) from None  # sys.exit() in a handler is its failure
+        return Later(self, event, request_id, timeout, coro, first)
+
     async def call_async(self, event: dict[str, Any], request_id: str, timeout: float) -> object:
         """Run from an event loop (ASGI) where :meth:`placement` says."""
-        placement = self.placement()
-        if placement == "inline" and not (self.own_deadline and hasattr(self.func, "acall")):
-            return self.call_inline(event, request_id, timeout)
-        ctx = self.context(request_id, timeout)
+        got = self.call_here(event, request_id, timeout)
+        if type(got) is Later:
+            return await got.result()
+        return got
+
+    async def _call_later(self, later: Later) -> object:
+        event, timeout = later.event, later.timeout
         try:
-            if placement == "inline":  # edge_middleware.js: awaits its node worker's pipe
+            if later.coro is not None:  # an async def handler that suspended in its first step
+                async with asyncio.timeout(timeout):
+                    return await _Resumed(later.coro, later.first)
+            ctx = self.context(later.request_id, timeout)
+            if later.acall:  # edge_middleware.js: awaits its node worker's pipe
                 if self._captured is None:
                     return await self.func.acall(event, ctx)  # type: ignore[attr-defined]
                 with capture.capturing(self._captured):
                     return await self.func.acall(event, ctx)  # type: ignore[attr-defined]
-            if placement == "async":
-                # Most handlers never await: run the first step inline and only arm a timer
-                # (a loop TimerHandle per call) when the handler really suspends.
-                coro = self._async_body(event, ctx)
-                try:
-                    first = coro.send(None)
-                except StopIteration as stop:
-                    return stop.value
-                async with asyncio.timeout(timeout):
-                    return await _Resumed(coro, first)
             fut = self._submit(event, ctx)
             wrapped = asyncio.wrap_future(fut)
             try:
@@ -452,5 +511,8 @@ class HandlerRunner:
         except (Exception, SystemExit) as exc:  # sys.exit() in a handler is its failure
             raise self._fail(exc) from None
         finally:
-            if self._captured is not None:
-                self._captured.close()
+            self._close_capture()
+
+    def _close_capture(self) -> None:
+        if self._captured is not None:
+            self._captured.close()

@@ -35,6 +35,7 @@ __all__ = [
     "raw_get",
     "raw_header_problem",
     "split_disallowed",
+    "unchanged_raw",
     "with_length",
     "without",
 ]
@@ -186,6 +187,19 @@ def headers_to_raw(headers: Mapping[str, list[HeaderEntry]]) -> RawHeaders:
             key = entry.get("key") or capitalize(lower)
             out.append((key.encode("latin-1", "replace"), encode_value(entry["value"])))
     return out
+
+
+def unchanged_raw(
+    headers: Mapping[str, list[HeaderEntry]],
+    given: Mapping[str, list[HeaderEntry]],
+    raw: RawHeaders,
+) -> RawHeaders:
+    """:func:`headers_to_raw` of a function's result ``headers``, taking ``raw`` as it is when
+    the result is the map ``given`` was built from ``raw`` and every name occurs once (the
+    round trip would give back the same pairs in the same order)."""
+    if headers is given and len(given) == len(raw):
+        return raw
+    return headers_to_raw(headers)
 
 
 def headers_to_pairs(headers: Mapping[str, list[HeaderEntry]]) -> list[tuple[str, str]]:

@@ -15,6 +15,7 @@ from typing import Any, assert_never
 from ..cache.compression import compress
 from ..cache.entry import Storage
 from ..core.convert import ViewerRequest, request_from_scope
+from ..core.handlers import Later
 from ..exceptions import CloudFrontError
 from ..pipeline import Step
 from ..pipeline.effects import (
@@ -145,16 +146,27 @@ class _Responder:
                 effect = gen.send(value)
             except StopIteration as stop:
                 return stop.value
-            value = await self.perform(effect)
+            if type(effect) is CallHandler:  # no coroutine for a call that needs no await
+                value = self.call(effect)
+                if type(value) is Later:
+                    value = await self.perform(effect, value)
+            else:
+                value = await self.perform(effect)
 
-    async def perform(self, effect: Effect) -> Any:
+    def call(self, effect: CallHandler) -> Any:
+        try:
+            return effect.runner.call_here(effect.event, effect.request_id, effect.timeout)
+        except CloudFrontError as exc:
+            return exc
+
+    async def perform(self, effect: Effect, later: Later | None = None) -> Any:
         storage = self.mw.options.storage
         match effect:
             case CallHandler():
                 try:
-                    return await effect.runner.call_async(
-                        effect.event, effect.request_id, effect.timeout
-                    )
+                    if later is None:
+                        later = self.call(effect)
+                    return await later.result() if type(later) is Later else later
                 except CloudFrontError as exc:
                     return exc
             case Lookup():

@@ -18,6 +18,7 @@ from ..core.headers import (
     headers_to_raw,
     raw_get,
     split_disallowed,
+    unchanged_raw,
     with_length,
     without,
 )
@@ -207,7 +208,7 @@ def origin_response(p: PipelineBase, f: Flow) -> Step:
             return (yield from fail(p, f, res))
         assert isinstance(res, ResponseResult)
         a.status, a.reason = res.status, res.status_description
-        a.headers = headers_to_raw(res.headers) + hidden
+        a.headers = unchanged_raw(res.headers, response["headers"], shown) + hidden
         if res.body is not None:
             a.body, a.stream_rest = res.body, False
             a.headers = with_length(a.headers, a.body)

@@ -119,8 +119,8 @@ def _viewer_response_trigger(p: PipelineBase, f: Flow, trig: Trigger, a: Answer)
     """Run viewer-response on the answer and apply its result to ``a``; returns the failure
     outcome when the function failed, else ``None``."""
     shown, hidden = split_disallowed(a.headers)
-    shown = [(k, v) for k, v in shown if k.lower() not in HOP_BY_HOP]
-    shown.append((b"Via", p._via(f.hv)))
+    kept = [(k, v) for k, v in shown if k.lower() not in HOP_BY_HOP]
+    shown = [*kept, (b"Via", p._via(f.hv))]
     response: CFResponse = {
         "status": str(a.status),
         "statusDescription": a.reason,
@@ -134,7 +134,11 @@ def _viewer_response_trigger(p: PipelineBase, f: Flow, trig: Trigger, a: Answer)
         failed.origin_request = failed.origin_request or f.oreq
         return failed
     assert isinstance(res, ResponseResult)
-    a.headers = [(k, v) for k, v in headers_to_raw(res.headers) if k.lower() != b"via"] + hidden
+    if res.headers is response["headers"] and len(res.headers) == len(shown):
+        a.headers = kept + hidden  # unchanged, each name once: the raw list as it was
+    else:
+        a.headers = [(k, v) for k, v in headers_to_raw(res.headers) if k.lower() != b"via"]
+        a.headers += hidden
     if res.body is not None:  # only with EdgeSettings(viewer_response_body="allow")
         a.body, a.stream_rest = res.body, False
         a.headers = with_length(a.headers, a.body)
