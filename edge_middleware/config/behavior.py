@@ -127,6 +127,8 @@ class Behavior:
     #: (``"SecurityHeadersPolicy"``, ``"67f7725c-6f97-4210-82d7-5512b31e9d03"``).
     response_headers_policy: ResponseHeadersPolicy | str | None = None
     _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    #: the CloudFront-* header names the policies ask for (core.origins.cloudfront_headers)
+    cloudfront_wanted: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -195,6 +197,11 @@ class Behavior:
             raise ConfigurationError(
                 f"Behavior({self.path_pattern!r}).cache", self.cache, "a CachePolicy"
             )
+        wanted = [h for h in self.cache.headers if h.startswith("cloudfront-")]
+        orp = self.origin_request_policy
+        if orp is not None and orp.headers in ("whitelist", "allViewerAndWhitelistCloudFront"):
+            wanted += [h for h in orp.header_names if h.startswith("cloudfront-")]
+        object.__setattr__(self, "cloudfront_wanted", tuple(wanted))
 
     @property
     def headers_policy(self) -> ResponseHeadersPolicy | None:

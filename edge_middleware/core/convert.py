@@ -58,11 +58,14 @@ def _target_uri(raw: bytes) -> str:
     return quote(raw, safe="".join(chr(b) for b in range(33, 127)))
 
 
+#: Each status code's reason phrase (http.HTTPStatus), looked up without an enum call.
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
+
+
 def reason_phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
+    """The standard reason phrase for ``status``, ``""`` for a code without one (the one place
+    edge_middleware gets reason phrases from)."""
+    return _PHRASES.get(status, "")
 
 
 @dataclass(slots=True)

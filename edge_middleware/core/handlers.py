@@ -29,9 +29,8 @@ import functools
 import importlib
 import inspect
 import logging
-import threading
 import time
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -42,6 +41,7 @@ from ..exceptions import (
     LambdaTimeoutError,
 )
 from . import capture
+from .coroutines import Resumed, run_coroutine
 
 __all__ = [
     "HandlerRunner",
@@ -70,7 +70,6 @@ SLOW_STRIKES = 3
 _EXECUTOR = concurrent.futures.ThreadPoolExecutor(
     max_workers=256, thread_name_prefix="edge-handler"
 )
-_thread_loops = threading.local()
 
 
 def load_handler(spec: str | Callable[..., Any], field_name: str = "handler") -> Handler:
@@ -146,57 +145,6 @@ def _function_name(name: str) -> str:
         parts = name.split(":")
         return parts[6] if len(parts) > 6 else name
     return name.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
-
-
-class _Resumed:
-    """Await the rest of a coroutine whose first step already ran: a transparent proxy that
-    passes what the coroutine yields to the task and what the task sends (or throws) back."""
-
-    __slots__ = ("coro", "first")
-
-    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
-        self.coro = coro
-        self.first = first
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        coro, pending = self.coro, self.first
-        while True:
-            try:
-                value = yield pending
-            except BaseException as exc:  # cancellation (the timeout) goes to the handler
-                try:
-                    pending = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    pending = coro.send(value)
-                except StopIteration as stop:
-                    return stop.value
-
-
-def run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
-    """Run ``coro`` to completion from sync code (WSGI) on this thread's own event loop (made
-    once per thread and closed when the thread exits), never on a shared background loop."""
-    loop: asyncio.AbstractEventLoop | None = getattr(_thread_loops, "loop", None)
-    if loop is None or loop.is_closed():
-        loop = asyncio.new_event_loop()
-        _thread_loops.loop = loop
-        _thread_loops.closer = _LoopCloser(loop)
-    return loop.run_until_complete(coro)
-
-
-class _LoopCloser:
-    """Closes a thread's handler loop when the thread's locals are dropped (thread exit)."""
-
-    __slots__ = ("loop",)
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-
-    def __del__(self) -> None:
-        if not self.loop.is_running():
-            self.loop.close()
 
 
 class _Raised:
@@ -488,7 +436,7 @@ class HandlerRunner:
         try:
             if later.coro is not None:  # an async def handler that suspended in its first step
                 async with asyncio.timeout(timeout):
-                    return await _Resumed(later.coro, later.first)
+                    return await Resumed(later.coro, later.first)
             ctx = self.context(later.request_id, timeout)
             if later.acall:  # edge_middleware.js: awaits its node worker's pipe
                 if self._captured is None:

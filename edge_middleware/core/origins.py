@@ -53,10 +53,7 @@ def cloudfront_headers(
 ) -> CFHeaders:
     """The ``CloudFront-*`` headers the behavior's policies ask for (added after viewer-request;
     a viewer-sent header of the same name is overwritten)."""
-    wanted = [h for h in behavior.cache.headers if h.startswith("cloudfront-")]
-    orp = behavior.origin_request_policy
-    if orp is not None and orp.headers in ("whitelist", "allViewerAndWhitelistCloudFront"):
-        wanted += [h for h in orp.header_names if h.startswith("cloudfront-")]
+    wanted = behavior.cloudfront_wanted
     if not wanted:
         return {}
     values = dict(DEFAULT_CLOUDFRONT_VALUES)

@@ -16,11 +16,11 @@ import base64
 import json
 import logging
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any, Literal
 
 from ..config.settings import EdgeSettings
 from ..exceptions import LambdaValidationError, OriginError
+from .convert import reason_phrase
 from .copies import TRACE_STRING_LIMIT, _copy_origin, copy_request, copy_response, shrink_for_trace
 from .headers import DISALLOWED_HEADERS, RawHeaders, raw_header_problem
 from .limits import MAX_URI_LENGTH, REQUEST_BODY_LIMITS
@@ -358,13 +358,6 @@ def _parse_status(data: dict[str, Any], settings: EdgeSettings) -> int:
     raise _fail(f"The status must be {kind}.", "response.status")
 
 
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
-
-
 def _response(
     event_type: EventType,
     data: dict[str, Any],
@@ -385,7 +378,7 @@ def _response(
         reason = f"The status {data['status']!r} is not in the range 200-599."
         raise _fail(reason, "response.status")
     if description is None:
-        description = _phrase(status) if settings.default_status_description else ""
+        description = reason_phrase(status) if settings.default_status_description else ""
     elif _BAD_REASON_CHAR.search(description):
         raise _fail(
             "The statusDescription contains a control character.", "response.statusDescription"

@@ -34,7 +34,7 @@ from ..pipeline.effects import (
     Refresh,
     Store,
 )
-from ..pipeline.flow import Flow, Prefetched
+from ..pipeline.flow import Flow, Prefetched, Routed
 from .asgi_fast import shortcut
 from .asgi_origin import OriginStream, open_origin
 from .flights import AsyncFlights
@@ -90,12 +90,12 @@ class EdgeMiddleware(FrontDoor):
             await self.app(scope, receive, send)
             return
         options = self.options
-        prefetched = None
+        prefetched = routed = None
         if options.pipeline.has_shortcuts and not options.observers:
-            done, prefetched = await shortcut(self, scope, receive, send)
+            done, prefetched, routed = await shortcut(self, scope, receive, send)
             if done:
                 return
-        await _Responder(self, scope, receive, send).run(prefetched)
+        await _Responder(self, scope, receive, send).run(prefetched, routed)
 
 
 class _Responder:
@@ -117,12 +117,12 @@ class _Responder:
         self.flow: Flow | None = None
 
     # -- driving the pipeline ---------------------------------------------------------------
-    async def run(self, prefetched: Prefetched | None = None) -> None:
+    async def run(self, prefetched: Prefetched | None = None, routed: Routed | None = None) -> None:
         pipeline = self.mw.options.pipeline
         try:
             try:
                 self.viewer = request_from_scope(self.scope)
-                self.flow = pipeline.flow(self.viewer)
+                self.flow = pipeline.flow(self.viewer, routed)
                 self.flow.prefetched = prefetched
                 outcome = await self.drive(pipeline.run(self.viewer, self.flow))
             except Exception:

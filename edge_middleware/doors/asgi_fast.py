@@ -15,7 +15,7 @@ from ..core.types import CFHeaders
 from ..exceptions import CloudFrontError, OriginError
 from ..pipeline.fast import Shortcut
 from ..pipeline.fast_hit import HitAnswer, HitShortcut
-from ..pipeline.flow import Prefetched
+from ..pipeline.flow import Prefetched, Routed
 from .interfaces import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -32,9 +32,10 @@ _EMPTY_END: Message = {"type": "http.response.body", "body": b"", "more_body": F
 
 async def shortcut(
     mw: EdgeMiddleware, scope: Scope, receive: Receive, send: Send
-) -> tuple[bool, Prefetched | None]:
-    """Serve the request the short way: ``(True, None)``. ``(False, lookup)``: nothing was
-    sent and the pipeline answers, with the cache read already made (or ``None``)."""
+) -> tuple[bool, Prefetched | None, Routed | None]:
+    """Serve the request the short way: ``(True, None, None)``. ``(False, lookup, route)``:
+    nothing was sent and the pipeline answers, with the cache read already made and the route
+    found (or ``None``)."""
     pipeline = mw.options.pipeline
     answer: HitAnswer | None = None
     prepared = None
@@ -44,7 +45,7 @@ async def shortcut(
         if hit is not None:
             found = _hit_key(hit, scope, uri)
             if found is None:
-                return False, None
+                return False, None, (uri, behavior)
             key, conditions = found
             entry = await mw.options.storage.aget(key)
             if entry is not None and hit.serves(entry, conditions):
@@ -52,14 +53,14 @@ async def shortcut(
                 hv = scope.get("http_version", "1.1")
                 answer = hit.answer(entry, conditions, rid, hv, scope["method"])
             if answer is None:
-                return False, (key, entry)
+                return False, (key, entry), (uri, behavior)
         else:
             prepared = _prepare(mw, scope, send, uri, behavior)
             if prepared is None:
-                return False, None
+                return False, None, (uri, behavior)
     except Exception:  # nothing was sent: the pipeline answers (its 502 at worst)
         logger.exception("edge_middleware's short way failed; the pipeline answers")
-        return False, None
+        return False, None, None
     if answer is not None:
         await send(
             {"type": "http.response.start", "status": answer.status, "headers": answer.headers}
@@ -68,7 +69,7 @@ async def shortcut(
     elif prepared is not None:
         relay, app, origin = prepared
         await relay.run(app, origin, receive)
-    return True, None
+    return True, None, None
 
 
 def _hit_key(hit: HitShortcut, scope: Scope, uri: str) -> tuple[str, CFHeaders] | None:
@@ -104,15 +105,17 @@ def _prepare(
     )
     if headers is None:
         return None
-    origin = dict(scope)
     if prefix:
         uri = prefix + uri
-    origin["path"] = unquote(uri) if "%" in uri else uri
-    origin["raw_path"] = encode_value(uri)
-    origin["query_string"] = encode_value(cut.querystring_for(qs))
-    origin["headers"] = headers
-    origin["root_path"] = ""
-    origin["edge.middleware"] = mw
+    origin = {
+        **scope,
+        "path": unquote(uri) if "%" in uri else uri,
+        "raw_path": encode_value(uri),
+        "query_string": encode_value(cut.querystring_for(qs)),
+        "headers": headers,
+        "root_path": "",
+        "edge.middleware": mw,
+    }
     extensions = scope.get("extensions")
     if extensions:
         origin["extensions"] = {k: v for k, v in extensions.items() if k not in NO_EXTENSIONS}

@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Iterator
-from http import HTTPStatus
 from typing import Any, cast
 from urllib.parse import quote
 
 import httpx
 
 from ..config.model import Origin
+from ..core.convert import reason_phrase
 from ..exceptions import OriginError
 from .interfaces import ASGIApp, Receive, Scope, Send, StartResponse, WSGIApp
 
@@ -72,10 +72,7 @@ CHUNK_SIZE = 64 * 1024
 def _status_line(response: httpx.Response) -> str:
     reason = response.reason_phrase
     if not reason:
-        try:
-            reason = HTTPStatus(response.status_code).phrase
-        except ValueError:
-            reason = ""
+        reason = reason_phrase(response.status_code)
     return f"{response.status_code} {reason}".rstrip()
 
 

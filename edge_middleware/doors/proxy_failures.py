@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import logging
 import socket
-from http import HTTPStatus
 from typing import Any
 
 import h11
 import httpx
 
 from ..config.model import Origin
+from ..core.convert import reason_phrase
 from ..exceptions import OriginError, OriginTimeoutError
 from .proxy_clients import CONNECT_TIMEOUT
 from .proxy_request import _Target
@@ -31,7 +31,7 @@ def _logged(err: OriginError, origin: Origin) -> OriginError:
         "origin %r failed: %d %s: %s",
         origin.id,
         err.status,
-        HTTPStatus(err.status).phrase,
+        reason_phrase(err.status),
         err.reason,
         extra={"edge_origin_id": origin.id, "edge_status": err.status},
     )

@@ -34,7 +34,7 @@ from ..pipeline.effects import (
     Refresh,
     Store,
 )
-from ..pipeline.flow import Flow, Prefetched
+from ..pipeline.flow import Flow, Prefetched, Routed
 from .flights import ThreadFlights
 from .interfaces import StartResponse, WSGIApp
 from .middleware import FrontDoor, RequestRecord, SharedOptions
@@ -89,12 +89,12 @@ class EdgeWSGIMiddleware(FrontDoor):
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("edge.middleware") is not None:
             return self.app(environ, start_response)
-        prefetched = None
+        prefetched = routed = None
         if self.options.pipeline.has_shortcuts and not self.options.observers:
-            answer, prefetched = shortcut(self, environ, start_response)
+            answer, prefetched, routed = shortcut(self, environ, start_response)
             if answer is not None:
                 return answer
-        return _Responder(self, environ).run(start_response, prefetched)
+        return _Responder(self, environ).run(start_response, prefetched, routed)
 
 
 class _Responder:
@@ -115,12 +115,15 @@ class _Responder:
 
     # -- driving the pipeline ---------------------------------------------------------------
     def run(
-        self, start_response: StartResponse, prefetched: Prefetched | None = None
+        self,
+        start_response: StartResponse,
+        prefetched: Prefetched | None = None,
+        routed: Routed | None = None,
     ) -> Iterable[bytes]:
         pipeline = self.mw.options.pipeline
         try:
             self.viewer = request_from_environ(self.environ)
-            self.flow = pipeline.flow(self.viewer)
+            self.flow = pipeline.flow(self.viewer, routed)
             self.flow.prefetched = prefetched
             outcome = self.drive(pipeline.run(self.viewer, self.flow))
         except Exception:
@@ -142,16 +145,20 @@ class _Responder:
                 effect = gen.send(value)
             except StopIteration as stop:
                 return stop.value
-            value = self.perform(effect)
+            # as the ASGI door: the most frequent effect first
+            value = self.call(effect) if type(effect) is CallHandler else self.perform(effect)
+
+    def call(self, effect: CallHandler) -> Any:
+        try:
+            return effect.runner.call_sync(effect.event, effect.request_id, effect.timeout)
+        except CloudFrontError as exc:
+            return exc
 
     def perform(self, effect: Effect) -> Any:
         storage = self.mw.options.storage
         match effect:
             case CallHandler():
-                try:
-                    return effect.runner.call_sync(effect.event, effect.request_id, effect.timeout)
-                except CloudFrontError as exc:
-                    return exc
+                return self.call(effect)
             case Lookup():
                 return storage.get(effect.key)
             case Store():

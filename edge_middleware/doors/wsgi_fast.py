@@ -18,7 +18,7 @@ from ..exceptions import CloudFrontError
 from ..pipeline.effects import OriginResponse
 from ..pipeline.fast import Shortcut
 from ..pipeline.fast_hit import HitAnswer, HitShortcut
-from ..pipeline.flow import Prefetched
+from ..pipeline.flow import Prefetched, Routed
 from .interfaces import StartResponse
 from .wsgi_origin import OriginCall, start_viewer
 
@@ -49,9 +49,10 @@ def _environ_key(lower: bytes) -> str:
 
 def shortcut(
     mw: EdgeWSGIMiddleware, environ: dict[str, Any], start_response: StartResponse
-) -> tuple[Iterable[bytes] | None, Prefetched | None]:
-    """Serve the request the short way: ``(answer, None)``. ``(None, lookup)``: nothing was
-    called and the pipeline answers, with the cache read already made (or ``None``)."""
+) -> tuple[Iterable[bytes] | None, Prefetched | None, Routed | None]:
+    """Serve the request the short way: ``(answer, None, None)``. ``(None, lookup, route)``:
+    nothing was called and the pipeline answers, with the cache read already made and the
+    route found (or ``None``)."""
     pipeline = mw.options.pipeline
     answer: HitAnswer | None = None
     prepared = None
@@ -61,7 +62,7 @@ def shortcut(
         if hit is not None:
             found = _hit_key(hit, environ, uri)
             if found is None:
-                return None, None
+                return None, None, (uri, behavior)
             key, conditions = found
             entry = mw.options.storage.get(key)
             if entry is not None and hit.serves(entry, conditions):
@@ -70,19 +71,19 @@ def shortcut(
                 method = environ["REQUEST_METHOD"].upper()
                 answer = hit.answer(entry, conditions, rid, hv, method)
             if answer is None:
-                return None, (key, entry)
+                return None, (key, entry), (uri, behavior)
         else:
             prepared = _prepare(mw, environ, uri, behavior)
             if prepared is None:
-                return None, None
+                return None, None, (uri, behavior)
     except Exception:  # nothing was called: the pipeline answers (its 502 at worst)
         logger.exception("edge_middleware's short way failed; the pipeline answers")
-        return None, None
+        return None, None, None
     if answer is not None:
         start_viewer(start_response, answer.status, answer.reason, answer.headers)
-        return [answer.body] if answer.body else [], None
+        return [answer.body] if answer.body else [], None, None
     assert prepared is not None
-    return _fetch(mw, prepared, start_response), None
+    return _fetch(mw, prepared, start_response), None, None
 
 
 def _viewer_pairs(environ: dict[str, Any]) -> list[tuple[bytes, bytes]]:

@@ -23,7 +23,7 @@ from .base import PipelineBase
 from .effects import Effect, Outcome, TraceStep
 from .fast import Shortcut, shortcut_for
 from .fast_hit import HitShortcut, hit_shortcut_for
-from .flow import Flow, State, StateFn, Step
+from .flow import Flow, Routed, State, StateFn, Step
 from .origin import fetch, origin_request, origin_response, store
 from .respond import viewer_response
 from .viewer import hit, lookup, viewer_checks, viewer_request
@@ -74,10 +74,10 @@ class Pipeline(PipelineBase):
         uri = default_root_object(uri, self.config.default_root_object)
         return uri, self.config.match(uri if self.settings.path_match == "raw" else unquote(uri))
 
-    def flow(self, viewer: ViewerRequest) -> Flow:
-        """A new request's state."""
+    def flow(self, viewer: ViewerRequest, routed: Routed | None = None) -> Flow:
+        """A new request's state (``routed``: what :meth:`route` gave for its uri already)."""
         req = viewer.request
-        uri, behavior = self.route(req["uri"])
+        uri, behavior = routed or self.route(req["uri"])
         if uri != req["uri"]:
             req = {**req, "uri": uri}
         return Flow(viewer, self.request_id(), behavior, req)

@@ -32,7 +32,7 @@ from .effects import Effect, Outcome, TraceStep
 if TYPE_CHECKING:
     from .base import PipelineBase
 
-__all__ = ["Answer", "Flow", "Next", "Prefetched", "State", "StateFn", "Step"]
+__all__ = ["Answer", "Flow", "Next", "Prefetched", "Routed", "State", "StateFn", "Step"]
 
 
 class State(enum.Enum):
@@ -50,6 +50,8 @@ class State(enum.Enum):
 Next: TypeAlias = "State | Outcome | None"
 #: a cache read made before the pipeline ran (the hit short way's): the key and what it found
 Prefetched: TypeAlias = "tuple[str, CacheEntry | None]"
+#: ``Pipeline.route``'s answer for the viewer's uri, when a door has it already
+Routed: TypeAlias = "tuple[str, Behavior]"
 Step: TypeAlias = Generator[Effect, Any, Any]
 StateFn: TypeAlias = "Callable[[PipelineBase, Flow], Step]"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 import copy
 from collections.abc import Iterable, Mapping, Sequence
-from http import HTTPStatus
 from typing import Any, cast
 
 from ..config.model import Origin
 from ..config.settings import EdgeSettings
+from ..core.convert import reason_phrase
 from ..core.limits import DEFAULT_DISTRIBUTION_DOMAIN, DEFAULT_DISTRIBUTION_ID, REQUEST_BODY_LIMITS
 from ..core.origins import build_origin_object
 from ..core.responses import new_request_id, via_id
@@ -305,10 +305,7 @@ class EventBuilder:
         if is_response:
             code = int(status)
             if status_description is None:
-                try:
-                    status_description = HTTPStatus(code).phrase
-                except ValueError:
-                    status_description = ""
+                status_description = reason_phrase(code)
             if response_headers is None:
                 response_headers = {"Content-Type": "text/html; charset=utf-8"}
             cf["response"] = {
@@ -451,7 +448,7 @@ def complete_event(
             raise EventError("Records[0].cf.response.headers", "a header map")
         if "statusDescription" not in response:
             try:
-                response["statusDescription"] = HTTPStatus(int(response["status"])).phrase
+                response["statusDescription"] = reason_phrase(int(response["status"]))
             except ValueError:
                 response["statusDescription"] = ""
         cf["response"] = response
