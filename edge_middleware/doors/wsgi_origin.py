@@ -161,8 +161,9 @@ def start_viewer(
 ) -> None:
     """``start_response`` for the viewer: one status line (validation keeps CR/LF out of a
     reason; this keeps it one printable latin-1 line anyway), headers as latin-1 text."""
-    reason = "".join(ch for ch in reason if ch.isprintable())
-    reason = reason.encode("latin-1", "replace").decode("latin-1")
+    if not (reason.isascii() and reason.isprintable()):
+        reason = "".join(ch for ch in reason if ch.isprintable())
+        reason = reason.encode("latin-1", "replace").decode("latin-1")
     start_response(
         f"{status} {reason}".rstrip(),
         [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers],
