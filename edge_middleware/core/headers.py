@@ -74,6 +74,10 @@ HOP_BY_HOP = frozenset(
 VALUE_CONTROLS = "\x00-\x08\x0a-\x1f\x7f"
 _BAD_RAW_VALUE = re.compile(f"[{VALUE_CONTROLS}]".encode())
 _RAW_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: the bytes a token may hold, and the bytes a value may hold (``bytes.translate`` deletes
+#: them: what is left is a problem)
+_TOKEN_BYTES = bytes(c for c in range(256) if _RAW_TOKEN.fullmatch(bytes([c])))
+_VALUE_BYTES = bytes(c for c in range(256) if not _BAD_RAW_VALUE.match(bytes([c])))
 
 
 def raw_header_problem(raw: Iterable[tuple[bytes, bytes]]) -> str | None:
@@ -83,12 +87,12 @@ def raw_header_problem(raw: Iterable[tuple[bytes, bytes]]) -> str | None:
     pairs = raw if isinstance(raw, list) else list(raw)
     if not pairs:
         return None
-    # one regex pass over all names and one over all values: valid lists are the common case
-    names = [name for name, _ in pairs]
+    # one pass over all names and one over all values: valid lists are the common case
+    names, values = zip(*pairs, strict=True)
     if (
         all(names)
-        and _RAW_TOKEN.fullmatch(b"".join(names)) is not None
-        and (_BAD_RAW_VALUE.search(b"\t".join(value for _, value in pairs)) is None)
+        and not b"".join(names).translate(None, _TOKEN_BYTES)
+        and not b"".join(values).translate(None, _VALUE_BYTES)
     ):
         return None
     for name, value in pairs:

@@ -189,9 +189,10 @@ class _Relay:
             if self.started or self.rejected is not None:
                 raise RuntimeError("http.response.start sent twice")
             status: int = message["status"]
-            answer = self.cut.viewer_headers(
-                status, list(message.get("headers", ())), self.rid, self.hv, self.method
-            )
+            headers = message.get("headers", ())
+            if type(headers) is not list:  # any iterable of pairs; looked at twice
+                headers = list(headers)
+            answer = self.cut.viewer_headers(status, headers, self.rid, self.hv, self.method)
             if isinstance(answer, CloudFrontError):
                 self.rejected = answer  # nothing was sent: the viewer gets CloudFront's 502
                 return

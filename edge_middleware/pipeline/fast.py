@@ -187,7 +187,7 @@ class Shortcut:
         """The origin's header list (lower-case names) from the viewer's ``(name, value)``
         pairs, in the full pipeline's order, then ``tail`` (what the door adds: the
         origin's custom headers and ``X-Amz-Cf-Id``); ``None``: take the full pipeline."""
-        decide = self.decide
+        decisions = self._decisions
         out: RawHeaders = [(b"host", self.origin_host)]
         seen: set[bytes] = set()
         at: dict[bytes, int] = {}  # where a forwarded X-Forwarded-For, Via, User-Agent sits
@@ -205,7 +205,9 @@ class Shortcut:
                 continue
             if lower == b"x-forwarded-for":
                 xff = value
-            decision = decide(lower)
+            decision = decisions.get(lower)
+            if decision is None:
+                decision = self.decide(lower)
             if decision:
                 if decision == DROP:
                     continue
