@@ -7,6 +7,7 @@ import email.utils
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
+from functools import lru_cache
 
 from ..config.model import CachePolicy
 from ..config.settings import EdgeSettings
@@ -159,6 +160,19 @@ def parse_cache_control(values: Iterable[str]) -> ResponseCacheControl:
     )
 
 
+@lru_cache(maxsize=512)
+def _known_cache_control(lines: tuple[str, ...]) -> ResponseCacheControl:
+    return parse_cache_control(lines)
+
+
+def _cache_control(lines: tuple[str, ...]) -> ResponseCacheControl:
+    """:func:`parse_cache_control`, remembered for short lines (an origin sends the same few
+    ``Cache-Control`` values again and again; the result is immutable)."""
+    if sum(map(len, lines)) <= 256:
+        return _known_cache_control(lines)
+    return parse_cache_control(lines)
+
+
 # -- storage decision ---------------------------------------------------------------------------
 
 
@@ -288,7 +302,7 @@ def decide_storage(
         elif name == b"vary" and not vary_star:
             vary_star = any(t.strip() == b"*" for t in raw_value.split(b","))
     has_cc = any(line.strip() for line in cc_lines)
-    cc = parse_cache_control(cc_lines) if has_cc else _EMPTY_CC
+    cc = _cache_control(tuple(cc_lines)) if has_cc else _EMPTY_CC
     flags = [
         label
         for label, on in (
