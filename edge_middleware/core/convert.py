@@ -33,6 +33,7 @@ __all__ = [
     "DISALLOWED_HEADERS",
     "PrefixedInput",
     "ViewerRequest",
+    "environ_key",
     "environ_uri",
     "is_disallowed",
     "origin_environ",
@@ -147,6 +148,7 @@ def request_from_scope(scope: Mapping[str, Any]) -> ViewerRequest:
 
 
 @lru_cache(maxsize=2048)  # the same environ keys come with every request
+@lru_cache(maxsize=1024)  # environ keys repeat from request to request
 def _environ_name(key: str) -> bytes:
     """``HTTP_X_API_KEY`` -> ``b"X-Api-Key"``; ``CONTENT_TYPE`` -> ``b"Content-Type"``."""
     name = key[5:] if key.startswith("HTTP_") else key
@@ -289,6 +291,22 @@ class PrefixedInput(io.RawIOBase):
         return bytes(self._rest.readline(-1 if size is None else size))
 
 
+@lru_cache(maxsize=1024)  # header names repeat from request to request
+def environ_key(lower: str) -> str:
+    """The environ key of a header (PEP 3333): ``x-api-key`` -> ``HTTP_X_API_KEY``, and
+    ``CONTENT_TYPE`` / ``CONTENT_LENGTH`` for those two."""
+    if lower == "content-type":
+        return "CONTENT_TYPE"
+    if lower == "content-length":
+        return "CONTENT_LENGTH"
+    return "HTTP_" + lower.upper().replace("-", "_")
+
+
+def _wire_text(value: str) -> str:
+    """A header value as WSGI carries it: its wire bytes (:func:`encode_value`) as latin-1."""
+    return value if value.isascii() else encode_value(value).decode("latin-1")
+
+
 def origin_environ(
     environ: dict[str, Any],
     request: CFRequest,
@@ -316,14 +334,8 @@ def origin_environ(
     new["REQUEST_URI"] = new["RAW_URI"] = encode_value(target).decode("latin-1")
     new["REQUEST_METHOD"] = request["method"]
     for lower, entries in request["headers"].items():
-        values = [encode_value(e["value"]).decode("latin-1") for e in entries]
-        joined = ("; " if lower == "cookie" else ", ").join(values)
-        if lower == "content-type":
-            new["CONTENT_TYPE"] = joined
-        elif lower == "content-length":
-            new["CONTENT_LENGTH"] = joined
-        else:
-            new["HTTP_" + lower.upper().replace("-", "_")] = joined
+        values = [_wire_text(e["value"]) for e in entries]
+        new[environ_key(lower)] = ("; " if lower == "cookie" else ", ").join(values)
     for name, value in extra:
         new["HTTP_" + name.decode("latin-1").upper().replace("-", "_")] = value.decode("latin-1")
     if body is not None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 from ..config.model import Behavior
-from ..core.convert import environ_uri, reason_phrase
+from ..core.convert import environ_key, environ_uri, reason_phrase
 from ..core.headers import encode_value
 from ..core.types import CFHeaders
 from ..exceptions import CloudFrontError
@@ -40,11 +40,7 @@ def _header_name(key: str) -> bytes:
 @lru_cache(maxsize=1024)
 def _environ_key(lower: bytes) -> str:
     """``b"x-api-key"`` -> ``HTTP_X_API_KEY`` (as ``origin_environ`` names it)."""
-    if lower == b"content-type":
-        return "CONTENT_TYPE"
-    if lower == b"content-length":
-        return "CONTENT_LENGTH"
-    return "HTTP_" + lower.decode("latin-1").upper().replace("-", "_")
+    return environ_key(lower.decode("latin-1"))
 
 
 def shortcut(
