@@ -469,3 +469,36 @@ def test_behaviors_that_need_the_pipeline_have_no_short_way(door: str) -> None:
 
 def _noop(*args: Any) -> Any:  # pragma: no cover - never called
     raise AssertionError
+
+
+@pytest.mark.parametrize("name", sorted(CACHED))
+def test_remembered_cache_keys_are_the_keys_computed_afresh(name: str) -> None:
+    """The hit short way remembers the keys of short requests: a remembered key is the key
+    computed for that request with nothing remembered, requests that differ in any keyed
+    part get their own, and what is remembered stays bounded."""
+    rng = random.Random(11)
+    config = _config(name)
+
+    def hit_way() -> Any:
+        pipeline = EdgeMiddleware(_noop, config=config).options.pipeline
+        return pipeline.hit_shortcuts[id(config.default)]
+
+    remembering, seen = hit_way(), set()
+    for _ in range(600):
+        headers = rng.sample(HEADER_POOL, rng.randint(0, 6))
+        uri, qs = rng.choice(PATHS).split("?")[0], rng.choice(QUERIES)
+        got = remembering.key("GET", "https", uri, qs, headers)
+        again = remembering.key("HEAD", "https", uri, qs, headers)
+        fresh = hit_way().key("GET", "https", uri, qs, headers)
+        assert got == again == fresh
+        if got is not None:
+            seen.add(got[0])
+    # every path has its own key at least (and the keyed parts more, where a policy keys them)
+    assert len(seen) >= len({path.split("?")[0] for path in PATHS})
+    assert 0 < len(remembering._keys) <= 4096
+    long_uri = "/" + "x" * 2000  # too long to remember
+    remembering.key("GET", "https", long_uri, "", [(b"host", b"a.example")])
+    assert not any(known[0] == long_uri for known in remembering._keys)
+    for n in range(5000):
+        remembering.key("GET", "https", f"/n{n}", "", [(b"host", b"a.example")])
+    assert len(remembering._keys) <= 4096

@@ -52,6 +52,8 @@ _BODY = frozenset({b"transfer-encoding", b"content-length"})
 #: request headers a hit answers with a 304 or a byte range
 _CONDITIONS = frozenset({b"range", b"if-none-match", b"if-modified-since"})
 _HIT = b"Hit from cloudfront"
+#: requests this short (uri, query string and keyed headers) have their cache key remembered
+_KEY_MEMO_SIZE = 1024
 _ERROR = b"Error from cloudfront"
 
 
@@ -95,6 +97,8 @@ class HitShortcut:
         if not cookies:
             drop.add(b"set-cookie")
         self.drop = frozenset(drop)
+        #: the cache keys of recent short requests, by uri, query string and keyed headers
+        self._keys: dict[tuple[object, ...], str] = {}
         #: rendered viewer headers per cached object (the entry itself is the check)
         self._rendered: dict[str, tuple[CacheEntry, RawHeaders]] = {}
 
@@ -110,30 +114,43 @@ class HitShortcut:
         if len(uri) + len(qs) + 1 > MAX_URI_LENGTH:
             return None
         keyed = self.keyed
-        headers: CFHeaders = {}
+        pairs: list[tuple[bytes, bytes]] = []
         conditions: CFHeaders = {}
         size = 0
+        memo = len(uri) + len(qs)  # what remembering this key holds
         for raw, value in viewer:
             name = raw.lower()
             size += len(name) + len(value) + 4
             if name in keyed:
-                _add(headers, name, value)
+                pairs.append((name, value))
+                memo += len(name) + len(value)
             if name in _CONDITIONS:
                 _add(conditions, name, value)
             elif name in _BODY and (name != b"content-length" or value != b"0"):
                 return None
         if size > MAX_HEADER_BYTES - 8192:
             return None
-        p = self.p
-        key = cache_key(
-            method=method,
-            host=p._key_host(headers),
-            uri=uri,
-            querystring=qs,
-            headers=headers,
-            policy=self.behavior.cache,
-            settings=p.settings,
-        )
+        # GET and HEAD share a key: it depends on nothing else than these (cache_key)
+        known = (uri, qs, *pairs)
+        key = self._keys.get(known)
+        if key is None:
+            headers: CFHeaders = {}
+            for name, value in pairs:
+                _add(headers, name, value)
+            p = self.p
+            key = cache_key(
+                method=method,
+                host=p._key_host(headers),
+                uri=uri,
+                querystring=qs,
+                headers=headers,
+                policy=self.behavior.cache,
+                settings=p.settings,
+            )
+            if memo <= _KEY_MEMO_SIZE:  # 4096 of them: a few MB at most
+                if len(self._keys) >= 4096:
+                    self._keys.clear()
+                self._keys[known] = key
         return key, conditions
 
     def serves(self, entry: CacheEntry | None, conditions: CFHeaders) -> bool:
