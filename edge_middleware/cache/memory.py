@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from typing import ClassVar
 
 from cachetools import Cache, TLRUCache
 
@@ -47,6 +48,10 @@ class MemoryStorage:
         assert storage.get(entry.key) is entry
         storage.invalidate(["/images/*"])
     """
+
+    #: ``get`` only holds the lock for microseconds: an event loop may call it directly
+    #: (the ASGI door's hit short way does, with no coroutine for ``aget``)
+    get_never_blocks: ClassVar[bool] = True
 
     def __init__(
         self,

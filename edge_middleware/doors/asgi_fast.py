@@ -47,7 +47,8 @@ async def shortcut(
             if found is None:
                 return False, None, (uri, behavior)
             key, conditions = found
-            entry = await mw.options.storage.aget(key)
+            storage = mw.options.storage
+            entry = storage.get(key) if mw.options.direct_get else await storage.aget(key)
             if entry is not None and hit.serves(entry, conditions):
                 rid = pipeline.request_id().encode()
                 hv = scope.get("http_version", "1.1")

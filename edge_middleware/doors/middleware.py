@@ -103,6 +103,8 @@ class SharedOptions:
         adopt = getattr(self.storage, "adopt_distribution", None)
         if adopt is not None:  # a shared storage without a distribution_id of its own
             self.storage = adopt(self.distribution_identity)
+        #: the storage's ``get`` may run on an event loop (MemoryStorage.get_never_blocks)
+        self.direct_get = bool(getattr(self.storage, "get_never_blocks", False))
         self.pipeline = Pipeline(self.config, clock=clock)
         #: the storage's cross-process fill lock, when it has one (RedisStorage)
         self.fill_lock: FillLocking | None = (

@@ -213,4 +213,5 @@ def _add(headers: CFHeaders, name: bytes, value: bytes) -> None:
 
 
 def _age(now: float, entry: CacheEntry) -> bytes:
-    return str(max(0, int(now - entry.stored_at))).encode()
+    age = int(now - entry.stored_at)
+    return b"%d" % age if age > 0 else b"0"
