@@ -148,7 +148,6 @@ def request_from_scope(scope: Mapping[str, Any]) -> ViewerRequest:
 
 
 @lru_cache(maxsize=2048)  # the same environ keys come with every request
-@lru_cache(maxsize=1024)  # environ keys repeat from request to request
 def _environ_name(key: str) -> bytes:
     """``HTTP_X_API_KEY`` -> ``b"X-Api-Key"``; ``CONTENT_TYPE`` -> ``b"Content-Type"``."""
     name = key[5:] if key.startswith("HTTP_") else key

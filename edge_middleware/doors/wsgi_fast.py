@@ -37,12 +37,6 @@ def _header_name(key: str) -> bytes:
     return name.replace("_", "-").lower().encode("latin-1")
 
 
-@lru_cache(maxsize=1024)
-def _environ_key(lower: bytes) -> str:
-    """``b"x-api-key"`` -> ``HTTP_X_API_KEY`` (as ``origin_environ`` names it)."""
-    return environ_key(lower.decode("latin-1"))
-
-
 def shortcut(
     mw: EdgeWSGIMiddleware, environ: dict[str, Any], start_response: StartResponse
 ) -> tuple[Iterable[bytes] | None, Prefetched | None, Routed | None]:
@@ -170,7 +164,7 @@ def _prepare(
     origin["REQUEST_URI"] = origin["RAW_URI"] = target
     origin["REQUEST_METHOD"] = method
     for name, value in headers[:-1]:
-        origin[_environ_key(name)] = value.decode("latin-1")
+        origin[environ_key(name.decode("latin-1"))] = value.decode("latin-1")
     for name, value in custom:  # as origin_environ adds them: always HTTP_*, then the id
         origin["HTTP_" + name.decode("latin-1").upper().replace("-", "_")] = value.decode("latin-1")
     origin["HTTP_X_AMZ_CF_ID"] = rid.decode()

@@ -52,9 +52,9 @@ _BODY = frozenset({b"transfer-encoding", b"content-length"})
 #: request headers a hit answers with a 304 or a byte range
 _CONDITIONS = frozenset({b"range", b"if-none-match", b"if-modified-since"})
 _HIT = b"Hit from cloudfront"
+_ERROR = b"Error from cloudfront"
 #: requests this short (uri, query string and keyed headers) have their cache key remembered
 _KEY_MEMO_SIZE = 1024
-_ERROR = b"Error from cloudfront"
 
 
 def hit_shortcut_for(p: PipelineBase, behavior: Behavior) -> HitShortcut | None:
