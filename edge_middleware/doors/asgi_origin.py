@@ -184,7 +184,7 @@ def open_origin(
         scope,
         effect.request,
         None if effect.body is None else len(effect.body),
-        request_id=effect.event["Records"][0]["cf"]["config"]["requestId"],
+        request_id=effect.request_id,
         origin_path=not isinstance(target, str),
     )
     new["edge.middleware"] = mw

@@ -147,7 +147,7 @@ def open_origin(
         environ,
         effect.request,
         None if more else body,
-        request_id=effect.event["Records"][0]["cf"]["config"]["requestId"],
+        request_id=effect.request_id,
         origin_path=not isinstance(target, str),
     )
     if more and body is not None:  # what a function saw, then the rest from the viewer

@@ -93,7 +93,8 @@ class FetchOrigin:
     origin_id: str
     request: CFRequest
     body: bytes | None
-    event: dict[str, Any]
+    #: The request id the origin gets in ``X-Amz-Cf-Id`` (the one its events carry).
+    request_id: str
     #: Read the whole response before returning (custom error pages, background refreshes).
     whole: bool = False
 

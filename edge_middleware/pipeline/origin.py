@@ -97,11 +97,10 @@ def fetch(p: PipelineBase, f: Flow) -> Step:
     assert oreq is not None
     asked = f.origin or p.config.origin_for(f.behavior)
     origin, origin_id = match_origin(p.config, oreq, asked)
-    event = p._event("origin-request", f.rid, oreq)
     # An origin group's primary is read whole, so that a failover leaves nothing streaming.
     may_fail_over = p.config.failover_origin(f.behavior, asked, f.method, None, f.group) is not None
     resp = yield FetchOrigin(
-        origin, origin_id, oreq, f.send_body, event, whole=f.quiet or may_fail_over
+        origin, origin_id, oreq, f.send_body, f.rid, whole=f.quiet or may_fail_over
     )
     if may_fail_over:
         status = None if isinstance(resp, CloudFrontError) else resp.status
