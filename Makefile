@@ -50,10 +50,13 @@ EAGER_TESTS := tests/test_origin_task.py tests/test_frontdoors.py tests/test_doo
 	tests/test_asgi_origin_scope.py tests/test_fast_path.py tests/test_include_body_stream.py \
 	tests/test_origins.py tests/test_cache_scenarios.py
 
+#: prints the first Python 3.12+ on PATH or installed by pyenv (nothing when there is none)
+FIND_EAGER_PY = for p in python3.13 python3.12 $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3; do \
+	"$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 \
+		&& { echo "$$p"; break; }; done
+
 test-eager:
-	@py=$$(for p in python3.13 python3.12 $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3; do \
-		"$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 \
-			&& { echo "$$p"; break; }; done); \
+	@py=$$($(FIND_EAGER_PY)); \
 	if [ -z "$$py" ]; then \
 		echo "test-eager: no Python 3.12+ here: the eager-start path (doors/eager.py) is untested"; \
 		exit 0; \
@@ -77,6 +80,15 @@ bench: $(STAMP)
 	fi
 	@command -v wrk >/dev/null 2>&1 || echo "wrk is not installed: case 3 uses benchmarks.loadgen"
 	$(BIN)/python -m benchmarks
+	@# case 1 again on Python 3.12+, where the ASGI origin task starts eagerly (doors/eager.py)
+	@py=$$($(FIND_EAGER_PY)); \
+	if [ -z "$$py" ]; then \
+		echo "no Python 3.12+ here: case 1 ran on $$($(BIN)/python -V) only"; exit 0; \
+	fi; \
+	set -e; \
+	[ -x $(EAGER_VENV)/bin/python ] || "$$py" -m venv $(EAGER_VENV); \
+	$(EAGER_VENV)/bin/pip install -q -e '.[test,bench]'; \
+	$(EAGER_VENV)/bin/python -m benchmarks --only 1 --out benchmarks/results/eager
 
 clean:
 	rm -rf $(VENV) $(EAGER_VENV) .mypy_cache .pytest_cache .ruff_cache
