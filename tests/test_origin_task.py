@@ -67,6 +67,27 @@ def test_a_task_that_waits_goes_on_on_the_loop() -> None:
     asyncio.run(main())
 
 
+def test_a_loops_own_task_factory_is_kept() -> None:
+    made: list[object] = []
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        task = asyncio.Task(coro, loop=loop, **kwargs)
+        made.append(task)
+        return task
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_task_factory(factory)
+
+        async def answer() -> int:
+            return 1
+
+        task = eager_task(answer())
+        assert made == [task]
+        assert await task == 1
+
+    asyncio.run(main())
+
+
 # -- the origin app's own task groups and cancel scopes, on the full pipeline -----------------
 class _Tagged(BaseHTTPMiddleware):
     """A middleware that runs the app in a task group of its own (Starlette's design)."""

@@ -26,8 +26,9 @@ EAGER = sys.version_info >= (3, 12)
 
 def eager_task(coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
     """A task for ``coro``; on 3.12+ its first step (up to its first real wait) has run when
-    this returns, as the new task (``asyncio.current_task()`` is the new task in it)."""
+    this returns, as the new task (``asyncio.current_task()`` is the new task in it). A loop
+    with a task factory of its own gets ``loop.create_task``, as before."""
     loop = asyncio.get_running_loop()
-    if EAGER:
+    if EAGER and loop.get_task_factory() is None:  # a loop's own task factory is kept
         return asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
     return loop.create_task(coro)
