@@ -35,6 +35,7 @@ __all__ = [
     "ViewerRequest",
     "environ_key",
     "environ_uri",
+    "http_key",
     "is_disallowed",
     "origin_environ",
     "origin_scope",
@@ -298,7 +299,14 @@ def environ_key(lower: str) -> str:
         return "CONTENT_TYPE"
     if lower == "content-length":
         return "CONTENT_LENGTH"
-    return "HTTP_" + lower.upper().replace("-", "_")
+    return http_key(lower)
+
+
+@lru_cache(maxsize=256)
+def http_key(name: str) -> str:
+    """``x-api-key`` -> ``HTTP_X_API_KEY`` for any name: an origin's custom headers always
+    take this form, even one named Content-Type."""
+    return "HTTP_" + name.upper().replace("-", "_")
 
 
 def _wire_text(value: str) -> str:
@@ -336,7 +344,7 @@ def origin_environ(
         values = [_wire_text(e["value"]) for e in entries]
         new[environ_key(lower)] = ("; " if lower == "cookie" else ", ").join(values)
     for name, value in extra:
-        new["HTTP_" + name.decode("latin-1").upper().replace("-", "_")] = value.decode("latin-1")
+        new[http_key(name.decode("latin-1"))] = value.decode("latin-1")
     if body is not None:
         new["wsgi.input"] = io.BytesIO(body)
         new["CONTENT_LENGTH"] = str(len(body))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 from ..config.model import Behavior
-from ..core.convert import environ_key, environ_uri, reason_phrase
+from ..core.convert import environ_key, environ_uri, http_key, reason_phrase
 from ..core.headers import encode_value
 from ..core.types import CFHeaders
 from ..exceptions import CloudFrontError
@@ -166,7 +166,7 @@ def _prepare(
     for name, value in headers[:-1]:
         origin[environ_key(name.decode("latin-1"))] = value.decode("latin-1")
     for name, value in custom:  # as origin_environ adds them: always HTTP_*, then the id
-        origin["HTTP_" + name.decode("latin-1").upper().replace("-", "_")] = value.decode("latin-1")
+        origin[http_key(name.decode("latin-1"))] = value.decode("latin-1")
     origin["HTTP_X_AMZ_CF_ID"] = rid.decode()
     origin["edge.middleware"] = mw
     return cut, app, origin, rid, hv, method

@@ -53,8 +53,10 @@ _BODY = frozenset({b"transfer-encoding", b"content-length"})
 _CONDITIONS = frozenset({b"range", b"if-none-match", b"if-modified-since"})
 _HIT = b"Hit from cloudfront"
 _ERROR = b"Error from cloudfront"
-#: requests this short (uri, query string and keyed headers) have their cache key remembered
+#: requests this short (uri, query string and keyed headers) have their cache key remembered,
+#: at most this many keys at a time (a few MB at most)
 _KEY_MEMO_SIZE = 1024
+_KEY_MEMO_COUNT = 4096
 
 
 def hit_shortcut_for(p: PipelineBase, behavior: Behavior) -> HitShortcut | None:
@@ -147,8 +149,8 @@ class HitShortcut:
                 policy=self.behavior.cache,
                 settings=p.settings,
             )
-            if memo <= _KEY_MEMO_SIZE:  # 4096 of them: a few MB at most
-                if len(self._keys) >= 4096:
+            if memo <= _KEY_MEMO_SIZE:
+                if len(self._keys) >= _KEY_MEMO_COUNT:
                     self._keys.clear()
                 self._keys[known] = key
         return key, conditions
