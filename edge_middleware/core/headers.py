@@ -74,10 +74,11 @@ HOP_BY_HOP = frozenset(
 VALUE_CONTROLS = "\x00-\x08\x0a-\x1f\x7f"
 _BAD_RAW_VALUE = re.compile(f"[{VALUE_CONTROLS}]".encode())
 _RAW_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-#: the bytes a token may hold, and the bytes a value may hold (``bytes.translate`` deletes
-#: them: what is left is a problem)
-_TOKEN_BYTES = bytes(c for c in range(256) if _RAW_TOKEN.fullmatch(bytes([c])))
+#: the bytes a value may hold (``bytes.translate`` deletes them: what is left is a problem)
 _VALUE_BYTES = bytes(c for c in range(256) if not _BAD_RAW_VALUE.match(bytes([c])))
+#: raw header names seen to be tokens, and how many are kept
+_TOKEN_NAMES: set[bytes] = set()
+_TOKEN_NAMES_MAX = 4096
 
 
 def raw_header_problem(raw: Iterable[tuple[bytes, bytes]]) -> str | None:
@@ -85,24 +86,24 @@ def raw_header_problem(raw: Iterable[tuple[bytes, bytes]]) -> str | None:
     with a control character), or ``None``. Used on origin responses and on entries read back
     from a shared cache, which nothing else has checked."""
     pairs = raw if isinstance(raw, list) else list(raw)
-    if not pairs:
-        return None
-    # one pass over all names and one over all values: valid lists are the common case
-    names, values = zip(*pairs, strict=True)
-    if (
-        all(names)
-        and not b"".join(names).translate(None, _TOKEN_BYTES)
-        and not b"".join(values).translate(None, _VALUE_BYTES)
-    ):
+    known = _TOKEN_NAMES
+    values = []
+    for name, value in pairs:
+        if name not in known:  # names repeat from answer to answer: each is checked once
+            if not _RAW_TOKEN.fullmatch(name):
+                return f"the header name {name!r} is not a valid HTTP header name"
+            if len(known) < _TOKEN_NAMES_MAX:  # a hostile origin's names are not all kept
+                known.add(name)
+        values.append(value)
+    # one pass over all values: valid lists are the common case
+    if not b"".join(values).translate(None, _VALUE_BYTES):
         return None
     for name, value in pairs:
-        if not _RAW_TOKEN.fullmatch(name):
-            return f"the header name {name!r} is not a valid HTTP header name"
         bad = _BAD_RAW_VALUE.search(value)
         if bad is not None:
             shown = name.decode("latin-1")
             return f"invalid character '%{bad.group()[0]:02X}' in the value of header {shown}"
-    return None  # pragma: no cover - the joined checks found something the loop did not
+    return None  # pragma: no cover - the joined check found something the loop did not
 
 
 def is_disallowed(lower: str) -> bool:

@@ -57,6 +57,12 @@ _REWRITTEN = frozenset({"cookie", "accept-encoding"})
 _FAST_METHODS = frozenset({"GET", "HEAD"})
 _PLACED = frozenset({b"x-forwarded-for", b"via", b"user-agent"})
 _MISS = b"Miss from cloudfront"
+#: the fate of a name in the origin's answer
+_KEPT: Final = 0
+_DROPPED: Final = 1
+_VARY: Final = 2
+#: how many header names each memo keeps (names are few; a hostile peer's are not)
+_NAMES_KEPT = 4096
 _ERROR = b"Error from cloudfront"
 
 
@@ -103,6 +109,8 @@ class Shortcut:
         if not cookies:
             drop.add(b"set-cookie")
         self.response_drop = frozenset(drop)
+        #: per raw name in the origin's answers: _KEPT, _DROPPED or _VARY (kept, and filtered)
+        self._answer_names: dict[bytes, int] = {}
         self.querystring = _querystring_mode(p, behavior)
         # request.origin's custom headers and path, as the full path's origin_scope adds them
         self._extras: dict[str, tuple[str, RawHeaders]] = {}
@@ -115,7 +123,7 @@ class Shortcut:
         if known is not None:
             return known
         decision = self._decide(lower.decode("latin-1"))
-        if len(self._decisions) < 4096:  # header names are few; a hostile client's are not
+        if len(self._decisions) < _NAMES_KEPT:
             self._decisions[lower] = decision
         return decision
 
@@ -254,19 +262,29 @@ class Shortcut:
         problem = origin_response_error(headers)
         if problem is not None:
             return problem
-        drop = self.response_drop
+        names = self._answer_names
         out: RawHeaders = []
         vary = False
-        for k, v in headers:
-            lower = k.lower()
-            if lower not in drop:
+        for k, v in headers:  # pairs may be lists (ASGI allows it): tuples go out
+            fate = names.get(k)
+            if fate is None:
+                fate = self._answer_name(k)
+            if fate != _DROPPED:
                 out.append((k, v))
-                if lower == b"vary":
+                if fate == _VARY:
                     vary = True
         if vary:
             out = filter_vary(out, self.vary_names, self.min_ttl)
         self.p._edge_tail(out, _MISS if status < 400 else _ERROR, rid, http_version)
         return without_body(status, method, out)
+
+    def _answer_name(self, name: bytes) -> int:
+        """_KEPT, _DROPPED or _VARY for a raw header name of the origin's answer."""
+        lower = name.lower()
+        fate = _DROPPED if lower in self.response_drop else _VARY if lower == b"vary" else _KEPT
+        if len(self._answer_names) < _NAMES_KEPT:
+            self._answer_names[name] = fate
+        return fate
 
 
 def _put(out: RawHeaders, at: dict[bytes, int], name: bytes, value: bytes) -> None:
