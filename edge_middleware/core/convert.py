@@ -84,10 +84,7 @@ class ViewerRequest:
 
 
 def _viewer_headers(raw: RawHeaders) -> CFHeaders:
-    headers = headers_from_raw(raw)
-    for name in [n for n in headers if is_disallowed(n)]:
-        del headers[name]
-    return headers
+    return headers_from_raw(raw, drop_disallowed=True)
 
 
 def _body_length(headers: CFHeaders) -> int:

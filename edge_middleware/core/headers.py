@@ -146,19 +146,42 @@ def capitalize(name: str) -> str:
     return "-".join(p[:1].upper() + p[1:] for p in name.split("-"))
 
 
-def headers_from_raw(raw: Iterable[tuple[bytes, bytes]]) -> CFHeaders:
-    """ASGI-style raw header pairs to the CloudFront map, keeping order and repeats."""
+def headers_from_raw(
+    raw: Iterable[tuple[bytes, bytes]], *, drop_disallowed: bool = False
+) -> CFHeaders:
+    """ASGI-style raw header pairs to the CloudFront map, keeping order and repeats; with
+    ``drop_disallowed`` the names on CloudFront's disallowed list are left out (§3.1)."""
     out: CFHeaders = {}
+    names = _RAW_NAMES
     for name_b, value_b in raw:
-        name = name_b.decode("latin-1")
+        known = names.get(name_b)
+        if known is None:
+            known = _raw_name(name_b)
+        name, lower, disallowed = known
+        if disallowed and drop_disallowed:
+            continue
         entry: HeaderEntry = {"key": name, "value": value_b.decode("latin-1")}
-        lower = name.lower()
         bucket = out.get(lower)
         if bucket is None:
             out[lower] = [entry]
         else:
             bucket.append(entry)
     return out
+
+
+#: per raw header name: its text, its lower-case text, whether it is disallowed (names repeat
+#: from request to request; a hostile peer's are not all kept)
+_RAW_NAMES: dict[bytes, tuple[str, str, bool]] = {}
+_RAW_NAMES_MAX = 4096
+
+
+def _raw_name(name_b: bytes) -> tuple[str, str, bool]:
+    name = name_b.decode("latin-1")
+    lower = name.lower()
+    known = (name, lower, is_disallowed(lower))
+    if len(_RAW_NAMES) < _RAW_NAMES_MAX:
+        _RAW_NAMES[name_b] = known
+    return known
 
 
 def headers_from_pairs(pairs: Iterable[tuple[str, str]]) -> CFHeaders:
