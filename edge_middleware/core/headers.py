@@ -9,7 +9,7 @@ function did not change go back out as received, changed values go out as UTF-8.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sized
 from functools import lru_cache
 
 from .types import CFHeaders, HeaderEntry
@@ -21,6 +21,8 @@ __all__ = [
     "DISALLOWED_HEADERS",
     "DISALLOWED_PREFIXES",
     "HOP_BY_HOP",
+    "NAME_MEMO_COUNT",
+    "NAME_MEMO_LENGTH",
     "VALUE_CONTROLS",
     "RawHeaders",
     "capitalize",
@@ -31,6 +33,7 @@ __all__ = [
     "headers_to_pairs",
     "headers_to_raw",
     "is_disallowed",
+    "memo_keeps",
     "raw_disallowed",
     "raw_get",
     "raw_header_problem",
@@ -76,9 +79,18 @@ _BAD_RAW_VALUE = re.compile(f"[{VALUE_CONTROLS}]".encode())
 _RAW_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 #: the bytes a value may hold (``bytes.translate`` deletes them: what is left is a problem)
 _VALUE_BYTES = bytes(c for c in range(256) if not _BAD_RAW_VALUE.match(bytes([c])))
-#: raw header names seen to be tokens, and how many are kept
+#: raw header names seen to be tokens
 _TOKEN_NAMES: set[bytes] = set()
-_TOKEN_NAMES_MAX = 4096
+
+#: Memos of per-header-name facts keep this many names at most, none longer than this: names
+#: repeat from message to message, a hostile peer's are neither all nor long kept.
+NAME_MEMO_COUNT = 4096
+NAME_MEMO_LENGTH = 128
+
+
+def memo_keeps(memo: Sized, name: Sized) -> bool:
+    """Whether a memo of per-name facts (``memo``) has room for ``name``."""
+    return len(memo) < NAME_MEMO_COUNT and len(name) <= NAME_MEMO_LENGTH
 
 
 def raw_header_problem(raw: Iterable[tuple[bytes, bytes]]) -> str | None:
@@ -92,7 +104,7 @@ def raw_header_problem(raw: Iterable[tuple[bytes, bytes]]) -> str | None:
         if name not in known:  # names repeat from answer to answer: each is checked once
             if not _RAW_TOKEN.fullmatch(name):
                 return f"the header name {name!r} is not a valid HTTP header name"
-            if len(known) < _TOKEN_NAMES_MAX:  # a hostile origin's names are not all kept
+            if memo_keeps(known, name):
                 known.add(name)
         values.append(value)
     # one pass over all values: valid lists are the common case
@@ -169,17 +181,15 @@ def headers_from_raw(
     return out
 
 
-#: per raw header name: its text, its lower-case text, whether it is disallowed (names repeat
-#: from request to request; a hostile peer's are not all kept)
+#: per raw header name: its text, its lower-case text, whether it is disallowed
 _RAW_NAMES: dict[bytes, tuple[str, str, bool]] = {}
-_RAW_NAMES_MAX = 4096
 
 
 def _raw_name(name_b: bytes) -> tuple[str, str, bool]:
     name = name_b.decode("latin-1")
     lower = name.lower()
     known = (name, lower, is_disallowed(lower))
-    if len(_RAW_NAMES) < _RAW_NAMES_MAX:
+    if memo_keeps(_RAW_NAMES, name_b):
         _RAW_NAMES[name_b] = known
     return known
 

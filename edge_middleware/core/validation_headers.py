@@ -9,7 +9,7 @@ from typing import Any
 
 from ..config.settings import EdgeSettings
 from ..exceptions import LambdaValidationError
-from .headers import VALUE_CONTROLS, capitalize, is_disallowed
+from .headers import VALUE_CONTROLS, capitalize, is_disallowed, memo_keeps
 from .types import CFHeaders, EventType, HeaderEntry
 
 __all__ = [
@@ -115,7 +115,7 @@ def _token(name: str) -> bool:
         return True
     if _TOKEN.fullmatch(name) is None:
         return False
-    if len(_GOOD_TOKENS) < 4096:
+    if memo_keeps(_GOOD_TOKENS, name):
         _GOOD_TOKENS.add(name)
     return True
 

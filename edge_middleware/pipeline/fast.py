@@ -30,6 +30,7 @@ from ..core.headers import (
     encode_value,
     headers_to_raw,
     is_disallowed,
+    memo_keeps,
 )
 from ..core.limits import MAX_HEADER_BYTES, MAX_URI_LENGTH
 from ..core.origins import cloudfront_headers
@@ -57,13 +58,11 @@ _REWRITTEN = frozenset({"cookie", "accept-encoding"})
 _FAST_METHODS = frozenset({"GET", "HEAD"})
 _PLACED = frozenset({b"x-forwarded-for", b"via", b"user-agent"})
 _MISS = b"Miss from cloudfront"
+_ERROR = b"Error from cloudfront"
 #: the fate of a name in the origin's answer
 _KEPT: Final = 0
 _DROPPED: Final = 1
 _VARY: Final = 2
-#: how many header names each memo keeps (names are few; a hostile peer's are not)
-_NAMES_KEPT = 4096
-_ERROR = b"Error from cloudfront"
 
 
 def shortcut_for(p: PipelineBase, behavior: Behavior) -> Shortcut | None:
@@ -123,7 +122,7 @@ class Shortcut:
         if known is not None:
             return known
         decision = self._decide(lower.decode("latin-1"))
-        if len(self._decisions) < _NAMES_KEPT:
+        if memo_keeps(self._decisions, lower):
             self._decisions[lower] = decision
         return decision
 
@@ -282,7 +281,7 @@ class Shortcut:
         """_KEPT, _DROPPED or _VARY for a raw header name of the origin's answer."""
         lower = name.lower()
         fate = _DROPPED if lower in self.response_drop else _VARY if lower == b"vary" else _KEPT
-        if len(self._answer_names) < _NAMES_KEPT:
+        if memo_keeps(self._answer_names, name):
             self._answer_names[name] = fate
         return fate
 
