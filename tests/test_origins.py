@@ -682,6 +682,26 @@ def test_origin_path_and_custom_headers_follow_the_event(door: Door) -> None:
     assert seen.header("x-origin-token") is None
 
 
+@pytest.mark.parametrize(
+    ("uri", "path"),
+    [("/plain/7", "/plain/7"), ("/caf%C3%A9", "/café"), ("/café", "/café")],
+    ids=["plain", "percent-encoded", "non-ascii"],
+)
+def test_a_uri_set_by_a_function_reaches_the_app_decoded(door: Door, uri: str, path: str) -> None:
+    """The app reads the path a viewer-request function set as its framework decodes it (on
+    WSGI: PATH_INFO holds the path's UTF-8 bytes as latin-1, PEP 3333), plain or not."""
+
+    def rewrite(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        request: dict[str, Any] = event["Records"][0]["cf"]["request"]
+        request["uri"] = uri
+        return request
+
+    config = _config(Behavior(target_origin_id="app", viewer_request=rewrite, cache=NO_CACHE))
+    edge = door.edge(config, TARGETS)
+    assert edge.get("/anything").status == 200
+    assert edge.landed().path == path
+
+
 # =================================================================================================
 # 2. A real HTTP origin on 127.0.0.1 (uvicorn in a thread), proxied by URL
 # =================================================================================================
