@@ -98,8 +98,11 @@ def run_asgi(settings: Settings, result: CaseResult) -> None:
     section.notes.append(
         "Both run in warm `node` worker processes; the CloudFront Function in a sandboxed vm "
         "context, converted from and to the Lambda@Edge shape in Python. The Python row is "
-        "the same rewrite as a sync `def` handler: most of every row's cost is the pipeline's "
-        "thread hop for a sync handler, shared by all three."
+        "the same rewrite as a sync `def` handler (inline once proved fast): its cost is the "
+        "full pipeline a request with any function takes, against the baseline's short way. "
+        "The two JavaScript rows add to that the round trip to a node worker (a pipe write, "
+        "node waking to answer, this process waking to read it), which on 2 shared cores "
+        "varies by about 100 µs from run to run."
     )
     result.sections.append(section)
 

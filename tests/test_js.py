@@ -304,6 +304,34 @@ def test_cloudfront_function_inline_code_and_console_captured() -> None:
         fn.close()
 
 
+def test_cloudfront_function_cannot_reach_or_replace_the_invoker() -> None:
+    """The worker's per-call invoker lives outside what the function's code can name: a
+    function that looks for it finds nothing, and one that assigns the name changes nothing
+    for the next call (engine: node)."""
+    fn = CloudFrontFunction(
+        """
+        var calls = 0;
+        function handler(e) {
+          calls += 1;
+          var r = e.request;
+          r.headers['x-invoker'] = { value: typeof __edge_invoke + ' ' + calls };
+          globalThis.__edge_invoke = function () { throw new Error('replaced'); };
+          return r;
+        }
+        """,
+        code=True,
+        name="invoker",
+        engine="node",
+    )
+    try:
+        # the second call still reaches the handler: only the function's own name changed
+        for seen in ("undefined 1", "function 2"):
+            result = fn(_event("viewer-request"), None)
+            assert result["headers"]["x-invoker"] == [{"key": "x-invoker", "value": seen}]
+    finally:
+        fn.close()
+
+
 # -- the event and result conversions ---------------------------------------------------------
 def _event(event_type: str, uri: str = "/", qs: str = "", **extra: Any) -> dict[str, Any]:
     request = {
