@@ -289,7 +289,6 @@ class PrefixedInput(io.RawIOBase):
 
 
 @lru_cache(maxsize=1024)  # header names repeat from request to request
-@lru_cache(maxsize=256)
 def environ_key(lower: str) -> str:
     """The environ key of a header (PEP 3333): ``x-api-key`` -> ``HTTP_X_API_KEY``, and
     ``CONTENT_TYPE`` / ``CONTENT_LENGTH`` for those two."""
@@ -344,8 +343,7 @@ def origin_environ(
     new["REQUEST_METHOD"] = request["method"]
     for lower, entries in request["headers"].items():
         if len(entries) == 1:  # a plain loop: a comprehension is a call each on 3.11
-            text = entries[0]["value"]
-            new[environ_key(lower)] = text if text.isascii() else _wire_text(text)
+            new[environ_key(lower)] = _wire_text(entries[0]["value"])
         else:
             values = [_wire_text(e["value"]) for e in entries]
             new[environ_key(lower)] = ("; " if lower == "cookie" else ", ").join(values)

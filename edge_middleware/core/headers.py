@@ -123,10 +123,12 @@ def is_disallowed(lower: str) -> bool:
     return lower in DISALLOWED_HEADERS or lower.startswith(DISALLOWED_PREFIXES)
 
 
-@lru_cache(maxsize=4096)  # raw names repeat from response to response
 def raw_disallowed(name: bytes) -> bool:
-    """:func:`is_disallowed` for a raw header name of any case."""
-    return is_disallowed(name.decode("latin-1").lower())
+    """:func:`is_disallowed` for a raw header name of any case (from the per-name memo)."""
+    known = _RAW_NAMES.get(name)
+    if known is None:
+        known = _raw_name(name)
+    return known[2]
 
 
 def split_disallowed(headers: Iterable[tuple[bytes, bytes]]) -> tuple[RawHeaders, RawHeaders]:
