@@ -682,24 +682,37 @@ def test_origin_path_and_custom_headers_follow_the_event(door: Door) -> None:
     assert seen.header("x-origin-token") is None
 
 
-@pytest.mark.parametrize(
-    ("uri", "path"),
-    [("/plain/7", "/plain/7"), ("/caf%C3%A9", "/café"), ("/café", "/café")],
-    ids=["plain", "percent-encoded", "non-ascii"],
-)
-def test_a_uri_set_by_a_function_reaches_the_app_decoded(door: Door, uri: str, path: str) -> None:
-    """The app reads the path a viewer-request function set as its framework decodes it (on
-    WSGI: PATH_INFO holds the path's UTF-8 bytes as latin-1, PEP 3333), plain or not."""
+#: a uri a viewer-request function sets -> the path the app reads, and its raw request target
+FUNCTION_URIS = {
+    "plain": ("/plain/7", "/plain/7", "/plain/7"),
+    "percent-encoded": ("/caf%C3%A9", "/café", "/caf%C3%A9"),
+    "non-ascii": ("/café", "/café", "/caf%C3%A9"),
+    "non-latin-1": ("/日本/ü", "/日本/ü", "/%E6%97%A5%E6%9C%AC/%C3%BC"),
+}
 
+
+def _set_uri(uri: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     def rewrite(event: dict[str, Any], context: Any) -> dict[str, Any]:
         request: dict[str, Any] = event["Records"][0]["cf"]["request"]
         request["uri"] = uri
         return request
 
-    config = _config(Behavior(target_origin_id="app", viewer_request=rewrite, cache=NO_CACHE))
+    return rewrite
+
+
+@pytest.mark.parametrize(("uri", "path", "raw"), FUNCTION_URIS.values(), ids=FUNCTION_URIS)
+def test_a_uri_set_by_a_function_reaches_the_app_decoded(
+    door: Door, uri: str, path: str, raw: str
+) -> None:
+    """The app reads the path a viewer-request function set as its framework decodes it (on
+    WSGI: PATH_INFO holds the path's UTF-8 bytes as latin-1, PEP 3333), plain or not; the raw
+    target (``raw_path``, ``RAW_URI``) is ASCII, characters outside it percent-encoded as
+    UTF-8, so it decodes to the same path."""
+    config = _config(Behavior(target_origin_id="app", viewer_request=_set_uri(uri), cache=NO_CACHE))
     edge = door.edge(config, TARGETS)
     assert edge.get("/anything").status == 200
-    assert edge.landed().path == path
+    seen = edge.landed()
+    assert (seen.path, seen.raw_path) == (path, raw)
 
 
 # =================================================================================================
@@ -806,6 +819,19 @@ def test_edited_origin_path_with_a_real_http_origin(door: Door, real: str) -> No
     edge = door.edge(config, {**TARGETS, "app": real})
     assert edge.get("/orders/7").status == 200
     assert _real_landed().path == "/v2/orders/7"
+
+
+@pytest.mark.parametrize(("uri", "path", "raw"), FUNCTION_URIS.values(), ids=FUNCTION_URIS)
+def test_a_uri_set_by_a_function_reaches_a_real_http_origin(
+    door: Door, real: str, uri: str, path: str, raw: str
+) -> None:
+    """Over HTTP the same uri arrives as the in-process app reads it: a character outside
+    ASCII goes percent-encoded as UTF-8, never as a lone latin-1 byte."""
+    config = _config(Behavior(target_origin_id="app", viewer_request=_set_uri(uri), cache=NO_CACHE))
+    edge = door.edge(config, {**TARGETS, "app": real})
+    assert edge.get("/anything").status == 200
+    seen = _real_landed()
+    assert (seen.path, seen.raw_path) == (path, raw)
 
 
 # =================================================================================================

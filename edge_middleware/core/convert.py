@@ -43,6 +43,7 @@ __all__ = [
     "request_from_environ",
     "request_from_scope",
     "scope_uri",
+    "uri_target",
 ]
 
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
@@ -50,6 +51,7 @@ _PRINTABLE = bytes(range(33, 127))
 _PATH_PLAIN = (
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789" + _PATH_SAFE.encode()
 )
+_PRINTABLE_TEXT = "".join(chr(b) for b in range(33, 127))
 
 
 def _target_uri(raw: bytes) -> str:
@@ -57,7 +59,18 @@ def _target_uri(raw: bytes) -> str:
     from a lax client, control bytes) are percent-encoded; everything else stays as sent."""
     if not raw.translate(None, _PRINTABLE):  # nothing outside 33..126 (a C-speed check)
         return raw.decode("ascii")
-    return quote(raw, safe="".join(chr(b) for b in range(33, 127)))
+    return quote(raw, safe=_PRINTABLE_TEXT)
+
+
+def uri_target(uri: str) -> bytes:
+    """A ``uri`` as the origin's request target carries it. A viewer's uri is printable ASCII
+    (:func:`_target_uri`) and goes as it is; a character outside ASCII can only come from a
+    function, and goes percent-encoded as UTF-8 (a request target is ASCII, RFC 9112 §3.2), so
+    ``raw_path``/``RAW_URI`` decode to the same path as ``path``/``PATH_INFO`` and a URL
+    origin receives ``/caf%C3%A9`` for ``/café`` (README, "A uri outside ASCII")."""
+    if uri.isascii():
+        return uri.encode("ascii")
+    return quote(uri, safe=_PRINTABLE_TEXT).encode("ascii")
 
 
 #: Each status code's reason phrase (http.HTTPStatus), looked up without an enum call.
@@ -227,7 +240,7 @@ def origin_scope(
     """
     prefix, extra = _origin_extras(request, request_id)
     uri = (prefix if origin_path else "") + request["uri"]
-    raw_path = encode_value(uri)
+    raw_path = uri_target(uri)
     new = dict(scope)
     new["path"] = unquote(uri)
     new["raw_path"] = raw_path
@@ -338,8 +351,10 @@ def origin_environ(
     qs = request["querystring"]
     new["PATH_INFO"] = path
     new["QUERY_STRING"] = encode_value(qs).decode("latin-1")
-    target = uri + ("?" + qs if qs else "")
-    new["REQUEST_URI"] = new["RAW_URI"] = encode_value(target).decode("latin-1")
+    target = uri_target(uri).decode("ascii")
+    if qs:
+        target += "?" + new["QUERY_STRING"]
+    new["REQUEST_URI"] = new["RAW_URI"] = target
     new["REQUEST_METHOD"] = request["method"]
     for lower, entries in request["headers"].items():
         if len(entries) == 1:  # a plain loop: a comprehension is a call each on 3.11

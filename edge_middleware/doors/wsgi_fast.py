@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 from ..config.model import Behavior
-from ..core.convert import environ_key, environ_uri, http_key, reason_phrase
+from ..core.convert import environ_key, environ_uri, http_key, reason_phrase, uri_target
 from ..core.headers import encode_value
 from ..core.types import CFHeaders
 from ..exceptions import CloudFrontError
@@ -160,7 +160,9 @@ def _prepare(
     qs = cut.querystring_for(qs)
     origin["PATH_INFO"] = path
     origin["QUERY_STRING"] = encode_value(qs).decode("latin-1")
-    target = encode_value(uri + ("?" + qs if qs else "")).decode("latin-1")
+    target = uri_target(uri).decode("ascii")
+    if qs:
+        target += "?" + origin["QUERY_STRING"]
     origin["REQUEST_URI"] = origin["RAW_URI"] = target
     origin["REQUEST_METHOD"] = method
     for name, value in headers[:-1]:
