@@ -38,12 +38,13 @@ __all__ = [
     "http_key",
     "is_disallowed",
     "origin_environ",
+    "origin_raw_path",
+    "origin_request_uri",
     "origin_scope",
     "reason_phrase",
     "request_from_environ",
     "request_from_scope",
     "scope_uri",
-    "uri_target",
 ]
 
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
@@ -62,15 +63,25 @@ def _target_uri(raw: bytes) -> str:
     return quote(raw, safe=_PRINTABLE_TEXT)
 
 
-def uri_target(uri: str) -> bytes:
+def _target_text(uri: str) -> str:
     """A ``uri`` as the origin's request target carries it. A viewer's uri is printable ASCII
     (:func:`_target_uri`) and goes as it is; a character outside ASCII can only come from a
     function, and goes percent-encoded as UTF-8 (a request target is ASCII, RFC 9112 §3.2), so
-    ``raw_path``/``RAW_URI`` decode to the same path as ``path``/``PATH_INFO`` and a URL
-    origin receives ``/caf%C3%A9`` for ``/café`` (README, "A uri outside ASCII")."""
-    if uri.isascii():
-        return uri.encode("ascii")
-    return quote(uri, safe=_PRINTABLE_TEXT).encode("ascii")
+    the raw target decodes to the same path the app reads and a URL origin receives
+    ``/caf%C3%A9`` for ``/café`` (README, "A uri outside ASCII")."""
+    return uri if uri.isascii() else quote(uri, safe=_PRINTABLE_TEXT)
+
+
+def origin_raw_path(uri: str) -> bytes:
+    """The origin scope's ``raw_path`` for ``uri`` (:func:`_target_text`)."""
+    return _target_text(uri).encode("ascii")
+
+
+def origin_request_uri(uri: str, query_string: str) -> str:
+    """The origin environ's ``REQUEST_URI``/``RAW_URI``: ``uri`` as its target
+    (:func:`_target_text`) and the environ's ``QUERY_STRING`` after a ``?`` when there is one."""
+    target = _target_text(uri)
+    return f"{target}?{query_string}" if query_string else target
 
 
 #: Each status code's reason phrase (http.HTTPStatus), looked up without an enum call.
@@ -240,7 +251,7 @@ def origin_scope(
     """
     prefix, extra = _origin_extras(request, request_id)
     uri = (prefix if origin_path else "") + request["uri"]
-    raw_path = uri_target(uri)
+    raw_path = origin_raw_path(uri)
     new = dict(scope)
     new["path"] = unquote(uri)
     new["raw_path"] = raw_path
@@ -351,10 +362,7 @@ def origin_environ(
     qs = request["querystring"]
     new["PATH_INFO"] = path
     new["QUERY_STRING"] = encode_value(qs).decode("latin-1")
-    target = uri_target(uri).decode("ascii")
-    if qs:
-        target += "?" + new["QUERY_STRING"]
-    new["REQUEST_URI"] = new["RAW_URI"] = target
+    new["REQUEST_URI"] = new["RAW_URI"] = origin_request_uri(uri, new["QUERY_STRING"])
     new["REQUEST_METHOD"] = request["method"]
     for lower, entries in request["headers"].items():
         if len(entries) == 1:  # a plain loop: a comprehension is a call each on 3.11

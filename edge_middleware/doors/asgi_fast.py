@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from ..config.model import Behavior
-from ..core.convert import scope_uri, uri_target
+from ..core.convert import origin_raw_path, scope_uri
 from ..core.headers import encode_value
 from ..core.types import CFHeaders
 from ..exceptions import CloudFrontError, OriginError
@@ -111,7 +111,7 @@ def _prepare(
     origin = {
         **scope,
         "path": unquote(uri) if "%" in uri else uri,
-        "raw_path": uri_target(uri),
+        "raw_path": origin_raw_path(uri),
         "query_string": encode_value(cut.querystring_for(qs)),
         "headers": headers,
         "root_path": "",

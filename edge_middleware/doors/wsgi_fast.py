@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 from ..config.model import Behavior
-from ..core.convert import environ_key, environ_uri, http_key, reason_phrase, uri_target
+from ..core.convert import (
+    environ_key,
+    environ_uri,
+    http_key,
+    origin_request_uri,
+    reason_phrase,
+)
 from ..core.headers import encode_value
 from ..core.types import CFHeaders
 from ..exceptions import CloudFrontError
@@ -160,10 +166,7 @@ def _prepare(
     qs = cut.querystring_for(qs)
     origin["PATH_INFO"] = path
     origin["QUERY_STRING"] = encode_value(qs).decode("latin-1")
-    target = uri_target(uri).decode("ascii")
-    if qs:
-        target += "?" + origin["QUERY_STRING"]
-    origin["REQUEST_URI"] = origin["RAW_URI"] = target
+    origin["REQUEST_URI"] = origin["RAW_URI"] = origin_request_uri(uri, origin["QUERY_STRING"])
     origin["REQUEST_METHOD"] = method
     for name, value in headers[:-1]:
         origin[environ_key(name.decode("latin-1"))] = value.decode("latin-1")
