@@ -304,30 +304,54 @@ def test_cloudfront_function_inline_code_and_console_captured() -> None:
         fn.close()
 
 
-def test_cloudfront_function_cannot_reach_or_replace_the_invoker() -> None:
-    """The worker's per-call invoker lives outside what the function's code can name: a
-    function that looks for it finds nothing, and one that assigns the name changes nothing
-    for the next call (engine: node)."""
+#: every global name the engines use while loading or calling a function, past or present
+_ENGINE_GLOBALS = [
+    *("__edge_invoke", "__edge_state", "__edge_origin", "__edge_take_origin", "__edge_logs"),
+    *("__edge_mods", "__edge_cloudfront", "__edge_kvs_json", "__edge_bytes", "__edge_handler_ok"),
+    "__edge_querystring",
+]
+
+
+@pytest.mark.parametrize("engine", ["node", "mini-racer"])
+def test_cloudfront_function_cannot_reach_or_fake_the_engine_state(engine: str) -> None:
+    """What an engine keeps for a call (the invoker, the result, the origin change, the logs)
+    lives where the function's code cannot name it: a function that looks for the engine's
+    globals finds none, and one that assigns them changes neither its own result, nor its
+    origin, nor the next call; an origin change asked for in one call is not seen in the next."""
+    if engine == "mini-racer":
+        pytest.importorskip("py_mini_racer")
+    names = json.dumps(_ENGINE_GLOBALS)
     fn = CloudFrontFunction(
-        """
-        var calls = 0;
-        function handler(e) {
+        f"""
+        import cf from 'cloudfront';
+        var calls = 0, names = {names};
+        function handler(event) {{
           calls += 1;
-          var r = e.request;
-          r.headers['x-invoker'] = { value: typeof __edge_invoke + ' ' + calls };
-          globalThis.__edge_invoke = function () { throw new Error('replaced'); };
+          var r = event.request;
+          var seen = names.filter(function (n) {{ return typeof globalThis[n] !== 'undefined'; }});
+          r.headers['x-seen'] = {{ value: calls + ':' + seen.join(',') }};
+          names.forEach(function (n) {{ globalThis[n] = function () {{ throw new Error(n); }}; }});
+          globalThis.__edge_state = {{ ok: true, v: '{{"statusCode": 418}}' }};
+          globalThis.__edge_origin = {{ select: 'forged' }};
+          if (r.uri === '/select') cf.selectRequestOriginById('other');
           return r;
-        }
+        }}
         """,
         code=True,
-        name="invoker",
-        engine="node",
+        name="snoop",
+        engine=engine,
     )
     try:
-        # the second call still reaches the handler: only the function's own name changed
-        for seen in ("undefined 1", "function 2"):
-            result = fn(_event("viewer-request"), None)
-            assert result["headers"]["x-invoker"] == [{"key": "x-invoker", "value": seen}]
+        for call, uri in enumerate(("/select", "/plain", "/plain"), start=1):
+            trace: dict[str, Any] = {}
+            result = fn.run(to_cf_event(_event("viewer-request", uri)), trace=trace)
+            seen = result["headers"]["x-seen"]["value"]
+            # from the second call on, the names are the function's own assignments
+            assert seen == ("1:" if call == 1 else f"{call}:{','.join(_ENGINE_GLOBALS)}")
+            assert result["uri"] == uri and "statusCode" not in result
+            assert trace.get("origin") == ({"select": "other"} if uri == "/select" else None), (
+                trace.get("origin")
+            )
     finally:
         fn.close()
 

@@ -1,10 +1,16 @@
 // The `cloudfront` module of CloudFront Functions 2.0 (cf.kvs(), cf.updateRequestOrigin() ...),
 // evaluated inside the function's own context by both engines (node_worker.js, minirace.py):
-// its promises belong to that context. Reads globalThis.__edge_kvs_json and __edge_bytes,
-// leaves the module in globalThis.__edge_cloudfront.
+// its promises belong to that context. Takes (and deletes) globalThis.__edge_kvs_json and
+// __edge_bytes, leaves the module in globalThis.__edge_cloudfront and the call's origin change
+// behind globalThis.__edge_take_origin (a function returning it, null for none, and forgetting
+// it); the engine takes both and deletes them before the function's code runs, so the change
+// is held here, where the function's code cannot name it.
 (function (g) {
   var data = JSON.parse(g.__edge_kvs_json);
+  var bytes = g.__edge_bytes;
   delete g.__edge_kvs_json;
+  delete g.__edge_bytes;
+  var origin = null;
   var stores = Object.keys(data);
   function store(id) {
     var items = data[id] || {};
@@ -16,7 +22,7 @@
       var v = items[key];
       var format = opts && opts.format || 'string';
       if (format === 'json') return Promise.resolve(JSON.parse(v));
-      if (format === 'bytes') return Promise.resolve(g.__edge_bytes(v));
+      if (format === 'bytes') return Promise.resolve(bytes(v));
       return Promise.resolve(String(v));
     }
     return {
@@ -39,8 +45,9 @@
       }
       return store(id);
     },
-    updateRequestOrigin: function (params) { g.__edge_origin = { update: JSON.parse(JSON.stringify(params)) }; },
-    selectRequestOriginById: function (id) { g.__edge_origin = { select: String(id) }; },
-    createRequestOriginGroup: function (params) { g.__edge_origin = { group: JSON.parse(JSON.stringify(params)) }; },
+    updateRequestOrigin: function (params) { origin = { update: JSON.parse(JSON.stringify(params)) }; },
+    selectRequestOriginById: function (id) { origin = { select: String(id) }; },
+    createRequestOriginGroup: function (params) { origin = { group: JSON.parse(JSON.stringify(params)) }; },
   };
+  g.__edge_take_origin = function () { var o = origin; origin = null; return o; };
 })(globalThis);

@@ -60,22 +60,24 @@ class MiniRacerFunction:
         try:
             ctx = self._ctx
             package = resources.files("edge_middleware.js")
-            ctx.eval(package.joinpath("minirace_harness.js").read_text(encoding="utf-8"))
-            ctx.eval(f"var __edge_kvs_json = {json.dumps(json.dumps(init.get('kvs') or {}))};")
-            ctx.eval(package.joinpath("cf_runtime.js").read_text(encoding="utf-8"))
-            mods = "querystring: __edge_querystring"
-            if init["runtime"] == "cloudfront-js-2.0":
-                mods += ", cloudfront: __edge_cloudfront"
+            kvs = json.dumps(json.dumps(init.get("kvs") or {}))
             ctx.eval(
-                f"var __edge_mods = {{{mods}}}; delete globalThis.__edge_cloudfront;"
-                "function require(n) { if (Object.prototype.hasOwnProperty.call(__edge_mods, n))"
-                ' return __edge_mods[n]; throw new Error("Cannot find module \'" + n + "\'"); }'
+                f"globalThis.__edge_kvs_json = {kvs}; globalThis.__edge_bytes = function (v) {{"
+                " var s = String(v), out = []; for (var i = 0; i < s.length; i++)"
+                " out.push(s.charCodeAt(i) & 255); return out; };"
+            )
+            ctx.eval(package.joinpath("cf_runtime.js").read_text(encoding="utf-8"))
+            harness = package.joinpath("minirace_harness.js").read_text(encoding="utf-8")
+            v2 = init["runtime"] == "cloudfront-js-2.0"
+            # the invoker, made before the function's code runs (it cannot replace it)
+            invoke = ctx.eval(
+                f"({harness})(globalThis, {'globalThis.__edge_cloudfront' if v2 else 'null'})"
             )
             code = _IMPORT.sub(r"var \1 = require('\2');", init["code"])
             ctx.eval(code, timeout_sec=self._limit * 4)
             if ctx.eval("typeof handler") != "function":
                 raise RuntimeError("the function does not define a function handler(event)")
-            self._invoke = ctx.eval("__edge_invoke")
+            self._invoke = invoke
             # CloudFront's 2 MB: what the function may hold beyond the loaded code and its
             # KeyValueStore (V8 checks it when it collects garbage, so it is approximate)
             self._memory = int(init.get("memoryBytes") or 0)

@@ -144,20 +144,27 @@ function runLambda(fn, msg) {
 // runCf.
 const CF_PRELUDE = fs.readFileSync(path.join(__dirname, 'cf_runtime.js'), 'utf8');
 
+// Made after the function's code ran, from a factory given what the prelude left: the call's
+// state lives in this closure, never in a global the function's code could read or set.
 const CF_INVOKE = `
-(function (input) {
-  var g = globalThis;
-  g.__edge_state = undefined;
-  g.__edge_origin = undefined;
-  function done(v) { g.__edge_state = { ok: true, v: JSON.stringify(v === undefined ? null : v) }; }
+(function (take, Promise, stringify, parse) {
+  function done(v) { return { ok: true, v: stringify(v === undefined ? null : v), origin: take() }; }
   function failed(e) {
-    g.__edge_state = { ok: false, e: { name: String(e && e.name || 'Error'), message: String(e && e.message !== undefined ? e.message : e), stack: String(e && e.stack || '') } };
+    take();
+    return { ok: false, e: { name: String(e && e.name || 'Error'), message: String(e && e.message !== undefined ? e.message : e), stack: String(e && e.stack || '') } };
   }
-  var r;
-  try { r = handler(JSON.parse(input)); } catch (e) { failed(e); return undefined; }
-  if (r && typeof r.then === 'function') return r.then(done, failed);
-  done(r);
-  return undefined;
+  return function (input) {
+    take();
+    var r;
+    try { r = handler(parse(input)); } catch (e) { return failed(e); }
+    if (r && typeof r.then === 'function') {
+      return new Promise(function (resolve) {
+        try { r.then(function (v) { resolve(done(v)); }, function (e) { resolve(failed(e)); }); }
+        catch (e) { resolve(failed(e)); }
+      });
+    }
+    try { return done(r); } catch (e) { return failed(e); }
+  };
 })
 `;
 
@@ -181,7 +188,11 @@ function loadCf(init) {
   });
   vm.runInContext(CF_PRELUDE, ctx);
   if (init.runtime === 'cloudfront-js-2.0') mods.cloudfront = ctx.__edge_cloudfront;
-  delete ctx.__edge_cloudfront;
+  const take = ctx.__edge_take_origin;
+  // the context's own Promise and JSON, kept before the function's code can replace them
+  const kept = vm.runInContext('[Promise, JSON.stringify, JSON.parse]', ctx);
+  // deleted from inside: a delete on the sandbox object leaves the context's global as it is
+  vm.runInContext('delete globalThis.__edge_cloudfront; delete globalThis.__edge_take_origin;', ctx);
   ctx.require = (name) => {
     if (Object.prototype.hasOwnProperty.call(mods, name)) return mods[name];
     throw new Error(`Cannot find module '${name}'`);
@@ -195,8 +206,10 @@ function loadCf(init) {
   code += "\n;globalThis.__edge_handler_ok = typeof handler === 'function';";
   vm.runInContext(code, ctx, { filename: init.name || 'function.js', timeout: 1000 });
   if (!ctx.__edge_handler_ok) throw new Error('the function does not define a function handler(event)');
+  vm.runInContext('delete globalThis.__edge_handler_ok;', ctx);
   // the script's value: a function of the context that no global of it names
-  return { ctx, invoke: vm.runInContext(CF_INVOKE, ctx, { filename: 'edge-invoke.js' }) };
+  const factory = vm.runInContext(CF_INVOKE, ctx, { filename: 'edge-invoke.js' });
+  return { invoke: factory(take, kept[0], kept[1], kept[2]), Promise: kept[0] };
 }
 
 // No vm timeout per call: its watchdog thread costs 150-300 µs a call (and fired spuriously
@@ -204,18 +217,14 @@ function loadCf(init) {
 // this worker at the deadline (FunctionThrottledError) and starts a fresh one.
 async function runCf(cf, msg) {
   const id = msg.id;
-  const ctx = cf.ctx;
   const cpu0 = process.cpuUsage();
   let reply;
   let result;
   try {
-    const pending = cf.invoke(msg.eventJson);
-    if (pending !== undefined) await pending;
-    const st = ctx.__edge_state;
-    if (st === undefined) {
-      reply = { ok: false, error: { name: 'Error', message: 'the handler returned no result', stack: '' } };
-    } else if (st.ok) {
-      reply = { ok: true, origin: ctx.__edge_origin === undefined ? null : ctx.__edge_origin };
+    let st = cf.invoke(msg.eventJson);
+    if (st instanceof cf.Promise) st = await st; // the invoker's own promise of the state
+    if (st.ok) {
+      reply = { ok: true, origin: st.origin };
       result = st.v;
     } else {
       reply = { ok: false, error: st.e };
