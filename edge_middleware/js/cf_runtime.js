@@ -1,11 +1,13 @@
 // The `cloudfront` module of CloudFront Functions 2.0 (cf.kvs(), cf.updateRequestOrigin() ...),
 // evaluated inside the function's own context by both engines (node_worker.js, minirace.py):
 // its promises belong to that context. Takes (and deletes) globalThis.__edge_kvs_json and
-// __edge_bytes, leaves the module in globalThis.__edge_cloudfront and the call's origin change
-// behind globalThis.__edge_take_origin (a function returning it, null for none, and forgetting
-// it); the engine takes both and deletes them before the function's code runs, so the change
-// is held here, where the function's code cannot name it.
+// __edge_bytes, and leaves the module in globalThis.__edge_cloudfront and the invoker in
+// globalThis.__edge_invoke; the engine takes both and deletes them before the function's code
+// runs. A call's state (its result, the origin change it asked for) lives in this closure,
+// where the function's code cannot name it, read or set it.
 (function (g) {
+  // kept before the function's code runs, which may replace them
+  var P = Promise, stringify = JSON.stringify, parse = JSON.parse;
   var data = JSON.parse(g.__edge_kvs_json);
   var bytes = g.__edge_bytes;
   delete g.__edge_kvs_json;
@@ -49,5 +51,28 @@
     selectRequestOriginById: function (id) { origin = { select: String(id) }; },
     createRequestOriginGroup: function (params) { origin = { group: JSON.parse(JSON.stringify(params)) }; },
   };
-  g.__edge_take_origin = function () { var o = origin; origin = null; return o; };
+
+  function failed(e) {
+    return { ok: false, e: { name: String(e && e.name || 'Error'), message: String(e && e.message !== undefined ? e.message : e), stack: String(e && e.stack || '') } };
+  }
+  function done(v) {
+    var json;
+    try { json = stringify(v === undefined ? null : v); } catch (e) { return failed(e); }
+    return { ok: true, v: json, origin: origin };
+  }
+  // invoke(eventJson) -> { ok: true, v: the result's JSON, origin: the change or null }, or
+  // { ok: false, e: { name, message, stack } }, or a promise of one. `handler` is the global
+  // the function's code defines, looked up at each call.
+  g.__edge_invoke = function (input) {
+    origin = null;
+    var r;
+    try { r = handler(parse(input)); } catch (e) { return failed(e); }
+    if (r && typeof r.then === 'function') {
+      return new P(function (resolve) {
+        try { r.then(function (v) { resolve(done(v)); }, function (e) { resolve(failed(e)); }); }
+        catch (e) { resolve(failed(e)); }
+      });
+    }
+    return done(r);
+  };
 })(globalThis);

@@ -1,14 +1,14 @@
 // What a CloudFront Function sees on the mini-racer engine (minirace.py), as one function
 // expression: minirace.py calls it with (globalThis, the cloudfront module or null) after
-// cf_runtime.js and before the function's code. It sets the globals a function may use
-// (console, require) and returns the invoker, invoke(eventJson) -> reply JSON (or a promise of
-// it). The call's logs and origin change stay in closures here, never in globals the function's
-// code could read or set (node_worker.js keeps them the same way).
+// cf_runtime.js and before the function's code. It takes cf_runtime.js's invoker out of the
+// globals, sets the globals a function may use (console, require) and returns the engine's
+// invoker, invoke(eventJson) -> reply JSON (or a promise of it). The call's logs stay in a
+// closure here, never in a global the function's code could read or set.
 (function (g, cloudfront) {
-  var take = g.__edge_take_origin;
-  delete g.__edge_take_origin;
+  var invoke = g.__edge_invoke;
+  delete g.__edge_invoke;
   delete g.__edge_cloudfront;
-  var P = Promise, stringify = JSON.stringify, parse = JSON.parse, logs = [];
+  var P = Promise, stringify = JSON.stringify, logs = [];
   function fmt(v) {
     if (typeof v === 'string') return v;
     try { var s = stringify(v); return s === undefined ? String(v) : s; } catch (e) { return String(v); }
@@ -40,29 +40,13 @@
     if (Object.prototype.hasOwnProperty.call(mods, n)) return mods[n];
     throw new Error("Cannot find module '" + n + "'");
   };
-  function info(e) {
-    return { name: String(e && e.name || 'Error'), message: String(e && e.message !== undefined ? e.message : e), stack: String(e && e.stack || '') };
+  function pack(st) {
+    return stringify({ ok: st.ok, resultJson: st.v, error: st.e, logs: logs.join('\n'),
+      origin: st.origin || null });
   }
-  function pack(ok, v) {
-    var reply = stringify({ ok: ok, resultJson: ok ? v : undefined, error: ok ? undefined : v,
-      logs: logs.join('\n'), origin: take() });
+  return function (s) {
     logs = [];
-    return reply;
-  }
-  function done(v) {
-    try { return pack(true, stringify(v === undefined ? null : v)); } catch (e) { return pack(false, info(e)); }
-  }
-  return function invoke(s) {
-    logs = [];
-    take();
-    var r;
-    try { r = handler(parse(s)); } catch (e) { return pack(false, info(e)); }
-    if (r && typeof r.then === 'function') {
-      return new P(function (resolve) {
-        try { r.then(function (v) { resolve(done(v)); }, function (e) { resolve(pack(false, info(e))); }); }
-        catch (e) { resolve(pack(false, info(e))); }
-      });
-    }
-    return done(r);
+    var st = invoke(s);
+    return st instanceof P ? st.then(pack) : pack(st);
   };
 })

@@ -138,35 +138,12 @@ function runLambda(fn, msg) {
 }
 
 // ---- CloudFront Functions ---------------------------------------------------------------------
-// The invoker is made inside the function's own context, once, and then called directly:
-// entering the context with vm's runInContext on every call cost 10-15 µs more a request.
+// The invoker is made inside the function's own context, once, by the prelude (cf_runtime.js),
+// and then called directly: entering the context with vm's runInContext on every call cost
+// 10-15 µs more a request.
 // Its promises settle on this process's microtask queue (no microtaskMode is set), awaited in
 // runCf.
 const CF_PRELUDE = fs.readFileSync(path.join(__dirname, 'cf_runtime.js'), 'utf8');
-
-// Made after the function's code ran, from a factory given what the prelude left: the call's
-// state lives in this closure, never in a global the function's code could read or set.
-const CF_INVOKE = `
-(function (take, Promise, stringify, parse) {
-  function done(v) { return { ok: true, v: stringify(v === undefined ? null : v), origin: take() }; }
-  function failed(e) {
-    take();
-    return { ok: false, e: { name: String(e && e.name || 'Error'), message: String(e && e.message !== undefined ? e.message : e), stack: String(e && e.stack || '') } };
-  }
-  return function (input) {
-    take();
-    var r;
-    try { r = handler(parse(input)); } catch (e) { return failed(e); }
-    if (r && typeof r.then === 'function') {
-      return new Promise(function (resolve) {
-        try { r.then(function (v) { resolve(done(v)); }, function (e) { resolve(failed(e)); }); }
-        catch (e) { resolve(failed(e)); }
-      });
-    }
-    try { return done(r); } catch (e) { return failed(e); }
-  };
-})
-`;
 
 function cfModules(runtime) {
   const crypto = {
@@ -188,11 +165,9 @@ function loadCf(init) {
   });
   vm.runInContext(CF_PRELUDE, ctx);
   if (init.runtime === 'cloudfront-js-2.0') mods.cloudfront = ctx.__edge_cloudfront;
-  const take = ctx.__edge_take_origin;
-  // the context's own Promise and JSON, kept before the function's code can replace them
-  const kept = vm.runInContext('[Promise, JSON.stringify, JSON.parse]', ctx);
+  const invoke = ctx.__edge_invoke;
   // deleted from inside: a delete on the sandbox object leaves the context's global as it is
-  vm.runInContext('delete globalThis.__edge_cloudfront; delete globalThis.__edge_take_origin;', ctx);
+  vm.runInContext('delete globalThis.__edge_cloudfront; delete globalThis.__edge_invoke;', ctx);
   ctx.require = (name) => {
     if (Object.prototype.hasOwnProperty.call(mods, name)) return mods[name];
     throw new Error(`Cannot find module '${name}'`);
@@ -207,9 +182,7 @@ function loadCf(init) {
   vm.runInContext(code, ctx, { filename: init.name || 'function.js', timeout: 1000 });
   if (!ctx.__edge_handler_ok) throw new Error('the function does not define a function handler(event)');
   vm.runInContext('delete globalThis.__edge_handler_ok;', ctx);
-  // the script's value: a function of the context that no global of it names
-  const factory = vm.runInContext(CF_INVOKE, ctx, { filename: 'edge-invoke.js' });
-  return { invoke: factory(take, kept[0], kept[1], kept[2]), Promise: kept[0] };
+  return { invoke };
 }
 
 // No vm timeout per call: its watchdog thread costs 150-300 µs a call (and fired spuriously
@@ -222,7 +195,9 @@ async function runCf(cf, msg) {
   let result;
   try {
     let st = cf.invoke(msg.eventJson);
-    if (st instanceof cf.Promise) st = await st; // the invoker's own promise of the state
+    // a state has its own `ok` (read with this realm's hasOwnProperty); else it is the
+    // invoker's promise of one
+    if (!Object.prototype.hasOwnProperty.call(st, 'ok')) st = await st;
     if (st.ok) {
       reply = { ok: true, origin: st.origin };
       result = st.v;
