@@ -502,3 +502,51 @@ def test_remembered_cache_keys_are_the_keys_computed_afresh(name: str) -> None:
     for n in range(5000):
         remembering.key("GET", "https", f"/n{n}", "", [(b"host", b"a.example")])
     assert len(remembering._keys) <= 4096
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"HTTP_CONTENT_TYPE": "text/plain"},  # a second key for Content-Type
+        {"HTTP_x_lower": "1"},  # not the key a server makes for X-Lower
+        {"HTTP_": "empty name"},
+        {"HTTP_X_WIDE": "\u20ac"},  # not latin-1: "?" on the wire
+    ],
+)
+def test_environ_keys_the_short_way_does_not_read_answer_as_the_pipeline_does(
+    extra: dict[str, str], taken: list[bool]
+) -> None:
+    """The WSGI short way reads the viewer's environ keys as header names; a key that is not
+    the one a server makes for its name goes to the pipeline, with the same answer."""
+    fast_seen: list[Any] = []
+    full_seen: list[Any] = []
+    fast_mw = EdgeWSGIMiddleware(_wsgi_origin(ANSWERS[0], fast_seen), config=_config("all-viewer"))
+    full_mw = EdgeWSGIMiddleware(
+        _wsgi_origin(ANSWERS[0], full_seen), config=_config("all-viewer", shortcuts=False)
+    )
+    for mw in (fast_mw, full_mw):
+        mw.options.pipeline.request_id = lambda: "REQUEST-ID"
+
+    def call(mw: EdgeWSGIMiddleware) -> Any:
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "SCRIPT_NAME": "",
+            "PATH_INFO": "/a",
+            "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "203.0.113.9",
+            "wsgi.url_scheme": "https",
+            "wsgi.input": io.BytesIO(b""),
+            "wsgi.errors": io.StringIO(),
+            "HTTP_HOST": "www.example.com",
+            **extra,
+        }
+        got: list[Any] = []
+        body = b"".join(mw(environ, lambda status, headers, exc=None: got.append(status)))
+        return got, body
+
+    assert call(fast_mw) == call(full_mw)
+    assert fast_seen == full_seen and len(fast_seen) == 1
+    assert taken == [extra.keys() == {"HTTP_X_WIDE"}]

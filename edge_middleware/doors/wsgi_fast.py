@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
+from ..cache.forwarding import forwarded_cookie
 from ..config.model import Behavior
 from ..core.convert import (
     environ_key,
@@ -18,11 +19,12 @@ from ..core.convert import (
     origin_request_uri,
     reason_phrase,
 )
-from ..core.headers import encode_value
+from ..core.headers import encode_value, memo_keeps
+from ..core.limits import MAX_HEADER_BYTES
 from ..core.types import CFHeaders
 from ..exceptions import CloudFrontError
 from ..pipeline.effects import OriginResponse
-from ..pipeline.fast import Shortcut
+from ..pipeline.fast import COOKIE, DROP, SLOW, Shortcut
 from ..pipeline.fast_hit import HitAnswer, HitShortcut
 from ..pipeline.flow import Prefetched, Routed
 from .interfaces import StartResponse
@@ -140,21 +142,13 @@ def _prepare(
     if not cut.viewer_ok(method, scheme, uri, qs):
         return None
     hv = environ.get("SERVER_PROTOCOL", "HTTP/1.1").rpartition("/")[2] or "1.1"
-    # one copy of the environ: the viewer's headers come out of it, the rest is the origin's
-    origin = environ.copy()
-    viewer = [
-        (_header_name(key), origin.pop(key).encode("latin-1", "replace"))
-        for key in [key for key in origin if key[:5] == "HTTP_"]
-    ]
-    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-        value = origin.pop(key, None)
-        if value:
-            viewer.append((_header_name(key), value.encode("latin-1", "replace")))
-    rid = pipeline.request_id().encode()
-    client = environ.get("REMOTE_ADDR") or "127.0.0.1"
-    headers = cut.origin_headers(viewer, encode_value(client), hv, [(b"x-amz-cf-id", rid)])
-    if headers is None:
+    client: str = environ.get("REMOTE_ADDR") or "127.0.0.1"
+    if not client.isascii():
+        client = encode_value(client).decode("latin-1")
+    origin = _origin_environ(cut, environ, client, hv)
+    if origin is None:
         return None
+    rid = pipeline.request_id()
     prefix, custom = cut.extras(scheme)
     uri = prefix + uri
     path = unquote_to_bytes(uri).decode("latin-1") if "%" in uri else uri
@@ -168,13 +162,96 @@ def _prepare(
     origin["QUERY_STRING"] = encode_value(qs).decode("latin-1")
     origin["REQUEST_URI"] = origin["RAW_URI"] = origin_request_uri(uri, origin["QUERY_STRING"])
     origin["REQUEST_METHOD"] = method
-    for name, value in headers[:-1]:
-        origin[environ_key(name.decode("latin-1"))] = value.decode("latin-1")
     for name, value in custom:  # as origin_environ adds them: always HTTP_*, then the id
         origin[http_key(name.decode("latin-1"))] = value.decode("latin-1")
-    origin["HTTP_X_AMZ_CF_ID"] = rid.decode()
+    origin["HTTP_X_AMZ_CF_ID"] = rid
     origin["edge.middleware"] = mw
-    return cut, app, origin, rid, hv, method
+    return cut, app, origin, rid.encode(), hv, method
+
+
+#: per environ key, the header name it stands for (lower-case), or ``None`` for a key that is
+#: not its name's own key (``HTTP_CONTENT_TYPE``, ``HTTP_x_y``): such a request takes the
+#: pipeline, which reads every key as ``request_from_environ`` does
+_KEY_NAMES: dict[str, bytes | None] = {}
+
+
+def _key_name(key: str) -> bytes | None:
+    known = _KEY_NAMES.get(key, b"")
+    if known != b"":
+        return known
+    lower = (key[5:] if key[:5] == "HTTP_" else key).replace("_", "-").lower()
+    name = lower.encode("latin-1") if lower and environ_key(lower) == key else None
+    if memo_keeps(_KEY_NAMES, key):
+        _KEY_NAMES[key] = name
+    return name
+
+
+def _origin_environ(
+    cut: Shortcut, environ: dict[str, Any], client: str, http_version: str
+) -> dict[str, Any] | None:
+    """The origin's environ (without the path, query string and id) straight from the
+    viewer's, with the headers :meth:`Shortcut.origin_headers` would send: the same
+    decisions, asked of the same rules, on environ keys; ``None``: take the pipeline."""
+    origin = environ.copy()
+    size = 0
+    xff = ""
+    agent = False
+    for key, value in environ.items():
+        if key[:5] != "HTTP_":
+            if key != "CONTENT_TYPE" and key != "CONTENT_LENGTH":
+                continue
+            if not value:  # an empty one is no header
+                del origin[key]
+                continue
+        name = _key_name(key)
+        if name is None:
+            return None
+        if not value.isascii():  # as the wire has it: latin-1, "?" for what is not
+            value = origin[key] = value.encode("latin-1", "replace").decode("latin-1")
+        size += len(name) + len(value) + 4
+        if key == "HTTP_HOST":
+            if not cut.host_from_viewer:
+                origin[key] = cut.origin_host_text
+            continue
+        if key == "HTTP_X_FORWARDED_FOR":
+            xff = value
+        kept = _forward(cut, origin, key, name, value)
+        if kept is None:
+            return None
+        if kept and key == "HTTP_USER_AGENT":
+            agent = True
+    if size > MAX_HEADER_BYTES - 8192:  # near CloudFront's 413: let the pipeline judge
+        return None
+    if "HTTP_HOST" not in environ:
+        origin["HTTP_HOST"] = cut.origin_host_text
+    origin["HTTP_X_FORWARDED_FOR"] = f"{xff}, {client}" if xff else client
+    origin["HTTP_VIA"] = cut.p._via(http_version).decode("latin-1")
+    if not agent:
+        origin["HTTP_USER_AGENT"] = "Amazon CloudFront"
+    return origin
+
+
+def _forward(
+    cut: Shortcut, origin: dict[str, Any], key: str, name: bytes, value: str
+) -> bool | None:
+    """Apply the rules' decision on one viewer header to ``origin``: ``True`` when it goes as
+    it is, ``False`` when it was dropped or rewritten, ``None``: take the pipeline."""
+    decision = cut.decision(name)
+    if not decision:
+        return True
+    if decision == DROP:
+        del origin[key]
+        return False
+    if decision == COOKIE:
+        cookie = forwarded_cookie(cut.plan, [{"key": "", "value": value}])
+        if cookie is None:
+            del origin[key]
+        else:
+            origin[key] = encode_value(cookie).decode("latin-1")
+        return False
+    if decision == SLOW or value != "0":
+        return None
+    return True  # Content-Length: 0
 
 
 class _Rest:

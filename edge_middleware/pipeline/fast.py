@@ -100,6 +100,7 @@ class Shortcut:
             or _orp_forwards_host(behavior)
         )
         self.origin_host = origin.domain_name.encode("latin-1", "replace")
+        self.origin_host_text = self.origin_host.decode("latin-1")
         self.protocol_ok = behavior.viewer_protocol_policy == "allow-all"
         forwarded, cookies = p.forwarded_for(behavior)
         self.vary_names = forwarded
@@ -116,8 +117,9 @@ class Shortcut:
         self.settings = s
 
     # -- the request ------------------------------------------------------------------------
-    def decide(self, lower: bytes) -> int:
-        """KEEP, DROP or SLOW for a viewer header, asked once of the real forwarding rules."""
+    def decision(self, lower: bytes) -> int:
+        """KEEP, DROP, SLOW, BODY or COOKIE for a viewer header (lower-case name), asked
+        once of the real forwarding rules."""
         known = self._decisions.get(lower)
         if known is not None:
             return known
@@ -214,7 +216,7 @@ class Shortcut:
                 xff = value
             decision = decisions.get(lower)
             if decision is None:
-                decision = self.decide(lower)
+                decision = self.decision(lower)
             if decision:
                 if decision == DROP:
                     continue
@@ -238,11 +240,6 @@ class Shortcut:
             out.append((b"user-agent", b"Amazon CloudFront"))
         out.extend(tail)
         return out
-
-    def _cookie(self, value: bytes) -> list[tuple[bytes, bytes]]:
-        """The viewer's one Cookie line as the origin gets it (nothing, if no cookie goes)."""
-        cookie = forwarded_cookie(self.plan, [{"key": "", "value": value.decode("latin-1")}])
-        return [] if cookie is None else [(b"cookie", encode_value(cookie))]
 
     def viewer_ok(self, method: str, scheme: str, uri: str, qs: str) -> bool:
         """CloudFront's own checks pass, so the pipeline would not answer by itself."""
