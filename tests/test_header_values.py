@@ -28,6 +28,7 @@ from werkzeug.test import Client
 
 from edge_middleware import (
     Behavior,
+    CachePolicy,
     EdgeConfig,
     EdgeMiddleware,
     EdgeSettings,
@@ -38,6 +39,7 @@ from edge_middleware import (
 from edge_middleware.cache.entry import CacheEntry
 from edge_middleware.cache.redis import dumps, loads
 from edge_middleware.core.validation import validate_request_result, validate_response_result
+from tests.support.doors import send, viewer, wrap
 
 Headers = list[tuple[str, str]]
 
@@ -363,3 +365,61 @@ def test_redis_entry_with_bad_header_is_a_miss(
         assert (found is not None) is valid
     finally:
         storage.close()
+
+
+# -- origin heads an app should never send -------------------------------------------------------
+#: (ASGI head, WSGI head): each a status and headers no server could put on the wire
+MALFORMED_HEADS = [
+    pytest.param((200, [("x-name", "v")]), ("200 OK", [("X-Name", "caf\u20ac")]), id="text"),
+    pytest.param((200, [(b"x-name", 5)]), ("200 OK", [("X-Name", 5)]), id="int-value"),
+    pytest.param((200, [(b"a", b"b", b"c")]), ("200 OK", [("A", "b", "c")]), id="triple"),
+    pytest.param((200, None), ("200 OK", None), id="no-list"),
+    pytest.param(("200", []), (b"200 OK", []), id="status-type"),
+    pytest.param((42, []), ("42 Odd", []), id="status-42"),
+]
+
+
+def _malformed(kind: str, head: tuple[Any, Any], calls: list[str]) -> Any:
+    status, headers = head
+
+    async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        calls.append(scope["path"])
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"body"})
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        calls.append(environ["PATH_INFO"])
+        start_response(status, headers)
+        return [b"body"]
+
+    return asgi if kind == "asgi" else wsgi
+
+
+@pytest.mark.parametrize("kind", DOORS)
+@pytest.mark.parametrize(("asgi_head", "wsgi_head"), MALFORMED_HEADS)
+@pytest.mark.parametrize(
+    "behavior",
+    [
+        pytest.param(Behavior(cache=CachePolicy(0, 0, 0)), id="short-way"),
+        pytest.param(Behavior(), id="pipeline"),
+        pytest.param(
+            Behavior(origin_response=lambda event, context: event["Records"][0]["cf"]["response"]),
+            id="origin-response",
+        ),
+    ],
+)
+def test_a_malformed_origin_head_is_cloudfronts_502_on_every_path(
+    kind: str, asgi_head: Any, wsgi_head: Any, behavior: Behavior
+) -> None:
+    """A status or headers no server could send (text or ints where bytes belong, a pair of
+    three, no list, a status that is not three digits) is CloudFront's 502 for an invalid
+    origin response, on the short way and the pipeline alike: never an exception to the
+    server, never passed on."""
+    calls: list[str] = []
+    app = _malformed(kind, asgi_head if kind == "asgi" else wsgi_head, calls)
+    client = viewer(kind, wrap(kind, app, EdgeConfig(default=behavior)))
+    answers = [send(kind, client, "GET", "/page") for _ in range(2)]
+    for answer in answers:
+        assert (answer.status, answer.get("x-cache")) == (502, "Error from cloudfront")
+        assert answer.get("x-name") is None and answer.get("via") is not None
+    assert calls == ["/page", "/page"]  # nothing was cached

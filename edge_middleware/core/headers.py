@@ -97,19 +97,22 @@ def raw_header_problem(raw: Iterable[tuple[bytes, bytes]]) -> str | None:
     """What makes a raw header list unfit for the wire (a name that is not a token, a value
     with a control character), or ``None``. Used on origin responses and on entries read back
     from a shared cache, which nothing else has checked."""
-    pairs = raw if isinstance(raw, list) else list(raw)
-    known = _TOKEN_NAMES
-    values = []
-    for name, value in pairs:
-        if name not in known:  # names repeat from answer to answer: each is checked once
-            if not _RAW_TOKEN.fullmatch(name):
-                return f"the header name {name!r} is not a valid HTTP header name"
-            if memo_keeps(known, name):
-                known.add(name)
-        values.append(value)
-    # one pass over all values: valid lists are the common case
-    if not b"".join(values).translate(None, _VALUE_BYTES):
-        return None
+    try:  # an app may send anything: what is not (bytes, bytes) pairs is a problem too
+        pairs = raw if isinstance(raw, list) else list(raw)
+        known = _TOKEN_NAMES
+        values = []
+        for name, value in pairs:
+            if name not in known:  # names repeat from answer to answer: each is checked once
+                if not _RAW_TOKEN.fullmatch(name):
+                    return f"the header name {name!r} is not a valid HTTP header name"
+                if memo_keeps(known, name):
+                    known.add(name)
+            values.append(value)
+        # one pass over all values: valid lists are the common case
+        if not b"".join(values).translate(None, _VALUE_BYTES):
+            return None
+    except (TypeError, ValueError):
+        return "the headers are not a list of (name, value) pairs a server could send"
     for name, value in pairs:
         bad = _BAD_RAW_VALUE.search(value)
         if bad is not None:

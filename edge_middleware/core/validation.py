@@ -335,13 +335,17 @@ def validate_response_result(
     return _response(event_type, _json_object(result), settings, before)
 
 
-def origin_response_error(headers: RawHeaders) -> OriginError | None:
-    """CloudFront's 502 for an origin response whose headers cannot be sent on (a name that is
-    not a token, a control character in a value); ``None`` for a valid one. Such a response
-    never reaches a function, the cache or the viewer (issue 16, item 7)."""
-    problem = raw_header_problem(headers)
-    if problem is None:
-        return None
+def origin_response_error(status: int, headers: RawHeaders) -> OriginError | None:
+    """CloudFront's 502 for an origin response that cannot be read off the wire or sent on (a
+    status that is not a three-digit number, a name that is not a token, a control character
+    in a value, headers that are not byte string pairs); ``None`` for a valid one. Such a
+    response never reaches a function, the cache or the viewer (issue 16, item 7)."""
+    if type(status) is int and 100 <= status <= 999:
+        problem = raw_header_problem(headers)
+        if problem is None:
+            return None
+    else:
+        problem = f"the status {status!r} is not a three-digit number"
     _log.warning("origin response rejected: %s", problem)
     return OriginError(f"The origin returned an invalid response: {problem}.")
 

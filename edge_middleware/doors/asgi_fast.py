@@ -189,10 +189,13 @@ class _Relay:
         elif kind == "http.response.start":
             if self.started or self.rejected is not None:
                 raise RuntimeError("http.response.start sent twice")
-            status: int = message["status"]
+            status: int = message.get("status", 0)  # judged with the headers (viewer_headers)
             headers = message.get("headers", ())
             if type(headers) is not list:  # any iterable of pairs; looked at twice
-                headers = list(headers)
+                try:
+                    headers = list(headers)
+                except TypeError:
+                    headers = [headers]
             answer = self.cut.viewer_headers(status, headers, self.rid, self.hv, self.method)
             if isinstance(answer, CloudFrontError):
                 self.rejected = answer  # nothing was sent: the viewer gets CloudFront's 502

@@ -109,9 +109,12 @@ class OriginStream:
         self.head_taken = True
         self._release()
         streaming = bool(self.chunks) or self.more or self.error is not None
-        return OriginResponse(
-            self.start["status"], list(self.start.get("headers", [])), first, streaming
-        )
+        headers = self.start.get("headers", [])
+        try:  # what is in the pairs is judged with the status (origin_response_error)
+            headers = headers if type(headers) is list else list(headers)
+        except TypeError:
+            headers = [headers]
+        return OriginResponse(self.start.get("status", 0), headers, first, streaming)
 
     def _take(self) -> bytes:
         chunks = self.chunks

@@ -121,9 +121,12 @@ def _answer(captured: list[Any], first: bytes, streaming: bool) -> OriginRespons
     status_line, header_pairs = captured
     try:
         status = int(status_line.split(" ", 1)[0])
-    except ValueError:
+    except (AttributeError, TypeError, ValueError):
         return OriginError(f"The origin sent an invalid status {status_line!r}.")
-    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in header_pairs]
+    try:  # PEP 3333: names and values are latin-1 text
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in header_pairs]
+    except (AttributeError, TypeError, ValueError):  # UnicodeEncodeError is a ValueError
+        raw = [header_pairs]  # as given: origin_response_error refuses them with its 502
     return OriginResponse(status, raw, first, streaming=streaming)
 
 

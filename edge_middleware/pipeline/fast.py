@@ -255,7 +255,7 @@ class Shortcut:
     ) -> tuple[RawHeaders, bool] | CloudFrontError:
         """The origin's answer as the viewer gets it: ``(headers, head_only)``, or the error
         CloudFront answers instead (an answer it cannot pass on)."""
-        problem = origin_response_error(headers)
+        problem = origin_response_error(status, headers)
         if problem is not None:
             return problem
         names = self._answer_names

@@ -110,7 +110,7 @@ def fetch(p: PipelineBase, f: Flow) -> Step:
     f.now = now = p.clock()
     stale = f.stale
     if isinstance(resp, OriginResponse):  # CloudFront answers an unparsable origin with 502
-        resp = origin_response_error(resp.headers) or resp
+        resp = origin_response_error(resp.status, resp.headers) or resp
     if isinstance(resp, CloudFrontError):
         f.steps.append(TraceStep("origin-response", False, skipped_because="origin unreachable"))
         if stale is not None and _stale_ok(stale, now):
