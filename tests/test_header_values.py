@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import time
@@ -423,3 +424,94 @@ def test_a_malformed_origin_head_is_cloudfronts_502_on_every_path(
         assert (answer.status, answer.get("x-cache")) == (502, "Error from cloudfront")
         assert answer.get("x-name") is None and answer.get("via") is not None
     assert calls == ["/page", "/page"]  # nothing was cached
+
+
+def _asgi_messages(app: Any, behavior: Behavior) -> tuple[list[dict[str, Any]], Exception | None]:
+    """What the viewer's ``send`` got from the wrapped ``app``, and what was raised to the
+    server (a response cut after it started)."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/page",
+        "raw_path": b"/page",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+    }
+    try:
+        asyncio.run(EdgeMiddleware(app, config=EdgeConfig(default=behavior))(scope, receive, send))
+    except Exception as exc:  # the server's part: it closes the connection
+        return sent, exc
+    return sent, None
+
+
+ASGI_BEHAVIORS = [
+    pytest.param(Behavior(cache=CachePolicy(0, 0, 0)), id="short-way"),
+    pytest.param(
+        Behavior(
+            cache=CachePolicy(0, 0, 0),
+            origin_response=lambda event, context: event["Records"][0]["cf"]["response"],
+        ),
+        id="pipeline-streamed",
+    ),
+    pytest.param(Behavior(), id="pipeline-read-whole"),
+]
+
+
+@pytest.mark.parametrize("behavior", ASGI_BEHAVIORS)
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(None, b"", id="none"),
+        pytest.param(bytearray(b"ba"), b"ba", id="bytearray"),
+        pytest.param(memoryview(b"mv"), b"mv", id="memoryview"),
+        pytest.param("text", None, id="text"),
+        pytest.param(5, None, id="int"),
+    ],
+)
+def test_an_asgi_origin_body_reaches_the_viewer_as_bytes_or_not_at_all(
+    behavior: Behavior, body: Any, expected: bytes | None
+) -> None:
+    """ASGI bodies are byte strings: ``None`` is none and a bytes-like object is its bytes;
+    text or an int fails the app's ``send`` as a server's would (CloudFront's 502 when the
+    body was being read whole, a cut response once the head went out), and never reaches
+    the viewer's ``send``."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    sent, raised = _asgi_messages(app, behavior)
+    bodies = [m.get("body") for m in sent if m["type"] == "http.response.body"]
+    assert all(type(b) is bytes for b in bodies)
+    if expected is not None:
+        assert raised is None and b"".join(bodies) == expected
+    elif raised is None:  # nothing had gone out: CloudFront's 502
+        assert sent[0]["status"] == 502
+    else:
+        assert isinstance(raised, TypeError)
+
+
+@pytest.mark.parametrize("behavior", ASGI_BEHAVIORS)
+def test_what_an_asgi_origin_sends_after_its_body_ended_is_dropped(behavior: Behavior) -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"all", "more_body": False})
+        await send({"type": "http.response.body", "body": b"more", "more_body": False})
+
+    sent, raised = _asgi_messages(app, behavior)
+    assert raised is None
+    assert b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body") == b"all"

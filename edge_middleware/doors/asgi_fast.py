@@ -21,13 +21,28 @@ from .interfaces import ASGIApp, Message, Receive, Scope, Send
 if TYPE_CHECKING:
     from .asgi import EdgeMiddleware
 
-__all__ = ["NO_EXTENSIONS", "shortcut"]
+__all__ = ["NO_EXTENSIONS", "body_bytes", "shortcut"]
 
 logger = logging.getLogger("edge_middleware.asgi")
 
 #: response extensions the origin is not offered (its body must pass through the relay)
 NO_EXTENSIONS = ("http.response.pathsend", "http.response.zerocopysend")
 _EMPTY_END: Message = {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+def body_bytes(message: Message) -> bytes:
+    """The ``body`` of an ``http.response.body`` message as bytes (``None``: none). Anything
+    else but a bytes-like object raises ``TypeError`` in the app's ``send``, as a server's
+    would: the origin failed (CloudFront's 502 before its head was sent, a cut response
+    after)."""
+    body = message.get("body", b"")
+    if type(body) is bytes:
+        return body
+    if body is None:
+        return b""
+    if isinstance(body, bytearray | memoryview):
+        return bytes(body)
+    raise TypeError(f"http.response.body's body must be bytes, not {type(body).__name__}")
 
 
 async def shortcut(
@@ -181,10 +196,10 @@ class _Relay:
                 return
             if not more:
                 self.done = True
-            if len(message) == 3 and "more_body" in message and "body" in message:
+            if len(message) == 3 and "more_body" in message and type(message.get("body")) is bytes:
                 await self.send(message)  # nothing but type, body, more_body: as it is
             else:
-                body = message.get("body", b"")
+                body = body_bytes(message)
                 await self.send({"type": "http.response.body", "body": body, "more_body": more})
         elif kind == "http.response.start":
             if self.started or self.rejected is not None:

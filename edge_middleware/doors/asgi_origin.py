@@ -12,7 +12,7 @@ from ..core.convert import origin_scope
 from ..core.origins import effective_origin
 from ..exceptions import CloudFrontError, OriginError
 from ..pipeline.effects import FetchOrigin, OriginBody, OriginResponse
-from .asgi_fast import NO_EXTENSIONS
+from .asgi_fast import NO_EXTENSIONS, body_bytes
 from .eager import eager_task
 from .interfaces import ASGIApp, Message, Receive, Scope
 
@@ -71,8 +71,10 @@ class OriginStream:
             return  # trailers and unknown extensions are not forwarded (CloudFront drops them)
         if self.start is None:
             raise RuntimeError("http.response.body sent before http.response.start")
+        body = body_bytes(message)
+        if not self.more:
+            return  # the body had ended: what follows is not part of it (as on the short way)
         self.body_seen = True
-        body = message.get("body", b"")
         if body:
             self.chunks.append(body)
             self.queued += len(body)
