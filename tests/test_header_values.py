@@ -40,7 +40,7 @@ from edge_middleware import (
 from edge_middleware.cache.entry import CacheEntry
 from edge_middleware.cache.redis import dumps, loads
 from edge_middleware.core.validation import validate_request_result, validate_response_result
-from tests.support.doors import send, viewer, wrap
+from tests.support.doors import asgi_scope, send, viewer, wrap
 
 Headers = list[tuple[str, str]]
 
@@ -437,22 +437,10 @@ def _asgi_messages(app: Any, behavior: Behavior) -> tuple[list[dict[str, Any]], 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/page",
-        "raw_path": b"/page",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 5000),
-        "server": ("testserver", 80),
-    }
+    scope = asgi_scope("/page")
     try:
-        asyncio.run(EdgeMiddleware(app, config=EdgeConfig(default=behavior))(scope, receive, send))
+        mw = EdgeMiddleware(app, config=EdgeConfig(default=behavior))
+        asyncio.run(mw(scope, receive, send))
     except Exception as exc:  # the server's part: it closes the connection
         return sent, exc
     return sent, None

@@ -1386,20 +1386,7 @@ async def _serve_like_a_server(app: Any, path: str, timeout: float) -> int | Non
         elif message["type"] == "http.response.body" and not message.get("more_body", False):
             done.set()
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", VIEWER_HOST.encode())],
-        "client": (CLIENT_IP, 50000),
-        "server": (VIEWER_HOST, 80),
-    }
+    scope = doors.asgi_scope(path, VIEWER_HOST, CLIENT_IP)
     try:
         await asyncio.wait_for(app(scope, receive, send), timeout)
     except TimeoutError:

@@ -43,6 +43,7 @@ try:  # tests/ on sys.path, or the repository root on it (as in conftest.py)
 except ImportError:  # pragma: no cover
     from tests.redis_server import RedisServer
     from tests.test_reliability_load import Figures, load_server, run_load
+from tests.support import doors
 from tests.support.reporting import report
 from tests.support.servers import (
     RawOrigin,
@@ -184,18 +185,7 @@ def test_redis_stall_leaves_no_stuck_fill_lock(redis_url: str) -> None:
         async def send(message: Any) -> None:
             sent.append(message)
 
-        scope = {
-            "type": "http",
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(b"host", b"x")],
-            "client": ("127.0.0.1", 1),
-        }
+        scope = doors.asgi_scope(path, "x")
         t0 = time.monotonic()
         await app(scope, receive, send)
         return sent[0]["status"], time.monotonic() - t0

@@ -28,7 +28,18 @@ from werkzeug.test import Client
 
 from edge_middleware import EdgeMiddleware, EdgeWSGIMiddleware
 
-__all__ = ["BASE_URL", "DOORS", "START", "Door", "Resp", "door_fixture", "send", "viewer", "wrap"]
+__all__ = [
+    "BASE_URL",
+    "DOORS",
+    "START",
+    "Door",
+    "Resp",
+    "asgi_scope",
+    "door_fixture",
+    "send",
+    "viewer",
+    "wrap",
+]
 
 #: The two front doors, as the ``door`` fixtures' params (and test ids).
 DOORS = ("asgi", "wsgi")
@@ -58,6 +69,28 @@ class Resp(NamedTuple):
 
     def text(self) -> str:
         return self.body.decode("utf-8", "replace")
+
+
+def asgi_scope(
+    path: str = "/", host: str = "testserver", client: str = "127.0.0.1", **extra: Any
+) -> dict[str, Any]:
+    """An HTTP/1.1 ``GET`` scope for ``path`` with only a ``Host`` header, for driving an ASGI
+    app with no test client (``extra`` keys replace or add to it)."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", host.encode())],
+        "client": (client, 50000),
+        "server": (host, 80),
+        **extra,
+    }
 
 
 def wrap(kind: str, app: Any, config: Any = None, **options: Any) -> Any:
