@@ -24,6 +24,7 @@ from edge_middleware import Behavior, EdgeMiddleware, EdgeWSGIMiddleware, Memory
 
 from . import apps
 from ._harness import REPO, CaseResult, Section, Settings, fmt_us
+from .app_inside import app_inside
 
 PKG = os.path.join(str(REPO), "edge_middleware") + os.sep
 TOP = 8
@@ -331,4 +332,5 @@ def run(settings: Settings) -> CaseResult:
     )
     result.sections.append(summary)
     result.sections.append(det)
+    result.sections.append(app_inside(settings))
     return result
