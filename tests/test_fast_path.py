@@ -107,6 +107,7 @@ CACHED = {name for name in BEHAVIORS if name.startswith("cached")}
 
 HEADER_POOL: list[tuple[bytes, bytes]] = [
     (b"host", b"www.example.com"),
+    (b"host", b""),
     (b"user-agent", b"curl/8.0"),
     (b"accept", b"*/*"),
     (b"accept-language", b"en-GB,en;q=0.8"),

@@ -210,7 +210,7 @@ def _origin_environ(
             value = origin[key] = value.encode("latin-1", "replace").decode("latin-1")
         size += len(name) + len(value) + 4
         if key == "HTTP_HOST":
-            if not cut.host_from_viewer:
+            if not (cut.host_from_viewer and value):  # an empty Host: the origin's own
                 origin[key] = cut.origin_host_text
             continue
         if key == "HTTP_X_FORWARDED_FOR":

@@ -209,7 +209,7 @@ class Shortcut:
                 return None  # repeated: the pipeline groups them
             seen.add(lower)
             if lower == b"host":
-                if self.host_from_viewer:
+                if self.host_from_viewer and value:  # an empty Host: the origin's own
                     out[0] = (b"host", value)
                 continue
             if lower == b"x-forwarded-for":
