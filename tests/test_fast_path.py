@@ -514,7 +514,7 @@ def test_remembered_cache_keys_are_the_keys_computed_afresh(name: str) -> None:
         {"HTTP_X_WIDE": "\u20ac"},  # not latin-1: "?" on the wire
     ],
 )
-def test_environ_keys_the_short_way_does_not_read_answer_as_the_pipeline_does(
+def test_environ_keys_the_short_way_cannot_read_go_to_the_pipeline(
     extra: dict[str, str], taken: list[bool]
 ) -> None:
     """The WSGI short way reads the viewer's environ keys as header names; a key that is not
