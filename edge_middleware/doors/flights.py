@@ -14,23 +14,28 @@ __all__ = ["AsyncFlights", "ThreadFlights"]
 
 
 class AsyncFlights:
-    """Collapsing on one event loop (an ``asyncio.Event`` per key in flight)."""
+    """Collapsing on one event loop (an ``asyncio.Event`` per key in flight, made when a second
+    request waits for it: most misses have nobody waiting)."""
 
     def __init__(self, lock: FillLocking | None) -> None:
         self.lock = lock
-        self.events: dict[str, asyncio.Event] = {}
+        #: key in flight -> the event its waiters wait on (``None`` until one waits)
+        self.events: dict[str, asyncio.Event | None] = {}
 
     async def join(self, key: str, timeout: float, led: list[str]) -> bool:
         """``True`` when this request fetches for ``key`` (the key goes into ``led``);
         otherwise wait, at most ``timeout`` seconds, for the request that does."""
-        event = self.events.get(key)
-        if event is not None:
+        events = self.events
+        if key in events:
+            event = events[key]
+            if event is None:
+                event = events[key] = asyncio.Event()
             try:
                 await asyncio.wait_for(event.wait(), timeout)
             except TimeoutError:
                 pass
             return False
-        self.events[key] = asyncio.Event()
+        events[key] = None
         led.append(key)
         lock = self.lock
         if lock is not None and not await lock.abegin_fill(key, timeout):
@@ -50,22 +55,30 @@ class AsyncFlights:
 
 
 class ThreadFlights:
-    """Collapsing across a WSGI server's threads (a ``threading.Event`` per key in flight)."""
+    """Collapsing across a WSGI server's threads (a ``threading.Event`` per key in flight, made
+    when a second request waits for it)."""
 
     def __init__(self, lock: FillLocking | None) -> None:
         self.lock = lock
-        self.events: dict[str, threading.Event] = {}
+        #: key in flight -> the event its waiters wait on (``None`` until one waits)
+        self.events: dict[str, threading.Event | None] = {}
         self.mutex = threading.Lock()
 
     def join(self, key: str, timeout: float, led: list[str]) -> bool:
         """``True`` when this request fetches for ``key`` (the key goes into ``led``);
         otherwise wait, at most ``timeout`` seconds, for the request that does."""
-        with self.mutex:
-            event = self.events.get(key)
-            if event is None:
-                self.events[key] = threading.Event()
+        events = self.events
+        with self.mutex:  # the leader's release pops the key under it: never a lost wake-up
+            waiting = key in events
+            if waiting:
+                event = events[key]
+                if event is None:
+                    event = events[key] = threading.Event()
+            else:
+                events[key] = None
                 led.append(key)
-        if event is not None:
+        if waiting:
+            assert event is not None
             event.wait(timeout)
             return False
         lock = self.lock
