@@ -176,13 +176,13 @@ def bodies(settings: Settings, result: CaseResult) -> None:
     (small, _), (label, size) = sizes[0], sizes[-1]
     messages = size // (64 << 10)
     for front in ("ASGI", "WSGI"):
-        a = result.figures[f"growth/bodies/{front} wrapped, {small}/added_us"]
-        b = result.figures[f"growth/bodies/{front} wrapped, {label}/added_us"]
-        per = (b - a) / max(1, messages - 1)
+        first = result.figures[f"growth/bodies/{front} wrapped, {small}/added_us"]
+        last = result.figures[f"growth/bodies/{front} wrapped, {label}/added_us"]
+        per = (last - first) / max(1, messages - 1)
         result.figures[f"growth/bodies/{front}/added_us_per_message"] = round(per, 3)
         section.notes.append(
             f"{front}: the middleware adds {per:.2f} µs per streamed 64 KB message "
-            f"(from +{a:.1f} µs at {small} to +{b:.1f} µs at {label}, {messages} messages)."
+            f"(from +{first:.1f} µs at {small} to +{last:.1f} µs at {label}, {messages} messages)."
         )
     section.notes.append(
         "The app sends one shared 64 KB buffer per message, so these are the per-message "

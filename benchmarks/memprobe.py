@@ -39,7 +39,7 @@ def stream(mode: str, total: int) -> dict[str, Any]:
     # the default policy caches (buffering up to max_object_bytes); apps.config() does not
     cfg = apps.config(Behavior()) if mode.endswith("-cacheable") else apps.config()
     if is_asgi:
-        origin = apps.asgi_streamer(total, CHUNK, fresh=True)
+        origin: Any = apps.asgi_streamer(total, CHUNK, fresh=True)
         app: Any = origin if mode == "asgi-bare" else EdgeMiddleware(origin, config=cfg)
         small: Any = EdgeMiddleware(apps.asgi_streamer(CHUNK, CHUNK), config=apps.config())
     else:
