@@ -8,6 +8,10 @@
 
 The third limit, cyclomatic complexity at most 15 in the same two directories, is ruff's mccabe
 rule C901 (``[tool.ruff.lint.mccabe]`` and ``per-file-ignores`` in pyproject.toml).
+
+The doors make no CloudFront answer and judge nothing: issue 11's grep for ``_error(`` and
+``error_page(`` in ``edge_middleware/doors`` finds nothing
+(:func:`test_doors_call_no_error_makers`).
 """
 
 from __future__ import annotations
@@ -96,6 +100,19 @@ def _check(what: str, sizes: dict[str, int], limit: int) -> None:
         for name, size in sorted(offenders.items(), key=lambda item: -item[1]):
             lines.append(f"  {name}: {size} lines")
         pytest.fail("\n".join(lines))
+
+
+def test_doors_call_no_error_makers() -> None:
+    """Issue 11: every CloudFront answer and every judgement of a response is the pipeline's;
+    the doors only perform effects, so no ``*_error(`` or ``error_page(`` appears in them (the
+    issue's own grep, comments included)."""
+    found = [
+        f"{_name(path)}:{number}: {line.strip()}"
+        for path in sorted((PACKAGE / "doors").rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "_error(" in line or "error_page(" in line
+    ]
+    assert not found, "\n".join(found)
 
 
 def test_modules_are_at_most_500_lines() -> None:

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from ..core.convert import PrefixedInput, origin_environ
 from ..core.headers import RawHeaders
 from ..core.origins import effective_origin
-from ..core.validation import origin_response_error
 from ..exceptions import CloudFrontError, OriginError
 from ..pipeline.effects import FetchOrigin, OriginBody, OriginResponse
 from .interfaces import StartResponse, WSGIApp
@@ -127,10 +126,9 @@ def _answer(captured: list[Any], first: bytes, streaming: bool) -> OriginRespons
     try:  # PEP 3333: names and values are latin-1 text
         raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in header_pairs]
     except (AttributeError, TypeError, ValueError):  # UnicodeEncodeError is a ValueError
-        # no bytes to give: the pairs as they are, which the one check refuses (and logs)
-        return origin_response_error(status, header_pairs) or OriginError(
-            "The origin returned an invalid response."
-        )
+        # no bytes to give: the pairs go as they are, and the pipeline's check of every
+        # origin head (core/validation.py) refuses them with CloudFront's 502
+        raw = header_pairs
     return OriginResponse(status, raw, first, streaming=streaming)
 
 
