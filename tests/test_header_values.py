@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -503,3 +504,33 @@ def test_what_an_asgi_origin_sends_after_its_body_ended_is_dropped(behavior: Beh
     sent, raised = _asgi_messages(app, behavior)
     assert raised is None
     assert b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body") == b"all"
+
+
+@pytest.mark.parametrize("behavior", ASGI_BEHAVIORS)
+def test_an_asgi_origin_failing_after_its_complete_response_still_answers(
+    behavior: Behavior, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Starlette background task that raises runs after the response's last body message:
+    a server in front of the app would have sent the whole response, so CloudFront would get
+    it (and may cache it). The viewer gets it complete, nothing is raised to the server, and
+    the failure is logged once."""
+    calls: list[str] = []
+
+    def fail() -> None:
+        raise RuntimeError("the background task failed")
+
+    async def page(request: Request) -> PlainTextResponse:
+        calls.append(request.url.path)
+        return PlainTextResponse(
+            "page", headers={"cache-control": "max-age=60"}, background=BackgroundTask(fail)
+        )
+
+    app = Starlette(routes=[Route("/page", page)])
+    client = TestClient(EdgeMiddleware(app, config=EdgeConfig(default=behavior)))
+    answers = [client.get("/page") for _ in range(2)]  # a server error would raise here
+    assert [(a.status_code, a.text) for a in answers] == [(200, "page")] * 2
+    cached = behavior.cache.max_ttl > 0
+    assert answers[1].headers["x-cache"] == ("Hit" if cached else "Miss") + " from cloudfront"
+    assert calls == ["/page"] * (1 if cached else 2)
+    failures = [r for r in caplog.records if "after its response was complete" in r.getMessage()]
+    assert len(failures) == len(calls)

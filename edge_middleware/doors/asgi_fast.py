@@ -165,6 +165,9 @@ class _Relay:
             if self.rejected is not None:
                 await self.fail(self.rejected)
                 return
+            if self.done:  # as the pipeline's origin stream: the viewer has it all
+                logger.error("the origin app failed after its response was complete", exc_info=exc)
+                return
             if self.started:
                 logger.exception("the response to the viewer broke off after it started")
                 raise
@@ -194,12 +197,12 @@ class _Relay:
                     self.done = True
                     await self.send(_EMPTY_END)
                 return
-            if not more:
-                self.done = True
             if len(message) == 3 and "more_body" in message and type(message.get("body")) is bytes:
+                self.done = not more
                 await self.send(message)  # nothing but type, body, more_body: as it is
             else:
-                body = body_bytes(message)
+                body = body_bytes(message)  # a body that is no bytes fails before it counts
+                self.done = not more
                 await self.send({"type": "http.response.body", "body": body, "more_body": more})
         elif kind == "http.response.start":
             if self.started or self.rejected is not None:

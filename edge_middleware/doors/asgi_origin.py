@@ -50,7 +50,12 @@ class OriginStream:
         try:
             await app(scope, receive, self._send)
         except Exception as exc:
-            self.error = exc
+            if self.start is not None and not self.more:
+                # after its last body message (a background task, say): a server would have
+                # sent the whole response, so the viewer gets it and the edge may store it
+                logger.error("the origin app failed after its response was complete", exc_info=exc)
+            else:
+                self.error = exc
         finally:
             self.more = False
             self._wake()
