@@ -10,7 +10,7 @@ from urllib.parse import unquote
 
 from ..config.model import Behavior
 from ..core.convert import origin_raw_path, scope_uri
-from ..core.headers import encode_value
+from ..core.headers import RawHeaders, encode_value
 from ..core.types import CFHeaders
 from ..exceptions import CloudFrontError, OriginError
 from ..pipeline.fast import Shortcut
@@ -21,7 +21,7 @@ from .interfaces import ASGIApp, Message, Receive, Scope, Send
 if TYPE_CHECKING:
     from .asgi import EdgeMiddleware
 
-__all__ = ["NO_EXTENSIONS", "body_bytes", "shortcut"]
+__all__ = ["NO_EXTENSIONS", "body_bytes", "shortcut", "start_head"]
 
 logger = logging.getLogger("edge_middleware.asgi")
 
@@ -43,6 +43,20 @@ def body_bytes(message: Message) -> bytes:
     if isinstance(body, bytearray | memoryview):
         return bytes(body)
     raise TypeError(f"http.response.body's body must be bytes, not {type(body).__name__}")
+
+
+def start_head(message: Message) -> tuple[int, RawHeaders]:
+    """The status and headers of an ``http.response.start`` message for the one check of every
+    origin head (``core.validation.origin_response_error``): any iterable of pairs becomes a
+    list (the check and what follows both read it); anything else is left as it is, for that
+    check to refuse."""
+    headers = message.get("headers", [])
+    if type(headers) is not list:
+        try:
+            headers = list(headers)
+        except TypeError:
+            pass
+    return message.get("status", 0), headers
 
 
 async def shortcut(
@@ -207,13 +221,7 @@ class _Relay:
         elif kind == "http.response.start":
             if self.started or self.rejected is not None:
                 raise RuntimeError("http.response.start sent twice")
-            status: int = message.get("status", 0)  # judged with the headers (viewer_headers)
-            headers = message.get("headers", ())
-            if type(headers) is not list:  # any iterable of pairs; looked at twice
-                try:
-                    headers = list(headers)
-                except TypeError:
-                    headers = [headers]
+            status, headers = start_head(message)
             answer = self.cut.viewer_headers(status, headers, self.rid, self.hv, self.method)
             if isinstance(answer, CloudFrontError):
                 self.rejected = answer  # nothing was sent: the viewer gets CloudFront's 502

@@ -12,7 +12,7 @@ from ..core.convert import origin_scope
 from ..core.origins import effective_origin
 from ..exceptions import CloudFrontError, OriginError
 from ..pipeline.effects import FetchOrigin, OriginBody, OriginResponse
-from .asgi_fast import NO_EXTENSIONS, body_bytes
+from .asgi_fast import NO_EXTENSIONS, body_bytes, start_head
 from .eager import eager_task
 from .interfaces import ASGIApp, Message, Receive, Scope
 
@@ -116,12 +116,7 @@ class OriginStream:
         self.head_taken = True
         self._release()
         streaming = bool(self.chunks) or self.more or self.error is not None
-        headers = self.start.get("headers", [])
-        try:  # what is in the pairs is judged with the status (origin_response_error)
-            headers = headers if type(headers) is list else list(headers)
-        except TypeError:
-            headers = [headers]
-        return OriginResponse(self.start.get("status", 0), headers, first, streaming)
+        return OriginResponse(*start_head(self.start), first, streaming)
 
     def _take(self) -> bytes:
         chunks = self.chunks

@@ -179,8 +179,9 @@ def _key_name(key: str) -> bytes | None:
     known = _KEY_NAMES.get(key, b"")
     if known != b"":
         return known
-    lower = (key[5:] if key[:5] == "HTTP_" else key).replace("_", "-").lower()
-    name = lower.encode("latin-1") if lower and environ_key(lower) == key else None
+    name: bytes | None = _header_name(key)
+    if not name or environ_key(name.decode("latin-1")) != key:
+        name = None
     if memo_keeps(_KEY_NAMES, key):
         _KEY_NAMES[key] = name
     return name
