@@ -463,6 +463,8 @@ def test_every_origin_error_is_logged_as_a_warning(
             WSGIResult(proxy_wsgi_app(url, ORIGIN), make_environ(path))
     assert info.value.status == status
     records = [r for r in caplog.records if r.name == "edge_middleware.proxy"]
+    # (a refused connection is tried the origin's 3 connection attempts, each noted at debug)
+    records = [r for r in records if r.levelno > logging.DEBUG]
     assert [r.levelno for r in records] == [logging.WARNING]
     message = records[0].getMessage()
     assert message.startswith(f"origin 'o' failed: {status} ")
@@ -1029,3 +1031,138 @@ def test_h11_connection_is_reachable_through_httpx(mode: str) -> None:
 
             found = asyncio.run(main())
     assert isinstance(found, h11.Connection)
+
+
+# -- a request sent again on a new connection (docs/origin-failures.md) ------------------------
+# An origin closes an idle keep-alive connection (Node.js after 5 s, as CloudFront's default)
+# just as the edge sends the next request on it: the connection ends (or is reset) before any
+# byte of an answer. A bodiless idempotent request goes out again on a new connection, as
+# CloudFront's connection attempts do; the viewer never sees the race.
+Sent = tuple[str, str, bytes]  # method, path, body
+
+
+def _through_proxy(mode: str, origin: Origin, url: str, requests: list[Sent]) -> list[Any]:
+    """Each request through the ``mode`` proxy on one pool: ``(status, body)``, or the
+    OriginError's status and reason."""
+    out: list[Any] = []
+    if mode == "asgi":
+        app = proxy_app(url, origin)
+
+        async def main() -> None:
+            for method, path, body in requests:
+                rec = Recorder()
+                headers = [(b"host", b"example.com")]
+                if body:
+                    headers.append((b"content-length", str(len(body)).encode()))
+                try:
+                    await app(make_scope(path, method=method, headers=headers), receiver(body), rec)
+                    out.append((rec.status, rec.body))
+                except OriginError as exc:
+                    out.append((exc.status, exc.reason))
+            await aclose_clients()
+
+        asyncio.run(main())
+        return out
+    wapp = proxy_wsgi_app(url, origin)
+    try:
+        for method, path, body in requests:
+            try:
+                res = WSGIResult(wapp, make_environ(path, method=method, body=body))
+                out.append((int(res.status[:3]), res.body))
+            except OriginError as exc:
+                out.append((exc.status, exc.reason))
+    finally:
+        close_clients()
+    return out
+
+
+@pytest.mark.parametrize("mode", ["asgi", "wsgi"])
+@pytest.mark.parametrize("stale", ["/stale", "/stale-reset"], ids=["closed", "reset"])
+@pytest.mark.parametrize("method", ["GET", "HEAD", "DELETE"])
+def test_request_on_a_keepalive_connection_the_origin_closed_is_sent_again(
+    mode: str, stale: str, method: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="edge_middleware.proxy")
+    path = f"{stale}/{method}"
+    with keepalive_origin() as origin:
+        got = _through_proxy(
+            mode, KEEPALIVE_ORIGIN, origin.url, [("GET", "/a", b""), (method, path, b"")]
+        )
+        hits, connections = dict(origin.hits), origin.connections
+    body = b"" if method == "HEAD" else path.encode()
+    assert got == [(200, b"/a"), (200, body)]
+    assert hits[path] == 2 and connections == 2  # the closed connection, then a new one
+    assert [r.levelno for r in caplog.records] == [logging.DEBUG]  # no failure was logged
+    assert "send 1 failed before an answer" in caplog.records[0].getMessage()
+
+
+@pytest.mark.parametrize("mode", ["asgi", "wsgi"])
+@pytest.mark.parametrize(
+    ("origin", "method", "body"),
+    [
+        pytest.param(KEEPALIVE_ORIGIN, "POST", b"", id="POST-not-idempotent"),
+        pytest.param(KEEPALIVE_ORIGIN, "PATCH", b"", id="PATCH-not-idempotent"),
+        pytest.param(KEEPALIVE_ORIGIN, "PUT", b"form", id="PUT-body-sent-already"),
+        pytest.param(
+            Origin(id="shop", domain_name="127.0.0.1", read_timeout=5, connection_attempts=1),
+            "GET",
+            b"",
+            id="one-connection-attempt",
+        ),
+    ],
+)
+def test_request_that_cannot_go_again_is_the_origins_502(
+    mode: str, origin: Origin, method: str, body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="edge_middleware.proxy")
+    with keepalive_origin() as server:
+        got = _through_proxy(
+            mode, origin, server.url, [("GET", "/a", b""), (method, "/stale/x", body)]
+        )
+        hits = dict(server.hits)
+    assert got[0] == (200, b"/a")
+    assert got[1][0] == 502 and "failed before its response started" in got[1][1]
+    assert hits["/stale/x"] == 1  # sent once
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]
+
+
+def test_edge_middleware_viewer_never_sees_the_closed_keepalive_connection() -> None:
+    """End to end through both front doors: a cacheable GET, a no-store GET (streamed) and a
+    HEAD each meet a connection the origin closed, and each gets its answer."""
+    for kind in ("asgi", "wsgi"):
+        with keepalive_origin() as origin, _edge_client(kind, origin.url) as client:
+            answers = [
+                _edge_get(kind, client, p) for p in ("/a", "/stale/1", "/b", "/stale-nostore/2")
+            ]
+            connections = origin.connections
+        assert answers == [
+            (200, b"/a", "Miss from cloudfront"),
+            (200, b"/stale/1", "Miss from cloudfront"),
+            (200, b"/b", "Miss from cloudfront"),
+            (200, b"/stale-nostore/2", "Miss from cloudfront"),
+        ], kind
+        assert connections == 3, kind
+
+
+def test_each_request_carries_its_origins_connection_timeout() -> None:
+    from edge_middleware.doors.proxy_clients import _timeout
+
+    fast = Origin(id="o", domain_name="h", read_timeout=7, connection_timeout=2)
+    assert _timeout(fast) == {"connect": 2.0, "read": 7.0, "write": 7.0, "pool": 2.0}
+
+
+@pytest.mark.parametrize("door", ["asgi", "wsgi"])
+@pytest.mark.parametrize("attempts", [1, 3])
+def test_refused_connection_is_tried_the_origins_connection_attempts(
+    door: str, attempts: int, dead_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="edge_middleware.proxy")
+    origin = Origin(id="o", domain_name="127.0.0.1", connection_attempts=attempts)
+    with pytest.raises(OriginError, match="Could not connect"):
+        if door == "asgi":
+            run_asgi(proxy_app(dead_url, origin), make_scope("/"))
+        else:
+            WSGIResult(proxy_wsgi_app(dead_url, origin), make_environ("/"))
+    notes = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert len(notes) == attempts - 1
+    assert all("ConnectError" in n and "sending the request again" in n for n in notes)

@@ -8,7 +8,10 @@ streamed body. The response streams back chunk by chunk; nothing is read whole.
 
 Failures (lambda-edge.md §3.5, caching.md §1.4, §1.14):
 
-* no connection (refused, DNS, connect timeout 10 s): :class:`OriginError` (502);
+* no connection (refused, DNS, no connection within the origin's ``connection_timeout``), after
+  the origin's ``connection_attempts``: :class:`OriginError` (502); a bodiless idempotent
+  request whose pooled keep-alive connection closed before any byte of the answer (the origin
+  closed it as the request went out) is sent again, once, on a new connection;
 * no response headers within the origin's ``read_timeout``: :class:`OriginTimeoutError` (504);
 * the body breaks after the headers (reset, truncated, stalled past ``read_timeout``, a chunked
   framing error): raised, so the front door neither caches the incomplete object nor finishes
@@ -52,7 +55,16 @@ from .proxy_clients import (
     aclose_clients,
     close_clients,
 )
-from .proxy_failures import _after_headers, _before_headers, _h11_connection, _leftover, _overrun
+from .proxy_failures import (
+    Attempt,
+    _after_headers,
+    _before_headers,
+    _h11_connection,
+    _leftover,
+    _overrun,
+    _retrying,
+    _send_again,
+)
 from .proxy_request import (
     _build_request,
     _filter_request_headers,
@@ -103,14 +115,27 @@ class _ASGIProxy:
         client = await _async_client(self.base_url, origin)
         await self._forward(client, request, target, send)
 
+    async def _send(
+        self, client: httpx.AsyncClient, request: httpx.Request, target: _Target
+    ) -> httpx.Response:
+        """The origin's answer (its head), within the origin's connection attempts."""
+        number = 1
+        while True:
+            sent = Attempt()
+            request.extensions["trace"] = sent.async_
+            try:
+                return await client.send(request, stream=True)
+            except httpx.TransportError as exc:
+                if not _send_again(exc, request, sent, number, self.origin):
+                    raise _before_headers(exc, target, self.origin) from exc
+                _retrying(exc, target, self.origin, number)
+                number += 1
+
     async def _forward(
         self, client: httpx.AsyncClient, request: httpx.Request, target: _Target, send: Send
     ) -> None:
         origin = self.origin
-        try:
-            response = await client.send(request, stream=True)
-        except httpx.TransportError as exc:
-            raise _before_headers(exc, target, origin) from exc
+        response = await self._send(client, request, target)
         conn = _h11_connection(response)
         try:
             await send(
@@ -262,11 +287,7 @@ class _WSGIProxy:
             _filter_request_headers(headers),
             content,
         )
-        client = _sync_client(self.base_url, origin)
-        try:
-            response = client.send(request, stream=True)
-        except httpx.TransportError as exc:
-            raise _before_headers(exc, target, origin) from exc
+        response = self._send(_sync_client(self.base_url, origin), request, target)
         try:
             raw = _filter_response_headers(response.headers.raw, lower=False)
             start_response(
@@ -277,6 +298,22 @@ class _WSGIProxy:
             response.close()
             raise
         return _WSGIBody(response, target, origin)
+
+    def _send(
+        self, client: httpx.Client, request: httpx.Request, target: _Target
+    ) -> httpx.Response:
+        """The origin's answer (its head), within the origin's connection attempts."""
+        number = 1
+        while True:
+            sent = Attempt()
+            request.extensions["trace"] = sent.sync
+            try:
+                return client.send(request, stream=True)
+            except httpx.TransportError as exc:
+                if not _send_again(exc, request, sent, number, self.origin):
+                    raise _before_headers(exc, target, self.origin) from exc
+                _retrying(exc, target, self.origin, number)
+                number += 1
 
 
 def proxy_wsgi_app(base_url: str, origin: Origin) -> WSGIApp:

@@ -23,7 +23,8 @@ __all__ = ["CONNECT_TIMEOUT", "aclose_clients", "close_clients"]
 
 logger = logging.getLogger("edge_middleware.proxy")
 
-#: Connection setup timeout (CloudFront's default connection timeout, caching.md §1.4).
+#: The clients' connection setup timeout: CloudFront's default connection timeout (caching.md
+#: §1.4). Each request carries its origin's own (``Origin.connection_timeout``).
 CONNECT_TIMEOUT = 10.0
 
 
@@ -61,8 +62,10 @@ def _client_options(keepalive: int) -> dict[str, Any]:
 
 
 def _timeout(origin: Origin) -> dict[str, float | None]:
-    read = float(origin.read_timeout)
-    return httpx.Timeout(read, connect=CONNECT_TIMEOUT, pool=CONNECT_TIMEOUT).as_dict()
+    """The origin's response timeout (``OriginReadTimeout``) and connection timeout
+    (``ConnectionTimeout``, 1-10 s) for one request."""
+    connect = float(origin.connection_timeout)
+    return httpx.Timeout(float(origin.read_timeout), connect=connect, pool=connect).as_dict()
 
 
 _lock = threading.Lock()

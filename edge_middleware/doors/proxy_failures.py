@@ -1,6 +1,8 @@
 """How a proxied origin fails: the logged 502/504 for a connection, a timeout or a body that
-breaks off, and the check for bytes past the end of a response that would otherwise desync a
-pooled keep-alive connection (docs/origin-failures.md, issue 15; see ``proxy.py``)."""
+breaks off, when a request goes out again on a new connection (the origin's connection
+attempts, a pooled keep-alive connection the origin had closed), and the check for bytes past
+the end of a response that would otherwise desync a pooled keep-alive connection
+(docs/origin-failures.md, issue 15; see ``proxy.py``)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ import httpx
 from ..config.model import Origin
 from ..core.convert import reason_phrase
 from ..exceptions import OriginError, OriginTimeoutError
-from .proxy_clients import CONNECT_TIMEOUT
 from .proxy_request import _Target
 
 logger = logging.getLogger("edge_middleware.proxy")
@@ -46,12 +47,77 @@ def _before_headers(exc: Exception, target: _Target, origin: Origin) -> OriginEr
             f"The {where} sent no response within its read timeout of {origin.read_timeout} s."
         )
     elif isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
-        err = OriginError(f"Could not connect to the {where} within {CONNECT_TIMEOUT:g} s.")
+        err = OriginError(
+            f"Could not connect to the {where} within {origin.connection_timeout} s "
+            f"({origin.connection_attempts} attempt(s))."
+        )
     elif isinstance(exc, httpx.ConnectError):
         err = OriginError(f"Could not connect to the {where}: {_describe(exc)}")
     else:
         err = OriginError(f"The {where} failed before its response started: {_describe(exc)}")
     return _logged(err, origin)
+
+
+#: RFC 9110 §9.2.2: the methods a client may send again when their connection failed
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+#: httpcore 1.0.x's words for a connection that closed before any byte of its answer came
+_NO_ANSWER = "Server disconnected without sending a response."
+
+
+class Attempt:
+    """One send of a request: whether it opened its own connection, as httpcore's ``trace``
+    extension reports (``connection.connect_tcp`` / ``connect_unix``); a send that did not
+    used a pooled keep-alive connection. Call :meth:`sync` or :meth:`async_` as the trace."""
+
+    __slots__ = ("connected",)
+
+    def __init__(self) -> None:
+        self.connected = False
+
+    def sync(self, name: str, info: dict[str, Any]) -> None:
+        if name.startswith(("connection.connect_tcp", "connection.connect_unix")):
+            self.connected = True
+
+    async def async_(self, name: str, info: dict[str, Any]) -> None:
+        self.sync(name, info)
+
+
+def _send_again(
+    exc: httpx.TransportError, request: httpx.Request, sent: Attempt, number: int, origin: Origin
+) -> bool:
+    """Whether ``request``, whose ``number``-th send failed with ``exc`` before any answer,
+    goes out again on a new connection (docs/origin-failures.md, "Connection attempts"):
+
+    * no connection was made (refused, DNS, connect timeout): CloudFront tries the origin's
+      ``ConnectionAttempts`` times (1-3, default 3), each within its ``ConnectionTimeout``;
+    * a pooled keep-alive connection closed or reset before any byte of the answer: the origin
+      closed it as the request went out (Node.js closes idle ones after 5 s, CloudFront's own
+      default keep-alive). The request goes again, once, when a client may (an idempotent method,
+      RFC 9110 §9.2.2) and can (no body: a viewer's body streams once). On a connection this
+      send opened, that is the origin's answer: the 502.
+    """
+    if number >= origin.connection_attempts:
+        return False
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return True
+    if sent.connected or number > 1 or request.method not in IDEMPOTENT:
+        return False
+    if "content-length" in request.headers or "transfer-encoding" in request.headers:
+        return False  # a body (``_build_request`` frames nothing else)
+    if isinstance(exc, httpx.RemoteProtocolError):  # a malformed answer is not sent again
+        return str(exc) == _NO_ANSWER
+    return isinstance(exc, httpx.ReadError | httpx.WriteError)
+
+
+def _retrying(exc: httpx.TransportError, target: _Target, origin: Origin, number: int) -> None:
+    logger.debug(
+        "origin %r (%s): send %d failed before an answer (%s); sending the request again",
+        origin.id,
+        target.base,
+        number,
+        _describe(exc),
+        extra={"edge_origin_id": origin.id},
+    )
 
 
 def _after_headers(exc: Exception, target: _Target, origin: Origin) -> OriginError:

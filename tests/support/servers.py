@@ -231,6 +231,9 @@ def keepalive_answer(path: str) -> bytes:
     * ``/chunked-bad...``: a chunk whose size line is not hex (a chunked framing error);
     * ``/head-body...``: a normal answer whose body is sent even to a HEAD;
     * ``/late-over...``: as ``/over``, but :data:`EVIL` is sent only once ``server.late`` is set;
+    * ``/stale...`` (``/stale-reset...``): answered as any other path when it is the first request
+      on its connection; a later one is read and the connection closed (reset) with no answer,
+      as an origin that closes an idle keep-alive connection just as a request arrives;
     * anything else: ``200``, the path as its body.
 
     Every answer says ``Cache-Control: max-age=600``, or ``no-store`` when the path contains
@@ -260,6 +263,7 @@ class _KeepAlive(socketserver.BaseRequestHandler):
         with self.server.lock:
             self.server.connections += 1
         buf = b""
+        served = 0
         while True:
             while b"\r\n\r\n" not in buf:
                 try:
@@ -274,6 +278,11 @@ class _KeepAlive(socketserver.BaseRequestHandler):
             text = path.decode("latin-1")
             with self.server.lock:
                 self.server.hits[text] = self.server.hits.get(text, 0) + 1
+            served += 1
+            if text.startswith("/stale") and served > 1:  # closed as the request came in
+                if text.startswith("/stale-reset"):
+                    reset(conn)
+                return
             answer = keepalive_answer(text)
             if text.startswith("/late-over"):  # the surplus comes only when the test says so
                 conn.sendall(answer.removesuffix(EVIL))
