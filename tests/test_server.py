@@ -77,6 +77,10 @@ def slow():
     both_arrived.wait()  # needs a second request in flight: a threaded server
     return "slow done"
 
+@app.route("/named")
+def named():
+    return "named", 200, {"Server": "flask-origin", "Cache-Control": "no-store"}
+
 @app.route("/<path:rest>")
 def page(rest):
     return f"pid {os.getpid()} path /{rest}", 200, {"Cache-Control": "max-age=300"}
@@ -112,6 +116,8 @@ def test_serve_miss_then_hit_with_one_line_per_request(site: Path, app: str, ser
     assert second.headers["X-Cache"] == "Hit from cloudfront"
     assert second.headers["X-Version"] == "1"
     assert first.text == second.text
+    # the server adds no Server header of its own (CloudFront adds none to an origin's answer)
+    assert "Server" not in first.headers and "Server" not in second.headers
 
     # the banner: behaviors in order with origin, TTLs and associations
     assert f"ASGI app {app}" in out or f"WSGI app {app}" in out
@@ -139,6 +145,12 @@ def test_serve_miss_then_hit_with_one_line_per_request(site: Path, app: str, ser
     assert log[0] == "#Version: 1.0"
     assert [line.split("\t")[13] for line in log[2:]] == ["Miss", "Hit"]
     assert all(line.split("\t")[12] == "-" for line in log[2:])  # no cookies logged
+
+
+def test_wsgi_server_keeps_the_apps_own_server_header(site: Path) -> None:
+    with serve(site, "flask_site:app", "--config", "edge.toml") as served:
+        named = served.get("/named")
+    assert named.headers["Server"] == "flask-origin"
 
 
 def test_wsgi_server_is_threaded(site: Path) -> None:

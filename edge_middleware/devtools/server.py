@@ -66,7 +66,37 @@ EXIT_INTERRUPTED = 0
 #: Worker threads of the WSGI dev server.
 WSGI_THREADS = 32
 
+
 # -- the server ------------------------------------------------------------------------------
+class _NoOwnServerHeader(list):  # type: ignore[type-arg]
+    """A response's header list that drops the ``Server`` line cheroot appends on its own."""
+
+    def append(self, item: Any) -> None:
+        if item[0] != b"Server":
+            super().append(item)
+
+
+def _cheroot_server() -> Any:
+    """cheroot's WSGI server class, minus the ``Server: <host>`` it adds to every answer that
+    has none. CloudFront adds no ``Server`` to an origin's answer (only its own pages say
+    ``Server: CloudFront``) and the ASGI dev server sends none (uvicorn's ``server_header`` is
+    off); an answer the app gave a ``Server`` keeps it."""
+    from cheroot import server as cheroot_server
+    from cheroot import wsgi
+
+    class Request(cheroot_server.HTTPRequest):
+        def send_headers(self) -> None:
+            if not any(key.lower() == b"server" for key, _ in self.outheaders):
+                self.outheaders = _NoOwnServerHeader(self.outheaders)
+            super().send_headers()
+
+    class Connection(cheroot_server.HTTPConnection):
+        RequestHandlerClass = Request
+
+    class Server(wsgi.Server):
+        ConnectionClass = Connection
+
+    return Server
 
 
 class DevServer:
@@ -372,9 +402,7 @@ class DevServer:
         Server(config).run(sockets=[sock])
 
     def _serve_wsgi(self) -> None:
-        from cheroot import wsgi
-
-        server = wsgi.Server(
+        server = _cheroot_server()(
             (self.options.host, self.options.port),
             self.app,
             numthreads=WSGI_THREADS,
