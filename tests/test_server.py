@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 import textwrap
@@ -380,3 +381,38 @@ def test_request_line_colour_errors_and_masking() -> None:
     assert "\x1b[31m" in coloured[0] and "\x1b[0m" in coloured[0]
     shown = format_request(_record_with_error(), log_secrets=True)
     assert shown[1] == "    viewer-request | token Bearer abc.def.ghi"
+
+
+def test_wsgi_server_queues_a_burst_of_new_connections() -> None:
+    """cheroot's own listen backlog is 5: with no room in the kernel's queue, the 7th new
+    connection of a burst waited for its SYN to be sent again (1 s, then 3 s, 7 s). The dev
+    server listens with uvicorn's backlog: a burst of 64 is queued at once, accepted or not."""
+    import io
+    import select
+
+    from edge_middleware.devtools.serve_options import ServeOptions
+    from edge_middleware.devtools.server import LISTEN_BACKLOG, DevServer
+
+    options = ServeOptions(None, origin="http://127.0.0.1:9", interface="wsgi", port=0)
+    server = DevServer(options, out=io.StringIO()).wsgi_server()  # listening, never accepting
+    port = server.bind_addr[1]
+    clients = []
+    try:
+        for _ in range(64):
+            sock = socket.socket()
+            sock.setblocking(False)
+            sock.connect_ex(("127.0.0.1", port))
+            clients.append(sock)
+        connected: set[socket.socket] = set()
+        deadline = time.monotonic() + 0.9  # under the 1 s a dropped SYN waits to be sent again
+        while len(connected) < len(clients) and time.monotonic() < deadline:
+            _, ready, _ = select.select([], [s for s in clients if s not in connected], [], 0.1)
+            connected.update(
+                s for s in ready if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+            )
+    finally:
+        for sock in clients:
+            sock.close()
+        server.socket.close()
+    assert server.request_queue_size == LISTEN_BACKLOG
+    assert len(connected) == 64

@@ -65,6 +65,10 @@ SHUTDOWN_GRACE = 2
 EXIT_INTERRUPTED = 0
 #: Worker threads of the WSGI dev server.
 WSGI_THREADS = 32
+#: Connections the kernel queues before the WSGI server accepts them (uvicorn's default
+#: backlog). cheroot's own is 5: a burst of more new connections (a browser, a load test, the
+#: cache-tests suite) had the rest wait for a SYN resent after 1 s, 3 s, 7 s.
+LISTEN_BACKLOG = 2048
 
 
 # -- the server ------------------------------------------------------------------------------
@@ -401,7 +405,9 @@ class DevServer:
 
         Server(config).run(sockets=[sock])
 
-    def _serve_wsgi(self) -> None:
+    def wsgi_server(self) -> Any:
+        """The cheroot server for the WSGI app, bound and listening (``prepare()``: raises
+        OSError before "listening" is printed), not yet serving."""
         server = _cheroot_server()(
             (self.options.host, self.options.port),
             self.app,
@@ -410,12 +416,17 @@ class DevServer:
             # Idle keep-alive connections and half-sent requests are closed after this.
             timeout=CONNECTION_TIMEOUT,
             shutdown_timeout=SHUTDOWN_GRACE,
+            request_queue_size=LISTEN_BACKLOG,
         )
         if self.tls is not None:
             from cheroot.ssl.builtin import BuiltinSSLAdapter
 
             server.ssl_adapter = BuiltinSSLAdapter(str(self.tls.cert), str(self.tls.key))
-        server.prepare()  # binds: raises OSError before "listening" is printed
+        server.prepare()
+        return server
+
+    def _serve_wsgi(self) -> None:
+        server = self.wsgi_server()
         self.print_listening(server.bind_addr[1])
 
         def stop(signum: int, frame: Any) -> None:
