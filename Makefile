@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 DEMO_STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest test-eager bench clean
+.PHONY: demo test lint typecheck pytest test-eager bench cache-tests clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -90,5 +90,12 @@ bench: $(STAMP)
 	$(EAGER_VENV)/bin/pip install -q -e '.[test,bench]'; \
 	$(EAGER_VENV)/bin/python -m benchmarks --only 1 --out benchmarks/results/eager
 
+# The public HTTP cache conformance suite (cache-tests.fyi) through the dev server on both doors,
+# with the scores of the caches on record there (conformance/cache_tests/README.md). Needs
+# Node.js and npm (the suite's origin and client: npm's http-cache-tests, pinned).
+cache-tests: $(STAMP)
+	$(BIN)/python -m conformance.cache_tests
+
 clean:
-	rm -rf $(VENV) $(EAGER_VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(EAGER_VENV) .mypy_cache .pytest_cache .ruff_cache \
+		conformance/cache_tests/node_modules conformance/cache_tests/work

@@ -1,0 +1,59 @@
+"""The public HTTP cache conformance suite (cache-tests.fyi, ``conformance/cache_tests``) through
+``edge-middleware serve --origin`` on both doors: its Node.js origin, the real dev server
+(uvicorn / cheroot) and its client, all on 127.0.0.1.
+
+Every ``required`` test that fails must be CloudFront's documented behaviour, named with its
+spec section in ``conformance.cache_tests.run.EXPLAINED``; a new failure fails here. The count
+of required tests passed may not fall below the figure recorded in
+``conformance/cache_tests/README.md``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conformance.cache_tests import run
+
+#: required tests passed (of 148 counted) on both doors when this was written
+REQUIRED_PASSED = 111
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tests(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, object]]:
+    run.install()
+    package = run.suite_copy(tmp_path_factory.mktemp("suite"), run.UPSTREAM / "tests-export.json")
+    return run.definitions(package, run.UPSTREAM / "tests-export.json")
+
+
+@pytest.mark.parametrize("interface", ["asgi", "wsgi"])
+def test_every_failing_required_test_is_cloudfronts_documented_behaviour(
+    interface: str, tests: dict[str, dict[str, object]], tmp_path: Path
+) -> None:
+    results = run.run_suite(interface, run.UPSTREAM / "tests-export.json", tmp_path)
+    # every test ran and reported, but those for browser caches
+    assert set(results) == {t for t, d in tests.items() if not d.get("browser_only")}
+    failing = run.failing_required(results, tests)
+    assert {t: results[t] for t in failing if run.explain(t) is None} == {}
+    passed, counted = run.score(results, tests)["required"]
+    assert passed >= REQUIRED_PASSED, (passed, counted)
+
+
+def test_scoring_follows_cache_tests_fyi() -> None:
+    """A test counts only when the tests it depends on passed; a kind left out is required."""
+    tests: dict[str, dict[str, object]] = {
+        "a": {"id": "a"},
+        "b": {"id": "b", "depends_on": ["a"]},
+        "c": {"id": "c", "depends_on": ["b"], "kind": "optimal"},
+        "d": {"id": "d", "kind": "check"},
+        "vary-x": {"id": "vary-x"},
+        "new": {"id": "new"},
+    }
+    results = {"a": True, "b": ["Assertion", "no"], "c": True, "d": True, "vary-x": ["A", ""]}
+    results["new"] = ["Assertion", "x"]
+    assert run.score(results, tests) == {"required": (1, 4), "optimal": (0, 0), "check": (1, 1)}
+    assert run.failing_required(results, tests) == ["b", "vary-x", "new"]
+    assert run.explain("vary-x") is not None and run.explain("new") is None
