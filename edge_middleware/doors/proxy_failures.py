@@ -65,9 +65,10 @@ _NO_ANSWER = "Server disconnected without sending a response."
 
 
 class Attempt:
-    """One send of a request: whether it opened its own connection, as httpcore's ``trace``
-    extension reports (``connection.connect_tcp`` / ``connect_unix``); a send that did not
-    used a pooled keep-alive connection. Call :meth:`sync` or :meth:`async_` as the trace."""
+    """One send of a request: whether it opened a connection of its own, as httpcore's
+    ``trace`` extension reports (``connection.connect_tcp`` / ``connect_unix``); a send that
+    opened none went out on a pooled keep-alive connection. :meth:`sync` (a ``Client``) or
+    :meth:`async_` (an ``AsyncClient``) is the trace callback."""
 
     __slots__ = ("connected",)
 
