@@ -1,6 +1,6 @@
 """The public HTTP cache conformance suite (cache-tests.fyi, ``conformance/cache_tests``) through
-``edge-middleware serve --origin`` on both doors: its Node.js origin, the real dev server
-(uvicorn / cheroot) and its client, all on 127.0.0.1.
+``edge-middleware serve --origin`` on both doors, caching in memory and in a real Redis: its
+Node.js origin, the real dev server (uvicorn / cheroot) and its client, all on 127.0.0.1.
 
 Every ``required`` test that fails must be CloudFront's documented behaviour, named with its
 spec section in ``conformance.cache_tests.run.EXPLAINED``; a new failure fails here. The count
@@ -29,11 +29,24 @@ def tests(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, objec
     return run.definitions(package, run.UPSTREAM / "tests-export.json")
 
 
-@pytest.mark.parametrize("interface", ["asgi", "wsgi"])
+@pytest.mark.parametrize(
+    ("interface", "storage"),
+    [
+        ("asgi", "memory"),
+        ("wsgi", "memory"),
+        pytest.param("asgi", "redis", marks=pytest.mark.redis),
+        pytest.param("wsgi", "redis", marks=pytest.mark.redis),
+    ],
+)
 def test_every_failing_required_test_is_cloudfronts_documented_behaviour(
-    interface: str, tests: dict[str, dict[str, object]], tmp_path: Path
+    interface: str,
+    storage: str,
+    tests: dict[str, dict[str, object]],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
-    results = run.run_suite(interface, run.UPSTREAM / "tests-export.json", tmp_path)
+    serve_args = ("--redis", request.getfixturevalue("redis_url")) if storage == "redis" else ()
+    results = run.run_suite(interface, run.UPSTREAM / "tests-export.json", tmp_path, serve_args)
     # every test ran and reported, but those for browser caches
     assert set(results) == {t for t, d in tests.items() if not d.get("browser_only")}
     failing = run.failing_required(results, tests)

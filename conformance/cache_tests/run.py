@@ -140,9 +140,12 @@ def suite_copy(work: Path, suite: Path | None) -> Path:
     return copy
 
 
-def run_suite(interface: str, suite: Path | None, work: Path) -> dict[str, Any]:
+def run_suite(
+    interface: str, suite: Path | None, work: Path, serve_args: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """Serve the edge on ``interface`` in front of the suite's origin and run every test
-    (``work``: a folder for the logs and the suite's copy). Upstream's result per test id."""
+    (``work``: a folder for the logs and the suite's copy; ``serve_args``: more options of
+    ``edge-middleware serve``, such as ``--redis URL``). Upstream's result per test id."""
     package = suite_copy(work, suite)
     origin_port, edge_port = _free_port(), _free_port()
     node_env = {
@@ -166,6 +169,7 @@ def run_suite(interface: str, suite: Path | None, work: Path) -> dict[str, Any]:
         "--port",
         str(edge_port),
         "--no-inspector",
+        *serve_args,
     ]
     client_env = {
         **os.environ,
@@ -293,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         "--suite", type=Path, default=UPSTREAM / "tests-export.json", help="a tests-export.json"
     )
     parser.add_argument("--npm-tests", action="store_true", help="the npm release's own tests")
+    parser.add_argument("--redis", metavar="URL", help="cache in this Redis (RedisStorage)")
     parser.add_argument(
         "--compare", type=Path, default=UPSTREAM, help="a cache-tests results folder (index.json)"
     )
@@ -306,10 +311,11 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, dict[str, Any]] = {}
     for interface in interfaces:
         started = time.monotonic()
-        results = run_suite(interface, suite, work)
-        name = f"edge_middleware ({interface})"
+        serve_args = ("--redis", args.redis) if args.redis else ()
+        results = run_suite(interface, suite, work, serve_args)
+        name = f"edge_middleware ({interface}{', Redis' if args.redis else ''})"
         runs[name] = results
-        out = RESULTS / f"edge_middleware-{interface}.json"
+        out = RESULTS / f"edge_middleware-{interface}{'-redis' if args.redis else ''}.json"
         out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
         print(f"{name}: {len(results)} tests in {time.monotonic() - started:.0f} s -> {out}")
     package = suite_copy(work, suite)
