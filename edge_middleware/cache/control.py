@@ -3,17 +3,15 @@
 
 from __future__ import annotations
 
-import re
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import lru_cache
 
 from ..config.model import CachePolicy
 from ..config.settings import EdgeSettings
 from ..core.headers import get_first, raw_get
 from ..core.types import HeaderEntry
+from .dates import http_date
 from .entry import CacheEntry
 
 # -- Cache-Control ------------------------------------------------------------------------------
@@ -203,51 +201,6 @@ _ERROR_RESPECTS_NO_STORE = frozenset({404, 410, 414, 501})
 _ERROR_WITH_CC = frozenset({400, 403, 405, 412, 415})
 
 
-_DAYS = "(?:mon|tue|wed|thu|fri|sat|sun)"
-_MONTH = "(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
-_MONTHS = {m: i for i, m in enumerate(_MONTH[1:-1].split("|"), 1)}
-_TIME = r"(\d\d):(\d\d):(\d\d)"
-#: RFC 9110 §5.6.7's three forms, letter case aside (as most caches read them): IMF-fixdate
-#: ``Sun, 06 Nov 1994 08:49:37 GMT``, the obsolete RFC 850 ``Sunday, 06-Nov-94 08:49:37 GMT``
-#: and asctime ``Sun Nov  6 08:49:37 1994``. Groups: day, month, year, hour, minute, second.
-_IMF = re.compile(rf"{_DAYS}, (\d\d) {_MONTH} (\d{{4}}) {_TIME} gmt", re.IGNORECASE)
-_RFC850 = re.compile(
-    rf"(?:mon|tues|wednes|thurs|fri|satur|sun)day, (\d\d)-{_MONTH}-(\d\d) {_TIME} gmt",
-    re.IGNORECASE,
-)
-_ASCTIME = re.compile(rf"{_DAYS} {_MONTH} ([ \d]\d) {_TIME} (\d{{4}})", re.IGNORECASE)
-
-
-def _http_date(value: str | None) -> float | None:
-    """An HTTP-date (RFC 9110 §5.6.7) as a timestamp; ``None`` for anything else. Lenient
-    parsers read ``...02:01:18 UTC``, a two-digit year, a missing comma, doubled spaces or
-    ``2:01:18`` as dates; RFC 9111 §5.3 asks a cache to read such an ``Expires`` as a time in
-    the past, and RFC 9110 §13.1.3 to ignore such an ``If-Modified-Since`` (the public
-    cache-tests suite checks both: ``freshness-expires-invalid-*``)."""
-    if not value:
-        return None
-    if m := _IMF.fullmatch(value):
-        day, month, year, hh, mm, ss = m.groups()
-    elif m := _ASCTIME.fullmatch(value):
-        month, day, hh, mm, ss, year = m.groups()
-    elif m := _RFC850.fullmatch(value):
-        day, month, yy, hh, mm, ss = m.groups()
-        # RFC 9110: a two-digit year more than 50 years ahead is the last such year past
-        this_year = time.gmtime().tm_year
-        year = str(this_year - this_year % 100 + int(yy))
-        if int(year) > this_year + 50:
-            year = str(int(year) - 100)
-    else:
-        return None
-    try:
-        dt = datetime(
-            int(year), _MONTHS[month.lower()], int(day), int(hh), int(mm), int(ss), tzinfo=UTC
-        )
-    except ValueError:  # 31 Feb, 25:00:00
-        return None
-    return dt.timestamp()
-
-
 def _not_stored(reason: str) -> StoreDecision:
     return StoreDecision(False, 0.0, reason)
 
@@ -273,12 +226,12 @@ def _header_lifetime(
         t = float(cc.max_age)
         src = f"max-age={cc.max_age}"
     elif expires is not None:
-        exp = _http_date(expires)
+        exp = http_date(expires)
         if exp is None:
             return 0.0, "invalid Expires (0)"
         base = None
         if settings.expires_against == "origin-date":
-            base = _http_date(date)
+            base = http_date(date)
         if base is None:
             base, aged = now, False  # against the edge clock: Age is already in the past
         t = exp - base
@@ -494,8 +447,8 @@ def not_modified_since(if_modified_since: str | None, last_modified: str | None)
     ``Last-Modified`` is at or before it. Both are read as dates (IMF-fixdate, the obsolete
     RFC 850 and asctime forms, RFC 9110 §5.6.7), so a later date or the same instant written
     another way matches too; an invalid date on either side means "ignore" (no 304)."""
-    since = _http_date(if_modified_since)
-    modified = _http_date(last_modified)
+    since = http_date(if_modified_since)
+    modified = http_date(last_modified)
     return since is not None and modified is not None and modified <= since
 
 
