@@ -65,8 +65,9 @@ EXPLAINED: dict[str, str] = {
     "(decisions.md #29, EdgeSettings.expires_against)",
     "freshness-expires-age-": "Expires is compared with the edge clock, not the origin's Date "
     "(decisions.md #29, EdgeSettings.expires_against)",
-    "stale-close-": "an expired object is served when the origin fails, whatever must-revalidate "
-    "and the like say (caching.md §1.4, EdgeSettings.must_revalidate_suppresses_stale)",
+    "stale-close-": "an expired object is served when the origin fails, must-revalidate or not "
+    "(caching.md §1.4); with EdgeSettings.must_revalidate_suppresses_stale the viewer gets "
+    "CloudFront's 502, and the suite wants the connection closed, as no CDN does",
     "headers-store-Content-Length": "the origin sends more bytes than its Content-Length: 502, "
     "and the connection is dropped (docs/origin-failures.md)",
     "headers-store-Transfer-Encoding": "a Transfer-Encoding other than chunked is a malformed "
