@@ -5,10 +5,14 @@ Scenario ids (C03...) refer to caching.md §5; decision numbers (#29...) to deci
 
 from __future__ import annotations
 
+import email.utils
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from edge_middleware.cache.managed import (
     ALL_VIEWER,
@@ -1391,3 +1395,19 @@ def test_authorization_cache_warnings_for_a_config() -> None:
     assert len(warnings) == 2
     assert warnings[0].startswith("Behavior '/api/*'") and warnings[1].startswith("Behavior '*'")
     assert authorization_cache_warnings(EdgeConfig()) == []
+
+
+@given(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 12, 31)))
+def test_every_http_date_form_reads_back(when: datetime) -> None:
+    """RFC 9110 §5.6.7's three forms of any second read back as that second (RFC 850's
+    two-digit year only within 50 years of today, as the RFC says a recipient reads it)."""
+    from edge_middleware.cache.dates import http_date
+
+    when = when.replace(microsecond=0, tzinfo=UTC)
+    ts = when.timestamp()
+    assert http_date(email.utils.formatdate(ts, usegmt=True)) == ts
+    assert (
+        http_date(when.strftime("%a %b ") + f"{when.day:2d}" + when.strftime(" %H:%M:%S %Y")) == ts
+    )
+    if abs(when.year - datetime.now(UTC).year) < 49:
+        assert http_date(when.strftime("%A, %d-%b-%y %H:%M:%S GMT")) == ts

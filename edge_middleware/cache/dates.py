@@ -38,11 +38,14 @@ def http_date(value: str | None) -> float | None:
         month, day, hh, mm, ss, year = m.groups()
     elif m := _RFC850.fullmatch(value):
         day, month, yy, hh, mm, ss = m.groups()
-        # RFC 9110: a two-digit year more than 50 years ahead is the last such year past
+        # RFC 9110: the year that is not more than 50 years ahead of this one
         this_year = time.gmtime().tm_year
-        year = str(this_year - this_year % 100 + int(yy))
-        if int(year) > this_year + 50:
-            year = str(int(year) - 100)
+        full = this_year - this_year % 100 + int(yy)
+        if full > this_year + 50:
+            full -= 100
+        elif full + 100 <= this_year + 50:
+            full += 100
+        year = str(full)
     else:
         return None
     try:
