@@ -413,6 +413,8 @@ def test_wsgi_server_queues_a_burst_of_new_connections() -> None:
     finally:
         for sock in clients:
             sock.close()
-        server.socket.close()
+        server.stop()  # prepare() started its worker threads: they must end with the test
     assert server.request_queue_size == LISTEN_BACKLOG
     assert len(connected) == 64
+    # the worker threads ended: a non-daemon one left behind keeps pytest from exiting
+    assert not [t for t in threading.enumerate() if t.name.startswith("CP Server")]
