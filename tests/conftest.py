@@ -42,3 +42,46 @@ def redis_server_factory() -> Iterator[Callable[[], RedisServer]]:
     yield start
     for server in servers:
         server.close()
+
+
+#: non-daemon threads that end by themselves at interpreter exit: the workers of
+#: ``concurrent.futures`` pools (handlers' ``edge-handler``, asyncio's default executor)
+_POOL_THREADS = ("edge-handler", "ThreadPoolExecutor", "asyncio_")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A test that leaves a non-daemon thread running (a server it started and never stopped)
+    would keep pytest from exiting at all, and CI would hang until it is killed. Such threads
+    get 5 s to end; then their stacks are printed and the run ends with status 3."""
+    import os
+    import sys
+    import threading
+    import time
+    import traceback
+
+    def leaked() -> list[threading.Thread]:
+        return [
+            t
+            for t in threading.enumerate()
+            if t is not threading.main_thread()
+            and not t.daemon
+            and t.is_alive()
+            and not t.name.startswith(_POOL_THREADS)
+        ]
+
+    deadline = time.monotonic() + 5
+    while leaked() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    threads = leaked()
+    if not threads:
+        return
+    frames = sys._current_frames()
+    print(f"\n{len(threads)} non-daemon thread(s) left running by the tests:", file=sys.stderr)
+    for thread in threads[:5]:
+        print(f"--- {thread.name}", file=sys.stderr)
+        stack = frames.get(thread.ident or 0)
+        if stack is not None:
+            traceback.print_stack(stack, file=sys.stderr)
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os._exit(3)
