@@ -319,6 +319,5 @@ def main(argv: list[str] | None = None) -> int:
         out = RESULTS / f"edge_middleware-{interface}{'-redis' if args.redis else ''}.json"
         out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
         print(f"{name}: {len(results)} tests in {time.monotonic() - started:.0f} s -> {out}")
-    package = suite_copy(work, suite)
-    print(report(runs, definitions(package, suite), None if args.npm_tests else args.compare))
+    print(report(runs, definitions(PACKAGE, suite), None if args.npm_tests else args.compare))
     return 0

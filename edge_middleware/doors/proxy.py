@@ -58,12 +58,10 @@ from .proxy_clients import (
 from .proxy_failures import (
     Attempt,
     _after_headers,
-    _before_headers,
+    _failed_send,
     _h11_connection,
     _leftover,
     _overrun,
-    _retrying,
-    _send_again,
 )
 from .proxy_request import (
     _build_request,
@@ -126,9 +124,7 @@ class _ASGIProxy:
             try:
                 return await client.send(request, stream=True)
             except httpx.TransportError as exc:
-                if not _send_again(exc, request, sent, number, self.origin):
-                    raise _before_headers(exc, target, self.origin) from exc
-                _retrying(exc, target, self.origin, number)
+                _failed_send(exc, request, sent, number, target, self.origin)  # or raises
                 number += 1
 
     async def _forward(
@@ -310,9 +306,7 @@ class _WSGIProxy:
             try:
                 return client.send(request, stream=True)
             except httpx.TransportError as exc:
-                if not _send_again(exc, request, sent, number, self.origin):
-                    raise _before_headers(exc, target, self.origin) from exc
-                _retrying(exc, target, self.origin, number)
+                _failed_send(exc, request, sent, number, target, self.origin)  # or raises
                 number += 1
 
 

@@ -110,7 +110,19 @@ def _send_again(
     return isinstance(exc, httpx.ReadError | httpx.WriteError)
 
 
-def _retrying(exc: httpx.TransportError, target: _Target, origin: Origin, number: int) -> None:
+def _failed_send(
+    exc: httpx.TransportError,
+    request: httpx.Request,
+    sent: Attempt,
+    number: int,
+    target: _Target,
+    origin: Origin,
+) -> None:
+    """After the ``number``-th send of ``request`` failed before any answer: return when it
+    goes out again (noted at debug level), else raise the origin's logged 502/504. Both
+    proxies' send loops call this in their ``except``."""
+    if not _send_again(exc, request, sent, number, origin):
+        raise _before_headers(exc, target, origin) from exc
     logger.debug(
         "origin %r (%s): send %d failed before an answer (%s); sending the request again",
         origin.id,
