@@ -10,6 +10,7 @@ of required tests passed may not fall below the figure recorded in
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -44,14 +45,29 @@ def test_every_failing_required_test_is_cloudfronts_documented_behaviour(
     tmp_path: Path,
     request: pytest.FixtureRequest,
 ) -> None:
-    serve_args = ("--redis", request.getfixturevalue("redis_url")) if storage == "redis" else ()
+    serve_args: tuple[str, ...] = ()
+    if storage == "redis":
+        # The suite's cache semantics, not Redis's latency: the default 0.25 s command timeout
+        # can pass while this 2-core machine runs the suite's burst of concurrent tests, and a
+        # timeout serves without the cache for 1 s (tests/test_storage_redis.py).
+        serve_args = ("--redis", request.getfixturevalue("redis_url") + "?socket_timeout=5")
     results = run.run_suite(interface, run.UPSTREAM / "tests-export.json", tmp_path, serve_args)
     # every test ran and reported, but those for browser caches
     assert set(results) == {t for t, d in tests.items() if not d.get("browser_only")}
     failing = run.failing_required(results, tests)
     assert {t: results[t] for t in failing if run.explain(t) is None} == {}
     passed, counted = run.score(results, tests)["required"]
-    assert passed >= REQUIRED_PASSED, (passed, counted)
+    suffix = "-redis" if storage == "redis" else ""
+    record = json.loads((run.RESULTS / f"edge_middleware-{interface}{suffix}.json").read_text())
+    lost = {
+        t: results[t]
+        for t, d in tests.items()
+        if d.get("kind", "required") == "required"
+        and record.get(t) is True
+        and t in results
+        and results[t] is not True
+    }
+    assert passed >= REQUIRED_PASSED, (passed, counted, lost)
 
 
 def test_scoring_follows_cache_tests_fyi() -> None:

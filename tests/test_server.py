@@ -148,6 +148,38 @@ def test_serve_miss_then_hit_with_one_line_per_request(site: Path, app: str, ser
     assert all(line.split("\t")[12] == "-" for line in log[2:])  # no cookies logged
 
 
+@pytest.mark.slow
+def test_both_servers_keep_an_idle_connection_past_a_client_pools_5_s(site: Path) -> None:
+    """Node.js's and httpx's client pools drop an idle connection after 5 s; uvicorn's own
+    keep-alive timeout was 5 s too, so a request sent as uvicorn closed met a dropped connection
+    ("socket hang up", the cache-tests suite on a busy machine). Both servers keep it for
+    ``CONNECTION_TIMEOUT`` (10 s): the client closes first."""
+    import http.client
+
+    from edge_middleware.devtools.server import CONNECTION_TIMEOUT
+
+    assert CONNECTION_TIMEOUT > 6
+    other = site / "wsgi"  # a folder of its own for the second server's output
+    other.mkdir()
+    for name in ("edge_handlers.py", "edge.toml", "flask_site.py"):
+        (other / name).write_bytes((site / name).read_bytes())
+    with (
+        serve(site, "starlette_site:app", "--config", "edge.toml") as asgi,
+        serve(other, "flask_site:app", "--config", "edge.toml") as wsgi,
+    ):
+        conns = [http.client.HTTPConnection("127.0.0.1", s.port, timeout=10) for s in (asgi, wsgi)]
+        for conn in conns:
+            conn.request("GET", "/idle")
+            assert conn.getresponse().read().startswith(b"pid ")
+        time.sleep(6)  # idle past 5 s
+        for conn in conns:
+            sock = conn.sock
+            conn.request("GET", "/idle")  # on the same connection: raises if the server closed it
+            assert conn.getresponse().status == 200
+            assert conn.sock is sock
+            conn.close()
+
+
 def test_wsgi_server_keeps_the_apps_own_server_header(site: Path) -> None:
     with serve(site, "flask_site:app", "--config", "edge.toml") as served:
         named = served.get("/named")

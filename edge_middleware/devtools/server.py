@@ -57,7 +57,10 @@ __all__ = ["INVALIDATE_PATH", "DevServer", "ServeOptions", "run"]
 
 logger = logging.getLogger("edge_middleware.server")
 
-#: Seconds an idle keep-alive or half-sent request may hold a WSGI connection.
+#: Seconds an idle keep-alive connection stays open, on both servers (WSGI: a half-sent request
+#: too). Longer than the 5 s after which the pools of Node.js's and httpx's clients drop idle
+#: connections, so the client closes first: with uvicorn's own 5 s, a request sent as the server
+#: closed met a dropped connection ("socket hang up") when the machine was busy.
 CONNECTION_TIMEOUT = 10
 #: Seconds requests in flight get to finish after SIGINT/SIGTERM.
 SHUTDOWN_GRACE = 2
@@ -393,6 +396,7 @@ class DevServer:
             date_header=False,  # with_one_date adds Date when the response has none
             ssl_certfile=str(tls.cert) if tls is not None else None,
             ssl_keyfile=str(tls.key) if tls is not None else None,
+            timeout_keep_alive=CONNECTION_TIMEOUT,
             timeout_graceful_shutdown=SHUTDOWN_GRACE,
         )
         sock = config.bind_socket()  # raises OSError before "listening" is printed
