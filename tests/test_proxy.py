@@ -40,6 +40,7 @@ from edge_middleware.doors.proxy import (
     proxy_wsgi_app,
     resolve_path,
 )
+from edge_middleware.doors.proxy_request import REPLAY_LIMIT
 from edge_middleware.doors.wsgi import EdgeWSGIMiddleware
 from edge_middleware.exceptions import OriginError, OriginTimeoutError
 from tests.support import servers
@@ -1078,20 +1079,32 @@ def _through_proxy(mode: str, origin: Origin, url: str, requests: list[Sent]) ->
 
 @pytest.mark.parametrize("mode", ["asgi", "wsgi"])
 @pytest.mark.parametrize("stale", ["/stale", "/stale-reset"], ids=["closed", "reset"])
-@pytest.mark.parametrize("method", ["GET", "HEAD", "DELETE"])
+@pytest.mark.parametrize(
+    ("method", "sent"),
+    [
+        ("GET", b""),
+        ("HEAD", b""),
+        ("DELETE", b""),
+        # a body up to REPLAY_LIMIT is read whole before it goes out, so it can go again
+        ("PUT", b"form=1"),
+        ("DELETE", b"x" * REPLAY_LIMIT),
+    ],
+    ids=["GET", "HEAD", "DELETE", "PUT-body", "DELETE-64KiB-body"],
+)
 def test_request_on_a_keepalive_connection_the_origin_closed_is_sent_again(
-    mode: str, stale: str, method: str, caplog: pytest.LogCaptureFixture
+    mode: str, stale: str, method: str, sent: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="edge_middleware.proxy")
     path = f"{stale}/{method}"
     with keepalive_origin() as origin:
         got = _through_proxy(
-            mode, KEEPALIVE_ORIGIN, origin.url, [("GET", "/a", b""), (method, path, b"")]
+            mode, KEEPALIVE_ORIGIN, origin.url, [("GET", "/a", b""), (method, path, sent)]
         )
-        hits, connections = dict(origin.hits), origin.connections
+        hits, connections, bodies = dict(origin.hits), origin.connections, origin.bodies
     body = b"" if method == "HEAD" else path.encode()
     assert got == [(200, b"/a"), (200, body)]
     assert hits[path] == 2 and connections == 2  # the closed connection, then a new one
+    assert bodies[path][-1] == sent  # the whole body, the second time too
     assert [r.levelno for r in caplog.records] == [logging.DEBUG]  # no failure was logged
     assert "send 1 failed before an answer" in caplog.records[0].getMessage()
 
@@ -1102,7 +1115,11 @@ def test_request_on_a_keepalive_connection_the_origin_closed_is_sent_again(
     [
         pytest.param(KEEPALIVE_ORIGIN, "POST", b"", id="POST-not-idempotent"),
         pytest.param(KEEPALIVE_ORIGIN, "PATCH", b"", id="PATCH-not-idempotent"),
-        pytest.param(KEEPALIVE_ORIGIN, "PUT", b"form", id="PUT-body-sent-already"),
+        pytest.param(KEEPALIVE_ORIGIN, "POST", b"form", id="POST-body"),
+        # over REPLAY_LIMIT a body streams from the viewer: it went once
+        pytest.param(
+            KEEPALIVE_ORIGIN, "PUT", b"x" * (REPLAY_LIMIT + 1), id="PUT-body-past-replay-limit"
+        ),
         pytest.param(
             Origin(id="shop", domain_name="127.0.0.1", read_timeout=5, connection_attempts=1),
             "GET",

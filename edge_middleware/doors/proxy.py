@@ -70,6 +70,7 @@ from .proxy_request import (
     _has_body,
     _Target,
     _target,
+    replay_length,
     resolve_path,
 )
 
@@ -101,8 +102,13 @@ class _ASGIProxy:
             scope.get("path", "/"), safe="/:@!$&'()*+,;=-._~"
         ).encode("ascii")
         query: bytes = scope.get("query_string", b"")
-        headers = _filter_request_headers(scope.get("headers", []))
-        content = _receive_body(receive) if _has_body(scope.get("headers", [])) else None
+        viewer_headers = scope.get("headers", [])
+        headers = _filter_request_headers(viewer_headers)
+        content: bytes | AsyncIterator[bytes] | None = None
+        if replay_length(scope["method"], viewer_headers) is not None:  # can go out again
+            content = b"".join([chunk async for chunk in _receive_body(receive)])
+        elif _has_body(viewer_headers):
+            content = _receive_body(receive)
         request = _build_request(target, origin, scope["method"], raw_path, query, headers, content)
         try:
             asyncio.get_running_loop()
@@ -261,7 +267,8 @@ class _WSGIProxy:
         origin = self.origin
         target = _target(self.base_url, origin)
         headers = _environ_headers(environ)
-        content: Iterator[bytes] | None = None
+        method = str(environ.get("REQUEST_METHOD", "GET"))
+        content: bytes | Iterator[bytes] | None = None
         length_text = str(environ.get("CONTENT_LENGTH") or "").strip()
         stream = environ.get("wsgi.input")
         if stream is not None:
@@ -270,14 +277,16 @@ class _WSGIProxy:
                     length = int(length_text)
                 except ValueError:
                     raise OriginError(f"Invalid Content-Length {length_text!r}")
-                if length > 0:
+                if replay_length(method, headers) is not None:  # can go out again
+                    content = b"".join(_read_input(stream, length))
+                elif length > 0:
                     content = _read_input(stream, length)
             elif "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower():
                 content = _read_input(stream, None)
         request = _build_request(
             target,
             origin,
-            str(environ.get("REQUEST_METHOD", "GET")),
+            method,
             _environ_path(environ),
             str(environ.get("QUERY_STRING", "")).encode("latin-1"),
             _filter_request_headers(headers),

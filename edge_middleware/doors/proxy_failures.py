@@ -16,7 +16,7 @@ import httpx
 from ..config.model import Origin
 from ..core.convert import reason_phrase
 from ..exceptions import OriginError, OriginTimeoutError
-from .proxy_request import _Target
+from .proxy_request import IDEMPOTENT, _Target
 
 logger = logging.getLogger("edge_middleware.proxy")
 
@@ -58,8 +58,6 @@ def _before_headers(exc: Exception, target: _Target, origin: Origin) -> OriginEr
     return _logged(err, origin)
 
 
-#: RFC 9110 §9.2.2: the methods a client may send again when their connection failed
-IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 #: httpcore 1.0.x's words for a connection that closed before any byte of its answer came
 _NO_ANSWER = "Server disconnected without sending a response."
 
@@ -94,8 +92,9 @@ def _send_again(
     * a pooled keep-alive connection closed or reset before any byte of the answer: the origin
       closed it as the request went out (Node.js closes idle ones after 5 s, CloudFront's own
       default keep-alive). The request goes again, once, when a client may (an idempotent method,
-      RFC 9110 §9.2.2) and can (no body: a viewer's body streams once). On a connection this
-      send opened, that is the origin's answer: the 502.
+      RFC 9110 §9.2.2) and can (no body, or one read whole before it went out: up to
+      ``REPLAY_LIMIT`` bytes; a longer viewer body streams once). On a connection this send
+      opened, that is the origin's answer: the 502.
     """
     if number >= origin.connection_attempts:
         return False
@@ -103,8 +102,8 @@ def _send_again(
         return True
     if sent.connected or number > 1 or request.method not in IDEMPOTENT:
         return False
-    if "content-length" in request.headers or "transfer-encoding" in request.headers:
-        return False  # a body (``_build_request`` frames nothing else)
+    if not isinstance(request.stream, httpx.ByteStream):
+        return False  # a body streamed from the viewer: it went once (bytes can go again)
     if isinstance(exc, httpx.RemoteProtocolError):  # a malformed answer is not sent again
         return str(exc) == _NO_ANSWER
     return isinstance(exc, httpx.ReadError | httpx.WriteError)

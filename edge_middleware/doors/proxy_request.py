@@ -121,6 +121,31 @@ def _filter_response_headers(
     return out
 
 
+#: RFC 9110 §9.2.2: the methods a client may send again when their connection failed
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+#: The largest body an idempotent request has read whole before it goes out, so that it can go
+#: out again on a new connection (``proxy_failures._send_again``); larger ones stream, once.
+REPLAY_LIMIT = 64 * 1024
+
+
+def replay_length(method: str, headers: list[tuple[bytes, bytes]]) -> int | None:
+    """The body length of a request whose body is read whole before it is sent (so it can be
+    sent again): an idempotent method with a ``Content-Length`` of 1 to :data:`REPLAY_LIMIT`
+    bytes and no ``Transfer-Encoding``; else ``None`` (no body, or one that streams)."""
+    if method not in IDEMPOTENT:
+        return None
+    length = None
+    for name, value in headers:
+        if name == b"transfer-encoding":
+            return None
+        if name == b"content-length":
+            text = value.strip()
+            if not text.isdigit():
+                return None
+            length = int(text)
+    return length if length is not None and 0 < length <= REPLAY_LIMIT else None
+
+
 def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:
     """A request has a body when it declares a non-zero length or a chunked transfer."""
     for name, value in headers:

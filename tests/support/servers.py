@@ -265,19 +265,20 @@ class _KeepAlive(socketserver.BaseRequestHandler):
         buf = b""
         served = 0
         while True:
-            while b"\r\n\r\n" not in buf:
-                try:
-                    data = conn.recv(65536)
-                except OSError:
-                    return
-                if not data:
-                    return
-                buf += data
-            head, _, buf = buf.partition(b"\r\n\r\n")
+            got = _receive_until(conn, buf, lambda b: b"\r\n\r\n" in b)
+            if got is None:
+                return
+            head, _, buf = got.partition(b"\r\n\r\n")
             method, path = head.split(b" ", 2)[:2]
             text = path.decode("latin-1")
+            length = _content_length(head)
+            got = _receive_until(conn, buf, lambda b, n=length: len(b) >= n)
+            if got is None:
+                return
+            body, buf = got[:length], got[length:]
             with self.server.lock:
                 self.server.hits[text] = self.server.hits.get(text, 0) + 1
+                self.server.bodies.setdefault(text, []).append(body)
             served += 1
             if text.startswith("/stale") and served > 1:  # closed as the request came in
                 if text.startswith("/stale-reset"):
@@ -297,12 +298,37 @@ class _KeepAlive(socketserver.BaseRequestHandler):
                 return
 
 
+def _receive_until(
+    conn: socket.socket, buf: bytes, enough: Callable[[bytes], bool]
+) -> bytes | None:
+    """``buf`` and what arrives until ``enough(buf)``; ``None`` when the connection ends."""
+    while not enough(buf):
+        try:
+            data = conn.recv(65536)
+        except OSError:
+            return None
+        if not data:
+            return None
+        buf += data
+    return buf
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value.strip())
+    return 0
+
+
 class KeepAliveOrigin(RawOrigin):
-    """A :class:`RawOrigin` answering with :func:`keepalive_answer` on keep-alive connections."""
+    """A :class:`RawOrigin` answering with :func:`keepalive_answer` on keep-alive connections;
+    :attr:`bodies` keeps each path's request bodies (read by ``Content-Length``)."""
 
     def __init__(self) -> None:
         super().__init__(_no_respond, _KeepAlive)
         self.connections = 0
+        self.bodies: dict[str, list[bytes]] = {}
         self.late = threading.Event()
         self.late_sent = threading.Event()
 
