@@ -121,3 +121,52 @@ def test_internal_failure_carries_cloudfront_headers(
     assert headers["via"].endswith(".cloudfront.net (CloudFront)")
     assert headers["x-amz-cf-id"] and headers["x-amz-cf-pop"]
     assert "a bug inside" not in body
+
+
+@pytest.mark.parametrize(
+    "lengths",
+    [
+        [(b"content-length", b"5"), (b"content-length", b"7")],
+        [(b"content-length", b"five")],
+    ],
+    ids=["two-lengths", "not-a-number"],
+)
+@pytest.mark.parametrize("shortcuts", [True, False], ids=["short-way", "pipeline"])
+def test_asgi_request_with_no_one_content_length_is_cloudfronts_400(
+    lengths: list[tuple[bytes, bytes]], shortcuts: bool
+) -> None:
+    """A raw scope (an HTTP client would never send it; an ASGI scope can carry it): the viewer
+    gets CloudFront's 400 and the app is never called with a body whose end is unknown."""
+    called: list[dict[str, Any]] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        called.append(scope)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"app"})
+
+    config = EdgeConfig(
+        default=Behavior(cache=CachePolicy(0, 0, 0)), settings=EdgeSettings(shortcuts=shortcuts)
+    )
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"12345", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "PUT",
+        "scheme": "https",
+        "path": "/x",
+        "raw_path": b"/x",
+        "query_string": b"",
+        "headers": [(b"host", b"example.com"), *lengths],
+        "client": ("203.0.113.7", 5000),
+    }
+    asyncio.run(EdgeMiddleware(app, config=config)(scope, receive, send))
+    headers = {k.lower(): v for k, v in sent[0]["headers"]}
+    assert (sent[0]["status"], headers[b"x-cache"]) == (400, b"Error from cloudfront")
+    assert called == []

@@ -16,6 +16,7 @@ import pytest
 
 from edge_middleware import Behavior, CachePolicy, CustomErrorResponse, EdgeConfig, EdgeSettings
 from edge_middleware.cache.entry import CacheEntry
+from edge_middleware.config.behavior import ALL_METHODS
 from edge_middleware.core.convert import ViewerRequest, request_from_scope
 from edge_middleware.core.headers import raw_get
 from edge_middleware.exceptions import CloudFrontError, LambdaTimeoutError, OriginError
@@ -175,6 +176,21 @@ def test_no_triggers_caching_disabled_is_one_fetch() -> None:
             "Error",
             id="headers-too-large",
         ),
+        *(
+            pytest.param(
+                Behavior(viewer_request=identity, allowed_methods=ALL_METHODS),
+                viewer(method="PUT", headers=[(b"host", b"h"), *lengths]),
+                400,
+                "Error",
+                id=f"content-length-{name}",
+            )
+            for name, lengths in [
+                ("not-a-number", [(b"content-length", b"abc")]),
+                ("negative", [(b"content-length", b"-1")]),
+                ("two-lengths", [(b"content-length", b"5"), (b"content-length", b"7")]),
+                ("list-of-two-lengths", [(b"content-length", b"5, 7")]),
+            ]
+        ),
         pytest.param(
             Behavior(viewer_protocol_policy="redirect-to-https"),
             viewer(scheme="http"),
@@ -206,6 +222,24 @@ def test_cloudfront_answers_before_any_function(
     assert door.kinds == []
     assert out.status == status
     assert raw_get(out.headers, b"x-cache") == f"{x_cache} from cloudfront".encode()
+
+
+@pytest.mark.parametrize(
+    "lengths",
+    [
+        [(b"content-length", b"5")],
+        [(b"content-length", b"5"), (b"content-length", b"5")],
+        [(b"content-length", b"5, 5")],
+        [(b"content-length", b"abc"), (b"transfer-encoding", b"chunked")],  # TE decides
+    ],
+    ids=["one", "the-same-twice", "a-list-of-the-same", "with-transfer-encoding"],
+)
+def test_a_content_length_that_says_one_length_goes_on(lengths: list[tuple[bytes, bytes]]) -> None:
+    door = FakeDoor()
+    config = EdgeConfig(default=Behavior(allowed_methods=ALL_METHODS, cache=NO_CACHE))
+    out = door.run(pipeline(config), viewer(method="PUT", headers=[(b"host", b"h"), *lengths]))
+    assert door.kinds == ["FetchOrigin"]
+    assert out.status == 200
 
 
 @pytest.mark.parametrize(

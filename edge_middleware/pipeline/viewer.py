@@ -18,6 +18,7 @@ from ..core.convert import reason_phrase
 from ..core.headers import RawHeaders, get_first, with_length, without
 from ..core.limits import MAX_HEADER_BYTES, MAX_URI_LENGTH, SERVER, VIEWER_BODY_LIMIT
 from ..core.origins import cloudfront_headers, function_group, function_origin
+from ..core.types import CFHeaders
 from ..core.validation import RequestResult, ResponseResult
 from ..exceptions import CloudFrontError, ViewerError
 from .base import PipelineBase
@@ -27,6 +28,7 @@ from .respond import fail, generated
 
 __all__ = ["hit", "lookup", "viewer_checks", "viewer_request"]
 
+_BAD_LENGTH = "The request's Content-Length is not one valid length."
 _BAD_METHOD = (
     "This distribution is not configured to allow the HTTP request method that was used for "
     "this request. The distribution supports only cachable requests."
@@ -41,6 +43,8 @@ def viewer_checks(p: PipelineBase, f: Flow) -> Step:
         MAX_URI_LENGTH
     ):
         return p.error(f, ViewerError(413, "The request headers or URL are too large."))
+    if not _framing_ok(req["headers"]):
+        return p.error(f, ViewerError(400, _BAD_LENGTH))
     if viewer.scheme == "http" and behavior.viewer_protocol_policy != "allow-all":
         if behavior.viewer_protocol_policy == "https-only":
             return p.error(f, ViewerError(403, "This distribution only accepts HTTPS."))
@@ -51,6 +55,21 @@ def viewer_checks(p: PipelineBase, f: Flow) -> Step:
         return p.error(f, ViewerError(403, _BAD_METHOD))
     return State.VIEWER_REQUEST
     yield  # a generator like every state
+
+
+def _framing_ok(headers: CFHeaders) -> bool:
+    """RFC 9112 §6.3: without Transfer-Encoding, a request's Content-Length is one decimal
+    number (a list of the same number counts as it); anything else (``abc``, ``-1``, two
+    different lengths) leaves its body's end unknown, and CloudFront answers 400 before any
+    function runs. An HTTP server usually refuses such a request itself; an ASGI scope can
+    still carry one, and then the app must not be called with it."""
+    entries = headers.get("content-length")
+    if entries is None or "transfer-encoding" in headers:
+        return True
+    if len(entries) == 1 and entries[0]["value"].isdigit() and entries[0]["value"].isascii():
+        return True  # the common case, no list to split
+    values = {v.strip() for e in entries for v in e["value"].split(",")}
+    return len(values) == 1 and all(v.isdigit() and v.isascii() for v in values)
 
 
 def _redirect_to_https(p: PipelineBase, f: Flow) -> Outcome:
