@@ -7,13 +7,24 @@ Caching is disabled (``CachePolicy(0, 0, 0)``) so every request reaches the app.
 Targets (issue 11): no triggers, caching disabled: ASGI <= +8 µs, WSGI <= +10 µs; four
 trivial sync triggers <= +60 µs on each door (default handler mode); four ``async def``
 triggers on ASGI <= +30 µs.
+
+A third table has no target: the pipeline's states alone, driven sans-IO (no door, no app, no
+event loop) against only turning the scope into the viewer's CloudFront request, so that the
+door rows can be split into what the states cost and what the doors and the app add.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
-from edge_middleware import EdgeMiddleware, EdgeWSGIMiddleware
+from edge_middleware import Behavior, EdgeConfig, EdgeMiddleware, EdgeSettings, EdgeWSGIMiddleware
+from edge_middleware.core.convert import request_from_scope
+from edge_middleware.core.handlers import Later
+from edge_middleware.exceptions import CloudFrontError
+from edge_middleware.pipeline import Outcome, Pipeline
+from edge_middleware.pipeline.effects import CallHandler, FetchOrigin, OriginResponse
 
 from . import apps
 from ._harness import CaseResult, Settings, Spec, async_runner, comparison, interleave, sync_runner
@@ -130,8 +141,88 @@ def run_wsgi(settings: Settings, result: CaseResult) -> None:
     result.sections.append(section)
 
 
+_ORIGIN_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"2")]
+
+
+def _sans_io(pipeline: Pipeline, scope: dict[str, Any]) -> Callable[[int], None]:
+    """``serve(n)``: n requests through ``pipeline.run`` with no door: each handler is called
+    as the ASGI door calls it (``call_here``), the origin answers a canned 200."""
+
+    def one() -> Outcome:
+        gen = pipeline.run(request_from_scope(scope))
+        value: Any = None
+        while True:
+            try:
+                effect = gen.send(value)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            if type(effect) is CallHandler:
+                try:
+                    value = effect.runner.call_here(effect.event, effect.request_id, effect.timeout)
+                except CloudFrontError as exc:
+                    value = exc
+                _check(type(value) is not Later, "a handler should finish in its first step")
+            elif type(effect) is FetchOrigin:
+                value = OriginResponse(200, list(_ORIGIN_HEADERS), apps.CONST_BODY[:2])
+            else:
+                raise RuntimeError(f"benchmark setup is wrong: unexpected {effect!r}")
+
+    def serve(n: int) -> None:
+        for _ in range(n):
+            one()
+
+    return serve
+
+
+def run_states(settings: Settings, result: CaseResult) -> None:
+    scope = apps.asgi_scope()
+    # the full pipeline (the short way off), sync handlers inline from the first call
+    state = EdgeSettings(shortcuts=False, handler_mode="inline")
+    pipelines = {
+        "pipeline, no triggers": Pipeline(
+            EdgeConfig(default=Behavior(cache=apps.NO_CACHE), settings=state)
+        ),
+        "pipeline, four triggers": Pipeline(
+            EdgeConfig(default=apps.four_triggers(), settings=state)
+        ),
+        "pipeline, four async triggers": Pipeline(
+            EdgeConfig(default=apps.four_triggers(is_async=True), settings=state)
+        ),
+    }
+    for pipeline in pipelines.values():
+        _sans_io(pipeline, scope)(1)
+
+    def convert_only(n: int) -> None:
+        for _ in range(n):
+            request_from_scope(scope)
+
+    variants = {
+        "scope to the viewer's CloudFront request": sync_runner(convert_only),
+        **{name: sync_runner(_sans_io(p, scope)) for name, p in pipelines.items()},
+    }
+    stats = interleave(variants, settings)
+    base = Spec("scope to the viewer's CloudFront request", chart=False)
+    section = comparison(
+        "1",
+        "1. The pipeline's states alone — sans-IO (no door, no app, no event loop)",
+        stats,
+        {name: base for name in pipelines},
+        group="1 states",
+        result=result,
+        key="overhead/states",
+    )
+    section.notes.append(
+        "`Pipeline.run` driven the way tests/test_pipeline_states.py drives it: each handler "
+        "called as the ASGI door calls it, the origin a canned 200. Added µs are the states' "
+        "own cost (forwarding, events, validation, CloudFront's headers, the trace); the rows "
+        "above minus these are what the doors and the app add."
+    )
+    result.sections.append(section)
+
+
 def run(settings: Settings) -> CaseResult:
     result = CaseResult()
     run_asgi(settings, result)
     run_wsgi(settings, result)
+    run_states(settings, result)
     return result
