@@ -27,6 +27,7 @@ from edge_middleware import (
     EdgeWSGIMiddleware,
 )
 from edge_middleware.pipeline import Pipeline
+from tests.support.doors import asgi_scope
 
 TIMEOUT = 0.2
 SORRY = "sorry, try later"
@@ -155,17 +156,9 @@ def test_asgi_request_with_no_one_content_length_is_cloudfronts_400(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "http_version": "1.1",
-        "method": "PUT",
-        "scheme": "https",
-        "path": "/x",
-        "raw_path": b"/x",
-        "query_string": b"",
-        "headers": [(b"host", b"example.com"), *lengths],
-        "client": ("203.0.113.7", 5000),
-    }
+    scope = asgi_scope(
+        "/x", method="PUT", scheme="https", headers=[(b"host", b"example.com"), *lengths]
+    )
     asyncio.run(EdgeMiddleware(app, config=config)(scope, receive, send))
     headers = {k.lower(): v for k, v in sent[0]["headers"]}
     assert (sent[0]["status"], headers[b"x-cache"]) == (400, b"Error from cloudfront")

@@ -70,7 +70,7 @@ from .proxy_request import (
     _has_body,
     _Target,
     _target,
-    replay_length,
+    replayable,
     resolve_path,
 )
 
@@ -105,7 +105,7 @@ class _ASGIProxy:
         viewer_headers = scope.get("headers", [])
         headers = _filter_request_headers(viewer_headers)
         content: bytes | AsyncIterator[bytes] | None = None
-        if replay_length(scope["method"], viewer_headers) is not None:  # can go out again
+        if replayable(scope["method"], viewer_headers):  # can go out again
             content = b"".join([chunk async for chunk in _receive_body(receive)])
         elif _has_body(viewer_headers):
             content = _receive_body(receive)
@@ -277,7 +277,7 @@ class _WSGIProxy:
                     length = int(length_text)
                 except ValueError:
                     raise OriginError(f"Invalid Content-Length {length_text!r}")
-                if replay_length(method, headers) is not None:  # can go out again
+                if replayable(method, headers):  # can go out again
                     content = b"".join(_read_input(stream, length))
                 elif length > 0:
                     content = _read_input(stream, length)

@@ -128,22 +128,22 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 REPLAY_LIMIT = 64 * 1024
 
 
-def replay_length(method: str, headers: list[tuple[bytes, bytes]]) -> int | None:
-    """The body length of a request whose body is read whole before it is sent (so it can be
-    sent again): an idempotent method with a ``Content-Length`` of 1 to :data:`REPLAY_LIMIT`
-    bytes and no ``Transfer-Encoding``; else ``None`` (no body, or one that streams)."""
+def replayable(method: str, headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a request's body is read whole before it is sent, so that it can be sent
+    again: an idempotent method with a ``Content-Length`` of 1 to :data:`REPLAY_LIMIT` bytes
+    and no ``Transfer-Encoding`` (no body, or one that streams: ``False``)."""
     if method not in IDEMPOTENT:
-        return None
+        return False
     length = None
     for name, value in headers:
         if name == b"transfer-encoding":
-            return None
+            return False
         if name == b"content-length":
             text = value.strip()
             if not text.isdigit():
-                return None
+                return False
             length = int(text)
-    return length if length is not None and 0 < length <= REPLAY_LIMIT else None
+    return length is not None and 0 < length <= REPLAY_LIMIT
 
 
 def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:

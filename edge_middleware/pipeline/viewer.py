@@ -66,8 +66,6 @@ def _framing_ok(headers: CFHeaders) -> bool:
     entries = headers.get("content-length")
     if entries is None or "transfer-encoding" in headers:
         return True
-    if len(entries) == 1 and entries[0]["value"].isdigit() and entries[0]["value"].isascii():
-        return True  # the common case, no list to split
     values = {v.strip() for e in entries for v in e["value"].split(",")}
     return len(values) == 1 and all(v.isdigit() and v.isascii() for v in values)
 
