@@ -151,7 +151,13 @@ class ScriptedOrigin:
             lm = _first(headers, "last-modified")
             inm = received.header("if-none-match")
             ims = received.header("if-modified-since")
-            if (etag is not None and inm == etag) or (lm is not None and ims == lm):
+            # If-None-Match compares weakly (RFC 9110 §13.1.2): W/"a" matches "a"
+            tag_matches = (
+                inm is not None
+                and etag is not None
+                and inm.removeprefix("W/") == etag.removeprefix("W/")
+            )
+            if tag_matches or (lm is not None and ims == lm):
                 status, body = 304, b""
                 headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
         return _Plan(

@@ -8,8 +8,9 @@ import gzip
 import importlib.util
 from collections.abc import Sequence
 
-from ..config.model import Behavior
+from ..config.model import Behavior, CachePolicy
 from ..core.headers import RawHeaders, raw_get
+from ..core.types import CFHeaders
 
 # brotli is a dependency, imported on the first Brotli compression (not at import time);
 # without it only gzip is offered.
@@ -21,6 +22,7 @@ __all__ = [
     "COMPRESS_MIN_BYTES",
     "choose_coding",
     "compress",
+    "http10_headers",
 ]
 
 #: The content types CloudFront compresses (CloudFront Developer Guide, "Serving compressed
@@ -81,6 +83,19 @@ _STATUSES = frozenset({200, 403, 404})
 #: CloudFront compresses objects of 1,000 to 10,000,000 bytes (caching.md §1.13).
 COMPRESS_MIN_BYTES = 1000
 COMPRESS_MAX_BYTES = 10_000_000
+
+
+def http10_headers(headers: CFHeaders, policy: CachePolicy, http_version: str) -> CFHeaders:
+    """``headers`` as the cache key and the origin see them: an HTTP/1.0 request loses its
+    ``Accept-Encoding`` when the policy normalises it (caching.md §1.5), so the uncompressed
+    copy it gets is not stored under a compressed variant's key."""
+    if (
+        http_version == "1.0"
+        and "accept-encoding" in headers
+        and (policy.enable_accept_encoding_gzip or policy.enable_accept_encoding_brotli)
+    ):
+        return {k: v for k, v in headers.items() if k != "accept-encoding"}
+    return headers
 
 
 def choose_coding(

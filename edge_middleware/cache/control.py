@@ -452,6 +452,27 @@ def not_modified_since(if_modified_since: str | None, last_modified: str | None)
     return since is not None and modified is not None and modified <= since
 
 
+def applicable_range(headers: Mapping[str, list[HeaderEntry]], entry: CacheEntry) -> str | None:
+    """The viewer's ``Range`` as it applies to ``entry``, or ``None``: none was sent, or its
+    ``If-Range`` names another version, so the whole object is the answer (RFC 9110 §13.1.5:
+    a strong entity tag equal to the stored one, or the stored ``Last-Modified`` date; a weak
+    tag never matches)."""
+    wanted = get_first(headers, "range")
+    if wanted is None:
+        return None
+    condition = get_first(headers, "if-range")
+    if condition is None:
+        return wanted
+    condition = condition.strip()
+    if condition.startswith('"'):
+        etag = entry.etag
+        return wanted if etag is not None and etag.strip() == condition else None
+    if condition.startswith("W/"):
+        return None
+    date = http_date(condition)
+    return wanted if date is not None and date == http_date(entry.last_modified) else None
+
+
 def not_modified(headers: Mapping[str, list[HeaderEntry]], entry: CacheEntry) -> bool:
     """Whether the viewer's ``If-None-Match``/``If-Modified-Since`` matches a cached 200."""
     if entry.status != 200:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from .control import (
     ResponseCacheControl,
     StoreDecision,
+    applicable_range,
     decide_storage,
     not_modified,
     not_modified_since,
@@ -38,6 +39,7 @@ __all__ = [
     "ForwardedHeaders",
     "ResponseCacheControl",
     "StoreDecision",
+    "applicable_range",
     "authorization_cache_warning",
     "authorization_cache_warnings",
     "cache_key",

@@ -104,7 +104,9 @@ async def shortcut(
 
 def _hit_key(hit: HitShortcut, scope: Scope, uri: str) -> tuple[str, CFHeaders] | None:
     qs: str = scope.get("query_string", b"").decode("latin-1")
-    return hit.key(scope["method"], scope.get("scheme", "http"), uri, qs, scope["headers"])
+    scheme = scope.get("scheme", "http")
+    hv = scope.get("http_version", "1.1")
+    return hit.key(scope["method"], scheme, uri, qs, scope["headers"], hv)
 
 
 def _prepare(

@@ -96,7 +96,9 @@ class SharedOptions:
         self.storage: Storage = (
             storage
             if storage is not None
-            else MemoryStorage(max_object_bytes=self.config.settings.max_object_bytes, clock=clock)
+            # EdgeSettings.max_object_bytes bounds the body, and the pipeline applies it; the
+            # storage's own max_object_bytes would count the entry's bookkeeping too
+            else MemoryStorage(clock=clock)
         )
         #: this distribution's namespace in a shared cache (issue 16, item 4)
         self.distribution_identity = distribution_identity(self.config, app)

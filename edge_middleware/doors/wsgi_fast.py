@@ -97,7 +97,8 @@ def _hit_key(hit: HitShortcut, environ: dict[str, Any], uri: str) -> tuple[str, 
     method: str = environ["REQUEST_METHOD"].upper()
     qs: str = environ.get("QUERY_STRING", "")
     scheme = environ.get("wsgi.url_scheme", "http")
-    return hit.key(method, scheme, uri, qs, _viewer_pairs(environ))
+    hv = environ.get("SERVER_PROTOCOL", "HTTP/1.1").rpartition("/")[2] or "1.1"
+    return hit.key(method, scheme, uri, qs, _viewer_pairs(environ), hv)
 
 
 def _fetch(

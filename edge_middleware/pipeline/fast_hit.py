@@ -20,6 +20,7 @@ from ..cache.entry import CacheEntry
 from ..cache.forwarding import _forward_plan
 from ..cache.ranges import byte_range_response
 from ..cache.rules import (
+    applicable_range,
     cache_key,
     cookies_forwarded,
     filter_vary,
@@ -31,7 +32,6 @@ from ..core.convert import reason_phrase
 from ..core.headers import (
     CLOUDFRONT_ADDED,
     RawHeaders,
-    get_first,
     is_disallowed,
     with_length,
     without,
@@ -49,8 +49,8 @@ __all__ = ["HitAnswer", "HitShortcut", "hit_shortcut_for"]
 
 #: request headers that mean a body (the pipeline reads it, or answers 403)
 _BODY = frozenset({b"transfer-encoding", b"content-length"})
-#: request headers a hit answers with a 304 or a byte range
-_CONDITIONS = frozenset({b"range", b"if-none-match", b"if-modified-since"})
+#: request headers a hit answers with a 304 or a byte range (``If-Range`` says which)
+_CONDITIONS = frozenset({b"range", b"if-range", b"if-none-match", b"if-modified-since"})
 _HIT = b"Hit from cloudfront"
 _ERROR = b"Error from cloudfront"
 #: requests this short (uri, query string and keyed headers) have their cache key remembered,
@@ -83,7 +83,10 @@ class HitShortcut:
         plan = _forward_plan(policy, behavior.origin_request_policy)
         if plan.cookies_any or policy.cookies != "none":
             names.add("cookie")
-        if policy.enable_accept_encoding_gzip or policy.enable_accept_encoding_brotli:
+        self.normalizes_ae = (
+            policy.enable_accept_encoding_gzip or policy.enable_accept_encoding_brotli
+        )
+        if self.normalizes_ae:
             names.add("accept-encoding")
         names.add("host")
         #: the viewer headers the key (or the key's host) reads, by raw lower-case name
@@ -105,12 +108,20 @@ class HitShortcut:
         self._rendered: dict[str, tuple[CacheEntry, RawHeaders]] = {}
 
     def key(
-        self, method: str, scheme: str, uri: str, qs: str, viewer: Iterable[tuple[bytes, bytes]]
+        self,
+        method: str,
+        scheme: str,
+        uri: str,
+        qs: str,
+        viewer: Iterable[tuple[bytes, bytes]],
+        http_version: str = "1.1",
     ) -> tuple[str, CFHeaders] | None:
         """The cache key of a plain request and its ``Range``/conditional headers (a small
         CloudFront header map), or ``None``: take the full pipeline."""
         if method not in ("GET", "HEAD") or (method == "HEAD" and not self.head_ok):
             return None
+        if http_version == "1.0" and self.normalizes_ae:
+            return None  # its Accept-Encoding is not keyed (cache.compression.http10_headers)
         if not (self.protocol_ok or scheme == "https"):
             return None
         if len(uri) + len(qs) + 1 > MAX_URI_LENGTH:
@@ -159,7 +170,8 @@ class HitShortcut:
         """A fresh object the short way may serve (the pipeline's lookup would serve it)."""
         if entry is None or self.p.clock() >= entry.fresh_until:
             return False
-        return stored_response_serves(entry.status, entry.headers, get_first(conditions, "range"))
+        ranged = applicable_range(conditions, entry)
+        return stored_response_serves(entry.status, entry.headers, ranged)
 
     def answer(
         self, entry: CacheEntry, conditions: CFHeaders, rid: bytes, http_version: str, method: str
@@ -173,7 +185,7 @@ class HitShortcut:
             if self.conditionals and not_modified(conditions, entry):
                 status, body = 304, b""
                 out = [(k, v) for k, v in out if k.lower() != b"content-length"]
-            elif status == 200 and (ranged := get_first(conditions, "range")) is not None:
+            elif status == 200 and (ranged := applicable_range(conditions, entry)) is not None:
                 status, body, out = byte_range_response(ranged, body, out)
         if status >= 400:
             custom = p.config.error_response_for(status)

@@ -4,7 +4,7 @@ origin-response, and what gets stored (caching.md §1.1 steps 5-7, lambda-edge.m
 from __future__ import annotations
 
 from ..cache.budget import bytes_to_buffer
-from ..cache.compression import COMPRESS_MAX_BYTES, choose_coding
+from ..cache.compression import COMPRESS_MAX_BYTES, choose_coding, http10_headers
 from ..cache.entry import CacheEntry
 from ..cache.rules import StoreDecision, decide_storage, forwarded_to_origin
 from ..cache.rules import normalize_accept_encoding as _accept_encoding
@@ -168,7 +168,10 @@ def _revalidated(p: PipelineBase, f: Flow, stale: CacheEntry, fresh: RawHeaders)
     refreshed = _entry(p, f, stale.status, stale.reason, merged, stale.body, decision)
     if p.settings.age_after_refresh == "keep":
         refreshed = refreshed.with_changes(stored_at=stale.stored_at)
-    yield Store(refreshed)
+    if not decision.store:  # a 304 saying no-store (MinTTL 0): served once, the copy dropped
+        yield Store(refreshed.with_changes(retain_until=f.now))
+    else:
+        yield Store(refreshed)
     if f.quiet:
         return None
     f.entry, f.label, f.contacted = refreshed, "RefreshHit", True
@@ -295,8 +298,13 @@ def store(p: PipelineBase, f: Flow) -> Step:
 def build_origin_request(p: PipelineBase, f: Flow, origin: Origin) -> CFRequest:
     """The request CloudFront sends to the origin (lambda-edge.md §1.3, caching.md §1.5)."""
     s, behavior, req, viewer, stale = p.settings, f.behavior, f.req, f.viewer, f.stale
+    sent = http10_headers(req["headers"], behavior.cache, viewer.http_version)
     qs, headers = forwarded_to_origin(
-        req, behavior.cache, behavior.origin_request_policy, s, cacheable=bool(f.key)
+        req if sent is req["headers"] else {**req, "headers": sent},
+        behavior.cache,
+        behavior.origin_request_policy,
+        s,
+        cacheable=bool(f.key),
     )
     orp = behavior.origin_request_policy
     if s.origin_event_querystring == "all-only" and not (
@@ -372,9 +380,17 @@ def _stale_ok(entry: CacheEntry, now: float) -> bool:
 
 
 def _merge_304(stored: tuple[tuple[bytes, bytes], ...], fresh: RawHeaders) -> RawHeaders:
-    """RFC 9111 §4.3.4: headers in the 304 replace the stored ones of the same name."""
+    """RFC 9111 §4.3.4: headers in the 304 replace the stored ones of the same name. The
+    stored ``Age`` goes in any case: it was the first answer's age, and the refreshed copy's
+    is the 304's (none: 0), so the new TTL is not cut by it again (§4.2.3). The origin's
+    strong ``ETag`` does not replace the weak one the edge gave a body it compressed (the
+    body stays compressed, caching.md §1.7)."""
     fresh = without(fresh, *HOP_BY_HOP, b"content-length")
     names = {k.lower() for k, _ in fresh}
+    weak = raw_get(stored, b"etag")
+    if weak is not None and weak.startswith(b"W/") and raw_get(fresh, b"etag") == weak[2:]:
+        fresh = [(k, weak if k.lower() == b"etag" else v) for k, v in fresh]
+    names.add(b"age")
     return [(k, v) for k, v in stored if k.lower() not in names] + fresh
 
 

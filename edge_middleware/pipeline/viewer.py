@@ -3,9 +3,11 @@ serving a cached object (caching.md §1.1 steps 1-4, lambda-edge.md §4)."""
 
 from __future__ import annotations
 
+from ..cache.compression import http10_headers
 from ..cache.entry import CacheEntry
 from ..cache.ranges import byte_range_response
 from ..cache.rules import (
+    applicable_range,
     cache_key,
     collapsible,
     cookies_forwarded,
@@ -163,12 +165,13 @@ def lookup(p: PipelineBase, f: Flow) -> Step:
     # CloudFront-* headers are added after viewer-request and overwrite what the viewer sent,
     # so the key uses CloudFront's values, never the viewer's (lambda-edge.md §3.1).
     added = cloudfront_headers(behavior, f.viewer, s)
+    headers = http10_headers(req["headers"], policy, f.viewer.http_version)
     f.key = cache_key(
         method=f.method,
         host=p._key_host(req["headers"]),
         uri=req["uri"],
         querystring=req["querystring"],
-        headers={**req["headers"], **added} if added else req["headers"],
+        headers={**headers, **added} if added else headers,
         policy=policy,
         settings=s,
     )
@@ -179,8 +182,9 @@ def lookup(p: PipelineBase, f: Flow) -> Step:
         entry = yield Lookup(f.key)
     if entry is not None and f.method == "HEAD" and not s.head_from_get:
         entry = None
-    rng = get_first(req["headers"], "range")
-    if entry is not None and not stored_response_serves(entry.status, entry.headers, rng):
+    if entry is not None and not stored_response_serves(
+        entry.status, entry.headers, applicable_range(req["headers"], entry)
+    ):
         entry = None  # a stored 206 answers only a Range for its own bytes (caching.md §1.14)
     if entry is not None:
         now = p.clock()
@@ -200,7 +204,9 @@ def lookup(p: PipelineBase, f: Flow) -> Step:
             if (
                 entry is not None
                 and p.clock() < entry.fresh_until
-                and stored_response_serves(entry.status, entry.headers, rng)
+                and stored_response_serves(
+                    entry.status, entry.headers, applicable_range(req["headers"], entry)
+                )
             ):
                 return _serve(f, entry, "Hit")
     return State.ORIGIN_REQUEST
@@ -243,7 +249,7 @@ def hit(p: PipelineBase, f: Flow) -> Step:
     ):
         status, body = 304, b""
         headers = without(headers, b"content-length")
-    elif entry.status == 200 and (ranged := get_first(req["headers"], "range")) is not None:
+    elif entry.status == 200 and (ranged := applicable_range(req["headers"], entry)) is not None:
         status, body, headers = byte_range_response(ranged, entry.body, headers)
     reason = entry.reason if status == entry.status else reason_phrase(status)
     f.answer = Answer(

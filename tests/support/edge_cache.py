@@ -108,6 +108,7 @@ class Edge:
         self._stack = ExitStack()
         self._client: Any = None
         self._sent = b""
+        self._http_version = "1.1"
 
     def clock(self) -> float:
         return self.now[0]
@@ -152,15 +153,24 @@ class Edge:
         path: str,
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
+        *,
+        http_version: str = "1.1",
     ) -> Resp:
         self._sent = b""
+        self._http_version = http_version
         if self.door == "asgi":
             client = self._asgi_client()
             client.cookies.clear()
             r = client.request(method, path, headers=dict(headers or {}), content=body)
             return Resp(r.status_code, list(r.headers.multi_items()), self._sent)
         client = self._wsgi_client()
-        w = client.open(path, method=method, headers=dict(headers or {}), data=body)
+        w = client.open(
+            path,
+            method=method,
+            headers=dict(headers or {}),
+            data=body,
+            environ_overrides={"SERVER_PROTOCOL": f"HTTP/{http_version}"},
+        )
         return Resp(w.status_code, list(w.headers.items()), self._sent)
 
     def _asgi_client(self) -> TestClient:
@@ -172,6 +182,7 @@ class Edge:
                     await mw(scope, receive, send)
                     return
                 chunks: list[bytes] = []
+                scope = {**scope, "http_version": self._http_version}
 
                 async def capture(message: Any) -> None:
                     if message["type"] == "http.response.body":
