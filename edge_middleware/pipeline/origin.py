@@ -205,6 +205,7 @@ def origin_response(p: PipelineBase, f: Flow) -> Step:
             "statusDescription": a.reason,
             "headers": headers_from_raw(shown),
         }
+        length = raw_get(a.headers, b"content-length")
         res = yield from p.response_trigger("origin-response", trig, f, oreq, response)
         if isinstance(res, CloudFrontError):
             return (yield from fail(p, f, res))
@@ -214,6 +215,12 @@ def origin_response(p: PipelineBase, f: Flow) -> Step:
         if res.body is not None:
             a.body, a.stream_rest = res.body, False
             a.headers = with_length(a.headers, a.body)
+        elif raw_get(a.headers, b"content-length") != length:
+            # CloudFront frames the body it has: a length the function wrote over it never
+            # reaches the viewer or the cache (the origin's, or none)
+            a.headers = without(a.headers, b"content-length")
+            if length is not None:
+                a.headers.append((b"Content-Length", length))
     else:
         f.steps.append(TraceStep("origin-response", False, skipped_because="no function"))
     if f.method == "HEAD":
@@ -330,6 +337,9 @@ def build_origin_request(p: PipelineBase, f: Flow, origin: Origin) -> CFRequest:
     if "user-agent" not in out:
         out["user-agent"] = [{"key": "User-Agent", "value": "Amazon CloudFront"}]
     out.update(cloudfront_headers(behavior, viewer, s))
+    if f.send_body is not None and (length := out.get("content-length")):
+        # viewer-request replaced the body: the length the origin gets (lambda-edge.md §1.3)
+        out["content-length"] = [{"key": length[0]["key"], "value": str(len(f.send_body))}]
     if stale is not None and not stale.no_conditional:
         if stale.etag:
             out["if-none-match"] = [{"key": "If-None-Match", "value": stale.etag}]

@@ -32,6 +32,10 @@ __all__ = ["custom_page", "fail", "generated", "viewer_response"]
 
 logger = logging.getLogger("edge_middleware.pipeline")
 
+#: what the viewer-response event does not show of the answer: hop-by-hop headers, and the
+#: origin's own Via, X-Cache and X-Amz-Cf-* (CloudFront's replace them)
+_NOT_SHOWN = HOP_BY_HOP | CLOUDFRONT_ADDED
+
 
 def generated(p: PipelineBase, f: Flow, res: ResponseResult) -> Outcome:
     """A viewer-request answer: straight back, never cached, no viewer-response."""
@@ -119,7 +123,8 @@ def _viewer_response_trigger(p: PipelineBase, f: Flow, trig: Trigger, a: Answer)
     """Run viewer-response on the answer and apply its result to ``a``; returns the failure
     outcome when the function failed, else ``None``."""
     shown, hidden = split_disallowed(a.headers)
-    kept = [(k, v) for k, v in shown if k.lower() not in HOP_BY_HOP]
+    # the headers about to be sent (lambda-edge.md §1.7): CloudFront's Via, not the origin's
+    kept = [(k, v) for k, v in shown if k.lower() not in _NOT_SHOWN]
     shown = [*kept, (b"Via", p._via(f.hv))]
     response: CFResponse = {
         "status": str(a.status),
