@@ -166,9 +166,17 @@ def _add_index(send: Send) -> None:
     assert send("/site.css").seen()["path"] == "/site.css"
 
 
+def _function_generated(r: Any) -> None:
+    """How CloudFront marks a CloudFront Function's answer (lambda-edge.md §8)."""
+    assert r.get("x-cache") == "FunctionGeneratedResponse from cloudfront"
+    assert r.get("cloudfront-functions") == "generated-by-CloudFront-Functions"
+    assert r.get("server") == "CloudFront"
+
+
 def _redirect_by_country(send: Send) -> None:
     r = send("/", headers=[("CloudFront-Viewer-Country", "DE")])
     assert (r.status, r.get("location")) == (302, "https://testserver/de/index.html")
+    _function_generated(r)
     assert send("/", headers=[("CloudFront-Viewer-Country", "FR")]).status == 200
 
 
@@ -192,6 +200,7 @@ def _true_client_ip(send: Send) -> None:
 def _kvs_redirect(send: Send) -> None:
     r = send("/old-page")
     assert (r.status, r.get("location")) == (302, "/new-page")
+    _function_generated(r)
     assert send("/other").seen()["path"] == "/other"
 
 

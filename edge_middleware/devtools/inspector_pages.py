@@ -61,7 +61,7 @@ def _result_class(cache_result: str, status: int) -> str:
         return "error"
     if status >= 500 or cache_result == "Error":
         return "error"
-    if cache_result in ("LambdaGeneratedResponse", "Redirect"):
+    if cache_result in ("LambdaGeneratedResponse", "FunctionGeneratedResponse", "Redirect"):
         return "generated"
     return "miss"
 

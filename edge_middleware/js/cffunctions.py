@@ -224,6 +224,10 @@ class CloudFrontFunction:
     #: It stops itself at its deadline (the worker is killed), so the pipeline may call it
     #: without a watchdog thread (read by handlers.HandlerRunner)
     keeps_own_deadline = True
+    #: how CloudFront marks an answer it generated (lambda-edge.md §8; read by
+    #: pipeline.respond.generated)
+    generated_result_type = "FunctionGeneratedResponse"
+    generated_headers = ((b"Cloudfront-Functions", b"generated-by-CloudFront-Functions"),)
 
     @property
     def source_files(self) -> tuple[Path, ...]:
