@@ -38,6 +38,7 @@ __all__ = [
     "http_key",
     "is_disallowed",
     "origin_environ",
+    "origin_query",
     "origin_raw_path",
     "origin_request_uri",
     "origin_scope",
@@ -82,6 +83,27 @@ def origin_request_uri(uri: str, query_string: str) -> str:
     (:func:`_target_text`) and the environ's ``QUERY_STRING`` after a ``?`` when there is one."""
     target = _target_text(uri)
     return f"{target}?{query_string}" if query_string else target
+
+
+_ASCII_TEXT = "".join(chr(b) for b in range(128))
+
+
+def origin_query(query: str, viewer: str) -> str:
+    """The query string the origin receives for the request's ``query``, as the latin-1 text
+    of its bytes (``viewer``: the viewer's own query string, so read).
+
+    A parameter (``&``-separated) the viewer sent goes out as the bytes it came as, as the
+    headers do (lambda-edge.md §1.4). A function's text goes out as UTF-8, its characters
+    outside ASCII percent-encoded (§3.2 recommends it; an ASGI ``query_string`` is
+    percent-encoded bytes); the rest stays as written (``%2B``, ``+``, ``=``), so ASGI,
+    WSGI and URL origins all receive ``q=caf%C3%A9`` for ``q=café`` (docs/events.md)."""
+    if query.isascii() or query == viewer:
+        return query
+    sent = set(viewer.split("&"))
+    return "&".join(
+        part if part.isascii() or part in sent else quote(part, safe=_ASCII_TEXT)
+        for part in query.split("&")
+    )
 
 
 #: Each status code's reason phrase (http.HTTPStatus), looked up without an enum call.
@@ -255,7 +277,9 @@ def origin_scope(
     new = dict(scope)
     new["path"] = unquote(uri)
     new["raw_path"] = raw_path
-    new["query_string"] = encode_value(request["querystring"])
+    viewer_query: bytes = scope.get("query_string", b"")
+    query = origin_query(request["querystring"], viewer_query.decode("latin-1"))
+    new["query_string"] = query.encode("latin-1")
     # ASGI requires lower-case header names in a scope (CloudFront's ``key`` keeps the case
     # the viewer or handler gave; Starlette's ``Headers`` only finds lower-case names).
     raw = [(name.lower(), value) for name, value in headers_to_raw(request["headers"]) + extra]
@@ -331,7 +355,8 @@ def http_key(name: str) -> str:
 
 
 def _wire_text(value: str) -> str:
-    """A header value as WSGI carries it: its wire bytes (:func:`encode_value`) as latin-1."""
+    """A header value as WSGI carries it (PEP 3333): its wire bytes (:func:`encode_value`:
+    UTF-8 for a function's text, else the bytes it came as) read as latin-1."""
     return value if value.isascii() else encode_value(value).decode("latin-1")
 
 
@@ -359,9 +384,8 @@ def origin_environ(
         path = path[len(script) :]
     else:
         new["SCRIPT_NAME"] = ""
-    qs = request["querystring"]
     new["PATH_INFO"] = path
-    new["QUERY_STRING"] = encode_value(qs).decode("latin-1")
+    new["QUERY_STRING"] = origin_query(request["querystring"], environ.get("QUERY_STRING", ""))
     new["REQUEST_URI"] = new["RAW_URI"] = origin_request_uri(uri, new["QUERY_STRING"])
     new["REQUEST_METHOD"] = request["method"]
     for lower, entries in request["headers"].items():

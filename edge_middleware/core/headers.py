@@ -3,7 +3,9 @@
 Raw headers are ``list[tuple[bytes, bytes]]`` as in ASGI. Repeated headers (two ``Set-Cookie``,
 two ``Cookie`` lines) are never collapsed in either direction (spec lambda-edge.md §1.4).
 CloudFront hands values to functions as text, reading the bytes as ISO-8859-1 (§1.4); values a
-function did not change go back out as received, changed values go out as UTF-8.
+function did not change go back out as received, changed values go out as UTF-8. Validation
+tells the two apart (it alone sees what a function was given): a value outside ASCII that a
+function wrote becomes a :class:`FunctionText`, and :func:`encode_value` sends it as UTF-8.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ __all__ = [
     "NAME_MEMO_COUNT",
     "NAME_MEMO_LENGTH",
     "VALUE_CONTROLS",
+    "FunctionText",
     "RawHeaders",
     "capitalize",
     "encode_value",
@@ -207,16 +210,28 @@ def headers_from_pairs(pairs: Iterable[tuple[str, str]]) -> CFHeaders:
     return out
 
 
-def encode_value(value: str) -> bytes:
-    """A header value as it goes on the wire.
+class FunctionText(str):
+    """A header value a function set or changed, outside ASCII: it goes on the wire as UTF-8
+    (lambda-edge.md §1.4, "changed values go as UTF-8"). Every other value in a header map is
+    the ISO-8859-1 reading of the bytes it came as, and goes back out as those bytes.
 
-    Values that came in as ISO-8859-1 bytes round-trip unchanged; text that cannot be
-    ISO-8859-1 (a handler wrote it) goes out as UTF-8, as CloudFront sends changed values.
-    """
-    try:
-        return value.encode("latin-1")
-    except UnicodeEncodeError:
-        return value.encode("utf-8")
+    Only validation makes them (``core.validation_headers``), for the values a function's
+    result does not share with the event it was given. It is a ``str`` in every other way: a
+    later function sees the text the earlier one wrote."""
+
+    __slots__ = ()
+
+
+def encode_value(value: str) -> bytes:
+    """A header value as it goes on the wire: a :class:`FunctionText` as UTF-8; any other
+    value as the ISO-8859-1 bytes it was read from (so it round-trips unchanged), or as UTF-8
+    when it holds a character ISO-8859-1 has not (text no wire gave: configuration)."""
+    if type(value) is not FunctionText:
+        try:
+            return value.encode("latin-1")
+        except UnicodeEncodeError:
+            pass
+    return value.encode("utf-8")
 
 
 def headers_to_raw(headers: Mapping[str, list[HeaderEntry]]) -> RawHeaders:

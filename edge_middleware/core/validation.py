@@ -22,7 +22,7 @@ from ..config.settings import EdgeSettings
 from ..exceptions import LambdaValidationError, OriginError
 from .convert import reason_phrase
 from .copies import TRACE_STRING_LIMIT, _copy_origin, copy_request, copy_response, shrink_for_trace
-from .headers import DISALLOWED_HEADERS, RawHeaders, raw_header_problem
+from .headers import DISALLOWED_HEADERS, FunctionText, RawHeaders, raw_header_problem
 from .limits import MAX_URI_LENGTH, REQUEST_BODY_LIMITS
 from .types import CFBody, CFHeaders, CFRequest, CFResponse, EventType
 from .validation_headers import (
@@ -45,6 +45,7 @@ from .validation_headers import (
     READ_ONLY_HEADERS,
     SURROGATE_BODY,
     _check_headers,
+    _drop_hop_by_hop,
     _fail,
     _get,
     _header_map,
@@ -129,7 +130,9 @@ def _json_object(result: object) -> dict[str, Any]:
     return data
 
 
-_SCALARS = frozenset({str, int, bool, type(None)})
+# (a FunctionText is a str that JSON would give back as a plain one; kept, it tells validation
+# the value is a function's text without a comparison)
+_SCALARS = frozenset({str, FunctionText, int, bool, type(None)})
 
 
 def plain_copy(result: object, depth: int = 0) -> dict[str, Any] | None:
@@ -233,6 +236,7 @@ def _request(
         "request.headers",
         settings,
         before["headers"],
+        mark=True,
     )
     for key, original in (("clientIp", before["clientIp"]), ("method", before["method"])):
         if f[key] != original:
@@ -390,8 +394,9 @@ def _response(
     hpath = "response.headers"
     old = {} if before is None else before["headers"]
     given = data.get("headers", {}) if before is None else _get(data, "headers", dict, hpath)
-    headers = _header_map(given, hpath, settings, None if before is None else old)
+    headers = _header_map(given, hpath, settings, None if before is None else old, mark=True)
     _check_headers(event_type, old, headers, hpath, settings, before is not None)
+    _drop_hop_by_hop(headers, old)
     body = data.get("body", _MISSING)
     if event_type == "viewer-response" and body is not _MISSING:
         if settings.viewer_response_body == "error":

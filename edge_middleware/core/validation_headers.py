@@ -9,7 +9,7 @@ from typing import Any
 
 from ..config.settings import EdgeSettings
 from ..exceptions import LambdaValidationError
-from .headers import VALUE_CONTROLS, capitalize, is_disallowed, memo_keeps
+from .headers import HOP_BY_HOP, VALUE_CONTROLS, FunctionText, capitalize, is_disallowed, memo_keeps
 from .types import CFHeaders, EventType, HeaderEntry
 
 __all__ = [
@@ -72,7 +72,11 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # the header on the wire); lone surrogates cannot be encoded at all.
 _BAD_VALUE_CHAR = re.compile(f"[{VALUE_CONTROLS}\ud800-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_BAD_URI_CHAR = re.compile("[\x00-\x20\x7f\ud800-\udfff]")
+# A uri is a path only (§1.3): "?" would start a query inside it and "#" a fragment, which
+# in-process and URL origins then read differently; CloudFront: "invalid uri format" (§3.5).
+_BAD_URI_CHAR = re.compile("[\x00-\x20\x7f?#\ud800-\udfff]")
+#: what an origin ``path`` may not hold (as a uri before, "?" and "#" not judged there)
+_BAD_PATH_CHAR = re.compile("[\x00-\x20\x7f\ud800-\udfff]")
 _BAD_QUERY_CHAR = re.compile("[\x00-\x20\x7f#\ud800-\udfff]")
 _BAD_REASON_CHAR = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 _STATUS = re.compile(r"[0-9]{1,10}")
@@ -121,19 +125,35 @@ def _token(name: str) -> bool:
 
 
 def _header_map(
-    value: Any, path: str, settings: EdgeSettings, known: CFHeaders | None = None
+    value: Any,
+    path: str,
+    settings: EdgeSettings,
+    known: CFHeaders | None = None,
+    *,
+    mark: bool = False,
 ) -> CFHeaders:
     """A handler's header map checked and normalised (§1.4, decisions.md #2, #3).
 
     ``known`` is the map the handler was given (already normalised): a header whose entries
     are equal to it there is taken as it is, after the one check its values still need (a
-    handler adding a few headers to a response pays for those, not for every header)."""
+    handler adding a few headers to a response pays for those, not for every header).
+    ``mark``: the function's own values are marked (:func:`_mark_function_text`)."""
     if not isinstance(value, dict):
         raise _fail(f"The field {path} must be an object.", path)
     if known is not None:
         done = _unchanged_headers(value, known)
         if done is not None:
-            return done
+            if mark and not done[1]:
+                _mark_function_text(done[0], known)
+            return done[0]
+    out = _checked_headers(value, path, settings)
+    if mark:
+        _mark_function_text(out, known)
+    return out
+
+
+def _checked_headers(value: dict[Any, Any], path: str, settings: EdgeSettings) -> CFHeaders:
+    """:func:`_header_map`'s full check: each name, entry, key and value."""
     title = settings.key_capitalization == "title"
     by_entry_key = settings.header_identity == "entry-key"
     out: CFHeaders = {}
@@ -176,11 +196,12 @@ def _header_map(
     return out
 
 
-def _unchanged_headers(value: dict[str, Any], known: CFHeaders) -> CFHeaders | None:
+def _unchanged_headers(value: dict[str, Any], known: CFHeaders) -> tuple[CFHeaders, bool] | None:
     """``value`` normalised when every header is either equal to ``known``'s (taken as it
     is: fresh JSON lists, normalised when ``known`` was) or new and plain (a token name,
-    entries of a token ``key`` equal to the name but for case, and a ``value``); ``None``
-    when anything needs the full check (which then names the problem)."""
+    entries of a token ``key`` equal to the name but for case, and a ``value``), and whether
+    all its values are ASCII; ``None`` when anything needs the full check (which then names
+    the problem)."""
     out: CFHeaders = {}
     values: list[str] = []
     for name, entries in value.items():
@@ -194,20 +215,29 @@ def _unchanged_headers(value: dict[str, Any], known: CFHeaders) -> CFHeaders | N
         for entry in entries:
             key = entry.get("key") if type(entry) is dict else None
             val = entry.get("value") if type(entry) is dict else None
-            if not (type(key) is str and type(val) is str and len(entry) == 2):
+            # (a value may be a FunctionText: a later function returns an earlier one's text)
+            if not (type(key) is str and isinstance(val, str) and len(entry) == 2):
                 return None
             if key.lower() != name or not _token(key):
                 return None
             values.append(val)
         out[name] = entries
-    if _BAD_VALUE_CHAR.search("\t".join(values)):
+    joined = "\t".join(values)
+    if _BAD_VALUE_CHAR.search(joined):
         return None
-    return out
+    return out, joined.isascii()
 
 
 def _hpath(path: str, name: str) -> str:
     """The field path of header ``name`` in an error (built only when there is an error)."""
     return f'{path}["{name.lower()}"]'
+
+
+#: Hop-by-hop header names (RFC 9110 §7.6.1): PEP 3333 forbids them in an app's response and
+#: CloudFront frames the viewer's response itself (§5.2), so none from a function goes on.
+_HOP_BY_HOP_NAMES = frozenset(name.decode("ascii") for name in HOP_BY_HOP)
+#: The read-only names judged in a generated response (see :func:`_check_headers`).
+_GENERATED_READ_ONLY = frozenset({"transfer-encoding"})
 
 
 def _check_headers(
@@ -218,7 +248,12 @@ def _check_headers(
     settings: EdgeSettings,
     read_only: bool,
 ) -> None:
-    """Disallowed, read-only and CloudFront-Viewer-Country rules (§3.1); may restore deletions."""
+    """Disallowed, read-only and CloudFront-Viewer-Country rules (§3.1); may restore deletions.
+
+    ``read_only`` False: a generated response (no ``before``: each header is an add). §2.3 has
+    §3.1 apply to it, and of the event's read-only names ``Transfer-Encoding`` is judged (it
+    would reframe a body CloudFront frames itself); a ``Content-Length`` there is replaced by
+    the body's length, as before."""
     for name in after:
         if name not in before and is_disallowed_header(name):
             raise LambdaValidationError(BLACKLISTED, field=f'{path}["{name}"]')
@@ -226,9 +261,10 @@ def _check_headers(
     if event_type == "viewer-request" and country in after and not before.get(country):
         reason = "The function tried to add CloudFront-Viewer-Country in viewer-request."
         raise _fail(reason, f'{path}["cloudfront-viewer-country"]')
+    names = read_only_headers(event_type, settings)
     if not read_only:
-        return
-    for name in read_only_headers(event_type, settings):
+        names = names & _GENERATED_READ_ONLY
+    for name in names:
         old, new = before.get(name), after.get(name)
         if new is None:
             if old:
@@ -237,3 +273,31 @@ def _check_headers(
                 after[name] = [entry.copy() for entry in old]
         elif not old or [e["value"] for e in old] != [e["value"] for e in new]:
             raise LambdaValidationError(READ_ONLY, field=f'{path}["{name}"]')
+
+
+def _drop_hop_by_hop(after: CFHeaders, before: CFHeaders) -> None:
+    """Remove the hop-by-hop headers a function added to a response that no rule rejected
+    (``TE``; ``Transfer-Encoding`` where the read-only list in use has not got it): they
+    never reach the viewer (§1.7, §5.2). The others are disallowed: a 502 already."""
+    for name in _HOP_BY_HOP_NAMES.intersection(after):
+        if name not in before:
+            del after[name]
+
+
+def _mark_function_text(after: CFHeaders, known: CFHeaders | None) -> None:
+    """§1.4: a value a function changed goes on the wire as UTF-8, one it did not as the bytes
+    it came as. A value outside ASCII that is not among ``known``'s values of the same name
+    (the map the function was given) becomes a :class:`FunctionText`; an equal one takes
+    ``known``'s own object back, which says how it came in (a later function's result may
+    hold an earlier function's text). ``after`` must not share entries with a handler."""
+    for name, entries in after.items():
+        old = known.get(name) if known else None
+        for entry in entries:
+            value = entry["value"]
+            if value.isascii() or type(value) is FunctionText:
+                continue
+            same = [e["value"] for e in old if e["value"] == value] if old else None
+            if not same:
+                entry["value"] = FunctionText(value)
+            elif same[0] is not value:
+                entry["value"] = same[0]

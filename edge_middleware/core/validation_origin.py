@@ -13,11 +13,12 @@ from ..config.settings import EdgeSettings
 from ..exceptions import LambdaValidationError
 from .types import CFHeaders, CFOrigin
 from .validation_headers import (
-    _BAD_URI_CHAR,
+    _BAD_PATH_CHAR,
     BLACKLISTED,
     _fail,
     _get,
     _header_map,
+    _mark_function_text,
     _names,
     is_disallowed_header,
 )
@@ -53,7 +54,7 @@ def _origin_path(value: str) -> bool:
         value.startswith("/")
         and not value.endswith("/")
         and len(value) <= 255
-        and not _BAD_URI_CHAR.search(value)
+        and not _BAD_PATH_CHAR.search(value)
     )
 
 
@@ -104,7 +105,9 @@ def _origin(
     merged.update(_ORIGIN_DEFAULTS[kind] if old is None else old)
     merged.update(_get(value, kind, dict, path))
     hpath = path + ".customHeaders"
-    out: dict[str, Any] = {"customHeaders": _custom_headers(merged, hpath, req_headers, settings)}
+    headers = _custom_headers(merged, hpath, req_headers, settings)
+    _mark_function_text(headers, None if old is None else old.get("customHeaders"))
+    out: dict[str, Any] = {"customHeaders": headers}
     for key, typ, check, expected in _ORIGIN_FIELDS[kind]:
         field_value = _get(merged, key, typ, f"{path}.{key}")
         if not check(field_value):
