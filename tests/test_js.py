@@ -313,6 +313,30 @@ def test_cloudfront_function_inline_code_and_console_captured() -> None:
         fn.close()
 
 
+@pytest.mark.parametrize(
+    ("body", "sent"),
+    [
+        pytest.param("'replaced'", b"replaced", id="string"),
+        pytest.param("{encoding: 'text', data: 'replaced'}", b"replaced", id="text"),
+        pytest.param("{encoding: 'base64', data: 'AAEC'}", b"\x00\x01\x02", id="base64"),
+    ],
+)
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_cloudfront_function_viewer_response_sets_the_body(
+    door: Callable[[EdgeConfig], Send], runtime: str, body: str, sent: bytes
+) -> None:
+    """lambda-edge.md §8: a CloudFront Function's viewer-response may set ``body`` (a
+    Lambda@Edge one gets the 502 of decisions.md #10)."""
+    code = f"function handler(event) {{ var r = event.response; r.body = {body}; return r; }}"
+    fn = CloudFrontFunction(code, code=True, name="body", runtime=runtime)  # type: ignore[arg-type]
+    try:
+        r = door(EdgeConfig(default=Behavior(viewer_response=fn, cache=NO_CACHE)))("/page")
+        assert (r.status, r.body, r.get("content-length")) == (200, sent, str(len(sent)))
+        assert r.get("x-cache") == "Miss from cloudfront"
+    finally:
+        fn.close()
+
+
 #: every global name the engines use while loading or calling a function, past or present
 _ENGINE_GLOBALS = [
     *("__edge_invoke", "__edge_state", "__edge_origin", "__edge_take_origin", "__edge_logs"),

@@ -228,6 +228,8 @@ class CloudFrontFunction:
     #: pipeline.respond.generated)
     generated_result_type = "FunctionGeneratedResponse"
     generated_headers = ((b"Cloudfront-Functions", b"generated-by-CloudFront-Functions"),)
+    #: viewer-response may set the body (lambda-edge.md §8; read by pipeline.base)
+    sets_viewer_response_body = True
 
     @property
     def source_files(self) -> tuple[Path, ...]:

@@ -8,6 +8,7 @@ import base64
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from ..cache.budget import BufferBudget
@@ -73,6 +74,9 @@ class PipelineBase:
         self._via_host = f"{via_id(config.distribution_id)}.cloudfront.net (CloudFront)"
         self._vias: dict[str, bytes] = {}
         self._pop = self.settings.pop.encode()
+        #: the settings a function that may set a viewer-response body is judged by
+        #: (CloudFront Functions may, lambda-edge.md §8; Lambda@Edge: decisions.md #10)
+        self._viewer_body_allowed = replace(self.settings, viewer_response_body="allow")
         self._origin_objects: dict[tuple[str, str], CFOrigin] = {}
         defined = len(config.origins) > 1 or config.origins[0].id != "default"
         #: EdgeSettings.origin_host: the viewer's Host goes to the origin (then it is keyed).
@@ -325,7 +329,10 @@ class PipelineBase:
         )
         if isinstance(result, CloudFrontError):
             return result
+        settings = self.settings
+        if getattr(self.runners[id(trig)].func, "sets_viewer_response_body", False):
+            settings = self._viewer_body_allowed  # a CloudFront Function (§8)
         try:
-            return validate_response_result(event_type, response, result, self.settings)  # type: ignore[arg-type]
+            return validate_response_result(event_type, response, result, settings)  # type: ignore[arg-type]
         except CloudFrontError as exc:
             return self._invalid(exc, event_type, trig, step)
