@@ -10,7 +10,7 @@ from functools import lru_cache
 from ..config.model import Behavior, CachePolicy, EdgeConfig, OriginRequestPolicy
 from ..config.settings import EdgeSettings
 from ..core.types import CFHeaders, CFRequest, HeaderEntry
-from .keys import _by_name, _joined, _parse_cookies, _Select, _union, normalize_accept_encoding
+from .keys import _by_name, _joined, _parse_cookies, _select, _union, normalize_accept_encoding
 
 # -- forwarding to the origin --------------------------------------------------------------------
 
@@ -80,10 +80,11 @@ _NO_ORP = OriginRequestPolicy()
 @lru_cache(maxsize=256)
 def _forward_plan(policy: CachePolicy, orp: OriginRequestPolicy | None) -> _ForwardPlan:
     o = orp or _NO_ORP
-    qs_a = _Select(policy.query_strings, frozenset(policy.query_string_names))
-    qs_b = _Select(o.query_strings, frozenset(o.query_string_names))
-    ck_a = _Select(policy.cookies, frozenset(policy.cookie_names))
-    ck_b = _Select(o.cookies, frozenset(o.cookie_names))
+    qs_a = _select(policy.query_strings, policy.query_string_names)
+    qs_b = _select(o.query_strings, o.query_string_names)
+    # a legacy cookie whitelist may use wildcards (caching.md §1.13), compiled here once
+    ck_a = _select(policy.cookies, policy.cookie_names, policy.cookie_wildcards)
+    ck_b = _select(o.cookies, o.cookie_names)
     return _ForwardPlan(
         qs=_union(qs_a, qs_b),
         qs_any=qs_a.active or qs_b.active,

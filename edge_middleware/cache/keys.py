@@ -21,24 +21,48 @@ _Mode = Literal["none", "whitelist", "allExcept", "all"]
 
 @dataclass(frozen=True, slots=True)
 class _Select:
-    """A name filter: ``none | whitelist | allExcept | all`` over a set of names."""
+    """A name filter: ``none | whitelist | allExcept | all`` over a set of names, and the
+    names written with wildcards as one compiled pattern (:func:`_select`)."""
 
     mode: _Mode
     names: frozenset[str]
+    pattern: re.Pattern[str] | None = None
 
     def __call__(self, name: str) -> bool:
         mode = self.mode
         if mode == "all":
             return True
         if mode == "whitelist":
-            return name in self.names
+            return name in self.names or (
+                self.pattern is not None and self.pattern.fullmatch(name) is not None
+            )
         if mode == "allExcept":
-            return name not in self.names
+            return name not in self.names and (
+                self.pattern is None or self.pattern.fullmatch(name) is None
+            )
         return False
 
     @property
     def active(self) -> bool:
-        return self.mode != "none" and not (self.mode == "whitelist" and not self.names)
+        return self.mode != "none" and not (
+            self.mode == "whitelist" and not self.names and self.pattern is None
+        )
+
+
+def _glob(name: str) -> str:
+    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in name)
+
+
+def _select(mode: _Mode, names: Sequence[str], wildcards: bool = False) -> _Select:
+    """The filter for a policy's names. With ``wildcards`` (a legacy cookie whitelist,
+    caching.md §1.13), a name with ``*`` (any run of characters) or ``?`` (one character)
+    is a pattern; matching is case-sensitive, as cookie names are. Built once per policy
+    (the plans are cached), so a request only pays for a pattern when the policy has one."""
+    patterns = [n for n in names if "*" in n or "?" in n] if wildcards else []
+    if not patterns:
+        return _Select(mode, frozenset(names))
+    literal = frozenset(n for n in names if n not in patterns)
+    return _Select(mode, literal, re.compile("|".join(_glob(n) for n in patterns)))
 
 
 def _union(a: _Select, b: _Select) -> Callable[[str], bool] | None:
@@ -182,9 +206,9 @@ def _key_plan(policy: CachePolicy) -> _KeyPlan:
         # CloudFront does not allow both; the normalised value wins.
         names = [n for n in names if n != "accept-encoding"]
     return _KeyPlan(
-        qs=_Select(policy.query_strings, frozenset(policy.query_string_names)),
+        qs=_select(policy.query_strings, policy.query_string_names),
         headers=tuple(names),
-        cookies=_Select(policy.cookies, frozenset(policy.cookie_names)),
+        cookies=_select(policy.cookies, policy.cookie_names, policy.cookie_wildcards),
         normalize_ae=normalize_ae,
     )
 

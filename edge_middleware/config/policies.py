@@ -30,7 +30,10 @@ def _names(value: Iterable[str], field_name: str) -> tuple[str, ...]:
 class CachePolicy:
     """A cache policy: TTLs and what goes into the cache key (and so to the origin).
 
-    ``CachePolicy(0, 0, 0)`` is CloudFront's CachingDisabled. Example::
+    ``CachePolicy(0, 0, 0)`` is CloudFront's CachingDisabled. ``cookie_wildcards``: the
+    ``cookie_names`` may hold ``*`` and ``?`` wildcards (``sess*``), as a legacy
+    ``ForwardedValues`` cookie whitelist may (caching.md §1.13); a cache policy's names are
+    plain names. Example::
 
         CachePolicy(default_ttl=3600, query_strings="whitelist", query_string_names=("page",))
     """
@@ -46,6 +49,7 @@ class CachePolicy:
     enable_accept_encoding_gzip: bool = False
     enable_accept_encoding_brotli: bool = False
     name: str | None = None
+    cookie_wildcards: bool = False
 
     def __post_init__(self) -> None:
         for attr in ("min_ttl", "default_ttl", "max_ttl"):
@@ -68,6 +72,10 @@ class CachePolicy:
             )
         if self.cookies not in _QS:
             raise ConfigurationError("CachePolicy.cookies", self.cookies, " | ".join(_QS))
+        if not isinstance(self.cookie_wildcards, bool):
+            raise ConfigurationError(
+                "CachePolicy.cookie_wildcards", self.cookie_wildcards, "true or false"
+            )
         object.__setattr__(
             self,
             "query_string_names",

@@ -8,6 +8,7 @@ policies) and ``toml`` (our own format, documented there).
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import tomllib
@@ -188,6 +189,35 @@ def _distribution(
     )
 
 
+#: Byte order marks, longest first (a UTF-32-LE mark starts like a UTF-16-LE one).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def decode(data: bytes, where: str) -> str:
+    """A file's text: UTF-8, or the encoding its byte order mark names (Windows PowerShell
+    writes UTF-16 with ``>`` and UTF-8 with a BOM with ``Out-File -Encoding utf8``)."""
+    encoding, skip = "utf-8", 0
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            encoding, skip = name, len(bom)
+            break
+    try:
+        return data[skip:].decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(
+            where,
+            f"{exc.reason} at byte {skip + exc.start}",
+            f"a text file in {encoding}"
+            + (" (or UTF-16/UTF-32 with a byte order mark)" if encoding == "utf-8" else ""),
+        ) from None
+
+
 def read_source(source: str | os.PathLike[str] | Mapping[str, Any]) -> Mapping[str, Any]:
     """The parsed document: a mapping as it is, a file parsed by its suffix."""
     if isinstance(source, Mapping):
@@ -199,9 +229,10 @@ def read_source(source: str | os.PathLike[str] | Mapping[str, Any]) -> Mapping[s
     if suffix not in SUFFIXES:
         raise ConfigurationError("source", str(path), f"a file ending in {', '.join(SUFFIXES)}")
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigurationError("source", str(path), f"a readable file ({exc.strerror})") from exc
+    text = decode(data, str(path))
     doc: Any
     try:
         if suffix == ".toml":

@@ -29,6 +29,7 @@ __all__ = [
     "read_mapping",
     "read_str",
     "require",
+    "text",
     "validate_origin_custom_headers",
     "wrap_errors",
 ]
@@ -61,18 +62,27 @@ def require(obj: Mapping[str, Any], key: str, path: str) -> Any:
     return value
 
 
+def text(value: Any, path: str, expected: str = "a string") -> str:
+    """CloudFormation's text for a scalar: a string as it is, a boolean ``"true"`` /
+    ``"false"``, a number its decimal text (a YAML ``true`` or ``8080`` where text is wanted,
+    docs/loaders.md "Scalar coercion"). Anything else is a ConfigurationError at ``path``.
+    The one conversion the loaders use, for properties and intrinsics alike."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    raise ConfigurationError(path, value, expected)
+
+
 def read_str(value: Any, path: str, *, allow_empty: bool = True) -> str:
     """A string. CloudFormation turns a scalar into the property's type, so a YAML ``true``
-    or ``8080`` where a String is expected is ``"true"`` / ``"8080"`` (docs/loaders.md)."""
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, str | int | float):
-        text = str(value)
-    else:
-        raise ConfigurationError(path, value, "a string")
-    if not allow_empty and not text:
+    or ``8080`` where a String is expected is ``"true"`` / ``"8080"`` (:func:`text`)."""
+    result = text(value, path)
+    if not allow_empty and not result:
         raise ConfigurationError(path, value, "a non-empty string")
-    return text
+    return result
 
 
 def read_int(

@@ -49,6 +49,8 @@ logger = logging.getLogger("edge_middleware.config")
 _METHODS = ("GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE")
 _VIEWER_PROTOCOL = ("allow-all", "https-only", "redirect-to-https")
 _RESPONSE_EVENTS = ("origin-response", "viewer-response")
+#: What a legacy ``QueryString: true`` with ``QueryStringCacheKeys`` sends to the origin.
+_FORWARD_ALL_QUERY_STRINGS = OriginRequestPolicy(query_strings="all")
 
 
 def distribution_to_config(
@@ -266,8 +268,10 @@ class _Converter(OriginReader):
 
     def legacy(
         self, b: Mapping[str, Any], path: str, compress: bool
-    ) -> tuple[CachePolicy, None, bool]:
-        """``ForwardedValues``: forwarding = keying; ``Headers: ["*"]`` disables caching."""
+    ) -> tuple[CachePolicy, OriginRequestPolicy | None, bool]:
+        """``ForwardedValues``: forwarding = keying, except that ``QueryString: true`` with
+        ``QueryStringCacheKeys`` forwards every query string and keys on the listed ones
+        (caching.md §1.5); ``Headers: ["*"]`` disables caching."""
         fv_path = child(path, "ForwardedValues")
         fv = self.mapping(b["ForwardedValues"], fv_path)
         query = read_bool(self.req(fv, "QueryString", fv_path), child(fv_path, "QueryString"))
@@ -281,19 +285,7 @@ class _Converter(OriginReader):
         )
         cookie_names = self.names(cookies, "WhitelistedNames", cookies_path)
         headers = self.names(fv, "Headers", fv_path)
-        ttl_paths = {
-            "min_ttl": child(path, "MinTTL"),
-            "default_ttl": child(path, "DefaultTTL"),
-            "max_ttl": child(path, "MaxTTL"),
-        }
-        ttls = {
-            attr: read_int(self.v(b, key, path, default), ttl_paths[attr], minimum=0)
-            for attr, key, default in (
-                ("min_ttl", "MinTTL", 0),
-                ("default_ttl", "DefaultTTL", 86400),
-                ("max_ttl", "MaxTTL", 31536000),
-            )
-        }
+        ttls, ttl_paths = self.legacy_ttls(b, path)
         forward_all = "*" in headers
         if forward_all:
             if ttls["min_ttl"] != 0:
@@ -312,6 +304,7 @@ class _Converter(OriginReader):
                 fv.get("QueryStringCacheKeys"), child(fv_path, "QueryStringCacheKeys")
             ),
         }
+        names = cookie_names if forward == "whitelist" else ()
         with wrap_errors(fv_path, where):
             policy = CachePolicy(
                 min_ttl=ttls["min_ttl"],
@@ -321,11 +314,47 @@ class _Converter(OriginReader):
                 query_string_names=query_keys if query else (),
                 headers=headers,
                 cookies=forward,  # type: ignore[arg-type]
-                cookie_names=cookie_names if forward == "whitelist" else (),
+                cookie_names=names,
+                # Legacy whitelists take `*`/`?` wildcards in cookie names (caching.md §1.13).
+                cookie_wildcards=any("*" in n or "?" in n for n in names),
                 # Legacy settings compress with gzip only and key on it (caching.md §1.12).
                 enable_accept_encoding_gzip=compress,
             )
-        return policy, None, forward_all
+        # Keyed on a whitelist, every query string still reaches the origin (caching.md §1.5).
+        orp = _FORWARD_ALL_QUERY_STRINGS if query and query_keys else None
+        return policy, orp, forward_all
+
+    def legacy_ttls(self, b: Mapping[str, Any], path: str) -> tuple[dict[str, int], dict[str, str]]:
+        """``MinTTL``/``DefaultTTL``/``MaxTTL`` and their paths. A TTL left out is its default
+        (0 / 86400 / 31536000), with DefaultTTL raised to MinTTL and MaxTTL to DefaultTTL when
+        those are larger (caching.md §1.3). TTLs written that contradict each other fail
+        later, in CachePolicy, at the field written; a MaxTTL below the DefaultTTL a left-out
+        DefaultTTL would have fails here, at MaxTTL."""
+        paths = {
+            "min_ttl": child(path, "MinTTL"),
+            "default_ttl": child(path, "DefaultTTL"),
+            "max_ttl": child(path, "MaxTTL"),
+        }
+        given = {
+            attr: None if raw is None else read_int(raw, paths[attr], minimum=0)
+            for attr, raw in (
+                ("min_ttl", self.v(b, "MinTTL", path)),
+                ("default_ttl", self.v(b, "DefaultTTL", path)),
+                ("max_ttl", self.v(b, "MaxTTL", path)),
+            )
+        }
+        low = given["min_ttl"] or 0
+        default = given["default_ttl"]
+        default = max(86400, low) if default is None else default
+        high = given["max_ttl"]
+        high = max(31536000, default) if high is None else high
+        if given["default_ttl"] is None and high < default:
+            raise ConfigurationError(
+                paths["max_ttl"],
+                high,
+                f">= DefaultTTL ({default}, its default when left out; set DefaultTTL too)",
+            )
+        return {"min_ttl": low, "default_ttl": default, "max_ttl": high}, paths
 
     # -- custom error responses ------------------------------------------------------------------
 

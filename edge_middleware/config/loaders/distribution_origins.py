@@ -88,6 +88,9 @@ class OriginReader:
         if gid in self.targets:
             raise ConfigurationError(child(path, "Id"), gid, "an id no origin or group has")
         members_path = child(path, "Members")
+        # a member is an origin: an earlier group's id is a target, not a member
+        group_ids = {g.id for g in self.groups}
+        origin_ids = [o for o in self.targets if o not in group_ids]
         member_ids = []
         self.req(g, "Members", path)
         for member_path, member in self.items(g, "Members", path):
@@ -95,9 +98,11 @@ class OriginReader:
                 self.req(read_mapping(member, member_path), "OriginId", member_path),
                 child(member_path, "OriginId"),
             )
-            if origin_id not in self.targets or origin_id != self.targets[origin_id]:
+            if origin_id not in origin_ids:
                 raise ConfigurationError(
-                    child(member_path, "OriginId"), origin_id, f"one of {list(self.targets)}"
+                    child(member_path, "OriginId"),
+                    origin_id,
+                    f"one of the origins {origin_ids} (a member cannot be an origin group)",
                 )
             member_ids.append(origin_id)
         criteria_path = child(path, "FailoverCriteria")

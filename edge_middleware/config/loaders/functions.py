@@ -38,6 +38,7 @@ __all__ = [
     "check_key_value_stores",
     "cloudfront_function_ref_in_template",
     "function_keys",
+    "function_setting",
     "kvs_arn",
     "kvs_attribute",
     "node_function",
@@ -72,7 +73,7 @@ def kvs_arn(store_id: str, account: str) -> str:
 
 
 def _store_id(r: TemplateResolver, logical: str) -> str:
-    name = r.render(r._props(logical).get("Name"))
+    name = r.prop(logical, "Name")
     return name if isinstance(name, str) and name else logical
 
 
@@ -117,18 +118,21 @@ def _bind(
             f"function {function})",
         )
     item_path, item = found[0]
-    item = read_mapping(r.clean(item), item_path)
+    item = read_mapping(r.clean(item, item_path), item_path)
     arn_path = child(item_path, "KeyValueStoreARN")
     raw = require(item, "KeyValueStoreARN", item_path)
-    arn = r.render(raw)
+    arn = r._render_at(raw, arn_path)
     if not isinstance(arn, str) or not arn:
         raise ConfigurationError(arn_path, raw, "a KeyValueStore ARN")
     store_id = arn.rpartition("/")[2]
     keys = [arn, store_id]
     for logical in r._referenced(r.clean(raw)):
         if r._type(logical) == KVS_TYPE:
-            source = r.clean(r._props(logical).get("ImportSource"))
-            source_arn = r.render(source.get("SourceArn")) if isinstance(source, Mapping) else None
+            source_path = f"Resources.{logical}.Properties.ImportSource"
+            source = r.clean(r._props(logical).get("ImportSource"), source_path)
+            source_arn = None
+            if isinstance(source, Mapping):
+                source_arn = r._render_at(source.get("SourceArn"), child(source_path, "SourceArn"))
             keys += [logical, _store_id(r, logical), str(source_arn or "")]
     keys = list(dict.fromkeys(k for k in keys if k))
     for key in keys:
@@ -152,10 +156,12 @@ def cloudfront_function_ref_in_template(
         if r._type(logical) == FUNCTION_TYPE:
             props = r._props(logical)
             res_path = f"Resources.{logical}.Properties"
-            name = str(r.render(props.get("Name")) or logical)
+            name = str(r.prop(logical, "Name") or logical)
             config_path = child(res_path, "FunctionConfig")
-            config = read_mapping(r.clean(require(props, "FunctionConfig", res_path)), config_path)
-            options = {"runtime": r.render(config.get("Runtime", "cloudfront-js-1.0"))}
+            raw_config = require(props, "FunctionConfig", res_path)
+            config = read_mapping(r.clean(raw_config, config_path), config_path)
+            runtime = config.get("Runtime", "cloudfront-js-1.0")
+            options = {"runtime": r._render_at(runtime, child(config_path, "Runtime"))}
             options.update(_bind(r, config, config_path, name, stores))
             arn = f"arn:aws:cloudfront::{account}:function/{name}"
             build = functools.partial(_build, r, logical, name, options)
@@ -175,7 +181,8 @@ def _build(r: TemplateResolver, logical: str, name: str, options: dict[str, Any]
         from ...js import CloudFrontFunction
 
         path = f"Resources.{logical}.Properties"
-        code = r.render(require(r._props(logical), "FunctionCode", path))
+        require(r._props(logical), "FunctionCode", path)
+        code = r.prop(logical, "FunctionCode")
         if not isinstance(code, str):
             raise ConfigurationError(child(path, "FunctionCode"), code, "inline JavaScript")
         try:
@@ -195,7 +202,7 @@ def function_keys(r: TemplateResolver, logical: str, function_types: frozenset[s
     if kind in function_types:
         return [r._function_name(logical), logical]
     if kind in ("AWS::Lambda::Version", "AWS::Lambda::Alias"):
-        target = r.clean(r._props(logical).get("FunctionName"))
+        target = r.clean(r._props(logical).get("FunctionName"), _path(logical, "FunctionName"))
         keys: list[str] = []
         for inner in r._referenced(target):
             keys.extend(function_keys(r, inner, function_types))
@@ -203,14 +210,28 @@ def function_keys(r: TemplateResolver, logical: str, function_types: frozenset[s
     return []
 
 
+def _path(logical: str, key: str) -> str:
+    return f"Resources.{logical}.Properties.{key}"
+
+
+def function_setting(r: TemplateResolver, logical: str, key: str) -> tuple[Any, str]:
+    """A function resource's property and the path it is written at: its own, else SAM's
+    ``Globals.Function`` one (as ``sam_handlers`` reads them for Python functions)."""
+    value = r._props(logical).get(key)
+    if value is None and key in r.function_globals:
+        return r.function_globals[key], f"Globals.Function.{key}"
+    return value, _path(logical, key)
+
+
 def node_function(
     r: TemplateResolver, logical: str, function_types: frozenset[str]
 ) -> Callable[[], Any] | None:
     """A builder for a ``nodejs*`` function resource (through versions and aliases):
-    SAM's ``CodeUri`` + ``Handler``, or ``Code.ZipFile``-less ``Handler`` under the cwd."""
+    SAM's ``CodeUri`` + ``Handler`` (its own or ``Globals.Function``'s), or a
+    ``Code.ZipFile``-less ``Handler`` under the cwd."""
     kind = r._type(logical)
     if kind in ("AWS::Lambda::Version", "AWS::Lambda::Alias"):
-        target = r.clean(r._props(logical).get("FunctionName"))
+        target = r.clean(r._props(logical).get("FunctionName"), _path(logical, "FunctionName"))
         for inner in r._referenced(target):
             found = node_function(r, inner, function_types)
             if found is not None:
@@ -218,25 +239,34 @@ def node_function(
         return None
     if kind not in function_types:
         return None
-    props = r._props(logical)
-    runtime = r.render(props.get("Runtime"))
+    runtime = r._render_at(*function_setting(r, logical, "Runtime"))
     if not (isinstance(runtime, str) and runtime.startswith("nodejs")):
         return None
 
     def build() -> Any:
         built = r._js.get(logical)
         if built is None:
-            from ...js import NodeHandler
-
-            path = f"Resources.{logical}.Properties"
-            handler = r.render(require(props, "Handler", path))
-            code_uri = r.render(props.get("CodeUri") or ".")
-            root = code_uri if isinstance(code_uri, str) else "."
-            with wrap_errors(path):
-                built = NodeHandler(
-                    handler, root=root, runtime=runtime, name=r._function_name(logical)
-                )
+            built = _node_handler(r, logical, runtime)
             r._js[logical] = built
         return built
 
     return build
+
+
+def _node_handler(r: TemplateResolver, logical: str, runtime: str) -> Any:
+    from ...js import NodeHandler
+
+    raw, handler_path = function_setting(r, logical, "Handler")
+    if raw is None:
+        raise ConfigurationError(handler_path, None, "a value (this key is required)")
+    handler = r._render_at(raw, handler_path)
+    code_raw, code_path = function_setting(r, logical, "CodeUri")
+    code_uri = r._render_at(code_raw or ".", code_path)
+    root = code_uri if isinstance(code_uri, str) else "."
+    try:
+        return NodeHandler(handler, root=root, runtime=runtime, name=r._function_name(logical))
+    except ConfigurationError as exc:
+        # "module not found" is about the Handler the template gives (and its CodeUri)
+        if exc.field != "NodeHandler.handler":
+            raise
+        raise ConfigurationError(handler_path, exc.value, exc.expected) from None

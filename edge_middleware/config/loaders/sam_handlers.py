@@ -101,14 +101,14 @@ def _function_handler(
             return None
     except Exception as exc:
         raise HandlerLoadError(
-            f"Resources.{logical}.Handler",
+            f"Resources.{logical}.Properties.Handler",
             handler,
             f"an importable handler ({where}: {type(exc).__name__}: {exc})",
         ) from exc
     func = getattr(module, func_name, None)
     if not callable(func):
         raise HandlerLoadError(
-            f"Resources.{logical}.Handler", handler, f"{where} to define {func_name}()"
+            f"Resources.{logical}.Properties.Handler", handler, f"{where} to define {func_name}()"
         )
     return func  # type: ignore[no-any-return]
 
