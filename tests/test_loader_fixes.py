@@ -814,3 +814,65 @@ def test_undecodable_files_name_the_file(tmp_path: Path, data: bytes) -> None:
     path.write_bytes(data)
     error = _raises(load_config, path)
     assert error.field == str(path)
+
+
+# -- Behavior's policies by managed name; a TOML trigger table mixing two kinds ----------------
+
+
+def test_behavior_takes_managed_policy_names() -> None:
+    behavior = Behavior(cache="CachingOptimized", origin_request_policy="AllViewer")  # type: ignore[arg-type]
+    assert behavior.cache.name == "CachingOptimized"
+    assert behavior.origin_request_policy is not None
+    assert behavior.origin_request_policy.headers == "allViewer"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        pytest.param({"cache": "NoSuchPolicy"}, "Behavior('*').cache", id="unknown-cache"),
+        pytest.param({"cache": 42}, "Behavior('*').cache", id="cache-int"),
+        pytest.param(
+            {"origin_request_policy": "NoSuchPolicy"},
+            "Behavior('*').origin_request_policy",
+            id="unknown-orp",
+        ),
+        pytest.param(
+            {"origin_request_policy": 42}, "Behavior('*').origin_request_policy", id="orp-int"
+        ),
+    ],
+)
+def test_behavior_policies_refused_with_the_field(fields: dict[str, Any], field: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Behavior(**fields)
+    assert caught.value.field == field
+
+
+JS = Path(__file__).parent / "fixtures" / "js"
+
+
+@pytest.mark.parametrize(
+    ("table", "field"),
+    [
+        pytest.param(
+            f'{{ cloudfront_function = "{JS}/functions/add-index.js", handler = "m:f" }}',
+            "default.viewer_request.handler",
+            id="cff-and-handler",
+        ),
+        pytest.param(
+            f'{{ cloudfront_function = "{JS}/functions/add-index.js", root = "edge" }}',
+            "default.viewer_request.root",
+            id="cff-and-root",
+        ),
+        pytest.param(
+            '{ handler = "index.handler", runtime = "nodejs20.x", key_value_store = "k.json" }',
+            "default.viewer_request.key_value_store",
+            id="node-and-kvs",
+        ),
+    ],
+)
+def test_toml_trigger_mixing_two_kinds_is_refused(tmp_path: Path, table: str, field: str) -> None:
+    path = tmp_path / "edge.toml"
+    path.write_text(f"[default]\nviewer_request = {table}\n")
+    with pytest.raises(ConfigurationError) as caught:
+        load_config(path)
+    assert caught.value.field == field

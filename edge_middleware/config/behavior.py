@@ -114,12 +114,14 @@ class Behavior:
     origin_request: Trigger | HandlerLike | None = None
     origin_response: Trigger | HandlerLike | None = None
     viewer_response: Trigger | HandlerLike | None = None
+    #: A :class:`CachePolicy`, or a managed policy's name or id (``"CachingOptimized"``).
     cache: CachePolicy = field(default_factory=CachePolicy)
     target_origin_id: str | None = None
     allowed_methods: Sequence[str] = ALL_METHODS
     cached_methods: Sequence[str] = ("GET", "HEAD")
     viewer_protocol_policy: Literal["allow-all", "https-only", "redirect-to-https"] = "allow-all"
     compress: bool = False
+    #: An :class:`OriginRequestPolicy`, or a managed policy's name or id (``"AllViewer"``).
     origin_request_policy: OriginRequestPolicy | None = None
     #: Legacy ``ForwardedValues`` with ``Headers: ["*"]``: forwards every header, no caching.
     forward_all_headers: bool = False
@@ -193,15 +195,40 @@ class Behavior:
                 rhp,
                 "a ResponseHeadersPolicy or a managed policy name or id",
             )
-        if not isinstance(self.cache, CachePolicy):
-            raise ConfigurationError(
-                f"Behavior({self.path_pattern!r}).cache", self.cache, "a CachePolicy"
-            )
+        self._managed_policies()
         wanted = [h for h in self.cache.headers if h.startswith("cloudfront-")]
         orp = self.origin_request_policy
         if orp is not None and orp.headers in ("whitelist", "allViewerAndWhitelistCloudFront"):
             wanted += [h for h in orp.header_names if h.startswith("cloudfront-")]
         object.__setattr__(self, "cloudfront_wanted", tuple(wanted))
+
+    def _managed_policies(self) -> None:
+        """``cache`` and ``origin_request_policy`` may name a managed policy (by name or id,
+        as ``response_headers_policy`` may); anything else but a policy is refused."""
+        from ..cache.managed import managed_cache_policy, managed_origin_request_policy
+
+        where = f"Behavior({self.path_pattern!r})"
+        cache = self.cache
+        if isinstance(cache, str):
+            try:
+                cache = managed_cache_policy(cache)
+            except ConfigurationError as exc:
+                raise ConfigurationError(f"{where}.cache", cache, exc.expected) from None
+            object.__setattr__(self, "cache", cache)
+        elif not isinstance(cache, CachePolicy):
+            expected = "a CachePolicy or a managed policy name or id"
+            raise ConfigurationError(f"{where}.cache", cache, expected)
+        orp = self.origin_request_policy
+        field_name = f"{where}.origin_request_policy"
+        if isinstance(orp, str):
+            try:
+                orp = managed_origin_request_policy(orp)
+            except ConfigurationError as exc:
+                raise ConfigurationError(field_name, orp, exc.expected) from None
+            object.__setattr__(self, "origin_request_policy", orp)
+        elif orp is not None and not isinstance(orp, OriginRequestPolicy):
+            expected = "an OriginRequestPolicy or a managed policy name or id"
+            raise ConfigurationError(field_name, orp, expected)
 
     @property
     def headers_policy(self) -> ResponseHeadersPolicy | None:

@@ -208,7 +208,12 @@ def _js_handler(fields: Mapping[str, Any], path: str) -> Any:
     from ...js import CloudFrontFunction, NodeHandler, is_node_runtime
 
     runtime = fields.get("runtime")
-    if "cloudfront_function" in fields:
+    cff = "cloudfront_function" in fields
+    for key in ("handler", "root") if cff else ("key_value_store",):
+        if key in fields:  # a key of the other kind of function: a table mixing two
+            kind = "a CloudFront Function" if cff else "a Node.js handler"
+            raise ConfigurationError(child(path, key), fields[key], f"no {key} for {kind}")
+    if cff:
         options: dict[str, Any] = {"name": fields.get("name")}
         if runtime is not None:
             options["runtime"] = runtime
