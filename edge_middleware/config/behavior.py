@@ -31,7 +31,8 @@ def compile_path_pattern(pattern: str, field_name: str = "path_pattern") -> re.P
     """CloudFront path pattern to a regex (lambda-edge.md §5.5).
 
     ``*`` matches any run of characters including ``/``, ``?`` exactly one; case-sensitive;
-    the leading ``/`` is optional; the whole path must match.
+    the leading ``/`` is optional in the pattern (a path always has it, so ``??/*`` is
+    ``/??/*``: a ``?`` never stands for that ``/``); the whole path must match.
     """
     if not isinstance(pattern, str) or not pattern or len(pattern) > 255:
         raise ConfigurationError(field_name, pattern, "a path pattern of 1 to 255 characters")
@@ -48,7 +49,7 @@ def compile_path_pattern(pattern: str, field_name: str = "path_pattern") -> re.P
             parts.append(".")
         else:
             parts.append(re.escape(ch))
-    return re.compile("/?" + "".join(parts) if body[:1] != "*" else "".join(parts), re.DOTALL)
+    return re.compile("/" + "".join(parts) if body[:1] != "*" else "".join(parts), re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)

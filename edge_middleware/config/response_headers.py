@@ -53,7 +53,7 @@ _NOT_REMOVABLE = frozenset(
         "x-forwarded-proto", "x-real-ip",
     }
 )  # fmt: skip
-_NOT_REMOVABLE_PREFIXES = ("x-amz-cf-", "x-amzn-", "x-edge-")
+_NOT_REMOVABLE_PREFIXES = ("proxy-", "x-accel-", "x-amz-cf-", "x-amzn-", "x-edge-")
 
 
 def _names(value: Iterable[str], where: str) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ __all__ = [
     "REQUEST_BODY_LIMITS",
     "SERVER",
     "VIEWER_BODY_LIMIT",
+    "url_length",
 ]
 
 #: The body a function sees with IncludeBody: 40 KB for viewer-request, 1 MB for
@@ -24,6 +25,14 @@ REQUEST_BODY_LIMITS: dict[str, int] = {
 }
 #: Longest URL (path plus query string) CloudFront accepts (413 beyond; §3.5).
 MAX_URI_LENGTH = 8192
+
+
+def url_length(uri: str, querystring: str) -> int:
+    """The length :data:`MAX_URI_LENGTH` bounds: the path, and ``?`` and the query string
+    when there is one."""
+    return len(uri) + len(querystring) + 1 if querystring else len(uri)
+
+
 #: Largest request line plus header section CloudFront accepts (413 beyond; §3.5).
 MAX_HEADER_BYTES = 20480
 #: ``Server`` header of the responses CloudFront makes itself.

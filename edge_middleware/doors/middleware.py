@@ -16,6 +16,7 @@ from ..cache.memory import MemoryStorage
 from ..config.model import EdgeConfig
 from ..exceptions import ConfigurationError
 from ..pipeline import Outcome, Pipeline
+from .interfaces import is_asgi_app, is_wsgi_app
 
 __all__ = ["FrontDoor", "Observer", "RequestRecord", "SharedOptions", "coerce_config"]
 
@@ -90,6 +91,7 @@ class SharedOptions:
         clock: Callable[[], float] = time.time,
         origins: Mapping[str, object] | None = None,
         app: object = None,
+        interface: str = "asgi",
     ) -> None:
         self.config = coerce_config(config)
         self.clock = clock
@@ -128,6 +130,15 @@ class SharedOptions:
                     f"origins[{origin_id!r}]",
                     target,
                     "httpx installed to proxy a URL origin: pip install 'edge-middleware[proxy]'",
+                )
+            if callable(target) and (
+                is_wsgi_app(target) if interface == "asgi" else is_asgi_app(target)
+            ):
+                raise ConfigurationError(
+                    f"origins[{origin_id!r}]",
+                    target,
+                    f"an {interface.upper()} app, as the middleware it is given to "
+                    "(or an http(s):// URL)",
                 )
             if origin_id not in known and "." not in origin_id:
                 raise ConfigurationError(

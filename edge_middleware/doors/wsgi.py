@@ -78,7 +78,7 @@ class EdgeWSGIMiddleware(FrontDoor):
     ) -> None:
         self.app = app
         self.options = SharedOptions(
-            config=config, storage=storage, clock=clock, origins=origins, app=app
+            config=config, storage=storage, clock=clock, origins=origins, app=app, interface="wsgi"
         )
         self._flights = ThreadFlights(self.options.fill_lock)
         self._lock = threading.Lock()

@@ -32,7 +32,7 @@ from ..core.headers import (
     is_disallowed,
     memo_keeps,
 )
-from ..core.limits import MAX_HEADER_BYTES, MAX_URI_LENGTH
+from ..core.limits import MAX_HEADER_BYTES, MAX_URI_LENGTH, url_length
 from ..core.origins import cloudfront_headers
 from ..core.types import EVENT_TYPES, CFRequest
 from ..core.validation import origin_response_error
@@ -246,7 +246,7 @@ class Shortcut:
         return (
             method in _FAST_METHODS
             and (self.protocol_ok or scheme == "https")
-            and len(uri) + len(qs) + 1 <= MAX_URI_LENGTH
+            and url_length(uri, qs) <= MAX_URI_LENGTH
         )
 
     # -- the answer -------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from ..core.headers import (
     with_length,
     without,
 )
-from ..core.limits import MAX_HEADER_BYTES, MAX_URI_LENGTH
+from ..core.limits import MAX_HEADER_BYTES, MAX_URI_LENGTH, url_length
 from ..core.origins import cloudfront_headers
 from ..core.types import CFHeaders, HeaderEntry
 from .effects import without_body
@@ -124,7 +124,7 @@ class HitShortcut:
             return None  # its Accept-Encoding is not keyed (cache.compression.http10_headers)
         if not (self.protocol_ok or scheme == "https"):
             return None
-        if len(uri) + len(qs) + 1 > MAX_URI_LENGTH:
+        if url_length(uri, qs) > MAX_URI_LENGTH:
             return None
         keyed = self.keyed
         pairs: list[tuple[bytes, bytes]] = []

@@ -380,9 +380,10 @@ def _whole(headers: RawHeaders, body: bytes) -> bool:
 
 
 def _stale_ok(entry: CacheEntry, now: float) -> bool:
-    """caching.md §1.4/§1.11: an expired copy may stand in for a failed origin unless the
-    response said ``stale-if-error=0``; an explicit window bounds it."""
-    if entry.stale_if_error == 0:
+    """caching.md §1.4/§1.11: an expired copy of an object may stand in for a failed origin
+    unless the response said ``stale-if-error=0``; an explicit window bounds it. An expired
+    cached error never does: the origin's new answer goes to the viewer (and is cached)."""
+    if entry.stale_if_error == 0 or entry.status >= 400:
         return False
     if entry.stale_if_error:
         return now < entry.fresh_until + entry.stale_if_error

@@ -258,6 +258,8 @@ def _error_page(p: PipelineBase, f: Flow, path: str) -> Step:
         )
         entry = yield Lookup(key)
         if entry is not None and p.clock() < entry.fresh_until:
+            if entry.status >= 400:  # a page that is an error itself, cached: as on a miss
+                return None
             return Answer(entry.status, entry.reason, list(entry.headers), entry.body)
     page = Flow(
         ViewerRequest(page_req, f.viewer.scheme, f.hv, 0, 0),

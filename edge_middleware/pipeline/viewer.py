@@ -18,7 +18,7 @@ from ..config.model import Trigger
 from ..config.response_headers import apply_response_headers_policy, preflight_response
 from ..core.convert import reason_phrase
 from ..core.headers import RawHeaders, get_first, with_length, without
-from ..core.limits import MAX_HEADER_BYTES, MAX_URI_LENGTH, SERVER, VIEWER_BODY_LIMIT
+from ..core.limits import MAX_HEADER_BYTES, MAX_URI_LENGTH, SERVER, VIEWER_BODY_LIMIT, url_length
 from ..core.origins import cloudfront_headers, function_group, function_origin
 from ..core.types import CFHeaders
 from ..core.validation import RequestResult, ResponseResult
@@ -41,7 +41,7 @@ def viewer_checks(p: PipelineBase, f: Flow) -> Step:
     """CloudFront's own answers, before any function runs (lambda-edge.md §4)."""
     req, viewer, behavior = f.req, f.viewer, f.behavior
     uri = req["uri"]
-    if viewer.header_bytes > MAX_HEADER_BYTES or len(uri) + len(req["querystring"]) + 1 > (
+    if viewer.header_bytes > MAX_HEADER_BYTES or url_length(uri, req["querystring"]) > (
         MAX_URI_LENGTH
     ):
         return p.error(f, ViewerError(413, "The request headers or URL are too large."))
@@ -73,7 +73,7 @@ def _framing_ok(headers: CFHeaders) -> bool:
 
 
 def _redirect_to_https(p: PipelineBase, f: Flow) -> Outcome:
-    req = f.req
+    req = f.viewer.request  # the viewer's own uri: "/", not the DefaultRootObject
     host = get_first(req["headers"], "host") or p.config.distribution_domain_name
     qs = req["querystring"]
     location = f"https://{host}{req['uri']}" + (f"?{qs}" if qs else "")

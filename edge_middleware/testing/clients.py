@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import time
 from typing import TYPE_CHECKING, Any
 
 from ..doors.asgi import EdgeMiddleware
+from ..doors.interfaces import is_asgi_app
 from ..doors.wsgi import EdgeWSGIMiddleware
 
 if TYPE_CHECKING:
@@ -44,13 +44,6 @@ class EdgeClock:
     def set(self, when: float) -> None:
         """Jump to ``when`` (seconds since the epoch)."""
         self.now = float(when)
-
-
-def is_asgi_app(app: object) -> bool:
-    """Whether ``app`` is an ASGI 3 app (an ``async`` callable), as opposed to WSGI."""
-    if inspect.iscoroutinefunction(app):
-        return True
-    return inspect.iscoroutinefunction(getattr(app, "__call__", None))  # noqa: B004
 
 
 def wrap_app(
