@@ -805,6 +805,43 @@ def test_edge_wsgi_middleware_truncated_body_not_cached(
     assert raw_server.hits["/short"] - before == 2  # the broken object was not cached
 
 
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+@pytest.mark.parametrize("cached", [True, False], ids=["read-whole", "streamed"])
+@pytest.mark.parametrize("path", ["/short", "/reset-body"])
+def test_a_body_that_breaks_off_is_logged_once(
+    raw_url: str, kind: str, cached: bool, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """docs/origin-failures.md: every failure is logged once, on edge_middleware.proxy; the
+    door that reads or streams the body does not log it again (with a traceback)."""
+    from flask import Flask
+    from werkzeug.test import Client
+
+    caplog.set_level(logging.WARNING, logger="edge_middleware")
+    cache = CachePolicy() if cached else CachePolicy(0, 0, 0)
+    config = EdgeConfig(default=Behavior(cache=cache))
+    if kind == "asgi":
+        local = Starlette(routes=[Route("/{p:path}", PlainTextResponse)])
+        app: Any = EdgeMiddleware(local, config=config, origins={"default": raw_url})
+        with TestClient(app) as client:
+            if cached:
+                assert client.get(path).status_code == 502
+            else:
+                with pytest.raises(OriginError):
+                    client.get(path)
+    else:
+        app = EdgeWSGIMiddleware(
+            Flask(__name__).wsgi_app, config=config, origins={"default": raw_url}
+        )
+        if cached:
+            assert Client(app).get(path).status_code == 502
+        else:
+            with pytest.raises(OriginError):
+                Client(app).get(path).get_data()
+    records = [r for r in caplog.records if r.name.startswith("edge_middleware")]
+    assert [(r.name, r.levelno) for r in records] == [("edge_middleware.proxy", logging.WARNING)]
+    assert "502 Bad Gateway" in records[0].getMessage()
+
+
 @pytest.mark.slow
 def test_edge_middleware_streams_50mb_with_bounded_memory(origin_url: str) -> None:
     size = 50 * 1024 * 1024

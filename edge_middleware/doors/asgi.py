@@ -133,6 +133,8 @@ class _Responder:
                 await self.release()
             try:
                 await self.respond(outcome)
+            except CloudFrontError:
+                raise  # a proxied origin's failure, logged where it was found
             except Exception:
                 logger.exception("the response to the viewer broke off after it started")
                 raise

@@ -153,6 +153,9 @@ class OriginStream:
                     return OriginBody(b"".join(chunks), True)
                 chunks.append(chunk)
                 size += len(chunk)
+        except CloudFrontError as exc:  # a proxied origin's failure, logged where it was found
+            await self.close()
+            return OriginBody(b"".join(chunks), False, exc)
         except Exception:
             logger.exception("the origin's body broke off while it was being read")
             await self.close()

@@ -319,6 +319,8 @@ class _Streamed:
                 while (chunk := stream.next_chunk()) is not None:
                     r.bytes_sent += len(chunk)
                     yield chunk
+            except CloudFrontError:
+                raise  # a proxied origin's failure, logged where it was found
             except Exception:
                 logger.exception("the response to the viewer broke off after it started")
                 raise

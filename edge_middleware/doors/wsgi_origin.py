@@ -99,6 +99,9 @@ class OriginCall:
                     return OriginBody(b"".join(chunks), True)
                 chunks.append(chunk)
                 size += len(chunk)
+        except CloudFrontError as exc:  # a proxied origin's failure, logged where it was found
+            self.close()
+            return OriginBody(b"".join(chunks), False, exc)
         except Exception:
             logger.exception("the origin's body broke off while it was being read")
             self.close()
