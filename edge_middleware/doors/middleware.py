@@ -114,39 +114,11 @@ class SharedOptions:
         self.fill_lock: FillLocking | None = (
             self.storage if isinstance(self.storage, FillLocking) else None
         )
-        self.origins: dict[str, object] = {}
         known = {o.id for o in self.config.origins}
-        for origin_id, target in (origins or {}).items():
-            if target is not None and not (
-                callable(target) or (isinstance(target, str) and "://" in target)
-            ):
-                raise ConfigurationError(
-                    f"origins[{origin_id!r}]",
-                    target,
-                    "None, an http(s):// URL, or an ASGI/WSGI app",
-                )
-            if isinstance(target, str) and importlib.util.find_spec("httpx") is None:
-                raise ConfigurationError(
-                    f"origins[{origin_id!r}]",
-                    target,
-                    "httpx installed to proxy a URL origin: pip install 'edge-middleware[proxy]'",
-                )
-            if callable(target) and (
-                is_wsgi_app(target) if interface == "asgi" else is_asgi_app(target)
-            ):
-                raise ConfigurationError(
-                    f"origins[{origin_id!r}]",
-                    target,
-                    f"an {interface.upper()} app, as the middleware it is given to "
-                    "(or an http(s):// URL)",
-                )
-            if origin_id not in known and "." not in origin_id:
-                raise ConfigurationError(
-                    f"origins[{origin_id!r}]",
-                    origin_id,
-                    f"an origin id of the distribution {sorted(known)}",
-                )
-            self.origins[origin_id] = target
+        self.origins = {
+            origin_id: _checked_target(origin_id, target, known, interface)
+            for origin_id, target in (origins or {}).items()
+        }
         self.observers: list[Observer] = []
 
     def add_observer(self, observer: Observer) -> None:
@@ -196,3 +168,29 @@ class FrontDoor:
         """CloudFront's ``CreateInvalidation``: ``/images/*`` or exact paths (the query string
         is part of the matched string). Applied after ``EdgeSettings.invalidation_delay``."""
         return self.options.invalidate(list(paths))
+
+
+def _checked_target(origin_id: str, target: object, known: set[str], interface: str) -> object:
+    """An ``origins=`` entry as the doors use it, or the ConfigurationError naming it."""
+    field_name = f"origins[{origin_id!r}]"
+    if target is not None and not (
+        callable(target) or (isinstance(target, str) and "://" in target)
+    ):
+        raise ConfigurationError(field_name, target, "None, an http(s):// URL, or an ASGI/WSGI app")
+    if isinstance(target, str) and importlib.util.find_spec("httpx") is None:
+        raise ConfigurationError(
+            field_name,
+            target,
+            "httpx installed to proxy a URL origin: pip install 'edge-middleware[proxy]'",
+        )
+    if callable(target) and (is_wsgi_app(target) if interface == "asgi" else is_asgi_app(target)):
+        raise ConfigurationError(
+            field_name,
+            target,
+            f"an {interface.upper()} app, as the middleware it is given to (or an http(s):// URL)",
+        )
+    if origin_id not in known and "." not in origin_id:
+        raise ConfigurationError(
+            field_name, origin_id, f"an origin id of the distribution {sorted(known)}"
+        )
+    return target
