@@ -14,10 +14,11 @@
     edge-middleware invalidate PATH... (--redis URL | --server http://127.0.0.1:8000)
     edge-middleware --version
 
-Exit codes: 0 success; 1 bad arguments, bad configuration, a port that cannot be bound
-(before "listening" is printed) or a failed command; for ``invoke`` 2 when CloudFront would
+Exit codes: 0 success (``serve``: also after SIGINT or SIGTERM stopped it); 1 bad arguments,
+bad configuration (any ``EdgeError``, printed as one ``error:`` line), a port that cannot be
+bound (before "listening" is printed) or a failed command; for ``invoke`` 2 when CloudFront would
 reject the handler's result (502 LambdaValidationError) and 3 when the handler raised or timed
-out (503 LambdaExecutionError).
+out (503 LambdaExecutionError). Ctrl+C outside ``serve``'s clean shutdown exits 130.
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from ..core.types import EVENT_TYPES
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, EdgeError
 
 # The invoke and check commands are modules of their own (cli_invoke.py, cli_check.py); what the
 # commands share (exit codes, --handler mappings, error printing) is in cli_base.py.
@@ -156,21 +157,24 @@ def _invalidate(args: argparse.Namespace) -> int:
         return EXIT_OK
     from .server import INVALIDATE_PATH
 
-    url = args.server.rstrip("/") + INVALIDATE_PATH
+    server: str = args.server
+    if not server.startswith(("http://", "https://")):
+        return _fail(f"--server: {server!r} is invalid; expected http://HOST:PORT of a dev server")
+    url = server.rstrip("/") + INVALIDATE_PATH
     headers = {"Content-Type": "application/json"}
     token = args.edge_token or os.environ.get("EDGE_MIDDLEWARE_TOKEN")
     if token:
         headers["X-Edge-Token"] = token
-    request = urllib.request.Request(
-        url, data=json.dumps(paths).encode(), headers=headers, method="POST"
-    )
     try:
+        request = urllib.request.Request(
+            url, data=json.dumps(paths).encode(), headers=headers, method="POST"
+        )
         with urllib.request.urlopen(request, timeout=args.timeout) as response:
             doc = json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
         return _fail(f"{url}: {exc.code} {exc.read().decode('utf-8', 'replace')}")
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        return _fail(f"{url}: {exc}")
+    except (urllib.error.URLError, OSError, ValueError) as exc:  # ValueError: not a URL
+        return _fail(f"--server {server}: {exc}")
     print(f"invalidated {doc.get('invalidated', 0)} cached object(s) for {' '.join(paths)}")
     return EXIT_OK
 
@@ -201,6 +205,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
+    _add_serve(sub)
+    _add_invoke(sub)
+    _add_check(sub)
+    _add_invalidate(sub)
+    return parser
+
+
+def _add_serve(sub: Any) -> None:
+    """``edge-middleware serve`` and its options."""
     serve = sub.add_parser("serve", help="serve an ASGI/WSGI app behind the edge")
     serve.add_argument(
         "app",
@@ -266,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(run=_serve)
 
+
+def _add_invoke(sub: Any) -> None:
+    """``edge-middleware invoke`` and its options."""
     invoke = sub.add_parser("invoke", help="run one handler on one event")
     invoke.add_argument(
         "handler", metavar="HANDLER", help="module:function, or a .js file (JavaScript)"
@@ -283,19 +299,27 @@ def build_parser() -> argparse.ArgumentParser:
         "config.eventType (default: inferred from its shape)",
     )
     invoke.add_argument("--path", help="the request path, may include ?query")
-    invoke.add_argument("--method", default="GET")
+    invoke.add_argument("--method", help="the request method (default GET)")
     invoke.add_argument(
         "--header", action="append", metavar="'Name: value'", help="request header (repeatable)"
     )
     invoke.add_argument("--querystring", help="the query string (without '?')")
-    invoke.add_argument("--status", type=int, default=200, help="response status (response events)")
     invoke.add_argument(
-        "--response-header", action="append", metavar="'Name: value'", help="response header"
+        "--status", type=int, help="response status of a response event (default 200)"
+    )
+    invoke.add_argument(
+        "--response-header",
+        action="append",
+        metavar="'Name: value'",
+        help="response header of a response event (repeatable)",
     )
     invoke.add_argument("--body", help="request body text, or @FILE")
     invoke.add_argument("--include-body", action="store_true", help="the IncludeBody option")
     invoke.set_defaults(run=_invoke)
 
+
+def _add_check(sub: Any) -> None:
+    """``edge-middleware check`` and its options."""
     check = sub.add_parser("check", help="validate a config file and print its behaviors")
     check.add_argument("file", metavar="FILE")
     check.add_argument(
@@ -311,6 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(run=_check)
 
+
+def _add_invalidate(sub: Any) -> None:
+    """``edge-middleware invalidate`` and its options."""
     inv = sub.add_parser("invalidate", help="invalidate cached paths (/images/* or exact)")
     inv.add_argument("paths", nargs="+", metavar="PATH")
     inv.add_argument("--redis", metavar="URL", help="the Redis storage the servers share")
@@ -320,7 +347,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inv.add_argument("--timeout", type=float, default=10.0, help=argparse.SUPPRESS)
     inv.set_defaults(run=_invalidate)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -332,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.path.insert(0, cwd)
     try:
         code: int = args.run(args)
-    except ConfigurationError as exc:
+    except EdgeError as exc:  # a mistake the library refused, named in its message
         return _fail(str(exc))
     except KeyboardInterrupt:
         return 130

@@ -30,31 +30,57 @@ def _read_body(value: str | None) -> bytes | None:
     return value.encode("utf-8")
 
 
+#: The options that build an event, as ``argparse`` names them, and how the user spells them:
+#: none of them is used with ``--event`` (the file is the whole event).
+_BUILDING = {
+    "path": "--path",
+    "method": "--method",
+    "header": "--header",
+    "querystring": "--querystring",
+    "status": "--status",
+    "response_header": "--response-header",
+    "body": "--body",
+}
+
+
+def _headers(values: list[str] | None, option: str) -> list[tuple[str, str]]:
+    headers: list[tuple[str, str]] = []
+    for item in values or ():
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip():
+            raise ConfigurationError(option, item, "'Name: value'")
+        headers.append((name.strip(), value.strip()))
+    return headers
+
+
+def _read_event(args: argparse.Namespace) -> dict[str, Any]:
+    from ..testing import EventBuilder
+
+    for attr, option in _BUILDING.items():
+        if getattr(args, attr) is not None:
+            raise ConfigurationError("--event", args.event, f"no {option} with it")
+    try:
+        doc = json.loads(Path(args.event).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigurationError("--event", args.event, f"a readable file ({exc})") from exc
+    except ValueError as exc:
+        raise ConfigurationError("--event", args.event, f"a JSON file ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise ConfigurationError("--event", args.event, "a JSON object")
+    # Events from `sam local generate-event cloudfront` have no config.eventType: it comes
+    # from --event-type or the event's shape, and what CloudFront always sends is filled in.
+    return EventBuilder().complete(doc, args.event_type)  # EventError names the field
+
+
 def _build_event(args: argparse.Namespace) -> dict[str, Any]:
     from ..testing import EventBuilder
 
     if args.event is not None:
-        if args.path:
-            raise ConfigurationError("--event", args.event, "no --path with it")
-        try:
-            doc = json.loads(Path(args.event).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigurationError("--event", args.event, f"a readable file ({exc})") from exc
-        except ValueError as exc:
-            raise ConfigurationError("--event", args.event, f"a JSON file ({exc})") from exc
-        if not isinstance(doc, dict):
-            raise ConfigurationError("--event", args.event, "a JSON object")
-        # Events from `sam local generate-event cloudfront` have no config.eventType: it comes
-        # from --event-type or the event's shape, and what CloudFront always sends is filled in.
-        return EventBuilder().complete(doc, args.event_type)  # EventError names the field
+        return _read_event(args)
     if not args.event_type:
         raise ConfigurationError("--event-type", None, f"one of {', '.join(EVENT_TYPES)}")
-    headers: list[tuple[str, str]] = []
-    for item in args.header or ():
-        name, sep, value = item.partition(":")
-        if not sep or not name.strip():
-            raise ConfigurationError("--header", item, "'Name: value'")
-        headers.append((name.strip(), value.strip()))
+    headers = _headers(args.header, "--header")
+    response_headers = _headers(args.response_header, "--response-header")
     path = args.path or "/"
     if args.querystring:
         path = f"{path.partition('?')[0]}?{args.querystring.removeprefix('?')}"
@@ -62,14 +88,18 @@ def _build_event(args: argparse.Namespace) -> dict[str, Any]:
     body = _read_body(args.body)
     if is_response and body is not None:
         raise ConfigurationError("--body", args.body, "no body for a response event")
-    kwargs: dict[str, Any] = {"method": args.method, "headers": headers or None}
+    if not is_response:
+        for value, option in (
+            (args.status, "--status"),
+            (args.response_header and args.response_header[0], "--response-header"),
+        ):
+            if value is not None:
+                raise ConfigurationError(option, value, f"no {option} for a request event")
+    kwargs: dict[str, Any] = {"method": args.method or "GET", "headers": headers or None}
     if is_response:
-        kwargs["status"] = args.status
-        if args.response_header:
-            kwargs["response_headers"] = [
-                (n.strip(), v.strip())
-                for n, _, v in (h.partition(":") for h in args.response_header)
-            ]
+        kwargs["status"] = 200 if args.status is None else args.status
+        if response_headers:
+            kwargs["response_headers"] = response_headers
     else:
         kwargs["body"] = body
         if args.include_body:

@@ -13,15 +13,11 @@ restarting the process; requests in flight finish on the old one.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import importlib.util
 import logging
 import os
-import signal
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -50,6 +46,7 @@ from .devapp import (
 from .devguard import Guard
 from .devlog import ConsoleLog, banner
 from .inspector import Inspector, InspectorASGIMount, InspectorWSGIMount, mount_inspector
+from .lifecycle import SHUTDOWN_GRACE, bind, exit_watchdog, stopped_by_signals
 from .reloader import _drop_bytecode, _Reloader
 from .serve_options import ServeOptions, _tls_files
 
@@ -62,10 +59,6 @@ logger = logging.getLogger("edge_middleware.server")
 #: connections, so the client closes first: with uvicorn's own 5 s, a request sent as the server
 #: closed met a dropped connection ("socket hang up") when the machine was busy.
 CONNECTION_TIMEOUT = 10
-#: Seconds requests in flight get to finish after SIGINT/SIGTERM.
-SHUTDOWN_GRACE = 2
-#: Exit status when the watchdog ends a process that did not stop by itself.
-EXIT_INTERRUPTED = 0
 #: Worker threads of the WSGI dev server.
 WSGI_THREADS = 32
 #: Connections the kernel queues before the WSGI server accepts them (uvicorn's default
@@ -361,7 +354,8 @@ class DevServer:
         self.console.write_banner([f"listening on {url}  (Ctrl+C to stop)"])
 
     def serve(self) -> None:
-        """Serve until interrupted (SIGINT or SIGTERM); "listening" is printed once bound.
+        """Serve until interrupted (SIGINT or SIGTERM, then it returns normally: ``serve``
+        exits 0 on both doors); "listening" is printed once bound.
 
         :raises OSError: the address could not be bound (port taken, not ours).
         """
@@ -399,15 +393,20 @@ class DevServer:
             timeout_keep_alive=CONNECTION_TIMEOUT,
             timeout_graceful_shutdown=SHUTDOWN_GRACE,
         )
-        sock = config.bind_socket()  # raises OSError before "listening" is printed
+        # bound here: uvicorn's Config.bind_socket calls sys.exit(3) when it cannot bind
+        sock = bind(self.options.host, self.options.port)  # OSError before "listening"
         self.print_listening(sock.getsockname()[1])
 
         class Server(uvicorn.Server):
             def handle_exit(self, sig: int, frame: Any) -> None:
-                _exit_watchdog()
+                exit_watchdog()
                 super().handle_exit(sig, frame)
 
-        Server(config).run(sockets=[sock])
+        try:
+            with stopped_by_signals():  # also the signal uvicorn raises again once stopped
+                Server(config).run(sockets=[sock])
+        finally:
+            sock.close()
 
     def wsgi_server(self) -> Any:
         """The cheroot server for the WSGI app, bound and listening (``prepare()``: raises
@@ -432,46 +431,15 @@ class DevServer:
     def _serve_wsgi(self) -> None:
         server = self.wsgi_server()
         self.print_listening(server.bind_addr[1])
-
-        def stop(signum: int, frame: Any) -> None:
-            _exit_watchdog()
-            raise KeyboardInterrupt
-
-        previous = signal.signal(signal.SIGTERM, stop)
-        previous_int = signal.signal(signal.SIGINT, stop)
         try:
-            server.serve()
-        except KeyboardInterrupt:
-            pass
+            with stopped_by_signals():
+                server.serve()
         finally:
-            signal.signal(signal.SIGTERM, previous)
-            signal.signal(signal.SIGINT, previous_int)
             server.stop()
 
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
-
-
-_watchdog_started = threading.Event()
-
-
-def _exit_watchdog(grace: float = SHUTDOWN_GRACE + 2.0) -> None:
-    """After SIGINT/SIGTERM: if the process is still alive ``grace`` seconds later (a handler
-    hangs in a worker thread that nothing can interrupt), end it. The dev server owns its
-    process; a hung handler must not keep it from stopping."""
-    if _watchdog_started.is_set():
-        return
-    _watchdog_started.set()
-
-    def expire() -> None:
-        time.sleep(grace)
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        os._exit(EXIT_INTERRUPTED)
-
-    threading.Thread(target=expire, name="edge-exit-watchdog", daemon=True).start()
 
 
 def _no_app_wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:

@@ -207,15 +207,16 @@ class CloudFrontFunction:
             "kvs": {key_value_store_id: kvs} if key_value_store is not None else {},
             "limitMs": self.max_compute_ms,
             "memoryBytes": MAX_FUNCTION_MEMORY,
-            "name": f"{self.name}.js",
+            # the file in errors and stack traces (node: the vm script's filename)
+            "name": str(self.path) if self.path is not None else f"<inline:{self.name}>",
         }
-        where = f"CloudFrontFunction({self.name!r})"
+        field = "CloudFrontFunction.source"  # code that does not load: js/load_errors.py
         self.engine = _choose_engine(engine, node)
         self._pool: NodePool | MiniRacerFunction
         if self.engine == "node":
-            self._pool = NodePool(init, size=workers, node=node, name=where)
+            self._pool = NodePool(init, size=workers, node=node, name=field)
         else:
-            self._pool = MiniRacerFunction(init, where)
+            self._pool = MiniRacerFunction(init, field)
         #: compute utilization of the last invocation (CloudFront's 0-100+ figure)
         self.last_compute_utilization: int | None = None
 

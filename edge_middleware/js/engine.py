@@ -29,6 +29,7 @@ from importlib import resources
 from typing import Any
 
 from ..exceptions import ConfigurationError
+from .load_errors import load_error
 
 __all__ = ["NodePool", "WorkerDied", "WorkerTimeout", "find_node"]
 
@@ -48,6 +49,14 @@ class WorkerTimeout(Exception):
 
 class WorkerDied(Exception):
     """The worker exited (or closed its reply pipe) before answering; it has been reaped."""
+
+
+class WorkerLoadError(RuntimeError):
+    """The worker's code did not load; ``error`` is its ``{name, message, stack}``."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        self.error = error
+        super().__init__(f"{error.get('name', 'Error')}: {error.get('message', '')}")
 
 
 def find_node(node: str | None = None) -> str:
@@ -101,8 +110,7 @@ class _Worker:
             raise RuntimeError(f"the node worker did not start: {exc}") from None
         if not reply.get("ready"):
             self.kill()
-            err = reply.get("error") or {}
-            raise RuntimeError(f"{err.get('name', 'Error')}: {err.get('message', '')}")
+            raise WorkerLoadError(reply.get("error") or {})
 
     def request(self, msg: dict[str, Any], deadline: float) -> dict[str, Any]:
         """Send one message and wait for its reply until ``deadline`` (monotonic)."""
@@ -201,7 +209,8 @@ class NodePool:
     :param init: the worker's init message (see ``node_worker.js``).
     :param size: the most workers kept for this code.
     :param node: the ``node`` executable (default: :func:`find_node`).
-    :param name: what to call the code in errors.
+    :param name: what to call the code in errors: the field that names it
+        (``NodeHandler.handler``); the value is its file (``init["file"]`` or ``["name"]``).
     """
 
     def __init__(
@@ -218,10 +227,13 @@ class NodePool:
         self._count = 0
         self._pid = os.getpid()
         self._closed = False
+        field, source = name or "node", init.get("file") or init.get("name") or name
         try:
             first = _Worker(self.node, init)
+        except WorkerLoadError as exc:
+            raise load_error(field, source, exc.error, file=source, node=self.node) from None
         except RuntimeError as exc:
-            raise ConfigurationError(name or "node", init.get("file", name), str(exc)) from None
+            raise ConfigurationError(field, source, str(exc)) from None
         self._idle.append(first)
         self._count = 1
         _pools.add(self)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..exceptions import ConfigurationError
 from .cffunctions import RUNTIMES, CloudFrontFunction
-from .node import NodeHandler, is_node_runtime
+from .node import NODE_RUNTIMES, NodeHandler, is_node_runtime
 
 __all__ = ["JS_SUFFIXES", "load_js"]
 
@@ -20,8 +20,9 @@ _EXPORTS = re.compile(r"\b(module\.exports|exports\.\w+)\s*=|^\s*export\s", re.M
 def load_js(path: str, runtime: str | None = None) -> CloudFrontFunction | NodeHandler:
     """A CloudFront Function or a Node.js Lambda@Edge handler from a file.
 
-    :param runtime: ``cloudfront-js-1.0``/``cloudfront-js-2.0`` or ``nodejs*``; by default a
-        file that exports its handler is Node.js, any other a ``cloudfront-js-2.0`` function.
+    :param runtime: ``cloudfront-js-1.0``/``cloudfront-js-2.0`` or one of ``NODE_RUNTIMES``;
+        by default a file that exports its handler is Node.js (``nodejs20.x``), any other a
+        ``cloudfront-js-2.0`` function.
     """
     file = Path(path)
     if runtime is None:
@@ -33,5 +34,5 @@ def load_js(path: str, runtime: str | None = None) -> CloudFrontFunction | NodeH
     if is_node_runtime(runtime):
         return NodeHandler(file.name, root=file.parent, runtime=runtime)
     if runtime not in RUNTIMES:
-        raise ConfigurationError("--runtime", runtime, f"nodejs20.x or {' | '.join(RUNTIMES)}")
+        raise ConfigurationError("--runtime", runtime, " | ".join((*NODE_RUNTIMES, *RUNTIMES)))
     return CloudFrontFunction(file, runtime=runtime)

@@ -3,8 +3,11 @@ the engine used when no ``node`` is installed (or with ``engine="mini-racer"``).
 
 It answers with the same reply shape as a ``node`` worker (``node_worker.js``), so
 :class:`~edge_middleware.js.cffunctions.CloudFrontFunction` does not care which engine ran.
-Differences from the ``node`` engine: ``require('crypto')`` is not available, and the
-compute figure includes the call's thread hops (about 0.3-0.5 ms here).
+The sandbox is the node engine's: no timers, ``eval`` or ``new Function``
+(``minirace_harness.js``). Differences from the ``node`` engine: ``require('crypto')`` is not
+available; the compute figure includes the call's thread hops (about 0.3-0.5 ms here); and
+``setTimeout``/``clearTimeout`` are ``undefined`` names on the global object (mini-racer declares
+them; they cannot be deleted), so calling one is a ``TypeError``, not a ``ReferenceError``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from importlib import resources
 from typing import Any
 
 from ..exceptions import ConfigurationError
+from .load_errors import js_error, load_error
 
 __all__ = ["MiniRacerFunction", "available"]
 
@@ -33,6 +37,12 @@ def available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def _named(code: str, file: object) -> str:
+    """``code`` named ``file`` in V8's errors and stack traces, as a node ``vm`` script's
+    ``filename`` is (js/load_errors.py tells the engine's files from the function's)."""
+    return f"{code}\n//# sourceURL={file}"
 
 
 def _timed(fn: Any) -> float:
@@ -66,15 +76,20 @@ class MiniRacerFunction:
                 " var s = String(v), out = []; for (var i = 0; i < s.length; i++)"
                 " out.push(s.charCodeAt(i) & 255); return out; };"
             )
-            ctx.eval(package.joinpath("cf_runtime.js").read_text(encoding="utf-8"))
-            harness = package.joinpath("minirace_harness.js").read_text(encoding="utf-8")
+            runtime = package.joinpath("cf_runtime.js")
+            ctx.eval(_named(runtime.read_text(encoding="utf-8"), runtime))
+            harness = package.joinpath("minirace_harness.js")
             v2 = init["runtime"] == "cloudfront-js-2.0"
             # the invoker, made before the function's code runs (it cannot replace it)
             invoke = ctx.eval(
-                f"({harness})(globalThis, {'globalThis.__edge_cloudfront' if v2 else 'null'})"
+                _named(
+                    f"({harness.read_text(encoding='utf-8')})"
+                    f"(globalThis, {'globalThis.__edge_cloudfront' if v2 else 'null'})",
+                    harness,
+                )
             )
             code = _IMPORT.sub(r"var \1 = require('\2');", init["code"])
-            ctx.eval(code, timeout_sec=self._limit * 4)
+            ctx.eval(_named(code, init.get("name") or name), timeout_sec=self._limit * 4)
             if ctx.eval("typeof handler") != "function":
                 raise RuntimeError("the function does not define a function handler(event)")
             self._invoke = invoke
@@ -88,9 +103,8 @@ class MiniRacerFunction:
             self._overhead = min(_timed(noop) for _ in range(20))
         except Exception as exc:
             self.close()
-            raise ConfigurationError(
-                name, init.get("name", name), f"code that loads ({exc})"
-            ) from None
+            source = init.get("name") or name
+            raise load_error(name, source, js_error(exc), file=source) from None
 
     def call(
         self, msg: dict[str, Any], deadline: float, limit: float | None = None

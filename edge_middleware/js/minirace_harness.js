@@ -3,12 +3,14 @@
 // cf_runtime.js and before the function's code. It takes cf_runtime.js's invoker out of the
 // globals, sets the globals a function may use (console, require) and returns the engine's
 // invoker, invoke(eventJson) -> reply JSON (or a promise of it). The call's logs stay in a
-// closure here, never in a global the function's code could read or set.
+// closure here, never in a global the function's code could read or set. It also takes away
+// what the node engine's sandbox does not have: timers, eval and new Function.
 (function (g, cloudfront) {
   var invoke = g.__edge_invoke;
   delete g.__edge_invoke;
   delete g.__edge_cloudfront;
   var P = Promise, stringify = JSON.stringify, logs = [];
+  sandbox(g);
   function fmt(v) {
     if (typeof v === 'string') return v;
     try { var s = stringify(v); return s === undefined ? String(v) : s; } catch (e) { return String(v); }
@@ -49,4 +51,26 @@
     var st = invoke(s);
     return st instanceof P ? st.then(pack) : pack(st);
   };
+
+  // The node engine runs a function in a vm context with no timers and no code generation
+  // from strings (node_worker.js); CloudFront Functions have neither (docs/cloudfront-functions.md
+  // section 4). mini-racer's context has its own setTimeout/clearTimeout (declared with var, so
+  // they can be emptied, not deleted) and no per-context switch for eval: both go here.
+  function sandbox(g) {
+    ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', '__timer_manager'].forEach(
+      function (name) { if (!delete g[name]) g[name] = undefined; });
+    if (typeof __TimerManager !== 'undefined') __TimerManager = undefined;
+    var noCode = function Function() {
+      throw new EvalError('Code generation from strings disallowed for this context');
+    };
+    noCode.prototype = g.Function.prototype;  // instanceof Function still holds
+    g.Function = noCode;
+    g.eval = function eval() { return noCode(); };
+    // what reaches the constructors without naming them: (function () {}).constructor ...
+    [function () {}, async function () {}, function* () {}, async function* () {}].forEach(
+      function (f) {
+        Object.defineProperty(Object.getPrototypeOf(f), 'constructor',
+          { value: noCode, writable: true, configurable: true });
+      });
+  }
 })

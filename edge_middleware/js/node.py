@@ -27,13 +27,16 @@ from .paths import resolve
 
 __all__ = ["NODE_RUNTIMES", "NodeHandler", "is_node_runtime"]
 
-#: Lambda@Edge's Node.js runtimes (any ``nodejs*`` is accepted and run on the local ``node``).
-NODE_RUNTIMES = ("nodejs18.x", "nodejs20.x", "nodejs22.x")
+#: Lambda@Edge's supported Node.js runtimes (decisions.md #26: as of early 2026; recheck against
+#: AWS Lambda's runtime list). Each runs on the local ``node``, whatever its version.
+NODE_RUNTIMES = ("nodejs20.x", "nodejs22.x", "nodejs24.x")
 _EXTENSIONS = (".js", ".mjs", ".cjs")
 
 
 def is_node_runtime(runtime: object) -> bool:
-    """``nodejs20.x`` and friends (the ``Runtime`` of a Lambda function)."""
+    """Whether a Lambda function's ``Runtime`` names Node.js (``nodejs20.x``, also an old or
+    misspelt ``nodejs16.x``: :class:`NodeHandler` refuses those outside :data:`NODE_RUNTIMES`,
+    naming the field)."""
     return isinstance(runtime, str) and runtime.startswith("nodejs")
 
 
@@ -61,7 +64,8 @@ class NodeHandler:
         without extension, then the exported function), relative to ``root``; or a path to a
         ``.js``/``.mjs`` file whose ``handler`` export is used.
     :param root: the function's code directory (SAM's ``CodeUri``); default the working dir.
-    :param runtime: the Lambda runtime, ``nodejs*`` (all run on the local ``node``).
+    :param runtime: the Lambda runtime, one of :data:`NODE_RUNTIMES` (all run on the local
+        ``node``).
     :param name: the function's name in logs, errors and ``context.functionName``.
     :param workers: the most ``node`` workers kept for this function (each runs one request
         at a time, as a Lambda instance does).
@@ -84,9 +88,11 @@ class NodeHandler:
         workers: int = 2,
         node: str | None = None,
     ) -> None:
-        if not is_node_runtime(runtime):
+        if runtime not in NODE_RUNTIMES:
             raise ConfigurationError(
-                "NodeHandler.runtime", runtime, "nodejs18.x | nodejs20.x | ..."
+                "NodeHandler.runtime",
+                runtime,
+                f"one of {', '.join(NODE_RUNTIMES)} (Lambda@Edge's Node.js runtimes)",
             )
         if not isinstance(handler, str) or not handler:
             raise ConfigurationError("NodeHandler.handler", handler, '"path/to/module.function"')
@@ -99,7 +105,7 @@ class NodeHandler:
             {"kind": "lambda", "file": str(self.file), "handler": self.export},
             size=workers,
             node=node,
-            name=f"NodeHandler({handler!r})",
+            name="NodeHandler.handler",
         )
         self._ids = 0
 

@@ -163,7 +163,7 @@ function loadCf(init) {
     name: 'cloudfront-function',
     codeGeneration: { strings: false, wasm: false },
   });
-  vm.runInContext(CF_PRELUDE, ctx);
+  vm.runInContext(CF_PRELUDE, ctx, { filename: path.join(__dirname, 'cf_runtime.js') });
   if (init.runtime === 'cloudfront-js-2.0') mods.cloudfront = ctx.__edge_cloudfront;
   const invoke = ctx.__edge_invoke;
   // deleted from inside: a delete on the sandbox object leaves the context's global as it is

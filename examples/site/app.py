@@ -1,8 +1,13 @@
-"""The site's origin: a plain Starlette app that knows nothing about the edge.
+r"""The site's origin: a plain Starlette app that knows nothing about the edge.
 
-``distribution.json`` puts CloudFront in front of it; serve both from this folder with::
+``distribution.json`` puts CloudFront in front of it; serve both from this folder with (each
+function of the distribution gets its local code; ``make demo`` runs the same)::
 
-    edge-middleware serve app:app --config distribution.json       # or: make demo
+    edge-middleware serve app:app --config distribution.json \
+        --handler auth=handlers.auth:handler \
+        --handler security-headers=handlers.security_headers:handler \
+        --handler security-headers-node=handlers/security-headers.handler \
+        --handler spa-rewrite=functions/spa-rewrite.js
 
 Pages: ``/`` and ``/login`` (cached by the default behavior), ``/account/`` (signed-in
 visitors only: the ``auth`` viewer-request function), ``/static/site.css`` (cached for a day

@@ -1,0 +1,91 @@
+"""How the dev server (``server.py``) starts and stops, the same on both doors.
+
+* It binds its address itself, so a port in use or an address that is not ours is an
+  ``OSError`` before "listening" is printed (``cannot serve on HOST:PORT: ...``, exit 1):
+  uvicorn's own ``Config.bind_socket`` logs the error and calls ``sys.exit(3)``.
+* SIGINT (Ctrl+C) and SIGTERM stop it, and ``serve`` then exits 0, whichever door served:
+  uvicorn re-raises the signal it caught once it has shut down (130 after Ctrl+C, death by
+  SIGTERM), cheroot does not.
+* A handler hung in a worker thread cannot keep the process alive: a watchdog ends it a few
+  seconds after the signal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["EXIT_INTERRUPTED", "SHUTDOWN_GRACE", "bind", "exit_watchdog", "stopped_by_signals"]
+
+#: Seconds requests in flight get to finish after SIGINT/SIGTERM.
+SHUTDOWN_GRACE = 2
+#: Exit status when the watchdog ends a process that did not stop by itself.
+EXIT_INTERRUPTED = 0
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (not yet listening), for uvicorn's ``sockets=``.
+
+    :raises OSError: the port is taken, or the address is not one of this machine's.
+    """
+    # as uvicorn's Config.bind_socket does, minus its sys.exit
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+@contextlib.contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """Run the server inside: SIGINT and SIGTERM end it with a ``KeyboardInterrupt`` that is
+    swallowed here, so the caller returns normally (exit 0) after a clean shutdown.
+
+    uvicorn installs its own handlers while it serves and, once it has shut down, raises the
+    signal it caught again: that lands here too."""
+
+    def stop(signum: int, frame: Any) -> None:
+        exit_watchdog()
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+_watchdog_started = threading.Event()
+
+
+def exit_watchdog(grace: float = SHUTDOWN_GRACE + 2.0) -> None:
+    """After SIGINT/SIGTERM: if the process is still alive ``grace`` seconds later (a handler
+    hangs in a worker thread that nothing can interrupt), end it. The dev server owns its
+    process; a hung handler must not keep it from stopping."""
+    if _watchdog_started.is_set():
+        return
+    _watchdog_started.set()
+
+    def expire() -> None:
+        time.sleep(grace)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(EXIT_INTERRUPTED)
+
+    threading.Thread(target=expire, name="edge-exit-watchdog", daemon=True).start()
