@@ -876,3 +876,14 @@ def test_toml_trigger_mixing_two_kinds_is_refused(tmp_path: Path, table: str, fi
     with pytest.raises(ConfigurationError) as caught:
         load_config(path)
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize("runtime", ["nodejs16.x", "nodejsXYZ", "python3.12"])
+def test_toml_node_runtime_is_named_at_its_field(tmp_path: Path, runtime: str) -> None:
+    path = tmp_path / "edge.toml"
+    table = f'{{ handler = "index.handler", runtime = "{runtime}" }}'
+    path.write_text(f"[default]\norigin_response = {table}\n")
+    with pytest.raises(ConfigurationError) as caught:
+        load_config(path)
+    assert caught.value.field == "default.origin_response.runtime"
+    assert "nodejs20.x" in str(caught.value)

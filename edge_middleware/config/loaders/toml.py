@@ -205,7 +205,8 @@ _JS_KEYS: dict[str, Any] = {
 
 
 def _js_handler(fields: Mapping[str, Any], path: str) -> Any:
-    from ...js import CloudFrontFunction, NodeHandler, is_node_runtime
+    from ...js import CloudFrontFunction, NodeHandler
+    from ...js.node import NODE_RUNTIMES
 
     runtime = fields.get("runtime")
     cff = "cloudfront_function" in fields
@@ -220,10 +221,9 @@ def _js_handler(fields: Mapping[str, Any], path: str) -> Any:
         if "key_value_store" in fields:
             options["key_value_store"] = fields["key_value_store"]
         return CloudFrontFunction(fields["cloudfront_function"], **options)
-    if not is_node_runtime(runtime):
-        raise ConfigurationError(
-            child(path, "runtime"), runtime, "nodejs20.x (with handler) or cloudfront_function"
-        )
+    if runtime not in NODE_RUNTIMES:
+        expected = f"one of {', '.join(NODE_RUNTIMES)} (with handler), or cloudfront_function"
+        raise ConfigurationError(child(path, "runtime"), runtime, expected)
     return NodeHandler(
         require(fields, "handler", path),
         root=fields.get("root", "."),
