@@ -291,6 +291,7 @@ def test_serve_with_redis_and_invalidate_through_redis(site: Path, redis_url: st
             timeout=30,
         )
         assert done.returncode == 0, done.stderr
+        assert done.stdout == "invalidation recorded for 1 path(s): /red\n"
         assert served.get("/red").headers["X-Cache"] == "Miss from cloudfront"
 
 

@@ -153,7 +153,9 @@ def _invalidate(args: argparse.Namespace) -> int:
             cache_logger.removeHandler(warnings)
         if warnings.messages:
             return _fail("; ".join(warnings.messages))
-        print(f"invalidated {count} cached object(s) for {' '.join(paths)}")
+        # RedisStorage counts the patterns recorded, not objects: every worker drops its
+        # matching objects when it next reads them
+        print(f"invalidation recorded for {count} path(s): {' '.join(paths)}")
         return EXIT_OK
     from .server import INVALIDATE_PATH
 
