@@ -154,3 +154,25 @@ def test_an_origin_app_of_the_other_interface_is_refused_at_start() -> None:
     assert caught.value.field == "origins['default']"
     EdgeMiddleware(starlette, config=config, origins={"default": starlette})
     EdgeWSGIMiddleware(flask, config=config, origins={"default": flask.wsgi_app})
+
+
+def test_one_test_of_an_apps_interface() -> None:
+    """The dev server, the inspector, wrap_app and the doors' origins= check ask the same
+    function (doors.interfaces), and it agrees on the apps people write."""
+    from edge_middleware.devtools.devapp import detect_interface
+    from edge_middleware.doors.interfaces import is_asgi_app, is_wsgi_app
+    from edge_middleware.testing import is_asgi_app as testing_is_asgi_app
+
+    assert testing_is_asgi_app is is_asgi_app
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None: ...
+
+    def three(scope: Any, receive: Any, send: Any) -> Any: ...
+
+    def wsgi(environ: Any, start_response: Any) -> Any: ...
+
+    flask = Flask("x")
+    for app, kind in [(asgi, "asgi"), (three, "asgi"), (PlainTextResponse("x"), "asgi")]:
+        assert (detect_interface(app), is_asgi_app(app), is_wsgi_app(app)) == (kind, True, False)
+    for app in (wsgi, flask, flask.wsgi_app):
+        assert (detect_interface(app), is_asgi_app(app), is_wsgi_app(app)) == ("wsgi", False, True)

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from ..config.model import EdgeConfig
 from ..core.simulate import VIEWER_HEADER, parse_viewer_header, simulated
 from ..doors.asgi import EdgeMiddleware
+from ..doors.interfaces import is_asgi_app
 from ..doors.wsgi import EdgeWSGIMiddleware
 from ..exceptions import ConfigurationError
 from .devguard import Guard, asgi_headers, is_loopback, wsgi_headers
@@ -81,34 +82,15 @@ def import_object(spec: str, what: str = "APP") -> Any:
     return obj
 
 
-def _positional_count(func: Any) -> int | None:
-    try:
-        sig = inspect.signature(func)
-    except (TypeError, ValueError):
-        return None
-    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return sum(1 for p in sig.parameters.values() if p.kind in kinds)
-
-
 def detect_interface(app: Any) -> Interface:
-    """``"asgi"`` for an ASGI 3 app, ``"wsgi"`` otherwise.
-
-    ASGI: an ``async def`` function (or an object whose ``__call__`` is one) taking
-    ``(scope, receive, send)``, as Starlette, FastAPI and Django's ``ASGIHandler`` are, or any
-    callable of exactly three positional parameters. Everything else (Flask, Django's
-    ``WSGIHandler``, ``(environ, start_response)`` functions) is WSGI.
-    """
+    """``"asgi"`` for an ASGI 3 app, ``"wsgi"`` otherwise (``doors.interfaces.is_asgi_app``:
+    an ``async`` callable or any callable of three positional parameters is ASGI; Flask,
+    Django's ``WSGIHandler`` and ``(environ, start_response)`` functions are WSGI)."""
     if not callable(app):
         raise ConfigurationError("APP", app, "an ASGI or WSGI application (a callable)")
     if inspect.isclass(app):
         raise ConfigurationError("APP", app, "an application instance, not a class")
-    call = app if inspect.isroutine(app) else type(app).__call__
-    if inspect.iscoroutinefunction(call):
-        return "asgi"
-    if inspect.isroutine(app):
-        return "asgi" if _positional_count(app) == 3 else "wsgi"
-    count = _positional_count(app)  # bound __call__: self is not counted
-    return "asgi" if count == 3 else "wsgi"
+    return "asgi" if is_asgi_app(app) else "wsgi"
 
 
 def find_front_door(app: Any) -> EdgeMiddleware | EdgeWSGIMiddleware | None:

@@ -34,7 +34,6 @@ from this module: no CDN, no build step, works offline.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import threading
 import uuid
@@ -45,6 +44,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, unquote
 
 from ..core import capture
+from ..doors.interfaces import is_asgi_app
 from ..doors.middleware import RequestRecord
 from .devguard import TOKEN_COOKIE, Guard, asgi_headers, is_loopback, wsgi_headers
 from .inspector_pages import (
@@ -349,8 +349,7 @@ def mount_inspector(
     if door is not None and inspector.observer not in door.options.observers:
         door.add_observer(inspector.observer)
     if interface is None:
-        call = app if inspect.isroutine(app) else type(app).__call__
-        interface = "asgi" if inspect.iscoroutinefunction(call) else "wsgi"
+        interface = "asgi" if is_asgi_app(app) else "wsgi"
     if interface == "asgi":
         return InspectorASGIMount(app, inspector)
     return InspectorWSGIMount(app, inspector)

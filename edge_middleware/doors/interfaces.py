@@ -29,10 +29,14 @@ WSGIApp: TypeAlias = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 def is_asgi_app(app: object) -> bool:
-    """Whether ``app`` is an ASGI 3 app (an ``async`` callable), as opposed to WSGI."""
+    """Whether ``app`` is an ASGI 3 app, as opposed to WSGI: an ``async`` callable taking
+    ``(scope, receive, send)`` (Starlette, FastAPI, Django's ``ASGIHandler``), or any callable
+    of exactly three positional parameters."""
     if inspect.iscoroutinefunction(app):
         return True
-    return inspect.iscoroutinefunction(getattr(app, "__call__", None))  # noqa: B004
+    if inspect.iscoroutinefunction(getattr(app, "__call__", None)):  # noqa: B004
+        return True
+    return _positional_count(app) == 3
 
 
 def is_wsgi_app(app: object) -> bool:
@@ -41,11 +45,22 @@ def is_wsgi_app(app: object) -> bool:
     (ASGI 2, or a callable returning an awaitable) takes one or three."""
     if not callable(app) or is_asgi_app(app):
         return False
+    return _positional_count(app, required=True) == 2
+
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def _positional_count(app: object, *, required: bool = False) -> int | None:
+    """How many positional parameters ``app`` takes (a bound ``__call__``: ``self`` not
+    counted; ``required``: only those without a default); ``None`` when it cannot be known
+    (``*args``, or no signature)."""
     try:
-        parameters = inspect.signature(app).parameters.values()
+        parameters = inspect.signature(app).parameters.values()  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        return False
-    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        return None
     if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters):
-        return False
-    return sum(p.kind in positional and p.default is p.empty for p in parameters) == 2
+        return None
+    return sum(
+        p.kind in _POSITIONAL and not (required and p.default is not p.empty) for p in parameters
+    )
