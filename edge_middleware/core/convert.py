@@ -41,6 +41,7 @@ __all__ = [
     "origin_query",
     "origin_raw_path",
     "origin_request_uri",
+    "origin_root_path",
     "origin_scope",
     "reason_phrase",
     "request_from_environ",
@@ -285,8 +286,19 @@ def origin_scope(
     raw = [(name.lower(), value) for name, value in headers_to_raw(request["headers"]) + extra]
     new["headers"] = _replace_content_length(raw, body_length)
     new["method"] = request["method"]
-    new["root_path"] = ""
+    new["root_path"] = origin_root_path(scope, new["path"])
     return new
+
+
+def origin_root_path(scope: Mapping[str, Any], path: str) -> str:
+    """The origin scope's ``root_path``: the viewer's (``uvicorn --root-path``, a Starlette
+    ``Mount``), so the app routes the path below it, while the origin's ``path`` (which holds
+    it, as the viewer's does) still starts with it; else ``""``, as the WSGI door clears a
+    ``SCRIPT_NAME`` the path left."""
+    root: str = scope.get("root_path", "")
+    if root and (path == root or path.startswith(root + "/")):
+        return root
+    return ""
 
 
 class PrefixedInput(io.RawIOBase):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from ..config.model import Behavior
-from ..core.convert import origin_raw_path, scope_uri
+from ..core.convert import origin_raw_path, origin_root_path, scope_uri
 from ..core.headers import RawHeaders, encode_value
 from ..core.types import CFHeaders
 from ..exceptions import CloudFrontError, OriginError
@@ -139,13 +139,14 @@ def _prepare(
         return None
     if prefix:
         uri = prefix + uri
+    path = unquote(uri) if "%" in uri else uri
     origin = {
         **scope,
-        "path": unquote(uri) if "%" in uri else uri,
+        "path": path,
         "raw_path": origin_raw_path(uri),
         "query_string": encode_value(cut.querystring_for(qs)),
         "headers": headers,
-        "root_path": "",
+        "root_path": origin_root_path(scope, path) if "root_path" in scope else "",
         "edge.middleware": mw,
     }
     extensions = scope.get("extensions")
@@ -196,9 +197,13 @@ class _Relay:
             await self.fail(self.rejected)
         elif not self.started:
             await self.fail(OriginError("The origin returned no response."))
-        elif not self.done:
+        elif self.head and not self.done:  # no body on the wire: the head was all of it
             self.done = True
             await self.send(_EMPTY_END)
+        elif not self.done:
+            # returned without its last body message: the response stays incomplete, and the
+            # server cuts it, as it does the bare app's (caching.md §1.14)
+            logger.warning("the origin app returned before its response was complete")
 
     async def relay(self, message: Message) -> None:
         kind = message["type"]

@@ -56,9 +56,27 @@ class OriginStream:
                 logger.error("the origin app failed after its response was complete", exc_info=exc)
             else:
                 self.error = exc
+        else:
+            if self.start is not None and self.more and self.error is None and self._bodied(scope):
+                # returned without its last body message (Starlette and Django do when the
+                # viewer went away): the body is incomplete, never stored, and a viewer
+                # getting it streamed is cut, as a server cuts it (caching.md §1.14)
+                self.error = OriginError("The origin app returned before its body was complete.")
+                logger.warning("the origin app returned before its response was complete")
         finally:
             self.more = False
             self._wake()
+
+    def _bodied(self, scope: Scope) -> bool:
+        """Whether the answer has a body on the wire (not HEAD, 1xx, 204 or 304), so an app
+        that returns before ending it has left it incomplete."""
+        assert self.start is not None
+        status = self.start.get("status")
+        if scope["method"] == "HEAD":
+            return False
+        if not isinstance(status, int):
+            return True  # (a malformed status is the 502 of its own check)
+        return status >= 200 and status not in (204, 304)
 
     def _wake(self) -> None:
         waiter, self._changed = self._changed, None

@@ -1,0 +1,142 @@
+"""ASGI apps as servers run them, behind the middleware: an app mounted below a ``root_path``
+(``uvicorn --root-path``, a Starlette ``Mount``), and an app that returns before its body is
+complete (Starlette and Django do when the viewer went away). The middleware must give the
+app what the server gave it, and the viewer what the server would (caching.md §1.14)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+from starlette.testclient import TestClient
+
+from edge_middleware import Behavior, CachePolicy, EdgeConfig, EdgeMiddleware
+from edge_middleware.exceptions import OriginError
+from tests.support.doors import asgi_scope
+
+
+def _pass(event: dict[str, Any], context: Any) -> Any:
+    return event["Records"][0]["cf"]["request"]
+
+
+def _to_other(event: dict[str, Any], context: Any) -> Any:
+    request = event["Records"][0]["cf"]["request"]
+    request["uri"] = "/other"
+    return request
+
+
+WAYS = {
+    "short-way": Behavior(cache=CachePolicy(0, 0, 0)),
+    "pipeline": Behavior(viewer_request=_pass, cache=CachePolicy(0, 0, 0)),
+    "cached": Behavior(cache=CachePolicy()),
+}
+
+
+async def _seen(request: Any) -> JSONResponse:
+    return JSONResponse({"path": request.scope["path"], "root_path": request.scope["root_path"]})
+
+
+SEEN = Starlette(
+    routes=[Route("/hello", _seen), Route("/other", _seen), Route("/{rest:path}", _seen)]
+)
+
+
+async def _receive() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def _recorder(sent: list[dict[str, Any]]) -> Any:
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    return send
+
+
+def _call(app: Any, scope: dict[str, Any]) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+    asyncio.run(app(scope, _receive, _recorder(sent)))
+    return sent
+
+
+@pytest.mark.parametrize("way", list(WAYS))
+def test_the_app_routes_below_its_root_path(way: str) -> None:
+    """``uvicorn --root-path /api``: the scope's path holds the root path, and the app routes
+    what is below it; the viewer's uri (what behaviors match) is the whole path."""
+    app = EdgeMiddleware(SEEN, config=EdgeConfig(default=WAYS[way]))
+    scope = asgi_scope("/api/hello", root_path="/api")
+    sent = _call(app, scope)
+    assert sent[0]["status"] == 200
+    assert sent[1]["body"] == b'{"path":"/api/hello","root_path":"/api"}'
+
+
+def test_a_path_a_function_moved_out_of_the_root_path_has_none() -> None:
+    config = EdgeConfig(default=Behavior(viewer_request=_to_other, cache=CachePolicy(0, 0, 0)))
+    sent = _call(EdgeMiddleware(SEEN, config=config), asgi_scope("/api/hello", root_path="/api"))
+    assert sent[1]["body"] == b'{"path":"/other","root_path":""}'
+
+
+@pytest.mark.parametrize("way", list(WAYS))
+def test_an_edge_mounted_in_starlette_routes_its_app(way: str) -> None:
+    edge = EdgeMiddleware(SEEN, config=EdgeConfig(default=WAYS[way]))
+    with TestClient(Starlette(routes=[Mount("/sub", app=edge)])) as client:
+        r = client.get("/sub/hello")
+    assert (r.status_code, r.json()) == (200, {"path": "/sub/hello", "root_path": "/sub"})
+
+
+async def _stops_early(scope: Any, receive: Any, send: Any) -> None:
+    headers = [(b"content-type", b"text/plain"), (b"cache-control", b"max-age=60")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"partial-", "more_body": True})
+    # returns here: its body never ends
+
+
+@pytest.mark.parametrize("way", ["short-way", "pipeline"])
+def test_a_streamed_body_the_app_never_ended_stays_unended(way: str) -> None:
+    """As a server does with the bare app: the viewer's response is left incomplete (the
+    server then drops the connection), never closed as if the body were whole."""
+    app = EdgeMiddleware(_stops_early, config=EdgeConfig(default=WAYS[way]))
+    sent: list[dict[str, Any]] = []
+    if way == "pipeline":  # it cuts by raising, once the head went: the server drops it
+        with pytest.raises(OriginError, match="before its body was complete"):
+            asyncio.run(app(asgi_scope("/x"), _receive, _recorder(sent)))
+    else:
+        sent = _call(app, asgi_scope("/x"))
+    assert sent[0]["status"] == 200
+    bodies = [m for m in sent if m["type"] == "http.response.body"]
+    assert b"".join(m.get("body", b"") for m in bodies) == b"partial-"
+    assert all(m.get("more_body") for m in bodies)
+
+
+def test_a_body_the_app_never_ended_is_not_cached() -> None:
+    calls = [0]
+
+    async def origin(scope: Any, receive: Any, send: Any) -> None:
+        calls[0] += 1
+        await _stops_early(scope, receive, send)
+
+    app = EdgeMiddleware(origin, config=EdgeConfig(default=WAYS["cached"]))
+    for _ in range(2):
+        sent = _call(app, asgi_scope("/x"))
+        assert sent[0]["status"] == 502
+    assert calls[0] == 2
+
+
+@pytest.mark.parametrize("way", list(WAYS))
+@pytest.mark.parametrize(("method", "status"), [("GET", 204), ("GET", 304), ("HEAD", 200)])
+def test_an_answer_with_no_body_on_the_wire_is_whole_with_its_head(
+    way: str, method: str, status: int
+) -> None:
+    """A 204, a 304 or a HEAD answer is complete once its head is sent (uvicorn sends it as
+    it is), even from an app that sent no body message."""
+
+    async def origin(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": []})
+
+    app = EdgeMiddleware(origin, config=EdgeConfig(default=WAYS[way]))
+    sent = _call(app, asgi_scope("/x", method=method))
+    assert sent[0]["status"] == status
+    assert sent[-1]["type"] == "http.response.body" and not sent[-1].get("more_body")
