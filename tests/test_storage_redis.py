@@ -233,7 +233,7 @@ def test_invalidation_across_workers(make_storage: MakeStorage, client: redis.Re
     assert b.invalidate(["/index.html"]) == 1
     assert a.get("rewritten") is None
     # invalidated entries are deleted on read
-    assert client.dbsize() == 2 + 2  # /img.png, /a.jpg?v=1, inv:ver, inv
+    assert client.dbsize() == 2 + 3  # /img.png, /a.jpg?v=1, inv:ver, inv, inv:epoch
     assert int(client.get("em:default:inv:ver") or 0) == 3
 
     # entries stored after an invalidation are not affected by it

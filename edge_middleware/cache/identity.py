@@ -8,8 +8,13 @@ name) or the origin app differs. A ``RedisStorage`` created without ``distributi
 it from the middleware it serves; setting ``distribution_id`` yourself (or
 ``?distribution_id=`` in a storage URL) shares one namespace on purpose.
 
-Everything here is pure and deterministic across processes: no ``id()``, no addresses, no
-absolute paths.
+Everything here is deterministic across the processes of one deployment: no ``id()``, no
+addresses. Two projects laid out alike (``app = Flask(__name__)`` in each one's ``app.py``, or
+Django's default ``mysite``) differ by where their code is: Flask's ``root_path``, the source
+file of a function or class of the project, Django's settings module and ``BASE_DIR``. These
+are absolute paths of the project's own files only, never of the standard library or installed
+packages (the same code wherever it is installed), so every worker and host that runs one
+checkout from one place agrees.
 """
 
 from __future__ import annotations
@@ -18,7 +23,10 @@ import dataclasses
 import enum
 import functools
 import hashlib
+import os
 import re
+import sys
+import sysconfig
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +34,47 @@ __all__ = ["app_fingerprint", "config_fingerprint", "distribution_identity"]
 
 #: How deep :func:`app_fingerprint` follows wrappers (``app.app``) and routers.
 _APP_DEPTH = 4
+
+#: Where library code lives: its paths tell no project apart (see :func:`_project_path`).
+_LIBRARY_DIRS = ("site-packages", "dist-packages")
+_STDLIB = tuple(
+    os.path.join(os.path.abspath(p), "")
+    for p in {sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib")}
+    if p
+)
+
+
+def _project_path(path: Any) -> str:
+    """``path`` made absolute if it is the project's own (a file or directory), else ``""``:
+    for none, a pseudo-file (``<string>``), the standard library or an installed package."""
+    if not isinstance(path, str | os.PathLike) or not str(path) or str(path).startswith("<"):
+        return ""
+    found = os.path.abspath(path)
+    if found.startswith(_STDLIB) or any(d in found.split(os.sep) for d in _LIBRARY_DIRS):
+        return ""
+    return found
+
+
+def _module_path(name: str) -> str:
+    return _project_path(getattr(sys.modules.get(name), "__file__", None))
+
+
+def _at(path: str) -> str:
+    return f"@{path}" if path else ""
+
+
+def _django_project(app: Any) -> str:
+    """What tells Django projects apart (every one is served by the same handler classes):
+    its settings module, URLconf and ``BASE_DIR``; ``""`` for other apps."""
+    if type(app).__module__.partition(".")[0] != "django":
+        return ""
+    settings = getattr(sys.modules.get("django.conf"), "settings", None)
+    if settings is None or not settings.configured:
+        return ""
+    module = str(getattr(settings, "SETTINGS_MODULE", None) or "")
+    urlconf = str(getattr(settings, "ROOT_URLCONF", None) or "")
+    base = _project_path(str(getattr(settings, "BASE_DIR", None) or ""))
+    return f"django({module}{_at(_module_path(module))},{urlconf},{base})"
 
 
 def _callable_name(obj: Any) -> str:
@@ -76,8 +125,10 @@ def config_fingerprint(config: Any) -> str:
 
 
 def app_fingerprint(app: Any, depth: int = 0) -> str:
-    """A stable name for an origin app: Flask's ``import_name``, a function's qualified name,
-    a router's routes (path and endpoint), following ``.app`` wrappers; ``""`` for ``None``."""
+    """A stable name for an origin app: Flask's ``import_name`` and ``root_path``, a function's
+    qualified name and source file, a router's routes (path and endpoint), a Django project's
+    settings, following ``.app`` wrappers; ``""`` for ``None``. Paths only of the project's own
+    code (see the module's doc)."""
     if app is None or depth > _APP_DEPTH:
         return ""
     try:
@@ -92,10 +143,18 @@ def _app_fingerprint(app: Any, depth: int) -> str:
         return f"{app_fingerprint(owner, depth + 1)}.{getattr(app, '__name__', '')}"
     import_name = getattr(app, "import_name", None)
     if isinstance(import_name, str):
-        return f"{type(app).__qualname__}({import_name})"
-    if hasattr(app, "__code__"):
-        return _callable_name(app)
-    parts = [f"{type(app).__module__}:{type(app).__qualname__}"]
+        # Flask: "app" in every project whose app is in app.py; where that is tells them apart
+        root = getattr(app, "root_path", None)
+        where = _project_path(root) if root is not None else _module_path(import_name)
+        return f"{type(app).__qualname__}({import_name}{_at(where)})"
+    code = getattr(app, "__code__", None)
+    if code is not None:
+        return _callable_name(app) + _at(_project_path(getattr(code, "co_filename", None)))
+    module = type(app).__module__
+    parts = [f"{module}:{type(app).__qualname__}{_at(_module_path(module))}"]
+    django = _django_project(app)
+    if django:
+        parts.append(django)
     routes = getattr(app, "routes", None)
     if isinstance(routes, list | tuple):
         for route in routes:

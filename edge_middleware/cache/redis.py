@@ -5,10 +5,10 @@ and app unless one is given, see ``identity.py``; ``{prefix}:distributions`` is 
 derived ids that stored something, for invalidating from outside the servers). The layout and
 the operations are in ``redis_ops.py``, the entry format in ``redis_codec.py``.
 
-A hit is one round trip (``MGET`` entry + generation) on the lean client of ``redis_wire.py``
-(its protocol in ``redis_resp.py``); the other commands, Lua scripts and ``rediss://`` go
-through redis-py. Every Redis failure fails open (a miss, a skipped store) behind a circuit
-breaker.
+A hit is one round trip (``MGET`` entry + generation + epoch) on the lean client of
+``redis_wire.py`` (its protocol in ``redis_resp.py``); the other commands, Lua scripts and
+``rediss://`` go through redis-py. Every Redis failure fails open (a miss, a skipped store)
+behind a circuit breaker.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import re
 import threading
 import time
 import weakref
@@ -52,6 +53,21 @@ def _redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=user + host))
 
 
+def _check_connection_options(pool: redis.BlockingConnectionPool, url: str) -> None:
+    """Fail now on a URL query parameter redis-py's connections do not take: redis-py passes
+    it on unchecked, and every connection it opens would raise ``TypeError``."""
+    try:
+        pool.connection_class(**pool.connection_kwargs)  # no IO: connects on first use
+    except TypeError as exc:
+        found = re.search(r"argument '([^']+)'", str(exc))
+        name = found.group(1) if found else str(exc)
+        raise ConfigurationError(
+            "RedisStorage.url",
+            _redact(url),
+            f"only query parameters redis-py knows (unknown parameter {name!r})",
+        ) from None
+
+
 class RedisStorage:
     """A cache storage in Redis, shared by every worker process and host.
 
@@ -66,7 +82,8 @@ class RedisStorage:
     request collapsing: :meth:`begin_fill`, :meth:`end_fill`, :meth:`wait_fill` (and ``a``
     versions).
 
-    :param url: a redis-py URL (``redis://``, ``rediss://``, ``unix://``).
+    :param url: a redis-py URL (``redis://``, ``rediss://``, ``unix://``); a query parameter
+        that redis-py's connections do not take is a ``ConfigurationError``.
     :param prefix: first part of every key name.
     :param distribution_id: second part, so distributions can share one database. Left out,
         the storage adopts the identity of the middleware that serves it (its configuration
@@ -132,13 +149,15 @@ class RedisStorage:
         self.pool_timeout = pool_timeout
         self.fill_lock_ttl = fill_lock_ttl
         self._clock = clock
-        # A corrupt value (ValueError) is a backend failure too: fail open.
-        self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError, ValueError)
+        # A corrupt value (ValueError) is a backend failure too, and so is anything unforeseen
+        # the client raises (TypeError): fail open, as the README promises.
+        self._errors = (redis.RedisError, OSError, ValueError, TypeError)
         try:
             pool = redis.BlockingConnectionPool.from_url(url, **self._pool_options(False))
-            self._client: redis.Redis = redis.Redis.from_pool(pool)
         except ValueError as exc:
             raise ConfigurationError("RedisStorage.url", _redact(url), f"a Redis URL ({exc})")
+        _check_connection_options(pool, url)
+        self._client: redis.Redis = redis.Redis.from_pool(pool)
         self._scripts: dict[str, Script] = {
             name: self._client.register_script(lua) for name, lua in SCRIPTS.items()
         }
@@ -336,7 +355,8 @@ class RedisStorage:
     def set(self, entry: CacheEntry) -> None:
         """Store ``entry`` until its ``retain_until`` (``SET … PX``). Too large or already past
         ``retain_until``: not stored (and an older object under its key is dropped).
-        ``entry.generation`` is kept if non-zero, else the current generation is recorded."""
+        ``entry.generation`` is kept if non-zero (0 if Redis was reset since: older than every
+        pattern recorded after the reset), else the current generation is recorded."""
         self._run("set", self._set_steps(entry), None)
 
     def delete(self, key: str) -> None:
@@ -425,8 +445,9 @@ class RedisStorage:
 def storage_from_url(url: str) -> MemoryStorage | RedisStorage:
     """A storage from a URL: ``memory://`` (optionally ``?max_bytes=N&max_object_bytes=N``), or
     a redis-py URL, optionally with ``prefix=``, ``distribution_id=``, ``max_connections=``
-    (pool size), ``pool_timeout=`` (seconds a request waits for a pooled connection) and
-    ``socket_timeout=`` query parameters.
+    (pool size), ``pool_timeout=`` (seconds a request waits for a pooled connection),
+    ``socket_timeout=`` and ``max_object_bytes=`` query parameters. Any other parameter must be
+    one redis-py takes (``client_name=``, ``ssl_cert_reqs=``, ...), else ``ConfigurationError``.
 
     ::
 
@@ -456,10 +477,12 @@ def storage_from_url(url: str) -> MemoryStorage | RedisStorage:
                 ("max_connections", int),
                 ("pool_timeout", float),
                 ("socket_timeout", float),
+                ("max_object_bytes", int),
             ):
                 if name in query:
                     tuning[name] = kind(query.pop(name))
-            rest = urlunsplit(parts._replace(query=urlencode(query)))
+            # not urlunsplit: it would turn unix:///path into unix:/path
+            rest = url.partition("?")[0] + (f"?{urlencode(query)}" if query else "")
             return RedisStorage(rest, prefix=prefix, distribution_id=distribution_id, **tuning)
     except ValueError as exc:
         if isinstance(exc, ConfigurationError):

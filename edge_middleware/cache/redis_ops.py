@@ -10,11 +10,16 @@ Layout, under ``{prefix}:{distribution_id}:``:
 * ``e:{sha256(key)}``  the serialised entry (``redis_codec``), written with ``SET … PX``;
 * ``inv:ver``          the invalidation generation, ``INCR``-ed by every invalidation;
 * ``inv``              a ZSET of ``"{ver}:{pattern}"`` scored by ``ver``;
+* ``inv:epoch``        a random token, set (``NX``) by the first invalidation or registration
+  in this Redis's lifetime: gone or changed means the generations start again (a restart,
+  ``FLUSHDB``, eviction, :meth:`Namespace.clear_steps`);
 * ``lock:{sha256(key)}`` the cross-process fill lock (request collapsing, caching.md §1.9).
 
-A lookup is one round trip (``MGET`` entry + generation). An entry written at generation *g*
-is dropped on read when a pattern recorded after *g* matches its ``path`` or ``orig_path``;
-the pattern list is kept here per generation, so there is no ``KEYS``/``SCAN`` on the hot path.
+A lookup is one round trip (``MGET`` entry + generation + epoch). An entry written at
+generation *g* is dropped on read when a pattern recorded after *g* matches its ``path`` or
+``orig_path``; the pattern list is kept here per generation and per epoch (a new epoch drops
+it, and the registration in ``{prefix}:distributions`` is made again on the next store), so
+there is no ``KEYS``/``SCAN`` on the hot path.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import re
 import threading
 import time
 import uuid
@@ -49,11 +55,23 @@ SCRIPTS = {
         if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
         return 0
     """,
-    # One atomic step, so no reader sees a new generation before its patterns.
+    # One atomic step, so no reader sees a new generation before its patterns. A counter lost
+    # on its own (evicted) goes on above the patterns recorded, never back over them.
     "invalidate": """
+        if redis.call('EXISTS', KEYS[1]) == 0 then
+            local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+            if top[2] then redis.call('SET', KEYS[1], string.format('%d', top[2])) end
+        end
         local v = redis.call('INCR', KEYS[1])
-        for i = 1, #ARGV do redis.call('ZADD', KEYS[2], v, v .. ':' .. ARGV[i]) end
+        redis.call('SET', KEYS[3], ARGV[1], 'NX')
+        for i = 2, #ARGV do redis.call('ZADD', KEYS[2], v, v .. ':' .. ARGV[i]) end
         return v
+    """,
+    # Record a namespace for outside invalidation; the epoch it is recorded in.
+    "register": """
+        redis.call('SET', KEYS[2], ARGV[2], 'NX')
+        redis.call('SADD', KEYS[1], ARGV[1])
+        return redis.call('GET', KEYS[2])
     """,
     # Is the fill lock still held; does the entry exist (one round trip while waiting).
     "poll": "return {redis.call('EXISTS', KEYS[1]), redis.call('EXISTS', KEYS[2])}",
@@ -71,6 +89,18 @@ def _int(raw: Any) -> int:
         return 0
 
 
+def _token(raw: Any) -> bytes | None:
+    return raw.encode() if isinstance(raw, str) else raw
+
+
+def _new_token() -> str:
+    return uuid.uuid4().hex
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
 class Namespace:
     """The keys of one distribution, what this process knows of its invalidations, the fill
     locks it holds, and the operations as steps.
@@ -78,7 +108,8 @@ class Namespace:
     :param prefix: first part of every key name.
     :param distribution_id: second part.
     :param adopted: the id was adopted from a middleware (recorded in ``{prefix}:distributions``
-        on the first store, so a storage serving no middleware can find it to invalidate).
+        on the first store, and again on the first store in each new epoch, so a storage
+        serving no middleware can find it to invalidate).
     :param scoped: invalidations reach this namespace only (else, for a storage serving no
         middleware, every adopted one under ``prefix`` as well).
     """
@@ -91,9 +122,16 @@ class Namespace:
         self._ns = f"{prefix}:{distribution_id}:"
         self._ver_key = self._ns + "inv:ver"
         self._inv_key = self._ns + "inv"
+        self._epoch_key = self._ns + "inv:epoch"
         self._dists_key = f"{prefix}:distributions"
+        # what clear() deletes: entries and locks, exactly (not those of an id that starts
+        # with this one, "site" vs "site:staging")
+        self._clear_glob = _glob_escape(self._ns) + "[el]*"
+        self._clear_name = re.compile(re.escape(self._ns.encode()) + rb"(?:e|lock):[0-9a-f]{64}")
         self._registered = False
         self._lock = threading.Lock()
+        # the epoch that what follows belongs to (None: no epoch key when last looked)
+        self._epoch: bytes | None = None
         # invalidation patterns seen so far, sorted by generation
         self._inv_known = 0
         self._inv_versions: list[int] = []
@@ -110,6 +148,20 @@ class Namespace:
 
     # -- invalidation bookkeeping ---------------------------------------------------------------
 
+    def _observe(self, raw_epoch: Any) -> None:
+        """Note the epoch Redis holds now: another one (or none where there was one) means
+        the generations started again and the registration may be gone, so forget both."""
+        epoch = _token(raw_epoch)
+        if epoch == self._epoch:
+            return
+        with self._lock:
+            if epoch != self._epoch:
+                self._epoch = epoch
+                self._inv_known = 0
+                self._inv_versions.clear()
+                self._inv_patterns.clear()
+                self._registered = False
+
     def _patterns_needed_from(self, current: int) -> int | None:
         """The generation after which patterns must be fetched to know ``current``, or None."""
         with self._lock:
@@ -120,8 +172,12 @@ class Namespace:
                 self._inv_patterns.clear()
             return self._inv_known if current > self._inv_known else None
 
-    def _absorb(self, current: int, rows: list[tuple[bytes, float]]) -> None:
+    def _absorb(self, current: int, rows: list[tuple[bytes, float]], epoch: Any) -> bool:
+        """Add the patterns fetched in ``epoch``; False if this process moved on to another
+        epoch meanwhile (the rows may belong to either)."""
         with self._lock:
+            if _token(epoch) != self._epoch:
+                return False
             # Rows come sorted by generation, each generation complete (one Lua call wrote it);
             # skip what another thread absorbed while this one was fetching.
             last = self._inv_versions[-1] if self._inv_versions else 0
@@ -131,6 +187,7 @@ class Namespace:
                     self._inv_patterns.append(member.decode("utf-8", "replace").partition(":")[2])
             newest = int(rows[-1][1]) if rows else 0
             self._inv_known = max(self._inv_known, current, newest)
+            return True
 
     def _invalidated(self, entry: CacheEntry) -> bool:
         with self._lock:
@@ -151,7 +208,9 @@ class Namespace:
 
     def get_steps(self, key: str) -> Steps[CacheEntry | None]:
         ekey = self.entry_key(key)
-        blob, raw_ver = yield ("mget", (ekey, self._ver_key), _NO_KW)
+        blob, raw_ver, epoch = yield ("mget", (ekey, self._ver_key, self._epoch_key), _NO_KW)
+        if epoch != self._epoch:
+            self._observe(epoch)
         if blob is None:
             return None
         try:
@@ -167,7 +226,8 @@ class Namespace:
         since = self._patterns_needed_from(current)
         if since is not None:
             rows = yield ("zrangebyscore", (self._inv_key, f"({since}", "+inf"), _WITHSCORES)
-            self._absorb(current, rows)
+            if not self._absorb(current, rows, epoch):
+                return None  # Redis was reset while we looked: a miss is always safe
         if self._invalidated(entry):
             yield ("delete", (ekey,), _NO_KW)
             return None
@@ -180,13 +240,21 @@ class Namespace:
             # Not stored; nor may an older object outlive it under the same key.
             yield ("delete", (ekey,), _NO_KW)
             return None
+        raw_ver, epoch = yield ("mget", (self._ver_key, self._epoch_key), _NO_KW)
+        known_epoch = self._epoch
+        self._observe(epoch)
+        current = _int(raw_ver)
         if entry.generation <= 0:
-            current = _int((yield ("get", (self._ver_key,), _NO_KW)))
             if current:
                 entry = entry.with_changes(generation=current)
+        elif current < entry.generation or _token(epoch) != known_epoch:
+            # Looked up before Redis was reset (a revalidation across a restart): that
+            # generation is another counter's, so every pattern recorded since must apply.
+            entry = entry.with_changes(generation=0)
         if self.adopted and not self._registered:
-            # once per process: so `edge-middleware invalidate --redis URL` can find it
-            yield ("sadd", (self._dists_key, self.distribution_id), _NO_KW)
+            # once per process and epoch: so `edge-middleware invalidate --redis URL` finds it
+            keys, args = [self._dists_key, self._epoch_key], [self.distribution_id, _new_token()]
+            self._observe((yield ("register", (), {"keys": keys, "args": args})))
             self._registered = True
         yield ("set", (ekey, dumps(entry)), {"px": retain_ms})
         return None
@@ -206,24 +274,26 @@ class Namespace:
             ids = sorted(n.decode("utf-8", "replace") if isinstance(n, bytes) else n for n in names)
             namespaces += [f"{self.prefix}:{d}:" for d in ids]
         for ns in dict.fromkeys(namespaces):
-            keys = [ns + "inv:ver", ns + "inv"]
-            yield ("invalidate", (), {"keys": keys, "args": patterns})
+            keys = [ns + "inv:ver", ns + "inv", ns + "inv:epoch"]
+            yield ("invalidate", (), {"keys": keys, "args": [_new_token(), *patterns]})
         return len(patterns)
 
     def clear_steps(self) -> Steps[None]:
-        match = "".join("\\" + c if c in "*?[]\\" else c for c in self._ns) + "*"
-        keep = self._ver_key.encode()
+        # The generation counter stays (it must only grow); the epoch goes with the patterns,
+        # so every process forgets those it knew.
+        yield ("unlink", (self._inv_key, self._epoch_key), _NO_KW)
+        exact = self._clear_name.fullmatch
         cursor = 0
         while True:
-            cursor, names = yield ("scan", (cursor,), {"match": match, "count": 1000})
-            names = [n for n in names if n != keep]
+            cursor, names = yield ("scan", (cursor,), {"match": self._clear_glob, "count": 1000})
+            names = [n for n in names if exact(_token(n) or b"")]
             if names:
                 yield ("unlink", tuple(names), _NO_KW)
             if not cursor:
                 return None
 
     def begin_fill_steps(self, key: str, ttl: float) -> Steps[bool]:
-        lkey, token = self.lock_key(key), uuid.uuid4().hex
+        lkey, token = self.lock_key(key), _new_token()
         won = yield ("set", (lkey, token), {"nx": True, "px": max(1, math.ceil(ttl * 1000))})
         if won:
             with self._lock:
