@@ -140,3 +140,35 @@ def test_an_answer_with_no_body_on_the_wire_is_whole_with_its_head(
     sent = _call(app, asgi_scope("/x", method=method))
     assert sent[0]["status"] == status
     assert sent[-1]["type"] == "http.response.body" and not sent[-1].get("more_body")
+
+
+@pytest.mark.parametrize("cache_control", [b"no-cache", b"max-age=60"])
+def test_an_event_stream_reaches_the_viewer_as_it_comes(cache_control: bytes) -> None:
+    """A text/event-stream answer on a cached behavior is streamed, never read whole to be
+    stored: the app sends its second event only once the viewer has the first."""
+    first_seen = asyncio.Event()
+    waited_in_vain: list[bool] = []
+
+    async def origin(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"text/event-stream"), (b"cache-control", cache_control)]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"data: 1\n\n", "more_body": True})
+        try:
+            await asyncio.wait_for(first_seen.wait(), 2)
+        except TimeoutError:
+            waited_in_vain.append(True)  # the middleware held the first event back
+        await send({"type": "http.response.body", "body": b"data: 2\n\n", "more_body": False})
+
+    sent: list[dict[str, Any]] = []
+
+    async def viewer(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message.get("body"):
+            first_seen.set()
+
+    app = EdgeMiddleware(origin, config=EdgeConfig(default=WAYS["cached"]))
+
+    asyncio.run(app(asgi_scope("/events"), _receive, viewer))
+    assert not waited_in_vain
+    assert b"".join(m.get("body", b"") for m in sent[1:]) == b"data: 1\n\ndata: 2\n\n"
+    assert dict(sent[0]["headers"])[b"X-Cache"] == b"Miss from cloudfront"

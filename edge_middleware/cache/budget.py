@@ -21,8 +21,10 @@ __all__ = ["BufferBudget", "bytes_to_buffer"]
 def bytes_to_buffer(headers: RawHeaders, have: int, limit: int) -> int | None:
     """Bytes still to read to hold a whole body of at most ``limit`` bytes when ``have`` are
     read already: what ``Content-Length`` says is left, or ``limit - have`` without one;
-    ``None`` when the body is known to be larger than ``limit`` (reading it is pointless)."""
-    if have > limit:
+    ``None`` when the body is known to be larger than ``limit`` (reading it is pointless), or
+    is a stream of events (``text/event-stream``): it has no end to wait for, and CloudFront
+    streams what it reads, so the viewer gets each event as it comes and nothing is stored."""
+    if have > limit or _event_stream(headers):
         return None
     room = limit - have
     raw = raw_get(headers, b"content-length")
@@ -64,3 +66,8 @@ class BufferBudget:
         """Return ``n`` bytes taken before."""
         with self._lock:
             self.used = max(0, self.used - n)
+
+
+def _event_stream(headers: RawHeaders) -> bool:
+    kind = raw_get(headers, b"content-type")
+    return kind is not None and kind.split(b";", 1)[0].strip().lower() == b"text/event-stream"
