@@ -337,6 +337,21 @@ def test_cloudfront_function_viewer_response_sets_the_body(
         fn.close()
 
 
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_cloudfront_function_viewer_response_changes_the_status(
+    door: Callable[[EdgeConfig], Send], runtime: str
+) -> None:
+    """AWS: "Your function can generate or modify the statusCode" in viewer-response (a
+    Lambda@Edge one gets the 502 of decisions.md #9)."""
+    code = "function handler(event) { var r = event.response; r.statusCode = 404; return r; }"
+    fn = CloudFrontFunction(code, code=True, name="status", runtime=runtime)  # type: ignore[arg-type]
+    try:
+        r = door(EdgeConfig(default=Behavior(viewer_response=fn, cache=NO_CACHE)))("/page")
+        assert r.status == 404
+    finally:
+        fn.close()
+
+
 #: every global name the engines use while loading or calling a function, past or present
 _ENGINE_GLOBALS = [
     *("__edge_invoke", "__edge_state", "__edge_origin", "__edge_take_origin", "__edge_logs"),

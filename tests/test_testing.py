@@ -353,6 +353,32 @@ def test_run_trigger_timeout() -> None:
         release.set()
 
 
+async def _awaits_then_times_out(event: dict[str, Any], context: Any) -> Any:
+    await asyncio.sleep(0)
+    raise TimeoutError("upstream auth service timed out")
+
+
+async def _times_out_at_once(event: dict[str, Any], context: Any) -> Any:
+    raise TimeoutError("upstream auth service timed out")
+
+
+def _sync_times_out(event: dict[str, Any], context: Any) -> Any:
+    raise TimeoutError("upstream auth service timed out")
+
+
+@pytest.mark.parametrize("handler", [_awaits_then_times_out, _times_out_at_once, _sync_times_out])
+@pytest.mark.parametrize("mode", ["auto", "inline", "thread"])
+def test_a_handlers_own_timeout_error_is_its_failure(handler: Any, mode: str) -> None:
+    """A TimeoutError the handler raises (asyncio.wait_for on a call it makes) is an execution
+    error, not CloudFront's timeout: that one is the handler's deadline passing."""
+    settings = EdgeSettings(handler_mode=mode)  # type: ignore[arg-type]
+    with pytest.raises(LambdaExecutionError, match="raised TimeoutError") as info:
+        run_trigger(handler, EventBuilder().viewer_request(), settings=settings)
+    assert not isinstance(info.value, LambdaTimeoutError)
+    with pytest.raises(LambdaExecutionError, match="raised TimeoutError"):
+        asyncio.run(arun_trigger(handler, EventBuilder().viewer_request(), settings=settings))
+
+
 @pytest.mark.parametrize(
     "event",
     [

@@ -44,9 +44,11 @@ class EdgeSettings:
     response_marker: Literal["status"] = "status"
     #: #8 accept an int ``status`` from a handler.
     accept_int_status: bool = True
-    #: #9 viewer-response changing the status: 502, or ignore the change.
-    viewer_response_status_change: Literal["error", "ignore"] = "error"
-    #: #10 viewer-response setting ``body``: 502, ignore, or allow.
+    #: #9 viewer-response changing the status: 502, ignore the change, or allow it (as
+    #: CloudFront Functions may, whatever this says: lambda-edge.md §8).
+    viewer_response_status_change: Literal["error", "ignore", "allow"] = "error"
+    #: #10 viewer-response setting ``body``: 502, ignore, or allow (CloudFront Functions
+    #: may, whatever this says: lambda-edge.md §8).
     viewer_response_body: Literal["error", "ignore", "allow"] = "error"
     #: #11 a change to ``clientIp``/``method``: 502, or ignore it.
     readonly_field_change: Literal["error", "ignore"] = "error"

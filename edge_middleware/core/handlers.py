@@ -31,7 +31,7 @@ import inspect
 import logging
 import time
 import traceback
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -388,14 +388,14 @@ class HandlerRunner:
         ctx = self.context(request_id, timeout)
         try:
             if placement == "async":
-                return run_coroutine(self._with_timeout(self._async_body(event, ctx), timeout))
+                return run_coroutine(_bounded(self._async_body(event, ctx), timeout))
             fut = self._submit(event, ctx)
             try:
                 return self._unwrap(fut.result(timeout))
-            except concurrent.futures.TimeoutError:
+            except concurrent.futures.TimeoutError:  # (the handler's own comes as _Raised)
                 fut.cancel()  # still queued: it never runs
-                raise TimeoutError from None
-        except TimeoutError:
+                raise _Deadline from None
+        except _Deadline:
             raise self._timed_out(timeout) from None
         except CloudFrontError:
             raise
@@ -404,10 +404,6 @@ class HandlerRunner:
         finally:
             if self._captured is not None:
                 self._captured.close()
-
-    async def _with_timeout(self, coro: Coroutine[Any, Any, Any], timeout: float) -> Any:
-        async with asyncio.timeout(timeout):
-            return await coro
 
     async def _async_body(self, event: dict[str, Any], ctx: LambdaContext) -> object:
         if self._captured is None:
@@ -439,8 +435,7 @@ class HandlerRunner:
             return stop.value
         except BaseException as exc:
             self._close_capture()
-            if isinstance(exc, TimeoutError):
-                raise self._timed_out(timeout) from None
+            # (no deadline runs yet: a TimeoutError here is the handler's own, its failure)
             if isinstance(exc, asyncio.CancelledError | CloudFrontError) or not isinstance(
                 exc, Exception | SystemExit
             ):
@@ -459,8 +454,7 @@ class HandlerRunner:
         event, timeout = later.event, later.timeout
         try:
             if later.coro is not None:  # an async def handler that suspended in its first step
-                async with asyncio.timeout(timeout):
-                    return await Resumed(later.coro, later.first)
+                return await _bounded(Resumed(later.coro, later.first), timeout)
             ctx = self.context(later.request_id, timeout)
             if later.acall:  # edge_middleware.js: awaits its node worker's pipe
                 if self._captured is None:
@@ -470,13 +464,12 @@ class HandlerRunner:
             fut = self._submit(event, ctx)
             wrapped = asyncio.wrap_future(fut)
             try:
-                async with asyncio.timeout(timeout):
-                    result = await wrapped
-            except TimeoutError:
+                result = await _bounded(wrapped, timeout)
+            except _Deadline:
                 fut.cancel()  # still queued: it never runs
                 raise
             return self._unwrap(result)
-        except TimeoutError:
+        except _Deadline:
             raise self._timed_out(timeout) from None
         except (asyncio.CancelledError, CloudFrontError):
             raise
@@ -488,3 +481,19 @@ class HandlerRunner:
     def _close_capture(self) -> None:
         if self._captured is not None:
             self._captured.close()
+
+
+class _Deadline(Exception):
+    """A handler's own timeout passed (never the handler's ``TimeoutError``: that one is its
+    failure, CloudFront's execution error)."""
+
+
+async def _bounded(awaitable: Awaitable[Any], timeout: float) -> Any:
+    """``await awaitable`` within ``timeout`` seconds, else :class:`_Deadline`."""
+    try:
+        async with asyncio.timeout(timeout) as deadline:
+            return await awaitable
+    except TimeoutError:
+        if deadline.expired():
+            raise _Deadline from None
+        raise

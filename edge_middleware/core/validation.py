@@ -375,9 +375,10 @@ def _response(
     """A generated response (``before`` None) or a response trigger's result (§2.3, §2.4)."""
     status = _parse_status(data, settings)
     description = _get(data, "statusDescription", str, "response.statusDescription", None)
-    if event_type == "viewer-response" and before is not None:
+    change = settings.viewer_response_status_change
+    if event_type == "viewer-response" and before is not None and change != "allow":
         original = int(before["status"])
-        if status != original and settings.viewer_response_status_change == "error":
+        if status != original and change == "error":
             raise _fail(
                 "The function tried to change the status in viewer-response.", "response.status"
             )

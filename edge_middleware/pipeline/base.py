@@ -74,9 +74,11 @@ class PipelineBase:
         self._via_host = f"{via_id(config.distribution_id)}.cloudfront.net (CloudFront)"
         self._vias: dict[str, bytes] = {}
         self._pop = self.settings.pop.encode()
-        #: the settings a function that may set a viewer-response body is judged by
-        #: (CloudFront Functions may, lambda-edge.md §8; Lambda@Edge: decisions.md #10)
-        self._viewer_body_allowed = replace(self.settings, viewer_response_body="allow")
+        #: the settings a function that may set a viewer-response body and status is judged
+        #: by (CloudFront Functions may, lambda-edge.md §8; Lambda@Edge: decisions.md #9, #10)
+        self._function_settings = replace(
+            self.settings, viewer_response_body="allow", viewer_response_status_change="allow"
+        )
         self._origin_objects: dict[tuple[str, str], CFOrigin] = {}
         defined = len(config.origins) > 1 or config.origins[0].id != "default"
         #: EdgeSettings.origin_host: the viewer's Host goes to the origin (then it is keyed).
@@ -331,7 +333,7 @@ class PipelineBase:
             return result
         settings = self.settings
         if getattr(self.runners[id(trig)].func, "sets_viewer_response_body", False):
-            settings = self._viewer_body_allowed  # a CloudFront Function (§8)
+            settings = self._function_settings  # a CloudFront Function (§8)
         try:
             return validate_response_result(event_type, response, result, settings)  # type: ignore[arg-type]
         except CloudFrontError as exc:

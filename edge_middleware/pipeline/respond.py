@@ -143,6 +143,8 @@ def _viewer_response_trigger(p: PipelineBase, f: Flow, trig: Trigger, a: Answer)
         failed.origin_request = failed.origin_request or f.oreq
         return failed
     assert isinstance(res, ResponseResult)
+    # the status changes only where settings allow it (a CloudFront Function, decisions.md #9)
+    a.status, a.reason = res.status, res.status_description
     if res.headers is response["headers"] and len(res.headers) == len(shown):
         a.headers = kept + hidden  # unchanged, each name once: the raw list as it was
     else:
