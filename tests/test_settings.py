@@ -19,6 +19,7 @@ from werkzeug.test import Client
 from edge_middleware import (
     Behavior,
     CachePolicy,
+    ConfigurationError,
     CustomErrorResponse,
     EdgeConfig,
     EdgeMiddleware,
@@ -214,3 +215,21 @@ def test_all_viewer_forwards_host(kind: str) -> None:
         origin_request_policy=OriginRequestPolicy(headers="allViewer"),
     )
     assert door.request("GET", "/h")[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("viewer_response_body", "Error"),
+        ("readonly_field_change", "ERROR"),
+        ("readonly_header_list", "2021"),
+        ("viewer_response_status_change", "eror"),
+        ("path_match", "decode"),
+    ],
+)
+def test_a_value_outside_a_fields_choices_is_refused(field: str, value: str) -> None:
+    """A typo must not switch to the alternative (validation compares with the default's
+    value, so anything else used to read as the other choice)."""
+    with pytest.raises(ConfigurationError) as caught:
+        EdgeSettings(**{field: value})
+    assert caught.value.field == f"EdgeSettings.{field}"

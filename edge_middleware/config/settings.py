@@ -5,8 +5,9 @@ The number after each field is the item in the decision register.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, fields
+from functools import cache
+from typing import Literal, get_args, get_origin, get_type_hints
 
 from ..exceptions import ConfigurationError
 
@@ -155,6 +156,11 @@ class EdgeSettings:
     pop: str = "LAX50-C1"
 
     def __post_init__(self) -> None:
+        for name, allowed in _choices().items():
+            value = getattr(self, name)
+            if value not in allowed:
+                expected = " | ".join(repr(a) for a in allowed)
+                raise ConfigurationError(f"EdgeSettings.{name}", value, expected)
         for name in ("execution_error_status", "timeout_error_status"):
             value = getattr(self, name)
             if value not in (500, 502, 503, 504):
@@ -172,3 +178,15 @@ class EdgeSettings:
             )
         if self.max_object_bytes < 0:
             raise ConfigurationError("EdgeSettings.max_object_bytes", self.max_object_bytes, ">= 0")
+
+
+@cache
+def _choices() -> dict[str, tuple[object, ...]]:
+    """Each ``Literal`` field's values: anything else (a typo like ``"eror"``) is refused at
+    construction, where validation would otherwise read it as the alternative."""
+    hints = get_type_hints(EdgeSettings)
+    return {
+        f.name: get_args(hints[f.name])
+        for f in fields(EdgeSettings)
+        if get_origin(hints[f.name]) is Literal
+    }
