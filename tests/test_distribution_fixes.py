@@ -176,3 +176,11 @@ def test_one_test_of_an_apps_interface() -> None:
         assert (detect_interface(app), is_asgi_app(app), is_wsgi_app(app)) == (kind, True, False)
     for app in (wsgi, flask, flask.wsgi_app):
         assert (detect_interface(app), is_asgi_app(app), is_wsgi_app(app)) == ("wsgi", False, True)
+
+
+@pytest.mark.parametrize("url", ["ftp://files.example.com", "http://", "https:///x", "//x"])
+def test_an_origin_url_the_proxy_cannot_reach_is_refused_at_start(url: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        EdgeMiddleware(PlainTextResponse("x"), origins={"default": url})
+    assert caught.value.field == "origins['default']"
+    assert "http(s)://" in str(caught.value)

@@ -173,9 +173,7 @@ class FrontDoor:
 def _checked_target(origin_id: str, target: object, known: set[str], interface: str) -> object:
     """An ``origins=`` entry as the doors use it, or the ConfigurationError naming it."""
     field_name = f"origins[{origin_id!r}]"
-    if target is not None and not (
-        callable(target) or (isinstance(target, str) and "://" in target)
-    ):
+    if target is not None and not (callable(target) or _http_url(target)):
         raise ConfigurationError(field_name, target, "None, an http(s):// URL, or an ASGI/WSGI app")
     if isinstance(target, str) and importlib.util.find_spec("httpx") is None:
         raise ConfigurationError(
@@ -187,10 +185,19 @@ def _checked_target(origin_id: str, target: object, known: set[str], interface: 
         raise ConfigurationError(
             field_name,
             target,
-            f"an {interface.upper()} app, as the middleware it is given to (or an http(s):// URL)",
+            f"{'an ASGI' if interface == 'asgi' else 'a WSGI'} app, as the middleware it is "
+            "given to (or an http(s):// URL)",
         )
     if origin_id not in known and "." not in origin_id:
         raise ConfigurationError(
             field_name, origin_id, f"an origin id of the distribution {sorted(known)}"
         )
     return target
+
+
+def _http_url(target: object) -> bool:
+    """``http://HOST...`` or ``https://HOST...``: what the proxy can reach."""
+    if not isinstance(target, str):
+        return False
+    scheme, sep, rest = target.partition("://")
+    return bool(sep) and scheme.lower() in ("http", "https") and bool(rest.split("/", 1)[0])
