@@ -497,6 +497,42 @@ def test_from_cf_request(result: dict[str, Any], expected: dict[str, Any]) -> No
     assert out["clientIp"] == CLIENT_IP
 
 
+@pytest.mark.parametrize(
+    ("change", "qs", "cookie", "multi"),
+    [
+        pytest.param("value", "page=99", "s=new", ["new"], id="value-only"),
+        pytest.param("multiValue", "page=7&page=8", "s=c; s=d", ["7", "8"], id="multiValue"),
+        pytest.param("nothing", "page=1&page=2", "s=a; s=b", ["1", "2"], id="nothing"),
+    ],
+)
+def test_a_repeated_names_value_change_counts_unless_multivalue_changed(
+    change: str, qs: str, cookie: str, multi: list[str]
+) -> None:
+    """lambda-edge.md §8: multiValue wins over value "when it is changed"; a function that
+    changes only value (of a repeated query key, cookie or header) gets that value."""
+    before = _event("viewer-request")["Records"][0]["cf"]["request"]
+    before["querystring"] = "page=1&page=2"
+    before["headers"]["cookie"] = [{"key": "Cookie", "value": "s=a; s=b"}]
+    before["headers"]["x-multi"] = [{"key": "X-Multi", "value": v} for v in ("1", "2")]
+    event = _event("viewer-request")
+    event["Records"][0]["cf"]["request"] = before
+    shown = to_cf_event(event)["request"]
+    for name, obj in (("page", shown["querystring"]), ("s", shown["cookies"])):
+        if change == "value":
+            obj[name]["value"] = "99" if name == "page" else "new"
+        elif change == "multiValue":
+            new = ["7", "8"] if name == "page" else ["c", "d"]
+            obj[name]["multiValue"] = [{"value": v} for v in new]
+    if change == "value":
+        shown["headers"]["x-multi"]["value"] = "new"
+    elif change == "multiValue":
+        shown["headers"]["x-multi"]["multiValue"] = [{"value": "7"}, {"value": "8"}]
+    out = from_cf_request(shown, before)
+    assert out["querystring"] == qs
+    assert out["headers"]["cookie"][0]["value"] == cookie
+    assert [e["value"] for e in out["headers"]["x-multi"]] == multi
+
+
 def test_from_cf_response_cookies_and_body() -> None:
     out = from_cf_response(
         {
@@ -509,7 +545,7 @@ def test_from_cf_response_cookies_and_body() -> None:
     assert out == {
         "status": "200",
         "headers": {
-            "x-a": [{"key": "x-a", "value": "1"}],
+            "x-a": [{"key": "X-A", "value": "1"}],  # CloudFront capitalises (§8)
             "set-cookie": [{"key": "Set-Cookie", "value": "id=7; Path=/"}],
         },
         "body": "aGk=",

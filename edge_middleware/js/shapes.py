@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from ..core.headers import capitalize
 from ..exceptions import FunctionValidationError
 
 __all__ = ["Runtime", "from_cf_request", "from_cf_response", "to_cf_event"]
@@ -119,12 +120,18 @@ def _object(value: Any, field: str) -> dict[str, Any]:
     return value
 
 
-def _strings(item: Any, field: str, *, attributes: bool = False) -> list[tuple[str, str]]:
-    """``{value, multiValue}`` -> [(value, attributes)], multiValue winning when present."""
+def _strings(
+    item: Any, field: str, *, attributes: bool = False, given: list[str] | None = None
+) -> list[tuple[str, str]]:
+    """``{value, multiValue}`` -> [(value, attributes)]. ``multiValue`` wins when present,
+    unless it is the one the event carried (``given``, a repeated name's values) and only
+    ``value`` changed: lambda-edge.md §8, "when it is changed it wins over value"."""
     if not isinstance(item, dict):
         raise _invalid(f"{field} must be an object with a value", field)
     multi = item.get("multiValue")
     entries = multi if isinstance(multi, list) and multi else [item]
+    if entries is multi and _only_value_changed(item, multi, given):
+        entries = [item]
     out = []
     for i, entry in enumerate(entries):
         where = f"{field}.multiValue[{i}]" if entries is multi else field
@@ -140,6 +147,13 @@ def _strings(item: Any, field: str, *, attributes: bool = False) -> list[tuple[s
     return out
 
 
+def _only_value_changed(item: dict[str, Any], multi: list[Any], given: list[str] | None) -> bool:
+    """``multiValue`` is the one the event carried and ``value`` is not its first value."""
+    if not given or item.get("value") == given[0]:
+        return False
+    return [e.get("value") if isinstance(e, dict) else e for e in multi] == given
+
+
 def _le_headers(
     value: Any, field: str, original: Mapping[str, list[Any]], skip: str
 ) -> dict[str, list[dict[str, str]]]:
@@ -149,22 +163,35 @@ def _le_headers(
         if lower == skip:
             continue  # cookies travel in their own object
         before = original.get(lower)
-        key = before[0].get("key", name) if before else name
+        # a new header goes out as CloudFront writes it: each part capitalised (§8)
+        key = before[0].get("key", name) if before else capitalize(lower)
+        given = [e["value"] for e in before] if before and len(before) > 1 else None
         out.setdefault(lower, []).extend(
-            {"key": key, "value": v} for v, _ in _strings(item, f"{field}.{name}")
+            {"key": key, "value": v} for v, _ in _strings(item, f"{field}.{name}", given=given)
         )
     return out
 
 
-def _querystring(value: Any, field: str) -> str:
+def _querystring(value: Any, field: str, before: str = "") -> str:
     if isinstance(value, str):
         return value[1:] if value.startswith("?") else value
+    given = _repeated(_cf_querystring(before))
     parts: list[str] = []
     for name, item in _object(value, field).items():
         parts.extend(
-            f"{name}={v}" if v != "" else name for v, _ in _strings(item, f"{field}.{name}")
+            f"{name}={v}" if v != "" else name
+            for v, _ in _strings(item, f"{field}.{name}", given=given.get(name))
         )
     return "&".join(parts)
+
+
+def _repeated(cf_object: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The values of each repeated name of an event's querystring or cookies object."""
+    return {
+        name: [e["value"] for e in item["multiValue"]]
+        for name, item in cf_object.items()
+        if "multiValue" in item
+    }
 
 
 def from_cf_request(result: Mapping[str, Any], before: Mapping[str, Any]) -> dict[str, Any]:
@@ -180,10 +207,11 @@ def from_cf_request(result: Mapping[str, Any], before: Mapping[str, Any]) -> dic
     if method != before["method"]:
         raise _invalid("request.method is read-only", "request.method")
     headers = _le_headers(result.get("headers"), "request.headers", before["headers"], "cookie")
+    given = _repeated(_cf_cookies(before["headers"]))
     cookies = [
         f"{name}={v}"
         for name, item in _object(result.get("cookies"), "request.cookies").items()
-        for v, _ in _strings(item, f"request.cookies.{name}")
+        for v, _ in _strings(item, f"request.cookies.{name}", given=given.get(name))
     ]
     if cookies:
         key = before["headers"].get("cookie", [{"key": "Cookie"}])[0].get("key", "Cookie")
@@ -192,7 +220,9 @@ def from_cf_request(result: Mapping[str, Any], before: Mapping[str, Any]) -> dic
         "clientIp": before.get("clientIp", ""),
         "headers": headers,
         "method": before["method"],
-        "querystring": _querystring(result.get("querystring", {}), "request.querystring"),
+        "querystring": _querystring(
+            result.get("querystring", {}), "request.querystring", before["querystring"]
+        ),
         "uri": uri,
     }
     for kept in ("origin", "body"):
