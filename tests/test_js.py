@@ -739,6 +739,28 @@ def test_mini_racer_engine(name: str, options: dict[str, Any], path: str, expect
         fn.close()
 
 
+@pytest.mark.parametrize("engine", ["node", "mini-racer"])
+def test_kvs_bytes_are_the_values_utf8_on_both_engines(engine: str) -> None:
+    if engine == "mini-racer":
+        pytest.importorskip("py_mini_racer")
+    code = (
+        "import cf from 'cloudfront';\n"
+        "async function handler(event) {\n"
+        "  const b = await cf.kvs().get('k', {format: 'bytes'});\n"
+        "  event.request.headers['x-bytes'] = {value: Array.prototype.join.call(b, ',')};\n"
+        "  event.request.headers['x-kind'] = {value: Object.prototype.toString.call(b)};\n"
+        "  return event.request;\n"
+        "}\n"
+    )
+    fn = CloudFrontFunction(code, code=True, key_value_store={"k": "é€"}, engine=engine)  # type: ignore[arg-type]
+    try:
+        out = fn(_event("viewer-request", "/"), None)
+        assert out["headers"]["x-bytes"][0]["value"] == "195,169,226,130,172"
+        assert out["headers"]["x-kind"][0]["value"] == "[object Uint8Array]"
+    finally:
+        fn.close()
+
+
 # -- edge-middleware invoke on a .js file, and EventBuilder.function_event ---------------------
 @pytest.mark.slow  # a Python and a node process per case
 @pytest.mark.parametrize(

@@ -54,6 +54,9 @@ FINDINGS = [
     ("var n = 10n;", ("BigInt literals", 1)),
     ("var t = `line1\nline2 ${ `inner ${1}` }\n`; const z = 1;", ("const declarations", 3)),
     ('var s = "it\'s"; var u = \'say "hi"\'; let x = 1;', ("let declarations", 1)),
+    # after "i++" or "j--" a "/" divides (it is no regex that would hide the rest)
+    ("var half = i++ / 2;\nconst n = half;", ("const declarations", 2)),
+    ("var d = j-- / n; let m = d;", ("let declarations", 1)),
 ]
 ACCEPTED = [
     # ES 5.1 and the documented additions: template literals, arrow functions, rest, **

@@ -139,7 +139,8 @@ class _Lexer:
                 tok = Token("name", self._skip_to(j), line)
             elif ch == "/" and (
                 prev is None
-                or (prev.kind == "punct" and prev.text not in (")", "]", "}"))
+                # (after "i++" or "i--" a "/" divides, as after ")": they end an operand)
+                or (prev.kind == "punct" and prev.text not in (")", "]", "}", "++", "--"))
                 or (prev.kind == "name" and prev.text in _BEFORE_REGEX_WORDS)
             ):
                 end = self._regex_end()

@@ -73,8 +73,9 @@ class MiniRacerFunction:
             kvs = json.dumps(json.dumps(init.get("kvs") or {}))
             ctx.eval(
                 f"globalThis.__edge_kvs_json = {kvs}; globalThis.__edge_bytes = function (v) {{"
-                " var s = String(v), out = []; for (var i = 0; i < s.length; i++)"
-                " out.push(s.charCodeAt(i) & 255); return out; };"
+                # the value's UTF-8 bytes, as node's Buffer gives them
+                " var s = unescape(encodeURIComponent(String(v))), out = new Uint8Array(s.length);"
+                " for (var i = 0; i < s.length; i++) out[i] = s.charCodeAt(i); return out; };"
             )
             runtime = package.joinpath("cf_runtime.js")
             ctx.eval(_named(runtime.read_text(encoding="utf-8"), runtime))
