@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
+from werkzeug.test import Client
 
 from edge_middleware import (
     Behavior,
@@ -464,8 +465,33 @@ def test_edge_test_client_kinds() -> None:
     finally:
         client.close()
     werkzeug_client = edge_test_client(FLASK)
-    assert type(werkzeug_client).__name__ == "Client"
+    assert isinstance(werkzeug_client, Client)
     assert werkzeug_client.get("/").text == "flask"
+
+
+@pytest.mark.parametrize("asgi", [True, False], ids=["asgi", "wsgi"])
+def test_edge_test_client_is_the_same_viewer_on_both_doors(asgi: bool) -> None:
+    """base_url, an explicit Cookie header and the viewer's address reach the handlers the
+    same way behind either client (WSGI ignored base_url and dropped the Cookie header)."""
+    seen: list[dict[str, Any]] = []
+
+    def look(event: dict[str, Any], context: Any) -> Any:
+        request = cf(event)["request"]
+        seen.append(request)
+        return request
+
+    config = EdgeConfig(default=Behavior(viewer_request=look, cache=CachePolicy(0, 0, 0)))
+    app = STARLETTE if asgi else FLASK
+    client: Any = edge_test_client(app, config=config, base_url="https://www.example.com")
+    try:
+        assert client.get("/", headers={"Cookie": "session=alice"}).status_code == 200
+    finally:
+        if asgi:
+            client.close()
+    request = seen[0]
+    assert request["headers"]["host"][0]["value"] == "www.example.com"
+    assert request["headers"]["cookie"][0]["value"] == "session=alice"
+    assert request["clientIp"] == "127.0.0.1"
 
 
 def test_edge_event_fixture(edge_event: EventBuilder) -> None:

@@ -95,7 +95,32 @@ def edge_test_client(
             )
         from starlette.testclient import TestClient
 
-        return TestClient(wrapped, base_url=base_url, follow_redirects=False)
+        # a viewer at an IP address, as on the WSGI side (the TestClient's own is "testclient",
+        # which would reach handlers as clientIp and X-Forwarded-For)
+        return TestClient(
+            wrapped, base_url=base_url, follow_redirects=False, client=("127.0.0.1", 50000)
+        )
+    return _wsgi_client(wrapped, base_url)
+
+
+def _wsgi_client(app: EdgeWSGIMiddleware, base_url: str) -> Client:
+    """Werkzeug's test ``Client`` with the ASGI client's ways: requests go to ``base_url``
+    unless given a whole URL, and a ``Cookie`` header a request gives reaches the app next
+    to the cookies the client keeps (Werkzeug replaces it with its jar, empty at first)."""
     from werkzeug.test import Client
 
-    return Client(wrapped)
+    class EdgeTestClient(Client):
+        def open(self, *args: Any, **kwargs: Any) -> Any:
+            path = args[0] if args else kwargs.get("path", "/")
+            if isinstance(path, str) and "://" not in path:
+                kwargs.setdefault("base_url", base_url)
+            return super().open(*args, **kwargs)
+
+        def _add_cookies_to_wsgi(self, environ: dict[str, Any]) -> None:
+            given = environ.get("HTTP_COOKIE")
+            super()._add_cookies_to_wsgi(environ)
+            if given:
+                kept = environ.get("HTTP_COOKIE")
+                environ["HTTP_COOKIE"] = f"{given}; {kept}" if kept else given
+
+    return EdgeTestClient(app)
