@@ -21,6 +21,7 @@ from edge_middleware import (
     EdgeConfig,
     EdgeMiddleware,
     EdgeWSGIMiddleware,
+    EventError,
     LambdaExecutionError,
     LambdaTimeoutError,
     LambdaValidationError,
@@ -396,6 +397,24 @@ def test_a_handlers_own_timeout_error_is_its_failure(handler: Any, mode: str) ->
 def test_run_trigger_rejects_malformed_events(event: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         run_trigger(passthrough, event)
+
+
+@pytest.mark.parametrize("status", ["abc", "", "2OO", None, 2.5])
+def test_a_response_status_that_is_no_number_is_named_before_the_handler_runs(
+    status: Any,
+) -> None:
+    ran: list[bool] = []
+
+    def handler(event: dict[str, Any], context: Any) -> Any:
+        ran.append(True)
+        return cf(event)["response"]
+
+    cfdict = {"config": {"eventType": "origin-response"}, "request": {}}
+    event = {"Records": [{"cf": {**cfdict, "response": {"status": status}}}]}
+    with pytest.raises(EventError) as caught:
+        run_trigger(handler, event)
+    assert caught.value.field == "Records[0].cf.response.status"
+    assert not ran
 
 
 # -- FakeContext, EdgeClock ---------------------------------------------------------------------

@@ -441,16 +441,15 @@ def complete_event(
         raise EventError("Records[0].cf.response", f"an object (a {ev} event needs it)")
     else:
         response = dict(cf["response"])
-        if "status" not in response:
+        status = response.get("status")
+        if type(status) is int:
+            status = response["status"] = str(status)
+        if not (isinstance(status, str) and status.isascii() and status.isdigit()):
             raise EventError("Records[0].cf.response.status", 'a status such as "200"')
         response.setdefault("headers", {})
         if not isinstance(response["headers"], Mapping):
             raise EventError("Records[0].cf.response.headers", "a header map")
-        if "statusDescription" not in response:
-            try:
-                response["statusDescription"] = reason_phrase(int(response["status"]))
-            except ValueError:
-                response["statusDescription"] = ""
+        response.setdefault("statusDescription", reason_phrase(int(status)))
         cf["response"] = response
     out = dict(event)
     out["Records"] = [{**record, "cf": cf}, *records[1:]]
