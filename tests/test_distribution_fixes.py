@@ -5,6 +5,7 @@ policy may not remove, and an origin app of the other interface."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -184,3 +185,16 @@ def test_an_origin_url_the_proxy_cannot_reach_is_refused_at_start(url: str) -> N
         EdgeMiddleware(PlainTextResponse("x"), origins={"default": url})
     assert caught.value.field == "origins['default']"
     assert "http(s)://" in str(caught.value)
+
+
+@pytest.mark.parametrize(("seconds", "warned"), [(2, True), (4, False), (60, False), (120, True)])
+def test_a_read_timeout_outside_the_documented_range_is_warned_at_start(
+    seconds: int, warned: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """decisions.md #46: 1-180 s are valid, outside 4-60 a warning (it was given only for a
+    readTimeout a function set)."""
+    from edge_middleware import Origin
+
+    caplog.set_level(logging.WARNING, logger="edge_middleware.config")
+    EdgeConfig(origins=[Origin(id="o", domain_name="example.com", read_timeout=seconds)])
+    assert any("4-60" in r.getMessage() for r in caplog.records) is warned

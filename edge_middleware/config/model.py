@@ -6,6 +6,7 @@ is validated at construction, so a bad config fails at start with the field name
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -36,6 +37,8 @@ __all__ = [
     "compile_path_pattern",
     "default_root_object",
 ]
+
+_log = logging.getLogger("edge_middleware.config")
 
 
 def default_root_object(uri: str, obj: str) -> str:
@@ -116,6 +119,13 @@ class EdgeConfig:
         ids = [o.id for o in origins]
         if len(set(ids)) != len(ids):
             raise ConfigurationError("EdgeConfig.origins", ids, "unique origin ids")
+        for origin in origins:  # decisions.md #46: valid 1-180, documented 4-60
+            if not 4 <= origin.read_timeout <= 60:
+                _log.warning(
+                    "origin %r: read timeout %s s is outside CloudFront's documented 4-60 s",
+                    origin.id,
+                    origin.read_timeout,
+                )
         object.__setattr__(self, "origins", origins)
         groups = tuple(self.origin_groups)
         for i, g in enumerate(groups):
