@@ -761,6 +761,39 @@ def test_kvs_bytes_are_the_values_utf8_on_both_engines(engine: str) -> None:
         fn.close()
 
 
+_QS_CALLS = """
+var qs = require('querystring');
+function handler(event) {
+  var got = [
+    qs.parse('a=%zz&b=1'), qs.parse('a+b=1&c=x+y'), qs.parse('a=1;b=2', ';'),
+    qs.parse('a:1;b:2', ';', ':'), qs.parse('a=1&a=2&&c'),
+    qs.stringify({a: 1, b: [2, 3], c: 'x y'}), qs.stringify({a: {x: 1}, n: null}),
+    qs.stringify({a: 1, b: 2}, ';', ':'), qs.escape('a b&c'), qs.unescape('a%20b%zz'),
+    typeof qs.decode + '/' + typeof qs.encode,
+  ];
+  event.request.headers['x-qs'] = {value: JSON.stringify(got)};
+  return event.request;
+}
+"""
+
+
+def test_the_querystring_module_is_the_same_on_both_engines() -> None:
+    """docs/cloudfront-functions.md §4: the mini-racer engine gives the same sandbox; its
+    querystring module threw URIError on a bad escape and ignored sep/eq."""
+    pytest.importorskip("py_mini_racer")
+    got = {}
+    for engine in ("node", "mini-racer"):
+        fn = CloudFrontFunction(_QS_CALLS, code=True, engine=engine)  # type: ignore[arg-type]
+        try:
+            out = fn(_event("viewer-request", "/"), None)
+            got[engine] = json.loads(out["headers"]["x-qs"][0]["value"])
+        finally:
+            fn.close()
+    assert got["mini-racer"] == got["node"]
+    assert got["node"][0] == {"a": "%zz", "b": "1"}
+    assert got["node"][5] == "a=1&b=2&b=3&c=x%20y"
+
+
 # -- edge-middleware invoke on a .js file, and EventBuilder.function_event ---------------------
 @pytest.mark.slow  # a Python and a node process per case
 @pytest.mark.parametrize(

@@ -4,8 +4,9 @@ the engine used when no ``node`` is installed (or with ``engine="mini-racer"``).
 It answers with the same reply shape as a ``node`` worker (``node_worker.js``), so
 :class:`~edge_middleware.js.cffunctions.CloudFrontFunction` does not care which engine ran.
 The sandbox is the node engine's: no timers, ``eval`` or ``new Function``
-(``minirace_harness.js``). Differences from the ``node`` engine: ``require('crypto')`` is not
-available; the compute figure includes the call's thread hops (about 0.3-0.5 ms here); and
+(``minirace_harness.js``), with node's ``querystring`` module. Differences from the ``node``
+engine: ``require('crypto')`` and (2.0) ``require('buffer')`` are not available; the compute
+figure includes the call's thread hops (about 0.3-0.5 ms here); and
 ``setTimeout``/``clearTimeout`` are ``undefined`` names on the global object (mini-racer declares
 them; they cannot be deleted), so calling one is a ``TypeError``, not a ``ReferenceError``.
 """

@@ -17,25 +17,53 @@
   }
   function log() { logs.push(Array.prototype.map.call(arguments, fmt).join(' ')); }
   g.console = { log: log, info: log, warn: log, error: log, debug: log };
+  // node's querystring module, as the node engine gives it (parse/decode, stringify/encode,
+  // escape, unescape; a "+" is a space, a bad escape stays as it is)
+  function unescapeQs(s) {
+    try { return decodeURIComponent(s); } catch (e) {
+      return s.replace(/(%[0-9A-Fa-f]{2})+/g, function (run) {
+        try { return decodeURIComponent(run); } catch (e2) { return run; }
+      });
+    }
+  }
+  function plain(v) {
+    var t = typeof v;
+    return t === 'string' ? v : (t === 'number' && isFinite(v)) || t === 'boolean' || t === 'bigint'
+      ? String(v) : '';
+  }
   var querystring = {
-    parse: function (qs) {
+    escape: function (s) { return encodeURIComponent(String(s)); },
+    unescape: function (s) { return unescapeQs(String(s)); },
+    parse: function (qs, sep, eq) {
+      sep = sep || '&'; eq = eq || '=';
       var out = {};
-      String(qs || '').split('&').forEach(function (part) {
+      if (typeof qs !== 'string' || !qs) return out;
+      qs.split(sep).forEach(function (part) {
         if (!part) return;
-        var i = part.indexOf('='), k = decodeURIComponent(i < 0 ? part : part.slice(0, i)),
-            v = i < 0 ? '' : decodeURIComponent(part.slice(i + 1).replace(/\+/g, ' '));
+        var i = part.indexOf(eq),
+            k = querystring.unescape((i < 0 ? part : part.slice(0, i)).replace(/\+/g, ' ')),
+            v = i < 0 ? '' : querystring.unescape(part.slice(i + eq.length).replace(/\+/g, ' '));
         if (Object.prototype.hasOwnProperty.call(out, k)) out[k] = [].concat(out[k], v); else out[k] = v;
       });
       return out;
     },
-    stringify: function (obj) {
+    stringify: function (obj, sep, eq) {
+      sep = sep || '&'; eq = eq || '=';
+      if (obj === null || typeof obj !== 'object') return '';
       var parts = [];
-      Object.keys(obj || {}).forEach(function (k) {
-        [].concat(obj[k]).forEach(function (v) { parts.push(encodeURIComponent(k) + '=' + encodeURIComponent(v)); });
+      Object.keys(obj).forEach(function (k) {
+        var key = querystring.escape(k) + eq, v = obj[k];
+        if (Array.isArray(v)) {
+          v.forEach(function (x) { parts.push(key + querystring.escape(plain(x))); });
+        } else {
+          parts.push(key + querystring.escape(plain(v)));
+        }
       });
-      return parts.join('&');
+      return parts.join(sep);
     },
   };
+  querystring.decode = querystring.parse;
+  querystring.encode = querystring.stringify;
   var mods = { querystring: querystring };
   if (cloudfront) mods.cloudfront = cloudfront;
   g.require = function require(n) {
