@@ -6,6 +6,7 @@ The JavaScript under ``tests/fixtures/js/`` is written from the AWS developer gu
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -792,6 +793,35 @@ def test_the_querystring_module_is_the_same_on_both_engines() -> None:
     assert got["mini-racer"] == got["node"]
     assert got["node"][0] == {"a": "%zz", "b": "1"}
     assert got["node"][5] == "a=1&b=2&b=3&c=x%20y"
+
+
+_CRYPTO_CALLS = """
+var crypto = require('crypto');
+function attempt(f) { try { return f(); } catch (e) { return 'refused'; } }
+function handler(event) {
+  var got = [
+    crypto.createHash('sha256').update('x').digest('hex'),
+    crypto.createHmac('sha1', 'k').update('x').digest('base64url'),
+    attempt(function () { return crypto.createHash('sha512').update('x').digest('hex'); }),
+    attempt(function () { return crypto.createHash('md5').update('x').digest('latin1'); }),
+  ];
+  event.request.headers['x-crypto'] = {value: JSON.stringify(got)};
+  return event.request;
+}
+"""
+
+
+def test_the_crypto_module_has_cloudfronts_algorithms_only() -> None:
+    """AWS's crypto module: md5, sha1 and sha256, digested as hex, base64 or base64url; the
+    node engine passed node's own through (sha512, latin1 worked locally, not once deployed)."""
+    fn = CloudFrontFunction(_CRYPTO_CALLS, code=True, engine="node")
+    try:
+        out = fn(_event("viewer-request", "/"), None)
+        got = json.loads(out["headers"]["x-crypto"][0]["value"])
+    finally:
+        fn.close()
+    assert got[0] == hashlib.sha256(b"x").hexdigest()
+    assert got[2:] == ["refused", "refused"]
 
 
 # -- edge-middleware invoke on a .js file, and EventBuilder.function_event ---------------------

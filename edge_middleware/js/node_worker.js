@@ -145,10 +145,32 @@ function runLambda(fn, msg) {
 // runCf.
 const CF_PRELUDE = fs.readFileSync(path.join(__dirname, 'cf_runtime.js'), 'utf8');
 
+// CloudFront's crypto module: md5, sha1 and sha256, digested as hex, base64 or base64url
+// (AWS: "Crypto module"); anything else fails here as it would once deployed.
+const CF_HASHES = ['md5', 'sha1', 'sha256'];
+const CF_DIGESTS = ['hex', 'base64', 'base64url'];
+
+function cfDigester(made, alg, bytesOk) {
+  if (!CF_HASHES.includes(String(alg).toLowerCase())) {
+    throw new Error(`Digest method not supported: ${alg} (md5, sha1 or sha256)`);
+  }
+  return {
+    update(data, encoding) { made.update(data, encoding); return this; },
+    digest(encoding) {
+      if (encoding === undefined && bytesOk) return made.digest(); // 2.0 has Buffer
+      if (!CF_DIGESTS.includes(encoding)) {
+        throw new Error(`Digest encoding not supported: ${encoding} (hex, base64 or base64url)`);
+      }
+      return made.digest(encoding);
+    },
+  };
+}
+
 function cfModules(runtime) {
+  const v2 = runtime === 'cloudfront-js-2.0';
   const crypto = {
-    createHash: (alg) => nodeCrypto.createHash(alg),
-    createHmac: (alg, key) => nodeCrypto.createHmac(alg, key),
+    createHash: (alg) => cfDigester(nodeCrypto.createHash(String(alg)), alg, v2),
+    createHmac: (alg, key) => cfDigester(nodeCrypto.createHmac(String(alg), key), alg, v2),
   };
   const mods = { crypto, querystring: nodeQuerystring };
   if (runtime === 'cloudfront-js-2.0') mods.buffer = { Buffer };
