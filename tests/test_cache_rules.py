@@ -397,6 +397,17 @@ def test_c22_qualified_no_cache_is_cached_without_set_cookie() -> None:
             0,
             id="must-revalidate-suppresses-#41",
         ),
+        pytest.param(
+            "s-maxage=10, stale-while-revalidate=60, stale-if-error=60",
+            P(),
+            EdgeSettings(must_revalidate_suppresses_stale=True),
+            None,
+            0,
+            id="s-maxage-suppresses-#41",
+        ),
+        pytest.param(
+            "s-maxage=10, stale-if-error=60", P(), S, None, 60, id="s-maxage-by-default-#41"
+        ),
     ],
 )
 def test_decide_storage_stale_windows(

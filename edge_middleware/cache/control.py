@@ -300,7 +300,10 @@ def decide_storage(
     ]
 
     swr, sie = cc.stale_while_revalidate, cc.stale_if_error
-    if settings.must_revalidate_suppresses_stale and cc.must_revalidate:
+    # (s-maxage implies proxy-revalidate for a shared cache, RFC 9111 §5.2.2.10)
+    if settings.must_revalidate_suppresses_stale and (
+        cc.must_revalidate or cc.s_maxage is not None
+    ):
         swr, sie = None, 0  # 0 also turns off the implicit stale-on-error
     swr, sie = _bound_window(swr, policy, settings), _bound_window(sie, policy, settings)
     strip_set_cookie = "set-cookie" in cc.no_cache_fields

@@ -124,7 +124,8 @@ class EdgeSettings:
     stale_while_revalidate_x_cache: Literal["RefreshHit", "Hit"] = "Hit"
     #: #40 Min/MaxTTL bound the stale windows.
     ttl_bounds_stale_windows: bool = False
-    #: #41 must-revalidate suppresses stale serving.
+    #: #41 must-revalidate (and s-maxage, which implies proxy-revalidate) suppress stale
+    #: serving.
     must_revalidate_suppresses_stale: bool = False
     #: #42 canonicalise query strings in the key (no: keyed as received).
     canonicalize_query: bool = False
