@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -702,6 +703,32 @@ def test_node_console_log_captured_and_context() -> None:
 def test_node_handler_load_errors(spec: str, kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(ConfigurationError, match=match):
         NodeHandler(spec, root=LAMBDA, **kwargs)
+
+
+@pytest.mark.parametrize("export", ["legacy", "defaulted"])
+def test_a_node_handler_that_answers_after_returning_is_waited_for(export: str) -> None:
+    """Lambda's Node runtime waits for callback / context.succeed when a handler returns
+    nothing; the worker took the handler's length (< 3) to mean "returned its result"."""
+    handler = node_handler(f"answers-later.{export}")
+    out = handler(_event("viewer-request", "/later"), None)
+    assert out["uri"] == "/later"
+
+
+@pytest.mark.parametrize("export", ["bigint", "circular"])
+def test_a_node_result_json_cannot_hold_fails_at_once(export: str) -> None:
+    handler = node_handler(f"answers-later.{export}")
+    t0 = time.monotonic()
+    with pytest.raises(CloudFrontError) as caught:
+        handler(_event("viewer-request", "/"), None)
+    assert caught.value.error_name == "LambdaExecutionError"
+    assert "cannot be serialized" in caught.value.reason
+    # Semantic, not speed: not the 5 s timeout it waited for before
+    assert time.monotonic() - t0 < 4
+
+
+def test_the_workers_reply_channel_is_not_in_a_handlers_environment() -> None:
+    out = node_handler("answers-later.env")(_event("viewer-request", "/"), None)
+    assert out["headers"]["x-reply-fd"][0]["value"] == "undefined"
 
 
 # -- the embedded engine (mini-racer, the [js] extra) for machines without node ----------------

@@ -20,6 +20,7 @@ const nodeQuerystring = require('querystring');
 const url = require('url');
 
 const replyFd = Number(process.env.EDGE_REPLY_FD);
+delete process.env.EDGE_REPLY_FD; // the protocol's channel is not a handler's business
 let logs = [];
 let current = null; // id of the request running now
 
@@ -61,12 +62,19 @@ function errorInfo(e) {
 
 function finish(id, reply, tail) {
   if (current !== id) return; // a late callback after the request was answered
-  current = null;
   reply.id = id;
   reply.logs = logs.join('\n');
+  let text;
+  try {
+    text = JSON.stringify(reply);
+  } catch (e) { // a BigInt, a cycle: Lambda's runtime fails such a result at once
+    const why = new Error(`The function's result cannot be serialized to JSON: ${e.message}`);
+    text = JSON.stringify({ id, logs: reply.logs, ok: false, error: errorInfo(why) });
+  }
+  current = null;
   logs = [];
-  if (tail === undefined) send(reply);
-  else sendRaw(JSON.stringify(reply) + '\t' + tail + '\n'); // JSON text never holds a raw tab
+  if (tail === undefined) sendRaw(text + '\n');
+  else sendRaw(text + '\t' + tail + '\n'); // JSON text never holds a raw tab
 }
 
 process.on('uncaughtException', (e) => {
@@ -131,10 +139,12 @@ function runLambda(fn, msg) {
       (r) => finish(id, { ok: true, result: r === undefined ? null : r }),
       (e) => finish(id, { ok: false, error: errorInfo(e) }),
     );
-  } else if (fn.length < 3) {
-    // a sync handler without a callback: its return value is the result
-    finish(id, { ok: true, result: out === undefined ? null : out });
+  } else if (out !== undefined) {
+    // a sync handler that returned its result
+    finish(id, { ok: true, result: out });
   }
+  // else the answer comes through callback or context.succeed/fail/done, as Lambda's Node
+  // runtime waits for it (the legacy style, a callback with a default value or ...args)
 }
 
 // ---- CloudFront Functions ---------------------------------------------------------------------
