@@ -536,3 +536,26 @@ def test_inspector_in_headless_chromium(tmp_path: Path) -> None:
             assert not errors, errors
         finally:
             browser.close()
+
+
+def test_a_secret_in_the_referers_query_is_masked_as_in_the_access_log() -> None:
+    """An OAuth callback page's token travels in the next request's Referer: the access log
+    masked it, the inspector showed it in every event's headers."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Cache-Control", "no-store")])
+        return [b"ok"]
+
+    def passthrough(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return event["Records"][0]["cf"]["request"]
+
+    middleware = EdgeWSGIMiddleware(
+        app, config=EdgeConfig(default=Behavior(viewer_request=passthrough))
+    )
+    inspector = Inspector()
+    middleware.add_observer(inspector.observer)
+    referer = "https://app.example/cb?access_token=reftok-secret-1&x=1"
+    Client(middleware).get("/", headers={"Referer": referer})
+    (doc,) = inspector.records()
+    assert "reftok-secret-1" not in json.dumps(doc)
+    assert "x=1" in json.dumps(doc)

@@ -133,6 +133,9 @@ def _walk(value: Any, found: set[str], depth: int = 0) -> None:
                     found.update(_query_values(inner))
             elif isinstance(key, str) and secret_header(key):
                 found.update(_entry_values(inner))
+            elif isinstance(key, str) and key.lower() == "referer":
+                for url in _entry_values(inner):  # the page's query, as the access log masks it
+                    found.update(_query_values(url.partition("?")[2]))
             else:
                 _walk(inner, found, depth + 1)
     elif isinstance(value, list | tuple):
@@ -140,6 +143,8 @@ def _walk(value: Any, found: set[str], depth: int = 0) -> None:
             name, inner = (v.decode("latin-1") if isinstance(v, bytes) else v for v in value)
             if secret_header(name):
                 found.add(inner)
+            elif name.lower() == "referer":
+                found.update(_query_values(inner.partition("?")[2]))
             return
         for inner in value:
             _walk(inner, found, depth + 1)
