@@ -293,3 +293,36 @@ def test_concurrent_writers_never_interleave(tmp_path: Path) -> None:
     _, records = read_log(tmp_path / "access.log")
     assert len(records) == 400
     assert {r["cs-uri-stem"] for r in records} == {"/" + "x" * 2000}
+
+
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+def test_cs_bytes_counts_a_body_that_streamed_to_the_app(tmp_path: Path, kind: str) -> None:
+    """cs-bytes is everything the viewer sent, its body too, also when the body went to the
+    app unread by the middleware (it counted only a body a function had asked for)."""
+    from flask import Flask, request
+    from werkzeug.test import Client
+
+    flask_app = Flask(__name__)
+
+    @flask_app.route("/up", methods=["POST"])
+    def up() -> str:
+        return str(len(request.get_data()))
+
+    async def upload(req: Any) -> PlainTextResponse:
+        return PlainTextResponse(str(len(await req.body())))
+
+    log = AccessLog(tmp_path / "access.log")
+    body = b"x" * 5000
+    if kind == "asgi":
+        app: Any = EdgeMiddleware(Starlette(routes=[Route("/up", upload, methods=["POST"])]))
+        app.add_observer(log)
+        with TestClient(app) as client:
+            assert client.post("/up", content=body).text == "5000"
+    else:
+        app = EdgeWSGIMiddleware(flask_app.wsgi_app)
+        app.add_observer(log)
+        with Client(app).post("/up", data=body) as r:  # logged when the answer is closed
+            assert r.get_data() == b"5000"
+    log.close()
+    _, records = read_log(tmp_path / "access.log")
+    assert int(records[0]["cs-bytes"]) > 5000

@@ -39,7 +39,7 @@ from .asgi_fast import shortcut
 from .asgi_origin import OriginStream, open_origin
 from .flights import AsyncFlights
 from .interfaces import ASGIApp, Message, Receive, Scope, Send
-from .middleware import FrontDoor, RequestRecord, SharedOptions
+from .middleware import FrontDoor, RequestRecord, SharedOptions, body_bytes_received
 
 __all__ = ["EdgeMiddleware"]
 
@@ -306,7 +306,7 @@ class _Responder:
                     self.scope.get("http_version", "1.1"),
                     self.t0,
                     self.bytes_sent,
-                    len(self.body or b""),
+                    body_bytes_received(self.viewer, self.body),
                     client[1] if client else 0,
                 )
             )

@@ -14,6 +14,7 @@ from ..cache.entry import FillLocking, Storage
 from ..cache.identity import distribution_identity
 from ..cache.memory import MemoryStorage
 from ..config.model import EdgeConfig
+from ..core.convert import ViewerRequest
 from ..exceptions import ConfigurationError
 from ..pipeline import Outcome, Pipeline
 from .interfaces import is_asgi_app, is_wsgi_app
@@ -201,3 +202,11 @@ def _http_url(target: object) -> bool:
         return False
     scheme, sep, rest = target.partition("://")
     return bool(sep) and scheme.lower() in ("http", "https") and bool(rest.split("/", 1)[0])
+
+
+def body_bytes_received(viewer: ViewerRequest | None, body: bytes | None) -> int:
+    """The request body's bytes for the access log's ``cs-bytes``: the ``Content-Length`` the
+    viewer sent (the body may have streamed to the app unread by the middleware), else the
+    bytes read (a chunked body a function saw)."""
+    read = len(body or b"")
+    return read if viewer is None else max(read, viewer.body_length)

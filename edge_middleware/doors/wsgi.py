@@ -37,7 +37,7 @@ from ..pipeline.effects import (
 from ..pipeline.flow import Flow, Prefetched, Routed
 from .flights import ThreadFlights
 from .interfaces import StartResponse, WSGIApp
-from .middleware import FrontDoor, RequestRecord, SharedOptions
+from .middleware import FrontDoor, RequestRecord, SharedOptions, body_bytes_received
 from .wsgi_fast import shortcut
 from .wsgi_origin import OriginCall, open_origin, start_viewer
 
@@ -295,7 +295,7 @@ class _Responder:
                     self.viewer.http_version,
                     self.t0,
                     self.bytes_sent,
-                    len(self.body or b""),
+                    body_bytes_received(self.viewer, self.body),
                     int(port) if port else 0,
                 )
             )
