@@ -33,6 +33,7 @@ __all__ = [
     "DISALLOWED_HEADERS",
     "PrefixedInput",
     "ViewerRequest",
+    "environ_http_version",
     "environ_key",
     "environ_uri",
     "http_key",
@@ -154,6 +155,11 @@ def scope_uri(scope: Mapping[str, Any]) -> str:
     return quote(scope.get("root_path", "") + scope["path"], safe=_PATH_SAFE)
 
 
+def environ_http_version(environ: Mapping[str, Any]) -> str:
+    """The viewer's HTTP version from a WSGI environ: ``HTTP/1.1`` -> ``1.1``."""
+    return str(environ.get("SERVER_PROTOCOL", "HTTP/1.1")).rpartition("/")[2] or "1.1"
+
+
 def environ_uri(environ: Mapping[str, Any]) -> str:
     """The viewer's ``uri`` from a WSGI environ: the raw request target (``RAW_URI`` or
     ``REQUEST_URI``) when the server gives it, so percent-encoding survives."""
@@ -221,7 +227,6 @@ def request_from_environ(environ: dict[str, Any]) -> ViewerRequest:
     raw = _environ_headers(environ)
     headers = _viewer_headers(raw)
     qs = environ.get("QUERY_STRING", "")
-    protocol = environ.get("SERVER_PROTOCOL", "HTTP/1.1")
     request: CFRequest = {
         "clientIp": environ.get("REMOTE_ADDR") or "127.0.0.1",
         "headers": headers,
@@ -233,7 +238,7 @@ def request_from_environ(environ: dict[str, Any]) -> ViewerRequest:
     return ViewerRequest(
         request,
         environ.get("wsgi.url_scheme", "http"),
-        protocol.rpartition("/")[2] or "1.1",
+        environ_http_version(environ),
         _body_length(headers),
         header_bytes,
     )

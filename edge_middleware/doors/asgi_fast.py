@@ -72,7 +72,8 @@ async def shortcut(
         uri, behavior = pipeline.route(scope_uri(scope))
         hit = pipeline.hit_shortcuts.get(id(behavior))
         if hit is not None:
-            found = _hit_key(hit, scope, uri)
+            hv = scope.get("http_version", "1.1")
+            found = _hit_key(hit, scope, uri, hv)
             if found is None:
                 return False, None, (uri, behavior)
             key, conditions = found
@@ -80,7 +81,6 @@ async def shortcut(
             entry = storage.get(key) if mw.options.direct_get else await storage.aget(key)
             if entry is not None and hit.serves(entry, conditions):
                 rid = pipeline.request_id().encode()
-                hv = scope.get("http_version", "1.1")
                 answer = hit.answer(entry, conditions, rid, hv, scope["method"])
             if answer is None:
                 return False, (key, entry), (uri, behavior)
@@ -102,11 +102,9 @@ async def shortcut(
     return True, None, None
 
 
-def _hit_key(hit: HitShortcut, scope: Scope, uri: str) -> tuple[str, CFHeaders] | None:
+def _hit_key(hit: HitShortcut, scope: Scope, uri: str, hv: str) -> tuple[str, CFHeaders] | None:
     qs: str = scope.get("query_string", b"").decode("latin-1")
-    scheme = scope.get("scheme", "http")
-    hv = scope.get("http_version", "1.1")
-    return hit.key(scope["method"], scheme, uri, qs, scope["headers"], hv)
+    return hit.key(scope["method"], scope.get("scheme", "http"), uri, qs, scope["headers"], hv)
 
 
 def _prepare(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from ..core.convert import origin_scope
 from ..core.origins import effective_origin
 from ..exceptions import CloudFrontError, OriginError
-from ..pipeline.effects import FetchOrigin, OriginBody, OriginResponse
+from ..pipeline.effects import FetchOrigin, OriginBody, OriginResponse, bodiless_status
 from .asgi_fast import NO_EXTENSIONS, body_bytes, start_head
 from .eager import eager_task
 from .interfaces import ASGIApp, Message, Receive, Scope
@@ -68,15 +68,14 @@ class OriginStream:
             self._wake()
 
     def _bodied(self, scope: Scope) -> bool:
-        """Whether the answer has a body on the wire (not HEAD, 1xx, 204 or 304), so an app
-        that returns before ending it has left it incomplete."""
+        """Whether the answer has a body on the wire (not HEAD, not a ``bodiless_status``), so
+        an app that returns before ending it has left it incomplete."""
         assert self.start is not None
         status = self.start.get("status")
         if scope["method"] == "HEAD":
             return False
-        if not isinstance(status, int):
-            return True  # (a malformed status is the 502 of its own check)
-        return status >= 200 and status not in (204, 304)
+        # (a malformed status has a body here: it is the 502 of its own check)
+        return not isinstance(status, int) or not bodiless_status(status)
 
     def _wake(self) -> None:
         waiter, self._changed = self._changed, None

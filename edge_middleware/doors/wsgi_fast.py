@@ -13,6 +13,7 @@ from urllib.parse import unquote_to_bytes
 from ..cache.forwarding import forwarded_cookie
 from ..config.model import Behavior
 from ..core.convert import (
+    environ_http_version,
     environ_key,
     environ_uri,
     http_key,
@@ -58,14 +59,14 @@ def shortcut(
         uri, behavior = pipeline.route(environ_uri(environ))
         hit = pipeline.hit_shortcuts.get(id(behavior))
         if hit is not None:
-            found = _hit_key(hit, environ, uri)
+            hv = environ_http_version(environ)
+            found = _hit_key(hit, environ, uri, hv)
             if found is None:
                 return None, None, (uri, behavior)
             key, conditions = found
             entry = mw.options.storage.get(key)
             if entry is not None and hit.serves(entry, conditions):
                 rid = pipeline.request_id().encode()
-                hv = environ.get("SERVER_PROTOCOL", "HTTP/1.1").rpartition("/")[2] or "1.1"
                 method = environ["REQUEST_METHOD"].upper()
                 answer = hit.answer(entry, conditions, rid, hv, method)
             if answer is None:
@@ -93,11 +94,12 @@ def _viewer_pairs(environ: dict[str, Any]) -> list[tuple[bytes, bytes]]:
     ]
 
 
-def _hit_key(hit: HitShortcut, environ: dict[str, Any], uri: str) -> tuple[str, CFHeaders] | None:
+def _hit_key(
+    hit: HitShortcut, environ: dict[str, Any], uri: str, hv: str
+) -> tuple[str, CFHeaders] | None:
     method: str = environ["REQUEST_METHOD"].upper()
     qs: str = environ.get("QUERY_STRING", "")
     scheme = environ.get("wsgi.url_scheme", "http")
-    hv = environ.get("SERVER_PROTOCOL", "HTTP/1.1").rpartition("/")[2] or "1.1"
     return hit.key(method, scheme, uri, qs, _viewer_pairs(environ), hv)
 
 
@@ -142,7 +144,7 @@ def _prepare(
     qs: str = environ.get("QUERY_STRING", "")
     if not cut.viewer_ok(method, scheme, uri, qs):
         return None
-    hv = environ.get("SERVER_PROTOCOL", "HTTP/1.1").rpartition("/")[2] or "1.1"
+    hv = environ_http_version(environ)
     client: str = environ.get("REMOTE_ADDR") or "127.0.0.1"
     if not client.isascii():
         client = encode_value(client).decode("latin-1")

@@ -35,6 +35,7 @@ __all__ = [
     "Refresh",
     "Store",
     "TraceStep",
+    "bodiless_status",
     "without_body",
 ]
 
@@ -202,11 +203,17 @@ class Outcome:
         self.head = self.head or head
 
 
+def bodiless_status(status: int) -> bool:
+    """A status whose answer carries no body on the wire: 1xx, 204 and 304 (RFC 9110 §6.4.1;
+    HEAD answers have none either)."""
+    return status in (204, 304) or status < 200
+
+
 def without_body(status: int, method: str, headers: RawHeaders) -> tuple[RawHeaders, bool]:
-    """``(headers, head)``: whether the answer carries no body on the wire (HEAD, 1xx, 204
-    and 304, RFC 9110 §6.4.1); those statuses also lose Content-Length (§8.6), which could
+    """``(headers, head)``: whether the answer carries no body on the wire (HEAD, or a
+    :func:`bodiless_status`); those statuses also lose Content-Length (§8.6), which could
     only mislead."""
-    if status in (204, 304) or status < 200:
+    if bodiless_status(status):
         return [(k, v) for k, v in headers if k.lower() != b"content-length"], True
     return headers, method == "HEAD"
 
