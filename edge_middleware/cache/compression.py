@@ -89,11 +89,7 @@ def http10_headers(headers: CFHeaders, policy: CachePolicy, http_version: str) -
     """``headers`` as the cache key and the origin see them: an HTTP/1.0 request loses its
     ``Accept-Encoding`` when the policy normalises it (caching.md §1.5), so the uncompressed
     copy it gets is not stored under a compressed variant's key."""
-    if (
-        http_version == "1.0"
-        and "accept-encoding" in headers
-        and (policy.enable_accept_encoding_gzip or policy.enable_accept_encoding_brotli)
-    ):
+    if http_version == "1.0" and "accept-encoding" in headers and policy.normalizes_accept_encoding:
         return {k: v for k, v in headers.items() if k != "accept-encoding"}
     return headers
 
@@ -109,7 +105,7 @@ def choose_coding(
     policy = behavior.cache
     if not behavior.compress or policy.max_ttl == 0 or not normalized_ae:
         return None
-    if not (policy.enable_accept_encoding_gzip or policy.enable_accept_encoding_brotli):
+    if not policy.normalizes_accept_encoding:
         return None
     if "accept-encoding" in policy.headers or http_version == "1.0" or status not in _STATUSES:
         return None

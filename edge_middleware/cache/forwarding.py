@@ -93,7 +93,7 @@ def _forward_plan(policy: CachePolicy, orp: OriginRequestPolicy | None) -> _Forw
         keyed_headers=frozenset(policy.headers),
         orp_headers=o.headers,
         orp_header_names=frozenset(o.header_names),
-        normalize_ae=policy.enable_accept_encoding_gzip or policy.enable_accept_encoding_brotli,
+        normalize_ae=policy.normalizes_accept_encoding,
     )
 
 

@@ -200,7 +200,7 @@ class _KeyPlan:
 
 @lru_cache(maxsize=256)
 def _key_plan(policy: CachePolicy) -> _KeyPlan:
-    normalize_ae = policy.enable_accept_encoding_gzip or policy.enable_accept_encoding_brotli
+    normalize_ae = policy.normalizes_accept_encoding
     names = sorted(set(policy.headers))
     if normalize_ae:
         # CloudFront does not allow both; the normalised value wins.

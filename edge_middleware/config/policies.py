@@ -94,6 +94,12 @@ class CachePolicy:
     def caching_disabled(self) -> bool:
         return self.max_ttl == 0
 
+    @property
+    def normalizes_accept_encoding(self) -> bool:
+        """Gzip or Brotli is on: CloudFront normalises ``Accept-Encoding`` into the key and to
+        the origin (caching.md §1.5)."""
+        return self.enable_accept_encoding_gzip or self.enable_accept_encoding_brotli
+
 
 @dataclass(frozen=True, slots=True)
 class OriginRequestPolicy:

@@ -83,9 +83,7 @@ class HitShortcut:
         plan = _forward_plan(policy, behavior.origin_request_policy)
         if plan.cookies_any or policy.cookies != "none":
             names.add("cookie")
-        self.normalizes_ae = (
-            policy.enable_accept_encoding_gzip or policy.enable_accept_encoding_brotli
-        )
+        self.normalizes_ae = policy.normalizes_accept_encoding
         if self.normalizes_ae:
             names.add("accept-encoding")
         names.add("host")
