@@ -222,6 +222,12 @@ def test_cloudfront_answers_before_any_function(
     assert door.kinds == []
     assert out.status == status
     assert raw_get(out.headers, b"x-cache") == f"{x_cache} from cloudfront".encode()
+    # the trace names who answered: never "Error error response" (issue 11's closing notes)
+    reasons = {step.event_type: step.skipped_because for step in out.steps if not step.ran}
+    if x_cache == "Error":
+        assert reasons["viewer-request"] == "CloudFront error response"
+        assert reasons["viewer-response"] == f"CloudFront error response (status {status} >= 400)"
+    assert not any("Error error" in reason for reason in reasons.values())
 
 
 @pytest.mark.parametrize(

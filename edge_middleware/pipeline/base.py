@@ -189,15 +189,18 @@ class PipelineBase:
             status = self.settings.execution_error_status
         headers, body = error_page(status, err, rid)
         seen = {step.event_type for step in steps}
+        # "Error" is X-Cache's name for CloudFront's own answers (a refused method, an origin
+        # it could not reach): the trace says "CloudFront error response", not "Error error"
+        name = "CloudFront" if err.error_name == "Error" else err.error_name
         for event_type in EVENT_TYPES:
             if event_type not in seen:
                 steps.append(
                     TraceStep(
                         event_type,
                         False,
-                        skipped_because=f"{err.error_name} error response (status {status} >= 400)"
+                        skipped_because=f"{name} error response (status {status} >= 400)"
                         if event_type == "viewer-response"
-                        else f"{err.error_name} error response",
+                        else f"{name} error response",
                     )
                 )
         return Outcome(
