@@ -381,6 +381,52 @@ def test_a_handlers_own_timeout_error_is_its_failure(handler: Any, mode: str) ->
         asyncio.run(arun_trigger(handler, EventBuilder().viewer_request(), settings=settings))
 
 
+class _LibraryAbort(BaseException):
+    """A library's own abort signal, derived from BaseException."""
+
+
+async def _async_aborts(event: dict[str, Any], context: Any) -> Any:
+    raise _LibraryAbort("abort")
+
+
+async def _async_aborts_later(event: dict[str, Any], context: Any) -> Any:
+    await asyncio.sleep(0)
+    raise _LibraryAbort("abort")
+
+
+def _sync_aborts(event: dict[str, Any], context: Any) -> Any:
+    raise _LibraryAbort("abort")
+
+
+def _sync_interrupts(event: dict[str, Any], context: Any) -> Any:
+    raise KeyboardInterrupt  # the handler's own raise; on a worker thread never a signal
+
+
+@pytest.mark.parametrize("handler", [_async_aborts, _async_aborts_later, _sync_aborts])
+@pytest.mark.parametrize("mode", ["auto", "inline", "thread"])
+def test_a_base_exception_a_handler_raises_is_its_failure(handler: Any, mode: str) -> None:
+    """lambda-edge.md §3.5: any unhandled error is CloudFront's 503 LambdaExecutionError; a
+    BaseException subclass used to leave run_trigger (and both doors) as it was."""
+    settings = EdgeSettings(handler_mode=mode)  # type: ignore[arg-type]
+    with pytest.raises(LambdaExecutionError, match="raised _LibraryAbort"):
+        run_trigger(handler, EventBuilder().viewer_request(), settings=settings)
+    with pytest.raises(LambdaExecutionError, match="raised _LibraryAbort"):
+        asyncio.run(arun_trigger(handler, EventBuilder().viewer_request(), settings=settings))
+
+
+def test_keyboard_interrupt_on_a_worker_thread_is_the_handlers_failure() -> None:
+    settings = EdgeSettings(handler_mode="thread")
+    with pytest.raises(LambdaExecutionError, match="raised KeyboardInterrupt"):
+        run_trigger(_sync_interrupts, EventBuilder().viewer_request(), settings=settings)
+
+
+def test_keyboard_interrupt_on_the_serving_thread_stops_it() -> None:
+    """Inline, a KeyboardInterrupt may be Ctrl-C reaching the server: it is let through."""
+    settings = EdgeSettings(handler_mode="inline")
+    with pytest.raises(KeyboardInterrupt):
+        run_trigger(_sync_interrupts, EventBuilder().viewer_request(), settings=settings)
+
+
 @pytest.mark.parametrize(
     "event",
     [

@@ -65,6 +65,12 @@ FAST_CALL = 0.005
 SLOW_CALL = 0.1
 SLOW_STRIKES = 3
 
+#: What a handler call lets through instead of making it the handler's failure (CloudFront's
+#: 503): Ctrl-C reaching the serving thread, a generator or coroutine being closed, the task
+#: being cancelled. Anything else it raises, ``sys.exit()`` and a library's own
+#: ``BaseException`` subclass included, is an unhandled error (lambda-edge.md §3.5).
+NOT_A_FAILURE = (KeyboardInterrupt, GeneratorExit, asyncio.CancelledError)
+
 #: Worker threads for sync handlers in "thread" placement. A hung handler holds its worker
 #: until it returns (Python threads cannot be killed); requests queued behind them still get
 #: their 503 at their deadline.
@@ -344,7 +350,9 @@ class HandlerRunner:
         started = time.perf_counter()
         try:
             result = self._body(event, ctx)
-        except (Exception, SystemExit) as exc:  # sys.exit() in a handler is its failure
+        except BaseException as exc:  # sys.exit(), a library's own BaseException: its failure
+            if isinstance(exc, NOT_A_FAILURE):
+                raise
             raise self._fail(exc) from None
         finally:
             elapsed = time.perf_counter() - started
@@ -361,8 +369,10 @@ class HandlerRunner:
             started = time.perf_counter()
             try:
                 return self._body(event, ctx)
-            except (Exception, SystemExit) as exc:
-                # returned, not raised: a StopIteration cannot travel through a Future
+            except BaseException as exc:
+                # returned, not raised: a StopIteration cannot travel through a Future. On a
+                # worker thread even a KeyboardInterrupt is the handler's own raise (a signal
+                # only ever interrupts the main thread): its failure
                 return _Raised(exc)
             finally:
                 if self.mode == "auto":
@@ -399,7 +409,9 @@ class HandlerRunner:
             raise self._timed_out(timeout) from None
         except CloudFrontError:
             raise
-        except (Exception, SystemExit) as exc:  # sys.exit() in a handler is its failure
+        except BaseException as exc:  # sys.exit(), a library's own BaseException: its failure
+            if isinstance(exc, NOT_A_FAILURE):
+                raise
             raise self._fail(exc) from None
         finally:
             if self._captured is not None:
@@ -436,11 +448,9 @@ class HandlerRunner:
         except BaseException as exc:
             self._close_capture()
             # (no deadline runs yet: a TimeoutError here is the handler's own, its failure)
-            if isinstance(exc, asyncio.CancelledError | CloudFrontError) or not isinstance(
-                exc, Exception | SystemExit
-            ):
+            if isinstance(exc, (*NOT_A_FAILURE, CloudFrontError)):
                 raise
-            raise self._fail(exc) from None  # sys.exit() in a handler is its failure
+            raise self._fail(exc) from None  # sys.exit(), a library's BaseException: its failure
         return Later(self, event, request_id, timeout, coro, first)
 
     async def call_async(self, event: dict[str, Any], request_id: str, timeout: float) -> object:
@@ -471,9 +481,11 @@ class HandlerRunner:
             return self._unwrap(result)
         except _Deadline:
             raise self._timed_out(timeout) from None
-        except (asyncio.CancelledError, CloudFrontError):
+        except CloudFrontError:
             raise
-        except (Exception, SystemExit) as exc:  # sys.exit() in a handler is its failure
+        except BaseException as exc:  # sys.exit(), a library's own BaseException: its failure
+            if isinstance(exc, NOT_A_FAILURE):
+                raise
             raise self._fail(exc) from None
         finally:
             self._close_capture()

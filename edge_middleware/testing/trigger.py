@@ -84,7 +84,8 @@ class _Prepared:
         self.before_response = cast(CFResponse | None, copy.deepcopy(cf.get("response")))
         self.include_body = "body" in cf["request"] if include_body is None else include_body
         name = handler if isinstance(handler, str) else _callable_name(handler)
-        self.runner = HandlerRunner(handler, name)
+        # where the call runs is EdgeSettings.handler_mode, as in the middleware
+        self.runner = HandlerRunner(handler, name, self.settings.handler_mode)
         self.event = copy.deepcopy(dict(event))  # the handler may mutate its own copy
 
     def finish(self, result: object) -> dict[str, Any]:
