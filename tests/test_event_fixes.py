@@ -21,7 +21,15 @@ from typing import Any
 import pytest
 from werkzeug.test import EnvironBuilder
 
-from edge_middleware import Behavior, CachePolicy, EdgeConfig, EdgeSettings, OriginRequestPolicy
+from edge_middleware import (
+    Behavior,
+    CachePolicy,
+    EdgeConfig,
+    EdgeSettings,
+    OriginRequestPolicy,
+    Trigger,
+)
+from edge_middleware.config.behavior import ALL_METHODS
 from edge_middleware.core.convert import origin_environ, origin_scope
 from edge_middleware.core.headers import FunctionText, headers_to_raw
 from edge_middleware.core.types import CFRequest, CFResponse
@@ -491,3 +499,51 @@ def test_uri_with_query_or_fragment_fails_validation(event_type: Any, uri: str) 
     with pytest.raises(LambdaValidationError) as caught:
         validate_request_result(event_type, before, result, EdgeSettings(), include_body=False)
     assert caught.value.reason == BAD_URI and caught.value.field == "request.uri"
+
+
+@pytest.mark.parametrize("shown_for_get", [True, False], ids=["default", "bodyless-off"])
+@pytest.mark.parametrize("event_type", ["viewer_request", "origin_request"])
+@pytest.mark.parametrize(
+    ("method", "body", "expected_for_get_off"),
+    [
+        ("GET", b"", None),
+        ("POST", b"", ""),
+        ("PUT", b"", ""),
+        ("PATCH", b"", ""),
+        ("POST", b"x=1", "eD0x"),  # (a GET with body bytes is CloudFront's 403)
+    ],
+)
+def test_body_object_for_bodyless_methods_only(
+    door: Door,
+    shown_for_get: bool,
+    event_type: str,
+    method: str,
+    body: bytes,
+    expected_for_get_off: str | None,
+) -> None:
+    """decisions.md #4: ``body_for_bodyless_methods`` is about a bodyless *method* (GET); an
+    empty POST, PUT or PATCH carries a body, empty, and its IncludeBody event shows it (the
+    switch used to drop the body object of every empty request)."""
+    seen: list[Any] = []
+
+    def handler(event: dict[str, Any], context: Any) -> Any:
+        request = event["Records"][0]["cf"]["request"]
+        seen.append(request.get("body"))
+        return request
+
+    origin = Recorder()
+    trigger = Trigger(handler, include_body=True)
+    behavior = Behavior(
+        **{event_type: trigger}, allowed_methods=ALL_METHODS, cache=CachePolicy(0, 0, 0)
+    )
+    settings = EdgeSettings(body_for_bodyless_methods=shown_for_get)
+    wrapped = door.wrap(
+        door.pick(origin.asgi, origin.wsgi), EdgeConfig(default=behavior, settings=settings)
+    )
+    resp = door.send(door.viewer(wrapped), method, "/p", body=body)
+    assert resp.status == 200
+    expected = "" if shown_for_get and expected_for_get_off is None else expected_for_get_off
+    if expected is None:
+        assert seen == [None]
+    else:
+        assert seen[0] is not None and seen[0]["data"] == expected

@@ -47,6 +47,9 @@ class State(enum.Enum):
     VIEWER_RESPONSE = "viewer-response"
 
 
+#: methods whose requests carry a body, even an empty one (RFC 9110 §9.3)
+_BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
+
 Next: TypeAlias = "State | Outcome | None"
 #: a cache read made before the pipeline ran (the hit short way's): the key and what it found
 Prefetched: TypeAlias = "tuple[str, CacheEntry | None]"
@@ -121,6 +124,12 @@ class Flow:
     @property
     def method(self) -> str:
         return self.req["method"]
+
+    def shows_body(self, bodyless_too: bool) -> bool:
+        """Whether an IncludeBody event carries ``request.body``: when the viewer sent body
+        bytes, for a method that carries a body (an empty POST too), and for a bodyless method
+        (GET) only with ``EdgeSettings.body_for_bodyless_methods`` (decisions.md #4)."""
+        return self.viewer.body_length != 0 or bodyless_too or self.method in _BODY_METHODS
 
     @property
     def quiet(self) -> bool:

@@ -59,8 +59,7 @@ def origin_request(p: PipelineBase, f: Flow) -> Step:
         f.steps.append(TraceStep("origin-request", False, skipped_because="no function"))
         return State.FETCH
     event_body = f.send_body if f.send_body is not None else f.viewer_body
-    wants_body = f.viewer.body_length != 0 or s.body_for_bodyless_methods
-    if trig.include_body and f.send_body is None and wants_body:
+    if trig.include_body and f.send_body is None and f.shows_body(s.body_for_bodyless_methods):
         # (again after viewer-request: its prefix may be shorter than this event's 1 MB)
         event_body = f.viewer_body = yield ReadBody(ORIGIN_BODY_LIMIT)
     res = yield from p.request_trigger("origin-request", trig, f, f.oreq, event_body)

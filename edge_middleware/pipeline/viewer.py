@@ -98,9 +98,7 @@ def _redirect_to_https(p: PipelineBase, f: Flow) -> Outcome:
 def viewer_request(p: PipelineBase, f: Flow) -> Step:
     trig = f.behavior.viewer_request
     if isinstance(trig, Trigger):
-        if trig.include_body and (
-            f.viewer.body_length != 0 or p.settings.body_for_bodyless_methods
-        ):
+        if trig.include_body and f.shows_body(p.settings.body_for_bodyless_methods):
             f.viewer_body = yield ReadBody(VIEWER_BODY_LIMIT)
         res = yield from p.request_trigger("viewer-request", trig, f, f.req, f.viewer_body)
         if isinstance(res, CloudFrontError):
