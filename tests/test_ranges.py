@@ -27,7 +27,17 @@ HEADERS = [(b"Content-Type", b"application/octet-stream"), (b"Content-Length", b
         pytest.param("bytes=-", None, id="empty-suffix"),
         pytest.param("items=0-1", None, id="unit"),
         pytest.param("bytes=a-b", None, id="not-numbers"),
-        pytest.param("bytes=0-9,", None, id="trailing-comma"),
+        # RFC 9110 §5.6.1: a recipient parses and ignores empty list members
+        pytest.param("bytes=0-9,", [(0, 9)], id="trailing-comma"),
+        pytest.param("bytes=,0-9,,20-29", [(0, 9), (20, 29)], id="empty-members"),
+        pytest.param("bytes=,", None, id="only-empty-members"),
+        # int() takes signs, "_" and spaces; a range's numbers are ASCII digits only
+        pytest.param("bytes=--5", None, id="signed-suffix"),
+        pytest.param("bytes=+3-4", None, id="plus-sign"),
+        pytest.param("bytes=0-1,--5", None, id="one-member-signed"),
+        pytest.param("bytes=1_0-20", None, id="underscore"),
+        pytest.param("bytes=0 -9", None, id="space-inside"),
+        pytest.param("bytes=\u0661-9", None, id="other-digits"),
     ],
 )
 def test_parse(value: str, expected: list[tuple[int, int]] | None) -> None:
@@ -44,6 +54,7 @@ def test_parse(value: str, expected: list[tuple[int, int]] | None) -> None:
         pytest.param("bytes=200-300", 416, id="unsatisfiable"),
         pytest.param("bytes=0-9,200-300", 206, id="one-satisfiable-single"),
         pytest.param("bytes=x", 200, id="invalid-full"),
+        pytest.param("bytes=--5", 200, id="signed-full"),
     ],
 )
 def test_status(value: str, status: int) -> None:

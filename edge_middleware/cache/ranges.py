@@ -16,6 +16,12 @@ from ..core.headers import RawHeaders, raw_get
 __all__ = ["byte_range_response", "parse_byte_ranges"]
 
 
+def _digits(text: str) -> bool:
+    """Only ASCII digits, or nothing (``int()`` would take signs, spaces, ``_`` and other
+    scripts' digits)."""
+    return text.isascii() and (text == "" or text.isdigit())
+
+
 def parse_byte_ranges(value: str, size: int) -> list[tuple[int, int]] | None:
     """The ``(start, end)`` pairs (inclusive) a ``Range`` header asks for in an object of
     ``size`` bytes, in the order given; ``None`` when the header is not a valid bytes range
@@ -25,24 +31,22 @@ def parse_byte_ranges(value: str, size: int) -> list[tuple[int, int]] | None:
         return None
     out: list[tuple[int, int]] = []
     for part in spec.split(","):
-        first, dash, last = part.strip().partition("-")
-        if not dash:
-            return None
-        try:
-            if first == "":
-                if last == "":
-                    return None
-                start, end = max(0, size - int(last)), size - 1
-            else:
-                start = int(first)
-                end = min(int(last), size - 1) if last else size - 1
-                if last and int(last) < start:
-                    return None
-        except ValueError:
-            return None
-        if start < 0:
-            return None
+        part = part.strip(" \t")
+        if not part:  # an empty list member (RFC 9110 §5.6.1) counts for nothing
+            continue
+        first, dash, last = part.partition("-")
+        if not dash or not _digits(first + last) or (first == last == ""):
+            return None  # signs, spaces, "_" or other digits: not a range (a full 200)
+        if first == "":
+            start, end = max(0, size - int(last)), size - 1
+        else:
+            start = int(first)
+            end = min(int(last), size - 1) if last else size - 1
+            if last and int(last) < start:
+                return None
         out.append((start, end) if start < size else (start, start - 1))
+    if not out:
+        return None
     return out
 
 
