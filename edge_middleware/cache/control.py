@@ -481,9 +481,9 @@ def not_modified(headers: Mapping[str, list[HeaderEntry]], entry: CacheEntry) ->
     if entry.status != 200:
         return False
     inm = get_first(headers, "if-none-match")
-    if inm is not None:
-        if entry.etag is None:
-            return False
+    if inm is not None:  # (it wins over If-Modified-Since, RFC 9110 §13.2.2)
         tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
-        return "*" in tags or entry.etag.removeprefix("W/") in tags
+        if "*" in tags:  # any current representation matches, tagged or not (§13.1.2)
+            return True
+        return entry.etag is not None and entry.etag.removeprefix("W/") in tags
     return not_modified_since(get_first(headers, "if-modified-since"), entry.last_modified)
