@@ -45,8 +45,9 @@ def redis_server_factory() -> Iterator[Callable[[], RedisServer]]:
 
 
 #: non-daemon threads that end by themselves at interpreter exit: the workers of
-#: ``concurrent.futures`` pools (handlers' ``edge-handler``, asyncio's default executor)
-_POOL_THREADS = ("edge-handler", "ThreadPoolExecutor", "asyncio_")
+#: ``concurrent.futures`` pools (handlers' ``edge-handler``, the WSGI door's ``edge-refresh``
+#: for stale-while-revalidate, asyncio's default executor)
+_POOL_THREADS = ("edge-handler", "edge-refresh", "ThreadPoolExecutor", "asyncio_")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

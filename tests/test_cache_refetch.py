@@ -2,11 +2,15 @@
 (caching.md §1.4, §1.9, §1.10, §1.11, §1.14; decisions.md #37).
 
 * ``If-None-Match: *`` matches any cached object, tagged or not (RFC 9110 §13.1.2).
+* The requests the edge makes on its own behalf ask for the whole object as a GET: a
+  stale-while-revalidate refresh started by a Range or a HEAD request, and a custom error page
+  fetched for a viewer that sent a Range; a stored 206 of the page is never the page.
 """
 
 from __future__ import annotations
 
-from tests.support.edge_cache import HIT, MISS, MakeEdge, cache_fixtures
+from edge_middleware import CustomErrorResponse
+from tests.support.edge_cache import DATE, ERROR, HIT, MISS, MakeEdge, cache_fixtures, wait_a_while
 
 door, store, edge = cache_fixtures()
 
@@ -20,3 +24,65 @@ def test_if_none_match_star_matches_an_untagged_object(edge: MakeEdge) -> None:
         r = e.get(path, {"If-None-Match": "*"})
         assert (r.status, r.x_cache, r.body) == (304, HIT, b""), path
         assert e.calls(path) == 1
+
+
+SWR = "max-age=10, stale-while-revalidate=60"
+
+
+def test_a_refresh_started_by_a_range_request_fetches_the_whole_object(edge: MakeEdge) -> None:
+    e = edge()
+    e.route("/a", headers={"Date": DATE, "Cache-Control": SWR}, body=b"0123456789", ranges=True)
+    assert e.get("/a").x_cache == MISS
+    e.route("/a", headers={"Date": DATE, "Cache-Control": SWR}, body=b"abcdefghij", ranges=True)
+    e.at(15)
+    part = e.get("/a", {"Range": "bytes=0-3"})
+    assert (part.status, part.body) == (206, b"0123")  # cut from the stale copy
+    wait_a_while(lambda: (entry := e.stored("/a")) is not None and entry.body == b"abcdefghij")
+    refresh = e.origin.last["/a"]
+    assert "range" not in refresh.headers and refresh.method == "GET"
+    entry = e.stored("/a")
+    assert (entry.status, entry.body) == (200, b"abcdefghij")
+    e.at(16)
+    whole = e.get("/a")
+    assert (whole.status, whole.body, whole.x_cache, e.calls("/a")) == (200, b"abcdefghij", HIT, 2)
+
+
+def test_a_refresh_started_by_a_head_request_is_a_get(edge: MakeEdge) -> None:
+    e = edge()
+    e.route("/a", headers={"Date": DATE, "Cache-Control": SWR}, body=b"version-1")
+    assert e.get("/a").x_cache == MISS
+    e.route("/a", headers={"Date": DATE, "Cache-Control": SWR}, body=b"version-2")
+    e.at(15)
+    head = e.request("HEAD", "/a")
+    assert (head.status, head.x_cache) == (200, HIT)
+    wait_a_while(lambda: (entry := e.stored("/a")) is not None and entry.body == b"version-2")
+    assert e.origin.last["/a"].method == "GET"
+    e.at(16)
+    got = e.get("/a")
+    assert (got.body, got.x_cache, e.calls("/a")) == (b"version-2", HIT, 2)
+
+
+def test_a_custom_error_page_is_fetched_whole_for_a_range_request(edge: MakeEdge) -> None:
+    page = b"<h1>Sorry, not found</h1>"
+    e = edge(errors=[CustomErrorResponse(404, response_page_path="/errors/404.html")])
+    e.route("/missing", status=404, body=b"plain 404")
+    e.route("/missing2", status=404, body=b"plain 404")
+    e.route("/errors/404.html", headers={"Cache-Control": "max-age=300"}, body=page, ranges=True)
+    first = e.get("/missing", {"Range": "bytes=0-3"})
+    assert (first.status, first.x_cache, first.body) == (404, ERROR, page)
+    assert first.header("content-range") is None
+    assert "range" not in e.origin.last["/errors/404.html"].headers
+    later = e.get("/missing2")
+    assert (later.status, later.body, later.header("content-range")) == (404, page, None)
+
+
+def test_a_stored_part_of_the_error_page_is_not_the_page(edge: MakeEdge) -> None:
+    """A 206 of the page stored by a viewer's own Range request is not used as the page."""
+    page = b"<h1>Sorry, not found</h1>"
+    e = edge(errors=[CustomErrorResponse(404, response_page_path="/errors/404.html")])
+    e.route("/missing", status=404, body=b"plain 404")
+    e.route("/errors/404.html", headers={"Cache-Control": "max-age=300"}, body=page, ranges=True)
+    part = e.get("/errors/404.html", {"Range": "bytes=0-3"})
+    assert (part.status, part.body) == (206, b"<h1>")
+    got = e.get("/missing")
+    assert (got.status, got.body, got.header("content-range")) == (404, page, None)

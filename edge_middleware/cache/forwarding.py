@@ -29,6 +29,28 @@ _ALWAYS_FORWARDED = frozenset(
 )
 #: Viewer conditionals: only for requests the edge does not cache (it sends its own).
 _CONDITIONALS = frozenset({"if-modified-since", "if-none-match"})
+#: What only the viewer's own request may ask: a part of the object, or an answer that
+#: depends on the viewer's copy. A request the edge makes for itself (a stale-while-revalidate
+#: refresh, a custom error page) asks for the whole object (caching.md §1.4, §1.11, §1.14).
+_VIEWER_CONDITIONS = frozenset(
+    {"range", "if-range", "if-match", "if-unmodified-since", *_CONDITIONALS}
+)
+
+
+def edge_own_request(req: CFRequest, uri: str | None = None) -> CFRequest:
+    """``req`` as the edge asks for a whole object on its own behalf: a GET (a HEAD's refresh
+    must fill the GET object, decisions.md #27), without the viewer's Range and conditionals,
+    at ``uri`` when given (a custom error page), with no query string then."""
+    own: CFRequest = {
+        "clientIp": req["clientIp"],
+        "headers": {k: v for k, v in req["headers"].items() if k not in _VIEWER_CONDITIONS},
+        "method": "GET",
+        "querystring": req["querystring"] if uri is None else "",
+        "uri": req["uri"] if uri is None else uri,
+    }
+    return own
+
+
 #: Hop-by-hop and disallowed headers (lambda-edge.md §3.1), plus Host (the caller sets it).
 _NEVER_FORWARDED = frozenset(
     {

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 
 from ..cache.entry import CacheEntry
-from ..cache.rules import cache_key, filter_vary
+from ..cache.rules import cache_key, edge_own_request, filter_vary, stored_response_serves
 from ..config.model import Trigger
 from ..config.response_headers import apply_response_headers_policy
 from ..core.convert import ViewerRequest, reason_phrase
@@ -21,7 +21,7 @@ from ..core.headers import (
     with_length,
 )
 from ..core.limits import SERVER
-from ..core.types import CFRequest, CFResponse
+from ..core.types import CFResponse
 from ..core.validation import ResponseResult
 from ..exceptions import CloudFrontError, LambdaExecutionError, LambdaValidationError
 from .base import PipelineBase
@@ -240,13 +240,7 @@ def _error_page(p: PipelineBase, f: Flow, path: str) -> Step:
     Returns the page's :class:`Answer` or ``None`` when the page cannot be had."""
     behavior = p.config.match(path)
     req = f.req
-    page_req: CFRequest = {
-        "clientIp": req["clientIp"],
-        "headers": req["headers"],
-        "method": "GET",
-        "querystring": "",
-        "uri": path,
-    }
+    page_req = edge_own_request(req, path)  # the whole page: never the viewer's Range
     key = ""
     if "GET" in behavior.cached_methods and behavior.cache.max_ttl > 0:
         key = cache_key(
@@ -259,6 +253,8 @@ def _error_page(p: PipelineBase, f: Flow, path: str) -> Step:
             settings=p.settings,
         )
         entry = yield Lookup(key)
+        if entry is not None and not stored_response_serves(entry.status, entry.headers, None):
+            entry = None  # a stored 206 is a part of the page, not the page (caching.md §1.14)
         if entry is not None and p.clock() < entry.fresh_until:
             if entry.status >= 400:  # a page that is an error itself, cached: as on a miss
                 return None

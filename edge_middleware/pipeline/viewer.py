@@ -11,6 +11,7 @@ from ..cache.rules import (
     cache_key,
     collapsible,
     cookies_forwarded,
+    edge_own_request,
     not_modified,
     stored_response_serves,
 )
@@ -216,12 +217,13 @@ def _serve(f: Flow, entry: CacheEntry, label: str) -> State:
 
 
 def _refresh(p: PipelineBase, f: Flow, entry: CacheEntry) -> Step:
-    """The background revalidation of a stale-while-revalidate hit: its own flow."""
+    """The background revalidation of a stale-while-revalidate hit: its own flow, a GET for
+    the whole object (never the viewer's HEAD, Range or conditionals)."""
     refresh = Flow(
         f.viewer,
         f.rid,
         f.behavior,
-        f.req,
+        edge_own_request(f.req),
         key=f.key,
         stale=entry,
         send_body=f.send_body,
