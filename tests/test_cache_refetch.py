@@ -5,11 +5,13 @@
 * The requests the edge makes on its own behalf ask for the whole object as a GET: a
   stale-while-revalidate refresh started by a Range or a HEAD request, and a custom error page
   fetched for a viewer that sent a Range; a stored 206 of the page is never the page.
+* An object is invalidated by its path as keyed: the query parameters the key does not hold
+  are not part of it (caching.md §1.10).
 """
 
 from __future__ import annotations
 
-from edge_middleware import CustomErrorResponse
+from edge_middleware import CachePolicy, CustomErrorResponse
 from tests.support.edge_cache import DATE, ERROR, HIT, MISS, MakeEdge, cache_fixtures, wait_a_while
 
 door, store, edge = cache_fixtures()
@@ -86,3 +88,25 @@ def test_a_stored_part_of_the_error_page_is_not_the_page(edge: MakeEdge) -> None
     assert (part.status, part.body) == (206, b"<h1>")
     got = e.get("/missing")
     assert (got.status, got.body, got.header("content-range")) == (404, page, None)
+
+
+def test_an_object_keyed_without_the_query_is_invalidated_by_its_path(edge: MakeEdge) -> None:
+    e = edge()  # the default policy: no query string in the key
+    e.route("/a.jpg", headers={"Cache-Control": "max-age=3600"}, body=b"v1")
+    assert e.get("/a.jpg?utm=1").x_cache == MISS
+    assert e.get("/a.jpg").x_cache == HIT  # the same object
+    e.route("/a.jpg", headers={"Cache-Control": "max-age=3600"}, body=b"v2")
+    e.mw.storage.invalidate(["/a.jpg"])
+    got = e.get("/a.jpg")
+    assert (got.x_cache, got.body) == (MISS, b"v2")
+
+
+def test_an_object_is_invalidated_by_the_query_parameters_its_key_holds(edge: MakeEdge) -> None:
+    e = edge(cache=CachePolicy(query_strings="whitelist", query_string_names=("color",)))
+    e.route("/a", headers={"Cache-Control": "max-age=3600"})
+    assert e.get("/a?color=red&utm=x").x_cache == MISS
+    assert e.get("/a?utm=y&color=red").x_cache == HIT
+    e.mw.storage.invalidate(["/a"])  # /a (no color) is another object
+    assert e.get("/a?color=red").x_cache == HIT
+    e.mw.storage.invalidate(["/a?color=red"])
+    assert e.get("/a?color=red").x_cache == MISS

@@ -38,7 +38,8 @@ class CacheEntry:
     fresh_until: float
     #: When a storage may forget it (freshness + stale windows + revalidation grace).
     retain_until: float
-    #: The request path (as keyed, after viewer-request) plus ``?query`` when the key has one;
+    #: The request path (as keyed, after viewer-request) plus ``?`` and the query parameters the
+    #: key holds, when it holds any (``cache.keys.keyed_path``);
     #: invalidation matches this or ``orig_path``.
     path: str
     orig_path: str = ""

@@ -225,6 +225,20 @@ def _esc_name(s: str) -> str:
     return s.translate(_ESC_NAME) if ("|" in s or "\\" in s or "=" in s) else s
 
 
+def keyed_path(uri: str, querystring: str, policy: CachePolicy) -> str:
+    """The path an invalidation matches for an object stored under ``policy``: the uri, plus
+    ``?`` and the query parameters the key holds, in request order, when it holds any
+    (caching.md §1.10: ``/a.jpg`` removes an object keyed without a query string, whatever the
+    viewer sent; ``/a.jpg?v=1`` is its own object when ``v`` is keyed)."""
+    mode = _key_plan(policy).qs
+    if mode.mode == "none" or not querystring:
+        return uri
+    params = _params(querystring)
+    if mode.mode != "all":
+        params = [p for p in params if mode(p.partition("=")[0])]
+    return f"{uri}?{'&'.join(params)}" if params else uri
+
+
 def cache_key(
     *,
     method: str,

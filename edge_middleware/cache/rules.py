@@ -34,7 +34,7 @@ from .forwarding import (
     forwarded_header_names,
     forwarded_to_origin,
 )
-from .keys import cache_key, normalize_accept_encoding
+from .keys import cache_key, keyed_path, normalize_accept_encoding
 
 __all__ = [
     "ForwardedHeaders",
@@ -51,6 +51,7 @@ __all__ = [
     "filter_vary",
     "forwarded_header_names",
     "forwarded_to_origin",
+    "keyed_path",
     "normalize_accept_encoding",
     "not_modified",
     "not_modified_since",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..cache.budget import bytes_to_buffer
 from ..cache.compression import COMPRESS_MAX_BYTES, choose_coding, http10_headers
 from ..cache.entry import CacheEntry
-from ..cache.rules import StoreDecision, decide_storage, forwarded_to_origin
+from ..cache.rules import StoreDecision, decide_storage, forwarded_to_origin, keyed_path
 from ..cache.rules import normalize_accept_encoding as _accept_encoding
 from ..config.model import Behavior, Origin, Trigger
 from ..core.convert import reason_phrase
@@ -441,8 +441,8 @@ def _entry(
         stored_at=f.now,
         fresh_until=fresh_until,
         retain_until=fresh_until + windows,
-        path=f.req["uri"] + (f"?{qs}" if qs else ""),
-        orig_path=f.viewer.request["uri"] + (f"?{vqs}" if vqs else ""),
+        path=keyed_path(f.req["uri"], qs, f.behavior.cache),
+        orig_path=keyed_path(f.viewer.request["uri"], vqs, f.behavior.cache),
         stale_while_revalidate=decision.stale_while_revalidate,
         stale_if_error=decision.stale_if_error,
         etag=etag.decode("latin-1") if etag else None,

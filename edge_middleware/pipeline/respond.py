@@ -7,7 +7,13 @@ from __future__ import annotations
 import logging
 
 from ..cache.entry import CacheEntry
-from ..cache.rules import cache_key, edge_own_request, filter_vary, stored_response_serves
+from ..cache.rules import (
+    cache_key,
+    edge_own_request,
+    filter_vary,
+    keyed_path,
+    stored_response_serves,
+)
 from ..config.model import Trigger
 from ..config.response_headers import apply_response_headers_policy
 from ..core.convert import ViewerRequest, reason_phrase
@@ -193,8 +199,10 @@ def _error_entry(p: PipelineBase, f: Flow, outcome: Outcome) -> CacheEntry:
         stored_at=now,
         fresh_until=now + hold,
         retain_until=now + hold,
-        path=f.req["uri"] + (f"?{qs}" if qs else ""),
-        orig_path=f.viewer.request["uri"],
+        path=keyed_path(f.req["uri"], qs, f.behavior.cache),
+        orig_path=keyed_path(
+            f.viewer.request["uri"], f.viewer.request["querystring"], f.behavior.cache
+        ),
     )
 
 
