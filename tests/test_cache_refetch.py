@@ -7,9 +7,20 @@
   fetched for a viewer that sent a Range; a stored 206 of the page is never the page.
 * An object is invalidated by its path as keyed: the query parameters the key does not hold
   are not part of it (caching.md §1.10).
+* Only a request whose answer is the whole object leads a collapsed fetch: GETs that arrive
+  while a HEAD's or a Range's fetch is in flight wait for a GET's (caching.md §1.9).
 """
 
 from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import httpx
+import pytest
+from werkzeug.test import EnvironBuilder
 
 from edge_middleware import CachePolicy, CustomErrorResponse
 from tests.support.edge_cache import DATE, ERROR, HIT, MISS, MakeEdge, cache_fixtures, wait_a_while
@@ -110,3 +121,133 @@ def test_an_object_is_invalidated_by_the_query_parameters_its_key_holds(edge: Ma
     assert e.get("/a?color=red").x_cache == HIT
     e.mw.storage.invalidate(["/a?color=red"])
     assert e.get("/a?color=red").x_cache == MISS
+
+
+def _burst_after(
+    e: Any, path: str, first: dict[str, Any], n: int, *, first_answers_first: bool = True
+) -> list[str]:
+    """``first`` (method, headers) at ``path``, then ``n`` GETs while the origin holds both
+    answers; the origin gives ``first`` its answer before (or after) the GETs'. Returns the
+    X-Cache of the GETs."""
+    if e.door == "asgi":
+        return asyncio.run(_aburst_after(e, path, first, n, first_answers_first))
+    gates = [threading.Event(), threading.Event()]
+    e.origin.routes[path]["gate"] = gates[0]
+    results: list[str] = []
+    lock = threading.Lock()
+
+    def one(method: str, headers: dict[str, str]) -> None:
+        environ = EnvironBuilder(path=path, method=method, headers=headers).get_environ()
+        seen: dict[str, str] = {}
+
+        def start_response(status: str, pairs: list[tuple[str, str]], exc: Any = None) -> Any:
+            seen.update((k.lower(), v) for k, v in pairs)
+            return lambda data: None
+
+        it = e.mw(environ, start_response)
+        b"".join(it)
+        if hasattr(it, "close"):
+            it.close()
+        if method == "GET" and not headers:
+            with lock:
+                results.append(seen.get("x-cache", ""))
+
+    lead = threading.Thread(target=one, args=(first["method"], first["headers"]))
+    lead.start()
+    wait_a_while(lambda: e.calls(path) >= 1)
+    e.origin.routes[path]["gate"] = gates[1]
+    gets = [threading.Thread(target=one, args=("GET", {})) for _ in range(n)]
+    for th in gets:
+        th.start()
+    _settle(lambda: e.calls(path) >= 2)
+    try:
+        if first_answers_first:
+            gates[0].set()
+            lead.join(10)
+            gates[1].set()
+        else:
+            gates[1].set()
+            _settle(lambda: len(results) == n)
+            gates[0].set()
+    finally:
+        for gate in gates:
+            gate.set()
+        for th in (lead, *gets):
+            th.join(10)
+    return results
+
+
+def _settle(predicate: Any) -> None:
+    """Wait up to a second for ``predicate`` (it may never hold: then the test's counts
+    show it), and a little more for the requests waiting behind it."""
+    deadline = time.monotonic() + 1.0
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)
+
+
+async def _asettle(predicate: Any) -> None:
+    deadline = time.monotonic() + 1.0
+    while not predicate() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)
+
+
+async def _aburst_after(
+    e: Any, path: str, first: dict[str, Any], n: int, first_answers_first: bool
+) -> list[str]:
+    gates = [asyncio.Event(), asyncio.Event()]
+    e.origin.routes[path]["gate"] = gates[0]
+    transport = httpx.ASGITransport(app=e.mw)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            lead = asyncio.ensure_future(c.request(first["method"], path, headers=first["headers"]))
+            await _asettle(lambda: e.calls(path) >= 1)
+            e.origin.routes[path]["gate"] = gates[1]
+            gets = [asyncio.ensure_future(c.get(path)) for _ in range(n)]
+            await _asettle(lambda: e.calls(path) >= 2)
+            if first_answers_first:
+                gates[0].set()
+                await asyncio.wait_for(lead, 10)
+                gates[1].set()
+            else:
+                gates[1].set()
+                await asyncio.wait_for(asyncio.gather(*gets), 10)
+                gates[0].set()
+            await asyncio.wait_for(lead, 10)
+            answers = await asyncio.wait_for(asyncio.gather(*gets), 10)
+    finally:
+        if hasattr(e.storage, "aclose"):
+            await e.storage.aclose()
+    return [r.headers.get("x-cache", "") for r in answers]
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        {"method": "HEAD", "headers": {}},
+        {"method": "GET", "headers": {"Range": "bytes=0-3"}},
+    ],
+    ids=["head", "range"],
+)
+def test_gets_behind_a_head_or_range_fetch_collapse_on_a_get(
+    edge: MakeEdge, first: dict[str, Any]
+) -> None:
+    e = edge()
+    e.route("/slow", headers={"Cache-Control": "max-age=60"}, body=b"0123456789", ranges=True)
+    got = _burst_after(e, "/slow", first, 5)
+    assert sorted(got) == sorted([MISS] + [HIT] * 4)
+    assert e.calls("/slow") == 2
+    assert e.get("/slow").x_cache == HIT
+
+
+def test_a_range_answered_after_the_whole_object_does_not_replace_it(edge: MakeEdge) -> None:
+    e = edge()
+    e.route("/slow", headers={"Cache-Control": "max-age=60"}, body=b"0123456789", ranges=True)
+    first = {"method": "GET", "headers": {"Range": "bytes=0-3"}}
+    got = _burst_after(e, "/slow", first, 3, first_answers_first=False)
+    assert sorted(got) == sorted([MISS] + [HIT] * 2)
+    entry = e.stored("/slow")
+    assert (entry.status, entry.body) == (200, b"0123456789")
+    whole = e.get("/slow")
+    assert (whole.x_cache, whole.body, e.calls("/slow")) == (HIT, b"0123456789", 2)

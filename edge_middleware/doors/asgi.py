@@ -242,7 +242,7 @@ class _Responder:
         return self.body
 
     async def join(self, effect: JoinFlight) -> bool:
-        return await self.mw._flights.join(effect.key, effect.timeout, self.flights)
+        return await self.mw._flights.join(effect.key, effect.timeout, self.flights, effect.lead)
 
     async def release(self) -> None:
         if self.flights:

@@ -22,9 +22,10 @@ class AsyncFlights:
         #: key in flight -> the event its waiters wait on (``None`` until one waits)
         self.events: dict[str, asyncio.Event | None] = {}
 
-    async def join(self, key: str, timeout: float, led: list[str]) -> bool:
+    async def join(self, key: str, timeout: float, led: list[str], lead: bool = True) -> bool:
         """``True`` when this request fetches for ``key`` (the key goes into ``led``);
-        otherwise wait, at most ``timeout`` seconds, for the request that does."""
+        otherwise wait, at most ``timeout`` seconds, for the request that does (``lead``
+        false: only if one is in flight here)."""
         events = self.events
         if key in events:
             event = events[key]
@@ -34,6 +35,8 @@ class AsyncFlights:
                 await asyncio.wait_for(event.wait(), timeout)
             except TimeoutError:
                 pass
+            return False
+        if not lead:
             return False
         events[key] = None
         led.append(key)
@@ -64,9 +67,10 @@ class ThreadFlights:
         self.events: dict[str, threading.Event | None] = {}
         self.mutex = threading.Lock()
 
-    def join(self, key: str, timeout: float, led: list[str]) -> bool:
+    def join(self, key: str, timeout: float, led: list[str], lead: bool = True) -> bool:
         """``True`` when this request fetches for ``key`` (the key goes into ``led``);
-        otherwise wait, at most ``timeout`` seconds, for the request that does."""
+        otherwise wait, at most ``timeout`` seconds, for the request that does (``lead``
+        false: only if one is in flight here)."""
         events = self.events
         with self.mutex:  # the leader's release pops the key under it: never a lost wake-up
             waiting = key in events
@@ -74,6 +78,8 @@ class ThreadFlights:
                 event = events[key]
                 if event is None:
                     event = events[key] = threading.Event()
+            elif not lead:
+                return False
             else:
                 events[key] = None
                 led.append(key)

@@ -237,7 +237,7 @@ class _Responder:
         return body
 
     def join(self, effect: JoinFlight) -> bool:
-        return self.mw._flights.join(effect.key, effect.timeout, self.flights)
+        return self.mw._flights.join(effect.key, effect.timeout, self.flights, effect.lead)
 
     def release(self) -> None:
         if self.flights:

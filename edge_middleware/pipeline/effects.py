@@ -78,10 +78,13 @@ class Store:
 @dataclass(slots=True)
 class JoinFlight:
     """Request collapsing: result ``True`` when this request fetches for ``key``; otherwise the
-    driver waits until the fetching request has finished and returns ``False``."""
+    driver waits until the fetching request has finished and returns ``False``. A request that
+    cannot fill the object (``lead=False``: a HEAD, a Range) waits for a fetch in flight but
+    never leads one: ``False`` at once when there is none."""
 
     key: str
     timeout: float
+    lead: bool = True
 
 
 @dataclass(slots=True)

@@ -32,6 +32,7 @@ from .effects import (
     Compress,
     FetchOrigin,
     Invalidate,
+    Lookup,
     OriginBody,
     OriginResponse,
     ReadBody,
@@ -256,6 +257,13 @@ def _read_rest(p: PipelineBase, f: Flow, limit: int) -> Step:
     return got.error
 
 
+def _whole_object_stored(p: PipelineBase, f: Flow) -> Step:
+    """Whether a fresh whole object is stored under ``f.key`` (a GET's answer that arrived
+    while this Range's fetch was in flight): a part never replaces it (caching.md §1.14)."""
+    held = yield Lookup(f.key)
+    return held is not None and held.status == 200 and p.clock() < held.fresh_until
+
+
 def store(p: PipelineBase, f: Flow) -> Step:
     """Store what may be stored (caching.md §1.2-§1.4, §1.14), and purge after unsafe methods
     when decisions.md #28 asks."""
@@ -282,6 +290,7 @@ def store(p: PipelineBase, f: Flow) -> Step:
                 not a.stream_rest
                 and len(a.body) <= s.max_object_bytes
                 and _whole(a.headers, a.body)
+                and (a.status != 206 or not (yield from _whole_object_stored(p, f)))
             ):
                 yield Store(
                     _entry(p, f, a.status, a.reason, a.headers, a.body, decision, a.generated)

@@ -197,7 +197,10 @@ def lookup(p: PipelineBase, f: Flow) -> Step:
             return _serve(f, entry, s.stale_while_revalidate_x_cache)
         f.stale = entry
     if collapsible(policy, behavior.origin_request_policy):
-        leader = yield JoinFlight(f.key, s.origin_timeout + 5)
+        # only a request whose answer is the whole GET object leads a fetch the others wait
+        # for: a HEAD's or a Range's answer is never stored for them (caching.md §1.9)
+        whole = f.method != "HEAD" and get_first(req["headers"], "range") is None
+        leader = yield JoinFlight(f.key, s.origin_timeout + 5, whole)
         if not leader:
             entry = yield Lookup(f.key)
             if (
