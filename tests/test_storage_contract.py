@@ -97,6 +97,29 @@ def test_already_expired_entry_is_not_stored_and_drops_the_old_one(
     assert storage.get("k") is None
 
 
+def test_an_entry_is_gone_at_its_retain_until_on_the_storages_clock(
+    make_storage: MakeStorage, clock: FakeClock
+) -> None:
+    """``retain_until`` is the same bound for both storages on the clock they were given:
+    RedisStorage's PX runs on real time, so a fake clock past it still found the entry (and
+    the edge served it stale where MemoryStorage had forgotten it)."""
+    storage = make_storage()
+    storage.set(make_entry(now=clock.now, retain=100))
+    clock.now += 99
+    assert storage.get("k") is not None
+    clock.now += 1
+    assert storage.get("k") is None
+
+    async def aget() -> Any:
+        try:
+            return await storage.aget("k")
+        finally:
+            if isinstance(storage, RedisStorage):
+                await storage.aclose()  # its async pool belongs to this loop
+
+    assert asyncio.run(aget()) is None
+
+
 def test_large_object_refused_and_the_old_copy_dropped(make_storage: MakeStorage) -> None:
     storage = make_storage(max_object_bytes=1000)
     storage.set(make_entry("small"))

@@ -350,7 +350,7 @@ class RedisStorage:
     def get(self, key: str) -> CacheEntry | None:
         """The entry under ``key`` unless absent, unreadable or invalidated since it was stored.
         Its ``generation`` is the invalidation generation current at this lookup."""
-        return self._run("get", self._space.get_steps(key), None)
+        return self._run("get", self._space.get_steps(key, self._clock()), None)
 
     def set(self, entry: CacheEntry) -> None:
         """Store ``entry`` until its ``retain_until`` (``SET … PX``). Too large or already past
@@ -405,7 +405,7 @@ class RedisStorage:
     # -- async API ------------------------------------------------------------------------------
 
     async def aget(self, key: str) -> CacheEntry | None:
-        return await self._arun("get", self._space.get_steps(key), None)
+        return await self._arun("get", self._space.get_steps(key, self._clock()), None)
 
     async def aset(self, entry: CacheEntry) -> None:
         await self._arun("set", self._set_steps(entry), None)

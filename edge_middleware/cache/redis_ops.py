@@ -206,7 +206,10 @@ class Namespace:
 
     # -- the operations, as steps ---------------------------------------------------------------
 
-    def get_steps(self, key: str) -> Steps[CacheEntry | None]:
+    def get_steps(self, key: str, now: float) -> Steps[CacheEntry | None]:
+        """The entry under ``key``, as of ``now`` on the storage's clock: one past its
+        ``retain_until`` is gone, as in MemoryStorage (Redis's own ``PX`` runs on real time,
+        so an injected clock that moved on would still find it)."""
         ekey = self.entry_key(key)
         blob, raw_ver, epoch = yield ("mget", (ekey, self._ver_key, self._epoch_key), _NO_KW)
         if epoch != self._epoch:
@@ -220,6 +223,8 @@ class Namespace:
             return None
         if entry.key != key:
             return None  # a hash collision or a foreign writer: never serve another's object
+        if now >= entry.retain_until:
+            return None
         current = _int(raw_ver)
         if current == entry.generation:
             return entry
@@ -320,7 +325,7 @@ class Namespace:
             # response), or when the lock is gone (the winner stored nothing, or failed). A
             # stale entry is what the winner is refreshing: keep waiting for the new one.
             if present:
-                entry = yield from self.get_steps(key)
+                entry = yield from self.get_steps(key, clock())
                 fresh = entry is not None and entry.fresh_until > clock()
                 if fresh or not locked:
                     return entry
