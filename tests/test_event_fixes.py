@@ -547,3 +547,23 @@ def test_body_object_for_bodyless_methods_only(
         assert seen == [None]
     else:
         assert seen[0] is not None and seen[0]["data"] == expected
+
+
+@pytest.mark.parametrize(
+    "triggers", [{}, {"origin_request": "pass"}], ids=["short-way", "pipeline"]
+)
+def test_repeated_x_forwarded_for_lines_are_one_list(door: Door, triggers: dict[str, Any]) -> None:
+    """lambda-edge.md §1.3: the origin gets the viewer's X-Forwarded-For with the client's
+    address appended; two lines of it are one list (RFC 9110 §5.3), and the second one's hops
+    were lost on the ASGI door."""
+
+    def passes(event: dict[str, Any], context: Any) -> Any:
+        return event["Records"][0]["cf"]["request"]
+
+    origin = Recorder()
+    behavior = Behavior(**{k: passes for k in triggers}, cache=CachePolicy(0, 0, 0))
+    lines = [(b"x-forwarded-for", b"198.51.100.1"), (b"x-forwarded-for", b"198.51.100.2")]
+    resp = _get(door, door.pick(origin.asgi, origin.wsgi), behavior, headers=lines)
+    assert resp.status == 200
+    sent = b", ".join(origin.header(b"x-forwarded-for"))
+    assert sent.startswith(b"198.51.100.1, 198.51.100.2, "), sent

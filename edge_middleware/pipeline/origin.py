@@ -336,7 +336,8 @@ def build_origin_request(p: PipelineBase, f: Flow, origin: Origin) -> CFRequest:
         host = origin.domain_name
     out: CFHeaders = {"host": [{"key": "Host", "value": host}]}
     out.update(headers)
-    xff = get_first(req["headers"], "x-forwarded-for")
+    # repeated X-Forwarded-For lines are one list (RFC 9110 §5.3): every hop is kept
+    xff = ", ".join(e["value"] for e in req["headers"].get("x-forwarded-for", ()) if e["value"])
     client = req["clientIp"]
     out["x-forwarded-for"] = [
         {"key": "X-Forwarded-For", "value": f"{xff}, {client}" if xff else client}
