@@ -1,7 +1,8 @@
 """Cache fixes from the HTTP-semantics bug hunt, on both doors and both storages
 (caching.md §1.4, §1.9, §1.10, §1.11, §1.14; decisions.md #37).
 
-* ``If-None-Match: *`` matches any cached object, tagged or not (RFC 9110 §13.1.2).
+* ``If-None-Match: *`` matches any cached object, tagged or not (RFC 9110 §13.1.2), and
+  repeated ``If-None-Match`` lines are one list.
 * The requests the edge makes on its own behalf ask for the whole object as a GET: a
   stale-while-revalidate refresh started by a Range or a HEAD request, and a custom error page
   fetched for a viewer that sent a Range; a stored 206 of the page is never the page.
@@ -37,6 +38,17 @@ def test_if_none_match_star_matches_an_untagged_object(edge: MakeEdge) -> None:
         r = e.get(path, {"If-None-Match": "*"})
         assert (r.status, r.x_cache, r.body) == (304, HIT, b""), path
         assert e.calls(path) == 1
+
+
+@pytest.mark.parametrize("door", ["asgi"], indirect=True)
+def test_repeated_if_none_match_lines_are_one_list(edge: MakeEdge) -> None:
+    """(Only an ASGI server passes repeated lines through; a WSGI server joins them.)"""
+    e = edge()
+    e.route("/a", headers={"Cache-Control": "max-age=60", "ETag": '"v2"'}, body=b"body")
+    assert e.get("/a").x_cache == MISS
+    client = e._asgi_client()
+    r = client.get("/a", headers=[("If-None-Match", '"v1"'), ("If-None-Match", '"v2"')])
+    assert (r.status_code, r.headers["x-cache"]) == (304, HIT)
 
 
 SWR = "max-age=10, stale-while-revalidate=60"

@@ -480,7 +480,8 @@ def not_modified(headers: Mapping[str, list[HeaderEntry]], entry: CacheEntry) ->
     """Whether the viewer's ``If-None-Match``/``If-Modified-Since`` matches a cached 200."""
     if entry.status != 200:
         return False
-    inm = get_first(headers, "if-none-match")
+    lines = headers.get("if-none-match")
+    inm = ", ".join(e["value"] for e in lines) if lines else None  # repeated lines: one list
     if inm is not None:  # (it wins over If-Modified-Since, RFC 9110 §13.2.2)
         tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
         if "*" in tags:  # any current representation matches, tagged or not (§13.1.2)
