@@ -1,4 +1,4 @@
-"""Loading and running Lambda@Edge handlers: ``module:function`` strings, sync or async,
+"""Running Lambda@Edge handlers (loaded by ``handler_loading.py``), sync or async,
 a Lambda-style context object, and CloudFront's timeouts (5 s viewer, 30 s origin events).
 
 One runner, three ways a call can go, chosen per call by :meth:`HandlerRunner.placement`
@@ -26,23 +26,21 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
-import importlib
 import inspect
 import logging
 import time
-import traceback
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..exceptions import (
     CloudFrontError,
-    HandlerLoadError,
     LambdaExecutionError,
     LambdaTimeoutError,
 )
 from . import capture
 from .coroutines import Resumed, run_coroutine
+from .handler_loading import load_handler
 
 __all__ = [
     "HandlerRunner",
@@ -54,7 +52,6 @@ __all__ = [
 
 logger = logging.getLogger("edge_middleware.handlers")
 
-Handler = Callable[[dict[str, Any], Any], Any]
 Placement = Literal["async", "inline", "thread"]
 
 #: ``"auto"``: calls a handler must finish under FAST_CALL seconds before it runs inline.
@@ -65,65 +62,15 @@ FAST_CALL = 0.005
 SLOW_CALL = 0.1
 SLOW_STRIKES = 3
 
-#: What a handler call lets through instead of making it the handler's failure (CloudFront's
-#: 503): Ctrl-C reaching the serving thread, a generator or coroutine being closed, the task
-#: being cancelled. Anything else it raises, ``sys.exit()`` and a library's own
-#: ``BaseException`` subclass included, is an unhandled error (lambda-edge.md §3.5).
+#: What a handler call lets through (Ctrl-C on the serving thread, a close, a cancel): all
+#: else it raises, ``sys.exit()`` and a library's BaseException too, is its failure (§3.5).
 NOT_A_FAILURE = (KeyboardInterrupt, GeneratorExit, asyncio.CancelledError)
 
-#: Worker threads for sync handlers in "thread" placement. A hung handler holds its worker
-#: until it returns (Python threads cannot be killed); requests queued behind them still get
-#: their 503 at their deadline.
+#: Worker threads for sync handlers in "thread" placement: a hung one holds its worker until it
+#: returns (threads cannot be killed); requests queued behind still get their 503 in time.
 _EXECUTOR = concurrent.futures.ThreadPoolExecutor(
     max_workers=256, thread_name_prefix="edge-handler"
 )
-
-
-def load_handler(spec: str | Callable[..., Any], field_name: str = "handler") -> Handler:
-    """Import ``"package.module:function"`` (the attribute may be dotted) or return a callable.
-
-    Strings are imported, never evaluated. A module that does not import (a syntax error, an
-    exception at import) is a :class:`HandlerLoadError` naming the spec, the file and the line.
-    """
-    if callable(spec):
-        return spec
-    module_name, _, attr = spec.partition(":") if isinstance(spec, str) else ("", "", "")
-    if not module_name or not attr or ":" in attr or module_name.startswith("."):
-        raise HandlerLoadError(field_name, spec, '"module:function"')
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise HandlerLoadError(field_name, spec, f"an importable module ({exc})") from exc
-    except (Exception, SystemExit) as exc:  # the module's own code failed (a sys.exit() too)
-        raise HandlerLoadError(field_name, spec, _import_failure(exc)) from exc
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise HandlerLoadError(field_name, spec, f"{module_name} to define {attr}") from None
-    if not callable(obj):
-        raise HandlerLoadError(field_name, spec, "a callable handler(event, context)")
-    return obj  # type: ignore[no-any-return]
-
-
-def _import_failure(exc: BaseException) -> str:
-    """What went wrong importing a handler module, where: ``a module that imports
-    (SyntaxError: expected ':' at /app/h.py, line 2, column 27)``."""
-    if isinstance(exc, SyntaxError):
-        what, file, line = f"{type(exc).__name__}: {exc.msg}", exc.filename, exc.lineno
-        column = f", column {exc.offset}" if exc.offset else ""
-    else:
-        # the deepest module-level frame: the line of the module (or of a module it imports)
-        # whose code raised, not importlib's frames nor a library function it called
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.name == "<module>"]
-        try:
-            what, column = f"{type(exc).__name__}: {exc}", ""
-        except Exception:  # an exception whose __str__ fails is still named
-            what, column = type(exc).__name__, ""
-        file, line = (frames[-1].filename, frames[-1].lineno) if frames else (None, None)
-    what = " ".join(what.split())  # one line, for the CLI's one-line error
-    where = f" at {file}, line {line}{column}" if file else ""
-    return f"a module that imports ({what}{where})"
 
 
 @dataclass
@@ -328,6 +275,12 @@ class HandlerRunner:
             f"The Lambda function raised {type(exc).__name__}: {text}", handler=self.name
         )
 
+    def _failure(self, exc: BaseException) -> CloudFrontError:
+        """:meth:`_fail` for what a call on this thread raised; lets NOT_A_FAILURE through."""
+        if isinstance(exc, NOT_A_FAILURE):
+            raise exc
+        return self._fail(exc)
+
     def _timed_out(self, timeout: float) -> LambdaTimeoutError:
         logger.error("handler %s timed out after %.1f s", self.name, timeout)
         return LambdaTimeoutError(
@@ -351,9 +304,7 @@ class HandlerRunner:
         try:
             result = self._body(event, ctx)
         except BaseException as exc:  # sys.exit(), a library's own BaseException: its failure
-            if isinstance(exc, NOT_A_FAILURE):
-                raise
-            raise self._fail(exc) from None
+            raise self._failure(exc) from None
         finally:
             elapsed = time.perf_counter() - started
             if self.mode == "auto":
@@ -370,9 +321,8 @@ class HandlerRunner:
             try:
                 return self._body(event, ctx)
             except BaseException as exc:
-                # returned, not raised: a StopIteration cannot travel through a Future. On a
-                # worker thread even a KeyboardInterrupt is the handler's own raise (a signal
-                # only ever interrupts the main thread): its failure
+                # returned, not raised: a StopIteration cannot travel through a Future (on a
+                # worker thread even a KeyboardInterrupt is the handler's own raise)
                 return _Raised(exc)
             finally:
                 if self.mode == "auto":
@@ -410,9 +360,7 @@ class HandlerRunner:
         except CloudFrontError:
             raise
         except BaseException as exc:  # sys.exit(), a library's own BaseException: its failure
-            if isinstance(exc, NOT_A_FAILURE):
-                raise
-            raise self._fail(exc) from None
+            raise self._failure(exc) from None
         finally:
             if self._captured is not None:
                 self._captured.close()
@@ -484,9 +432,7 @@ class HandlerRunner:
         except CloudFrontError:
             raise
         except BaseException as exc:  # sys.exit(), a library's own BaseException: its failure
-            if isinstance(exc, NOT_A_FAILURE):
-                raise
-            raise self._fail(exc) from None
+            raise self._failure(exc) from None
         finally:
             self._close_capture()
 

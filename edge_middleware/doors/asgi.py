@@ -16,7 +16,7 @@ from ..cache.compression import compress
 from ..cache.entry import Storage
 from ..core.convert import ViewerRequest, request_from_scope
 from ..core.handlers import Later
-from ..exceptions import CloudFrontError
+from ..exceptions import CloudFrontError, OriginError
 from ..pipeline import Step
 from ..pipeline.effects import (
     CallHandler,
@@ -285,8 +285,16 @@ class _Responder:
         stream = self.origin if outcome.stream_rest and not outcome.head else None
         await self.send_body(b"" if outcome.head else outcome.body, stream is not None)
         if stream is not None:
-            while (chunk := await stream.next_chunk()) is not None:
-                await self.send_body(chunk, True)
+            try:
+                while (chunk := await stream.next_chunk()) is not None:
+                    await self.send_body(chunk, True)
+            except OriginError:
+                if not stream.cut_short:
+                    raise
+                # the app returned before its last body message (logged): the response stays
+                # cut, as the server leaves the bare app's and the short way leaves it
+                self.finished(outcome)
+                return
             await self.send_body(b"", False)
         self.finished(outcome)
 

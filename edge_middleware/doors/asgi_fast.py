@@ -156,7 +156,20 @@ def _prepare(
 class _Relay:
     """The origin's messages to the viewer, its head given CloudFront's headers."""
 
-    __slots__ = ("cut", "done", "head", "hv", "method", "mw", "rejected", "rid", "send", "started")
+    __slots__ = (
+        "cut",
+        "done",
+        "head",
+        "hv",
+        "method",
+        "mw",
+        "receive",
+        "rejected",
+        "rid",
+        "send",
+        "started",
+        "viewer_left",
+    )
 
     def __init__(
         self, mw: EdgeMiddleware, cut: Shortcut, send: Send, rid: bytes, hv: str, method: str
@@ -172,10 +185,20 @@ class _Relay:
         self.done = False
         #: the origin's head CloudFront cannot pass on: its 502 goes instead, the app runs out
         self.rejected: CloudFrontError | None = None
+        #: the app was told the viewer went (``http.disconnect``)
+        self.viewer_left = False
+
+    async def watched(self) -> Message:
+        """The viewer's ``receive``, noting when it says the viewer went."""
+        message = await self.receive()
+        if message.get("type") == "http.disconnect":
+            self.viewer_left = True
+        return message
 
     async def run(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
+        self.receive = receive
         try:
-            await app(scope, receive, self.relay)
+            await app(scope, self.watched, self.relay)
         except Exception as exc:
             if self.rejected is not None:
                 await self.fail(self.rejected)
@@ -201,7 +224,10 @@ class _Relay:
         elif not self.done:
             # returned without its last body message: the response stays incomplete, and the
             # server cuts it, as it does the bare app's (caching.md §1.14)
-            logger.warning("the origin app returned before its response was complete")
+            if self.viewer_left:  # it stopped because the viewer went: nothing wrong
+                logger.debug("the origin app stopped early: the viewer had gone")
+            else:
+                logger.warning("the origin app returned before its response was complete")
 
     async def relay(self, message: Message) -> None:
         kind = message["type"]

@@ -43,8 +43,21 @@ class OriginStream:
         self.error: BaseException | None = None
         self._changed: asyncio.Future[None] | None = None
         self._drained: asyncio.Future[None] | None = None
+        #: the app returned before its last body message: the response stays cut, as a
+        #: server leaves the bare app's (``viewer_left``: it had been told the viewer went)
+        self.cut_short = False
+        self.viewer_left = False
         #: on Python 3.12+ an app that never waits has run to its end when this returns
-        self.task = eager_task(self._run(app, scope, receive))
+        self.task = eager_task(self._run(app, scope, self._watch(receive)))
+
+    def _watch(self, receive: Receive) -> Receive:
+        async def watched() -> Message:
+            message = await receive()
+            if message.get("type") == "http.disconnect":
+                self.viewer_left = True
+            return message
+
+        return watched
 
     async def _run(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
         try:
@@ -62,7 +75,11 @@ class OriginStream:
                 # viewer went away): the body is incomplete, never stored, and a viewer
                 # getting it streamed is cut, as a server cuts it (caching.md §1.14)
                 self.error = OriginError("The origin app returned before its body was complete.")
-                logger.warning("the origin app returned before its response was complete")
+                self.cut_short = True
+                if self.viewer_left:  # the app stopped because the viewer went: nothing wrong
+                    logger.debug("the origin app stopped early: the viewer had gone")
+                else:
+                    logger.warning("the origin app returned before its response was complete")
         finally:
             self.more = False
             self._wake()

@@ -197,10 +197,7 @@ def lookup(p: PipelineBase, f: Flow) -> Step:
             return _serve(f, entry, s.stale_while_revalidate_x_cache)
         f.stale = entry
     if collapsible(policy, behavior.origin_request_policy):
-        # only a request whose answer is the whole GET object leads a fetch the others wait
-        # for: a HEAD's or a Range's answer is never stored for them (caching.md §1.9)
-        whole = f.method != "HEAD" and get_first(req["headers"], "range") is None
-        leader = yield JoinFlight(f.key, s.origin_timeout + 5, whole)
+        leader = yield JoinFlight(f.key, s.origin_timeout + 5, _fills_the_object(f))
         if not leader:
             entry = yield Lookup(f.key)
             if (
@@ -212,6 +209,12 @@ def lookup(p: PipelineBase, f: Flow) -> Step:
             ):
                 return _serve(f, entry, "Hit")
     return State.ORIGIN_REQUEST
+
+
+def _fills_the_object(f: Flow) -> bool:
+    """Only a request whose answer is the whole object leads a fetch others wait for: a
+    HEAD's or a Range's answer is never stored for them (caching.md §1.9)."""
+    return f.method != "HEAD" and get_first(f.req["headers"], "range") is None
 
 
 def _serve(f: Flow, entry: CacheEntry, label: str) -> State:
