@@ -99,6 +99,8 @@ def fetch(p: PipelineBase, f: Flow) -> Step:
     origin, origin_id = match_origin(p.config, oreq, asked)
     # An origin group's primary is read whole, so that a failover leaves nothing streaming.
     may_fail_over = p.config.failover_origin(f.behavior, asked, f.method, None, f.group) is not None
+    if may_fail_over and f.send_body is None:
+        yield ReadBody()  # read before the primary takes it: the secondary is sent it again
     resp = yield FetchOrigin(
         origin, origin_id, oreq, f.send_body, f.rid, whole=f.quiet or may_fail_over
     )
