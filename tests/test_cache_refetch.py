@@ -8,6 +8,8 @@
   fetched for a viewer that sent a Range; a stored 206 of the page is never the page.
 * An object is invalidated by its path as keyed: the query parameters the key does not hold
   are not part of it (caching.md §1.10).
+* An invalidation made while a fetch is in flight applies to what it fetches: the object is
+  not stored after it (caching.md §1.10: after an invalidation the next request is a Miss).
 * Only a request whose answer is the whole object leads a collapsed fetch: GETs that arrive
   while a HEAD's or a Range's fetch is in flight wait for a GET's (caching.md §1.9).
 """
@@ -263,3 +265,39 @@ def test_a_range_answered_after_the_whole_object_does_not_replace_it(edge: MakeE
     assert (entry.status, entry.body) == (200, b"0123456789")
     whole = e.get("/slow")
     assert (whole.x_cache, whole.body, e.calls("/slow")) == (HIT, b"0123456789", 2)
+
+
+@pytest.mark.parametrize("stale_first", [False, True], ids=["miss", "stale"])
+def test_an_invalidation_made_during_a_fetch_applies_to_it(
+    edge: MakeEdge, stale_first: bool
+) -> None:
+    e = edge()
+    if stale_first:  # the fetch revalidates a stale copy
+        e.route("/a", headers={"Cache-Control": "max-age=10"}, body=b"v0")
+        assert e.get("/a").x_cache == MISS
+        e.at(20)
+    gate = threading.Event()
+    e.route("/a", headers={"Cache-Control": "max-age=3600"}, body=b"v1", gate=gate)
+    answers: list[Any] = []
+    fetch = threading.Thread(target=lambda: answers.append(e.get("/a")))
+    fetch.start()
+    try:
+        wait_a_while(lambda: e.calls("/a") == (2 if stale_first else 1))
+        e.route("/a", headers={"Cache-Control": "max-age=3600"}, body=b"v2")  # deployed
+        e.mw.storage.invalidate(["/*"])
+    finally:
+        gate.set()
+        fetch.join(10)
+    assert answers[0].body == b"v1"  # the viewer in flight gets what it was fetched
+    after = e.get("/a")
+    assert (after.x_cache, after.body) == (MISS, b"v2")
+    assert e.get("/a").x_cache == HIT  # and the new object is stored as usual
+
+
+def test_a_fetch_with_no_invalidation_meanwhile_is_stored(edge: MakeEdge) -> None:
+    e = edge()
+    e.route("/a", headers={"Cache-Control": "max-age=3600"}, body=b"v1")
+    e.mw.storage.invalidate(["/other"])
+    assert e.get("/a").x_cache == MISS
+    e.mw.storage.invalidate(["/b*"])  # made after it was stored, matching something else
+    assert e.get("/a").x_cache == HIT

@@ -28,6 +28,50 @@ def _sizeof(entry: CacheEntry) -> int:
     return entry.nbytes
 
 
+class InFlight:
+    """The invalidations made while fetches were in flight (caching.md §1.10: after an
+    invalidation the next request is a Miss). ``asked(key)`` notes the invalidation count when
+    a lookup found no fresh object; ``invalidated(entry)``, when that object is stored, whether
+    one made since matches it: fetched before the invalidation, it must not be stored after.
+    The caller holds the storage's lock."""
+
+    #: invalidations remembered, and keys awaiting their fetch (cleared when full: a key
+    #: forgotten there is stored as before, one past the log is never stored)
+    LOG = 256
+    KEYS = 4096
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.log: list[tuple[int, list[str]]] = []
+        self.keys: dict[str, int] = {}
+
+    def asked(self, key: str) -> None:
+        keys = self.keys
+        if key not in keys:  # the earliest lookup counts: its fetch may be the one stored
+            if len(keys) >= self.KEYS:
+                keys.clear()
+            keys[key] = self.count
+
+    def record(self, patterns: list[str]) -> None:
+        self.count += 1
+        self.log.append((self.count, patterns))
+        del self.log[: -self.LOG]
+
+    def invalidated(self, entry: CacheEntry) -> bool:
+        since = self.keys.pop(entry.key, None)
+        if since is None or since == self.count:
+            return False
+        if not self.log or self.log[0][0] > since + 1:
+            return True  # made before the log's oldest: assume it matched
+        return any(
+            invalidation_matches(p, entry.path)
+            or (entry.orig_path != "" and invalidation_matches(p, entry.orig_path))
+            for count, patterns in self.log
+            if count > since
+            for p in patterns
+        )
+
+
 class MemoryStorage:
     """An in-process cache storage bounded by a byte budget.
 
@@ -69,9 +113,11 @@ class MemoryStorage:
         self.max_bytes = max_bytes
         self.max_object_bytes = max_bytes if max_object_bytes is None else max_object_bytes
         self._lock = threading.Lock()
+        self._clock = clock
         self._cache: TLRUCache[str, CacheEntry] = TLRUCache(
             maxsize=max_bytes, ttu=_expires_at, timer=clock, getsizeof=_sizeof
         )
+        self._in_flight = InFlight()
 
     @property
     def currsize(self) -> int:
@@ -85,18 +131,25 @@ class MemoryStorage:
 
     def get(self, key: str) -> CacheEntry | None:
         """The entry stored under ``key``, or ``None`` if absent or past ``retain_until``."""
-        # Hot path of every hit: one lock, one dict lookup, one clock read inside cachetools.
+        # Hot path of every hit: one lock, one dict lookup, two clock reads.
         with self._lock:
             try:
-                return self._cache[key]
+                entry = self._cache[key]
             except KeyError:
-                return None
+                entry = None
+            if entry is None or entry.fresh_until <= self._clock():
+                self._in_flight.asked(key)  # a fetch may follow: see ``set``
+            return entry
 
     def set(self, entry: CacheEntry) -> None:
         """Store ``entry`` under ``entry.key``; an entry too large for the limits is refused
         (and an older object under the same key dropped, so it cannot outlive its successor)."""
         size = entry.nbytes
         with self._lock:
+            if self._in_flight.invalidated(entry):
+                # fetched before an invalidation that matches it: never stored after it
+                self._delete(entry.key)
+                return
             if size > self.max_object_bytes:
                 self._delete(entry.key)
                 logger.debug("not caching %r: %d bytes > max_object_bytes", entry.key, size)
@@ -129,6 +182,7 @@ class MemoryStorage:
             return 0
         removed = 0
         with self._lock:
+            self._in_flight.record(patterns)
             cache = self._cache
             # A snapshot: the cache must not change size while it is iterated. Values are read
             # through the base class so that invalidation does not reorder the LRU list.

@@ -138,6 +138,8 @@ class Namespace:
         self._inv_patterns: list[str] = []
         # tokens of the fill locks this process holds
         self._fill_tokens: dict[str, str] = {}
+        #: key -> (generation, epoch) when a lookup found no fresh object (``get_steps``)
+        self._asked: dict[str, tuple[int, bytes | None]] = {}
         self._decoded = DecodeMemo()
 
     def entry_key(self, key: str) -> str:
@@ -209,11 +211,25 @@ class Namespace:
     def get_steps(self, key: str, now: float) -> Steps[CacheEntry | None]:
         """The entry under ``key``, as of ``now`` on the storage's clock: one past its
         ``retain_until`` is gone, as in MemoryStorage (Redis's own ``PX`` runs on real time,
-        so an injected clock that moved on would still find it)."""
+        so an injected clock that moved on would still find it). When there is no fresh one,
+        the invalidation generation is noted: the object fetched next is stored with it, so
+        an invalidation made while it was in flight applies to it (caching.md §1.10)."""
         ekey = self.entry_key(key)
         blob, raw_ver, epoch = yield ("mget", (ekey, self._ver_key, self._epoch_key), _NO_KW)
         if epoch != self._epoch:
             self._observe(epoch)
+        entry = yield from self._entry_steps(key, ekey, blob, raw_ver, epoch, now)
+        if entry is None or entry.fresh_until <= now:
+            asked = self._asked
+            if key not in asked:  # the earliest lookup counts: its fetch may be the one stored
+                if len(asked) >= 4096:
+                    asked.clear()
+                asked[key] = (_int(raw_ver), self._epoch)
+        return entry
+
+    def _entry_steps(
+        self, key: str, ekey: str, blob: Any, raw_ver: Any, epoch: Any, now: float
+    ) -> Steps[CacheEntry | None]:
         if blob is None:
             return None
         try:
@@ -250,8 +266,14 @@ class Namespace:
         self._observe(epoch)
         current = _int(raw_ver)
         if entry.generation <= 0:
-            if current:
-                entry = entry.with_changes(generation=current)
+            # the generation of the lookup that found no fresh object, when this process made
+            # one: an invalidation recorded since applies to what it fetched (0: every one)
+            asked = self._asked.pop(entry.key, None)
+            since = current
+            if asked is not None:
+                since = min(asked[0], current) if asked[1] == self._epoch else 0
+            if since:
+                entry = entry.with_changes(generation=since)
         elif current < entry.generation or _token(epoch) != known_epoch:
             # Looked up before Redis was reset (a revalidation across a restart): that
             # generation is another counter's, so every pattern recorded since must apply.
