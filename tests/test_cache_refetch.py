@@ -10,6 +10,8 @@
   are not part of it (caching.md §1.10).
 * An invalidation made while a fetch is in flight applies to what it fetches: the object is
   not stored after it (caching.md §1.10: after an invalidation the next request is a Miss).
+* Requests waiting behind a fetch whose answer was not stored (an error, ``no-store``) are
+  forwarded one by one: one leads the next fetch, the rest wait for it (caching.md §1.9).
 * Only a request whose answer is the whole object leads a collapsed fetch: GETs that arrive
   while a HEAD's or a Range's fetch is in flight wait for a GET's (caching.md §1.9).
 """
@@ -138,11 +140,20 @@ def test_an_object_is_invalidated_by_the_query_parameters_its_key_holds(edge: Ma
 
 
 def _burst_after(
-    e: Any, path: str, first: dict[str, Any], n: int, *, first_answers_first: bool = True
+    e: Any,
+    path: str,
+    first: dict[str, Any],
+    n: int,
+    *,
+    first_answers_first: bool = True,
+    then: dict[str, Any] | None = None,
+    held: int = 2,
 ) -> list[str]:
     """``first`` (method, headers) at ``path``, then ``n`` GETs while the origin holds both
-    answers; the origin gives ``first`` its answer before (or after) the GETs'. Returns the
-    X-Cache of the GETs."""
+    answers (``held``: the origin calls to wait for, up to a second, before it answers);
+    the origin gives ``first`` its answer before (or after) the GETs'; ``then``: what the
+    route answers from its second call on. Returns the X-Cache of the GETs."""
+    first = {**first, "then": then or {}, "held": held}
     if e.door == "asgi":
         return asyncio.run(_aburst_after(e, path, first, n, first_answers_first))
     gates = [threading.Event(), threading.Event()]
@@ -169,11 +180,11 @@ def _burst_after(
     lead = threading.Thread(target=one, args=(first["method"], first["headers"]))
     lead.start()
     wait_a_while(lambda: e.calls(path) >= 1)
-    e.origin.routes[path]["gate"] = gates[1]
+    e.origin.routes[path].update(first.get("then", {}), gate=gates[1])
     gets = [threading.Thread(target=one, args=("GET", {})) for _ in range(n)]
     for th in gets:
         th.start()
-    _settle(lambda: e.calls(path) >= 2)
+    _settle(lambda: e.calls(path) >= first["held"])
     try:
         if first_answers_first:
             gates[0].set()
@@ -217,9 +228,9 @@ async def _aburst_after(
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             lead = asyncio.ensure_future(c.request(first["method"], path, headers=first["headers"]))
             await _asettle(lambda: e.calls(path) >= 1)
-            e.origin.routes[path]["gate"] = gates[1]
+            e.origin.routes[path].update(first.get("then", {}), gate=gates[1])
             gets = [asyncio.ensure_future(c.get(path)) for _ in range(n)]
-            await _asettle(lambda: e.calls(path) >= 2)
+            await _asettle(lambda: e.calls(path) >= first["held"])
             if first_answers_first:
                 gates[0].set()
                 await asyncio.wait_for(lead, 10)
@@ -301,3 +312,23 @@ def test_a_fetch_with_no_invalidation_meanwhile_is_stored(edge: MakeEdge) -> Non
     assert e.get("/a").x_cache == MISS
     e.mw.storage.invalidate(["/b*"])  # made after it was stored, matching something else
     assert e.get("/a").x_cache == HIT
+
+
+@pytest.mark.parametrize(
+    "first_answer",
+    [{"headers": {"Cache-Control": "no-store"}}, {"status": 403, "headers": {}}],
+    ids=["no-store", "error"],
+)
+def test_requests_behind_an_answer_not_stored_go_one_by_one(
+    edge: MakeEdge, first_answer: dict[str, Any]
+) -> None:
+    """The first answer could not be stored: the five requests waiting behind it went to the
+    origin all at once (21 calls for 2 in the hunt's repro); now one of them fetches and the
+    others take the object it stored."""
+    e = edge()
+    e.route("/hot", **first_answer, body=b"first")
+    cacheable = {"status": 200, "headers": [("Cache-Control", "max-age=60")], "body": b"v2"}
+    first = {"method": "GET", "headers": {"X-First": "1"}}
+    got = _burst_after(e, "/hot", first, 5, then=cacheable, held=1)
+    assert sorted(got) == sorted([MISS] + [HIT] * 4)
+    assert e.calls("/hot") == 2

@@ -241,7 +241,7 @@ class _Responder:
             self.body = b"".join(chunks)
         return self.body
 
-    async def join(self, effect: JoinFlight) -> bool:
+    async def join(self, effect: JoinFlight) -> bool | None:
         return await self.mw._flights.join(effect.key, effect.timeout, self.flights, effect.lead)
 
     async def release(self) -> None:

@@ -22,10 +22,13 @@ class AsyncFlights:
         #: key in flight -> the event its waiters wait on (``None`` until one waits)
         self.events: dict[str, asyncio.Event | None] = {}
 
-    async def join(self, key: str, timeout: float, led: list[str], lead: bool = True) -> bool:
+    async def join(
+        self, key: str, timeout: float, led: list[str], lead: bool = True
+    ) -> bool | None:
         """``True`` when this request fetches for ``key`` (the key goes into ``led``);
-        otherwise wait, at most ``timeout`` seconds, for the request that does (``lead``
-        false: only if one is in flight here)."""
+        otherwise wait, at most ``timeout`` seconds, for the request that does: ``False``
+        when it finished, ``None`` when it did not in time or there was none to wait for
+        (``lead`` false: only one in flight here is waited for)."""
         events = self.events
         if key in events:
             event = events[key]
@@ -34,26 +37,27 @@ class AsyncFlights:
             try:
                 await asyncio.wait_for(event.wait(), timeout)
             except TimeoutError:
-                pass
+                return None
             return False
         if not lead:
-            return False
+            return None
         events[key] = None
         led.append(key)
         lock = self.lock
         if lock is not None and not await lock.abegin_fill(key, timeout):
-            await lock.await_fill(key, timeout)
-            return False
+            # another process fetches: its object, or nothing to wait for again
+            return False if await lock.await_fill(key, timeout) is not None else None
         return True
 
     async def release(self, led: list[str]) -> None:
         """Wake the requests waiting for the keys in ``led``, and end their fills."""
         for key in led:
+            # the fill lock first: a waiter woken here may lead the next fetch and take it
+            if self.lock is not None:  # awaited: a lock must not outlive its request's task
+                await self.lock.aend_fill(key)
             event = self.events.pop(key, None)
             if event is not None:
                 event.set()
-            if self.lock is not None:  # awaited: a lock must not outlive its request's task
-                await self.lock.aend_fill(key)
         led.clear()
 
 
@@ -67,10 +71,11 @@ class ThreadFlights:
         self.events: dict[str, threading.Event | None] = {}
         self.mutex = threading.Lock()
 
-    def join(self, key: str, timeout: float, led: list[str], lead: bool = True) -> bool:
+    def join(self, key: str, timeout: float, led: list[str], lead: bool = True) -> bool | None:
         """``True`` when this request fetches for ``key`` (the key goes into ``led``);
-        otherwise wait, at most ``timeout`` seconds, for the request that does (``lead``
-        false: only if one is in flight here)."""
+        otherwise wait, at most ``timeout`` seconds, for the request that does: ``False``
+        when it finished, ``None`` when it did not in time or there was none to wait for
+        (``lead`` false: only one in flight here is waited for)."""
         events = self.events
         with self.mutex:  # the leader's release pops the key under it: never a lost wake-up
             waiting = key in events
@@ -79,27 +84,27 @@ class ThreadFlights:
                 if event is None:
                     event = events[key] = threading.Event()
             elif not lead:
-                return False
+                return None
             else:
                 events[key] = None
                 led.append(key)
         if waiting:
             assert event is not None
-            event.wait(timeout)
-            return False
+            return False if event.wait(timeout) else None
         lock = self.lock
         if lock is not None and not lock.begin_fill(key, timeout):
-            lock.wait_fill(key, timeout)
-            return False
+            # another process fetches: its object, or nothing to wait for again
+            return False if lock.wait_fill(key, timeout) is not None else None
         return True
 
     def release(self, led: list[str]) -> None:
         """Wake the requests waiting for the keys in ``led``, and end their fills."""
         for key in led:
+            # the fill lock first: a waiter woken here may lead the next fetch and take it
+            if self.lock is not None:
+                self.lock.end_fill(key)
             with self.mutex:
                 event = self.events.pop(key, None)
             if event is not None:
                 event.set()
-            if self.lock is not None:
-                self.lock.end_fill(key)
         led.clear()

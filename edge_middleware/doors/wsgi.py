@@ -236,7 +236,7 @@ class _Responder:
         )
         return body
 
-    def join(self, effect: JoinFlight) -> bool:
+    def join(self, effect: JoinFlight) -> bool | None:
         return self.mw._flights.join(effect.key, effect.timeout, self.flights, effect.lead)
 
     def release(self) -> None:

@@ -78,9 +78,10 @@ class Store:
 @dataclass(slots=True)
 class JoinFlight:
     """Request collapsing: result ``True`` when this request fetches for ``key``; otherwise the
-    driver waits until the fetching request has finished and returns ``False``. A request that
-    cannot fill the object (``lead=False``: a HEAD, a Range) waits for a fetch in flight but
-    never leads one: ``False`` at once when there is none."""
+    driver waits until the fetching request has finished and returns ``False``, or ``None``
+    when it waited ``timeout`` seconds in vain. A request that cannot fill the object
+    (``lead=False``: a HEAD, a Range) waits for a fetch in flight but never leads one:
+    ``None`` at once when there is none."""
 
     key: str
     timeout: float

@@ -197,17 +197,32 @@ def lookup(p: PipelineBase, f: Flow) -> Step:
             return _serve(f, entry, s.stale_while_revalidate_x_cache)
         f.stale = entry
     if collapsible(policy, behavior.origin_request_policy):
-        leader = yield JoinFlight(f.key, s.origin_timeout + 5, _fills_the_object(f))
-        if not leader:
-            entry = yield Lookup(f.key)
-            if (
-                entry is not None
-                and p.clock() < entry.fresh_until
-                and stored_response_serves(
-                    entry.status, entry.headers, applicable_range(req["headers"], entry)
-                )
-            ):
-                return _serve(f, entry, "Hit")
+        return (yield from _collapse(p, f))
+    return State.ORIGIN_REQUEST
+
+
+#: rounds a request waits behind fetches whose answers were not stored before it goes itself
+_ROUNDS = 32
+
+
+def _collapse(p: PipelineBase, f: Flow) -> Step:
+    """Request collapsing (caching.md §1.9): wait for the fetch in flight for this key and
+    take what it stored; when it stored nothing (an error, ``no-store``), the waiting requests
+    are forwarded one by one: one of them leads the next fetch, the rest wait for it."""
+    lead = _fills_the_object(f)
+    for _ in range(_ROUNDS):
+        leader = yield JoinFlight(f.key, p.settings.origin_timeout + 5, lead)
+        if leader is not False:  # True: this request fetches; None: none to wait for (longer)
+            break
+        entry = yield Lookup(f.key)
+        if (
+            entry is not None
+            and p.clock() < entry.fresh_until
+            and stored_response_serves(
+                entry.status, entry.headers, applicable_range(f.req["headers"], entry)
+            )
+        ):
+            return _serve(f, entry, "Hit")
     return State.ORIGIN_REQUEST
 
 
