@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -425,6 +426,37 @@ def test_keyboard_interrupt_on_the_serving_thread_stops_it() -> None:
     settings = EdgeSettings(handler_mode="inline")
     with pytest.raises(KeyboardInterrupt):
         run_trigger(_sync_interrupts, EventBuilder().viewer_request(), settings=settings)
+
+
+async def _blocks_past_its_deadline(event: dict[str, Any], context: Any) -> Any:
+    time.sleep(0.3)  # CPU-bound work: the loop cannot run a timer meanwhile
+    return cf(event)["request"]
+
+
+async def _blocks_then_awaits(event: dict[str, Any], context: Any) -> Any:
+    time.sleep(0.3)
+    await asyncio.sleep(0)
+    return cf(event)["request"]
+
+
+async def _awaits_then_blocks(event: dict[str, Any], context: Any) -> Any:
+    await asyncio.sleep(0)
+    time.sleep(0.3)
+    return cf(event)["request"]
+
+
+@pytest.mark.parametrize(
+    "handler", [_blocks_past_its_deadline, _blocks_then_awaits, _awaits_then_blocks]
+)
+def test_an_async_handler_that_blocks_past_its_deadline_timed_out(handler: Any) -> None:
+    """lambda-edge.md §3.5: past its timeout is CloudFront's 503, also for an ``async def``
+    handler that never lets the loop run its timer: it got a 200 (the time before its first
+    suspension was never counted; a call that blocked and returned was never judged)."""
+    settings = EdgeSettings(viewer_timeout=0.1)
+    with pytest.raises(LambdaTimeoutError):
+        run_trigger(handler, EventBuilder().viewer_request(), settings=settings)
+    with pytest.raises(LambdaTimeoutError):
+        asyncio.run(arun_trigger(handler, EventBuilder().viewer_request(), settings=settings))
 
 
 @pytest.mark.parametrize(

@@ -137,7 +137,7 @@ class Later:
     """A handler call :meth:`HandlerRunner.call_here` could not finish without awaiting:
     ``await later.result()`` gives its result (or raises as ``call_async`` does)."""
 
-    __slots__ = ("acall", "coro", "event", "first", "request_id", "runner", "timeout")
+    __slots__ = ("acall", "coro", "event", "first", "request_id", "runner", "spent", "timeout")
 
     def __init__(
         self,
@@ -159,6 +159,8 @@ class Later:
         self.first = first
         #: a handler object that keeps its own deadline and is awaited (``acall``)
         self.acall = acall
+        #: seconds of the timeout the first step used
+        self.spent = 0.0
 
     def result(self) -> Coroutine[Any, Any, object]:
         return self.runner._call_later(self)
@@ -348,7 +350,7 @@ class HandlerRunner:
         ctx = self.context(request_id, timeout)
         try:
             if placement == "async":
-                return run_coroutine(_bounded(self._async_body(event, ctx), timeout))
+                return run_coroutine(_bounded(self._async_body(event, ctx), timeout, 0.0))
             fut = self._submit(event, ctx)
             try:
                 return self._unwrap(fut.result(timeout))
@@ -388,10 +390,13 @@ class HandlerRunner:
         # TimerHandle per call) when the handler really suspends.
         ctx = self.context(request_id, timeout)
         coro = self._async_body(event, ctx)
+        started = time.perf_counter()
         try:
             first = coro.send(None)
         except StopIteration as stop:
             self._close_capture()
+            if time.perf_counter() - started > timeout:  # it blocked: no timer could fire
+                raise self._timed_out(timeout) from None
             return stop.value
         except BaseException as exc:
             self._close_capture()
@@ -399,7 +404,9 @@ class HandlerRunner:
             if isinstance(exc, (*NOT_A_FAILURE, CloudFrontError)):
                 raise
             raise self._fail(exc) from None  # sys.exit(), a library's BaseException: its failure
-        return Later(self, event, request_id, timeout, coro, first)
+        later = Later(self, event, request_id, timeout, coro, first)
+        later.spent = time.perf_counter() - started
+        return later
 
     async def call_async(self, event: dict[str, Any], request_id: str, timeout: float) -> object:
         """Run from an event loop (ASGI) where :meth:`placement` says."""
@@ -412,7 +419,7 @@ class HandlerRunner:
         event, timeout = later.event, later.timeout
         try:
             if later.coro is not None:  # an async def handler that suspended in its first step
-                return await _bounded(Resumed(later.coro, later.first), timeout)
+                return await _bounded(Resumed(later.coro, later.first), timeout, later.spent)
             ctx = self.context(later.request_id, timeout)
             if later.acall:  # edge_middleware.js: awaits its node worker's pipe
                 if self._captured is None:
@@ -446,12 +453,24 @@ class _Deadline(Exception):
     failure, CloudFront's execution error)."""
 
 
-async def _bounded(awaitable: Awaitable[Any], timeout: float) -> Any:
-    """``await awaitable`` within ``timeout`` seconds, else :class:`_Deadline`."""
+async def _bounded(awaitable: Awaitable[Any], timeout: float, spent: float | None = None) -> Any:
+    """``await awaitable`` within ``timeout`` seconds, else :class:`_Deadline`. With
+    ``spent`` (an ``async def`` handler, ``spent`` seconds into its timeout already), a call
+    that blocked the loop past the deadline, so that no timer could fire, is late too."""
+    started = time.perf_counter()
+    left = timeout if spent is None else timeout - spent
+    if left <= 0:  # the handler is never resumed: closed, as a cancelled one would end
+        coro = awaitable.coro if isinstance(awaitable, Resumed) else awaitable
+        if inspect.iscoroutine(coro):
+            coro.close()
+        raise _Deadline
     try:
-        async with asyncio.timeout(timeout) as deadline:
-            return await awaitable
+        async with asyncio.timeout(left) as deadline:
+            result = await awaitable
     except TimeoutError:
         if deadline.expired():
             raise _Deadline from None
         raise
+    if spent is not None and time.perf_counter() - started > left:
+        raise _Deadline
+    return result
