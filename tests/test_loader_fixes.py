@@ -887,3 +887,52 @@ def test_toml_node_runtime_is_named_at_its_field(tmp_path: Path, runtime: str) -
         load_config(path)
     assert caught.value.field == "default.origin_response.runtime"
     assert "nodejs20.x" in str(caught.value)
+
+
+_FN = "arn:aws:lambda:us-east-1:123456789012:function:auth"
+
+
+@pytest.mark.parametrize(
+    ("arn", "expected"),
+    [
+        pytest.param(f"{_FN}:$LATEST", "numbered function version", id="latest"),
+        pytest.param(f"{_FN}:live", "numbered function version", id="alias"),
+        pytest.param(_FN, "numbered function version", id="no-version"),
+        pytest.param(
+            "arn:aws:lambda:eu-west-1:123456789012:function:auth:7", "us-east-1", id="region"
+        ),
+    ],
+)
+@pytest.mark.parametrize("shape", ["distribution-config", "template"])
+def test_a_lambda_arn_cloudfront_refuses_fails_at_load(arn: str, expected: str, shape: str) -> None:
+    """lambda-edge.md §3.4, §5.6: CloudFront refuses an association that is not a numbered
+    version of a us-east-1 function (InvalidLambdaFunctionAssociation); they all loaded."""
+    association = {"EventType": "viewer-request", "LambdaFunctionARN": arn}
+    behavior = {
+        "TargetOriginId": "app",
+        "ViewerProtocolPolicy": "allow-all",
+        "CachePolicyId": CACHING_DISABLED,
+    }
+    if shape == "template":
+        doc: dict[str, Any] = _template(
+            {"DefaultCacheBehavior": {**behavior, "LambdaFunctionAssociations": [association]}}
+        )
+    else:
+        items = {"Quantity": 1, "Items": [association]}
+        doc = _distribution({**behavior, "LambdaFunctionAssociations": items})
+    with pytest.raises(ConfigurationError, match=expected) as info:
+        load_config(doc, handlers={"auth": _pass})
+    assert info.value.field.endswith("LambdaFunctionAssociations.Items[0].LambdaFunctionARN") or (
+        info.value.field.endswith("LambdaFunctionAssociations[0].LambdaFunctionARN")
+    )
+
+
+def test_a_numbered_version_arn_loads() -> None:
+    association = {"EventType": "viewer-request", "LambdaFunctionARN": f"{_FN}:7"}
+    behavior = {
+        "TargetOriginId": "app",
+        "ViewerProtocolPolicy": "allow-all",
+        "CachePolicyId": CACHING_DISABLED,
+        "LambdaFunctionAssociations": {"Quantity": 1, "Items": [association]},
+    }
+    assert load_config(_distribution(behavior), handlers={"auth": _pass}).default.viewer_request

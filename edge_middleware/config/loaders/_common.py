@@ -244,6 +244,26 @@ class FunctionRef:
         self.options: dict[str, Any] = {}
 
 
+def check_version_arn(arn: str, path: str) -> None:
+    """CloudFront's rule for a literal ``LambdaFunctionARN`` (lambda-edge.md §3.4, §5.6): a
+    numbered version of a function in us-east-1, not ``$LATEST``, an alias or no version
+    (``InvalidLambdaFunctionAssociation``). What is not a Lambda ARN at all (a name that only
+    ``handlers=`` knows) is left to the handler lookup."""
+    match = _ARN.match(arn)
+    if match is None:
+        return
+    qual = match.group("qual")
+    if qual is None or not qual.isdigit():
+        raise ConfigurationError(
+            path,
+            arn,
+            "the ARN of a numbered function version, ending in :1, :2 ... (CloudFront: "
+            "InvalidLambdaFunctionAssociation, not $LATEST, an alias or no version)",
+        )
+    if arn.split(":")[3] != "us-east-1":
+        raise ConfigurationError(path, arn, "a function in us-east-1 (Lambda@Edge)")
+
+
 def function_ref_from_arn(arn: str, extra_keys: tuple[str, ...] = ()) -> FunctionRef:
     """Lookup keys for an ARN: exact, without its version, bare function name, then extras."""
     match = _ARN.match(arn)

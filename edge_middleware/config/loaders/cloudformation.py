@@ -21,6 +21,7 @@ from ..settings import EdgeSettings
 from ._common import (
     FunctionRef,
     HandlersArg,
+    check_version_arn,
     child,
     function_ref_from_arn,
     read_mapping,
@@ -165,6 +166,8 @@ class TemplateResolver(Intrinsics):
         rendered = self._render_at(raw, path)
         if not isinstance(rendered, str) or not rendered:
             raise ConfigurationError(path, raw, "a Lambda function version ARN")
+        if isinstance(raw, str):  # written out in the template (a resolved one is CFN's)
+            check_version_arn(raw, path)
         extra: list[str] = []
         local = None
         for logical in self._referenced(raw):

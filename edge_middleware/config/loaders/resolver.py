@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from ..model import CachePolicy, OriginRequestPolicy
 from ..response_headers import ResponseHeadersPolicy
-from ._common import FunctionRef, function_ref_from_arn, read_str
+from ._common import FunctionRef, check_version_arn, function_ref_from_arn, read_str
 from .policies import PoliciesArg, find_cache_policy, find_origin_request_policy
 from .response_headers import find_response_headers_policy
 
@@ -62,7 +62,9 @@ class LiteralResolver:
         return raw
 
     def function(self, raw: Any, path: str) -> FunctionRef:
-        return function_ref_from_arn(read_str(raw, path, allow_empty=False))
+        arn = read_str(raw, path, allow_empty=False)
+        check_version_arn(arn, path)
+        return function_ref_from_arn(arn)
 
     def cache_policy(self, raw: Any, path: str) -> CachePolicy:
         return find_cache_policy(read_str(raw, path, allow_empty=False), path, self.policies)
