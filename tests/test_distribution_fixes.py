@@ -21,6 +21,7 @@ from edge_middleware import (
     EdgeConfig,
     EdgeMiddleware,
     EdgeWSGIMiddleware,
+    Origin,
     ResponseHeadersPolicy,
 )
 from tests.support.doors import Door, door_fixture
@@ -198,3 +199,53 @@ def test_a_read_timeout_outside_the_documented_range_is_warned_at_start(
     caplog.set_level(logging.WARNING, logger="edge_middleware.config")
     EdgeConfig(origins=[Origin(id="o", domain_name="example.com", read_timeout=seconds)])
     assert any("4-60" in r.getMessage() for r in caplog.records) is warned
+
+
+# -- the scheme the origin app sees -------------------------------------------------------------
+
+
+class _SchemeSeen:
+    """An origin app for either door that answers with the scheme it was given."""
+
+    async def asgi(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        body = scope["scheme"].encode()
+        head = [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": head})
+        await send({"type": "http.response.body", "body": body})
+
+    def wsgi(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        body = environ["wsgi.url_scheme"].encode()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [body]
+
+
+def _scheme_pass(event: dict[str, Any], context: Any) -> Any:
+    return event["Records"][0]["cf"]["request"]
+
+
+@pytest.mark.parametrize("way", ["short-way", "pipeline"])
+@pytest.mark.parametrize(
+    ("policy", "viewer", "seen"),
+    [
+        ("http-only", "https", "http"),
+        ("https-only", "http", "https"),
+        ("match-viewer", "https", "https"),
+        ("match-viewer", "http", "http"),
+    ],
+)
+def test_the_origin_app_sees_the_scheme_cloudfront_reaches_it_with(
+    door: Door, way: str, policy: str, viewer: str, seen: str
+) -> None:
+    """lambda-edge.md §1.6: CloudFront reaches a custom origin with the protocol its
+    OriginProtocolPolicy gives (the origin-request event's ``origin.custom.protocol``): an app
+    behind an http-only origin sees http, as behind an ALB in production (its absolute URLs,
+    ``request.is_secure()``); it saw the viewer's scheme."""
+    app = _SchemeSeen()
+    triggers = {"origin_request": _scheme_pass} if way == "pipeline" else {}
+    config = EdgeConfig(
+        origins=[Origin("app", domain_name="app.example.com", protocol_policy=policy)],  # type: ignore[arg-type]
+        default=Behavior(target_origin_id="app", cache=CachePolicy(0, 0, 0), **triggers),
+    )
+    wrapped = door.wrap(door.pick(app.asgi, app.wsgi), config)
+    resp = door.send(door.viewer(wrapped), "GET", f"{viewer}://d111.test/where")
+    assert (resp.status, resp.body) == (200, seen.encode())

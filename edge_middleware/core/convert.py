@@ -253,15 +253,22 @@ def _replace_content_length(raw: RawHeaders, length: int | None) -> RawHeaders:
     return out
 
 
-def _origin_extras(request: CFRequest, request_id: str) -> tuple[str, RawHeaders]:
+def _origin_extras(request: CFRequest, request_id: str) -> tuple[str, RawHeaders, str | None]:
     """What CloudFront adds that the event does not show: the origin path in front of the
-    uri, the origin custom headers, and ``X-Amz-Cf-Id`` (lambda-edge.md §1.3, §1.6)."""
+    uri, the origin custom headers, and ``X-Amz-Cf-Id`` (lambda-edge.md §1.3, §1.6); and the
+    protocol it reaches a custom origin with (§1.6: ``OriginProtocolPolicy``), which is the
+    scheme the origin app sees (``None``: the viewer's, as for an S3 origin)."""
     origin = request.get("origin") or {}
-    target: Any = origin.get("custom") or origin.get("s3") or {}
+    custom: Any = origin.get("custom")
+    target: Any = custom or origin.get("s3") or {}
     extra = headers_to_raw(target.get("customHeaders") or {})
     if request_id:
         extra.append((b"X-Amz-Cf-Id", request_id.encode()))
-    return target.get("path", "") or "", extra
+    protocol = custom.get("protocol") if custom else None
+    return target.get("path", "") or "", extra, protocol if protocol in _SCHEMES else None
+
+
+_SCHEMES = ("http", "https")
 
 
 def origin_scope(
@@ -277,10 +284,12 @@ def origin_scope(
     ``body_length`` is set when the body was replaced, so ``content-length`` matches it.
     ``origin_path=False`` leaves the origin path to a proxy that adds it itself.
     """
-    prefix, extra = _origin_extras(request, request_id)
+    prefix, extra, protocol = _origin_extras(request, request_id)
     uri = (prefix if origin_path else "") + request["uri"]
     raw_path = origin_raw_path(uri)
     new = dict(scope)
+    if protocol:
+        new["scheme"] = protocol
     new["path"] = unquote(uri)
     new["raw_path"] = raw_path
     viewer_query: bytes = scope.get("query_string", b"")
@@ -377,6 +386,13 @@ def _wire_text(value: str) -> str:
     return value if value.isascii() else encode_value(value).decode("latin-1")
 
 
+def origin_url_scheme(environ: dict[str, Any], protocol: str) -> None:
+    """The scheme CloudFront reaches the origin with, as a WSGI server would give it."""
+    environ["wsgi.url_scheme"] = protocol
+    if "HTTPS" in environ:
+        environ["HTTPS"] = "on" if protocol == "https" else "off"
+
+
 def origin_environ(
     environ: dict[str, Any],
     request: CFRequest,
@@ -386,8 +402,10 @@ def origin_environ(
     origin_path: bool = True,
 ) -> dict[str, Any]:
     """The environ the origin app receives; ``body`` replaces ``wsgi.input`` when given."""
-    prefix, extra = _origin_extras(request, request_id)
+    prefix, extra, protocol = _origin_extras(request, request_id)
     new = environ.copy()  # then the viewer's headers out (faster than a filtered copy)
+    if protocol:
+        origin_url_scheme(new, protocol)
     for key in [k for k in new if k[:5] == "HTTP_"]:
         del new[key]
     new.pop("CONTENT_TYPE", None)

@@ -126,7 +126,7 @@ def _prepare(
     client = scope.get("client")
     hv: str = scope.get("http_version", "1.1")
     rid = pipeline.request_id().encode()
-    prefix, custom = cut.extras(scheme)
+    prefix, custom, origin_scheme = cut.extras(scheme)
     headers = cut.origin_headers(
         scope["headers"],
         encode_value(client[0]) if client else b"127.0.0.1",
@@ -147,6 +147,8 @@ def _prepare(
         "root_path": origin_root_path(scope, path) if "root_path" in scope else "",
         "edge.middleware": mw,
     }
+    if origin_scheme != scheme:
+        origin["scheme"] = origin_scheme
     extensions = scope.get("extensions")
     if extensions:
         origin["extensions"] = {k: v for k, v in extensions.items() if k not in NO_EXTENSIONS}

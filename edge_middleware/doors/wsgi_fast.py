@@ -18,6 +18,7 @@ from ..core.convert import (
     environ_uri,
     http_key,
     origin_request_uri,
+    origin_url_scheme,
     reason_phrase,
 )
 from ..core.headers import encode_value, memo_keeps
@@ -152,7 +153,9 @@ def _prepare(
     if origin is None:
         return None
     rid = pipeline.request_id()
-    prefix, custom = cut.extras(scheme)
+    prefix, custom, origin_scheme = cut.extras(scheme)
+    if origin_scheme != scheme:
+        origin_url_scheme(origin, origin_scheme)
     uri = prefix + uri
     path = unquote_to_bytes(uri).decode("latin-1") if "%" in uri else uri
     script = environ.get("SCRIPT_NAME", "")

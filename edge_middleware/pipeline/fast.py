@@ -113,7 +113,7 @@ class Shortcut:
         self._answer_names: dict[bytes, int] = {}
         self.querystring = _querystring_mode(p, behavior)
         # request.origin's custom headers and path, as the full path's origin_scope adds them
-        self._extras: dict[str, tuple[str, RawHeaders]] = {}
+        self._extras: dict[str, tuple[str, RawHeaders, str]] = {}
         self.settings = s
 
     # -- the request ------------------------------------------------------------------------
@@ -157,14 +157,21 @@ class Shortcut:
             return SLOW
         return KEEP
 
-    def extras(self, scheme: str) -> tuple[str, RawHeaders]:
-        """The origin path and custom headers (lower-case names) for ``scheme``."""
+    def extras(self, scheme: str) -> tuple[str, RawHeaders, str]:
+        """The origin path, custom headers (lower-case names) and the scheme the origin app
+        sees (a custom origin's protocol, ``core.convert.origin_scope``) for ``scheme``."""
         known = self._extras.get(scheme)
         if known is None:
             obj = self.p._origin_object(self.origin, scheme)
-            target: dict[str, object] = obj.get("custom") or obj.get("s3") or {}  # type: ignore[assignment]
-            custom = headers_to_raw(target.get("customHeaders") or {})  # type: ignore[arg-type]
-            known = (str(target.get("path", "") or ""), [(k.lower(), v) for k, v in custom])
+            custom: dict[str, object] | None = obj.get("custom")  # type: ignore[assignment]
+            target: dict[str, object] = custom or obj.get("s3") or {}  # type: ignore[assignment]
+            pairs = headers_to_raw(target.get("customHeaders") or {})  # type: ignore[arg-type]
+            protocol = custom.get("protocol") if custom else None
+            known = (
+                str(target.get("path", "") or ""),
+                [(k.lower(), v) for k, v in pairs],
+                protocol if protocol in ("http", "https") else scheme,
+            )
             self._extras[scheme] = known
         return known
 
