@@ -936,3 +936,66 @@ def test_a_numbered_version_arn_loads() -> None:
         "LambdaFunctionAssociations": {"Quantity": 1, "Items": [association]},
     }
     assert load_config(_distribution(behavior), handlers={"auth": _pass}).default.viewer_request
+
+
+@pytest.mark.parametrize(
+    ("items", "field", "expected"),
+    [
+        pytest.param(
+            [{"ErrorCode": 401, "ErrorCachingMinTTL": 10}],
+            "Items[0].ErrorCode",
+            "one of 400",
+            id="401",
+        ),
+        pytest.param(
+            [{"ErrorCode": 404, "ResponsePagePath": "/404.html", "ResponseCode": "201"}],
+            "Items[0].ResponseCode",
+            "one of 200, 400",
+            id="response-201",
+        ),
+        pytest.param(
+            [{"ErrorCode": 404, "ResponseCode": "200"}],
+            "Items[0].ResponsePagePath",
+            "both or neither",
+            id="code-without-page",
+        ),
+        pytest.param(
+            [{"ErrorCode": 404, "ResponsePagePath": "/404.html"}],
+            "Items[0].ResponseCode",
+            "both or neither",
+            id="page-without-code",
+        ),
+        pytest.param(
+            [{"ErrorCode": 404, "ErrorCachingMinTTL": 10}, {"ErrorCode": 404}],
+            "Items[1].ErrorCode",
+            "one CustomErrorResponse per code",
+            id="duplicate",
+        ),
+    ],
+)
+def test_custom_error_responses_cloudfront_refuses_fail_at_load(
+    items: list[dict[str, Any]], field: str, expected: str
+) -> None:
+    """The CloudFront API's own checks on CustomErrorResponses (its valid codes, a page and a
+    response code together, one item per code): each loaded, and the distribution then did
+    something CloudFront would never have deployed."""
+    doc = _distribution(
+        {"CachePolicyId": CACHING_DISABLED},
+        CustomErrorResponses={"Quantity": len(items), "Items": items},
+    )
+    with pytest.raises(ConfigurationError, match=expected) as info:
+        load_config(doc)
+    assert info.value.field.endswith(f"CustomErrorResponses.{field}")
+
+
+def test_custom_error_responses_cloudfront_accepts_load() -> None:
+    items = [
+        {"ErrorCode": 404, "ResponsePagePath": "/404.html", "ResponseCode": "404"},
+        {"ErrorCode": 503, "ResponsePagePath": "", "ResponseCode": "", "ErrorCachingMinTTL": 0},
+        {"ErrorCode": 500, "ErrorCachingMinTTL": 30},
+    ]
+    doc = _distribution(
+        {"CachePolicyId": CACHING_DISABLED}, CustomErrorResponses={"Quantity": 3, "Items": items}
+    )
+    codes = [e.error_code for e in load_config(doc).custom_error_responses]
+    assert codes == [404, 503, 500]

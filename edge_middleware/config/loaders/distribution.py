@@ -69,6 +69,15 @@ def distribution_to_config(
     )
 
 
+#: CustomErrorResponse's valid values in the CloudFront API (and CloudFormation)
+_ERROR_CODES = (400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504)
+_RESPONSE_CODES = (200, *_ERROR_CODES)
+
+
+def _one_of(codes: tuple[int, ...]) -> str:
+    return "one of " + ", ".join(map(str, codes))
+
+
 class _Converter(OriginReader):
     # -- the distribution ---------------------------------------------------------------------
 
@@ -84,9 +93,13 @@ class _Converter(OriginReader):
             for p, item in self.items(dc, "CacheBehaviors", path)
         ]
         default = self.behavior(dc["DefaultCacheBehavior"], child(path, "DefaultCacheBehavior"))
-        errors = [
-            self.error_response(item, p) for p, item in self.items(dc, "CustomErrorResponses", path)
-        ]
+        errors: list[CustomErrorResponse] = []
+        for p, item in self.items(dc, "CustomErrorResponses", path):
+            errors.append(error := self.error_response(item, p))
+            if [e.error_code for e in errors].count(error.error_code) > 1:
+                raise ConfigurationError(
+                    child(p, "ErrorCode"), error.error_code, "one CustomErrorResponse per code"
+                )
         # ``CNAMEs`` is the legacy CloudFormation name of ``Aliases``.
         aliases = self.names(dc, "Aliases" if "Aliases" in dc else "CNAMEs", path)
         root = read_str(self.v(dc, "DefaultRootObject", path, ""), child(path, "DefaultRootObject"))
@@ -369,10 +382,22 @@ class _Converter(OriginReader):
         page = read_str(self.v(e, "ResponsePagePath", path, ""), where["response_page_path"])
         code = self.v(e, "ResponseCode", path, "")  # a string in the API, an int in CFN
         ttl = self.v(e, "ErrorCachingMinTTL", path, self.settings.error_caching_min_ttl)
+        error_code = read_int(self.req(e, "ErrorCode", path), where["error_code"])
+        response_code = None if code == "" else read_int(code, where["response_code"])
+        # the API's own checks (CustomErrorResponse: its valid values; page and code together)
+        if error_code not in _ERROR_CODES:
+            raise ConfigurationError(where["error_code"], error_code, _one_of(_ERROR_CODES))
+        if response_code is not None and response_code not in _RESPONSE_CODES:
+            raise ConfigurationError(where["response_code"], code, _one_of(_RESPONSE_CODES))
+        if bool(page) != (response_code is not None):
+            missing = "response_code" if page else "response_page_path"
+            raise ConfigurationError(
+                where[missing], "", "set with the other (CloudFront: both or neither)"
+            )
         with wrap_errors(path, where):
             return CustomErrorResponse(
-                error_code=read_int(self.req(e, "ErrorCode", path), where["error_code"]),
+                error_code=error_code,
                 response_page_path=page or None,
-                response_code=None if code == "" else read_int(code, where["response_code"]),
+                response_code=response_code,
                 error_caching_min_ttl=read_int(ttl, where["error_caching_min_ttl"], minimum=0),
             )
