@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from ..core.types import EVENT_TYPES, EventType
 from ..exceptions import ConfigurationError
+from .checks import check_fields
 from .policies import CachePolicy, OriginRequestPolicy
 from .response_headers import ResponseHeadersPolicy, managed_response_headers_policy
 
@@ -101,6 +102,10 @@ def _as_trigger(value: Trigger | HandlerLike | None, field_name: str) -> Trigger
     raise ConfigurationError(field_name, value, 'a Trigger, a callable or "module:function"')
 
 
+#: the trigger fields: a Trigger, a callable or "module:function" each (``_as_trigger``)
+_TRIGGER_FIELDS = ("viewer_request", "origin_request", "origin_response", "viewer_response")
+
+
 @dataclass(frozen=True, slots=True)
 class Behavior:
     """A cache behavior: a path pattern, its four triggers and its cache policy.
@@ -134,6 +139,11 @@ class Behavior:
     cloudfront_wanted: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        check_fields(
+            self,
+            f"Behavior({self.path_pattern!r})",
+            skip=(*_TRIGGER_FIELDS, "cache", "origin_request_policy", "response_headers_policy"),
+        )
         object.__setattr__(
             self, "_regex", compile_path_pattern(self.path_pattern, "Behavior.path_pattern")
         )

@@ -16,6 +16,7 @@ from ..exceptions import ConfigurationError
 # Behaviors and triggers, the cache and origin request policies, and origins are modules of their
 # own (behavior.py, policies.py, origins.py); this module is where they are imported from.
 from .behavior import ALL_METHODS, Behavior, HandlerLike, Trigger, compile_path_pattern
+from .checks import check_fields
 from .origins import FAILOVER_STATUS_CODES, Origin, OriginGroup
 from .policies import CachePolicy, CookieBehavior, OriginRequestPolicy, QueryStringBehavior
 from .settings import EdgeSettings
@@ -60,6 +61,7 @@ class CustomErrorResponse:
     error_caching_min_ttl: int = 10
 
     def __post_init__(self) -> None:
+        check_fields(self, "CustomErrorResponse")
         if not 400 <= self.error_code <= 599:
             raise ConfigurationError("CustomErrorResponse.error_code", self.error_code, "400-599")
         if self.response_page_path is not None and not self.response_page_path.startswith("/"):
@@ -102,8 +104,7 @@ class EdgeConfig:
     origin_groups: Sequence[OriginGroup] = ()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.default, Behavior):
-            raise ConfigurationError("EdgeConfig.default", self.default, "a Behavior")
+        check_fields(self, "EdgeConfig")
         if self.default.path_pattern != "*":
             raise ConfigurationError(
                 "EdgeConfig.default.path_pattern", self.default.path_pattern, '"*"'

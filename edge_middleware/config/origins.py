@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..exceptions import ConfigurationError
+from .checks import check_fields
 
 __all__ = ["FAILOVER_STATUS_CODES", "Origin", "OriginGroup"]
 
@@ -36,6 +37,7 @@ class Origin:
 
     def __post_init__(self) -> None:
         where = f"Origin({self.id!r})"
+        check_fields(self, where)
         if not self.id:
             raise ConfigurationError(f"{where}.id", self.id, "a non-empty origin id")
         if not self.domain_name:
@@ -99,6 +101,7 @@ class OriginGroup:
 
     def __post_init__(self) -> None:
         where = f"OriginGroup({self.id!r})"
+        check_fields(self, where)
         if not isinstance(self.id, str) or not self.id:
             raise ConfigurationError(f"{where}.id", self.id, "a non-empty id")
         members = tuple(self.members)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..exceptions import ConfigurationError
+from .checks import check_fields
 
 __all__ = ["CachePolicy", "CookieBehavior", "OriginRequestPolicy", "QueryStringBehavior"]
 
@@ -52,6 +53,7 @@ class CachePolicy:
     cookie_wildcards: bool = False
 
     def __post_init__(self) -> None:
+        check_fields(self, "CachePolicy")
         for attr in ("min_ttl", "default_ttl", "max_ttl"):
             value = getattr(self, attr)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -116,6 +118,7 @@ class OriginRequestPolicy:
     name: str | None = None
 
     def __post_init__(self) -> None:
+        check_fields(self, "OriginRequestPolicy")
         ok = ("none", "whitelist", "allViewer", "allViewerAndWhitelistCloudFront", "allExcept")
         if self.headers not in ok:
             raise ConfigurationError("OriginRequestPolicy.headers", self.headers, " | ".join(ok))

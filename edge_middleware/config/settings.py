@@ -10,6 +10,7 @@ from functools import cache
 from typing import Literal, get_args, get_origin, get_type_hints
 
 from ..exceptions import ConfigurationError
+from .checks import check_fields
 
 __all__ = ["EdgeSettings"]
 
@@ -157,6 +158,7 @@ class EdgeSettings:
     pop: str = "LAX50-C1"
 
     def __post_init__(self) -> None:
+        check_fields(self, "EdgeSettings")
         for name, allowed in _choices().items():
             value = getattr(self, name)
             if value not in allowed:

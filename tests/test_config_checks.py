@@ -1,0 +1,117 @@
+"""Every configuration class checks its fields' types first (config/checks.py): a wrong type
+is a ConfigurationError naming the field at construction. Before, these raised a TypeError or
+AttributeError from deep inside, or were accepted and broke the first request (a 502 with an
+internal traceback), or changed the answers (the string "false" switched a feature on)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from edge_middleware import (
+    Behavior,
+    CachePolicy,
+    ConfigurationError,
+    CustomErrorResponse,
+    EdgeConfig,
+    EdgeSettings,
+    Origin,
+    OriginGroup,
+    OriginRequestPolicy,
+)
+
+CASES: list[tuple[str, Callable[[], Any], str]] = [
+    ("CustomErrorResponse.error_code", lambda: CustomErrorResponse("404"), "whole number"),  # type: ignore[arg-type]
+    (
+        "CustomErrorResponse.response_page_path",
+        lambda: CustomErrorResponse(404, response_page_path=5),  # type: ignore[arg-type]
+        "string",
+    ),
+    ("CustomErrorResponse.error_code", lambda: CustomErrorResponse(404.5), "whole number"),  # type: ignore[arg-type]
+    ("Origin('a').read_timeout", lambda: Origin("a", read_timeout="30"), "whole number"),  # type: ignore[arg-type]
+    ("Origin('a').http_port", lambda: Origin("a", http_port="8080"), "whole number"),  # type: ignore[arg-type]
+    ("Origin('a').domain_name", lambda: Origin("a", domain_name=5), "string"),  # type: ignore[arg-type]
+    (
+        "Origin('app').custom_headers",
+        lambda: Origin("app", custom_headers={"X-Token": "t"}),  # type: ignore[arg-type]
+        "list",
+    ),
+    ("CachePolicy.headers", lambda: CachePolicy(headers=None), "list"),  # type: ignore[arg-type]
+    ("CachePolicy.query_string_names", lambda: CachePolicy(query_string_names=None), "list"),  # type: ignore[arg-type]
+    (
+        "CachePolicy.enable_accept_encoding_gzip",
+        lambda: CachePolicy(enable_accept_encoding_gzip="false"),  # type: ignore[arg-type]
+        "True or False",
+    ),
+    ("OriginRequestPolicy.header_names", lambda: OriginRequestPolicy(header_names=None), "list"),  # type: ignore[arg-type]
+    ("Behavior('*').allowed_methods", lambda: Behavior(allowed_methods=None), "list"),  # type: ignore[arg-type]
+    ("Behavior('*').allowed_methods", lambda: Behavior(allowed_methods=[1, 2]), "string"),  # type: ignore[list-item]
+    ("Behavior('*').compress", lambda: Behavior(compress="false"), "True or False"),  # type: ignore[arg-type]
+    ("OriginGroup('g').members", lambda: OriginGroup("g", None), "list"),  # type: ignore[arg-type]
+    (
+        "OriginGroup('g').failover_status_codes",
+        lambda: OriginGroup("g", ("a", "b"), 500),  # type: ignore[arg-type]
+        "list",
+    ),
+    ("EdgeConfig.behaviors", lambda: EdgeConfig(behaviors=None), "list"),  # type: ignore[arg-type]
+    ("EdgeConfig.behaviors", lambda: EdgeConfig(behaviors=Behavior("/a")), "list"),  # type: ignore[arg-type]
+    (
+        "EdgeConfig.custom_error_responses",
+        lambda: EdgeConfig(custom_error_responses=[{"error_code": 404}]),  # type: ignore[list-item]
+        "CustomErrorResponse",
+    ),
+    ("EdgeConfig.origins", lambda: EdgeConfig(origins=[{"id": "a"}]), "Origin"),  # type: ignore[list-item]
+    ("EdgeConfig.settings", lambda: EdgeConfig(settings={"pop": "X"}), "EdgeSettings"),  # type: ignore[arg-type]
+    ("EdgeConfig.distribution_id", lambda: EdgeConfig(distribution_id=5), "string"),  # type: ignore[arg-type]
+    ("EdgeConfig.aliases", lambda: EdgeConfig(aliases="a.com"), "list"),  # type: ignore[arg-type]
+    ("EdgeSettings.viewer_timeout", lambda: EdgeSettings(viewer_timeout="5"), "finite number"),  # type: ignore[arg-type]
+    ("EdgeSettings.viewer_timeout", lambda: EdgeSettings(viewer_timeout=math.nan), "finite"),
+    ("EdgeSettings.origin_timeout", lambda: EdgeSettings(origin_timeout=math.inf), "finite"),
+    ("EdgeSettings.viewer_timeout", lambda: EdgeSettings(viewer_timeout=True), "finite number"),
+    ("EdgeSettings.max_object_bytes", lambda: EdgeSettings(max_object_bytes=None), "whole"),  # type: ignore[arg-type]
+    (
+        "EdgeSettings.viewer_response_size_limit",
+        lambda: EdgeSettings(viewer_response_size_limit="40k"),  # type: ignore[arg-type]
+        "whole number",
+    ),
+    ("EdgeSettings.shortcuts", lambda: EdgeSettings(shortcuts="no"), "True or False"),  # type: ignore[arg-type]
+    ("EdgeSettings.cacheable_statuses", lambda: EdgeSettings(cacheable_statuses=None), "set"),  # type: ignore[arg-type]
+    (
+        "EdgeSettings.cacheable_statuses",
+        lambda: EdgeSettings(cacheable_statuses=frozenset({"200"})),  # type: ignore[arg-type]
+        "whole number",
+    ),
+    ("EdgeSettings.pop", lambda: EdgeSettings(pop=None), "string"),  # type: ignore[arg-type]
+    (
+        "EdgeSettings.cloudfront_header_values",
+        lambda: EdgeSettings(cloudfront_header_values=(("cloudfront-viewer-country",),)),  # type: ignore[arg-type]
+        "pair",
+    ),
+    (
+        "EdgeSettings.cloudfront_header_values",
+        lambda: EdgeSettings(cloudfront_header_values=(("cloudfront-viewer-country", 5),)),  # type: ignore[arg-type]
+        "string",
+    ),
+]
+
+
+@pytest.mark.parametrize(("field", "make", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_a_wrong_type_is_refused_with_the_field_named(
+    field: str, make: Callable[[], Any], expected: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=expected) as info:
+        make()
+    assert info.value.field == field
+
+
+def test_right_types_in_every_form_are_accepted() -> None:
+    EdgeSettings(viewer_timeout=5, origin_timeout=2.5, cacheable_statuses=frozenset({200}))
+    CachePolicy(headers=["accept-language"], query_string_names=("a",), query_strings="whitelist")
+    Behavior("/a/*", allowed_methods=["GET", "HEAD"], cached_methods=("GET", "HEAD"))
+    OriginGroup("g", ["a", "b"], [500, 503])
+    Origin("a", custom_headers=[("X-A", "1")])
+    EdgeConfig(behaviors=[Behavior("/a")], aliases=["a.example.com"])
+    CustomErrorResponse(404, None, None)
