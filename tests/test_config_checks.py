@@ -115,3 +115,52 @@ def test_right_types_in_every_form_are_accepted() -> None:
     Origin("a", custom_headers=[("X-A", "1")])
     EdgeConfig(behaviors=[Behavior("/a")], aliases=["a.example.com"])
     CustomErrorResponse(404, None, None)
+
+
+RANGES: list[tuple[str, Callable[[], Any], str]] = [
+    *(
+        (f"EdgeSettings.{name}", lambda name=name: EdgeSettings(**{name: -1}), ">= 0")
+        for name in (
+            "viewer_response_size_limit",
+            "origin_response_size_limit",
+            "error_caching_min_ttl",
+            "stale_retention",
+            "invalidation_delay",
+        )
+    ),
+    (
+        "EdgeSettings.cacheable_statuses",
+        lambda: EdgeSettings(cacheable_statuses=frozenset({999})),
+        "100-599",
+    ),
+    (
+        "EdgeSettings.pop",
+        lambda: EdgeSettings(pop="LAX50-C1\r\nSet-Cookie: injected=1"),
+        "line breaks",
+    ),
+    (
+        "EdgeSettings.cloudfront_header_values",
+        lambda: EdgeSettings(cloudfront_header_values=(("cloudfront-viewer-city", "a\nb"),)),
+        "line breaks",
+    ),
+    (
+        "EdgeConfig.custom_error_responses[1].error_code",
+        lambda: EdgeConfig(
+            custom_error_responses=[CustomErrorResponse(404), CustomErrorResponse(404)]
+        ),
+        "one CustomErrorResponse per code",
+    ),
+    ("Behavior.path_pattern", lambda: Behavior("/static/*\n"), "path pattern"),
+]
+
+
+@pytest.mark.parametrize(("field", "make", "expected"), RANGES, ids=[c[0] for c in RANGES])
+def test_a_value_out_of_range_is_refused_with_the_field_named(
+    field: str, make: Callable[[], Any], expected: str
+) -> None:
+    """Each was accepted: a negative size limit made every generated response a 502, a
+    status of '200' cached nothing, a POP with a line break went out as a header injection,
+    a path pattern ending in a newline never matched anything."""
+    with pytest.raises(ConfigurationError, match=expected) as info:
+        make()
+    assert info.value.field == field

@@ -37,7 +37,7 @@ def compile_path_pattern(pattern: str, field_name: str = "path_pattern") -> re.P
     """
     if not isinstance(pattern, str) or not pattern or len(pattern) > 255:
         raise ConfigurationError(field_name, pattern, "a path pattern of 1 to 255 characters")
-    if not _PATTERN_OK.match(pattern):
+    if not _PATTERN_OK.fullmatch(pattern):  # ("$" would match before a final newline)
         raise ConfigurationError(
             field_name, pattern, "only A-Z a-z 0-9 _ - . * $ / ~ \" ' @ : + & ? in a path pattern"
         )

@@ -154,7 +154,16 @@ class EdgeConfig:
             raise ConfigurationError(
                 "EdgeConfig.default_root_object", root, "an object name such as index.html"
             )
-        object.__setattr__(self, "custom_error_responses", tuple(self.custom_error_responses))
+        errors = tuple(self.custom_error_responses)
+        codes = [e.error_code for e in errors]
+        for i, code in enumerate(codes):
+            if code in codes[:i]:
+                raise ConfigurationError(
+                    f"EdgeConfig.custom_error_responses[{i}].error_code",
+                    code,
+                    "one CustomErrorResponse per code",
+                )
+        object.__setattr__(self, "custom_error_responses", errors)
         object.__setattr__(self, "aliases", tuple(self.aliases))
 
     @property

@@ -5,6 +5,7 @@ The number after each field is the item in the decision register.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 from functools import cache
 from typing import Literal, get_args, get_origin, get_type_hints
@@ -179,8 +180,30 @@ class EdgeSettings:
             raise ConfigurationError(
                 "EdgeSettings.max_buffered_bytes", self.max_buffered_bytes, ">= 0"
             )
-        if self.max_object_bytes < 0:
-            raise ConfigurationError("EdgeSettings.max_object_bytes", self.max_object_bytes, ">= 0")
+        for name in (
+            "max_object_bytes",
+            "viewer_response_size_limit",
+            "origin_response_size_limit",
+            "error_caching_min_ttl",
+            "stale_retention",
+            "invalidation_delay",
+        ):
+            if getattr(self, name) < 0:
+                raise ConfigurationError(f"EdgeSettings.{name}", getattr(self, name), ">= 0")
+        for status in self.cacheable_statuses:
+            if not 100 <= status <= 599:
+                raise ConfigurationError("EdgeSettings.cacheable_statuses", status, "100-599")
+        # values that go out as header values as they are (X-Amz-Cf-Pop, CloudFront-*)
+        for name, value in (("pop", self.pop), *self.cloudfront_header_values):
+            if not _HEADER_TEXT.fullmatch(value):
+                raise ConfigurationError(
+                    f"EdgeSettings.{'pop' if name == 'pop' else 'cloudfront_header_values'}",
+                    value,
+                    "a header value: no line breaks or control characters",
+                )
+
+
+_HEADER_TEXT = re.compile(r"[^\x00-\x1f\x7f]*")
 
 
 @cache

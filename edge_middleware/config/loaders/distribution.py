@@ -69,15 +69,6 @@ def distribution_to_config(
     )
 
 
-#: CustomErrorResponse's valid values in the CloudFront API (and CloudFormation)
-_ERROR_CODES = (400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504)
-_RESPONSE_CODES = (200, *_ERROR_CODES)
-
-
-def _one_of(codes: tuple[int, ...]) -> str:
-    return "one of " + ", ".join(map(str, codes))
-
-
 class _Converter(OriginReader):
     # -- the distribution ---------------------------------------------------------------------
 
@@ -384,16 +375,6 @@ class _Converter(OriginReader):
         ttl = self.v(e, "ErrorCachingMinTTL", path, self.settings.error_caching_min_ttl)
         error_code = read_int(self.req(e, "ErrorCode", path), where["error_code"])
         response_code = None if code == "" else read_int(code, where["response_code"])
-        # the API's own checks (CustomErrorResponse: its valid values; page and code together)
-        if error_code not in _ERROR_CODES:
-            raise ConfigurationError(where["error_code"], error_code, _one_of(_ERROR_CODES))
-        if response_code is not None and response_code not in _RESPONSE_CODES:
-            raise ConfigurationError(where["response_code"], code, _one_of(_RESPONSE_CODES))
-        if bool(page) != (response_code is not None):
-            missing = "response_code" if page else "response_page_path"
-            raise ConfigurationError(
-                where[missing], "", "set with the other (CloudFront: both or neither)"
-            )
         with wrap_errors(path, where):
             return CustomErrorResponse(
                 error_code=error_code,
