@@ -15,6 +15,7 @@ import pytest
 from edge_middleware.cache.entry import Storage
 from edge_middleware.cache.memory import MemoryStorage
 from edge_middleware.cache.redis import RedisStorage
+from edge_middleware.exceptions import ConfigurationError
 from tests.support.storage import FakeClock, make_entry, rich_entry
 
 MakeStorage = Callable[..., Any]
@@ -197,3 +198,35 @@ def test_async_methods(make_storage: MakeStorage) -> None:
         await storage.aclose()
 
     asyncio.run(main())
+
+
+def test_a_single_path_string_is_one_path_not_its_characters(make_storage: MakeStorage) -> None:
+    """``invalidate("/images/*")`` iterated the string: its "*" purged everything."""
+    storage = make_storage()
+    for path in ("/images/a.png", "/index.html"):
+        storage.set(make_entry(path, path=path))
+    storage.invalidate("/images/*")
+    assert _present(storage, ["/images/a.png", "/index.html"]) == ["/index.html"]
+
+
+@pytest.mark.parametrize(
+    ("paths", "expected"),
+    [
+        (["images/a.png"], "starting with /"),
+        ([5], "starting with /"),
+        (["/a*b"], "last character"),
+        (["/*/x"], "last character"),
+        (["/" + "a" * 4000], "4,000"),
+    ],
+    ids=["no-slash", "not-a-string", "star-inside", "star-segment", "too-long"],
+)
+def test_an_invalidation_path_cloudfront_refuses_is_refused(
+    make_storage: MakeStorage, paths: list[Any], expected: str
+) -> None:
+    """caching.md §1.10: paths start with "/", "*" only at the end, at most 4,000 characters
+    (a non-string raised AttributeError on a filled cache; the others were accepted)."""
+    storage = make_storage()
+    storage.set(make_entry("/a", path="/a"))
+    with pytest.raises(ConfigurationError, match=expected):
+        storage.invalidate(paths)
+    assert _present(storage, ["/a"]) == ["/a"]

@@ -6,7 +6,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
-__all__ = ["CacheEntry", "FillLocking", "Storage", "invalidation_matches"]
+from ..exceptions import ConfigurationError
+
+__all__ = [
+    "CacheEntry",
+    "FillLocking",
+    "Storage",
+    "invalidation_matches",
+    "invalidation_paths",
+]
 
 #: What an entry costs in memory besides its bytes, counted against a byte budget (issue 16,
 #: item 8: counting lengths only undercounted small entries by 2-4x). Measured with tracemalloc
@@ -80,6 +88,28 @@ def invalidation_matches(pattern: str, path: str) -> bool:
     if pattern.endswith("*"):
         return path.startswith(pattern[:-1])
     return path == pattern
+
+
+#: CreateInvalidation's longest path (caching.md §1.10)
+MAX_INVALIDATION_PATH = 4000
+
+
+def invalidation_paths(paths: str | Iterable[str]) -> list[str]:
+    """The paths of one invalidation, checked as CloudFront's ``CreateInvalidation`` checks
+    them (caching.md §1.10): each starts with ``/``, has at most 4,000 characters and ``*``
+    only as its last one. A single string is one path, never its characters (``"/img/*"``
+    iterated gave ``"*"``, which purged everything)."""
+    items = [paths] if isinstance(paths, str) else list(paths)
+    for path in items:
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ConfigurationError("invalidation path", path, "a path starting with /")
+        if len(path) > MAX_INVALIDATION_PATH:
+            raise ConfigurationError(
+                "invalidation path", path[:80] + "...", "at most 4,000 characters"
+            )
+        if "*" in path[:-1]:
+            raise ConfigurationError("invalidation path", path, "'*' only as its last character")
+    return items
 
 
 @runtime_checkable

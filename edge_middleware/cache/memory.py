@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from cachetools import Cache, TLRUCache
 
-from edge_middleware.cache.entry import CacheEntry, invalidation_matches
+from edge_middleware.cache.entry import CacheEntry, invalidation_matches, invalidation_paths
 from edge_middleware.exceptions import ConfigurationError
 
 __all__ = ["MemoryStorage"]
@@ -177,7 +177,7 @@ class MemoryStorage:
         """Drop every entry whose ``path`` or ``orig_path`` matches one of ``paths``
         (CloudFront semantics: exact, or a prefix when the pattern ends in ``*``; case-sensitive;
         the query string is part of the path). Returns the number of entries removed."""
-        patterns = list(paths)
+        patterns = invalidation_paths(paths)
         if not patterns:
             return 0
         removed = 0

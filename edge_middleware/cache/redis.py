@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from edge_middleware.cache.entry import CacheEntry
+from edge_middleware.cache.entry import CacheEntry, invalidation_paths
 from edge_middleware.cache.memory import MemoryStorage
 from edge_middleware.cache.redis_codec import FORMAT_MAGIC, dumps, loads
 from edge_middleware.cache.redis_ops import SCRIPTS, Namespace, Steps
@@ -370,7 +370,8 @@ class RedisStorage:
         Returns the number of distinct patterns recorded, not of entries removed (unknown
         without a scan); 0 if Redis is unavailable (logged).
         """
-        return self._run("invalidate", self._space.invalidate_steps(list(dict.fromkeys(paths))), 0)
+        patterns = list(dict.fromkeys(invalidation_paths(paths)))
+        return self._run("invalidate", self._space.invalidate_steps(patterns), 0)
 
     def clear(self) -> None:
         """Delete this distribution's entries, locks and patterns, keeping the generation counter

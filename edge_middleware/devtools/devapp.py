@@ -233,7 +233,10 @@ def invalidate_request(
         or not all(isinstance(p, str) and p.startswith("/") for p in paths)
     ):
         return 400, {"error": 'expected a JSON list of paths, e.g. ["/index.html", "/img/*"]'}
-    count = invalidate(paths)
+    try:
+        count = invalidate(paths)
+    except ConfigurationError as exc:  # a "*" inside a path, a path over 4,000 characters
+        return 400, {"error": str(exc)}
     logger.info("invalidated %d cache entries for %s", count, paths)
     return 200, {"invalidated": count, "paths": paths}
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..cache.entry import FillLocking, Storage
+from ..cache.entry import FillLocking, Storage, invalidation_paths
 from ..cache.identity import distribution_identity
 from ..cache.memory import MemoryStorage
 from ..config.model import EdgeConfig
@@ -165,10 +165,10 @@ class FrontDoor:
         """Call ``observer(record)`` after every request (logs, access log, inspector)."""
         self.options.add_observer(observer)
 
-    def invalidate(self, paths: Iterable[str]) -> int:
+    def invalidate(self, paths: str | Iterable[str]) -> int:
         """CloudFront's ``CreateInvalidation``: ``/images/*`` or exact paths (the query string
         is part of the matched string). Applied after ``EdgeSettings.invalidation_delay``."""
-        return self.options.invalidate(list(paths))
+        return self.options.invalidate(invalidation_paths(paths))
 
 
 def _checked_target(origin_id: str, target: object, known: set[str], interface: str) -> object:
