@@ -164,6 +164,16 @@ def open_origin(
     return OriginCall(app, new)
 
 
+#: RFC 9110 §15's names of the status classes, for a code without a standard phrase
+_CLASS_PHRASES = {
+    1: "Informational",
+    2: "Successful",
+    3: "Redirection",
+    4: "Client Error",
+    5: "Server Error",
+}
+
+
 def start_viewer(
     start_response: StartResponse, status: int, reason: str, headers: RawHeaders
 ) -> None:
@@ -172,7 +182,9 @@ def start_viewer(
     if not (reason.isascii() and reason.isprintable()):
         reason = "".join(ch for ch in reason if ch.isprintable())
         reason = reason.encode("latin-1", "replace").decode("latin-1")
+    if not reason.strip():  # PEP 3333: a code, a space and a phrase (a 520 has no standard one)
+        reason = _CLASS_PHRASES.get(status // 100, "Unknown")
     start_response(
-        f"{status} {reason}".rstrip(),
+        f"{status} {reason}",
         [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers],
     )

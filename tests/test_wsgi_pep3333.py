@@ -1,0 +1,77 @@
+"""The WSGI door against PEP 3333, from the WSGI bug hunt: what the server is given is a valid
+status line, and what the app is given is what a server gives it.
+
+* A status without a standard reason phrase (520, 299) still goes to the server as "code,
+  space, phrase"; it went as a bare "520".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+from wsgiref.validate import validator
+
+import pytest
+from werkzeug.test import Client
+
+from edge_middleware import Behavior, CachePolicy, EdgeConfig, EdgeWSGIMiddleware
+
+WAYS = {
+    "short-way": lambda **kw: Behavior(cache=CachePolicy(0, 0, 0), **kw),
+    "pipeline": lambda **kw: Behavior(origin_response=_pass, cache=CachePolicy(0, 0, 0), **kw),
+    "cached": lambda **kw: Behavior(**kw),
+}
+
+
+def _pass(event: dict[str, Any], context: Any) -> Any:
+    return event["Records"][0]["cf"]["response"]
+
+
+def _status_app(status: str) -> Any:
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        start_response(status, [("Content-Type", "text/plain"), ("Cache-Control", "max-age=60")])
+        return [b"body"]
+
+    return app
+
+
+def _status_lines(app: Any) -> list[str]:
+    """The status lines the server was given for two GETs, through wsgiref's validator."""
+    seen: list[str] = []
+
+    def outer(environ: dict[str, Any], start_response: Any) -> Any:
+        def recording(status: str, headers: Any, exc_info: Any = None) -> Any:
+            seen.append(status)
+            return start_response(status, headers, exc_info)
+
+        return app(environ, recording)
+
+    client = Client(validator(outer))
+    for _ in range(2):
+        response = client.get("/x")
+        response.close()
+    return seen
+
+
+@pytest.mark.filterwarnings("error::wsgiref.validate.WSGIWarning")
+@pytest.mark.parametrize("way", list(WAYS))
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("520 Origin Trouble", "520 Server Error"), ("299 Odd", "299 Successful")],
+)
+def test_a_status_without_a_standard_phrase_is_a_valid_status_line(
+    way: str, given: str, expected: str
+) -> None:
+    mw = EdgeWSGIMiddleware(_status_app(given), config=EdgeConfig(default=WAYS[way]()))
+    assert _status_lines(mw) == [expected, expected]
+
+
+@pytest.mark.filterwarnings("error::wsgiref.validate.WSGIWarning")
+def test_a_generated_status_without_a_phrase_is_a_valid_status_line() -> None:
+    def generate(event: dict[str, Any], context: Any) -> Any:
+        headers = {"content-type": [{"key": "Content-Type", "value": "text/plain"}]}
+        return {"status": "299", "headers": headers, "body": "made at the edge"}
+
+    config = EdgeConfig(default=Behavior(viewer_request=generate))
+    mw = EdgeWSGIMiddleware(_status_app("200 OK"), config=config)
+    assert _status_lines(mw) == ["299 Successful", "299 Successful"]
