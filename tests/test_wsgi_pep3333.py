@@ -3,6 +3,8 @@ status line, and what the app is given is what a server gives it.
 
 * A status without a standard reason phrase (520, 299) still goes to the server as "code,
   space, phrase"; it went as a bare "520".
+* A request for an app's mount point itself (SCRIPT_NAME=/app, PATH_INFO empty) keeps its
+  SCRIPT_NAME.
 """
 
 from __future__ import annotations
@@ -75,3 +77,27 @@ def test_a_generated_status_without_a_phrase_is_a_valid_status_line() -> None:
     config = EdgeConfig(default=Behavior(viewer_request=generate))
     mw = EdgeWSGIMiddleware(_status_app("200 OK"), config=config)
     assert _status_lines(mw) == ["299 Successful", "299 Successful"]
+
+
+def _where_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    body = f"{environ['SCRIPT_NAME']}|{environ['PATH_INFO']}".encode()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [body]
+
+
+@pytest.mark.parametrize("way", ["short-way", "pipeline"])
+@pytest.mark.parametrize(
+    ("path_info", "expected"), [("", b"/app|"), ("/", b"/app|/"), ("/x", b"/app|/x")]
+)
+def test_the_mount_point_itself_keeps_its_script_name(
+    way: str, path_info: str, expected: bytes
+) -> None:
+    """An app mounted at SCRIPT_NAME=/app gets a request for /app itself with an empty
+    PATH_INFO; the door gave it SCRIPT_NAME '' and PATH_INFO '/app', and Flask answered 404
+    where it redirects to /app/."""
+    mw = EdgeWSGIMiddleware(_where_app, config=EdgeConfig(default=WAYS[way]()))
+    client = Client(mw)
+    raw = "/app" + path_info  # as a server gives it: the whole path the viewer asked for
+    overrides = {"SCRIPT_NAME": "/app", "PATH_INFO": path_info, "REQUEST_URI": raw, "RAW_URI": raw}
+    response = client.get("/", environ_overrides=overrides)
+    assert response.get_data() == expected

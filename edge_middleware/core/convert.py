@@ -386,6 +386,13 @@ def _wire_text(value: str) -> str:
     return value if value.isascii() else encode_value(value).decode("latin-1")
 
 
+def under_script_name(environ: Mapping[str, Any], path: str) -> bool:
+    """Whether ``path`` is at or below the environ's ``SCRIPT_NAME`` (the app's mount point:
+    ``/app`` itself is, with an empty ``PATH_INFO``, as the server gave it)."""
+    script: str = environ.get("SCRIPT_NAME", "")
+    return bool(script) and (path == script or path.startswith(script + "/"))
+
+
 def origin_url_scheme(environ: dict[str, Any], protocol: str) -> None:
     """The scheme CloudFront reaches the origin with, as a WSGI server would give it."""
     environ["wsgi.url_scheme"] = protocol
@@ -414,9 +421,8 @@ def origin_environ(
     # PEP 3333: PATH_INFO is the path's bytes as latin-1 (a function may set a non-ASCII uri)
     plain = "%" not in uri and uri.isascii()
     path = uri if plain else unquote_to_bytes(uri).decode("latin-1")
-    script = environ.get("SCRIPT_NAME", "")
-    if script and path.startswith(script + "/"):
-        path = path[len(script) :]
+    if under_script_name(environ, path):
+        path = path[len(environ["SCRIPT_NAME"]) :]
     else:
         new["SCRIPT_NAME"] = ""
     new["PATH_INFO"] = path

@@ -20,6 +20,7 @@ from ..core.convert import (
     origin_request_uri,
     origin_url_scheme,
     reason_phrase,
+    under_script_name,
 )
 from ..core.headers import encode_value, memo_keeps
 from ..core.limits import MAX_HEADER_BYTES
@@ -158,9 +159,8 @@ def _prepare(
         origin_url_scheme(origin, origin_scheme)
     uri = prefix + uri
     path = unquote_to_bytes(uri).decode("latin-1") if "%" in uri else uri
-    script = environ.get("SCRIPT_NAME", "")
-    if script and path.startswith(script + "/"):
-        path = path[len(script) :]
+    if under_script_name(environ, path):
+        path = path[len(environ["SCRIPT_NAME"]) :]
     else:
         origin["SCRIPT_NAME"] = ""
     qs = cut.querystring_for(qs)
