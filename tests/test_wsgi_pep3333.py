@@ -5,6 +5,8 @@ status line, and what the app is given is what a server gives it.
   space, phrase"; it went as a bare "520".
 * A request for an app's mount point itself (SCRIPT_NAME=/app, PATH_INFO empty) keeps its
   SCRIPT_NAME.
+* What the app gives ``write()`` between the iterable's chunks goes out in order, and
+  ``start_response`` with ``exc_info`` before anything was sent replaces the head.
 """
 
 from __future__ import annotations
@@ -101,3 +103,85 @@ def test_the_mount_point_itself_keeps_its_script_name(
     overrides = {"SCRIPT_NAME": "/app", "PATH_INFO": path_info, "REQUEST_URI": raw, "RAW_URI": raw}
     response = client.get("/", environ_overrides=overrides)
     assert response.get_data() == expected
+
+
+def _writes_between_chunks(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    write = start_response("200 OK", [("Content-Type", "text/plain")])
+    yield b"A-"
+    write(b"B-")  # PEP 3333: write() beside the iterable, in order
+    yield b"C"
+
+
+def _changes_its_mind(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    import sys
+
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    try:
+        raise RuntimeError("the view failed")
+    except RuntimeError:
+        # PEP 3333: nothing was sent yet, so exc_info replaces the status and headers
+        start_response(
+            "500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info()
+        )
+    return [b"custom error page"]
+
+
+@pytest.mark.parametrize("way", list(WAYS))
+def test_bytes_given_to_write_between_chunks_are_sent_in_order(way: str) -> None:
+    """They were lost after the first chunk, and the truncated body was cached."""
+    config = EdgeConfig(default=WAYS[way]())
+    client = Client(EdgeWSGIMiddleware(_writes_between_chunks, config=config))
+    for _ in range(2):
+        assert client.get("/x").get_data() == b"A-B-C"
+
+
+@pytest.mark.parametrize("way", list(WAYS))
+def test_exc_info_before_anything_was_sent_replaces_the_head(way: str) -> None:
+    """The app's own 500 page, as a server gives it; it became CloudFront's 502."""
+    client = Client(EdgeWSGIMiddleware(_changes_its_mind, config=EdgeConfig(default=WAYS[way]())))
+    response = client.get("/x")
+    assert (response.status_code, response.get_data()) == (500, b"custom error page")
+
+
+class _Closable:
+    """A non-generator iterable with close() (garbage collection does not close it)."""
+
+    def __init__(self) -> None:
+        self.closed = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return self
+
+    def __iter__(self) -> Any:
+        yield b"first"
+        yield b"second"
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+@pytest.mark.parametrize("way", ["short-way", "pipeline"])
+def test_the_app_is_closed_when_the_server_refuses_the_head(way: str) -> None:
+    app = _Closable()
+    mw = EdgeWSGIMiddleware(app, config=EdgeConfig(default=WAYS[way]()))
+
+    def refusing(status: str, headers: Any, exc_info: Any = None) -> Any:
+        raise ValueError("the server refused the head")
+
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/x",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": __import__("io").BytesIO(),
+        "wsgi.errors": __import__("sys").stderr,
+        "HTTP_HOST": "testserver",
+    }
+    with pytest.raises(ValueError):
+        result = mw(environ, refusing)
+        list(result)
+        result.close()
+    assert app.closed == 1

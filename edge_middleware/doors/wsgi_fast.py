@@ -117,7 +117,11 @@ def _fetch(
         viewed = cut.viewer_headers(answer.status, answer.headers, rid, hv, method)
         if not isinstance(viewed, CloudFrontError):
             headers, head = viewed
-            start_viewer(start_response, answer.status, reason_phrase(answer.status), headers)
+            try:
+                start_viewer(start_response, answer.status, reason_phrase(answer.status), headers)
+            except BaseException:  # the server refused the head: the app is closed all the same
+                call.close()
+                raise
             if head or not answer.streaming:
                 call.close()
                 return [] if head else [answer.body]

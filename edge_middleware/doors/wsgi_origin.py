@@ -33,17 +33,23 @@ class OriginCall:
         self.environ = environ
         self.iterator: Iterator[bytes] | None = None
         self.closer: Callable[[], None] | None = None
+        #: what the app gave the ``write()`` callable, not yet taken (PEP 3333: it goes out
+        #: before what the iterable yields next)
+        self.written: list[bytes] = []
+        #: the head went to the pipeline: a later ``start_response`` with ``exc_info`` can no
+        #: longer replace it (PEP 3333: it raises, as after headers were sent)
+        self.head_taken = False
 
     def head(self) -> OriginResponse | CloudFrontError:
         captured: list[Any] = []
-        written: list[bytes] = []
+        written = self.written
 
         def start_response(
             status: str, headers: list[tuple[str, str]], exc_info: Any = None
         ) -> Any:
-            if exc_info is not None and captured:
+            if exc_info is not None and self.head_taken:
                 raise exc_info[1].with_traceback(exc_info[2])
-            captured[:] = [status, headers]
+            captured[:] = [status, headers]  # (before the head went: the app changed its mind)
             return written.append
 
         try:
@@ -51,9 +57,10 @@ class OriginCall:
             self.closer = getattr(result, "close", None)
             if isinstance(result, list | tuple) and captured:
                 first, streaming = b"".join(written) + b"".join(result), False
+                written.clear()
             else:
                 first, streaming = self._first_chunk(iter(result), captured)
-                first = b"".join(written) + first
+                first = self._take_written(first)
         except CloudFrontError as exc:
             self.close()
             return exc
@@ -61,10 +68,19 @@ class OriginCall:
             logger.exception("the origin app failed before its response started")
             self.close()
             return OriginError("The origin failed before its response started.")
+        self.head_taken = True
         answer = _answer(captured, first, streaming)
         if not streaming or isinstance(answer, CloudFrontError):
             self.close()
         return answer
+
+    def _take_written(self, chunk: bytes) -> bytes:
+        """What ``write()`` was given so far, then ``chunk``."""
+        if not self.written:
+            return chunk
+        data = b"".join(self.written) + chunk
+        self.written.clear()
+        return data
 
     def _first_chunk(self, it: Iterator[bytes], captured: list[Any]) -> tuple[bytes, bool]:
         self.iterator = it
@@ -80,12 +96,12 @@ class OriginCall:
     def next_chunk(self) -> bytes | None:
         """The next body bytes, ``None`` at the end; raises what the app raised."""
         if self.iterator is None:
-            return None
+            return self._take_written(b"") or None
         for chunk in self.iterator:
-            if chunk:
-                return chunk
+            if chunk or self.written:
+                return self._take_written(chunk)
         self.iterator = None
-        return None
+        return self._take_written(b"") or None
 
     def read(self, limit: int) -> OriginBody:
         """The body's next bytes, until the end or past ``limit`` bytes; an origin that broke
