@@ -17,11 +17,15 @@ from edge_middleware import (
     ConfigurationError,
     CustomErrorResponse,
     EdgeConfig,
+    EdgeMiddleware,
     EdgeSettings,
+    EdgeWSGIMiddleware,
+    MemoryStorage,
     Origin,
     OriginGroup,
     OriginRequestPolicy,
 )
+from edge_middleware.testing import EdgeClock
 
 CASES: list[tuple[str, Callable[[], Any], str]] = [
     ("CustomErrorResponse.error_code", lambda: CustomErrorResponse("404"), "whole number"),  # type: ignore[arg-type]
@@ -164,3 +168,57 @@ def test_a_value_out_of_range_is_refused_with_the_field_named(
     with pytest.raises(ConfigurationError, match=expected) as info:
         make()
     assert info.value.field == field
+
+
+# -- the front doors' own arguments -------------------------------------------------------------
+
+
+def _wsgi_app(environ: dict[str, Any], start_response: Any) -> Any:
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Cache-Control", "max-age=60")])
+    return [b"ok"]
+
+
+async def _asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    head = [(b"content-type", b"text/plain"), (b"cache-control", b"max-age=60")]
+    await send({"type": "http.response.start", "status": 200, "headers": head})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+DOOR_ARGS: list[tuple[str, Callable[[], Any], str]] = [
+    ("app", lambda: EdgeWSGIMiddleware(_asgi_app), "a WSGI application"),
+    ("app", lambda: EdgeMiddleware(_wsgi_app), "an ASGI application"),
+    ("app", lambda: EdgeMiddleware(None), "an ASGI application"),  # type: ignore[arg-type]
+    ("clock", lambda: EdgeWSGIMiddleware(_wsgi_app, clock="now"), "callable"),  # type: ignore[arg-type]
+    ("storage", lambda: EdgeWSGIMiddleware(_wsgi_app, storage="memory"), "storage"),  # type: ignore[arg-type]
+    ("origins", lambda: EdgeMiddleware(_asgi_app, origins=["default"]), "mapping"),  # type: ignore[arg-type]
+]
+
+
+@pytest.mark.parametrize(("field", "make", "expected"), DOOR_ARGS, ids=[c[2] for c in DOOR_ARGS])
+def test_a_front_door_refuses_wrong_arguments_at_start(
+    field: str, make: Callable[[], Any], expected: str
+) -> None:
+    """Each was accepted, and every request was a 502 (or a raw AttributeError)."""
+    with pytest.raises(ConfigurationError, match=expected) as info:
+        make()
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize("asgi", [True, False], ids=["asgi", "wsgi"])
+def test_a_storage_made_with_the_default_clock_keeps_the_middlewares(asgi: bool) -> None:
+    """API.md: the middleware's clock decides every expiry. A MemoryStorage() passed with a
+    clock behind real time forgot each object at once (real time was past its end), so
+    nothing was ever a Hit."""
+    from edge_middleware.testing import edge_test_client
+
+    clock = EdgeClock(start=1_700_000_000.0)
+    storage = MemoryStorage()
+    app = _asgi_app if asgi else _wsgi_app
+    client = edge_test_client(app, config=EdgeConfig(), storage=storage, clock=clock)
+    try:
+        got = [client.get("/x").headers["X-Cache"] for _ in range(2)]
+        clock.advance(61)
+        got.append(client.get("/x").headers["X-Cache"])
+    finally:
+        getattr(client, "close", lambda: None)()
+    assert got == ["Miss from cloudfront", "Hit from cloudfront", "Miss from cloudfront"]

@@ -19,6 +19,7 @@ from werkzeug.test import Client
 from edge_middleware import (
     Behavior,
     CachePolicy,
+    ConfigurationError,
     EdgeConfig,
     EdgeMiddleware,
     EdgeWSGIMiddleware,
@@ -551,7 +552,60 @@ def test_is_asgi_app_and_wrap() -> None:
     assert wrap_app(wrapped) is wrapped
     with pytest.raises(ValueError):
         wrap_app(wrapped, config=EdgeConfig())
-    assert isinstance(wrap_app(STARLETTE, asgi=False), EdgeWSGIMiddleware)
+
+    # ``asgi=`` decides for an app detection cannot tell; an app surely of the other kind
+    # is refused at start (it was wrapped, and every request was a 502)
+    def either(*args: Any) -> Any:
+        raise AssertionError("never called")
+
+    assert isinstance(wrap_app(either, asgi=False), EdgeWSGIMiddleware)
+    assert isinstance(wrap_app(either, asgi=True), EdgeMiddleware)
+    with pytest.raises(ConfigurationError, match="a WSGI application"):
+        wrap_app(STARLETTE, asgi=False)
+
+
+def _refuses(event: dict[str, Any], context: Any) -> Any:
+    return {"status": "403", "body": "refused at the edge"}
+
+
+def _flask_wrapped_in_code() -> Any:
+    from flask import Flask
+
+    app = Flask("wrapped_in_code")
+    app.route("/")(lambda: "reached the app")
+    config = EdgeConfig(default=Behavior(viewer_request=_refuses))
+    app.wsgi_app = EdgeWSGIMiddleware(app.wsgi_app, config=config)  # type: ignore[method-assign]
+    return app
+
+
+def _fastapi_wrapped_in_code() -> Any:
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    app.get("/")(lambda: "reached the app")
+    app.add_middleware(EdgeMiddleware, config=EdgeConfig(default=Behavior(viewer_request=_refuses)))
+    return app
+
+
+@pytest.mark.parametrize("make", [_flask_wrapped_in_code, _fastapi_wrapped_in_code])
+def test_an_app_with_the_middleware_inside_is_tested_as_it_is(make: Any) -> None:
+    """The README's setups (Flask's app.wsgi_app, FastAPI's add_middleware): the app's own
+    edge config applies, as under ``serve``. It was wrapped a second time with the default
+    config, the inner middleware passed requests through, and the handler never ran."""
+    client = edge_test_client(make())
+    try:
+        response = client.get("/")
+        assert response.status_code == 403
+        assert response.headers["X-Cache"] == "LambdaGeneratedResponse from cloudfront"
+    finally:
+        getattr(client, "close", lambda: None)()
+    with pytest.raises(ValueError, match="already has the edge middleware"):
+        wrap_app(make(), config=EdgeConfig())
+
+
+def test_the_edge_client_fixture_takes_an_app_wrapped_in_code(edge_client: Any) -> None:
+    """It added its clock= to every app, so an app wrapped in code was a ValueError."""
+    assert edge_client(_flask_wrapped_in_code()).get("/").status_code == 403
 
 
 def test_edge_test_client_kinds() -> None:

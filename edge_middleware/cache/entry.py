@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
@@ -11,6 +11,7 @@ from ..exceptions import ConfigurationError
 __all__ = [
     "CacheEntry",
     "FillLocking",
+    "OwnClock",
     "Storage",
     "invalidation_matches",
     "invalidation_paths",
@@ -154,3 +155,11 @@ class FillLocking(Protocol):
     async def await_fill(self, key: str, timeout: float) -> CacheEntry | None: ...
 
     async def aend_fill(self, key: str) -> None: ...
+
+
+@runtime_checkable
+class OwnClock(Protocol):
+    """A storage that keeps time with a clock of its own (MemoryStorage, RedisStorage): the
+    middleware gives it its ``clock`` when it was made with the default one."""
+
+    def use_clock(self, clock: Callable[[], float]) -> None: ...

@@ -119,6 +119,19 @@ class MemoryStorage:
         )
         self._in_flight = InFlight()
 
+    def use_clock(self, clock: Callable[[], float]) -> None:
+        """Keep time with ``clock`` (the middleware's) when made with the default one."""
+        with self._lock:
+            if self._clock is not time.time or clock is time.time:
+                return
+            if len(self._cache):
+                logger.warning("MemoryStorage: not moved to the middleware's clock: not empty")
+                return
+            self._clock = clock
+            self._cache = TLRUCache(
+                maxsize=self.max_bytes, ttu=_expires_at, timer=clock, getsizeof=_sizeof
+            )
+
     @property
     def currsize(self) -> int:
         """Bytes currently held (sum of ``nbytes``; may include not yet purged expired ones)."""

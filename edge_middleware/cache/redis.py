@@ -362,6 +362,11 @@ class RedisStorage:
     def delete(self, key: str) -> None:
         self._run("delete", self._space.delete_steps(key), None)
 
+    def use_clock(self, clock: Callable[[], float]) -> None:
+        """Keep time with ``clock`` (the middleware's) when made with the default one."""
+        if self._clock is time.time:
+            self._clock = clock
+
     def invalidate(self, paths: Iterable[str]) -> int:
         """Record invalidation ``paths`` (exact, or a prefix when ending in ``*``; matched
         against ``path`` and ``orig_path``): every worker treats matching entries stored before

@@ -55,11 +55,13 @@ def edge_clock() -> EdgeClock:
 def edge_client(edge_clock: EdgeClock) -> Iterator[Callable[..., Any]]:
     """A factory: ``edge_client(app, config=None, *, storage, clock, origins, asgi)``."""
     from ..testing import edge_test_client
+    from ..testing.clients import has_front_door
 
     clients: list[Any] = []
 
     def make(app: Any, config: object = None, **options: Any) -> Any:
-        options.setdefault("clock", edge_clock)
+        if not has_front_door(app):  # (an app wrapped in code keeps the clock it was given)
+            options.setdefault("clock", edge_clock)
         client = edge_test_client(app, config=config, **options)
         clients.append(client)
         return client

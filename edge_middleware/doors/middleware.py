@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..cache.entry import FillLocking, Storage, invalidation_paths
+from ..cache.entry import FillLocking, OwnClock, Storage, invalidation_paths
 from ..cache.identity import distribution_identity
 from ..cache.memory import MemoryStorage
 from ..config.model import EdgeConfig
@@ -94,6 +94,7 @@ class SharedOptions:
         app: object = None,
         interface: str = "asgi",
     ) -> None:
+        _check_arguments(app, storage, clock, origins, interface)
         self.config = coerce_config(config)
         self.clock = clock
         self.storage: Storage = (
@@ -103,6 +104,10 @@ class SharedOptions:
             # storage's own max_object_bytes would count the entry's bookkeeping too
             else MemoryStorage(clock=clock)
         )
+        if clock is not time.time and isinstance(self.storage, OwnClock):
+            # API.md: the middleware's clock decides every expiry; a storage made with the
+            # default clock would forget on real time what the edge keeps on its own
+            self.storage.use_clock(clock)
         #: this distribution's namespace in a shared cache (issue 16, item 4)
         self.distribution_identity = distribution_identity(self.config, app)
         adopt = getattr(self.storage, "adopt_distribution", None)
@@ -169,6 +174,28 @@ class FrontDoor:
         """CloudFront's ``CreateInvalidation``: ``/images/*`` or exact paths (the query string
         is part of the matched string). Applied after ``EdgeSettings.invalidation_delay``."""
         return self.options.invalidate(invalidation_paths(paths))
+
+
+def _check_arguments(
+    app: object,
+    storage: object,
+    clock: object,
+    origins: object,
+    interface: str,
+) -> None:
+    """The front door's own arguments, refused at start (each was a 502 at the first request,
+    or a raw exception)."""
+    wrong = is_wsgi_app(app) if interface == "asgi" else is_asgi_app(app)
+    if not callable(app) or wrong:
+        raise ConfigurationError(
+            "app", app, f"{'an ASGI' if interface == 'asgi' else 'a WSGI'} application"
+        )
+    if storage is not None and not isinstance(storage, Storage):
+        raise ConfigurationError("storage", storage, "a storage such as MemoryStorage()")
+    if not callable(clock):
+        raise ConfigurationError("clock", clock, "a callable giving seconds since the epoch")
+    if origins is not None and not isinstance(origins, Mapping):
+        raise ConfigurationError("origins", origins, "a mapping of origin id to app or URL")
 
 
 def _checked_target(origin_id: str, target: object, known: set[str], interface: str) -> object:

@@ -52,16 +52,20 @@ def wrap_app(
     config: object = None,
     asgi: bool | None = None,
     **options: Any,
-) -> EdgeMiddleware | EdgeWSGIMiddleware:
+) -> Any:
     """``app`` wrapped in :class:`~edge_middleware.EdgeMiddleware` (ASGI) or
     :class:`~edge_middleware.EdgeWSGIMiddleware` (WSGI), detected unless ``asgi`` is given.
-    An app that is already wrapped is returned as it is (then pass no options).
+    An app that is already wrapped, or has the middleware inside (Flask's
+    ``app.wsgi_app = EdgeWSGIMiddleware(...)``, FastAPI's ``add_middleware(EdgeMiddleware)``,
+    as ``serve`` finds it), is returned as it is: then pass no config or options.
 
     ``options`` are the middleware's keyword options (``storage``, ``clock``, ``origins``).
     """
-    if isinstance(app, EdgeMiddleware | EdgeWSGIMiddleware):
+    if has_front_door(app):
         if config is not None or options:
-            raise ValueError("app is already wrapped: pass config and options to it instead")
+            raise ValueError(
+                "app already has the edge middleware (in code): pass config and options to it"
+            )
         return app
     if asgi if asgi is not None else is_asgi_app(app):
         return EdgeMiddleware(app, config=config, **options)
@@ -86,7 +90,9 @@ def edge_test_client(
         assert client.get("/").headers["X-Cache"] == "Miss from cloudfront"
     """
     wrapped = wrap_app(app, config=config, asgi=asgi, **options)
-    if isinstance(wrapped, EdgeMiddleware):
+    if isinstance(wrapped, EdgeMiddleware) or (
+        not isinstance(wrapped, EdgeWSGIMiddleware) and is_asgi_app(wrapped)
+    ):
         # Starlette 1.x's TestClient wants httpx2 and only warns (deprecated) with httpx.
         if importlib.util.find_spec("httpx2") is None:
             raise ImportError(
@@ -103,7 +109,14 @@ def edge_test_client(
     return _wsgi_client(wrapped, base_url)
 
 
-def _wsgi_client(app: EdgeWSGIMiddleware, base_url: str) -> Client:
+def has_front_door(app: Any) -> bool:
+    """Whether ``app`` is, or has inside, an edge middleware (``devapp.find_front_door``)."""
+    from ..devtools.devapp import find_front_door
+
+    return find_front_door(app) is not None
+
+
+def _wsgi_client(app: Any, base_url: str) -> Client:
     """Werkzeug's test ``Client`` with the ASGI client's ways: requests go to ``base_url``
     unless given a whole URL, and a ``Cookie`` header a request gives reaches the app next
     to the cookies the client keeps (Werkzeug replaces it with its jar, empty at first)."""
