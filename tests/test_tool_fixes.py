@@ -354,3 +354,27 @@ def test_a_node_handler_syntax_error_names_the_file_and_line(
     assert f"{where}: SyntaxError: Unexpected token ';')" in text
     if where.startswith("lib.js"):
         assert str(tmp_path / "lib.js") in text
+
+
+# -- serve: an APP that does not import, a port out of range: one line, exit 1 ---------------------
+
+
+@pytest.mark.parametrize("kind", ["syntax", "raises"])
+def test_serve_reports_an_app_module_that_does_not_import_in_one_line(
+    tmp_path: Path, kind: str
+) -> None:
+    """As for a handler module: the APP module's file and line, not importlib's traceback."""
+    source, error, line = BROKEN[kind]
+    (tmp_path / "badapp.py").write_text(source)
+    done = run_cli(tmp_path, "serve", "badapp:app", "--port", "1")
+    assert done.returncode == 1
+    message = _one_error_line(done.stderr)
+    assert error in message and f"{tmp_path / 'badapp.py'}, line {line}" in message
+
+
+@pytest.mark.parametrize("port", ["99999", "-1"])
+def test_serve_refuses_a_port_out_of_range_in_one_line(tmp_path: Path, port: str) -> None:
+    (tmp_path / "asgi_site.py").write_text(PLAIN_STARLETTE)
+    done = run_cli(tmp_path, "serve", "asgi_site:app", "--port", port)
+    assert done.returncode == 1
+    assert _one_error_line(done.stderr) == f"error: --port: {port} is invalid; expected 0-65535"

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..exceptions import HandlerLoadError
 
-__all__ = ["Handler", "load_handler"]
+__all__ = ["Handler", "import_failure", "load_handler"]
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -31,7 +31,7 @@ def load_handler(spec: str | Callable[..., Any], field_name: str = "handler") ->
     except ImportError as exc:
         raise HandlerLoadError(field_name, spec, f"an importable module ({exc})") from exc
     except (Exception, SystemExit) as exc:  # the module's own code failed (a sys.exit() too)
-        raise HandlerLoadError(field_name, spec, _import_failure(exc)) from exc
+        raise HandlerLoadError(field_name, spec, import_failure(exc)) from exc
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
@@ -42,7 +42,7 @@ def load_handler(spec: str | Callable[..., Any], field_name: str = "handler") ->
     return obj  # type: ignore[no-any-return]
 
 
-def _import_failure(exc: BaseException) -> str:
+def import_failure(exc: BaseException) -> str:
     """What went wrong importing a handler module, where: ``a module that imports
     (SyntaxError: expected ':' at /app/h.py, line 2, column 27)``."""
     if isinstance(exc, SyntaxError):

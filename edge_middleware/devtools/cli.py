@@ -105,6 +105,8 @@ def _serve(args: argparse.Namespace) -> int:
         logical_id=args.logical_id,
         inspector=not args.no_inspector,
     )
+    if not 0 <= args.port <= 65535:
+        return _fail(f"--port: {args.port} is invalid; expected 0-65535")
     try:
         server = DevServer(options)
     except (ConfigurationError, ImportError) as exc:

@@ -5,7 +5,9 @@
 * ``edge_clock``: an :class:`~edge_middleware.testing.EdgeClock`, frozen until ``.advance()``;
 * ``edge_client``: a factory ``edge_client(app, config=..., **options)`` returning a test client
   over the wrapped app (Starlette ``TestClient`` for ASGI, Werkzeug ``Client`` for WSGI),
-  using ``edge_clock`` unless ``clock=`` is given; clients are closed at teardown.
+  using ``edge_clock`` unless ``clock=`` is given or the app has the middleware in code
+  already (then it is tested as it is, with its own config and clock); clients are closed at
+  teardown.
 
 Example::
 
