@@ -986,3 +986,38 @@ def test_custom_error_responses_cloudfront_accepts_load() -> None:
     )
     codes = [e.error_code for e in load_config(doc).custom_error_responses]
     assert codes == [404, 503, 500]
+
+
+_TOML_ORIGINS = """
+[[origins]]
+id = "a"
+domain_name = "a.example.com"
+
+[[origins]]
+id = "b"
+domain_name = "b.example.com"
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ('[[origin_groups]]\nid = "g"\nmembers = ["a", "zz"]\n', "origin_groups[0].members"),
+        ('[[origin_groups]]\nid = "a"\nmembers = ["a", "b"]\n', "origin_groups[0].id"),
+        (
+            "[[custom_error_responses]]\nerror_code = 404\n"
+            "[[custom_error_responses]]\nerror_code = 404\n",
+            "custom_error_responses[1].error_code",
+        ),
+    ],
+    ids=["unknown-member", "group-id-of-an-origin", "two-for-one-code"],
+)
+def test_toml_distribution_errors_name_the_tomls_path(
+    tmp_path: Path, extra: str, field: str
+) -> None:
+    """They were all reported at the field 'distribution' (edge-middleware check too)."""
+    path = tmp_path / "edge.toml"
+    path.write_text(_TOML_ORIGINS + extra)
+    with pytest.raises(ConfigurationError) as caught:
+        load_config(path)
+    assert caught.value.field == field

@@ -72,7 +72,8 @@ import dataclasses
 import functools
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal, Union, get_args, get_origin
 
 from ...core.types import EVENT_TYPES
@@ -282,7 +283,7 @@ class _Reader:
             extra["distribution_id"] = dist["id"]
         if "domain_name" in dist:
             extra["distribution_domain_name"] = dist["domain_name"]
-        with wrap_errors("distribution"):
+        with _as_toml_paths():
             return EdgeConfig(
                 default=default,
                 behaviors=behaviors,
@@ -411,3 +412,17 @@ class _Reader:
         fields = _table(raw, path, hints)
         with wrap_errors(path, {k: child(path, k) for k in hints}):
             return OriginRequestPolicy(**fields)
+
+
+@contextmanager
+def _as_toml_paths() -> Iterator[None]:
+    """EdgeConfig's own errors at the TOML path they come from: its field names are the
+    file's keys (``EdgeConfig.origin_groups[0].members`` is ``origin_groups[0].members``)."""
+    try:
+        yield
+    except ConfigurationError as exc:
+        if not exc.field.startswith("EdgeConfig."):
+            raise
+        raise ConfigurationError(
+            exc.field.removeprefix("EdgeConfig."), exc.value, exc.expected
+        ) from None
