@@ -24,6 +24,7 @@ from edge_middleware import (
     Origin,
     OriginGroup,
     OriginRequestPolicy,
+    RedisStorage,
 )
 from edge_middleware.testing import EdgeClock
 
@@ -222,3 +223,28 @@ def test_a_storage_made_with_the_default_clock_keeps_the_middlewares(asgi: bool)
     finally:
         getattr(client, "close", lambda: None)()
     assert got == ["Miss from cloudfront", "Hit from cloudfront", "Miss from cloudfront"]
+
+
+STORAGE_ARGS: list[tuple[str, Callable[[], Any], str]] = [
+    ("MemoryStorage.max_bytes", lambda: MemoryStorage("1000"), "integer"),  # type: ignore[arg-type]
+    ("MemoryStorage.max_bytes", lambda: MemoryStorage(1.5), "integer"),  # type: ignore[arg-type]
+    ("MemoryStorage.max_bytes", lambda: MemoryStorage(True), "integer"),
+    ("MemoryStorage.clock", lambda: MemoryStorage(clock="x"), "callable"),  # type: ignore[arg-type]
+    ("RedisStorage.url", lambda: RedisStorage(None), "URL"),  # type: ignore[arg-type]
+    ("RedisStorage.socket_timeout", lambda: RedisStorage(socket_timeout="1"), "> 0"),  # type: ignore[arg-type]
+    ("RedisStorage.max_connections", lambda: RedisStorage(max_connections=0), ">= 1"),
+    ("RedisStorage.prefix", lambda: RedisStorage(prefix=""), "non-empty"),
+]
+
+
+@pytest.mark.parametrize(
+    ("field", "make", "expected"), STORAGE_ARGS, ids=[c[0] for c in STORAGE_ARGS]
+)
+def test_a_storage_refuses_wrong_arguments_with_their_name(
+    field: str, make: Callable[[], Any], expected: str
+) -> None:
+    """They raised TypeError/AttributeError from inside (redis-py's for RedisStorage(None)),
+    or were accepted (max_connections=0 hung the first request for a connection)."""
+    with pytest.raises(ConfigurationError, match=expected) as info:
+        make()
+    assert info.value.field == field

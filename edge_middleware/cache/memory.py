@@ -104,9 +104,13 @@ class MemoryStorage:
         max_object_bytes: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if max_bytes <= 0:
+        if type(max_bytes) is not int or max_bytes <= 0:
             raise ConfigurationError("MemoryStorage.max_bytes", max_bytes, "an integer > 0")
-        if max_object_bytes is not None and max_object_bytes < 0:
+        if not callable(clock):
+            raise ConfigurationError("MemoryStorage.clock", clock, "a callable giving seconds")
+        if max_object_bytes is not None and (
+            type(max_object_bytes) is not int or max_object_bytes < 0
+        ):
             raise ConfigurationError(
                 "MemoryStorage.max_object_bytes", max_object_bytes, "an integer >= 0 or None"
             )

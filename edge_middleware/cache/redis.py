@@ -16,18 +16,23 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-import re
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from edge_middleware.cache.entry import CacheEntry, invalidation_paths
 from edge_middleware.cache.memory import MemoryStorage
 from edge_middleware.cache.redis_codec import FORMAT_MAGIC, dumps, loads
 from edge_middleware.cache.redis_ops import SCRIPTS, Namespace, Steps
+from edge_middleware.cache.redis_options import (
+    check_connection_options,
+    check_options,
+    positive_number,
+    redact,
+)
 from edge_middleware.cache.redis_resp import wire_for
 from edge_middleware.cache.redis_wire import AsyncPool, SyncPool
 from edge_middleware.exceptions import ConfigurationError
@@ -42,30 +47,6 @@ __all__ = ["FORMAT_MAGIC", "RedisStorage", "dumps", "loads", "storage_from_url"]
 logger = logging.getLogger("edge_middleware.cache")
 
 _T = TypeVar("_T")
-
-
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit(parts._replace(netloc=user + host))
-
-
-def _check_connection_options(pool: redis.BlockingConnectionPool, url: str) -> None:
-    """Fail now on a URL query parameter redis-py's connections do not take: redis-py passes
-    it on unchecked, and every connection it opens would raise ``TypeError``."""
-    try:
-        pool.connection_class(**pool.connection_kwargs)  # no IO: connects on first use
-    except TypeError as exc:
-        found = re.search(r"argument '([^']+)'", str(exc))
-        name = found.group(1) if found else str(exc)
-        raise ConfigurationError(
-            "RedisStorage.url",
-            _redact(url),
-            f"only query parameters redis-py knows (unknown parameter {name!r})",
-        ) from None
 
 
 class RedisStorage:
@@ -127,13 +108,15 @@ class RedisStorage:
             raise ImportError(
                 "RedisStorage needs redis-py: pip install 'edge-middleware[redis]'"
             ) from exc
-        for name, value in (("socket_timeout", socket_timeout), ("retry_after", retry_after)):
-            if not value > 0:
+        check_options(url, prefix, distribution_id, clock, max_object_bytes, max_connections)
+        for name, value in (
+            ("socket_timeout", socket_timeout),
+            ("retry_after", retry_after),
+            ("pool_timeout", pool_timeout),
+            ("fill_lock_ttl", fill_lock_ttl),
+        ):
+            if not positive_number(value):
                 raise ConfigurationError(f"RedisStorage.{name}", value, "a number > 0")
-        if max_object_bytes < 0:
-            raise ConfigurationError(
-                "RedisStorage.max_object_bytes", max_object_bytes, "an integer >= 0"
-            )
         self.url = url
         self.prefix = prefix
         self.distribution_id = distribution_id or "default"
@@ -155,8 +138,8 @@ class RedisStorage:
         try:
             pool = redis.BlockingConnectionPool.from_url(url, **self._pool_options(False))
         except ValueError as exc:
-            raise ConfigurationError("RedisStorage.url", _redact(url), f"a Redis URL ({exc})")
-        _check_connection_options(pool, url)
+            raise ConfigurationError("RedisStorage.url", redact(url), f"a Redis URL ({exc})")
+        check_connection_options(pool, url)
         self._client: redis.Redis = redis.Redis.from_pool(pool)
         self._scripts: dict[str, Script] = {
             name: self._client.register_script(lua) for name, lua in SCRIPTS.items()
@@ -193,7 +176,7 @@ class RedisStorage:
 
     def __repr__(self) -> str:
         return (
-            f"RedisStorage({_redact(self.url)!r}, prefix={self.prefix!r}, "
+            f"RedisStorage({redact(self.url)!r}, prefix={self.prefix!r}, "
             f"distribution_id={self.distribution_id!r})"
         )
 
@@ -317,7 +300,7 @@ class RedisStorage:
             logger.warning(
                 "Redis cache storage %s failed during %s (%s: %s); serving without the shared "
                 "cache, retrying every %.3g s",
-                _redact(self.url),
+                redact(self.url),
                 operation,
                 type(exc).__name__,
                 exc,
@@ -329,7 +312,7 @@ class RedisStorage:
             with self._lock:
                 was_down, self._down, self._down_until = self._down, False, 0.0
             if was_down:
-                logger.info("Redis cache storage %s is reachable again", _redact(self.url))
+                logger.info("Redis cache storage %s is reachable again", redact(self.url))
 
     # -- the steps that need settings ------------------------------------------------------------
 
@@ -493,5 +476,5 @@ def storage_from_url(url: str) -> MemoryStorage | RedisStorage:
     except ValueError as exc:
         if isinstance(exc, ConfigurationError):
             raise
-        raise ConfigurationError("storage", _redact(url), f"a valid storage URL ({exc})")
-    raise ConfigurationError("storage", _redact(url), "memory:// or a redis(s):// or unix:// URL")
+        raise ConfigurationError("storage", redact(url), f"a valid storage URL ({exc})")
+    raise ConfigurationError("storage", redact(url), "memory:// or a redis(s):// or unix:// URL")

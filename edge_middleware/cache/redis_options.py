@@ -1,0 +1,74 @@
+"""RedisStorage's arguments checked at construction, each refused with its name (they raised
+from inside redis-py, or failed at the first request), and its URL with the password hidden."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
+
+from ..exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    import redis
+
+__all__ = ["check_connection_options", "check_options", "positive_number", "redact"]
+
+
+def redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + host))
+
+
+def check_connection_options(pool: redis.BlockingConnectionPool, url: str) -> None:
+    """Fail now on a URL query parameter redis-py's connections do not take: redis-py passes
+    it on unchecked, and every connection it opens would raise ``TypeError``."""
+    try:
+        pool.connection_class(**pool.connection_kwargs)  # no IO: connects on first use
+    except TypeError as exc:
+        found = re.search(r"argument '([^']+)'", str(exc))
+        name = found.group(1) if found else str(exc)
+        raise ConfigurationError(
+            "RedisStorage.url",
+            redact(url),
+            f"only query parameters redis-py knows (unknown parameter {name!r})",
+        ) from None
+
+
+def positive_number(value: object) -> bool:
+    return type(value) in (int, float) and math.isfinite(value) and value > 0  # type: ignore[arg-type,operator]
+
+
+def check_options(
+    url: object,
+    prefix: object,
+    distribution_id: object,
+    clock: object,
+    max_object_bytes: object,
+    max_connections: object,
+) -> None:
+    """RedisStorage's arguments, each refused with its name (they raised from inside redis-py,
+    or failed at the first request)."""
+    if not isinstance(url, str):
+        raise ConfigurationError("RedisStorage.url", url, "a redis:// URL")
+    if not isinstance(prefix, str) or not prefix:
+        raise ConfigurationError("RedisStorage.prefix", prefix, "a non-empty string")
+    if distribution_id is not None and (
+        not isinstance(distribution_id, str) or not distribution_id
+    ):
+        raise ConfigurationError(
+            "RedisStorage.distribution_id", distribution_id, "a non-empty string or None"
+        )
+    if not callable(clock):
+        raise ConfigurationError("RedisStorage.clock", clock, "a callable giving seconds")
+    if type(max_object_bytes) is not int or max_object_bytes < 0:
+        raise ConfigurationError(
+            "RedisStorage.max_object_bytes", max_object_bytes, "an integer >= 0"
+        )
+    if type(max_connections) is not int or max_connections < 1:
+        raise ConfigurationError("RedisStorage.max_connections", max_connections, "an integer >= 1")
