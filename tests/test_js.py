@@ -923,3 +923,19 @@ def test_asgi_concurrent_requests_share_the_workers(kind: str) -> None:
         return [r.status_code for r in answers]
 
     assert asyncio.run(main()) == [200] * 12
+
+
+def test_cli_invoke_of_a_cloudfront_function_on_an_origin_event_is_a_usage_error(
+    tmp_path: Path,
+) -> None:
+    """A mistake in the command (exit 1, one line), not the function raising (exit 3)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "edge_middleware", "invoke", str(FUNCTIONS / "add-index.js"),
+         "--event-type", "origin-request", "--path", "/docs/"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"error: {FUNCTIONS / 'add-index.js'}: a CloudFront Function runs on viewer-request "
+        "and viewer-response, not origin-request"
+    ]

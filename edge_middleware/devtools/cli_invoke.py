@@ -133,6 +133,13 @@ def _invoke(args: argparse.Namespace) -> int:
             handler = load_handler(args.handler, "HANDLER")
     except (ConfigurationError, EventError, OSError) as exc:
         return _fail(str(exc))
+    only = getattr(handler, "event_types", None)  # a CloudFront Function: viewer events only
+    event_type = event.get("Records", [{}])[0].get("cf", {}).get("config", {}).get("eventType")
+    if only is not None and event_type not in only:
+        return _fail(
+            f"{args.handler}: a CloudFront Function runs on {' and '.join(only)}, "
+            f"not {event_type}"
+        )
     include_body = True if args.include_body else None
     result: dict[str, Any] | None = None
     returned: Any = _NOTHING
