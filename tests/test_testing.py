@@ -673,3 +673,28 @@ def test_edge_client_fixture_uses_edge_clock(
     response = client.get("/account/")
     assert response.status_code == 302 and response.headers["Location"] == "/login"
     assert response.headers["X-Cache"] == "LambdaGeneratedResponse from cloudfront"
+
+
+@pytest.mark.parametrize("asgi", [True, False], ids=["asgi", "wsgi"])
+def test_a_cookie_header_given_replaces_the_kept_cookies_on_both_clients(asgi: bool) -> None:
+    """The WSGI client added its jar's cookies to a Cookie header given, the ASGI one (httpx)
+    sends the header as given: one test got another cache key, Hit or Miss, by door."""
+    seen: list[str] = []
+
+    def look(event: dict[str, Any], context: Any) -> Any:
+        request = cf(event)["request"]
+        seen.append(", ".join(e["value"] for e in request["headers"].get("cookie", [])))
+        return request
+
+    config = EdgeConfig(default=Behavior(viewer_request=look, cache=CachePolicy(0, 0, 0)))
+    client: Any = edge_test_client(STARLETTE if asgi else FLASK, config=config)
+    try:
+        if asgi:
+            client.cookies.set("jar", "1", domain="testserver.local")
+        else:
+            client.set_cookie("jar", "1", domain="testserver")
+        client.get("/", headers={"Cookie": "given=2"})
+        client.get("/")
+    finally:
+        getattr(client, "close", lambda: None)()
+    assert seen == ["given=2", "jar=1"]

@@ -118,8 +118,9 @@ def has_front_door(app: Any) -> bool:
 
 def _wsgi_client(app: Any, base_url: str) -> Client:
     """Werkzeug's test ``Client`` with the ASGI client's ways: requests go to ``base_url``
-    unless given a whole URL, and a ``Cookie`` header a request gives reaches the app next
-    to the cookies the client keeps (Werkzeug replaces it with its jar, empty at first)."""
+    unless given a whole URL, and a ``Cookie`` header a request gives reaches the app as it
+    is, instead of the cookies the client keeps (as httpx does; Werkzeug replaced it with its
+    jar, empty at first)."""
     from werkzeug.test import Client
 
     class EdgeTestClient(Client):
@@ -130,10 +131,8 @@ def _wsgi_client(app: Any, base_url: str) -> Client:
             return super().open(*args, **kwargs)
 
         def _add_cookies_to_wsgi(self, environ: dict[str, Any]) -> None:
-            given = environ.get("HTTP_COOKIE")
+            if environ.get("HTTP_COOKIE"):
+                return  # a Cookie header given goes as it is, the jar's are left out (httpx)
             super()._add_cookies_to_wsgi(environ)
-            if given:
-                kept = environ.get("HTTP_COOKIE")
-                environ["HTTP_COOKIE"] = f"{given}; {kept}" if kept else given
 
     return EdgeTestClient(app)
