@@ -196,6 +196,8 @@ def test_check_distribution_without_handlers_validates_the_structure(project: Pa
     # the structure is checked and printed; unmapped functions fail as the middleware fails
     assert done.returncode == 1, done.stderr
     assert "expected a function with a local handler" in done.stderr
+    # README: check names the file once with the first mistake (this one did not)
+    assert done.stderr.startswith(f"error: {FIXTURES / 'get-distribution-config.json'}: ")
     assert "1. /api/*" in done.stdout
     assert "functions without a local handler" in done.stdout
     assert "arn:aws:lambda:us-east-1:123456789012:function:auth:7" in done.stdout

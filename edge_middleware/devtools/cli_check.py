@@ -66,7 +66,7 @@ def _load_for_check(
             )
             if not retry:
                 raise
-            first_error = first_error or str(exc)
+            first_error = first_error or _config_error(path, exc)
             mapping[value] = _placeholder
             missing.append(value)
 
