@@ -698,3 +698,24 @@ def test_a_cookie_header_given_replaces_the_kept_cookies_on_both_clients(asgi: b
     finally:
         getattr(client, "close", lambda: None)()
     assert seen == ["given=2", "jar=1"]
+
+
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        (lambda: EventBuilder().viewer_request(None), "path"),  # type: ignore[arg-type]
+        (lambda: EventBuilder().viewer_request("x"), "path"),
+        (lambda: EventBuilder().origin_response("/x", status="abc"), "status"),
+        (lambda: EventBuilder().origin_response("/x", status=99), "status"),
+        (lambda: EventBuilder().event("viewer-request", "/", method="G T"), "method"),
+        (lambda: EventBuilder().event("origin-ready", "/"), "event_type"),
+    ],
+    ids=["path-none", "path-relative", "status-text", "status-99", "method", "event-type"],
+)
+def test_event_builder_refuses_bad_input_with_an_event_error(make: Any, field: str) -> None:
+    """An EventError naming what is wrong (it is a ValueError, as documented): None raised
+    AttributeError, a non-numeric status a bare ValueError from int(), 99 and 'G T' were
+    accepted."""
+    with pytest.raises(EventError) as info:
+        make()
+    assert info.value.field == field

@@ -250,18 +250,25 @@ class EventBuilder:
         """Any of the four events by its ``eventType``; the keywords that do not apply to
         that event (``status`` for request events, ``origin`` for viewer events) are ignored.
 
-        :raises ValueError: for an unknown event type, a path not starting with ``/``, or a
-            body for a response event (CloudFront never exposes one there).
+        :raises EventError: (a ``ValueError``) for an unknown event type, a path not starting
+            with ``/``, a status that is not one, or a body for a response event (CloudFront
+            never exposes one there).
         """
+        from ..exceptions import EventError
+
         if event_type not in EVENT_TYPES:
-            raise ValueError(f"event_type {event_type!r}: expected one of {EVENT_TYPES}")
+            raise EventError("event_type", f"one of {', '.join(EVENT_TYPES)}")
         ev: EventType = event_type
+        if not isinstance(path, str) or not path.partition("?")[0].startswith("/"):
+            raise EventError("path", f"a path starting with '/', not {path!r}")
         uri, _, querystring = path.partition("?")
-        if not uri.startswith("/"):
-            raise ValueError(f"path {path!r}: expected a path starting with '/'")
+        if not isinstance(method, str) or not method.isalpha():
+            raise EventError("method", f"an HTTP method such as GET, not {method!r}")
         is_response = ev in ("origin-response", "viewer-response")
         if is_response and body is not None:
-            raise ValueError(f"{ev} events carry no body (lambda-edge.md §1.7)")
+            raise EventError("body", f"none: {ev} events carry no body (lambda-edge.md §1.7)")
+        if is_response and not (str(status).isdigit() and 100 <= int(status) <= 599):
+            raise EventError("status", f"a status from 100 to 599, not {status!r}")
         ip = client_ip or self.client_ip
         given = _header_map(headers)
         request: dict[str, Any] = {"clientIp": ip, "headers": {}, "method": method.upper()}
