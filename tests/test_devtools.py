@@ -783,7 +783,8 @@ def test_check_and_middleware_refuse_unmapped_arns_with_the_same_text(tmp_path: 
         EdgeWSGIMiddleware(origin_app_for_tests, config=str(dist))
     result = cli(tmp_path, "check", str(dist))
     assert result.returncode == 1
-    assert f"error: {refused.value}" in result.stderr
+    # the same text, after the file's name (check names the file once)
+    assert f"error: {dist}: {refused.value}" in result.stderr
 
 
 def origin_app_for_tests(environ: Any, start_response: Any) -> list[bytes]:

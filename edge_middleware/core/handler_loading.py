@@ -10,7 +10,7 @@ from typing import Any
 
 from ..exceptions import HandlerLoadError
 
-__all__ = ["Handler", "import_failure", "load_handler"]
+__all__ = ["Handler", "import_attribute", "import_failure", "load_handler"]
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -26,20 +26,29 @@ def load_handler(spec: str | Callable[..., Any], field_name: str = "handler") ->
     module_name, _, attr = spec.partition(":") if isinstance(spec, str) else ("", "", "")
     if not module_name or not attr or ":" in attr or module_name.startswith("."):
         raise HandlerLoadError(field_name, spec, '"module:function"')
+    obj = import_attribute(
+        module_name, attr, lambda expected: HandlerLoadError(field_name, spec, expected)
+    )
+    if not callable(obj):
+        raise HandlerLoadError(field_name, spec, "a callable handler(event, context)")
+    return obj  # type: ignore[no-any-return]
+
+
+def import_attribute(module_name: str, attr: str, refuse: Callable[[str], Exception]) -> Any:
+    """``attr`` (dotted) of the imported ``module_name``; what cannot be had raises
+    ``refuse(expected)``: a module that does not import names its file and line."""
     try:
         obj: Any = importlib.import_module(module_name)
     except ImportError as exc:
-        raise HandlerLoadError(field_name, spec, f"an importable module ({exc})") from exc
+        raise refuse(f"an importable module ({exc})") from exc
     except (Exception, SystemExit) as exc:  # the module's own code failed (a sys.exit() too)
-        raise HandlerLoadError(field_name, spec, import_failure(exc)) from exc
+        raise refuse(import_failure(exc)) from exc
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise HandlerLoadError(field_name, spec, f"{module_name} to define {attr}") from None
-    if not callable(obj):
-        raise HandlerLoadError(field_name, spec, "a callable handler(event, context)")
-    return obj  # type: ignore[no-any-return]
+            raise refuse(f"{module_name} to define {attr}") from None
+    return obj
 
 
 def import_failure(exc: BaseException) -> str:

@@ -137,8 +137,7 @@ def _invoke(args: argparse.Namespace) -> int:
     event_type = event.get("Records", [{}])[0].get("cf", {}).get("config", {}).get("eventType")
     if only is not None and event_type not in only:
         return _fail(
-            f"{args.handler}: a CloudFront Function runs on {' and '.join(only)}, "
-            f"not {event_type}"
+            f"{args.handler}: a CloudFront Function runs on {' and '.join(only)}, not {event_type}"
         )
     include_body = True if args.include_body else None
     result: dict[str, Any] | None = None

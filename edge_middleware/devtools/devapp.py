@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..config.model import EdgeConfig
-from ..core.handler_loading import import_failure
+from ..core.handler_loading import import_attribute
 from ..core.simulate import VIEWER_HEADER, parse_viewer_header, simulated
 from ..doors.asgi import EdgeMiddleware
 from ..doors.interfaces import is_asgi_app
@@ -71,18 +71,9 @@ def import_object(spec: str, what: str = "APP") -> Any:
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise ConfigurationError(what, spec, '"module:attribute"')
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigurationError(what, spec, f"an importable module ({exc})") from exc
-    except (Exception, SystemExit) as exc:  # the module's own code failed: its file and line
-        raise ConfigurationError(what, spec, import_failure(exc)) from exc
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise ConfigurationError(what, spec, f"{module_name} to define {attr}") from None
-    return obj
+    return import_attribute(
+        module_name, attr, lambda expected: ConfigurationError(what, spec, expected)
+    )
 
 
 def detect_interface(app: Any) -> Interface:
