@@ -939,3 +939,15 @@ def test_cli_invoke_of_a_cloudfront_function_on_an_origin_event_is_a_usage_error
         f"error: {FUNCTIONS / 'add-index.js'}: a CloudFront Function runs on viewer-request "
         "and viewer-response, not origin-request"
     ]
+
+
+def test_cli_invoke_shows_a_cloudfront_functions_rejected_result(tmp_path: Path) -> None:
+    """README: invoke exits 2 with CloudFront's reason and the rejected_result; a CloudFront
+    Function validates its own result, and the rejected_result was left out."""
+    done = subprocess.run(
+        [sys.executable, "-m", "edge_middleware", "invoke", str(FUNCTIONS / "errors.js"),
+         "--event-type", "viewer-request", "--path", "/bad-status"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert json.loads(done.stdout)["rejected_result"]["statusCode"] == 99

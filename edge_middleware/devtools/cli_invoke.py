@@ -118,6 +118,15 @@ def _not_json(value: Any) -> str:
     return f"<not JSON: {type(value).__name__}> {value!r}"
 
 
+def _trace(prepared: Any) -> dict[str, Any]:
+    """What a handler object left in its context's trace (a CloudFront Function: its own
+    event and result, which it validates itself), or nothing."""
+    try:
+        return prepared.runner.trace or {}
+    except AttributeError:  # not prepared: the call never started
+        return {}
+
+
 def _invoke(args: argparse.Namespace) -> int:
     from ..testing.trigger import _Prepared
 
@@ -143,6 +152,7 @@ def _invoke(args: argparse.Namespace) -> int:
     result: dict[str, Any] | None = None
     returned: Any = _NOTHING
     error: CloudFrontError | None = None
+    prepared: Any = None
     # What the handler prints goes to stderr, so stdout stays one JSON document.
     with contextlib.redirect_stdout(sys.stderr):
         try:
@@ -163,6 +173,8 @@ def _invoke(args: argparse.Namespace) -> int:
         out["result"] = result
     elif isinstance(error, LambdaValidationError) and returned is not _NOTHING:
         out["rejected_result"] = returned  # what the handler returned, as CloudFront got it
+    elif isinstance(error, LambdaValidationError) and "result" in (shown := _trace(prepared)):
+        out["rejected_result"] = shown["result"]  # a CloudFront Function's, in its own shape
     print(json.dumps(out, indent=2, ensure_ascii=False, default=_not_json))
     if error is None:
         return EXIT_OK
