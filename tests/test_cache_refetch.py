@@ -10,8 +10,6 @@
   are not part of it (caching.md §1.10).
 * An invalidation made while a fetch is in flight applies to what it fetches: the object is
   not stored after it (caching.md §1.10: after an invalidation the next request is a Miss).
-* Requests waiting behind a fetch whose answer was not stored (an error, ``no-store``) are
-  forwarded one by one: one leads the next fetch, the rest wait for it (caching.md §1.9).
 * Only a request whose answer is the whole object leads a collapsed fetch: GETs that arrive
   while a HEAD's or a Range's fetch is in flight wait for a GET's (caching.md §1.9).
 """
@@ -312,23 +310,3 @@ def test_a_fetch_with_no_invalidation_meanwhile_is_stored(edge: MakeEdge) -> Non
     assert e.get("/a").x_cache == MISS
     e.mw.storage.invalidate(["/b*"])  # made after it was stored, matching something else
     assert e.get("/a").x_cache == HIT
-
-
-@pytest.mark.parametrize(
-    "first_answer",
-    [{"headers": {"Cache-Control": "no-store"}}, {"status": 403, "headers": {}}],
-    ids=["no-store", "error"],
-)
-def test_requests_behind_an_answer_not_stored_go_one_by_one(
-    edge: MakeEdge, first_answer: dict[str, Any]
-) -> None:
-    """The first answer could not be stored: the five requests waiting behind it went to the
-    origin all at once (21 calls for 2 in the hunt's repro); now one of them fetches and the
-    others take the object it stored."""
-    e = edge()
-    e.route("/hot", **first_answer, body=b"first")
-    cacheable = {"status": 200, "headers": [("Cache-Control", "max-age=60")], "body": b"v2"}
-    first = {"method": "GET", "headers": {"X-First": "1"}}
-    got = _burst_after(e, "/hot", first, 5, then=cacheable, held=1)
-    assert sorted(got) == sorted([MISS] + [HIT] * 4)
-    assert e.calls("/hot") == 2

@@ -201,19 +201,13 @@ def lookup(p: PipelineBase, f: Flow) -> Step:
     return State.ORIGIN_REQUEST
 
 
-#: rounds a request waits behind fetches whose answers were not stored before it goes itself
-_ROUNDS = 32
-
-
 def _collapse(p: PipelineBase, f: Flow) -> Step:
     """Request collapsing (caching.md §1.9): wait for the fetch in flight for this key and
-    take what it stored; when it stored nothing (an error, ``no-store``), the waiting requests
-    are forwarded one by one: one of them leads the next fetch, the rest wait for it."""
-    lead = _fills_the_object(f)
-    for _ in range(_ROUNDS):
-        leader = yield JoinFlight(f.key, p.settings.origin_timeout + 5, lead)
-        if leader is not False:  # True: this request fetches; None: none to wait for (longer)
-            break
+    take what it stored. When it stored nothing (``no-store``, an error not cached), collapsing
+    is off for the object: the waiting requests are each forwarded, as CloudFront forwards
+    them, not one after another behind each other."""
+    leader = yield JoinFlight(f.key, p.settings.origin_timeout + 5, _fills_the_object(f))
+    if leader is False:  # (True: this request fetches; None: none to wait for, or in vain)
         entry = yield Lookup(f.key)
         if (
             entry is not None
