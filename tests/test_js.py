@@ -767,6 +767,17 @@ def test_mini_racer_engine(name: str, options: dict[str, Any], path: str, expect
         fn.close()
 
 
+def _invoke_cli(cwd: Path, file: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``edge-middleware invoke FILE ARGS...`` in a fresh interpreter."""
+    return subprocess.run(
+        [sys.executable, "-m", "edge_middleware", "invoke", str(file), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 @pytest.mark.parametrize("engine", ["node", "mini-racer"])
 def test_kvs_bytes_are_the_values_utf8_on_both_engines(engine: str) -> None:
     if engine == "mini-racer":
@@ -877,11 +888,7 @@ def test_the_crypto_module_has_cloudfronts_algorithms_only() -> None:
 def test_cli_invoke_runs_a_js_file(
     tmp_path: Path, file: Path, extra: list[str], path: str, code: int, check: str
 ) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "edge_middleware", "invoke", str(file), *extra,
-         "--event-type", "viewer-request", "--path", path],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    done = _invoke_cli(tmp_path, file, *extra, "--event-type", "viewer-request", "--path", path)
     assert done.returncode == code, done.stderr
     assert check in done.stdout + done.stderr
 
@@ -929,11 +936,9 @@ def test_cli_invoke_of_a_cloudfront_function_on_an_origin_event_is_a_usage_error
     tmp_path: Path,
 ) -> None:
     """A mistake in the command (exit 1, one line), not the function raising (exit 3)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "edge_middleware", "invoke", str(FUNCTIONS / "add-index.js"),
-         "--event-type", "origin-request", "--path", "/docs/"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    done = _invoke_cli(
+        tmp_path, FUNCTIONS / "add-index.js", "--event-type", "origin-request", "--path", "/docs/"
+    )
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip().splitlines() == [
         f"error: {FUNCTIONS / 'add-index.js'}: a CloudFront Function runs on viewer-request "
@@ -944,10 +949,8 @@ def test_cli_invoke_of_a_cloudfront_function_on_an_origin_event_is_a_usage_error
 def test_cli_invoke_shows_a_cloudfront_functions_rejected_result(tmp_path: Path) -> None:
     """README: invoke exits 2 with CloudFront's reason and the rejected_result; a CloudFront
     Function validates its own result, and the rejected_result was left out."""
-    done = subprocess.run(
-        [sys.executable, "-m", "edge_middleware", "invoke", str(FUNCTIONS / "errors.js"),
-         "--event-type", "viewer-request", "--path", "/bad-status"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    done = _invoke_cli(
+        tmp_path, FUNCTIONS / "errors.js", "--event-type", "viewer-request", "--path", "/bad-status"
+    )
     assert done.returncode == 2, done.stderr
     assert json.loads(done.stdout)["rejected_result"]["statusCode"] == 99

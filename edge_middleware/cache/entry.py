@@ -13,6 +13,7 @@ __all__ = [
     "FillLocking",
     "OwnClock",
     "Storage",
+    "invalidates",
     "invalidation_matches",
     "invalidation_paths",
 ]
@@ -89,6 +90,16 @@ def invalidation_matches(pattern: str, path: str) -> bool:
     if pattern.endswith("*"):
         return path.startswith(pattern[:-1])
     return path == pattern
+
+
+def invalidates(patterns: Iterable[str], entry: CacheEntry) -> bool:
+    """Whether one of ``patterns`` matches ``entry``'s ``path`` or ``orig_path`` (caching.md
+    §1.10: an invalidation of the original or the rewritten uri removes it)."""
+    orig = entry.orig_path
+    return any(
+        invalidation_matches(p, entry.path) or (orig != "" and invalidation_matches(p, orig))
+        for p in patterns
+    )
 
 
 #: CreateInvalidation's longest path (caching.md §1.10)

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from cachetools import Cache, TLRUCache
 
-from edge_middleware.cache.entry import CacheEntry, invalidation_matches, invalidation_paths
+from edge_middleware.cache.entry import CacheEntry, invalidates, invalidation_paths
 from edge_middleware.exceptions import ConfigurationError
 
 __all__ = ["MemoryStorage"]
@@ -26,6 +26,11 @@ def _expires_at(_key: str, entry: CacheEntry, _now: float) -> float:
 
 def _sizeof(entry: CacheEntry) -> int:
     return entry.nbytes
+
+
+def _new_cache(max_bytes: int, clock: Callable[[], float]) -> TLRUCache[str, CacheEntry]:
+    """Entries forgotten at their ``retain_until`` on ``clock``, bounded by ``max_bytes``."""
+    return TLRUCache(maxsize=max_bytes, ttu=_expires_at, timer=clock, getsizeof=_sizeof)
 
 
 class InFlight:
@@ -63,13 +68,7 @@ class InFlight:
             return False
         if not self.log or self.log[0][0] > since + 1:
             return True  # made before the log's oldest: assume it matched
-        return any(
-            invalidation_matches(p, entry.path)
-            or (entry.orig_path != "" and invalidation_matches(p, entry.orig_path))
-            for count, patterns in self.log
-            if count > since
-            for p in patterns
-        )
+        return any(invalidates(patterns, entry) for count, patterns in self.log if count > since)
 
 
 class MemoryStorage:
@@ -118,9 +117,7 @@ class MemoryStorage:
         self.max_object_bytes = max_bytes if max_object_bytes is None else max_object_bytes
         self._lock = threading.Lock()
         self._clock = clock
-        self._cache: TLRUCache[str, CacheEntry] = TLRUCache(
-            maxsize=max_bytes, ttu=_expires_at, timer=clock, getsizeof=_sizeof
-        )
+        self._cache = _new_cache(max_bytes, clock)
         self._in_flight = InFlight()
 
     def use_clock(self, clock: Callable[[], float]) -> None:
@@ -132,9 +129,7 @@ class MemoryStorage:
                 logger.warning("MemoryStorage: not moved to the middleware's clock: not empty")
                 return
             self._clock = clock
-            self._cache = TLRUCache(
-                maxsize=self.max_bytes, ttu=_expires_at, timer=clock, getsizeof=_sizeof
-            )
+            self._cache = _new_cache(self.max_bytes, clock)
 
     @property
     def currsize(self) -> int:
@@ -204,14 +199,9 @@ class MemoryStorage:
             # A snapshot: the cache must not change size while it is iterated. Values are read
             # through the base class so that invalidation does not reorder the LRU list.
             for key in list(cache):
-                entry = Cache.__getitem__(cache, key)
-                for pattern in patterns:
-                    if invalidation_matches(pattern, entry.path) or (
-                        entry.orig_path and invalidation_matches(pattern, entry.orig_path)
-                    ):
-                        self._delete(key)
-                        removed += 1
-                        break
+                if invalidates(patterns, Cache.__getitem__(cache, key)):
+                    self._delete(key)
+                    removed += 1
         return removed
 
     def clear(self) -> None:

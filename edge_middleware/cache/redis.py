@@ -30,7 +30,6 @@ from edge_middleware.cache.redis_ops import SCRIPTS, Namespace, Steps
 from edge_middleware.cache.redis_options import (
     check_connection_options,
     check_options,
-    positive_number,
     redact,
 )
 from edge_middleware.cache.redis_resp import wire_for
@@ -108,15 +107,20 @@ class RedisStorage:
             raise ImportError(
                 "RedisStorage needs redis-py: pip install 'edge-middleware[redis]'"
             ) from exc
-        check_options(url, prefix, distribution_id, clock, max_object_bytes, max_connections)
-        for name, value in (
-            ("socket_timeout", socket_timeout),
-            ("retry_after", retry_after),
-            ("pool_timeout", pool_timeout),
-            ("fill_lock_ttl", fill_lock_ttl),
-        ):
-            if not positive_number(value):
-                raise ConfigurationError(f"RedisStorage.{name}", value, "a number > 0")
+        check_options(
+            url,
+            prefix,
+            distribution_id,
+            clock,
+            max_object_bytes,
+            max_connections,
+            {
+                "socket_timeout": socket_timeout,
+                "retry_after": retry_after,
+                "pool_timeout": pool_timeout,
+                "fill_lock_ttl": fill_lock_ttl,
+            },
+        )
         self.url = url
         self.prefix = prefix
         self.distribution_id = distribution_id or "default"

@@ -35,7 +35,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Generator
 from typing import Any, TypeAlias, TypeVar
 
-from edge_middleware.cache.entry import CacheEntry, invalidation_matches
+from edge_middleware.cache.entry import CacheEntry, invalidates
 from edge_middleware.cache.redis_codec import DecodeMemo, dumps
 
 __all__ = ["SCRIPTS", "Namespace", "Steps"]
@@ -194,11 +194,7 @@ class Namespace:
     def _invalidated(self, entry: CacheEntry) -> bool:
         with self._lock:
             patterns = self._inv_patterns[bisect_right(self._inv_versions, entry.generation) :]
-        return any(
-            invalidation_matches(p, entry.path)
-            or (entry.orig_path != "" and invalidation_matches(p, entry.orig_path))
-            for p in patterns
-        )
+        return invalidates(patterns, entry)
 
     def take_token(self, key: str) -> tuple[str, str | None]:
         """The fill lock key of ``key`` and this process's token for it (forgotten), if any."""

@@ -13,7 +13,7 @@ from ..exceptions import ConfigurationError
 if TYPE_CHECKING:
     import redis
 
-__all__ = ["check_connection_options", "check_options", "positive_number", "redact"]
+__all__ = ["check_connection_options", "check_options", "redact"]
 
 
 def redact(url: str) -> str:
@@ -40,7 +40,7 @@ def check_connection_options(pool: redis.BlockingConnectionPool, url: str) -> No
         ) from None
 
 
-def positive_number(value: object) -> bool:
+def _positive_number(value: object) -> bool:
     return type(value) in (int, float) and math.isfinite(value) and value > 0  # type: ignore[arg-type,operator]
 
 
@@ -51,9 +51,10 @@ def check_options(
     clock: object,
     max_object_bytes: object,
     max_connections: object,
+    seconds: dict[str, object],
 ) -> None:
     """RedisStorage's arguments, each refused with its name (they raised from inside redis-py,
-    or failed at the first request)."""
+    or failed at the first request); ``seconds``: its durations by name."""
     if not isinstance(url, str):
         raise ConfigurationError("RedisStorage.url", url, "a redis:// URL")
     if not isinstance(prefix, str) or not prefix:
@@ -72,3 +73,6 @@ def check_options(
         )
     if type(max_connections) is not int or max_connections < 1:
         raise ConfigurationError("RedisStorage.max_connections", max_connections, "an integer >= 1")
+    for name, value in seconds.items():
+        if not _positive_number(value):
+            raise ConfigurationError(f"RedisStorage.{name}", value, "a number > 0")

@@ -194,10 +194,12 @@ class EdgeSettings:
             if not 100 <= status <= 599:
                 raise ConfigurationError("EdgeSettings.cacheable_statuses", status, "100-599")
         # values that go out as header values as they are (X-Amz-Cf-Pop, CloudFront-*)
-        for name, value in (("pop", self.pop), *self.cloudfront_header_values):
+        shown = [("pop", self.pop)]
+        shown += [("cloudfront_header_values", v) for _, v in self.cloudfront_header_values]
+        for field_name, value in shown:
             if not _HEADER_TEXT.fullmatch(value):
                 raise ConfigurationError(
-                    f"EdgeSettings.{'pop' if name == 'pop' else 'cloudfront_header_values'}",
+                    f"EdgeSettings.{field_name}",
                     value,
                     "a header value: no line breaks or control characters",
                 )

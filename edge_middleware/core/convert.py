@@ -39,15 +39,18 @@ __all__ = [
     "http_key",
     "is_disallowed",
     "origin_environ",
+    "origin_protocol",
     "origin_query",
     "origin_raw_path",
     "origin_request_uri",
     "origin_root_path",
     "origin_scope",
+    "origin_url_scheme",
     "reason_phrase",
     "request_from_environ",
     "request_from_scope",
     "scope_uri",
+    "under_script_name",
 ]
 
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
@@ -258,17 +261,20 @@ def _origin_extras(request: CFRequest, request_id: str) -> tuple[str, RawHeaders
     uri, the origin custom headers, and ``X-Amz-Cf-Id`` (lambda-edge.md §1.3, §1.6); and the
     protocol it reaches a custom origin with (§1.6: ``OriginProtocolPolicy``), which is the
     scheme the origin app sees (``None``: the viewer's, as for an S3 origin)."""
-    origin = request.get("origin") or {}
-    custom: Any = origin.get("custom")
-    target: Any = custom or origin.get("s3") or {}
+    origin: Any = request.get("origin") or {}
+    target: Any = origin.get("custom") or origin.get("s3") or {}
     extra = headers_to_raw(target.get("customHeaders") or {})
     if request_id:
         extra.append((b"X-Amz-Cf-Id", request_id.encode()))
+    return target.get("path", "") or "", extra, origin_protocol(origin)
+
+
+def origin_protocol(origin: Mapping[str, Any]) -> str | None:
+    """The scheme CloudFront reaches ``request.origin`` with: a custom origin's ``protocol``
+    (``OriginProtocolPolicy``, lambda-edge.md §1.6); ``None`` for an S3 origin (the viewer's)."""
+    custom = origin.get("custom")
     protocol = custom.get("protocol") if custom else None
-    return target.get("path", "") or "", extra, protocol if protocol in _SCHEMES else None
-
-
-_SCHEMES = ("http", "https")
+    return protocol if protocol in ("http", "https") else None
 
 
 def origin_scope(

@@ -120,11 +120,8 @@ def _not_json(value: Any) -> str:
 
 def _trace(prepared: Any) -> dict[str, Any]:
     """What a handler object left in its context's trace (a CloudFront Function: its own
-    event and result, which it validates itself), or nothing."""
-    try:
-        return prepared.runner.trace or {}
-    except AttributeError:  # not prepared: the call never started
-        return {}
+    event and result, which it validates itself), or nothing (``None``: never prepared)."""
+    return (prepared.runner.trace or {}) if prepared is not None else {}
 
 
 def _invoke(args: argparse.Namespace) -> int:

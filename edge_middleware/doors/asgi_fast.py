@@ -21,7 +21,14 @@ from .interfaces import ASGIApp, Message, Receive, Scope, Send
 if TYPE_CHECKING:
     from .asgi import EdgeMiddleware
 
-__all__ = ["NO_EXTENSIONS", "body_bytes", "shortcut", "start_head"]
+__all__ = [
+    "NO_EXTENSIONS",
+    "ViewerWatch",
+    "body_bytes",
+    "log_cut_short",
+    "shortcut",
+    "start_head",
+]
 
 logger = logging.getLogger("edge_middleware.asgi")
 
@@ -155,6 +162,31 @@ def _prepare(
     return _Relay(mw, cut, send, rid, hv, method), app, origin
 
 
+class ViewerWatch:
+    """The viewer's ``receive`` as the origin app gets it, noting when it says the viewer
+    went (``http.disconnect``): an app that then stops early did nothing wrong."""
+
+    __slots__ = ("left", "receive")
+
+    def __init__(self, receive: Receive) -> None:
+        self.receive = receive
+        self.left = False
+
+    async def __call__(self) -> Message:
+        message = await self.receive()
+        if message.get("type") == "http.disconnect":
+            self.left = True
+        return message
+
+
+def log_cut_short(viewer: ViewerWatch | None) -> None:
+    """An origin app returned before its last body message (the response stays cut)."""
+    if viewer is not None and viewer.left:  # it stopped because the viewer went
+        logger.debug("the origin app stopped early: the viewer had gone")
+    else:
+        logger.warning("the origin app returned before its response was complete")
+
+
 class _Relay:
     """The origin's messages to the viewer, its head given CloudFront's headers."""
 
@@ -165,12 +197,11 @@ class _Relay:
         "hv",
         "method",
         "mw",
-        "receive",
         "rejected",
         "rid",
         "send",
         "started",
-        "viewer_left",
+        "viewer",
     )
 
     def __init__(
@@ -187,20 +218,12 @@ class _Relay:
         self.done = False
         #: the origin's head CloudFront cannot pass on: its 502 goes instead, the app runs out
         self.rejected: CloudFrontError | None = None
-        #: the app was told the viewer went (``http.disconnect``)
-        self.viewer_left = False
-
-    async def watched(self) -> Message:
-        """The viewer's ``receive``, noting when it says the viewer went."""
-        message = await self.receive()
-        if message.get("type") == "http.disconnect":
-            self.viewer_left = True
-        return message
+        self.viewer: ViewerWatch | None = None
 
     async def run(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
-        self.receive = receive
+        self.viewer = ViewerWatch(receive)
         try:
-            await app(scope, self.watched, self.relay)
+            await app(scope, self.viewer, self.relay)
         except Exception as exc:
             if self.rejected is not None:
                 await self.fail(self.rejected)
@@ -226,10 +249,7 @@ class _Relay:
         elif not self.done:
             # returned without its last body message: the response stays incomplete, and the
             # server cuts it, as it does the bare app's (caching.md §1.14)
-            if self.viewer_left:  # it stopped because the viewer went: nothing wrong
-                logger.debug("the origin app stopped early: the viewer had gone")
-            else:
-                logger.warning("the origin app returned before its response was complete")
+            log_cut_short(self.viewer)
 
     async def relay(self, message: Message) -> None:
         kind = message["type"]

@@ -12,7 +12,7 @@ from ..core.convert import origin_scope
 from ..core.origins import effective_origin
 from ..exceptions import CloudFrontError, OriginError
 from ..pipeline.effects import FetchOrigin, OriginBody, OriginResponse, bodiless_status
-from .asgi_fast import NO_EXTENSIONS, body_bytes, start_head
+from .asgi_fast import NO_EXTENSIONS, ViewerWatch, body_bytes, log_cut_short, start_head
 from .eager import eager_task
 from .interfaces import ASGIApp, Message, Receive, Scope
 
@@ -44,20 +44,11 @@ class OriginStream:
         self._changed: asyncio.Future[None] | None = None
         self._drained: asyncio.Future[None] | None = None
         #: the app returned before its last body message: the response stays cut, as a
-        #: server leaves the bare app's (``viewer_left``: it had been told the viewer went)
+        #: server leaves the bare app's
         self.cut_short = False
-        self.viewer_left = False
+        self.viewer = ViewerWatch(receive)
         #: on Python 3.12+ an app that never waits has run to its end when this returns
-        self.task = eager_task(self._run(app, scope, self._watch(receive)))
-
-    def _watch(self, receive: Receive) -> Receive:
-        async def watched() -> Message:
-            message = await receive()
-            if message.get("type") == "http.disconnect":
-                self.viewer_left = True
-            return message
-
-        return watched
+        self.task = eager_task(self._run(app, scope, self.viewer))
 
     async def _run(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
         try:
@@ -76,10 +67,7 @@ class OriginStream:
                 # getting it streamed is cut, as a server cuts it (caching.md §1.14)
                 self.error = OriginError("The origin app returned before its body was complete.")
                 self.cut_short = True
-                if self.viewer_left:  # the app stopped because the viewer went: nothing wrong
-                    logger.debug("the origin app stopped early: the viewer had gone")
-                else:
-                    logger.warning("the origin app returned before its response was complete")
+                log_cut_short(self.viewer)
         finally:
             self.more = False
             self._wake()

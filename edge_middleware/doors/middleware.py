@@ -185,11 +185,8 @@ def _check_arguments(
 ) -> None:
     """The front door's own arguments, refused at start (each was a 502 at the first request,
     or a raw exception)."""
-    wrong = is_wsgi_app(app) if interface == "asgi" else is_asgi_app(app)
-    if not callable(app) or wrong:
-        raise ConfigurationError(
-            "app", app, f"{'an ASGI' if interface == 'asgi' else 'a WSGI'} application"
-        )
+    if not callable(app) or _of_the_other_interface(app, interface):
+        raise ConfigurationError("app", app, f"{_an_app(interface)} application")
     if storage is not None and not isinstance(storage, Storage):
         raise ConfigurationError("storage", storage, "a storage such as MemoryStorage()")
     if not callable(clock):
@@ -209,18 +206,26 @@ def _checked_target(origin_id: str, target: object, known: set[str], interface: 
             target,
             "httpx installed to proxy a URL origin: pip install 'edge-middleware[proxy]'",
         )
-    if callable(target) and (is_wsgi_app(target) if interface == "asgi" else is_asgi_app(target)):
+    if callable(target) and _of_the_other_interface(target, interface):
         raise ConfigurationError(
             field_name,
             target,
-            f"{'an ASGI' if interface == 'asgi' else 'a WSGI'} app, as the middleware it is "
-            "given to (or an http(s):// URL)",
+            f"{_an_app(interface)} app, as the middleware it is given to (or an http(s):// URL)",
         )
     if origin_id not in known and "." not in origin_id:
         raise ConfigurationError(
             field_name, origin_id, f"an origin id of the distribution {sorted(known)}"
         )
     return target
+
+
+def _of_the_other_interface(app: object, interface: str) -> bool:
+    """Whether ``app`` is surely of the other interface than the door's (``interface``)."""
+    return is_wsgi_app(app) if interface == "asgi" else is_asgi_app(app)
+
+
+def _an_app(interface: str) -> str:
+    return "an ASGI" if interface == "asgi" else "a WSGI"
 
 
 def _http_url(target: object) -> bool:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Final
 from ..cache.forwarding import _forward_plan, forwarded_cookie
 from ..cache.rules import filter_vary, forwarded_to_origin
 from ..config.model import Behavior, EdgeConfig, Origin
+from ..core.convert import origin_protocol
 from ..core.headers import (
     CLOUDFRONT_ADDED,
     HOP_BY_HOP,
@@ -163,14 +164,12 @@ class Shortcut:
         known = self._extras.get(scheme)
         if known is None:
             obj = self.p._origin_object(self.origin, scheme)
-            custom: dict[str, object] | None = obj.get("custom")  # type: ignore[assignment]
-            target: dict[str, object] = custom or obj.get("s3") or {}  # type: ignore[assignment]
+            target: dict[str, object] = obj.get("custom") or obj.get("s3") or {}  # type: ignore[assignment]
             pairs = headers_to_raw(target.get("customHeaders") or {})  # type: ignore[arg-type]
-            protocol = custom.get("protocol") if custom else None
             known = (
                 str(target.get("path", "") or ""),
                 [(k.lower(), v) for k, v in pairs],
-                protocol if protocol in ("http", "https") else scheme,
+                origin_protocol(obj) or scheme,
             )
             self._extras[scheme] = known
         return known

@@ -181,9 +181,7 @@ def lookup(p: PipelineBase, f: Flow) -> Step:
         entry = yield Lookup(f.key)
     if entry is not None and f.method == "HEAD" and not s.head_from_get:
         entry = None
-    if entry is not None and not stored_response_serves(
-        entry.status, entry.headers, applicable_range(req["headers"], entry)
-    ):
+    if entry is not None and not _answers(f, entry):
         entry = None  # a stored 206 answers only a Range for its own bytes (caching.md §1.14)
     if entry is not None:
         now = p.clock()
@@ -209,15 +207,17 @@ def _collapse(p: PipelineBase, f: Flow) -> Step:
     leader = yield JoinFlight(f.key, p.settings.origin_timeout + 5, _fills_the_object(f))
     if leader is False:  # (True: this request fetches; None: none to wait for, or in vain)
         entry = yield Lookup(f.key)
-        if (
-            entry is not None
-            and p.clock() < entry.fresh_until
-            and stored_response_serves(
-                entry.status, entry.headers, applicable_range(f.req["headers"], entry)
-            )
-        ):
+        if entry is not None and p.clock() < entry.fresh_until and _answers(f, entry):
             return _serve(f, entry, "Hit")
     return State.ORIGIN_REQUEST
+
+
+def _answers(f: Flow, entry: CacheEntry) -> bool:
+    """Whether ``entry`` can answer this request: a stored 206 only a Range for its own bytes
+    (caching.md §1.14; an If-Range naming another version asks for the whole object)."""
+    return stored_response_serves(
+        entry.status, entry.headers, applicable_range(f.req["headers"], entry)
+    )
 
 
 def _fills_the_object(f: Flow) -> bool:
