@@ -734,15 +734,8 @@ def values(headers: CFHeaders) -> dict[str, list[str]]:
             {"authorization": ["Bearer x"], "accept": ["*/*"]},
             id="authorization-all-viewer",
         ),
-        pytest.param(
-            P(),
-            OriginRequestPolicy(headers="whitelist", header_names=("authorization",)),
-            "GET",
-            True,
-            [("Authorization", "Bearer x")],
-            {},
-            id="authorization-not-by-orp-list",
-        ),
+        # (Authorization listed in an origin request policy is refused when the policy is made:
+        # tests/test_published_config_fixes.py)
         pytest.param(
             P(),
             None,
@@ -1289,14 +1282,6 @@ def test_stored_response_serves(
             id="orp-whitelist",
         ),
         pytest.param(
-            CachePolicy(),
-            OriginRequestPolicy(headers="whitelist", header_names=("Authorization",)),
-            False,
-            "authorization",
-            False,
-            id="authorization-cannot-be-listed",
-        ),
-        pytest.param(
             CachePolicy(), ALL_VIEWER, False, "authorization", True, id="all-viewer-authorization"
         ),
         pytest.param(
@@ -1365,14 +1350,6 @@ def _behavior(cache: CachePolicy, orp: OriginRequestPolicy | None, **extra: Any)
         ),
         pytest.param(_behavior(CACHING_DISABLED, ALL_VIEWER), False, id="caching-disabled"),
         pytest.param(_behavior(CachePolicy(), None), False, id="no-orp"),
-        pytest.param(
-            _behavior(
-                CachePolicy(),
-                OriginRequestPolicy(headers="whitelist", header_names=("Authorization",)),
-            ),
-            False,
-            id="whitelist-cannot-forward-it",
-        ),
     ],
 )
 def test_authorization_cache_warning(behavior: Behavior, warned: bool) -> None:

@@ -177,7 +177,8 @@ def template() -> dict[str, Any]:
                                 "DomainName": "assets.s3.eu-west-1.amazonaws.com",
                                 "OriginAccessControlId": "E1OAC",
                                 "S3OriginConfig": {
-                                    "OriginAccessIdentity": "origin-access-identity/cloudfront/E1",
+                                    # empty beside an OAC, as the CDK writes it
+                                    "OriginAccessIdentity": "",
                                     "OriginReadTimeout": 30,
                                 },
                             },
@@ -437,12 +438,8 @@ OPTIONAL: list[Any] = [
         (*S3, "OriginAccessControlId"), lambda c: c.origins[1].uses_oac, False, id="OAC-Id"
     ),
     pytest.param((*S3, "S3OriginConfig"), lambda c: c.origins[1].kind, "s3", id="S3OriginConfig"),
-    pytest.param(
-        (*S3, "S3OriginConfig", "OriginAccessIdentity"),
-        lambda c: c.origins[1].s3_origin_access_identity,
-        "",
-        id="S3.OriginAccessIdentity",
-    ),
+    # (S3OriginConfig.OriginAccessIdentity: this origin has an OAC, and CloudFront refuses an
+    # OAI beside it; tests/test_published_config_fixes.py reads one left out)
     pytest.param((*S3, "S3OriginConfig", "OriginReadTimeout"), lambda c: 1, 1, id="S3.ReadTimeout"),
     # CustomOriginConfig (the CDK leaves out both ports)
     pytest.param((*CUSTOM, "HTTPPort"), lambda c: app(c).http_port, 80, id="HTTPPort"),
@@ -523,12 +520,8 @@ OPTIONAL: list[Any] = [
     pytest.param(
         (*ERR, "ResponseCode"), lambda c: c.custom_error_responses[0].response_code, None, id="RC"
     ),
-    pytest.param(
-        (*ERR, "ResponsePagePath"),
-        lambda c: c.custom_error_responses[0].response_page_path,
-        None,
-        id="ResponsePagePath",
-    ),
+    # (ResponsePagePath: CloudFront requires it beside this item's ResponseCode;
+    # tests/test_published_config_fixes.py)
     # CachePolicy / OriginRequestPolicy resources
     pytest.param((*CP, "Comment"), lambda c: c.default.cache.default_ttl, 60, id="CP.Comment"),
     pytest.param(

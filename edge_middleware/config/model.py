@@ -74,6 +74,14 @@ class CustomErrorResponse:
             raise ConfigurationError(
                 "CustomErrorResponse.response_code", self.response_code, "200-599"
             )
+        if self.response_code is not None and not self.response_page_path:
+            # CloudFront: "If you specify a value for ResponseCode, you must also specify a
+            # value for ResponsePagePath" (a code alone would be ignored)
+            raise ConfigurationError(
+                "CustomErrorResponse.response_page_path",
+                self.response_page_path,
+                "a page path when response_code is given",
+            )
         if self.error_caching_min_ttl < 0:
             raise ConfigurationError(
                 "CustomErrorResponse.error_caching_min_ttl", self.error_caching_min_ttl, ">= 0"

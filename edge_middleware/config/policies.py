@@ -134,6 +134,14 @@ class OriginRequestPolicy:
             "header_names",
             tuple(h.lower() for h in _names(self.header_names, "OriginRequestPolicy.header_names")),
         )
+        if "authorization" in self.header_names and self.headers != "allExcept":
+            # caching.md §1.5: it "can't be listed one by one in an ORP" (CloudFront refuses
+            # the policy); it reaches the origin from the cache key or with every header
+            raise ConfigurationError(
+                "OriginRequestPolicy.header_names",
+                "Authorization",
+                "no Authorization (put it in the cache policy's headers to forward it)",
+            )
         object.__setattr__(
             self, "cookie_names", _names(self.cookie_names, "OriginRequestPolicy.cookie_names")
         )

@@ -39,7 +39,7 @@ from ..core.types import EVENT_TYPES, CFRequest
 from ..core.validation import origin_response_error
 from ..exceptions import CloudFrontError
 from .effects import without_body
-from .origin import _orp_forwards_host
+from .origin import forwards_viewer_host
 
 if TYPE_CHECKING:
     from .base import PipelineBase
@@ -95,11 +95,7 @@ class Shortcut:
         self.origin_id = origin.id
         self._decisions: dict[bytes, int] = {}
         self.plan = _forward_plan(behavior.cache, behavior.origin_request_policy)
-        self.host_from_viewer = (
-            "host" in behavior.cache.headers
-            or p._viewer_host_to_origin
-            or _orp_forwards_host(behavior)
-        )
+        self.host_from_viewer = forwards_viewer_host(p, behavior)
         self.origin_host = origin.domain_name.encode("latin-1", "replace")
         self.origin_host_text = self.origin_host.decode("latin-1")
         self.protocol_ok = behavior.viewer_protocol_policy == "allow-all"
@@ -137,10 +133,10 @@ class Shortcut:
         if lower in _BODY_HEADERS or lower == "host":
             return SLOW  # a body, or a second Host: the pipeline decides
         behavior = self.behavior
-        if behavior.forward_all_headers:
-            return KEEP
         if lower == "cookie":  # the policy's cookie names decide, per cookie
             return COOKIE if self.plan.cookies_any else DROP
+        if behavior.forward_all_headers:
+            return KEEP
         probe: CFRequest = {
             "clientIp": "",
             "headers": {lower: [{"key": lower, "value": "v=1"}]},

@@ -43,7 +43,7 @@ from .effects import (
 from .flow import Answer, Flow, State, Step
 from .respond import fail
 
-__all__ = ["fetch", "origin_request", "origin_response", "store"]
+__all__ = ["fetch", "forwards_viewer_host", "origin_request", "origin_response", "store"]
 
 
 def origin_request(p: PipelineBase, f: Flow) -> Step:
@@ -329,10 +329,18 @@ def build_origin_request(p: PipelineBase, f: Flow, origin: Origin) -> CFRequest:
     ):
         qs = ""  # decisions.md #1: origin events see a query string only with "all"
     if behavior.forward_all_headers:
-        headers = {k: [dict(e) for e in v] for k, v in req["headers"].items()}  # type: ignore[misc]
-        headers.pop("host", None)
+        # every viewer header, Host included; Cookie as the cookie setting says (caching.md
+        # §1.5, §1.13: it is not a header to forward)
+        cookie = headers.get("cookie")
+        headers = {
+            k: [dict(e) for e in v]  # type: ignore[misc]
+            for k, v in req["headers"].items()
+            if k != "host" and k != "cookie"
+        }
+        if cookie is not None:
+            headers["cookie"] = cookie
     viewer_host = get_first(req["headers"], "host")
-    if "host" in behavior.cache.headers or p._viewer_host_to_origin or _orp_forwards_host(behavior):
+    if forwards_viewer_host(p, behavior):
         host = viewer_host or origin.domain_name
     else:
         host = origin.domain_name
@@ -364,6 +372,18 @@ def build_origin_request(p: PipelineBase, f: Flow, origin: Origin) -> CFRequest:
         "uri": req["uri"],
         "origin": p._origin_object(origin, viewer.scheme),
     }
+
+
+def forwards_viewer_host(p: PipelineBase, behavior: Behavior) -> bool:
+    """Whether the origin gets the viewer's Host (else its own domain name): Host in the
+    cache key, all headers forwarded (legacy ``*``), an origin request policy that forwards
+    it, or ``EdgeSettings.origin_host``."""
+    return (
+        "host" in behavior.cache.headers
+        or behavior.forward_all_headers
+        or p._viewer_host_to_origin
+        or _orp_forwards_host(behavior)
+    )
 
 
 def _orp_forwards_host(behavior: Behavior) -> bool:

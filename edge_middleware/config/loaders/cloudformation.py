@@ -121,6 +121,10 @@ def template_to_config(
     )
 
 
+#: SAM API resources and the stage name each has when its template gives none
+_SERVERLESS_APIS = {"AWS::Serverless::Api": "Prod", "AWS::Serverless::HttpApi": "$default"}
+
+
 class TemplateResolver(Intrinsics):
     """Resolves a template's intrinsics (``intrinsics.py``) and the resources they name, for
     :func:`distribution_to_config`."""
@@ -332,6 +336,10 @@ class TemplateResolver(Intrinsics):
             return f"{arn}:{self.prop(logical, 'Name')}"
         if kind == "AWS::S3::Bucket":
             return self._bucket(logical)
+        if kind in ("AWS::ApiGateway::Stage", "AWS::ApiGatewayV2::Stage"):
+            return self.prop(logical, "StageName", logical)  # its Ref is the stage's name
+        if suffix == "Stage" and kind in _SERVERLESS_APIS:  # SAM's MyApi.Stage
+            return self.prop(logical, "StageName", _SERVERLESS_APIS[kind])
         return logical
 
     def _getatt(self, logical: str, attr: str) -> Any:

@@ -94,6 +94,18 @@ class _Converter(OriginReader):
         # ``CNAMEs`` is the legacy CloudFormation name of ``Aliases``.
         aliases = self.names(dc, "Aliases" if "Aliases" in dc else "CNAMEs", path)
         root = read_str(self.v(dc, "DefaultRootObject", path, ""), child(path, "DefaultRootObject"))
+        rpath = child(path, "Restrictions")
+        geo = self.v(
+            self.mapping(self.v(dc, "Restrictions", path, {}), rpath), "GeoRestriction", rpath
+        )
+        if isinstance(geo, Mapping) and self.r.value(geo.get("RestrictionType"), rpath) not in (
+            None,
+            "none",
+        ):
+            logger.warning(
+                "%s: CloudFront refuses viewers by country; edge_middleware serves every viewer",
+                child(rpath, "GeoRestriction"),
+            )
         extra: dict[str, Any] = {}
         if distribution_id:
             extra["distribution_id"] = distribution_id
@@ -136,7 +148,23 @@ class _Converter(OriginReader):
         allowed, cached = self.methods(b, path, where)
         compress = read_bool(self.v(b, "Compress", path, False), child(path, "Compress"))
         triggers = self.associations(b, path)
+        for key in ("TrustedKeyGroups", "TrustedSigners"):
+            if _in_use(self.v(b, key, path)):
+                logger.warning(
+                    "%s: CloudFront serves this behavior only to signed URLs or signed cookies; "
+                    "edge_middleware does not check signatures, so unsigned requests are served",
+                    child(path, key),
+                )
         cache, orp, forward_all = self.cache(b, path, compress)
+        if "host" in cache.headers and self.s3_behind(target):
+            # caching.md §1.5: Host can never be in the key for an S3 origin (CloudFront's
+            # InvalidHeadersForS3Origin); the bucket would get the viewer's Host
+            key_path = (
+                child(path, "CachePolicyId")
+                if "CachePolicyId" in b
+                else child(child(path, "ForwardedValues"), "Headers")
+            )
+            raise ConfigurationError(key_path, "Host", "no Host in the cache key of an S3 origin")
         rhp_id = b.get("ResponseHeadersPolicyId") or None
         rhp = None
         if rhp_id is not None:
@@ -287,6 +315,8 @@ class _Converter(OriginReader):
             child(cookies_path, "Forward"),
             ("none", "whitelist", "all"),
         )
+        if forward == "whitelist":  # "Required if you specify whitelist" (the API)
+            require(cookies, "WhitelistedNames", cookies_path)
         cookie_names = self.names(cookies, "WhitelistedNames", cookies_path)
         headers = self.names(fv, "Headers", fv_path)
         ttls, ttl_paths = self.legacy_ttls(b, path)
@@ -382,3 +412,11 @@ class _Converter(OriginReader):
                 response_code=response_code,
                 error_caching_min_ttl=read_int(ttl, where["error_caching_min_ttl"], minimum=0),
             )
+
+
+def _in_use(value: Any) -> bool:
+    """Whether ``TrustedKeyGroups``/``TrustedSigners`` ask for signed requests: a non-empty
+    list (CloudFormation) or ``{"Enabled": true, ...}`` / items (the API's shape)."""
+    if isinstance(value, Mapping):
+        return bool(value.get("Enabled")) or bool(value.get("Items"))
+    return isinstance(value, list) and bool(value)

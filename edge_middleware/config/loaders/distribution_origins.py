@@ -41,6 +41,8 @@ class OriginReader:
         #: TargetOriginId -> the origin or origin group it names.
         self.targets: dict[str, str] = {}
         self.groups: list[OriginGroup] = []
+        #: origin id -> its kind ("custom" or "s3")
+        self.kinds: dict[str, str] = {}
 
     # -- small typed readers that resolve intrinsics first ---------------------------------
 
@@ -64,6 +66,11 @@ class OriginReader:
     def names(self, obj: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
         return tuple(read_str(x, p, allow_empty=False) for p, x in self.items(obj, key, path))
 
+    def s3_behind(self, target: str) -> bool:
+        """Whether the origin ``target`` names, or a member of the group it names, is S3."""
+        members = next((g.members for g in self.groups if g.id == target), (target,))
+        return any(self.kinds.get(m) == "s3" for m in members)
+
     # -- origins ------------------------------------------------------------------------------
 
     def origins(self, dc: Mapping[str, Any], path: str) -> list[Origin]:
@@ -73,6 +80,7 @@ class OriginReader:
             if origin.id in self.targets:
                 raise ConfigurationError(child(item_path, "Id"), origin.id, "a unique origin id")
             self.targets[origin.id] = origin.id
+            self.kinds[origin.id] = origin.kind
             origins.append(origin)
         if not origins:
             raise ConfigurationError(child(path, "Origins"), [], "at least one origin")
@@ -138,6 +146,10 @@ class OriginReader:
         fields["custom_headers"] = self.custom_headers(o, header_key, path)
         custom = o.get("CustomOriginConfig")
         s3 = o.get("S3OriginConfig")
+        if custom is not None and s3 is not None:  # CloudFront: one or the other
+            raise ConfigurationError(
+                child(path, "S3OriginConfig"), s3, "no S3OriginConfig beside a CustomOriginConfig"
+            )
         if custom is not None:
             cpath = child(path, "CustomOriginConfig")
             fields.update(self.custom_origin(self.mapping(custom, cpath), cpath, where))
@@ -158,6 +170,13 @@ class OriginReader:
             fields[attr] = read_int(self.v(o, key, path, default), where[attr])
         oac = self.v(o, "OriginAccessControlId", path, "")
         fields["uses_oac"] = bool(read_str(oac, child(path, "OriginAccessControlId")))
+        if fields["uses_oac"] and fields.get("s3_origin_access_identity"):
+            # CloudFront's IllegalOriginAccessConfiguration: an OAI or an OAC, not both
+            raise ConfigurationError(
+                child(child(path, "S3OriginConfig"), "OriginAccessIdentity"),
+                fields["s3_origin_access_identity"],
+                '"" on an origin with an OriginAccessControlId',
+            )
         with wrap_errors(path, where):
             return Origin(**fields)
 

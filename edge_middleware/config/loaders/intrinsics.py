@@ -56,6 +56,8 @@ SUB_VAR = re.compile(r"\$\{([^}]*)\}")
 NO_VALUE: Any = object()
 _NO_VALUE_REF = {"Ref": "AWS::NoValue"}
 _CONDITION_FUNCTIONS = frozenset({"Condition", "Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or"})
+#: functions with no local value: they stand as their arguments
+_KEPT_AS_ARGUMENTS = frozenset({"Fn::Cidr", "Fn::Transform", "Fn::ToJsonString"})
 
 
 def is_intrinsic(value: Any) -> bool:
@@ -323,7 +325,10 @@ class Intrinsics:
             return _length(args)
         if key == "Fn::ImportValue":
             return text(args, key)  # the export name stands in for the exported value
-        return args  # Fn::Cidr, Fn::Transform, Fn::ToJsonString: kept as their arguments
+        if key in _KEPT_AS_ARGUMENTS or key.startswith("Fn::ForEach::"):
+            return args
+        # a misspelt function (Fn::Sbu) is CloudFormation's error too, not a literal value
+        raise ConfigurationError(key, args, f"a CloudFormation intrinsic function ({key} is none)")
 
     def _find_in_map(self, args: Any) -> Any:
         """``[Map, TopKey, SecondKey]`` (and the optional ``{DefaultValue: ...}``); a missing

@@ -149,7 +149,15 @@ def origin_request_policy_from_config(
         )
         parts[conf_key] = (behavior, _names(conf, list_key, conf_path, value))
     name = value(config.get("Name"), child(path, "Name"))  # !Join / !Sub names resolve too
-    with wrap_errors(path):
+    lists = {
+        attr: child(child(path, conf_key), list_key)
+        for attr, conf_key, list_key in (
+            ("header_names", "HeadersConfig", "Headers"),
+            ("cookie_names", "CookiesConfig", "Cookies"),
+            ("query_string_names", "QueryStringsConfig", "QueryStrings"),
+        )
+    }
+    with wrap_errors(path, lists):
         return OriginRequestPolicy(
             headers=parts["HeadersConfig"][0],  # type: ignore[arg-type]
             header_names=parts["HeadersConfig"][1],

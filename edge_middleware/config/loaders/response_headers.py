@@ -26,6 +26,7 @@ from ._common import (
     read_int,
     read_mapping,
     read_str,
+    require,
     wrap_errors,
 )
 from .policies import find_policy
@@ -70,6 +71,16 @@ class _Reader:
         return read_bool(self.get(obj, "Override", path, False), child(path, "Override"))
 
 
+def _required_names(
+    r: _Reader, obj: Mapping[str, Any], key: str, path: str, hint: str
+) -> tuple[str, ...]:
+    require(obj, key, path)
+    names = r.names(obj, key, path)
+    if not names:
+        raise ConfigurationError(child(path, key), obj.get(key), f"at least one item ({hint})")
+    return names
+
+
 def response_headers_policy_from_config(
     config: Mapping[str, Any], path: str, value: Value = _identity
 ) -> ResponseHeadersPolicy:
@@ -80,11 +91,15 @@ def response_headers_policy_from_config(
     c = r.section(config, "CorsConfig", path)
     if c is not None:
         max_age = r.get(c, "AccessControlMaxAgeSec", cors_path)
+        # CloudFront requires both lists; left out (or emptied by an Fn::If) they are refused,
+        # never read as "any origin" or "every method"
+        origins = _required_names(r, c, "AccessControlAllowOrigins", cors_path, '"*" for any')
+        methods = _required_names(r, c, "AccessControlAllowMethods", cors_path, '"ALL" for any')
         with wrap_errors(cors_path):
             cors = CorsConfig(
-                allow_origins=r.names(c, "AccessControlAllowOrigins", cors_path) or ("*",),
+                allow_origins=origins,
                 allow_headers=r.names(c, "AccessControlAllowHeaders", cors_path),
-                allow_methods=r.names(c, "AccessControlAllowMethods", cors_path) or ("ALL",),
+                allow_methods=methods,
                 allow_credentials=read_bool(
                     r.get(c, "AccessControlAllowCredentials", cors_path, False),
                     child(cors_path, "AccessControlAllowCredentials"),
@@ -193,7 +208,12 @@ def _security(r: _Reader, config: Mapping[str, Any], parent: str) -> tuple[Respo
         else:
             on = read_bool(r.get(sub, "Protection", p), child(p, "Protection"))
             text = "1" if on else "0"
-            if on and read_bool(r.get(sub, "ModeBlock", p, False), child(p, "ModeBlock")):
+            block = read_bool(r.get(sub, "ModeBlock", p, False), child(p, "ModeBlock"))
+            if block and r.get(sub, "ReportUri", p):  # CloudFront: one or the other
+                raise ConfigurationError(
+                    child(p, "ReportUri"), r.get(sub, "ReportUri", p), "none when ModeBlock is true"
+                )
+            if on and block:
                 text += "; mode=block"
             elif on and r.get(sub, "ReportUri", p):
                 text += f"; report={read_str(r.get(sub, 'ReportUri', p), child(p, 'ReportUri'))}"
