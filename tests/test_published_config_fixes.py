@@ -60,7 +60,10 @@ def _template(dc_extra: dict[str, Any] | None = None, **resources: Any) -> dict[
     dc.update(dc_extra or {})
     return {
         "Resources": {
-            "Dist": {"Type": "AWS::CloudFront::Distribution", "Properties": {"DistributionConfig": dc}},
+            "Dist": {
+                "Type": "AWS::CloudFront::Distribution",
+                "Properties": {"DistributionConfig": dc},
+            },
             **resources,
         }
     }
@@ -168,9 +171,7 @@ CORS = "Resources.Rhp.Properties.ResponseHeadersPolicyConfig.CorsConfig"
 
 @pytest.mark.parametrize("key", ["AccessControlAllowOrigins", "AccessControlAllowMethods"])
 @pytest.mark.parametrize("value", [None, {"Items": []}], ids=["left-out", "empty"])
-def test_cors_lists_left_out_or_empty_are_refused_not_read_as_any(
-    key: str, value: Any
-) -> None:
+def test_cors_lists_left_out_or_empty_are_refused_not_read_as_any(key: str, value: Any) -> None:
     """Before, a CORS policy with no origins allowed every origin (``*``), and one with no
     methods allowed all of them."""
     err = _refused(_cors(**{key: value}))
