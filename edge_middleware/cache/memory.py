@@ -11,6 +11,7 @@ from typing import ClassVar
 from cachetools import Cache, TLRUCache
 
 from edge_middleware.cache.entry import CacheEntry, invalidates, invalidation_paths
+from edge_middleware.cache.lookup_notes import LookupNotes
 from edge_middleware.exceptions import ConfigurationError
 
 __all__ = ["MemoryStorage"]
@@ -40,22 +41,17 @@ class InFlight:
     one made since matches it: fetched before the invalidation, it must not be stored after.
     The caller holds the storage's lock."""
 
-    #: invalidations remembered, and keys awaiting their fetch (cleared when full: a key
-    #: forgotten there is stored as before, one past the log is never stored)
+    #: invalidations remembered (one past the log is never stored)
     LOG = 256
-    KEYS = 4096
 
     def __init__(self) -> None:
         self.count = 0
         self.log: list[tuple[int, list[str]]] = []
-        self.keys: dict[str, int] = {}
+        #: keys awaiting their fetch: the invalidation count when they were looked up
+        self.keys: LookupNotes[int] = LookupNotes()
 
     def asked(self, key: str) -> None:
-        keys = self.keys
-        if key not in keys:  # the earliest lookup counts: its fetch may be the one stored
-            if len(keys) >= self.KEYS:
-                keys.clear()
-            keys[key] = self.count
+        self.keys.note(key, self.count)
 
     def record(self, patterns: list[str]) -> None:
         self.count += 1
@@ -63,7 +59,7 @@ class InFlight:
         del self.log[: -self.LOG]
 
     def invalidated(self, entry: CacheEntry) -> bool:
-        since = self.keys.pop(entry.key, None)
+        since = self.keys.take(entry.key)
         if since is None or since == self.count:
             return False
         if not self.log or self.log[0][0] > since + 1:

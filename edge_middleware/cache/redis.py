@@ -233,7 +233,9 @@ class RedisStorage:
                     result = call(*args, **kwargs)
                 step = steps.send(result)
         except StopIteration as stop:
-            if did_io:
+            # a forced call (ending a fill lock while the breaker is open) proves nothing:
+            # Redis may take that small command and refuse every write
+            if did_io and not force:
                 self._succeeded()
             return cast(_T, stop.value)
         except self._errors as exc:
@@ -263,7 +265,9 @@ class RedisStorage:
                     result = await call(*args, **kwargs)
                 step = steps.send(result)
         except StopIteration as stop:
-            if did_io:
+            # a forced call (ending a fill lock while the breaker is open) proves nothing:
+            # Redis may take that small command and refuse every write
+            if did_io and not force:
                 self._succeeded()
             return cast(_T, stop.value)
         except self._errors as exc:
@@ -362,8 +366,7 @@ class RedisStorage:
         Returns the number of distinct patterns recorded, not of entries removed (unknown
         without a scan); 0 if Redis is unavailable (logged).
         """
-        patterns = list(dict.fromkeys(invalidation_paths(paths)))
-        return self._run("invalidate", self._space.invalidate_steps(patterns), 0)
+        return self._run("invalidate", self._space.invalidate_steps(_patterns(paths)), 0)
 
     def clear(self) -> None:
         """Delete this distribution's entries, locks and patterns, keeping the generation counter
@@ -407,8 +410,9 @@ class RedisStorage:
         await self._arun("delete", self._space.delete_steps(key), None)
 
     async def ainvalidate(self, paths: Iterable[str]) -> int:
-        patterns = list(dict.fromkeys(paths))
-        return await self._arun("invalidate", self._space.invalidate_steps(patterns), 0)
+        # checked as invalidate() checks them: "/img/*" given as one string was 8 patterns,
+        # "*" among them, and purged everything
+        return await self._arun("invalidate", self._space.invalidate_steps(_patterns(paths)), 0)
 
     async def aclear(self) -> None:
         await self._arun("clear", self._space.clear_steps(), None)
@@ -482,3 +486,8 @@ def storage_from_url(url: str) -> MemoryStorage | RedisStorage:
             raise
         raise ConfigurationError("storage", redact(url), f"a valid storage URL ({exc})")
     raise ConfigurationError("storage", redact(url), "memory:// or a redis(s):// or unix:// URL")
+
+
+def _patterns(paths: Iterable[str]) -> list[str]:
+    """The distinct invalidation patterns of ``paths``, checked (``invalidation_paths``)."""
+    return list(dict.fromkeys(invalidation_paths(paths)))

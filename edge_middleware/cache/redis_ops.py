@@ -36,6 +36,7 @@ from collections.abc import Callable, Generator
 from typing import Any, TypeAlias, TypeVar
 
 from edge_middleware.cache.entry import CacheEntry, invalidates
+from edge_middleware.cache.lookup_notes import LookupNotes
 from edge_middleware.cache.redis_codec import DecodeMemo, dumps
 
 __all__ = ["SCRIPTS", "Namespace", "Steps"]
@@ -139,7 +140,7 @@ class Namespace:
         # tokens of the fill locks this process holds
         self._fill_tokens: dict[str, str] = {}
         #: key -> (generation, epoch) when a lookup found no fresh object (``get_steps``)
-        self._asked: dict[str, tuple[int, bytes | None]] = {}
+        self._asked: LookupNotes[tuple[int, bytes | None]] = LookupNotes()
         self._decoded = DecodeMemo()
 
     def entry_key(self, key: str) -> str:
@@ -216,11 +217,7 @@ class Namespace:
             self._observe(epoch)
         entry = yield from self._entry_steps(key, ekey, blob, raw_ver, epoch, now)
         if entry is None or entry.fresh_until <= now:
-            asked = self._asked
-            if key not in asked:  # the earliest lookup counts: its fetch may be the one stored
-                if len(asked) >= 4096:
-                    asked.clear()
-                asked[key] = (_int(raw_ver), self._epoch)
+            self._asked.note(key, (_int(raw_ver), self._epoch))
         return entry
 
     def _entry_steps(
@@ -264,7 +261,7 @@ class Namespace:
         if entry.generation <= 0:
             # the generation of the lookup that found no fresh object, when this process made
             # one: an invalidation recorded since applies to what it fetched (0: every one)
-            asked = self._asked.pop(entry.key, None)
+            asked = self._asked.take(entry.key)
             since = current
             if asked is not None:
                 since = min(asked[0], current) if asked[1] == self._epoch else 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..exceptions import ConfigurationError
 
@@ -17,12 +17,19 @@ __all__ = ["check_connection_options", "check_options", "redact"]
 
 
 def redact(url: str) -> str:
+    """``url`` with its password masked, in the userinfo and in a ``password=`` query
+    parameter (both are redis-py's)."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit(parts._replace(netloc=user + host))
+    if parts.password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        user = f"{parts.username}:***@" if parts.username else ":***@"
+        url = urlunsplit(parts._replace(netloc=user + host))
+    base, sep, query = url.partition("?")
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if any(name == "password" for name, _ in pairs):
+        masked = [(n, "***" if n == "password" else v) for n, v in pairs]
+        url = base + sep + urlencode(masked, safe="*/:")
+    return url
 
 
 def check_connection_options(pool: redis.BlockingConnectionPool, url: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 from ..cache.entry import FillLocking
 
@@ -50,15 +51,33 @@ class AsyncFlights:
         return True
 
     async def release(self, led: list[str]) -> None:
-        """Wake the requests waiting for the keys in ``led``, and end their fills."""
-        for key in led:
-            # the fill lock first: a waiter woken here may lead the next fetch and take it
-            if self.lock is not None:  # awaited: a lock must not outlive its request's task
-                await self.lock.aend_fill(key)
-            event = self.events.pop(key, None)
-            if event is not None:
-                event.set()
-        led.clear()
+        """Wake the requests waiting for the keys in ``led``, and end their fills. A request
+        cancelled here (an anyio cancel scope cancels every await) still gives its keys up:
+        they were left in flight, and every later miss for them waited for nothing."""
+        try:
+            if self.lock is not None and led:
+                # the fill locks first: a waiter woken here may lead the next fetch and take
+                # the lock. Shielded: a request cancelled here still ends them (else every
+                # other process waited for the lock's TTL)
+                ending = asyncio.gather(*(self.lock.aend_fill(key) for key in led))
+                ending.add_done_callback(_consume)
+                await asyncio.shield(ending)
+        finally:
+            for key in led:
+                self._wake(key)
+            led.clear()
+
+    def _wake(self, key: str) -> None:
+        event = self.events.pop(key, None)
+        if event is not None:
+            event.set()
+
+
+def _consume(done: asyncio.Future[Any]) -> None:
+    """Retrieve the outcome of fill-lock releases nobody awaits any more (a cancelled
+    request's): the storage logs its own failures."""
+    if not done.cancelled():
+        done.exception()
 
 
 class ThreadFlights:

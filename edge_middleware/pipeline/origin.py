@@ -459,10 +459,14 @@ def _entry(
     etag = raw_get(stored, b"etag")
     lm = raw_get(stored, b"last-modified")
     fresh_until = f.now + decision.ttl
+    # kept past its TTL to be revalidated or to stand in for a failed origin; an expired error
+    # never stands in, and without a validator it cannot be revalidated (caching.md §3): it
+    # was kept a day, every scanner's 404 a Redis key
+    useful_stale = status < 400 or etag is not None or lm is not None
     windows = max(
         decision.stale_while_revalidate or 0,
         decision.stale_if_error or 0,
-        p.settings.stale_retention,
+        p.settings.stale_retention if useful_stale else 0,
     )
     return CacheEntry(
         key=f.key,

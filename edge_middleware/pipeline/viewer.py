@@ -179,16 +179,12 @@ def lookup(p: PipelineBase, f: Flow) -> Step:
         entry = known[1]
     else:
         entry = yield Lookup(f.key)
-    if entry is not None and f.method == "HEAD" and not s.head_from_get:
-        entry = None
-    if entry is not None and not _answers(f, entry):
-        entry = None  # a stored 206 answers only a Range for its own bytes (caching.md §1.14)
+    entry = _usable(p, f, entry)
     if entry is not None:
         now = p.clock()
-        if now < entry.fresh_until:
-            return _serve(f, entry, "Hit")
-        if now < entry.error_until:
-            return _serve(f, entry, s.stale_if_error_x_cache)
+        label = _served_as(p, entry, now)
+        if label is not None:
+            return _serve(f, entry, label)
         swr = entry.stale_while_revalidate
         if swr and now < entry.fresh_until + swr:
             yield Refresh(f.key, _refresh(p, f, entry))
@@ -206,10 +202,31 @@ def _collapse(p: PipelineBase, f: Flow) -> Step:
     them, not one after another behind each other."""
     leader = yield JoinFlight(f.key, p.settings.origin_timeout + 5, _fills_the_object(f))
     if leader is False:  # (True: this request fetches; None: none to wait for, or in vain)
-        entry = yield Lookup(f.key)
-        if entry is not None and p.clock() < entry.fresh_until and _answers(f, entry):
-            return _serve(f, entry, "Hit")
+        entry = _usable(p, f, (yield Lookup(f.key)))
+        # fresh, or the stale copy the fetch kept for a failing origin (caching.md §1.4, C33:
+        # served "without asking the origin again"; every waiter went to it before)
+        label = None if entry is None else _served_as(p, entry, p.clock())
+        if entry is not None and label is not None:
+            return _serve(f, entry, label)
     return State.ORIGIN_REQUEST
+
+
+def _usable(p: PipelineBase, f: Flow, entry: CacheEntry | None) -> CacheEntry | None:
+    """``entry`` when it may answer this request at all (its freshness aside)."""
+    if entry is None or (f.method == "HEAD" and not p.settings.head_from_get):
+        return None
+    # a stored 206 answers only a Range for its own bytes (caching.md §1.14)
+    return entry if _answers(f, entry) else None
+
+
+def _served_as(p: PipelineBase, entry: CacheEntry, now: float) -> str | None:
+    """The X-Cache label a stored entry is served under with no origin call: ``Hit`` while
+    fresh, the stale-if-error label while an origin error holds it; ``None`` otherwise."""
+    if now < entry.fresh_until:
+        return "Hit"
+    if now < entry.error_until:
+        return p.settings.stale_if_error_x_cache
+    return None
 
 
 def _answers(f: Flow, entry: CacheEntry) -> bool:

@@ -1,0 +1,332 @@
+"""The shared cache as deployed (several workers on one Redis): the fixes from the Redis hunt
+of 2026-12-07.
+
+* A request cancelled while it ends its fill (an anyio cancel scope cancels every await) still
+  gives up its key, here and in Redis: the next miss for it was held for the lock's life.
+* ``RedisStorage.ainvalidate`` checks its paths as ``invalidate`` does ("/img/*" as one string
+  purged everything).
+* Requests collapsed behind a revalidation that the origin failed get the stale copy the
+  fetch kept (caching.md §1.4, C33); each went to the failing origin again.
+* A password in a Redis URL's query is masked wherever the URL is shown.
+* Ending a fill lock while Redis refuses writes does not close the breaker (one warning per
+  outage, not one per miss).
+* An error answer without validators is not kept past its TTL (it was kept a day).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import pytest
+import redis
+from werkzeug.test import Client
+
+from edge_middleware import (
+    EdgeConfig,
+    EdgeMiddleware,
+    EdgeWSGIMiddleware,
+    MemoryStorage,
+    RedisStorage,
+)
+from edge_middleware.cache.entry import CacheEntry, Storage
+from edge_middleware.cache.lookup_notes import LookupNotes
+from edge_middleware.cache.redis_options import redact
+from edge_middleware.exceptions import ConfigurationError
+from tests.redis_server import RedisServer
+from tests.support import storage as entries
+from tests.support.doors import asgi_scope
+
+STORES = ["memory", pytest.param("redis", marks=pytest.mark.redis)]
+
+
+@pytest.fixture(params=STORES)
+def make_storage(request: pytest.FixtureRequest) -> Any:
+    """``make_storage(distribution_id)``: a fresh storage of the parametrized kind (Redis
+    storages share the test server, as workers do, and are closed afterwards)."""
+    made: list[RedisStorage] = []
+    if request.param == "memory":
+        yield lambda distribution_id="D": MemoryStorage()
+    else:
+        url = request.getfixturevalue("redis_url")
+
+        def make(distribution_id: str = "D") -> Storage:
+            storage = RedisStorage(url, distribution_id=distribution_id)
+            made.append(storage)
+            return storage
+
+        yield make
+    for storage in made:
+        storage.close()
+
+
+async def _get(app: Any, path: str) -> tuple[int, str]:
+    out: dict[str, Any] = {}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            out["status"] = message["status"]
+            headers = {k.lower(): v for k, v in message["headers"]}
+            out["x-cache"] = headers.get(b"x-cache", b"").decode()
+
+    await app(asgi_scope(path), receive, send)
+    return out["status"], out["x-cache"]
+
+
+# -- a leader cancelled while it releases its key ----------------------------------------------
+
+
+def test_a_cancelled_leader_gives_up_its_key_here_and_in_redis(make_storage: Any) -> None:
+    """A request-timeout middleware (anyio's ``move_on_after``) cut the fetching request:
+    with Redis, its release was cancelled at its first await, the key stayed in flight in the
+    process and locked in Redis, and the next miss waited for a fetch that no longer ran."""
+    calls = 0
+
+    async def origin(scope: Any, receive: Any, send: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await asyncio.sleep(1.0)  # the first fetch is slow: the viewer's timeout cuts it
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"cache-control", b"max-age=300")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"v"})
+
+    edge = EdgeMiddleware(origin, config=EdgeConfig(), storage=make_storage())
+
+    async def with_timeout(scope: Any, receive: Any, send: Any) -> None:
+        with anyio.move_on_after(0.2):
+            await edge(scope, receive, send)
+
+    async def main() -> tuple[tuple[int, str], float]:
+        with pytest.raises(KeyError):  # cut before its answer started
+            await _get(with_timeout, "/report")
+        await asyncio.sleep(0.05)
+        started = time.monotonic()
+        with anyio.fail_after(5):
+            got = await _get(edge, "/report")
+        return got, time.monotonic() - started
+
+    async def run() -> tuple[tuple[int, str], float]:
+        try:
+            return await main()
+        finally:
+            aclose = getattr(edge.storage, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    got, took = asyncio.run(run())
+    assert got == (200, "Miss from cloudfront")
+    assert took < 1.0  # a new fetch at once, not a wait for the old one's lock
+    assert edge._flights.events == {}
+
+
+# -- ainvalidate with a string -------------------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_ainvalidate_checks_its_paths_as_invalidate_does(redis_url: str) -> None:
+    storage = RedisStorage(redis_url, distribution_id="D")
+    try:
+        for path in ("/images/a.png", "/css/site.css", "/index.html"):
+            storage.set(entries.make_entry(path, path=path, now=time.time()))
+
+        async def main() -> int:
+            try:
+                for bad in ("images/*", "/a*b", "/" + "x" * 4000):
+                    with pytest.raises(ConfigurationError):
+                        await storage.ainvalidate([bad])
+                return await storage.ainvalidate("/images/*")
+            finally:
+                await storage.aclose()
+
+        assert asyncio.run(main()) == 1
+        kept = {p: storage.get(p) is not None for p in ("/images/a.png", "/css/site.css")}
+        assert kept == {"/images/a.png": False, "/css/site.css": True}
+    finally:
+        storage.close()
+
+
+# -- waiters behind a revalidation the origin failed ----------------------------------------------
+
+
+def test_waiters_behind_a_failed_revalidation_get_the_kept_stale_copy(make_storage: Any) -> None:
+    """Ten viewers of a stale object while the origin answers 503 after 0.5 s: one origin
+    call, and every viewer gets the stale 200 (caching.md §1.4, §1.9, C33)."""
+    state = {"fail": False, "calls": 0}
+    lock = threading.Lock()
+
+    def origin(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with lock:
+            state["calls"] += 1
+        if state["fail"]:
+            time.sleep(0.5)
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"down"]
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Cache-Control", "max-age=10")])
+        return [b"good"]
+
+    now = [1_700_000_000.0]
+    workers = [
+        EdgeWSGIMiddleware(
+            origin, config=EdgeConfig(), storage=make_storage(), clock=lambda: now[0]
+        )
+        for _ in range(2)  # two workers on one storage (one MemoryStorage each: two processes)
+    ]
+    assert Client(workers[0]).get("/a").status_code == 200
+    now[0] += 15  # stale; the origin now fails
+    state.update(fail=True, calls=0)
+    answers: list[tuple[int, bytes]] = []
+
+    def viewer() -> None:
+        r = Client(workers[0]).get("/a")
+        answers.append((r.status_code, r.get_data()))
+
+    threads = [threading.Thread(target=viewer) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == [(200, b"good")] * 10
+    assert state["calls"] == 1
+
+
+# -- passwords in a URL's query ------------------------------------------------------------------
+
+
+def test_a_password_in_the_query_is_masked() -> None:
+    assert redact("redis://h:1/0?password=sec&db=2") == "redis://h:1/0?password=***&db=2"
+    assert redact("unix:///run/r.sock?db=1&password=x") == "unix:///run/r.sock?db=1&password=***"
+    assert redact("redis://:pw@h:1/0") == "redis://:***@h:1/0"
+    assert redact("unix:///run/r.sock") == "unix:///run/r.sock"
+    with pytest.raises(ConfigurationError) as info:
+        RedisStorage("redis://127.0.0.1:1/0?password=sec&bogus=1")
+    assert "sec" not in str(info.value)
+
+
+# -- Redis that refuses writes --------------------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_refused_writes_warn_once_per_outage(
+    redis_server_factory: Callable[[], RedisServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A full Redis (maxmemory, noeviction) refuses each object but takes the small commands
+    ending a fill lock: that success closed the breaker, and every miss logged a warning."""
+    server = redis_server_factory()
+    client = redis.Redis.from_url(server.url)
+    client.config_set("maxmemory", "2mb")
+    client.close()
+
+    def origin(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start_response("200 OK", [("Cache-Control", "max-age=3000")])
+        return [b"x" * 100_000]
+
+    storage = RedisStorage(server.url, distribution_id="D", retry_after=30)
+    try:
+        viewer = Client(EdgeWSGIMiddleware(origin, config=EdgeConfig(), storage=storage))
+        with caplog.at_level(logging.WARNING, "edge_middleware.cache"):
+            for i in range(60):  # full after about 15 objects; then every store is refused
+                assert viewer.get(f"/page/{i}").status_code == 200
+        refused = [r for r in caplog.records if "failed during" in r.getMessage()]
+        assert len(refused) == 1
+    finally:
+        storage.close()
+
+
+# -- errors are not kept past their TTL ------------------------------------------------------------
+
+
+def test_an_error_without_validators_is_not_kept_past_its_ttl(make_storage: Any) -> None:
+    def origin(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if environ["PATH_INFO"] == "/tagged":
+            start_response("404 Not Found", [("ETag", '"v1"')])
+        else:
+            start_response("404 Not Found", [])
+        return [b"nope"]
+
+    now = time.time()
+    storage = make_storage()
+    stored: dict[str, CacheEntry] = {}
+    store = storage.set
+
+    def spy(entry: CacheEntry) -> None:
+        stored[entry.path] = entry
+        store(entry)
+
+    storage.set = spy  # type: ignore[method-assign]
+    viewer = Client(
+        EdgeWSGIMiddleware(origin, config=EdgeConfig(), storage=storage, clock=lambda: now)
+    )
+    viewer.get("/scan")
+    viewer.get("/tagged")
+    assert stored["/scan"].retain_until == stored["/scan"].fresh_until == now + 10
+    # with a validator it may still be revalidated (304): kept for the revalidation grace
+    assert stored["/tagged"].retain_until > stored["/tagged"].fresh_until + 3600
+    if isinstance(storage, RedisStorage):
+        ttl = storage._client.ttl(storage._space.entry_key(stored["/scan"].key))
+        assert 0 < ttl <= 11
+
+
+# -- an invalidation during a fetch, under other traffic ---------------------------------------
+
+
+def test_an_invalidation_during_a_fetch_holds_however_many_keys_miss_meanwhile(
+    make_storage: Any,
+) -> None:
+    """The lookup notes were cleared once 4,096 keys had missed (HEADs, no-store answers):
+    the fetch in flight lost its note, and the object it fetched before the invalidation was
+    stored and served as a Hit (caching.md §1.10)."""
+    version = {"v": b"v1"}
+    release = threading.Event()
+
+    def origin(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if environ["PATH_INFO"] == "/price.json":
+            body = version["v"]  # the content as the fetch started
+            release.wait(10)
+        else:
+            body = b"x"
+        start_response("200 OK", [("Cache-Control", "max-age=3600")])
+        return [body]
+
+    edge = EdgeWSGIMiddleware(origin, config=EdgeConfig(), storage=make_storage())
+    viewer = Client(edge)
+    fetch = threading.Thread(target=viewer.get, args=("/price.json",))
+    fetch.start()
+    while not edge._flights.events:  # the fetch is in flight
+        time.sleep(0.005)
+    version["v"] = b"v2"
+    edge.invalidate(["/price.json"])
+    for i in range(4200):  # other traffic that stores nothing
+        viewer.head(f"/img/{i}.png")
+    release.set()
+    fetch.join()
+    again = viewer.get("/price.json")
+    assert (again.headers["X-Cache"], again.get_data()) == ("Miss from cloudfront", b"v2")
+
+
+def test_lookup_notes_keep_the_earliest_and_forget_the_oldest() -> None:
+    notes: LookupNotes[int] = LookupNotes()
+    notes.LIMIT = 3
+    for i, key in enumerate("abcd"):
+        notes.note(key, i)
+    notes.note("b", 99)  # the earliest note counts
+    assert "a" not in notes and len(notes) == 3
+    assert (notes.take("b"), notes.take("b"), notes.take("d")) == (1, None, 3)
+    old: LookupNotes[int] = LookupNotes()
+    old.HORIZON = 0.0  # every note is older than the horizon: the next note makes room
+    old.note("x", 1)
+    old.note("y", 2)
+    assert "x" not in old and old.take("y") == 2
