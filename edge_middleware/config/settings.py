@@ -6,14 +6,14 @@ The number after each field is the item in the decision register.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import cache
 from typing import Literal, get_args, get_origin, get_type_hints
 
 from ..exceptions import ConfigurationError
 from .checks import check_fields
 
-__all__ = ["EdgeSettings"]
+__all__ = ["EdgeSettings", "function_settings"]
 
 #: decisions.md #34: the 2xx/3xx statuses cached by the TTL rules (307/308 only with CC).
 DEFAULT_CACHEABLE_STATUSES = frozenset({200, 203, 206, 300, 301, 302, 307, 308})
@@ -206,6 +206,20 @@ class EdgeSettings:
 
 
 _HEADER_TEXT = re.compile(r"[^\x00-\x1f\x7f]*")
+
+
+def function_settings(settings: EdgeSettings) -> EdgeSettings:
+    """The settings a CloudFront Function's viewer-response result is judged by: it may set
+    the status and a body (lambda-edge.md §8; Lambda@Edge: decisions.md #9, #10), and only
+    ``Warning`` and ``Via`` are read-only for it (§3.1: ``Content-Length``,
+    ``Content-Encoding`` and ``Transfer-Encoding`` are Lambda@Edge's alone; the "2023" list
+    of decisions.md #16 is exactly those two in viewer-response)."""
+    return replace(
+        settings,
+        viewer_response_body="allow",
+        viewer_response_status_change="allow",
+        readonly_header_list="2023",
+    )
 
 
 @cache

@@ -103,6 +103,10 @@ class _Worker:
             os.close(wfd)
         self._rfd = rfd
         self._buf = b""
+        assert self.proc.stdin is not None
+        # written without blocking, bounded by the call's deadline: a worker busy with what a
+        # handler left running reads nothing, and a large event filled the pipe for good
+        os.set_blocking(self.proc.stdin.fileno(), False)
         try:
             reply = self.request(init, time.monotonic() + START_TIMEOUT)
         except (WorkerTimeout, WorkerDied) as exc:
@@ -120,15 +124,15 @@ class _Worker:
 
     def exchange(self, line: bytes, deadline: float) -> bytes:
         """Send one raw line (no newline in it) and return the raw reply line."""
-        stdin = self.proc.stdin
-        if stdin is None:  # pragma: no cover - always a pipe
-            raise WorkerDied("no stdin")
-        try:
-            stdin.write(line + b"\n")
-            stdin.flush()
-        except (BrokenPipeError, OSError, ValueError):
-            self.kill()
-            raise WorkerDied(f"exit code {self.proc.poll()}") from None
+        rest = memoryview(line + b"\n")
+        while rest:
+            rest = self._write(rest)
+            if rest:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.kill()
+                    raise WorkerTimeout()
+                select.select([], [self._wfd()], [], left)
         while b"\n" not in self._buf:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -147,17 +151,25 @@ class _Worker:
 
     async def aexchange(self, line: bytes, deadline: float) -> bytes:
         """:meth:`exchange` on the running event loop: the reply is awaited with a reader on
-        the pipe, no thread. The line must fit the pipe buffer (the caller checks)."""
-        stdin = self.proc.stdin
-        if stdin is None:  # pragma: no cover - always a pipe
-            raise WorkerDied("no stdin")
-        try:
-            stdin.write(line + b"\n")
-            stdin.flush()
-        except (BrokenPipeError, OSError, ValueError):
-            self.kill()
-            raise WorkerDied(f"exit code {self.proc.poll()}") from None
+        the pipe, no thread; the line is written as the pipe takes it, within the deadline."""
         loop = asyncio.get_running_loop()
+        rest = memoryview(line + b"\n")
+        while rest:
+            rest = self._write(rest)
+            if rest:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.kill()
+                    raise WorkerTimeout()
+                writable: asyncio.Future[None] = loop.create_future()
+                loop.add_writer(self._wfd(), _wake, writable)
+                try:
+                    async with asyncio.timeout(left):
+                        await writable
+                except TimeoutError:
+                    continue
+                finally:
+                    loop.remove_writer(self._wfd())
         while b"\n" not in self._buf:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -179,6 +191,22 @@ class _Worker:
             self._buf += chunk
         reply, _, self._buf = self._buf.partition(b"\n")
         return reply
+
+    def _wfd(self) -> int:
+        stdin = self.proc.stdin
+        if stdin is None or stdin.closed:
+            raise WorkerDied(f"exit code {self.proc.poll()}")
+        return stdin.fileno()
+
+    def _write(self, data: memoryview) -> memoryview:
+        """Write what the pipe takes now; the rest (empty when all went)."""
+        try:
+            return data[os.write(self._wfd(), data) :]
+        except BlockingIOError:
+            return data
+        except OSError:  # BrokenPipeError: the worker died
+            self.kill()
+            raise WorkerDied(f"exit code {self.proc.poll()}") from None
 
     def alive(self) -> bool:
         return self.proc.poll() is None

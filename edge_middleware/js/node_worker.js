@@ -140,8 +140,15 @@ function runLambda(fn, msg) {
       (e) => finish(id, { ok: false, error: errorInfo(e) }),
     );
   } else if (out !== undefined) {
-    // a sync handler that returned its result
-    finish(id, { ok: true, result: out });
+    // Lambda's Node runtime uses a return value only when it is a promise: a sync handler
+    // that returns its result answers null once nothing is left to run (a 502 at the edge),
+    // unless it called back. Deployed, the function fails; here too, with the reason logged.
+    setImmediate(() => {
+      if (current !== id) return;
+      logs.push('WARN\tThe handler returned a value that is not a promise, and Lambda\'s ' +
+        'Node.js runtime ignores it: make the handler async or answer through its callback.');
+      finish(id, { ok: true, result: null });
+    });
   }
   // else the answer comes through callback or context.succeed/fail/done, as Lambda's Node
   // runtime waits for it (the legacy style, a callback with a default value or ...args)

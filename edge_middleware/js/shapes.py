@@ -81,8 +81,8 @@ def to_cf_event(event: Mapping[str, Any], runtime: Runtime = "cloudfront-js-2.0"
     out: dict[str, Any] = {
         "version": "1.0",
         "context": {
+            # a standard distribution's; a multi-tenant one has "endpoint" instead (§8)
             "distributionDomainName": config["distributionDomainName"],
-            "endpoint": config["distributionDomainName"],
             "distributionId": config["distributionId"],
             "eventType": config["eventType"],
             "requestId": config["requestId"],
@@ -175,7 +175,10 @@ def _le_headers(
 def _querystring(value: Any, field: str, before: str = "") -> str:
     if isinstance(value, str):
         return value[1:] if value.startswith("?") else value
-    given = _repeated(_cf_querystring(before))
+    shown = _cf_querystring(before)
+    if value == shown:  # returned as the event had it: the viewer's bytes, not a rewrite
+        return before  # (``a=`` stays ``a=``, ``a=1&b=2&a=3`` keeps its order; decisions.md #42)
+    given = _repeated(shown)
     parts: list[str] = []
     for name, item in _object(value, field).items():
         parts.extend(
@@ -207,15 +210,20 @@ def from_cf_request(result: Mapping[str, Any], before: Mapping[str, Any]) -> dic
     if method != before["method"]:
         raise _invalid("request.method is read-only", "request.method")
     headers = _le_headers(result.get("headers"), "request.headers", before["headers"], "cookie")
-    given = _repeated(_cf_cookies(before["headers"]))
-    cookies = [
-        f"{name}={v}"
-        for name, item in _object(result.get("cookies"), "request.cookies").items()
-        for v, _ in _strings(item, f"request.cookies.{name}", given=given.get(name))
-    ]
-    if cookies:
-        key = before["headers"].get("cookie", [{"key": "Cookie"}])[0].get("key", "Cookie")
-        headers["cookie"] = [{"key": key, "value": "; ".join(cookies)}]
+    shown = _cf_cookies(before["headers"])
+    returned = result.get("cookies")
+    if returned == shown and shown:  # as the event had them: the viewer's Cookie lines as sent
+        headers["cookie"] = [dict(e) for e in before["headers"]["cookie"]]
+    else:
+        given = _repeated(shown)
+        cookies = [
+            f"{name}={v}"
+            for name, item in _object(returned, "request.cookies").items()
+            for v, _ in _strings(item, f"request.cookies.{name}", given=given.get(name))
+        ]
+        if cookies:
+            key = before["headers"].get("cookie", [{"key": "Cookie"}])[0].get("key", "Cookie")
+            headers["cookie"] = [{"key": key, "value": "; ".join(cookies)}]
     out: dict[str, Any] = {
         "clientIp": before.get("clientIp", ""),
         "headers": headers,
@@ -244,11 +252,19 @@ def from_cf_response(
         )
     original = before["headers"] if before else {}
     headers = _le_headers(result.get("headers"), "response.headers", original, "set-cookie")
-    set_cookies = [
-        {"key": "Set-Cookie", "value": f"{name}={v}" + (f"; {attrs}" if attrs else "")}
-        for name, item in _object(result.get("cookies"), "response.cookies").items()
-        for v, attrs in _strings(item, f"response.cookies.{name}", attributes=True)
-    ]
+    shown = _cf_set_cookies(original)
+    returned = result.get("cookies")
+    if returned == shown and shown:  # as the event had them: the origin's lines, in order
+        set_cookies = [dict(e) for e in original["set-cookie"]]
+    else:
+        given = _repeated(shown)  # a changed value of a repeated name wins (§8)
+        set_cookies = [
+            {"key": "Set-Cookie", "value": f"{name}={v}" + (f"; {attrs}" if attrs else "")}
+            for name, item in _object(returned, "response.cookies").items()
+            for v, attrs in _strings(
+                item, f"response.cookies.{name}", attributes=True, given=given.get(name)
+            )
+        ]
     if set_cookies:
         headers["set-cookie"] = set_cookies
     out: dict[str, Any] = {"status": str(status), "headers": headers}

@@ -8,12 +8,12 @@ import base64
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from ..cache.budget import BufferBudget
 from ..cache.rules import ForwardedHeaders, cookies_forwarded, forwarded_header_names
 from ..config.model import Behavior, EdgeConfig, Origin, Trigger
+from ..config.settings import function_settings
 from ..core.convert import reason_phrase
 from ..core.handlers import HandlerRunner
 from ..core.headers import CLOUDFRONT_ADDED, RawHeaders
@@ -74,11 +74,9 @@ class PipelineBase:
         self._via_host = f"{via_id(config.distribution_id)}.cloudfront.net (CloudFront)"
         self._vias: dict[str, bytes] = {}
         self._pop = self.settings.pop.encode()
-        #: the settings a function that may set a viewer-response body and status is judged
-        #: by (CloudFront Functions may, lambda-edge.md §8; Lambda@Edge: decisions.md #9, #10)
-        self._function_settings = replace(
-            self.settings, viewer_response_body="allow", viewer_response_status_change="allow"
-        )
+        #: the settings a CloudFront Function's viewer-response result is judged by
+        #: (function_settings)
+        self._function_settings = function_settings(self.settings)
         self._origin_objects: dict[tuple[str, str], CFOrigin] = {}
         defined = len(config.origins) > 1 or config.origins[0].id != "default"
         #: EdgeSettings.origin_host: the viewer's Host goes to the origin (then it is keyed).

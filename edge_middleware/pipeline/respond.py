@@ -23,8 +23,10 @@ from ..core.headers import (
     RawHeaders,
     headers_from_raw,
     headers_to_raw,
+    raw_get,
     split_disallowed,
     with_length,
+    without,
 )
 from ..core.limits import SERVER
 from ..core.types import CFResponse
@@ -154,8 +156,16 @@ def _viewer_response_trigger(p: PipelineBase, f: Flow, trig: Trigger, a: Answer)
     if res.headers is response["headers"] and len(res.headers) == len(shown):
         a.headers = kept + hidden  # unchanged, each name once: the raw list as it was
     else:
+        length = raw_get(kept, b"content-length")
         a.headers = [(k, v) for k, v in headers_to_raw(res.headers) if k.lower() != b"via"]
         a.headers += hidden
+        lengths = [v for k, v in a.headers if k.lower() == b"content-length"]
+        if lengths != ([] if length is None else [length]):
+            # CloudFront frames the viewer's response itself: a Content-Length a function may
+            # change (a CloudFront Function; decisions.md #16's 2023 list) is the body's again
+            a.headers = without(a.headers, b"content-length")
+            if length is not None:
+                a.headers.append((b"Content-Length", length))
     if res.body is not None:  # only with EdgeSettings(viewer_response_body="allow")
         a.body, a.stream_rest = res.body, False
         a.headers = with_length(a.headers, a.body)

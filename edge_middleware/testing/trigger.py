@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from ..config.settings import EdgeSettings
+from ..config.settings import EdgeSettings, function_settings
 from ..core.handlers import HandlerRunner, LambdaContext
 from ..core.responses import new_request_id
 from ..core.types import CFRequest, CFResponse, EventType
@@ -100,15 +100,23 @@ class _Prepared:
                 )
             else:
                 assert self.before_response is not None  # checked in __init__
+                settings = self.settings
+                if getattr(self.runner.func, "sets_viewer_response_body", False):
+                    settings = function_settings(settings)  # a CloudFront Function (§8)
                 checked = validate_response_result(
                     self.event_type,  # type: ignore[arg-type]
                     self.before_response,
                     result,
-                    self.settings,
+                    settings,
                 )
         except CloudFrontError as exc:
-            exc.handler = self.runner.name
-            raise
+            # as the middleware judges it: a CloudFront Function's own error name
+            rename = getattr(self.runner.func, "validation_error", None)
+            failure = exc if rename is None else rename(exc)
+            failure.handler = self.runner.name
+            if failure is exc:
+                raise
+            raise failure from None
         return _as_dict(checked, result)
 
 
