@@ -783,8 +783,12 @@ def test_check_and_middleware_refuse_unmapped_arns_with_the_same_text(tmp_path: 
         EdgeWSGIMiddleware(origin_app_for_tests, config=str(dist))
     result = cli(tmp_path, "check", str(dist))
     assert result.returncode == 1
-    # the same text, after the file's name (check names the file once)
-    assert f"error: {dist}: {refused.value}" in result.stderr
+    # the same field and value, after the file's name (check names the file once); each in
+    # its own terms: handlers= in Python, --handler on the command line
+    exc = refused.value
+    assert f"error: {dist}: {exc.field}: {exc.value!r} is invalid" in result.stderr
+    assert "pass handlers={key: callable or 'module:function'}" in str(exc)
+    assert "--handler KEY=module:function" in result.stderr
 
 
 def origin_app_for_tests(environ: Any, start_response: Any) -> list[bytes]:

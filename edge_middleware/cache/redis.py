@@ -32,14 +32,14 @@ from edge_middleware.cache.redis_options import (
     check_options,
     redact,
 )
-from edge_middleware.cache.redis_resp import wire_for
-from edge_middleware.cache.redis_wire import AsyncPool, SyncPool
 from edge_middleware.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     import redis
     import redis.asyncio as aioredis
     from redis.commands.core import AsyncScript, Script
+
+    from edge_middleware.cache.redis_wire import AsyncPool
 
 __all__ = ["FORMAT_MAGIC", "RedisStorage", "dumps", "loads", "storage_from_url"]
 
@@ -101,9 +101,14 @@ class RedisStorage:
         pool_timeout: float = 2.0,
         fill_lock_ttl: float = 10.0,
     ) -> None:
-        try:
+        try:  # (the lean client's modules use redis-py's errors: imported after this check)
             import redis
-        except ImportError as exc:  # pragma: no cover - redis is a test dependency
+
+            from edge_middleware.cache.redis_resp import wire_for
+            from edge_middleware.cache.redis_wire import SyncPool
+        except ImportError as exc:
+            if getattr(exc, "name", None) != "redis" and not str(exc.name).startswith("redis."):
+                raise
             raise ImportError(
                 "RedisStorage needs redis-py: pip install 'edge-middleware[redis]'"
             ) from exc
@@ -292,6 +297,8 @@ class RedisStorage:
         pool = self._apools.get(loop)
         if pool is None:
             assert self._wire is not None
+            from edge_middleware.cache.redis_wire import AsyncPool
+
             pool = self._apools[loop] = AsyncPool(self._wire)
         return pool
 

@@ -26,6 +26,7 @@ from ..core.headers import encode_value
 from ..core.limits import DEFAULT_DISTRIBUTION_DOMAIN
 from ..doors.middleware import RequestRecord
 from ..exceptions import (
+    ConfigurationError,
     FunctionExecutionError,
     FunctionValidationError,
     LambdaExecutionError,
@@ -275,11 +276,17 @@ class AccessLog:
         self.log_secrets = log_secrets
         self._lock = threading.Lock()
         self._owned = isinstance(file, str | os.PathLike)
-        self._stream: TextIO = (
-            open(file, "a", encoding="utf-8", newline="\n")  # noqa: SIM115 - closed in close()
-            if isinstance(file, str | os.PathLike)
-            else file
-        )
+        if isinstance(file, str | os.PathLike):
+            try:
+                self._stream: TextIO = open(  # noqa: SIM115 - closed in close()
+                    file, "a", encoding="utf-8", newline="\n"
+                )
+            except OSError as exc:  # a missing directory, a directory, no permission
+                raise ConfigurationError(
+                    "access log", os.fspath(file), f"a file that can be written ({exc.strerror})"
+                ) from None
+        else:
+            self._stream = file
         try:
             empty = self._stream.tell() == 0
         except (OSError, ValueError):

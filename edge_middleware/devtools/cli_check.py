@@ -66,13 +66,14 @@ def _load_for_check(
             )
             if not retry:
                 raise
-            first_error = first_error or _config_error(path, exc)
+            first_error = first_error or config_error(path, exc)
             mapping[value] = _placeholder
             missing.append(value)
 
 
-def _config_error(file: str, exc: ConfigurationError) -> str:
-    """The file named once, and the problem in its own words (a JSON error is the problem)."""
+def config_error(file: str, exc: ConfigurationError) -> str:
+    """The file named once, and the problem in its own words (a JSON error is the problem),
+    in the command line's terms (``--handler``, not ``handlers=``)."""
     if exc.field == str(Path(file)) and str(exc.expected).startswith("valid "):
         kind = str(exc.expected).removeprefix("valid ").upper()
         return f"{file} is not valid {kind}: {exc.value}"
@@ -80,7 +81,25 @@ def _config_error(file: str, exc: ConfigurationError) -> str:
         return f"{file}: cannot use it, expected {exc.expected}"
     if exc.field == str(Path(file)):
         return f"{file}: {exc.value}; expected {exc.expected}"
-    return f"{file}: {exc}"
+    text = str(exc)
+    for python, flag in _FLAGS:
+        text = text.replace(python, flag)
+    return f"{file}: {text}"
+
+
+#: load_config's keywords, as the commands spell them
+_FLAGS = (
+    (
+        "pass handlers={key: callable or 'module:function'} with one of",
+        "map one of them with --handler KEY=module:function (or a .js file):",
+    ),
+    (
+        "pass key_value_stores={key: 'kvs.json' or a dict} with one of",
+        "give --kvs KEY=FILE for one of",
+    ),
+    ("or logical_id= naming one of them", "or --logical-id naming one of them"),
+    ("logical_id: ", "--logical-id: "),
+)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -97,7 +116,7 @@ def _check(args: argparse.Namespace) -> int:
         )
         Pipeline(config)  # imports every "module:function" handler
     except ConfigurationError as exc:
-        return _fail(_config_error(args.file, exc))
+        return _fail(config_error(args.file, exc))
     complete = not missing_policies and not missing
     print(f"{args.file}: OK" if complete else f"{args.file}: structure OK")
     for line in banner(config, indent="  "):

@@ -78,7 +78,9 @@ def _build_event(args: argparse.Namespace) -> dict[str, Any]:
     if args.event is not None:
         return _read_event(args)
     if not args.event_type:
-        raise ConfigurationError("--event-type", None, f"one of {', '.join(EVENT_TYPES)}")
+        raise ConfigurationError(
+            "--event-type", None, f"--event FILE, or --event-type {' | '.join(EVENT_TYPES)}"
+        )
     headers = _headers(args.header, "--header")
     response_headers = _headers(args.response_header, "--response-header")
     path = args.path or "/"
@@ -135,6 +137,11 @@ def _invoke(args: argparse.Namespace) -> int:
 
         if args.handler.endswith(JS_SUFFIXES):  # a CloudFront Function or a Node.js handler
             handler: Any = load_js(args.handler, args.runtime)
+        elif ":" not in args.handler and "." in args.handler:
+            # Lambda's Handler setting for Node.js ("handlers/auth.handler"), as serve takes it
+            from ..js import NodeHandler
+
+            handler = NodeHandler(args.handler)
         else:
             handler = load_handler(args.handler, "HANDLER")
     except (ConfigurationError, EventError, OSError) as exc:

@@ -178,13 +178,18 @@ def load_edge_config(
     if path.exists() or ":" not in spec or os.sep in spec:
         if not path.is_file():
             raise ConfigurationError("--config", spec, "an existing file")
-        config = load_config(
-            path,
-            handlers=dict(handlers or {}),
-            logical_id=logical_id,
-            policies=given,
-            key_value_stores=dict(key_value_stores or {}) or None,
-        )
+        try:
+            config = load_config(
+                path,
+                handlers=dict(handlers or {}),
+                logical_id=logical_id,
+                policies=given,
+                key_value_stores=dict(key_value_stores or {}) or None,
+            )
+        except ConfigurationError as exc:  # the file named, in the command line's terms
+            from .cli_check import config_error
+
+            raise ServeError(exc.field, exc.value, config_error(spec, exc)) from exc
         return config, path.resolve(), None
     obj = import_object(spec, "--config")
     module = spec.partition(":")[0]

@@ -56,6 +56,8 @@ def _tls_files(options: ServeOptions) -> TLSFiles | None:
 
     if (options.cert is None) != (options.key is None):
         raise ServeError("--cert", options.cert, "give --cert and --key together")
+    if options.tls and options.cert is not None:  # one or the other (--tls was ignored)
+        raise ServeError("--tls", True, "give --tls or --cert/--key, not both")
     if options.cert is not None and options.key is not None:
         for flag, name in (("--cert", options.cert), ("--key", options.key)):
             if not Path(name).is_file():

@@ -89,7 +89,17 @@ def _choose_engine(engine: str | None, node: str | None) -> Literal["node", "min
             find_node()
         except ConfigurationError:
             return "mini-racer"
-    find_node(node)  # a clear ConfigurationError when there is none
+    try:
+        find_node(node)
+    except ConfigurationError as exc:
+        if engine == "auto" and node is None:  # a Function runs without node too
+            raise ConfigurationError(
+                exc.field,
+                exc.value,
+                f"{exc.expected}; or, for CloudFront Functions without Node.js, the embedded "
+                "V8 engine: pip install 'edge-middleware[js]'",
+            ) from None
+        raise
     return "node"
 
 
@@ -408,5 +418,7 @@ class CloudFrontFunction:
         """The pipeline's validation failure under CloudFront Functions' name (a hook read by
         ``pipeline.base.PipelineBase._invalid``)."""
         if isinstance(exc, LambdaValidationError) and not isinstance(exc, FunctionValidationError):
-            return FunctionValidationError(exc.reason, field=exc.field, handler=exc.handler)
+            # the checks are Lambda@Edge's, their words name the function as a Function
+            reason = exc.reason.replace("The Lambda function result", "The function's result")
+            return FunctionValidationError(reason, field=exc.field, handler=exc.handler)
         return exc

@@ -414,7 +414,8 @@ def complete_event(
             raise EventError("event_type", f"one of {', '.join(EVENT_TYPES)}")
         if own is not None and own != event_type:
             raise EventError(
-                "Records[0].cf.config.eventType", f"{event_type!r} (the event type asked for)"
+                "Records[0].cf.config.eventType",
+                f"{event_type!r}, the event type asked for (the event says {own!r})",
             )
     ev: EventType = own or event_type or infer_event_type(cf)
     config["eventType"] = ev

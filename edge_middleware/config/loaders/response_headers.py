@@ -57,8 +57,13 @@ class _Reader:
         return default if out is None else out
 
     def section(self, obj: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any] | None:
+        """``obj[key]`` as a mapping holding only the keys CloudFront knows there."""
         raw = self.get(obj, key, path)
-        return None if raw is None else read_mapping(raw, child(path, key))
+        if raw is None:
+            return None
+        found = read_mapping(raw, child(path, key))
+        known(found, _KEYS[key], child(path, key))
+        return found
 
     def names(self, obj: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
         p = child(path, key)
@@ -69,6 +74,47 @@ class _Reader:
 
     def override(self, obj: Mapping[str, Any], path: str) -> bool:
         return read_bool(self.get(obj, "Override", path, False), child(path, "Override"))
+
+
+#: the keys CloudFront knows in each part of a ResponseHeadersPolicyConfig: anything else is a
+#: typo (``Valeu``, ``CustomHeaderConfig``, ``custom_headers``) that would drop a header silently
+_OVERRIDE = frozenset({"Override"})
+_KEYS: dict[str, frozenset[str]] = {
+    "ResponseHeadersPolicyConfig": frozenset(
+        {"Name", "Comment", "CorsConfig", "SecurityHeadersConfig", "CustomHeadersConfig"}
+        | {"RemoveHeadersConfig", "ServerTimingHeadersConfig"}
+    ),
+    "CorsConfig": frozenset(
+        {"AccessControlAllowOrigins", "AccessControlAllowHeaders", "AccessControlAllowMethods"}
+        | {"AccessControlAllowCredentials", "AccessControlExposeHeaders"}
+        | {"AccessControlMaxAgeSec", "OriginOverride"}
+    ),
+    "SecurityHeadersConfig": frozenset(
+        {"ContentSecurityPolicy", "ContentTypeOptions", "FrameOptions", "ReferrerPolicy"}
+        | {"StrictTransportSecurity", "XSSProtection"}
+    ),
+    "ContentSecurityPolicy": _OVERRIDE | {"ContentSecurityPolicy"},
+    "ContentTypeOptions": _OVERRIDE,
+    "FrameOptions": _OVERRIDE | {"FrameOption"},
+    "ReferrerPolicy": _OVERRIDE | {"ReferrerPolicy"},
+    "StrictTransportSecurity": _OVERRIDE
+    | {"AccessControlMaxAgeSec", "IncludeSubdomains", "Preload"},
+    "XSSProtection": _OVERRIDE | {"Protection", "ModeBlock", "ReportUri"},
+    "CustomHeadersConfig": frozenset({"Quantity", "Items"}),
+    "RemoveHeadersConfig": frozenset({"Quantity", "Items"}),
+    "ServerTimingHeadersConfig": frozenset({"Enabled", "SamplingRate"}),
+    "CustomHeader": _OVERRIDE | {"Header", "Value"},
+    "RemoveHeader": frozenset({"Header"}),
+}
+
+
+def known(obj: Mapping[str, Any], keys: frozenset[str], path: str) -> None:
+    """Refuse a key of ``obj`` that is not in ``keys``, at its path."""
+    for key in obj:
+        if key not in keys:
+            raise ConfigurationError(
+                child(path, str(key)), obj[key], f"a known key: {', '.join(sorted(keys))}"
+            )
 
 
 def _required_names(
@@ -86,6 +132,7 @@ def response_headers_policy_from_config(
 ) -> ResponseHeadersPolicy:
     """A ``ResponseHeadersPolicyConfig`` (``path`` is where it is)."""
     r = _Reader(value)
+    known(config, _KEYS["ResponseHeadersPolicyConfig"], path)
     cors = None
     cors_path = child(path, "CorsConfig")
     c = r.section(config, "CorsConfig", path)
@@ -120,9 +167,11 @@ def response_headers_policy_from_config(
         r.get(holder, "Items", custom_path), child(custom_path, "Items")
     ):
         h = read_mapping(r.value(item, item_path), item_path)
+        known(h, _KEYS["CustomHeader"], item_path)
         name = read_str(
             r.get(h, "Header", item_path), child(item_path, "Header"), allow_empty=False
         )
+        require(h, "Value", item_path)  # a header without one is CloudFront's error too
         text = read_str(r.get(h, "Value", item_path, ""), child(item_path, "Value"))
         with wrap_errors(item_path):
             custom.append(ResponseHeader(name, text, r.override(h, item_path)))
@@ -133,6 +182,7 @@ def response_headers_policy_from_config(
         r.get(holder, "Items", remove_path), child(remove_path, "Items")
     ):
         h = read_mapping(r.value(item, item_path), item_path)
+        known(h, _KEYS["RemoveHeader"], item_path)
         removed.append(
             read_str(r.get(h, "Header", item_path), child(item_path, "Header"), allow_empty=False)
         )
