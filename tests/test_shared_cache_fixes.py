@@ -330,3 +330,71 @@ def test_lookup_notes_keep_the_earliest_and_forget_the_oldest() -> None:
     old.note("x", 1)
     old.note("y", 2)
     assert "x" not in old and old.take("y") == 2
+
+
+# -- stale-while-revalidate across workers --------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_one_background_refresh_however_many_workers_serve_the_stale_copy(
+    redis_url: str,
+) -> None:
+    """C35: exactly one background origin call. Each worker serving the stale copy started
+    its own refresh (four workers: four calls); the refresh now leads a fetch as a miss
+    does, through the storage's fill lock."""
+    calls: list[float] = []
+    release = threading.Event()
+
+    def origin(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        calls.append(time.monotonic())
+        if len(calls) > 1:
+            release.wait(5)  # the refresh is still in flight while the others serve stale
+        start_response("200 OK", [("Cache-Control", "max-age=10, stale-while-revalidate=60")])
+        return [b"v"]
+
+    now = [1_700_000_000.0]
+    storages = [RedisStorage(redis_url, distribution_id="W") for _ in range(4)]
+    try:
+        workers = [
+            EdgeWSGIMiddleware(origin, config=EdgeConfig(), storage=s, clock=lambda: now[0])
+            for s in storages
+        ]
+        assert Client(workers[0]).get("/a").headers["X-Cache"] == "Miss from cloudfront"
+        now[0] += 15  # stale, inside the stale-while-revalidate window
+        labels = [Client(worker).get("/a").headers["X-Cache"] for worker in workers]
+        assert labels == ["Hit from cloudfront"] * 4
+        time.sleep(0.3)  # every worker's refresh has started (or found the fill lock taken)
+        release.set()
+        for worker in workers:
+            for future in list(worker._background.values()):
+                future.result(10)
+        assert len(calls) == 2  # the first fetch, and one refresh
+    finally:
+        for s in storages:
+            s.close()
+
+
+@pytest.mark.redis
+def test_a_hot_object_is_checked_against_later_invalidations_once(redis_url: str) -> None:
+    """Every hit on an object stored before later invalidations (of other paths) checked all
+    of them again: 6-9 ms a hit after 30,000 patterns. The check is kept with the decoded
+    object, for the same stored bytes."""
+    storage = RedisStorage(redis_url, distribution_id="D")
+    try:
+        storage.set(entries.make_entry("/home", path="/home", now=time.time()))
+        storage.invalidate([f"/assets/{i}.js" for i in range(50)])
+        checks = 0
+        check = storage._space._invalidated
+
+        def counted(entry: CacheEntry) -> bool:
+            nonlocal checks
+            checks += 1
+            return check(entry)
+
+        storage._space._invalidated = counted  # type: ignore[method-assign]
+        assert all(storage.get("/home") is not None for _ in range(5))
+        assert checks == 1
+        storage.invalidate(["/home"])  # a new invalidation that matches is still seen
+        assert storage.get("/home") is None
+    finally:
+        storage.close()

@@ -160,6 +160,17 @@ class DecodeMemo:
             self._remember(name, (meta, entry, entry.nbytes + len(meta)))
         return entry
 
+    def checked(self, name: str, entry: CacheEntry, generation: int) -> CacheEntry:
+        """``entry`` (as :meth:`loads` gave it for ``name``) checked against the invalidations
+        up to ``generation``: kept so for the same bytes, so that the next lookup of a hot
+        object does not check every pattern recorded since it was stored again."""
+        newer = entry.with_changes(generation=generation)
+        with self._lock:
+            found = self._items.get(name)
+            if found is not None and found[1] is entry:
+                self._items[name] = (found[0], newer, found[2])
+        return newer
+
     def _remember(self, name: str, item: tuple[bytes, CacheEntry, int]) -> None:
         with self._lock:
             old = self._items.pop(name, None)

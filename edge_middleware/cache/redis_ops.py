@@ -245,7 +245,7 @@ class Namespace:
         if self._invalidated(entry):
             yield ("delete", (ekey,), _NO_KW)
             return None
-        return entry.with_changes(generation=current)
+        return self._decoded.checked(ekey, entry, current)
 
     def set_steps(self, entry: CacheEntry, now: float, max_object_bytes: int) -> Steps[None]:
         ekey = self.entry_key(entry.key)

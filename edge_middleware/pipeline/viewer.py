@@ -250,7 +250,13 @@ def _serve(f: Flow, entry: CacheEntry, label: str) -> State:
 
 def _refresh(p: PipelineBase, f: Flow, entry: CacheEntry) -> Step:
     """The background revalidation of a stale-while-revalidate hit: its own flow, a GET for
-    the whole object (never the viewer's HEAD, Range or conditionals)."""
+    the whole object (never the viewer's HEAD, Range or conditionals). It leads a fetch for the
+    key as a miss would (caching.md §1.9): when another request here, or another worker through
+    the storage's fill lock, fetches it already, there is nothing to refresh (C35: exactly one
+    background origin call, however many workers served the stale copy)."""
+    leader = yield JoinFlight(f.key, p.settings.origin_timeout + 5, True)
+    if leader is not True:
+        return None
     refresh = Flow(
         f.viewer,
         f.rid,
@@ -261,7 +267,7 @@ def _refresh(p: PipelineBase, f: Flow, entry: CacheEntry) -> Step:
         send_body=f.send_body,
         background=True,
     )
-    return p.drive(refresh, State.ORIGIN_REQUEST)
+    return (yield from p.drive(refresh, State.ORIGIN_REQUEST))
 
 
 def hit(p: PipelineBase, f: Flow) -> Step:
