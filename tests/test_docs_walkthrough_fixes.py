@@ -219,3 +219,35 @@ def _viewer_response_event() -> dict[str, Any]:
     from edge_middleware.testing import EventBuilder
 
     return EventBuilder().viewer_response("/", status=200)
+
+
+def test_the_dev_servers_invalidation_count_says_what_it_counts() -> None:
+    """With Redis (or a delay) the count is the paths recorded, not objects dropped: the
+    dev server said 'invalidated 1 cached object(s)' for any one path."""
+    from edge_middleware import EdgeConfig, EdgeSettings, EdgeWSGIMiddleware, RedisStorage
+    from edge_middleware.devtools.devapp import invalidate_request
+
+    def app(environ: Any, start_response: Any) -> list[bytes]:
+        start_response("200 OK", [])
+        return [b""]
+
+    memory = EdgeWSGIMiddleware(app, config=EdgeConfig())
+    delayed = EdgeWSGIMiddleware(
+        app, config=EdgeConfig(settings=EdgeSettings(invalidation_delay=5))
+    )
+    redis = EdgeWSGIMiddleware(
+        app, config=EdgeConfig(), storage=RedisStorage(f"redis://127.0.0.1:{free_port()}/0")
+    )
+    try:
+        assert memory.options.invalidation_counts == "objects"
+        assert delayed.options.invalidation_counts == "paths"
+        assert redis.options.invalidation_counts == "paths"
+        status, doc = invalidate_request(
+            "POST", "application/json", b'["/a/*"]', lambda paths: len(paths), "paths"
+        )
+        assert (status, doc["counts"]) == (200, "paths")
+        from edge_middleware.devtools.devapp import invalidated_words
+
+        assert invalidated_words(doc) == "invalidation recorded for 1 path(s): /a/*"
+    finally:
+        redis.storage.close()  # type: ignore[attr-defined]

@@ -186,7 +186,9 @@ def _invalidate(args: argparse.Namespace) -> int:
         return _fail(f"{url}: {exc.code} {exc.read().decode('utf-8', 'replace')}")
     except (urllib.error.URLError, OSError, ValueError) as exc:  # ValueError: not a URL
         return _fail(f"--server {server}: {exc}")
-    print(f"invalidated {doc.get('invalidated', 0)} cached object(s) for {' '.join(paths)}")
+    from .devapp import invalidated_words
+
+    print(invalidated_words({**doc, "paths": paths}))
     return EXIT_OK
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "find_front_door",
     "import_object",
     "invalidate_request",
+    "invalidated_words",
     "load_edge_config",
     "require_extra",
     "with_one_date",
@@ -211,7 +212,11 @@ _is_loopback = is_loopback  # the name tests and older callers use
 
 
 def invalidate_request(
-    method: str, content_type: str, body: bytes, invalidate: Callable[[list[str]], int]
+    method: str,
+    content_type: str,
+    body: bytes,
+    invalidate: Callable[[list[str]], int],
+    counts: str = "objects",
 ) -> tuple[int, dict[str, Any]]:
     """Handle ``POST /_edge/invalidate``: ``["/path", "/images/*"]`` or ``{"paths": [...]}``.
 
@@ -236,14 +241,23 @@ def invalidate_request(
         count = invalidate(paths)
     except ConfigurationError as exc:  # a "*" inside a path, a path over 4,000 characters
         return 400, {"error": str(exc)}
-    logger.info("invalidated %d cache entries for %s", count, paths)
-    return 200, {"invalidated": count, "paths": paths}
+    doc = {"invalidated": count, "counts": counts, "paths": paths}
+    logger.info("%s", invalidated_words(doc))
+    return 200, doc
+
+
+def invalidated_words(doc: dict[str, Any]) -> str:
+    """What an invalidation answer says: objects dropped, or paths recorded (Redis, a delay)."""
+    paths = " ".join(doc.get("paths", []))
+    if doc.get("counts", "objects") == "paths":
+        return f"invalidation recorded for {doc.get('invalidated', 0)} path(s): {paths}"
+    return f"invalidated {doc.get('invalidated', 0)} cached object(s) for {paths}"
 
 
 def _invalidate_message(status: int, doc: dict[str, Any]) -> str:
     if status != 200:
         return f"POST {INVALIDATE_PATH}: {status} {doc.get('error')}"
-    return f"invalidated {doc['invalidated']} cached object(s) for {' '.join(doc['paths'])}"
+    return invalidated_words(doc)
 
 
 def _invalidate_refused(reason: str) -> tuple[int, dict[str, Any]]:
@@ -326,6 +340,7 @@ class ASGIHolder:
                 headers.get("content-type", ""),
                 b"".join(chunks),
                 self.middleware.invalidate,
+                self.middleware.options.invalidation_counts,
             )
         if self.notify is not None:
             self.notify(_invalidate_message(status, doc))
@@ -437,6 +452,7 @@ class WSGIHolder:
                 environ.get("CONTENT_TYPE", ""),
                 body,
                 self.middleware.invalidate,
+                self.middleware.options.invalidation_counts,
             )
         if self.notify is not None:
             self.notify(_invalidate_message(status, doc))

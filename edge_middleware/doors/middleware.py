@@ -141,6 +141,16 @@ class SharedOptions:
     def target(self, origin_id: str) -> object:
         return self.origins.get(origin_id)
 
+    @property
+    def invalidation_counts(self) -> str:
+        """What :meth:`invalidate`'s number counts: the cached ``"objects"`` dropped (an
+        in-process storage, at once), or the ``"paths"`` recorded (Redis: every worker drops
+        its objects when it next reads them; or an invalidation applied after a delay)."""
+        from ..cache.memory import MemoryStorage
+
+        immediate = self.config.settings.invalidation_delay <= 0
+        return "objects" if immediate and isinstance(self.storage, MemoryStorage) else "paths"
+
     def invalidate(self, paths: list[str]) -> int:
         """Invalidate now, or after ``EdgeSettings.invalidation_delay`` seconds (decisions.md
         #50; then the number of paths accepted is returned)."""
