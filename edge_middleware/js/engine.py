@@ -128,16 +128,10 @@ class _Worker:
         while rest:
             rest = self._write(rest)
             if rest:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    self.kill()
-                    raise WorkerTimeout()
+                left = self._left(deadline)
                 select.select([], [self._wfd()], [], left)
         while b"\n" not in self._buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                self.kill()
-                raise WorkerTimeout()
+            left = self._left(deadline)
             ready, _, _ = select.select([self._rfd], [], [], left)
             if not ready:
                 continue
@@ -157,10 +151,7 @@ class _Worker:
         while rest:
             rest = self._write(rest)
             if rest:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    self.kill()
-                    raise WorkerTimeout()
+                left = self._left(deadline)
                 writable: asyncio.Future[None] = loop.create_future()
                 loop.add_writer(self._wfd(), _wake, writable)
                 try:
@@ -171,10 +162,7 @@ class _Worker:
                 finally:
                     loop.remove_writer(self._wfd())
         while b"\n" not in self._buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                self.kill()
-                raise WorkerTimeout()
+            left = self._left(deadline)
             ready: asyncio.Future[None] = loop.create_future()
             loop.add_reader(self._rfd, _wake, ready)
             try:
@@ -191,6 +179,14 @@ class _Worker:
             self._buf += chunk
         reply, _, self._buf = self._buf.partition(b"\n")
         return reply
+
+    def _left(self, deadline: float) -> float:
+        """Seconds to ``deadline``; past it the worker is killed (its state is unknown)."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            self.kill()
+            raise WorkerTimeout()
+        return left
 
     def _wfd(self) -> int:
         stdin = self.proc.stdin
