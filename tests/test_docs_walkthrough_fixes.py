@@ -251,3 +251,30 @@ def test_the_dev_servers_invalidation_count_says_what_it_counts() -> None:
         assert invalidated_words(doc) == "invalidation recorded for 1 path(s): /a/*"
     finally:
         redis.storage.close()  # type: ignore[attr-defined]
+
+
+def test_a_country_given_alone_does_not_keep_seattle() -> None:
+    """viewer-country=DE came with 'CloudFront-Viewer-Country-Name: United States', region
+    WA and a Seattle postcode."""
+    from edge_middleware import Behavior, EdgeSettings, OriginRequestPolicy
+    from edge_middleware.core.convert import request_from_scope
+    from edge_middleware.core.origins import cloudfront_headers
+    from tests.support.doors import asgi_scope
+
+    behavior = Behavior(
+        origin_request_policy=OriginRequestPolicy(headers="allViewerAndWhitelistCloudFront",
+            header_names=("CloudFront-Viewer-Country", "CloudFront-Viewer-Country-Name",
+                          "CloudFront-Viewer-City", "CloudFront-Viewer-Time-Zone"))
+    )  # fmt: skip
+    viewer = request_from_scope(asgi_scope())
+
+    def shown(*values: tuple[str, str]) -> dict[str, str]:
+        settings = EdgeSettings(cloudfront_header_values=values)
+        return {k: v[0]["value"] for k, v in cloudfront_headers(behavior, viewer, settings).items()}
+
+    assert shown()["cloudfront-viewer-city"] == "Seattle"
+    assert shown(("cloudfront-viewer-country", "DE")) == {"cloudfront-viewer-country": "DE"}
+    assert shown(("cloudfront-viewer-country", "DE"), ("cloudfront-viewer-city", "Berlin")) == {
+        "cloudfront-viewer-country": "DE",
+        "cloudfront-viewer-city": "Berlin",
+    }

@@ -48,6 +48,20 @@ DEFAULT_CLOUDFRONT_VALUES: dict[str, str] = {
 }
 
 
+#: The default viewer's location beyond its country (all of it Seattle's).
+_DEFAULT_LOCATION = (
+    "cloudfront-viewer-country-name",
+    "cloudfront-viewer-country-region",
+    "cloudfront-viewer-country-region-name",
+    "cloudfront-viewer-city",
+    "cloudfront-viewer-postal-code",
+    "cloudfront-viewer-time-zone",
+    "cloudfront-viewer-latitude",
+    "cloudfront-viewer-longitude",
+    "cloudfront-viewer-metro-code",
+)
+
+
 def cloudfront_headers(
     behavior: Behavior, viewer: ViewerRequest, settings: EdgeSettings
 ) -> CFHeaders:
@@ -67,8 +81,15 @@ def cloudfront_headers(
     names = list(viewer.request["headers"])
     values["cloudfront-viewer-header-order"] = ":".join(capitalize(n) for n in names)
     values["cloudfront-viewer-header-count"] = str(len(names))
-    values.update(dict(settings.cloudfront_header_values))
-    values.update(simulated_values())  # the dev server's per-request X-Edge-Viewer
+    given = dict(settings.cloudfront_header_values)
+    given.update(simulated_values())  # the dev server's per-request X-Edge-Viewer
+    if given.get("cloudfront-viewer-country", "US") != "US":
+        # the default location is Seattle: another country given alone must not come with
+        # "United States", Washington and a Seattle postcode (CloudFront leaves out what it
+        # does not know, as it leaves out a city it cannot place)
+        for name in _DEFAULT_LOCATION:
+            values.pop(name, None)
+    values.update(given)
     out: CFHeaders = {}
     for name in wanted:
         if name in values:
