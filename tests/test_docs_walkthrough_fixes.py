@@ -278,3 +278,13 @@ def test_a_country_given_alone_does_not_keep_seattle() -> None:
         "cloudfront-viewer-country": "DE",
         "cloudfront-viewer-city": "Berlin",
     }
+
+
+def test_the_banner_shows_the_url_an_origin_is_served_by() -> None:
+    """``serve --origin URL``: the banner said 'origin default (localhost)'."""
+    from edge_middleware import EdgeConfig
+    from edge_middleware.devtools.devlog import banner
+
+    lines = banner(EdgeConfig(), origins={"default": "http://127.0.0.1:9000"})
+    assert any("-> origin default (http://127.0.0.1:9000)" in line for line in lines)
+    assert any("-> origin default (localhost)" in line for line in banner(EdgeConfig()))

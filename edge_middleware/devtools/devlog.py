@@ -19,6 +19,7 @@ failed. The word after them is the ``X-Cache`` the viewer got (``Hit``, ``Miss``
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 from ..config.model import Behavior, EdgeConfig
@@ -144,9 +145,12 @@ def _ttls(behavior: Behavior) -> str:
     return ttl + " (caching disabled)" if c.max_ttl == 0 else ttl
 
 
-def banner(config: EdgeConfig, *, indent: str = "") -> list[str]:
+def banner(
+    config: EdgeConfig, *, indent: str = "", origins: Mapping[str, object] | None = None
+) -> list[str]:
     """The behaviors in evaluation order with origin, TTLs (min/default/max), functions and
-    what reaches the origin (query strings, cookies, headers), then plain-words warnings."""
+    what reaches the origin (query strings, cookies, headers), then plain-words warnings.
+    ``origins``: the middleware's own (an origin served by a URL shows it)."""
     lines = [f"distribution {config.distribution_id} ({config.distribution_domain_name})"]
     if config.default_root_object:
         lines.append(f"default root object: /{config.default_root_object}")
@@ -155,6 +159,9 @@ def banner(config: EdgeConfig, *, indent: str = "") -> list[str]:
         origin = config.origin_for(behavior)
         name = behavior.path_pattern + ("  (default)" if behavior is config.default else "")
         target = f"origin {origin.id} ({origin.domain_name})"
+        url = (origins or {}).get(origin.id)
+        if isinstance(url, str):  # serve --origin, origins={id: URL}
+            target = f"origin {origin.id} ({url})"
         group = config.origin_group_for(behavior)
         if group is not None:
             codes = ",".join(map(str, group.failover_status_codes))

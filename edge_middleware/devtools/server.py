@@ -336,7 +336,9 @@ class DevServer:
                 f"config: the {type(self.middleware).__name__} that {opts.app} already wraps "
                 "in code"
             )
-        lines.extend(banner(self.middleware.config, indent="  "))
+        lines.extend(
+            banner(self.middleware.config, indent="  ", origins=self.middleware.options.origins)
+        )
         storage = "redis " + opts.redis if opts.redis else "memory"
         lines.append(f"cache: {storage}; invalidate: POST {INVALIDATE_PATH} (loopback only)")
         lines.append(self.viewer_protocol_line())
