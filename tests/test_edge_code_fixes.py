@@ -252,6 +252,34 @@ def test_a_node_handler_that_calls_back_and_returns_a_value_answers_with_the_cal
         handler.close()
 
 
+def test_a_node_handler_that_never_calls_back_and_leaves_nothing_answers_null(
+    tmp_path: Path,
+) -> None:
+    """Lambda's Node runtime answers null once the event loop is empty: a 502 at once, not a
+    503 at the 5 s deadline."""
+    handler = _node(tmp_path, "exports.handler = (event, context, callback) => { };")
+    try:
+        started = time.monotonic()
+        with pytest.raises(CloudFrontError) as info:
+            run_trigger(handler, EventBuilder().viewer_request("/"))
+        assert info.value.error_name == "LambdaValidationError"
+        assert time.monotonic() - started < 3
+    finally:
+        handler.close()
+
+
+def test_a_node_handler_with_work_left_running_is_waited_for(tmp_path: Path) -> None:
+    handler = _node(
+        tmp_path,
+        "exports.handler = (event, context, callback) => { const r = event.Records[0].cf.request;"
+        " setTimeout(() => { r.uri = '/later'; callback(null, r); }, 50); return 'ignored'; };",
+    )
+    try:
+        assert run_trigger(handler, EventBuilder().viewer_request("/"))["uri"] == "/later"
+    finally:
+        handler.close()
+
+
 @pytest.mark.slow
 def test_a_large_event_to_a_busy_node_worker_gets_its_503_at_the_deadline(
     door: Door, tmp_path: Path

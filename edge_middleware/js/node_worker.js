@@ -120,6 +120,13 @@ function lambdaContext(c, id) {
   return ctx;
 }
 
+// What keeps an event loop alive (timers, sockets, file reads), but the immediates this worker
+// schedules itself: Lambda's Node runtime answers once nothing of the handler's is left.
+function pendingWork() {
+  if (typeof process.getActiveResourcesInfo !== 'function') return null;
+  return process.getActiveResourcesInfo().filter((r) => r !== 'Immediate').sort().join(',');
+}
+
 function runLambda(fn, msg) {
   const id = msg.id;
   const ctx = lambdaContext(msg.context, id);
@@ -127,6 +134,7 @@ function runLambda(fn, msg) {
     if (err) finish(id, { ok: false, error: errorInfo(err) });
     else finish(id, { ok: true, result: result === undefined ? null : result });
   };
+  const idle = pendingWork();
   let out;
   try {
     out = fn(msg.event, ctx, callback);
@@ -139,19 +147,21 @@ function runLambda(fn, msg) {
       (r) => finish(id, { ok: true, result: r === undefined ? null : r }),
       (e) => finish(id, { ok: false, error: errorInfo(e) }),
     );
-  } else if (out !== undefined) {
-    // Lambda's Node runtime uses a return value only when it is a promise: a sync handler
-    // that returns its result answers null once nothing is left to run (a 502 at the edge),
-    // unless it called back. Deployed, the function fails; here too, with the reason logged.
-    setImmediate(() => {
-      if (current !== id) return;
-      logs.push('WARN\tThe handler returned a value that is not a promise, and Lambda\'s ' +
-        'Node.js runtime ignores it: make the handler async or answer through its callback.');
-      finish(id, { ok: true, result: null });
-    });
+    return;
   }
-  // else the answer comes through callback or context.succeed/fail/done, as Lambda's Node
-  // runtime waits for it (the legacy style, a callback with a default value or ...args)
+  // Lambda's Node runtime uses a return value only when it is a promise, and otherwise waits
+  // for callback / context.succeed until the event loop is empty, then answers null (a 502 at
+  // the edge). A handler that called back is done; one that left work running is waited for
+  // (its deadline still holds); one that left nothing answers null now, as deployed.
+  setImmediate(() => {
+    if (current !== id || idle === null || pendingWork() !== idle) return;
+    logs.push(out !== undefined
+      ? 'WARN\tThe handler returned a value that is not a promise, and Lambda\'s Node.js ' +
+        'runtime ignores it: make the handler async or answer through its callback.'
+      : 'WARN\tThe handler returned without calling back and left nothing running: ' +
+        'Lambda\'s Node.js runtime answers null.');
+    finish(id, { ok: true, result: null });
+  });
 }
 
 // ---- CloudFront Functions ---------------------------------------------------------------------
