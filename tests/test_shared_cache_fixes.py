@@ -398,3 +398,21 @@ def test_a_hot_object_is_checked_against_later_invalidations_once(redis_url: str
         assert storage.get("/home") is None
     finally:
         storage.close()
+
+
+@pytest.mark.redis
+def test_invalidate_without_an_id_reaches_a_distribution_id_given_to_the_workers(
+    redis_url: str,
+) -> None:
+    """``edge-middleware invalidate --redis URL`` (a storage with no id) reached adopted
+    namespaces only: workers given ``distribution_id=`` kept serving the object."""
+    worker = RedisStorage(redis_url, distribution_id="E2QWRUHEXAMPLE")
+    cli = RedisStorage(redis_url)
+    try:
+        worker.set(entries.make_entry("/index.html", path="/index.html", now=time.time()))
+        assert worker.get("/index.html") is not None
+        cli.invalidate(["/index.html"])
+        assert worker.get("/index.html") is None
+    finally:
+        worker.close()
+        cli.close()

@@ -161,8 +161,10 @@ def client(redis_url: str) -> Iterator[redis.Redis]:
 def test_key_layout_and_px_expiry(make_storage: MakeStorage, client: redis.Redis) -> None:
     storage = make_storage(prefix="t", distribution_id="E1")
     storage.set(make_entry(retain=60))
-    (name,) = client.keys("*")
+    (name,) = client.keys("t:E1:e*")
     assert name.startswith(b"t:E1:e:")  # type: ignore[arg-type]
+    # besides it, the id recorded for `edge-middleware invalidate --redis` and its epoch
+    assert set(client.keys("*")) - {name} == {b"t:distributions", b"t:E1:inv:epoch"}
     assert len(name) == len("t:E1:e:") + 64
     assert 59_000 < client.pttl(name) <= 60_000
 

@@ -133,7 +133,9 @@ class RedisStorage:
         self.distribution_id_given = distribution_id is not None
         self._adopted: str | None = None
         given = self.distribution_id_given
-        self._space = Namespace(prefix, self.distribution_id, adopted=False, scoped=given)
+        # a distribution_id given is recorded as an adopted one is, so that
+        # `edge-middleware invalidate --redis URL` reaches it (it recorded patterns nobody read)
+        self._space = Namespace(prefix, self.distribution_id, adopted=given, scoped=given)
         self.socket_timeout = socket_timeout
         self.max_object_bytes = max_object_bytes
         self.retry_after = retry_after
