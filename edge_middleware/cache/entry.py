@@ -110,8 +110,8 @@ def invalidation_paths(paths: str | Iterable[str]) -> list[str]:
     """The paths of one invalidation, checked as CloudFront's ``CreateInvalidation`` checks
     them (caching.md §1.10): each starts with ``/``, has at most 4,000 characters and ``*``
     only as its last one. A single string is one path, never its characters (``"/img/*"``
-    iterated gave ``"*"``, which purged everything)."""
-    items = [paths] if isinstance(paths, str) else list(paths)
+    iterated gave ``"*"``, which purged everything). Each path once, in order."""
+    items = [paths] if isinstance(paths, str) else list(dict.fromkeys(paths))
     for path in items:
         if not isinstance(path, str) or not path.startswith("/"):
             raise ConfigurationError("invalidation path", path, "a path starting with /")

@@ -375,7 +375,7 @@ class RedisStorage:
         Returns the number of distinct patterns recorded, not of entries removed (unknown
         without a scan); 0 if Redis is unavailable (logged).
         """
-        return self._run("invalidate", self._space.invalidate_steps(_patterns(paths)), 0)
+        return self._run("invalidate", self._space.invalidate_steps(invalidation_paths(paths)), 0)
 
     def clear(self) -> None:
         """Delete this distribution's entries, locks and patterns, keeping the generation counter
@@ -421,7 +421,9 @@ class RedisStorage:
     async def ainvalidate(self, paths: Iterable[str]) -> int:
         # checked as invalidate() checks them: "/img/*" given as one string was 8 patterns,
         # "*" among them, and purged everything
-        return await self._arun("invalidate", self._space.invalidate_steps(_patterns(paths)), 0)
+        return await self._arun(
+            "invalidate", self._space.invalidate_steps(invalidation_paths(paths)), 0
+        )
 
     async def aclear(self) -> None:
         await self._arun("clear", self._space.clear_steps(), None)
@@ -495,8 +497,3 @@ def storage_from_url(url: str) -> MemoryStorage | RedisStorage:
             raise
         raise ConfigurationError("storage", redact(url), f"a valid storage URL ({exc})")
     raise ConfigurationError("storage", redact(url), "memory:// or a redis(s):// or unix:// URL")
-
-
-def _patterns(paths: Iterable[str]) -> list[str]:
-    """The distinct invalidation patterns of ``paths``, checked (``invalidation_paths``)."""
-    return list(dict.fromkeys(invalidation_paths(paths)))

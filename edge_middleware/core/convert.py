@@ -22,10 +22,12 @@ from .headers import (
     DISALLOWED_HEADERS,
     RawHeaders,
     capitalize,
+    connection_options,
     encode_value,
     headers_from_raw,
     headers_to_raw,
     is_disallowed,
+    replaced_by,
 )
 from .types import CFHeaders, CFRequest
 
@@ -135,7 +137,12 @@ class ViewerRequest:
 
 
 def _viewer_headers(raw: RawHeaders) -> CFHeaders:
-    return headers_from_raw(raw, drop_disallowed=True)
+    headers = headers_from_raw(raw, drop_disallowed=True)
+    for name, value in raw:
+        if name.lower() == b"connection":  # what it lists went with the viewer's connection
+            for listed in connection_options(value.decode("latin-1")):
+                headers.pop(listed, None)
+    return headers
 
 
 def _body_length(headers: CFHeaders) -> int:
@@ -303,7 +310,10 @@ def origin_scope(
     new["query_string"] = query.encode("latin-1")
     # ASGI requires lower-case header names in a scope (CloudFront's ``key`` keeps the case
     # the viewer or handler gave; Starlette's ``Headers`` only finds lower-case names).
-    raw = [(name.lower(), value) for name, value in headers_to_raw(request["headers"]) + extra]
+    raw = replaced_by(
+        [(name.lower(), value) for name, value in headers_to_raw(request["headers"])],
+        [(name.lower(), value) for name, value in extra],
+    )
     new["headers"] = _replace_content_length(raw, body_length)
     new["method"] = request["method"]
     new["root_path"] = origin_root_path(scope, new["path"])

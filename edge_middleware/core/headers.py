@@ -29,6 +29,7 @@ __all__ = [
     "FunctionText",
     "RawHeaders",
     "capitalize",
+    "connection_options",
     "encode_value",
     "get_first",
     "headers_from_pairs",
@@ -40,6 +41,7 @@ __all__ = [
     "raw_disallowed",
     "raw_get",
     "raw_header_problem",
+    "replaced_by",
     "split_disallowed",
     "unchanged_raw",
     "with_length",
@@ -150,6 +152,30 @@ def split_disallowed(headers: Iterable[tuple[bytes, bytes]]) -> tuple[RawHeaders
 def without(headers: Iterable[tuple[bytes, bytes]], *names: bytes) -> RawHeaders:
     """Raw headers minus every header whose lower-case name is in ``names``."""
     return [(k, v) for k, v in headers if k.lower() not in names]
+
+
+#: ``Connection`` tokens that name no header to remove (RFC 9110 §7.6.1)
+_CONNECTION_WORDS = frozenset({"close", "keep-alive"})
+
+
+def connection_options(value: str) -> list[str]:
+    """The header names a ``Connection`` value lists (lower case): hop-by-hop for this one
+    connection, removed by whoever receives them (RFC 9110 §7.6.1), as CloudFront does."""
+    names = (token.strip().lower() for token in value.split(","))
+    return [name for name in names if name and name not in _CONNECTION_WORDS]
+
+
+def replaced_by(raw: RawHeaders, extra: RawHeaders) -> RawHeaders:
+    """``raw`` without the names ``extra`` sets, then ``extra`` (lower-case names in both):
+    what CloudFront sets for the origin (its custom headers, ``X-Amz-Cf-Id``) replaces a
+    viewer's header of the same name, never goes beside it (a viewer's ``X-Origin-Token``
+    came first, and frameworks read the first)."""
+    if not extra:
+        return raw
+    names = {name for name, _ in extra}
+    if any(name in names for name, _ in raw):
+        raw = [(name, value) for name, value in raw if name not in names]
+    return [*raw, *extra]
 
 
 def with_length(headers: Iterable[tuple[bytes, bytes]], body: bytes) -> RawHeaders:

@@ -253,6 +253,7 @@ class _Responder:
     async def fetch(self, effect: FetchOrigin) -> OriginResponse | CloudFrontError:
         """Start the origin app on its own task and wait for its status, headers and first
         body bytes; the rest stays in the stream (``read_origin``, ``respond``)."""
+        await self.close_origin()  # an origin group's failed primary: never left half-run
         body, more = effect.body, False
         if body is None:  # the viewer's body, or a prefix of it: the rest follows from it
             body, more = self.body, self.body_rest

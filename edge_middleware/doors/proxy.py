@@ -96,6 +96,12 @@ class _ASGIProxy:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             raise OriginError(f"Origin {self.origin.id!r}: cannot proxy a {scope['type']} scope")
+        try:
+            await self._proxy(scope, receive, send)
+        except _ViewerLeft:
+            return  # no answer for a viewer that went (the origin's connection was cut)
+
+    async def _proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
         origin = self.origin
         target = _target(self.base_url, origin)
         raw_path: bytes = scope.get("raw_path") or quote(
@@ -168,11 +174,16 @@ class _ASGIProxy:
             await response.aclose()
 
 
+class _ViewerLeft(Exception):
+    """The viewer went before its body ended (``http.disconnect``): the upload is cut at the
+    origin too, never sent on as complete (the last chunk of a chunked upload closed it)."""
+
+
 async def _receive_body(receive: Receive) -> AsyncIterator[bytes]:
     while True:
         message = await receive()
-        if message["type"] != "http.request":  # http.disconnect: the body stays short
-            return
+        if message["type"] != "http.request":
+            raise _ViewerLeft
         body = message.get("body", b"")
         if body:
             yield body

@@ -89,6 +89,8 @@ def _send_again(
 
     * no connection was made (refused, DNS, connect timeout): CloudFront tries the origin's
       ``ConnectionAttempts`` times (1-3, default 3), each within its ``ConnectionTimeout``;
+    * no answer within the origin's read timeout, for a ``GET`` or ``HEAD``: CloudFront's
+      response timeout retries them the same number of times;
     * a pooled keep-alive connection closed or reset before any byte of the answer: the origin
       closed it as the request went out (Node.js closes idle ones after 5 s, CloudFront's own
       default keep-alive). The request goes again, once, when a client may (an idempotent method,
@@ -100,6 +102,10 @@ def _send_again(
         return False
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
         return True
+    if isinstance(exc, httpx.ReadTimeout) and request.method in ("GET", "HEAD"):
+        # no answer within OriginReadTimeout: CloudFront asks again, up to ConnectionAttempts
+        # times, for GET and HEAD (caching.md §1.4: "response (read) timeout ... with retries")
+        return isinstance(request.stream, httpx.ByteStream)
     if sent.connected or number > 1 or request.method not in IDEMPOTENT:
         return False
     if not isinstance(request.stream, httpx.ByteStream):

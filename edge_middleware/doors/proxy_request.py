@@ -110,8 +110,13 @@ def _filter_response_headers(
 ) -> list[tuple[bytes, bytes]]:
     drop = set(_HOP_BY_HOP)
     for name, value in headers:
-        if name.lower() == b"connection":
+        low = name.lower()
+        if low == b"connection":
             drop.update(t.strip().lower() for t in value.split(b",") if t.strip())
+        elif low == b"transfer-encoding":
+            # RFC 9112 §6.3: the body was framed by Transfer-Encoding (and is de-chunked here);
+            # a Content-Length beside it is not its length and is removed before forwarding
+            drop.add(b"content-length")
     out = []
     for name, value in headers:
         low = name.lower()

@@ -248,6 +248,7 @@ class _Responder:
     def fetch(self, effect: FetchOrigin) -> OriginResponse | CloudFrontError:
         """Call the origin app and read its status, headers and first body bytes; the rest
         stays in its iterable (``read_origin``, ``respond``)."""
+        self.close_origin()  # an origin group's failed primary: never left half-run
         body, more = effect.body, False
         if body is None:  # the viewer's body, or a prefix of it: the rest follows from it
             body, more = self.body, self.body_rest

@@ -22,7 +22,7 @@ from ..core.convert import (
     reason_phrase,
     under_script_name,
 )
-from ..core.headers import encode_value, memo_keeps
+from ..core.headers import connection_options, encode_value, memo_keeps
 from ..core.limits import MAX_HEADER_BYTES
 from ..core.types import CFHeaders
 from ..exceptions import CloudFrontError
@@ -251,6 +251,8 @@ def _forward(
     if not decision:
         return True
     if decision == DROP:
+        if key == "HTTP_CONNECTION" and connection_options(value):
+            return None  # it names headers to remove: the pipeline removes them
         del origin[key]
         return False
     if decision == COOKIE:

@@ -28,10 +28,12 @@ from ..core.headers import (
     CLOUDFRONT_ADDED,
     HOP_BY_HOP,
     RawHeaders,
+    connection_options,
     encode_value,
     headers_to_raw,
     is_disallowed,
     memo_keeps,
+    replaced_by,
 )
 from ..core.limits import MAX_HEADER_BYTES, MAX_URI_LENGTH, url_length
 from ..core.origins import cloudfront_headers
@@ -220,17 +222,11 @@ class Shortcut:
             if decision is None:
                 decision = self.decision(lower)
             if decision:
-                if decision == DROP:
-                    continue
-                if decision == COOKIE:
-                    cookie = forwarded_cookie(
-                        self.plan, [{"key": "", "value": value.decode("latin-1")}]
-                    )
-                    if cookie is not None:
-                        out.append((b"cookie", encode_value(cookie)))
-                    continue
-                if decision == SLOW or value != b"0":
+                done = self._not_kept(out, lower, value, decision)
+                if done is None:
                     return None
+                if done:
+                    continue
             if lower in _PLACED:
                 at[lower] = len(out)
             out.append((lower, value))
@@ -240,8 +236,23 @@ class Shortcut:
         _put(out, at, b"via", self.p._via(http_version))
         if b"user-agent" not in at:
             out.append((b"user-agent", b"Amazon CloudFront"))
-        out.extend(tail)
-        return out
+        return replaced_by(out, tail)
+
+    def _not_kept(self, out: RawHeaders, lower: bytes, value: bytes, decision: int) -> bool | None:
+        """A viewer header the rules do not pass on as it is: ``True`` when dealt with
+        (dropped, or its cookies rewritten into ``out``), ``False`` when it goes as it is after
+        all (``Content-Length: 0``), ``None``: take the full pipeline."""
+        if decision == DROP:
+            # a Connection header that names others: the pipeline removes those too
+            return None if lower == b"connection" and _lists_headers(value) else True
+        if decision == COOKIE:
+            cookie = forwarded_cookie(self.plan, [{"key": "", "value": value.decode("latin-1")}])
+            if cookie is not None:
+                out.append((b"cookie", encode_value(cookie)))
+            return True
+        if decision == SLOW or value != b"0":
+            return None
+        return False
 
     def viewer_ok(self, method: str, scheme: str, uri: str, qs: str) -> bool:
         """CloudFront's own checks pass, so the pipeline would not answer by itself."""
@@ -326,3 +337,8 @@ class _ProbeViewer:
 
 
 PROBE_VIEWER: object = _ProbeViewer()
+
+
+def _lists_headers(connection: bytes) -> bool:
+    """Whether a ``Connection`` value names headers to remove (RFC 9110 §7.6.1)."""
+    return bool(connection_options(connection.decode("latin-1")))

@@ -97,13 +97,13 @@ def fetch(p: PipelineBase, f: Flow) -> Step:
     assert oreq is not None
     asked = f.origin or p.config.origin_for(f.behavior)
     origin, origin_id = match_origin(p.config, oreq, asked)
-    # An origin group's primary is read whole, so that a failover leaves nothing streaming.
+    # An origin group's primary streams like any answer (a 200 never fails over: it was read
+    # whole into memory before the viewer got a byte); on a failover the door closes it when
+    # the secondary's fetch starts.
     may_fail_over = p.config.failover_origin(f.behavior, asked, f.method, None, f.group) is not None
     if may_fail_over and f.send_body is None:
         yield ReadBody()  # read before the primary takes it: the secondary is sent it again
-    resp = yield FetchOrigin(
-        origin, origin_id, oreq, f.send_body, f.rid, whole=f.quiet or may_fail_over
-    )
+    resp = yield FetchOrigin(origin, origin_id, oreq, f.send_body, f.rid, whole=f.quiet)
     if may_fail_over:
         status = None if isinstance(resp, CloudFrontError) else resp.status
         secondary = p.config.failover_origin(f.behavior, asked, f.method, status, f.group)
