@@ -11,7 +11,7 @@ One function per direction (a2wsgi's ``build_environ``/``build_scope`` style):
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from functools import lru_cache
 from http import HTTPStatus
@@ -53,6 +53,7 @@ __all__ = [
     "request_from_scope",
     "scope_uri",
     "under_script_name",
+    "viewer_scope",
 ]
 
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
@@ -157,6 +158,28 @@ def _body_length(headers: CFHeaders) -> int:
     return 0
 
 
+def viewer_scope(scope: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """``scope`` with its request target as CloudFront reads it: an absolute-form target
+    (``GET http://host/path``, RFC 9112 §3.2.2) as its path, and no ``#fragment`` (a client
+    never sends one; a server that passes it on left it in the path or the query). Most scopes
+    need nothing and are returned as they are."""
+    raw_path: bytes | None = scope.get("raw_path")
+    query: bytes = scope.get("query_string", b"")
+    absolute = raw_path is not None and raw_path[:1] != b"/" and b"://" in raw_path
+    if not (absolute or b"#" in (raw_path or b"") or b"#" in query):
+        return scope
+    fixed = dict(scope)
+    if raw_path is not None:
+        target = raw_path.partition(b"#")[0]
+        if absolute:
+            target = b"/" + target.split(b"://", 1)[1].partition(b"/")[2]
+        if target != raw_path:
+            fixed["raw_path"] = target
+            fixed["path"] = unquote(target.decode("latin-1"))
+    fixed["query_string"] = query.partition(b"#")[0]
+    return fixed
+
+
 def scope_uri(scope: Mapping[str, Any]) -> str:
     """The viewer's ``uri`` (CloudFront's form of the path) from an ASGI scope."""
     raw_path = scope.get("raw_path")
@@ -177,6 +200,7 @@ def environ_uri(environ: Mapping[str, Any]) -> str:
     if target:
         if "://" in target:
             target = "/" + target.split("://", 1)[1].partition("/")[2]
+        target = target.partition("#")[0]  # a fragment the server left in (gunicorn)
         return _target_uri(target.split("?", 1)[0].encode("latin-1", "replace")) or "/"
     path = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1")
     if not path.translate(None, _PATH_PLAIN):  # nothing quote() would change

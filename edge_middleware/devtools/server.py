@@ -49,6 +49,7 @@ from .inspector import Inspector, InspectorASGIMount, InspectorWSGIMount, mount_
 from .lifecycle import SHUTDOWN_GRACE, bind, exit_watchdog, stopped_by_signals
 from .reloader import _drop_bytecode, _Reloader
 from .serve_options import ServeOptions, _tls_files
+from .wsgi_server import cheroot_server
 
 __all__ = ["INVALIDATE_PATH", "DevServer", "ServeOptions", "run"]
 
@@ -68,37 +69,6 @@ LISTEN_BACKLOG = 2048
 
 
 # -- the server ------------------------------------------------------------------------------
-class _NoOwnServerHeader(list):  # type: ignore[type-arg]
-    """A response's header list that drops the ``Server`` line cheroot appends on its own."""
-
-    def append(self, item: Any) -> None:
-        if item[0] != b"Server":
-            super().append(item)
-
-
-def _cheroot_server() -> Any:
-    """cheroot's WSGI server class, minus the ``Server: <host>`` it adds to every answer that
-    has none. CloudFront adds no ``Server`` to an origin's answer (only its own pages say
-    ``Server: CloudFront``) and the ASGI dev server sends none (uvicorn's ``server_header`` is
-    off); an answer the app gave a ``Server`` keeps it."""
-    from cheroot import server as cheroot_server
-    from cheroot import wsgi
-
-    class Request(cheroot_server.HTTPRequest):
-        def send_headers(self) -> None:
-            if not any(key.lower() == b"server" for key, _ in self.outheaders):
-                self.outheaders = _NoOwnServerHeader(self.outheaders)
-            super().send_headers()
-
-    class Connection(cheroot_server.HTTPConnection):
-        RequestHandlerClass = Request
-
-    class Server(wsgi.Server):
-        ConnectionClass = Connection
-
-    return Server
-
-
 class DevServer:
     """Builds the middleware from :class:`ServeOptions`, prints, serves, reloads.
 
@@ -413,7 +383,7 @@ class DevServer:
     def wsgi_server(self) -> Any:
         """The cheroot server for the WSGI app, bound and listening (``prepare()``: raises
         OSError before "listening" is printed), not yet serving."""
-        server = _cheroot_server()(
+        server = cheroot_server()(
             (self.options.host, self.options.port),
             self.app,
             numthreads=WSGI_THREADS,

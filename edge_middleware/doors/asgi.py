@@ -14,7 +14,7 @@ from typing import Any, assert_never
 
 from ..cache.compression import compress
 from ..cache.entry import Storage
-from ..core.convert import ViewerRequest, request_from_scope
+from ..core.convert import ViewerRequest, request_from_scope, viewer_scope
 from ..core.handlers import Later
 from ..exceptions import CloudFrontError, OriginError
 from ..pipeline import Step
@@ -89,6 +89,7 @@ class EdgeMiddleware(FrontDoor):
         if scope["type"] != "http" or scope.get("edge.middleware") is not None:
             await self.app(scope, receive, send)
             return
+        scope = viewer_scope(scope)  # an absolute-form target, a fragment a server passed on
         options = self.options
         prefetched = routed = None
         if options.pipeline.has_shortcuts and not options.observers:

@@ -151,8 +151,12 @@ class PipelineBase:
     def _via(self, http_version: str) -> bytes:
         known = self._vias.get(http_version)
         if known is None:
-            two = http_version.startswith("2")
-            known = f"{'2.0' if two else '1.1'} {self._via_host}".encode()
+            # the first token follows the viewer's HTTP version (lambda-edge.md §1.3, §5.2)
+            major = http_version[:1]
+            token = (
+                f"{major}.0" if major in ("2", "3") else "1.0" if http_version == "1.0" else "1.1"
+            )
+            known = f"{token} {self._via_host}".encode()
             if len(self._vias) < 16:  # a few versions exist; a hostile scope's are not kept
                 self._vias[http_version] = known
         return known
