@@ -324,3 +324,36 @@ def test_a_failed_primarys_answer_is_closed_and_the_secondary_answers(door: Door
     assert (r.status, r.body) == (200, b"backup")
     assert len(calls) == 2
     time.sleep(0)  # (the primary's stream was closed before the secondary's fetch)
+
+
+@pytest.mark.parametrize(
+    ("method", "answer"),
+    [
+        ("HEAD", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"),
+        ("GET", b"HTTP/1.1 204 No Content\r\n\r\nsurplus-bytes"),
+    ],
+)
+def test_a_body_on_a_bodiless_answer_is_found_before_anything_is_sent(
+    method: str, answer: bytes
+) -> None:
+    """docs/origin-failures.md: a body on a HEAD/204/304 answer is the origin's 502. The ASGI
+    proxy found it after it had passed the head on, and the viewer got the 200/204."""
+    from edge_middleware.exceptions import OriginError
+
+    def respond(server: RawOrigin, conn: socket.socket, path: str, n: int) -> None:
+        conn.sendall(answer)
+        server.release.wait(2)
+
+    with raw_origin(respond) as server:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        with pytest.raises(OriginError, match="past the end of its response"):
+            asyncio.run(proxy_app(server.url, Origin("up"))(_scope(method), receive, send))
+        server.release.set()
+    assert sent == []

@@ -42,6 +42,7 @@ import httpx
 from ..config.model import Origin
 from ..core.convert import reason_phrase
 from ..exceptions import OriginError
+from ..pipeline.effects import bodiless_status
 from .interfaces import ASGIApp, Receive, Scope, Send, StartResponse, WSGIApp
 
 # The pooled clients, the request target and the failures (with the check for bytes past the end
@@ -146,6 +147,18 @@ class _ASGIProxy:
         response = await self._send(client, request, target)
         conn = _h11_connection(response)
         try:
+            # The raw stream, not aiter_raw(): that one closes the response (and pools the
+            # connection) as soon as the body ends, before the leftover can be looked at.
+            stream = cast(httpx.AsyncByteStream, response.stream)
+            chunks = stream.__aiter__()
+            if request.method == "HEAD" or bodiless_status(response.status_code):
+                # nothing follows such a head: bytes there are the origin's 502, found before
+                # anything is sent (as the WSGI door finds them)
+                async for _ in chunks:
+                    pass
+                extra = _leftover(conn, response)
+                if extra:
+                    raise _overrun(conn, extra, target, origin)
             await send(
                 {
                     "type": "http.response.start",
@@ -153,10 +166,6 @@ class _ASGIProxy:
                     "headers": _filter_response_headers(response.headers.raw, lower=True),
                 }
             )
-            # The raw stream, not aiter_raw(): that one closes the response (and pools the
-            # connection) as soon as the body ends, before the leftover can be looked at.
-            stream = cast(httpx.AsyncByteStream, response.stream)
-            chunks = stream.__aiter__()
             while True:
                 try:
                     chunk = await chunks.__anext__()
