@@ -138,6 +138,7 @@ class _Responder:
                 raise  # a proxied origin's failure, logged where it was found
             except Exception:
                 logger.exception("the response to the viewer broke off after it started")
+                await self.close_origin(viewer_gone=True)
                 raise
         finally:
             await self.close_origin()
@@ -273,10 +274,10 @@ class _Responder:
             return OriginBody(b"", True)
         return await self.origin.read(limit)
 
-    async def close_origin(self) -> None:
+    async def close_origin(self, viewer_gone: bool = False) -> None:
         stream, self.origin = self.origin, None
         if stream is not None:
-            await stream.close()
+            await stream.close(viewer_gone)
 
     # -- to the viewer ----------------------------------------------------------------------
     async def respond(self, outcome: Outcome) -> None:

@@ -40,6 +40,8 @@ class OriginStream:
         self.queued = 0
         self.more = True
         self.discard = False
+        #: the viewer's send failed: the app's own sends fail too, as a server's would
+        self.refused = False
         self.error: BaseException | None = None
         self._changed: asyncio.Future[None] | None = None
         self._drained: asyncio.Future[None] | None = None
@@ -88,6 +90,8 @@ class OriginStream:
             waiter.set_result(None)
 
     async def _send(self, message: Message) -> None:
+        if self.refused:  # an app that streams until its send fails stops here, as it would
+            raise OSError("The viewer went away.")  # behind the server (else it never ends)
         kind = message["type"]
         if kind == "http.response.start":
             if self.start is not None:
@@ -186,9 +190,12 @@ class OriginStream:
             )
         return OriginBody(b"".join(chunks), False)
 
-    async def close(self) -> None:
-        """Let the app finish (what it still sends is dropped): it is never left half-run."""
+    async def close(self, viewer_gone: bool = False) -> None:
+        """Let the app finish (what it still sends is dropped): it is never left half-run.
+        ``viewer_gone``: sending to the viewer failed, and the app's next send fails the same
+        way (an endless stream that waits for that would never finish)."""
         self.discard = True
+        self.refused = self.refused or viewer_gone
         self._take()
         await self.task
 

@@ -102,8 +102,10 @@ class HitShortcut:
         self.drop = frozenset(drop)
         #: the cache keys of recent short requests, by uri, query string and keyed headers
         self._keys: dict[tuple[object, ...], str] = {}
-        #: rendered viewer headers per cached object (the entry itself is the check)
-        self._rendered: dict[str, tuple[CacheEntry, RawHeaders]] = {}
+        #: rendered viewer headers per cached object: checked by the stored headers object and
+        #: the body's length (what rendering reads), never by holding the entry: an evicted
+        #: object's body stayed alive here, outside the storage's max_bytes
+        self._rendered: dict[str, tuple[object, int, RawHeaders]] = {}
 
     def key(
         self,
@@ -196,12 +198,12 @@ class HitShortcut:
 
     def _rendered_for(self, entry: CacheEntry) -> RawHeaders:
         known = self._rendered.get(entry.key)
-        if known is None or known[0] is not entry:
+        if known is None or known[0] is not entry.headers or known[1] != len(entry.body):
             if len(self._rendered) >= 4096:
                 self._rendered.clear()
-            known = (entry, self._render(entry))
+            known = (entry.headers, len(entry.body), self._render(entry))
             self._rendered[entry.key] = known
-        return known[1]
+        return known[2]
 
     def _render(self, entry: CacheEntry) -> RawHeaders:
         headers = with_length(without(entry.headers, b"age"), entry.body)
