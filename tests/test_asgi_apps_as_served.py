@@ -167,7 +167,7 @@ def test_an_event_stream_reaches_the_viewer_as_it_comes(cache_control: bytes) ->
     asyncio.run(app(asgi_scope("/events"), _receive, viewer))
     assert not waited_in_vain
     assert b"".join(m.get("body", b"") for m in sent[1:]) == b"data: 1\n\ndata: 2\n\n"
-    assert dict(sent[0]["headers"])[b"X-Cache"] == b"Miss from cloudfront"
+    assert dict(sent[0]["headers"])[b"x-cache"] == b"Miss from cloudfront"
 
 
 @pytest.mark.parametrize("way", ["short-way", "pipeline"])

@@ -173,3 +173,26 @@ def test_serve_with_a_wsgi_app_keeps_repeated_headers_and_odd_targets(wsgi_serve
         assert (status, seen.get("PATH_INFO")) == ("HTTP/1.1 200 OK", path)
     folded = b"GET /f HTTP/1.1\r\nHost: h\r\nX-A: one\r\n two\r\nConnection: close\r\n\r\n"
     assert _answer(exchange(wsgi_served.port, folded))[0].startswith("HTTP/1.1 400")
+
+
+def test_asgi_answers_carry_lower_case_names_an_outer_middleware_can_read() -> None:
+    """ASGI: 'Header names must be lowercased' in http.response.start. CloudFront's X-Cache,
+    Via, Age and a hit's Content-Length went as written, and Starlette's GZipMiddleware
+    around the edge did not see that Content-Length: the viewer got two."""
+    from starlette.middleware.gzip import GZipMiddleware
+    from starlette.testclient import TestClient
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"text/plain"), (b"cache-control", b"max-age=60")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"a" * 5000})
+
+    edge = EdgeMiddleware(app, config=EdgeConfig(default=Behavior(cache=CachePolicy(0, 60, 60))))
+    client = TestClient(GZipMiddleware(edge, minimum_size=500))
+    for expected in ("Miss from cloudfront", "Hit from cloudfront"):
+        r = client.get("/page", headers={"accept-encoding": "gzip"})
+        assert r.headers["x-cache"] == expected
+        lengths = [v for k, v in r.headers.raw if k.lower() == b"content-length"]
+        assert lengths == [str(r.num_bytes_downloaded).encode()]
+        assert all(k == k.lower() for k, _ in r.headers.raw)
+    assert r.text == "a" * 5000

@@ -9,7 +9,7 @@ import importlib.util
 from collections.abc import Sequence
 
 from ..config.model import Behavior, CachePolicy
-from ..core.headers import RawHeaders, raw_get
+from ..core.headers import HOP_BY_HOP, RawHeaders, raw_get, without
 from ..core.types import CFHeaders
 
 # brotli is a dependency, imported on the first Brotli compression (not at import time);
@@ -23,6 +23,8 @@ __all__ = [
     "choose_coding",
     "compress",
     "http10_headers",
+    "merge_304",
+    "varying_by_encoding",
 ]
 
 #: The content types CloudFront compresses (CloudFront Developer Guide, "Serving compressed
@@ -138,7 +140,6 @@ def compress(coding: str, body: bytes, headers: RawHeaders) -> tuple[bytes, RawH
     else:
         out = gzip.compress(body, compresslevel=6, mtime=0)
     new: RawHeaders = []
-    has_vary = False
     for name, value in headers:
         lower = name.lower()
         if lower == b"content-length":
@@ -148,13 +149,54 @@ def compress(coding: str, body: bytes, headers: RawHeaders) -> tuple[bytes, RawH
                 value = b"W/" + value
             elif not value.startswith(b"W/"):
                 continue
-        if lower == b"vary":
-            has_vary = True
-            if b"accept-encoding" not in value.lower():
-                value = value + b", Accept-Encoding"
         new.append((name, value))
     new.append((b"Content-Encoding", coding.encode()))
     new.append((b"Content-Length", str(len(out)).encode()))
-    if not has_vary:
-        new.append((b"Vary", b"Accept-Encoding"))
-    return out, new
+    return out, varying_by_encoding(new)
+
+
+def varying_by_encoding(headers: RawHeaders) -> RawHeaders:
+    """``headers`` with ``Accept-Encoding`` among their ``Vary`` names, once: added to the first
+    ``Vary`` line when no line names it (as a token: ``X-Accept-Encoding-Hint`` is not it), or
+    as a line of its own (a compressed body varies by it, C25)."""
+    lines = [i for i, (name, _) in enumerate(headers) if name.lower() == b"vary"]
+    tokens = {t.strip().lower() for i in lines for t in headers[i][1].split(b",") if t.strip()}
+    if b"accept-encoding" in tokens or b"*" in tokens:
+        return headers
+    out = list(headers)
+    if not lines:
+        out.append((b"Vary", b"Accept-Encoding"))
+    else:
+        name, value = out[lines[0]]
+        out[lines[0]] = (name, value + b", Accept-Encoding")
+    return out
+
+
+def merge_304(stored: tuple[tuple[bytes, bytes], ...], fresh: RawHeaders) -> RawHeaders:
+    """RFC 9111 §4.3.4: headers in the 304 replace the stored ones of the same name. The
+    stored ``Age`` goes in any case: it was the first answer's age, and the refreshed copy's
+    is the 304's (none: 0), so the new TTL is not cut by it again (§4.2.3). The origin's
+    strong ``ETag`` does not replace the weak one the edge gave a body it compressed (the
+    body stays compressed, caching.md §1.7)."""
+    # the body is the stored one: its Content-Encoding stays (RFC 9111 §3.2; a 304 saying
+    # identity sent gzip bytes as identity)
+    fresh = without(fresh, *HOP_BY_HOP, b"content-length", b"content-encoding")
+    encoded = raw_get(stored, b"content-encoding") is not None
+    weak = raw_get(stored, b"etag")
+    tag = raw_get(fresh, b"etag")
+    if weak is not None and weak.startswith(b"W/") and tag == weak[2:]:
+        fresh = [(k, weak if k.lower() == b"etag" else v) for k, v in fresh]
+    elif encoded and tag is not None and not tag.startswith((b'"', b"W/")):
+        fresh = without(fresh, b"etag")  # an invalid tag is dropped on a compressed body (§1.7)
+    names = {k.lower() for k, _ in fresh}
+    names.add(b"age")
+    merged = [(k, v) for k, v in stored if k.lower() not in names] + fresh
+    if encoded and _varies_by_encoding(stored):  # a 304's own Vary (Cookie) kept the body's
+        merged = varying_by_encoding(merged)
+    return merged
+
+
+def _varies_by_encoding(headers: tuple[tuple[bytes, bytes], ...]) -> bool:
+    return any(
+        name.lower() == b"vary" and b"accept-encoding" in value.lower() for name, value in headers
+    )

@@ -10,7 +10,14 @@ from functools import lru_cache
 from ..config.model import Behavior, CachePolicy, EdgeConfig, OriginRequestPolicy
 from ..config.settings import EdgeSettings
 from ..core.types import CFHeaders, CFRequest, HeaderEntry
-from .keys import _by_name, _joined, _parse_cookies, _select, _union, normalize_accept_encoding
+from .keys import (
+    _by_name,
+    _parse_cookies,
+    _select,
+    _union,
+    joined_values,
+    normalize_accept_encoding,
+)
 
 # -- forwarding to the origin --------------------------------------------------------------------
 
@@ -187,7 +194,7 @@ def forwarded_to_origin(
                 out["cookie"] = [{"key": entries[0].get("key") or "Cookie", "value": cookie}]
             continue
         if lower == "accept-encoding" and plan.normalize_ae:
-            ae = normalize_accept_encoding(_joined(entries), policy, settings)
+            ae = normalize_accept_encoding(joined_values(entries), policy, settings)
             out[lower] = [
                 {"key": entries[0].get("key") or "Accept-Encoding", "value": ae or "identity"}
             ]

@@ -179,7 +179,8 @@ def normalize_accept_encoding(
     return None
 
 
-def _joined(entries: Sequence[HeaderEntry] | None) -> str | None:
+def joined_values(entries: Sequence[HeaderEntry] | None) -> str | None:
+    """A header's lines as one value (RFC 9110 §5.3: repeated lines are one comma list)."""
     if not entries:
         return None
     if len(entries) == 1:
@@ -277,7 +278,7 @@ def cache_key(
         qs = _canonical_query(params) if settings.canonicalize_query else "&".join(params)
         parts.append("qs:" + _esc(qs))
     for name in plan.headers:
-        value = _joined(headers.get(name))
+        value = joined_values(headers.get(name))
         if value is None:
             parts.append("h:" + _esc_name(name))
         else:
@@ -290,7 +291,9 @@ def cache_key(
             pairs.sort(key=_by_name)
             parts.extend(f"c:{_esc_name(n)}={_esc(v)}" for n, v in pairs)
     if plan.normalize_ae:
-        ae = normalize_accept_encoding(_joined(headers.get("accept-encoding")), policy, settings)
+        ae = normalize_accept_encoding(
+            joined_values(headers.get("accept-encoding")), policy, settings
+        )
         if ae is not None:
             parts.append("ae:" + ae)
     return "|".join(parts)

@@ -35,7 +35,7 @@ from ..pipeline.effects import (
     Store,
 )
 from ..pipeline.flow import Flow, Prefetched, Routed
-from .asgi_fast import shortcut
+from .asgi_fast import lowered, shortcut
 from .asgi_origin import OriginStream, open_origin
 from .flights import AsyncFlights
 from .interfaces import ASGIApp, Message, Receive, Scope, Send
@@ -283,7 +283,11 @@ class _Responder:
     async def respond(self, outcome: Outcome) -> None:
         outcome.no_body(self.scope.get("method", ""))
         await self.send(
-            {"type": "http.response.start", "status": outcome.status, "headers": outcome.headers}
+            {
+                "type": "http.response.start",
+                "status": outcome.status,
+                "headers": lowered(outcome.headers),
+            }
         )
         stream = self.origin if outcome.stream_rest and not outcome.head else None
         await self.send_body(b"" if outcome.head else outcome.body, stream is not None)

@@ -26,11 +26,21 @@ __all__ = [
     "ViewerWatch",
     "body_bytes",
     "log_cut_short",
+    "lowered",
     "shortcut",
     "start_head",
 ]
 
 logger = logging.getLogger("edge_middleware.asgi")
+
+
+def lowered(headers: RawHeaders) -> RawHeaders:
+    """``headers`` with lower-case names, as ASGI has them in ``http.response.start`` ("Header
+    names must be lowercased"): CloudFront's ``X-Cache``, ``Via``, ``Age`` ... were sent as
+    written, and an outer middleware reading them with Starlette's ``Headers`` (GZip) did not
+    see the ``Content-Length`` of a hit and sent two. HTTP names are case-insensitive."""
+    return [(name.lower(), value) for name, value in headers]
+
 
 #: response extensions the origin is not offered (its body must pass through the relay)
 NO_EXTENSIONS = ("http.response.pathsend", "http.response.zerocopysend")
@@ -100,7 +110,11 @@ async def shortcut(
         return False, None, None
     if answer is not None:
         await send(
-            {"type": "http.response.start", "status": answer.status, "headers": answer.headers}
+            {
+                "type": "http.response.start",
+                "status": answer.status,
+                "headers": lowered(answer.headers),
+            }
         )
         await send({"type": "http.response.body", "body": answer.body, "more_body": False})
     elif prepared is not None:
@@ -281,7 +295,9 @@ class _Relay:
                 return
             self.started = True
             self.head = answer[1]
-            await self.send({"type": "http.response.start", "status": status, "headers": answer[0]})
+            await self.send(
+                {"type": "http.response.start", "status": status, "headers": lowered(answer[0])}
+            )
         # trailers and unknown extensions are not forwarded (CloudFront drops them)
 
     async def fail(self, err: CloudFrontError) -> None:
@@ -289,7 +305,11 @@ class _Relay:
         outcome = pipeline.error_outcome(err, self.rid.decode(), self.hv, self.cut.behavior, [])
         outcome.no_body(self.method)
         await self.send(
-            {"type": "http.response.start", "status": outcome.status, "headers": outcome.headers}
+            {
+                "type": "http.response.start",
+                "status": outcome.status,
+                "headers": lowered(outcome.headers),
+            }
         )
         body = b"" if outcome.head else outcome.body
         await self.send({"type": "http.response.body", "body": body, "more_body": False})

@@ -4,8 +4,9 @@ origin-response, and what gets stored (caching.md §1.1 steps 5-7, lambda-edge.m
 from __future__ import annotations
 
 from ..cache.budget import bytes_to_buffer
-from ..cache.compression import COMPRESS_MAX_BYTES, choose_coding, http10_headers
+from ..cache.compression import COMPRESS_MAX_BYTES, choose_coding, http10_headers, merge_304
 from ..cache.entry import CacheEntry
+from ..cache.keys import joined_values
 from ..cache.rules import StoreDecision, decide_storage, forwarded_to_origin, keyed_path
 from ..cache.rules import normalize_accept_encoding as _accept_encoding
 from ..config.model import Behavior, Origin, Trigger
@@ -158,7 +159,7 @@ def _fail_over(
 def _revalidated(p: PipelineBase, f: Flow, stale: CacheEntry, fresh: RawHeaders) -> Step:
     """Reuse the cached body with the 304's headers (caching.md §1.7, C11/C12)."""
     f.steps.append(TraceStep("origin-response", False, skipped_because="304 revalidation"))
-    merged = _merge_304(stale.headers, fresh)
+    merged = merge_304(stale.headers, fresh)
     decision = decide_storage(
         stale.status,
         merged,
@@ -227,8 +228,10 @@ def origin_response(p: PipelineBase, f: Flow) -> Step:
         f.steps.append(TraceStep("origin-response", False, skipped_because="no function"))
     if f.method == "HEAD":
         return State.STORE
+    # every Accept-Encoding line, as the cache key and the origin request read them (the
+    # first alone stored an identity body under a key that says br)
     accept = _accept_encoding(
-        get_first(f.req["headers"], "accept-encoding"), f.behavior.cache, p.settings
+        joined_values(f.req["headers"].get("accept-encoding")), f.behavior.cache, p.settings
     )
     coding = choose_coding(f.behavior, accept, a.status, a.headers, f.hv)
     if coding is not None:
@@ -419,21 +422,6 @@ def _stale_ok(entry: CacheEntry, now: float) -> bool:
     if entry.stale_if_error:
         return now < entry.fresh_until + entry.stale_if_error
     return True
-
-
-def _merge_304(stored: tuple[tuple[bytes, bytes], ...], fresh: RawHeaders) -> RawHeaders:
-    """RFC 9111 §4.3.4: headers in the 304 replace the stored ones of the same name. The
-    stored ``Age`` goes in any case: it was the first answer's age, and the refreshed copy's
-    is the 304's (none: 0), so the new TTL is not cut by it again (§4.2.3). The origin's
-    strong ``ETag`` does not replace the weak one the edge gave a body it compressed (the
-    body stays compressed, caching.md §1.7)."""
-    fresh = without(fresh, *HOP_BY_HOP, b"content-length")
-    names = {k.lower() for k, _ in fresh}
-    weak = raw_get(stored, b"etag")
-    if weak is not None and weak.startswith(b"W/") and raw_get(fresh, b"etag") == weak[2:]:
-        fresh = [(k, weak if k.lower() == b"etag" else v) for k, v in fresh]
-    names.add(b"age")
-    return [(k, v) for k, v in stored if k.lower() not in names] + fresh
 
 
 def _ecmt(p: PipelineBase, status: int) -> int | None:
