@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from ..config.model import Behavior, CachePolicy
 from ..core.headers import HOP_BY_HOP, RawHeaders, raw_get, without
@@ -159,10 +159,10 @@ def varying_by_encoding(headers: RawHeaders) -> RawHeaders:
     """``headers`` with ``Accept-Encoding`` among their ``Vary`` names, once: added to the first
     ``Vary`` line when no line names it (as a token: ``X-Accept-Encoding-Hint`` is not it), or
     as a line of its own (a compressed body varies by it, C25)."""
-    lines = [i for i, (name, _) in enumerate(headers) if name.lower() == b"vary"]
-    tokens = {t.strip().lower() for i in lines for t in headers[i][1].split(b",") if t.strip()}
+    tokens = _vary_tokens(headers)
     if b"accept-encoding" in tokens or b"*" in tokens:
         return headers
+    lines = [i for i, (name, _) in enumerate(headers) if name.lower() == b"vary"]
     out = list(headers)
     if not lines:
         out.append((b"Vary", b"Accept-Encoding"))
@@ -191,12 +191,17 @@ def merge_304(stored: tuple[tuple[bytes, bytes], ...], fresh: RawHeaders) -> Raw
     names = {k.lower() for k, _ in fresh}
     names.add(b"age")
     merged = [(k, v) for k, v in stored if k.lower() not in names] + fresh
-    if encoded and _varies_by_encoding(stored):  # a 304's own Vary (Cookie) kept the body's
-        merged = varying_by_encoding(merged)
+    if encoded and b"accept-encoding" in _vary_tokens(stored):  # a 304's own Vary (Cookie)
+        merged = varying_by_encoding(merged)  # kept the stored body's
     return merged
 
 
-def _varies_by_encoding(headers: tuple[tuple[bytes, bytes], ...]) -> bool:
-    return any(
-        name.lower() == b"vary" and b"accept-encoding" in value.lower() for name, value in headers
-    )
+def _vary_tokens(headers: Iterable[tuple[bytes, bytes]]) -> set[bytes]:
+    """The names every ``Vary`` line lists, lower case (one list, RFC 9110 §5.3)."""
+    return {
+        token.strip().lower()
+        for name, value in headers
+        if name.lower() == b"vary"
+        for token in value.split(b",")
+        if token.strip()
+    }

@@ -322,6 +322,7 @@ class RedisStorage:
                 type(exc).__name__,
                 exc,
                 self.retry_after,
+                extra={"edge_redis_failure": (redact(self.url), f"{type(exc).__name__}: {exc}")},
             )
 
     def _succeeded(self) -> None:

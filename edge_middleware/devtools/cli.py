@@ -127,12 +127,12 @@ class _Warnings(logging.Handler):
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        args = record.args
-        if isinstance(args, tuple) and len(args) == 5 and "failed during" in str(record.msg):
+        failure = getattr(record, "edge_redis_failure", None)
+        if failure is not None:
             # RedisStorage's outage warning speaks to a server ("serving without the shared
             # cache, retrying"): a one-shot command served nothing and recorded nothing
-            url, _operation, kind, exc, _retry = args
-            self.messages.append(f"could not record the invalidation in {url}: {kind}: {exc}")
+            url, cause = failure
+            self.messages.append(f"could not record the invalidation in {url}: {cause}")
         else:
             self.messages.append(record.getMessage())
 

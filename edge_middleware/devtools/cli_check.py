@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from ..exceptions import ConfigurationError, HandlerLoadError
-from .cli_base import EXIT_FAILED, EXIT_OK, _fail, _mapping
+from .cli_base import EXIT_FAILED, EXIT_OK, _fail, _mapping, config_error
 
 
 def _placeholder(event: dict[str, Any], context: Any) -> None:
@@ -69,37 +68,6 @@ def _load_for_check(
             first_error = first_error or config_error(path, exc)
             mapping[value] = _placeholder
             missing.append(value)
-
-
-def config_error(file: str, exc: ConfigurationError) -> str:
-    """The file named once, and the problem in its own words (a JSON error is the problem),
-    in the command line's terms (``--handler``, not ``handlers=``)."""
-    if exc.field == str(Path(file)) and str(exc.expected).startswith("valid "):
-        kind = str(exc.expected).removeprefix("valid ").upper()
-        return f"{file} is not valid {kind}: {exc.value}"
-    if exc.field == "source" and exc.value in (file, str(Path(file))):
-        return f"{file}: cannot use it, expected {exc.expected}"
-    if exc.field == str(Path(file)):
-        return f"{file}: {exc.value}; expected {exc.expected}"
-    text = str(exc)
-    for python, flag in _FLAGS:
-        text = text.replace(python, flag)
-    return f"{file}: {text}"
-
-
-#: load_config's keywords, as the commands spell them
-_FLAGS = (
-    (
-        "pass handlers={key: callable or 'module:function'} with one of",
-        "map one of them with --handler KEY=module:function (or a .js file):",
-    ),
-    (
-        "pass key_value_stores={key: 'kvs.json' or a dict} with one of",
-        "give --kvs KEY=FILE for one of",
-    ),
-    ("or logical_id= naming one of them", "or --logical-id naming one of them"),
-    ("logical_id: ", "--logical-id: "),
-)
 
 
 def _check(args: argparse.Namespace) -> int:

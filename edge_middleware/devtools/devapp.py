@@ -28,6 +28,7 @@ from ..doors.asgi import EdgeMiddleware
 from ..doors.interfaces import is_asgi_app
 from ..doors.wsgi import EdgeWSGIMiddleware
 from ..exceptions import ConfigurationError
+from .cli_base import config_error
 from .devguard import Guard, asgi_headers, is_loopback, wsgi_headers
 
 __all__ = [
@@ -188,8 +189,6 @@ def load_edge_config(
                 key_value_stores=dict(key_value_stores or {}) or None,
             )
         except ConfigurationError as exc:  # the file named, in the command line's terms
-            from .cli_check import config_error
-
             raise ServeError(exc.field, exc.value, config_error(spec, exc)) from exc
         return config, path.resolve(), None
     obj = import_object(spec, "--config")
