@@ -324,7 +324,7 @@ def test_banner_says_what_reaches_the_origin(tmp_path: Path) -> None:
         "to the origin: query strings only page; cookies only cart",
         "to the origin: query strings none (removed); cookies none (removed)",
         "headers only Content-Type, Content-Length, Range, If-Match, If-Range; "
-        "Authorization only on POST/PUT/PATCH/DELETE",
+        "Authorization only on OPTIONS/POST/PUT/PATCH/DELETE",
         "headers all the viewer's",
         "CloudFront removes what a behavior does not forward; to forward everything, "
         'give the behavior origin_request_policy = "AllViewer"',

@@ -204,8 +204,11 @@ def forwarded_to_origin(
         elif lower in _CONDITIONALS:
             keep = not cacheable
         elif lower == "authorization":
+            # removed on GET/HEAD, and on OPTIONS when OPTIONS answers are cached (the
+            # authorized answer would be served to every viewer): AWS's "Request and response
+            # behavior for custom origins", Authorization
             keep = (
-                method not in _UNSAFE_FOR_AUTH
+                (method not in _UNSAFE_FOR_AUTH and not (cacheable and method == "OPTIONS"))
                 or lower in plan.keyed_headers
                 or (plan.orp_headers not in ("none", "whitelist") and _orp_selects(plan, lower))
             )

@@ -15,6 +15,9 @@ __all__ = ["CachePolicy", "CookieBehavior", "OriginRequestPolicy", "QueryStringB
 QueryStringBehavior = Literal["none", "whitelist", "allExcept", "all"]
 CookieBehavior = Literal["none", "whitelist", "allExcept", "all"]
 _QS = ("none", "whitelist", "allExcept", "all")
+#: CloudFront's DefaultTTL and MaxTTL when left out (caching.md §1.3)
+DEFAULT_TTL = 86400
+MAX_TTL = 31536000
 
 
 def _names(value: Iterable[str], field_name: str) -> tuple[str, ...]:
@@ -34,14 +37,15 @@ class CachePolicy:
     ``CachePolicy(0, 0, 0)`` is CloudFront's CachingDisabled. ``cookie_wildcards``: the
     ``cookie_names`` may hold ``*`` and ``?`` wildcards (``sess*``), as a legacy
     ``ForwardedValues`` cookie whitelist may (caching.md §1.13); a cache policy's names are
-    plain names. Example::
+    plain names. A ``default_ttl`` left at 86400 is raised to a larger ``min_ttl``, a
+    ``max_ttl`` left at 31536000 to a larger ``default_ttl`` (caching.md §1.3). Example::
 
         CachePolicy(default_ttl=3600, query_strings="whitelist", query_string_names=("page",))
     """
 
     min_ttl: int = 0
-    default_ttl: int = 86400
-    max_ttl: int = 31536000
+    default_ttl: int = DEFAULT_TTL
+    max_ttl: int = MAX_TTL
     query_strings: QueryStringBehavior = "none"
     query_string_names: tuple[str, ...] = ()
     headers: tuple[str, ...] = ()
@@ -58,6 +62,12 @@ class CachePolicy:
             value = getattr(self, attr)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigurationError(f"CachePolicy.{attr}", value, "a whole number >= 0")
+        # a DefaultTTL / MaxTTL left at its default is raised to the MinTTL / DefaultTTL above
+        # it, as CloudFront's CachePolicyConfig does (caching.md §1.3)
+        if self.default_ttl == DEFAULT_TTL and self.min_ttl > DEFAULT_TTL:
+            object.__setattr__(self, "default_ttl", self.min_ttl)
+        if self.max_ttl == MAX_TTL and self.default_ttl > MAX_TTL:
+            object.__setattr__(self, "max_ttl", self.default_ttl)
         if not self.min_ttl <= self.max_ttl:
             raise ConfigurationError(
                 "CachePolicy.max_ttl", self.max_ttl, f">= min_ttl ({self.min_ttl})"

@@ -75,8 +75,18 @@ def _headers(behavior: Behavior) -> str:
         dict.fromkeys((*keyed, *(orp.header_names if orp.headers == "whitelist" else ())))
     )
     always = f"only {_header_names(named)} and" if named else "only"
-    auth = "" if "authorization" in named else "; Authorization only on POST/PUT/PATCH/DELETE"
+    # (on OPTIONS too unless OPTIONS answers are cached: cache/forwarding.py)
+    options = "" if _caches_options(behavior) else "OPTIONS/"
+    auth = (
+        ""
+        if "authorization" in named
+        else f"; Authorization only on {options}POST/PUT/PATCH/DELETE"
+    )
     return f"{always} {_names(ALWAYS)}{auth}"
+
+
+def _caches_options(behavior: Behavior) -> bool:
+    return "OPTIONS" in behavior.cached_methods and behavior.cache.max_ttl > 0
 
 
 def forwarded_lines(behavior: Behavior) -> list[str]:

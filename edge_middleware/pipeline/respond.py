@@ -178,6 +178,9 @@ def fail(p: PipelineBase, f: Flow, err: CloudFrontError) -> Step:
     a Lambda error response is stored only with decisions.md #20 on. ``None`` for a flow
     that answers no viewer."""
     if f.quiet:
+        # a custom error page whose fetch failed (its origin-response raised, say) is no page:
+        # what the origin gave before the failure is never used (``_error_page``)
+        f.answer = None
         return None
     outcome = p.error(f, err)
     lambda_error = isinstance(err, LambdaExecutionError | LambdaValidationError)
