@@ -38,6 +38,7 @@ __all__ = [
     "managed_response_headers_policy",
     "preflight_response",
     "server_timing_value",
+    "settable",
 ]
 
 #: ``AccessControlAllowMethods`` values; ``ALL`` stands for the seven [api-rhp].
@@ -56,10 +57,22 @@ _NOT_REMOVABLE = frozenset(
 _NOT_REMOVABLE_PREFIXES = ("proxy-", "x-accel-", "x-amz-cf-", "x-amzn-", "x-edge-")
 
 
+def _items(value: object, where: str, what: str) -> tuple[object, ...]:
+    """``value`` as a tuple: a list (or tuple ...) of ``what``; a string or anything that is
+    no list fails at ``where``."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ConfigurationError(where, value, f"a list of {what}")
+    return tuple(value)
+
+
+def _flag(value: object, where: str) -> bool:
+    if not isinstance(value, bool):  # "false" is true in Python: never read as one
+        raise ConfigurationError(where, value, "True or False")
+    return value
+
+
 def _names(value: Iterable[str], where: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        raise ConfigurationError(where, value, "a list of names, not a string")
-    out = tuple(value)
+    out: tuple[str, ...] = _items(value, where, "names")  # type: ignore[assignment]
     for name in out:
         if not isinstance(name, str) or not (name == "*" or _TOKEN.match(name)):
             raise ConfigurationError(where, name, "header names (or *)")
@@ -88,28 +101,31 @@ class CorsConfig:
     origin_override: bool = True
 
     def __post_init__(self) -> None:
-        origins = self.allow_origins
-        if isinstance(origins, str) or not origins:
-            raise ConfigurationError("CorsConfig.allow_origins", origins, "a non-empty list")
-        object.__setattr__(self, "allow_origins", tuple(origins))
+        origins = _items(self.allow_origins, "CorsConfig.allow_origins", "origins")
+        if not origins or not all(isinstance(o, str) and o for o in origins):
+            raise ConfigurationError(
+                "CorsConfig.allow_origins", self.allow_origins, "a non-empty list of origins"
+            )
+        object.__setattr__(self, "allow_origins", origins)
+        _flag(self.allow_credentials, "CorsConfig.allow_credentials")
+        _flag(self.origin_override, "CorsConfig.origin_override")
         object.__setattr__(
             self, "allow_headers", _names(self.allow_headers, "CorsConfig.allow_headers")
         )
         object.__setattr__(
             self, "expose_headers", _names(self.expose_headers, "CorsConfig.expose_headers")
         )
-        methods = tuple(m.upper() for m in self.allow_methods)
+        methods = _items(self.allow_methods, "CorsConfig.allow_methods", "methods")
         for m in methods:
-            if m not in (*CORS_METHODS, "ALL"):
+            if not isinstance(m, str) or m.upper() not in (*CORS_METHODS, "ALL"):
                 raise ConfigurationError(
                     "CorsConfig.allow_methods",
                     m,
                     "GET | DELETE | HEAD | OPTIONS | PATCH | POST | PUT | ALL",
                 )
-        object.__setattr__(self, "allow_methods", methods)
-        if self.max_age_sec is not None and (
-            not isinstance(self.max_age_sec, int) or self.max_age_sec < 0
-        ):
+        object.__setattr__(self, "allow_methods", tuple(str(m).upper() for m in methods))
+        age = self.max_age_sec
+        if age is not None and (not isinstance(age, int) or isinstance(age, bool) or age < 0):
             raise ConfigurationError("CorsConfig.max_age_sec", self.max_age_sec, "seconds >= 0")
 
     def allows(self, origin: str) -> bool:
@@ -137,6 +153,15 @@ class ResponseHeader:
             raise ConfigurationError(
                 f"ResponseHeader({self.name!r}).value", self.value, "a one-line string"
             )
+        try:  # a value the wire cannot carry was sent with "?" for what it lost
+            self.value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise ConfigurationError(
+                f"ResponseHeader({self.name!r}).value",
+                self.value,
+                "latin-1 text (a typographic quote or a letter outside latin-1 cannot be sent)",
+            ) from None
+        _flag(self.override, f"ResponseHeader({self.name!r}).override")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,14 +187,21 @@ class ResponseHeadersPolicy:
 
     def __post_init__(self) -> None:
         where = f"ResponseHeadersPolicy({self.name or ''})"
-        object.__setattr__(self, "security_headers", tuple(self.security_headers))
-        object.__setattr__(self, "custom_headers", tuple(self.custom_headers))
-        for h in (*self.security_headers, *self.custom_headers):
-            if not isinstance(h, ResponseHeader):
-                raise ConfigurationError(f"{where}.custom_headers", h, "ResponseHeader items")
+        if self.cors is not None and not isinstance(self.cors, CorsConfig):
+            raise ConfigurationError(f"{where}.cors", self.cors, "a CorsConfig (or None)")
+        for attr in ("security_headers", "custom_headers"):
+            headers = _items(getattr(self, attr), f"{where}.{attr}", "ResponseHeader items")
+            for h in headers:
+                if not isinstance(h, ResponseHeader):
+                    raise ConfigurationError(f"{where}.{attr}", h, "ResponseHeader items")
+                if not settable(h.name):
+                    raise ConfigurationError(
+                        f"{where}.{attr}", h.name, "a header CloudFront lets a policy set"
+                    )
+            object.__setattr__(self, attr, headers)
         removed = tuple(n.lower() for n in _names(self.remove_headers, f"{where}.remove_headers"))
         for name in removed:
-            if name in _NOT_REMOVABLE or name.startswith(_NOT_REMOVABLE_PREFIXES):
+            if not settable(name):
                 raise ConfigurationError(
                     f"{where}.remove_headers", name, "a header CloudFront lets a policy remove"
                 )
@@ -179,6 +211,18 @@ class ResponseHeadersPolicy:
             raise ConfigurationError(
                 f"{where}.server_timing_sampling_rate", rate, "a percentage from 0 to 100"
             )
+
+
+def settable(name: str) -> bool:
+    """Whether a policy may add, replace or remove the header ``name``: never the framing
+    headers CloudFront writes itself (a policy's ``Content-Length`` broke the response),
+    the connection's, or CloudFront's own [dg-rhp]."""
+    lower = name.lower()
+    return (
+        lower != "*"
+        and lower not in _NOT_REMOVABLE
+        and not lower.startswith(_NOT_REMOVABLE_PREFIXES)
+    )
 
 
 # -- applying a policy ------------------------------------------------------------------------
@@ -248,6 +292,16 @@ def _sampled(rate: float, request_id: str) -> bool:
     return rate >= 100 or (rate > 0 and zlib.crc32(request_id.encode()) % 10000 < rate * 100)
 
 
+def _asks_timing(request_headers: Mapping[str, list[HeaderEntry]]) -> bool:
+    """A viewer's ``Pragma: server-timing`` asks for the header even at 0 % sampling
+    (caching.md §1.8)."""
+    for entry in request_headers.get("pragma") or ():
+        value = entry.get("value", "")
+        if "server-timing" in (t.strip().lower() for t in value.split(",")):
+            return True
+    return False
+
+
 def apply_response_headers_policy(
     policy: ResponseHeadersPolicy | None,
     request_headers: Mapping[str, list[HeaderEntry]],
@@ -283,7 +337,7 @@ def apply_response_headers_policy(
         gone = {n.encode() for n in policy.remove_headers}
         headers = [(k, v) for k, v in headers if k.lower() not in gone]
     rate = policy.server_timing_sampling_rate
-    if rate is not None and _sampled(rate, request_id):
+    if rate is not None and (_sampled(rate, request_id) or _asks_timing(request_headers)):
         value = server_timing_value(result_type, pop, request_id).encode()
         # The origin's own Server-Timing metrics are kept, CloudFront's follow [dg-rhp].
         headers.append((b"Server-Timing", value))

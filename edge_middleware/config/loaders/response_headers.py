@@ -17,6 +17,7 @@ from ..response_headers import (
     ResponseHeader,
     ResponseHeadersPolicy,
     managed_response_headers_policy,
+    settable,
 )
 from ._common import (
     child,
@@ -142,7 +143,15 @@ def response_headers_policy_from_config(
         # never read as "any origin" or "every method"
         origins = _required_names(r, c, "AccessControlAllowOrigins", cors_path, '"*" for any')
         methods = _required_names(r, c, "AccessControlAllowMethods", cors_path, '"ALL" for any')
-        with wrap_errors(cors_path):
+        with wrap_errors(
+            cors_path,
+            {
+                "allow_origins": child(cors_path, "AccessControlAllowOrigins"),
+                "allow_headers": child(cors_path, "AccessControlAllowHeaders"),
+                "allow_methods": child(cors_path, "AccessControlAllowMethods"),
+                "expose_headers": child(cors_path, "AccessControlExposeHeaders"),
+            },
+        ):
             cors = CorsConfig(
                 allow_origins=origins,
                 allow_headers=r.names(c, "AccessControlAllowHeaders", cors_path),
@@ -168,12 +177,11 @@ def response_headers_policy_from_config(
     ):
         h = read_mapping(r.value(item, item_path), item_path)
         known(h, _KEYS["CustomHeader"], item_path)
-        name = read_str(
-            r.get(h, "Header", item_path), child(item_path, "Header"), allow_empty=False
-        )
+        name = _settable(r, h, item_path)
         require(h, "Value", item_path)  # a header without one is CloudFront's error too
         text = read_str(r.get(h, "Value", item_path, ""), child(item_path, "Value"))
-        with wrap_errors(item_path):
+        fields = {"name": child(item_path, "Header"), "value": child(item_path, "Value")}
+        with wrap_errors(item_path, fields):
             custom.append(ResponseHeader(name, text, r.override(h, item_path)))
     removed: list[str] = []
     remove_path = child(path, "RemoveHeadersConfig")
@@ -183,22 +191,22 @@ def response_headers_policy_from_config(
     ):
         h = read_mapping(r.value(item, item_path), item_path)
         known(h, _KEYS["RemoveHeader"], item_path)
-        removed.append(
-            read_str(r.get(h, "Header", item_path), child(item_path, "Header"), allow_empty=False)
-        )
+        removed.append(_settable(r, h, item_path))
     rate: float | None = None
     timing_path = child(path, "ServerTimingHeadersConfig")
     timing = r.section(config, "ServerTimingHeadersConfig", path)
-    if timing is not None and read_bool(
-        r.get(timing, "Enabled", timing_path, False), child(timing_path, "Enabled")
-    ):
+    if timing is not None:
         raw_rate = r.get(timing, "SamplingRate", timing_path, 0)
-        try:
-            rate = float(raw_rate)
+        try:  # checked when disabled too, as CloudFront checks it
+            given = float(raw_rate)
         except (TypeError, ValueError):
+            given = -1.0
+        if isinstance(raw_rate, bool) or not 0 <= given <= 100:
             raise ConfigurationError(
                 child(timing_path, "SamplingRate"), raw_rate, "a percentage from 0 to 100"
-            ) from None
+            )
+        if read_bool(r.get(timing, "Enabled", timing_path, False), child(timing_path, "Enabled")):
+            rate = given
     name = r.get(config, "Name", path)
     with wrap_errors(
         path,
@@ -215,6 +223,15 @@ def response_headers_policy_from_config(
             remove_headers=tuple(removed),
             server_timing_sampling_rate=rate,
         )
+
+
+def _settable(r: _Reader, h: Mapping[str, Any], item_path: str) -> str:
+    """An item's ``Header``: a name a policy may set or remove, refused at its path."""
+    where = child(item_path, "Header")
+    name = read_str(r.get(h, "Header", item_path), where, allow_empty=False)
+    if not settable(name):
+        raise ConfigurationError(where, name, "a header CloudFront lets a policy set or remove")
+    return name
 
 
 def _security(r: _Reader, config: Mapping[str, Any], parent: str) -> tuple[ResponseHeader, ...]:
