@@ -204,3 +204,35 @@ def test_an_app_stopping_because_the_viewer_left_ends_quietly(
     assert sent[0]["status"] == 200
     assert not [m for m in sent if m["type"] == "http.response.body" and not m["more_body"]]
     assert [r.getMessage() for r in caplog.records if r.levelname != "DEBUG"] == []
+
+
+@pytest.mark.parametrize("way", list(WAYS))
+@pytest.mark.parametrize(
+    ("path", "root_path"),
+    [
+        pytest.param("/api/hello", "/api", id="path-holds-root"),
+        pytest.param("/hello", "/api", id="path-below-root"),
+    ],
+)
+def test_a_scope_without_raw_path_keeps_its_root_path_once(
+    way: str, path: str, root_path: str
+) -> None:
+    """``raw_path`` is optional in ASGI (Mangum sends ``None``): the uri came from
+    ``root_path + path`` and the app was routed to ``/api/api/hello``. A path that holds its
+    root is taken as it is; one of the older reading (below the root) gets it in front."""
+    seen: list[str] = []
+
+    def note(event: dict[str, Any], context: Any) -> Any:
+        seen.append(event["Records"][0]["cf"]["request"]["uri"])
+        return event["Records"][0]["cf"]["request"]
+
+    behavior = (
+        WAYS[way]
+        if way != "pipeline"
+        else Behavior(viewer_request=note, cache=CachePolicy(0, 0, 0))
+    )
+    scope = asgi_scope(path, root_path=root_path, raw_path=None)
+    sent = _call(EdgeMiddleware(SEEN, config=EdgeConfig(default=behavior)), scope)
+    assert sent[0]["status"] == 200
+    assert seen == (["/api/hello"] if way == "pipeline" else [])
+    assert sent[1]["body"] == b'{"path":"/api/hello","root_path":"/api"}'

@@ -185,7 +185,13 @@ def scope_uri(scope: Mapping[str, Any]) -> str:
     raw_path = scope.get("raw_path")
     if raw_path:
         return _target_uri(raw_path.split(b"?", 1)[0])
-    return quote(scope.get("root_path", "") + scope["path"], safe=_PATH_SAFE)
+    # ASGI's ``path`` holds the ``root_path`` (origin_root_path); a server of the older
+    # reading gives the path below it, and only then is the root put in front
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and not (path == root or path.startswith(root + "/")):
+        path = root + path
+    return quote(path, safe=_PATH_SAFE)
 
 
 def environ_http_version(environ: Mapping[str, Any]) -> str:
