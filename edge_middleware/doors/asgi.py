@@ -110,6 +110,8 @@ class _Responder:
         self.body: bytes | None = None
         #: the viewer's body was read only in part (the rest streams to the origin)
         self.body_rest = False
+        #: the viewer went away before its body was complete
+        self.body_cut = False
         self.flights: list[str] = []
         self.origin: OriginStream | None = None
         self.bytes_sent = 0
@@ -179,7 +181,8 @@ class _Responder:
                 await storage.aset(effect.entry)
                 return None
             case ReadBody():
-                return await self.read_body(effect.limit)
+                body = await self.read_body(effect.limit)
+                return None if self.body_cut else body
             case JoinFlight():
                 return await self.join(effect)
             case FetchOrigin():
@@ -232,7 +235,8 @@ class _Responder:
             self.body_rest = False
             while limit is None or size <= limit:
                 message = await self.receive()
-                if message["type"] != "http.request":
+                if message["type"] != "http.request":  # the viewer went before its end
+                    self.body_cut = True
                     break
                 chunks.append(message.get("body", b""))
                 size += len(chunks[-1])

@@ -106,6 +106,8 @@ class _Responder:
         self.body: bytes | None = None
         #: the viewer's body was read only in part (the rest streams to the origin)
         self.body_rest = False
+        #: the viewer went away before its body was complete
+        self.body_cut = False
         self.flights: list[str] = []
         self.origin: OriginCall | None = None
         self.bytes_sent = 0
@@ -165,7 +167,8 @@ class _Responder:
                 storage.set(effect.entry)
                 return None
             case ReadBody():
-                return self.read_body(effect.limit)
+                body = self.read_body(effect.limit)
+                return None if self.body_cut else body
             case JoinFlight():
                 return self.join(effect)
             case FetchOrigin():
@@ -229,6 +232,8 @@ class _Responder:
             left = length - len(have)
             want = left if want < 0 else min(want, left)
         data = b"" if stream is None or length == 0 or want == 0 else stream.read(want)
+        # a known length the input ended short of: the viewer went away before its end
+        self.body_cut = self.body_cut or (length > 0 and want > 0 and len(data) < want)
         body = self.body = have + data
         # more to come: a known length not reached, or an unknown one that filled ``want``
         self.body_rest = (

@@ -44,7 +44,9 @@ __all__ = [
 class ReadBody:
     """Read the viewer request body. Result: ``bytes``: all of it, or with ``limit`` a prefix
     of more than ``limit`` bytes when the body is longer (enough to expose ``limit`` bytes and
-    tell it was cut); the rest stays unread and streams to the origin behind the prefix."""
+    tell it was cut); the rest stays unread and streams to the origin behind the prefix.
+    ``None`` when the viewer's body ended before it was complete (the viewer went away): no
+    function sees it and no origin gets it (``pipeline.viewer.body_for_event``)."""
 
     limit: int | None = None
 

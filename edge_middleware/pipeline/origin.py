@@ -43,6 +43,7 @@ from .effects import (
 )
 from .flow import Answer, Flow, State, Step
 from .respond import fail
+from .viewer import body_for_event
 
 __all__ = ["fetch", "forwards_viewer_host", "origin_request", "origin_response", "store"]
 
@@ -63,7 +64,10 @@ def origin_request(p: PipelineBase, f: Flow) -> Step:
     event_body = f.send_body if f.send_body is not None else f.viewer_body
     if trig.include_body and f.send_body is None and f.shows_body(s.body_for_bodyless_methods):
         # (again after viewer-request: its prefix may be shorter than this event's 1 MB)
-        event_body = f.viewer_body = yield ReadBody(ORIGIN_BODY_LIMIT)
+        body = yield from body_for_event(ORIGIN_BODY_LIMIT)
+        if isinstance(body, CloudFrontError):
+            return (yield from fail(p, f, body))
+        event_body = f.viewer_body = body
     res = yield from p.request_trigger("origin-request", trig, f, f.oreq, event_body)
     if isinstance(res, CloudFrontError):
         return (yield from fail(p, f, res))

@@ -96,11 +96,24 @@ def _redirect_to_https(p: PipelineBase, f: Flow) -> Outcome:
     )
 
 
+def body_for_event(limit: int) -> Step:
+    """The viewer's body (a prefix of more than ``limit`` bytes) for an IncludeBody event, or
+    the 400 of a body the viewer never finished: a function never sees a cut body as whole,
+    and the origin is never sent it."""
+    body = yield ReadBody(limit)
+    if body is None:
+        return ViewerError(400, "The viewer's request body was incomplete.")
+    return body
+
+
 def viewer_request(p: PipelineBase, f: Flow) -> Step:
     trig = f.behavior.viewer_request
     if isinstance(trig, Trigger):
         if trig.include_body and f.shows_body(p.settings.body_for_bodyless_methods):
-            f.viewer_body = yield ReadBody(VIEWER_BODY_LIMIT)
+            body = yield from body_for_event(VIEWER_BODY_LIMIT)
+            if isinstance(body, CloudFrontError):
+                return (yield from fail(p, f, body))
+            f.viewer_body = body
         res = yield from p.request_trigger("viewer-request", trig, f, f.req, f.viewer_body)
         if isinstance(res, CloudFrontError):
             return (yield from fail(p, f, res))

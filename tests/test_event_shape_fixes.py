@@ -1,0 +1,136 @@
+"""Events and their results found wrong by trying them from outside (hunt of 2026-12-07,
+second session): a body the viewer never finished, with IncludeBody, on both doors."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import Any
+
+import pytest
+
+from edge_middleware import (
+    Behavior,
+    CachePolicy,
+    EdgeConfig,
+    EdgeMiddleware,
+    EdgeWSGIMiddleware,
+    Trigger,
+)
+from tests.support.doors import asgi_scope
+
+
+def _config(event_type: str, seen: list[Any]) -> EdgeConfig:
+    def note(event: dict[str, Any], context: Any) -> Any:
+        request = event["Records"][0]["cf"]["request"]
+        seen.append(request.get("body"))
+        return request
+
+    trigger = Trigger(note, include_body=True)
+    return EdgeConfig(default=Behavior(cache=CachePolicy(0, 0, 0), **{event_type: trigger}))
+
+
+EVENT_TYPES = ["viewer_request", "origin_request"]
+
+
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+def test_wsgi_a_body_shorter_than_its_length_reaches_neither_function_nor_origin(
+    event_type: str,
+) -> None:
+    """``Content-Length: 10`` and 3 bytes (the viewer went away): the function saw ``abc``
+    with ``inputTruncated: false`` and the app a whole 3-byte POST (``CONTENT_LENGTH``
+    rewritten); now CloudFront's 400, as the bare app's server gives."""
+    seen: list[Any] = []
+    origin: list[bytes] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        origin.append(environ["wsgi.input"].read())
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"stored"]
+
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": "/upload",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "x",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "1.2.3.4",
+        "HTTP_HOST": "x",
+        "CONTENT_LENGTH": "10",
+        "wsgi.input": io.BytesIO(b"abc"),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": io.StringIO(),
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    got: list[Any] = []
+    mw = EdgeWSGIMiddleware(app, config=_config(event_type, seen))
+    body = b"".join(mw(environ, lambda status, headers, exc=None: got.append((status, headers))))
+    status, headers = got[0]
+    assert status.startswith("400")
+    assert dict(headers)["X-Cache"] == "Error from cloudfront"
+    assert (seen, origin) == ([], [])
+    assert b"incomplete" in body
+
+
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+def test_asgi_a_viewer_gone_mid_body_reaches_neither_function_nor_origin(event_type: str) -> None:
+    """The viewer sends 3 of 10 bytes, then ``http.disconnect``: the app got ``abc`` with
+    ``more_body: False`` and no disconnect (a whole request) and did its side effects."""
+    seen: list[Any] = []
+    origin: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        origin.append(await receive())
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"stored"})
+
+    messages = [
+        {"type": "http.request", "body": b"abc", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = asgi_scope(
+        "/upload",
+        method="POST",
+        headers=[(b"host", b"x"), (b"content-length", b"10")],
+    )
+    asyncio.run(EdgeMiddleware(app, config=_config(event_type, seen))(scope, receive, send))
+    assert sent[0]["status"] == 400
+    assert (seen, origin) == ([], [])
+
+
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+def test_a_whole_body_still_reaches_both(event_type: str) -> None:
+    seen: list[Any] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [environ["wsgi.input"].read()]
+
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/upload",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "x",
+        "CONTENT_LENGTH": "3",
+        "wsgi.input": io.BytesIO(b"abc"),
+        "wsgi.url_scheme": "http",
+    }
+    got: list[str] = []
+    mw = EdgeWSGIMiddleware(app, config=_config(event_type, seen))
+    body = b"".join(mw(environ, lambda status, headers, exc=None: got.append(status)))
+    assert (got[0][:3], body) == ("200", b"abc")
+    assert seen[0]["data"] == "YWJj"
