@@ -1,5 +1,6 @@
 """Events and their results found wrong by trying them from outside (hunt of 2026-12-07,
-second session): a body the viewer never finished, with IncludeBody, on both doors."""
+second session): a body the viewer never finished, with IncludeBody, and the label of an
+origin-request answer, on both doors."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from edge_middleware import (
     EdgeWSGIMiddleware,
     Trigger,
 )
-from tests.support.doors import asgi_scope
+from tests.support.doors import Door, asgi_scope, door_fixture
 
 
 def _config(event_type: str, seen: list[Any]) -> EdgeConfig:
@@ -134,3 +135,38 @@ def test_a_whole_body_still_reaches_both(event_type: str) -> None:
     body = b"".join(mw(environ, lambda status, headers, exc=None: got.append(status)))
     assert (got[0][:3], body) == ("200", b"abc")
     assert seen[0]["data"] == "YWJj"
+
+
+door = door_fixture(Door)
+
+
+def _deny(event: dict[str, Any], context: Any) -> Any:
+    return {"status": "401", "statusDescription": "Unauthorized", "body": "no"}
+
+
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+def test_a_generated_401_is_labelled_as_generated_by_either_request_trigger(
+    door: Door, event_type: str
+) -> None:
+    """decisions.md #23: the miss that ran an origin-request answer is
+    ``LambdaGeneratedResponse from cloudfront``, whatever its status, and lambda-edge.md §5.2
+    puts ``Server: CloudFront`` on Lambda-generated responses; an origin-request 401 was
+    ``Error from cloudfront`` with no Server."""
+    config = EdgeConfig(default=Behavior(cache=CachePolicy(0, 0, 0), **{event_type: _deny}))
+    client = door.viewer(door.wrap(door.pick(_asgi_ok, _wsgi_ok), config))
+    r = door.send(client, "GET", "/private")
+    assert (r.status, r.get("x-cache"), r.get("server")) == (
+        401,
+        "LambdaGeneratedResponse from cloudfront",
+        "CloudFront",
+    )
+
+
+async def _asgi_ok(scope: Any, receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def _wsgi_ok(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("200 OK", [])
+    return [b"ok"]

@@ -23,7 +23,7 @@ from ..core.headers import (
     with_length,
     without,
 )
-from ..core.limits import ORIGIN_BODY_LIMIT
+from ..core.limits import ORIGIN_BODY_LIMIT, SERVER
 from ..core.origins import cloudfront_headers, match_origin
 from ..core.types import CFHeaders, CFRequest, CFResponse
 from ..core.validation import ResponseResult, origin_response_error
@@ -79,6 +79,8 @@ def origin_request(p: PipelineBase, f: Flow) -> Step:
         )
         body = res.body or b""
         headers = with_length(headers_to_raw(res.headers), body)
+        if not any(k.lower() == b"server" for k, _ in headers):  # as on viewer-request's
+            headers.append((b"Server", SERVER))  # (lambda-edge.md §5.2)
         f.answer = Answer(
             res.status,
             res.status_description,

@@ -92,7 +92,8 @@ def viewer_response(p: PipelineBase, f: Flow) -> Step:
         failed = yield from _viewer_response_trigger(p, f, trig, a)
         if failed is not None:
             return failed
-    x_cache = a.result_type if a.status < 400 else "Error"
+    # an origin-request answer keeps its label whatever its status (decisions.md #23)
+    x_cache = a.result_type if a.status < 400 or a.generated else "Error"
     return Outcome(
         a.status,
         a.reason,
