@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 from ..config.model import CachePolicy
 from ..config.settings import EdgeSettings
@@ -40,6 +41,8 @@ class ResponseCacheControl:
 
 
 _EMPTY_CC = ResponseCacheControl()
+#: ``EdgeSettings.malformed_directives`` (decisions.md #33)
+Malformed = Literal["absent", "stale"]
 _DELTA_DIRECTIVES = frozenset({"max-age", "s-maxage", "stale-while-revalidate", "stale-if-error"})
 
 
@@ -106,7 +109,9 @@ def origin_age(value: str) -> int | None:
     return _delta_seconds(value.partition(",")[0].strip())
 
 
-def parse_cache_control(values: Iterable[str]) -> ResponseCacheControl:
+def parse_cache_control(
+    values: Iterable[str], malformed: Malformed = "absent"
+) -> ResponseCacheControl:
     """Parse one or more ``Cache-Control`` header lines (they combine as one list).
 
     * Directive names are case-insensitive; values of delta-seconds directives must be plain
@@ -115,6 +120,8 @@ def parse_cache_control(values: Iterable[str]) -> ResponseCacheControl:
     * ``no-cache`` without a value sets ``no_cache``; ``no-cache="A, B"`` only lists fields.
     * ``no-store``/``private``/``must-revalidate`` count even when given an argument
       (qualified ``private="x"`` is treated as ``private``: the conservative reading).
+    * ``malformed``: a delta-seconds directive whose value is malformed or negative counts as
+      absent, or with ``"stale"`` as 0 (RFC 9111 §4.2.1's reading; decisions.md #33).
     """
     deltas: dict[str, int] = {}
     no_store = no_cache = private = must_revalidate = False
@@ -128,6 +135,8 @@ def parse_cache_control(values: Iterable[str]) -> ResponseCacheControl:
             if name in _DELTA_DIRECTIVES:
                 if name not in deltas:
                     secs = _delta_seconds(arg)
+                    if secs is None and malformed == "stale":
+                        secs = 0
                     if secs is not None:
                         deltas[name] = secs
             elif name == "no-cache":
@@ -160,16 +169,16 @@ def parse_cache_control(values: Iterable[str]) -> ResponseCacheControl:
 
 
 @lru_cache(maxsize=512)
-def _known_cache_control(lines: tuple[str, ...]) -> ResponseCacheControl:
-    return parse_cache_control(lines)
+def _known_cache_control(lines: tuple[str, ...], malformed: Malformed) -> ResponseCacheControl:
+    return parse_cache_control(lines, malformed)
 
 
-def _cache_control(lines: tuple[str, ...]) -> ResponseCacheControl:
+def _cache_control(lines: tuple[str, ...], malformed: Malformed = "absent") -> ResponseCacheControl:
     """:func:`parse_cache_control`, remembered for short lines (an origin sends the same few
     ``Cache-Control`` values again and again; the result is immutable)."""
     if sum(map(len, lines)) <= 256:
-        return _known_cache_control(lines)
-    return parse_cache_control(lines)
+        return _known_cache_control(lines, malformed)
+    return parse_cache_control(lines, malformed)
 
 
 # -- storage decision ---------------------------------------------------------------------------
@@ -288,7 +297,7 @@ def decide_storage(
         elif name == b"vary" and not vary_star:
             vary_star = any(t.strip() == b"*" for t in raw_value.split(b","))
     has_cc = any(line.strip() for line in cc_lines)
-    cc = _cache_control(tuple(cc_lines)) if has_cc else _EMPTY_CC
+    cc = _cache_control(tuple(cc_lines), settings.malformed_directives) if has_cc else _EMPTY_CC
     flags = [
         label
         for label, on in (

@@ -111,6 +111,8 @@ def invalidation_paths(paths: str | Iterable[str]) -> list[str]:
     them (caching.md §1.10): each starts with ``/``, has at most 4,000 characters and ``*``
     only as its last one. A single string is one path, never its characters (``"/img/*"``
     iterated gave ``"*"``, which purged everything). Each path once, in order."""
+    if not isinstance(paths, str | Iterable):
+        raise ConfigurationError("invalidation paths", paths, "a path or a list of paths")
     items = [paths] if isinstance(paths, str) else list(dict.fromkeys(paths))
     for path in items:
         if not isinstance(path, str) or not path.startswith("/"):

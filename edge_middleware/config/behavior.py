@@ -79,6 +79,8 @@ class Trigger:
             raise ConfigurationError("Trigger.handler", self.handler, '"module:function"')
         if not isinstance(self.include_body, bool):
             raise ConfigurationError("Trigger.include_body", self.include_body, "a bool")
+        if self.name is not None and not isinstance(self.name, str):
+            raise ConfigurationError("Trigger.name", self.name, "a string (or None)")
 
     @property
     def display_name(self) -> str:

@@ -3,6 +3,7 @@ origin), with CloudFront's field names; validated at construction (caching.md §
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -18,6 +19,18 @@ _QS = ("none", "whitelist", "allExcept", "all")
 #: CloudFront's DefaultTTL and MaxTTL when left out (caching.md §1.3)
 DEFAULT_TTL = 86400
 MAX_TTL = 31536000
+
+
+#: an HTTP field name (RFC 9110 §5.1): a key entry of anything else can never match
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def _header_names(value: Iterable[str], field_name: str) -> tuple[str, ...]:
+    names = tuple(h.lower() for h in _names(value, field_name))
+    for name in names:
+        if not _HEADER_NAME.fullmatch(name):
+            raise ConfigurationError(field_name, name, "header names (token characters)")
+    return names
 
 
 def _names(value: Iterable[str], field_name: str) -> tuple[str, ...]:
@@ -96,7 +109,7 @@ class CachePolicy:
         object.__setattr__(
             self, "cookie_names", _names(self.cookie_names, "CachePolicy.cookie_names")
         )
-        headers = tuple(h.lower() for h in _names(self.headers, "CachePolicy.headers"))
+        headers = _header_names(self.headers, "CachePolicy.headers")
         for h in headers:
             if h in ("connection", "cookie", "proxy-authorization", "te", "upgrade"):
                 raise ConfigurationError("CachePolicy.headers", h, "a header CloudFront can key on")
@@ -142,7 +155,7 @@ class OriginRequestPolicy:
         object.__setattr__(
             self,
             "header_names",
-            tuple(h.lower() for h in _names(self.header_names, "OriginRequestPolicy.header_names")),
+            _header_names(self.header_names, "OriginRequestPolicy.header_names"),
         )
         if "authorization" in self.header_names and self.headers != "allExcept":
             # caching.md §1.5: it "can't be listed one by one in an ORP" (CloudFront refuses

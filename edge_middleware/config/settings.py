@@ -43,8 +43,10 @@ class EdgeSettings:
     replaced_body_over_limit: Literal["error", "truncate"] = "error"
     #: #6 ``authMethod`` shown for an Origin Access Control S3 origin.
     s3_oac_auth_method: Literal["none", "origin-access-identity"] = "none"
-    #: #7 a request-trigger result with a ``status`` key is a response.
-    response_marker: Literal["status"] = "status"
+    #: #7 a request-trigger result with a ``status`` key is a response; with
+    #: ``"status-or-no-uri"`` one without a ``uri`` is too (``{"statusCode": 200}`` then fails as
+    #: a response with no ``status``, not as a request with no ``uri``).
+    response_marker: Literal["status", "status-or-no-uri"] = "status"
     #: #8 accept an int ``status`` from a handler.
     accept_int_status: bool = True
     #: #9 viewer-response changing the status: 502, ignore the change, or allow it (as
@@ -111,6 +113,9 @@ class EdgeSettings:
     #: #32 must-revalidate/proxy-revalidate change the edge TTL (no). With True, a lifetime
     #: below MinTTL is not raised to MinTTL when the origin says must-revalidate.
     revalidate_directives_affect_ttl: bool = False
+    #: #33 a Cache-Control delta-seconds value that is malformed or negative (``max-age=-1``,
+    #: ``max-age=1.5``) counts as absent, or with ``"stale"`` as 0.
+    malformed_directives: Literal["absent", "stale"] = "absent"
     #: #34 statuses cached by the TTL rules.
     cacheable_statuses: frozenset[int] = field(default=DEFAULT_CACHEABLE_STATUSES)
     #: #35 410 is cached like 404.
@@ -160,6 +165,14 @@ class EdgeSettings:
 
     def __post_init__(self) -> None:
         check_fields(self, "EdgeSettings")
+        # a list given for a set or a tuple is kept as one: the settings stay hashable, as a
+        # loaded file's are
+        object.__setattr__(self, "cacheable_statuses", frozenset(self.cacheable_statuses))
+        object.__setattr__(
+            self,
+            "cloudfront_header_values",
+            tuple(tuple(pair) for pair in self.cloudfront_header_values),
+        )
         for name, allowed in _choices().items():
             value = getattr(self, name)
             if value not in allowed:

@@ -216,7 +216,7 @@ def validate_request_result(
             unchanged.pop("body", None)
         return RequestResult(unchanged, None)  # type: ignore[arg-type]
     data = _json_object(result)
-    if settings.response_marker in data:
+    if "status" in data or (settings.response_marker == "status-or-no-uri" and "uri" not in data):
         return _response(event_type, data, settings, None)
     return _request(event_type, before, data, settings, include_body)
 

@@ -91,6 +91,8 @@ class EdgeMiddleware(FrontDoor):
             return
         scope = viewer_scope(scope)  # an absolute-form target, a fragment a server passed on
         options = self.options
+        if options.delayed:
+            options.apply_due()
         prefetched = routed = None
         if options.pipeline.has_shortcuts and not options.observers:
             done, prefetched, routed = await shortcut(self, scope, receive, send)

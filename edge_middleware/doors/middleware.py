@@ -126,6 +126,10 @@ class SharedOptions:
             for origin_id, target in (origins or {}).items()
         }
         self.observers: list[Observer] = []
+        #: invalidations waiting for ``EdgeSettings.invalidation_delay``: (due, paths), due by
+        #: ``clock`` (a test that moves its clock sees them applied) or by a wall-clock timer
+        self.delayed: list[tuple[float, list[str]]] = []
+        self._delayed_lock = threading.Lock()
 
     def add_observer(self, observer: Observer) -> None:
         """Call ``observer(record)`` after every request (logs, access log, inspector)."""
@@ -156,11 +160,27 @@ class SharedOptions:
         #50; then the number of paths accepted is returned)."""
         delay = self.config.settings.invalidation_delay
         if delay > 0:
-            timer = threading.Timer(delay, self.storage.invalidate, args=(list(paths),))
+            item = (self.clock() + delay, list(paths))
+            with self._delayed_lock:
+                self.delayed.append(item)
+            timer = threading.Timer(delay, self._apply, args=([item],))
             timer.daemon = True
             timer.start()
             return len(paths)
         return self.storage.invalidate(paths)
+
+    def apply_due(self) -> None:
+        """Apply the delayed invalidations whose time has come by ``clock`` (each request
+        asks, when some wait)."""
+        now = self.clock()
+        self._apply([item for item in self.delayed if item[0] <= now])
+
+    def _apply(self, items: list[tuple[float, list[str]]]) -> None:
+        with self._delayed_lock:  # each once: by the clock or by its timer, whichever is first
+            items = [i for i in items if any(i is d for d in self.delayed)]
+            self.delayed = [d for d in self.delayed if not any(d is i for i in items)]
+        for _, paths in items:
+            self.storage.invalidate(paths)
 
 
 class FrontDoor:

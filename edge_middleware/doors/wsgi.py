@@ -89,6 +89,8 @@ class EdgeWSGIMiddleware(FrontDoor):
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("edge.middleware") is not None:
             return self.app(environ, start_response)
+        if self.options.delayed:
+            self.options.apply_due()
         prefetched = routed = None
         if self.options.pipeline.has_shortcuts and not self.options.observers:
             answer, prefetched, routed = shortcut(self, environ, start_response)

@@ -156,6 +156,10 @@ class CloudFrontFunction:
     ) -> None:
         if runtime not in RUNTIMES:
             raise ConfigurationError("CloudFrontFunction.runtime", runtime, " | ".join(RUNTIMES))
+        if not isinstance(source, str | os.PathLike):
+            raise ConfigurationError(
+                "CloudFrontFunction.source", source, "a .js file's path (or code with code=True)"
+            )
         if code:
             text, self.path = str(source), None
             default_name = "function"

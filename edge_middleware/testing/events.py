@@ -34,6 +34,10 @@ def _header_map(headers: HeadersArg | None) -> dict[str, list[dict[str, str]]]:
     if headers is None:
         return out
     pairs: list[tuple[str, str]] = []
+    if isinstance(headers, str | bytes) or not isinstance(headers, Mapping | Iterable):
+        from ..exceptions import EventError
+
+        raise EventError("headers", f"a mapping or (name, value) pairs, not {headers!r}")
     if isinstance(headers, Mapping):
         for name, value in headers.items():
             if isinstance(value, str):

@@ -13,6 +13,7 @@ from typing import Any
 
 from ...exceptions import ConfigurationError
 from ..model import HandlerLike, Trigger
+from ..origins import validate_origin_custom_headers
 
 __all__ = [
     "MISSING",
@@ -177,44 +178,6 @@ def wrap_errors(base: str, fields: Mapping[str, str] | None = None) -> Iterator[
         if exc.field == target:
             raise
         raise ConfigurationError(target, exc.value, exc.expected) from None
-
-
-# -- origin custom headers (lambda-edge.md §3.1) ----------------------------------------------
-
-_CUSTOM_HEADER_DENY = frozenset(
-    h.lower()
-    for h in (
-        "Cache-Control", "Connection", "Content-Length", "Cookie", "Host", "If-Match",
-        "If-Modified-Since", "If-None-Match", "If-Range", "If-Unmodified-Since", "Max-Forwards",
-        "Pragma", "Proxy-Authorization", "Proxy-Connection", "Range", "Request-Range", "TE",
-        "Trailer", "Transfer-Encoding", "Upgrade", "Via", "X-Real-Ip",
-    )
-)  # fmt: skip
-_CUSTOM_HEADER_DENY_PREFIXES = ("x-amz-", "x-edge-")
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-
-
-def validate_origin_custom_headers(
-    headers: list[tuple[str, str, str, str]], list_field: str
-) -> tuple[tuple[str, str], ...]:
-    """Check ``(name_path, name, value_path, value)`` against CloudFront's deny list and limits."""
-    if len(headers) > 10:
-        raise ConfigurationError(list_field, len(headers), "at most 10 custom headers per origin")
-    total = 0
-    for name_path, name, value_path, value in headers:
-        lower = name.lower()
-        if not name or not _TOKEN.match(name) or len(name) > 256:
-            raise ConfigurationError(name_path, name, "a header name of 1 to 256 token characters")
-        if lower in _CUSTOM_HEADER_DENY or lower.startswith(_CUSTOM_HEADER_DENY_PREFIXES):
-            raise ConfigurationError(
-                name_path, name, "a header CloudFront allows as an origin custom header"
-            )
-        if len(value) > 1783 or "\r" in value or "\n" in value:
-            raise ConfigurationError(value_path, value, "a value of at most 1,783 characters")
-        total += len(name) + len(value)
-    if total > 10240:
-        raise ConfigurationError(list_field, total, "at most 10,240 characters of names and values")
-    return tuple((name, value) for _, name, _, value in headers)
 
 
 # -- Lambda functions and the handlers mapping -----------------------------------------------
