@@ -1,6 +1,6 @@
 """Custom error pages and cache keys found wrong by trying them from outside (hunts of
-2026-12-07, second session), on both doors: a page whose own functions fail, and a page kept
-for the error's ErrorCachingMinTTL when its behavior does not cache."""
+2026-12-07, second session), on both doors: a page whose own functions fail (the page kept for
+the error's ErrorCachingMinTTL is in test_error_page_cache.py)."""
 
 from __future__ import annotations
 

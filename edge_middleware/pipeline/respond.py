@@ -281,6 +281,11 @@ def _error_page(p: PipelineBase, f: Flow, path: str) -> Step:
             if entry.status >= 400:  # a page that is an error itself, cached: as on a miss
                 return None
             return Answer(entry.status, entry.reason, list(entry.headers), entry.body)
+    held = None
+    if not key and f.key:
+        held = yield from _held_page(p, f, path)
+        if isinstance(held, Answer):
+            return held
     page = Flow(
         ViewerRequest(page_req, f.viewer.scheme, f.hv, 0, 0),
         f.rid,
@@ -293,4 +298,41 @@ def _error_page(p: PipelineBase, f: Flow, path: str) -> Step:
     yield from p.drive(page, State.ORIGIN_REQUEST)
     if page.answer is None or page.answer.status >= 400:
         return None
+    if held is not None and not page.answer.stream_rest:
+        yield Store(_page_entry(p, held, path, page.answer))
     return page.answer
+
+
+def _page_key(error: CacheEntry, path: str) -> str:
+    return f"{error.key}\x00custom error page {path}"
+
+
+def _held_page(p: PipelineBase, f: Flow, path: str) -> Step:
+    """A page whose behavior does not cache it is kept with the cached error it stands for,
+    for as long as the error (caching.md §1.4: "the custom page ... is cached instead, with
+    the same durations"): the page kept (an :class:`Answer`), the error's entry to keep the
+    page with once fetched, or ``None`` when the error is not cached."""
+    error = yield Lookup(f.key)
+    now = p.clock()
+    if error is None or error.status < 400 or now >= error.fresh_until:
+        return None
+    kept = yield Lookup(_page_key(error, path))
+    if kept is not None and kept.status < 400 and now < kept.fresh_until:
+        return Answer(kept.status, kept.reason, list(kept.headers), kept.body)
+    return error
+
+
+def _page_entry(p: PipelineBase, error: CacheEntry, path: str, page: Answer) -> CacheEntry:
+    now = p.clock()
+    return CacheEntry(
+        key=_page_key(error, path),
+        status=page.status,
+        reason=page.reason,
+        headers=tuple(page.headers),
+        body=page.body,
+        stored_at=now,
+        fresh_until=error.fresh_until,
+        retain_until=error.fresh_until,
+        path=error.path,  # invalidating the error's path drops its page too
+        orig_path=error.orig_path,
+    )
