@@ -40,6 +40,7 @@ from ..exceptions import (
 )
 from . import capture
 from .coroutines import Resumed, run_coroutine
+from .daemon_pool import DaemonPool
 from .handler_loading import load_handler
 
 __all__ = [
@@ -68,9 +69,8 @@ NOT_A_FAILURE = (KeyboardInterrupt, GeneratorExit, asyncio.CancelledError)
 
 #: Worker threads for sync handlers in "thread" placement: a hung one holds its worker until it
 #: returns (threads cannot be killed); requests queued behind still get their 503 in time.
-_EXECUTOR = concurrent.futures.ThreadPoolExecutor(
-    max_workers=256, thread_name_prefix="edge-handler"
-)
+#: Daemon threads: a hung handler never keeps the process from exiting (daemon_pool.py).
+_EXECUTOR = DaemonPool(max_workers=256, thread_name_prefix="edge-handler")
 
 
 @dataclass
