@@ -1,15 +1,23 @@
 """The middleware over a process's life and under real servers (hunt of 2026-12-07, second
-session): a hung handler never keeps the process from exiting."""
+session): a hung handler never keeps the process from exiting; CloudFront's 413 closes the
+connection and is not logged."""
 
 from __future__ import annotations
 
+import asyncio
+import io
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from edge_middleware import EdgeConfig, EdgeMiddleware
+from edge_middleware.devtools.accesslog import AccessLog
+from tests.support.doors import Door, asgi_scope, door_fixture
 
 _HUNG = textwrap.dedent(
     """
@@ -58,3 +66,50 @@ def test_a_hung_sync_handler_does_not_keep_the_process_from_exiting(tmp_path: Pa
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "503"
     assert time.monotonic() - started < 20
+
+
+door = door_fixture(Door)
+
+
+async def _asgi_ok(scope: Any, receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def _wsgi_ok(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("200 OK", [])
+    return [b"ok"]
+
+
+def test_asgi_a_413_closes_the_connection() -> None:
+    """lambda-edge.md §3.2: "413 and connection closed"; the ASGI door kept the connection
+    open (uvicorn closes it on ``connection: close``)."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = asgi_scope("/" + "a" * 9000)
+    asyncio.run(EdgeMiddleware(_asgi_ok)(scope, receive, send))
+    assert sent[0]["status"] == 413
+    assert (b"connection", b"close") in sent[0]["headers"]
+    sent.clear()
+    asyncio.run(EdgeMiddleware(_asgi_ok)(asgi_scope("/fine"), receive, send))
+    assert sent[0]["status"] == 200
+    assert all(name != b"connection" for name, _ in sent[0]["headers"])
+
+
+def test_the_access_log_leaves_out_cloudfronts_413s(door: Door) -> None:
+    """lambda-edge.md §7: "Requests over 20 KB of headers or 8,192-byte URLs are not
+    logged"; they were."""
+    stream = io.StringIO()
+    app = door.wrap(door.pick(_asgi_ok, _wsgi_ok), EdgeConfig())
+    app.add_observer(AccessLog(stream))
+    client = door.viewer(app)
+    assert door.send(client, "GET", "/" + "a" * 9000).status == 413
+    assert door.send(client, "GET", "/fine").status == 200
+    lines = [line for line in stream.getvalue().splitlines() if not line.startswith("#")]
+    assert len(lines) == 1 and "\t/fine\t" in lines[0]

@@ -300,6 +300,8 @@ class AccessLog:
             self._stream.flush()
 
     def __call__(self, record: RequestRecord) -> None:
+        if record.outcome.oversized:  # CloudFront does not log these (lambda-edge.md §3.2, §7)
+            return
         line = format_record(record, domain_name=self.domain_name, log_secrets=self.log_secrets)
         self._write(line + "\n")
 

@@ -288,12 +288,11 @@ class _Responder:
     # -- to the viewer ----------------------------------------------------------------------
     async def respond(self, outcome: Outcome) -> None:
         outcome.no_body(self.scope.get("method", ""))
+        headers = lowered(outcome.headers)
+        if outcome.oversized:  # the server closes the connection after it (WSGI's decides)
+            headers.append((b"connection", b"close"))
         await self.send(
-            {
-                "type": "http.response.start",
-                "status": outcome.status,
-                "headers": lowered(outcome.headers),
-            }
+            {"type": "http.response.start", "status": outcome.status, "headers": headers}
         )
         stream = self.origin if outcome.stream_rest and not outcome.head else None
         await self.send_body(b"" if outcome.head else outcome.body, stream is not None)

@@ -202,6 +202,9 @@ class Outcome:
     origin_request: CFRequest | None = None
     #: Head-only response (HEAD): send headers, no body.
     head: bool = False
+    #: CloudFront's 413 for a request over its size limits: the connection is closed and the
+    #: request is not logged (lambda-edge.md §3.2)
+    oversized: bool = False
 
     def no_body(self, method: str) -> None:
         """Mark responses that carry no body on the wire (see :func:`without_body`)."""

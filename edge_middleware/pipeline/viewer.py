@@ -45,7 +45,9 @@ def viewer_checks(p: PipelineBase, f: Flow) -> Step:
     if viewer.header_bytes > MAX_HEADER_BYTES or url_length(uri, req["querystring"]) > (
         MAX_URI_LENGTH
     ):
-        return p.error(f, ViewerError(413, "The request headers or URL are too large."))
+        too_large = p.error(f, ViewerError(413, "The request headers or URL are too large."))
+        too_large.oversized = True
+        return too_large
     if not _framing_ok(req["headers"]):
         return p.error(f, ViewerError(400, _BAD_LENGTH))
     if viewer.scheme == "http" and behavior.viewer_protocol_policy != "allow-all":
