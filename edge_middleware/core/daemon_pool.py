@@ -55,13 +55,16 @@ class DaemonPool:
 
     def _run(self) -> None:
         while True:
-            future, fn = self._work.get()
-            if future.set_running_or_notify_cancel():  # (a cancelled one never runs)
-                try:
-                    result = fn()
-                except BaseException as exc:
-                    future.set_exception(exc)
-                else:
-                    future.set_result(result)
-                del future, fn  # nothing of the call is kept while the worker waits
+            _call(*self._work.get())  # (its frame goes: nothing of it is kept while idle)
             self._idle.release()
+
+
+def _call(future: concurrent.futures.Future[Any], fn: Callable[[], Any]) -> None:
+    if not future.set_running_or_notify_cancel():  # a cancelled one never runs
+        return
+    try:
+        result = fn()
+    except BaseException as exc:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
