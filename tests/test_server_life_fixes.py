@@ -1,6 +1,6 @@
 """The middleware over a process's life and under real servers (hunt of 2026-12-07, second
 session): a hung handler never keeps the process from exiting; CloudFront's 413 closes the
-connection and is not logged."""
+connection and is not logged; ``serve`` keeps the edges an app mounts."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import pytest
 
 from edge_middleware import EdgeConfig, EdgeMiddleware
 from edge_middleware.devtools.accesslog import AccessLog
+from tests.support.devserver import serve
 from tests.support.doors import Door, asgi_scope, door_fixture
 
 _HUNG = textwrap.dedent(
@@ -113,3 +114,58 @@ def test_the_access_log_leaves_out_cloudfronts_413s(door: Door) -> None:
     assert door.send(client, "GET", "/fine").status == 200
     lines = [line for line in stream.getvalue().splitlines() if not line.startswith("#")]
     assert len(lines) == 1 and "\t/fine\t" in lines[0]
+
+
+_MOUNTED = textwrap.dedent(
+    """
+    import itertools
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Mount, Route
+    from edge_middleware import Behavior, CachePolicy, EdgeConfig, EdgeMiddleware
+
+    calls = itertools.count(1)
+
+    def make(name):
+        async def page(request):
+            return PlainTextResponse(
+                f"{name} {next(calls)}", headers={"Cache-Control": "max-age=300"}
+            )
+        return Starlette(routes=[Route("/{p:path}", page)])
+
+    a = EdgeMiddleware(make("A"), config=EdgeConfig(default=Behavior(cache=CachePolicy())))
+    b = EdgeMiddleware(make("B"), config=EdgeConfig(default=Behavior(cache=CachePolicy(0, 0, 0))))
+    app = Starlette(routes=[Mount("/a", app=a), Mount("/b", app=b)])
+    """
+)
+
+
+def test_find_front_doors_sees_mounted_and_dispatched_apps() -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    from edge_middleware import EdgeWSGIMiddleware
+    from edge_middleware.devtools.devapp import find_front_doors
+
+    a, b = EdgeMiddleware(_asgi_ok), EdgeMiddleware(_asgi_ok)
+    assert find_front_doors(Starlette(routes=[Mount("/a", app=a), Mount("/b", app=b)])) == [a, b]
+    w = EdgeWSGIMiddleware(_wsgi_ok)
+    assert find_front_doors(DispatcherMiddleware(_wsgi_ok, {"/w": w})) == [w]
+
+
+@pytest.mark.slow
+def test_serve_keeps_the_edges_an_app_mounts_in_code(tmp_path: Path) -> None:
+    """``serve`` found no edge under a Starlette ``Mount``, put a default one in front, and
+    the mounted ones passed every request through: B's CachingDisabled answered Hit."""
+    (tmp_path / "mounted.py").write_text(_MOUNTED)
+    with serve(tmp_path, "mounted:app") as served:
+        got = [served.get(path) for path in ("/a/x", "/a/x", "/b/x", "/b/x")]
+        lines = served.lines()
+    assert [r.headers["x-cache"] for r in got] == [
+        "Miss from cloudfront",
+        "Hit from cloudfront",
+        "Miss from cloudfront",
+        "Miss from cloudfront",
+    ]
+    assert any("already wraps in code" in line for line in lines)

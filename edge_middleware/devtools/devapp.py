@@ -40,6 +40,7 @@ __all__ = [
     "WSGIHolder",
     "detect_interface",
     "find_front_door",
+    "find_front_doors",
     "import_object",
     "invalidate_request",
     "invalidated_words",
@@ -90,33 +91,55 @@ def detect_interface(app: Any) -> Interface:
 
 
 def find_front_door(app: Any) -> EdgeMiddleware | EdgeWSGIMiddleware | None:
-    """The edge middleware ``app`` already has in code, or None.
+    """The edge middleware ``app`` already has in code (the outermost), or None."""
+    found = find_front_doors(app)
+    return found[0] if found else None
+
+
+def find_front_doors(app: Any) -> list[EdgeMiddleware | EdgeWSGIMiddleware]:
+    """Every edge middleware ``app`` has in code, outermost first.
 
     Follows what frameworks and wrappers keep: the app itself, Flask's ``app.wsgi_app``,
     Starlette's/FastAPI's ``user_middleware`` (the stack is built here so the instance
-    exists), and ``.app`` / ``.application`` / ``.wrapped`` of any wrapper, a few levels deep
-    and a bounded number of objects (an object that makes up attributes cannot loop).
+    exists), ``.app`` / ``.application`` / ``.wrapped`` of any wrapper, the apps of Starlette's
+    ``Mount``/``Host`` routes and of a dispatcher's ``mounts`` (werkzeug's
+    DispatcherMiddleware), a few levels deep and a bounded number of objects (an object that
+    makes up attributes cannot loop).
     """
+    found: list[EdgeMiddleware | EdgeWSGIMiddleware] = []
     seen: set[int] = set()
     todo: list[tuple[Any, int]] = [(app, 0)]
-    while todo and len(seen) < 64:
+    while todo and len(seen) < 256:
         obj, depth = todo.pop(0)
         if obj is None or id(obj) in seen or isinstance(obj, type):
             continue
         seen.add(id(obj))
         if isinstance(obj, EdgeMiddleware | EdgeWSGIMiddleware):
-            return obj
+            found.append(obj)  # (what it wraps is its origin: not searched)
+            continue
         if depth >= 8:
             continue
         _build_starlette_stack(obj)
-        for attr in ("middleware_stack", "wsgi_app", "app", "application", "wrapped"):
-            try:
-                inner = getattr(obj, attr, None)
-            except Exception:  # a property that fails is not a wrapper
-                continue
-            if inner is not None and inner is not obj:
-                todo.append((inner, depth + 1))
-    return None
+        todo.extend((inner, depth + 1) for inner in _inner_apps(obj))
+    return found
+
+
+def _inner_apps(obj: Any) -> list[Any]:
+    inner: list[Any] = []
+    for attr in ("middleware_stack", "wsgi_app", "app", "application", "wrapped", "routes"):
+        try:
+            value = getattr(obj, attr, None)
+        except Exception:  # a property that fails is not a wrapper
+            continue
+        if attr == "routes":  # Starlette's: only a Mount's or a Host's app is another app
+            if isinstance(value, list):
+                inner += [r.app for r in value[:256] if hasattr(r, "routes") and hasattr(r, "app")]
+        elif value is not None and value is not obj:
+            inner.append(value)
+    mounts = getattr(obj, "mounts", None)
+    if isinstance(mounts, dict):  # werkzeug's DispatcherMiddleware
+        inner += list(mounts.values())[:256]
+    return inner
 
 
 def _build_starlette_stack(app: Any) -> None:

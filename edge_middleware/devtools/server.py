@@ -37,7 +37,7 @@ from .devapp import (
     WSGIHolder,
     describe_config,
     detect_interface,
-    find_front_door,
+    find_front_doors,
     import_object,
     load_edge_config,
     require_extra,
@@ -139,7 +139,8 @@ class DevServer:
         interface = detect_interface(app) if opts.interface == "auto" else opts.interface
         if self.interface is not None and interface != self.interface:
             raise ConfigurationError("APP", opts.app, f"to stay an {self.interface.upper()} app")
-        inner = find_front_door(app)
+        doors = find_front_doors(app)
+        inner = doors[0] if doors else None
         middleware: Middleware
         if inner is not None:
             if opts.config is not None or opts.handlers:
@@ -154,6 +155,8 @@ class DevServer:
                     "own config, or serve the app without its middleware.",
                 )
             middleware = inner
+            for other in doors[1:]:  # mounted apps with their own edges: each is observed
+                self._observe(other, interface)
             self.served_app = app
             self.config_file = None
             self.config_module = opts.app.partition(":")[0]
