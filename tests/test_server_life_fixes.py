@@ -1,6 +1,6 @@
 """The middleware over a process's life and under real servers (hunt of 2026-12-07, second
 session): a hung handler never keeps the process from exiting; CloudFront's 413 closes the
-connection and is not logged; ``serve`` keeps the edges an app mounts."""
+connection and is not logged; ``serve`` keeps the edges an app mounts and passes WebSockets on."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from edge_middleware import EdgeConfig, EdgeMiddleware
 from edge_middleware.devtools.accesslog import AccessLog
 from tests.support.devserver import serve
 from tests.support.doors import Door, asgi_scope, door_fixture
+from tests.support.servers import uvicorn_server
 
 _HUNG = textwrap.dedent(
     """
@@ -169,3 +170,63 @@ def test_serve_keeps_the_edges_an_app_mounts_in_code(tmp_path: Path) -> None:
         "Miss from cloudfront",
     ]
     assert any("already wraps in code" in line for line in lines)
+
+
+_WS_APP = textwrap.dedent(
+    """
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route, WebSocketRoute
+
+    async def echo(websocket):
+        await websocket.accept()
+        text = await websocket.receive_text()
+        await websocket.send_text("echo:" + text)
+        await websocket.close(4001, "bye")
+
+    async def page(request):
+        return PlainTextResponse("page")
+
+    app = Starlette(routes=[Route("/", page), WebSocketRoute("/ws", echo)])
+    """
+)
+
+
+def _echo_once(url: str) -> tuple[str, int | None]:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    with connect(url, open_timeout=10) as ws:
+        ws.send("hi")
+        got = str(ws.recv(timeout=10))
+        try:
+            ws.recv(timeout=10)
+        except ConnectionClosed:
+            pass
+        return got, ws.close_code
+
+
+@pytest.mark.slow
+def test_serve_passes_websockets_on_to_the_app(tmp_path: Path) -> None:
+    """CloudFront passes WebSockets on; ``serve``'s uvicorn had no WebSocket library (the
+    ``[server]`` extra now brings one), so the handshake went to the app as a plain GET."""
+    (tmp_path / "wsapp.py").write_text(_WS_APP)
+    with serve(tmp_path, "wsapp:app") as served:
+        assert _echo_once(f"ws://127.0.0.1:{served.port}/ws") == ("echo:hi", 4001)
+        assert served.get("/").text == "page"
+
+
+@pytest.mark.slow
+def test_serve_origin_passes_websockets_on_to_the_origin(tmp_path: Path) -> None:
+    """``serve --origin URL`` proxied the handshake as a plain GET (the origin said 404)."""
+    (tmp_path / "wsapp.py").write_text(_WS_APP)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import wsapp  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(tmp_path))
+    with uvicorn_server(wsapp.app, ws="websockets-sansio") as origin:
+        url = f"http://127.0.0.1:{origin}"
+        with serve(tmp_path, f"--origin={url}") as served:
+            assert _echo_once(f"ws://127.0.0.1:{served.port}/ws") == ("echo:hi", 4001)
+            assert served.get("/").text == "page"

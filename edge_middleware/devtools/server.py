@@ -195,12 +195,13 @@ class DevServer:
             policies=opts.policies,
             key_value_stores=opts.key_value_stores,
         )
-        interface: Interface = "asgi" if opts.interface == "asgi" else "wsgi"
+        # uvicorn by default: WebSockets reach the origin too (cheroot has none)
+        interface: Interface = "wsgi" if opts.interface == "wsgi" else "asgi"
         origins = {o.id: origin for o in config.origins}
         middleware: Middleware
         if interface == "asgi":
             middleware = EdgeMiddleware(
-                _no_app_asgi, config=config, storage=self.storage, origins=origins
+                _no_app_asgi(origin), config=config, storage=self.storage, origins=origins
             )
         else:
             middleware = EdgeWSGIMiddleware(
@@ -423,12 +424,22 @@ def _no_app_wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     return [b"no app: this server only proxies to --origin\n"]
 
 
-async def _no_app_asgi(scope: Any, receive: Any, send: Any) -> None:
-    if scope["type"] != "http":
-        return
-    body = b"no app: this server only proxies to --origin\n"
-    await send({"type": "http.response.start", "status": 502, "headers": []})
-    await send({"type": "http.response.body", "body": body})
+def _no_app_asgi(origin: str) -> Any:
+    """The app behind a proxy-only edge: WebSockets go to ``origin`` (``ws_proxy.py``)."""
+
+    async def no_app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            from .ws_proxy import proxy_websocket
+
+            await proxy_websocket(origin, scope, receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        body = b"no app: this server only proxies to --origin\n"
+        await send({"type": "http.response.start", "status": 502, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    return no_app
 
 
 def run(options: ServeOptions, out: TextIO | None = None) -> None:
