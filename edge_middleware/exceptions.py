@@ -109,6 +109,8 @@ class LambdaValidationError(CloudFrontError):
 class LambdaExecutionError(CloudFrontError):
     """A handler raised (503)."""
 
+    #: a JavaScript handler's stack trace (Node.js), shown by the dev tools
+    script_stack: str = ""
     status = 503
     error_name = "LambdaExecutionError"
     page_reason = (

@@ -33,6 +33,8 @@ def handler_traceback(error: BaseException | None) -> str:
     ``__context__``), with this package's frames left out; ``""`` when there is none."""
     if error is None or not isinstance(error, LambdaExecutionError):
         return ""
+    if error.script_stack:  # a Node.js handler's
+        return f"Traceback (the handler's JavaScript stack):\n{error.script_stack}"
     cause = error.__cause__ or error.__context__
     if cause is None or cause.__traceback__ is None:
         return ""

@@ -45,8 +45,12 @@ def _resolve(spec: str, root: Path) -> tuple[Path, str]:
     path = root / spec
     if path.suffix in _EXTENSIONS and path.is_file():
         return path, "handler"
-    module, dot, func = spec.rpartition(".")
-    if not dot or not module or not func:
+    # as Lambda's Node runtime reads it: the module ends at the first "." after the last "/",
+    # the rest is the export's path ("nested/index.handlers.viewer": handlers.viewer of index)
+    folder, slash, name = spec.rpartition("/")
+    base, dot, func = name.partition(".")
+    module = folder + slash + base
+    if not dot or not base or not func:
         raise ConfigurationError("NodeHandler.handler", spec, '"path/to/module.function"')
     for ext in _EXTENSIONS:
         candidate = root / (module + ext)
@@ -167,10 +171,15 @@ class NodeHandler:
             sys.stdout.write(logs + "\n")
         if not reply.get("ok"):
             err = reply.get("error") or {}
-            raise LambdaExecutionError(
+            failure = LambdaExecutionError(
                 f"The Lambda function raised {err.get('name', 'Error')}: {err.get('message', '')}",
                 handler=self.name,
             )
+            # the JavaScript stack, without the worker's own frames: the dev tools show it as
+            # they show a Python handler's traceback (devtools/tracebacks.py)
+            stack = str(err.get("stack") or "").splitlines()
+            failure.script_stack = "\n".join(s for s in stack if "node_worker.js" not in s)
+            raise failure
         return reply.get("result")
 
     def __call__(self, event: dict[str, Any], context: Any = None) -> Any:

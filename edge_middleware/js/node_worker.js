@@ -120,12 +120,43 @@ function lambdaContext(c, id) {
   return ctx;
 }
 
-// What keeps an event loop alive (timers, sockets, file reads), but the immediates this worker
-// schedules itself: Lambda's Node runtime answers once nothing of the handler's is left.
-function pendingWork() {
-  if (typeof process.getActiveResourcesInfo !== 'function') return null;
-  return process.getActiveResourcesInfo().filter((r) => r !== 'Immediate').sort().join(',');
-}
+// What a handler's call left running: every async resource it made (timers, sockets, file
+// reads, and the thread pool's zlib/crypto work, which process.getActiveResourcesInfo() does not
+// list) and what those made in turn, until each is done (a promise: until it settles). Lambda's
+// Node runtime answers null only once nothing of the handler's is left (its beforeExit).
+const asyncHooks = require('async_hooks');
+const work = {
+  lineage: new Set(), // everything the call made, for telling what its callbacks make
+  live: new Set(), // what is still running
+  making: false, // the handler's own synchronous call is running
+  onEmpty: null,
+  hook: null,
+  start() {
+    this.lineage.clear();
+    this.live.clear();
+    this.onEmpty = null;
+    if (this.hook === null) {
+      this.hook = asyncHooks.createHook({
+        init: (id, type, trigger) => this.made(id, type, trigger),
+        destroy: (id) => this.done(id),
+        promiseResolve: (id) => this.done(id),
+      });
+      this.hook.enable();
+    }
+  },
+  made(id, type, trigger) {
+    if (!(this.making || this.lineage.has(trigger) || this.lineage.has(asyncHooks.executionAsyncId()))) return;
+    this.lineage.add(id);
+    if (type !== 'TickObject' && type !== 'Microtask') this.live.add(id);
+  },
+  done(id) {
+    if (this.live.delete(id) && this.live.size === 0 && this.onEmpty !== null) {
+      const then = this.onEmpty;
+      this.onEmpty = null;
+      setImmediate(then);
+    }
+  },
+};
 
 function runLambda(fn, msg) {
   const id = msg.id;
@@ -134,13 +165,16 @@ function runLambda(fn, msg) {
     if (err) finish(id, { ok: false, error: errorInfo(err) });
     else finish(id, { ok: true, result: result === undefined ? null : result });
   };
-  const idle = pendingWork();
+  work.start();
   let out;
+  work.making = true;
   try {
     out = fn(msg.event, ctx, callback);
   } catch (e) {
     finish(id, { ok: false, error: errorInfo(e) });
     return;
+  } finally {
+    work.making = false;
   }
   if (out && typeof out.then === 'function') {
     out.then(
@@ -153,15 +187,20 @@ function runLambda(fn, msg) {
   // for callback / context.succeed until the event loop is empty, then answers null (a 502 at
   // the edge). A handler that called back is done; one that left work running is waited for
   // (its deadline still holds); one that left nothing answers null now, as deployed.
-  setImmediate(() => {
-    if (current !== id || idle === null || pendingWork() !== idle) return;
+  const answerNull = () => {
+    if (current !== id) return;
+    if (work.live.size > 0) {
+      work.onEmpty = answerNull;
+      return;
+    }
     logs.push(out !== undefined
       ? 'WARN\tThe handler returned a value that is not a promise, and Lambda\'s Node.js ' +
         'runtime ignores it: make the handler async or answer through its callback.'
       : 'WARN\tThe handler returned without calling back and left nothing running: ' +
         'Lambda\'s Node.js runtime answers null.');
     finish(id, { ok: true, result: null });
-  });
+  };
+  setImmediate(answerNull);
 }
 
 // ---- CloudFront Functions ---------------------------------------------------------------------

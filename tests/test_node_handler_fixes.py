@@ -1,0 +1,76 @@
+"""Node.js Lambda@Edge handlers as people write them (hunt of 2026-12-07, second session): a
+callback from zlib or crypto work, nested handler paths, the JavaScript stack in the dev
+tools."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edge_middleware.devtools.tracebacks import handler_traceback
+from edge_middleware.exceptions import LambdaExecutionError
+from edge_middleware.js import NodeHandler
+from edge_middleware.testing import EventBuilder, run_trigger
+
+_THREAD_POOL = {
+    "gzip": "require('zlib').gzip(Buffer.from('x'), () => callback(null, r));",
+    "random-bytes": "require('crypto').randomBytes(8, () => callback(null, r));",
+    "pbkdf2": "require('crypto').pbkdf2('p', 's', 1, 8, 'sha256', () => callback(null, r));",
+    "webcrypto": "crypto.subtle.digest('SHA-256', Buffer.from('x')).then(() => callback(null, r));",
+    "nested-immediate": "setImmediate(() => setImmediate(() => callback(null, r)));",
+    "then-gzip": "Promise.resolve().then(() => require('zlib').gzip(Buffer.from('x'), "
+    "() => callback(null, r)));",
+    "succeed": "require('zlib').deflate(Buffer.from('x'), () => context.succeed(r));",
+}
+
+
+def _node(tmp_path: Path, source: str, spec: str = "h.handler") -> NodeHandler:
+    module = tmp_path / (spec.rpartition("/")[0] or ".") / "h.js"
+    module.parent.mkdir(parents=True, exist_ok=True)
+    module.write_text(source)
+    return NodeHandler(spec, root=tmp_path)
+
+
+@pytest.mark.parametrize("work", list(_THREAD_POOL.values()), ids=list(_THREAD_POOL))
+def test_a_callback_from_thread_pool_work_is_the_answer(tmp_path: Path, work: str) -> None:
+    """zlib and crypto keep Node's event loop alive (Lambda's runtime waits for them), but
+    ``process.getActiveResourcesInfo()`` does not list them: the handler answered null (a
+    502) before its callback came."""
+    source = (
+        "exports.handler = (event, context, callback) => {"
+        " const r = event.Records[0].cf.request; r.uri = '/done'; " + work + " };"
+    )
+    handler = _node(tmp_path, source)
+    try:
+        assert run_trigger(handler, EventBuilder().viewer_request("/"))["uri"] == "/done"
+    finally:
+        handler.close()
+
+
+def test_a_nested_handler_path_is_read_as_lambdas_runtime_reads_it(tmp_path: Path) -> None:
+    """``nested/h.handlers.viewer``: module ``nested/h``, export ``handlers.viewer`` (the
+    module ends at the first dot after the last slash); it was refused."""
+    source = (
+        "exports.handlers = { viewer: async (event) => {"
+        " const r = event.Records[0].cf.request; r.uri = '/nested'; return r; } };"
+    )
+    handler = _node(tmp_path, source, "nested/h.handlers.viewer")
+    try:
+        assert run_trigger(handler, EventBuilder().viewer_request("/"))["uri"] == "/nested"
+    finally:
+        handler.close()
+
+
+def test_a_node_handlers_exception_shows_its_javascript_stack(tmp_path: Path) -> None:
+    """README: "a handler's exception shows its traceback"; a Node.js one had none."""
+    source = "function inner() { throw new Error('boom'); }\nexports.handler = async () => inner();"
+    handler = _node(tmp_path, source)
+    try:
+        with pytest.raises(LambdaExecutionError) as info:
+            run_trigger(handler, EventBuilder().viewer_request("/"))
+    finally:
+        handler.close()
+    shown = handler_traceback(info.value)
+    assert "Error: boom" in shown and "at inner" in shown and "h.js:1" in shown
+    assert "node_worker.js" not in shown
