@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from edge_middleware import EdgeSettings
 from edge_middleware.devtools.tracebacks import handler_traceback
 from edge_middleware.exceptions import LambdaExecutionError
 from edge_middleware.js import NodeHandler
@@ -74,3 +75,26 @@ def test_a_node_handlers_exception_shows_its_javascript_stack(tmp_path: Path) ->
     shown = handler_traceback(info.value)
     assert "Error: boom" in shown and "at inner" in shown and "h.js:1" in shown
     assert "node_worker.js" not in shown
+
+
+@pytest.mark.slow
+def test_a_workers_module_load_is_not_charged_to_the_request(tmp_path: Path) -> None:
+    """Lambda runs Init as its own phase (the function timeout covers the Invoke only): a
+    module that takes 1.5 s to load, under a 1 s viewer timeout, failed every request that
+    needed a fresh worker (after a crash) with a 503, and the worker never joined the pool."""
+    source = (
+        "const end = Date.now() + 1500; while (Date.now() < end) {}\n"
+        "exports.handler = async (event) => {"
+        " if (event.Records[0].cf.request.uri === '/crash') process.exit(3);"
+        " return event.Records[0].cf.request; };"
+    )
+    handler = _node(tmp_path, source)
+    settings = EdgeSettings(viewer_timeout=1.0)
+    try:
+        with pytest.raises(LambdaExecutionError):
+            run_trigger(handler, EventBuilder().viewer_request("/crash"), settings=settings)
+        for _ in range(2):  # a fresh worker loads (1.5 s), then answers within its 1 s
+            got = run_trigger(handler, EventBuilder().viewer_request("/"), settings=settings)
+            assert got["uri"] == "/"
+    finally:
+        handler.close()

@@ -83,9 +83,12 @@ def _worker_script() -> str:
 class _Worker:
     """One ``node`` process. Not thread-safe: the pool hands it to one caller at a time."""
 
-    __slots__ = ("_buf", "_rfd", "proc")
+    __slots__ = ("_buf", "_rfd", "fresh", "init_seconds", "proc")
 
     def __init__(self, node: str, init: dict[str, Any]) -> None:
+        #: not yet given a request; how long starting and loading the code took (Init)
+        self.fresh = True
+        started = time.monotonic()
         rfd, wfd = os.pipe()
         try:
             self.proc = subprocess.Popen(
@@ -115,6 +118,7 @@ class _Worker:
         if not reply.get("ready"):
             self.kill()
             raise WorkerLoadError(reply.get("error") or {})
+        self.init_seconds = time.monotonic() - started
 
     def request(self, msg: dict[str, Any], deadline: float) -> dict[str, Any]:
         """Send one message and wait for its reply until ``deadline`` (monotonic)."""
@@ -322,7 +326,12 @@ class NodePool:
     def call_raw(self, line: bytes, deadline: float, limit: float | None = None) -> bytes:
         """:meth:`call` with a raw request line and the raw reply line (no JSON round trip:
         a CloudFront Function's event goes as ``E<event JSON>``)."""
+        started = time.monotonic()
         worker = self._acquire(deadline)
+        if worker.fresh:  # Lambda's Init is its own phase: the timeout covers the Invoke only
+            worker.fresh = False
+            deadline += worker.init_seconds
+            started += worker.init_seconds
         if limit is not None:
             deadline = min(deadline, time.monotonic() + limit)
         try:
