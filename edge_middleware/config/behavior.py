@@ -15,7 +15,14 @@ from .checks import check_fields
 from .policies import CachePolicy, OriginRequestPolicy
 from .response_headers import ResponseHeadersPolicy, managed_response_headers_policy
 
-__all__ = ["ALL_METHODS", "Behavior", "HandlerLike", "Trigger", "compile_path_pattern"]
+__all__ = [
+    "ALL_METHODS",
+    "Behavior",
+    "HandlerLike",
+    "PathPattern",
+    "Trigger",
+    "compile_path_pattern",
+]
 
 HandlerLike = Callable[..., Any] | str
 
