@@ -41,6 +41,7 @@ __all__ = [
     "LambdaTimeoutError",
     "LambdaValidationError",
     "OriginError",
+    "OriginHeaderTooBigError",
     "OriginTimeoutError",
     "ViewerError",
 ]
@@ -154,6 +155,11 @@ class OriginError(CloudFrontError):
     status = 502
     error_name = "Error"
     page_reason = "CloudFront wasn't able to connect to the origin."
+
+
+class OriginHeaderTooBigError(OriginError):
+    """The origin's response headers are over CloudFront's 20,480 bytes (502; the access log's
+    ``OriginHeaderTooBigError``)."""
 
 
 class OriginTimeoutError(OriginError):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
-from functools import lru_cache
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote, unquote, unquote_to_bytes
@@ -27,6 +26,7 @@ from .headers import (
     headers_from_raw,
     headers_to_raw,
     is_disallowed,
+    name_cache,
     replaced_by,
 )
 from .types import CFHeaders, CFRequest
@@ -238,7 +238,7 @@ def request_from_scope(scope: Mapping[str, Any]) -> ViewerRequest:
     )
 
 
-@lru_cache(maxsize=2048)  # the same environ keys come with every request
+@name_cache(2048)  # the same environ keys come with every request
 def _environ_name(key: str) -> bytes:
     """``HTTP_X_API_KEY`` -> ``b"X-Api-Key"``; ``CONTENT_TYPE`` -> ``b"Content-Type"``."""
     name = key[5:] if key.startswith("HTTP_") else key
@@ -270,7 +270,7 @@ def request_from_environ(environ: dict[str, Any]) -> ViewerRequest:
     request: CFRequest = {
         "clientIp": environ.get("REMOTE_ADDR") or "127.0.0.1",
         "headers": headers,
-        "method": environ["REQUEST_METHOD"].upper(),
+        "method": environ["REQUEST_METHOD"],
         "querystring": qs,
         "uri": uri,
     }
@@ -408,7 +408,7 @@ class PrefixedInput(io.RawIOBase):
         return bytes(self._rest.readline(-1 if size is None else size))
 
 
-@lru_cache(maxsize=1024)  # header names repeat from request to request
+@name_cache(1024)  # header names repeat from request to request
 def environ_key(lower: str) -> str:
     """The environ key of a header (PEP 3333): ``x-api-key`` -> ``HTTP_X_API_KEY``, and
     ``CONTENT_TYPE`` / ``CONTENT_LENGTH`` for those two."""
@@ -419,7 +419,7 @@ def environ_key(lower: str) -> str:
     return http_key(lower)
 
 
-@lru_cache(maxsize=256)
+@name_cache(256)
 def http_key(name: str) -> str:
     """``x-api-key`` -> ``HTTP_X_API_KEY`` for any name: an origin's custom headers always
     take this form, even one named Content-Type."""

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..config.settings import EdgeSettings
-from ..exceptions import LambdaValidationError, OriginError
+from ..exceptions import LambdaValidationError, OriginError, OriginHeaderTooBigError
 from .convert import reason_phrase
 from .copies import TRACE_STRING_LIMIT, _copy_origin, copy_request, copy_response, shrink_for_trace
 from .headers import DISALLOWED_HEADERS, FunctionText, RawHeaders, raw_header_problem
-from .limits import MAX_URI_LENGTH, REQUEST_BODY_LIMITS
+from .limits import MAX_HEADER_BYTES, MAX_URI_LENGTH, REQUEST_BODY_LIMITS
 from .types import CFBody, CFHeaders, CFRequest, CFResponse, EventType
 from .validation_headers import (
     _BAD_QUERY_CHAR,
@@ -347,7 +347,14 @@ def origin_response_error(status: int, headers: RawHeaders) -> OriginError | Non
     if type(status) is int and 100 <= status <= 999:
         problem = raw_header_problem(headers)
         if problem is None:
-            return None
+            # lambda-edge.md §3.2: "Origin response headers (no body): 20,480 bytes"
+            size = sum(len(k) + len(v) + 4 for k, v in headers)
+            if size <= MAX_HEADER_BYTES:
+                return None
+            _log.warning("origin response rejected: %d bytes of headers", size)
+            return OriginHeaderTooBigError(
+                f"The origin's response headers ({size} bytes) are over 20,480 bytes."
+            )
     else:
         problem = f"the status {status!r} is not a three-digit number"
     _log.warning("origin response rejected: %s", problem)

@@ -292,12 +292,17 @@ def _mark_function_text(after: CFHeaders, known: CFHeaders | None) -> None:
     hold an earlier function's text). ``after`` must not share entries with a handler."""
     for name, entries in after.items():
         old = known.get(name) if known else None
+        given: dict[str, str] | None = None  # the given values by text, first one kept
         for entry in entries:
             value = entry["value"]
             if value.isascii() or type(value) is FunctionText:
                 continue
-            same = [e["value"] for e in old if e["value"] == value] if old else None
-            if not same:
+            if given is None:  # (once per name: a scan per value was quadratic)
+                given = {}
+                for e in old or ():
+                    given.setdefault(e["value"], e["value"])
+            same = given.get(value)
+            if same is None:
                 entry["value"] = FunctionText(value)
-            elif same[0] is not value:
-                entry["value"] = same[0]
+            elif same is not value:
+                entry["value"] = same

@@ -31,6 +31,7 @@ from ..exceptions import (
     FunctionValidationError,
     LambdaExecutionError,
     OriginError,
+    OriginHeaderTooBigError,
     OriginTimeoutError,
     ViewerError,
 )
@@ -133,6 +134,8 @@ def _result_types(outcome: Outcome) -> tuple[str, str]:
         return outcome.result_type, outcome.result_type
     if isinstance(err, OriginTimeoutError):
         return "Error", "OriginCommError"
+    if isinstance(err, OriginHeaderTooBigError):
+        return "Error", "OriginHeaderTooBigError"
     if isinstance(err, OriginError):
         return "Error", "OriginConnectError" if "connect" in err.reason else "OriginError"
     if isinstance(err, ViewerError):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
@@ -22,7 +21,7 @@ from ..core.convert import (
     reason_phrase,
     under_script_name,
 )
-from ..core.headers import connection_options, encode_value, memo_keeps
+from ..core.headers import connection_options, encode_value, memo_keeps, name_cache
 from ..core.limits import MAX_HEADER_BYTES
 from ..core.types import CFHeaders
 from ..exceptions import CloudFrontError
@@ -41,7 +40,7 @@ __all__ = ["shortcut"]
 logger = logging.getLogger("edge_middleware.wsgi")
 
 
-@lru_cache(maxsize=1024)
+@name_cache(1024)
 def _header_name(key: str) -> bytes:
     """``HTTP_X_API_KEY`` -> ``b"x-api-key"`` (as ``request_from_environ`` names it)."""
     name = key[5:] if key.startswith("HTTP_") else key
@@ -69,7 +68,7 @@ def shortcut(
             entry = mw.options.storage.get(key)
             if entry is not None and hit.serves(entry, conditions):
                 rid = pipeline.request_id().encode()
-                method = environ["REQUEST_METHOD"].upper()
+                method = environ["REQUEST_METHOD"]
                 answer = hit.answer(entry, conditions, rid, hv, method)
             if answer is None:
                 return None, (key, entry), (uri, behavior)
@@ -99,7 +98,7 @@ def _viewer_pairs(environ: dict[str, Any]) -> list[tuple[bytes, bytes]]:
 def _hit_key(
     hit: HitShortcut, environ: dict[str, Any], uri: str, hv: str
 ) -> tuple[str, CFHeaders] | None:
-    method: str = environ["REQUEST_METHOD"].upper()
+    method: str = environ["REQUEST_METHOD"]
     qs: str = environ.get("QUERY_STRING", "")
     scheme = environ.get("wsgi.url_scheme", "http")
     return hit.key(method, scheme, uri, qs, _viewer_pairs(environ), hv)
@@ -145,7 +144,7 @@ def _prepare(
     app = mw.app if target is None else target
     if not callable(app):
         return None  # a URL origin: the proxy takes the full pipeline
-    method: str = environ["REQUEST_METHOD"].upper()
+    method: str = environ["REQUEST_METHOD"]
     scheme: str = environ.get("wsgi.url_scheme", "http")
     qs: str = environ.get("QUERY_STRING", "")
     if not cut.viewer_ok(method, scheme, uri, qs):

@@ -57,6 +57,11 @@ _ERROR = b"Error from cloudfront"
 #: at most this many keys at a time (a few MB at most)
 _KEY_MEMO_SIZE = 1024
 _KEY_MEMO_COUNT = 4096
+#: what the rendered-headers memo keeps per behavior: at most these bytes of headers (objects
+#: the storage evicted must not stay alive beyond its max_bytes: the memo holds their headers),
+#: and no object whose headers are over the second figure
+_RENDERED_BYTES = 4 * 2**20
+_RENDERED_ONE = 16 * 1024
 
 
 def hit_shortcut_for(p: PipelineBase, behavior: Behavior) -> HitShortcut | None:
@@ -106,6 +111,8 @@ class HitShortcut:
         #: the body's length (what rendering reads), never by holding the entry: an evicted
         #: object's body stayed alive here, outside the storage's max_bytes
         self._rendered: dict[str, tuple[object, int, RawHeaders]] = {}
+        #: the bytes of the headers kept there (each object's and its rendered copy)
+        self._rendered_bytes = 0
 
     def key(
         self,
@@ -199,10 +206,16 @@ class HitShortcut:
     def _rendered_for(self, entry: CacheEntry) -> RawHeaders:
         known = self._rendered.get(entry.key)
         if known is None or known[0] is not entry.headers or known[1] != len(entry.body):
-            if len(self._rendered) >= 4096:
-                self._rendered.clear()
-            known = (entry.headers, len(entry.body), self._render(entry))
+            rendered = self._render(entry)
+            size = sum(len(k) + len(v) for k, v in entry.headers)
+            if size > _RENDERED_ONE:  # headers that large are rendered again each time
+                return rendered
+            if len(self._rendered) >= 4096 or self._rendered_bytes + 2 * size > _RENDERED_BYTES:
+                self._rendered.clear()  # (the objects themselves are the storage's to bound)
+                self._rendered_bytes = 0
+            known = (entry.headers, len(entry.body), rendered)
             self._rendered[entry.key] = known
+            self._rendered_bytes += 2 * size
         return known[2]
 
     def _render(self, entry: CacheEntry) -> RawHeaders:
