@@ -179,3 +179,15 @@ def test_a_delayed_invalidation_follows_the_middlewares_clock(door: Door) -> Non
     door.advance(31)
     assert door.send(client, "GET", "/img/a.png").get("x-cache") == "Miss from cloudfront"
     assert door.send(client, "GET", "/img/a.png").get("x-cache") == "Hit from cloudfront"
+
+
+def test_what_basic_credentials_decode_to_is_masked_too() -> None:
+    """README: secret values are masked "inside handler output, exception text and
+    tracebacks"; an auth handler that decodes ``Basic`` credentials and prints them printed
+    the password in clear (security hunt of 2026-12-07, second session)."""
+    from edge_middleware.devtools.masking import Masker, collect
+
+    secret = {"authorization": [{"key": "Authorization", "value": "Basic dXNlcjpQQVNTV0Q5"}]}
+    shown = Masker(collect(secret)).text("user:PASSWD9 / PASSWD9 / dXNlcjpQQVNTV0Q5 / user")
+    assert "PASSWD9" not in shown and "dXNlcjpQQVNTV0Q5" not in shown
+    assert shown.endswith("/ user")  # the user name alone is no secret

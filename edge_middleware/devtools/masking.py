@@ -19,6 +19,7 @@ Nothing is masked with ``--log-secrets`` (``show_secrets``).
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -151,8 +152,10 @@ def _walk(value: Any, found: set[str], depth: int = 0) -> None:
 
 
 def _expand(values: Iterable[str]) -> list[str]:
-    """Whole values, each cookie's value and the credentials after ``Bearer``/``Basic``:
-    longest first, so the longest match is masked."""
+    """Whole values, each cookie's value, the credentials after ``Bearer``/``Basic`` and what
+    ``Basic`` credentials decode to (``user:password``, and the password: an auth handler
+    that decodes them and prints what it found printed the password in clear): longest
+    first, so the longest match is masked."""
     out: set[str] = set()
     for value in values:
         out.add(value)
@@ -160,8 +163,19 @@ def _expand(values: Iterable[str]) -> list[str]:
             name, sep, inner = part.partition("=")
             if sep and name.strip().lower() not in ("path", "domain", "expires", "max-age"):
                 out.add(inner.strip())
-        out.add(value.partition(" ")[2].strip())
+        scheme, _, credentials = value.strip().partition(" ")
+        out.add(credentials.strip())
+        if scheme.lower() == "basic":
+            out.update(_basic(credentials.strip()))
     return sorted((s for s in out if len(s) >= 4), key=len, reverse=True)
+
+
+def _basic(credentials: str) -> list[str]:
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):  # (binascii.Error is a ValueError)
+        return []
+    return [decoded, decoded.partition(":")[2]]
 
 
 def collect(*documents: Any, queries: Iterable[str] = ()) -> list[str]:
