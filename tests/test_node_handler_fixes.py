@@ -98,3 +98,36 @@ def test_a_workers_module_load_is_not_charged_to_the_request(tmp_path: Path) -> 
             assert got["uri"] == "/"
     finally:
         handler.close()
+
+
+def test_an_uncaught_exception_starts_the_next_call_with_fresh_module_state(
+    tmp_path: Path,
+) -> None:
+    """Lambda's Node runtime reports an uncaught exception and ends its process (exit 129):
+    the next invocation loads the module again. The worker went on with the old state."""
+    source = (
+        "let calls = 0;\n"
+        "exports.handler = async (event) => { calls++; const r = event.Records[0].cf.request;"
+        " if (r.uri === '/boom') { setTimeout(() => { throw new Error('late'); }, 0);"
+        " await new Promise((ok) => setTimeout(ok, 50)); }"
+        " r.uri = '/calls/' + calls; return r; };"
+    )
+    handler = _node(tmp_path, source)
+    try:
+        assert run_trigger(handler, EventBuilder().viewer_request("/"))["uri"] == "/calls/1"
+        with pytest.raises(LambdaExecutionError):
+            run_trigger(handler, EventBuilder().viewer_request("/boom"))
+        assert run_trigger(handler, EventBuilder().viewer_request("/"))["uri"] == "/calls/1"
+    finally:
+        handler.close()
+
+
+def test_what_a_module_prints_as_it_loads_is_shown(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Lambda keeps the Init phase's logs; a worker dropped them at its first request."""
+    handler = _node(
+        tmp_path, "console.log('loading the module');\nexports.handler = async (e) => null;"
+    )
+    handler.close()
+    assert "INFO\tloading the module" in capfd.readouterr().out

@@ -22,6 +22,7 @@ import os
 import select
 import shutil
 import subprocess
+import sys
 import threading
 import time
 import weakref
@@ -37,6 +38,9 @@ logger = logging.getLogger("edge_middleware.js")
 
 #: How long a new worker may take to start and load its code.
 START_TIMEOUT = 15.0
+#: how the reply of a worker that ends after it starts (node_worker.js, uncaughtException)
+_EXITING = b'{"exiting":true'
+
 #: Requests up to this size are written from the event loop (a pipe holds 64 KiB).
 _INLINE_MAX = 32 * 1024
 
@@ -115,6 +119,8 @@ class _Worker:
         except (WorkerTimeout, WorkerDied) as exc:
             self.kill()
             raise RuntimeError(f"the node worker did not start: {exc}") from None
+        if reply.get("logs"):  # what the module printed as it loaded (Lambda's Init)
+            sys.stdout.write(reply["logs"] + "\n")
         if not reply.get("ready"):
             self.kill()
             raise WorkerLoadError(reply.get("error") or {})
@@ -340,8 +346,17 @@ class NodePool:
             worker.kill()
             self._release(None)
             raise
-        self._release(worker)
+        self._finished(worker, reply)
         return reply
+
+    def _finished(self, worker: _Worker, reply: bytes) -> None:
+        """Back to the pool, or gone when the worker ends after this reply (an uncaught
+        exception: its module state starts fresh in a new worker, as on Lambda)."""
+        if reply.startswith(_EXITING):
+            worker.kill()
+            self._release(None)
+        else:
+            self._release(worker)
 
     async def acall_raw(self, line: bytes, deadline: float, limit: float | None = None) -> bytes:
         """:meth:`call_raw` for the ASGI door: awaited on the event loop when a worker is free
@@ -366,7 +381,7 @@ class NodePool:
             worker.kill()
             self._release(None)
             raise
-        self._release(worker)
+        self._finished(worker, reply)
         return reply
 
     async def acall(

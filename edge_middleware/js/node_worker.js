@@ -77,9 +77,16 @@ function finish(id, reply, tail) {
   else sendRaw(text + '\t' + tail + '\n'); // JSON text never holds a raw tab
 }
 
+// Lambda's Node runtime reports an uncaught exception and ends the process (exit 129), so the
+// next invocation starts with fresh module state: the reply says so ("exiting" first, for
+// engine.py to see without parsing) and the worker ends. One after the answer is printed (the
+// worker stays: the pool may already have given it the next request).
 process.on('uncaughtException', (e) => {
-  if (current !== null) finish(current, { ok: false, error: errorInfo(e) });
-  else logs.push(`ERROR\tUncaught ${util.inspect(e)}`);
+  if (current !== null) {
+    finish(current, { exiting: true, ok: false, error: errorInfo(e) });
+    process.exit(129);
+  }
+  process.stderr.write(`ERROR\tUncaught ${util.inspect(e)}\n`);
 });
 process.on('unhandledRejection', (e) => {
   if (current !== null) finish(current, { ok: false, error: errorInfo(e) });
@@ -317,11 +324,12 @@ rl.on('line', async (line) => {
   if (runner === null) {
     try {
       runner = msg.kind === 'cf' ? { kind: 'cf', cf: loadCf(msg) } : { kind: 'lambda', fn: await loadLambda(msg) };
-      send({ ready: true });
+      send({ ready: true, logs: logs.join('\n') }); // what the module printed as it loaded
     } catch (e) {
-      send({ ready: false, error: errorInfo(e) });
+      send({ ready: false, error: errorInfo(e), logs: logs.join('\n') });
       process.exit(1);
     }
+    logs = [];
     return;
   }
   current = msg.id;
