@@ -86,7 +86,7 @@ def compile_path_pattern(pattern: str, field_name: str = "path_pattern") -> Path
         raise ConfigurationError(field_name, pattern, "a path pattern of 1 to 255 characters")
     if not _PATTERN_OK.fullmatch(pattern):  # ("$" would match before a final newline)
         raise ConfigurationError(
-            field_name, pattern, "only A-Z a-z 0-9 _ - . * $ / ~ \" ' @ : + & ? in a path pattern"
+            field_name, pattern, "only A-Z a-z 0-9 _ - . * $ / ~ \" ' @ : + & ? % in a path pattern"
         )
     body = pattern[1:] if pattern.startswith("/") else pattern
     return PathPattern("/" + body if body[:1] != "*" else body)
