@@ -25,7 +25,7 @@ from edge_middleware.cache.control import parse_cache_control
 from edge_middleware.config.policies import OriginRequestPolicy
 from edge_middleware.core.validation import validate_request_result
 from edge_middleware.testing import EventBuilder
-from tests.support.doors import Door, door_fixture
+from tests.support.doors import Door, door_fixture, ok_asgi, ok_wsgi
 
 door = door_fixture(Door)
 
@@ -159,19 +159,11 @@ def test_a_delayed_invalidation_follows_the_middlewares_clock(door: Door) -> Non
     """API.md: every expiry decision uses ``clock``; the delay ran on a wall-clock timer
     only, so a test moving its clock never saw the invalidation."""
 
-    async def asgi(scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"x"})
-
-    def wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        start_response("200 OK", [])
-        return [b"x"]
-
     config = EdgeConfig(
         default=Behavior(cache=CachePolicy()),
         settings=EdgeSettings(invalidation_delay=30),
     )
-    app = door.wrap(door.pick(asgi, wsgi), config)
+    app = door.wrap(door.pick(ok_asgi, ok_wsgi), config)
     client = door.viewer(app)
     door.send(client, "GET", "/img/a.png")
     assert app.invalidate(["/img/*"]) == 1

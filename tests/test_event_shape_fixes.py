@@ -4,8 +4,6 @@ origin-request answer, on both doors."""
 
 from __future__ import annotations
 
-import asyncio
-import io
 from typing import Any
 
 import pytest
@@ -18,7 +16,15 @@ from edge_middleware import (
     EdgeWSGIMiddleware,
     Trigger,
 )
-from tests.support.doors import Door, asgi_scope, door_fixture
+from tests.support.doors import (
+    Door,
+    asgi_scope,
+    call_asgi,
+    call_wsgi,
+    door_fixture,
+    ok_asgi,
+    ok_wsgi,
+)
 
 
 def _config(event_type: str, seen: list[Any]) -> EdgeConfig:
@@ -49,29 +55,10 @@ def test_wsgi_a_body_shorter_than_its_length_reaches_neither_function_nor_origin
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"stored"]
 
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "SCRIPT_NAME": "",
-        "PATH_INFO": "/upload",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "x",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "1.2.3.4",
-        "HTTP_HOST": "x",
-        "CONTENT_LENGTH": "10",
-        "wsgi.input": io.BytesIO(b"abc"),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": io.StringIO(),
-        "wsgi.version": (1, 0),
-        "wsgi.multithread": False,
-        "wsgi.multiprocess": False,
-        "wsgi.run_once": False,
-    }
-    got: list[Any] = []
     mw = EdgeWSGIMiddleware(app, config=_config(event_type, seen))
-    body = b"".join(mw(environ, lambda status, headers, exc=None: got.append((status, headers))))
-    status, headers = got[0]
+    status, headers, body = call_wsgi(
+        mw, "POST", "/upload", b"abc", CONTENT_LENGTH="10", REMOTE_ADDR="1.2.3.4"
+    )
     assert status.startswith("400")
     assert dict(headers)["X-Cache"] == "Error from cloudfront"
     assert (seen, origin) == ([], [])
@@ -94,21 +81,12 @@ def test_asgi_a_viewer_gone_mid_body_reaches_neither_function_nor_origin(event_t
         {"type": "http.request", "body": b"abc", "more_body": True},
         {"type": "http.disconnect"},
     ]
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-    sent: list[dict[str, Any]] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
     scope = asgi_scope(
         "/upload",
         method="POST",
         headers=[(b"host", b"x"), (b"content-length", b"10")],
     )
-    asyncio.run(EdgeMiddleware(app, config=_config(event_type, seen))(scope, receive, send))
+    sent = call_asgi(EdgeMiddleware(app, config=_config(event_type, seen)), scope, messages)
     assert sent[0]["status"] == 400
     assert (seen, origin) == ([], [])
 
@@ -121,19 +99,9 @@ def test_a_whole_body_still_reaches_both(event_type: str) -> None:
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [environ["wsgi.input"].read()]
 
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/upload",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": "x",
-        "CONTENT_LENGTH": "3",
-        "wsgi.input": io.BytesIO(b"abc"),
-        "wsgi.url_scheme": "http",
-    }
-    got: list[str] = []
     mw = EdgeWSGIMiddleware(app, config=_config(event_type, seen))
-    body = b"".join(mw(environ, lambda status, headers, exc=None: got.append(status)))
-    assert (got[0][:3], body) == ("200", b"abc")
+    status, _, body = call_wsgi(mw, "POST", "/upload", b"abc", CONTENT_LENGTH="3")
+    assert (status[:3], body) == ("200", b"abc")
     assert seen[0]["data"] == "YWJj"
 
 
@@ -153,20 +121,10 @@ def test_a_generated_401_is_labelled_as_generated_by_either_request_trigger(
     puts ``Server: CloudFront`` on Lambda-generated responses; an origin-request 401 was
     ``Error from cloudfront`` with no Server."""
     config = EdgeConfig(default=Behavior(cache=CachePolicy(0, 0, 0), **{event_type: _deny}))
-    client = door.viewer(door.wrap(door.pick(_asgi_ok, _wsgi_ok), config))
+    client = door.viewer(door.wrap(door.pick(ok_asgi, ok_wsgi), config))
     r = door.send(client, "GET", "/private")
     assert (r.status, r.get("x-cache"), r.get("server")) == (
         401,
         "LambdaGeneratedResponse from cloudfront",
         "CloudFront",
     )
-
-
-async def _asgi_ok(scope: Any, receive: Any, send: Any) -> None:
-    await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": b"ok"})
-
-
-def _wsgi_ok(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-    start_response("200 OK", [])
-    return [b"ok"]

@@ -5,9 +5,7 @@ long names, and methods as sent."""
 
 from __future__ import annotations
 
-import asyncio
 import gc
-import io
 import tracemalloc
 from typing import Any
 
@@ -24,7 +22,7 @@ from edge_middleware import (
 )
 from edge_middleware.core.convert import _environ_name, environ_key
 from edge_middleware.core.headers import NAME_MEMO_LENGTH, capitalize
-from tests.support.doors import Door, asgi_scope, door_fixture
+from tests.support.doors import Door, asgi_scope, call_asgi, call_wsgi, door_fixture
 
 door = door_fixture(Door)
 
@@ -108,30 +106,12 @@ def test_repeated_non_ascii_headers_are_checked_in_one_pass() -> None:
 
 
 def _asgi_call(app: Any, method: str) -> list[dict[str, Any]]:
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    asyncio.run(app(asgi_scope("/p", method=method), receive, send))
-    return sent
+    return call_asgi(app, asgi_scope("/p", method=method))
 
 
 def _wsgi_call(app: Any, method: str) -> tuple[str, list[tuple[str, str]]]:
-    got: list[Any] = []
-    environ = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": "/p",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": "x",
-        "wsgi.input": io.BytesIO(b""),
-        "wsgi.url_scheme": "http",
-    }
-    b"".join(app(environ, lambda status, headers, exc=None: got.append((status, headers))))
-    return got[0]  # type: ignore[no-any-return]
+    status, headers, _ = call_wsgi(app, method)
+    return status, headers
 
 
 def test_name_memos_keep_no_long_names() -> None:

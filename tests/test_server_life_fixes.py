@@ -4,21 +4,19 @@ connection and is not logged; ``serve`` keeps the edges an app mounts and passes
 
 from __future__ import annotations
 
-import asyncio
 import io
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from edge_middleware import EdgeConfig, EdgeMiddleware
 from edge_middleware.devtools.accesslog import AccessLog
 from tests.support.devserver import serve
-from tests.support.doors import Door, asgi_scope, door_fixture
+from tests.support.doors import Door, asgi_scope, call_asgi, door_fixture, ok_asgi, ok_wsgi
 from tests.support.servers import uvicorn_server
 
 _HUNG = textwrap.dedent(
@@ -73,33 +71,13 @@ def test_a_hung_sync_handler_does_not_keep_the_process_from_exiting(tmp_path: Pa
 door = door_fixture(Door)
 
 
-async def _asgi_ok(scope: Any, receive: Any, send: Any) -> None:
-    await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": b"ok"})
-
-
-def _wsgi_ok(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-    start_response("200 OK", [])
-    return [b"ok"]
-
-
 def test_asgi_a_413_closes_the_connection() -> None:
     """lambda-edge.md §3.2: "413 and connection closed"; the ASGI door kept the connection
     open (uvicorn closes it on ``connection: close``)."""
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = asgi_scope("/" + "a" * 9000)
-    asyncio.run(EdgeMiddleware(_asgi_ok)(scope, receive, send))
+    sent = call_asgi(EdgeMiddleware(ok_asgi), asgi_scope("/" + "a" * 9000))
     assert sent[0]["status"] == 413
     assert (b"connection", b"close") in sent[0]["headers"]
-    sent.clear()
-    asyncio.run(EdgeMiddleware(_asgi_ok)(asgi_scope("/fine"), receive, send))
+    sent = call_asgi(EdgeMiddleware(ok_asgi), asgi_scope("/fine"))
     assert sent[0]["status"] == 200
     assert all(name != b"connection" for name, _ in sent[0]["headers"])
 
@@ -108,7 +86,7 @@ def test_the_access_log_leaves_out_cloudfronts_413s(door: Door) -> None:
     """lambda-edge.md §7: "Requests over 20 KB of headers or 8,192-byte URLs are not
     logged"; they were."""
     stream = io.StringIO()
-    app = door.wrap(door.pick(_asgi_ok, _wsgi_ok), EdgeConfig())
+    app = door.wrap(door.pick(ok_asgi, ok_wsgi), EdgeConfig())
     app.add_observer(AccessLog(stream))
     client = door.viewer(app)
     assert door.send(client, "GET", "/" + "a" * 9000).status == 413
@@ -149,10 +127,10 @@ def test_find_front_doors_sees_mounted_and_dispatched_apps() -> None:
     from edge_middleware import EdgeWSGIMiddleware
     from edge_middleware.devtools.devapp import find_front_doors
 
-    a, b = EdgeMiddleware(_asgi_ok), EdgeMiddleware(_asgi_ok)
+    a, b = EdgeMiddleware(ok_asgi), EdgeMiddleware(ok_asgi)
     assert find_front_doors(Starlette(routes=[Mount("/a", app=a), Mount("/b", app=b)])) == [a, b]
-    w = EdgeWSGIMiddleware(_wsgi_ok)
-    assert find_front_doors(DispatcherMiddleware(_wsgi_ok, {"/w": w})) == [w]
+    w = EdgeWSGIMiddleware(ok_wsgi)
+    assert find_front_doors(DispatcherMiddleware(ok_wsgi, {"/w": w})) == [w]
 
 
 @pytest.mark.slow

@@ -16,6 +16,8 @@ interface, so a test written once runs on both.
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +37,11 @@ __all__ = [
     "Door",
     "Resp",
     "asgi_scope",
+    "call_asgi",
+    "call_wsgi",
     "door_fixture",
+    "ok_asgi",
+    "ok_wsgi",
     "send",
     "viewer",
     "wrap",
@@ -91,6 +97,70 @@ def asgi_scope(
         "server": (host, 80),
         **extra,
     }
+
+
+async def ok_asgi(scope: Any, receive: Any, send: Any) -> None:
+    """An ASGI app that answers ``200 ok`` with no headers."""
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def ok_wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """A WSGI app that answers ``200 ok`` with no headers."""
+    start_response("200 OK", [])
+    return [b"ok"]
+
+
+def call_asgi(
+    app: Any, scope: dict[str, Any], messages: Sequence[dict[str, Any]] = ()
+) -> list[dict[str, Any]]:
+    """One request straight into ``app`` (no test client: it sends what the app sends, as it
+    sends it): ``receive`` gives ``messages`` (default: an empty body), then
+    ``http.disconnect``; returns the messages the app sent."""
+    given = list(messages) or [{"type": "http.request", "body": b"", "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return given.pop(0) if given else {"type": "http.disconnect"}
+
+    async def record(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, record))
+    return sent
+
+
+def call_wsgi(
+    app: Any, method: str = "GET", path: str = "/p", body: bytes = b"", **extra: Any
+) -> tuple[str, list[tuple[str, str]], bytes]:
+    """One request straight into ``app`` with a minimal PEP 3333 environ (``extra`` keys
+    added): ``(status, headers, body)``."""
+    environ = {
+        "REQUEST_METHOD": method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "x",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "x",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": io.StringIO(),
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        **extra,
+    }
+    got: list[Any] = []
+    answer = app(environ, lambda status, headers, exc=None: got.append((status, headers)))
+    try:
+        data = b"".join(answer)
+    finally:
+        getattr(answer, "close", lambda: None)()
+    return got[0][0], got[0][1], data
 
 
 def wrap(kind: str, app: Any, config: Any = None, **options: Any) -> Any:
