@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable
@@ -25,6 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from edge_middleware.cache.entry import CacheEntry, invalidation_paths
 from edge_middleware.cache.memory import MemoryStorage
+from edge_middleware.cache.redis_breaker import Breaker
 from edge_middleware.cache.redis_codec import FORMAT_MAGIC, dumps, loads
 from edge_middleware.cache.redis_ops import SCRIPTS, Namespace, Steps
 from edge_middleware.cache.redis_options import (
@@ -143,6 +143,7 @@ class RedisStorage:
         self.pool_timeout = pool_timeout
         self.fill_lock_ttl = fill_lock_ttl
         self._clock = clock
+        self._clock_given = clock is not time.time
         # A corrupt value (ValueError) is a backend failure too, and so is anything unforeseen
         # the client raises (TypeError): fail open, as the README promises.
         self._errors = (redis.RedisError, OSError, ValueError, TypeError)
@@ -164,10 +165,7 @@ class RedisStorage:
         self._apools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncPool] = (
             weakref.WeakKeyDictionary()
         )
-        self._lock = threading.Lock()
-        # circuit breaker
-        self._down = False
-        self._down_until = 0.0
+        self._breaker = Breaker(url, retry_after)
 
     def adopt_distribution(self, identity: str) -> RedisStorage:
         """The storage a middleware with distribution ``identity`` (see
@@ -178,11 +176,13 @@ class RedisStorage:
         if self.distribution_id_given or identity == self._adopted:
             return self
         target = self if self._adopted is None else copy.copy(self)
+        if target is not self and not self._clock_given:
+            target._clock = time.time  # another middleware's clock is not this one's
         target._adopted = target.distribution_id = identity
         # a namespace (and breaker) of its own; the clients, scripts and pools stay shared
         target._space = Namespace(self.prefix, identity, adopted=True, scoped=True)
         if target is not self:
-            target._lock = threading.Lock()
+            target._breaker = Breaker(self.url, self.retry_after)
         return target
 
     def __repr__(self) -> str:
@@ -243,11 +243,11 @@ class RedisStorage:
             # a forced call (ending a fill lock while the breaker is open) proves nothing:
             # Redis may take that small command and refuse every write
             if did_io and not force:
-                self._succeeded()
+                self._breaker.succeeded(operation)
             return cast(_T, stop.value)
         except self._errors as exc:
             steps.close()
-            self._failed(operation, exc)
+            self._breaker.failed(operation, exc)
             return failed
 
     async def _arun(self, operation: str, steps: Steps[_T], failed: _T, force: bool = False) -> _T:
@@ -275,11 +275,11 @@ class RedisStorage:
             # a forced call (ending a fill lock while the breaker is open) proves nothing:
             # Redis may take that small command and refuse every write
             if did_io and not force:
-                self._succeeded()
+                self._breaker.succeeded(operation)
             return cast(_T, stop.value)
         except self._errors as exc:
             steps.close()
-            self._failed(operation, exc)
+            self._breaker.failed(operation, exc)
             return failed
 
     def _aclient(self) -> tuple[aioredis.Redis, dict[str, AsyncScript]]:
@@ -305,32 +305,7 @@ class RedisStorage:
         return pool
 
     def _closed(self) -> bool:
-        """The breaker is open: leave Redis alone for now."""
-        return self._down_until != 0.0 and time.monotonic() < self._down_until
-
-    def _failed(self, operation: str, exc: BaseException) -> None:
-        with self._lock:
-            first = not self._down
-            self._down = True
-            self._down_until = time.monotonic() + self.retry_after
-        if first:
-            logger.warning(
-                "Redis cache storage %s failed during %s (%s: %s); serving without the shared "
-                "cache, retrying every %.3g s",
-                redact(self.url),
-                operation,
-                type(exc).__name__,
-                exc,
-                self.retry_after,
-                extra={"edge_redis_failure": (redact(self.url), f"{type(exc).__name__}: {exc}")},
-            )
-
-    def _succeeded(self) -> None:
-        if self._down:
-            with self._lock:
-                was_down, self._down, self._down_until = self._down, False, 0.0
-            if was_down:
-                logger.info("Redis cache storage %s is reachable again", redact(self.url))
+        return self._breaker.closed()
 
     # -- the steps that need settings ------------------------------------------------------------
 

@@ -14,6 +14,7 @@ before, byte for byte.
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 from typing import Any
@@ -119,6 +120,10 @@ def loads(blob: bytes) -> CacheEntry:
             fields[field] = value
         for field in _FLOATS:
             fields[field] = float(fields[field])
+            if not math.isfinite(fields[field]):  # (json reads NaN and Infinity)
+                raise ValueError(f"field {field!r} is not a finite time")
+        if not 100 <= fields["status"] <= 599:  # nothing unfit for the wire comes out
+            raise ValueError("the status is not one CloudFront sends")
         if _BAD_REASON.search(fields["reason"]):
             raise ValueError("control character in the status reason")
         return CacheEntry(headers=_headers(meta["headers"]), body=body, **fields)

@@ -57,15 +57,23 @@ SCRIPTS = {
         return 0
     """,
     # One atomic step, so no reader sees a new generation before its patterns. A counter lost
-    # on its own (evicted) goes on above the patterns recorded, never back over them.
+    # (evicted, with or without its patterns) goes on above every generation issued before:
+    # above the patterns recorded, and above the clock in microseconds (a counter counts far
+    # fewer invalidations than microseconds pass), never back over an entry's generation.
     "invalidate": """
         if redis.call('EXISTS', KEYS[1]) == 0 then
             local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-            if top[2] then redis.call('SET', KEYS[1], string.format('%d', top[2])) end
+            local floor = tonumber(top[2] or 0)
+            if redis.call('EXISTS', KEYS[3]) == 1 then
+                local t = redis.call('TIME')
+                floor = math.max(floor, tonumber(t[1]) * 1000000 + tonumber(t[2]))
+            end
+            if floor > 0 then redis.call('SET', KEYS[1], string.format('%d', floor)) end
         end
         local v = redis.call('INCR', KEYS[1])
         redis.call('SET', KEYS[3], ARGV[1], 'NX')
-        for i = 2, #ARGV do redis.call('ZADD', KEYS[2], v, v .. ':' .. ARGV[i]) end
+        local tag = string.format('%d', v)
+        for i = 2, #ARGV do redis.call('ZADD', KEYS[2], v, tag .. ':' .. ARGV[i]) end
         return v
     """,
     # Record a namespace for outside invalidation; the epoch it is recorded in.
@@ -235,10 +243,17 @@ class Namespace:
         if now >= entry.retain_until:
             return None
         current = _int(raw_ver)
-        if current == entry.generation:
+        if raw_ver is None and epoch is not None:
+            # the counter was evicted on its own (the epoch stands): it stood at least at the
+            # newest pattern's generation, so every pattern recorded must be known to judge
+            known = self._inv_known
+            rows = yield ("zrangebyscore", (self._inv_key, f"({known}", "+inf"), _WITHSCORES)
+            current = max(known, int(rows[-1][1]) if rows else 0)
+            if not self._absorb(current, rows, epoch):
+                return None
+        elif current == entry.generation:
             return entry
-        since = self._patterns_needed_from(current)
-        if since is not None:
+        elif (since := self._patterns_needed_from(current)) is not None:
             rows = yield ("zrangebyscore", (self._inv_key, f"({since}", "+inf"), _WITHSCORES)
             if not self._absorb(current, rows, epoch):
                 return None  # Redis was reset while we looked: a miss is always safe
@@ -289,14 +304,26 @@ class Namespace:
         namespaces = [self._ns]
         if not self.scoped:
             # A storage serving no middleware (the CLI's): every distribution that adopted a
-            # derived id under this prefix, and the default namespace.
+            # derived id under this prefix, and the default namespace; and, as the register
+            # may have been evicted, every namespace with an epoch (a SCAN: never a lookup's)
             names = yield ("smembers", (self._dists_key,), _NO_KW)
             ids = sorted(n.decode("utf-8", "replace") if isinstance(n, bytes) else n for n in names)
             namespaces += [f"{self.prefix}:{d}:" for d in ids]
+            namespaces += yield from self._epoch_namespaces()
         for ns in dict.fromkeys(namespaces):
             keys = [ns + "inv:ver", ns + "inv", ns + "inv:epoch"]
             yield ("invalidate", (), {"keys": keys, "args": [_new_token(), *patterns]})
         return len(patterns)
+
+    def _epoch_namespaces(self) -> Steps[list[str]]:
+        found: list[str] = []
+        glob = _glob_escape(f"{self.prefix}:") + "*:inv:epoch"
+        cursor = 0
+        while True:
+            cursor, names = yield ("scan", (cursor,), {"match": glob, "count": 1000})
+            found += sorted((_token(n) or b"").decode("utf-8", "replace")[:-9] for n in names)
+            if not cursor:
+                return found
 
     def clear_steps(self) -> Steps[None]:
         # The generation counter stays (it must only grow); the epoch goes with the patterns,

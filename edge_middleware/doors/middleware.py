@@ -104,15 +104,16 @@ class SharedOptions:
             # storage's own max_object_bytes would count the entry's bookkeeping too
             else MemoryStorage(clock=clock)
         )
-        if clock is not time.time and isinstance(self.storage, OwnClock):
-            # API.md: the middleware's clock decides every expiry; a storage made with the
-            # default clock would forget on real time what the edge keeps on its own
-            self.storage.use_clock(clock)
         #: this distribution's namespace in a shared cache (issue 16, item 4)
         self.distribution_identity = distribution_identity(self.config, app)
         adopt = getattr(self.storage, "adopt_distribution", None)
         if adopt is not None:  # a shared storage without a distribution_id of its own
             self.storage = adopt(self.distribution_identity)
+        if clock is not time.time and isinstance(self.storage, OwnClock):
+            # API.md: the middleware's clock decides every expiry; a storage made with the
+            # default clock would forget on real time what the edge keeps on its own (on the
+            # view adopted above: a storage shared with another middleware keeps its clock)
+            self.storage.use_clock(clock)
         #: the storage's ``get`` may run on an event loop (MemoryStorage.get_never_blocks)
         self.direct_get = bool(getattr(self.storage, "get_never_blocks", False))
         self.pipeline = Pipeline(self.config, clock=clock)
