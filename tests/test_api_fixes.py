@@ -183,3 +183,22 @@ def test_what_basic_credentials_decode_to_is_masked_too() -> None:
     shown = Masker(collect(secret)).text("user:PASSWD9 / PASSWD9 / dXNlcjpQQVNTV0Q5 / user")
     assert "PASSWD9" not in shown and "dXNlcjpQQVNTV0Q5" not in shown
     assert shown.endswith("/ user")  # the user name alone is no secret
+
+
+@pytest.mark.parametrize(
+    ("status", "phrase"),
+    [
+        (413, "Request Entity Too Large"),
+        (414, "Request-URI Too Long"),
+        (416, "Requested Range Not Satisfiable"),
+        (422, "Unprocessable Entity"),
+        (200, "OK"),
+    ],
+)
+def test_reason_phrases_do_not_depend_on_the_python_version(status: int, phrase: str) -> None:
+    """Python 3.13's ``HTTPStatus`` renamed these four (``Content Too Large`` ...): status
+    lines and events' ``statusDescription`` changed with the Python version (Python versions
+    hunt of 2026-12-07, second session)."""
+    from edge_middleware.core.convert import reason_phrase
+
+    assert reason_phrase(status) == phrase

@@ -114,8 +114,15 @@ def origin_query(query: str, viewer: str) -> str:
     )
 
 
-#: Each status code's reason phrase (http.HTTPStatus), looked up without an enum call.
-_PHRASES = {status.value: status.phrase for status in HTTPStatus}
+#: Each status code's reason phrase (http.HTTPStatus), looked up without an enum call; the
+#: four Python 3.13 renamed after RFC 9110 keep the words they have on 3.11 and 3.12, so a
+#: status line or an event's ``statusDescription`` does not depend on the Python version
+_PHRASES = {status.value: status.phrase for status in HTTPStatus} | {
+    413: "Request Entity Too Large",
+    414: "Request-URI Too Long",
+    416: "Requested Range Not Satisfiable",
+    422: "Unprocessable Entity",
+}
 
 
 def reason_phrase(status: int) -> str:
