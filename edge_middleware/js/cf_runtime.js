@@ -16,16 +16,25 @@
   var stores = Object.keys(data);
   function store(id) {
     var items = data[id] || {};
-    function value(key, opts) {
+    // get() answers with a promise, its failures (a key that is not a string or not there, a
+    // value that is not the JSON asked for) rejecting it, as AWS's helper methods do
+    function read(key, opts) {
       if (typeof key !== 'string') throw new Error('KeyValueStore key must be a string');
       if (!Object.prototype.hasOwnProperty.call(items, key)) {
-        return Promise.reject(new Error('KeyValueStore: key not found: ' + key));
+        throw new Error('KeyValueStore: key not found: ' + key);
       }
       var v = items[key];
       var format = opts && opts.format || 'string';
-      if (format === 'json') return Promise.resolve(JSON.parse(v));
-      if (format === 'bytes') return Promise.resolve(bytes(v));
-      return Promise.resolve(String(v));
+      if (format === 'json') return JSON.parse(v);
+      if (format === 'bytes') return bytes(v);
+      return String(v);
+    }
+    function value(key, opts) {
+      try {
+        return Promise.resolve(read(key, opts));
+      } catch (e) {
+        return Promise.reject(e);
+      }
     }
     return {
       get: value,

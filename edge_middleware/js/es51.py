@@ -38,6 +38,19 @@ _BEFORE_REGEX_WORDS = frozenset(
 )
 
 
+#: the statements whose parenthesised head a statement follows
+_HEADS = frozenset({"if", "while", "for", "with"})
+
+
+def _opens_block(prev: Token | None) -> bool:
+    """Whether a ``{`` after ``prev`` opens a statement block (not an object literal)."""
+    if prev is None:
+        return True
+    if prev.kind == "name":
+        return prev.text in ("else", "try", "finally", "do")
+    return prev.kind == "punct" and prev.text in (")", ";", "{", "}")
+
+
 def _name_char(ch: str) -> bool:
     return ch.isalnum() or ch in "_$" or ord(ch) > 127
 
@@ -47,8 +60,13 @@ class _Lexer:
         self.code = code
         self.i = 0
         self.line = 1
-        #: "{" for a brace, "${" for a template substitution
+        #: "{" for a brace, "block" for a statement block's, "${" for a template substitution
         self.braces: list[str] = []
+        #: per open parenthesis: it holds the head of ``if``/``while``/``for``/``with``
+        self.parens: list[bool] = []
+        #: the last ``)`` or ``}`` ended a statement's head or block: a ``/`` next starts a
+        #: regular expression (``if (x) /a?.b/.test(y)``, ``} /re/.test(z)``), not a division
+        self.statement_ended = False
 
     def _skip_to(self, end: int) -> str:
         text = self.code[self.i : end]
@@ -142,6 +160,7 @@ class _Lexer:
                 # (after "i++" or "i--" a "/" divides, as after ")": they end an operand)
                 or (prev.kind == "punct" and prev.text not in (")", "]", "}", "++", "--"))
                 or (prev.kind == "name" and prev.text in _BEFORE_REGEX_WORDS)
+                or (prev.text in (")", "}") and self.statement_ended)
             ):
                 end = self._regex_end()
                 if end < 0:
@@ -151,10 +170,17 @@ class _Lexer:
                 text = next((p for p in _PUNCT if code.startswith(p, self.i)), ch)
                 if text == "?." and code[self.i + 2 : self.i + 3].isdigit():
                     text = "?"  # a ? .5 : 1
+                self.statement_ended = False
                 if text == "{":
-                    self.braces.append("{")
+                    self.braces.append("block" if _opens_block(prev) else "{")
                 elif text == "}" and self.braces:
-                    self.braces.pop()
+                    self.statement_ended = self.braces.pop() == "block"
+                elif text == "(":
+                    self.parens.append(
+                        prev is not None and prev.kind == "name" and prev.text in _HEADS
+                    )
+                elif text == ")" and self.parens:
+                    self.statement_ended = self.parens.pop()
                 tok = Token("punct", self._skip_to(self.i + len(text)), line)
             prev = tok
             yield tok

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 import time
 from importlib import resources
@@ -40,6 +41,37 @@ def available() -> bool:
     return True
 
 
+#: The invoker, wrapped: an async call's promise is not handed back (waiting on it from here
+#: ran its continuation where no time limit holds); what it settles to goes to
+#: ``globalThis.__edge_out``, and the call gives ``null``
+_SETTLE = (
+    "(function (invoke) { return function (event) { var r = invoke(event);"
+    " if (!r || typeof r.then !== 'function') return r; globalThis.__edge_out = null;"
+    " r.then(function (v) { globalThis.__edge_out = [1, v]; },"
+    " function (e) { globalThis.__edge_out = [0, String(e)]; }); return null; }; })"
+)
+
+
+def _close_stopped(ctx: Any) -> None:
+    """Close a context whose call was stopped mid-continuation (it stays unusable: its
+    continuation runs again at every eval). V8's word on the stopped call then comes back to
+    a loop ``close()`` has closed: that one "Event loop is closed" is expected, not reported."""
+    hook = sys.unraisablehook
+
+    def quiet(unraisable: Any) -> None:
+        if not (
+            isinstance(unraisable.exc_value, RuntimeError)
+            and "Event loop is closed" in str(unraisable.exc_value)
+        ):
+            hook(unraisable)
+
+    sys.unraisablehook = quiet
+    try:
+        ctx.close()
+    finally:
+        sys.unraisablehook = hook
+
+
 def _named(code: str, file: object) -> str:
     """``code`` named ``file`` in V8's errors and stack traces, as a node ``vm`` script's
     ``filename`` is (js/load_errors.py tells the engine's files from the function's)."""
@@ -57,7 +89,7 @@ class MiniRacerFunction:
 
     def __init__(self, init: dict[str, Any], name: str) -> None:
         try:
-            from py_mini_racer import MiniRacer
+            from py_mini_racer import MiniRacer  # noqa: F401
         except ImportError:
             raise ConfigurationError(
                 "CloudFrontFunction.engine",
@@ -66,8 +98,18 @@ class MiniRacerFunction:
             ) from None
         self._lock = threading.Lock()
         self._limit = float(init["limitMs"]) / 1000
-        self._ctx: Any = MiniRacer()
+        self._init, self._name = init, name
+        self._ctx: Any = None
         self._invoke: Any = None
+        self._build()
+
+    def _build(self) -> None:
+        """A fresh context with the function loaded (again after a call the engine had to
+        stop: a stopped continuation leaves its context unusable)."""
+        from py_mini_racer import MiniRacer
+
+        init, name = self._init, self._name
+        self._ctx = MiniRacer()
         try:
             ctx = self._ctx
             package = resources.files("edge_middleware.js")
@@ -80,6 +122,9 @@ class MiniRacerFunction:
             )
             runtime = package.joinpath("cf_runtime.js")
             ctx.eval(_named(runtime.read_text(encoding="utf-8"), runtime))
+            if init["runtime"] == "cloudfront-js-1.0":  # its non-standard String methods
+                strings = package.joinpath("njs_strings.js")
+                ctx.eval(_named(strings.read_text(encoding="utf-8"), strings))
             harness = package.joinpath("minirace_harness.js")
             v2 = init["runtime"] == "cloudfront-js-2.0"
             # the invoker, made before the function's code runs (it cannot replace it)
@@ -90,6 +135,7 @@ class MiniRacerFunction:
                     harness,
                 )
             )
+            invoke = ctx.eval(_SETTLE)(invoke)
             code = _IMPORT.sub(r"var \1 = require('\2');", init["code"])
             ctx.eval(_named(code, init.get("name") or name), timeout_sec=self._limit * 4)
             if ctx.eval("typeof handler") != "function":
@@ -137,20 +183,29 @@ class MiniRacerFunction:
         self._ctx.set_hard_memory_limit(self._ctx.heap_stats()["used_heap_size"] + self._memory)
 
     def _call(self, msg: dict[str, Any]) -> dict[str, Any]:
-        from py_mini_racer import JSOOMException, JSPromise, JSTimeoutException
+        from py_mini_racer import JSOOMException, JSTimeoutException
 
         t0 = time.perf_counter()
         try:
             out = self._invoke(msg["eventJson"], timeout_sec=self._limit)
-            if isinstance(out, JSPromise):
-                out = out.get(timeout=self._limit)
+            if out is None:
+                # an async call: its continuation runs at the next eval, bounded as the call
+                # was (``await kvs.get(...); while (true) {}`` held V8's loop for ever)
+                self._ctx.eval("0", timeout_sec=self._limit)
+                settled = json.loads(self._ctx.eval("JSON.stringify(globalThis.__edge_out)"))
+                if settled is None:  # nothing can settle it now: CloudFront stops it too
+                    raise TimeoutError("the function's promise never settled")
+                if not settled[0]:  # (the harness answers a function's own failures)
+                    return {"ok": False, "error": {"name": "Error", "message": settled[1]}}
+                out = settled[1]
         except JSOOMException:
             return _OVER_MEMORY
         except (JSTimeoutException, TimeoutError) as exc:
-            # the terminated call's own completion arrives late: let it land before the
-            # context can be closed
-            time.sleep(0.05)
-            self._ctx.eval("0")
+            # the terminated call's own completion arrives late: let it land, then start
+            # afresh (a stopped continuation leaves the context unusable)
+            ctx, self._ctx, self._invoke = self._ctx, None, None
+            _close_stopped(ctx)
+            self._build()
             return {
                 "ok": False,
                 "throttled": True,

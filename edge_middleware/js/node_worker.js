@@ -217,6 +217,7 @@ function runLambda(fn, msg) {
 // Its promises settle on this process's microtask queue (no microtaskMode is set), awaited in
 // runCf.
 const CF_PRELUDE = fs.readFileSync(path.join(__dirname, 'cf_runtime.js'), 'utf8');
+const NJS_STRINGS = fs.readFileSync(path.join(__dirname, 'njs_strings.js'), 'utf8');
 
 // CloudFront's crypto module: md5, sha1 and sha256, digested as hex, base64 or base64url
 // (AWS: "Crypto module"); anything else fails here as it would once deployed.
@@ -259,7 +260,13 @@ function loadCf(init) {
     codeGeneration: { strings: false, wasm: false },
   });
   vm.runInContext(CF_PRELUDE, ctx, { filename: path.join(__dirname, 'cf_runtime.js') });
-  if (init.runtime === 'cloudfront-js-2.0') mods.cloudfront = ctx.__edge_cloudfront;
+  if (init.runtime === 'cloudfront-js-1.0') {
+    vm.runInContext(NJS_STRINGS, ctx, { filename: path.join(__dirname, 'njs_strings.js') });
+  }
+  if (init.runtime === 'cloudfront-js-2.0') {
+    mods.cloudfront = ctx.__edge_cloudfront;
+    ctx.Buffer = Buffer; // 2.0 has Buffer as a global too (AWS's kvs-jwt-verify uses it so)
+  }
   const invoke = ctx.__edge_invoke;
   // deleted from inside: a delete on the sandbox object leaves the context's global as it is
   vm.runInContext('delete globalThis.__edge_cloudfront; delete globalThis.__edge_invoke;', ctx);
