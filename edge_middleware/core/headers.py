@@ -43,6 +43,7 @@ __all__ = [
     "name_cache",
     "raw_disallowed",
     "raw_get",
+    "raw_header_check",
     "raw_header_problem",
     "replaced_by",
     "split_disallowed",
@@ -125,28 +126,37 @@ def raw_header_problem(raw: Iterable[tuple[bytes, bytes]]) -> str | None:
     """What makes a raw header list unfit for the wire (a name that is not a token, a value
     with a control character), or ``None``. Used on origin responses and on entries read back
     from a shared cache, which nothing else has checked."""
+    return raw_header_check(raw)[0]
+
+
+def raw_header_check(raw: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, int]:
+    """:func:`raw_header_problem`, and the header section's size as the wire has it (each
+    line's name, ``": "``, value and CRLF), counted in the same pass."""
     try:  # an app may send anything: what is not (bytes, bytes) pairs is a problem too
         pairs = raw if isinstance(raw, list) else list(raw)
         known = _TOKEN_NAMES
         values = []
+        size = 4 * len(pairs)
         for name, value in pairs:
             if name not in known:  # names repeat from answer to answer: each is checked once
                 if not _RAW_TOKEN.fullmatch(name):
-                    return f"the header name {name!r} is not a valid HTTP header name"
+                    return f"the header name {name!r} is not a valid HTTP header name", 0
                 if memo_keeps(known, name):
                     known.add(name)
+            size += len(name)
             values.append(value)
         # one pass over all values: valid lists are the common case
-        if not b"".join(values).translate(None, _VALUE_BYTES):
-            return None
+        joined = b"".join(values)
+        if not joined.translate(None, _VALUE_BYTES):
+            return None, size + len(joined)
     except (TypeError, ValueError):
-        return "the headers are not a list of (name, value) pairs a server could send"
+        return "the headers are not a list of (name, value) pairs a server could send", 0
     for name, value in pairs:
         bad = _BAD_RAW_VALUE.search(value)
         if bad is not None:
             shown = name.decode("latin-1")
-            return f"invalid character '%{bad.group()[0]:02X}' in the value of header {shown}"
-    return None  # pragma: no cover - the joined check found something the loop did not
+            return f"invalid character '%{bad.group()[0]:02X}' in the value of header {shown}", 0
+    return None, 0  # pragma: no cover - the joined check found something the loop did not
 
 
 def is_disallowed(lower: str) -> bool:
