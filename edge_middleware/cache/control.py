@@ -3,17 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
 from ..config.model import CachePolicy
 from ..config.settings import EdgeSettings
-from ..core.headers import get_first, raw_get
-from ..core.types import HeaderEntry
+from ..core.headers import raw_get
 from .dates import http_date
-from .entry import CacheEntry
 
 # -- Cache-Control ------------------------------------------------------------------------------
 
@@ -452,48 +450,3 @@ def stored_response_serves(
         return False
     first, last, size = stored
     return _requested_span(range_header, size) == (first, last)
-
-
-def not_modified_since(if_modified_since: str | None, last_modified: str | None) -> bool:
-    """RFC 9110 §13.1.3: a viewer ``If-Modified-Since`` is answered 304 when the stored
-    ``Last-Modified`` is at or before it. Both are read as dates (IMF-fixdate, the obsolete
-    RFC 850 and asctime forms, RFC 9110 §5.6.7), so a later date or the same instant written
-    another way matches too; an invalid date on either side means "ignore" (no 304)."""
-    since = http_date(if_modified_since)
-    modified = http_date(last_modified)
-    return since is not None and modified is not None and modified <= since
-
-
-def applicable_range(headers: Mapping[str, list[HeaderEntry]], entry: CacheEntry) -> str | None:
-    """The viewer's ``Range`` as it applies to ``entry``, or ``None``: none was sent, or its
-    ``If-Range`` names another version, so the whole object is the answer (RFC 9110 §13.1.5:
-    a strong entity tag equal to the stored one, or the stored ``Last-Modified`` date; a weak
-    tag never matches)."""
-    wanted = get_first(headers, "range")
-    if wanted is None:
-        return None
-    condition = get_first(headers, "if-range")
-    if condition is None:
-        return wanted
-    condition = condition.strip()
-    if condition.startswith('"'):
-        etag = entry.etag
-        return wanted if etag is not None and etag.strip() == condition else None
-    if condition.startswith("W/"):
-        return None
-    date = http_date(condition)
-    return wanted if date is not None and date == http_date(entry.last_modified) else None
-
-
-def not_modified(headers: Mapping[str, list[HeaderEntry]], entry: CacheEntry) -> bool:
-    """Whether the viewer's ``If-None-Match``/``If-Modified-Since`` matches a cached 200."""
-    if entry.status != 200:
-        return False
-    lines = headers.get("if-none-match")
-    inm = ", ".join(e["value"] for e in lines) if lines else None  # repeated lines: one list
-    if inm is not None:  # (it wins over If-Modified-Since, RFC 9110 §13.2.2)
-        tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
-        if "*" in tags:  # any current representation matches, tagged or not (§13.1.2)
-            return True
-        return entry.etag is not None and entry.etag.removeprefix("W/") in tags
-    return not_modified_since(get_first(headers, "if-modified-since"), entry.last_modified)

@@ -12,13 +12,11 @@ objects) and no regex is compiled per call.
 
 from __future__ import annotations
 
+from .conditionals import applicable_range, not_modified, not_modified_since
 from .control import (
     ResponseCacheControl,
     StoreDecision,
-    applicable_range,
     decide_storage,
-    not_modified,
-    not_modified_since,
     origin_age,
     parse_cache_control,
     stored_response_serves,

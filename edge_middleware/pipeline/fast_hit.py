@@ -188,7 +188,7 @@ class HitShortcut:
         p = self.p
         status, body = entry.status, entry.body
         out = [*self._rendered_for(entry), (b"Age", _age(p.clock(), entry))]
-        if conditions:
+        if conditions and method in ("GET", "HEAD"):  # (a cached OPTIONS ignores them)
             if self.conditionals and not_modified(conditions, entry):
                 status, body = 304, b""
                 out = [(k, v) for k, v in out if k.lower() != b"content-length"]

@@ -163,8 +163,25 @@ def _fail_over(
 
 
 def _revalidated(p: PipelineBase, f: Flow, stale: CacheEntry, fresh: RawHeaders) -> Step:
-    """Reuse the cached body with the 304's headers (caching.md §1.7, C11/C12)."""
-    f.steps.append(TraceStep("origin-response", False, skipped_because="304 revalidation"))
+    """Reuse the cached body with the 304's headers (caching.md §1.7, C11/C12), as
+    origin-response left them: the 304 is an origin response, and a function that sets the
+    object's Cache-Control sets it on the refreshed copy too (lambda-edge.md §4)."""
+    trig = f.behavior.origin_response
+    if isinstance(trig, Trigger):
+        assert f.oreq is not None
+        shown, hidden = split_disallowed(fresh)
+        response: CFResponse = {
+            "status": "304",
+            "statusDescription": reason_phrase(304),
+            "headers": headers_from_raw(shown),
+        }
+        res = yield from p.response_trigger("origin-response", trig, f, f.oreq, response)
+        if isinstance(res, CloudFrontError):
+            return (yield from fail(p, f, res))
+        assert isinstance(res, ResponseResult)
+        fresh = unchanged_raw(res.headers, response["headers"], shown) + hidden
+    else:
+        f.steps.append(TraceStep("origin-response", False, skipped_because="no function"))
     merged = merge_304(stale.headers, fresh)
     decision = decide_storage(
         stale.status,

@@ -295,7 +295,11 @@ def hit(p: PipelineBase, f: Flow) -> Step:
     headers = with_length(without(entry.headers, b"age"), entry.body)
     headers.append((b"Age", str(max(0, int(p.clock() - entry.stored_at))).encode()))
     status, body = entry.status, entry.body
-    if (
+    # conditionals and Range are GET's (and HEAD's): a cached OPTIONS answer ignores them
+    # (RFC 9110 §13.1, §14.2)
+    if f.method not in ("GET", "HEAD"):
+        pass
+    elif (
         p.settings.viewer_conditionals
         and not cookies_forwarded(f.behavior.cache, f.behavior.origin_request_policy)
         and not_modified(req["headers"], entry)
