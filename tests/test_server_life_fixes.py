@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -208,3 +209,53 @@ def test_serve_origin_passes_websockets_on_to_the_origin(tmp_path: Path) -> None
         with serve(tmp_path, f"--origin={url}") as served:
             assert _echo_once(f"ws://127.0.0.1:{served.port}/ws") == ("echo:hi", 4001)
             assert served.get("/").text == "page"
+
+
+def test_a_reload_stops_the_functions_the_old_configuration_ran() -> None:
+    """``serve --reload`` started a new pair of node workers at each reload and left the old
+    ones running until the garbage collector found them (2, 4, 6, 8, 10 workers)."""
+    from edge_middleware import Behavior, Trigger
+    from edge_middleware.devtools.server import _close_functions
+
+    closed: list[str] = []
+
+    class Function:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def __call__(self, event: dict[str, Any], context: Any) -> Any:
+            return event["Records"][0]["cf"]["request"]
+
+        def close(self) -> None:
+            closed.append(self.name)
+
+    shared = Function("shared")
+    old = EdgeMiddleware(
+        ok_asgi,
+        config=EdgeConfig(
+            default=Behavior(viewer_request=Trigger(Function("old")), origin_request=shared)
+        ),
+    )
+    new = EdgeMiddleware(
+        ok_asgi,
+        config=EdgeConfig(
+            default=Behavior(viewer_request=Trigger(Function("new")), origin_request=shared)
+        ),
+    )
+    _close_functions(old, new)
+    assert closed == ["old"]
+
+
+def test_the_banner_gives_no_include_body_for_a_cloudfront_function() -> None:
+    """CloudFront Functions have no IncludeBody; ``serve`` and ``check`` printed one."""
+    from edge_middleware import Behavior
+    from edge_middleware.devtools.devlog import banner
+    from edge_middleware.js import CloudFrontFunction
+
+    fn = CloudFrontFunction("function handler(e) { return e.request; }", code=True, name="f")  # type: ignore[arg-type]
+    try:
+        lines = banner(EdgeConfig(default=Behavior(viewer_request=fn)))
+    finally:
+        fn.close()
+    line = next(line for line in lines if "viewer-request" in line)
+    assert "IncludeBody" not in line

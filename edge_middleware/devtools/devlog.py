@@ -175,7 +175,9 @@ def banner(
             if trig is None:
                 continue
             body = ""
-            if event_type.endswith("request"):
+            # (a CloudFront Function has no IncludeBody: it never sees the body)
+            function = getattr(trig.handler, "sets_viewer_response_body", False)
+            if event_type.endswith("request") and not function:
                 body = f"  IncludeBody={'true' if trig.include_body else 'false'}"
             lines.append(f"{indent}     {event_type:<16} {trig.display_name}{body}")
         lines.extend(f"{indent}     {line}" for line in forwarded_lines(behavior))

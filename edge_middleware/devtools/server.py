@@ -261,10 +261,11 @@ class DevServer:
                 error=True,
             )
             return False
-        self.middleware = middleware
+        old, self.middleware = self.middleware, middleware
         holder: Any = self.holder  # same interface as before: checked in build()
         holder.middleware = middleware
         holder.app = self.served_app
+        _close_functions(old, middleware)
         names = ", ".join(p.name for p in changed)
         self.console.message(f"reloaded after a change to {names}")
         self.console.write_banner(banner(middleware.config, indent="  "))
@@ -422,6 +423,19 @@ def _no_app_wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     """Proxy-only mode: every origin is a URL, so this is never reached."""
     start_response("502 Bad Gateway", [("Content-Type", "text/plain")])
     return [b"no app: this server only proxies to --origin\n"]
+
+
+def _close_functions(old: Middleware, new: Middleware) -> None:
+    """Stop the worker processes of the JavaScript functions the previous configuration ran
+    and the new one does not (node workers stayed until the garbage collector found them)."""
+    kept = {id(r.func) for r in new.options.pipeline.runners.values()}
+    for runner in old.options.pipeline.runners.values():
+        close = getattr(runner.func, "close", None)
+        if close is not None and id(runner.func) not in kept:
+            try:
+                close()
+            except Exception:  # a worker already gone
+                logger.debug("closing %s after a reload failed", runner.name, exc_info=True)
 
 
 def _no_app_asgi(origin: str) -> Any:
