@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 import time
@@ -357,3 +358,56 @@ def test_a_body_on_a_bodiless_answer_is_found_before_anything_is_sent(
             asyncio.run(proxy_app(server.url, Origin("up"))(_scope(method), receive, send))
         server.release.set()
     assert sent == []
+
+
+def test_a_failed_over_primarys_answer_is_no_cut_response(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The edge drops an origin group primary's 503: its last body message was dropped with
+    it, and the primary read as an app that returned before its response was complete (a
+    false warning on every failover; hunt of 2026-12-07, second session)."""
+    from starlette.testclient import TestClient
+
+    from edge_middleware import Behavior, EdgeConfig, EdgeMiddleware, Origin, OriginGroup
+
+    async def primary(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 503, "headers": []})
+        await send({"type": "http.response.body", "body": b"do", "more_body": True})
+        await send({"type": "http.response.body", "body": b"wn", "more_body": False})
+
+    async def secondary(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"backup"})
+
+    config = EdgeConfig(
+        origins=[Origin("p", "p.example.com"), Origin("s", "s.example.com")],
+        origin_groups=[OriginGroup("g", ("p", "s"))],
+        default=Behavior(target_origin_id="g"),
+    )
+    app = EdgeMiddleware(secondary, config=config, origins={"p": primary, "s": secondary})
+    with caplog.at_level(logging.WARNING):
+        assert TestClient(app).get("/page").text == "backup"
+    assert not [r for r in caplog.records if "before its response was complete" in r.message]
+
+
+@pytest.mark.parametrize("origin_id", ["default", "web"])
+def test_an_origin_named_default_is_the_users_own(door: Door, origin_id: str) -> None:
+    """README: the origin's domain goes as Host, the viewer's only "when the distribution
+    defines no origins"; one the user named "default" was taken for the placeholder."""
+    from edge_middleware import EdgeConfig, Origin
+
+    seen: list[str] = []
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(dict(scope["headers"]).get(b"host", b"").decode())
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(environ.get("HTTP_HOST", ""))
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    config = EdgeConfig(origins=[Origin(origin_id, "api.example.com")])
+    door.send(door.viewer(door.wrap(door.pick(asgi, wsgi), config)), "GET", "/")
+    assert seen == ["api.example.com"]

@@ -21,6 +21,10 @@ from .origins import FAILOVER_STATUS_CODES, Origin, OriginGroup
 from .policies import CachePolicy, CookieBehavior, OriginRequestPolicy, QueryStringBehavior
 from .settings import EdgeSettings
 
+#: the origin of a distribution that defines none: the wrapped app, reached with the viewer's
+#: Host (an origin a user names "default" is one of their own: ``EdgeConfig.origins_defined``)
+NO_ORIGIN = Origin(id="default", domain_name="localhost")
+
 __all__ = [
     "ALL_METHODS",
     "FAILOVER_STATUS_CODES",
@@ -111,6 +115,11 @@ class EdgeConfig:
     default_root_object: str = ""
     origin_groups: Sequence[OriginGroup] = ()
 
+    @property
+    def origins_defined(self) -> bool:
+        """Whether the distribution defines its origins (else its one is :data:`NO_ORIGIN`)."""
+        return self.origins[0] is not NO_ORIGIN
+
     def __post_init__(self) -> None:
         check_fields(self, "EdgeConfig")
         if self.default.path_pattern != "*":
@@ -124,7 +133,7 @@ class EdgeConfig:
         object.__setattr__(self, "behaviors", behaviors)
         origins = tuple(self.origins)
         if not origins:
-            origins = (Origin(id="default", domain_name="localhost"),)
+            origins = (NO_ORIGIN,)
         ids = [o.id for o in origins]
         if len(set(ids)) != len(ids):
             raise ConfigurationError("EdgeConfig.origins", ids, "unique origin ids")

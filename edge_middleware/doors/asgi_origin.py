@@ -98,8 +98,12 @@ class OriginStream:
                 raise RuntimeError("http.response.start sent twice")
             self.start = message
             return
-        if kind != "http.response.body" or self.discard:
+        if kind != "http.response.body":
             return  # trailers and unknown extensions are not forwarded (CloudFront drops them)
+        if self.discard:  # dropped by the edge (a failover's primary): its end still counts,
+            if not message.get("more_body", False):  # or a whole answer reads as a cut one
+                self.more = False
+            return
         if self.start is None:
             raise RuntimeError("http.response.body sent before http.response.start")
         body = body_bytes(message)

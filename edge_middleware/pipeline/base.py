@@ -78,12 +78,12 @@ class PipelineBase:
         #: (function_settings)
         self._function_settings = function_settings(self.settings)
         self._origin_objects: dict[tuple[str, str], CFOrigin] = {}
-        defined = len(config.origins) > 1 or config.origins[0].id != "default"
+        defined = config.origins_defined
         #: EdgeSettings.origin_host: the viewer's Host goes to the origin (then it is keyed).
         self._viewer_host_to_origin = self.settings.origin_host == "viewer" or (
             self.settings.origin_host == "auto" and not defined
         )
-        self._origins_defined = len(config.origins) > 1 or config.origins[0].id != "default"
+        self._origins_defined = defined
         #: per behavior, what its policies forward: the Vary names kept, whether cookies go
         #: (computed once: hashing a frozen policy on every request is not free)
         self.forwarded: dict[int, tuple[ForwardedHeaders, bool]] = {
