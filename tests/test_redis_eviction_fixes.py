@@ -154,3 +154,19 @@ def test_a_storage_shared_by_two_middlewares_keeps_each_ones_clock(
     assert b.get("/x").headers["X-Cache"] == "Hit from cloudfront"
     a.get("/y")
     assert a.get("/y").headers["X-Cache"] == "Hit from cloudfront"
+
+
+def test_a_lookup_with_no_invalidation_yet_is_one_round_trip(
+    redis_url: str, storages: list[RedisStorage], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The registration makes the counter with the epoch: an epoch without a counter then
+    means a lost counter. Before, every lookup of a namespace with no invalidation yet read
+    the pattern list too (a RedisStorage hit went from +78 to +255 µs)."""
+    storage = _open(storages, redis_url).adopt_distribution("E1SITE")
+    storage.set(make_entry("/page"))
+
+    def no_pattern_reads(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a hit read the invalidation patterns")
+
+    monkeypatch.setattr(storage._client, "zrangebyscore", no_pattern_reads)
+    assert storage.get("/page") is not None

@@ -163,8 +163,13 @@ def test_key_layout_and_px_expiry(make_storage: MakeStorage, client: redis.Redis
     storage.set(make_entry(retain=60))
     (name,) = client.keys("t:E1:e*")
     assert name.startswith(b"t:E1:e:")  # type: ignore[arg-type]
-    # besides it, the id recorded for `edge-middleware invalidate --redis` and its epoch
-    assert set(client.keys("*")) - {name} == {b"t:distributions", b"t:E1:inv:epoch"}
+    # besides it, the id recorded for `edge-middleware invalidate --redis`, its epoch and its
+    # invalidation counter (made with the epoch: one lost alone is known as lost)
+    assert set(client.keys("*")) - {name} == {
+        b"t:distributions",
+        b"t:E1:inv:epoch",
+        b"t:E1:inv:ver",
+    }
     assert len(name) == len("t:E1:e:") + 64
     assert 59_000 < client.pttl(name) <= 60_000
 

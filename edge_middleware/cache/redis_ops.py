@@ -76,10 +76,21 @@ SCRIPTS = {
         for i = 2, #ARGV do redis.call('ZADD', KEYS[2], v, tag .. ':' .. ARGV[i]) end
         return v
     """,
-    # Record a namespace for outside invalidation; the epoch it is recorded in.
+    # Record a namespace for outside invalidation; the epoch it is recorded in. The counter is
+    # made with the epoch (0, or above every generation issued when the epoch stood without
+    # it), so a lookup that finds the epoch without the counter knows the counter was lost.
     "register": """
-        redis.call('SET', KEYS[2], ARGV[2], 'NX')
+        local fresh = redis.call('SET', KEYS[2], ARGV[2], 'NX')
         redis.call('SADD', KEYS[1], ARGV[1])
+        if redis.call('EXISTS', KEYS[3]) == 0 then
+            local top = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')
+            local floor = tonumber(top[2] or 0)
+            if not fresh then
+                local t = redis.call('TIME')
+                floor = math.max(floor, tonumber(t[1]) * 1000000 + tonumber(t[2]))
+            end
+            redis.call('SET', KEYS[3], string.format('%d', floor))
+        end
         return redis.call('GET', KEYS[2])
     """,
     # Is the fill lock still held; does the entry exist (one round trip while waiting).
@@ -288,7 +299,8 @@ class Namespace:
             entry = entry.with_changes(generation=0)
         if self.adopted and not self._registered:
             # once per process and epoch: so `edge-middleware invalidate --redis URL` finds it
-            keys, args = [self._dists_key, self._epoch_key], [self.distribution_id, _new_token()]
+            keys = [self._dists_key, self._epoch_key, self._ver_key, self._inv_key]
+            args = [self.distribution_id, _new_token()]
             self._observe((yield ("register", (), {"keys": keys, "args": args})))
             self._registered = True
         yield ("set", (ekey, dumps(entry)), {"px": retain_ms})
