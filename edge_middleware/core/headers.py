@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sized
 from functools import lru_cache
 from typing import TypeVar
 
+from .limits import MAX_HEADER_BYTES
 from .types import CFHeaders, HeaderEntry
 
 RawHeaders = list[tuple[bytes, bytes]]
@@ -27,6 +28,7 @@ __all__ = [
     "HOP_BY_HOP",
     "NAME_MEMO_COUNT",
     "NAME_MEMO_LENGTH",
+    "TOO_BIG",
     "VALUE_CONTROLS",
     "FunctionText",
     "RawHeaders",
@@ -43,7 +45,6 @@ __all__ = [
     "name_cache",
     "raw_disallowed",
     "raw_get",
-    "raw_header_check",
     "raw_header_problem",
     "replaced_by",
     "split_disallowed",
@@ -125,38 +126,45 @@ def memo_keeps(memo: Sized, name: Sized) -> bool:
 def raw_header_problem(raw: Iterable[tuple[bytes, bytes]]) -> str | None:
     """What makes a raw header list unfit for the wire (a name that is not a token, a value
     with a control character), or ``None``. Used on origin responses and on entries read back
-    from a shared cache, which nothing else has checked."""
-    return raw_header_check(raw)[0]
-
-
-def raw_header_check(raw: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, int]:
-    """:func:`raw_header_problem`, and the header section's size as the wire has it (each
-    line's name, ``": "``, value and CRLF), counted in the same pass."""
+    from a shared cache, which nothing else has checked. Headers over CloudFront's 20,480
+    bytes (lambda-edge.md §3.2) are :data:`TOO_BIG`, found in the same pass: a name already
+    known has at most NAME_MEMO_LENGTH characters, so only new ones are counted first."""
     try:  # an app may send anything: what is not (bytes, bytes) pairs is a problem too
         pairs = raw if isinstance(raw, list) else list(raw)
         known = _TOKEN_NAMES
         values = []
-        size = 4 * len(pairs)
+        new_names = 0
         for name, value in pairs:
             if name not in known:  # names repeat from answer to answer: each is checked once
                 if not _RAW_TOKEN.fullmatch(name):
-                    return f"the header name {name!r} is not a valid HTTP header name", 0
+                    return f"the header name {name!r} is not a valid HTTP header name"
+                new_names += len(name)
                 if memo_keeps(known, name):
                     known.add(name)
-            size += len(name)
             values.append(value)
         # one pass over all values: valid lists are the common case
         joined = b"".join(values)
         if not joined.translate(None, _VALUE_BYTES):
-            return None, size + len(joined)
+            bound = (NAME_MEMO_LENGTH + 4) * len(pairs) + new_names + len(joined)
+            if bound <= MAX_HEADER_BYTES or _wire_size(pairs) <= MAX_HEADER_BYTES:
+                return None
+            return TOO_BIG
     except (TypeError, ValueError):
-        return "the headers are not a list of (name, value) pairs a server could send", 0
+        return "the headers are not a list of (name, value) pairs a server could send"
     for name, value in pairs:
         bad = _BAD_RAW_VALUE.search(value)
         if bad is not None:
             shown = name.decode("latin-1")
-            return f"invalid character '%{bad.group()[0]:02X}' in the value of header {shown}", 0
-    return None, 0  # pragma: no cover - the joined check found something the loop did not
+            return f"invalid character '%{bad.group()[0]:02X}' in the value of header {shown}"
+    return None  # pragma: no cover - the joined check found something the loop did not
+
+
+#: :func:`raw_header_problem` for a header section over CloudFront's 20,480 bytes
+TOO_BIG = "the header section is over 20,480 bytes"
+
+
+def _wire_size(pairs: list[tuple[bytes, bytes]]) -> int:
+    return sum(len(k) + len(v) + 4 for k, v in pairs)
 
 
 def is_disallowed(lower: str) -> bool:

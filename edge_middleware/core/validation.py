@@ -22,8 +22,8 @@ from ..config.settings import EdgeSettings
 from ..exceptions import LambdaValidationError, OriginError, OriginHeaderTooBigError
 from .convert import reason_phrase
 from .copies import TRACE_STRING_LIMIT, _copy_origin, copy_request, copy_response, shrink_for_trace
-from .headers import DISALLOWED_HEADERS, FunctionText, RawHeaders, raw_header_check
-from .limits import MAX_HEADER_BYTES, MAX_URI_LENGTH, REQUEST_BODY_LIMITS
+from .headers import DISALLOWED_HEADERS, TOO_BIG, FunctionText, RawHeaders, raw_header_problem
+from .limits import MAX_URI_LENGTH, REQUEST_BODY_LIMITS
 from .types import CFBody, CFHeaders, CFRequest, CFResponse, EventType
 from .validation_headers import (
     _BAD_QUERY_CHAR,
@@ -345,15 +345,12 @@ def origin_response_error(status: int, headers: RawHeaders) -> OriginError | Non
     in a value, headers that are not byte string pairs); ``None`` for a valid one. Such a
     response never reaches a function, the cache or the viewer (issue 16, item 7)."""
     if type(status) is int and 100 <= status <= 999:
-        problem, size = raw_header_check(headers)
+        problem = raw_header_problem(headers)
         if problem is None:
-            # lambda-edge.md §3.2: "Origin response headers (no body): 20,480 bytes"
-            if size <= MAX_HEADER_BYTES:
-                return None
-            _log.warning("origin response rejected: %d bytes of headers", size)
-            return OriginHeaderTooBigError(
-                f"The origin's response headers ({size} bytes) are over 20,480 bytes."
-            )
+            return None
+        if problem is TOO_BIG:  # lambda-edge.md §3.2: "Origin response headers: 20,480 bytes"
+            _log.warning("origin response rejected: its headers are over 20,480 bytes")
+            return OriginHeaderTooBigError("The origin's response headers are over 20,480 bytes.")
     else:
         problem = f"the status {status!r} is not a three-digit number"
     _log.warning("origin response rejected: %s", problem)
