@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,15 @@ def redis_url(redis_server: RedisServer) -> str:
     finally:
         client.close()
     return str(redis_server.url)
+
+
+@pytest.fixture
+def storages() -> Iterator[list[Any]]:
+    """RedisStorages a test opened (``tests.support.storage.open_storage``), closed after it."""
+    made: list[Any] = []
+    yield made
+    for storage in made:
+        storage.close()
 
 
 @pytest.fixture

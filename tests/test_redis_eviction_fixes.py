@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,7 +13,6 @@ from flask import Flask
 from werkzeug.test import Client
 
 from edge_middleware import Behavior, CachePolicy, EdgeConfig, EdgeWSGIMiddleware
-from edge_middleware.cache.entry import CacheEntry
 from edge_middleware.cache.redis import RedisStorage
 from edge_middleware.cache.redis_codec import FORMAT_MAGIC, dumps, loads
 from tests.support import storage as entries
@@ -22,22 +20,8 @@ from tests.support import storage as entries
 pytestmark = pytest.mark.redis
 
 
-def make_entry(path: str, **fields: Any) -> CacheEntry:
-    return entries.make_entry(path, path=path, now=time.time(), **fields)
-
-
-@pytest.fixture
-def storages() -> Iterator[list[RedisStorage]]:
-    made: list[RedisStorage] = []
-    yield made
-    for storage in made:
-        storage.close()
-
-
-def _open(made: list[RedisStorage], url: str, **options: Any) -> RedisStorage:
-    storage = RedisStorage(url, **options)
-    made.append(storage)
-    return storage
+make_entry = entries.page_entry
+_open = entries.open_storage
 
 
 def _delete(url: str, *names: str) -> None:

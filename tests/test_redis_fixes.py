@@ -20,8 +20,7 @@ import logging
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,6 @@ from flask import Flask
 from werkzeug.test import Client
 
 from edge_middleware import EdgeConfig, EdgeWSGIMiddleware
-from edge_middleware.cache.entry import CacheEntry
 from edge_middleware.cache.identity import distribution_identity
 from edge_middleware.cache.redis import RedisStorage, storage_from_url
 from edge_middleware.exceptions import ConfigurationError
@@ -42,24 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 Factory = Callable[[], RedisServer]
 
 
-def make_entry(path: str, **fields: Any) -> CacheEntry:
-    """An entry for ``path`` (its key is the path), stored now."""
-    return entries.make_entry(path, path=path, now=time.time(), **fields)
-
-
-@pytest.fixture
-def storages() -> Iterator[list[RedisStorage]]:
-    """Storages to close after the test."""
-    made: list[RedisStorage] = []
-    yield made
-    for storage in made:
-        storage.close()
-
-
-def _open(made: list[RedisStorage], url: str, **options: Any) -> RedisStorage:
-    storage = RedisStorage(url, **options)
-    made.append(storage)
-    return storage
+make_entry = entries.page_entry
+_open = entries.open_storage
 
 
 def _members(url: str) -> set[bytes]:

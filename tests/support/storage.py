@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from edge_middleware.cache.entry import CacheEntry
-from edge_middleware.cache.redis import FORMAT_MAGIC
+from edge_middleware.cache.redis import FORMAT_MAGIC, RedisStorage
 
-__all__ = ["BINARY", "START", "FakeClock", "make_entry", "rich_entry"]
+__all__ = ["BINARY", "START", "FakeClock", "make_entry", "open_storage", "page_entry", "rich_entry"]
 
 START = 1_000_000.0
 #: A body with every byte value, line ends and the serialisation's magic in it.
@@ -75,3 +76,15 @@ def rich_entry(now: float = START) -> CacheEntry:
         error_until=123.5,
         no_conditional=True,
     )
+
+
+def page_entry(path: str, **fields: Any) -> CacheEntry:
+    """An entry for ``path`` (its key is the path), stored now on the real clock."""
+    return make_entry(path, path=path, now=time.time(), **fields)
+
+
+def open_storage(made: list[RedisStorage], url: str, **options: Any) -> RedisStorage:
+    """A RedisStorage on ``url``, noted in ``made`` (the ``storages`` fixture closes them)."""
+    storage = RedisStorage(url, **options)
+    made.append(storage)
+    return storage
