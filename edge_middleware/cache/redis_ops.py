@@ -50,6 +50,22 @@ Steps: TypeAlias = Generator[Step, Any, _T]
 _NO_KW: dict[str, Any] = {}
 _WITHSCORES: dict[str, Any] = {"withscores": True}
 
+#: The counter ``ver`` made when it is missing: above the newest pattern in ``inv`` and, when
+#: the epoch stood without it (lost on its own), above the clock in microseconds (a counter
+#: counts far fewer invalidations than microseconds pass): never back over a generation issued.
+_MAKE_COUNTER = """
+    local function make_counter(ver, inv, epoch_stood)
+        if redis.call('EXISTS', ver) == 1 then return end
+        local top = redis.call('ZRANGE', inv, -1, -1, 'WITHSCORES')
+        local floor = tonumber(top[2] or 0)
+        if epoch_stood then
+            local t = redis.call('TIME')
+            floor = math.max(floor, tonumber(t[1]) * 1000000 + tonumber(t[2]))
+        end
+        redis.call('SET', ver, string.format('%d', floor))
+    end
+"""
+
 SCRIPTS = {
     # Compare-and-delete: a slow fill winner whose lock expired must not release another's.
     "release": """
@@ -57,19 +73,10 @@ SCRIPTS = {
         return 0
     """,
     # One atomic step, so no reader sees a new generation before its patterns. A counter lost
-    # (evicted, with or without its patterns) goes on above every generation issued before:
-    # above the patterns recorded, and above the clock in microseconds (a counter counts far
-    # fewer invalidations than microseconds pass), never back over an entry's generation.
-    "invalidate": """
-        if redis.call('EXISTS', KEYS[1]) == 0 then
-            local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-            local floor = tonumber(top[2] or 0)
-            if redis.call('EXISTS', KEYS[3]) == 1 then
-                local t = redis.call('TIME')
-                floor = math.max(floor, tonumber(t[1]) * 1000000 + tonumber(t[2]))
-            end
-            if floor > 0 then redis.call('SET', KEYS[1], string.format('%d', floor)) end
-        end
+    # (evicted, with or without its patterns) goes on above every generation issued before.
+    "invalidate": _MAKE_COUNTER
+    + """
+        make_counter(KEYS[1], KEYS[2], redis.call('EXISTS', KEYS[3]) == 1)
         local v = redis.call('INCR', KEYS[1])
         redis.call('SET', KEYS[3], ARGV[1], 'NX')
         local tag = string.format('%d', v)
@@ -77,20 +84,12 @@ SCRIPTS = {
         return v
     """,
     # Record a namespace for outside invalidation; the epoch it is recorded in. The counter is
-    # made with the epoch (0, or above every generation issued when the epoch stood without
-    # it), so a lookup that finds the epoch without the counter knows the counter was lost.
-    "register": """
+    # made with the epoch, so a lookup that finds the epoch without it knows it was lost.
+    "register": _MAKE_COUNTER
+    + """
         local fresh = redis.call('SET', KEYS[2], ARGV[2], 'NX')
         redis.call('SADD', KEYS[1], ARGV[1])
-        if redis.call('EXISTS', KEYS[3]) == 0 then
-            local top = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')
-            local floor = tonumber(top[2] or 0)
-            if not fresh then
-                local t = redis.call('TIME')
-                floor = math.max(floor, tonumber(t[1]) * 1000000 + tonumber(t[2]))
-            end
-            redis.call('SET', KEYS[3], string.format('%d', floor))
-        end
+        make_counter(KEYS[3], KEYS[4], not fresh)
         return redis.call('GET', KEYS[2])
     """,
     # Is the fill lock still held; does the entry exist (one round trip while waiting).
