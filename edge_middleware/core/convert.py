@@ -295,8 +295,7 @@ def _replace_content_length(raw: RawHeaders, length: int | None) -> RawHeaders:
     if length is None:
         return raw
     out = [(k, v) for k, v in raw if k.lower() not in (b"content-length", b"transfer-encoding")]
-    if length:
-        out.append((b"content-length", str(length).encode()))
+    out.append((b"content-length", str(length).encode()))  # 0 too: a POST made empty says so
     return out
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "capitalize",
     "connection_options",
     "encode_value",
+    "framed_by_length",
     "get_first",
     "headers_from_pairs",
     "headers_from_raw",
@@ -224,6 +225,17 @@ def with_length(headers: Iterable[tuple[bytes, bytes]], body: bytes) -> RawHeade
     out = without(headers, b"content-length")
     out.append((b"Content-Length", str(len(body)).encode()))
     return out
+
+
+def framed_by_length(headers: CFHeaders, body: bytes) -> None:
+    """Make an event's framing headers say ``body``'s length (a replaced body goes whole, a
+    chunked one too), keeping a ``Content-Length`` key as it was written; no framing: none."""
+    length = headers.get("content-length")
+    if length is None and headers.pop("transfer-encoding", None) is None:
+        return
+    headers.pop("transfer-encoding", None)
+    key = length[0]["key"] if length else "Content-Length"
+    headers["content-length"] = [{"key": key, "value": str(len(body))}]
 
 
 @name_cache(2048)  # header names repeat from request to request

@@ -300,7 +300,7 @@ def _request_body(
     limit = REQUEST_BODY_LIMITS[event_type]
     if encoding == "text":
         if not text.isascii() and _SURROGATE.search(text):
-            raise _fail(SURROGATE_BODY, "request.body.data")
+            raise LambdaValidationError(SURROGATE_BODY, field="request.body.data")
         raw = text.encode("utf-8")
         over = len(raw) > limit
     else:
@@ -430,7 +430,7 @@ def _response(
     if decode:
         raw = _b64decode(body, "response.body")
     elif not body.isascii() and _SURROGATE.search(body):
-        raise _fail(SURROGATE_BODY, "response.body")
+        raise LambdaValidationError(SURROGATE_BODY, field="response.body")
     else:
         raw = body.encode("utf-8")
     return ResponseResult(status, description, headers, raw)

@@ -35,6 +35,11 @@ def cheroot_server() -> Any:
             super().__init__(server, conn, *args, **kwargs)
 
         def send_headers(self) -> None:
+            if self.chunked_read and not getattr(self.rfile, "closed", True):
+                # a chunked body the answer left unread (a function's own answer, CloudFront's
+                # error): cheroot drains only a Content-Length body, and the rest would be read
+                # as the next request on the connection. Close it, as uvicorn does.
+                self.close_connection = True
             if not any(key.lower() == b"server" for key, _ in self.outheaders):
                 self.outheaders = _NoOwnServerHeader(self.outheaders)
             super().send_headers()

@@ -236,7 +236,10 @@ def open_origin(
 
 
 def _replay(body: bytes, more: bool, outer: Receive) -> Receive:
-    """``receive`` that gives ``body`` first, then what the viewer still sends."""
+    """``receive`` that gives ``body`` first, then what the viewer still sends (``more``: the
+    rest of a prefix). After a whole body (one a function replaced, maybe having seen only its
+    first 40 KB / 1 MB) the viewer's unread rest is dropped: the app waits for the viewer to
+    go, as after any complete body (a second ``http.request`` broke Django's ASGI handler)."""
     sent = False
 
     async def replay() -> Message:
@@ -244,6 +247,9 @@ def _replay(body: bytes, more: bool, outer: Receive) -> Receive:
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": more}
-        return await outer()
+        while True:
+            message = await outer()
+            if more or message.get("type") != "http.request":
+                return message
 
     return replay

@@ -14,6 +14,7 @@ from ..core.convert import reason_phrase
 from ..core.headers import (
     HOP_BY_HOP,
     RawHeaders,
+    framed_by_length,
     get_first,
     headers_from_raw,
     headers_to_raw,
@@ -382,9 +383,8 @@ def build_origin_request(p: PipelineBase, f: Flow, origin: Origin) -> CFRequest:
     if "user-agent" not in out:
         out["user-agent"] = [{"key": "User-Agent", "value": "Amazon CloudFront"}]
     out.update(cloudfront_headers(behavior, viewer, s))
-    if f.send_body is not None and (length := out.get("content-length")):
-        # viewer-request replaced the body: the length the origin gets (lambda-edge.md §1.3)
-        out["content-length"] = [{"key": length[0]["key"], "value": str(len(f.send_body))}]
+    if f.send_body is not None:  # viewer-request replaced the body (lambda-edge.md §1.3)
+        framed_by_length(out, f.send_body)
     if stale is not None and not stale.no_conditional:
         if stale.etag:
             out["if-none-match"] = [{"key": "If-None-Match", "value": stale.etag}]
