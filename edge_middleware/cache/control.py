@@ -357,6 +357,7 @@ def decide_storage(
             return _not_stored(f"{label} and MinTTL 0: not stored")
         elif settings.store_no_cache:
             ttl, reason = 0.0, "no-cache and MinTTL 0: stored stale (TTL 0)"
+            swr = None  # kept for a 304 only: never served without the origin (RFC 9111 §4.2.4)
         else:
             return _not_stored("no-cache and MinTTL 0: not stored")
     else:
@@ -380,7 +381,7 @@ def decide_storage(
             True,
             0.0,
             "Vary: * and MinTTL 0: stored, always refetched",
-            swr,
+            None,  # every request goes to the origin: no stale-while-revalidate either
             sie,
             strip_set_cookie,
             True,
