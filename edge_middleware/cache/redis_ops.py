@@ -351,11 +351,18 @@ class Namespace:
                 return None
 
     def begin_fill_steps(self, key: str, ttl: float) -> Steps[bool]:
+        """Take the fill lock. The token is kept before the SET goes out: a request cancelled
+        while the reply is on its way (the server may have set it) still releases its lock
+        by token, where else every worker waited out the lock's TTL on that key."""
         lkey, token = self.lock_key(key), _new_token()
+        with self._lock:
+            held = self._fill_tokens.setdefault(lkey, token)
         won = yield ("set", (lkey, token), {"nx": True, "px": max(1, math.ceil(ttl * 1000))})
-        if won:
-            with self._lock:
+        with self._lock:
+            if won:
                 self._fill_tokens[lkey] = token
+            elif held == token and self._fill_tokens.get(lkey) == token:
+                del self._fill_tokens[lkey]
         return bool(won)
 
     def release_steps(self, lkey: str, token: str) -> Steps[None]:
