@@ -9,23 +9,34 @@ import threading
 from collections.abc import Coroutine, Generator
 from typing import Any
 
-__all__ = ["Resumed", "run_coroutine"]
+__all__ = ["FRESH", "Resumed", "run_coroutine"]
 
 _thread_loops = threading.local()
 
 
 class Resumed:
-    """Await the rest of a coroutine whose first step already ran: a transparent proxy that
-    passes what the coroutine yields to the task and what the task sends (or throws) back."""
+    """Await the rest of a coroutine whose first step already ran (``first``: what it yielded;
+    :data:`FRESH`: none ran yet): a transparent proxy that passes what the coroutine yields to
+    the task and what the task sends (or throws) back.
+
+    A handler that swallows the cancellation of its task (the timeout's, a server's at
+    shutdown) is stopped there, as Lambda stops a function at its timeout: it is closed and the
+    cancellation goes on, else the request waited for it for ever. A cancellation the handler
+    itself asked for and took back (its own ``asyncio.timeout``) is its own business."""
 
     __slots__ = ("coro", "first")
 
-    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
+    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any = None) -> None:
         self.coro = coro
         self.first = first
 
     def __await__(self) -> Generator[Any, Any, Any]:
         coro, pending = self.coro, self.first
+        if pending is FRESH:
+            try:
+                pending = coro.send(None)
+            except StopIteration as stop:
+                return stop.value
         while True:
             try:
                 value = yield pending
@@ -34,11 +45,32 @@ class Resumed:
                     pending = coro.throw(exc)
                 except StopIteration as stop:
                     return stop.value
+                if isinstance(exc, asyncio.CancelledError) and _cancel_pending():
+                    _stop(coro)
+                    raise
             else:
                 try:
                     pending = coro.send(value)
                 except StopIteration as stop:
                     return stop.value
+
+
+#: ``Resumed(coro, FRESH)``: no step of ``coro`` ran yet
+FRESH: Any = object()
+
+
+def _cancel_pending() -> bool:
+    """Whether a cancellation asked of the running task is still pending (its handler caught
+    the CancelledError and went on)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _stop(coro: Coroutine[Any, Any, Any]) -> None:
+    try:
+        coro.close()
+    except RuntimeError:  # it ignored GeneratorExit too: left as it is
+        pass
 
 
 def run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:

@@ -29,6 +29,7 @@ import functools
 import inspect
 import logging
 import time
+from asyncio.events import _get_running_loop, _set_running_loop
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -39,7 +40,7 @@ from ..exceptions import (
     LambdaTimeoutError,
 )
 from . import capture
-from .coroutines import Resumed, run_coroutine
+from .coroutines import FRESH, Resumed, run_coroutine
 from .daemon_pool import DaemonPool
 from .handler_loading import load_handler
 
@@ -302,6 +303,11 @@ class HandlerRunner:
         timed out (the 503 is sent when it returns). Raises LambdaExecutionError /
         LambdaTimeoutError."""
         ctx = self.context(request_id, timeout)
+        # On the event loop's thread a sync handler runs as on a worker thread, with no running
+        # loop: its own asyncio.run() works (it failed once auto mode moved the handler here)
+        loop = _get_running_loop()
+        if loop is not None:
+            _set_running_loop(None)
         started = time.perf_counter()
         try:
             result = self._body(event, ctx)
@@ -309,6 +315,8 @@ class HandlerRunner:
             raise self._failure(exc) from None
         finally:
             elapsed = time.perf_counter() - started
+            if loop is not None:
+                _set_running_loop(loop)
             if self.mode == "auto":
                 self._record(elapsed)
             if self._captured is not None:
@@ -350,12 +358,14 @@ class HandlerRunner:
         ctx = self.context(request_id, timeout)
         try:
             if placement == "async":
-                return run_coroutine(_bounded(self._async_body(event, ctx), timeout, 0.0))
+                coro = Resumed(self._async_body(event, ctx), FRESH)
+                return run_coroutine(_bounded(coro, timeout, 0.0))
             fut = self._submit(event, ctx)
             try:
                 return self._unwrap(fut.result(timeout))
             except concurrent.futures.TimeoutError:  # (the handler's own comes as _Raised)
                 fut.cancel()  # still queued: it never runs
+                self._stats[2] = 1  # it hung: never inline (auto), whatever it does next
                 raise _Deadline from None
         except _Deadline:
             raise self._timed_out(timeout) from None
@@ -432,6 +442,7 @@ class HandlerRunner:
                 result = await _bounded(wrapped, timeout)
             except _Deadline:
                 fut.cancel()  # still queued: it never runs
+                self._stats[2] = 1  # it hung: never inline (auto), whatever it does next
                 raise
             return self._unwrap(result)
         except _Deadline:
