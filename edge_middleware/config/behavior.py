@@ -4,6 +4,7 @@ the field named."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ __all__ = [
     "PathPattern",
     "Trigger",
     "compile_path_pattern",
+    "handler_name",
 ]
 
 HandlerLike = Callable[..., Any] | str
@@ -125,11 +127,25 @@ class Trigger:
     def display_name(self) -> str:
         if self.name:
             return self.name
-        if isinstance(self.handler, str):
-            return self.handler
-        mod = getattr(self.handler, "__module__", "") or ""
-        qual = getattr(self.handler, "__qualname__", repr(self.handler))
-        return f"{mod}:{qual}" if mod else str(qual)
+        return handler_name(self.handler)
+
+
+def handler_name(handler: HandlerLike) -> str:
+    """The name logs, errors and the handler's context give a handler (the middleware's
+    :attr:`Trigger.display_name`, :func:`~edge_middleware.testing.run_trigger`):
+    ``"module:function"`` as given, else the callable's module and qualified name. A
+    ``functools.partial`` is named by the function it wraps and a callable object by its
+    class: never by ``repr()`` (a memory address in a function name and log group)."""
+    if isinstance(handler, str):
+        return handler
+    target: Any = handler
+    while isinstance(target, functools.partial):
+        target = target.func
+    if not isinstance(getattr(target, "__qualname__", None), str):  # an instance: its class
+        target = type(target)
+    mod = getattr(target, "__module__", "") or ""
+    qual: str = target.__qualname__
+    return f"{mod}:{qual}" if mod else qual
 
 
 def _as_trigger(value: Trigger | HandlerLike | None, field_name: str) -> Trigger | None:

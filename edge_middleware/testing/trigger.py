@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from ..config.behavior import handler_name
 from ..config.settings import EdgeSettings, function_settings
 from ..core.handlers import HandlerRunner, LambdaContext
 from ..core.responses import new_request_id
@@ -83,9 +84,8 @@ class _Prepared:
         self.before_request = cast(CFRequest, copy.deepcopy(cf["request"]))
         self.before_response = cast(CFResponse | None, copy.deepcopy(cf.get("response")))
         self.include_body = "body" in cf["request"] if include_body is None else include_body
-        name = handler if isinstance(handler, str) else _callable_name(handler)
-        # where the call runs is EdgeSettings.handler_mode, as in the middleware
-        self.runner = HandlerRunner(handler, name, self.settings.handler_mode)
+        # named, and run where EdgeSettings.handler_mode says, as in the middleware
+        self.runner = HandlerRunner(handler, handler_name(handler), self.settings.handler_mode)
         self.event = copy.deepcopy(dict(event))  # the handler may mutate its own copy
 
     def finish(self, result: object) -> dict[str, Any]:
@@ -118,12 +118,6 @@ class _Prepared:
                 raise
             raise failure from None
         return _as_dict(checked, result)
-
-
-def _callable_name(handler: Callable[..., Any]) -> str:
-    mod = getattr(handler, "__module__", "") or ""
-    qual = getattr(handler, "__qualname__", type(handler).__name__)
-    return f"{mod}:{qual}" if mod else str(qual)
 
 
 def _as_dict(checked: RequestResult | ResponseResult, raw: object) -> dict[str, Any]:

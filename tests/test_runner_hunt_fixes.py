@@ -1,0 +1,98 @@
+"""Fixes from the runtime bug hunt: the handler's context and ``run_trigger``
+(lambda-edge.md §3.4, §3.5; decisions.md #17, #18).
+
+* A callable object or a ``functools.partial`` is named by its class or by the function it
+  wraps, never by its ``repr()``; the middleware and ``run_trigger`` give it the same context
+  names (#1).
+* A handler associated by a Lambda ARN sees that ARN's account, name and version (#2).
+* ``run_trigger`` of an ``async def`` handler works from code that already runs an event loop
+  (an async test, a notebook cell), as does the WSGI door called from such code (#3).
+* ``run_trigger``'s execution and timeout errors carry the configured status (#4).
+* ``context.aws_request_id`` is the invocation's own id, one per trigger (#5).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+import pytest
+
+from edge_middleware import (
+    Behavior,
+    CachePolicy,
+    EdgeConfig,
+    Trigger,
+)
+from edge_middleware.testing import EventBuilder, run_trigger
+from tests.support.doors import Door, door_fixture, ok_asgi, ok_wsgi
+
+door = door_fixture(Door)
+
+NO_CACHE = CachePolicy(0, 0, 0)
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+def cf(event: dict[str, Any]) -> dict[str, Any]:
+    return event["Records"][0]["cf"]  # type: ignore[no-any-return]
+
+
+def names(context: Any) -> tuple[str, str, str, str]:
+    return (
+        context.function_name,
+        context.function_version,
+        context.invoked_function_arn,
+        context.log_group_name,
+    )
+
+
+def serve(door: Door, config: EdgeConfig) -> int:
+    client = door.viewer(door.wrap(door.pick(ok_asgi, ok_wsgi), config))
+    return door.send(client, "GET", "/").status
+
+
+# -- #1 a handler's name ---------------------------------------------------------------------------
+
+
+class Auth:
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        self.seen.append(names(context))
+        return cf(event)["request"]
+
+    def method(self, event: dict[str, Any], context: Any) -> Any:
+        return self(event, context)
+
+
+def _auth(owner: Auth, flag: bool, event: dict[str, Any], context: Any) -> Any:
+    return owner(event, context)
+
+
+HANDLERS = {
+    "object": (lambda a: a, "Auth"),
+    "partial": (lambda a: functools.partial(_auth, a, True), "_auth"),
+    "partial-of-partial": (lambda a: functools.partial(functools.partial(_auth, a), True), "_auth"),
+    "partial-of-object": (lambda a: functools.partial(a), "Auth"),
+    "bound-method": (lambda a: a.method, "method"),
+}
+
+
+@pytest.mark.parametrize("kind", HANDLERS)
+def test_handler_named_by_its_function_or_class(door: Door, kind: str) -> None:
+    owner = Auth()
+    make, name = HANDLERS[kind]
+    handler = make(owner)
+    assert "0x" not in Trigger(handler).display_name
+    assert serve(door, EdgeConfig(default=Behavior(cache=NO_CACHE, viewer_request=handler))) == 200
+    run_trigger(handler, EventBuilder().viewer_request("/"))
+    middleware, tested = owner.seen
+    assert middleware == tested  # the middleware and run_trigger agree
+    assert middleware == (
+        name,
+        "1",
+        f"arn:aws:lambda:us-east-1:000000000000:function:{name}:1",
+        f"/aws/lambda/us-east-1.{name}",
+    )
