@@ -24,6 +24,7 @@ from edge_middleware import (
     CachePolicy,
     EdgeConfig,
     Trigger,
+    load_config,
 )
 from edge_middleware.testing import EventBuilder, run_trigger
 from tests.support.doors import Door, door_fixture, ok_asgi, ok_wsgi
@@ -96,3 +97,83 @@ def test_handler_named_by_its_function_or_class(door: Door, kind: str) -> None:
         f"arn:aws:lambda:us-east-1:000000000000:function:{name}:1",
         f"/aws/lambda/us-east-1.{name}",
     )
+
+
+# -- #2 the context of a handler associated by ARN ---------------------------------------------
+
+
+ARN = "arn:aws:lambda:us-east-1:123456789012:function:auth:7"
+
+
+def _distribution(arn: str) -> dict[str, Any]:
+    return {
+        "DistributionConfig": {
+            "CallerReference": "x",
+            "Comment": "",
+            "Enabled": True,
+            "Origins": {
+                "Quantity": 1,
+                "Items": [
+                    {
+                        "Id": "o",
+                        "DomainName": "example.com",
+                        "CustomOriginConfig": {
+                            "HTTPPort": 80,
+                            "HTTPSPort": 443,
+                            "OriginProtocolPolicy": "http-only",
+                        },
+                    }
+                ],
+            },
+            "DefaultCacheBehavior": {
+                "TargetOriginId": "o",
+                "ViewerProtocolPolicy": "allow-all",
+                "CachePolicyId": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
+                "LambdaFunctionAssociations": {
+                    "Quantity": 1,
+                    "Items": [
+                        {"LambdaFunctionARN": arn, "EventType": "viewer-request"},
+                    ],
+                },
+            },
+        }
+    }
+
+
+def test_arn_association_context_keeps_the_arn(door: Door) -> None:
+    owner = Auth()
+    config = load_config(_distribution(ARN), handlers={"auth": owner})
+    assert serve(door, config) == 200
+    assert owner.seen == [("auth", "7", ARN, "/aws/lambda/us-east-1.auth")]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (ARN, ("auth", "7", ARN, "/aws/lambda/us-east-1.auth")),
+        # an alias (a template's AutoPublishAlias): the ARN as invoked, version unknown
+        (
+            "arn:aws:lambda:us-east-1:123456789012:function:auth:live",
+            (
+                "auth",
+                "1",
+                "arn:aws:lambda:us-east-1:123456789012:function:auth:live",
+                "/aws/lambda/us-east-1.auth",
+            ),
+        ),
+        (
+            "handlers.auth:handler",
+            (
+                "handler",
+                "1",
+                "arn:aws:lambda:us-east-1:000000000000:function:handler:1",
+                "/aws/lambda/us-east-1.handler",
+            ),
+        ),
+    ],
+)
+def test_trigger_name_gives_the_context(door: Door, name: str, expected: tuple[str, ...]) -> None:
+    owner = Auth()
+    trigger = Trigger(owner, name=name)
+    assert serve(door, EdgeConfig(default=Behavior(cache=NO_CACHE, viewer_request=trigger))) == 200
+    assert owner.seen == [expected]

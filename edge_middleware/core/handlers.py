@@ -28,6 +28,7 @@ import concurrent.futures
 import functools
 import inspect
 import logging
+import re
 import time
 from asyncio.events import _get_running_loop, _set_running_loop
 from collections.abc import Awaitable, Callable, Coroutine
@@ -110,11 +111,31 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+#: a Lambda function's ARN, with its version or alias if any
+_LAMBDA_ARN = re.compile(
+    r"^arn:aws[\w-]*:lambda:[\w-]*:\d*:function:(?P<name>[^:]+)(?::(?P<qual>[^:]+))?$"
+)
+
+
 @functools.lru_cache(maxsize=1024)
-def _context_fields(function_name: str) -> dict[str, Any]:
-    """A :class:`LambdaContext`'s fields for one function (ARN, log group ...), built once:
-    :meth:`HandlerRunner.context` copies them and sets the request's own."""
-    return dict(vars(LambdaContext(function_name, "", 1.0)))
+def _context_fields(name: str) -> dict[str, Any]:
+    """A :class:`LambdaContext`'s fields for the handler named ``name`` (ARN, log group ...),
+    built once: :meth:`HandlerRunner.context` copies them and sets the request's own. A
+    function associated by its ARN sees that ARN's account, name and version (an alias or no
+    qualifier, a template's: version "1", the ARN as given); the log group is always
+    ``/aws/lambda/us-east-1.<name>`` (lambda-edge.md §3.4)."""
+    arn = _LAMBDA_ARN.match(name)
+    if arn is None:
+        return dict(vars(LambdaContext(_function_name(name), "", 1.0)))
+    qual = arn.group("qual") or ""
+    ctx = LambdaContext(
+        arn.group("name"),
+        "",
+        1.0,
+        function_version=qual if qual.isdigit() else "1",
+        invoked_function_arn=name if qual else f"{name}:1",
+    )
+    return dict(vars(ctx))
 
 
 def _function_name(name: str) -> str:
@@ -232,7 +253,7 @@ class HandlerRunner:
     def context(self, request_id: str, timeout: float) -> LambdaContext:
         # LambdaContext's fields as its __init__ would set them, without its per-call cost
         ctx = object.__new__(LambdaContext)
-        ctx.__dict__.update(_context_fields(self.function_name))
+        ctx.__dict__.update(_context_fields(self.name))
         ctx.aws_request_id = request_id
         ctx.timeout = timeout
         ctx._deadline = time.monotonic() + timeout
