@@ -13,8 +13,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
+import threading
+import warnings
 from typing import Any
 
 import pytest
@@ -23,11 +26,15 @@ from edge_middleware import (
     Behavior,
     CachePolicy,
     EdgeConfig,
+    EdgeSettings,
+    EdgeWSGIMiddleware,
+    LambdaExecutionError,
+    LambdaTimeoutError,
     Trigger,
     load_config,
 )
 from edge_middleware.testing import EventBuilder, run_trigger
-from tests.support.doors import Door, door_fixture, ok_asgi, ok_wsgi
+from tests.support.doors import Door, call_wsgi, door_fixture, ok_asgi, ok_wsgi
 
 door = door_fixture(Door)
 
@@ -177,3 +184,64 @@ def test_trigger_name_gives_the_context(door: Door, name: str, expected: tuple[s
     trigger = Trigger(owner, name=name)
     assert serve(door, EdgeConfig(default=Behavior(cache=NO_CACHE, viewer_request=trigger))) == 200
     assert owner.seen == [expected]
+
+
+# -- #3 run_trigger inside a running event loop ------------------------------------------------
+
+
+def test_run_trigger_async_handler_inside_a_running_loop() -> None:
+    ran: list[str] = []
+
+    async def handler(event: dict[str, Any], context: Any) -> Any:
+        await asyncio.sleep(0)
+        ran.append(threading.current_thread().name)
+        return cf(event)["request"]
+
+    async def boom(event: dict[str, Any], context: Any) -> Any:
+        await asyncio.sleep(0)
+        raise KeyError("from the handler")
+
+    async def cell() -> tuple[dict[str, Any], LambdaExecutionError]:
+        result = run_trigger(handler, EventBuilder().viewer_request("/a"))
+        with pytest.raises(LambdaExecutionError) as caught:
+            run_trigger(boom, EventBuilder().viewer_request("/"))
+        return result, caught.value
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no "coroutine was never awaited"
+        result, err = asyncio.run(cell())
+    assert result["uri"] == "/a" and len(ran) == 1
+    assert "KeyError" in str(err) and "event loop" not in str(err)
+    # outside a loop it still runs on the calling thread
+    run_trigger(handler, EventBuilder().viewer_request("/"))
+    assert ran[1] == threading.current_thread().name
+
+
+def test_run_trigger_async_handler_timeout_inside_a_running_loop() -> None:
+    async def slow(event: dict[str, Any], context: Any) -> Any:
+        await asyncio.sleep(30)
+
+    async def cell() -> None:
+        run_trigger(
+            slow, EventBuilder().viewer_request("/"), settings=EdgeSettings(viewer_timeout=0.05)
+        )
+
+    with pytest.raises(LambdaTimeoutError):
+        asyncio.run(cell())
+
+
+def test_wsgi_door_async_handler_inside_a_running_loop() -> None:
+    ran: list[str] = []
+
+    async def handler(event: dict[str, Any], context: Any) -> Any:
+        await asyncio.sleep(0)
+        ran.append(cf(event)["request"]["uri"])
+        return cf(event)["request"]
+
+    config = EdgeConfig(default=Behavior(cache=NO_CACHE, viewer_request=handler))
+    mw = EdgeWSGIMiddleware(ok_wsgi, config=config)
+
+    async def cell() -> str:  # a WSGI app called from a coroutine
+        return call_wsgi(mw, path="/w")[0]
+
+    assert asyncio.run(cell()) == "200 OK" and ran == ["/w"]

@@ -1,10 +1,12 @@
 """Running coroutines from the handler runner: the rest of a coroutine whose first step already
 ran (:class:`Resumed`), and a coroutine run to its end from sync code on the calling thread's
-own event loop (:func:`run_coroutine`, the WSGI door's way to call an ``async def`` handler)."""
+own event loop (:func:`run_coroutine`, the WSGI door's and ``run_trigger``'s way to call an
+``async def`` handler; a helper thread's loop when the caller's thread already runs one)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import Coroutine, Generator
 from typing import Any
@@ -75,13 +77,49 @@ def _stop(coro: Coroutine[Any, Any, Any]) -> None:
 
 def run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
     """Run ``coro`` to completion from sync code (WSGI) on this thread's own event loop (made
-    once per thread and closed when the thread exits), never on a shared background loop."""
+    once per thread and closed when the thread exits), never on a shared background loop.
+
+    Sync code that an event loop is running (``run_trigger`` in an async test or a notebook
+    cell, a WSGI app called from a coroutine) cannot run a second loop on its thread: there
+    ``coro`` runs on a helper thread's own loop while this thread waits, as it waits for a
+    sync handler."""
+    if asyncio._get_running_loop() is not None:
+        return _run_on_helper_thread(coro)
     loop: asyncio.AbstractEventLoop | None = getattr(_thread_loops, "loop", None)
     if loop is None or loop.is_closed():
         loop = asyncio.new_event_loop()
         _thread_loops.loop = loop
         _thread_loops.closer = _LoopCloser(loop)
     return loop.run_until_complete(coro)
+
+
+def _run_on_helper_thread(coro: Coroutine[Any, Any, Any]) -> Any:
+    outcome: list[Any] = []
+    context = contextvars.copy_context()  # the caller's context variables, as on its thread
+
+    def main() -> None:
+        try:
+            outcome.append(context.run(asyncio.run, coro))
+        except BaseException as exc:  # raised again on the caller's thread
+            outcome.append(_Raised(exc))
+
+    # a daemon: a handler stuck past an interrupted wait never keeps the process from exiting
+    helper = threading.Thread(target=main, name="edge-handler-loop", daemon=True)
+    helper.start()
+    helper.join()
+    got = outcome[0]
+    if isinstance(got, _Raised):
+        raise got.exc
+    return got
+
+
+class _Raised:
+    """What the coroutine raised on the helper thread (a result may be any value)."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
 
 
 class _LoopCloser:

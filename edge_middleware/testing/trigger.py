@@ -154,6 +154,10 @@ def run_trigger(
     CloudFront validates it (:func:`~edge_middleware.core.validation.validate_request_result`,
     :func:`~edge_middleware.core.validation.validate_response_result`).
 
+    Called where an event loop already runs (an async test, a notebook cell; there, prefer
+    ``await`` :func:`arun_trigger`), an ``async def`` handler runs on a helper thread's own
+    loop while this call waits.
+
     :param settings: the :class:`~edge_middleware.EdgeSettings` for timeouts and validation.
     :param include_body: the association's ``IncludeBody``; default: whether the event's
         request has a ``body``.
