@@ -33,7 +33,7 @@ from edge_middleware import (
     Trigger,
     load_config,
 )
-from edge_middleware.testing import EventBuilder, run_trigger
+from edge_middleware.testing import EventBuilder, arun_trigger, run_trigger
 from tests.support.doors import Door, call_wsgi, door_fixture, ok_asgi, ok_wsgi
 
 door = door_fixture(Door)
@@ -245,3 +245,33 @@ def test_wsgi_door_async_handler_inside_a_running_loop() -> None:
         return call_wsgi(mw, path="/w")[0]
 
     assert asyncio.run(cell()) == "200 OK" and ran == ["/w"]
+
+
+# -- #4 run_trigger's status follows EdgeSettings ---------------------------------------------
+
+
+def _raises(event: dict[str, Any], context: Any) -> Any:
+    raise KeyError("x")
+
+
+async def _hangs(event: dict[str, Any], context: Any) -> Any:
+    await asyncio.sleep(30)
+
+
+@pytest.mark.parametrize(("handler", "error"), [(_raises, 500), (_hangs, 504)])
+def test_run_trigger_error_status_follows_settings(door: Door, handler: Any, error: int) -> None:
+    settings = EdgeSettings(
+        execution_error_status=500, timeout_error_status=504, viewer_timeout=0.05
+    )
+    config = EdgeConfig(default=Behavior(cache=NO_CACHE, viewer_request=handler), settings=settings)
+    assert serve(door, config) == error
+    event = EventBuilder().viewer_request("/")
+    with pytest.raises(LambdaExecutionError) as caught:
+        run_trigger(handler, event, settings=settings)
+    assert caught.value.status == error
+    with pytest.raises(LambdaExecutionError) as caught:
+        asyncio.run(arun_trigger(handler, event, settings=settings))
+    assert caught.value.status == error
+    with pytest.raises(LambdaExecutionError) as caught:  # the defaults: CloudFront's 503
+        run_trigger(handler, event, settings=EdgeSettings(viewer_timeout=0.05))
+    assert caught.value.status == 503

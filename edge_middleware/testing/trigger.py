@@ -20,7 +20,7 @@ from ..core.validation import (
     validate_request_result,
     validate_response_result,
 )
-from ..exceptions import CloudFrontError
+from ..exceptions import CloudFrontError, LambdaExecutionError, LambdaTimeoutError
 from .events import complete_event
 
 __all__ = ["FakeContext", "arun_trigger", "run_trigger"]
@@ -87,6 +87,14 @@ class _Prepared:
         # named, and run where EdgeSettings.handler_mode says, as in the middleware
         self.runner = HandlerRunner(handler, handler_name(handler), self.settings.handler_mode)
         self.event = copy.deepcopy(dict(event))  # the handler may mutate its own copy
+
+    def configured(self, exc: LambdaExecutionError) -> None:
+        """The status the middleware answers for ``exc`` with these settings
+        (``pipeline.base`` ``error_outcome``; decisions.md #17, #18)."""
+        if isinstance(exc, LambdaTimeoutError):
+            exc.status = self.settings.timeout_error_status
+        else:
+            exc.status = self.settings.execution_error_status
 
     def finish(self, result: object) -> dict[str, Any]:
         try:
@@ -170,8 +178,10 @@ def run_trigger(
         base64 with its ``bodyEncoding``.
     :raises LambdaValidationError: the result would be a 502 on CloudFront (``.field`` names
         the offending item).
-    :raises LambdaExecutionError: the handler raised (503).
-    :raises LambdaTimeoutError: the handler ran past its timeout (503).
+    :raises LambdaExecutionError: the handler raised (``.status`` 503, or the settings'
+        ``execution_error_status``, as the middleware answers).
+    :raises LambdaTimeoutError: the handler ran past its timeout (``.status`` 503, or the
+        settings' ``timeout_error_status``).
     :raises EventError: ``event`` is not a Lambda@Edge event (``.field`` names what is missing).
 
     Example::
@@ -181,7 +191,11 @@ def run_trigger(
         assert "strict-transport-security" in result["headers"]
     """
     prepared = _Prepared(handler, event, settings, include_body, event_type)
-    result = prepared.runner.call_sync(prepared.event, prepared.request_id, prepared.timeout)
+    try:
+        result = prepared.runner.call_sync(prepared.event, prepared.request_id, prepared.timeout)
+    except LambdaExecutionError as exc:
+        prepared.configured(exc)
+        raise
     return prepared.finish(result)
 
 
@@ -195,5 +209,11 @@ async def arun_trigger(
 ) -> dict[str, Any]:
     """:func:`run_trigger` for async tests: sync handlers run on a worker thread."""
     prepared = _Prepared(handler, event, settings, include_body, event_type)
-    result = await prepared.runner.call_async(prepared.event, prepared.request_id, prepared.timeout)
+    try:
+        result = await prepared.runner.call_async(
+            prepared.event, prepared.request_id, prepared.timeout
+        )
+    except LambdaExecutionError as exc:
+        prepared.configured(exc)
+        raise
     return prepared.finish(result)
