@@ -33,7 +33,7 @@ from edge_middleware import (
     Trigger,
     load_config,
 )
-from edge_middleware.testing import EventBuilder, arun_trigger, run_trigger
+from edge_middleware.testing import EventBuilder, FakeContext, arun_trigger, run_trigger
 from tests.support.doors import Door, call_wsgi, door_fixture, ok_asgi, ok_wsgi
 
 door = door_fixture(Door)
@@ -275,3 +275,49 @@ def test_run_trigger_error_status_follows_settings(door: Door, handler: Any, err
     with pytest.raises(LambdaExecutionError) as caught:  # the defaults: CloudFront's 503
         run_trigger(handler, event, settings=EdgeSettings(viewer_timeout=0.05))
     assert caught.value.status == 503
+
+
+# -- #5 aws_request_id ------------------------------------------------------------------------
+
+
+def test_aws_request_id_is_the_invocation_own(door: Door) -> None:
+    seen: list[tuple[str, str]] = []
+
+    def rec(event: dict[str, Any], context: Any) -> Any:
+        record = cf(event)
+        seen.append((context.aws_request_id, record["config"]["requestId"]))
+        return record.get("response") or record["request"]
+
+    config = EdgeConfig(
+        default=Behavior(
+            cache=NO_CACHE,
+            viewer_request=rec,
+            origin_request=rec,
+            origin_response=rec,
+            viewer_response=rec,
+        )
+    )
+    client = door.viewer(door.wrap(door.pick(ok_asgi, ok_wsgi), config))
+    cf_id = door.send(client, "GET", "/").get("x-amz-cf-id")
+    ids = [invocation for invocation, _ in seen]
+    assert len(set(ids)) == 4 and all(UUID.fullmatch(i) for i in ids)
+    # CloudFront's request id stays in the event, the same for the four triggers
+    assert {request_id for _, request_id in seen} == {cf_id}
+
+
+def test_aws_request_id_run_trigger_and_fake_context() -> None:
+    seen: list[Any] = []
+
+    def rec(event: dict[str, Any], context: Any) -> Any:
+        seen.append(context.aws_request_id)
+        seen.append(context.aws_request_id)  # read twice: the same id
+        return cf(event)["request"]
+
+    event = EventBuilder(request_id="q" * 54 + "==").viewer_request("/")
+    run_trigger(rec, event)
+    run_trigger(rec, event)
+    assert seen[0] == seen[1] and seen[2] == seen[3] and seen[0] != seen[2]
+    assert UUID.fullmatch(seen[0])
+    context = FakeContext.for_event(event, "auth")
+    assert UUID.fullmatch(context.aws_request_id)
+    assert FakeContext(aws_request_id="given").aws_request_id == "given"

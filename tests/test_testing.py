@@ -506,7 +506,9 @@ def test_fake_context_for_event(event_type: str, timeout: float) -> None:
     event = EventBuilder(request_id="q" * 54 + "==").event(event_type)
     context = FakeContext.for_event(event, "auth")
     assert context.function_name == "auth" and context.timeout == timeout
-    assert context.aws_request_id == "q" * 54 + "=="
+    # the invocation's own id, as on Lambda (a UUID per invocation); CloudFront's requestId
+    # stays in the event (runtime hunt #5)
+    assert context.aws_request_id != "q" * 54 + "==" and len(context.aws_request_id) == 36
     assert 0 < context.get_remaining_time_in_millis() <= timeout * 1000
     assert context.invoked_function_arn.endswith(":function:auth:1")
 

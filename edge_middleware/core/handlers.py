@@ -30,10 +30,11 @@ import inspect
 import logging
 import re
 import time
+import uuid
 from asyncio.events import _get_running_loop, _set_running_loop
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..exceptions import (
     CloudFrontError,
@@ -106,6 +107,17 @@ class LambdaContext:
         if not self._deadline:
             self._deadline = time.monotonic() + self.timeout
 
+    if not TYPE_CHECKING:  # (mypy keeps checking the fields' names)
+
+        def __getattr__(self, name: str) -> Any:
+            # aws_request_id: the invocation's own id, a UUID per call as on Lambda (not
+            # CloudFront's requestId, which the event carries for all four triggers); made when
+            # first read, so a handler that never reads it costs nothing
+            if name == "aws_request_id":
+                value = self.__dict__[name] = str(uuid.uuid4())
+                return value
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def get_remaining_time_in_millis(self) -> int:
         """Milliseconds left before CloudFront gives up on this invocation."""
         return max(0, int((self._deadline - time.monotonic()) * 1000))
@@ -126,16 +138,19 @@ def _context_fields(name: str) -> dict[str, Any]:
     ``/aws/lambda/us-east-1.<name>`` (lambda-edge.md §3.4)."""
     arn = _LAMBDA_ARN.match(name)
     if arn is None:
-        return dict(vars(LambdaContext(_function_name(name), "", 1.0)))
-    qual = arn.group("qual") or ""
-    ctx = LambdaContext(
-        arn.group("name"),
-        "",
-        1.0,
-        function_version=qual if qual.isdigit() else "1",
-        invoked_function_arn=name if qual else f"{name}:1",
-    )
-    return dict(vars(ctx))
+        ctx = LambdaContext(_function_name(name), "", 1.0)
+    else:
+        qual = arn.group("qual") or ""
+        ctx = LambdaContext(
+            arn.group("name"),
+            "",
+            1.0,
+            function_version=qual if qual.isdigit() else "1",
+            invoked_function_arn=name if qual else f"{name}:1",
+        )
+    fields = dict(vars(ctx))
+    del fields["aws_request_id"]  # each call's own, made when read (LambdaContext.__getattr__)
+    return fields
 
 
 def _function_name(name: str) -> str:
@@ -251,10 +266,10 @@ class HandlerRunner:
         return self._ctx.edge_trace if self._ctx is not None else None
 
     def context(self, request_id: str, timeout: float) -> LambdaContext:
-        # LambdaContext's fields as its __init__ would set them, without its per-call cost
+        # LambdaContext's fields as its __init__ would set them, without its per-call cost.
+        # (request_id, CloudFront's, is in the event: aws_request_id is the call's own UUID.)
         ctx = object.__new__(LambdaContext)
         ctx.__dict__.update(_context_fields(self.name))
-        ctx.aws_request_id = request_id
         ctx.timeout = timeout
         ctx._deadline = time.monotonic() + timeout
         self._ctx = ctx

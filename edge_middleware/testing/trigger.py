@@ -29,12 +29,13 @@ __all__ = ["FakeContext", "arun_trigger", "run_trigger"]
 @dataclass
 class FakeContext(LambdaContext):
     """The Lambda ``context`` a handler receives (the same class the middleware passes):
-    ``function_name``, ``aws_request_id``, ``get_remaining_time_in_millis()`` counting down
-    from ``timeout`` seconds (5 for viewer events, 30 for origin events).
+    ``function_name``, ``aws_request_id`` (a UUID of its own, as each Lambda invocation has),
+    ``get_remaining_time_in_millis()`` counting down from ``timeout`` seconds (5 for viewer
+    events, 30 for origin events).
 
     Example::
 
-        ctx = FakeContext.for_event(event)          # timeout and request id from the event
+        ctx = FakeContext.for_event(event)          # the event's timeout
         assert handler(event, ctx)["uri"] == "/"
     """
 
@@ -49,9 +50,10 @@ class FakeContext(LambdaContext):
         function_name: str = "test-function",
         settings: EdgeSettings | None = None,
     ) -> FakeContext:
-        """A context with the event's timeout (lambda-edge.md §3.4) and ``requestId``."""
-        config = _record(event)["config"]
-        return cls(function_name, str(config["requestId"]), _timeout(config["eventType"], settings))
+        """A context with the event's timeout (lambda-edge.md §3.4) and, as on Lambda, its own
+        ``aws_request_id`` (CloudFront's ``requestId`` is in the event)."""
+        event_type = _record(event)["config"]["eventType"]
+        return cls(function_name, timeout=_timeout(event_type, settings))
 
 
 def _record(event: Mapping[str, Any], event_type: str | None = None) -> dict[str, Any]:
