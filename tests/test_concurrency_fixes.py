@@ -19,6 +19,7 @@ from edge_middleware import (
     Origin,
     RedisStorage,
 )
+from edge_middleware.config.behavior import ALL_METHODS
 from edge_middleware.pipeline.effects import JoinFlight
 from tests.support.doors import asgi_scope
 from tests.test_pipeline_states import FakeDoor, pipeline, viewer
@@ -143,3 +144,60 @@ def test_a_fill_lock_taken_by_a_cancelled_request_is_released(redis_url: str) ->
         assert asyncio.run(main()) == []
     finally:
         direct.close()
+
+
+@pytest.mark.slow
+def test_an_invalidation_on_the_asgi_door_does_not_stall_the_event_loop(redis_url: str) -> None:
+    """The Storage protocol: a storage may not block the event loop. The ASGI door called
+    RedisStorage's blocking ``invalidate`` on it (``invalidate_on_unsafe_methods``): every
+    other request waited for Redis's answer."""
+    port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+
+    async def origin(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"done"})
+
+    async def main() -> int:
+        server = await _delaying_relay(port, 0.3)
+        relay_port = server.sockets[0].getsockname()[1]
+        storage = RedisStorage(
+            f"redis://127.0.0.1:{relay_port}/0", distribution_id="inval", socket_timeout=2
+        )
+        settings = EdgeSettings(invalidate_on_unsafe_methods=True)
+        config = EdgeConfig(
+            default=Behavior(cache=CACHED, allowed_methods=ALL_METHODS), settings=settings
+        )
+        mw = EdgeMiddleware(origin, config=config, storage=storage)
+        ticks = 0
+        stop = asyncio.Event()
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not stop.is_set():
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            return None
+
+        try:
+            await storage.aget("warm")  # connected before the ticks are counted
+            running = asyncio.ensure_future(ticker())
+            await asyncio.sleep(0.05)
+            before = ticks
+            await mw(asgi_scope("/page", method="POST"), receive, send)
+            during = ticks - before
+            stop.set()
+            await running
+            return during
+        finally:
+            await storage.aclose()
+            storage.close()
+            await asyncio.sleep(0.2)
+            server.close()
+            await server.wait_closed()
+
+    assert asyncio.run(main()) >= 5  # the loop went on while Redis answered (0.3 s)

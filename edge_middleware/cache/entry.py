@@ -171,6 +171,14 @@ class FillLocking(Protocol):
 
 
 @runtime_checkable
+class AsyncInvalidating(Protocol):
+    """A storage whose invalidation waits on a backend (``RedisStorage``): the ASGI door
+    awaits it rather than block the event loop on :meth:`Storage.invalidate`."""
+
+    async def ainvalidate(self, paths: Iterable[str]) -> int: ...
+
+
+@runtime_checkable
 class OwnClock(Protocol):
     """A storage that keeps time with a clock of its own (MemoryStorage, RedisStorage): the
     middleware gives it its ``clock`` when it was made with the default one."""

@@ -198,7 +198,7 @@ class _Responder:
                     )
                 return compress(effect.coding, effect.body, effect.headers)
             case Invalidate():
-                self.mw.options.invalidate(effect.paths)
+                await self.mw.options.ainvalidate(effect.paths)
                 return None
             case Refresh():
                 self.refresh(effect)

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..cache.entry import FillLocking, OwnClock, Storage, invalidation_paths
+from ..cache.entry import AsyncInvalidating, FillLocking, OwnClock, Storage, invalidation_paths
 from ..cache.identity import distribution_identity
 from ..cache.memory import MemoryStorage
 from ..config.model import EdgeConfig
@@ -169,6 +169,16 @@ class SharedOptions:
             timer.start()
             return len(paths)
         return self.storage.invalidate(paths)
+
+    async def ainvalidate(self, paths: list[str]) -> int:
+        """:meth:`invalidate` from the event loop: a storage that waits on a backend (Redis)
+        is awaited, not called (a blocking call there stalled every request)."""
+        storage = self.storage
+        if self.config.settings.invalidation_delay > 0 or not isinstance(
+            storage, AsyncInvalidating
+        ):
+            return self.invalidate(paths)
+        return await storage.ainvalidate(paths)
 
     def apply_due(self) -> None:
         """Apply the delayed invalidations whose time has come by ``clock`` (each request
