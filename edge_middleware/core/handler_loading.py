@@ -40,7 +40,10 @@ def import_attribute(module_name: str, attr: str, refuse: Callable[[str], Except
     try:
         obj: Any = importlib.import_module(module_name)
     except ImportError as exc:
-        raise refuse(f"an importable module ({exc})") from exc
+        if isinstance(exc, ModuleNotFoundError) and exc.name in _self_and_parents(module_name):
+            raise refuse(f"an importable module ({exc})") from exc
+        # the module is there and its own import of something else failed: where
+        raise refuse(import_failure(exc)) from exc
     except (Exception, SystemExit) as exc:  # the module's own code failed (a sys.exit() too)
         raise refuse(import_failure(exc)) from exc
     for part in attr.split("."):
@@ -49,6 +52,13 @@ def import_attribute(module_name: str, attr: str, refuse: Callable[[str], Except
         except AttributeError:
             raise refuse(f"{module_name} to define {attr}") from None
     return obj
+
+
+def _self_and_parents(module_name: str) -> set[str]:
+    """``a.b.c``: ``{"a", "a.b", "a.b.c"}``, the modules whose absence means the spec names
+    no module."""
+    parts = module_name.split(".")
+    return {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
 
 
 def import_failure(exc: BaseException) -> str:

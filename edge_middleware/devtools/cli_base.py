@@ -65,6 +65,8 @@ _FLAGS = (
         "pass key_value_stores={key: 'kvs.json' or a dict} with one of",
         "give --kvs KEY=FILE for one of",
     ),
+    ("or one given in policies=", "or one in a --policies FILE"),
+    ("or a name given in handlers=", "or a name given with --handler NAME=module:function"),
     ("or logical_id= naming one of them", "or --logical-id naming one of them"),
     ("logical_id: ", "--logical-id: "),
 )

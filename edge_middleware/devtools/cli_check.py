@@ -25,7 +25,7 @@ def _load_for_check(
 ) -> tuple[Any, list[str], list[tuple[str, str]], str]:
     """Load with every unmapped function given a placeholder and every unknown policy id a
     default policy, so the structure is checked; returns them too, and the error the
-    middleware would raise for the first unmapped function."""
+    middleware would raise for the first of them."""
     from ..config.loaders import load_config, read_source
     from ..config.loaders.policy_files import missing_policy_ids, read_policies
     from ..config.model import CachePolicy, OriginRequestPolicy
@@ -41,6 +41,10 @@ def _load_for_check(
             policies[policy_id] = OriginRequestPolicy()
         elif kind == "ResponseHeadersPolicyId":
             policies[policy_id] = ResponseHeadersPolicy()
+    # first without the defaults: the first unknown policy is refused in serve's words, then
+    # the defaults stand in
+    unknown = {policy_id for _, policy_id in missing_policies}
+    defaults, policies = policies, {k: v for k, v in policies.items() if k not in unknown}
     mapping: dict[str, Any] = dict(handlers)
     missing: list[str] = []
     first_error = ""
@@ -56,6 +60,10 @@ def _load_for_check(
             return config, missing, missing_policies, first_error
         except ConfigurationError as exc:
             value = exc.value
+            if policies is not defaults and isinstance(value, str) and value in unknown:
+                first_error = first_error or config_error(path, exc)
+                policies = defaults
+                continue
             retry = (
                 not isinstance(exc, HandlerLoadError)
                 and "handler" in exc.expected
@@ -75,7 +83,7 @@ def _check(args: argparse.Namespace) -> int:
     from .devlog import banner
 
     try:
-        config, missing, missing_policies, unmapped_error = _load_for_check(
+        config, missing, missing_policies, first_error = _load_for_check(
             args.file,
             _mapping(args.handler, "--handler"),
             args.logical_id,
@@ -93,8 +101,6 @@ def _check(args: argparse.Namespace) -> int:
         print("functions without a local handler (map them with --handler ARN=module:function):")
         for name in missing:
             print(f"  {name}")
-        # The middleware refuses such a config; check says so with the same text.
-        _fail(unmapped_error)
     if missing_policies:
         print(
             "policies that are neither managed nor in --policies (checked with defaults; get "
@@ -103,4 +109,6 @@ def _check(args: argparse.Namespace) -> int:
         )
         for kind, policy_id in missing_policies:
             print(f"  {kind} {policy_id}")
+    if not complete:  # the middleware refuses such a config; check says so with its words
+        _fail(first_error or f"{args.file}: incomplete (see above)")
     return EXIT_OK if complete else EXIT_FAILED

@@ -108,8 +108,14 @@ def _build_event(args: argparse.Namespace) -> dict[str, Any]:
             kwargs["include_body"] = True
     try:
         return EventBuilder().event(args.event_type, path, **kwargs)
-    except ValueError as exc:
-        raise ConfigurationError("event", path, str(exc)) from exc
+    except EventError as exc:  # the option that built the refused field, and its value
+        option, value = {
+            "method": ("--method", args.method),
+            "status": ("--status", args.status),
+            "body": ("--body", args.body),
+        }.get(exc.field, ("--path", path))
+        expected = exc.expected.rpartition(", not ")[0] or exc.expected  # the value is named
+        raise ConfigurationError(option, value, expected) from exc
 
 
 _NOTHING = object()

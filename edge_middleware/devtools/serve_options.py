@@ -62,7 +62,37 @@ def _tls_files(options: ServeOptions) -> TLSFiles | None:
         for flag, name in (("--cert", options.cert), ("--key", options.key)):
             if not Path(name).is_file():
                 raise ServeError(flag, name, f"{flag} {name}: no such file")
+        _check_pem(options.cert, options.key)
         return TLSFiles(Path(options.cert), Path(options.key))
     if options.tls:
         return ensure_local_certificate()
     return None
+
+
+def _check_pem(cert: str, key: str) -> None:
+    """Refuse ``--cert``/``--key`` files the server cannot use, naming the file: the TLS
+    library's own words (``[SSL] PEM lib``) came after "cannot serve on HOST:PORT", as if the
+    address were wrong."""
+    import ssl
+
+    for flag, name, marker, what in (
+        ("--cert", cert, "-----BEGIN CERTIFICATE-----", "a PEM certificate"),
+        ("--key", key, "PRIVATE KEY-----", "a PEM private key"),
+    ):
+        try:
+            text = Path(name).read_text(encoding="ascii", errors="replace")
+        except OSError as exc:
+            raise ServeError(flag, name, f"{flag} {name}: cannot read it ({exc.strerror})") from exc
+        if marker not in text:
+            raise ServeError(flag, name, f"{flag} {name}: not {what} (no '{marker}' in it)")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:  # an encrypted key: refused, not asked for on the terminal
+        context.load_cert_chain(cert, key, password=lambda: b"")
+    except ssl.SSLError as exc:
+        raise ServeError(
+            "--cert",
+            cert,
+            f"--cert {cert} with --key {key}: the TLS library refuses them "
+            f"({exc.reason or exc}; a key that does not match the certificate, or an "
+            "encrypted key)",
+        ) from exc

@@ -218,6 +218,17 @@ def decode(data: bytes, where: str) -> str:
         ) from None
 
 
+def _syntax_error(exc: Exception) -> str:
+    """The parser's problem and where, in one line: ``expected ',' or ']', but got '<stream
+    end>' (at line 3, column 1)``, as JSON's and TOML's messages say it (PyYAML's first line is
+    only its context: ``while parsing a flow node``)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and (exc.problem or exc.context):
+        mark = exc.problem_mark or exc.context_mark
+        where = f" (at line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        return f"{exc.problem or exc.context}{where}"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
 def read_source(source: str | os.PathLike[str] | Mapping[str, Any]) -> Mapping[str, Any]:
     """The parsed document: a mapping as it is, a file parsed by its suffix."""
     if isinstance(source, Mapping):
@@ -242,9 +253,7 @@ def read_source(source: str | os.PathLike[str] | Mapping[str, Any]) -> Mapping[s
         else:
             doc = yaml.load(text, Loader=TemplateLoader)  # a SafeLoader subclass
     except (ValueError, yaml.YAMLError) as exc:  # JSONDecodeError, TOMLDecodeError are ValueErrors
-        raise ConfigurationError(
-            str(path), str(exc).splitlines()[0], f"valid {suffix[1:]}"
-        ) from exc
+        raise ConfigurationError(str(path), _syntax_error(exc), f"valid {suffix[1:]}") from exc
     if not isinstance(doc, Mapping):
         raise ConfigurationError(str(path), type(doc).__name__, "a document that is an object")
     return doc
