@@ -228,3 +228,34 @@ def test_check_unknown_policy_prints_the_error_serve_gives(tmp_path: Path) -> No
     line = _error_line(checked.stderr)
     assert line == _error_line(served.stderr)
     assert "DefaultCacheBehavior.CachePolicyId" in line
+
+
+# -- 11. invoke --path builds the uri CloudFront shows ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "uri", "query"),
+    [
+        ("/café", "/caf%C3%A9", ""),
+        ("/a b", "/a%20b", ""),
+        ("/a#frag", "/a", ""),
+        ("/a?x=1#frag", "/a", "x=1"),
+        ("/caf%C3%A9", "/caf%C3%A9", ""),
+    ],
+    ids=["non-ascii", "space", "fragment", "query-fragment", "encoded"],
+)
+def test_event_builder_uri_is_what_cloudfront_shows(path: str, uri: str, query: str) -> None:
+    from edge_middleware.testing import EventBuilder
+
+    for event_type in ("viewer-request", "origin-request", "origin-response"):
+        request = EventBuilder().event(event_type, path)["Records"][0]["cf"]["request"]
+        assert (request["uri"], request["querystring"]) == (uri, query)
+
+
+def test_invoke_path_is_percent_encoded(tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "h.py").write_text(PASSTHROUGH)
+    done = cli(tmp_path, "invoke", "h:ok", "--event-type", "viewer-request", "--path", "/café")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["result"]["uri"] == "/caf%C3%A9"

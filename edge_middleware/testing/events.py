@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from ..config.model import Origin
 from ..config.settings import EdgeSettings
-from ..core.convert import reason_phrase
+from ..core.convert import _target_uri, reason_phrase
 from ..core.limits import DEFAULT_DISTRIBUTION_DOMAIN, DEFAULT_DISTRIBUTION_ID, REQUEST_BODY_LIMITS
 from ..core.origins import build_origin_object
 from ..core.responses import new_request_id, via_id
@@ -253,6 +253,9 @@ class EventBuilder:
     ) -> dict[str, Any]:
         """Any of the four events by its ``eventType``; the keywords that do not apply to
         that event (``status`` for request events, ``origin`` for viewer events) are ignored.
+        ``path`` is read as a viewer's request target: its ``uri`` is ASCII, with other bytes
+        (and spaces) percent-encoded as UTF-8 (``/café`` -> ``/caf%C3%A9``), and a
+        ``#fragment`` is no part of it nor of the query string, as CloudFront shows them.
 
         :raises EventError: (a ``ValueError``) for an unknown event type, a path not starting
             with ``/``, a status that is not one, or a body for a response event (CloudFront
@@ -265,7 +268,8 @@ class EventBuilder:
         ev: EventType = event_type
         if not isinstance(path, str) or not path.partition("?")[0].startswith("/"):
             raise EventError("path", f"a path starting with '/', not {path!r}")
-        uri, _, querystring = path.partition("?")
+        uri, _, querystring = path.partition("#")[0].partition("?")
+        uri = _target_uri(uri.encode("utf-8"))
         if not isinstance(method, str) or not method.isalpha():
             raise EventError("method", f"an HTTP method such as GET, not {method!r}")
         is_response = ev in ("origin-response", "viewer-response")
