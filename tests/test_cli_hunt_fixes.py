@@ -6,14 +6,22 @@ files that are not PEM, the flags in ``check``'s words, ``--port 0`` in the bann
 
 from __future__ import annotations
 
+import http.server
+import signal
+import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from edge_middleware.core.handler_loading import load_handler
+from edge_middleware.devtools.masking import secret_header
 from edge_middleware.exceptions import HandlerLoadError
-from tests.support.devserver import cli
+from tests.support.devserver import cli, serve, stop
+from tests.support.servers import free_port, wait_until
 
 WSGI_APP = (
     "def app(environ, start_response):\n"
@@ -36,6 +44,154 @@ def _error_line(stderr: str) -> str:
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), stderr
     return lines[0]
+
+
+# -- 1. the credentials of --redis and --origin URLs are masked ------------------------------
+
+
+def test_credentials_masker_masks_the_password_of_each_url() -> None:
+    from edge_middleware.devtools.masking import credentials_masker
+
+    mask = credentials_masker(
+        "redis://user:Hunter2Passw0rd@127.0.0.1:6379/0", "http://tok%40en1@h:9", None
+    )
+    assert mask("cache: redis redis://user:Hunter2Passw0rd@127.0.0.1:6379/0") == (
+        "cache: redis redis://user:[redacted]@127.0.0.1:6379/0"
+    )
+    assert mask("said Hunter2Passw0rd") == "said [redacted]"
+    assert mask("proxy to http://tok%40en1@h:9") == "proxy to http://[redacted]@h:9"
+    assert credentials_masker("redis://127.0.0.1/0", None)("redis://127.0.0.1/0") == (
+        "redis://127.0.0.1/0"
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("interface", ["asgi", "wsgi"])
+def test_serve_masks_the_origin_url_password(tmp_path: Path, interface: str) -> None:
+    origin = f"http://user:OriginPassw0rd@127.0.0.1:{free_port()}"  # nothing listens there
+    with serve(tmp_path, f"--origin={origin}", "--interface", interface) as served:
+        assert served.get("/x").status_code == 502
+        wait_until(lambda: "502" in served.stdout, 10, "the request line")
+    printed = served.stdout + served.stderr
+    assert "OriginPassw0rd" not in printed
+    assert "http://user:[redacted]@127.0.0.1" in served.stdout  # banner and request lines
+    assert "origin 'default' failed" in served.stderr  # the proxy's warning, masked too
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("interface", ["asgi", "wsgi"])
+def test_serve_masks_the_redis_password(tmp_path: Path, interface: str) -> None:
+    (tmp_path / "webapp.py").write_text(APPS[interface])
+    (tmp_path / "edge.toml").write_text('[default]\ncache = "CachingOptimized"\n')
+    url = f"redis://user:Hunter2Passw0rd@127.0.0.1:{free_port()}/0"  # no Redis there
+    with serve(tmp_path, "webapp:app", "--config", "edge.toml", "--redis", url) as served:
+        served.get("/x")
+    assert "Hunter2Passw0rd" not in served.stdout + served.stderr
+    assert "cache: redis redis://user:[redacted]@127.0.0.1" in served.stdout
+
+
+def test_session_headers_are_secret() -> None:
+    assert secret_header("X-Session-Id")
+    assert not secret_header("X-Request-Id")
+
+
+# -- 2. Ctrl+C with a request in flight --------------------------------------------------------
+
+SLOW_HANDLER = """
+import pathlib, time
+def handler(event, context):
+    pathlib.Path("started").write_text("yes")
+    time.sleep(4)
+    return event["Records"][0]["cf"]["request"]
+"""
+SLOW_ASGI_APP = """
+import asyncio, pathlib
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    pathlib.Path("started").write_text("yes")
+    await asyncio.sleep(4)
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("interface", "slow"),
+    [
+        pytest.param("asgi", "handler", id="asgi-handler"),
+        pytest.param("asgi", "app", id="asgi-app"),
+        pytest.param("wsgi", "handler", id="wsgi-handler"),
+    ],
+)
+def test_sigint_with_a_request_in_flight_prints_no_traceback(
+    tmp_path: Path, interface: str, slow: str
+) -> None:
+    (tmp_path / "webapp.py").write_text(SLOW_ASGI_APP if slow == "app" else APPS[interface])
+    (tmp_path / "slow.py").write_text(SLOW_HANDLER)
+    toml = '[default]\nviewer_request = "slow:handler"\n' if slow == "handler" else "[default]\n"
+    (tmp_path / "edge.toml").write_text(toml)
+    with serve(tmp_path, "webapp:app", "--config", "edge.toml") as served:
+        client = threading.Thread(target=lambda: _get_quietly(served.url), daemon=True)
+        client.start()
+        wait_until((tmp_path / "started").exists, 10, "the request to be running")
+        served.proc.send_signal(signal.SIGINT)
+        assert served.proc.wait(20) == 0
+    assert "Traceback" not in served.stderr
+    assert "Exception in ASGI application" not in served.stderr
+    if interface == "asgi":  # uvicorn cancels it after the grace period; cheroot lets it end
+        assert "stopped 1 request(s) still running" in served.stdout
+        assert served.stderr.strip() == ""
+
+
+def _get_quietly(url: str) -> None:
+    import httpx
+
+    try:
+        httpx.get(url + "/", timeout=15)
+    except httpx.HTTPError:
+        pass
+
+
+# -- 3. invalidate --server answered by something else ----------------------------------------
+
+
+@contextmanager
+def _answering(body: bytes, content_type: str = "application/json") -> Iterator[str]:
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Answer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "body",
+    [b"[1, 2]", b"null", b"<html>hi</html>", b'{"status": "ok"}', b""],
+    ids=["array", "null", "html", "other-object", "empty"],
+)
+def test_invalidate_server_that_is_not_a_dev_server(tmp_path: Path, body: bytes) -> None:
+    with _answering(body) as url:
+        done = cli(tmp_path, "invalidate", "/a", "--server", url)
+    assert done.returncode == 1
+    line = _error_line(done.stderr)
+    assert f"--server {url}: not an edge-middleware dev server" in line
 
 
 # -- 4. YAML syntax errors say the problem and where -------------------------------------------
@@ -205,6 +361,32 @@ def test_config_errors_name_the_flags(
     line = _error_line(done.stderr)
     assert flag in line
     assert keyword not in line
+
+
+# -- 9. serve --port 0: the banner shows the port bound ---------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("interface", ["asgi", "wsgi"])
+def test_port_zero_banner_shows_the_bound_port(tmp_path: Path, interface: str) -> None:
+    (tmp_path / "webapp.py").write_text(APPS[interface])
+    out_path = tmp_path / "out.txt"
+    with out_path.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "edge_middleware", "serve", "webapp:app", "--port", "0"],
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_until(lambda: "listening on" in out_path.read_text(), 20, "listening")
+        finally:
+            stop(proc)
+    lines = out_path.read_text().splitlines()
+    listening = next(line for line in lines if line.startswith("listening on "))
+    url = listening.split()[2]
+    assert not url.endswith(":0")
+    assert f"inspector: {url}/_edge/  (loopback clients only)" in lines
 
 
 # -- 10. check on an unknown policy says so in an error line ------------------------------------

@@ -30,7 +30,7 @@ import os
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from ..core.types import EVENT_TYPES
@@ -69,16 +69,36 @@ def _handler_failures_shown_with_the_request(record: logging.LogRecord) -> bool:
     return record.name != "edge_middleware.handlers"
 
 
+class _CredentialsMasked(logging.Filter):
+    """The credentials of serve's own URLs (--redis, --origin) masked in what is logged: the
+    proxy's warning for a failed origin quotes its URL (masking.credentials_masker)."""
+
+    def __init__(self, mask: Callable[[str], str]) -> None:
+        super().__init__()
+        self.mask = mask
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.mask(record.getMessage()), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.mask(record.exc_text)
+        return True
+
+
 def _serve(args: argparse.Namespace) -> int:
     from ..core import capture
+    from .masking import credentials_masker
     from .server import DevServer, ServeOptions
 
     # Handler output is shown under its request line, not interleaved with other requests'.
     capture.install(passthrough=False)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not args.log_secrets:
+        masked = _CredentialsMasked(credentials_masker(args.redis, args.origin))
         for handler in logging.getLogger().handlers:
             handler.addFilter(_handler_failures_shown_with_the_request)
+            handler.addFilter(masked)
     if args.reload:
         sys.dont_write_bytecode = True  # a reloaded module must be read from its source
     options = ServeOptions(
@@ -181,11 +201,20 @@ def _invalidate(args: argparse.Namespace) -> int:
             url, data=json.dumps(paths).encode(), headers=headers, method="POST"
         )
         with urllib.request.urlopen(request, timeout=args.timeout) as response:
-            doc = json.loads(response.read() or b"{}")
+            answer = response.read()
     except urllib.error.HTTPError as exc:
         return _fail(f"{url}: {exc.code} {exc.read().decode('utf-8', 'replace')}")
     except (urllib.error.URLError, OSError, ValueError) as exc:  # ValueError: not a URL
         return _fail(f"--server {server}: {exc}")
+    try:
+        doc = json.loads(answer or b"{}")
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict) or "invalidated" not in doc:  # another service answered
+        return _fail(
+            f"--server {server}: not an edge-middleware dev server (POST {INVALIDATE_PATH} "
+            f"answered {answer[:60]!r})"
+        )
     from .devapp import invalidated_words
 
     print(invalidated_words({**doc, "paths": paths}))

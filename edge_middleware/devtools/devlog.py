@@ -19,7 +19,7 @@ failed. The word after them is the ``X-Cache`` the viewer got (``Hit``, ``Miss``
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 from ..config.model import Behavior, EdgeConfig
@@ -196,14 +196,26 @@ def banner(
 class ConsoleLog:
     """A request observer that prints :func:`format_request` lines (one lock, flushed)."""
 
-    def __init__(self, out: TextIO, *, color: bool = False, log_secrets: bool = False) -> None:
+    def __init__(
+        self,
+        out: TextIO,
+        *,
+        color: bool = False,
+        log_secrets: bool = False,
+        credentials: Callable[[str], str] | None = None,
+    ) -> None:
         self.out = out
         self.color = color
         self.log_secrets = log_secrets
+        #: Masks the credentials of the server's own URLs (--redis, --origin) in every line:
+        #: the banner shows them, an origin's failure quotes them (masking.credentials_masker).
+        self.credentials = credentials
         self._lock = threading.Lock()
 
     def _emit(self, lines: list[str]) -> None:
         text = "".join(line + "\n" for line in lines)
+        if self.credentials is not None and not self.log_secrets:
+            text = self.credentials(text)
         with self._lock:
             self.out.write(text)
             self.out.flush()

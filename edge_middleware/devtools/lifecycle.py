@@ -8,21 +8,33 @@
   SIGTERM), cheroot does not.
 * A handler hung in a worker thread cannot keep the process alive: a watchdog ends it a few
   seconds after the signal.
+* Requests still running when the grace period ends are cancelled and said in one line
+  (``stopped 1 request(s) still running``), not with uvicorn's error and a traceback each.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-__all__ = ["EXIT_INTERRUPTED", "SHUTDOWN_GRACE", "bind", "exit_watchdog", "stopped_by_signals"]
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "SHUTDOWN_GRACE",
+    "QuietStop",
+    "bind",
+    "cancelled_finished",
+    "exit_watchdog",
+    "stopped_by_signals",
+]
 
 #: Seconds requests in flight get to finish after SIGINT/SIGTERM.
 SHUTDOWN_GRACE = 2
@@ -89,3 +101,35 @@ def exit_watchdog(grace: float = SHUTDOWN_GRACE + 2.0) -> None:
         os._exit(EXIT_INTERRUPTED)
 
     threading.Thread(target=expire, name="edge-exit-watchdog", daemon=True).start()
+
+
+class QuietStop(logging.Filter):
+    """On uvicorn's ``uvicorn.error`` logger while the server stops: its error for the requests
+    it cancels once the grace period is over becomes ``say("stopped N request(s) still
+    running")``, and the "Exception in ASGI application" traceback each cancelled request
+    logs (a ``CancelledError``) is dropped. ``stopping()`` says whether the server stops:
+    a ``CancelledError`` at any other time is still logged."""
+
+    def __init__(self, say: Callable[[str], None], stopping: Callable[[], bool]) -> None:
+        super().__init__()
+        self.say = say
+        self.stopping = stopping
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.stopping():
+            return True
+        if isinstance(record.msg, str) and record.msg.startswith("Cancel %s running task(s)"):
+            count = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            self.say(f"stopped {count} request(s) still running")
+            return False
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, asyncio.CancelledError)
+
+
+async def cancelled_finished(tasks: Iterable[asyncio.Task[None]], timeout: float = 1.0) -> None:
+    """Let the requests uvicorn cancelled end while the loop still runs (they ended when
+    ``asyncio.run`` cancelled what was left, with the signal's ``KeyboardInterrupt`` as context
+    of their tracebacks)."""
+    running = [task for task in tasks if not task.done()]
+    if running:
+        await asyncio.wait(running, timeout=timeout)

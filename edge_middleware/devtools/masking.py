@@ -21,15 +21,16 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit
 
 __all__ = [
     "MASK",
     "SECRET_HEADERS",
     "Masker",
     "collect",
+    "credentials_masker",
     "mask_query",
     "masker_for",
     "secret_header",
@@ -49,7 +50,15 @@ SECRET_HEADERS = frozenset(
         "x-edge-token",
     }
 )
-_SECRET_HEADER_WORDS = ("token", "secret", "password", "api-key", "signature", "credential")
+_SECRET_HEADER_WORDS = (
+    "token",
+    "secret",
+    "password",
+    "api-key",
+    "signature",
+    "credential",
+    "session",
+)
 _SECRET_PARAMS = frozenset(
     {
         "token",
@@ -240,6 +249,39 @@ class _Nothing(Masker):
 
     def header_pairs(self, pairs: Iterable[tuple[str, str]]) -> list[list[str]]:
         return [[name, value] for name, value in pairs]
+
+
+def _url_credentials(url: str) -> dict[str, str]:
+    """What to replace for the credentials in ``url``: the userinfo (``user:password@`` to
+    ``user:[redacted]@``, a userinfo without a password whole), the password alone (as written
+    and percent-decoded: a message may quote it either way) and a ``password=`` query value."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return {}
+    out: dict[str, str] = {}
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    if at and userinfo:
+        user, colon, password = userinfo.partition(":")
+        out[userinfo + "@"] = f"{user}:{MASK}@" if colon else f"{MASK}@"
+        out.update({p: MASK for p in (password, unquote(password)) if len(p) >= 4})
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if secret_param(name) and len(value) >= 4:
+            out[value] = MASK
+    return out
+
+
+def credentials_masker(*urls: str | None) -> Callable[[str], str]:
+    """Masks in text the credentials of URLs the dev server was given (``--redis``,
+    ``--origin``): its banner and every line it prints show the URLs and what failed on them."""
+    replace: dict[str, str] = {}
+    for url in urls:
+        if url:
+            replace.update(_url_credentials(url))
+    if not replace:
+        return lambda text: text
+    pattern = re.compile("|".join(map(re.escape, sorted(replace, key=len, reverse=True))))
+    return lambda text: pattern.sub(lambda m: replace[m.group()], text)
 
 
 def masker_for(*documents: Any, queries: Iterable[str] = (), show_secrets: bool = False) -> Masker:

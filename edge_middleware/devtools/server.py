@@ -46,7 +46,15 @@ from .devapp import (
 from .devguard import Guard
 from .devlog import ConsoleLog, banner
 from .inspector import Inspector, InspectorASGIMount, InspectorWSGIMount, mount_inspector
-from .lifecycle import SHUTDOWN_GRACE, bind, exit_watchdog, stopped_by_signals
+from .lifecycle import (
+    SHUTDOWN_GRACE,
+    QuietStop,
+    bind,
+    cancelled_finished,
+    exit_watchdog,
+    stopped_by_signals,
+)
+from .masking import credentials_masker
 from .reloader import _drop_bytecode, _Reloader
 from .serve_options import ServeOptions, _tls_files
 from .wsgi_server import cheroot_server
@@ -82,7 +90,12 @@ class DevServer:
         self.options = options
         self.out = out if out is not None else sys.stdout
         color = self.out.isatty() and "NO_COLOR" not in os.environ
-        self.console = ConsoleLog(self.out, color=color, log_secrets=options.log_secrets)
+        self.console = ConsoleLog(
+            self.out,
+            color=color,
+            log_secrets=options.log_secrets,
+            credentials=credentials_masker(options.redis, options.origin),
+        )
         self.storage: Storage | None = storage_from_url(options.redis) if options.redis else None
         self.access_log = (
             AccessLog(options.access_log, log_secrets=options.log_secrets)
@@ -300,6 +313,8 @@ class DevServer:
         return "viewer: HTTP"
 
     def print_banner(self) -> None:
+        """What is served and how, before binding (the inspector's URL comes with
+        "listening": with ``--port 0`` only the bound socket knows the port)."""
         opts = self.options
         server = "uvicorn" if self.interface == "asgi" else "cheroot, threaded, keep-alive"
         what = f"app {opts.app}" if opts.app else f"proxy to {opts.origin}"
@@ -321,14 +336,14 @@ class DevServer:
             lines.append(f"access log: {opts.access_log}")
         if opts.reload:
             lines.append("reload: watching the config and the handler modules")
-        if self.inspector is not None:
-            url = f"{self.scheme}://{_url_host(opts.host)}:{opts.port}/_edge/"
-            lines.append(f"inspector: {url}  (loopback clients only)")
         self.console.write_banner(lines)
 
     def print_listening(self, port: int) -> None:
         url = f"{self.scheme}://{_url_host(self.options.host)}:{port}"
-        self.console.write_banner([f"listening on {url}  (Ctrl+C to stop)"])
+        lines = [f"listening on {url}  (Ctrl+C to stop)"]
+        if self.inspector is not None:
+            lines.insert(0, f"inspector: {url}/_edge/  (loopback clients only)")
+        self.console.write_banner(lines)
 
     def serve(self) -> None:
         """Serve until interrupted (SIGINT or SIGTERM, then it returns normally: ``serve``
@@ -379,10 +394,19 @@ class DevServer:
                 exit_watchdog()
                 super().handle_exit(sig, frame)
 
+            async def shutdown(self, sockets: list[Any] | None = None) -> None:
+                await super().shutdown(sockets)
+                await cancelled_finished(self.server_state.tasks)
+
+        server = Server(config)
+        quiet = QuietStop(self.console.message, lambda: server.should_exit)
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        uvicorn_log.addFilter(quiet)
         try:
             with stopped_by_signals():  # also the signal uvicorn raises again once stopped
-                Server(config).run(sockets=[sock])
+                server.run(sockets=[sock])
         finally:
+            uvicorn_log.removeFilter(quiet)
             sock.close()
 
     def wsgi_server(self) -> Any:
