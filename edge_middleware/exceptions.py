@@ -40,6 +40,7 @@ __all__ = [
     "LambdaExecutionError",
     "LambdaTimeoutError",
     "LambdaValidationError",
+    "MissingExtraError",
     "OriginError",
     "OriginHeaderTooBigError",
     "OriginTimeoutError",
@@ -63,6 +64,15 @@ class ConfigurationError(EdgeError, ValueError):
         self.value = value
         self.expected = expected
         super().__init__(f"{field}: {value!r} is invalid; expected {expected}")
+
+
+class MissingExtraError(ConfigurationError, ImportError):
+    """A feature needs an optional dependency that is not installed: the message names the
+    extra to install. An :class:`EdgeError` (and an ``ImportError``, as it always was)."""
+
+    def __init__(self, feature: str, needs: str, extra: str) -> None:
+        self.field, self.value, self.expected = feature, needs, f"edge-middleware[{extra}]"
+        Exception.__init__(self, f"{feature} needs {needs}: pip install 'edge-middleware[{extra}]'")
 
 
 class HandlerLoadError(ConfigurationError):

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from edge_middleware import EdgeError
 from tests.support.devserver import cli, serve, wait_until
 
 WRAPPED_FLASK = """
@@ -639,13 +640,16 @@ def test_missing_extra_fails_before_listening(
 
 
 def test_asgi_edge_client_without_httpx2_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With neither HTTP client (httpx2, or httpx on which an older Starlette runs) the error
+    names the extra; it is an EdgeError too (packaging hunt, 2026-12-07)."""
     from edge_middleware.testing import edge_test_client
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         pass
 
     monkeypatch.setitem(sys.modules, "httpx2", None)
-    with pytest.raises(ImportError, match=r"pip install 'edge-middleware\[testing\]'"):
+    monkeypatch.setitem(sys.modules, "httpx", None)
+    with pytest.raises(EdgeError, match=r"pip install 'edge-middleware\[testing\]'"):
         edge_test_client(app)
 
 

@@ -32,7 +32,7 @@ from edge_middleware.cache.redis_options import (
     check_options,
     redact,
 )
-from edge_middleware.exceptions import ConfigurationError
+from edge_middleware.exceptions import ConfigurationError, MissingExtraError
 
 if TYPE_CHECKING:
     import redis
@@ -109,9 +109,7 @@ class RedisStorage:
         except ImportError as exc:
             if getattr(exc, "name", None) != "redis" and not str(exc.name).startswith("redis."):
                 raise
-            raise ImportError(
-                "RedisStorage needs redis-py: pip install 'edge-middleware[redis]'"
-            ) from exc
+            raise MissingExtraError("RedisStorage", "redis-py", "redis") from exc
         check_options(
             url,
             prefix,

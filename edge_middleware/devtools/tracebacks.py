@@ -9,6 +9,8 @@ pipeline, the thread pool), so the first line a user reads is in their own file.
 
 from __future__ import annotations
 
+import os
+import sysconfig
 import traceback
 from pathlib import Path
 
@@ -16,8 +18,12 @@ from ..exceptions import LambdaExecutionError
 
 __all__ = ["handler_traceback"]
 
-_PACKAGE = str(Path(__file__).resolve().parent.parent)
-_SKIP = (_PACKAGE, "/concurrent/futures/", "/asyncio/", "/threading.py", "/contextvars")
+#: this package's folder, and the standard library's, each with its separator: a user's
+#: ``edge_middleware_handlers/`` or own ``threading.py`` is theirs, and shown
+_PACKAGE = str(Path(__file__).resolve().parent.parent) + os.sep
+_STDLIB = str(Path(sysconfig.get_paths()["stdlib"]).resolve()) + os.sep
+#: the standard library's parts a handler call goes through (the thread pool, the loop)
+_SKIP = ("concurrent/futures/", "asyncio/", "threading.py", "contextvars")
 
 
 def _ours(filename: str) -> bool:
@@ -25,7 +31,12 @@ def _ours(filename: str) -> bool:
         resolved = str(Path(filename).resolve())
     except (OSError, ValueError):
         resolved = filename
-    return resolved.startswith(_PACKAGE) or any(part in filename for part in _SKIP[1:])
+    if resolved.startswith(_PACKAGE):
+        return True
+    if not resolved.startswith(_STDLIB):
+        return False
+    inside = resolved[len(_STDLIB) :].replace(os.sep, "/")
+    return inside.startswith(_SKIP)
 
 
 def handler_traceback(error: BaseException | None) -> str:

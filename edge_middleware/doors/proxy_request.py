@@ -76,7 +76,7 @@ def resolve_path(raw_path: bytes, origin_id: str = "") -> bytes:
 class _Target:
     url: httpx.URL
     prefix: bytes  # the base URL's path plus the origin path, no trailing slash
-    base: str
+    base: str  # the URL as messages show it (no password)
 
 
 def _target(base_url: str, origin: Origin) -> _Target:
@@ -88,7 +88,16 @@ def _target(base_url: str, origin: Origin) -> _Target:
         raise OriginError(f"Origin {origin.id!r}: {base_url!r} is not an http(s):// URL")
     base_path = url.raw_path.partition(b"?")[0].rstrip(b"/")
     origin_path = _escape(origin.origin_path.encode("utf-8")).rstrip(b"/")
-    return _Target(url.copy_with(raw_path=b"/"), base_path + origin_path, base_url)
+    return _Target(url.copy_with(raw_path=b"/"), base_path + origin_path, _shown(url, base_url))
+
+
+def _shown(url: httpx.URL, base_url: str) -> str:
+    """The origin URL as failures name it (logs, the inspector's trace): its password masked."""
+    userinfo = url.userinfo.decode("ascii", "replace")
+    user, colon, password = userinfo.partition(":")
+    if not colon or not password:
+        return base_url
+    return base_url.replace(f"{userinfo}@", f"{user}:****@", 1)
 
 
 def _request_target(target: _Target, raw_path: bytes, query: bytes, origin: Origin) -> bytes:

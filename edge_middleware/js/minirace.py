@@ -13,11 +13,13 @@ them; they cannot be deleted), so calling one is a ``TypeError``, not a ``Refere
 
 from __future__ import annotations
 
+import atexit
 import json
 import re
 import sys
 import threading
 import time
+import weakref
 from importlib import resources
 from typing import Any
 
@@ -84,6 +86,18 @@ def _timed(fn: Any) -> float:
     return time.perf_counter() - t0
 
 
+#: every open function, closed at exit: mini-racer joins its own thread at interpreter
+#: shutdown when a context is still open, and on Python 3.12+ that wait never ended (a
+#: module-level middleware kept ``serve`` and uvicorn alive after Ctrl-C)
+_OPEN: weakref.WeakSet[MiniRacerFunction] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for function in list(_OPEN):
+        function.close()
+
+
 class MiniRacerFunction:
     """One CloudFront Function in its own V8 context; calls are serialised by a lock."""
 
@@ -102,6 +116,7 @@ class MiniRacerFunction:
         self._ctx: Any = None
         self._invoke: Any = None
         self._build()
+        _OPEN.add(self)
 
     def _build(self) -> None:
         """A fresh context with the function loaded (again after a call the engine had to

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..doors.asgi import EdgeMiddleware
 from ..doors.interfaces import is_asgi_app
 from ..doors.wsgi import EdgeWSGIMiddleware
+from ..exceptions import MissingExtraError
 
 if TYPE_CHECKING:
     from starlette.testclient import TestClient
@@ -93,20 +94,32 @@ def edge_test_client(
     if isinstance(wrapped, EdgeMiddleware) or (
         not isinstance(wrapped, EdgeWSGIMiddleware) and is_asgi_app(wrapped)
     ):
-        # Starlette 1.x's TestClient wants httpx2 and only warns (deprecated) with httpx.
-        if importlib.util.find_spec("httpx2") is None:
-            raise ImportError(
-                "the ASGI test client (Starlette's TestClient) needs httpx2: "
-                "pip install 'edge-middleware[testing]'"
-            )
-        from starlette.testclient import TestClient
+        client_class = _starlette_test_client()
 
         # a viewer at an IP address, as on the WSGI side (the TestClient's own is "testclient",
         # which would reach handlers as clientIp and X-Forwarded-For)
-        return TestClient(
+        return client_class(
             wrapped, base_url=base_url, follow_redirects=False, client=("127.0.0.1", 50000)
         )
     return _wsgi_client(wrapped, base_url)
+
+
+def _starlette_test_client() -> type[TestClient]:
+    """Starlette's ``TestClient``, on the HTTP client the installed Starlette takes: httpx2
+    (Starlette 1.2+, which only warns, deprecated, with httpx) or httpx (older Starlette, which
+    the package allows and which refused httpx2 alone)."""
+    has_httpx2 = importlib.util.find_spec("httpx2") is not None
+    if not has_httpx2 and importlib.util.find_spec("httpx") is None:
+        raise MissingExtraError(
+            "the ASGI test client (Starlette's TestClient)", "httpx2", "testing"
+        )
+    try:
+        from starlette.testclient import TestClient
+    except RuntimeError as exc:  # an older Starlette, with httpx2 and no httpx
+        raise MissingExtraError(
+            "the ASGI test client on a Starlette before 1.2", "httpx", "proxy"
+        ) from exc
+    return TestClient
 
 
 def has_front_door(app: Any) -> bool:
