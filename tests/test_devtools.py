@@ -613,6 +613,10 @@ def test_serve_origin_refuses_an_app_beside_it(tmp_path: Path) -> None:
         pytest.param("cheroot", ["plain_flask:app"], "server", id="wsgi-without-cheroot"),
         pytest.param("httpx", ["--origin", "http://127.0.0.1:9"], "proxy", id="origin-no-httpx"),
         pytest.param("cryptography", ["plain_flask:app", "--tls"], "tls", id="tls-no-crypto"),
+        # a WebSocket it passed on was a 500 with a ModuleNotFoundError (packaging hunt)
+        pytest.param(
+            "websockets", ["--origin", "http://127.0.0.1:9"], "server", id="origin-no-websockets"
+        ),
     ],
 )
 def test_missing_extra_fails_before_listening(

@@ -130,3 +130,41 @@ def test_an_origin_url_password_stays_out_of_failure_messages(url: str, shown: s
     target = _target(url, Origin("o"))
     assert target.base == shown
     assert target.url.password == httpx.URL(url).password  # the request still carries it
+
+
+@pytest.mark.slow
+def test_user_code_type_checks_as_the_readme_writes_it(tmp_path: Path) -> None:
+    """``mypy --strict`` on a user's file: README's ``app.wsgi_app = mount_inspector(
+    EdgeWSGIMiddleware(...))`` was typed as an ASGI-or-WSGI union (an error where a WSGI app
+    is expected), and misspelled names from ``edge_middleware`` passed as Any."""
+    (tmp_path / "user_app.py").write_text(
+        textwrap.dedent(
+            """
+            from typing import Any, assert_type
+            from edge_middleware import EdgeMiddleware, EdgeWSGIMiddleware
+            from edge_middleware.devtools.inspector import (
+                InspectorASGIMount, InspectorWSGIMount, mount_inspector)
+
+            def wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+                return [b""]
+
+            async def asgi(scope: Any, receive: Any, send: Any) -> None:
+                return None
+
+            assert_type(mount_inspector(EdgeWSGIMiddleware(wsgi)), InspectorWSGIMount)
+            assert_type(mount_inspector(EdgeMiddleware(asgi)), InspectorASGIMount)
+            assert_type(mount_inspector(wsgi, interface="wsgi"), InspectorWSGIMount)
+            """
+        )
+    )
+    (tmp_path / "typo.py").write_text("from edge_middleware import EdgeMiddlware\n")
+    command = [sys.executable, "-m", "mypy", "--strict", "--no-incremental"]
+    good = subprocess.run(
+        [*command, "user_app.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert good.returncode == 0, good.stdout
+    typo = subprocess.run(
+        [*command, "typo.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert typo.returncode == 1
+    assert "EdgeMiddlware" in typo.stdout

@@ -40,13 +40,18 @@ import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 from urllib.parse import parse_qs, unquote
 
 from ..core import capture
 from ..doors.interfaces import is_asgi_app
 from ..doors.middleware import RequestRecord
 from .devguard import TOKEN_COOKIE, Guard, asgi_headers, is_loopback, wsgi_headers
+
+if TYPE_CHECKING:
+    from ..doors.asgi import EdgeMiddleware
+    from ..doors.wsgi import EdgeWSGIMiddleware
+
 from .inspector_pages import (
     API,
     CSS,
@@ -327,6 +332,32 @@ class InspectorWSGIMount:
         return result
 
 
+@overload
+def mount_inspector(
+    app: EdgeWSGIMiddleware,
+    inspector: Inspector | None = None,
+    *,
+    interface: Literal["wsgi"] | None = None,
+) -> InspectorWSGIMount: ...
+@overload
+def mount_inspector(
+    app: EdgeMiddleware,
+    inspector: Inspector | None = None,
+    *,
+    interface: Literal["asgi"] | None = None,
+) -> InspectorASGIMount: ...
+@overload
+def mount_inspector(
+    app: Any, inspector: Inspector | None = None, *, interface: Literal["wsgi"]
+) -> InspectorWSGIMount: ...
+@overload
+def mount_inspector(
+    app: Any, inspector: Inspector | None = None, *, interface: Literal["asgi"]
+) -> InspectorASGIMount: ...
+@overload
+def mount_inspector(
+    app: Any, inspector: Inspector | None = None, *, interface: None = None
+) -> InspectorASGIMount | InspectorWSGIMount: ...
 def mount_inspector(
     app: Any, inspector: Inspector | None = None, *, interface: Interface | None = None
 ) -> InspectorASGIMount | InspectorWSGIMount:

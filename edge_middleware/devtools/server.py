@@ -213,6 +213,8 @@ class DevServer:
         origins = {o.id: origin for o in config.origins}
         middleware: Middleware
         if interface == "asgi":
+            # the WebSockets it passes on reach the origin through websockets' client
+            require_extra("websockets", "server", "--origin on uvicorn (WebSockets)")
             middleware = EdgeMiddleware(
                 _no_app_asgi(origin), config=config, storage=self.storage, origins=origins
             )
