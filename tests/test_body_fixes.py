@@ -63,7 +63,7 @@ def test_asgi_origin_gets_nothing_after_a_replaced_body_it_saw_part_of(event_typ
     scope = asgi_scope(
         "/form", method="POST", headers=[(b"host", b"x"), (b"content-length", length)]
     )
-    sent = call_asgi(EdgeMiddleware(origin, config=config), scope, messages)
+    sent = call_asgi(EdgeMiddleware(origin, config=config), scope, messages, stay=False)
     assert sent[0]["status"] == 200
     assert [(m["type"], m.get("body"), m.get("more_body")) for m in got] == [
         ("http.request", b"name=new", False),

@@ -13,8 +13,6 @@ import asyncio
 import gc
 from typing import Any
 
-import pytest
-
 from edge_middleware import Behavior, CachePolicy, EdgeConfig, MemoryStorage
 from edge_middleware.cache.entry import CacheEntry
 from edge_middleware.cache.lookup_notes import LookupNotes
@@ -129,8 +127,10 @@ def test_a_viewer_gone_mid_stream_stops_an_endless_origin_on_the_pipeline() -> N
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             return False
-        with pytest.raises(OSError):
-            task.result()  # the viewer's own failure, as behind the bare app
+        # the viewer's own failure, as behind the bare app, or (the door saw the viewer's
+        # http.disconnect first) the answer ends, cut, with nothing raised
+        error = task.exception()
+        assert error is None or isinstance(error, OSError)
         return True
 
     assert asyncio.run(main()), "the request still waited for the origin 3 s after the viewer left"

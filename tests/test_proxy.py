@@ -193,9 +193,12 @@ def make_scope(
 class Recorder:
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
+        self.done = asyncio.Event()
 
     async def __call__(self, message: Any) -> None:
         self.messages.append(dict(message))
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            self.done.set()
 
     @property
     def start(self) -> dict[str, Any]:
@@ -218,7 +221,9 @@ class Recorder:
         return json.loads(self.body)
 
 
-def receiver(*chunks: bytes) -> Callable[[], Any]:
+def receiver(*chunks: bytes, done: asyncio.Event | None = None) -> Callable[[], Any]:
+    """The viewer's body in ``chunks``; then, as a server does, ``http.disconnect`` once the
+    response ended (``done`` is set), not while it still streams."""
     messages = [
         {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
         for i, c in enumerate(chunks or (b"",))
@@ -227,6 +232,8 @@ def receiver(*chunks: bytes) -> Callable[[], Any]:
     async def receive() -> dict[str, Any]:
         if messages:
             return messages.pop(0)
+        if done is not None:
+            await done.wait()
         return {"type": "http.disconnect"}
 
     return receive
@@ -238,7 +245,7 @@ def run_asgi(
     rec = rec or Recorder()
 
     async def main() -> None:
-        await app(scope, receiver(*chunks), rec)
+        await app(scope, receiver(*chunks, done=rec.done), rec)
 
     asyncio.run(main())
     return rec
@@ -850,6 +857,7 @@ def test_edge_middleware_streams_50mb_with_bounded_memory(origin_url: str) -> No
     received = 0
     statuses: list[int] = []
     last_more: list[bool] = []
+    done = asyncio.Event()
 
     async def send(message: Any) -> None:
         nonlocal received
@@ -858,9 +866,11 @@ def test_edge_middleware_streams_50mb_with_bounded_memory(origin_url: str) -> No
         else:
             received += len(message.get("body", b""))
             last_more[:] = [message.get("more_body", False)]
+            if not last_more[0]:
+                done.set()
 
     async def main() -> None:
-        await app(make_scope("/big", query=f"n={size}".encode()), receiver(), send)
+        await app(make_scope("/big", query=f"n={size}".encode()), receiver(done=done), send)
         await aclose_clients()
 
     tracemalloc.start()

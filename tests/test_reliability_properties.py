@@ -230,14 +230,18 @@ class AsgiDoor:
     async def _call(self, scope: dict[str, Any], body: bytes) -> Reply:
         messages: list[dict[str, Any]] = []
         pending = [{"type": "http.request", "body": body, "more_body": False}]
+        done = asyncio.Event()
 
         async def receive() -> dict[str, Any]:
             if pending:
                 return pending.pop()
+            await done.wait()  # as a server: the viewer stays until the response ended
             return {"type": "http.disconnect"}
 
         async def send(message: Any) -> None:
             messages.append(dict(message))
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                done.set()
 
         await self.mw(scope, receive, send)
         return asgi_reply(messages)

@@ -297,6 +297,7 @@ class _Responder:
         stream = self.origin if outcome.stream_rest and not outcome.head else None
         await self.send_body(b"" if outcome.head else outcome.body, stream is not None)
         if stream is not None:
+            watcher = _watch_viewer(self.scope, stream)
             try:
                 while (chunk := await stream.next_chunk()) is not None:
                     await self.send_body(chunk, True)
@@ -307,7 +308,11 @@ class _Responder:
                 # cut, as the server leaves the bare app's and the short way leaves it
                 self.finished(outcome)
                 return
-            await self.send_body(b"", False)
+            finally:
+                if watcher is not None:
+                    watcher.cancel()
+            if not stream.refused:  # the viewer went while it streamed: the answer stays cut
+                await self.send_body(b"", False)
         self.finished(outcome)
 
     async def send_body(self, body: bytes, more: bool) -> None:
@@ -330,6 +335,28 @@ class _Responder:
                     client[1] if client else 0,
                 )
             )
+
+
+def _watch_viewer(scope: Scope, stream: OriginStream) -> asyncio.Task[None] | None:
+    """While an answer streams, watch for the viewer going: a server whose ``send`` does not
+    fail once it went (uvicorn) left an endless origin stream read for ever. Only once the
+    app has had the whole body (or there is none): the viewer then sends nothing else."""
+    viewer = stream.viewer
+    if not viewer.ended and _has_body(scope):
+        return None
+
+    async def watch() -> None:
+        if await viewer.watch():
+            stream.viewer_left()
+
+    return asyncio.ensure_future(watch())
+
+
+def _has_body(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+            return True
+    return False
 
 
 async def _no_body() -> Message:

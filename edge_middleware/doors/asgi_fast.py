@@ -10,7 +10,7 @@ from urllib.parse import unquote
 
 from ..config.model import Behavior
 from ..core.convert import origin_raw_path, origin_root_path, scope_uri
-from ..core.headers import RawHeaders, encode_value
+from ..core.headers import RawHeaders, drop_viewer_derived, encode_value
 from ..core.types import CFHeaders
 from ..exceptions import CloudFrontError, OriginError
 from ..pipeline.fast import Shortcut
@@ -170,6 +170,7 @@ def _prepare(
     }
     if origin_scheme != scheme:
         origin["scheme"] = origin_scheme
+    drop_viewer_derived(origin, scope["headers"], headers)
     extensions = scope.get("extensions")
     if extensions:
         origin["extensions"] = {k: v for k, v in extensions.items() if k not in NO_EXTENSIONS}
@@ -178,19 +179,41 @@ def _prepare(
 
 class ViewerWatch:
     """The viewer's ``receive`` as the origin app gets it, noting when it says the viewer
-    went (``http.disconnect``): an app that then stops early did nothing wrong."""
+    went (``http.disconnect``): an app that then stops early did nothing wrong. ``ended``: the
+    app has had the body's last message. :meth:`watch` lets the door wait for the viewer to
+    go while the answer streams; what it receives meanwhile is kept for the app."""
 
-    __slots__ = ("left", "receive")
+    __slots__ = ("ended", "kept", "left", "receive")
 
     def __init__(self, receive: Receive) -> None:
         self.receive = receive
         self.left = False
+        self.ended = False
+        self.kept: list[Message] = []
 
     async def __call__(self) -> Message:
-        message = await self.receive()
-        if message.get("type") == "http.disconnect":
+        message = self.kept.pop(0) if self.kept else await self.receive()
+        kind = message.get("type")
+        if kind == "http.disconnect":
             self.left = True
+        elif kind == "http.request" and not message.get("more_body", False):
+            self.ended = True
         return message
+
+    async def watch(self) -> bool:
+        """Whether the viewer went (``http.disconnect``); what it receives is kept for the
+        app. The body's last message, if the app never asked for it, is passed over; after it
+        a server sends nothing else, so anything else (a test driver's) ends the watch."""
+        end_seen = self.ended
+        while True:
+            message = await self.receive()
+            self.kept.append(message)
+            kind = message.get("type")
+            if kind == "http.disconnect":
+                return True
+            if end_seen or kind != "http.request" or message.get("more_body", False):
+                return False
+            end_seen = True
 
 
 def log_cut_short(viewer: ViewerWatch | None) -> None:

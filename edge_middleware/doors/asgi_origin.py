@@ -118,7 +118,11 @@ class OriginStream:
         self._wake()
         # the app goes on once the pipeline has seen its answer's head (as if the pipeline ran
         # inside this send), and while less than HIGH_WATER bytes wait to be taken
-        while (self.queued > self.HIGH_WATER or not self.head_taken) and not self.discard:
+        while (
+            (self.queued > self.HIGH_WATER or not self.head_taken)
+            and not self.discard
+            and not self.refused
+        ):
             if not self.more:
                 break
             self._drained = asyncio.get_running_loop().create_future()
@@ -161,9 +165,22 @@ class OriginStream:
         if drained is not None and not drained.done():
             drained.set_result(None)
 
+    def viewer_left(self) -> None:
+        """The viewer went while the answer streamed to it (a server whose ``send`` does not
+        fail then, as uvicorn's): the app's next send fails, as it would behind the server,
+        and :meth:`next_chunk` ends (an endless stream was read for ever)."""
+        self.refused = True
+        self._release()
+        self._wake()
+
     async def next_chunk(self) -> bytes | None:
-        """The next body bytes, ``None`` at the end; raises what the app raised."""
+        """The next body bytes, ``None`` at the end (or once the viewer left); raises what
+        the app raised."""
+        if self.refused:
+            return None
         while not self.chunks:
+            if self.refused:
+                return None
             if self.error is not None:
                 raise self.error
             if not self.more:  # the last chunk was sent; close() lets the app return
@@ -201,6 +218,13 @@ class OriginStream:
         self.discard = True
         self.refused = self.refused or viewer_gone
         self._take()
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            # the request is being cancelled (a request timeout, a server shutting down): so is
+            # the app, as the bare app would be, not awaited to its end (an endless one never)
+            self.task.cancel()
+            await asyncio.wait([self.task])
+            return
         await self.task
 
 
@@ -240,16 +264,17 @@ def _replay(body: bytes, more: bool, outer: Receive) -> Receive:
     rest of a prefix). After a whole body (one a function replaced, maybe having seen only its
     first 40 KB / 1 MB) the viewer's unread rest is dropped: the app waits for the viewer to
     go, as after any complete body (a second ``http.request`` broke Django's ASGI handler)."""
-    sent = False
+    sent = dropping = False
 
     async def replay() -> Message:
-        nonlocal sent
+        nonlocal sent, dropping
         if not sent:
-            sent = True
+            sent = dropping = True
             return {"type": "http.request", "body": body, "more_body": more}
         while True:
             message = await outer()
-            if more or message.get("type") != "http.request":
+            if more or not dropping or message.get("type") != "http.request":
                 return message
+            dropping = message.get("more_body", False)  # up to the rest's last message
 
     return replay

@@ -112,19 +112,31 @@ def ok_wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
 
 
 def call_asgi(
-    app: Any, scope: dict[str, Any], messages: Sequence[dict[str, Any]] = ()
+    app: Any,
+    scope: dict[str, Any],
+    messages: Sequence[dict[str, Any]] = (),
+    *,
+    stay: bool = True,
 ) -> list[dict[str, Any]]:
     """One request straight into ``app`` (no test client: it sends what the app sends, as it
-    sends it): ``receive`` gives ``messages`` (default: an empty body), then
-    ``http.disconnect``; returns the messages the app sent."""
+    sends it): ``receive`` gives ``messages`` (default: an empty body), then, as a server
+    does, waits for the response to end and says ``http.disconnect`` (``stay=False``: says it
+    at once, a viewer gone after its body); returns the messages the app sent."""
     given = list(messages) or [{"type": "http.request", "body": b"", "more_body": False}]
     sent: list[dict[str, Any]] = []
+    done = asyncio.Event()
 
     async def receive() -> dict[str, Any]:
-        return given.pop(0) if given else {"type": "http.disconnect"}
+        if given:
+            return given.pop(0)
+        if stay:
+            await done.wait()
+        return {"type": "http.disconnect"}
 
     async def record(message: dict[str, Any]) -> None:
         sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            done.set()
 
     asyncio.run(app(scope, receive, record))
     return sent
