@@ -22,6 +22,7 @@ from .headers import (
     RawHeaders,
     capitalize,
     connection_options,
+    drop_viewer_derived,
     encode_value,
     headers_from_raw,
     headers_to_raw,
@@ -211,8 +212,10 @@ def environ_uri(environ: Mapping[str, Any]) -> str:
     ``REQUEST_URI``) when the server gives it, so percent-encoding survives."""
     target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if target:
-        if "://" in target:
-            target = "/" + target.split("://", 1)[1].partition("/")[2]
+        if target[:1] != "/" and "://" in target:  # absolute-form (origin-form starts "/")
+            rest = target.split("://", 1)[1]  # the authority ends at the first / or ?
+            rest = rest[len(rest.partition("/")[0].partition("?")[0]) :]
+            target = rest if rest[:1] == "/" else "/" + rest
         target = target.partition("#")[0]  # a fragment the server left in (gunicorn)
         return _target_uri(target.split("?", 1)[0].encode("latin-1", "replace")) or "/"
     path = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1")
@@ -351,6 +354,7 @@ def origin_scope(
         [(name.lower(), value) for name, value in extra],
     )
     new["headers"] = _replace_content_length(raw, body_length)
+    drop_viewer_derived(new, scope["headers"], new["headers"])
     new["method"] = request["method"]
     new["root_path"] = origin_root_path(scope, new["path"])
     return new

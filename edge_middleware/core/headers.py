@@ -14,7 +14,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sized
 from functools import lru_cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .limits import MAX_HEADER_BYTES
 from .types import CFHeaders, HeaderEntry
@@ -30,10 +30,12 @@ __all__ = [
     "NAME_MEMO_LENGTH",
     "TOO_BIG",
     "VALUE_CONTROLS",
+    "VIEWER_DERIVED",
     "FunctionText",
     "RawHeaders",
     "capitalize",
     "connection_options",
+    "drop_viewer_derived",
     "encode_value",
     "framed_by_length",
     "get_first",
@@ -358,3 +360,36 @@ def raw_get(raw: Iterable[tuple[bytes, bytes]], lower: bytes) -> bytes | None:
         if name.lower() == lower:
             return value
     return None
+
+
+#: Scope keys an outer ASGI middleware derives from the viewer's cookies or credentials
+#: (Starlette's ``SessionMiddleware`` and ``AuthenticationMiddleware``).
+VIEWER_DERIVED = ("session", "user", "auth")
+
+
+def drop_viewer_derived(origin: dict[str, Any], viewer: RawHeaders, sent: RawHeaders) -> None:
+    """Blank :data:`VIEWER_DERIVED` keys in the origin's scope unless the headers they come
+    from (``Cookie``, ``Authorization``) reach the origin as the viewer sent them: behind
+    CloudFront the origin knows nothing of a cookie the behavior does not forward (a session
+    read from it was cached under a key without it, and served to everyone). The origin gets
+    an empty session and an unauthenticated user, as the same middleware gives a request
+    without them."""
+    if not ("session" in origin or "user" in origin or "auth" in origin):
+        return
+    for name in (b"cookie", b"authorization"):
+        if [v for n, v in viewer if n.lower() == name] != [v for n, v in sent if n == name]:
+            _blank_viewer_derived(origin)
+            return
+
+
+def _blank_viewer_derived(origin: dict[str, Any]) -> None:
+    if "session" in origin:
+        origin["session"] = {}
+    if "user" in origin or "auth" in origin:
+        try:
+            from starlette.authentication import AuthCredentials, UnauthenticatedUser
+        except ImportError:  # not Starlette's: nothing to stand for them
+            origin.pop("user", None)
+            origin.pop("auth", None)
+            return
+        origin["user"], origin["auth"] = UnauthenticatedUser(), AuthCredentials()

@@ -122,10 +122,18 @@ class PipelineBase:
             )
         return obj
 
-    def _key_host(self, headers: CFHeaders) -> str:
+    def _key_host(self, headers: CFHeaders, behavior: Behavior) -> str:
         """The host in the cache key: the distribution's domain, or the viewer's Host when
-        EdgeSettings.origin_host sends it to the app (which may answer by host)."""
-        if self._viewer_host_to_origin:
+        EdgeSettings.origin_host sends it to the app (which may answer by host), or the
+        behavior forwards it (an origin request policy such as AllViewer, legacy ``*``).
+        CloudFront refuses a Host that is none of the distribution's names before any of
+        this; here every Host is answered, so one that reaches the origin is keyed: a
+        forged Host then never poisons the page other viewers get (docs/cache-rules.md)."""
+        if (
+            self._viewer_host_to_origin
+            or behavior.forward_all_headers
+            or policy_forwards_host(behavior)
+        ):
             entries = headers.get("host")
             if entries:
                 return entries[0]["value"]
@@ -343,3 +351,16 @@ class PipelineBase:
             return validate_response_result(event_type, response, result, settings)  # type: ignore[arg-type]
         except CloudFrontError as exc:
             return self._invalid(exc, event_type, trig, step)
+
+
+def policy_forwards_host(behavior: Behavior) -> bool:
+    """An origin request policy that forwards the viewer's Host (AllViewer does;
+    AllViewerExceptHostHeader does not; caching.md §1.5)."""
+    orp = behavior.origin_request_policy
+    if orp is None:
+        return False
+    if orp.headers in ("allViewer", "allViewerAndWhitelistCloudFront"):
+        return True
+    if orp.headers == "whitelist":
+        return "host" in orp.header_names
+    return orp.headers == "allExcept" and "host" not in orp.header_names

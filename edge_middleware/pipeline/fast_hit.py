@@ -51,6 +51,8 @@ __all__ = ["HitAnswer", "HitShortcut", "hit_shortcut_for"]
 _BODY = frozenset({b"transfer-encoding", b"content-length"})
 #: request headers a hit answers with a 304 or a byte range (``If-Range`` says which)
 _CONDITIONS = frozenset({b"range", b"if-range", b"if-none-match", b"if-modified-since"})
+#: ``Connection`` values that name no header (any other takes the full pipeline)
+_PLAIN_CONNECTION = frozenset({b"keep-alive", b"close", b"upgrade"})
 _HIT = b"Hit from cloudfront"
 _ERROR = b"Error from cloudfront"
 #: requests this short (uri, query string and keyed headers) have their cache key remembered,
@@ -148,6 +150,8 @@ class HitShortcut:
                 _add(conditions, name, value)
             elif name in _BODY and (name != b"content-length" or value != b"0"):
                 return None
+            elif name == b"connection" and value.lower() not in _PLAIN_CONNECTION:
+                return None  # it may name a keyed header, gone from the event and the key
         if size > MAX_HEADER_BYTES - 8192:
             return None
         # GET and HEAD share a key: it depends on nothing else than these (cache_key)
@@ -160,7 +164,7 @@ class HitShortcut:
             p = self.p
             key = cache_key(
                 method=method,
-                host=p._key_host(headers),
+                host=p._key_host(headers, self.behavior),
                 uri=uri,
                 querystring=qs,
                 headers=headers,

@@ -29,7 +29,7 @@ from ..core.origins import cloudfront_headers, match_origin
 from ..core.types import CFHeaders, CFRequest, CFResponse
 from ..core.validation import ResponseResult, origin_response_error
 from ..exceptions import CloudFrontError
-from .base import PipelineBase
+from .base import PipelineBase, policy_forwards_host
 from .effects import (
     Compress,
     FetchOrigin,
@@ -408,21 +408,8 @@ def forwards_viewer_host(p: PipelineBase, behavior: Behavior) -> bool:
         "host" in behavior.cache.headers
         or behavior.forward_all_headers
         or p._viewer_host_to_origin
-        or _orp_forwards_host(behavior)
+        or policy_forwards_host(behavior)
     )
-
-
-def _orp_forwards_host(behavior: Behavior) -> bool:
-    """An origin request policy that forwards the viewer's Host (AllViewer does;
-    AllViewerExceptHostHeader does not; caching.md §1.5)."""
-    orp = behavior.origin_request_policy
-    if orp is None:
-        return False
-    if orp.headers in ("allViewer", "allViewerAndWhitelistCloudFront"):
-        return True
-    if orp.headers == "whitelist":
-        return "host" in orp.header_names
-    return orp.headers == "allExcept" and "host" not in orp.header_names
 
 
 def _whole(headers: RawHeaders, body: bytes) -> bool:

@@ -267,7 +267,7 @@ def _error_page(p: PipelineBase, f: Flow, path: str) -> Step:
     if "GET" in behavior.cached_methods and behavior.cache.max_ttl > 0:
         key = cache_key(
             method="GET",
-            host=p._key_host(req["headers"]),
+            host=p._key_host(req["headers"], behavior),
             uri=path,
             querystring="",
             headers=req["headers"],

@@ -182,7 +182,7 @@ def lookup(p: PipelineBase, f: Flow) -> Step:
     headers = http10_headers(req["headers"], policy, f.viewer.http_version)
     f.key = cache_key(
         method=f.method,
-        host=p._key_host(req["headers"]),
+        host=p._key_host(req["headers"], behavior),
         uri=req["uri"],
         querystring=req["querystring"],
         headers={**headers, **added} if added else headers,
