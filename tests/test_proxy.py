@@ -911,6 +911,13 @@ def _edge_get(kind: str, client: Any, path: str) -> tuple[int, bytes, str | None
         w.close()
 
 
+def _edge_get_or_cut(kind: str, client: Any, path: str) -> tuple[int, bytes, str | None] | str:
+    try:
+        return _edge_get(kind, client, path)
+    except OriginError:  # the viewer's answer broke off after it started
+        return "cut"
+
+
 @contextlib.contextmanager
 def _edge_client(kind: str, url: str) -> Iterator[Any]:
     from flask import Flask
@@ -935,18 +942,25 @@ def test_misframed_origin_answer_never_reaches_the_next_request(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="edge_middleware.proxy")
     with keepalive_origin() as origin, _edge_client(kind, origin.url) as client:
-        first = _edge_get(kind, client, bad)
+        first = _edge_get_or_cut(kind, client, bad)
         b1 = _edge_get(kind, client, "/b")
         b2 = _edge_get(kind, client, "/b")
-        again = _edge_get(kind, client, bad)
+        again = _edge_get_or_cut(kind, client, bad)
         hits, connections = dict(origin.hits), origin.connections
-    # The broken answer was being read for the cache, so nothing reached the viewer yet: it gets
-    # CloudFront's origin error (RFC 9110 §15.6.3 502 for an invalid inbound response).
-    assert first == (502, first[1], "Error from cloudfront")
-    assert b"EVIL" not in first[1]
+    if bad.startswith("/chunked"):
+        # no Content-Length: streamed to the viewer while it is stored (as CloudFront fills its
+        # cache while it sends), so the viewer's answer is cut where the framing broke
+        assert first == again == "cut"
+    else:
+        # a Content-Length answer is read whole for the cache, so nothing reached the viewer
+        # yet: it gets CloudFront's origin error (RFC 9110 §15.6.3 502, invalid inbound)
+        assert not isinstance(first, str) and not isinstance(again, str)
+        assert first == (502, first[1], "Error from cloudfront")
+        assert b"EVIL" not in first[1]
+        assert again[0] == 502
     assert b1 == (200, b"/b", "Miss from cloudfront")  # its own answer, not the leftover
     assert b2 == (200, b"/b", "Hit from cloudfront")
-    assert again[0] == 502 and hits[bad] == 2  # nothing was cached for the broken path
+    assert hits[bad] == 2  # nothing was cached for the broken path
     assert hits["/b"] == 1
     assert connections >= 2  # the broken connection was closed, not reused
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]

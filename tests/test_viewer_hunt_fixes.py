@@ -4,14 +4,22 @@ hunts): each test failed before its fix."""
 from __future__ import annotations
 
 import asyncio
+import io
 import socket
 import time
 from typing import Any
 
 import pytest
 
-from edge_middleware import Behavior, CachePolicy, EdgeConfig, EdgeMiddleware, EdgeWSGIMiddleware
-from tests.support.doors import asgi_scope, call_wsgi
+from edge_middleware import (
+    Behavior,
+    CachePolicy,
+    EdgeConfig,
+    EdgeMiddleware,
+    EdgeWSGIMiddleware,
+    Trigger,
+)
+from tests.support.doors import asgi_scope, call_asgi, call_wsgi
 from tests.support.servers import RawOrigin, raw_origin, uvicorn_server, wait_until
 
 
@@ -281,3 +289,190 @@ def test_a_keyed_header_the_viewers_connection_names_is_not_keyed_by_a_hit(
     assert (named.headers["x-cache"], named.text) == ("Miss from cloudfront", "lang=none")
     plain = client.get("/", headers={"Accept-Language": "fr", "Connection": "keep-alive"})
     assert (plain.headers["x-cache"], plain.text) == ("Hit from cloudfront", "lang=fr")
+
+
+def _sent_body(sent: list[dict[str, Any]]) -> bytes:
+    return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+@pytest.mark.parametrize("limit", [None, 8], ids=["stored", "over-max-object-bytes"])
+def test_a_cached_asgi_stream_reaches_the_viewer_as_it_comes_and_is_stored_after(
+    limit: int | None,
+) -> None:
+    """With caching on, a stream without Content-Length was read whole (up to 64 MiB) before
+    the viewer had a byte: a slow feed reached it only at its end. Now it streams, and is
+    stored once it ended whole (within max_object_bytes)."""
+    from edge_middleware import EdgeSettings
+
+    seen_first = asyncio.Event()
+    streamed: list[bool] = []
+    calls = [0]
+
+    async def origin(scope: Any, receive: Any, send: Any) -> None:
+        calls[0] += 1
+        headers = [(b"cache-control", b"max-age=60"), (b"content-type", b"text/plain")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"first,", "more_body": True})
+        for _ in range(100):  # up to 1 s for the viewer to get the first bytes
+            if seen_first.is_set():
+                break
+            await asyncio.sleep(0.01)
+        streamed.append(seen_first.is_set())
+        await send({"type": "http.response.body", "body": b"last", "more_body": False})
+
+    settings = EdgeSettings() if limit is None else EdgeSettings(max_object_bytes=limit)
+    config = EdgeConfig(default=Behavior(cache=CachePolicy(0, 60, 3600)), settings=settings)
+    edge = EdgeMiddleware(origin, config=config)
+
+    async def record(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message.get("body") == b"first,":
+            seen_first.set()
+
+    answers = []
+    for _ in range(2):
+        sent: list[dict[str, Any]] = []
+        seen_first.clear()
+        asyncio.run(edge(asgi_scope("/feed"), _ended_receive(sent), record))
+        x_cache = dict(sent[0]["headers"])[b"x-cache"]
+        answers.append((_sent_body(sent), x_cache))
+    assert streamed[0]  # the viewer had the first bytes before the origin sent its last
+    stored = limit is None
+    assert answers == [
+        (b"first,last", b"Miss from cloudfront"),
+        (b"first,last", b"Hit from cloudfront" if stored else b"Miss from cloudfront"),
+    ]
+    assert calls[0] == (1 if stored else 2)
+
+
+def _ended_receive(sent: list[dict[str, Any]]) -> Any:
+    given = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if given:
+            return given.pop()
+        while not any(m["type"] == "http.response.body" and not m.get("more_body") for m in sent):
+            await asyncio.sleep(0.005)
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+def test_a_cached_wsgi_stream_reaches_the_viewer_as_it_comes_and_is_stored_after() -> None:
+    sent_first = []
+    calls = [0]
+
+    def origin(environ: dict[str, Any], start_response: Any) -> Any:
+        calls[0] += 1
+        start_response("200 OK", [("Cache-Control", "max-age=60")])
+
+        def body() -> Any:
+            yield b"first,"
+            sent_first.append(True)
+            yield b"last"
+
+        return body()
+
+    config = EdgeConfig(default=Behavior(cache=CachePolicy(0, 60, 3600)))
+    edge = EdgeWSGIMiddleware(origin, config=config)
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": "/feed",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "x",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "x",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": io.StringIO(),
+        "wsgi.url_scheme": "http",
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    heads: list[Any] = []
+    answer = edge(dict(environ), lambda status, headers, exc=None: heads.append(headers))
+    chunks = iter(answer)
+    first = next(chunks)
+    assert first == b"first," and not sent_first  # the viewer had it before the origin went on
+    assert b"".join(chunks) == b"last"
+    answer.close()
+    _status, headers, body = call_wsgi(edge, path="/feed")
+    assert (body, dict(headers)["X-Cache"]) == (b"first,last", "Hit from cloudfront")
+    assert calls[0] == 1
+
+
+def test_a_stream_the_viewer_left_is_not_stored() -> None:
+    calls = [0]
+
+    def origin(environ: dict[str, Any], start_response: Any) -> Any:
+        calls[0] += 1
+        start_response("200 OK", [("Cache-Control", "max-age=60")])
+        return iter([b"first,", b"last"])
+
+    edge = EdgeWSGIMiddleware(
+        origin, config=EdgeConfig(default=Behavior(cache=CachePolicy(0, 60, 3600)))
+    )
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/feed",
+        "SERVER_NAME": "x",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "x",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.url_scheme": "http",
+    }
+    answer = edge(environ, lambda status, headers, exc=None: None)
+    assert next(iter(answer)) == b"first,"
+    answer.close()  # the viewer went: the server stops and closes
+    _status, headers, body = call_wsgi(edge, path="/feed")
+    assert (body, dict(headers)["X-Cache"]) == (b"first,last", "Miss from cloudfront")
+    assert calls[0] == 2
+
+
+@pytest.mark.parametrize("door", ["asgi", "wsgi"])
+def test_whitespace_around_an_origin_header_value_is_no_part_of_it(door: str) -> None:
+    """Over HTTP, whitespace around a value is not part of it (RFC 9110 §5.5), so CloudFront's
+    event never shows it; Django's WSGI handler sends ``Set-Cookie: " sessionid=..."`` and
+    the origin-response function saw the leading space."""
+    seen: list[dict[str, list[str]]] = []
+
+    def ores(event: dict[str, Any], context: Any) -> Any:
+        response = event["Records"][0]["cf"]["response"]
+        wanted = ("set-cookie", "x-thing")
+        seen.append(
+            {k: [h["value"] for h in v] for k, v in response["headers"].items() if k in wanted}
+        )
+        return response
+
+    pairs = [("Set-Cookie", " sessionid=abc; Path=/"), ("X-Thing", "\tpadded  ")]
+    config = EdgeConfig(
+        default=Behavior(cache=CachePolicy(0, 0, 0, cookies="all"), origin_response=Trigger(ores))
+    )
+    if door == "wsgi":
+
+        def wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+            start_response("200 OK", pairs)
+            return [b"ok"]
+
+        _status, headers, _body = call_wsgi(EdgeWSGIMiddleware(wsgi, config=config))
+        got = [(k.lower(), v) for k, v in headers if k.lower() in ("set-cookie", "x-thing")]
+    else:
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            raw = [(k.lower().encode(), v.encode()) for k, v in pairs]
+            await send({"type": "http.response.start", "status": 200, "headers": raw})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+        sent = call_asgi(EdgeMiddleware(app, config=config), asgi_scope("/"))
+        got = [
+            (k.decode(), v.decode())
+            for k, v in sent[0]["headers"]
+            if k in (b"set-cookie", b"x-thing")
+        ]
+    assert seen == [{"set-cookie": ["sessionid=abc; Path=/"], "x-thing": ["padded"]}]
+    assert got == [("set-cookie", "sessionid=abc; Path=/"), ("x-thing", "padded")]

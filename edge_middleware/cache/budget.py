@@ -15,7 +15,7 @@ import threading
 
 from edge_middleware.core.headers import RawHeaders, raw_get
 
-__all__ = ["BufferBudget", "bytes_to_buffer"]
+__all__ = ["BufferBudget", "TeeBuffer", "bytes_to_buffer"]
 
 
 def bytes_to_buffer(headers: RawHeaders, have: int, limit: int) -> int | None:
@@ -66,6 +66,42 @@ class BufferBudget:
         """Return ``n`` bytes taken before."""
         with self._lock:
             self.used = max(0, self.used - n)
+
+
+class TeeBuffer:
+    """The body of an answer that streams to the viewer, kept to be stored once it ended: up
+    to ``limit`` bytes, each chunk taken from ``budget`` (the bytes all requests in flight may
+    buffer); past either the copy is dropped and the answer only streams. :meth:`release`
+    gives the budget back (call it in a ``finally``)."""
+
+    __slots__ = ("budget", "chunks", "held", "limit", "size")
+
+    def __init__(self, budget: BufferBudget, first: bytes, limit: int) -> None:
+        self.budget = budget
+        self.limit = limit
+        self.size = len(first)
+        self.held = 0
+        self.chunks: list[bytes] | None = [first] if self.size <= limit else None
+
+    def add(self, chunk: bytes) -> None:
+        if self.chunks is None:
+            return
+        self.size += len(chunk)
+        if self.size > self.limit or not self.budget.take(len(chunk)):
+            self.chunks = None
+            self.release()
+            return
+        self.held += len(chunk)
+        self.chunks.append(chunk)
+
+    def body(self) -> bytes | None:
+        """The whole body, ``None`` when it was dropped."""
+        return None if self.chunks is None else b"".join(self.chunks)
+
+    def release(self) -> None:
+        held, self.held = self.held, 0
+        if held:
+            self.budget.give(held)
 
 
 def _event_stream(headers: RawHeaders) -> bool:

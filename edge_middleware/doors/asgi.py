@@ -10,8 +10,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, assert_never
 
+from ..cache.budget import TeeBuffer
 from ..cache.compression import compress
 from ..cache.entry import Storage
 from ..core.convert import ViewerRequest, request_from_scope, viewer_scope
@@ -33,6 +35,7 @@ from ..pipeline.effects import (
     ReadOriginBody,
     Refresh,
     Store,
+    Tee,
 )
 from ..pipeline.flow import Flow, Prefetched, Routed
 from .asgi_fast import lowered, shortcut
@@ -297,23 +300,42 @@ class _Responder:
         stream = self.origin if outcome.stream_rest and not outcome.head else None
         await self.send_body(b"" if outcome.head else outcome.body, stream is not None)
         if stream is not None:
-            watcher = _watch_viewer(self.scope, stream)
-            try:
-                while (chunk := await stream.next_chunk()) is not None:
-                    await self.send_body(chunk, True)
-            except OriginError:
-                if not stream.cut_short:
-                    raise
-                # the app returned before its last body message (logged): the response stays
-                # cut, as the server leaves the bare app's and the short way leaves it
-                self.finished(outcome)
-                return
-            finally:
-                if watcher is not None:
-                    watcher.cancel()
-            if not stream.refused:  # the viewer went while it streamed: the answer stays cut
-                await self.send_body(b"", False)
+            await self.stream_rest(outcome, stream)
         self.finished(outcome)
+
+    async def stream_rest(self, outcome: Outcome, stream: OriginStream) -> None:
+        """The rest of the origin's body to the viewer, then stored when ``outcome.tee`` asks
+        and it ended whole."""
+        watcher = _watch_viewer(self.scope, stream)
+        buffers = self.mw.options.pipeline.buffers
+        tee = outcome.tee and TeeBuffer(buffers, outcome.body, outcome.tee.limit)
+        try:
+            while (chunk := await stream.next_chunk()) is not None:
+                await self.send_body(chunk, True)
+                if tee:
+                    tee.add(chunk)
+        except OriginError:
+            if not stream.cut_short:
+                raise
+            # the app returned before its last body message (logged): the response stays
+            # cut, as the server leaves the bare app's and the short way leaves it
+            return
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+            if tee:
+                tee.release()
+        if stream.refused:  # the viewer went while it streamed: the answer stays cut
+            return
+        await self.send_body(b"", False)
+        if outcome.tee and tee and (whole := tee.body()) is not None:
+            await self.store_streamed(outcome.tee, whole)
+
+    async def store_streamed(self, tee: Tee, body: bytes) -> None:
+        try:
+            await self.mw.options.storage.aset(replace(tee.entry, body=body))
+        except Exception:  # the viewer has its answer; the next request fetches again
+            logger.exception("storing an answer that streamed to the viewer failed")
 
     async def send_body(self, body: bytes, more: bool) -> None:
         self.bytes_sent += len(body)

@@ -11,8 +11,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import replace
 from typing import Any, assert_never
 
+from ..cache.budget import TeeBuffer
 from ..cache.compression import compress
 from ..cache.entry import Storage
 from ..core.convert import ViewerRequest, request_from_environ
@@ -322,16 +324,29 @@ class _Streamed:
             r.bytes_sent += len(self.outcome.body)
             yield self.outcome.body
         stream = r.origin
-        if stream is not None:
-            try:
-                while (chunk := stream.next_chunk()) is not None:
-                    r.bytes_sent += len(chunk)
-                    yield chunk
-            except CloudFrontError:
-                raise  # a proxied origin's failure, logged where it was found
-            except Exception:
-                logger.exception("the response to the viewer broke off after it started")
-                raise
+        if stream is None:
+            return
+        wanted = self.outcome.tee
+        tee = wanted and TeeBuffer(r.mw.options.pipeline.buffers, self.outcome.body, wanted.limit)
+        try:
+            while (chunk := stream.next_chunk()) is not None:
+                r.bytes_sent += len(chunk)
+                yield chunk
+                if tee:
+                    tee.add(chunk)
+        except CloudFrontError:
+            raise  # a proxied origin's failure, logged where it was found
+        except Exception:
+            logger.exception("the response to the viewer broke off after it started")
+            raise
+        finally:
+            if tee:
+                tee.release()
+        if wanted and tee and (whole := tee.body()) is not None:
+            try:  # the viewer had it all: stored as CloudFront fills its cache while it sends
+                r.mw.options.storage.set(replace(wanted.entry, body=whole))
+            except Exception:  # the viewer has its answer; the next request fetches again
+                logger.exception("storing an answer that streamed to the viewer failed")
 
     def close(self) -> None:
         self.r.close_origin()

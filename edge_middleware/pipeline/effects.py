@@ -34,6 +34,7 @@ __all__ = [
     "ReadOriginBody",
     "Refresh",
     "Store",
+    "Tee",
     "TraceStep",
     "bodiless_status",
     "without_body",
@@ -78,6 +79,17 @@ class Store:
 
 
 @dataclass(slots=True)
+class Tee:
+    """An answer without ``Content-Length`` that may be stored streams to the viewer as it
+    comes (CloudFront sends while it fills its cache); the door stores ``entry`` with the whole
+    body once the stream ended whole, within ``limit`` bytes (``EdgeSettings.max_object_bytes``)
+    and the buffer budget (``cache.budget.TeeBuffer``)."""
+
+    entry: CacheEntry
+    limit: int
+
+
+@dataclass(slots=True)
 class JoinFlight:
     """Request collapsing: result ``True`` when this request fetches for ``key``; otherwise the
     driver waits until the fetching request has finished and returns ``False``, or ``None``
@@ -114,6 +126,20 @@ class OriginResponse:
     body: bytes = b""
     #: ``True`` when the rest of the body is still to be read from the origin.
     streaming: bool = False
+
+    def trimmed(self) -> OriginResponse:
+        """This answer with no whitespace around its header values: over HTTP it is no part
+        of a value (RFC 9110 §5.5), so CloudFront's event never shows it; an app may send it
+        (Django's WSGI handler gives ``Set-Cookie: " sessionid=..."``). Checked heads only."""
+        for _name, value in self.headers:
+            if value and (value[0] in _OWS or value[-1] in _OWS):
+                self.headers = [(n, v.strip(b" \t")) for n, v in self.headers]
+                break
+        return self
+
+
+#: space and tab, as bytes values
+_OWS = (32, 9)
 
 
 @dataclass(slots=True)
@@ -190,6 +216,8 @@ class Outcome:
     body: bytes
     #: After ``body``, stream the rest of the origin's body.
     stream_rest: bool = False
+    #: Store the streamed answer once it ended (with ``stream_rest``).
+    tee: Tee | None = None
     #: The ``x-edge-result-type`` (Hit, Miss, RefreshHit, Error, LambdaGeneratedResponse ...).
     result_type: str = "Miss"
     behavior: Behavior | None = None

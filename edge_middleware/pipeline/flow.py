@@ -27,7 +27,7 @@ from ..config.model import Behavior, Origin, OriginGroup
 from ..core.convert import ViewerRequest
 from ..core.headers import RawHeaders
 from ..core.types import CFRequest
-from .effects import Effect, Outcome, TraceStep
+from .effects import Effect, Outcome, Tee, TraceStep
 
 if TYPE_CHECKING:
     from .base import PipelineBase
@@ -116,6 +116,8 @@ class Flow:
     answer: Answer | None = None
     #: the lookup the hit short way made already (``fast_hit.py``): not read twice
     prefetched: Prefetched | None = None
+    #: the answer is stored once it streamed to the viewer (``store``)
+    tee: Tee | None = None
 
     @property
     def hv(self) -> str:

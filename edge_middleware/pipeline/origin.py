@@ -40,6 +40,7 @@ from .effects import (
     ReadBody,
     ReadOriginBody,
     Store,
+    Tee,
     TraceStep,
 )
 from .flow import Answer, Flow, State, Step
@@ -120,7 +121,7 @@ def fetch(p: PipelineBase, f: Flow) -> Step:
     f.now = now = p.clock()
     stale = f.stale
     if isinstance(resp, OriginResponse):  # CloudFront answers an unparsable origin with 502
-        resp = origin_response_error(resp.status, resp.headers) or resp
+        resp = origin_response_error(resp.status, resp.headers) or resp.trimmed()
     if isinstance(resp, CloudFrontError):
         f.steps.append(TraceStep("origin-response", False, skipped_because="origin unreachable"))
         if stale is not None and _stale_ok(stale, now):
@@ -269,9 +270,8 @@ def origin_response(p: PipelineBase, f: Flow) -> Step:
 
 
 def _read_rest(p: PipelineBase, f: Flow, limit: int) -> Step:
-    """Read the rest of the origin's body into the answer when it fits in ``limit`` bytes and
-    in the buffer budget all requests in flight share (else it stays streamed); returns the
-    error when the origin broke off, else ``None``."""
+    """Read the rest of the origin's body when it fits in ``limit`` bytes and the shared buffer
+    budget (else it stays streamed); the error when the origin broke off, else ``None``."""
     a = f.answer
     assert a is not None
     want = bytes_to_buffer(a.headers, len(a.body), limit)
@@ -284,6 +284,16 @@ def _read_rest(p: PipelineBase, f: Flow, limit: int) -> Step:
     a.body += got.data
     a.stream_rest = not got.complete
     return got.error
+
+
+def _teed(f: Flow, a: Answer, limit: int) -> bool:
+    """Stored once it streamed, not read whole first: no Content-Length, a viewer waiting."""
+    return (
+        a.status != 206
+        and not (f.background or f.collect)
+        and raw_get(a.headers, b"content-length") is None
+        and bytes_to_buffer(a.headers, len(a.body), limit) is not None
+    )
 
 
 def _whole_object_stored(p: PipelineBase, f: Flow) -> Step:
@@ -311,7 +321,10 @@ def store(p: PipelineBase, f: Flow) -> Step:
         )
         f.ttl_reason = decision.reason
         if decision.store:
-            if a.stream_rest:  # within the shared buffer budget, else streamed, not stored
+            if a.stream_rest and _teed(f, a, s.max_object_bytes):
+                entry = _entry(p, f, a.status, a.reason, a.headers, a.body, decision, a.generated)
+                f.tee = Tee(entry, s.max_object_bytes)
+            elif a.stream_rest:  # within the shared buffer budget, else streamed, not stored
                 broken = yield from _read_rest(p, f, s.max_object_bytes)
                 if broken is not None:
                     return (yield from fail(p, f, broken))

@@ -100,6 +100,7 @@ def viewer_response(p: PipelineBase, f: Flow) -> Step:
         p._edge_headers(a.headers, f"{x_cache} from cloudfront", f.rid, f.hv),
         a.body,
         stream_rest=a.stream_rest,
+        tee=f.tee if a.stream_rest else None,
         result_type=a.result_type,
         behavior=f.behavior,
         request_id=f.rid,
