@@ -505,7 +505,8 @@ KEY_CASES: list[Any] = [
      {"headers": [("Accept-Encoding", "br")]}, True),
     ("get-head-share", P(), {"method": "GET"}, {"method": "HEAD"}, True),
     ("options-apart", P(), {"method": "GET"}, {"method": "OPTIONS"}, False),
-    ("host-lower-cased", P(), {"host": "D111.CloudFront.net"}, {"host": HOST}, True),
+    # as the origin gets it: an app that answers by Host could tell them apart (keysec hunt)
+    ("host-as-given", P(), {"host": "D111.CloudFront.net"}, {"host": HOST}, False),
     ("host-differs", P(), {"host": "a.example"}, {"host": "b.example"}, False),
     ("uri-case", P(), {"uri": "/a"}, {"uri": "/A"}, False),
     ("inject-uri-vs-qs", QS_ALL, {"uri": "/a|qs:x=1", "qs": ""}, {"uri": "/a", "qs": "x=1"},

@@ -476,3 +476,33 @@ def test_whitespace_around_an_origin_header_value_is_no_part_of_it(door: str) ->
         ]
     assert seen == [{"set-cookie": ["sessionid=abc; Path=/"], "x-thing": ["padded"]}]
     assert got == [("set-cookie", "sessionid=abc; Path=/"), ("x-thing", "padded")]
+
+
+@pytest.mark.parametrize(
+    "first",
+    [[(b"host", b"WWW.EXAMPLE.COM")], []],
+    ids=["host-in-capitals", "no-host"],
+)
+def test_a_viewer_host_reaching_the_app_is_keyed_as_the_app_gets_it(
+    first: list[tuple[bytes, bytes]],
+) -> None:
+    """With no origins in the config the viewer's Host reaches the app and is keyed, but the
+    key lower-cased it, and a request with no Host was keyed under the distribution's domain
+    while the app built its page for another host: either one's page was every
+    ``Host: www.example.com`` viewer's Hit."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        host = dict(scope["headers"]).get(b"host", b"?")
+        headers = [(b"cache-control", b"max-age=60")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"for " + host})
+
+    config = EdgeConfig(
+        distribution_domain_name="www.example.com",
+        default=Behavior(cache=CachePolicy(0, 60, 3600)),
+    )
+    edge = EdgeMiddleware(app, config=config)
+    call_asgi(edge, asgi_scope("/", headers=first))
+    sent = call_asgi(edge, asgi_scope("/", headers=[(b"host", b"www.example.com")]))
+    assert _sent_body(sent) == b"for www.example.com"
+    assert dict(sent[0]["headers"])[b"x-cache"] == b"Miss from cloudfront"

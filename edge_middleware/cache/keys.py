@@ -275,7 +275,7 @@ def cache_key(
     * GET and HEAD share a key; ``m:OPTIONS`` keeps OPTIONS apart.
     """
     plan = _key_plan(policy)
-    parts = [_esc(host.lower()), _esc(uri)]
+    parts = [_esc(host), _esc(uri)]  # as given: the viewer's Host as the origin gets it
     if method.upper() == "OPTIONS":
         parts.append("m:OPTIONS")
     if plan.qs.mode != "none":

@@ -135,8 +135,8 @@ class PipelineBase:
             or policy_forwards_host(behavior)
         ):
             entries = headers.get("host")
-            if entries:
-                return entries[0]["value"]
+            # as sent (the origin gets it so), and none is a key of its own, not the domain's
+            return entries[0]["value"] if entries else ""
         return self.config.distribution_domain_name
 
     # -- small builders ------------------------------------------------------------------------
