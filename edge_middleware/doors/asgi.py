@@ -92,7 +92,14 @@ class EdgeMiddleware(FrontDoor):
         if scope["type"] != "http" or scope.get("edge.middleware") is not None:
             await self.app(scope, receive, send)
             return
-        scope = viewer_scope(scope)  # an absolute-form target, a fragment a server passed on
+        raw_path = scope.get("raw_path")
+        if (
+            not raw_path
+            or raw_path[0] != 47
+            or b"#" in raw_path
+            or b"#" in scope.get("query_string", b"")
+        ):
+            scope = viewer_scope(scope)  # an absolute-form target, a fragment a server left
         options = self.options
         if options.delayed:
             options.apply_due()

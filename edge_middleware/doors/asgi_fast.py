@@ -170,7 +170,8 @@ def _prepare(
     }
     if origin_scheme != scheme:
         origin["scheme"] = origin_scheme
-    drop_viewer_derived(origin, scope["headers"], headers)
+    if "session" in scope or "user" in scope or "auth" in scope:
+        drop_viewer_derived(origin, scope["headers"], headers)
     extensions = scope.get("extensions")
     if extensions:
         origin["extensions"] = {k: v for k, v in extensions.items() if k not in NO_EXTENSIONS}
@@ -187,16 +188,14 @@ class ViewerWatch:
 
     def __init__(self, receive: Receive) -> None:
         self.receive = receive
-        self.left = False
-        self.ended = False
-        self.kept: list[Message] = []
+        self.left = self.ended = False
+        self.kept: list[Message] | None = None
 
     async def __call__(self) -> Message:
         message = self.kept.pop(0) if self.kept else await self.receive()
-        kind = message.get("type")
-        if kind == "http.disconnect":
+        if message.get("type") == "http.disconnect":
             self.left = True
-        elif kind == "http.request" and not message.get("more_body", False):
+        elif not message.get("more_body", False):  # the body's last http.request
             self.ended = True
         return message
 
@@ -205,9 +204,10 @@ class ViewerWatch:
         app. The body's last message, if the app never asked for it, is passed over; after it
         a server sends nothing else, so anything else (a test driver's) ends the watch."""
         end_seen = self.ended
+        kept = self.kept = self.kept or []
         while True:
             message = await self.receive()
-            self.kept.append(message)
+            kept.append(message)
             kind = message.get("type")
             if kind == "http.disconnect":
                 return True
@@ -312,15 +312,15 @@ class _Relay:
             if self.started or self.rejected is not None:
                 raise RuntimeError("http.response.start sent twice")
             status, headers = start_head(message)
-            answer = self.cut.viewer_headers(status, headers, self.rid, self.hv, self.method)
+            answer = self.cut.viewer_headers(
+                status, headers, self.rid, self.hv, self.method, lower=True
+            )
             if isinstance(answer, CloudFrontError):
                 self.rejected = answer  # nothing was sent: the viewer gets CloudFront's 502
                 return
             self.started = True
             self.head = answer[1]
-            await self.send(
-                {"type": "http.response.start", "status": status, "headers": lowered(answer[0])}
-            )
+            await self.send({"type": "http.response.start", "status": status, "headers": answer[0]})
         # trailers and unknown extensions are not forwarded (CloudFront drops them)
 
     async def fail(self, err: CloudFrontError) -> None:

@@ -39,6 +39,10 @@ from .flow import Flow, State, Step
 
 __all__ = ["PipelineBase"]
 
+#: the names of the headers CloudFront sets on every answer, as written and in lower case
+_TAIL = (b"Via", b"X-Cache", b"X-Amz-Cf-Pop", b"X-Amz-Cf-Id")
+_TAIL_LOWER = tuple(name.lower() for name in _TAIL)
+
 logger = logging.getLogger("edge_middleware.pipeline")
 
 
@@ -176,12 +180,16 @@ class PipelineBase:
         self._edge_tail(out, x_cache.encode(), rid.encode(), http_version)
         return out
 
-    def _edge_tail(self, out: RawHeaders, x_cache: bytes, rid: bytes, http_version: str) -> None:
-        """Append the four headers CloudFront sets on every answer (``out`` holds none)."""
-        out.append((b"Via", self._via(http_version)))
-        out.append((b"X-Cache", x_cache))
-        out.append((b"X-Amz-Cf-Pop", self._pop))
-        out.append((b"X-Amz-Cf-Id", rid))
+    def _edge_tail(
+        self, out: RawHeaders, x_cache: bytes, rid: bytes, http_version: str, lower: bool = False
+    ) -> None:
+        """Append the four headers CloudFront sets on every answer (``out`` holds none);
+        ``lower``: their names in lower case (ASGI)."""
+        via, cache, pop, cf_id = _TAIL_LOWER if lower else _TAIL
+        out.append((via, self._via(http_version)))
+        out.append((cache, x_cache))
+        out.append((pop, self._pop))
+        out.append((cf_id, rid))
 
     def error_outcome(
         self,

@@ -222,6 +222,8 @@ class Shortcut:
             if decision is None:
                 decision = self.decision(lower)
             if decision:
+                if decision == DROP and lower != b"connection":
+                    continue  # the common case of _not_kept, without its call
                 done = self._not_kept(out, lower, value, decision)
                 if done is None:
                     return None
@@ -236,7 +238,7 @@ class Shortcut:
         _put(out, at, b"via", self.p._via(http_version))
         if b"user-agent" not in at:
             out.append((b"user-agent", b"Amazon CloudFront"))
-        return replaced_by(out, tail)
+        return _with_tail(out, seen, tail)
 
     def _not_kept(self, out: RawHeaders, lower: bytes, value: bytes, decision: int) -> bool | None:
         """A viewer header the rules do not pass on as it is: ``True`` when dealt with
@@ -264,10 +266,17 @@ class Shortcut:
 
     # -- the answer -------------------------------------------------------------------------
     def viewer_headers(
-        self, status: int, headers: RawHeaders, rid: bytes, http_version: str, method: str
+        self,
+        status: int,
+        headers: RawHeaders,
+        rid: bytes,
+        http_version: str,
+        method: str,
+        lower: bool = False,
     ) -> tuple[RawHeaders, bool] | CloudFrontError:
         """The origin's answer as the viewer gets it: ``(headers, head_only)``, or the error
-        CloudFront answers instead (an answer it cannot pass on)."""
+        CloudFront answers instead (an answer it cannot pass on); ``lower``: every name in
+        lower case (ASGI's ``http.response.start``)."""
         problem = origin_response_error(status, headers)
         if problem is not None:
             return problem
@@ -279,12 +288,12 @@ class Shortcut:
             if fate is None:
                 fate = self._answer_name(k)
             if fate != _DROPPED:
-                out.append((k, v))
+                out.append((k.lower() if lower and not k.islower() else k, v))
                 if fate == _VARY:
                     vary = True
         if vary:
             out = filter_vary(out, self.vary_names, self.min_ttl)
-        self.p._edge_tail(out, _MISS if status < 400 else _ERROR, rid, http_version)
+        self.p._edge_tail(out, _MISS if status < 400 else _ERROR, rid, http_version, lower)
         return without_body(status, method, out)
 
     def _answer_name(self, name: bytes) -> int:
@@ -294,6 +303,16 @@ class Shortcut:
         if memo_keeps(self._answer_names, name):
             self._answer_names[name] = fate
         return fate
+
+
+def _with_tail(out: RawHeaders, seen: set[bytes], tail: RawHeaders) -> RawHeaders:
+    """``out`` then ``tail``, which replaces a viewer's header of the same name (``seen``: the
+    viewer's names): :func:`~edge_middleware.core.headers.replaced_by` without its scan."""
+    for name, _ in tail:
+        if name in seen:
+            return replaced_by(out, tail)
+    out += tail
+    return out
 
 
 def _put(out: RawHeaders, at: dict[bytes, int], name: bytes, value: bytes) -> None:
