@@ -218,7 +218,7 @@ class OriginStream:
         self.discard = True
         self.refused = self.refused or viewer_gone
         self._take()
-        current = asyncio.current_task()
+        current = None if self.task.done() else asyncio.current_task()
         if current is not None and current.cancelling():
             # the request is being cancelled (a request timeout, a server shutting down): so is
             # the app, as the bare app would be, not awaited to its end (an endless one never)
