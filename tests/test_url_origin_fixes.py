@@ -39,7 +39,7 @@ from edge_middleware import (
     OriginRequestPolicy,
 )
 from edge_middleware.doors.proxy import close_clients, proxy_app
-from tests.support.doors import Door, door_fixture
+from tests.support.doors import Door, door_fixture, first_then_last
 from tests.support.servers import RawOrigin, raw_origin
 
 door = door_fixture(Door)
@@ -241,15 +241,7 @@ def test_an_origin_groups_200_streams_on_asgi() -> None:
     seen_first = asyncio.Event()
     streamed: list[bool] = []
 
-    async def origin(scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"first", "more_body": True})
-        for _ in range(100):  # up to 1 s for the viewer to get the first bytes
-            if seen_first.is_set():
-                break
-            await asyncio.sleep(0.01)
-        streamed.append(seen_first.is_set())
-        await send({"type": "http.response.body", "body": b"last", "more_body": False})
+    origin = first_then_last(seen_first, streamed)
 
     bodies: list[bytes] = []
 

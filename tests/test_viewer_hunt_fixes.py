@@ -19,7 +19,7 @@ from edge_middleware import (
     EdgeWSGIMiddleware,
     Trigger,
 )
-from tests.support.doors import asgi_scope, call_asgi, call_wsgi
+from tests.support.doors import asgi_scope, call_asgi, call_wsgi, first_then_last
 from tests.support.servers import RawOrigin, raw_origin, uvicorn_server, wait_until
 
 
@@ -143,6 +143,18 @@ def test_a_request_timeout_cancels_an_endless_app_the_edge_reads_to_store(cachin
 
     assert asyncio.run(main()), "still running 3 s after a 0.2 s timeout"
     assert cancelled == [True]
+
+
+def _echo(name: bytes, prefix: bytes, absent: bytes) -> Any:
+    """A cacheable ASGI page that says the request header ``name`` it got."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        value = dict(scope["headers"]).get(name, absent)
+        headers = [(b"cache-control", b"max-age=60")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": prefix + value})
+
+    return app
 
 
 def _pass(event: dict[str, Any], context: Any) -> Any:
@@ -273,11 +285,7 @@ def test_a_keyed_header_the_viewers_connection_names_is_not_keyed_by_a_hit(
 
     from edge_middleware import EdgeSettings
 
-    async def page(scope: Any, receive: Any, send: Any) -> None:
-        language = dict(scope["headers"]).get(b"accept-language", b"none")
-        headers = [(b"cache-control", b"max-age=60")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": b"lang=" + language})
+    page = _echo(b"accept-language", b"lang=", b"none")
 
     config = EdgeConfig(
         default=Behavior(cache=CachePolicy(headers=("accept-language",))),
@@ -308,17 +316,12 @@ def test_a_cached_asgi_stream_reaches_the_viewer_as_it_comes_and_is_stored_after
     streamed: list[bool] = []
     calls = [0]
 
+    headers = [(b"cache-control", b"max-age=60"), (b"content-type", b"text/plain")]
+    app = first_then_last(seen_first, streamed, headers)
+
     async def origin(scope: Any, receive: Any, send: Any) -> None:
         calls[0] += 1
-        headers = [(b"cache-control", b"max-age=60"), (b"content-type", b"text/plain")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": b"first,", "more_body": True})
-        for _ in range(100):  # up to 1 s for the viewer to get the first bytes
-            if seen_first.is_set():
-                break
-            await asyncio.sleep(0.01)
-        streamed.append(seen_first.is_set())
-        await send({"type": "http.response.body", "body": b"last", "more_body": False})
+        await app(scope, receive, send)
 
     settings = EdgeSettings() if limit is None else EdgeSettings(max_object_bytes=limit)
     config = EdgeConfig(default=Behavior(cache=CachePolicy(0, 60, 3600)), settings=settings)
@@ -326,7 +329,7 @@ def test_a_cached_asgi_stream_reaches_the_viewer_as_it_comes_and_is_stored_after
 
     async def record(message: dict[str, Any]) -> None:
         sent.append(message)
-        if message.get("body") == b"first,":
+        if message.get("body") == b"first":
             seen_first.set()
 
     answers = []
@@ -339,8 +342,8 @@ def test_a_cached_asgi_stream_reaches_the_viewer_as_it_comes_and_is_stored_after
     assert streamed[0]  # the viewer had the first bytes before the origin sent its last
     stored = limit is None
     assert answers == [
-        (b"first,last", b"Miss from cloudfront"),
-        (b"first,last", b"Hit from cloudfront" if stored else b"Miss from cloudfront"),
+        (b"firstlast", b"Miss from cloudfront"),
+        (b"firstlast", b"Hit from cloudfront" if stored else b"Miss from cloudfront"),
     ]
     assert calls[0] == (1 if stored else 2)
 
@@ -491,11 +494,7 @@ def test_a_viewer_host_reaching_the_app_is_keyed_as_the_app_gets_it(
     while the app built its page for another host: either one's page was every
     ``Host: www.example.com`` viewer's Hit."""
 
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        host = dict(scope["headers"]).get(b"host", b"?")
-        headers = [(b"cache-control", b"max-age=60")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": b"for " + host})
+    app = _echo(b"host", b"for ", b"?")
 
     config = EdgeConfig(
         distribution_domain_name="www.example.com",

@@ -111,6 +111,26 @@ def ok_wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     return [b"ok"]
 
 
+def first_then_last(
+    seen_first: asyncio.Event, streamed: list[bool], headers: Sequence[Any] = ()
+) -> Any:
+    """An ASGI app that sends ``first``, waits up to 1 s for the viewer to have it
+    (``seen_first`` set by the test's ``send``), notes in ``streamed`` whether it had, then
+    sends ``last``: a stream that must reach the viewer as it comes."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": list(headers)})
+        await send({"type": "http.response.body", "body": b"first", "more_body": True})
+        for _ in range(100):
+            if seen_first.is_set():
+                break
+            await asyncio.sleep(0.01)
+        streamed.append(seen_first.is_set())
+        await send({"type": "http.response.body", "body": b"last", "more_body": False})
+
+    return app
+
+
 def call_asgi(
     app: Any,
     scope: dict[str, Any],
