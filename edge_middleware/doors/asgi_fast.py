@@ -98,7 +98,7 @@ async def shortcut(
             entry = storage.get(key) if mw.options.direct_get else await storage.aget(key)
             if entry is not None and hit.serves(entry, conditions):
                 rid = pipeline.request_id().encode()
-                answer = hit.answer(entry, conditions, rid, hv, scope["method"])
+                answer = hit.answer(entry, conditions, rid, hv, scope["method"], lower=True)
             if answer is None:
                 return False, (key, entry), (uri, behavior)
         else:
@@ -113,7 +113,7 @@ async def shortcut(
             {
                 "type": "http.response.start",
                 "status": answer.status,
-                "headers": lowered(answer.headers),
+                "headers": answer.headers,
             }
         )
         await send({"type": "http.response.body", "body": answer.body, "more_body": False})

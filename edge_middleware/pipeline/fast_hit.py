@@ -113,6 +113,7 @@ class HitShortcut:
         #: the body's length (what rendering reads), never by holding the entry: an evicted
         #: object's body stayed alive here, outside the storage's max_bytes
         self._rendered: dict[str, tuple[object, int, RawHeaders]] = {}
+        self._rendered_lower: dict[str, tuple[object, int, RawHeaders]] = {}  # lower-case names
         #: the bytes of the headers kept there (each object's and its rendered copy)
         self._rendered_bytes = 0
 
@@ -185,40 +186,56 @@ class HitShortcut:
         return stored_response_serves(entry.status, entry.headers, ranged)
 
     def answer(
-        self, entry: CacheEntry, conditions: CFHeaders, rid: bytes, http_version: str, method: str
+        self,
+        entry: CacheEntry,
+        conditions: CFHeaders,
+        rid: bytes,
+        http_version: str,
+        method: str,
+        lower: bool = False,
     ) -> HitAnswer | None:
         """What the viewer gets for ``entry`` (the ``HIT`` then ``VIEWER_RESPONSE`` states'
-        answer), or ``None`` when an error status has a custom page to fetch."""
+        answer), or ``None`` when an error status has a custom page to fetch; ``lower``: the
+        header names in lower case (ASGI's ``http.response.start``)."""
         p = self.p
         status, body = entry.status, entry.body
-        out = [*self._rendered_for(entry), (b"Age", _age(p.clock(), entry))]
+        age = (b"age" if lower else b"Age", _age(p.clock(), entry))
+        out = [*self._rendered_for(entry, lower), age]
         if conditions and method in ("GET", "HEAD"):  # (a cached OPTIONS ignores them)
             if self.conditionals and not_modified(conditions, entry):
                 status, body = 304, b""
                 out = [(k, v) for k, v in out if k.lower() != b"content-length"]
             elif status == 200 and (ranged := applicable_range(conditions, entry)) is not None:
                 status, body, out = byte_range_response(ranged, body, out)
+                if lower:
+                    out = [(k.lower(), v) for k, v in out]
         if status >= 400:
             custom = p.config.error_response_for(status)
             if custom is not None and custom.response_page_path:
                 return None
-        p._edge_tail(out, _HIT if status < 400 else _ERROR, rid, http_version)
+        p._edge_tail(out, _HIT if status < 400 else _ERROR, rid, http_version, lower)
         out, head = without_body(status, method, out)
         reason = entry.reason if status == entry.status else reason_phrase(status)
         return HitAnswer(status, reason, out, b"" if head else body)
 
-    def _rendered_for(self, entry: CacheEntry) -> RawHeaders:
-        known = self._rendered.get(entry.key)
+    def _rendered_for(self, entry: CacheEntry, lower: bool) -> RawHeaders:
+        """The entry's headers as a hit sends them (before Age and CloudFront's own), in lower
+        case with ``lower``; remembered per key while the entry stays the same."""
+        memo = self._rendered_lower if lower else self._rendered
+        known = memo.get(entry.key)
         if known is None or known[0] is not entry.headers or known[1] != len(entry.body):
             rendered = self._render(entry)
+            if lower:
+                rendered = [(k.lower(), v) for k, v in rendered]
             size = sum(len(k) + len(v) for k, v in entry.headers)
             if size > _RENDERED_ONE:  # headers that large are rendered again each time
                 return rendered
-            if len(self._rendered) >= 4096 or self._rendered_bytes + 2 * size > _RENDERED_BYTES:
+            if len(memo) >= 4096 or self._rendered_bytes + 2 * size > _RENDERED_BYTES:
                 self._rendered.clear()  # (the objects themselves are the storage's to bound)
+                self._rendered_lower.clear()
                 self._rendered_bytes = 0
             known = (entry.headers, len(entry.body), rendered)
-            self._rendered[entry.key] = known
+            memo[entry.key] = known
             self._rendered_bytes += 2 * size
         return known[2]
 
