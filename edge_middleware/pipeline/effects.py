@@ -250,7 +250,7 @@ def without_body(status: int, method: str, headers: RawHeaders) -> tuple[RawHead
     """``(headers, head)``: whether the answer carries no body on the wire (HEAD, or a
     :func:`bodiless_status`); those statuses also lose Content-Length (§8.6), which could
     only mislead."""
-    if bodiless_status(status):
+    if status in (204, 304) or status < 200:  # bodiless_status, without its call
         return [(k, v) for k, v in headers if k.lower() != b"content-length"], True
     return headers, method == "HEAD"
 

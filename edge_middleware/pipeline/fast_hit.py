@@ -134,7 +134,7 @@ class HitShortcut:
             return None  # its Accept-Encoding is not keyed (cache.compression.http10_headers)
         if not (self.protocol_ok or scheme == "https"):
             return None
-        if url_length(uri, qs) > MAX_URI_LENGTH:
+        if len(uri) + len(qs) >= MAX_URI_LENGTH and url_length(uri, qs) > MAX_URI_LENGTH:
             return None
         keyed = self.keyed
         pairs: list[tuple[bytes, bytes]] = []
