@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import socket
+import threading
 import time
 from typing import Any
 
@@ -505,3 +506,145 @@ def test_a_viewer_host_reaching_the_app_is_keyed_as_the_app_gets_it(
     sent = call_asgi(edge, asgi_scope("/", headers=[(b"host", b"www.example.com")]))
     assert _sent_body(sent) == b"for www.example.com"
     assert dict(sent[0]["headers"])[b"x-cache"] == b"Miss from cloudfront"
+
+
+def _chunked_app(calls: list[str], status: int = 200) -> Any:
+    """A cacheable answer streamed in two chunks, no Content-Length; ``/err.html`` is a page."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        calls.append(scope["path"])
+        if scope["path"] == "/err.html":
+            headers = [(b"content-type", b"text/html"), (b"content-length", b"4")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": b"page"})
+            return
+        headers = [(b"content-type", b"text/plain"), (b"cache-control", b"max-age=60")]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"hello ", "more_body": True})
+        await send({"type": "http.response.body", "body": b"world", "more_body": False})
+
+    return app
+
+
+def _raising(event: dict[str, Any], context: Any) -> Any:
+    raise RuntimeError("boom")
+
+
+def _replacing(event: dict[str, Any], context: Any) -> Any:
+    response = event["Records"][0]["cf"]["response"]
+    response["body"] = "replaced"
+    return response
+
+
+@pytest.mark.parametrize("case", ["custom-error-page", "viewer-response-fails", "vr-body"])
+def test_a_streamed_answer_the_viewer_does_not_get_is_stored_all_the_same(case: str) -> None:
+    """The object is stored before viewer-response (caching.md §1.1): a streamed answer (no
+    Content-Length) whose stream the viewer did not get (a custom error page instead, a
+    viewer-response function that failed or replaced the body) was never stored, and the
+    origin was asked every time (tee hunt)."""
+    from edge_middleware import CustomErrorResponse, EdgeSettings
+
+    calls: list[str] = []
+    if case == "custom-error-page":
+        config = EdgeConfig(
+            default=Behavior(),
+            custom_error_responses=[CustomErrorResponse(404, "/err.html", 404, 300)],
+        )
+        app = _chunked_app(calls, 404)
+    else:
+        function = _raising if case == "viewer-response-fails" else _replacing
+        settings = EdgeSettings(viewer_response_body="allow")
+        config = EdgeConfig(default=Behavior(viewer_response=function), settings=settings)
+        app = _chunked_app(calls)
+    edge = EdgeMiddleware(app, config=config)
+    for _ in range(2):
+        call_asgi(edge, asgi_scope("/x"))
+    assert calls.count("/x") == 1
+    assert edge.options.pipeline.buffers.used == 0
+
+
+def test_a_refresh_of_a_streaming_response_leaves_the_loop_free() -> None:
+    """A stale-while-revalidate refresh gave the app a ``receive`` that returned an empty body
+    at once, for ever: Starlette's listen_for_disconnect (spec_version below 2.4, as uvicorn
+    says) spun on it and the server froze (tee hunt)."""
+    from starlette.responses import StreamingResponse
+
+    now = [1_700_000_000.0]
+    calls = [0]
+
+    async def chunks() -> Any:
+        yield b"a"
+        await asyncio.sleep(0.01)
+        yield b"b"
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        calls[0] += 1
+        cache = {"cache-control": "max-age=1, stale-while-revalidate=100"}
+        await StreamingResponse(chunks(), headers=cache)(scope, receive, send)
+
+    edge = EdgeMiddleware(app, config=EdgeConfig(default=Behavior()), clock=lambda: now[0])
+
+    async def main() -> list[bytes]:
+        scope = asgi_scope("/x")
+        scope["asgi"] = {"version": "3.0", "spec_version": "2.3"}
+        seen = []
+        for step in range(3):
+            sent: list[dict[str, Any]] = []
+            receive = _ended_receive(sent)
+
+            async def record(message: dict[str, Any], sent: list[dict[str, Any]] = sent) -> None:
+                sent.append(message)
+
+            await asyncio.wait_for(edge(dict(scope), receive, record), 2)
+            seen.append(dict(sent[0]["headers"])[b"x-cache"])
+            if step == 0:
+                now[0] += 5  # stale: the next request starts a refresh
+            else:
+                await asyncio.sleep(0.2)  # the refresh runs (it spun for ever, holding the loop)
+        return seen
+
+    # a loop that never yields cannot time itself out: it runs on a thread the test waits for
+    result: list[list[bytes]] = []
+    loop_thread = threading.Thread(target=lambda: result.append(asyncio.run(main())), daemon=True)
+    loop_thread.start()
+    loop_thread.join(15)
+    assert not loop_thread.is_alive(), "the event loop was held for 15 s"
+    answers = result[0]
+    assert answers[1:] == [b"Hit from cloudfront", b"Hit from cloudfront"]
+    assert calls[0] == 2
+
+
+def test_a_queue_based_servers_disconnect_reaches_the_app_while_it_streams() -> None:
+    """On hypercorn or daphne each message goes to one receive() call: the door's watch took
+    the http.disconnect the app waited for, and the request never ended (tee hunt)."""
+    saw: list[bool] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        headers = [(b"content-type", b"text/plain"), (b"cache-control", b"no-store")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"first", "more_body": True})
+        await asyncio.sleep(0.02)
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        saw.append(True)
+
+    async def main() -> bool:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        await queue.put({"type": "http.request", "body": b"", "more_body": False})
+
+        async def send(message: dict[str, Any]) -> None:
+            pass
+
+        edge = EdgeMiddleware(app, config=EdgeConfig(default=Behavior()))
+        task = asyncio.ensure_future(edge(asgi_scope("/events"), queue.get, send))
+        await asyncio.sleep(0.1)
+        await queue.put({"type": "http.disconnect"})  # the viewer goes
+        done, _ = await asyncio.wait([task], timeout=2)
+        if not done:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        return bool(done)
+
+    assert asyncio.run(main()), "the request never ended after the viewer left"
+    assert saw == [True]

@@ -222,19 +222,21 @@ class _Responder:
         if effect.key in running:
             effect.run.close()
             return
-        background = _Responder(self.mw, self.scope, _no_body, _discard)
+        ended = asyncio.Event()
+        background = _Responder(self.mw, self.scope, _background_receive(ended), _discard)
         background.body = b""
-        task = asyncio.ensure_future(background.drive_background(effect.run))
+        task = asyncio.ensure_future(background.drive_background(effect.run, ended))
         running[effect.key] = task
         key = effect.key
         task.add_done_callback(lambda _task: running.pop(key, None))
 
-    async def drive_background(self, gen: Step) -> None:
+    async def drive_background(self, gen: Step, ended: asyncio.Event) -> None:
         try:
             await self.drive(gen)
         except Exception:
             logger.exception("background revalidation failed")
         finally:
+            ended.set()  # an app still waiting in receive() hears the (absent) viewer go
             await self.release()
             await self.close_origin()
 
@@ -388,8 +390,22 @@ def _has_body(scope: Scope) -> bool:
     return False
 
 
-async def _no_body() -> Message:
-    return {"type": "http.request", "body": b"", "more_body": False}
+def _background_receive(ended: asyncio.Event) -> Receive:
+    """A refresh's ``receive``: an empty body, then, as a server gives nothing more until the
+    response is over, ``http.disconnect`` only once ``ended`` is set. It returned the empty
+    body again at once: Starlette's ``listen_for_disconnect`` (spec_version below 2.4, as
+    uvicorn says) then looped without ever yielding, and the server froze."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await ended.wait()
+        return {"type": "http.disconnect"}
+
+    return receive
 
 
 async def _discard(message: Message) -> None:

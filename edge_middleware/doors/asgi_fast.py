@@ -4,6 +4,7 @@ headers as it streams. Its twin is ``wsgi_fast.py``."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
@@ -182,38 +183,82 @@ class ViewerWatch:
     """The viewer's ``receive`` as the origin app gets it, noting when it says the viewer
     went (``http.disconnect``): an app that then stops early did nothing wrong. ``ended``: the
     app has had the body's last message. :meth:`watch` lets the door wait for the viewer to
-    go while the answer streams; what it receives meanwhile is kept for the app."""
+    go while the answer streams; what it receives meanwhile is kept for the app. The two never
+    call the server's ``receive`` at once: on a queue-based server (hypercorn, daphne) each
+    message goes to one call only, and an app waiting for the disconnect the watch took
+    waited for ever."""
 
-    __slots__ = ("ended", "kept", "left", "receive")
+    __slots__ = ("ended", "inside", "kept", "left", "pending", "receive", "told")
 
     def __init__(self, receive: Receive) -> None:
         self.receive = receive
-        self.left = self.ended = False
+        self.left = self.ended = self.inside = False
         self.kept: list[Message] | None = None
+        #: the watch's receive() in flight, which a call of the app shares
+        self.pending: asyncio.Future[Message] | None = None
+        #: set with what the app's own receive() got, while the watch waits to hear it
+        self.told: asyncio.Future[Message] | None = None
 
     async def __call__(self) -> Message:
-        message = self.kept.pop(0) if self.kept else await self.receive()
+        if self.kept:
+            message = self.kept.pop(0)
+        elif self.pending is not None:
+            message = await self._share(self.pending)
+        else:
+            self.inside = True
+            try:
+                message = await self.receive()
+            finally:
+                self.inside = False
+            told = self.told
+            if told is not None and not told.done():
+                told.set_result(message)
         if message.get("type") == "http.disconnect":
             self.left = True
         elif not message.get("more_body", False):  # the body's last http.request
             self.ended = True
         return message
 
+    async def _share(self, pending: asyncio.Future[Message]) -> Message:
+        message = await asyncio.shield(pending)
+        if self.pending is pending:
+            self.pending = None
+            return message
+        assert self.kept
+        return self.kept.pop(0)  # the watch took it first and kept it for the app
+
     async def watch(self) -> bool:
-        """Whether the viewer went (``http.disconnect``); what it receives is kept for the
-        app. The body's last message, if the app never asked for it, is passed over; after it
-        a server sends nothing else, so anything else (a test driver's) ends the watch."""
+        """Whether the viewer went (``http.disconnect``). The body's last message, if the app
+        never asked for it, is passed over; after it a server sends nothing else, so anything
+        else (a test driver's) ends the watch."""
         end_seen = self.ended
-        kept = self.kept = self.kept or []
+        self.kept = self.kept or []
         while True:
-            message = await self.receive()
-            kept.append(message)
+            message = await self._next()
             kind = message.get("type")
             if kind == "http.disconnect":
                 return True
             if end_seen or kind != "http.request" or message.get("more_body", False):
                 return False
             end_seen = True
+
+    async def _next(self) -> Message:
+        """The viewer's next message: heard from the app's receive() when it is in one, else
+        received here and kept for the app."""
+        if self.inside:
+            told: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+            self.told = told
+            try:
+                return await told
+            finally:
+                self.told = None
+        pending = self.pending = asyncio.ensure_future(self.receive())
+        message = await asyncio.shield(pending)
+        if self.pending is pending:
+            self.pending = None
+            assert self.kept is not None
+            self.kept.append(message)
+        return message
 
 
 def log_cut_short(viewer: ViewerWatch | None) -> None:

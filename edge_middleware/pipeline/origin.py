@@ -35,16 +35,14 @@ from .effects import (
     FetchOrigin,
     Invalidate,
     Lookup,
-    OriginBody,
     OriginResponse,
     ReadBody,
-    ReadOriginBody,
     Store,
     Tee,
     TraceStep,
 )
 from .flow import Answer, Flow, State, Step
-from .respond import fail
+from .respond import fail, read_rest
 from .viewer import body_for_event
 
 __all__ = ["fetch", "forwards_viewer_host", "origin_request", "origin_response", "store"]
@@ -261,29 +259,12 @@ def origin_response(p: PipelineBase, f: Flow) -> Step:
     coding = choose_coding(f.behavior, accept, a.status, a.headers, f.hv)
     if coding is not None:
         if a.stream_rest:  # within the shared buffer budget, else sent uncompressed
-            broken = yield from _read_rest(p, f, COMPRESS_MAX_BYTES)
+            broken = yield from read_rest(p, f, COMPRESS_MAX_BYTES)
             if broken is not None:
                 return (yield from fail(p, f, broken))
         if not a.stream_rest and _whole(a.headers, a.body):
             a.body, a.headers = yield Compress(coding, a.body, a.headers)
     return State.STORE
-
-
-def _read_rest(p: PipelineBase, f: Flow, limit: int) -> Step:
-    """Read the rest of the origin's body when it fits in ``limit`` bytes and the shared buffer
-    budget (else it stays streamed); the error when the origin broke off, else ``None``."""
-    a = f.answer
-    assert a is not None
-    want = bytes_to_buffer(a.headers, len(a.body), limit)
-    if want is None or not p.buffers.take(want):
-        return None
-    try:
-        got: OriginBody = yield ReadOriginBody(want)
-    finally:
-        p.buffers.give(want)
-    a.body += got.data
-    a.stream_rest = not got.complete
-    return got.error
 
 
 def _teed(f: Flow, a: Answer, limit: int) -> bool:
@@ -325,7 +306,7 @@ def store(p: PipelineBase, f: Flow) -> Step:
                 entry = _entry(p, f, a.status, a.reason, a.headers, a.body, decision, a.generated)
                 f.tee = Tee(entry, s.max_object_bytes)
             elif a.stream_rest:  # within the shared buffer budget, else streamed, not stored
-                broken = yield from _read_rest(p, f, s.max_object_bytes)
+                broken = yield from read_rest(p, f, s.max_object_bytes)
                 if broken is not None:
                     return (yield from fail(p, f, broken))
             if (
