@@ -12,7 +12,9 @@ bookkeeping, no IO; thread-safe, so WSGI threads and an ASGI loop can share it.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
+from edge_middleware.cache.entry import CacheEntry
 from edge_middleware.core.headers import RawHeaders, raw_get
 
 __all__ = ["BufferBudget", "TeeBuffer", "bytes_to_buffer"]
@@ -69,19 +71,20 @@ class BufferBudget:
 
 
 class TeeBuffer:
-    """The body of an answer that streams to the viewer, kept to be stored once it ended: up
-    to ``limit`` bytes, each chunk taken from ``budget`` (the bytes all requests in flight may
-    buffer); past either the copy is dropped and the answer only streams. :meth:`release`
-    gives the budget back (call it in a ``finally``)."""
+    """The body of an answer that streams to the viewer, kept to store ``entry`` with it once
+    it ended: up to ``limit`` bytes, each chunk taken from ``budget`` (the bytes all requests
+    in flight may buffer); past either the copy is dropped and the answer only streams.
+    :meth:`release` gives the budget back (call it in a ``finally``)."""
 
-    __slots__ = ("budget", "chunks", "held", "limit", "size")
+    __slots__ = ("budget", "chunks", "held", "limit", "size", "stored")
 
-    def __init__(self, budget: BufferBudget, first: bytes, limit: int) -> None:
+    def __init__(self, budget: BufferBudget, stored: CacheEntry, limit: int) -> None:
         self.budget = budget
+        self.stored = stored
         self.limit = limit
-        self.size = len(first)
+        self.size = len(stored.body)
         self.held = 0
-        self.chunks: list[bytes] | None = [first] if self.size <= limit else None
+        self.chunks: list[bytes] | None = [stored.body] if self.size <= limit else None
 
     def add(self, chunk: bytes) -> None:
         if self.chunks is None:
@@ -94,9 +97,9 @@ class TeeBuffer:
         self.held += len(chunk)
         self.chunks.append(chunk)
 
-    def body(self) -> bytes | None:
-        """The whole body, ``None`` when it was dropped."""
-        return None if self.chunks is None else b"".join(self.chunks)
+    def entry(self) -> CacheEntry | None:
+        """The entry with the whole body, ``None`` when the copy was dropped."""
+        return None if self.chunks is None else replace(self.stored, body=b"".join(self.chunks))
 
     def release(self) -> None:
         held, self.held = self.held, 0

@@ -10,12 +10,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any, assert_never
 
-from ..cache.budget import TeeBuffer
 from ..cache.compression import compress
-from ..cache.entry import Storage
+from ..cache.entry import CacheEntry, Storage
 from ..core.convert import ViewerRequest, request_from_scope, viewer_scope
 from ..core.handlers import Later
 from ..exceptions import CloudFrontError, OriginError
@@ -35,7 +33,6 @@ from ..pipeline.effects import (
     ReadOriginBody,
     Refresh,
     Store,
-    Tee,
 )
 from ..pipeline.flow import Flow, Prefetched, Routed
 from .asgi_fast import lowered, shortcut
@@ -315,13 +312,14 @@ class _Responder:
     async def stream_rest(self, outcome: Outcome, stream: OriginStream) -> None:
         """The rest of the origin's body to the viewer, then stored when ``outcome.tee`` asks
         and it ended whole."""
-        watcher = _watch_viewer(self.scope, stream)
+        viewer = self.viewer
+        watcher = _watch_viewer(stream, viewer is None or viewer.body_length != 0)
         buffers = self.mw.options.pipeline.buffers
-        tee = outcome.tee and TeeBuffer(buffers, outcome.body, outcome.tee.limit)
+        tee = None if outcome.tee is None else outcome.tee.buffer(buffers)
         try:
             while (chunk := await stream.next_chunk()) is not None:
                 await self.send_body(chunk, True)
-                if tee:
+                if tee is not None:
                     tee.add(chunk)
         except OriginError:
             if not stream.cut_short:
@@ -332,17 +330,17 @@ class _Responder:
         finally:
             if watcher is not None:
                 watcher.cancel()
-            if tee:
+            if tee is not None:
                 tee.release()
         if stream.refused:  # the viewer went while it streamed: the answer stays cut
             return
         await self.send_body(b"", False)
-        if outcome.tee and tee and (whole := tee.body()) is not None:
-            await self.store_streamed(outcome.tee, whole)
+        if tee is not None and (entry := tee.entry()) is not None:
+            await self.store_streamed(entry)
 
-    async def store_streamed(self, tee: Tee, body: bytes) -> None:
+    async def store_streamed(self, entry: CacheEntry) -> None:
         try:
-            await self.mw.options.storage.aset(replace(tee.entry, body=body))
+            await self.mw.options.storage.aset(entry)
         except Exception:  # the viewer has its answer; the next request fetches again
             logger.exception("storing an answer that streamed to the viewer failed")
 
@@ -368,12 +366,12 @@ class _Responder:
             )
 
 
-def _watch_viewer(scope: Scope, stream: OriginStream) -> asyncio.Task[None] | None:
+def _watch_viewer(stream: OriginStream, has_body: bool) -> asyncio.Task[None] | None:
     """While an answer streams, watch for the viewer going: a server whose ``send`` does not
     fail once it went (uvicorn) left an endless origin stream read for ever. Only once the
     app has had the whole body (or there is none): the viewer then sends nothing else."""
     viewer = stream.viewer
-    if not viewer.ended and _has_body(scope):
+    if not viewer.ended and has_body:
         return None
 
     async def watch() -> None:
@@ -381,13 +379,6 @@ def _watch_viewer(scope: Scope, stream: OriginStream) -> asyncio.Task[None] | No
             stream.viewer_left()
 
     return asyncio.ensure_future(watch())
-
-
-def _has_body(scope: Scope) -> bool:
-    for name, value in scope["headers"]:
-        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
-            return True
-    return False
 
 
 def _background_receive(ended: asyncio.Event) -> Receive:

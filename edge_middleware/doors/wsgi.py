@@ -11,10 +11,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import replace
 from typing import Any, assert_never
 
-from ..cache.budget import TeeBuffer
 from ..cache.compression import compress
 from ..cache.entry import Storage
 from ..core.convert import ViewerRequest, request_from_environ
@@ -327,12 +325,12 @@ class _Streamed:
         if stream is None:
             return
         wanted = self.outcome.tee
-        tee = wanted and TeeBuffer(r.mw.options.pipeline.buffers, self.outcome.body, wanted.limit)
+        tee = None if wanted is None else wanted.buffer(r.mw.options.pipeline.buffers)
         try:
             while (chunk := stream.next_chunk()) is not None:
                 r.bytes_sent += len(chunk)
                 yield chunk
-                if tee:
+                if tee is not None:
                     tee.add(chunk)
         except CloudFrontError:
             raise  # a proxied origin's failure, logged where it was found
@@ -340,11 +338,11 @@ class _Streamed:
             logger.exception("the response to the viewer broke off after it started")
             raise
         finally:
-            if tee:
+            if tee is not None:
                 tee.release()
-        if wanted and tee and (whole := tee.body()) is not None:
+        if tee is not None and (entry := tee.entry()) is not None:
             try:  # the viewer had it all: stored as CloudFront fills its cache while it sends
-                r.mw.options.storage.set(replace(wanted.entry, body=whole))
+                r.mw.options.storage.set(entry)
             except Exception:  # the viewer has its answer; the next request fetches again
                 logger.exception("storing an answer that streamed to the viewer failed")
 

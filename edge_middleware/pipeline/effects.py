@@ -12,6 +12,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+from ..cache.budget import BufferBudget, TeeBuffer
 from ..cache.entry import CacheEntry
 from ..config.model import Behavior, Origin
 from ..core.handlers import HandlerRunner
@@ -85,8 +86,13 @@ class Tee:
     body once the stream ended whole, within ``limit`` bytes (``EdgeSettings.max_object_bytes``)
     and the buffer budget (``cache.budget.TeeBuffer``)."""
 
+    #: the entry to store, with the body the pipeline has (what the viewer gets first)
     entry: CacheEntry
     limit: int
+
+    def buffer(self, budget: BufferBudget) -> TeeBuffer:
+        """What the door keeps of the stream as it sends it."""
+        return TeeBuffer(budget, self.entry, self.limit)
 
 
 @dataclass(slots=True)

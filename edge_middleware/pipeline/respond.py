@@ -76,9 +76,9 @@ def viewer_response(p: PipelineBase, f: Flow) -> Step:
     """Viewer-side filtering, the viewer-response trigger, CloudFront's headers: done."""
     a = f.answer
     assert a is not None
-    if a.status >= 400 and f.tee is not None and p.config.error_response_for(a.status):
-        yield from settle_tee(p, f)  # the custom page may stand in for it
     if a.status >= 400:
+        if p.config.error_response_for(a.status) is not None:
+            yield from settle_tee(p, f)  # its custom page may stand in for the stream
         page = yield from custom_page(p, f, a.status)
         if page is not None:
             page.ttl_reason, page.origin_request = f.ttl_reason, f.oreq
