@@ -86,16 +86,18 @@ class TeeBuffer:
         self.held = 0
         self.chunks: list[bytes] | None = [stored.body] if self.size <= limit else None
 
-    def add(self, chunk: bytes) -> None:
+    def add(self, chunk: bytes) -> bool:
+        """Keep ``chunk``; ``False`` once the copy is dropped (the answer will not be stored)."""
         if self.chunks is None:
-            return
+            return False
         self.size += len(chunk)
         if self.size > self.limit or not self.budget.take(len(chunk)):
             self.chunks = None
             self.release()
-            return
+            return False
         self.held += len(chunk)
         self.chunks.append(chunk)
+        return True
 
     def entry(self) -> CacheEntry | None:
         """The entry with the whole body, ``None`` when the copy was dropped."""

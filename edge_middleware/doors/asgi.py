@@ -131,6 +131,7 @@ class _Responder:
     # -- driving the pipeline ---------------------------------------------------------------
     async def run(self, prefetched: Prefetched | None = None, routed: Routed | None = None) -> None:
         pipeline = self.mw.options.pipeline
+        outcome: Outcome | None = None
         try:
             try:
                 self.viewer = request_from_scope(self.scope)
@@ -142,7 +143,8 @@ class _Responder:
                 await self.close_origin()
                 outcome = pipeline.internal_failure(self.viewer, self.flow)
             finally:
-                await self.release()
+                if outcome is None or outcome.tee is None:  # else once it is stored (or not)
+                    await self.release()
             try:
                 await self.respond(outcome)
             except CloudFrontError:
@@ -152,6 +154,7 @@ class _Responder:
                 await self.close_origin(viewer_gone=True)
                 raise
         finally:
+            await self.release()  # (requests collapsed on a streamed answer find it stored)
             await self.close_origin()
 
     async def drive(self, gen: Step) -> Any:
@@ -319,8 +322,9 @@ class _Responder:
         try:
             while (chunk := await stream.next_chunk()) is not None:
                 await self.send_body(chunk, True)
-                if tee is not None:
-                    tee.add(chunk)
+                if tee is not None and not tee.add(chunk):
+                    tee = None  # it will not be stored: the requests collapsed on it go on
+                    await self.release()
         except OriginError:
             if not stream.cut_short:
                 raise

@@ -125,6 +125,7 @@ class _Responder:
         routed: Routed | None = None,
     ) -> Iterable[bytes]:
         pipeline = self.mw.options.pipeline
+        outcome: Outcome | None = None
         try:
             self.viewer = request_from_environ(self.environ)
             self.flow = pipeline.flow(self.viewer, routed)
@@ -135,10 +136,12 @@ class _Responder:
             self.close_origin()
             outcome = pipeline.internal_failure(self.viewer, self.flow)
         finally:
-            self.release()
+            if outcome is None or outcome.tee is None:  # else once it is stored (or not)
+                self.release()
         try:
             return self.respond(outcome, start_response)
         except BaseException:
+            self.release()
             self.close_origin()
             raise
 
@@ -285,6 +288,7 @@ class _Responder:
         outcome.no_body(self.environ.get("REQUEST_METHOD", ""))
         start_viewer(start_response, outcome.status, outcome.reason, outcome.headers)
         if outcome.head or not outcome.stream_rest or self.origin is None:
+            self.release()
             self.close_origin()
             self.bytes_sent = 0 if outcome.head else len(outcome.body)
             self.finished(outcome)
@@ -328,10 +332,11 @@ class _Streamed:
         tee = None if wanted is None else wanted.buffer(r.mw.options.pipeline.buffers)
         try:
             while (chunk := stream.next_chunk()) is not None:
+                if tee is not None and not tee.add(chunk):
+                    tee = None  # it will not be stored: the requests collapsed on it go on
+                    r.release()
                 r.bytes_sent += len(chunk)
                 yield chunk
-                if tee is not None:
-                    tee.add(chunk)
         except CloudFrontError:
             raise  # a proxied origin's failure, logged where it was found
         except Exception:
@@ -347,5 +352,6 @@ class _Streamed:
                 logger.exception("storing an answer that streamed to the viewer failed")
 
     def close(self) -> None:
+        self.r.release()  # (requests collapsed on a streamed answer find it stored)
         self.r.close_origin()
         self.r.finished(self.outcome)
