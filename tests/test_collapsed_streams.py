@@ -22,6 +22,7 @@ from edge_middleware import (
 )
 from tests.support.doors import asgi_scope, call_wsgi
 from tests.support.servers import wait_until
+from tests.support.storage import open_storage
 
 _HEADERS = [(b"cache-control", b"max-age=60"), (b"content-type", b"text/plain")]
 
@@ -189,3 +190,34 @@ def call_environ() -> dict[str, Any]:
         "wsgi.multiprocess": False,
         "wsgi.run_once": False,
     }
+
+
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+def test_an_invalidation_while_an_answer_streams_keeps_it_out_of_the_cache(
+    storage: str, request: pytest.FixtureRequest
+) -> None:
+    """An answer fetched before an invalidation of its path is not stored after it, even
+    when it is stored only at the end of its stream (the tee)."""
+    calls: list[int] = []
+    options: dict[str, Any] = {}
+    if storage == "redis":
+        made = request.getfixturevalue("storages")
+        options["storage"] = open_storage(made, request.getfixturevalue("redis_url"))
+
+    async def main() -> None:
+        gate = asyncio.Event()
+        edge = EdgeMiddleware(_asgi_origin(calls, gate, b"middle,"), config=_config(), **options)
+        leader = _Viewer()
+        first = asyncio.ensure_future(edge(asgi_scope("/feed"), leader.receive, leader.send))
+        await asyncio.wait_for(leader.got_first.wait(), 5)
+        await edge.options.ainvalidate(["/feed"])
+        gate.set()
+        await asyncio.wait_for(first, 5)
+        again = _Viewer()
+        await edge(asgi_scope("/feed"), again.receive, again.send)
+        if storage == "redis":
+            await options["storage"].aclose()
+        assert again.answer == (b"first,middle,last", b"Miss from cloudfront")
+
+    asyncio.run(main())
+    assert len(calls) == 2
