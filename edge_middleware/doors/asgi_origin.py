@@ -13,7 +13,7 @@ from ..core.origins import effective_origin
 from ..exceptions import CloudFrontError, OriginError
 from ..pipeline.effects import FetchOrigin, OriginBody, OriginResponse, bodiless_status
 from .asgi_fast import NO_EXTENSIONS, ViewerWatch, body_bytes, log_cut_short, start_head
-from .eager import eager_task
+from .eager import EAGER, eager_task
 from .interfaces import ASGIApp, Message, Receive, Scope
 
 if TYPE_CHECKING:
@@ -135,6 +135,11 @@ class OriginStream:
 
     async def head(self) -> OriginResponse | CloudFrontError:
         """The status, headers and the body bytes sent so far."""
+        if not EAGER and not self.task.done():
+            # 3.11: the app's task was scheduled before this request's next step, so after one
+            # turn of the loop an app that never waits has answered (waiting on a future it
+            # sets took two turns: 4-6 µs more per request)
+            await asyncio.sleep(0)
         while not self.task.done() and not (self.start is not None and self.body_seen):
             await self._wait()
         if self.start is None:
