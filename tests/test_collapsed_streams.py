@@ -221,3 +221,42 @@ def test_an_invalidation_while_an_answer_streams_keeps_it_out_of_the_cache(
 
     asyncio.run(main())
     assert len(calls) == 2
+
+
+def test_a_storage_that_fails_to_store_a_streamed_answer_loses_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The viewer has the whole stream; the failure is logged; nothing is stored, and the
+    requests collapsed on it go on (each door)."""
+    from edge_middleware import MemoryStorage
+
+    class Failing(MemoryStorage):
+        def set(self, entry: Any) -> None:
+            raise RuntimeError("the storage is down")
+
+        async def aset(self, entry: Any) -> None:
+            raise RuntimeError("the storage is down")
+
+    calls: list[int] = []
+
+    async def main() -> None:
+        gate = asyncio.Event()
+        gate.set()
+        edge = EdgeMiddleware(
+            _asgi_origin(calls, gate, b"middle,"), config=_config(), storage=Failing()
+        )
+        for _ in range(2):
+            viewer = _Viewer()
+            await asyncio.wait_for(edge(asgi_scope("/feed"), viewer.receive, viewer.send), 5)
+            assert viewer.answer == (b"first,middle,last", b"Miss from cloudfront")
+        assert not edge._flights.events
+
+    asyncio.run(main())
+    wsgi = EdgeWSGIMiddleware(_wsgi_origin(calls), config=_config(), storage=Failing())
+    for _ in range(2):
+        _status, headers, body = call_wsgi(wsgi, path="/feed")
+        assert (body, dict(headers)["X-Cache"]) == (b"first,0123456789last", "Miss from cloudfront")
+    assert not wsgi._flights.events
+    assert len(calls) == 4
+    failures = [r for r in caplog.records if "storing an answer that streamed" in r.getMessage()]
+    assert len(failures) == 4
