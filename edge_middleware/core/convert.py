@@ -27,6 +27,7 @@ from .headers import (
     headers_from_raw,
     headers_to_raw,
     is_disallowed,
+    lower_raw,
     name_cache,
     replaced_by,
 )
@@ -350,8 +351,7 @@ def origin_scope(
     # ASGI requires lower-case header names in a scope (CloudFront's ``key`` keeps the case
     # the viewer or handler gave; Starlette's ``Headers`` only finds lower-case names).
     raw = replaced_by(
-        [(name.lower(), value) for name, value in headers_to_raw(request["headers"])],
-        [(name.lower(), value) for name, value in extra],
+        lower_raw(request["headers"]), [(name.lower(), value) for name, value in extra]
     )
     new["headers"] = _replace_content_length(raw, body_length)
     drop_viewer_derived(new, scope["headers"], new["headers"])

@@ -44,6 +44,7 @@ __all__ = [
     "headers_to_pairs",
     "headers_to_raw",
     "is_disallowed",
+    "lower_raw",
     "memo_keeps",
     "name_cache",
     "raw_disallowed",
@@ -327,6 +328,20 @@ def headers_to_raw(headers: Mapping[str, list[HeaderEntry]]) -> RawHeaders:
         for entry in entries:
             key = entry.get("key") or capitalize(lower)
             out.append((key.encode("latin-1", "replace"), encode_value(entry["value"])))
+    return out
+
+
+def lower_raw(headers: Mapping[str, list[HeaderEntry]]) -> RawHeaders:
+    """:func:`headers_to_raw` with lower-case names (an ASGI scope's), taken from the map's
+    own keys (a valid map's key is its entries' ``key`` in lower case)."""
+    out: RawHeaders = []
+    for lower, entries in headers.items():
+        if not lower.isascii():  # (str and bytes lower-casing differ past ASCII)
+            out.extend((k.lower(), v) for k, v in headers_to_raw({lower: entries}))
+            continue
+        name = lower.encode("ascii").lower()
+        for entry in entries:
+            out.append((name, encode_value(entry["value"])))
     return out
 
 
