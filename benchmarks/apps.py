@@ -77,6 +77,25 @@ def flask_app() -> Flask:
     return app
 
 
+_RAW_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"12")]
+_RAW_START = {"type": "http.response.start", "status": 200, "headers": _RAW_HEADERS}
+_RAW_BODY = {"type": "http.response.body", "body": CONST_BODY, "more_body": False}
+
+
+async def raw_asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The constant answer with no framework (the door's own cost, with no app to slow)."""
+    await send(_RAW_START)
+    await send(_RAW_BODY)
+
+
+def raw_wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """The constant answer with no framework (see :func:`raw_asgi_app`)."""
+    start_response(
+        "200 OK", [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", "12")]
+    )
+    return [CONST_BODY]
+
+
 def asgi_streamer(size: int, chunk: int = 64 * 1024, *, fresh: bool = False) -> ASGIApp:
     """A raw ASGI app streaming ``size`` bytes in ``chunk``-sized messages: one shared buffer,
     or with ``fresh`` a new copy per message (so anything that keeps chunks shows in RSS)."""
