@@ -138,7 +138,7 @@ class OriginStream:
         if not EAGER and not self.task.done():
             # 3.11: the app's task was scheduled before this request's next step, so after one
             # turn of the loop an app that never waits has answered (waiting on a future it
-            # sets took two turns: 4-6 µs more per request)
+            # sets took two turns: about 2 µs more per request)
             await asyncio.sleep(0)
         while not self.task.done() and not (self.start is not None and self.body_seen):
             await self._wait()
