@@ -260,3 +260,17 @@ def test_a_storage_that_fails_to_store_a_streamed_answer_loses_nothing(
     assert len(calls) == 4
     failures = [r for r in caplog.records if "storing an answer that streamed" in r.getMessage()]
     assert len(failures) == 4
+
+
+def test_a_wsgi_stream_read_to_its_end_frees_its_waiters_before_close() -> None:
+    """The requests collapsed on a streamed answer go on once it is stored, at the end of the
+    iteration: a server that calls ``close()`` late (or never) does not hold them."""
+    calls: list[int] = []
+    edge = EdgeWSGIMiddleware(_wsgi_origin(calls), config=_config())
+    answer = edge(call_environ(), lambda status, headers, exc=None: None)
+    assert b"".join(answer) == b"first,0123456789last"
+    assert not edge._flights.events  # free, though close() was not called yet
+    _status, headers, body = call_wsgi(edge, path="/feed")
+    assert (body, dict(headers)["X-Cache"]) == (b"first,0123456789last", "Hit from cloudfront")
+    answer.close()  # type: ignore[attr-defined]
+    assert len(calls) == 1

@@ -321,6 +321,12 @@ class _Streamed:
         self.outcome = outcome
 
     def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._chunks()
+        finally:  # stored or not, the requests collapsed on it go on (a server that never
+            self.r.release()  # calls close() too, once the iterator is collected)
+
+    def _chunks(self) -> Iterator[bytes]:
         r = self.r
         if self.outcome.body:
             r.bytes_sent += len(self.outcome.body)
