@@ -70,6 +70,15 @@ def test_authorization_still_reaches_the_origin_on_post(door: Door) -> None:
 
 
 _TOML_MIN_TTL = "[default]\ncache = { min_ttl = 172800 }\n"
+#: a policy config's required ParametersInCacheKeyAndForwardedToOrigin, keying on nothing
+_KEYS_NOTHING = {
+    "ParametersInCacheKeyAndForwardedToOrigin": {
+        "EnableAcceptEncodingGzip": False,
+        "HeadersConfig": {"HeaderBehavior": "none"},
+        "CookiesConfig": {"CookieBehavior": "none"},
+        "QueryStringsConfig": {"QueryStringBehavior": "none"},
+    }
+}
 
 
 @pytest.mark.parametrize(
@@ -80,13 +89,15 @@ _TOML_MIN_TTL = "[default]\ncache = { min_ttl = 172800 }\n"
             lambda: CachePolicy(default_ttl=63072000), (0, 63072000, 63072000), id="api-default"
         ),
         pytest.param(
-            lambda: cache_policy_from_config({"Name": "p", "MinTTL": 172800}, "CachePolicyConfig"),
+            lambda: cache_policy_from_config(
+                {"Name": "p", "MinTTL": 172800, **_KEYS_NOTHING}, "CachePolicyConfig"
+            ),
             (172800, 172800, 31536000),
             id="cache-policy-config",
         ),
         pytest.param(
             lambda: cache_policy_from_config(
-                {"Name": "p", "DefaultTTL": 63072000}, "CachePolicyConfig"
+                {"Name": "p", "DefaultTTL": 63072000, **_KEYS_NOTHING}, "CachePolicyConfig"
             ),
             (0, 63072000, 63072000),
             id="cache-policy-config-default",

@@ -171,6 +171,8 @@ class EdgeConfig:
             raise ConfigurationError(
                 "EdgeConfig.default_root_object", root, "an object name such as index.html"
             )
+        if root.startswith("/"):  # "/index.html" serves /index.html, as "index.html" does
+            object.__setattr__(self, "default_root_object", root.lstrip("/"))
         errors = tuple(self.custom_error_responses)
         codes = [e.error_code for e in errors]
         for i, code in enumerate(codes):

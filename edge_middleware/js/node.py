@@ -57,7 +57,10 @@ def _resolve(spec: str, root: Path) -> tuple[Path, str]:
         if candidate.is_file():
             return candidate, func
     raise ConfigurationError(
-        "NodeHandler.handler", spec, f"a module {module}.js, .mjs or .cjs under {root}"
+        "NodeHandler.handler",
+        spec,
+        f"a module {module}.js, .mjs or .cjs under {root} (a Python handler is written "
+        f'"module:function")',
     )
 
 

@@ -55,6 +55,15 @@ def read_mapping(value: Any, path: str) -> Mapping[str, Any]:
     return value
 
 
+def known(obj: Mapping[str, Any], keys: frozenset[str], path: str) -> None:
+    """Refuse a key of ``obj`` that is not in ``keys``, at its path."""
+    for key in obj:
+        if key not in keys:
+            raise ConfigurationError(
+                child(path, str(key)), obj[key], f"a known key: {', '.join(sorted(keys))}"
+            )
+
+
 def require(obj: Mapping[str, Any], key: str, path: str) -> Any:
     """``obj[key]``, or a ConfigurationError naming ``path.key`` when it is missing."""
     value = obj.get(key)
@@ -135,6 +144,10 @@ def list_items(value: Any, path: str) -> list[tuple[str, Any]]:
         # index in the source.
         return [(index(path, i), item) for i, item in enumerate(value) if item is not None]
     if isinstance(value, Mapping):
+        if "Quantity" not in value and "Items" not in value:
+            # one item's own keys, written where the list goes (YAML without the "- "): read
+            # as an empty list, its behaviors, functions or error pages were silently dropped
+            raise ConfigurationError(path, value, 'a list (in YAML each item starts with "- ")')
         items = value.get("Items")
         quantity = value.get("Quantity")
         items_path = child(path, "Items")
@@ -157,7 +170,8 @@ def list_path(value: Any, path: str) -> str:
 
 _MODEL_FIELD = re.compile(
     r"^(Behavior|CachePolicy|OriginRequestPolicy|Origin|Trigger|CustomErrorResponse|EdgeConfig"
-    r"|EdgeSettings|ResponseHeadersPolicy|ResponseHeader|CorsConfig|OriginGroup)\b"
+    r"|EdgeSettings|ResponseHeadersPolicy|ResponseHeader|CorsConfig|OriginGroup|NodeHandler"
+    r"|CloudFrontFunction)\b"
 )
 
 

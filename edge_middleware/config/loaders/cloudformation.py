@@ -11,6 +11,7 @@ Function ARNs and cache policy ids keep their meaning: ``!Ref AuthVersion``, ``!
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -137,6 +138,9 @@ class TemplateResolver(Intrinsics):
     ) -> None:
         super().__init__(doc)
         self.resources: Mapping[str, Any] = doc.get("Resources") or {}
+        #: a template with a ``Transform`` (SAM, a macro) may name resources the transform
+        #: makes (SAM's ``ServerlessRestApi``, ``<Function>Role``): its names are not checked
+        self.transformed = doc.get("Transform") is not None
         globals_ = doc.get("Globals")
         function = globals_.get("Function") if isinstance(globals_, Mapping) else None
         #: SAM's ``Globals.Function``: properties every function has unless it sets its own
@@ -319,8 +323,22 @@ class TemplateResolver(Intrinsics):
 
     # -- the resources intrinsics name -----------------------------------------------------
 
+    def _defined(self, function: str, name: str, logical: str) -> None:
+        """Refuse ``!Ref`` / ``!GetAtt`` / ``${...}`` of a name the template does not define
+        (CloudFormation: "Unresolved resource dependencies"); it loaded as placeholder text
+        (an origin named ``SiteBukcet.RegionalDomainName``)."""
+        if self.transformed or self._resource(logical) is not None:
+            return
+        known = [*self.parameters, *self.resources]
+        close = difflib.get_close_matches(logical, known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ConfigurationError(
+            function, name, f"a parameter or resource the template defines{hint}"
+        )
+
     def _resource_ref(self, name: str) -> Any:
         logical, _, suffix = name.partition(".")
+        self._defined("Ref", name, logical)
         kind = self._type(logical)
         if kind in FUNCTION_TYPES:
             if suffix == "Version":  # SAM AutoPublishAlias
@@ -343,6 +361,7 @@ class TemplateResolver(Intrinsics):
         return logical
 
     def _getatt(self, logical: str, attr: str) -> Any:
+        self._defined("Fn::GetAtt", f"{logical}.{attr}", logical)
         kind = self._type(logical)
         if kind in FUNCTION_TYPES and attr == "Arn":
             return self._function_arn(self._function_name(logical))

@@ -15,12 +15,14 @@ from ..model import CachePolicy, OriginRequestPolicy
 from ..response_headers import ResponseHeadersPolicy
 from ._common import (
     child,
+    known,
     list_items,
     read_bool,
     read_enum,
     read_int,
     read_mapping,
     read_str,
+    require,
     wrap_errors,
 )
 
@@ -53,6 +55,7 @@ def _names(config: Mapping[str, Any], key: str, path: str, value: Value) -> tupl
 
 
 _P = TypeVar("_P")
+_PARAMS = "ParametersInCacheKeyAndForwardedToOrigin"
 
 
 def _unwrap(config: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
@@ -62,16 +65,41 @@ def _unwrap(config: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
     return read_mapping(config.get(f"{kind}Config", config), f"{kind}Config")
 
 
+#: the keys of each part of a policy config (a misspelled one was ignored, and with it the
+#: headers or query strings the policy keys on or forwards)
+_KEYS = {
+    "CachePolicyConfig": frozenset(("Name", "Comment", "MinTTL", "DefaultTTL", "MaxTTL", _PARAMS)),
+    _PARAMS: frozenset(
+        (
+            "EnableAcceptEncodingGzip",
+            "EnableAcceptEncodingBrotli",
+            "HeadersConfig",
+            "CookiesConfig",
+            "QueryStringsConfig",
+        )
+    ),
+    "OriginRequestPolicyConfig": frozenset(
+        ("Name", "Comment", "HeadersConfig", "CookiesConfig", "QueryStringsConfig")
+    ),
+    "HeadersConfig": frozenset(("HeaderBehavior", "Headers")),
+    "CookiesConfig": frozenset(("CookieBehavior", "Cookies")),
+    "QueryStringsConfig": frozenset(("QueryStringBehavior", "QueryStrings")),
+}
+
+
 def cache_policy_from_config(
     config: Mapping[str, Any], path: str, value: Value = _identity
 ) -> CachePolicy:
     """A ``CachePolicyConfig`` (``path`` is where it is) as a :class:`CachePolicy`."""
+    known(config, _KEYS["CachePolicyConfig"], path)
     ttls = {}
     for key, default in (("MinTTL", 0), ("DefaultTTL", 86400), ("MaxTTL", 31536000)):
         raw = value(config.get(key, default), child(path, key))
         ttls[key] = read_int(raw, child(path, key), minimum=0)
-    params_path = child(path, "ParametersInCacheKeyAndForwardedToOrigin")
-    params = read_mapping(config.get("ParametersInCacheKeyAndForwardedToOrigin") or {}, params_path)
+    params_path = child(path, _PARAMS)
+    # required (CloudFormation and the API): without it the policy would key on nothing
+    params = read_mapping(require(config, _PARAMS, path), params_path)
+    known(params, _KEYS[_PARAMS], params_path)
     parts: dict[str, tuple[str, tuple[str, ...], str, str]] = {}
     for conf_key, behavior_key, list_key, allowed in (
         ("HeadersConfig", "HeaderBehavior", "Headers", ("none", "whitelist")),
@@ -85,6 +113,7 @@ def cache_policy_from_config(
     ):
         conf_path = child(params_path, conf_key)
         conf = read_mapping(params.get(conf_key) or {}, conf_path)
+        known(conf, _KEYS[conf_key], conf_path)
         behavior_path = child(conf_path, behavior_key)
         behavior = read_enum(
             value(conf.get(behavior_key, "none"), behavior_path), behavior_path, allowed
@@ -135,6 +164,7 @@ def origin_request_policy_from_config(
     config: Mapping[str, Any], path: str, value: Value = _identity
 ) -> OriginRequestPolicy:
     """An ``OriginRequestPolicyConfig`` as an :class:`OriginRequestPolicy`."""
+    known(config, _KEYS["OriginRequestPolicyConfig"], path)
     parts: dict[str, tuple[str, tuple[str, ...]]] = {}
     for conf_key, behavior_key, list_key, allowed in (
         ("HeadersConfig", "HeaderBehavior", "Headers", _ORP_HEADERS),
@@ -143,6 +173,7 @@ def origin_request_policy_from_config(
     ):
         conf_path = child(path, conf_key)
         conf = read_mapping(config.get(conf_key) or {}, conf_path)
+        known(conf, _KEYS[conf_key], conf_path)
         behavior_path = child(conf_path, behavior_key)
         behavior = read_enum(
             value(conf.get(behavior_key, "none"), behavior_path), behavior_path, allowed

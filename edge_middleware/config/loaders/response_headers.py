@@ -21,6 +21,7 @@ from ..response_headers import (
 )
 from ._common import (
     child,
+    known,
     list_items,
     read_bool,
     read_enum,
@@ -107,15 +108,6 @@ _KEYS: dict[str, frozenset[str]] = {
     "CustomHeader": _OVERRIDE | {"Header", "Value"},
     "RemoveHeader": frozenset({"Header"}),
 }
-
-
-def known(obj: Mapping[str, Any], keys: frozenset[str], path: str) -> None:
-    """Refuse a key of ``obj`` that is not in ``keys``, at its path."""
-    for key in obj:
-        if key not in keys:
-            raise ConfigurationError(
-                child(path, str(key)), obj[key], f"a known key: {', '.join(sorted(keys))}"
-            )
 
 
 def _required_names(
