@@ -116,9 +116,17 @@ class _Worker:
         os.set_blocking(self.proc.stdin.fileno(), False)
         try:
             reply = self.request(init, time.monotonic() + START_TIMEOUT)
-        except (WorkerTimeout, WorkerDied) as exc:
+        except WorkerTimeout:
             self.kill()
-            raise RuntimeError(f"the node worker did not start: {exc}") from None
+            raise RuntimeError(
+                f"the node worker did not start: its code did not finish loading within "
+                f"{START_TIMEOUT:g} s (a top-level await or loop that never ends?)"
+            ) from None
+        except WorkerDied as exc:
+            self.kill()
+            raise RuntimeError(
+                f"the node worker did not start: it exited while loading the code ({exc})"
+            ) from None
         if reply.get("logs"):  # what the module printed as it loaded (Lambda's Init)
             sys.stdout.write(reply["logs"] + "\n")
         if not reply.get("ready"):

@@ -30,16 +30,23 @@
   function define(target, name, fn) {
     Object.defineProperty(target, name, { value: fn, writable: true, configurable: true });
   }
+  // a byte string made here: noted for crypto (node_worker.js), which hashes its bytes, not
+  // its UTF-8, as njs does (only one with a code point over 127 reads differently)
+  function bytes(s) {
+    var noted = globalThis.__edge_byte_strings;
+    if (s !== null && noted && /[\u0080-\u00ff]/.test(s)) noted.add(s);
+    return s;
+  }
   // String.bytesFrom(array of octets | encoded string, 'hex' | 'base64' | 'base64url')
   define(String, 'bytesFrom', function (v, encoding) {
     if (typeof v === 'string') {
-      if (encoding === 'hex') return fromHex(v);
-      if (encoding === 'base64' || encoding === 'base64url') return fromBase64(v);
+      if (encoding === 'hex') return bytes(fromHex(v));
+      if (encoding === 'base64' || encoding === 'base64url') return bytes(fromBase64(v));
       throw new TypeError('Unknown encoding: ' + encoding);
     }
     var out = '';
     for (var i = 0; i < v.length; i++) out += String.fromCharCode(v[i] & 255);
-    return out;
+    return bytes(out);
   });
   // a byte string to the string of the same code points
   define(String.prototype, 'fromBytes', function (start, end) {
@@ -57,10 +64,10 @@
   define(String.prototype, 'toBytes', function (start, end) {
     var s = String(this).slice(start, end);
     for (var i = 0; i < s.length; i++) if (s.charCodeAt(i) > 255) return null;
-    return s;
+    return bytes(s);
   });
   // the text's UTF-8 bytes as a byte string
   define(String.prototype, 'toUTF8', function (start, end) {
-    return unescape(encodeURIComponent(String(this).slice(start, end)));
+    return bytes(unescape(encodeURIComponent(String(this).slice(start, end))));
   });
 })();

@@ -88,8 +88,15 @@ process.on('uncaughtException', (e) => {
   }
   process.stderr.write(`ERROR\tUncaught ${util.inspect(e)}\n`);
 });
+// An unhandled rejection ends a Lambda's Node runtime too (Runtime.UnhandledPromiseRejection):
+// the next call loads the module afresh. A CloudFront Function's only fails its call.
 process.on('unhandledRejection', (e) => {
-  if (current !== null) finish(current, { ok: false, error: errorInfo(e) });
+  if (current === null) return;
+  if (runner !== null && runner.kind === 'lambda') {
+    finish(current, { exiting: true, ok: false, error: errorInfo(e) });
+    process.exit(129);
+  }
+  finish(current, { ok: false, error: errorInfo(e) });
 });
 
 // ---- Lambda@Edge (Node.js) --------------------------------------------------------------------
@@ -224,12 +231,32 @@ const NJS_STRINGS = fs.readFileSync(path.join(__dirname, 'njs_strings.js'), 'utf
 const CF_HASHES = ['md5', 'sha1', 'sha256'];
 const CF_DIGESTS = ['hex', 'base64', 'base64url'];
 
-function cfDigester(made, alg, bytesOk) {
+// 1.0's byte strings (String.bytesFrom, toBytes, toUTF8: njs_strings.js notes them) are bytes
+// to crypto, as in njs; any other string is text, hashed as its UTF-8. Those made while the
+// function loaded (a secret key at the top) are kept; those of a call, until the next call.
+function byteStrings() {
+  const kept = new Set();
+  const call = new Set();
+  return {
+    kept,
+    call,
+    has: (v) => kept.has(v) || call.has(v),
+  };
+}
+
+function asBytes(bytes, v, encoding) {
+  if (bytes !== null && encoding === undefined && typeof v === 'string' && bytes.has(v)) {
+    return Buffer.from(v, 'latin1');
+  }
+  return v;
+}
+
+function cfDigester(made, alg, bytesOk, bytes) {
   if (!CF_HASHES.includes(String(alg).toLowerCase())) {
     throw new Error(`Digest method not supported: ${alg} (md5, sha1 or sha256)`);
   }
   return {
-    update(data, encoding) { made.update(data, encoding); return this; },
+    update(data, encoding) { made.update(asBytes(bytes, data, encoding), encoding); return this; },
     digest(encoding) {
       if (encoding === undefined && bytesOk) return made.digest(); // 2.0 has Buffer
       if (!CF_DIGESTS.includes(encoding)) {
@@ -240,11 +267,12 @@ function cfDigester(made, alg, bytesOk) {
   };
 }
 
-function cfModules(runtime) {
+function cfModules(runtime, bytes) {
   const v2 = runtime === 'cloudfront-js-2.0';
   const crypto = {
-    createHash: (alg) => cfDigester(nodeCrypto.createHash(String(alg)), alg, v2),
-    createHmac: (alg, key) => cfDigester(nodeCrypto.createHmac(String(alg), key), alg, v2),
+    createHash: (alg) => cfDigester(nodeCrypto.createHash(String(alg)), alg, v2, bytes),
+    createHmac: (alg, key) =>
+      cfDigester(nodeCrypto.createHmac(String(alg), asBytes(bytes, key)), alg, v2, bytes),
   };
   const mods = { crypto, querystring: nodeQuerystring };
   if (runtime === 'cloudfront-js-2.0') mods.buffer = { Buffer };
@@ -252,8 +280,11 @@ function cfModules(runtime) {
 }
 
 function loadCf(init) {
-  const mods = cfModules(init.runtime);
+  const v1 = init.runtime === 'cloudfront-js-1.0';
+  const bytes = v1 ? byteStrings() : null;
+  const mods = cfModules(init.runtime, bytes);
   const sandbox = { __edge_kvs_json: JSON.stringify(init.kvs || {}), __edge_bytes: (v) => Buffer.from(String(v)) };
+  if (bytes !== null) sandbox.__edge_byte_strings = bytes.kept;
   sandbox.console = { log: capture(''), info: capture(''), warn: capture(''), error: capture(''), debug: capture('') };
   const ctx = vm.createContext(sandbox, {
     name: 'cloudfront-function',
@@ -284,7 +315,8 @@ function loadCf(init) {
   vm.runInContext(code, ctx, { filename: init.name || 'function.js', timeout: 1000 });
   if (!ctx.__edge_handler_ok) throw new Error('the function does not define a function handler(event)');
   vm.runInContext('delete globalThis.__edge_handler_ok;', ctx);
-  return { invoke };
+  if (bytes !== null) ctx.__edge_byte_strings = bytes.call; // (the load's stay in `kept`)
+  return { invoke, bytes };
 }
 
 // No vm timeout per call: its watchdog thread costs 150-300 µs a call (and fired spuriously
@@ -295,6 +327,7 @@ async function runCf(cf, msg) {
   const cpu0 = process.cpuUsage();
   let reply;
   let result;
+  if (cf.bytes !== null) cf.bytes.call.clear();
   try {
     let st = cf.invoke(msg.eventJson);
     // a state has its own `ok` (read with this realm's hasOwnProperty); else it is the

@@ -1,0 +1,85 @@
+"""The JavaScript hunt of 2026-12-07: a 1.0 function's byte strings reach crypto as bytes, an
+unhandled rejection ends a Node.js Lambda's worker (fresh module state on the next call), and a
+module that never finishes loading says so. Each test failed before its fix."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from pathlib import Path
+
+import pytest
+
+from edge_middleware.exceptions import ConfigurationError, LambdaExecutionError
+from edge_middleware.js import CloudFrontFunction, NodeHandler
+from edge_middleware.js import engine as js_engine
+from edge_middleware.testing import EventBuilder, run_trigger
+
+_CRYPTO = """var crypto = require('crypto');
+var KEY = String.bytesFrom('/w==', 'base64');   // a binary secret, made as the code loads
+function handler(event) {
+  var made = String.bytesFrom('ff', 'hex');       // one made in the call
+  var text = 'caf\\u00e9';                          // text, not bytes: hashed as its UTF-8
+  return {statusCode: 200, body: [
+    crypto.createHmac('sha256', KEY).update('payload').digest('hex'),
+    crypto.createHash('sha256').update(made).digest('hex'),
+    crypto.createHash('sha256').update(text).digest('hex'),
+    crypto.createHash('sha256').update('caf\\u00e9'.toUTF8()).digest('hex'),
+  ].join(' ')};
+}"""
+
+
+def test_a_1_0_functions_byte_strings_are_hashed_as_bytes(tmp_path: Path) -> None:
+    """node hashed a byte string's code points 128-255 as UTF-8 (0xff as c3 bf): an HMAC with
+    a base64-decoded secret, as a JWT check has, never matched what CloudFront computes."""
+    (tmp_path / "jwt.js").write_text(_CRYPTO)
+    fn = CloudFrontFunction(tmp_path / "jwt.js", runtime="cloudfront-js-1.0", engine="node")
+    try:
+        for _ in range(2):  # the load's key stays a byte string in later calls
+            body = run_trigger(fn, EventBuilder().viewer_request("/"))["body"]
+            assert body.split() == [
+                hmac.new(b"\xff", b"payload", hashlib.sha256).hexdigest(),
+                hashlib.sha256(b"\xff").hexdigest(),
+                hashlib.sha256("café".encode()).hexdigest(),
+                hashlib.sha256("café".encode()).hexdigest(),
+            ]
+    finally:
+        fn.close()
+
+
+_REJECTS = """let calls = 0;
+exports.handler = async (event) => {
+  calls += 1;
+  const request = event.Records[0].cf.request;
+  if (request.uri === '/reject') Promise.reject(new Error('forgot to await'));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  request.headers['x-calls'] = [{key: 'X-Calls', value: String(calls)}];
+  return request;
+};"""
+
+
+def test_an_unhandled_rejection_ends_the_node_worker_as_lambda_does(tmp_path: Path) -> None:
+    """The worker kept its module state: the next call counted on from the failed one."""
+    (tmp_path / "h.js").write_text(_REJECTS)
+    handler = NodeHandler("h.handler", root=tmp_path)
+    try:
+        first = run_trigger(handler, EventBuilder().viewer_request("/"))
+        assert first["headers"]["x-calls"][0]["value"] == "1"
+        with pytest.raises(LambdaExecutionError, match="forgot to await"):
+            run_trigger(handler, EventBuilder().viewer_request("/reject"))
+        again = run_trigger(handler, EventBuilder().viewer_request("/"))
+        assert again["headers"]["x-calls"][0]["value"] == "1"  # a fresh module
+    finally:
+        handler.close()
+
+
+def test_a_module_that_never_finishes_loading_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The message ended with an empty reason ("did not start: ")."""
+    monkeypatch.setattr(js_engine, "START_TIMEOUT", 1.0)
+    (tmp_path / "slow.mjs").write_text(
+        "await new Promise(() => {});\nexport const handler = async (e) => e;\n"
+    )
+    with pytest.raises(ConfigurationError, match="did not finish loading within 1 s"):
+        NodeHandler("slow.handler", root=tmp_path)
