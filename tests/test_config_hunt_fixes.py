@@ -14,6 +14,7 @@ from edge_middleware import ConfigurationError, EdgeConfig, load_config
 from edge_middleware.devtools.devlog import banner
 
 _MANAGED_CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+_AUTH_ARN = "arn:aws:lambda:us-east-1:123456789012:function:auth:3"
 
 
 def _template(tmp_path: Path, body: str) -> Path:
@@ -47,7 +48,7 @@ _NO_DASH = """
         (
             "LambdaFunctionAssociations:\n"
             "                EventType: viewer-request\n"
-            "                LambdaFunctionARN: arn:aws:lambda:us-east-1:123456789012:function:auth:3",
+            f"                LambdaFunctionARN: {_AUTH_ARN}",
             "DefaultCacheBehavior.LambdaFunctionAssociations",
         ),
         (
@@ -308,7 +309,7 @@ def test_a_python_handler_written_with_a_dot_names_its_key_and_the_colon_form(
                 "LambdaFunctionAssociations": [
                     {
                         "EventType": "viewer-request",
-                        "LambdaFunctionARN": "arn:aws:lambda:us-east-1:123456789012:function:auth:3",
+                        "LambdaFunctionARN": _AUTH_ARN,
                     }
                 ],
             },
