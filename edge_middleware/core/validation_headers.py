@@ -75,8 +75,6 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # A uri is a path only (§1.3): "?" would start a query inside it and "#" a fragment, which
 # in-process and URL origins then read differently; CloudFront: "invalid uri format" (§3.5).
 _BAD_URI_CHAR = re.compile("[\x00-\x20\x7f?#\ud800-\udfff]")
-#: what an origin ``path`` may not hold (as a uri before, "?" and "#" not judged there)
-_BAD_PATH_CHAR = re.compile("[\x00-\x20\x7f\ud800-\udfff]")
 _BAD_QUERY_CHAR = re.compile("[\x00-\x20\x7f#\ud800-\udfff]")
 _BAD_REASON_CHAR = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 _STATUS = re.compile(r"[0-9]{1,10}")

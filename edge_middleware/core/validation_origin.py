@@ -13,7 +13,7 @@ from ..config.settings import EdgeSettings
 from ..exceptions import LambdaValidationError
 from .types import CFHeaders, CFOrigin
 from .validation_headers import (
-    _BAD_PATH_CHAR,
+    _BAD_URI_CHAR,
     BLACKLISTED,
     _fail,
     _get,
@@ -54,11 +54,14 @@ def _origin_path(value: str) -> bool:
         value.startswith("/")
         and not value.endswith("/")
         and len(value) <= 255
-        and not _BAD_PATH_CHAR.search(value)
-    )
+        and not _BAD_URI_CHAR.search(value)  # "?" and "#" too: the origin's path would
+    )  # end there for a URL origin and not for an in-process one, as in a uri
 
 
-_PATH_RULE = "'' or start with '/', not end with '/', at most 255 characters"
+_PATH_RULE = (
+    "'' or start with '/', not end with '/', at most 255 characters, no '?', '#', space or "
+    "control character"
+)
 #: §1.6 field rules: (name, type, check, what the check expects).
 _ORIGIN_FIELDS: dict[str, tuple[tuple[str, type, Callable[[Any], bool], str], ...]] = {
     "custom": (

@@ -42,8 +42,10 @@ SHUTDOWN_GRACE = 2
 EXIT_INTERRUPTED = 0
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``host:port`` (not yet listening), for uvicorn's ``sockets=``.
+def bind(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """A TCP socket bound to ``host:port`` and listening, for uvicorn's ``sockets=``: a
+    viewer that connects once "listening on" is printed waits in the queue until the app's
+    startup is done (it was refused until uvicorn listened, after that startup).
 
     :raises OSError: the port is taken, or the address is not one of this machine's.
     """
@@ -53,6 +55,7 @@ def bind(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        sock.listen(backlog)
     except OSError:
         sock.close()
         raise

@@ -388,7 +388,7 @@ class DevServer:
             timeout_graceful_shutdown=SHUTDOWN_GRACE,
         )
         # bound here: uvicorn's Config.bind_socket calls sys.exit(3) when it cannot bind
-        sock = bind(self.options.host, self.options.port)  # OSError before "listening"
+        sock = bind(self.options.host, self.options.port, LISTEN_BACKLOG)  # OSError first
         self.print_listening(sock.getsockname()[1])
 
         class Server(uvicorn.Server):

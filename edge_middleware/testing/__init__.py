@@ -12,7 +12,7 @@ Example::
 
     from edge_middleware.testing import EventBuilder, run_trigger
 
-    event = EventBuilder().viewer_request("/account/", headers={"Cookie": "sid=1"})
+    event = EventBuilder().viewer_request("/account/", headers={"Cookie": "session=1"})
     result = run_trigger("handlers.auth:handler", event)
     assert result["uri"] == "/account/"
 """

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..doors.asgi import EdgeMiddleware
 from ..doors.interfaces import is_asgi_app
 from ..doors.wsgi import EdgeWSGIMiddleware
-from ..exceptions import MissingExtraError
+from ..exceptions import ConfigurationError, MissingExtraError
 
 if TYPE_CHECKING:
     from starlette.testclient import TestClient
@@ -38,7 +38,9 @@ class EdgeClock:
     def advance(self, seconds: float) -> float:
         """Move forward by ``seconds``; returns the new time."""
         if seconds < 0:
-            raise ValueError(f"seconds {seconds!r}: a clock only moves forward")
+            raise ConfigurationError(
+                "EdgeClock.advance(seconds)", seconds, "a clock only moves forward: seconds >= 0"
+            )
         self.now += seconds
         return self.now
 
@@ -64,8 +66,11 @@ def wrap_app(
     """
     if has_front_door(app):
         if config is not None or options:
-            raise ValueError(
-                "app already has the edge middleware (in code): pass config and options to it"
+            raise ConfigurationError(
+                "config",
+                config if config is not None else options,
+                "none: the app already has the edge middleware (in code); pass the config "
+                "and options to it",
             )
         return app
     if asgi if asgi is not None else is_asgi_app(app):

@@ -196,7 +196,9 @@ class EventBuilder:
         client_ip: str | None = None,
     ) -> dict[str, Any]:
         """A ``viewer-response`` event: the viewer's request and the response about to be
-        sent (headers as for :meth:`origin_response`)."""
+        sent (headers as for :meth:`origin_response`; the defaults also hold the
+        ``Content-Length`` and ``Via`` the middleware's viewer-response events carry, which
+        a function may not remove)."""
         return self.event(
             "viewer-response",
             path,
@@ -224,12 +226,16 @@ class EventBuilder:
             ev = EventBuilder().function_event("viewer-request", "/a", headers={"Cookie": "s=1"})
             assert ev["request"]["cookies"] == {"s": {"value": "1"}}
 
-        :raises ValueError: for an origin event (CloudFront Functions run on viewer events only).
+        :raises EventError: (a ``ValueError``) for an origin event (CloudFront Functions run
+            on viewer events only).
         """
         if event_type not in ("viewer-request", "viewer-response"):
-            raise ValueError(
-                f"event_type {event_type!r}: CloudFront Functions run on viewer-request and "
-                "viewer-response only"
+            from ..exceptions import EventError
+
+            raise EventError(
+                "event_type",
+                f"an event CloudFront Functions run on (viewer-request and viewer-response "
+                f"only), not {event_type!r}",
             )
         from ..js.shapes import to_cf_event
 
@@ -323,6 +329,11 @@ class EventBuilder:
                 status_description = reason_phrase(code)
             if response_headers is None:
                 response_headers = {"Content-Type": "text/html; charset=utf-8"}
+                if ev == "viewer-response":  # as the middleware's event has them, read-only
+                    response_headers["Content-Length"] = "0"  # there (lambda-edge.md §3.1)
+                    response_headers["Via"] = (
+                        f"1.1 {via_id(self.distribution_id)}.cloudfront.net (CloudFront)"
+                    )
             cf["response"] = {
                 "status": str(code),
                 "statusDescription": status_description,
