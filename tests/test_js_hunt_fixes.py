@@ -83,3 +83,21 @@ def test_a_module_that_never_finishes_loading_says_so(
     )
     with pytest.raises(ConfigurationError, match="did not finish loading within 1 s"):
         NodeHandler("slow.handler", root=tmp_path)
+
+
+def test_a_node_handler_past_its_timeout_names_the_timeout_it_was_given(tmp_path: Path) -> None:
+    """It said "4.999 s" for a 5 s timeout (the time left when the call was sent)."""
+    from edge_middleware import EdgeSettings
+    from edge_middleware.exceptions import LambdaTimeoutError
+
+    (tmp_path / "h.js").write_text("exports.handler = async () => new Promise(() => {});\n")
+    handler = NodeHandler("h.handler", root=tmp_path)
+    try:
+        with pytest.raises(LambdaTimeoutError, match=r"within its 0\.5 s timeout"):
+            run_trigger(
+                handler,
+                EventBuilder().viewer_request("/"),
+                settings=EdgeSettings(viewer_timeout=0.5),
+            )
+    finally:
+        handler.close()

@@ -160,7 +160,8 @@ class NodeHandler:
     def _stopped(self, exc: Exception, left_ms: float) -> LambdaExecutionError:
         if isinstance(exc, WorkerTimeout):
             return LambdaTimeoutError(
-                f"The Lambda function did not finish within its {left_ms / 1000:g} s timeout "
+                f"The Lambda function did not finish within its {round(left_ms / 1000, 1):g} s "
+                "timeout "
                 "(its node worker was stopped)",
                 handler=self.name,
             )
