@@ -341,10 +341,11 @@ def validate_response_result(
 
 def origin_response_error(status: int, headers: RawHeaders) -> OriginError | None:
     """CloudFront's 502 for an origin response that cannot be read off the wire or sent on (a
-    status that is not a three-digit number, a name that is not a token, a control character
-    in a value, headers that are not byte string pairs); ``None`` for a valid one. Such a
-    response never reaches a function, the cache or the viewer (issue 16, item 7)."""
-    if type(status) is int and 100 <= status <= 999:
+    status outside 100-599, which RFC 9110 §15 calls invalid, a name that is not a token, a
+    control character in a value, headers that are not byte string pairs); ``None`` for a
+    valid one. Such a response never reaches a function, the cache or the viewer (issue 16,
+    item 7)."""
+    if type(status) is int and 100 <= status <= 599:
         problem = raw_header_problem(headers)
         if problem is None:
             return None

@@ -221,7 +221,10 @@ class OriginStream:
         ``viewer_gone``: sending to the viewer failed, and the app's next send fails the same
         way (an endless stream that waits for that would never finish)."""
         self.discard = True
-        self.refused = self.refused or viewer_gone
+        # a body the edge will not read to its end (a failover's primary, an answer the viewer
+        # left): the app's next send fails, as a server's does once its client closed, so an
+        # endless or slow stream ends there (it was read to its end, and the viewer waited)
+        self.refused = self.refused or viewer_gone or self.more
         self._take()
         current = None if self.task.done() else asyncio.current_task()
         if current is not None and current.cancelling():

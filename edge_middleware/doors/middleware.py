@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..cache.entry import AsyncInvalidating, FillLocking, OwnClock, Storage, invalidation_paths
 from ..cache.identity import distribution_identity
@@ -240,7 +241,11 @@ def _checked_target(origin_id: str, target: object, known: set[str], interface: 
     """An ``origins=`` entry as the doors use it, or the ConfigurationError naming it."""
     field_name = f"origins[{origin_id!r}]"
     if target is not None and not (callable(target) or _http_url(target)):
-        raise ConfigurationError(field_name, target, "None, an http(s):// URL, or an ASGI/WSGI app")
+        raise ConfigurationError(
+            field_name,
+            target,
+            "None, an http(s)://host[:port] URL (port 1-65535), or an ASGI/WSGI app",
+        )
     if isinstance(target, str) and importlib.util.find_spec("httpx") is None:
         raise ConfigurationError(
             field_name,
@@ -270,11 +275,20 @@ def _an_app(interface: str) -> str:
 
 
 def _http_url(target: object) -> bool:
-    """``http://HOST...`` or ``https://HOST...``: what the proxy can reach."""
-    if not isinstance(target, str):
+    """``http://HOST[:PORT]...`` or ``https://...`` with a host and a port of 1-65535: what the
+    proxy can reach (a port past 65535 reached another port, wrapped by the socket layer)."""
+    if not isinstance(target, str) or any(c.isspace() for c in target):
         return False
-    scheme, sep, rest = target.partition("://")
-    return bool(sep) and scheme.lower() in ("http", "https") and bool(rest.split("/", 1)[0])
+    try:
+        parts = urlsplit(target)
+        port = parts.port  # (raises ValueError for a port that is no number or out of range)
+    except ValueError:
+        return False
+    return (
+        parts.scheme.lower() in ("http", "https")
+        and bool(parts.hostname)
+        and (port is None or 1 <= port <= 65535)
+    )
 
 
 def body_bytes_received(viewer: ViewerRequest | None, body: bytes | None) -> int:
