@@ -6,6 +6,7 @@ failed before its fix."""
 from __future__ import annotations
 
 import asyncio
+import io
 import socket
 import threading
 import time
@@ -150,3 +151,39 @@ def test_an_origin_status_past_599_is_a_502(status: int) -> None:
     assert (r.status_code, r.headers["x-cache"]) == (502, "Error from cloudfront")
     w = Client(EdgeWSGIMiddleware(wsgi, config=config)).get("/")
     assert (w.status_code, w.headers["X-Cache"]) == (502, "Error from cloudfront")
+
+
+def _broken_200(origin: RawOrigin, conn: socket.socket, path: str, n: int) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n")
+
+
+def test_a_200_whose_body_breaks_at_once_never_fails_over_on_either_door() -> None:
+    """The WSGI door read the first chunk before the head went on, and took its framing error
+    for an origin never reached: it asked the secondary, which the ASGI door (rightly) did
+    not. Both now keep the 200 and cut its body."""
+    with raw_origin(_broken_200) as primary, raw_origin(_secondary) as secondary:
+        origins = {"p": primary.url, "s": secondary.url}
+        asgi = TestClient(
+            EdgeMiddleware(_unused_asgi, config=_GROUP, origins=origins),
+            raise_server_exceptions=False,
+        )
+        assert asgi.get("/a").status_code == 200
+        wsgi = EdgeWSGIMiddleware(_unused_wsgi, config=_GROUP, origins=origins)
+        statuses: list[str] = []
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": "/w",
+            "SERVER_NAME": "x",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": "x",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(),
+            "wsgi.errors": io.StringIO(),
+        }
+        answer = wsgi(environ, lambda status, headers, exc=None: statuses.append(status))
+        assert statuses == ["200 OK"]
+        with pytest.raises(Exception, match="broke off its body"):
+            b"".join(answer)
+        answer.close()  # type: ignore[attr-defined]
+        assert secondary.hits == {}

@@ -39,6 +39,8 @@ class OriginCall:
         #: the head went to the pipeline: a later ``start_response`` with ``exc_info`` can no
         #: longer replace it (PEP 3333: it raises, as after headers were sent)
         self.head_taken = False
+        #: a URL origin's body that broke before its first bytes (raised by next_chunk)
+        self.broken: CloudFrontError | None = None
 
     def head(self) -> OriginResponse | CloudFrontError:
         captured: list[Any] = []
@@ -92,9 +94,20 @@ class OriginCall:
         except StopIteration:
             self.iterator = None
             return b"", False
+        except CloudFrontError as exc:
+            if not captured:
+                raise
+            # a URL origin's body broke at its first bytes, after its head came: the answer
+            # keeps its status (a 200 never fails over) and its body reports the failure, as
+            # on the ASGI door (it was read as an origin never reached)
+            self.broken = exc
+            return b"", True
 
     def next_chunk(self) -> bytes | None:
         """The next body bytes, ``None`` at the end; raises what the app raised."""
+        broken, self.broken = self.broken, None
+        if broken is not None:
+            raise broken
         if self.iterator is None:
             return self._take_written(b"") or None
         for chunk in self.iterator:
