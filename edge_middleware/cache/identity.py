@@ -168,9 +168,13 @@ def _app_fingerprint(app: Any, depth: int) -> str:
     return "|".join(parts)
 
 
-def distribution_identity(config: Any, app: Any = None) -> str:
+def distribution_identity(
+    config: Any, app: Any = None, origins: Mapping[str, Any] | None = None
+) -> str:
     """The namespace of a distribution in a shared cache: ``{distribution_id}-{12 hex}``,
-    where the hex digits hash the configuration and the origin app.
+    where the hex digits hash the configuration, the origin app and the middleware's
+    ``origins=`` (a URL, or another app, for an origin id: two edges of one configuration in
+    front of different servers must not serve each other's objects).
 
     ::
 
@@ -179,6 +183,10 @@ def distribution_identity(config: Any, app: Any = None) -> str:
     digest = hashlib.sha256()
     digest.update(config_fingerprint(config).encode())
     digest.update(b"\0" + app_fingerprint(app).encode("utf-8", "surrogatepass"))
+    for origin_id, target in sorted((origins or {}).items(), key=lambda item: str(item[0])):
+        where = target if isinstance(target, str) else app_fingerprint(target)
+        # (no origins, or none set: the same digest as before, so no namespace moves)
+        digest.update(f"\0{origin_id}={where}".encode("utf-8", "surrogatepass"))
     name = str(getattr(config, "distribution_id", "") or "distribution")
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:64]
     return f"{safe}-{digest.hexdigest()[:12]}"

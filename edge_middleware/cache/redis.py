@@ -18,7 +18,7 @@ import copy
 import logging
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -30,6 +30,7 @@ from edge_middleware.cache.redis_ops import SCRIPTS, Namespace, Steps
 from edge_middleware.cache.redis_options import (
     check_connection_options,
     check_options,
+    check_url_shape,
     redact,
 )
 from edge_middleware.exceptions import ConfigurationError, MissingExtraError
@@ -145,10 +146,13 @@ class RedisStorage:
         # A corrupt value (ValueError) is a backend failure too, and so is anything unforeseen
         # the client raises (TypeError): fail open, as the README promises.
         self._errors = (redis.RedisError, OSError, ValueError, TypeError)
+        check_url_shape(url)
         try:
             pool = redis.BlockingConnectionPool.from_url(url, **self._pool_options(False))
-        except ValueError as exc:
-            raise ConfigurationError("RedisStorage.url", redact(url), f"a Redis URL ({exc})")
+        except (ValueError, redis.RedisError) as exc:
+            raise ConfigurationError(
+                "RedisStorage.url", redact(url), f"a Redis URL ({exc})"
+            ) from None
         check_connection_options(pool, url)
         self._client: redis.Redis = redis.Redis.from_pool(pool)
         self._scripts: dict[str, Script] = {
@@ -164,6 +168,8 @@ class RedisStorage:
             weakref.WeakKeyDictionary()
         )
         self._breaker = Breaker(url, retry_after)
+        #: per running loop (by id), what closes its clients as it shuts down
+        self._loop_hooks: dict[int, AsyncGenerator[None, None]] = {}
 
     def adopt_distribution(self, identity: str) -> RedisStorage:
         """The storage a middleware with distribution ``identity`` (see
@@ -290,6 +296,7 @@ class RedisStorage:
             client = aioredis.Redis.from_pool(apool)
             scripts = {name: client.register_script(lua) for name, lua in SCRIPTS.items()}
             found = self._aclients[loop] = (client, scripts)
+            self._watch_loop(loop)
         return found
 
     def _apool(self) -> AsyncPool:
@@ -300,7 +307,25 @@ class RedisStorage:
             from edge_middleware.cache.redis_wire import AsyncPool
 
             pool = self._apools[loop] = AsyncPool(self._wire)
+            self._watch_loop(loop)
         return pool
+
+    def _watch_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Close this loop's clients when it shuts down (``asyncio.run``, a Runner, uvicorn, a
+        TestClient's portal call ``shutdown_asyncgens`` while the loop still runs): each
+        finished loop kept a pool and an open connection before (a test suite's TestClient
+        without ``with`` opened one per request, for ever)."""
+        key = id(loop)
+        if key in self._loop_hooks:
+            return
+        from edge_middleware.cache.redis_wire import closed_with_the_loop
+
+        hook = closed_with_the_loop(weakref.ref(self), key)
+        self._loop_hooks[key] = hook
+        try:
+            hook.asend(None).send(None)  # (runs to its yield: the loop knows of it now)
+        except StopIteration:
+            pass
 
     def _closed(self) -> bool:
         return self._breaker.closed()
@@ -437,10 +462,10 @@ def storage_from_url(url: str) -> MemoryStorage | RedisStorage:
         storage_from_url("redis://127.0.0.1:6379/0?distribution_id=E2QWRUHEXAMPLE")
         storage_from_url("redis://127.0.0.1:6379/0?max_connections=32&pool_timeout=0.5")
     """
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    query = dict(parse_qsl(parts.query))
     try:
+        parts = urlsplit(url)  # (raises ValueError for "redis://[::1:6379")
+        scheme = parts.scheme.lower()
+        query = dict(parse_qsl(parts.query))
         if scheme == "memory":
             unknown = set(query) - {"max_bytes", "max_object_bytes"}
             if unknown:

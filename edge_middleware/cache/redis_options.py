@@ -13,13 +13,17 @@ from ..exceptions import ConfigurationError
 if TYPE_CHECKING:
     import redis
 
-__all__ = ["check_connection_options", "check_options", "redact"]
+__all__ = ["check_connection_options", "check_options", "check_url_shape", "redact"]
 
 
 def redact(url: str) -> str:
     """``url`` with its password masked, in the userinfo and in a ``password=`` query
     parameter (both are redis-py's)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.password  # noqa: B018 - (a malformed netloc raises here or above)
+    except ValueError:  # ("redis://[::1:6379"): any userinfo masked as a whole
+        return re.sub(r"://[^/?#]*@", "://***@", url)
     if parts.password is not None:
         host = parts.netloc.rpartition("@")[2]
         user = f"{parts.username}:***@" if parts.username else ":***@"
@@ -35,8 +39,14 @@ def redact(url: str) -> str:
 def check_connection_options(pool: redis.BlockingConnectionPool, url: str) -> None:
     """Fail now on a URL query parameter redis-py's connections do not take: redis-py passes
     it on unchecked, and every connection it opens would raise ``TypeError``."""
+    import redis as redis_py
+
     try:
         pool.connection_class(**pool.connection_kwargs)  # no IO: connects on first use
+    except (ValueError, redis_py.RedisError) as exc:  # ssl_cert_reqs=requird
+        raise ConfigurationError(
+            "RedisStorage.url", redact(url), f"query parameters redis-py takes ({exc})"
+        ) from None
     except TypeError as exc:
         found = re.search(r"argument '([^']+)'", str(exc))
         name = found.group(1) if found else str(exc)
@@ -83,3 +93,33 @@ def check_options(
     for name, value in seconds.items():
         if not _positive_number(value):
             raise ConfigurationError(f"RedisStorage.{name}", value, "a number > 0")
+
+
+#: redis-py options that change what its replies are: the storage reads bytes (every request
+#: was a Miss, logged as a TypeError that named no option)
+_REPLY_OPTIONS = ("decode_responses", "encoding", "encoding_errors")
+
+
+def check_url_shape(url: str) -> None:
+    """Refuse, naming the URL (password masked), what redis-py takes without a word and then
+    fails on or misreads: a malformed URL, a database that is no number (``/O`` used db 0,
+    another app's; ``/-1`` failed every request), options that turn replies into text."""
+    try:
+        parts = urlsplit(url)
+        query = parse_qsl(parts.query)
+        parts.port  # noqa: B018 - (raises ValueError for a port out of range)
+    except ValueError as exc:
+        raise ConfigurationError("RedisStorage.url", redact(url), f"a Redis URL ({exc})") from None
+    if parts.scheme.lower() in ("redis", "rediss"):
+        db = parts.path.strip("/")
+        if db and not db.isdigit():
+            raise ConfigurationError(
+                "RedisStorage.url", redact(url), f"a database number after the host, not {db!r}"
+            )
+    for name, _ in query:
+        if name in _REPLY_OPTIONS:
+            raise ConfigurationError(
+                "RedisStorage.url",
+                redact(url),
+                f"no {name}= (the storage reads Redis's replies as bytes)",
+            )

@@ -26,6 +26,7 @@ import threading
 import time
 import weakref
 from collections import deque
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -33,7 +34,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from edge_middleware.cache.redis_resp import Incomplete, Wire, checked, handshake, pack, parse
 
-__all__ = ["AsyncPool", "SyncPool"]
+__all__ = ["AsyncPool", "SyncPool", "closed_with_the_loop"]
 
 
 class _Conn:
@@ -196,14 +197,16 @@ class SyncPool:
 class _Protocol(asyncio.Protocol):
     """One connection in an event loop: at most one command in flight (:meth:`send`)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+    def __init__(self) -> None:
+        # (no reference to the loop: the loop's pools are dropped with it, see AsyncPool)
         self._transport: asyncio.Transport | None = None
         self._chunks: list[bytes] = []
         self._have = 0
         self._need = 0
         self._waiter: asyncio.Future[Any] | None = None
         self.closed = False
+        #: when bytes last arrived (loop time): a large reply still arriving is not late
+        self.last_data = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
@@ -212,6 +215,7 @@ class _Protocol(asyncio.Protocol):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def data_received(self, data: bytes) -> None:
+        self.last_data = asyncio.get_running_loop().time()
         self._chunks.append(data)
         self._have += len(data)
         waiter = self._waiter
@@ -251,7 +255,7 @@ class _Protocol(asyncio.Protocol):
         """Write a command; the future of its reply (the caller bounds the wait)."""
         if self.closed or self._transport is None:
             raise RedisConnectionError("connection closed")
-        waiter = self._waiter = self._loop.create_future()
+        waiter = self._waiter = asyncio.get_running_loop().create_future()
         self._transport.write(packed)
         return waiter
 
@@ -274,7 +278,8 @@ class AsyncPool:
     def __init__(self, wire: Wire) -> None:
         self._wire = wire
         self._timeout = wire.timeout
-        self._loop = asyncio.get_running_loop()
+        # No reference to the loop: a pool is kept per loop, weakly, and closed when the loop
+        # shuts down (RedisStorage._watch_loop); with one, neither could ever go.
         self._busy: dict[_Protocol, float] = {}
         self._watchdog: asyncio.TimerHandle | None = None
         self._idle: deque[_Protocol] = deque()
@@ -310,10 +315,11 @@ class AsyncPool:
         except BaseException:
             self._discard(conn)
             raise
-        deadline = self._loop.time() + self._timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout
         self._busy[conn] = deadline
         if self._watchdog is None:
-            self._watchdog = self._loop.call_at(deadline, self._check_deadlines)
+            self._watchdog = loop.call_at(deadline, self._check_deadlines)
         try:
             return await waiter
         except BaseException:
@@ -324,15 +330,20 @@ class AsyncPool:
 
     def _check_deadlines(self) -> None:
         self._watchdog = None
-        now = self._loop.time()
+        loop = asyncio.get_running_loop()
+        now = loop.time()
         due = None
         for conn, deadline in list(self._busy.items()):
+            # socket_timeout bounds Redis's silence, as the blocking client's recv does, not
+            # the whole reply: a 40 MB object arriving at 100 MB/s took longer than 0.25 s,
+            # was never served, and opened the breaker for every key
+            deadline = max(deadline, conn.last_data + self._timeout)
             if deadline <= now:
                 conn.time_out()
             elif due is None or deadline < due:
                 due = deadline
         if due is not None:
-            self._watchdog = self._loop.call_at(due, self._check_deadlines)
+            self._watchdog = loop.call_at(due, self._check_deadlines)
 
     async def _checkout(self) -> tuple[_Protocol, bool]:
         """A pooled connection, or a new one (True) in a free slot, waiting for either."""
@@ -344,7 +355,7 @@ class AsyncPool:
         if self._count < self._wire.max_connections:
             self._count += 1
             return await self._open(), True
-        waiter: asyncio.Future[_Protocol | None] = self._loop.create_future()
+        waiter: asyncio.Future[_Protocol | None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
             given = await asyncio.wait_for(waiter, self._wire.pool_timeout)
@@ -396,11 +407,11 @@ class AsyncPool:
         self._pass_slot()
 
     async def _connect(self) -> _Protocol:
-        loop, wire = self._loop, self._wire
+        loop, wire = asyncio.get_running_loop(), self._wire
         if wire.path is not None:
-            _, conn = await loop.create_unix_connection(lambda: _Protocol(loop), wire.path)
+            _, conn = await loop.create_unix_connection(_Protocol, wire.path)
         else:
-            _, conn = await loop.create_connection(lambda: _Protocol(loop), wire.host, wire.port)
+            _, conn = await loop.create_connection(_Protocol, wire.host, wire.port)
         try:
             for command in handshake(wire):
                 checked(await conn.send(command))  # bounded by the wait_for in _open
@@ -417,3 +428,17 @@ class AsyncPool:
             self._watchdog = None
         while self._idle:
             self._discard(self._idle.pop())
+
+
+async def closed_with_the_loop(storage: weakref.ref[Any], key: int) -> AsyncGenerator[None, None]:
+    """Known to the loop once started: its ``shutdown_asyncgens`` closes it, and the storage's
+    clients of that loop are closed while it still runs (a loop closed without it keeps
+    them, as before)."""
+    try:
+        yield
+    finally:
+        found = storage()
+        if found is not None:
+            # (the generator holds the loop's finalizer hook: kept, it would keep the loop)
+            found._loop_hooks.pop(key, None)
+            await found.aclose()

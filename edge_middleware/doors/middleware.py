@@ -106,7 +106,7 @@ class SharedOptions:
             else MemoryStorage(clock=clock)
         )
         #: this distribution's namespace in a shared cache (issue 16, item 4)
-        self.distribution_identity = distribution_identity(self.config, app)
+        self.distribution_identity = distribution_identity(self.config, app, origins)
         adopt = getattr(self.storage, "adopt_distribution", None)
         if adopt is not None:  # a shared storage without a distribution_id of its own
             self.storage = adopt(self.distribution_identity)
