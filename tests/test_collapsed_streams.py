@@ -20,7 +20,7 @@ from edge_middleware import (
     EdgeSettings,
     EdgeWSGIMiddleware,
 )
-from tests.support.doors import asgi_scope, call_wsgi
+from tests.support.doors import asgi_scope, call_wsgi, wsgi_environ
 from tests.support.servers import wait_until
 from tests.support.storage import open_storage
 
@@ -129,6 +129,10 @@ def test_asgi_requests_collapsed_on_a_stream_too_large_to_store_go_on_at_once() 
     assert len(calls) == 2
 
 
+def _feed_environ() -> dict[str, Any]:
+    return wsgi_environ(path="/feed", **{"wsgi.multithread": True})
+
+
 def _wsgi_origin(calls: list[int]) -> Any:
     def origin(environ: dict[str, Any], start_response: Any) -> Any:
         calls.append(1)
@@ -144,7 +148,7 @@ def test_wsgi_requests_collapsed_on_a_streamed_answer(limit: int | None) -> None
     store: it goes on as soon as the copy is dropped, while the stream is still open."""
     calls: list[int] = []
     edge = EdgeWSGIMiddleware(_wsgi_origin(calls), config=_config(limit))
-    answer = edge(call_environ(), lambda status, headers, exc=None: None)
+    answer = edge(_feed_environ(), lambda status, headers, exc=None: None)
     chunks = iter(answer)
     assert next(chunks) == b"first,"  # the leader's viewer has the start of the stream
     got: list[Any] = []
@@ -167,29 +171,6 @@ def test_wsgi_requests_collapsed_on_a_streamed_answer(limit: int | None) -> None
     x_cache = dict(got[0][1])["X-Cache"]
     assert x_cache == ("Hit from cloudfront" if limit is None else "Miss from cloudfront")
     assert len(calls) == (1 if limit is None else 2)
-
-
-def call_environ() -> dict[str, Any]:
-    import io
-
-    return {
-        "REQUEST_METHOD": "GET",
-        "SCRIPT_NAME": "",
-        "PATH_INFO": "/feed",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "x",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_HOST": "x",
-        "wsgi.input": io.BytesIO(),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": io.StringIO(),
-        "wsgi.version": (1, 0),
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": False,
-        "wsgi.run_once": False,
-    }
 
 
 @pytest.mark.parametrize("storage", ["memory", "redis"])
@@ -267,7 +248,7 @@ def test_a_wsgi_stream_read_to_its_end_frees_its_waiters_before_close() -> None:
     iteration: a server that calls ``close()`` late (or never) does not hold them."""
     calls: list[int] = []
     edge = EdgeWSGIMiddleware(_wsgi_origin(calls), config=_config())
-    answer = edge(call_environ(), lambda status, headers, exc=None: None)
+    answer = edge(_feed_environ(), lambda status, headers, exc=None: None)
     assert b"".join(answer) == b"first,0123456789last"
     assert not edge._flights.events  # free, though close() was not called yet
     _status, headers, body = call_wsgi(edge, path="/feed")

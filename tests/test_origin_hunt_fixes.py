@@ -6,7 +6,6 @@ failed before its fix."""
 from __future__ import annotations
 
 import asyncio
-import io
 import socket
 import threading
 import time
@@ -25,6 +24,7 @@ from edge_middleware import (
     EdgeWSGIMiddleware,
 )
 from edge_middleware.config.origins import Origin, OriginGroup
+from tests.support.doors import wsgi_environ
 from tests.support.servers import RawOrigin, raw_origin
 
 _GROUP = EdgeConfig(
@@ -170,17 +170,7 @@ def test_a_200_whose_body_breaks_at_once_never_fails_over_on_either_door() -> No
         assert asgi.get("/a").status_code == 200
         wsgi = EdgeWSGIMiddleware(_unused_wsgi, config=_GROUP, origins=origins)
         statuses: list[str] = []
-        environ = {
-            "REQUEST_METHOD": "GET",
-            "PATH_INFO": "/w",
-            "SERVER_NAME": "x",
-            "SERVER_PORT": "80",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "HTTP_HOST": "x",
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(),
-            "wsgi.errors": io.StringIO(),
-        }
+        environ = wsgi_environ(path="/w")
         answer = wsgi(environ, lambda status, headers, exc=None: statuses.append(status))
         assert statuses == ["200 OK"]
         with pytest.raises(Exception, match="broke off its body"):

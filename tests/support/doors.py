@@ -45,6 +45,7 @@ __all__ = [
     "send",
     "viewer",
     "wrap",
+    "wsgi_environ",
 ]
 
 #: The two front doors, as the ``door`` fixtures' params (and test ids).
@@ -162,12 +163,11 @@ def call_asgi(
     return sent
 
 
-def call_wsgi(
-    app: Any, method: str = "GET", path: str = "/p", body: bytes = b"", **extra: Any
-) -> tuple[str, list[tuple[str, str]], bytes]:
-    """One request straight into ``app`` with a minimal PEP 3333 environ (``extra`` keys
-    added): ``(status, headers, body)``."""
-    environ = {
+def wsgi_environ(
+    method: str = "GET", path: str = "/p", body: bytes = b"", **extra: Any
+) -> dict[str, Any]:
+    """A minimal PEP 3333 environ for one request (``extra`` keys added)."""
+    return {
         "REQUEST_METHOD": method,
         "SCRIPT_NAME": "",
         "PATH_INFO": path,
@@ -186,6 +186,14 @@ def call_wsgi(
         "wsgi.run_once": False,
         **extra,
     }
+
+
+def call_wsgi(
+    app: Any, method: str = "GET", path: str = "/p", body: bytes = b"", **extra: Any
+) -> tuple[str, list[tuple[str, str]], bytes]:
+    """One request straight into ``app`` with a minimal PEP 3333 environ (``extra`` keys
+    added): ``(status, headers, body)``."""
+    environ = wsgi_environ(method, path, body, **extra)
     got: list[Any] = []
     answer = app(environ, lambda status, headers, exc=None: got.append((status, headers)))
     try:
