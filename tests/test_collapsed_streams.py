@@ -130,7 +130,9 @@ def test_asgi_requests_collapsed_on_a_stream_too_large_to_store_go_on_at_once() 
 
 
 def _feed_environ() -> dict[str, Any]:
-    return wsgi_environ(path="/feed", **{"wsgi.multithread": True})
+    environ = wsgi_environ(path="/feed")
+    environ["wsgi.multithread"] = True
+    return environ
 
 
 def _wsgi_origin(calls: list[int]) -> Any:
