@@ -130,11 +130,7 @@ def fetch(p: PipelineBase, f: Flow) -> Step:
     conditional = "if-none-match" in oreq["headers"] or "if-modified-since" in oreq["headers"]
     if stale is not None and resp.status == 304 and conditional:
         return (yield from _revalidated(p, f, stale, resp.headers))
-    if stale is not None and resp.status >= 500 and _stale_ok(stale, now):
-        f.steps.append(
-            TraceStep("origin-response", False, skipped_because="stale served on origin error")
-        )
-        return (yield from _serve_stale(p, f, resp.status, stale))
+    # (a 5xx with a stale copy: origin-response runs first, and its status decides)
     f.answer = Answer(
         resp.status,
         reason_phrase(resp.status),
@@ -180,6 +176,13 @@ def _revalidated(p: PipelineBase, f: Flow, stale: CacheEntry, fresh: RawHeaders)
             return (yield from fail(p, f, res))
         assert isinstance(res, ResponseResult)
         fresh = unchanged_raw(res.headers, response["headers"], shown) + hidden
+        if res.status != 304 or res.body is not None:
+            # the function answered in the 304's place ("any non-200 becomes a 200 with a
+            # fallback page"): its answer is the object, cached and served as an origin's
+            # (only its headers were kept, and the old body served)
+            body = b"" if res.body is None else res.body
+            f.answer = Answer(res.status, res.status_description, with_length(fresh, body), body)
+            return (yield from _after_origin_response(p, f))
     else:
         f.steps.append(TraceStep("origin-response", False, skipped_because="no function"))
     merged = merge_304(stale.headers, fresh)
@@ -249,6 +252,19 @@ def origin_response(p: PipelineBase, f: Flow) -> Step:
                 a.headers.append((b"Content-Length", length))
     else:
         f.steps.append(TraceStep("origin-response", False, skipped_because="no function"))
+    return (yield from _after_origin_response(p, f))
+
+
+def _after_origin_response(p: PipelineBase, f: Flow) -> Step:
+    """The origin's answer as origin-response left it: a 5xx with a stale copy to fall back
+    on serves the copy (the function's status decides, as it does for viewer-response:
+    decisions.md #22; it was skipped, and its answer to the 5xx lost); else compress it for
+    the viewer and store it."""
+    a = f.answer
+    assert a is not None
+    stale = f.stale
+    if stale is not None and a.status >= 500 and _stale_ok(stale, f.now):
+        return (yield from _serve_stale(p, f, a.status, stale))
     if f.method == "HEAD":
         return State.STORE
     # every Accept-Encoding line, as the cache key and the origin request read them (the
