@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import itertools
+import os
 import queue
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -35,6 +37,16 @@ class DaemonPool:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._names = itertools.count()
+        _POOLS.add(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child (``gunicorn --preload``) the parent's workers do not exist: the
+        pool starts empty. Its idle count said a worker waited, so the first handler call of
+        each child was queued for no one and got its 503 at the deadline."""
+        self._work = queue.SimpleQueue()
+        self._idle = threading.Semaphore(0)
+        self._lock = threading.Lock()
+        self._threads = []
 
     def submit(self, fn: Callable[[], T]) -> concurrent.futures.Future[T]:
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
@@ -57,6 +69,19 @@ class DaemonPool:
         while True:
             _call(*self._work.get())  # (its frame goes: nothing of it is kept while idle)
             self._idle.release()
+
+
+#: every pool of this process, reset in a forked child (weakly: a pool may go)
+_POOLS: weakref.WeakSet[DaemonPool] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for pool in list(_POOLS):
+        pool._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def _call(future: concurrent.futures.Future[Any], fn: Callable[[], Any]) -> None:

@@ -227,8 +227,14 @@ class HandlerRunner:
         )
 
     def _failure(self, exc: BaseException) -> CloudFrontError:
-        """:meth:`_fail` for what a call on this thread raised; lets NOT_A_FAILURE through."""
-        if isinstance(exc, NOT_A_FAILURE):
+        """:meth:`_fail` for what a call on this thread raised; lets NOT_A_FAILURE through,
+        but for a ``CancelledError`` of the handler's own (its ``asyncio.run()`` cancelled, a
+        task it cancelled and awaited): only the request's own cancellation goes through, and
+        a sync call or WSGI has none (it escaped the middleware: a 500, a dropped connection,
+        where the same handler on a worker thread got its 503)."""
+        if isinstance(exc, NOT_A_FAILURE) and not (
+            isinstance(exc, asyncio.CancelledError) and not _request_cancelled()
+        ):
             raise exc
         return self._fail(exc)
 
@@ -358,8 +364,9 @@ class HandlerRunner:
             return stop.value
         except BaseException as exc:
             self._close_capture()
-            # (no deadline runs yet: a TimeoutError here is the handler's own, its failure)
-            if isinstance(exc, (*NOT_A_FAILURE, CloudFrontError)):
+            # (no deadline runs yet: a TimeoutError here is the handler's own, its failure; so
+            # is a CancelledError: the request's own cannot come before the handler waits)
+            if isinstance(exc, (KeyboardInterrupt, GeneratorExit, CloudFrontError)):
                 raise
             raise self._fail(exc) from None  # sys.exit(), a library's BaseException: its failure
         later = Later(self, event, request_id, timeout, coro, first)
@@ -405,6 +412,16 @@ class HandlerRunner:
     def _close_capture(self) -> None:
         if self._captured is not None:
             self._captured.close()
+
+
+def _request_cancelled() -> bool:
+    """Whether the running task (the request's) is being cancelled; ``False`` with no running
+    loop (WSGI, a sync handler inline: nothing cancels a request there)."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        return False
+    return task is not None and task.cancelling() > 0
 
 
 class _Deadline(Exception):

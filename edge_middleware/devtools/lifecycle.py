@@ -136,3 +136,65 @@ async def cancelled_finished(tasks: Iterable[asyncio.Task[None]], timeout: float
     running = [task for task in tasks if not task.done()]
     if running:
         await asyncio.wait(running, timeout=timeout)
+
+
+class InFlight:
+    """A WSGI app that counts the requests it is serving (a request ends when its answer is
+    closed, PEP 3333), so that the dev server can say, as under uvicorn, that it stopped
+    the ones still running when its grace period ended (cheroot cannot stop them itself)."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def _done(self) -> None:
+        with self._lock:
+            self.count -= 1
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        with self._lock:
+            self.count += 1
+        try:
+            answer = self.app(environ, start_response)
+        except BaseException:
+            self._done()
+            raise
+        return _Counted(answer, self._done)
+
+    def stop_after(self, grace: float, say: Callable[[str], None]) -> None:
+        """In ``grace`` seconds, if requests still run: say so and end the process (exit 0),
+        as uvicorn's grace period ends them (a handler that hangs held it until the watchdog,
+        silently)."""
+
+        def expire() -> None:
+            time.sleep(grace)
+            if self.count > 0:
+                say(f"stopped {self.count} request(s) still running")
+                for stream in (sys.stdout, sys.stderr):
+                    with contextlib.suppress(Exception):
+                        stream.flush()
+                os._exit(0)
+
+        threading.Thread(target=expire, name="edge-stop-grace", daemon=True).start()
+
+
+class _Counted:
+    """A WSGI answer that reports when it is closed (or dropped unclosed)."""
+
+    def __init__(self, answer: Any, done: Callable[[], None]) -> None:
+        self.answer = answer
+        self.done: Callable[[], None] | None = done
+
+    def __iter__(self) -> Any:
+        return iter(self.answer)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.answer, "close", None)
+            if close is not None:
+                close()
+        finally:
+            done, self.done = self.done, None
+            if done is not None:
+                done()

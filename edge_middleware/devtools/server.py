@@ -48,6 +48,7 @@ from .devlog import ConsoleLog, banner
 from .inspector import Inspector, InspectorASGIMount, InspectorWSGIMount, mount_inspector
 from .lifecycle import (
     SHUTDOWN_GRACE,
+    InFlight,
     QuietStop,
     bind,
     cancelled_finished,
@@ -414,9 +415,10 @@ class DevServer:
     def wsgi_server(self) -> Any:
         """The cheroot server for the WSGI app, bound and listening (``prepare()``: raises
         OSError before "listening" is printed), not yet serving."""
+        self.in_flight = InFlight(self.app)
         server = cheroot_server()(
             (self.options.host, self.options.port),
-            self.app,
+            self.in_flight,
             numthreads=WSGI_THREADS,
             server_name=self.options.host,
             # Idle keep-alive connections and half-sent requests are closed after this.
@@ -438,6 +440,7 @@ class DevServer:
             with stopped_by_signals():
                 server.serve()
         finally:
+            self.in_flight.stop_after(SHUTDOWN_GRACE, self.console.message)
             server.stop()
 
 
