@@ -61,6 +61,21 @@ def _doors(answer: Any, config: EdgeConfig, clock: _Clock) -> dict[str, Any]:
     return {"asgi": get_asgi, "wsgi": get_wsgi}
 
 
+def _revalidated(if_none_match: str | None) -> tuple[int, dict[str, str], bytes]:
+    """An origin that answers a revalidation with its ETag with a 304."""
+    if if_none_match == ETAG:
+        return 304, {"ETag": ETAG, "Cache-Control": "max-age=10"}, b""
+    return 200, {"ETag": ETAG, "Cache-Control": "max-age=10"}, b"original"
+
+
+def _keep(seen: list[str]) -> Any:
+    def origin_response(event: dict[str, Any], context: Any) -> Any:
+        seen.append(event["Records"][0]["cf"]["response"]["status"])
+        return event["Records"][0]["cf"]["response"]
+
+    return origin_response
+
+
 def _fallback(seen: list[str]) -> Any:
     def origin_response(event: dict[str, Any], context: Any) -> Any:
         response = event["Records"][0]["cf"]["response"]
@@ -77,15 +92,10 @@ def _fallback(seen: list[str]) -> Any:
 def test_an_origin_response_answer_in_a_304s_place_is_what_is_served(door: str) -> None:
     """Only its headers were kept: the old body was refreshed and served (RefreshHit)."""
 
-    def answer(if_none_match: str | None) -> tuple[int, dict[str, str], bytes]:
-        if if_none_match == ETAG:
-            return 304, {"ETag": ETAG, "Cache-Control": "max-age=10"}, b""
-        return 200, {"ETag": ETAG, "Cache-Control": "max-age=10"}, b"original"
-
     seen: list[str] = []
     clock = _Clock()
     config = EdgeConfig(default=Behavior(origin_response=Trigger(_fallback(seen))))
-    get = _doors(answer, config, clock)[door]
+    get = _doors(_revalidated, config, clock)[door]
     assert get() == (200, "Miss from cloudfront", b"original")
     clock.now += 15  # expired: revalidated, the origin says 304
     assert get() == (200, "Miss from cloudfront", b"fallback")
@@ -95,20 +105,11 @@ def test_an_origin_response_answer_in_a_304s_place_is_what_is_served(door: str) 
 
 @pytest.mark.parametrize("door", ["asgi", "wsgi"])
 def test_a_304_the_function_leaves_as_it_is_still_refreshes_the_copy(door: str) -> None:
-    def answer(if_none_match: str | None) -> tuple[int, dict[str, str], bytes]:
-        if if_none_match == ETAG:
-            return 304, {"ETag": ETAG, "Cache-Control": "max-age=10"}, b""
-        return 200, {"ETag": ETAG, "Cache-Control": "max-age=10"}, b"original"
-
     seen: list[str] = []
     clock = _Clock()
 
-    def keep(event: dict[str, Any], context: Any) -> Any:
-        seen.append(event["Records"][0]["cf"]["response"]["status"])
-        return event["Records"][0]["cf"]["response"]
-
-    config = EdgeConfig(default=Behavior(origin_response=Trigger(keep)))
-    get = _doors(answer, config, clock)[door]
+    config = EdgeConfig(default=Behavior(origin_response=Trigger(_keep(seen))))
+    get = _doors(_revalidated, config, clock)[door]
     assert get()[2] == b"original"
     clock.now += 15
     assert get() == (200, "RefreshHit from cloudfront", b"original")
@@ -149,12 +150,8 @@ def test_a_5xx_the_function_leaves_serves_the_stale_copy_as_before(door: str) ->
 
     seen: list[str] = []
 
-    def keep(event: dict[str, Any], context: Any) -> Any:
-        seen.append(event["Records"][0]["cf"]["response"]["status"])
-        return event["Records"][0]["cf"]["response"]
-
     clock = _Clock()
-    config = EdgeConfig(default=Behavior(origin_response=Trigger(keep)))
+    config = EdgeConfig(default=Behavior(origin_response=Trigger(_keep(seen))))
     get = _doors(answer, config, clock)[door]
     assert get()[2] == b"original"
     clock.now += 15
