@@ -18,6 +18,7 @@ failed. The word after them is the ``X-Cache`` the viewer got (``Hit``, ``Miss``
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
@@ -87,6 +88,17 @@ def request_masker(record: RequestRecord, *, log_secrets: bool = False) -> Maske
     )
 
 
+#: control characters (C0, DEL, C1) a viewer or a handler may put in what the console prints
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _visible(text: str) -> str:
+    """``text`` for the console: control characters as escapes (``\\x1b``, ``\\r``, ``\\n``),
+    so that a viewer's query or a handler's output cannot send terminal escapes (a cleared
+    screen, a new title) or forge a line that looks like a request's."""
+    return _CONTROLS.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 def _step_label(step: TraceStep) -> str:
     label = f"{ABBREVIATIONS.get(step.event_type, step.event_type)} {step.duration * 1000:.1f}ms"
     return label + "!" if step.error else label
@@ -110,7 +122,7 @@ def format_request(
     result_color = _GREEN if "Hit" in result else _RED if outcome.error else _YELLOW
     line = "  ".join(
         (
-            _paint(f"{request.get('method', '?')} {mask.text(path)}", _BOLD, color),
+            _paint(_visible(f"{request.get('method', '?')} {mask.text(path)}"), _BOLD, color),
             _paint(pattern, _DIM, color),
             triggers,
             _paint(result, result_color, color),
@@ -124,18 +136,19 @@ def format_request(
             lines.append(_paint(f"    ~ {step.skipped_because}", _YELLOW, color))
     for step in ran:
         if step.output:
-            for out in step.output.rstrip("\n").split("\n"):
-                lines.append(f"    {step.event_type} | {mask.text(out)}")
+            for out in step.output.rstrip("\n").splitlines():
+                lines.append(f"    {step.event_type} | {_visible(mask.text(out))}")
         if step.error:
             where = f" (at {step.error_field})" if step.error_field else ""
-            lines.append(
-                _paint(f"    ! {step.event_type}: {mask.text(step.error)}{where}", _RED, color)
-            )
+            error = _visible(mask.text(step.error))
+            lines.append(_paint(f"    ! {step.event_type}: {error}{where}", _RED, color))
     if outcome.error is not None and not any(s.error for s in ran):
-        lines.append(_paint(f"    ! {mask.text(outcome.error.reason)}", _RED, color))
+        lines.append(_paint(f"    ! {_visible(mask.text(outcome.error.reason))}", _RED, color))
     trace = handler_traceback(outcome.error)
     if trace:
-        lines.extend(_paint(f"      {line}", _DIM, color) for line in mask.text(trace).split("\n"))
+        lines.extend(
+            _paint(f"      {_visible(line)}", _DIM, color) for line in mask.text(trace).splitlines()
+        )
     return lines
 
 

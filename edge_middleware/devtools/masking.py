@@ -176,6 +176,9 @@ def _expand(values: Iterable[str]) -> list[str]:
         out.add(credentials.strip())
         if scheme.lower() == "basic":
             out.update(_basic(credentials.strip()))
+    # and as a handler that decodes them prints them (express-session's "s%3A..." cookie,
+    # printed as "s:..."), as query values are masked in both forms
+    out.update([unquote(s) for s in out] + [unquote_plus(s) for s in out])
     return sorted((s for s in out if len(s) >= 4), key=len, reverse=True)
 
 
