@@ -32,21 +32,19 @@ class DaemonPool:
     def __init__(self, max_workers: int, thread_name_prefix: str) -> None:
         self.max_workers = max_workers
         self.prefix = thread_name_prefix
+        self._names = itertools.count()
+        self._empty()
+        _POOLS.add(self)
+
+    def _empty(self) -> None:
+        """No worker and no work yet: a new pool, and the pool in a forked child
+        (``gunicorn --preload``), where the parent's workers do not exist (its idle count said
+        a worker waited, so each child's first handler call was queued for no one and got its
+        503 at the deadline)."""
         self._work: queue.SimpleQueue[_Work] = queue.SimpleQueue()
         self._idle = threading.Semaphore(0)
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
-        self._names = itertools.count()
-        _POOLS.add(self)
-
-    def _after_fork(self) -> None:
-        """In a forked child (``gunicorn --preload``) the parent's workers do not exist: the
-        pool starts empty. Its idle count said a worker waited, so the first handler call of
-        each child was queued for no one and got its 503 at the deadline."""
-        self._work = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)
-        self._lock = threading.Lock()
-        self._threads = []
 
     def submit(self, fn: Callable[[], T]) -> concurrent.futures.Future[T]:
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
@@ -77,7 +75,7 @@ _POOLS: weakref.WeakSet[DaemonPool] = weakref.WeakSet()
 
 def _reset_after_fork() -> None:
     for pool in list(_POOLS):
-        pool._after_fork()
+        pool._empty()
 
 
 if hasattr(os, "register_at_fork"):

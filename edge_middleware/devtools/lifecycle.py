@@ -98,12 +98,18 @@ def exit_watchdog(grace: float = SHUTDOWN_GRACE + 2.0) -> None:
 
     def expire() -> None:
         time.sleep(grace)
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        os._exit(EXIT_INTERRUPTED)
+        _exit_now(EXIT_INTERRUPTED)
 
     threading.Thread(target=expire, name="edge-exit-watchdog", daemon=True).start()
+
+
+def _exit_now(code: int) -> None:
+    """End the process at once (threads that cannot be stopped hold it), with what it printed
+    flushed."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 class QuietStop(logging.Filter):
@@ -171,10 +177,7 @@ class InFlight:
             time.sleep(grace)
             if self.count > 0:
                 say(f"stopped {self.count} request(s) still running")
-                for stream in (sys.stdout, sys.stderr):
-                    with contextlib.suppress(Exception):
-                        stream.flush()
-                os._exit(0)
+                _exit_now(0)
 
         threading.Thread(target=expire, name="edge-stop-grace", daemon=True).start()
 
