@@ -7,6 +7,7 @@ is validated at construction, so a bad config fails at start with the field name
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -41,6 +42,7 @@ __all__ = [
     "Trigger",
     "compile_path_pattern",
     "default_root_object",
+    "normalized_path",
 ]
 
 _log = logging.getLogger("edge_middleware.config")
@@ -53,6 +55,39 @@ def default_root_object(uri: str, obj: str) -> str:
     if obj and uri == "/":
         return "/" + obj.lstrip("/")
     return uri
+
+
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _percent(match: re.Match[str]) -> str:
+    code = int(match.group(1), 16)
+    return chr(code) if code in _UNRESERVED else "%" + match.group(1).upper()
+
+
+def normalized_path(path: str) -> str:
+    """``path`` normalised as RFC 3986 §6.2.2 says, for matching path patterns only
+    (``EdgeSettings.path_match="normalized"``; the origin still gets the path as sent):
+    percent-encoded unreserved characters decoded (``/%61dmin`` is ``/admin``), the other
+    escapes in upper case (``%2f`` is ``%2F``, and stays encoded), then the ``.`` and ``..``
+    segments removed (``/x/../admin`` is ``/admin``; ``/x/%2E%2E/admin`` too). Empty segments
+    are kept (``//admin`` is not ``/admin``): RFC 3986 does not remove them."""
+    if "%" in path:
+        path = _PERCENT.sub(_percent, path)
+    if "/." not in path:
+        return path
+    segments = path.split("/")
+    kept: list[str] = []
+    for segment in segments[1:]:
+        if segment == "..":
+            if kept:
+                kept.pop()
+        elif segment != ".":
+            kept.append(segment)
+    if segments[-1] in (".", ".."):
+        kept.append("")  # "/a/b/.." is "/a/", a directory
+    return segments[0] + "/" + "/".join(kept)
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,8 +84,10 @@ class EdgeSettings:
     viewer_response_skip_status: Literal["final", "origin"] = "final"
     #: #23 X-Cache on the miss that ran an origin-request-generated response.
     origin_generated_x_cache: Literal["LambdaGeneratedResponse", "Miss"] = "LambdaGeneratedResponse"
-    #: #24 path patterns match the raw or the percent-decoded path.
-    path_match: Literal["raw", "decoded"] = "raw"
+    #: #24 path patterns match the raw path, the percent-decoded one, or the one normalised as
+    #: RFC 3986 §6.2.2 says (``config.model.normalized_path``; AWS's guide says CloudFront
+    #: normalises before it matches: docs/distributions.md).
+    path_match: Literal["raw", "decoded", "normalized"] = "raw"
     #: handler timeouts (lambda-edge.md §3.4): 5 s viewer events, 30 s origin events.
     viewer_timeout: float = 5.0
     origin_timeout: float = 30.0

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
-from ..config.model import Behavior, EdgeConfig, default_root_object
+from ..config.model import Behavior, EdgeConfig, default_root_object, normalized_path
 from ..core.convert import ViewerRequest
 from ..exceptions import OriginError
 from .base import PipelineBase
@@ -72,7 +72,10 @@ class Pipeline(PipelineBase):
         are matched and viewer-request runs; redirects keep the viewer's "/"), and the
         behavior it matches (docs/distributions.md)."""
         uri = default_root_object(uri, self.config.default_root_object)
-        return uri, self.config.match(uri if self.settings.path_match == "raw" else unquote(uri))
+        how = self.settings.path_match
+        if how == "raw":
+            return uri, self.config.match(uri)
+        return uri, self.config.match(unquote(uri) if how == "decoded" else normalized_path(uri))
 
     def flow(self, viewer: ViewerRequest, routed: Routed | None = None) -> Flow:
         """A new request's state (``routed``: what :meth:`route` gave for its uri already)."""
