@@ -340,7 +340,7 @@ class RedisStorage:
         # hold other processes' requests for the whole origin timeout.
         return self._space.begin_fill_steps(key, min(ttl, self.fill_lock_ttl))
 
-    def _wait_fill_steps(self, key: str, timeout: float) -> Steps[CacheEntry | None]:
+    def _wait_fill_steps(self, key: str, timeout: float) -> Steps[CacheEntry | bool | None]:
         wait = min(timeout, self.fill_lock_ttl)
         return self._space.wait_fill_steps(key, wait, self._clock, self._closed)
 
@@ -399,11 +399,13 @@ class RedisStorage:
             # always try: a lock left behind would stall its key until it expires
             self._run("end_fill", self._space.release_steps(lkey, token), None, force=True)
 
-    def wait_fill(self, key: str, timeout: float) -> CacheEntry | None:
-        """Wait (polling with a short backoff, at most ``timeout`` seconds) until ``key`` has an
-        entry or its fill lock is released; the entry, or None (timeout, nothing stored, Redis
-        down). A stale entry is returned only once the lock is gone: the caller judges its
-        freshness."""
+    def wait_fill(self, key: str, timeout: float) -> CacheEntry | bool | None:
+        """Wait (polling with a short backoff, at most ``timeout`` seconds) until ``key`` has a
+        fresh entry or its fill lock is released; the entry, or None (timeout, nothing stored,
+        Redis down). A stale entry is returned only once the lock is released: the caller
+        judges its freshness. A lock that expired unreleased (its holder died, or outlasted
+        ``fill_lock_ttl``) is taken over by one waiter: ``True`` there (this process fetches,
+        then :meth:`end_fill`), and the others wait for it."""
         return self._run("wait_fill", self._wait_fill_steps(key, timeout), None)
 
     # -- async API ------------------------------------------------------------------------------
@@ -435,7 +437,7 @@ class RedisStorage:
         if token is not None:
             await self._arun("end_fill", self._space.release_steps(lkey, token), None, force=True)
 
-    async def await_fill(self, key: str, timeout: float) -> CacheEntry | None:
+    async def await_fill(self, key: str, timeout: float) -> CacheEntry | bool | None:
         return await self._arun("wait_fill", self._wait_fill_steps(key, timeout), None)
 
     async def aclose(self) -> None:

@@ -48,6 +48,11 @@ Step = tuple[str, tuple[Any, ...], dict[str, Any]]
 Steps: TypeAlias = Generator[Step, Any, _T]
 
 _NO_KW: dict[str, Any] = {}
+#: How long a released fill lock's token is left for its waiters (ms): far longer than a
+#: waiter's poll interval, so a waiter tells a release from an expiry.
+_LEFT_FOR_MS = 10_000
+#: How long past a fill lock's TTL its waiters wait, to see it expire (s).
+_SEE_EXPIRY = 0.25
 _WITHSCORES: dict[str, Any] = {"withscores": True}
 
 #: The counter ``ver`` made when it is missing: above the newest pattern in ``inv`` and, when
@@ -68,8 +73,14 @@ _MAKE_COUNTER = """
 
 SCRIPTS = {
     # Compare-and-delete: a slow fill winner whose lock expired must not release another's.
+    # The token is left for a moment under KEYS[2]: a waiter that saw this lock held tells its
+    # release (each waiter then looks the key up again or fetches alone) from its expiry (the
+    # leader died, or outlasted the lock: one waiter takes the lock over, the others wait).
     "release": """
-        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+        if redis.call('GET', KEYS[1]) == ARGV[1] then
+            redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+            return redis.call('DEL', KEYS[1])
+        end
         return 0
     """,
     # One atomic step, so no reader sees a new generation before its patterns. A counter lost
@@ -92,8 +103,12 @@ SCRIPTS = {
         make_counter(KEYS[3], KEYS[4], not fresh)
         return redis.call('GET', KEYS[2])
     """,
-    # Is the fill lock still held; does the entry exist (one round trip while waiting).
-    "poll": "return {redis.call('EXISTS', KEYS[1]), redis.call('EXISTS', KEYS[2])}",
+    # The fill lock's holder (nil: none), whether the entry exists, the token of the last
+    # holder that released it (one round trip while waiting).
+    "poll": """
+        return {redis.call('GET', KEYS[1]), redis.call('EXISTS', KEYS[2]),
+                redis.call('GET', KEYS[3])}
+    """,
 }
 
 
@@ -146,7 +161,9 @@ class Namespace:
         # what clear() deletes: entries and locks, exactly (not those of an id that starts
         # with this one, "site" vs "site:staging")
         self._clear_glob = _glob_escape(self._ns) + "[el]*"
-        self._clear_name = re.compile(re.escape(self._ns.encode()) + rb"(?:e|lock):[0-9a-f]{64}")
+        self._clear_name = re.compile(
+            re.escape(self._ns.encode()) + rb"(?:e|lock|left):[0-9a-f]{64}"
+        )
         self._registered = False
         self._lock = threading.Lock()
         # the epoch that what follows belongs to (None: no epoch key when last looked)
@@ -166,6 +183,10 @@ class Namespace:
 
     def lock_key(self, key: str) -> str:
         return f"{self._ns}lock:{_digest(key)}"
+
+    def left_key(self, lock_key: str) -> str:
+        """Where a released fill lock's token is left a moment (the ``release`` script)."""
+        return f"{self._ns}left:{lock_key.rsplit(':', 1)[1]}"
 
     # -- invalidation bookkeeping ---------------------------------------------------------------
 
@@ -366,7 +387,8 @@ class Namespace:
         return bool(won)
 
     def release_steps(self, lkey: str, token: str) -> Steps[None]:
-        yield ("release", (), {"keys": [lkey], "args": [token]})
+        keys = [lkey, self.left_key(lkey)]
+        yield ("release", (), {"keys": keys, "args": [token, _LEFT_FOR_MS]})
         return None
 
     def wait_fill_steps(
@@ -375,22 +397,36 @@ class Namespace:
         timeout: float,
         clock: Callable[[], float],
         closed: Callable[[], bool],
-    ) -> Steps[CacheEntry | None]:
-        deadline = time.monotonic() + timeout
+    ) -> Steps[CacheEntry | bool | None]:
+        """Wait for the process that holds ``key``'s fill lock: its fresh entry as soon as it
+        is stored; once it released the lock, what is stored (maybe stale) or None (it stored
+        nothing: the caller fetches alone). A lock that expired instead (its leader died, or
+        outlasted the lock) is taken over: True when this process took it (it fetches, and
+        releases it), else the wait goes on for the one that did, with a new ``timeout``."""
+        # (a moment past the lock's own TTL: the waiter sees it expire)
+        deadline = time.monotonic() + timeout + _SEE_EXPIRY
         delay = 0.002
-        keys = [self.lock_key(key), self.entry_key(key)]
+        lkey = self.lock_key(key)
+        keys = [lkey, self.entry_key(key), self.left_key(lkey)]
+        holder = None
         while not closed():
-            locked, present = yield ("poll", (), {"keys": keys})
+            locker, present, left = yield ("poll", (), {"keys": keys})
             # Done as soon as there is a fresh entry (the winner may still be streaming its
-            # response), or when the lock is gone (the winner stored nothing, or failed). A
-            # stale entry is what the winner is refreshing: keep waiting for the new one.
+            # response). A stale entry is what the winner is refreshing: keep waiting for the
+            # new one while the lock is held.
+            entry = None
             if present:
                 entry = yield from self.get_steps(key, clock())
-                fresh = entry is not None and entry.fresh_until > clock()
-                if fresh or not locked:
+                if entry is not None and entry.fresh_until > clock():
                     return entry
-            elif not locked:
-                return None
+            if locker is not None:
+                if holder is not None and locker != holder:  # taken over: wait for the new one
+                    deadline = time.monotonic() + timeout + _SEE_EXPIRY
+                holder = locker
+            elif left is not None and (holder is None or left == holder):
+                return entry  # released by its leader: stored nothing new, or failed
+            elif (yield from self.begin_fill_steps(key, timeout)):
+                return True  # expired: this process leads now
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None

@@ -9,7 +9,7 @@ import asyncio
 import threading
 from typing import Any
 
-from ..cache.entry import FillLocking
+from ..cache.entry import CacheEntry, FillLocking
 
 __all__ = ["AsyncFlights", "ThreadFlights"]
 
@@ -46,8 +46,9 @@ class AsyncFlights:
         led.append(key)
         lock = self.lock
         if lock is not None and not await lock.abegin_fill(key, timeout):
-            # another process fetches: its object, or nothing to wait for again
-            return False if await lock.await_fill(key, timeout) is not None else None
+            # another process fetches: its object, or nothing to wait for again (or its lock
+            # expired and this process took it over: it leads)
+            return _after_wait(await lock.await_fill(key, timeout))
         return True
 
     async def release(self, led: list[str]) -> None:
@@ -71,6 +72,15 @@ class AsyncFlights:
         event = self.events.pop(key, None)
         if event is not None:
             event.set()
+
+
+def _after_wait(got: CacheEntry | bool | None) -> bool | None:
+    """What ``join`` says after waiting on another process's fill lock: lead (``True``: this
+    process took the expired lock over), look the key up again (``False``: an entry is
+    there), or fetch alone (``None``)."""
+    if got is True:
+        return True
+    return False if got is not None else None
 
 
 def _consume(done: asyncio.Future[Any]) -> None:
@@ -112,8 +122,9 @@ class ThreadFlights:
             return False if event.wait(timeout) else None
         lock = self.lock
         if lock is not None and not lock.begin_fill(key, timeout):
-            # another process fetches: its object, or nothing to wait for again
-            return False if lock.wait_fill(key, timeout) is not None else None
+            # another process fetches: its object, or nothing to wait for again (or its lock
+            # expired and this process took it over: it leads)
+            return _after_wait(lock.wait_fill(key, timeout))
         return True
 
     def release(self, led: list[str]) -> None:
