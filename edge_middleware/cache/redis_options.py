@@ -3,6 +3,7 @@ from inside redis-py, or failed at the first request), and its URL with the pass
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from typing import TYPE_CHECKING
@@ -98,6 +99,36 @@ def check_options(
 #: redis-py options that change what its replies are: the storage reads bytes (every request
 #: was a Miss, logged as a TypeError that named no option)
 _REPLY_OPTIONS = ("decode_responses", "encoding", "encoding_errors")
+#: RedisStorage's own keyword arguments (storage_from_url takes them from a URL's query)
+_OWN_OPTIONS = (
+    "max_connections",
+    "pool_timeout",
+    "socket_timeout",
+    "max_object_bytes",
+    "prefix",
+    "distribution_id",
+    "fill_lock_ttl",
+    "retry_after",
+)
+_HOST_NAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_.])?")
+
+
+def _check_host(url: str, host: str | None) -> None:
+    """A host name or an IP address: redis-py took an empty one as localhost, and one with a
+    space or a ``$`` failed only at the first request."""
+    if host and (_HOST_NAME.fullmatch(host) or _is_ip(host)):
+        return
+    raise ConfigurationError(
+        "RedisStorage.url", redact(url), f"a host name or an IP address, not {host or ''!r}"
+    )
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def check_url_shape(url: str) -> None:
@@ -110,7 +141,16 @@ def check_url_shape(url: str) -> None:
         parts.port  # noqa: B018 - (raises ValueError for a port out of range)
     except ValueError as exc:
         raise ConfigurationError("RedisStorage.url", redact(url), f"a Redis URL ({exc})") from None
+    for name, _ in query:
+        if name in _OWN_OPTIONS:
+            raise ConfigurationError(
+                "RedisStorage.url",
+                redact(url),
+                f"{name} as RedisStorage's keyword argument, not in the URL (the URL's would "
+                "override the pool's alone; storage_from_url() and --redis read it from a URL)",
+            )
     if parts.scheme.lower() in ("redis", "rediss"):
+        _check_host(url, parts.hostname)
         db = parts.path.strip("/")
         if db and not db.isdigit():
             raise ConfigurationError(
