@@ -441,3 +441,26 @@ def test_invoke_path_is_percent_encoded(tmp_path: Path) -> None:
     done = cli(tmp_path, "invoke", "h:ok", "--event-type", "viewer-request", "--path", "/café")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["result"]["uri"] == "/caf%C3%A9"
+
+
+# -- check: a CloudFront Function has no IncludeBody, mapped or not ---------------------------
+
+FUNCTION_AND_LAMBDA = """{"DistributionConfig": {"CallerReference": "x", "Comment": "",
+ "Enabled": true,
+ "Origins": {"Quantity": 1, "Items": [{"Id": "o", "DomainName": "app.example.com",
+   "CustomOriginConfig": {"OriginProtocolPolicy": "http-only"}}]},
+ "DefaultCacheBehavior": {"TargetOriginId": "o", "ViewerProtocolPolicy": "allow-all",
+   "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+   "FunctionAssociations": {"Quantity": 1, "Items": [{"EventType": "viewer-request",
+     "FunctionARN": "arn:aws:cloudfront::123456789012:function/rewrite"}]},
+   "LambdaFunctionAssociations": {"Quantity": 1, "Items": [{"EventType": "origin-request",
+     "LambdaFunctionARN": "arn:aws:lambda:us-east-1:123456789012:function:auth:3",
+     "IncludeBody": false}]}}}}"""
+
+
+def test_check_shows_no_include_body_for_an_unmapped_cloudfront_function(tmp_path: Path) -> None:
+    (tmp_path / "dist.json").write_text(FUNCTION_AND_LAMBDA)
+    out = cli(tmp_path, "check", "dist.json").stdout
+    lines = {line.split()[0]: line for line in out.splitlines() if "arn:aws:" in line}
+    assert "IncludeBody" not in lines["viewer-request"], out
+    assert "IncludeBody=false" in lines["origin-request"], out

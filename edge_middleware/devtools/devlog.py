@@ -189,7 +189,9 @@ def banner(
                 continue
             body = ""
             # (a CloudFront Function has no IncludeBody: it never sees the body)
-            function = getattr(trig.handler, "sets_viewer_response_body", False)
+            function = getattr(trig.handler, "sets_viewer_response_body", False) or (
+                ":cloudfront::" in trig.display_name  # its ARN (check: not mapped)
+            )
             if event_type.endswith("request") and not function:
                 body = f"  IncludeBody={'true' if trig.include_body else 'false'}"
             lines.append(f"{indent}     {event_type:<16} {trig.display_name}{body}")
