@@ -101,3 +101,41 @@ def test_a_node_handler_past_its_timeout_names_the_timeout_it_was_given(tmp_path
             )
     finally:
         handler.close()
+
+
+_TWO_EXPORTS = """
+exports.viewerRequest = async (event, context) => {
+  const request = event.Records[0].cf.request;
+  request.headers["x-fn"] = [{ key: "X-Fn", value: context.functionName }];
+  return request;
+};
+exports.originRequest = async (event) => { throw new Error("nope"); };
+"""
+
+
+def test_two_exports_of_one_file_are_told_apart(tmp_path: Path) -> None:
+    """Both were named "multi" (the file's stem) in banners and in the "handler ... failed"
+    line; the default name is now Lambda's Handler form. context.functionName stays the
+    module's name."""
+    from edge_middleware import Behavior, EdgeConfig
+    from edge_middleware.devtools.devlog import banner
+
+    (tmp_path / "multi.js").write_text(_TWO_EXPORTS)
+    first = NodeHandler("multi.viewerRequest", root=tmp_path)
+    second = NodeHandler("multi.originRequest", root=tmp_path)
+    named = NodeHandler("multi.viewerRequest", root=tmp_path, name="site-auth")
+    try:
+        assert (first.name, second.name) == ("multi.viewerRequest", "multi.originRequest")
+        config = EdgeConfig(default=Behavior(viewer_request=first, origin_request=second))
+        text = "\n".join(banner(config))
+        assert "multi.viewerRequest" in text and "multi.originRequest" in text, text
+        seen = run_trigger(first, EventBuilder().viewer_request("/"))
+        assert seen["headers"]["x-fn"][0]["value"] == "multi"
+        seen = run_trigger(named, EventBuilder().viewer_request("/"))
+        assert seen["headers"]["x-fn"][0]["value"] == "site-auth"
+        with pytest.raises(LambdaExecutionError) as caught:
+            run_trigger(second, EventBuilder().origin_request("/"))
+        assert caught.value.handler == "multi.originRequest"
+    finally:
+        for handler in (first, second, named):
+            handler.close()

@@ -38,7 +38,7 @@ from ..exceptions import (
     LambdaTimeoutError,
 )
 from . import capture
-from .context import LambdaContext, _context_fields, _function_name
+from .context import LambdaContext, _context_fields
 from .coroutines import FRESH, Resumed, run_coroutine
 from .daemon_pool import DaemonPool
 from .handler_loading import load_handler
@@ -126,8 +126,8 @@ class HandlerRunner:
         "_captured",
         "_ctx",
         "_stats",
+        "context_name",
         "func",
-        "function_name",
         "is_async",
         "mode",
         "name",
@@ -142,7 +142,10 @@ class HandlerRunner:
     ) -> None:
         self.func = load_handler(spec)
         self.name = name
-        self.function_name = _function_name(name)
+        # what the context's function name, ARN and log group are made from: the name, or
+        # the handler's own (a Node.js handler shown as "auth.handler" is the function "auth")
+        own = getattr(self.func, "function_name", None)
+        self.context_name = own if isinstance(own, str) and own else name
         self.is_async = inspect.iscoroutinefunction(self.func) or inspect.iscoroutinefunction(
             getattr(self.func, "__call__", None)  # noqa: B004 - async callable objects
         )
@@ -159,7 +162,7 @@ class HandlerRunner:
     def invocation(self) -> HandlerRunner:
         """A copy of this runner for one call, capturing output when capture is installed."""
         run = object.__new__(HandlerRunner)
-        run.func, run.name, run.function_name = self.func, self.name, self.function_name
+        run.func, run.name, run.context_name = self.func, self.name, self.context_name
         run.is_async, run.mode, run._stats = self.is_async, self.mode, self._stats
         run.own_deadline = self.own_deadline
         run._captured = capture.Captured() if capture.installed() else None
@@ -181,7 +184,7 @@ class HandlerRunner:
         # LambdaContext's fields as its __init__ would set them, without its per-call cost.
         # (request_id, CloudFront's, is in the event: aws_request_id is the call's own UUID.)
         ctx = object.__new__(LambdaContext)
-        ctx.__dict__.update(_context_fields(self.name))
+        ctx.__dict__.update(_context_fields(self.context_name))
         ctx.timeout = timeout
         ctx._deadline = time.monotonic() + timeout
         self._ctx = ctx

@@ -73,7 +73,9 @@ class NodeHandler:
     :param root: the function's code directory (SAM's ``CodeUri``); default the working dir.
     :param runtime: the Lambda runtime, one of :data:`NODE_RUNTIMES` (all run on the local
         ``node``).
-    :param name: the function's name in logs, errors and ``context.functionName``.
+    :param name: the function's name in logs, errors and ``context.functionName``; default
+        ``"<module>.<export>"`` as Lambda's ``Handler`` names it (``auth.handler``), so two
+        exports of one file are told apart.
     :param workers: the most ``node`` workers kept for this function (each runs one request
         at a time, as a Lambda instance does).
 
@@ -105,7 +107,9 @@ class NodeHandler:
             raise ConfigurationError("NodeHandler.handler", handler, '"path/to/module.function"')
         self.file, self.export = _resolve(handler, resolve(root))
         self.runtime = runtime
-        self.name = name or self.file.stem
+        self.name = name or f"{self.file.stem}.{self.export}"
+        #: ``context.functionName`` (the handler pool's): the name given, else the module's
+        self.function_name = name or self.file.stem
         self.__qualname__ = self.name  # the pipeline's display name (config.Trigger)
         self.__module__ = ""
         self._pool = NodePool(
