@@ -207,7 +207,9 @@ class ResponseHeadersPolicy:
                 )
         object.__setattr__(self, "remove_headers", removed)
         rate = self.server_timing_sampling_rate
-        if rate is not None and (isinstance(rate, bool) or not 0 <= rate <= 100):
+        if rate is not None and (
+            isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 100
+        ):
             raise ConfigurationError(
                 f"{where}.server_timing_sampling_rate", rate, "a percentage from 0 to 100"
             )

@@ -16,7 +16,7 @@ from ..cache.rules import (
     keyed_path,
     stored_response_serves,
 )
-from ..config.model import Trigger
+from ..config.model import Behavior, Trigger
 from ..config.response_headers import apply_response_headers_policy
 from ..core.convert import ViewerRequest, reason_phrase
 from ..core.headers import (
@@ -122,11 +122,7 @@ def _viewer_headers(p: PipelineBase, f: Flow, a: Answer) -> RawHeaders:
     response headers policy, on hits and misses alike, before viewer-response
     (docs/distributions.md "Where CloudFront applies the policy")."""
     behavior = f.behavior
-    headers = a.headers
-    forwarded, cookies = p.forwarded_for(behavior)
-    if not cookies:
-        headers = [(k, v) for k, v in headers if k.lower() != b"set-cookie"]
-    headers = filter_vary(headers, forwarded, behavior.cache.min_ttl)
+    headers = _cookies_and_vary(p, behavior, a.headers)
     return apply_response_headers_policy(
         behavior.headers_policy,
         f.req["headers"],
@@ -135,6 +131,17 @@ def _viewer_headers(p: PipelineBase, f: Flow, a: Answer) -> RawHeaders:
         pop=p.settings.pop,
         request_id=f.rid,
     )
+
+
+def _cookies_and_vary(
+    p: PipelineBase, behavior: Behavior, headers: RawHeaders, cookies_too: bool = True
+) -> RawHeaders:
+    """``headers`` with Set-Cookie only when ``behavior`` forwards cookies (and
+    ``cookies_too``), and only the Vary names it keeps (caching.md §1.6, §1.13)."""
+    forwarded, cookies = p.forwarded_for(behavior)
+    if not (cookies and cookies_too):
+        headers = [(k, v) for k, v in headers if k.lower() != b"set-cookie"]
+    return filter_vary(headers, forwarded, behavior.cache.min_ttl)
 
 
 def _viewer_response_trigger(p: PipelineBase, f: Flow, trig: Trigger, a: Answer) -> Step:
@@ -262,11 +269,17 @@ def custom_page(p: PipelineBase, f: Flow, status: int, *, keyed: bool = True) ->
     custom = p.config.error_response_for(status)
     if custom is None or not custom.response_page_path:
         return None
-    page = yield from _error_page(p, f, custom.response_page_path)
+    path = custom.response_page_path
+    page = yield from _error_page(p, f, path)
     if page is None:
         return None
     status = custom.response_code or status
-    headers = with_length(page.headers, page.body)
+    # what reaches the viewer as on any answer (a page's Set-Cookie went to every viewer
+    # of the cached page): the request's behavior decides, and a page's behavior that
+    # forwards no cookies keeps none either
+    page_forwards_cookies = p.forwarded_for(p.config.match(path))[1]
+    headers = _cookies_and_vary(p, f.behavior, page.headers, page_forwards_cookies)
+    headers = with_length(headers, page.body)
     # custom error pages get the policy too (docs/distributions.md)
     headers = apply_response_headers_policy(
         f.behavior.headers_policy,
