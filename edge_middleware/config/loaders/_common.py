@@ -170,7 +170,8 @@ def list_path(value: Any, path: str) -> str:
 
 _MODEL_FIELD = re.compile(
     r"^(Behavior|CachePolicy|OriginRequestPolicy|Origin|Trigger|CustomErrorResponse|EdgeConfig"
-    r"|EdgeSettings|ResponseHeadersPolicy|ResponseHeader|CorsConfig|OriginGroup|NodeHandler)\b"
+    r"|EdgeSettings|ResponseHeadersPolicy|ResponseHeader|CorsConfig|OriginGroup|NodeHandler"
+    r"|CloudFrontFunction)\b"
 )
 
 

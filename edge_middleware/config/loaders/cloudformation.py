@@ -88,19 +88,32 @@ def template_to_config(
 ) -> EdgeConfig:
     """The EdgeConfig for the template's ``AWS::CloudFront::Distribution``."""
     resources = read_mapping(doc.get("Resources"), "Resources")
-    found = [
+    resolver = TemplateResolver(doc, policies, key_value_stores)
+    resolver.check_resource_conditions()
+    every = [
         name
         for name, res in resources.items()
         if isinstance(res, Mapping) and res.get("Type") == "AWS::CloudFront::Distribution"
     ]
+    # CloudFormation creates a resource only when its Condition holds (a prod and a dev
+    # distribution under complementary conditions are one distribution)
+    found = [name for name in every if resolver.not_created(name) is None]
     if logical_id is not None:
-        if logical_id not in found:
+        if logical_id not in every:
             raise ConfigurationError("logical_id", logical_id, f"one of {found}")
+        false = resolver.not_created(logical_id)
+        if false is not None:
+            raise ConfigurationError(
+                "logical_id",
+                logical_id,
+                f"a distribution that is created (Condition {false} is false)",
+            )
         name = logical_id
     elif not found:
-        raise ConfigurationError(
-            "Resources", sorted(resources), "an AWS::CloudFront::Distribution resource"
-        )
+        expected = "an AWS::CloudFront::Distribution resource"
+        if every:
+            expected += " whose Condition holds"
+        raise ConfigurationError("Resources", sorted(resources), expected)
     elif len(found) > 1:
         raise ConfigurationError(
             "Resources", found, "a single distribution, or logical_id= naming one of them"
@@ -109,8 +122,6 @@ def template_to_config(
         name = found[0]
     path = f"Resources.{name}.Properties"
     props = read_mapping(resources[name].get("Properties"), path)
-    resolver = TemplateResolver(doc, policies, key_value_stores)
-    resolver.check_resource_conditions()
     dc_path = child(path, "DistributionConfig")
     dc = resolver.clean(require(props, "DistributionConfig", path), dc_path)
     return distribution_to_config(
@@ -121,6 +132,10 @@ def template_to_config(
         settings=settings,
     )
 
+
+#: resources whose outputs may carry a policy id made elsewhere (CDK's NestedStack), looked
+#: up in ``policies=`` under the placeholder the loader gives them (docs/loaders.md)
+_ID_SOURCES = frozenset({"AWS::CloudFormation::Stack", "AWS::CloudFormation::CustomResource"})
 
 #: SAM API resources and the stage name each has when its template gives none
 _SERVERLESS_APIS = {"AWS::Serverless::Api": "Prod", "AWS::Serverless::HttpApi": "$default"}
@@ -162,6 +177,15 @@ class TemplateResolver(Intrinsics):
                     name,
                     f"a condition the template defines: one of {defined}",
                 )
+
+    def not_created(self, logical: str) -> str | None:
+        """The name of the false ``Condition`` that keeps resource ``logical`` from being
+        created, or ``None`` (created, or no such resource)."""
+        res = self._resource(logical)
+        name = res.get("Condition") if res is not None else None
+        if isinstance(name, str) and name in self.conditions and not self.condition(name):
+            return name
+        return None
 
     # -- the Resolver protocol -------------------------------------------------------------
 
@@ -268,7 +292,11 @@ class TemplateResolver(Intrinsics):
                 target = getatt_parts(raw["Fn::GetAtt"])[0]
         if not isinstance(target, str) or self._resource(target) is None:
             return None
-        if self._type(target) != kind:
+        self._defined("Ref" if "Ref" in raw else "Fn::GetAtt", target, target)
+        found = self._type(target) or ""
+        if found in _ID_SOURCES or found.startswith("Custom::"):
+            return None  # a nested stack's output ...: its value is looked up in policies=
+        if found != kind:
             raise ConfigurationError(path, raw, f"a managed policy id or a {kind} resource")
         return target
 
@@ -327,7 +355,14 @@ class TemplateResolver(Intrinsics):
         """Refuse ``!Ref`` / ``!GetAtt`` / ``${...}`` of a name the template does not define
         (CloudFormation: "Unresolved resource dependencies"); it loaded as placeholder text
         (an origin named ``SiteBukcet.RegionalDomainName``)."""
-        if self.transformed or self._resource(logical) is not None:
+        if self._resource(logical) is not None:
+            false = self.not_created(logical)
+            if false is not None:  # CloudFormation refuses the template
+                raise ConfigurationError(
+                    function, name, f"a resource that is created (its Condition {false} is false)"
+                )
+            return
+        if self.transformed:
             return
         known = [*self.parameters, *self.resources]
         close = difflib.get_close_matches(logical, known, n=1)

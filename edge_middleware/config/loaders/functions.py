@@ -154,24 +154,44 @@ def cloudfront_function_ref_in_template(
     keeps the resource's runtime and KeyValueStore), or an ARN."""
     for logical in r._referenced(raw):
         if r._type(logical) == FUNCTION_TYPE:
-            props = r._props(logical)
-            res_path = f"Resources.{logical}.Properties"
-            name = str(r.prop(logical, "Name") or logical)
-            config_path = child(res_path, "FunctionConfig")
-            raw_config = require(props, "FunctionConfig", res_path)
-            config = read_mapping(r.clean(raw_config, config_path), config_path)
-            runtime = config.get("Runtime", "cloudfront-js-1.0")
-            options = {"runtime": r._render_at(runtime, child(config_path, "Runtime"))}
-            options.update(_bind(r, config, config_path, name, stores))
-            arn = f"arn:aws:cloudfront::{account}:function/{name}"
-            build = functools.partial(_build, r, logical, name, options)
-            ref = FunctionRef(arn, [arn, name, logical], build)
-            ref.options = options
-            return ref
+            return _template_function(r, logical, account, stores)
     rendered = r._render_at(raw, path)
     if not isinstance(rendered, str) or not rendered:
         raise ConfigurationError(path, raw, "a CloudFront Function ARN")
+    # an ARN written out (!Sub "arn:aws:cloudfront::${AWS::AccountId}:function/rw") naming
+    # one of the template's own functions is that function
+    prefix = f"arn:aws:cloudfront::{account}:function/"
+    if rendered.startswith(prefix):
+        wanted = rendered[len(prefix) :]
+        for logical in r.resources:
+            if r._type(logical) == FUNCTION_TYPE and _function_name(r, logical) == wanted:
+                return _template_function(r, logical, account, stores)
     return cloudfront_function_ref(rendered)
+
+
+def _function_name(r: TemplateResolver, logical: str) -> str:
+    return str(r.prop(logical, "Name") or logical)
+
+
+def _template_function(
+    r: TemplateResolver, logical: str, account: str, stores: KeyValueStoresArg
+) -> FunctionRef:
+    """The template's ``AWS::CloudFront::Function`` ``logical``, built from its inline code
+    unless ``handlers=`` has its ARN, name or logical id."""
+    props = r._props(logical)
+    res_path = f"Resources.{logical}.Properties"
+    name = _function_name(r, logical)
+    config_path = child(res_path, "FunctionConfig")
+    raw_config = require(props, "FunctionConfig", res_path)
+    config = read_mapping(r.clean(raw_config, config_path), config_path)
+    runtime = config.get("Runtime", "cloudfront-js-1.0")
+    options = {"runtime": r._render_at(runtime, child(config_path, "Runtime"))}
+    options.update(_bind(r, config, config_path, name, stores))
+    arn = f"arn:aws:cloudfront::{account}:function/{name}"
+    build = functools.partial(_build, r, logical, name, options)
+    ref = FunctionRef(arn, [arn, name, logical], build)
+    ref.options = options
+    return ref
 
 
 def _build(r: TemplateResolver, logical: str, name: str, options: dict[str, Any]) -> Any:
@@ -186,7 +206,8 @@ def _build(r: TemplateResolver, logical: str, name: str, options: dict[str, Any]
         if not isinstance(code, str):
             raise ConfigurationError(child(path, "FunctionCode"), code, "inline JavaScript")
         try:
-            with wrap_errors(path):
+            runtime = child(child(path, "FunctionConfig"), "Runtime")
+            with wrap_errors(path, {"runtime": runtime, "source": "CloudFrontFunction.source"}):
                 built = CloudFrontFunction(code, code=True, name=name, **options)
         except ConfigurationError as exc:
             if exc.field != "CloudFrontFunction.source":  # the size, the 1.0 syntax check

@@ -1,0 +1,178 @@
+"""CloudFormation templates as CDK and people write them (a hunt's findings): a resource's
+``Condition`` decides whether it exists, a policy id may come from a nested stack's output,
+and a template's own CloudFront Function is found by its ARN however it is written."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from edge_middleware import CachePolicy, ConfigurationError, load_config
+
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+
+
+def _dist(domain: str = "app.example.com", **behavior: Any) -> dict[str, Any]:
+    return {
+        "Type": "AWS::CloudFront::Distribution",
+        "Properties": {
+            "DistributionConfig": {
+                "Enabled": True,
+                "Origins": [
+                    {
+                        "Id": "o",
+                        "DomainName": domain,
+                        "CustomOriginConfig": {"OriginProtocolPolicy": "http-only"},
+                    }
+                ],
+                "DefaultCacheBehavior": {
+                    "TargetOriginId": "o",
+                    "ViewerProtocolPolicy": "allow-all",
+                    "CachePolicyId": CACHING_OPTIMIZED,
+                    **behavior,
+                },
+            }
+        },
+    }
+
+
+def _gated(env: str) -> dict[str, Any]:
+    return {
+        "Parameters": {"Env": {"Type": "String", "Default": env}},
+        "Conditions": {
+            "IsProd": {"Fn::Equals": [{"Ref": "Env"}, "prod"]},
+            "IsDev": {"Fn::Equals": [{"Ref": "Env"}, "dev"]},
+        },
+        "Resources": {
+            "ProdDist": {**_dist("prod.example.com"), "Condition": "IsProd"},
+            "DevDist": {**_dist("dev.example.com"), "Condition": "IsDev"},
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("env", "domain"), [("prod", "prod.example.com"), ("dev", "dev.example.com")]
+)
+def test_the_distribution_whose_condition_holds_is_the_one(env: str, domain: str) -> None:
+    """Two distributions under complementary conditions were "two distributions"."""
+    config = load_config(_gated(env))
+    assert config.origins[0].domain_name == domain
+
+
+def test_a_distribution_whose_condition_is_false_is_refused_by_logical_id() -> None:
+    with pytest.raises(ConfigurationError, match="Condition IsDev is false") as caught:
+        load_config(_gated("prod"), logical_id="DevDist")
+    assert caught.value.field == "logical_id"
+    assert load_config(_gated("prod"), logical_id="ProdDist").origins[0].domain_name == (
+        "prod.example.com"
+    )
+
+
+def test_no_distribution_whose_condition_holds_is_refused() -> None:
+    doc = _gated("staging")
+    with pytest.raises(ConfigurationError, match="whose Condition holds"):
+        load_config(doc)
+
+
+def test_a_reference_to_a_resource_that_is_not_created_is_refused() -> None:
+    """CloudFormation refuses it ("Unresolved resource dependencies"); it loaded."""
+    doc = _gated("prod")
+    del doc["Resources"]["DevDist"]
+    doc["Resources"]["DevPolicy"] = {
+        "Type": "AWS::CloudFront::CachePolicy",
+        "Condition": "IsDev",
+        "Properties": {
+            "CachePolicyConfig": {
+                "Name": "dev",
+                "MinTTL": 0,
+                "DefaultTTL": 5,
+                "MaxTTL": 5,
+                "ParametersInCacheKeyAndForwardedToOrigin": {
+                    "EnableAcceptEncodingGzip": False,
+                    "CookiesConfig": {"CookieBehavior": "none"},
+                    "HeadersConfig": {"HeaderBehavior": "none"},
+                    "QueryStringsConfig": {"QueryStringBehavior": "none"},
+                },
+            }
+        },
+    }
+    behavior = doc["Resources"]["ProdDist"]["Properties"]["DistributionConfig"]
+    behavior["DefaultCacheBehavior"]["CachePolicyId"] = {"Ref": "DevPolicy"}
+    with pytest.raises(ConfigurationError, match="Condition IsDev is false"):
+        load_config(doc)
+    # chosen with Fn::If, the branch not taken is never resolved
+    behavior["DefaultCacheBehavior"]["CachePolicyId"] = {
+        "Fn::If": ["IsDev", {"Ref": "DevPolicy"}, CACHING_OPTIMIZED]
+    }
+    assert load_config(doc).default.cache.default_ttl == 86400
+
+
+def test_a_policy_id_from_a_nested_stacks_output_is_looked_up_in_policies() -> None:
+    """CDK's NestedStack writes !GetAtt Nested.Outputs.X: it was refused, whatever
+    ``policies=`` held."""
+    mine = CachePolicy(0, 60, 600)
+    doc: dict[str, Any] = {
+        "Resources": {
+            "Nested": {
+                "Type": "AWS::CloudFormation::Stack",
+                "Properties": {"TemplateURL": "https://example.com/t.json"},
+            },
+            "Dist": _dist(),
+        }
+    }
+    behavior = doc["Resources"]["Dist"]["Properties"]["DistributionConfig"]
+    behavior["DefaultCacheBehavior"]["CachePolicyId"] = {
+        "Fn::GetAtt": ["Nested", "Outputs.CachePolicyId"]
+    }
+    config = load_config(copy.deepcopy(doc), policies={"Nested.Outputs.CachePolicyId": mine})
+    assert config.default.cache.default_ttl == 60
+    with pytest.raises(ConfigurationError, match="Nested.Outputs.CachePolicyId"):
+        load_config(doc)  # not given: refused, naming the id to give
+    # a resource of another kind is still refused as before
+    doc["Resources"]["Nested"]["Type"] = "AWS::S3::Bucket"
+    with pytest.raises(ConfigurationError, match="a managed policy id or a AWS::CloudFront"):
+        load_config(doc, policies={"Nested.Outputs.CachePolicyId": mine})
+
+
+def _with_function(arn: Any, runtime: str = "cloudfront-js-2.0") -> dict[str, Any]:
+    dist = _dist(FunctionAssociations=[{"EventType": "viewer-request", "FunctionARN": arn}])
+    return {
+        "Resources": {
+            "Rewrite": {
+                "Type": "AWS::CloudFront::Function",
+                "Properties": {
+                    "Name": "rw",
+                    "AutoPublish": True,
+                    "FunctionCode": "function handler(event) { return event.request; }",
+                    "FunctionConfig": {"Comment": "c", "Runtime": runtime},
+                },
+            },
+            "Dist": dist,
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        {"Fn::GetAtt": ["Rewrite", "FunctionARN"]},
+        {"Fn::Sub": "arn:aws:cloudfront::${AWS::AccountId}:function/rw"},
+        "arn:aws:cloudfront::123456789012:function/rw",
+    ],
+    ids=["getatt", "sub", "literal"],
+)
+def test_the_templates_own_function_is_found_by_its_arn_however_written(arn: Any) -> None:
+    """Written out with !Sub (or literally) it asked for handlers=."""
+    config = load_config(_with_function(arn))
+    trigger = config.default.viewer_request
+    assert trigger is not None
+    assert "rw" in repr(trigger.handler) and "cloudfront-js-2.0" in repr(trigger.handler)
+
+
+def test_a_bad_function_runtime_names_the_templates_field() -> None:
+    """It named the internal CloudFrontFunction.runtime."""
+    with pytest.raises(ConfigurationError) as caught:
+        load_config(_with_function({"Fn::GetAtt": ["Rewrite", "FunctionARN"]}, "cloudfront-js-3.0"))
+    assert caught.value.field == "Resources.Rewrite.Properties.FunctionConfig.Runtime"
