@@ -5,11 +5,14 @@ and a template's own CloudFront Function is found by its ARN however it is writt
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from edge_middleware import CachePolicy, ConfigurationError, load_config
+from tests.support.devserver import serve
+from tests.support.servers import wait_until
 
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 
@@ -128,7 +131,7 @@ def test_a_policy_id_from_a_nested_stacks_output_is_looked_up_in_policies() -> N
     }
     config = load_config(copy.deepcopy(doc), policies={"Nested.Outputs.CachePolicyId": mine})
     assert config.default.cache.default_ttl == 60
-    with pytest.raises(ConfigurationError, match="Nested.Outputs.CachePolicyId"):
+    with pytest.raises(ConfigurationError, match=r"Nested\.Outputs\.CachePolicyId"):
         load_config(doc)  # not given: refused, naming the id to give
     # a resource of another kind is still refused as before
     doc["Resources"]["Nested"]["Type"] = "AWS::S3::Bucket"
@@ -176,3 +179,55 @@ def test_a_bad_function_runtime_names_the_templates_field() -> None:
     with pytest.raises(ConfigurationError) as caught:
         load_config(_with_function({"Fn::GetAtt": ["Rewrite", "FunctionARN"]}, "cloudfront-js-3.0"))
     assert caught.value.field == "Resources.Rewrite.Properties.FunctionConfig.Runtime"
+
+
+_SAM = """Transform: AWS::Serverless-2016-10-31
+Resources:
+  EdgeFn:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: src/, Handler: edge.handler, Runtime: python3.12, AutoPublishAlias: live}
+  Dist:
+    Type: AWS::CloudFront::Distribution
+    Properties:
+      DistributionConfig:
+        Enabled: true
+        Origins: [{Id: app, DomainName: app.example.com,
+                   CustomOriginConfig: {OriginProtocolPolicy: http-only}}]
+        DefaultCacheBehavior:
+          TargetOriginId: app
+          ViewerProtocolPolicy: allow-all
+          CachePolicyId: 4135ea2d-6df8-44a3-9df3-4b5a84be39ad
+          OriginRequestPolicyId: 216adef6-5c7f-47e4-b989-5492eafa07d3
+          LambdaFunctionAssociations:
+            - {EventType: origin-request, LambdaFunctionARN: !Ref EdgeFn.Version}
+"""
+_SAM_APP = """def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [environ.get("HTTP_X_V", "-").encode()]
+"""
+
+
+def _sam_handler(version: str) -> str:
+    return (
+        "def handler(event, context):\n"
+        "    request = event['Records'][0]['cf']['request']\n"
+        f"    request['headers']['x-v'] = [{{'key': 'X-V', 'value': '{version}'}}]\n"
+        "    return request\n"
+    )
+
+
+@pytest.mark.slow
+def test_serve_reload_picks_up_an_edited_template_function(tmp_path: Path) -> None:
+    """A SAM function's module (CodeUri) was re-imported with importlib.reload, which cannot
+    find it: "reload failed", and the old code kept running."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "edge.py").write_text(_sam_handler("one"))
+    (tmp_path / "sam.yaml").write_text(_SAM)
+    (tmp_path / "samapp.py").write_text(_SAM_APP)
+    args = ("--config", "sam.yaml", "--reload", "--reload-interval", "0.1")
+    with serve(tmp_path, "samapp:app", *args) as served:
+        assert served.get("/").text == "one"
+        (tmp_path / "src" / "edge.py").write_text(_sam_handler("two"))
+        wait_until(lambda: served.get("/").text == "two", 15, "the edited function")
+        assert "reload failed" not in served.stdout
+        wait_until(lambda: "reloaded after a change to edge.py" in served.stdout)

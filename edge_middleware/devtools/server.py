@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 from ..cache.entry import Storage
 from ..cache.redis import storage_from_url
+from ..config.loaders.sam_handlers import MODULE_PREFIX
 from ..doors.asgi import EdgeMiddleware
 from ..doors.middleware import Observer
 from ..doors.wsgi import EdgeWSGIMiddleware
@@ -59,6 +60,10 @@ from .masking import credentials_masker
 from .reloader import _drop_bytecode, _Reloader
 from .serve_options import ServeOptions, _tls_files
 from .wsgi_server import cheroot_server
+
+#: modules a template's functions were loaded as (``CodeUri``): ``build()`` loads them anew
+#: from their files, and ``importlib.reload`` cannot find them (their parents are no packages)
+_TEMPLATE_MODULES = MODULE_PREFIX + "."
 
 __all__ = ["INVALIDATE_PATH", "DevServer", "ServeOptions", "run"]
 
@@ -269,7 +274,8 @@ class DevServer:
                 if module is None:
                     continue
                 _drop_bytecode(module)
-                importlib.reload(module)
+                if not (name or "").startswith(_TEMPLATE_MODULES):
+                    importlib.reload(module)  # (a template's code is loaded anew by build())
             middleware = self.build()
         except Exception as exc:
             self.console.message(
