@@ -16,6 +16,7 @@ __all__ = [
     "invalidates",
     "invalidation_matches",
     "invalidation_paths",
+    "purge_paths",
 ]
 
 #: What an entry costs in memory besides its bytes, counted against a byte budget (issue 16,
@@ -124,6 +125,16 @@ def invalidation_paths(paths: str | Iterable[str]) -> list[str]:
         if "*" in path[:-1]:
             raise ConfigurationError("invalidation path", path, "'*' only as its last character")
     return items
+
+
+def purge_paths(uri: str) -> list[str]:
+    """The invalidation paths that drop ``uri``'s objects with every query string (after an
+    unsafe request, decisions.md #28). A ``*`` in the uri would read as a wildcard (``POST /*``
+    purged everything; ``/a*b`` was refused, and the origin's answer with it): such a uri
+    purges nothing, and one too long for an invalidation path only its exact objects."""
+    if "*" in uri:
+        return []
+    return [p for p in (uri, uri + "?*") if len(p) <= MAX_INVALIDATION_PATH]
 
 
 @runtime_checkable

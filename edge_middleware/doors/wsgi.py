@@ -183,7 +183,10 @@ class _Responder:
             case Compress():
                 return compress(effect.coding, effect.body, effect.headers)
             case Invalidate():
-                self.mw.options.invalidate(effect.paths)
+                try:
+                    self.mw.options.invalidate(effect.paths)
+                except Exception:  # the answer stands (the storages fail open themselves)
+                    logger.exception("purging %s after an unsafe request failed", effect.paths)
                 return None
             case Refresh():
                 self.refresh(effect)

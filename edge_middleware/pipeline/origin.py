@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..cache.budget import bytes_to_buffer
 from ..cache.compression import COMPRESS_MAX_BYTES, choose_coding, http10_headers, merge_304
-from ..cache.entry import CacheEntry
+from ..cache.entry import CacheEntry, purge_paths
 from ..cache.keys import joined_values
 from ..cache.rules import StoreDecision, decide_storage, forwarded_to_origin, keyed_path
 from ..cache.rules import normalize_accept_encoding as _accept_encoding
@@ -342,7 +342,9 @@ def store(p: PipelineBase, f: Flow) -> Step:
     ):
         # decisions.md #28 (RFC 9111 §4.4): a successful unsafe request drops the cached
         # objects for its path, with every query string.
-        yield Invalidate([f.req["uri"], f.req["uri"] + "?*"])
+        purge = purge_paths(f.req["uri"])
+        if purge:
+            yield Invalidate(purge)
     if f.quiet:
         return None
     return State.VIEWER_RESPONSE

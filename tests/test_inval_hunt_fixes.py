@@ -1,0 +1,90 @@
+"""Invalidation (a hunt's findings). With ``invalidate_on_unsafe_methods``, a successful POST
+purges its own path's objects: a ``*`` in the path read as a wildcard (``POST /*`` purged
+everything; ``/a*b`` and a path of 3,999+ characters made a refused invalidation, and the
+viewer got a 502 for the origin's 200); a purge that fails leaves the answer as it is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from edge_middleware import Behavior, CachePolicy, EdgeConfig, EdgeSettings, MemoryStorage
+from edge_middleware.cache.entry import purge_paths
+from tests.support import doors
+
+CACHED = CachePolicy(0, 600, 3600, query_strings="all")
+
+
+async def _asgi(scope: Any, receive: Any, send: Any) -> None:
+    headers = [(b"cache-control", b"max-age=600"), (b"content-length", b"2")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def _wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("200 OK", [("Cache-Control", "max-age=600"), ("Content-Length", "2")])
+    return [b"ok"]
+
+
+def _config() -> EdgeConfig:
+    allowed = ("GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE")
+    return EdgeConfig(
+        default=Behavior(cache=CACHED, allowed_methods=allowed),
+        settings=EdgeSettings(invalidate_on_unsafe_methods=True),
+    )
+
+
+def _send(kind: str, app: Any, method: str, target: str) -> tuple[int, str]:
+    path, _, query = target.partition("?")
+    if kind == "asgi":
+        scope = doors.asgi_scope(path, method=method, query_string=query.encode())
+        sent = doors.call_asgi(app, scope)
+        headers = dict(sent[0]["headers"])
+        return sent[0]["status"], headers.get(b"x-cache", b"").decode()
+    status, headers, _ = doors.call_wsgi(app, method, path, QUERY_STRING=query)
+    return int(status.split()[0]), dict(headers).get("X-Cache", "")
+
+
+@pytest.mark.parametrize("kind", doors.DOORS)
+def test_an_unsafe_request_to_a_path_with_a_star_keeps_the_origins_answer(kind: str) -> None:
+    storage = MemoryStorage()
+    app = doors.wrap(kind, _asgi if kind == "asgi" else _wsgi, _config(), storage=storage)
+    assert _send(kind, app, "GET", "/keep")[1] == "Miss from cloudfront"
+    for target in ("/*", "/a*b", "/" + "x" * 3999):
+        assert _send(kind, app, "POST", target) == (200, "Miss from cloudfront"), target[:10]
+    # nothing else was purged ("/*" read as a wildcard purged everything)
+    assert _send(kind, app, "GET", "/keep")[1] == "Hit from cloudfront"
+
+
+@pytest.mark.parametrize("kind", doors.DOORS)
+def test_an_unsafe_request_still_purges_its_own_path(kind: str) -> None:
+    app = doors.wrap(kind, _asgi if kind == "asgi" else _wsgi, _config())
+    for target in ("/doc", "/doc?v=1"):
+        _send(kind, app, "GET", target)
+        assert _send(kind, app, "GET", target)[1] == "Hit from cloudfront"
+    assert _send(kind, app, "POST", "/doc")[0] == 200
+    for target in ("/doc", "/doc?v=1"):
+        assert _send(kind, app, "GET", target)[1] == "Miss from cloudfront"
+
+
+class _FailingInvalidation(MemoryStorage):
+    def invalidate(self, paths: Any) -> int:
+        raise RuntimeError("the purge broke")
+
+
+@pytest.mark.parametrize("kind", doors.DOORS)
+def test_a_purge_that_fails_leaves_the_answer(kind: str, caplog: pytest.LogCaptureFixture) -> None:
+    storage = _FailingInvalidation()
+    app = doors.wrap(kind, _asgi if kind == "asgi" else _wsgi, _config(), storage=storage)
+    assert _send(kind, app, "POST", "/doc") == (200, "Miss from cloudfront")
+    assert "purging ['/doc', '/doc?*'] after an unsafe request failed" in caplog.text
+
+
+def test_purge_paths() -> None:
+    assert purge_paths("/a") == ["/a", "/a?*"]
+    assert purge_paths("/*") == []
+    assert purge_paths("/a*b") == []
+    long = "/" + "x" * 3998
+    assert purge_paths(long) == [long]
+    assert purge_paths(long + "xx") == []
