@@ -42,7 +42,7 @@ def _send(kind: str, app: Any, method: str, target: str) -> tuple[int, str]:
         sent = doors.call_asgi(app, scope)
         headers = dict(sent[0]["headers"])
         return sent[0]["status"], headers.get(b"x-cache", b"").decode()
-    status, headers, _ = doors.call_wsgi(app, method, path, QUERY_STRING=query)
+    status, headers, _ = doors.call_wsgi(app, method, path, QUERY_STRING=query, RAW_URI=target)
     return int(status.split()[0]), dict(headers).get("X-Cache", "")
 
 
@@ -88,3 +88,69 @@ def test_purge_paths() -> None:
     long = "/" + "x" * 3998
     assert purge_paths(long) == [long]
     assert purge_paths(long + "xx") == []
+
+
+# -- what an invalidation path matches ------------------------------------------------------
+
+
+def _rewrite_index(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request: dict[str, Any] = event["Records"][0]["cf"]["request"]
+    if request["uri"] == "/index.html":
+        request["uri"] = "/en/index.html"
+    return request
+
+
+@pytest.mark.parametrize("kind", doors.DOORS)
+@pytest.mark.parametrize("first", ["/", "/index.html"])
+def test_the_uri_viewer_request_was_given_invalidates_its_object(kind: str, first: str) -> None:
+    """With DefaultRootObject, viewer-request sees /index.html for a GET /: an object stored
+    by a GET / remembered "/" and invalidating /index.html removed nothing."""
+    config = EdgeConfig(
+        default=Behavior(viewer_request=_rewrite_index, cache=CACHED),
+        default_root_object="index.html",
+    )
+    app = doors.wrap(kind, _asgi if kind == "asgi" else _wsgi, config)
+    assert _send(kind, app, "GET", first)[1] == "Miss from cloudfront"
+    assert app.invalidate("/index.html") == 1
+    assert _send(kind, app, "GET", first)[1] == "Miss from cloudfront"
+    assert app.invalidate("/en/index.html") == 1  # and the rewritten uri, as before
+
+
+@pytest.mark.parametrize("kind", doors.DOORS)
+def test_with_canonical_queries_an_object_is_invalidated_by_either_form(kind: str) -> None:
+    """canonicalize_query keyed /a?v=%61 as v=a, but invalidating /a?v=a removed nothing."""
+    config = EdgeConfig(
+        default=Behavior(cache=CACHED), settings=EdgeSettings(canonicalize_query=True)
+    )
+    app = doors.wrap(kind, _asgi if kind == "asgi" else _wsgi, config)
+    for invalidation in ("/a?v=a", "/a?v=%61", "/a?v*"):
+        _send(kind, app, "GET", "/a?v=%61")
+        assert _send(kind, app, "GET", "/a?v=a")[1] == "Hit from cloudfront"
+        assert app.invalidate(invalidation) == 1, invalidation
+
+
+@pytest.mark.parametrize("kind", doors.DOORS)
+def test_a_path_with_a_space_or_non_ascii_letters_is_matched_encoded(kind: str) -> None:
+    """A viewer's path is kept percent-encoded: invalidate("/a b") matched nothing."""
+    app = doors.wrap(
+        kind, _asgi if kind == "asgi" else _wsgi, EdgeConfig(default=Behavior(cache=CACHED))
+    )
+    for target in ("/a%20b", "/caf%C3%A9"):
+        _send(kind, app, "GET", target)
+    assert app.invalidate(["/a b", "/café"]) == 2
+
+
+def test_one_invalidation_holds_at_most_3000_paths_or_15_wildcards() -> None:
+    from edge_middleware import ConfigurationError
+    from edge_middleware.cache.entry import invalidation_paths
+
+    assert (
+        len(invalidation_paths([f"/p{i}" for i in range(3000)] + [f"/w{i}*" for i in range(15)]))
+        == 3015
+    )
+    with pytest.raises(ConfigurationError, match="at most 3,000 exact or 15 wildcard"):
+        invalidation_paths([f"/p{i}" for i in range(3001)])
+    with pytest.raises(ConfigurationError, match="at most 3,000 exact or 15 wildcard"):
+        invalidation_paths([f"/w{i}*" for i in range(16)])
+    with pytest.raises(ConfigurationError, match="valid Unicode"):
+        invalidation_paths(["/\ud800"])  # valid JSON; it was a 500 and a traceback

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
+from urllib.parse import quote
 
 from ..exceptions import ConfigurationError
 
@@ -103,8 +104,12 @@ def invalidates(patterns: Iterable[str], entry: CacheEntry) -> bool:
     )
 
 
-#: CreateInvalidation's longest path (caching.md §1.10)
+#: CreateInvalidation's longest path, and the paths one may hold (caching.md §1.10: "up to
+#: 3,000 individual paths or 15 wildcard paths in progress"; here each applies at once)
 MAX_INVALIDATION_PATH = 4000
+MAX_EXACT_PATHS = 3000
+MAX_WILDCARD_PATHS = 15
+_PRINTABLE_TEXT = "".join(chr(b) for b in range(33, 127))
 
 
 def invalidation_paths(paths: str | Iterable[str]) -> list[str]:
@@ -115,16 +120,32 @@ def invalidation_paths(paths: str | Iterable[str]) -> list[str]:
     if not isinstance(paths, str | Iterable):
         raise ConfigurationError("invalidation paths", paths, "a path or a list of paths")
     items = [paths] if isinstance(paths, str) else list(dict.fromkeys(paths))
-    for path in items:
+    for i, path in enumerate(items):
         if not isinstance(path, str) or not path.startswith("/"):
             raise ConfigurationError("invalidation path", path, "a path starting with /")
+        if not path.isascii() or not path.isprintable() or " " in path:
+            # percent-encoded as a viewer's path is (core.convert): "/a b" and "/café"
+            # matched nothing, as every stored path is
+            try:
+                items[i] = path = quote(path, safe=_PRINTABLE_TEXT)
+            except UnicodeEncodeError:  # a lone surrogate ("\ud800" is valid JSON)
+                raise ConfigurationError(
+                    "invalidation path", ascii(path), "a path of valid Unicode text"
+                ) from None
         if len(path) > MAX_INVALIDATION_PATH:
             raise ConfigurationError(
                 "invalidation path", path[:80] + "...", "at most 4,000 characters"
             )
         if "*" in path[:-1]:
             raise ConfigurationError("invalidation path", path, "'*' only as its last character")
-    return items
+    wildcards = sum(path.endswith("*") for path in items)
+    if wildcards > MAX_WILDCARD_PATHS or len(items) - wildcards > MAX_EXACT_PATHS:
+        raise ConfigurationError(
+            "invalidation paths",
+            f"{len(items) - wildcards} exact and {wildcards} wildcard paths",
+            "at most 3,000 exact or 15 wildcard paths in one invalidation",
+        )
+    return list(dict.fromkeys(items))
 
 
 def purge_paths(uri: str) -> list[str]:

@@ -234,18 +234,33 @@ def _esc_name(s: str) -> str:
     return s.translate(_ESC_NAME) if ("|" in s or "\\" in s or "=" in s) else s
 
 
-def keyed_path(uri: str, querystring: str, policy: CachePolicy) -> str:
+def keyed_path(uri: str, querystring: str, policy: CachePolicy, canonical: bool = False) -> str:
     """The path an invalidation matches for an object stored under ``policy``: the uri, plus
     ``?`` and the query parameters the key holds, in request order, when it holds any
     (caching.md §1.10: ``/a.jpg`` removes an object keyed without a query string, whatever the
-    viewer sent; ``/a.jpg?v=1`` is its own object when ``v`` is keyed)."""
+    viewer sent; ``/a.jpg?v=1`` is its own object when ``v`` is keyed). ``canonical``
+    (``EdgeSettings.canonicalize_query``): the query as the key holds it (``v=%61`` is
+    ``v=a``)."""
     mode = _key_plan(policy).qs
     if mode.mode == "none" or not querystring:
         return uri
     params = _params(querystring)
     if mode.mode != "all":
         params = [p for p in params if mode(p.partition("=")[0])]
-    return f"{uri}?{'&'.join(params)}" if params else uri
+    if not params:
+        return uri
+    return f"{uri}?{_canonical_query(params) if canonical else '&'.join(params)}"
+
+
+def canonical_invalidation_path(path: str) -> str:
+    """An invalidation path's query as :func:`keyed_path` keeps it with ``canonical`` (its
+    wildcard, if any, kept last)."""
+    uri, sep, query = path.partition("?")
+    if not sep:
+        return path
+    if query.endswith("*"):  # a prefix: only its escapes are normalised ("v*" is not "v=*")
+        return f"{uri}?{_PCT.sub(_pct_norm, query)}"
+    return f"{uri}?{_canonical_query(_params(query))}"
 
 
 def cache_key(

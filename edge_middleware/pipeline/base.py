@@ -11,8 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..cache.budget import BufferBudget
+from ..cache.keys import keyed_path
 from ..cache.rules import ForwardedHeaders, cookies_forwarded, forwarded_header_names
-from ..config.model import Behavior, EdgeConfig, Origin, Trigger
+from ..config.model import Behavior, EdgeConfig, Origin, Trigger, default_root_object
 from ..config.settings import function_settings
 from ..core.convert import reason_phrase
 from ..core.handlers import HandlerRunner
@@ -142,6 +143,21 @@ class PipelineBase:
             # as sent (the origin gets it so), and none is a key of its own, not the domain's
             return entries[0]["value"] if entries else ""
         return self.config.distribution_domain_name
+
+    def entry_paths(self, f: Flow, qs: str) -> tuple[str, str]:
+        """The paths an invalidation matches for an object ``f`` stores (``qs``: the query
+        sent to the origin): the uri as the origin got it, and the one viewer-request was
+        given (after DefaultRootObject: ``/`` served as ``/index.html`` that a function
+        rewrote is ``/index.html``'s), each with the query as the key holds it."""
+        policy, canonical = f.behavior.cache, self.settings.canonicalize_query
+        viewer = f.viewer.request
+        first = viewer["uri"]
+        if f.req["uri"] != first:  # (DefaultRootObject or a function changed it)
+            first = default_root_object(first, self.config.default_root_object)
+        return (
+            keyed_path(f.req["uri"], qs, policy, canonical),
+            keyed_path(first, viewer["querystring"], policy, canonical),
+        )
 
     # -- small builders ------------------------------------------------------------------------
     def _event(

@@ -7,7 +7,7 @@ from ..cache.budget import bytes_to_buffer
 from ..cache.compression import COMPRESS_MAX_BYTES, choose_coding, http10_headers, merge_304
 from ..cache.entry import CacheEntry, purge_paths
 from ..cache.keys import joined_values
-from ..cache.rules import StoreDecision, decide_storage, forwarded_to_origin, keyed_path
+from ..cache.rules import StoreDecision, decide_storage, forwarded_to_origin
 from ..cache.rules import normalize_accept_encoding as _accept_encoding
 from ..config.model import Behavior, Origin, Trigger
 from ..core.convert import reason_phrase
@@ -464,8 +464,7 @@ def _entry(
     stored = without(headers, *HOP_BY_HOP, b"content-length")
     if decision.strip_set_cookie:
         stored = without(stored, b"set-cookie")
-    qs = f.req["querystring"]
-    vqs = f.viewer.request["querystring"]
+    path, orig_path = p.entry_paths(f, f.req["querystring"])
     etag = raw_get(stored, b"etag")
     lm = raw_get(stored, b"last-modified")
     fresh_until = f.now + decision.ttl
@@ -487,8 +486,8 @@ def _entry(
         stored_at=f.now,
         fresh_until=fresh_until,
         retain_until=fresh_until + windows,
-        path=keyed_path(f.req["uri"], qs, f.behavior.cache),
-        orig_path=keyed_path(f.viewer.request["uri"], vqs, f.behavior.cache),
+        path=path,
+        orig_path=orig_path,
         stale_while_revalidate=decision.stale_while_revalidate,
         stale_if_error=decision.stale_if_error,
         etag=etag.decode("latin-1") if etag else None,

@@ -13,7 +13,6 @@ from ..cache.rules import (
     cache_key,
     edge_own_request,
     filter_vary,
-    keyed_path,
     stored_response_serves,
 )
 from ..config.model import Behavior, Trigger
@@ -242,7 +241,7 @@ def _error_entry(p: PipelineBase, f: Flow, outcome: Outcome) -> CacheEntry:
     now = p.clock()
     custom = p.config.error_response_for(outcome.status)
     hold = custom.error_caching_min_ttl if custom else p.settings.error_caching_min_ttl
-    qs = f.req["querystring"]
+    path, orig_path = p.entry_paths(f, f.req["querystring"])
     return CacheEntry(
         key=f.key,
         status=outcome.status,
@@ -256,10 +255,8 @@ def _error_entry(p: PipelineBase, f: Flow, outcome: Outcome) -> CacheEntry:
         stored_at=now,
         fresh_until=now + hold,
         retain_until=now + hold,
-        path=keyed_path(f.req["uri"], qs, f.behavior.cache),
-        orig_path=keyed_path(
-            f.viewer.request["uri"], f.viewer.request["querystring"], f.behavior.cache
-        ),
+        path=path,
+        orig_path=orig_path,
     )
 
 
