@@ -5,6 +5,8 @@ viewer got a 502 for the origin's 200); a purge that fails leaves the answer as 
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,8 @@ import pytest
 from edge_middleware import Behavior, CachePolicy, EdgeConfig, EdgeSettings, MemoryStorage
 from edge_middleware.cache.entry import purge_paths
 from tests.support import doors
+from tests.support.devserver import cli
+from tests.support.storage import make_entry
 
 CACHED = CachePolicy(0, 600, 3600, query_strings="all")
 
@@ -154,3 +158,33 @@ def test_one_invalidation_holds_at_most_3000_paths_or_15_wildcards() -> None:
         invalidation_paths([f"/w{i}*" for i in range(16)])
     with pytest.raises(ConfigurationError, match="valid Unicode"):
         invalidation_paths(["/\ud800"])  # valid JSON; it was a 500 and a traceback
+
+
+# -- edge-middleware invalidate --redis ------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_cli_invalidate_says_when_no_distribution_used_the_redis_it_names(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """It printed "invalidation recorded" (and made stray keys) for an unused database or a
+    mistyped prefix, and for memory://."""
+    import redis
+
+    from edge_middleware import RedisStorage
+
+    used = RedisStorage(redis_url, prefix="site")
+    used.set(make_entry("k", now=time.time()))
+    used.close()
+    reached = cli(tmp_path, "invalidate", "/k", "--redis", redis_url + "?prefix=site")
+    assert reached.returncode == 0, reached.stderr
+    assert "invalidation recorded for 1 path(s)" in reached.stdout
+    direct = redis.Redis.from_url(redis_url)
+    before = direct.dbsize()
+    typo = cli(tmp_path, "invalidate", "/k", "--redis", redis_url + "?prefix=stie")
+    assert typo.returncode == 1
+    assert "no distribution has used" in typo.stderr and "nothing was invalidated" in typo.stderr
+    assert direct.dbsize() == before  # no stray keys
+    memory = cli(tmp_path, "invalidate", "/k", "--redis", "memory://")
+    assert memory.returncode == 1 and "--server" in memory.stderr
+    direct.close()

@@ -157,6 +157,26 @@ class _Warnings(logging.Handler):
             self.messages.append(record.getMessage())
 
 
+def _prefix_used(storage: object) -> bool:
+    """Whether any key lives under the Redis storage's prefix (a mistyped prefix or database
+    reached nothing, and stray keys were made there). Redis unreachable: True (the
+    invalidation then says why it failed)."""
+    from ..cache.redis import RedisStorage
+
+    if not isinstance(storage, RedisStorage):
+        return True
+    import redis
+
+    from ..cache.redis_ops import _glob_escape
+
+    glob = _glob_escape(storage.prefix + ":") + "*"
+    try:
+        with redis.Redis.from_url(storage.url, socket_timeout=storage.socket_timeout) as client:
+            return next(iter(client.scan_iter(match=glob, count=1000)), None) is not None
+    except (redis.RedisError, OSError):
+        return True
+
+
 def _invalidate(args: argparse.Namespace) -> int:
     paths: list[str] = args.paths
     bad = [p for p in paths if not p.startswith("/")]
@@ -166,12 +186,23 @@ def _invalidate(args: argparse.Namespace) -> int:
         return _fail("give exactly one of --redis URL or --server URL")
     if args.redis:
         from ..cache.redis import storage_from_url
+        from ..cache.redis_options import redact
 
         warnings = _Warnings()
         cache_logger = logging.getLogger("edge_middleware.cache")
         cache_logger.addHandler(warnings)
+        if args.redis.lower().startswith("memory:"):
+            return _fail(
+                "--redis: memory:// is one process's own cache; invalidate it with --server "
+                "http://HOST:PORT of the dev server that holds it"
+            )
         try:
             storage = storage_from_url(args.redis)
+            if not _prefix_used(storage):
+                return _fail(
+                    f"--redis: no distribution has used {redact(args.redis)} (its prefix and "
+                    "database): nothing was invalidated"
+                )
             count = storage.invalidate(paths)
             close = getattr(storage, "close", None)
             if close is not None:
