@@ -188,3 +188,61 @@ def test_cli_invalidate_says_when_no_distribution_used_the_redis_it_names(
     memory = cli(tmp_path, "invalidate", "/k", "--redis", "memory://")
     assert memory.returncode == 1 and "--server" in memory.stderr
     direct.close()
+
+
+# -- one MemoryStorage, two apps -------------------------------------------------------------
+
+
+async def _asgi_a(scope: Any, receive: Any, send: Any) -> None:
+    await _named(send, b"from A")
+
+
+async def _asgi_b(scope: Any, receive: Any, send: Any) -> None:
+    await _named(send, b"from B")
+
+
+async def _named(send: Any, name: bytes) -> None:
+    headers = [(b"cache-control", b"max-age=600"), (b"content-length", b"%d" % len(name))]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": name})
+
+
+def _wsgi_a(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("200 OK", [("Cache-Control", "max-age=600")])
+    return [b"from A"]
+
+
+def _wsgi_b(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("200 OK", [("Cache-Control", "max-age=600")])
+    return [b"from B"]
+
+
+def _body(kind: str, app: Any, path: str) -> tuple[bytes, str]:
+    if kind == "asgi":
+        sent = doors.call_asgi(app, doors.asgi_scope(path))
+        x_cache = dict(sent[0]["headers"]).get(b"x-cache", b"").decode()
+        return b"".join(m.get("body", b"") for m in sent[1:]), x_cache
+    _, headers, body = doors.call_wsgi(app, "GET", path)
+    return body, dict(headers)["X-Cache"]
+
+
+@pytest.mark.parametrize("kind", doors.DOORS)
+def test_two_apps_on_one_memory_storage_keep_to_their_own_objects(kind: str) -> None:
+    """App B was served app A's cached object, and A's invalidation dropped B's."""
+    app_a, app_b = (_asgi_a, _asgi_b) if kind == "asgi" else (_wsgi_a, _wsgi_b)
+    storage = MemoryStorage()
+    config = EdgeConfig(default=Behavior(cache=CACHED))
+    a = doors.wrap(kind, app_a, config, storage=storage)
+    b = doors.wrap(kind, app_b, config, storage=storage)
+    assert _body(kind, a, "/page") == (b"from A", "Miss from cloudfront")
+    assert _body(kind, b, "/page") == (b"from B", "Miss from cloudfront")
+    assert _body(kind, a, "/page") == (b"from A", "Hit from cloudfront")
+    assert _body(kind, b, "/page") == (b"from B", "Hit from cloudfront")
+    assert a.invalidate("/*") == 1
+    assert _body(kind, b, "/page") == (b"from B", "Hit from cloudfront")
+    assert _body(kind, a, "/page") == (b"from A", "Miss from cloudfront")
+    # the same app and configuration wrapped again shares them (a worker of the same edge)
+    again = doors.wrap(kind, a.app, config, storage=storage)
+    assert _body(kind, again, "/page") == (b"from A", "Hit from cloudfront")
+    b.options.storage.clear()
+    assert _body(kind, a, "/page") == (b"from A", "Hit from cloudfront")

@@ -115,6 +115,23 @@ class MemoryStorage:
         self._clock = clock
         self._cache = _new_cache(max_bytes, clock)
         self._in_flight = InFlight()
+        #: the distribution this storage serves, and the views it lent to others
+        self._adopted: str | None = None
+        self._views: dict[str, _View] = {}
+
+    def adopt_distribution(self, identity: str) -> MemoryStorage:
+        """The storage a middleware with distribution ``identity`` should use (as
+        ``RedisStorage.adopt_distribution``): this one for the first, and for every other a
+        view on the same budget whose objects and invalidations are its own (one storage
+        given to two apps served each app's objects to the other)."""
+        with self._lock:
+            if self._adopted is None or identity == self._adopted:
+                self._adopted = identity
+                return self
+            view = self._views.get(identity)
+            if view is None:
+                view = self._views[identity] = _View(self, len(self._views))
+            return view
 
     def use_clock(self, clock: Callable[[], float]) -> None:
         """Keep time with ``clock`` (the middleware's) when made with the default one."""
@@ -195,14 +212,21 @@ class MemoryStorage:
             # A snapshot: the cache must not change size while it is iterated. Values are read
             # through the base class so that invalidation does not reorder the LRU list.
             for key in list(cache):
-                if invalidates(patterns, Cache.__getitem__(cache, key)):
+                if self._owns(key) and invalidates(patterns, Cache.__getitem__(cache, key)):
                     self._delete(key)
                     removed += 1
         return removed
 
+    def _owns(self, key: str) -> bool:
+        return not key.startswith(_VIEW_MARK)  # (a view's keys start with its prefix)
+
     def clear(self) -> None:
         with self._lock:
-            self._cache.clear()
+            if not self._views and type(self) is MemoryStorage:
+                self._cache.clear()
+                return
+            for key in [k for k in self._cache if self._owns(k)]:
+                self._delete(key)
 
     def close(self) -> None:
         """Nothing to release; present so every storage can be closed the same way."""
@@ -221,3 +245,36 @@ class MemoryStorage:
 
     async def aclose(self) -> None:
         """Nothing to release; see :meth:`close`."""
+
+
+#: A view's keys start with this and its number: no cache key does (they start with a host)
+_VIEW_MARK = "\x00"
+
+
+class _View(MemoryStorage):
+    """Another distribution's share of a :class:`MemoryStorage`: the same byte budget, lock
+    and clock, with keys of its own (prefixed) and invalidations of its own."""
+
+    def __init__(self, base: MemoryStorage, number: int) -> None:
+        self.__dict__.update(
+            {k: v for k, v in vars(base).items() if k not in ("_views", "_adopted")}
+        )
+        self._views, self._adopted = {}, None
+        self._in_flight = InFlight()
+        self._prefix = f"{_VIEW_MARK}{number}{_VIEW_MARK}"
+
+    def adopt_distribution(self, identity: str) -> MemoryStorage:
+        return self
+
+    def _owns(self, key: str) -> bool:
+        return key.startswith(self._prefix)
+
+    def get(self, key: str) -> CacheEntry | None:
+        entry = super().get(self._prefix + key)
+        return None if entry is None else entry.with_changes(key=key)
+
+    def set(self, entry: CacheEntry) -> None:
+        super().set(entry.with_changes(key=self._prefix + entry.key))
+
+    def delete(self, key: str) -> None:
+        super().delete(self._prefix + key)
