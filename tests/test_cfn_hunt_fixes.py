@@ -231,3 +231,18 @@ def test_serve_reload_picks_up_an_edited_template_function(tmp_path: Path) -> No
         wait_until(lambda: served.get("/").text == "two", 15, "the edited function")
         assert "reload failed" not in served.stdout
         wait_until(lambda: "reloaded after a change to edge.py" in served.stdout)
+
+
+def test_a_policy_reference_to_a_resource_not_created_names_its_field() -> None:
+    doc = _gated("dev")
+    del doc["Resources"]["ProdDist"]
+    doc["Resources"]["ProdPolicy"] = {
+        "Type": "AWS::CloudFront::CachePolicy",
+        "Condition": "IsProd",
+        "Properties": {"CachePolicyConfig": {}},
+    }
+    config = doc["Resources"]["DevDist"]["Properties"]["DistributionConfig"]
+    config["DefaultCacheBehavior"]["CachePolicyId"] = {"Ref": "ProdPolicy"}
+    with pytest.raises(ConfigurationError, match="Condition IsProd is false") as caught:
+        load_config(doc)
+    assert caught.value.field.endswith("DefaultCacheBehavior.CachePolicyId")

@@ -192,3 +192,23 @@ def test_processes_fetch_once_more_when_their_leader_dies(redis_url: str) -> Non
     assert all(a[0] == "200 OK" and a[2] == "report" for a in answers), answers
     assert calls == 2, f"{calls} origin calls: the waiters fetched at once ({answers})"
     assert sorted(a[1] for a in answers).count("Miss from cloudfront") == 1, answers
+
+
+def test_a_release_followed_at_once_by_a_new_holder_sends_the_waiter_on(
+    made: list[RedisStorage], redis_url: str
+) -> None:
+    """The waiter took the next holder (a request that came after the release) for a
+    takeover and waited for it: under load, requests for an uncacheable object queued one
+    behind another for up to fill_lock_ttl."""
+    leader, waiter, newcomer = _storages(made, redis_url, 3, ttl=10)
+    assert leader.begin_fill("k", 10)
+    threads, got = _wait_all([waiter], "k", 10)
+    time.sleep(0.1)
+    t0 = time.monotonic()
+    leader.end_fill("k")  # released with nothing stored (no-store) ...
+    assert newcomer.begin_fill("k", 10)  # ... and at once another request leads
+    for t in threads:
+        t.join(5)
+    assert got == [None]
+    assert time.monotonic() - t0 < 1.0, "the waiter went on at the release"
+    newcomer.end_fill("k")

@@ -246,3 +246,29 @@ def test_two_apps_on_one_memory_storage_keep_to_their_own_objects(kind: str) -> 
     assert _body(kind, again, "/page") == (b"from A", "Hit from cloudfront")
     b.options.storage.clear()
     assert _body(kind, a, "/page") == (b"from A", "Hit from cloudfront")
+
+
+def test_either_form_of_a_query_invalidates_from_the_storage_itself() -> None:
+    """Objects keep the canonical query (canonicalize_query); the storage's own invalidate
+    (and the CLI's) matched only that form."""
+    storage = MemoryStorage()
+    storage.set(make_entry("k1", path="/p?v=a", now=time.time()))
+    storage.set(make_entry("k2", path="/p?flag=", now=time.time()))
+    assert storage.invalidate(["/p?v=%61"]) == 1
+    assert storage.invalidate(["/p?flag"]) == 1
+
+
+@pytest.mark.parametrize("kind", doors.DOORS)
+def test_a_view_keeps_the_shared_budget_and_clear_empties_every_share(kind: str) -> None:
+    """A second middleware with a clock of its own got a whole second cache."""
+    app_a, app_b = (_asgi_a, _asgi_b) if kind == "asgi" else (_wsgi_a, _wsgi_b)
+    storage = MemoryStorage()
+    config = EdgeConfig(default=Behavior(cache=CACHED))
+    a = doors.wrap(kind, app_a, config, storage=storage, clock=time.time)
+    b = doors.wrap(kind, app_b, config, storage=storage, clock=lambda: time.time())
+    _body(kind, a, "/page")
+    _body(kind, b, "/page")
+    assert len(storage) == 2  # one cache, one budget
+    storage.clear()
+    assert _body(kind, a, "/page")[1] == "Miss from cloudfront"
+    assert _body(kind, b, "/page")[1] == "Miss from cloudfront"

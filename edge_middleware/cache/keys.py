@@ -14,6 +14,7 @@ from ..config.behavior import PathPattern
 from ..config.model import CachePolicy
 from ..config.settings import EdgeSettings
 from ..core.types import CFHeaders, HeaderEntry
+from .query import canonical_query
 
 # -- selections (query strings, cookies, headers) ----------------------------------------------
 
@@ -110,27 +111,6 @@ _by_name = itemgetter(0)
 
 def _params(querystring: str) -> list[str]:
     return querystring.split("&") if querystring else []
-
-
-_PCT = re.compile(r"%([0-9A-Fa-f]{2})")
-_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-
-
-def _pct_norm(match: re.Match[str]) -> str:
-    ch = chr(int(match.group(1), 16))
-    return ch if ch in _UNRESERVED else "%" + match.group(1).upper()
-
-
-def _canonical_query(params: list[str]) -> str:
-    """settings.canonicalize_query: percent-encoding normalised, empty parameters dropped,
-    ``a`` read as ``a=``; order and repeats kept (CloudFront keys are order-sensitive)."""
-    out = []
-    for p in params:
-        if not p:
-            continue
-        name, _, value = p.partition("=")
-        out.append(f"{_PCT.sub(_pct_norm, name)}={_PCT.sub(_pct_norm, value)}")
-    return "&".join(out)
 
 
 # -- Accept-Encoding -----------------------------------------------------------------------------
@@ -249,18 +229,7 @@ def keyed_path(uri: str, querystring: str, policy: CachePolicy, canonical: bool 
         params = [p for p in params if mode(p.partition("=")[0])]
     if not params:
         return uri
-    return f"{uri}?{_canonical_query(params) if canonical else '&'.join(params)}"
-
-
-def canonical_invalidation_path(path: str) -> str:
-    """An invalidation path's query as :func:`keyed_path` keeps it with ``canonical`` (its
-    wildcard, if any, kept last)."""
-    uri, sep, query = path.partition("?")
-    if not sep:
-        return path
-    if query.endswith("*"):  # a prefix: only its escapes are normalised ("v*" is not "v=*")
-        return f"{uri}?{_PCT.sub(_pct_norm, query)}"
-    return f"{uri}?{_canonical_query(_params(query))}"
+    return f"{uri}?{canonical_query(params) if canonical else '&'.join(params)}"
 
 
 def cache_key(
@@ -298,7 +267,7 @@ def cache_key(
         if plan.qs.mode != "all":
             select = plan.qs
             params = [p for p in params if select(p.partition("=")[0])]
-        qs = _canonical_query(params) if settings.canonicalize_query else "&".join(params)
+        qs = canonical_query(params) if settings.canonicalize_query else "&".join(params)
         parts.append("qs:" + _esc(qs))
     for name in plan.headers:
         value = joined_values(headers.get(name))

@@ -221,8 +221,9 @@ class MemoryStorage:
         return not key.startswith(_VIEW_MARK)  # (a view's keys start with its prefix)
 
     def clear(self) -> None:
+        """Empty the storage (the views it lent too; a view's ``clear`` empties its own)."""
         with self._lock:
-            if not self._views and type(self) is MemoryStorage:
+            if type(self) is not _View:
                 self._cache.clear()
                 return
             for key in [k for k in self._cache if self._owns(k)]:
@@ -265,6 +266,10 @@ class _View(MemoryStorage):
 
     def adopt_distribution(self, identity: str) -> MemoryStorage:
         return self
+
+    def use_clock(self, clock: Callable[[], float]) -> None:
+        """A view keeps the clock of the storage it shares (a cache of its own, on another
+        clock, had a whole budget of its own)."""
 
     def _owns(self, key: str) -> bool:
         return key.startswith(self._prefix)

@@ -419,12 +419,17 @@ class Namespace:
                 entry = yield from self.get_steps(key, clock())
                 if entry is not None and entry.fresh_until > clock():
                     return entry
+            if holder is not None and left == holder:
+                # released by the one this waiter waited for (whoever holds the lock now, a
+                # request that came after): stored nothing new, or failed. Each waiter then
+                # fetches alone, at once: never queued behind the next holders
+                return entry
             if locker is not None:
-                if holder is not None and locker != holder:  # taken over: wait for the new one
+                if holder is not None and locker != holder:  # it expired and was taken over
                     deadline = time.monotonic() + timeout + _SEE_EXPIRY
                 holder = locker
-            elif left is not None and (holder is None or left == holder):
-                return entry  # released by its leader: stored nothing new, or failed
+            elif left is not None and holder is None:
+                return entry  # released before this waiter first looked
             elif (yield from self.begin_fill_steps(key, timeout)):
                 return True  # expired: this process leads now
             remaining = deadline - time.monotonic()

@@ -203,7 +203,7 @@ def _invalidate(args: argparse.Namespace) -> int:
                     f"--redis: no distribution has used {redact(args.redis)} (its prefix and "
                     "database): nothing was invalidated"
                 )
-            count = storage.invalidate(paths)
+            storage.invalidate(paths)
             close = getattr(storage, "close", None)
             if close is not None:
                 close()
@@ -213,9 +213,9 @@ def _invalidate(args: argparse.Namespace) -> int:
             cache_logger.removeHandler(warnings)
         if warnings.messages:
             return _fail("; ".join(warnings.messages))
-        # RedisStorage counts the patterns recorded, not objects: every worker drops its
-        # matching objects when it next reads them
-        print(f"invalidation recorded for {count} path(s): {' '.join(paths)}")
+        # (recorded, not applied: every worker drops its matching objects when it next reads
+        # them; a query's canonical form is recorded beside it)
+        print(f"invalidation recorded for {len(set(paths))} path(s): {' '.join(paths)}")
         return EXIT_OK
     from .server import INVALIDATE_PATH
 

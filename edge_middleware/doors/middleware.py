@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 
 from ..cache.entry import AsyncInvalidating, FillLocking, OwnClock, Storage, invalidation_paths
 from ..cache.identity import distribution_identity
-from ..cache.keys import canonical_invalidation_path
 from ..cache.memory import MemoryStorage
 from ..config.model import EdgeConfig
 from ..core.convert import ViewerRequest
@@ -216,10 +215,7 @@ class FrontDoor:
     def invalidate(self, paths: str | Iterable[str]) -> int:
         """CloudFront's ``CreateInvalidation``: ``/images/*`` or exact paths (the query string
         is part of the matched string). Applied after ``EdgeSettings.invalidation_delay``."""
-        checked = invalidation_paths(paths)
-        if self.options.config.settings.canonicalize_query:  # as objects keep their query
-            checked = list(dict.fromkeys(map(canonical_invalidation_path, checked)))
-        return self.options.invalidate(checked)
+        return self.options.invalidate(invalidation_paths(paths))
 
 
 def _check_arguments(

@@ -292,7 +292,8 @@ class TemplateResolver(Intrinsics):
                 target = getatt_parts(raw["Fn::GetAtt"])[0]
         if not isinstance(target, str) or self._resource(target) is None:
             return None
-        self._defined("Ref" if "Ref" in raw else "Fn::GetAtt", target, target)
+        with at(path):
+            self._defined("Ref" if "Ref" in raw else "Fn::GetAtt", target, target)
         found = self._type(target) or ""
         if found in _ID_SOURCES or found.startswith("Custom::"):
             return None  # a nested stack's output ...: its value is looked up in policies=
