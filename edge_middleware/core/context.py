@@ -15,6 +15,14 @@ from typing import TYPE_CHECKING, Any
 __all__ = ["LambdaContext"]
 
 
+@dataclass(frozen=True)
+class CognitoIdentity:
+    """``context.identity`` as AWS's Python runtime gives it outside a Cognito call."""
+
+    cognito_identity_id: str | None = None
+    cognito_identity_pool_id: str | None = None
+
+
 @dataclass
 class LambdaContext:
     """The ``context`` a handler receives, shaped like AWS Lambda's Python context."""
@@ -23,11 +31,13 @@ class LambdaContext:
     aws_request_id: str
     timeout: float
     function_version: str = "1"
-    memory_limit_in_mb: int = 128
+    #: a str, as AWS's Python runtime gives it (read from an environment variable)
+    memory_limit_in_mb: str = "128"
     invoked_function_arn: str = ""
     log_group_name: str = ""
     log_stream_name: str = "local"
-    identity: Any = None
+    #: as on Lambda: an object whose Cognito fields are None (not None itself)
+    identity: Any = field(default_factory=lambda: CognitoIdentity())
     client_context: Any = None
     _deadline: float = field(default=0.0, repr=False)
     #: What a handler object shows the trace instead of the pipeline's event and result, and

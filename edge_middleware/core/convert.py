@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote, unquote, unquote_to_bytes
 
@@ -31,7 +30,9 @@ from .headers import (
     name_cache,
     replaced_by,
 )
+from .responses import reason_phrase
 from .types import CFHeaders, CFRequest
+from .viewer import viewer_ip
 
 __all__ = [
     "DISALLOWED_HEADERS",
@@ -116,23 +117,6 @@ def origin_query(query: str, viewer: str) -> str:
     )
 
 
-#: Each status code's reason phrase (http.HTTPStatus), looked up without an enum call; the
-#: four Python 3.13 renamed after RFC 9110 keep the words they have on 3.11 and 3.12, so a
-#: status line or an event's ``statusDescription`` does not depend on the Python version
-_PHRASES = {status.value: status.phrase for status in HTTPStatus} | {
-    413: "Request Entity Too Large",
-    414: "Request-URI Too Long",
-    416: "Requested Range Not Satisfiable",
-    422: "Unprocessable Entity",
-}
-
-
-def reason_phrase(status: int) -> str:
-    """The standard reason phrase for ``status``, ``""`` for a code without one (the one place
-    edge_middleware gets reason phrases from)."""
-    return _PHRASES.get(status, "")
-
-
 @dataclass(slots=True)
 class ViewerRequest:
     """What a front door hands the pipeline about the viewer's request."""
@@ -144,6 +128,8 @@ class ViewerRequest:
     body_length: int
     #: Bytes of the request line plus header section (for CloudFront's 20,480-byte limit).
     header_bytes: int
+    #: The viewer's source port (``CloudFront-Viewer-Address``); 0 when the server gave none.
+    client_port: int = 0
 
 
 def _viewer_headers(raw: RawHeaders) -> CFHeaders:
@@ -233,19 +219,21 @@ def request_from_scope(scope: Mapping[str, Any]) -> ViewerRequest:
     client = scope.get("client")
     qs: bytes = scope.get("query_string", b"")
     request: CFRequest = {
-        "clientIp": client[0] if client else "127.0.0.1",
+        "clientIp": viewer_ip(client[0]) if client else "127.0.0.1",
         "headers": headers,
         "method": scope["method"],
         "querystring": qs.decode("latin-1"),
         "uri": uri,
     }
     header_bytes = len(uri) + len(qs) + sum(len(k) + len(v) + 4 for k, v in raw)
+    port = client[1] if client and len(client) > 1 and type(client[1]) is int else 0
     return ViewerRequest(
         request,
         scope.get("scheme", "http"),
         scope.get("http_version", "1.1"),
         _body_length(headers),
         header_bytes,
+        port,
     )
 
 
@@ -279,19 +267,21 @@ def request_from_environ(environ: dict[str, Any]) -> ViewerRequest:
     headers = _viewer_headers(raw)
     qs = environ.get("QUERY_STRING", "")
     request: CFRequest = {
-        "clientIp": environ.get("REMOTE_ADDR") or "127.0.0.1",
+        "clientIp": viewer_ip(environ.get("REMOTE_ADDR")),
         "headers": headers,
         "method": environ["REQUEST_METHOD"],
         "querystring": qs,
         "uri": uri,
     }
     header_bytes = len(uri) + len(qs) + sum(len(k) + len(v) + 4 for k, v in raw)
+    port = environ.get("REMOTE_PORT", "")
     return ViewerRequest(
         request,
         environ.get("wsgi.url_scheme", "http"),
         environ_http_version(environ),
         _body_length(headers),
         header_bytes,
+        int(port) if type(port) is str and port.isdigit() and len(port) < 6 else 0,
     )
 
 

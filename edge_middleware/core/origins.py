@@ -5,6 +5,7 @@ Function chose (``cf.selectRequestOriginById`` / ``cf.updateRequestOrigin``)."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 from ..config.model import Behavior, EdgeConfig, Origin, OriginGroup
@@ -14,6 +15,7 @@ from .convert import ViewerRequest
 from .headers import capitalize
 from .simulate import simulated_values
 from .types import CFHeaders, CFOrigin, CFRequest
+from .viewer import viewer_http_version
 
 __all__ = [
     "FunctionOrigin",
@@ -62,6 +64,31 @@ _DEFAULT_LOCATION = (
 )
 
 
+# bucket.s3.amazonaws.com, bucket.s3.<region>.amazonaws.com, legacy bucket.s3-<region>...;
+# a website endpoint (bucket.s3-website-<region>...) is a custom origin and does not match.
+_S3_REST = re.compile(
+    r"^(?P<bucket>.+?)\.s3(?:\.dualstack)?"
+    r"(?:[.-](?P<region>(?!website)[a-z]{2}(?:-[a-z]+)+-\d+))?\.amazonaws\.com(?:\.cn)?$"
+)
+
+
+def s3_region(domain_name: str) -> str | None:
+    """The region of an S3 REST endpoint (``"us-east-1"`` when it names none), else None."""
+    match = _S3_REST.match(domain_name)
+    if match is None:
+        return None
+    return match.group("region") or "us-east-1"
+
+
+#: the names whose case ``capitalize`` cannot give (lambda-edge.md §3.1)
+_CLOUDFRONT_NAMES = {
+    "cloudfront-is-smarttv-viewer": "CloudFront-Is-SmartTV-Viewer",
+    "cloudfront-is-ios-viewer": "CloudFront-Is-IOS-Viewer",
+    "cloudfront-viewer-asn": "CloudFront-Viewer-ASN",
+    "cloudfront-viewer-tls": "CloudFront-Viewer-TLS",
+}
+
+
 def cloudfront_headers(
     behavior: Behavior, viewer: ViewerRequest, settings: EdgeSettings
 ) -> CFHeaders:
@@ -72,10 +99,9 @@ def cloudfront_headers(
         return {}
     values = dict(DEFAULT_CLOUDFRONT_VALUES)
     values["cloudfront-forwarded-proto"] = viewer.scheme
-    values["cloudfront-viewer-http-version"] = (
-        "2.0" if viewer.http_version.startswith("2") else "1.1"
-    )
-    values["cloudfront-viewer-address"] = f"{viewer.request['clientIp']}:50000"
+    values["cloudfront-viewer-http-version"] = viewer_http_version(viewer.http_version)
+    port = viewer.client_port or 50000
+    values["cloudfront-viewer-address"] = f"{viewer.request['clientIp']}:{port}"
     if viewer.scheme == "https":
         values["cloudfront-viewer-tls"] = "TLSv1.3:TLS_AES_128_GCM_SHA256:fullHandshake"
     names = list(viewer.request["headers"])
@@ -93,9 +119,10 @@ def cloudfront_headers(
     out: CFHeaders = {}
     for name in wanted:
         if name in values:
-            out[name] = [
-                {"key": capitalize(name.replace("cloudfront", "CloudFront")), "value": values[name]}
-            ]
+            key = _CLOUDFRONT_NAMES.get(name) or capitalize(
+                name.replace("cloudfront", "CloudFront")
+            )
+            out[name] = [{"key": key, "value": values[name]}]
     return out
 
 
@@ -121,7 +148,7 @@ def build_origin_object(origin: Origin, scheme: str, settings: EdgeSettings) -> 
                 "customHeaders": _custom_headers(origin),
                 "domainName": origin.domain_name,
                 "path": origin.origin_path,
-                "region": origin.region or "us-east-1",
+                "region": origin.region or s3_region(origin.domain_name) or "us-east-1",
             }
         }
     if origin.protocol_policy == "match-viewer":

@@ -8,12 +8,30 @@ import html
 import random
 import time
 from email.utils import formatdate
+from http import HTTPStatus
 
 from ..exceptions import CloudFrontError, LambdaValidationError
 from .headers import RawHeaders
 from .limits import SERVER
 
-__all__ = ["error_page", "new_request_id", "via_id"]
+__all__ = ["error_page", "new_request_id", "reason_phrase", "via_id"]
+
+#: Each status code's reason phrase (http.HTTPStatus), looked up without an enum call; the
+#: four Python 3.13 renamed after RFC 9110 keep the words they have on 3.11 and 3.12, so a
+#: status line or an event's ``statusDescription`` does not depend on the Python version
+_PHRASES = {status.value: status.phrase for status in HTTPStatus} | {
+    413: "Request Entity Too Large",
+    414: "Request-URI Too Long",
+    416: "Requested Range Not Satisfiable",
+    422: "Unprocessable Entity",
+}
+
+
+def reason_phrase(status: int) -> str:
+    """The standard reason phrase for ``status``, ``""`` for a code without one (the one place
+    edge_middleware gets reason phrases from)."""
+    return _PHRASES.get(status, "")
+
 
 _ERROR_TEMPLATE = """<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN" "http://www.w3.org/TR/html4/loose.dtd">
 <HTML><HEAD><META HTTP-EQUIV="Content-Type" CONTENT="text/html; charset=iso-8859-1">

@@ -13,6 +13,7 @@ from ..config.model import Behavior
 from ..core.convert import origin_raw_path, origin_root_path, scope_uri
 from ..core.headers import RawHeaders, drop_viewer_derived, encode_value
 from ..core.types import CFHeaders
+from ..core.viewer import viewer_ip
 from ..exceptions import CloudFrontError, OriginError
 from ..pipeline.fast import Shortcut
 from ..pipeline.fast_hit import HitAnswer, HitShortcut
@@ -151,7 +152,7 @@ def _prepare(
     prefix, custom, origin_scheme = cut.extras(scheme)
     headers = cut.origin_headers(
         scope["headers"],
-        encode_value(client[0]) if client else b"127.0.0.1",
+        viewer_ip(client[0]).encode() if client else b"127.0.0.1",
         hv,
         [*custom, (b"x-amz-cf-id", rid)],
     )

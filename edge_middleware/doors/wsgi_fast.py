@@ -24,6 +24,7 @@ from ..core.convert import (
 from ..core.headers import connection_options, encode_value, memo_keeps, name_cache
 from ..core.limits import MAX_HEADER_BYTES
 from ..core.types import CFHeaders
+from ..core.viewer import viewer_ip
 from ..exceptions import CloudFrontError
 from ..pipeline.effects import OriginResponse
 from ..pipeline.fast import COOKIE, DROP, SLOW, Shortcut
@@ -150,9 +151,7 @@ def _prepare(
     if not cut.viewer_ok(method, scheme, uri, qs):
         return None
     hv = environ_http_version(environ)
-    client: str = environ.get("REMOTE_ADDR") or "127.0.0.1"
-    if not client.isascii():
-        client = encode_value(client).decode("latin-1")
+    client = viewer_ip(environ.get("REMOTE_ADDR"))
     origin = _origin_environ(cut, environ, client, hv)
     if origin is None:
         return None

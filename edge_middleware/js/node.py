@@ -153,7 +153,7 @@ class NodeHandler:
             "functionName": getattr(context, "function_name", self.name),
             "functionVersion": getattr(context, "function_version", "1"),
             "invokedFunctionArn": getattr(context, "invoked_function_arn", ""),
-            "memoryLimitInMB": getattr(context, "memory_limit_in_mb", 128),
+            "memoryLimitInMB": str(getattr(context, "memory_limit_in_mb", "128")),
             "awsRequestId": getattr(context, "aws_request_id", ""),
             "logGroupName": getattr(context, "log_group_name", ""),
             "logStreamName": getattr(context, "log_stream_name", "local"),

@@ -29,6 +29,7 @@ from ..core.validation import (
     validate_request_result,
     validate_response_result,
 )
+from ..core.viewer import viewer_http_version
 from ..exceptions import (
     CloudFrontError,
     HandlerLoadError,
@@ -180,11 +181,7 @@ class PipelineBase:
         known = self._vias.get(http_version)
         if known is None:
             # the first token follows the viewer's HTTP version (lambda-edge.md §1.3, §5.2)
-            major = http_version[:1]
-            token = (
-                f"{major}.0" if major in ("2", "3") else "1.0" if http_version == "1.0" else "1.1"
-            )
-            known = f"{token} {self._via_host}".encode()
+            known = f"{viewer_http_version(http_version)} {self._via_host}".encode()
             if len(self._vias) < 16:  # a few versions exist; a hostile scope's are not kept
                 self._vias[http_version] = known
         return known

@@ -353,6 +353,7 @@ class _ProbeViewer:
     http_version = "1.1"
     body_length = 0
     header_bytes = 0
+    client_port = 0
 
 
 PROBE_VIEWER: object = _ProbeViewer()

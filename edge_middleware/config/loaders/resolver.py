@@ -6,9 +6,9 @@ CloudFormation template holds intrinsics (``cloudformation.TemplateResolver``).
 
 from __future__ import annotations
 
-import re
 from typing import Any, Protocol
 
+from ...core.origins import s3_region
 from ..model import CachePolicy, OriginRequestPolicy
 from ..response_headers import ResponseHeadersPolicy
 from ._common import FunctionRef, check_version_arn, function_ref_from_arn, read_str
@@ -16,21 +16,6 @@ from .policies import PoliciesArg, find_cache_policy, find_origin_request_policy
 from .response_headers import find_response_headers_policy
 
 __all__ = ["LiteralResolver", "Resolver", "s3_region"]
-
-# bucket.s3.amazonaws.com, bucket.s3.<region>.amazonaws.com, legacy bucket.s3-<region>...;
-# a website endpoint (bucket.s3-website-<region>...) is a custom origin and does not match.
-_S3_REST = re.compile(
-    r"^(?P<bucket>.+?)\.s3(?:\.dualstack)?"
-    r"(?:[.-](?P<region>(?!website)[a-z]{2}(?:-[a-z]+)+-\d+))?\.amazonaws\.com(?:\.cn)?$"
-)
-
-
-def s3_region(domain_name: str) -> str | None:
-    """The region of an S3 REST endpoint (``"us-east-1"`` when it names none), else None."""
-    match = _S3_REST.match(domain_name)
-    if match is None:
-        return None
-    return match.group("region") or "us-east-1"
 
 
 class Resolver(Protocol):
