@@ -136,8 +136,8 @@ class MemoryStorage:
     def use_clock(self, clock: Callable[[], float]) -> None:
         """Keep time with ``clock`` (the middleware's) when made with the default one."""
         with self._lock:
-            if self._clock is not time.time or clock is time.time:
-                return
+            if self._clock is not time.time or clock is time.time or self._views:
+                return  # (views share this cache: it stays, on its clock)
             if len(self._cache):
                 logger.warning("MemoryStorage: not moved to the middleware's clock: not empty")
                 return
