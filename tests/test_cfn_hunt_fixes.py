@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from edge_middleware import CachePolicy, ConfigurationError, load_config
+from tests.support import doors
 from tests.support.devserver import serve
 from tests.support.servers import wait_until
 
@@ -246,3 +247,73 @@ def test_a_policy_reference_to_a_resource_not_created_names_its_field() -> None:
     with pytest.raises(ConfigurationError, match="Condition IsProd is false") as caught:
         load_config(doc)
     assert caught.value.field.endswith("DefaultCacheBehavior.CachePolicyId")
+
+
+_TWO_FUNCTIONS = """Transform: AWS::Serverless-2016-10-31
+Resources:
+  FnA:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: src_a/, Handler: app.handler, Runtime: python3.12}
+  FnB:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: src_b/, Handler: app.handler, Runtime: python3.12}
+  Dist:
+    Type: AWS::CloudFront::Distribution
+    Properties:
+      DistributionConfig:
+        Enabled: true
+        Origins: [{Id: app, DomainName: app.example.com,
+                   CustomOriginConfig: {OriginProtocolPolicy: http-only}}]
+        DefaultCacheBehavior:
+          TargetOriginId: app
+          ViewerProtocolPolicy: allow-all
+          CachePolicyId: 4135ea2d-6df8-44a3-9df3-4b5a84be39ad
+          LambdaFunctionAssociations:
+            - {EventType: viewer-request, LambdaFunctionARN: !GetAtt FnA.Arn}
+        CacheBehaviors:
+          - PathPattern: /b/*
+            TargetOriginId: app
+            ViewerProtocolPolicy: allow-all
+            CachePolicyId: 4135ea2d-6df8-44a3-9df3-4b5a84be39ad
+            LambdaFunctionAssociations:
+              - {EventType: viewer-request, LambdaFunctionARN: !GetAtt FnB.Arn}
+"""
+_APP = """import {helper}
+def handler(event, context):
+    return {{"status": "200", "body": {helper}.WHO}}
+"""
+
+
+def test_two_functions_with_a_helper_of_one_name_each_import_their_own(tmp_path: Path) -> None:
+    """FnB's `import helper` got FnA's module (the first one imported, by its bare name)."""
+    helper = f"helper_{tmp_path.name.replace('-', '_')}"  # (no other test's module)
+    for fn in ("a", "b"):
+        src = tmp_path / f"src_{fn}"
+        src.mkdir()
+        (src / f"{helper}.py").write_text(f"WHO = 'helper of function {fn.upper()}'\n")
+        (src / "app.py").write_text(_APP.format(helper=helper))
+    (tmp_path / "sam.yaml").write_text(_TWO_FUNCTIONS)
+    from edge_middleware import EdgeWSGIMiddleware
+
+    for _ in range(2):  # and again, as a reload builds it
+        app = EdgeWSGIMiddleware(lambda e, s: [], config=str(tmp_path / "sam.yaml"))
+        assert doors.call_wsgi(app, "GET", "/a/x")[2] == b"helper of function A"
+        assert doors.call_wsgi(app, "GET", "/b/x")[2] == b"helper of function B"
+
+
+@pytest.mark.slow
+def test_serve_reload_picks_up_a_fix_after_a_syntax_error(tmp_path: Path) -> None:
+    """The failed load dropped the module, and with it the watch on its file: the fix was
+    never picked up."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "edge.py").write_text(_sam_handler("one"))
+    (tmp_path / "sam.yaml").write_text(_SAM)
+    (tmp_path / "samapp.py").write_text(_SAM_APP)
+    args = ("--config", "sam.yaml", "--reload", "--reload-interval", "0.1")
+    with serve(tmp_path, "samapp:app", *args) as served:
+        assert served.get("/").text == "one"
+        (tmp_path / "src" / "edge.py").write_text("def handler(event, context)\n")
+        wait_until(lambda: "reload failed" in served.stdout, 15, "the reload error")
+        assert served.get("/").text == "one"
+        (tmp_path / "src" / "edge.py").write_text(_sam_handler("three"))
+        wait_until(lambda: served.get("/").text == "three", 15, "the fixed function")

@@ -139,3 +139,27 @@ def test_an_s3_origin_built_in_python_has_its_region() -> None:
     config = EdgeConfig(origins=[origin], default=Behavior(origin_request=seen.handler))
     doors.call_asgi(doors.wrap("asgi", doors.ok_asgi, config), doors.asgi_scope("/a.png"))
     assert seen.events["origin-request"]["request"]["origin"]["s3"]["region"] == "us-west-2"
+
+
+def test_a_custom_error_pages_origin_request_keeps_the_viewers_port() -> None:
+    from edge_middleware import CustomErrorResponse
+
+    seen = Seen()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        page = scope["path"] == "/errors/404.html"
+        await send({"type": "http.response.start", "status": 200 if page else 404, "headers": []})
+        await send({"type": "http.response.body", "body": b"page" if page else b"no"})
+
+    config = EdgeConfig(
+        default=Behavior(origin_request=seen.handler, origin_request_policy=ALL_CLOUDFRONT),
+        custom_error_responses=[CustomErrorResponse(404, "/errors/404.html", 404, 0)],
+    )
+    scope = doors.asgi_scope("/missing")
+    scope["client"] = ("198.51.100.7", 46532)
+    sent = doors.call_asgi(doors.wrap("asgi", app, config), scope)
+    assert sent[-1]["body"] == b"page"
+    page_request = seen.events["origin-request"]["request"]
+    assert page_request["uri"] == "/errors/404.html"
+    address = page_request["headers"]["cloudfront-viewer-address"][0]["value"]
+    assert address == "198.51.100.7:46532"

@@ -333,7 +333,7 @@ def _error_page(p: PipelineBase, f: Flow, path: str) -> Step:
         if isinstance(held, Answer):
             return held
     page = Flow(
-        ViewerRequest(page_req, f.viewer.scheme, f.hv, 0, 0),
+        ViewerRequest(page_req, f.viewer.scheme, f.hv, 0, 0, f.viewer.client_port),
         f.rid,
         behavior,
         page_req,

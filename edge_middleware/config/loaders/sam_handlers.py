@@ -10,7 +10,9 @@ is ``python3.x`` becomes its own handler, with no ``handlers=`` entry:
 - an inline ``Code: {ZipFile: ...}`` is not run: map it with ``handlers=`` as before.
 
 Each module is imported under a name of its own (``edge_sam.<LogicalId>.app``), so two
-functions that both have an ``app.py`` do not share one. A function whose directory or file is
+functions that both have an ``app.py`` do not share one; what a function's module imports from
+its own directory is its own too (two functions' ``helper.py`` are two modules, and a reload
+imports them anew). A function whose directory or file is
 missing is left to ``handlers=`` (and reported as unmapped as before); one whose file exists
 but does not import fails at start, naming the function and the file.
 """
@@ -47,25 +49,44 @@ def _global(doc: Mapping[str, Any], key: str) -> Any:
     return function.get(key) if isinstance(function, Mapping) else None
 
 
+#: modules first imported while a function's code was loaded (``import helper`` in its
+#: ``app.py``): each function load imports its own anew
+_LOADED_BY_FUNCTIONS: set[str] = set()
+
+
 def _load_module(name: str, file: Path, root: Path) -> types.ModuleType:
+    """Import ``file`` as module ``name`` with ``root`` first on ``sys.path``, as Lambda does.
+    What it imports from its own code is its own: a module another function's code (or this
+    one's, at an earlier load) brought in under the same name is not reused (two functions'
+    ``helper.py`` were one; an edited helper stayed stale after ``serve --reload``). A load
+    that fails leaves the module loaded before in place (its file stays watched)."""
     spec = importlib.util.spec_from_file_location(name, file)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {file}")
     module = importlib.util.module_from_spec(spec)
     for parent in _parents(name):
         sys.modules.setdefault(parent, types.ModuleType(parent))
+    previous = sys.modules.get(name)
+    hidden = {n: sys.modules.pop(n) for n in list(_LOADED_BY_FUNCTIONS) if n in sys.modules}
+    before = set(sys.modules)
     sys.modules[name] = module
     sys.path.insert(0, str(root))
     try:
         spec.loader.exec_module(module)
     except BaseException:
-        sys.modules.pop(name, None)
+        if previous is not None:
+            sys.modules[name] = previous
+        else:
+            sys.modules.pop(name, None)
+        for n, m in hidden.items():  # as they were
+            sys.modules.setdefault(n, m)
         raise
     finally:
         try:
             sys.path.remove(str(root))
         except ValueError:
             pass
+    _LOADED_BY_FUNCTIONS.update(n for n in set(sys.modules) - before if n != name)
     return module
 
 
