@@ -224,23 +224,6 @@ def _sam_handler(version: str) -> str:
     )
 
 
-@pytest.mark.slow
-def test_serve_reload_picks_up_an_edited_template_function(tmp_path: Path) -> None:
-    """A SAM function's module (CodeUri) was re-imported with importlib.reload, which cannot
-    find it: "reload failed", and the old code kept running."""
-    (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "edge.py").write_text(_sam_handler("one"))
-    (tmp_path / "sam.yaml").write_text(_SAM)
-    (tmp_path / "samapp.py").write_text(_SAM_APP)
-    args = ("--config", "sam.yaml", "--reload", "--reload-interval", "0.1")
-    with serve(tmp_path, "samapp:app", *args) as served:
-        assert served.get("/").text == "one"
-        (tmp_path / "src" / "edge.py").write_text(_sam_handler("two"))
-        wait_until(lambda: served.get("/").text == "two", 15, "the edited function")
-        assert "reload failed" not in served.stdout
-        wait_until(lambda: "reloaded after a change to edge.py" in served.stdout)
-
-
 _TWO_FUNCTIONS = (
     """Transform: AWS::Serverless-2016-10-31
 Resources:
@@ -287,9 +270,10 @@ def test_two_functions_with_a_helper_of_one_name_each_import_their_own(tmp_path:
 
 
 @pytest.mark.slow
-def test_serve_reload_picks_up_a_fix_after_a_syntax_error(tmp_path: Path) -> None:
-    """The failed load dropped the module, and with it the watch on its file: the fix was
-    never picked up."""
+def test_serve_reload_picks_up_edits_of_a_template_function(tmp_path: Path) -> None:
+    """A SAM function's module (CodeUri) was re-imported with importlib.reload, which cannot
+    find it: "reload failed", and the old code kept running. And a failed load dropped the
+    module, and with it the watch on its file: the fix of a syntax error was never picked up."""
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "edge.py").write_text(_sam_handler("one"))
     (tmp_path / "sam.yaml").write_text(_SAM)
@@ -297,8 +281,12 @@ def test_serve_reload_picks_up_a_fix_after_a_syntax_error(tmp_path: Path) -> Non
     args = ("--config", "sam.yaml", "--reload", "--reload-interval", "0.1")
     with serve(tmp_path, "samapp:app", *args) as served:
         assert served.get("/").text == "one"
+        (tmp_path / "src" / "edge.py").write_text(_sam_handler("two"))
+        wait_until(lambda: served.get("/").text == "two", 15, "the edited function")
+        assert "reload failed" not in served.stdout
+        wait_until(lambda: "reloaded after a change to edge.py" in served.stdout)
         (tmp_path / "src" / "edge.py").write_text("def handler(event, context)\n")
         wait_until(lambda: "reload failed" in served.stdout, 15, "the reload error")
-        assert served.get("/").text == "one"
+        assert served.get("/").text == "two"
         (tmp_path / "src" / "edge.py").write_text(_sam_handler("three"))
         wait_until(lambda: served.get("/").text == "three", 15, "the fixed function")
