@@ -10,6 +10,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from ..core.limits import DEFAULT_DISTRIBUTION_DOMAIN, DEFAULT_DISTRIBUTION_ID
 from ..exceptions import ConfigurationError
@@ -260,13 +261,16 @@ class EdgeConfig:
         tried: Origin,
         method: str,
         status: int | None,
-        group: OriginGroup | None = None,
+        group: OriginGroup | Literal[False] | None = None,
     ) -> Origin | None:
         """The origin to retry on after ``tried`` answered ``status`` (``None``: it could not
         be reached or timed out), or ``None`` when CloudFront does not fail over: the behavior
         targets no origin group, ``tried`` is not its primary, the method is not GET, HEAD or
         OPTIONS, or the status is not one of the group's (docs/distributions.md). ``group`` is
-        one a CloudFront Function made for this request (``cf.createRequestOriginGroup``)."""
+        one a CloudFront Function made for this request (``cf.createRequestOriginGroup``);
+        ``False``: one chose a single origin (``cf.selectRequestOriginById``), no failover."""
+        if group is False:
+            return None
         group = group or self.origin_group_for(behavior)
         if group is None or tried.id != group.members[0]:
             return None

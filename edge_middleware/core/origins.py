@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any
+from typing import Any, Literal
 
 from ..config.model import Behavior, EdgeConfig, Origin, OriginGroup
 from ..config.settings import EdgeSettings
@@ -226,8 +226,12 @@ def _origin_by_id(config: EdgeConfig, wanted: str, call: str, handler: str) -> O
     )
 
 
-def function_group(change: dict[str, Any]) -> OriginGroup | None:
-    """The origin group ``cf.createRequestOriginGroup()`` made for this request, if any."""
+def function_group(change: dict[str, Any]) -> OriginGroup | Literal[False] | None:
+    """The origin group ``cf.createRequestOriginGroup()`` made for this request; ``False``
+    when ``cf.selectRequestOriginById()`` chose one origin (no failover, even to the
+    behavior's group's secondary when it chose that group's primary); else ``None``."""
+    if "select" in change:
+        return False
     group = change.get("group")
     if group is None:
         return None

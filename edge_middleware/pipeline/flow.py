@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from ..cache.entry import CacheEntry
 from ..config.model import Behavior, Origin, OriginGroup
@@ -104,8 +104,9 @@ class Flow:
     #: the origin asked instead of the behavior's own: an origin group's secondary (failover),
     #: and the body as it was before origin-request ran (the failover request starts again)
     origin: Origin | None = None
-    #: an origin group a CloudFront Function made for this request (createRequestOriginGroup)
-    group: OriginGroup | None = None
+    #: an origin group a CloudFront Function made for this request (createRequestOriginGroup),
+    #: or False when one chose a single origin (selectRequestOriginById: no failover)
+    group: OriginGroup | Literal[False] | None = None
     body_before_origin_request: bytes | None = None
     #: the request as the origin receives it, and the status the origin answered
     oreq: CFRequest | None = None
