@@ -49,17 +49,45 @@ def _global(doc: Mapping[str, Any], key: str) -> Any:
     return function.get(key) if isinstance(function, Mapping) else None
 
 
-#: modules first imported while a function's code was loaded (``import helper`` in its
-#: ``app.py``): each function load imports its own anew
-_LOADED_BY_FUNCTIONS: set[str] = set()
+#: modules a function's load imported from its own code directory (``import helper`` in its
+#: ``app.py``): each later load imports its own anew
+_FROM_FUNCTION_CODE: set[str] = set()
+
+
+def _in_code(module: object, root: Path) -> bool:
+    """Whether ``module`` is one of the function's own files under ``root``: not the standard
+    library or an installed package (numpy cannot be imported twice), nor a virtualenv or a
+    hidden directory inside a CodeUri of "." """
+    file = getattr(module, "__file__", None)
+    if not isinstance(file, str):
+        return False
+    try:
+        parts = Path(file).resolve().relative_to(root).parts
+    except ValueError:
+        return False
+    return not any(p.startswith(".") or p in ("site-packages", "dist-packages") for p in parts)
+
+
+def _shadowed(root: Path) -> dict[str, types.ModuleType]:
+    """Modules loaded before (the app's, an earlier load's) whose top-level name is a module
+    or package of the function's own code: the function imports its own under that name."""
+    out: dict[str, types.ModuleType] = {}
+    for modname, module in list(sys.modules.items()):
+        top = modname.partition(".")[0]
+        if modname in _FROM_FUNCTION_CODE or (
+            ((root / f"{top}.py").is_file() or (root / top / "__init__.py").is_file())
+            and not _in_code(module, root)
+        ):
+            out[modname] = module
+    return out
 
 
 def _load_module(name: str, file: Path, root: Path) -> types.ModuleType:
     """Import ``file`` as module ``name`` with ``root`` first on ``sys.path``, as Lambda does.
-    What it imports from its own code is its own: a module another function's code (or this
-    one's, at an earlier load) brought in under the same name is not reused (two functions'
-    ``helper.py`` were one; an edited helper stayed stale after ``serve --reload``). A load
-    that fails leaves the module loaded before in place (its file stays watched)."""
+    What it imports from its own code is its own: a module of the same name that the app or
+    another function's code loaded is hidden while it loads and put back after (two
+    functions' ``helper.py`` were one; an app's ``config`` was a function's). A load that fails
+    leaves the module loaded before in place (its file stays watched)."""
     spec = importlib.util.spec_from_file_location(name, file)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {file}")
@@ -67,7 +95,9 @@ def _load_module(name: str, file: Path, root: Path) -> types.ModuleType:
     for parent in _parents(name):
         sys.modules.setdefault(parent, types.ModuleType(parent))
     previous = sys.modules.get(name)
-    hidden = {n: sys.modules.pop(n) for n in list(_LOADED_BY_FUNCTIONS) if n in sys.modules}
+    hidden = _shadowed(root)
+    for modname in hidden:
+        del sys.modules[modname]
     before = set(sys.modules)
     sys.modules[name] = module
     sys.path.insert(0, str(root))
@@ -78,15 +108,20 @@ def _load_module(name: str, file: Path, root: Path) -> types.ModuleType:
             sys.modules[name] = previous
         else:
             sys.modules.pop(name, None)
-        for n, m in hidden.items():  # as they were
-            sys.modules.setdefault(n, m)
         raise
     finally:
         try:
             sys.path.remove(str(root))
         except ValueError:
             pass
-    _LOADED_BY_FUNCTIONS.update(n for n in set(sys.modules) - before if n != name)
+        # the function's own modules leave sys.modules (it holds them); the others come back
+        for modname in set(sys.modules) - before:
+            if modname != name and _in_code(sys.modules[modname], root):
+                _FROM_FUNCTION_CODE.add(modname)
+                if modname in hidden:
+                    del sys.modules[modname]
+        for modname, hidden_module in hidden.items():
+            sys.modules.setdefault(modname, hidden_module)
     return module
 
 
