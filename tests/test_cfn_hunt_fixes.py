@@ -290,3 +290,54 @@ def test_serve_reload_picks_up_edits_of_a_template_function(tmp_path: Path) -> N
         assert served.get("/").text == "two"
         (tmp_path / "src" / "edge.py").write_text(_sam_handler("three"))
         wait_until(lambda: served.get("/").text == "three", 15, "the fixed function")
+
+
+_ONE_FUNCTION = (
+    """Transform: AWS::Serverless-2016-10-31
+Resources:
+  FnA:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.12}
+"""
+    + _SAM_DIST
+    + """          LambdaFunctionAssociations:
+            - {EventType: viewer-request, LambdaFunctionARN: !GetAtt FnA.Arn}
+"""
+)
+
+
+def test_only_a_functions_own_modules_are_imported_anew(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An installed library imported by the function was imported again at every build
+    (numpy cannot be: every second build and serve --reload failed); an app module of a name
+    the function's code also has was given to the function (or the function's to the app)."""
+    import sys
+
+    tag = tmp_path.name.replace("-", "_")
+    lib, config = f"installed_{tag}", f"config_{tag}"
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / f"{lib}.py").write_text("import itertools\nLOADS = next(itertools.count(1))\n")
+    (site / f"{config}.py").write_text("WHO = 'the app'\n")
+    monkeypatch.syspath_prepend(str(site))
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / f"{config}.py").write_text("WHO = 'the function'\n")
+    (src / "app.py").write_text(
+        f"import {lib}, {config}\n"
+        "def handler(event, context):\n"
+        f"    return {{'status': '200', 'body': {config}.WHO + ' ' + str(id({lib}))}}\n"
+    )
+    (tmp_path / "sam.yaml").write_text(_ONE_FUNCTION)
+    app_config = __import__(config)  # the app's, imported first
+    from edge_middleware import EdgeWSGIMiddleware
+
+    bodies = set()
+    for _ in range(2):  # a second build (a reload, another test) imports the library once
+        app = EdgeWSGIMiddleware(lambda e, s: [], config=str(tmp_path / "sam.yaml"))
+        body = doors.call_wsgi(app, "GET", "/x")[2].decode()
+        assert body.startswith("the function ")
+        bodies.add(body.split()[-1])
+    assert bodies == {str(id(sys.modules[lib]))}
+    assert sys.modules[config] is app_config and app_config.WHO == "the app"
