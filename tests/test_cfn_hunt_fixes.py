@@ -341,3 +341,21 @@ def test_only_a_functions_own_modules_are_imported_anew(
         bodies.add(body.split()[-1])
     assert bodies == {str(id(sys.modules[lib]))}
     assert sys.modules[config] is app_config and app_config.WHO == "the app"
+
+
+@pytest.mark.slow
+def test_serve_reload_picks_up_an_edit_of_a_functions_helper(tmp_path: Path) -> None:
+    """Only the handler's own file was watched: an edited helper beside it was not."""
+    helper = f"helper_{tmp_path.name.replace('-', '_')}"
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / f"{helper}.py").write_text("WHO = 'one'\n")
+    (src / "app.py").write_text(_APP.format(helper=helper))
+    (tmp_path / "sam.yaml").write_text(_ONE_FUNCTION)
+    (tmp_path / "samapp.py").write_text(_SAM_APP)
+    args = ("--config", "sam.yaml", "--reload", "--reload-interval", "0.1")
+    with serve(tmp_path, "samapp:app", *args) as served:
+        assert served.get("/").text == "one"
+        (src / f"{helper}.py").write_text("WHO = 'two'\n")
+        wait_until(lambda: served.get("/").text == "two", 15, "the edited helper")
+        assert "reload failed" not in served.stdout

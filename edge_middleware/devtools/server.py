@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 from ..cache.entry import Storage
 from ..cache.redis import storage_from_url
-from ..config.loaders.sam_handlers import MODULE_PREFIX
+from ..config.loaders.sam_handlers import MODULE_PREFIX, function_files
 from ..doors.asgi import EdgeMiddleware
 from ..doors.middleware import Observer
 from ..doors.wsgi import EdgeWSGIMiddleware
@@ -254,6 +254,8 @@ class DevServer:
         for runner in runners:  # JavaScript functions (edge_middleware.js): their .js files
             for source in getattr(runner.func, "source_files", ()):
                 files[Path(source)] = None
+        for helper in function_files():  # a template function's own helper modules
+            files.setdefault(helper, None)
         names.add(self.config_module)
         for name in sorted(n for n in names if n):
             module = sys.modules.get(name)

@@ -28,7 +28,7 @@ from typing import Any
 
 from ...exceptions import HandlerLoadError
 
-__all__ = ["FUNCTION_TYPES", "template_handlers"]
+__all__ = ["FUNCTION_TYPES", "function_files", "template_handlers"]
 
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 MODULE_PREFIX = "edge_sam"
@@ -52,6 +52,14 @@ def _global(doc: Mapping[str, Any], key: str) -> Any:
 #: modules a function's load imported from its own code directory (``import helper`` in its
 #: ``app.py``): each later load imports its own anew
 _FROM_FUNCTION_CODE: set[str] = set()
+#: the files of those modules (``serve --reload`` watches them)
+_FUNCTION_FILES: set[Path] = set()
+
+
+def function_files() -> set[Path]:
+    """The files of the modules functions' loads imported from their own code directories
+    (helpers beside ``app.py``): an edit to one is picked up by ``serve --reload``."""
+    return set(_FUNCTION_FILES)
 
 
 def _in_code(module: object, root: Path) -> bool:
@@ -118,6 +126,7 @@ def _load_module(name: str, file: Path, root: Path) -> types.ModuleType:
         for modname in set(sys.modules) - before:
             if modname != name and _in_code(sys.modules[modname], root):
                 _FROM_FUNCTION_CODE.add(modname)
+                _FUNCTION_FILES.add(Path(sys.modules[modname].__file__ or "").resolve())
                 if modname in hidden:
                     del sys.modules[modname]
         for modname, hidden_module in hidden.items():
