@@ -3,17 +3,9 @@ read the same way (an object keyed ``v=a`` is invalidated by ``/a?v=a`` and ``/a
 
 from __future__ import annotations
 
-import re
+from ..core.escapes import normalized_escapes
 
 __all__ = ["canonical_invalidation_path", "canonical_query"]
-
-_PCT = re.compile(r"%([0-9A-Fa-f]{2})")
-_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-
-
-def _pct_norm(match: re.Match[str]) -> str:
-    ch = chr(int(match.group(1), 16))
-    return ch if ch in _UNRESERVED else "%" + match.group(1).upper()
 
 
 def canonical_query(params: list[str]) -> str:
@@ -24,7 +16,7 @@ def canonical_query(params: list[str]) -> str:
         if not p:
             continue
         name, _, value = p.partition("=")
-        out.append(f"{_PCT.sub(_pct_norm, name)}={_PCT.sub(_pct_norm, value)}")
+        out.append(f"{normalized_escapes(name)}={normalized_escapes(value)}")
     return "&".join(out)
 
 
@@ -35,5 +27,5 @@ def canonical_invalidation_path(path: str) -> str:
     if not sep:
         return path
     if query.endswith("*"):
-        return f"{uri}?{_PCT.sub(_pct_norm, query)}"
+        return f"{uri}?{normalized_escapes(query)}"
     return f"{uri}?{canonical_query(query.split('&') if query else [])}"

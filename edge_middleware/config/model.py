@@ -7,11 +7,11 @@ is validated at construction, so a bad config fails at start with the field name
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..core.escapes import normalized_escapes
 from ..core.limits import DEFAULT_DISTRIBUTION_DOMAIN, DEFAULT_DISTRIBUTION_ID
 from ..exceptions import ConfigurationError
 
@@ -58,15 +58,6 @@ def default_root_object(uri: str, obj: str) -> str:
     return uri
 
 
-_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
-_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-
-
-def _percent(match: re.Match[str]) -> str:
-    code = int(match.group(1), 16)
-    return chr(code) if code in _UNRESERVED else "%" + match.group(1).upper()
-
-
 def normalized_path(path: str) -> str:
     """``path`` normalised as RFC 3986 §6.2.2 says, for matching path patterns only
     (``EdgeSettings.path_match="normalized"``; the origin still gets the path as sent):
@@ -74,8 +65,7 @@ def normalized_path(path: str) -> str:
     escapes in upper case (``%2f`` is ``%2F``, and stays encoded), then the ``.`` and ``..``
     segments removed (``/x/../admin`` is ``/admin``; ``/x/%2E%2E/admin`` too). Empty segments
     are kept (``//admin`` is not ``/admin``): RFC 3986 does not remove them."""
-    if "%" in path:
-        path = _PERCENT.sub(_percent, path)
+    path = normalized_escapes(path)
     if "/." not in path:
         return path
     segments = path.split("/")
