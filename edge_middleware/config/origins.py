@@ -50,6 +50,22 @@ def validate_origin_custom_headers(
     return tuple((name, value) for _, name, _, value in headers)
 
 
+# bucket.s3.amazonaws.com, bucket.s3.<region>.amazonaws.com, legacy bucket.s3-<region>...;
+# a website endpoint (bucket.s3-website-<region>...) is a custom origin and does not match.
+_S3_REST = re.compile(
+    r"^(?P<bucket>.+?)\.s3(?:\.dualstack)?"
+    r"(?:[.-](?P<region>(?!website)[a-z]{2}(?:-[a-z]+)+-\d+))?\.amazonaws\.com(?:\.cn)?$"
+)
+
+
+def s3_region(domain_name: str) -> str | None:
+    """The region of an S3 REST endpoint (``"us-east-1"`` when it names none), else None."""
+    match = _S3_REST.match(domain_name)
+    if match is None:
+        return None
+    return match.group("region") or "us-east-1"
+
+
 @dataclass(frozen=True, slots=True)
 class Origin:
     """An origin from the distribution; ``kind`` is ``"custom"`` or ``"s3"`` (§1.6)."""
@@ -82,6 +98,8 @@ class Origin:
             raise ConfigurationError(f"{where}.domain_name", self.domain_name, "a DNS name")
         if self.kind not in ("custom", "s3"):
             raise ConfigurationError(f"{where}.kind", self.kind, "custom | s3")
+        if self.kind == "s3" and not self.region:  # (an s3 origin's is in its domain)
+            object.__setattr__(self, "region", s3_region(self.domain_name) or "us-east-1")
         if self.protocol_policy not in ("http-only", "match-viewer", "https-only"):
             raise ConfigurationError(
                 f"{where}.protocol_policy",

@@ -37,7 +37,7 @@ class LambdaContext:
     log_group_name: str = ""
     log_stream_name: str = "local"
     #: as on Lambda: an object whose Cognito fields are None (not None itself)
-    identity: Any = field(default_factory=lambda: CognitoIdentity())
+    identity: Any = field(default_factory=CognitoIdentity)
     client_context: Any = None
     _deadline: float = field(default=0.0, repr=False)
     #: What a handler object shows the trace instead of the pipeline's event and result, and

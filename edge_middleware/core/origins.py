@@ -5,7 +5,6 @@ Function chose (``cf.selectRequestOriginById`` / ``cf.updateRequestOrigin``)."""
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import Any, Literal
 
 from ..config.model import Behavior, EdgeConfig, Origin, OriginGroup
@@ -62,22 +61,6 @@ _DEFAULT_LOCATION = (
     "cloudfront-viewer-longitude",
     "cloudfront-viewer-metro-code",
 )
-
-
-# bucket.s3.amazonaws.com, bucket.s3.<region>.amazonaws.com, legacy bucket.s3-<region>...;
-# a website endpoint (bucket.s3-website-<region>...) is a custom origin and does not match.
-_S3_REST = re.compile(
-    r"^(?P<bucket>.+?)\.s3(?:\.dualstack)?"
-    r"(?:[.-](?P<region>(?!website)[a-z]{2}(?:-[a-z]+)+-\d+))?\.amazonaws\.com(?:\.cn)?$"
-)
-
-
-def s3_region(domain_name: str) -> str | None:
-    """The region of an S3 REST endpoint (``"us-east-1"`` when it names none), else None."""
-    match = _S3_REST.match(domain_name)
-    if match is None:
-        return None
-    return match.group("region") or "us-east-1"
 
 
 #: the names whose case ``capitalize`` cannot give (lambda-edge.md §3.1)
@@ -148,7 +131,7 @@ def build_origin_object(origin: Origin, scheme: str, settings: EdgeSettings) -> 
                 "customHeaders": _custom_headers(origin),
                 "domainName": origin.domain_name,
                 "path": origin.origin_path,
-                "region": origin.region or s3_region(origin.domain_name) or "us-east-1",
+                "region": origin.region or "us-east-1",
             }
         }
     if origin.protocol_policy == "match-viewer":

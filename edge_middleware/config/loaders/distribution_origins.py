@@ -161,7 +161,6 @@ class OriginReader:
             fields["s3_origin_access_identity"] = read_str(
                 oai, child(spath, "OriginAccessIdentity")
             )
-            fields["region"] = s3_region(fields["domain_name"]) or "us-east-1"
         for attr, key, default in (
             ("connection_attempts", "ConnectionAttempts", 3),
             ("connection_timeout", "ConnectionTimeout", 10),

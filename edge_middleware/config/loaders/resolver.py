@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from ...core.origins import s3_region
 from ..model import CachePolicy, OriginRequestPolicy
+from ..origins import s3_region
 from ..response_headers import ResponseHeadersPolicy
 from ._common import FunctionRef, check_version_arn, function_ref_from_arn, read_str
 from .policies import PoliciesArg, find_cache_policy, find_origin_request_policy

@@ -324,11 +324,8 @@ class _Reader:
                 raise ConfigurationError(value_path, value, "a string")
             triples.append((value_path, name, value_path, value))
         fields["custom_headers"] = validate_origin_custom_headers(triples, headers_path)
-        region = s3_region(str(fields.get("domain_name", "")))
-        if "kind" not in fields and region is not None:
-            fields["kind"] = "s3"
-        if fields.get("kind") == "s3" and "region" not in fields:
-            fields["region"] = region or "us-east-1"
+        if "kind" not in fields and s3_region(str(fields.get("domain_name", ""))) is not None:
+            fields["kind"] = "s3"  # (its region is in the domain: Origin reads it there)
         with wrap_errors(path, {k: child(path, k) for k in hints}):
             return Origin(**fields)
 
