@@ -208,10 +208,7 @@ class _Responder:
                     )
                 return compress(effect.coding, effect.body, effect.headers)
             case Invalidate():
-                try:
-                    await self.mw.options.ainvalidate(effect.paths)
-                except Exception:  # the answer stands (the storages fail open themselves)
-                    logger.exception("purging %s after an unsafe request failed", effect.paths)
+                await self.mw.options.apurge(effect.paths)
                 return None
             case Refresh():
                 self.refresh(effect)

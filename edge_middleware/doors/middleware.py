@@ -181,6 +181,21 @@ class SharedOptions:
             return self.invalidate(paths)
         return await storage.ainvalidate(paths)
 
+    def purge(self, paths: list[str]) -> None:
+        """:meth:`invalidate` after an unsafe request (decisions.md #28): a failure is logged
+        and the origin's answer stands (the storages fail open themselves)."""
+        try:
+            self.invalidate(paths)
+        except Exception:
+            logger.exception("purging %s after an unsafe request failed", paths)
+
+    async def apurge(self, paths: list[str]) -> None:
+        """:meth:`purge` from the event loop (:meth:`ainvalidate`)."""
+        try:
+            await self.ainvalidate(paths)
+        except Exception:
+            logger.exception("purging %s after an unsafe request failed", paths)
+
     def apply_due(self) -> None:
         """Apply the delayed invalidations whose time has come by ``clock`` (each request
         asks, when some wait)."""

@@ -183,10 +183,7 @@ class _Responder:
             case Compress():
                 return compress(effect.coding, effect.body, effect.headers)
             case Invalidate():
-                try:
-                    self.mw.options.invalidate(effect.paths)
-                except Exception:  # the answer stands (the storages fail open themselves)
-                    logger.exception("purging %s after an unsafe request failed", effect.paths)
+                self.mw.options.purge(effect.paths)
                 return None
             case Refresh():
                 self.refresh(effect)

@@ -150,7 +150,7 @@ class NodeHandler:
         left_ms = remaining() if remaining is not None else 30_000
         self._ids += 1
         ctx = {
-            "functionName": getattr(context, "function_name", self.name),
+            "functionName": getattr(context, "function_name", self.function_name),
             "functionVersion": getattr(context, "function_version", "1"),
             "invokedFunctionArn": getattr(context, "invoked_function_arn", ""),
             "memoryLimitInMB": str(getattr(context, "memory_limit_in_mb", "128")),
