@@ -76,15 +76,27 @@ def _in_code(module: object, root: Path) -> bool:
     return not any(p.startswith(".") or p in ("site-packages", "dist-packages") for p in parts)
 
 
+def _top_names(root: Path) -> set[str]:
+    """The top-level modules and packages of a code directory (``helper.py``, ``pkg/``)."""
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return set()
+    return {
+        e.stem if e.suffix == ".py" else e.name
+        for e in entries
+        if (e.suffix == ".py" and e.is_file()) or (e / "__init__.py").is_file()
+    }
+
+
 def _shadowed(root: Path) -> dict[str, types.ModuleType]:
     """Modules loaded before (the app's, an earlier load's) whose top-level name is a module
     or package of the function's own code: the function imports its own under that name."""
+    own = _top_names(root)
     out: dict[str, types.ModuleType] = {}
     for modname, module in list(sys.modules.items()):
-        top = modname.partition(".")[0]
         if modname in _FROM_FUNCTION_CODE or (
-            ((root / f"{top}.py").is_file() or (root / top / "__init__.py").is_file())
-            and not _in_code(module, root)
+            modname.partition(".")[0] in own and not _in_code(module, root)
         ):
             out[modname] = module
     return out
@@ -124,9 +136,10 @@ def _load_module(name: str, file: Path, root: Path) -> types.ModuleType:
             pass
         # the function's own modules leave sys.modules (it holds them); the others come back
         for modname in set(sys.modules) - before:
-            if modname != name and _in_code(sys.modules[modname], root):
+            loaded = sys.modules[modname]
+            if modname != name and _in_code(loaded, root):
                 _FROM_FUNCTION_CODE.add(modname)
-                _FUNCTION_FILES.add(Path(sys.modules[modname].__file__ or "").resolve())
+                _FUNCTION_FILES.add(Path(str(loaded.__file__)).resolve())
                 if modname in hidden:
                     del sys.modules[modname]
         for modname, hidden_module in hidden.items():
