@@ -224,28 +224,34 @@ def _sam_handler(version: str) -> str:
     )
 
 
-_TWO_FUNCTIONS = (
+_ONE_FUNCTION = (
     """Transform: AWS::Serverless-2016-10-31
 Resources:
   FnA:
     Type: AWS::Serverless::Function
-    Properties: {CodeUri: src_a/, Handler: app.handler, Runtime: python3.12}
-  FnB:
-    Type: AWS::Serverless::Function
-    Properties: {CodeUri: src_b/, Handler: app.handler, Runtime: python3.12}
+    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.12}
 """
     + _SAM_DIST
     + """          LambdaFunctionAssociations:
             - {EventType: viewer-request, LambdaFunctionARN: !GetAtt FnA.Arn}
-        CacheBehaviors:
+"""
+)
+
+_TWO_FUNCTIONS = (
+    _ONE_FUNCTION.replace("CodeUri: src/", "CodeUri: src_a/")
+    + """        CacheBehaviors:
           - PathPattern: /b/*
             TargetOriginId: app
             ViewerProtocolPolicy: allow-all
             CachePolicyId: 4135ea2d-6df8-44a3-9df3-4b5a84be39ad
             LambdaFunctionAssociations:
               - {EventType: viewer-request, LambdaFunctionARN: !GetAtt FnB.Arn}
+  FnB:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: src_b/, Handler: app.handler, Runtime: python3.12}
 """
 )
+
 _APP = """import {helper}
 def handler(event, context):
     return {{"status": "200", "body": {helper}.WHO}}
@@ -290,20 +296,6 @@ def test_serve_reload_picks_up_edits_of_a_template_function(tmp_path: Path) -> N
         assert served.get("/").text == "two"
         (tmp_path / "src" / "edge.py").write_text(_sam_handler("three"))
         wait_until(lambda: served.get("/").text == "three", 15, "the fixed function")
-
-
-_ONE_FUNCTION = (
-    """Transform: AWS::Serverless-2016-10-31
-Resources:
-  FnA:
-    Type: AWS::Serverless::Function
-    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.12}
-"""
-    + _SAM_DIST
-    + """          LambdaFunctionAssociations:
-            - {EventType: viewer-request, LambdaFunctionARN: !GetAtt FnA.Arn}
-"""
-)
 
 
 def test_only_a_functions_own_modules_are_imported_anew(
