@@ -1,0 +1,225 @@
+"""A SAM function's code directory is its own import namespace (config/loaders/sam_handlers.py):
+what the function imports from it, at load or at call time, is its own; the app's modules and
+``sys.path`` are left alone."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from edge_middleware import EdgeWSGIMiddleware, HandlerLoadError
+from tests.support import doors
+from tests.test_cfn_hunt_fixes import _ONE_FUNCTION, _TWO_FUNCTIONS
+
+
+def _tag(tmp_path: Path) -> str:
+    """A module name no other test uses (sys.modules is the process's)."""
+    return tmp_path.name.replace("-", "_")
+
+
+def _body(app: EdgeWSGIMiddleware, path: str = "/x") -> str:
+    status, _, body = doors.call_wsgi(app, "GET", path)
+    assert status.startswith("200"), (status, body)
+    return body.decode()
+
+
+def _handler(handler: str) -> str:
+    return _ONE_FUNCTION.replace("Handler: app.handler", f"Handler: {handler}")
+
+
+def _build(tmp_path: Path, template: str = _ONE_FUNCTION) -> EdgeWSGIMiddleware:
+    (tmp_path / "sam.yaml").write_text(template)
+    return EdgeWSGIMiddleware(lambda e, s: [], config=str(tmp_path / "sam.yaml"))
+
+
+def test_an_import_inside_the_handler_finds_the_functions_own_helper(tmp_path: Path) -> None:
+    """A lazy ``import helper`` in the handler's body raised ModuleNotFoundError (a 503): the
+    code directory was on sys.path only while the module loaded."""
+    helper = f"lazy_{_tag(tmp_path)}"
+    for fn in ("a", "b"):
+        src = tmp_path / f"src_{fn}"
+        src.mkdir()
+        (src / f"{helper}.py").write_text(f"WHO = 'helper of {fn.upper()}'\n")
+        (src / "app.py").write_text(
+            "def handler(event, context):\n"
+            f"    import {helper}\n"
+            f"    return {{'status': '200', 'body': {helper}.WHO}}\n"
+        )
+    app = _build(tmp_path, _TWO_FUNCTIONS)
+    for _ in range(2):
+        assert _body(app, "/a/x") == "helper of A"
+        assert _body(app, "/b/x") == "helper of B"
+    assert helper not in sys.modules  # the app's namespace is not the functions'
+
+
+def test_a_helper_imported_at_load_and_again_at_call_time_is_one_module(tmp_path: Path) -> None:
+    """With the helper imported at the top too, the call-time import may have found another
+    function's copy (the first one imported under the bare name)."""
+    helper = f"both_{_tag(tmp_path)}"
+    for fn in ("a", "b"):
+        src = tmp_path / f"src_{fn}"
+        src.mkdir()
+        (src / f"{helper}.py").write_text(f"WHO = '{fn}'\nCALLS = []\n")
+        (src / "app.py").write_text(
+            f"import {helper} as top\n"
+            "def handler(event, context):\n"
+            f"    import {helper}\n"
+            f"    {helper}.CALLS.append(1)\n"
+            f"    same = {helper} is top\n"
+            f"    body = f'{{{helper}.WHO}} {{same}} {{len(top.CALLS)}}'\n"
+            "    return {'status': '200', 'body': body}\n"
+        )
+    app = _build(tmp_path, _TWO_FUNCTIONS)
+    assert [_body(app, "/a/x"), _body(app, "/b/x"), _body(app, "/a/x")] == [
+        "a True 1",
+        "b True 1",
+        "a True 2",
+    ]
+
+
+def test_a_package_handler_with_relative_imports(tmp_path: Path) -> None:
+    """``Handler: pkg.mod.handler`` whose module does ``from . import util`` failed to load (its
+    package was a stub with no path); the package's ``__init__`` runs first, as on Lambda."""
+    pkg = tmp_path / "src" / "pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("INIT = 'package init ran'\n")
+    (pkg / "util.py").write_text("from . import INIT\nWHO = 'relative util'\n")
+    (pkg / "mod.py").write_text(
+        "from . import util\n"
+        "from .util import INIT\n"
+        "def handler(event, context):\n"
+        "    from .util import WHO\n"
+        "    return {'status': '200', 'body': WHO + ', ' + INIT}\n"
+    )
+    app = _build(tmp_path, _handler("pkg.mod.handler"))
+    assert _body(app) == "relative util, package init ran"
+
+
+def test_a_handler_path_with_a_slash(tmp_path: Path) -> None:
+    """``Handler: lib/app.handler`` (Lambda's Python runtime reads the slash as a dot)."""
+    lib = tmp_path / "src" / "lib"
+    lib.mkdir(parents=True)
+    (lib / "app.py").write_text(
+        "def handler(event, context):\n    return {'status': '200', 'body': 'slashed'}\n"
+    )
+    app = _build(tmp_path, _handler("lib/app.handler"))
+    assert _body(app) == "slashed"
+
+
+def test_the_app_imports_its_own_module_after_the_template_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the template loaded, the app's first ``import settings`` got the function's
+    ``settings`` (left in sys.modules under the bare name)."""
+    name = f"settings_{_tag(tmp_path)}"
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / f"{name}.py").write_text("WHO = 'the app'\n")
+    monkeypatch.syspath_prepend(str(site))
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / f"{name}.py").write_text("WHO = 'the function'\n")
+    (src / "app.py").write_text(
+        f"import {name}\n"
+        "def handler(event, context):\n"
+        f"    return {{'status': '200', 'body': {name}.WHO}}\n"
+    )
+    path_before = list(sys.path)
+    app = _build(tmp_path)
+    assert sys.path == path_before
+    assert __import__(name).WHO == "the app"
+    assert _body(app) == "the function"
+
+
+def test_an_import_error_inside_the_handler_is_still_the_functions_503(tmp_path: Path) -> None:
+    """A module the function does not have fails the call (a 503), not the load."""
+    src = tmp_path / "src"
+    src.mkdir()
+    missing = f"missing_{_tag(tmp_path)}"
+    (src / "app.py").write_text(
+        f"def handler(event, context):\n    import {missing}\n    return event\n"
+    )
+    status, _, _ = doors.call_wsgi(_build(tmp_path), "GET", "/x")
+    assert status.startswith("503")
+
+
+def test_lazy_imports_from_threads_get_one_module(tmp_path: Path) -> None:
+    """Calls on worker threads importing the helper at once all get the same module."""
+    helper = f"threads_{_tag(tmp_path)}"
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / f"{helper}.py").write_text("import time\ntime.sleep(0.05)\nWHO = 'loaded once'\n")
+    (src / "app.py").write_text(
+        "def handler(event, context):\n"
+        f"    import {helper}\n"
+        f"    return {{'status': '200', 'body': {helper}.WHO + ' ' + str(id({helper}))}}\n"
+    )
+    app = _build(tmp_path)
+    bodies: list[str] = []
+    threads = [threading.Thread(target=lambda: bodies.append(_body(app))) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert len(bodies) == 6 and len(set(bodies)) == 1
+    assert bodies[0].startswith("loaded once ")
+
+
+def test_a_reload_imports_lazily_imported_helpers_anew(tmp_path: Path) -> None:
+    helper = f"anew_{_tag(tmp_path)}"
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / f"{helper}.py").write_text("WHO = 'one'\n")
+    (src / "app.py").write_text(
+        "def handler(event, context):\n"
+        f"    import {helper}\n"
+        f"    return {{'status': '200', 'body': {helper}.WHO}}\n"
+    )
+    assert _body(_build(tmp_path)) == "one"
+    (src / f"{helper}.py").write_text("WHO = 'two, a longer file'\n")
+    assert _body(_build(tmp_path)) == "two, a longer file"
+
+
+def test_a_failed_load_keeps_the_previous_modules(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "app.py").write_text(
+        "def handler(event, context):\n    return {'status': '200', 'body': 'one'}\n"
+    )
+    app = _build(tmp_path)
+    loaded = {k for k in sys.modules if k.startswith("edge_sam.")}
+    (src / "app.py").write_text("def handler(event, context)\n")
+    with pytest.raises(HandlerLoadError, match="SyntaxError"):
+        _build(tmp_path)
+    assert loaded <= set(sys.modules)
+    assert _body(app) == "one"
+
+
+def test_a_handler_in_the_file_that_builds_the_middleware_does_not_recurse(
+    tmp_path: Path,
+) -> None:
+    """The template's function is in the app's own file: loading it built the middleware
+    again, which loaded it again, for ever (RecursionError)."""
+    tag = _tag(tmp_path)
+    template = _ONE_FUNCTION.replace("CodeUri: src/", "CodeUri: .").replace(
+        "Handler: app.handler", f"Handler: site_{tag}.handler"
+    )
+    (tmp_path / "sam.yaml").write_text(template)
+    (tmp_path / f"site_{tag}.py").write_text(
+        "from pathlib import Path\n"
+        "from edge_middleware import EdgeWSGIMiddleware\n"
+        "def handler(event, context):\n"
+        "    return {'status': '200', 'body': 'same file'}\n"
+        "def origin(environ, start_response):\n"
+        "    return []\n"
+        "app = EdgeWSGIMiddleware(origin, config=str(Path(__file__).with_name('sam.yaml')))\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        module = __import__(f"site_{tag}")
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert _body(module.app) == "same file"
