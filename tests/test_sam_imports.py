@@ -223,3 +223,139 @@ def test_a_handler_in_the_file_that_builds_the_middleware_does_not_recurse(
     finally:
         sys.path.remove(str(tmp_path))
     assert _body(module.app) == "same file"
+
+
+# -- what is not the function's own ---------------------------------------------------------------
+def test_a_vendored_package_is_imported_by_its_plain_name(tmp_path: Path) -> None:
+    """A package `pip install -t` put in the CodeUri (its *.dist-info beside it) was loaded as
+    edge_sam.FnA.<name>: code importing it by its plain name (pickle, compiled extensions,
+    pydantic_core) then got KeyError, or another copy's classes."""
+    name = f"vend_{_tag(tmp_path)}"
+    src = tmp_path / "src"
+    (src / name).mkdir(parents=True)
+    (src / name / "__init__.py").write_text("class Point:\n    x = 1\n")
+    info = src / f"{name}-1.0.dist-info"
+    info.mkdir()
+    (info / "top_level.txt").write_text(f"{name}\n")
+    (src / "app.py").write_text(
+        "import pickle, sys\n"
+        f"from {name} import Point\n"
+        "def handler(event, context):\n"
+        "    back = pickle.loads(pickle.dumps(Point()))\n"
+        f"    same = type(back) is Point and sys.modules['{name}'].Point is Point\n"
+        "    return {'status': '200', 'body': str(same)}\n"
+    )
+    assert _body(_build(tmp_path)) == "True"
+
+
+def test_an_installed_package_copied_into_the_code_is_the_environments(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    import typing_extensions
+
+    (src / "typing_extensions.py").write_text(Path(typing_extensions.__file__).read_text())
+    (src / "app.py").write_text(
+        "import sys, typing_extensions\n"
+        "def handler(event, context):\n"
+        "    same = typing_extensions is sys.modules['typing_extensions']\n"
+        "    return {'status': '200', 'body': str(same)}\n"
+    )
+    assert _body(_build(tmp_path)) == "True"
+
+
+def test_a_module_named_like_the_standard_library_is_the_standard_librarys(
+    tmp_path: Path,
+) -> None:
+    """On Lambda the runtime imported `time` before the function: its time.py is not used."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "time.py").write_text("WHO = 'the function'\n")
+    (src / "app.py").write_text(
+        "import time\n"
+        "def handler(event, context):\n"
+        "    return {'status': '200', 'body': str(hasattr(time, 'monotonic'))}\n"
+    )
+    assert _body(_build(tmp_path)) == "True"
+
+
+def test_a_namespace_package_a_level_down(tmp_path: Path) -> None:
+    """company/edge/util.py with no __init__.py anywhere (PEP 420) did not load."""
+    deep = tmp_path / "src" / f"company_{_tag(tmp_path)}" / "edge"
+    deep.mkdir(parents=True)
+    (deep / "util.py").write_text("WHO = 'namespace util'\n")
+    (tmp_path / "src" / "app.py").write_text(
+        f"from company_{_tag(tmp_path)}.edge import util\n"
+        "def handler(event, context):\n"
+        "    return {'status': '200', 'body': util.WHO}\n"
+    )
+    assert _body(_build(tmp_path)) == "namespace util"
+
+
+def test_a_relative_import_in_the_top_level_module_fails_as_on_lambda(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "helper.py").write_text("WHO = 1\n")
+    (src / "app.py").write_text("from . import helper\ndef handler(event, context):\n    pass\n")
+    with pytest.raises(HandlerLoadError, match="no known parent package"):
+        _build(tmp_path)
+
+
+# -- builds that fail -----------------------------------------------------------------------------
+def test_a_failed_build_keeps_every_function_of_the_previous_one(tmp_path: Path) -> None:
+    """FnB's syntax error failed the rebuild after FnA had loaded anew: FnA's handler, kept,
+    then imported the failed build's helper at call time."""
+    helper = f"kept_{_tag(tmp_path)}"
+    for fn in ("a", "b"):
+        src = tmp_path / f"src_{fn}"
+        src.mkdir()
+        (src / f"{helper}.py").write_text("CALLS = []\n")
+        (src / "app.py").write_text(
+            f"import {helper} as top\n"
+            "def handler(event, context):\n"
+            f"    import {helper}\n"
+            f"    return {{'status': '200', 'body': str({helper} is top)}}\n"
+        )
+    app = _build(tmp_path, _TWO_FUNCTIONS)
+    (tmp_path / "src_b" / "app.py").write_text("def handler(event, context)\n")
+    with pytest.raises(HandlerLoadError):
+        _build(tmp_path, _TWO_FUNCTIONS)
+    assert _body(app, "/a/x") == "True"
+
+
+def test_a_new_helper_broken_on_arrival_is_watched(tmp_path: Path) -> None:
+    """serve --reload watched only loaded modules: the fix of a new helper that failed to
+    import was never picked up."""
+    from edge_middleware.config.loaders.sam_handlers import function_files
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "app.py").write_text("def handler(event, context):\n    return event\n")
+    _build(tmp_path)
+    broken = src / f"newer_{_tag(tmp_path)}.py"
+    broken.write_text("def oops(:\n")
+    (src / "app.py").write_text(f"import {broken.stem}\ndef handler(event, context):\n    pass\n")
+    with pytest.raises(HandlerLoadError, match="SyntaxError"):
+        _build(tmp_path)
+    assert broken.resolve() in function_files()
+
+
+def test_a_handler_below_the_build_in_its_own_file_is_named_as_such(tmp_path: Path) -> None:
+    tag = _tag(tmp_path)
+    template = _ONE_FUNCTION.replace("CodeUri: src/", "CodeUri: .").replace(
+        "Handler: app.handler", f"Handler: below_{tag}.handler"
+    )
+    (tmp_path / "sam.yaml").write_text(template)
+    (tmp_path / f"below_{tag}.py").write_text(
+        "from pathlib import Path\n"
+        "from edge_middleware import EdgeWSGIMiddleware\n"
+        "config = str(Path(__file__).with_name('sam.yaml'))\n"
+        "app = EdgeWSGIMiddleware(lambda e, s: [], config=config)\n"
+        "def handler(event, context):\n"
+        "    return event\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with pytest.raises(HandlerLoadError, match="above the line that builds the middleware"):
+            __import__(f"below_{tag}")
+    finally:
+        sys.path.remove(str(tmp_path))
