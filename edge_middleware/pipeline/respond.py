@@ -76,9 +76,7 @@ def viewer_response(p: PipelineBase, f: Flow) -> Step:
     a = f.answer
     assert a is not None
     if a.status >= 400:
-        if p.config.error_response_for(a.status) is not None:
-            yield from settle_tee(p, f)  # its custom page may stand in for the stream
-        page = yield from custom_page(p, f, a.status)
+        page = yield from _instead_of_error(p, f, a)
         if page is not None:
             page.ttl_reason, page.origin_request = f.ttl_reason, f.oreq
             return page
@@ -201,6 +199,24 @@ def read_rest(p: PipelineBase, f: Flow, limit: int) -> Step:
     a.body += got.data
     a.stream_rest = not got.complete
     return got.error
+
+
+def _instead_of_error(p: PipelineBase, f: Flow, a: Answer) -> Step:
+    """The custom error page that stands in for the origin's error answer ``a``, or ``None``.
+    An error whose body is still streaming is not read on for a page that replaces it: it is
+    stored as it came, with no body (never shown while the page stands for it), and the page
+    goes out at once (a slow or endless 5xx body held the viewer; an ECMT of its own keeps it).
+    When no page can be had, the answer streams on, stored as it streams."""
+    custom = p.config.error_response_for(a.status)
+    if custom is not None and custom.response_page_path and a.stream_rest:
+        page = yield from custom_page(p, f, a.status)
+        if page is not None and (tee := f.tee) is not None:
+            f.tee = None
+            yield Store(replace(tee.entry, body=b""))
+        return page
+    if custom is not None:
+        yield from settle_tee(p, f)  # its custom page may stand in for the stream
+    return (yield from custom_page(p, f, a.status))
 
 
 def settle_tee(p: PipelineBase, f: Flow) -> Step:

@@ -1,0 +1,80 @@
+"""A custom error page stands in for an origin error whose body is still streaming: the page
+goes out without reading that body to its end (the viewer waited for a slow 5xx body, for ever
+for an endless one), and the error is still cached for its ErrorCachingMinTTL."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from edge_middleware import Behavior, CachePolicy, CustomErrorResponse, EdgeConfig
+from tests.support import doors
+
+#: chunks of the streamed 503 body (the old code read them all before answering)
+CHUNKS = 400
+
+
+def _config() -> EdgeConfig:
+    return EdgeConfig(
+        default=Behavior(cache=CachePolicy(0, 60, 3600)),
+        custom_error_responses=[CustomErrorResponse(503, "/errors/503.html", 503, 30)],
+    )
+
+
+class _Origin:
+    def __init__(self) -> None:
+        self.errors = 0  # requests for the erroring object
+        self.sent = 0  # chunks of its body sent
+        self.finished = False  # the whole body was sent
+
+    async def asgi(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["path"] == "/errors/503.html":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"the page"})
+            return
+        self.errors += 1
+        await send({"type": "http.response.start", "status": 503, "headers": []})
+        for _ in range(CHUNKS):
+            await send({"type": "http.response.body", "body": b"x" * 10, "more_body": True})
+            self.sent += 1
+            await asyncio.sleep(0.002)
+        await send({"type": "http.response.body", "body": b""})
+        self.finished = True
+
+    def wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["PATH_INFO"] == "/errors/503.html":
+            start_response("200 OK", [])
+            return [b"the page"]
+        self.errors += 1
+        start_response("503 Service Unavailable", [])
+        return self._body()
+
+    def _body(self) -> Iterator[bytes]:
+        for _ in range(CHUNKS):
+            yield b"x" * 10
+            self.sent += 1
+            time.sleep(0.002)
+        self.finished = True
+
+
+@pytest.mark.parametrize("kind", doors.DOORS)
+def test_the_page_does_not_wait_for_the_streaming_error_body(kind: str) -> None:
+    origin = _Origin()
+    app = doors.wrap(kind, origin.asgi if kind == "asgi" else origin.wsgi, _config())
+    for _ in range(2):
+        if kind == "asgi":
+            sent = doors.call_asgi(app, doors.asgi_scope("/x"))
+            status = sent[0]["status"]
+            body = b"".join(m.get("body", b"") for m in sent[1:])
+        else:
+            status_line, _, body = doors.call_wsgi(app, "GET", "/x")
+            status = int(status_line.split()[0])
+        assert (status, body) == (503, b"the page")
+    # the body was not read on for the page (the old code read all of it first) ...
+    assert not origin.finished and origin.sent < CHUNKS // 2
+    # ... and the error is cached all the same: the second request did not reach the origin
+    assert origin.errors == 1
