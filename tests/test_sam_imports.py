@@ -359,3 +359,24 @@ def test_a_handler_below_the_build_in_its_own_file_is_named_as_such(tmp_path: Pa
             __import__(f"below_{tag}")
     finally:
         sys.path.remove(str(tmp_path))
+
+
+def test_two_builds_of_one_template_each_keep_their_own_modules(tmp_path: Path) -> None:
+    """An app factory called twice (or the two doors built from one template): the first
+    build's handler imported the second build's helper at call time."""
+    helper = f"builds_{_tag(tmp_path)}"
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / f"{helper}.py").write_text("CALLS = []\n")
+    (src / "app.py").write_text(
+        f"import {helper} as top\n"
+        "def handler(event, context):\n"
+        f"    import {helper}\n"
+        f"    from {helper} import CALLS\n"
+        "    CALLS.append(1)\n"
+        f"    body = f'{{{helper} is top}} {{len(top.CALLS)}}'\n"
+        "    return {'status': '200', 'body': body}\n"
+    )
+    first = _build(tmp_path)
+    second = _build(tmp_path)
+    assert [_body(first), _body(second), _body(first)] == ["True 1", "True 1", "True 2"]

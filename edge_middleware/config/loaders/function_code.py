@@ -157,6 +157,9 @@ class FunctionCode:
         self.prefix = prefix
         self.root = root
         self.tops, self.vendored = _names(root)
+        #: the modules this load made, by full name: the function's own even when another
+        #: build of the same function (an app factory called twice) loaded them again since
+        self.modules: dict[str, types.ModuleType] = {}
         self.builtins = dict(builtins.__dict__)
         self.builtins["__import__"] = self._import
 
@@ -176,8 +179,15 @@ class FunctionCode:
             return _IMPORT(name, globals, locals, fromlist, level)
         if top not in self.tops:
             return _IMPORT(name, globals, locals, fromlist, level)
-        module = _IMPORT(f"{self.prefix}.{name}", globals, locals, fromlist, 0)
         # ``import pkg.mod`` binds ``pkg``; ``from pkg import mod`` is given ``pkg``
+        mine = self.modules
+        known = mine.get(f"{self.prefix}.{name}")
+        if known is not None:  # (recorded once its code ran)
+            if not fromlist:
+                return mine[f"{self.prefix}.{top}"]
+            if all(hasattr(known, x) for x in fromlist if x != "*"):
+                return known
+        module = _IMPORT(f"{self.prefix}.{name}", globals, locals, fromlist, 0)
         return module if fromlist else sys.modules[f"{self.prefix}.{top}"]
 
 
@@ -195,6 +205,7 @@ class _CodeLoader(importlib.abc.Loader):
     def exec_module(self, module: types.ModuleType) -> None:
         module.__dict__["__builtins__"] = self.code.builtins
         self.inner.exec_module(module)
+        self.code.modules[module.__name__] = module
 
     def __getattr__(self, name: str) -> Any:  # get_source, get_resource_reader, ...
         return getattr(self.inner, name)
