@@ -286,9 +286,10 @@ def test_a_namespace_package_a_level_down(tmp_path: Path) -> None:
     (tmp_path / "src" / "app.py").write_text(
         f"from company_{_tag(tmp_path)}.edge import util\n"
         "def handler(event, context):\n"
-        "    return {'status': '200', 'body': util.WHO}\n"
+        f"    import company_{_tag(tmp_path)}.edge.util as again\n"
+        "    return {'status': '200', 'body': again.WHO + ' ' + str(again is util)}\n"
     )
-    assert _body(_build(tmp_path)) == "namespace util"
+    assert _body(_build(tmp_path)) == "namespace util True"
 
 
 def test_a_relative_import_in_the_top_level_module_fails_as_on_lambda(tmp_path: Path) -> None:

@@ -184,8 +184,10 @@ class FunctionCode:
         known = mine.get(f"{self.prefix}.{name}")
         if known is not None:  # (recorded once its code ran)
             if not fromlist:
-                return mine[f"{self.prefix}.{top}"]
-            if all(hasattr(known, x) for x in fromlist if x != "*"):
+                first = mine.get(f"{self.prefix}.{top}")  # (a namespace package is not)
+                if first is not None:
+                    return first
+            elif all(hasattr(known, x) for x in fromlist if x != "*"):
                 return known
         module = _IMPORT(f"{self.prefix}.{name}", globals, locals, fromlist, 0)
         return module if fromlist else sys.modules[f"{self.prefix}.{top}"]
