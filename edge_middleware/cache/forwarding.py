@@ -18,6 +18,7 @@ from .keys import (
     joined_values,
     normalize_accept_encoding,
 )
+from .ranges import honoured_range
 
 # -- forwarding to the origin --------------------------------------------------------------------
 
@@ -183,10 +184,17 @@ def forwarded_to_origin(
 
     method = request["method"].upper()
     out: CFHeaders = {}
-    for lower, entries in request["headers"].items():
+    headers = request["headers"]
+    # a Range the edge answers with the whole object asks the origin for the whole object
+    # (caching.md §1.14), and its If-Range goes with it
+    asked = joined_values(headers["range"]) if cacheable and "range" in headers else None
+    whole = asked is not None and not honoured_range(asked)
+    for lower, entries in headers.items():
         if not entries:
             continue
         if lower in _NEVER_FORWARDED or lower.startswith(_NEVER_PREFIXES):
+            continue
+        if whole and (lower == "range" or lower == "if-range"):
             continue
         if lower == "cookie":
             cookie = forwarded_cookie(plan, entries)

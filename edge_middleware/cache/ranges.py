@@ -13,7 +13,7 @@ import itertools
 
 from ..core.headers import RawHeaders, raw_get
 
-__all__ = ["byte_range_response", "parse_byte_ranges"]
+__all__ = ["byte_range_response", "honoured_range", "parse_byte_ranges"]
 
 
 def _digits(text: str) -> bool:
@@ -50,6 +50,24 @@ def parse_byte_ranges(value: str, size: int) -> list[tuple[int, int]] | None:
     return out
 
 
+def _in_order(ranges: list[tuple[int, int]]) -> bool:
+    """Ascending, with no overlap (caching.md §1.14: others get the whole object)."""
+    return all(s2 > max(e1, s1) for (s1, e1), (s2, _) in itertools.pairwise(ranges))
+
+
+#: an object size no answer reaches, for judging a ``Range`` before the object is known
+_ANY_SIZE = 2**62
+
+
+def honoured_range(value: str) -> bool:
+    """Whether the edge answers ``Range: value`` with part of the object (a valid bytes range
+    set, ascending, no overlap); any other gets the whole object, so a miss asks the origin for
+    the whole object (the origin's 400, 416 or its own merged 206 reached the viewer, where a
+    hit gave the 200)."""
+    ranges = parse_byte_ranges(value, _ANY_SIZE)
+    return ranges is not None and _in_order(ranges)
+
+
 def _content_type(headers: RawHeaders) -> bytes | None:
     return raw_get(headers, b"content-type")
 
@@ -63,11 +81,8 @@ def byte_range_response(
     if ranges is None:
         return 200, body, headers
     satisfiable = [(s, e) for s, e in ranges if s <= e]
-    if len(ranges) > 1:
-        # caching.md §1.14: ranges out of order or overlapping get the whole object.
-        for (s1, e1), (s2, _) in itertools.pairwise(ranges):
-            if s2 <= max(e1, s1):
-                return 200, body, headers
+    if not _in_order(ranges):  # caching.md §1.14: out of order or overlapping: the whole
+        return 200, body, headers
     rest = [(k, v) for k, v in headers if k.lower() != b"content-length"]
     if not satisfiable:
         rest.append((b"Content-Range", f"bytes */{size}".encode()))
