@@ -157,3 +157,69 @@ def test_origin_apps_with_task_groups_and_cancel_scopes_answer_whole(
             assert r.headers["x-tagged"] == "1"
             assert r.headers["x-cache"] == f"{expected_cache} from cloudfront"
     assert not [rec for rec in caplog.records if rec.levelname in ("ERROR", "CRITICAL")]
+
+
+async def _two_senders(scope: Any, receive: Any, send: Any) -> None:
+    """An SSE app: after the head, a data task and a heartbeat task send chunks at once."""
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+
+    async def chunks(text: bytes) -> None:
+        for i in range(3):
+            await send({"type": "http.response.body", "body": text % i, "more_body": True})
+            await anyio.sleep(0.005)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(chunks, b"data %d\n")
+        tg.start_soon(chunks, b"ping %d\n")
+    await send({"type": "http.response.body", "body": b"end\n", "more_body": False})
+
+
+@pytest.mark.parametrize(
+    "behavior",
+    [
+        Behavior(cache=CachePolicy(0, 0, 0), origin_response=Trigger(_passthrough)),
+        Behavior(cache=CachePolicy(0, 60, 3600)),
+    ],
+    ids=["origin-response", "caching"],
+)
+def test_an_app_whose_tasks_send_at_once_is_answered_whole(behavior: Behavior) -> None:
+    """Each waiting sender put its own future in one slot: the second replaced the first,
+    which then waited for ever, and so did the request (and a server's shutdown)."""
+    app = EdgeMiddleware(_two_senders, config=EdgeConfig(default=behavior))
+
+    async def main() -> bytes:
+        sent: list[dict[str, Any]] = []
+        asked = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal asked
+            if not asked:
+                asked = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await asyncio.sleep(3600)
+            return {"type": "http.disconnect"}
+
+        async def record(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/sse",
+            "raw_path": b"/sse",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"example.com")],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 80),
+        }
+        await asyncio.wait_for(app(scope, receive, record), 10)
+        return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+    body = asyncio.run(main())
+    assert sorted(body.splitlines()) == sorted(
+        [b"data 0", b"data 1", b"data 2", b"ping 0", b"ping 1", b"ping 2", b"end"]
+    )

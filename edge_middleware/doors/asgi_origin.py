@@ -125,8 +125,13 @@ class OriginStream:
         ):
             if not self.more:
                 break
-            self._drained = asyncio.get_running_loop().create_future()
-            await self._drained
+            # one future for every sender waiting (an app's tasks may send at once: an SSE
+            # data task and its heartbeat): a second sender replaced the first one's, which
+            # then waited for ever; shielded, so a sender cancelled leaves it to the others
+            drained = self._drained
+            if drained is None or drained.done():
+                drained = self._drained = asyncio.get_running_loop().create_future()
+            await asyncio.shield(drained)
 
     async def _wait(self) -> None:
         if self._changed is None:
