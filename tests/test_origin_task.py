@@ -21,6 +21,7 @@ from starlette.testclient import TestClient
 
 from edge_middleware import Behavior, CachePolicy, EdgeConfig, EdgeMiddleware, Trigger
 from edge_middleware.doors.eager import EAGER, eager_task
+from tests.support import doors
 
 _VAR: contextvars.ContextVar[str] = contextvars.ContextVar("_VAR", default="caller")
 
@@ -202,20 +203,7 @@ def test_an_app_whose_tasks_send_at_once_is_answered_whole(behavior: Behavior) -
         async def record(message: dict[str, Any]) -> None:
             sent.append(message)
 
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": "/sse",
-            "raw_path": b"/sse",
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(b"host", b"example.com")],
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 80),
-        }
+        scope = doors.asgi_scope("/sse")
         await asyncio.wait_for(app(scope, receive, record), 10)
         return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
 

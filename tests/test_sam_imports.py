@@ -26,6 +26,23 @@ def _body(app: EdgeWSGIMiddleware, path: str = "/x") -> str:
     return body.decode()
 
 
+def _write(directory: Path, files: dict[str, str]) -> None:
+    """The function's code: ``{relative path: source}`` under ``directory``."""
+    for name, text in files.items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def _lazy(helper: str, shown: str = "WHO") -> str:
+    """An app.py whose handler imports ``helper`` when called and answers ``helper.<shown>``."""
+    return (
+        "def handler(event, context):\n"
+        f"    import {helper}\n"
+        f"    return {{'status': '200', 'body': {helper}.{shown}}}\n"
+    )
+
+
 def _handler(handler: str) -> str:
     return _ONE_FUNCTION.replace("Handler: app.handler", f"Handler: {handler}")
 
@@ -40,13 +57,9 @@ def test_an_import_inside_the_handler_finds_the_functions_own_helper(tmp_path: P
     code directory was on sys.path only while the module loaded."""
     helper = f"lazy_{_tag(tmp_path)}"
     for fn in ("a", "b"):
-        src = tmp_path / f"src_{fn}"
-        src.mkdir()
-        (src / f"{helper}.py").write_text(f"WHO = 'helper of {fn.upper()}'\n")
-        (src / "app.py").write_text(
-            "def handler(event, context):\n"
-            f"    import {helper}\n"
-            f"    return {{'status': '200', 'body': {helper}.WHO}}\n"
+        _write(
+            tmp_path / f"src_{fn}",
+            {f"{helper}.py": f"WHO = 'helper of {fn.upper()}'\n", "app.py": _lazy(helper)},
         )
     app = _build(tmp_path, _TWO_FUNCTIONS)
     for _ in range(2):
@@ -149,13 +162,12 @@ def test_an_import_error_inside_the_handler_is_still_the_functions_503(tmp_path:
 def test_lazy_imports_from_threads_get_one_module(tmp_path: Path) -> None:
     """Calls on worker threads importing the helper at once all get the same module."""
     helper = f"threads_{_tag(tmp_path)}"
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / f"{helper}.py").write_text("import time\ntime.sleep(0.05)\nWHO = 'loaded once'\n")
-    (src / "app.py").write_text(
-        "def handler(event, context):\n"
-        f"    import {helper}\n"
-        f"    return {{'status': '200', 'body': {helper}.WHO + ' ' + str(id({helper}))}}\n"
+    _write(
+        tmp_path / "src",
+        {
+            f"{helper}.py": "import time\ntime.sleep(0.05)\nWHO = 'loaded once'\n",
+            "app.py": _lazy(helper, f"WHO + ' ' + str(id({helper}))"),
+        },
     )
     app = _build(tmp_path)
     bodies: list[str] = []
@@ -171,13 +183,7 @@ def test_lazy_imports_from_threads_get_one_module(tmp_path: Path) -> None:
 def test_a_reload_imports_lazily_imported_helpers_anew(tmp_path: Path) -> None:
     helper = f"anew_{_tag(tmp_path)}"
     src = tmp_path / "src"
-    src.mkdir()
-    (src / f"{helper}.py").write_text("WHO = 'one'\n")
-    (src / "app.py").write_text(
-        "def handler(event, context):\n"
-        f"    import {helper}\n"
-        f"    return {{'status': '200', 'body': {helper}.WHO}}\n"
-    )
+    _write(src, {f"{helper}.py": "WHO = 'one'\n", "app.py": _lazy(helper)})
     assert _body(_build(tmp_path)) == "one"
     (src / f"{helper}.py").write_text("WHO = 'two, a longer file'\n")
     assert _body(_build(tmp_path)) == "two, a longer file"
