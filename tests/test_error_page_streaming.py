@@ -18,22 +18,26 @@ from tests.support import doors
 CHUNKS = 400
 
 
-def _config() -> EdgeConfig:
+def _config(*page_behaviors: Behavior) -> EdgeConfig:
     return EdgeConfig(
         default=Behavior(cache=CachePolicy(0, 60, 3600)),
+        behaviors=list(page_behaviors),
         custom_error_responses=[CustomErrorResponse(503, "/errors/503.html", 503, 30)],
     )
 
 
 class _Origin:
-    def __init__(self) -> None:
+    def __init__(self, page: bool = True) -> None:
+        self.page = page  # the error page exists (else a 404)
+        self.pages = 0  # requests for the page
         self.errors = 0  # requests for the erroring object
         self.sent = 0  # chunks of its body sent
         self.finished = False  # the whole body was sent
 
     async def asgi(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["path"] == "/errors/503.html":
-            await send({"type": "http.response.start", "status": 200, "headers": []})
+            self.pages += 1
+            await send({"type": "http.response.start", "status": 200 if self.page else 404})
             await send({"type": "http.response.body", "body": b"the page"})
             return
         self.errors += 1
@@ -47,7 +51,8 @@ class _Origin:
 
     def wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ["PATH_INFO"] == "/errors/503.html":
-            start_response("200 OK", [])
+            self.pages += 1
+            start_response("200 OK" if self.page else "404 Not Found", [])
             return [b"the page"]
         self.errors += 1
         start_response("503 Service Unavailable", [])
@@ -61,20 +66,43 @@ class _Origin:
         self.finished = True
 
 
+def _get(kind: str, app: Any) -> tuple[int, bytes]:
+    if kind == "asgi":
+        sent = doors.call_asgi(app, doors.asgi_scope("/x"))
+        return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+    status_line, _, body = doors.call_wsgi(app, "GET", "/x")
+    return int(status_line.split()[0]), body
+
+
 @pytest.mark.parametrize("kind", doors.DOORS)
 def test_the_page_does_not_wait_for_the_streaming_error_body(kind: str) -> None:
     origin = _Origin()
     app = doors.wrap(kind, origin.asgi if kind == "asgi" else origin.wsgi, _config())
     for _ in range(2):
-        if kind == "asgi":
-            sent = doors.call_asgi(app, doors.asgi_scope("/x"))
-            status = sent[0]["status"]
-            body = b"".join(m.get("body", b"") for m in sent[1:])
-        else:
-            status_line, _, body = doors.call_wsgi(app, "GET", "/x")
-            status = int(status_line.split()[0])
-        assert (status, body) == (503, b"the page")
+        assert _get(kind, app) == (503, b"the page")
     # the body was not read on for the page (the old code read all of it first) ...
     assert not origin.finished and origin.sent < CHUNKS // 2
     # ... and the error is cached all the same: the second request did not reach the origin
     assert origin.errors == 1
+
+
+@pytest.mark.parametrize("kind", doors.DOORS)
+def test_without_a_page_the_streaming_error_goes_out_whole(kind: str) -> None:
+    """The page's fetch closed the error's stream: the viewer got the first chunk as the
+    whole body, and it was stored so (the page is now fetched beside the error's stream)."""
+    origin = _Origin(page=False)
+    app = doors.wrap(kind, origin.asgi if kind == "asgi" else origin.wsgi, _config())
+    for _ in range(2):
+        assert _get(kind, app) == (503, b"x" * 10 * CHUNKS)
+    assert origin.errors == 1 and origin.finished
+
+
+@pytest.mark.parametrize("kind", doors.DOORS)
+def test_a_page_its_behavior_does_not_cache_is_kept_with_the_streaming_error(kind: str) -> None:
+    """caching.md §1.4: the page "is cached instead, with the same durations"."""
+    origin = _Origin()
+    page_behavior = Behavior(path_pattern="/errors/*", cache=CachePolicy(0, 0, 0))
+    app = doors.wrap(kind, origin.asgi if kind == "asgi" else origin.wsgi, _config(page_behavior))
+    for _ in range(3):
+        assert _get(kind, app) == (503, b"the page")
+    assert (origin.errors, origin.pages) == (1, 1)

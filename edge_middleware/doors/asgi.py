@@ -273,19 +273,30 @@ class _Responder:
     async def fetch(self, effect: FetchOrigin) -> OriginResponse | CloudFrontError:
         """Start the origin app on its own task and wait for its status, headers and first
         body bytes; the rest stays in the stream (``read_origin``, ``respond``)."""
-        await self.close_origin()  # an origin group's failed primary: never left half-run
         body, more = effect.body, False
         if body is None:  # the viewer's body, or a prefix of it: the rest follows from it
             body, more = self.body, self.body_rest
+        if effect.whole:  # (a custom error page: fetched beside the answer's stream, if any)
+            return await self.fetch_whole(effect, body, more)
+        await self.close_origin()  # an origin group's failed primary: never left half-run
         stream = self.origin = open_origin(self.mw, self.scope, effect, body, more, self.receive)
-        answer = await stream.head()
-        if isinstance(answer, OriginResponse) and effect.whole and answer.streaming:
-            got = await stream.read(2**62)
-            if got.error is not None:
-                return got.error
-            answer.body += got.data
-            answer.streaming = False
-        return answer
+        return await stream.head()
+
+    async def fetch_whole(
+        self, effect: FetchOrigin, body: bytes | None, more: bool
+    ) -> OriginResponse | CloudFrontError:
+        stream = open_origin(self.mw, self.scope, effect, body, more, self.receive)
+        try:
+            answer = await stream.head()
+            if isinstance(answer, OriginResponse) and answer.streaming:
+                got = await stream.read(2**62)
+                if got.error is not None:
+                    return got.error
+                answer.body += got.data
+                answer.streaming = False
+            return answer
+        finally:
+            await stream.close()
 
     async def read_origin(self, limit: int) -> OriginBody:
         if self.origin is None:

@@ -258,20 +258,30 @@ class _Responder:
     def fetch(self, effect: FetchOrigin) -> OriginResponse | CloudFrontError:
         """Call the origin app and read its status, headers and first body bytes; the rest
         stays in its iterable (``read_origin``, ``respond``)."""
-        self.close_origin()  # an origin group's failed primary: never left half-run
         body, more = effect.body, False
         if body is None:  # the viewer's body, or a prefix of it: the rest follows from it
             body, more = self.body, self.body_rest
+        if effect.whole:  # (a custom error page: fetched beside the answer's stream, if any)
+            return self.fetch_whole(effect, body, more)
+        self.close_origin()  # an origin group's failed primary: never left half-run
         stream = self.origin = open_origin(self.mw, self.environ, effect, body, more)
-        answer = stream.head()
-        if isinstance(answer, OriginResponse) and effect.whole and answer.streaming:
-            got = stream.read(2**62)
-            self.close_origin()
-            if got.error is not None:
-                return got.error
-            answer.body += got.data
-            answer.streaming = False
-        return answer
+        return stream.head()
+
+    def fetch_whole(
+        self, effect: FetchOrigin, body: bytes | None, more: bool
+    ) -> OriginResponse | CloudFrontError:
+        stream = open_origin(self.mw, self.environ, effect, body, more)
+        try:
+            answer = stream.head()
+            if isinstance(answer, OriginResponse) and answer.streaming:
+                got = stream.read(2**62)
+                if got.error is not None:
+                    return got.error
+                answer.body += got.data
+                answer.streaming = False
+            return answer
+        finally:
+            stream.close()
 
     def read_origin(self, limit: int) -> OriginBody:
         if self.origin is None:

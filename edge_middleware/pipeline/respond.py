@@ -203,16 +203,19 @@ def read_rest(p: PipelineBase, f: Flow, limit: int) -> Step:
 
 def _instead_of_error(p: PipelineBase, f: Flow, a: Answer) -> Step:
     """The custom error page that stands in for the origin's error answer ``a``, or ``None``.
-    An error whose body is still streaming is not read on for a page that replaces it: it is
-    stored as it came, with no body (never shown while the page stands for it), and the page
-    goes out at once (a slow or endless 5xx body held the viewer; an ECMT of its own keeps it).
-    When no page can be had, the answer streams on, stored as it streams."""
+    An error whose body is still streaming is not read on for a page that replaces it
+    (caching.md §1.4: the page "is cached instead"; a slow or endless 5xx body held the
+    viewer): it is stored as it came, with no body, before the page is fetched (a page its own
+    behavior does not cache is kept with it), and the page goes out at once. The page is
+    fetched whole beside the error's stream, which a page that cannot be had leaves to stream
+    on to the viewer, stored whole once it ended (over the copy with no body)."""
     custom = p.config.error_response_for(a.status)
     if custom is not None and custom.response_page_path and a.stream_rest:
-        page = yield from custom_page(p, f, a.status)
-        if page is not None and (tee := f.tee) is not None:
-            f.tee = None
+        if (tee := f.tee) is not None:
             yield Store(replace(tee.entry, body=b""))
+        page = yield from custom_page(p, f, a.status)
+        if page is not None:
+            f.tee = None
         return page
     if custom is not None:
         yield from settle_tee(p, f)  # its custom page may stand in for the stream
