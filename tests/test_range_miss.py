@@ -18,7 +18,16 @@ from edge_middleware import Behavior, EdgeConfig
 from tests.support import doors
 
 BODY = b"0123456789" * 100
-WHOLE = ["bytes=5-1", "bytes=abc", "bytes=10-19,0-4", "bytes=0-9,5-14", "bytes=-3,0-4"]
+WHOLE = [
+    "bytes=5-1",
+    "bytes=abc",
+    "bytes=10-19,0-4",
+    "bytes=0-9,5-14",
+    "bytes=-3,0-4",
+    # a suffix range beside others overlaps or not by the object's size (here they overlap)
+    "bytes=0-600,-500",
+    "bytes=0-999,-1",
+]
 
 
 def _apps(kind: str, directory: Path, seen: list[str | None]) -> Any:
@@ -40,8 +49,8 @@ def _apps(kind: str, directory: Path, seen: list[str | None]) -> Any:
     return wsgi
 
 
-def _get(kind: str, app: Any, range_: str | None) -> tuple[int, bytes]:
-    headers = [("Range", range_)] if range_ else []
+def _get(kind: str, app: Any, *ranges: str) -> tuple[int, bytes]:
+    headers = [("Range", value) for value in ranges]
     response = doors.send(kind, doors.viewer(kind, app), "GET", "/static/a.txt", headers)
     return response.status, response.body
 
@@ -70,3 +79,15 @@ def test_a_range_the_edge_honours_still_reaches_the_origin(kind: str, tmp_path: 
     )
     assert _get(kind, app, "bytes=10-19") == (206, BODY[10:20])
     assert seen == ["bytes=10-19"]
+
+
+def test_a_range_sent_twice_is_the_whole_object_on_a_miss_and_on_a_hit(tmp_path: Path) -> None:
+    """The miss read both lines (one invalid value: the whole object), the hit the first
+    only (a 206)."""
+    (tmp_path / "a.txt").write_bytes(BODY)
+    seen: list[str | None] = []
+    config = EdgeConfig(default=Behavior(cache="CachingOptimized"))
+    app = doors.wrap("asgi", _apps("asgi", tmp_path, seen), config)
+    for _ in range(2):
+        assert _get("asgi", app, "bytes=0-4", "bytes=10-14") == (200, BODY)
+    assert seen == [None]

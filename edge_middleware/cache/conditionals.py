@@ -29,9 +29,11 @@ def applicable_range(headers: Mapping[str, list[HeaderEntry]], entry: CacheEntry
     ``If-Range`` names another version, so the whole object is the answer (RFC 9110 §13.1.5:
     a strong entity tag equal to the stored one, or the stored ``Last-Modified`` date; a weak
     tag never matches)."""
-    wanted = get_first(headers, "range")
-    if wanted is None:
+    lines = headers.get("range")
+    if not lines:
         return None
+    # a Range sent twice is one invalid value (the whole object), as forwarding reads it
+    wanted = lines[0]["value"] if len(lines) == 1 else ", ".join(e["value"] for e in lines)
     condition = get_first(headers, "if-range")
     if condition is None:
         return wanted

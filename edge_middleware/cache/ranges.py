@@ -65,7 +65,13 @@ def honoured_range(value: str) -> bool:
     the whole object (the origin's 400, 416 or its own merged 206 reached the viewer, where a
     hit gave the 200)."""
     ranges = parse_byte_ranges(value, _ANY_SIZE)
-    return ranges is not None and _in_order(ranges)
+    if ranges is None or not _in_order(ranges):
+        return False
+    # several ranges with a suffix one (``-500``): whether they overlap depends on the object's
+    # size, unknown before it comes (``0-600,-500`` does in 1,000 bytes): the whole is asked for
+    return len(ranges) == 1 or not any(
+        part.strip(" \t").startswith("-") for part in value.partition("=")[2].split(",")
+    )
 
 
 def _content_type(headers: RawHeaders) -> bytes | None:
