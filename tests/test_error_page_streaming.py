@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 
-from edge_middleware import Behavior, CachePolicy, CustomErrorResponse, EdgeConfig
+from edge_middleware import (
+    Behavior,
+    CachePolicy,
+    CustomErrorResponse,
+    EdgeConfig,
+    EdgeSettings,
+    Origin,
+    OriginGroup,
+)
 from tests.support import doors
 
 #: chunks of the streamed 503 body (the old code read them all before answering)
@@ -106,3 +114,95 @@ def test_a_page_its_behavior_does_not_cache_is_kept_with_the_streaming_error(kin
     for _ in range(3):
         assert _get(kind, app) == (503, b"the page")
     assert (origin.errors, origin.pages) == (1, 1)
+
+
+# -- whole fetches (pages, refreshes) -------------------------------------------------------------
+class _Group:
+    """An origin group: the primary answers every path with a 503 whose body never ends (until
+    its send fails, or it is closed), the secondary has the page."""
+
+    def __init__(self) -> None:
+        self.primary_chunks = 0
+
+    async def down(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 503, "headers": []})
+        try:
+            while self.primary_chunks < 100_000:
+                await send({"type": "http.response.body", "body": b"d" * 10, "more_body": True})
+                self.primary_chunks += 1
+                await asyncio.sleep(0)
+        except OSError:  # the edge dropped it: the send fails, as behind a server
+            return
+
+    async def backup(self, scope: Any, receive: Any, send: Any) -> None:
+        page = scope["path"].startswith("/errors/")
+        await send({"type": "http.response.start", "status": 200 if page else 503})
+        await send({"type": "http.response.body", "body": b"the page" if page else b"down"})
+
+    def wdown(self, environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("503 Service Unavailable", [])
+        return self._endless()
+
+    def _endless(self) -> Iterator[bytes]:
+        while self.primary_chunks < 100_000:
+            self.primary_chunks += 1
+            yield b"d" * 10
+
+    def wbackup(self, environ: dict[str, Any], start_response: Any) -> Any:
+        page = environ["PATH_INFO"].startswith("/errors/")
+        start_response("200 OK" if page else "503 Service Unavailable", [])
+        return [b"the page" if page else b"down"]
+
+
+@pytest.mark.parametrize("kind", doors.DOORS)
+def test_a_page_through_a_group_whose_primary_streams_a_5xx_is_not_read_whole(kind: str) -> None:
+    """The page's fetch read the primary's whole body before the group failed over: an
+    endless 503 held the viewer for ever (docs/distributions.md: the primary is dropped at
+    once on its status)."""
+    group = _Group()
+    config = EdgeConfig(
+        default=Behavior(cache=CachePolicy(0, 60, 3600), target_origin_id="site"),
+        origins=[Origin("main"), Origin("backup")],
+        origin_groups=[OriginGroup("site", ("main", "backup"), (503,))],
+        custom_error_responses=[CustomErrorResponse(503, "/errors/503.html", 503, 30)],
+    )
+    if kind == "asgi":
+        app = doors.wrap(kind, group.down, config, origins={"backup": group.backup})
+    else:
+        app = doors.wrap(kind, group.wdown, config, origins={"backup": group.wbackup})
+    assert _get(kind, app) == (503, b"the page")
+    assert group.primary_chunks < 1000
+
+
+@pytest.mark.parametrize("kind", doors.DOORS)
+def test_a_whole_fetch_stops_at_max_object_bytes(kind: str) -> None:
+    """A custom error page that never ends was read into memory for ever (and so was a
+    stale-while-revalidate refresh): past max_object_bytes it is no page, and the error goes
+    out as it came."""
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        if scope["path"] != "/errors/503.html":
+            await send({"type": "http.response.start", "status": 503, "headers": []})
+            await send({"type": "http.response.body", "body": b"error"})
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        try:
+            for _ in range(100_000):
+                await send({"type": "http.response.body", "body": b"p" * 100, "more_body": True})
+        except OSError:
+            return
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["PATH_INFO"] != "/errors/503.html":
+            start_response("503 Service Unavailable", [])
+            return [b"error"]
+        start_response("200 OK", [])
+        return (b"p" * 100 for _ in range(100_000))
+
+    config = EdgeConfig(
+        default=Behavior(cache=CachePolicy(0, 60, 3600)),
+        custom_error_responses=[CustomErrorResponse(503, "/errors/503.html", 503, 30)],
+        settings=EdgeSettings(max_object_bytes=10_000),
+    )
+    app = doors.wrap(kind, asgi if kind == "asgi" else wsgi, config)
+    assert _get(kind, app) == (503, b"error")

@@ -288,10 +288,15 @@ class _Responder:
         stream = open_origin(self.mw, self.scope, effect, body, more, self.receive)
         try:
             answer = await stream.head()
-            if isinstance(answer, OriginResponse) and answer.streaming:
-                got = await stream.read(2**62)
+            if not isinstance(answer, OriginResponse) or answer.status in effect.dropped_on:
+                return answer  # (failed over on: its body is not wanted)
+            if answer.streaming:
+                limit = self.mw.options.pipeline.settings.max_object_bytes
+                got = await stream.read(limit - len(answer.body))
                 if got.error is not None:
                     return got.error
+                if not got.complete:  # past max_object_bytes: never stored, nor a page
+                    return OriginError("The origin's answer is over max_object_bytes.")
                 answer.body += got.data
                 answer.streaming = False
             return answer

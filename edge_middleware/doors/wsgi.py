@@ -16,7 +16,7 @@ from typing import Any, assert_never
 from ..cache.compression import compress
 from ..cache.entry import Storage
 from ..core.convert import ViewerRequest, request_from_environ
-from ..exceptions import CloudFrontError
+from ..exceptions import CloudFrontError, OriginError
 from ..pipeline import Step
 from ..pipeline.effects import (
     CallHandler,
@@ -273,10 +273,15 @@ class _Responder:
         stream = open_origin(self.mw, self.environ, effect, body, more)
         try:
             answer = stream.head()
-            if isinstance(answer, OriginResponse) and answer.streaming:
-                got = stream.read(2**62)
+            if not isinstance(answer, OriginResponse) or answer.status in effect.dropped_on:
+                return answer  # (failed over on: its body is not wanted)
+            if answer.streaming:
+                limit = self.mw.options.pipeline.settings.max_object_bytes
+                got = stream.read(limit - len(answer.body))
                 if got.error is not None:
                     return got.error
+                if not got.complete:  # past max_object_bytes: never stored, nor a page
+                    return OriginError("The origin's answer is over max_object_bytes.")
                 answer.body += got.data
                 answer.streaming = False
             return answer

@@ -120,8 +120,12 @@ class FetchOrigin:
     body: bytes | None
     #: The request id the origin gets in ``X-Amz-Cf-Id`` (the one its events carry).
     request_id: str
-    #: Read the whole response before returning (custom error pages, background refreshes).
+    #: Read the whole response before returning (custom error pages, background refreshes),
+    #: beside the answer streaming to the viewer, within ``max_object_bytes``.
     whole: bool = False
+    #: Statuses the answer is dropped on (an origin group fails over on them): a ``whole``
+    #: fetch returns their head and first bytes only (an endless 5xx body was read for ever).
+    dropped_on: frozenset[int] = frozenset()
 
 
 @dataclass(slots=True)
