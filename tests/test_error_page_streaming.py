@@ -206,3 +206,92 @@ def test_a_whole_fetch_stops_at_max_object_bytes(kind: str) -> None:
     )
     app = doors.wrap(kind, asgi if kind == "asgi" else wsgi, config)
     assert _get(kind, app) == (503, b"error")
+
+
+async def _within(app: Any, path: str, seconds: float = 5.0) -> tuple[int, bytes]:
+    """One ASGI request whose ``receive`` says ``http.disconnect`` only once the answer ended
+    (as a server does); fails past ``seconds`` (a deadlock)."""
+    sent: list[dict[str, Any]] = []
+    ended = asyncio.Event()
+    asked = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal asked
+        if not asked:
+            asked = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await ended.wait()
+        return {"type": "http.disconnect"}
+
+    async def record(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            ended.set()
+
+    await asyncio.wait_for(app(doors.asgi_scope(path), receive, record), seconds)
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+async def _answers_then_waits(
+    scope: Any, receive: Any, send: Any, status: int, body: bytes
+) -> None:
+    """An app that, its answer sent, waits for the viewer to go (as Starlette's streaming
+    responses and background tasks may)."""
+    await send({"type": "http.response.start", "status": status, "headers": []})
+    await send({"type": "http.response.body", "body": body})
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+def test_a_page_app_that_goes_on_after_its_answer_does_not_hold_the_viewer() -> None:
+    """The page's stream was closed (its app awaited to its end) before the viewer got the
+    page: an app waiting for the viewer to go, after its answer, never let it have it."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["path"] == "/errors/503.html":
+            await _answers_then_waits(scope, receive, send, 200, b"the page")
+        else:
+            await send({"type": "http.response.start", "status": 503, "headers": []})
+            await send({"type": "http.response.body", "body": b"error"})
+
+    assert asyncio.run(_within(doors.wrap("asgi", app, _config()), "/x")) == (503, b"the page")
+
+
+def test_a_refresh_whose_app_goes_on_after_its_answer_is_stored() -> None:
+    """The refresh's stream was closed (its app awaited to its end) before the refresh ended,
+    and the app waited for the (absent) viewer to go, which it hears only then: the refresh
+    never ended, stored nothing, and the key was never refreshed again."""
+    now = [1_000_000.0]
+    versions = iter([b"v1", b"v2", b"v3"])
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"cache-control", b"max-age=1, stale-while-revalidate=600")],
+            }
+        )
+        await send({"type": "http.response.body", "body": next(versions)})
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    edge = doors.wrap(
+        "asgi",
+        app,
+        EdgeConfig(default=Behavior(cache=CachePolicy(0, 60, 3600))),
+        clock=lambda: now[0],
+    )
+
+    async def main() -> list[bytes]:
+        got = [(await _within(edge, "/obj"))[1]]
+        now[0] += 5  # stale: served, and refreshed in the background
+        got.append((await _within(edge, "/obj"))[1])
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if not edge._background:
+                break
+        got.append((await _within(edge, "/obj"))[1])
+        return got
+
+    assert asyncio.run(main()) == [b"v1", b"v1", b"v2"]

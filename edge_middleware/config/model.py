@@ -245,6 +245,16 @@ class EdgeConfig:
                 return g
         return None
 
+    def failover_statuses(
+        self, behavior: Behavior, group: OriginGroup | Literal[False] | None = None
+    ) -> frozenset[int]:
+        """The statuses an origin group's primary is dropped on (``group``: as for
+        :meth:`failover_origin`)."""
+        if group is False:
+            return frozenset()
+        group = group or self.origin_group_for(behavior)
+        return frozenset(group.failover_status_codes) if group is not None else frozenset()
+
     def failover_origin(
         self,
         behavior: Behavior,

@@ -123,6 +123,10 @@ class _Responder:
         self.body_cut = False
         self.flights: list[str] = []
         self.origin: OriginStream | None = None
+        #: whole answers fetched beside ``origin`` (a custom error page, a refresh): their apps
+        #: may go on after the answer (a background task, a wait for the viewer to go), so they
+        #: are closed once the viewer has its answer
+        self.spent: list[OriginStream] = []
         self.bytes_sent = 0
         self.t0 = time.perf_counter()
         self.viewer: ViewerRequest | None = None
@@ -156,6 +160,7 @@ class _Responder:
         finally:
             await self.release()  # (requests collapsed on a streamed answer find it stored)
             await self.close_origin()
+            await self.close_spent()
 
     async def drive(self, gen: Step) -> Any:
         value: Any = None
@@ -239,6 +244,7 @@ class _Responder:
             ended.set()  # an app still waiting in receive() hears the (absent) viewer go
             await self.release()
             await self.close_origin()
+            await self.close_spent()
 
     async def read_body(self, limit: int | None = None) -> bytes:
         """The body, or with ``limit`` a prefix of more than ``limit`` bytes (a function sees
@@ -286,6 +292,7 @@ class _Responder:
         self, effect: FetchOrigin, body: bytes | None, more: bool
     ) -> OriginResponse | CloudFrontError:
         stream = open_origin(self.mw, self.scope, effect, body, more, self.receive)
+        whole = False
         try:
             answer = await stream.head()
             if not isinstance(answer, OriginResponse) or answer.status in effect.dropped_on:
@@ -299,9 +306,13 @@ class _Responder:
                     return OriginError("The origin's answer is over max_object_bytes.")
                 answer.body += got.data
                 answer.streaming = False
+            whole = True
             return answer
         finally:
-            await stream.close()
+            if whole:
+                self.spent.append(stream)
+            else:  # (dropped, or broken off: its app is told, as a failover's primary is)
+                await stream.close()
 
     async def read_origin(self, limit: int) -> OriginBody:
         if self.origin is None:
@@ -312,6 +323,11 @@ class _Responder:
         stream, self.origin = self.origin, None
         if stream is not None:
             await stream.close(viewer_gone)
+
+    async def close_spent(self) -> None:
+        spent, self.spent = self.spent, []
+        for stream in spent:
+            await stream.close()
 
     # -- to the viewer ----------------------------------------------------------------------
     async def respond(self, outcome: Outcome) -> None:

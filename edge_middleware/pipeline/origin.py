@@ -108,15 +108,10 @@ def fetch(p: PipelineBase, f: Flow) -> Step:
     # whole into memory before the viewer got a byte); on a failover the door closes it when
     # the secondary's fetch starts.
     may_fail_over = p.config.failover_origin(f.behavior, asked, f.method, None, f.group) is not None
-    dropped_on: frozenset[int] = frozenset()
-    if may_fail_over:
-        if f.send_body is None:
-            yield ReadBody()  # read before the primary takes it: the secondary is sent it again
-        group = f.group or p.config.origin_group_for(f.behavior)
-        dropped_on = frozenset(group.failover_status_codes) if group else frozenset()
-    resp = yield FetchOrigin(
-        origin, origin_id, oreq, f.send_body, f.rid, whole=f.quiet, dropped_on=dropped_on
-    )
+    if may_fail_over and f.send_body is None:
+        yield ReadBody()  # read before the primary takes it: the secondary is sent it again
+    drop = p.config.failover_statuses(f.behavior, f.group) if may_fail_over else frozenset()
+    resp = yield FetchOrigin(origin, origin_id, oreq, f.send_body, f.rid, f.quiet, drop)
     if may_fail_over:
         status = None if isinstance(resp, CloudFrontError) else resp.status
         secondary = p.config.failover_origin(f.behavior, asked, f.method, status, f.group)
