@@ -292,6 +292,10 @@ def _refresh(p: PipelineBase, f: Flow, entry: CacheEntry) -> Step:
         stale=entry,
         send_body=f.send_body,
         background=True,
+        # the origin (or group) a CloudFront Function chose for this request: the refresh is
+        # made on its behalf (the behavior's own origin's answer was stored under the key)
+        origin=f.origin,
+        group=f.group,
     )
     return (yield from p.drive(refresh, State.ORIGIN_REQUEST))
 
