@@ -178,15 +178,23 @@ def viewer_scope(scope: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
 def scope_uri(scope: Mapping[str, Any]) -> str:
     """The viewer's ``uri`` (CloudFront's form of the path) from an ASGI scope."""
     raw_path = scope.get("raw_path")
+    root: str = scope.get("root_path", "")
     if raw_path:
-        return _target_uri(raw_path.split(b"?", 1)[0])
+        uri = _target_uri(raw_path.split(b"?", 1)[0])
+        if root and not _at_or_below(unquote(uri), root):  # (the older reading, FastAPI's
+            uri = quote(root, safe=_PATH_SAFE) + uri  # root_path, a proxy that strips it)
+        return uri
     # ASGI's ``path`` holds the ``root_path`` (origin_root_path); a server of the older
     # reading gives the path below it, and only then is the root put in front
     path: str = scope["path"]
-    root: str = scope.get("root_path", "")
     if root and not (path == root or path.startswith(root + "/")):
         path = root + path
     return quote(path, safe=_PATH_SAFE)
+
+
+def _at_or_below(path: str, root: str) -> bool:
+    """Whether ``path`` is the mount point ``root`` or below it."""
+    return path == root or path.startswith(root if root.endswith("/") else root + "/")
 
 
 def environ_http_version(environ: Mapping[str, Any]) -> str:
@@ -204,7 +212,12 @@ def environ_uri(environ: Mapping[str, Any]) -> str:
             rest = rest[len(rest.partition("/")[0].partition("?")[0]) :]
             target = rest if rest[:1] == "/" else "/" + rest
         target = target.partition("#")[0]  # a fragment the server left in (gunicorn)
-        return _target_uri(target.split("?", 1)[0].encode("latin-1", "replace")) or "/"
+        uri = _target_uri(target.split("?", 1)[0].encode("latin-1", "replace")) or "/"
+        script: str = environ.get("SCRIPT_NAME", "")
+        if script and not _at_or_below(unquote_to_bytes(uri).decode("latin-1"), script):
+            # below the mount (ProxyFix x_prefix): the URL is SCRIPT_NAME + PATH_INFO
+            uri = quote(script.encode("latin-1"), safe=_PATH_SAFE) + uri
+        return uri
     path = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1")
     if not path.translate(None, _PATH_PLAIN):  # nothing quote() would change
         return path.decode("ascii") or "/"
@@ -351,14 +364,11 @@ def origin_scope(
 
 
 def origin_root_path(scope: Mapping[str, Any], path: str) -> str:
-    """The origin scope's ``root_path``: the viewer's (``uvicorn --root-path``, a Starlette
-    ``Mount``), so the app routes the path below it, while the origin's ``path`` (which holds
-    it, as the viewer's does) still starts with it; else ``""``, as the WSGI door clears a
-    ``SCRIPT_NAME`` the path left."""
+    """The origin scope's ``root_path``: the viewer's (``uvicorn --root-path``, a ``Mount``)
+    while the origin's ``path`` (which holds it, as the uri does) still starts with it; else
+    ``""``, as the WSGI door clears a ``SCRIPT_NAME`` the path left."""
     root: str = scope.get("root_path", "")
-    if root and (path == root or path.startswith(root + "/")):
-        return root
-    return ""
+    return root if root and _at_or_below(path, root) else ""
 
 
 class PrefixedInput(io.RawIOBase):
@@ -436,7 +446,7 @@ def under_script_name(environ: Mapping[str, Any], path: str) -> bool:
     """Whether ``path`` is at or below the environ's ``SCRIPT_NAME`` (the app's mount point:
     ``/app`` itself is, with an empty ``PATH_INFO``, as the server gave it)."""
     script: str = environ.get("SCRIPT_NAME", "")
-    return bool(script) and (path == script or path.startswith(script + "/"))
+    return bool(script) and _at_or_below(path, script)
 
 
 def origin_url_scheme(environ: dict[str, Any], protocol: str) -> None:

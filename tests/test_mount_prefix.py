@@ -1,0 +1,86 @@
+"""An app mounted under a prefix that its request target does not hold: the older ASGI reading
+(``path`` and ``raw_path`` below ``root_path``: FastAPI's ``root_path``, a proxy that strips
+the prefix) and a WSGI ``SCRIPT_NAME`` that ``REQUEST_URI`` lacks (werkzeug's ``ProxyFix``
+``x_prefix``). The viewer asked for the path under the prefix: that is the uri functions see,
+behaviors match and the cache keys, and the app keeps its prefix. The uri lost it, the app its
+``root_path``/``SCRIPT_NAME``, and two prefixes shared one cache entry."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from edge_middleware import Behavior, CachePolicy, EdgeConfig, Trigger
+from tests.support import doors
+
+CACHED = CachePolicy(0, 60, 3600)
+
+
+def _record(seen: list[str]) -> Any:
+    def handler(event: dict[str, Any], context: Any) -> Any:
+        request = event["Records"][0]["cf"]["request"]
+        seen.append(request["uri"])
+        return request
+
+    return handler
+
+
+async def _asgi(scope: Any, receive: Any, send: Any) -> None:
+    shown = {"root_path": scope.get("root_path", ""), "path": scope["path"]}
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": json.dumps(shown).encode()})
+
+
+def _wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    shown = {"script_name": environ.get("SCRIPT_NAME", ""), "path_info": environ["PATH_INFO"]}
+    start_response("200 OK", [])
+    return [json.dumps(shown).encode()]
+
+
+def _config(seen: list[str], trigger: bool) -> EdgeConfig:
+    fn = Trigger(_record(seen)) if trigger else None
+    return EdgeConfig(default=Behavior(cache=CACHED, viewer_request=fn))
+
+
+@pytest.mark.parametrize("trigger", [True, False], ids=["pipeline", "short way"])
+def test_asgi_a_path_below_its_root_path(trigger: bool) -> None:
+    seen: list[str] = []
+    app = doors.wrap("asgi", _asgi, _config(seen, trigger))
+    bodies = {}
+    for root in ("/a", "/b"):
+        scope = doors.asgi_scope("/x", root_path=root)  # path and raw_path below the root
+        sent = doors.call_asgi(app, scope)
+        bodies[root] = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+    assert bodies == {  # each its own object (one key: /b/x was a hit on /a/x's)
+        "/a": {"root_path": "/a", "path": "/a/x"},
+        "/b": {"root_path": "/b", "path": "/b/x"},
+    }
+    assert seen == (["/a/x", "/b/x"] if trigger else [])
+
+
+@pytest.mark.parametrize("trigger", [True, False], ids=["pipeline", "short way"])
+def test_wsgi_a_script_name_the_request_uri_lacks(trigger: bool) -> None:
+    seen: list[str] = []
+    app = doors.wrap("wsgi", _wsgi, _config(seen, trigger))
+    bodies = {}
+    for script in ("/a", "/b"):
+        _, _, body = doors.call_wsgi(
+            app, "GET", "/x", SCRIPT_NAME=script, REQUEST_URI="/x", RAW_URI="/x"
+        )
+        bodies[script] = json.loads(body)
+    assert bodies == {
+        "/a": {"script_name": "/a", "path_info": "/x"},
+        "/b": {"script_name": "/b", "path_info": "/x"},
+    }
+    assert seen == (["/a/x", "/b/x"] if trigger else [])
+
+
+def test_a_target_under_its_root_is_left_as_it_is() -> None:
+    """The newer reading (a Starlette Mount, uvicorn --root-path): nothing is added."""
+    seen: list[str] = []
+    app = doors.wrap("asgi", _asgi, _config(seen, True))
+    sent = doors.call_asgi(app, doors.asgi_scope("/a/x", root_path="/a"))
+    assert json.loads(sent[1]["body"]) == {"root_path": "/a", "path": "/a/x"}
+    assert seen == ["/a/x"]
