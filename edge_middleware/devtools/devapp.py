@@ -268,6 +268,17 @@ def invalidate_request(
     return 200, doc
 
 
+def every_edge(edges: list[Any]) -> tuple[Callable[[list[str]], int], str]:
+    """One invalidation over every edge served (the middleware, and those of apps mounted in
+    the app it wraps: only the first was purged), its counts summed, and what they count."""
+
+    def invalidate(paths: list[str]) -> int:
+        return sum(edge.invalidate(paths) for edge in edges)
+
+    objects = all(edge.options.invalidation_counts == "objects" for edge in edges)
+    return invalidate, "objects" if objects else "paths"
+
+
 def invalidated_words(doc: dict[str, Any]) -> str:
     """What an invalidation answer says: objects dropped, or paths recorded (Redis, a delay)."""
     paths = " ".join(doc.get("paths", []))
@@ -302,6 +313,8 @@ class ASGIHolder:
         guard: Guard | None = None,
     ) -> None:
         self.middleware = middleware
+        #: every edge the server serves (set by the dev server): all are invalidated
+        self.edges: list[Any] = []
         self.notify = notify
         #: What requests go to: the middleware, or the app that already wraps it in code.
         self.app: Any = app if app is not None else middleware
@@ -361,8 +374,7 @@ class ASGIHolder:
                 scope["method"],
                 headers.get("content-type", ""),
                 b"".join(chunks),
-                self.middleware.invalidate,
-                self.middleware.options.invalidation_counts,
+                *every_edge(self.edges or [self.middleware]),
             )
         if self.notify is not None:
             self.notify(_invalidate_message(status, doc))
@@ -427,6 +439,8 @@ class WSGIHolder:
         guard: Guard | None = None,
     ) -> None:
         self.middleware = middleware
+        #: every edge the server serves (set by the dev server): all are invalidated
+        self.edges: list[Any] = []
         self.notify = notify
         #: What requests go to: the middleware, or the app that already wraps it in code.
         self.app: Any = app if app is not None else middleware
@@ -473,8 +487,7 @@ class WSGIHolder:
                 environ["REQUEST_METHOD"],
                 environ.get("CONTENT_TYPE", ""),
                 body,
-                self.middleware.invalidate,
-                self.middleware.options.invalidation_counts,
+                *every_edge(self.edges or [self.middleware]),
             )
         if self.notify is not None:
             self.notify(_invalidate_message(status, doc))

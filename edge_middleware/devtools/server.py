@@ -114,6 +114,8 @@ class DevServer:
         #: What the server calls behind the holder: the middleware, or the app wrapping it.
         self.served_app: Any = None
         self.wrapped_in_code = False
+        #: every edge served: the middleware, and those of apps mounted in the app it wraps
+        self.edges: list[Middleware] = []
         self.guard = Guard(token=options.edge_token, allow_proxied=options.edge_allow_proxied)
         self.inspector = (
             Inspector(show_secrets=options.log_secrets, guard=self.guard)
@@ -132,6 +134,7 @@ class DevServer:
             if isinstance(self.middleware, EdgeMiddleware)
             else WSGIHolder(self.middleware, self.console.message, self.served_app)
         )
+        self.holder.edges = self.edges
         #: What the server calls: the holder, behind the inspector's /_edge/ pages.
         self.app: ASGIHolder | WSGIHolder | InspectorASGIMount | InspectorWSGIMount = (
             mount_inspector(self.holder, self.inspector, interface=self.interface)
@@ -162,6 +165,14 @@ class DevServer:
         inner = doors[0] if doors else None
         middleware: Middleware
         if inner is not None:
+            if opts.redis:  # its storage is the one it was given in code
+                raise ServeError(
+                    "--redis",
+                    opts.redis,
+                    f"{opts.app} already wraps {type(inner).__name__} in code, with the storage "
+                    "it was given there: give it RedisStorage(...) in code, or serve the app "
+                    "without its middleware",
+                )
             if opts.config is not None or opts.handlers:
                 given = f"--config {opts.config}" if opts.config else "--handler"
                 raise ServeError(
@@ -176,6 +187,7 @@ class DevServer:
             middleware = inner
             for other in doors[1:]:  # mounted apps with their own edges: each is observed
                 self._observe(other, interface)
+            self.edges = list(doors)
             self.served_app = app
             self.config_file = None
             self.config_module = opts.app.partition(":")[0]
@@ -196,6 +208,7 @@ class DevServer:
                 middleware = EdgeWSGIMiddleware(app, config=config, storage=self.storage)
             self.served_app = middleware
             self.wrapped_in_code = False
+            self.edges = [middleware]
         return self._observe(middleware, interface)
 
     def _build_proxy(self) -> Middleware:
@@ -230,6 +243,7 @@ class DevServer:
             )
         self.served_app = middleware
         self.wrapped_in_code = False
+        self.edges = [middleware]
         return self._observe(middleware, interface)
 
     def _observe(self, middleware: Middleware, interface: Interface) -> Middleware:
@@ -249,7 +263,7 @@ class DevServer:
         files: dict[Path, str | None] = {}
         if self.config_file is not None:
             files[self.config_file] = None
-        runners = self.middleware.options.pipeline.runners.values()
+        runners = [r for edge in self.edges for r in edge.options.pipeline.runners.values()]
         names = {getattr(runner.func, "__module__", None) for runner in runners}
         for runner in runners:  # JavaScript functions (edge_middleware.js): their .js files
             for source in getattr(runner.func, "source_files", ()):
@@ -288,6 +302,7 @@ class DevServer:
         old, self.middleware = self.middleware, middleware
         holder: Any = self.holder  # same interface as before: checked in build()
         holder.middleware = middleware
+        holder.edges = self.edges
         holder.app = self.served_app
         _close_functions(old, middleware)
         names = ", ".join(p.name for p in changed)
@@ -337,9 +352,10 @@ class DevServer:
                 f"config: the {type(self.middleware).__name__} that {opts.app} already wraps "
                 "in code"
             )
-        lines.extend(
-            banner(self.middleware.config, indent="  ", origins=self.middleware.options.origins)
-        )
+        for edge in self.edges:  # (an app with mounted edges of its own: each one's)
+            if len(self.edges) > 1:
+                lines.append(f"  edge {describe_config(edge.config)}:")
+            lines.extend(banner(edge.config, indent="  ", origins=edge.options.origins))
         storage = "redis " + opts.redis if opts.redis else "memory"
         lines.append(f"cache: {storage}; invalidate: POST {INVALIDATE_PATH} (loopback only)")
         lines.append(self.viewer_protocol_line())

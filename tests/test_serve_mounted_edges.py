@@ -1,0 +1,91 @@
+"""``edge-middleware serve APP`` where APP mounts apps that wrap edges of their own in code:
+every edge is invalidated, every edge's handlers are watched by ``--reload``, every edge's
+config is in the banner; ``--redis`` beside an app that wraps its edge in code is refused (it
+was ignored: the edge kept its own MemoryStorage while the banner said redis)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.devserver import cli, serve
+from tests.support.servers import wait_until
+
+_APP = """
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Mount, Route
+from edge_middleware import Behavior, CachePolicy, EdgeConfig, EdgeMiddleware, Trigger
+import handler_a, handler_b
+
+
+def site(name):
+    async def page(request):
+        return PlainTextResponse(name, headers={{"cache-control": "max-age=600"}})
+    return Starlette(routes=[Route("/{{rest:path}}", page)])
+
+
+def edge(name, module):
+    config = EdgeConfig(
+        default=Behavior(cache=CachePolicy(0, 60, 3600), viewer_response=Trigger(module.handler))
+    )
+    return EdgeMiddleware(site(name), config=config)
+
+
+app = Starlette(routes=[Mount("/a", edge("a", handler_a)), Mount("/b", edge("b", handler_b))])
+"""
+
+_HANDLER = """
+def handler(event, context):
+    response = event["Records"][0]["cf"]["response"]
+    response["headers"]["x-from"] = [{{"key": "X-From", "value": "{value}"}}]
+    return response
+"""
+
+
+def _project(tmp_path: Path) -> None:
+    (tmp_path / "mounted.py").write_text(_APP.format())
+    (tmp_path / "handler_a.py").write_text(_HANDLER.format(value="a1"))
+    (tmp_path / "handler_b.py").write_text(_HANDLER.format(value="b1"))
+
+
+@pytest.mark.slow
+def test_every_mounted_edge_is_invalidated_and_shown(tmp_path: Path) -> None:
+    _project(tmp_path)
+    with serve(tmp_path, "mounted:app", "--no-inspector") as served:
+        for path in ("/a/x", "/b/x"):
+            served.get(path)
+            assert served.get(path).headers["x-cache"].startswith("Hit")
+        done = cli(tmp_path, "invalidate", "/b/x", "--server", served.url)
+        assert done.returncode == 0, done.stderr
+        assert "invalidated 1" in done.stdout + done.stderr  # the second edge's object
+        assert served.get("/b/x").headers["x-cache"].startswith("Miss")
+        assert served.get("/a/x").headers["x-cache"].startswith("Hit")
+        assert served.stdout.count("edge ") >= 2  # each edge's config in the banner
+
+
+@pytest.mark.slow
+def test_reload_watches_every_mounted_edges_handlers(tmp_path: Path) -> None:
+    _project(tmp_path)
+    args = ("--no-inspector", "--reload", "--reload-interval", "0.1")
+    with serve(tmp_path, "mounted:app", *args) as served:
+        assert served.get("/b/x").headers["x-from"] == "b1"
+        (tmp_path / "handler_b.py").write_text(_HANDLER.format(value="b2, edited"))
+
+        def edited() -> bool:
+            try:
+                return served.get("/b/y").headers.get("x-from") == "b2, edited"
+            except httpx.HTTPError:  # (between the old server's app and the new)
+                return False
+
+        wait_until(edited, 15, "the second edge's edited handler")
+
+
+def test_redis_beside_an_app_that_wraps_its_edge_in_code_is_refused(tmp_path: Path) -> None:
+    _project(tmp_path)
+    done = cli(tmp_path, "serve", "mounted:app", "--redis", "redis://127.0.0.1:1/0")
+    assert done.returncode != 0
+    assert "already wraps EdgeMiddleware in code" in done.stderr + done.stdout
+    assert "RedisStorage" in done.stderr + done.stdout
