@@ -57,6 +57,7 @@ from .lifecycle import (
     stopped_by_signals,
 )
 from .masking import credentials_masker
+from .proxy_only import no_app_asgi, no_app_wsgi
 from .reloader import _drop_bytecode, _Reloader
 from .serve_options import ServeOptions, _tls_files
 from .wsgi_server import cheroot_server
@@ -235,11 +236,11 @@ class DevServer:
             # the WebSockets it passes on reach the origin through websockets' client
             require_extra("websockets", "server", "--origin on uvicorn (WebSockets)")
             middleware = EdgeMiddleware(
-                _no_app_asgi(origin), config=config, storage=self.storage, origins=origins
+                no_app_asgi(origin), config=config, storage=self.storage, origins=origins
             )
         else:
             middleware = EdgeWSGIMiddleware(
-                _no_app_wsgi, config=config, storage=self.storage, origins=origins
+                no_app_wsgi, config=config, storage=self.storage, origins=origins
             )
         self.served_app = middleware
         self.wrapped_in_code = False
@@ -472,12 +473,6 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _no_app_wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-    """Proxy-only mode: every origin is a URL, so this is never reached."""
-    start_response("502 Bad Gateway", [("Content-Type", "text/plain")])
-    return [b"no app: this server only proxies to --origin\n"]
-
-
 def _close_functions(old: Middleware, new: Middleware) -> None:
     """Stop the worker processes of the JavaScript functions the previous configuration ran
     and the new one does not (node workers stayed until the garbage collector found them)."""
@@ -489,24 +484,6 @@ def _close_functions(old: Middleware, new: Middleware) -> None:
                 close()
             except Exception:  # a worker already gone
                 logger.debug("closing %s after a reload failed", runner.name, exc_info=True)
-
-
-def _no_app_asgi(origin: str) -> Any:
-    """The app behind a proxy-only edge: WebSockets go to ``origin`` (``ws_proxy.py``)."""
-
-    async def no_app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "websocket":
-            from .ws_proxy import proxy_websocket
-
-            await proxy_websocket(origin, scope, receive, send)
-            return
-        if scope["type"] != "http":
-            return
-        body = b"no app: this server only proxies to --origin\n"
-        await send({"type": "http.response.start", "status": 502, "headers": []})
-        await send({"type": "http.response.body", "body": body})
-
-    return no_app
 
 
 def run(options: ServeOptions, out: TextIO | None = None) -> None:
