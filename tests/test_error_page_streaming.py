@@ -5,6 +5,7 @@ for an endless one), and the error is still cached for its ErrorCachingMinTTL.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -295,3 +296,43 @@ def test_a_refresh_whose_app_goes_on_after_its_answer_is_stored() -> None:
         return got
 
     assert asyncio.run(main()) == [b"v1", b"v1", b"v2"]
+
+
+def test_a_request_cancelled_after_its_page_leaves_no_app_running() -> None:
+    """Cancelled (a server's request timeout or shutdown) while the error's app was awaited to
+    its end, the request skipped closing the page's stream: the page app's task stayed."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        page = scope["path"] == "/errors/503.html"
+        await send({"type": "http.response.start", "status": 200 if page else 503})
+        await send({"type": "http.response.body", "body": b"the page" if page else b"error"})
+        await asyncio.sleep(30)  # work after the answer (a background task)
+
+    edge = doors.wrap("asgi", app, _config())
+
+    async def main() -> list[asyncio.Task[Any]]:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            await asyncio.Event().wait()  # the viewer never goes
+            return {}
+
+        async def record(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        request = asyncio.ensure_future(edge(doors.asgi_scope("/x"), receive, record))
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if any(not m.get("more_body", True) for m in sent if "body" in m):
+                break
+        assert b"".join(m.get("body", b"") for m in sent[1:]) == b"the page"
+        request.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await request
+        await asyncio.sleep(0.05)
+        left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in left:
+            task.cancel()
+        return left
+
+    assert asyncio.run(main()) == []

@@ -84,3 +84,28 @@ def test_a_target_under_its_root_is_left_as_it_is() -> None:
     sent = doors.call_asgi(app, doors.asgi_scope("/a/x", root_path="/a"))
     assert json.loads(sent[1]["body"]) == {"root_path": "/a", "path": "/a/x"}
     assert seen == ["/a/x"]
+
+
+def test_wsgi_a_target_that_holds_part_of_its_script_name() -> None:
+    """ProxyFix(x_prefix) in front of a DispatcherMiddleware: the target holds the mount
+    (/app) but not the proxy's prefix (/p). The whole SCRIPT_NAME was put in front: the uri
+    was /p/app/app/x, and the app got PATH_INFO /app/x (a 404)."""
+    seen: list[str] = []
+    app = doors.wrap("wsgi", _wsgi, _config(seen, True))
+    _, _, body = doors.call_wsgi(app, "GET", "/x", SCRIPT_NAME="/p/app", REQUEST_URI="/app/x")
+    assert json.loads(body) == {"script_name": "/p/app", "path_info": "/x"}
+    assert seen == ["/p/app/x"]
+
+
+@pytest.mark.parametrize("kind", doors.DOORS)
+def test_a_mount_with_a_trailing_slash(kind: str) -> None:
+    """root_path "/api/" (SCRIPT_NAME "/p/") made the uri /api//x (/p//x)."""
+    seen: list[str] = []
+    if kind == "asgi":
+        app = doors.wrap("asgi", _asgi, _config(seen, True))
+        doors.call_asgi(app, doors.asgi_scope("/x", root_path="/api/"))
+        assert seen == ["/api/x"]
+    else:
+        app = doors.wrap("wsgi", _wsgi, _config(seen, True))
+        doors.call_wsgi(app, "GET", "/x", SCRIPT_NAME="/p/", REQUEST_URI="/x")
+        assert seen == ["/p/x"]

@@ -89,3 +89,21 @@ def test_redis_beside_an_app_that_wraps_its_edge_in_code_is_refused(tmp_path: Pa
     assert done.returncode != 0
     assert "already wraps EdgeMiddleware in code" in done.stderr + done.stdout
     assert "RedisStorage" in done.stderr + done.stdout
+
+
+def test_an_observer_added_twice_is_called_once() -> None:
+    """serve --reload added its console observer again to an edge that survived the reload (one
+    built in another module than APP): every request was logged twice, then three times."""
+    from edge_middleware import EdgeConfig, EdgeMiddleware
+    from tests.support import doors
+
+    calls: list[object] = []
+
+    def observer(record: object) -> None:
+        calls.append(record)
+
+    edge = EdgeMiddleware(doors.ok_asgi, config=EdgeConfig())
+    edge.add_observer(observer)
+    edge.add_observer(observer)
+    doors.call_asgi(edge, doors.asgi_scope("/x"))
+    assert len(calls) == 1

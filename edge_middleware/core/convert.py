@@ -30,6 +30,7 @@ from .headers import (
     name_cache,
     replaced_by,
 )
+from .mounts import PATH_SAFE, at_or_below, missing_mount, quote_latin1
 from .responses import reason_phrase
 from .types import CFHeaders, CFRequest
 from .viewer import viewer_ip
@@ -59,7 +60,7 @@ __all__ = [
     "viewer_scope",
 ]
 
-_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+_PATH_SAFE = PATH_SAFE
 _PRINTABLE = bytes(range(33, 127))
 _PATH_PLAIN = (
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789" + _PATH_SAFE.encode()
@@ -179,22 +180,15 @@ def scope_uri(scope: Mapping[str, Any]) -> str:
     """The viewer's ``uri`` (CloudFront's form of the path) from an ASGI scope."""
     raw_path = scope.get("raw_path")
     root: str = scope.get("root_path", "")
+    # ASGI's ``path`` holds the ``root_path`` (origin_root_path); a server of the older
+    # reading (FastAPI's root_path, a proxy that strips it) gives the path below it
+    path: str = scope["path"]
+    if root and not at_or_below(path, root):
+        path = root.rstrip("/") + path
     if raw_path:
         uri = _target_uri(raw_path.split(b"?", 1)[0])
-        if root and not _at_or_below(unquote(uri), root):  # (the older reading, FastAPI's
-            uri = quote(root, safe=_PATH_SAFE) + uri  # root_path, a proxy that strips it)
-        return uri
-    # ASGI's ``path`` holds the ``root_path`` (origin_root_path); a server of the older
-    # reading gives the path below it, and only then is the root put in front
-    path: str = scope["path"]
-    if root and not (path == root or path.startswith(root + "/")):
-        path = root + path
+        return missing_mount(root, path, unquote(uri), quote) + uri if root else uri
     return quote(path, safe=_PATH_SAFE)
-
-
-def _at_or_below(path: str, root: str) -> bool:
-    """Whether ``path`` is the mount point ``root`` or below it."""
-    return path == root or path.startswith(root if root.endswith("/") else root + "/")
 
 
 def environ_http_version(environ: Mapping[str, Any]) -> str:
@@ -214,9 +208,10 @@ def environ_uri(environ: Mapping[str, Any]) -> str:
         target = target.partition("#")[0]  # a fragment the server left in (gunicorn)
         uri = _target_uri(target.split("?", 1)[0].encode("latin-1", "replace")) or "/"
         script: str = environ.get("SCRIPT_NAME", "")
-        if script and not _at_or_below(unquote_to_bytes(uri).decode("latin-1"), script):
-            # below the mount (ProxyFix x_prefix): the URL is SCRIPT_NAME + PATH_INFO
-            uri = quote(script.encode("latin-1"), safe=_PATH_SAFE) + uri
+        if script:  # below the mount (ProxyFix x_prefix): the URL is SCRIPT_NAME + PATH_INFO
+            full = script.rstrip("/") + environ.get("PATH_INFO", "")
+            decoded = unquote_to_bytes(uri).decode("latin-1")
+            uri = missing_mount(script, full, decoded, quote_latin1) + uri
         return uri
     path = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1")
     if not path.translate(None, _PATH_PLAIN):  # nothing quote() would change
@@ -368,7 +363,7 @@ def origin_root_path(scope: Mapping[str, Any], path: str) -> str:
     while the origin's ``path`` (which holds it, as the uri does) still starts with it; else
     ``""``, as the WSGI door clears a ``SCRIPT_NAME`` the path left."""
     root: str = scope.get("root_path", "")
-    return root if root and _at_or_below(path, root) else ""
+    return root if root and at_or_below(path, root) else ""
 
 
 class PrefixedInput(io.RawIOBase):
@@ -446,7 +441,7 @@ def under_script_name(environ: Mapping[str, Any], path: str) -> bool:
     """Whether ``path`` is at or below the environ's ``SCRIPT_NAME`` (the app's mount point:
     ``/app`` itself is, with an empty ``PATH_INFO``, as the server gave it)."""
     script: str = environ.get("SCRIPT_NAME", "")
-    return bool(script) and _at_or_below(path, script)
+    return bool(script) and at_or_below(path, script)
 
 
 def origin_url_scheme(environ: dict[str, Any], protocol: str) -> None:

@@ -308,7 +308,8 @@ class DevServer:
         _close_functions(old, middleware)
         names = ", ".join(p.name for p in changed)
         self.console.message(f"reloaded after a change to {names}")
-        self.console.write_banner(banner(middleware.config, indent="  "))
+        for edge in self.edges:  # (each mounted edge's, as at start)
+            self.console.write_banner(banner(edge.config, indent="  "))
         return True
 
     # -- serving --------------------------------------------------------------------------

@@ -158,9 +158,11 @@ class _Responder:
                 await self.close_origin(viewer_gone=True)
                 raise
         finally:
-            await self.release()  # (requests collapsed on a streamed answer find it stored)
-            await self.close_origin()
-            await self.close_spent()
+            try:
+                await self.release()  # (requests collapsed on a streamed answer find it stored)
+                await self.close_origin()
+            finally:  # (a request cancelled while the origin closes: the spent ones too)
+                await self.close_spent()
 
     async def drive(self, gen: Step) -> Any:
         value: Any = None
@@ -242,9 +244,11 @@ class _Responder:
             logger.exception("background revalidation failed")
         finally:
             ended.set()  # an app still waiting in receive() hears the (absent) viewer go
-            await self.release()
-            await self.close_origin()
-            await self.close_spent()
+            try:
+                await self.release()
+                await self.close_origin()
+            finally:
+                await self.close_spent()
 
     async def read_body(self, limit: int | None = None) -> bytes:
         """The body, or with ``limit`` a prefix of more than ``limit`` bytes (a function sees

@@ -134,8 +134,11 @@ class SharedOptions:
         self._delayed_lock = threading.Lock()
 
     def add_observer(self, observer: Observer) -> None:
-        """Call ``observer(record)`` after every request (logs, access log, inspector)."""
-        self.observers.append(observer)
+        """Call ``observer(record)`` after every request (logs, access log, inspector); once,
+        however often it is added (``serve --reload`` adds its own to each edge it finds, and
+        an edge built in another module than APP survives a reload)."""
+        if not any(o is observer for o in self.observers):
+            self.observers.append(observer)
 
     def notify(self, record: RequestRecord) -> None:
         for observer in self.observers:
