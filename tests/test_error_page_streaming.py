@@ -209,27 +209,8 @@ def test_a_whole_fetch_stops_at_max_object_bytes(kind: str) -> None:
     assert _get(kind, app) == (503, b"error")
 
 
-async def _within(app: Any, path: str, seconds: float = 5.0) -> tuple[int, bytes]:
-    """One ASGI request whose ``receive`` says ``http.disconnect`` only once the answer ended
-    (as a server does); fails past ``seconds`` (a deadlock)."""
-    sent: list[dict[str, Any]] = []
-    ended = asyncio.Event()
-    asked = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal asked
-        if not asked:
-            asked = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await ended.wait()
-        return {"type": "http.disconnect"}
-
-    async def record(message: dict[str, Any]) -> None:
-        sent.append(message)
-        if message["type"] == "http.response.body" and not message.get("more_body", False):
-            ended.set()
-
-    await asyncio.wait_for(app(doors.asgi_scope(path), receive, record), seconds)
+async def _within(app: Any, path: str) -> tuple[int, bytes]:
+    sent = await doors.request_within(app, doors.asgi_scope(path), 5.0)
     return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
 

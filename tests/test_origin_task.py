@@ -189,22 +189,7 @@ def test_an_app_whose_tasks_send_at_once_is_answered_whole(behavior: Behavior) -
     app = EdgeMiddleware(_two_senders, config=EdgeConfig(default=behavior))
 
     async def main() -> bytes:
-        sent: list[dict[str, Any]] = []
-        asked = False
-
-        async def receive() -> dict[str, Any]:
-            nonlocal asked
-            if not asked:
-                asked = True
-                return {"type": "http.request", "body": b"", "more_body": False}
-            await asyncio.sleep(3600)
-            return {"type": "http.disconnect"}
-
-        async def record(message: dict[str, Any]) -> None:
-            sent.append(message)
-
-        scope = doors.asgi_scope("/sse")
-        await asyncio.wait_for(app(scope, receive, record), 10)
+        sent = await doors.request_within(app, doors.asgi_scope("/sse"), 10.0)
         return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
 
     body = asyncio.run(main())

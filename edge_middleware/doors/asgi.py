@@ -33,6 +33,7 @@ from ..pipeline.effects import (
     ReadOriginBody,
     Refresh,
     Store,
+    with_rest,
 )
 from ..pipeline.flow import Flow, Prefetched, Routed
 from .asgi_fast import lowered, shortcut
@@ -302,15 +303,9 @@ class _Responder:
             if not isinstance(answer, OriginResponse) or answer.status in effect.dropped_on:
                 return answer  # (failed over on: its body is not wanted)
             if answer.streaming:
-                limit = self.mw.options.pipeline.settings.max_object_bytes
-                got = await stream.read(limit - len(answer.body))
-                if got.error is not None:
-                    return got.error
-                if not got.complete:  # past max_object_bytes: never stored, nor a page
-                    return OriginError("The origin's answer is over max_object_bytes.")
-                answer.body += got.data
-                answer.streaming = False
-            whole = True
+                limit = self.mw.options.pipeline.settings.max_object_bytes - len(answer.body)
+                answer = with_rest(answer, await stream.read(limit))
+            whole = isinstance(answer, OriginResponse)
             return answer
         finally:
             if whole:

@@ -16,7 +16,7 @@ from typing import Any, assert_never
 from ..cache.compression import compress
 from ..cache.entry import Storage
 from ..core.convert import ViewerRequest, request_from_environ
-from ..exceptions import CloudFrontError, OriginError
+from ..exceptions import CloudFrontError
 from ..pipeline import Step
 from ..pipeline.effects import (
     CallHandler,
@@ -33,6 +33,7 @@ from ..pipeline.effects import (
     ReadOriginBody,
     Refresh,
     Store,
+    with_rest,
 )
 from ..pipeline.flow import Flow, Prefetched, Routed
 from .flights import ThreadFlights
@@ -276,14 +277,8 @@ class _Responder:
             if not isinstance(answer, OriginResponse) or answer.status in effect.dropped_on:
                 return answer  # (failed over on: its body is not wanted)
             if answer.streaming:
-                limit = self.mw.options.pipeline.settings.max_object_bytes
-                got = stream.read(limit - len(answer.body))
-                if got.error is not None:
-                    return got.error
-                if not got.complete:  # past max_object_bytes: never stored, nor a page
-                    return OriginError("The origin's answer is over max_object_bytes.")
-                answer.body += got.data
-                answer.streaming = False
+                limit = self.mw.options.pipeline.settings.max_object_bytes - len(answer.body)
+                answer = with_rest(answer, stream.read(limit))
             return answer
         finally:
             stream.close()

@@ -18,7 +18,7 @@ from ..config.model import Behavior, Origin
 from ..core.handlers import HandlerRunner
 from ..core.headers import RawHeaders
 from ..core.types import CFRequest, EventType
-from ..exceptions import CloudFrontError
+from ..exceptions import CloudFrontError, OriginError
 
 __all__ = [
     "CallHandler",
@@ -38,6 +38,7 @@ __all__ = [
     "Tee",
     "TraceStep",
     "bodiless_status",
+    "with_rest",
     "without_body",
 ]
 
@@ -169,6 +170,18 @@ class OriginBody:
     data: bytes
     complete: bool
     error: CloudFrontError | None = None
+
+
+def with_rest(answer: OriginResponse, rest: OriginBody) -> OriginResponse | CloudFrontError:
+    """A whole fetch's answer: its first bytes and ``rest``, read within ``max_object_bytes``
+    (past it: no page, nothing stored; an endless one was read into memory for ever)."""
+    if rest.error is not None:
+        return rest.error
+    if not rest.complete:
+        return OriginError("The origin's answer is over max_object_bytes.")
+    answer.body += rest.data
+    answer.streaming = False
+    return answer
 
 
 @dataclass(slots=True)

@@ -163,6 +163,33 @@ def call_asgi(
     return sent
 
 
+async def request_within(
+    app: Any, scope: dict[str, Any], seconds: float = 10.0
+) -> list[dict[str, Any]]:
+    """:func:`call_asgi` on the running loop: ``receive`` gives an empty body, then says
+    ``http.disconnect`` once the answer ended (as a server does); fails past ``seconds`` (a
+    deadlock, where the call would wait for ever). Returns the messages the app sent."""
+    sent: list[dict[str, Any]] = []
+    ended = asyncio.Event()
+    asked = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal asked
+        if not asked:
+            asked = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await ended.wait()
+        return {"type": "http.disconnect"}
+
+    async def record(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            ended.set()
+
+    await asyncio.wait_for(app(scope, receive, record), seconds)
+    return sent
+
+
 def wsgi_environ(
     method: str = "GET", path: str = "/p", body: bytes = b"", **extra: Any
 ) -> dict[str, Any]:
