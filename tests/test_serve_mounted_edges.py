@@ -107,3 +107,21 @@ def test_an_observer_added_twice_is_called_once() -> None:
     edge.add_observer(observer)
     doors.call_asgi(edge, doors.asgi_scope("/x"))
     assert len(calls) == 1
+
+
+def test_one_invalidation_over_edges_of_both_kinds_counts_one_kind() -> None:
+    """Objects dropped in memory and paths recorded in Redis were summed: one path given, and
+    "recorded for 5 path(s)" said."""
+    from types import SimpleNamespace
+
+    from edge_middleware.devtools.invalidation import every_edge
+
+    def edge(kind: str, count: int) -> object:
+        return SimpleNamespace(
+            options=SimpleNamespace(invalidation_counts=kind), invalidate=lambda paths: count
+        )
+
+    invalidate, counts = every_edge([edge("objects", 4), edge("paths", 1), edge("objects", 2)])
+    assert (invalidate(["/a/*"]), counts) == (6, "objects")
+    invalidate, counts = every_edge([edge("paths", 1), edge("paths", 1)])
+    assert (invalidate(["/a/*"]), counts) == (1, "paths")

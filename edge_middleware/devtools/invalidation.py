@@ -55,12 +55,21 @@ def invalidate_request(
 
 def every_edge(edges: list[Any]) -> tuple[Callable[[list[str]], int], str]:
     """One invalidation over every edge served (the middleware, and those of apps mounted in
-    the app it wraps: only the first was purged), its counts summed, and what they count."""
+    the app it wraps: only the first was purged), and what its count counts: the objects the
+    in-process edges dropped, or (with every edge on a shared storage) the paths recorded,
+    once however many edges recorded them (a sum of both kinds said "5 path(s)" for one)."""
+    objects = any(edge.options.invalidation_counts == "objects" for edge in edges)
 
     def invalidate(paths: list[str]) -> int:
-        return sum(edge.invalidate(paths) for edge in edges)
+        dropped = recorded = 0
+        for edge in edges:
+            count = edge.invalidate(paths)
+            if edge.options.invalidation_counts == "objects":
+                dropped += count
+            else:
+                recorded = max(recorded, count)
+        return dropped if objects else recorded
 
-    objects = all(edge.options.invalidation_counts == "objects" for edge in edges)
     return invalidate, "objects" if objects else "paths"
 
 
