@@ -317,3 +317,26 @@ def test_a_request_cancelled_after_its_page_leaves_no_app_running() -> None:
         return left
 
     assert asyncio.run(main()) == []
+
+
+@pytest.mark.parametrize("kind", doors.DOORS)
+def test_a_page_over_max_object_bytes_in_one_piece_is_no_page(kind: str) -> None:
+    """Only a page that streamed was measured: one that came whole was used at any size."""
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        page = scope["path"] == "/errors/503.html"
+        await send({"type": "http.response.start", "status": 200 if page else 503})
+        await send({"type": "http.response.body", "body": b"p" * 30_000 if page else b"error"})
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        page = environ["PATH_INFO"] == "/errors/503.html"
+        start_response("200 OK" if page else "503 Service Unavailable", [])
+        return [b"p" * 30_000 if page else b"error"]
+
+    config = EdgeConfig(
+        default=Behavior(cache=CachePolicy(0, 60, 3600)),
+        custom_error_responses=[CustomErrorResponse(503, "/errors/503.html", 503, 30)],
+        settings=EdgeSettings(max_object_bytes=10_000),
+    )
+    app = doors.wrap(kind, asgi if kind == "asgi" else wsgi, config)
+    assert _get(kind, app) == (503, b"error")

@@ -109,3 +109,30 @@ def test_a_mount_with_a_trailing_slash(kind: str) -> None:
         app = doors.wrap("wsgi", _wsgi, _config(seen, True))
         doors.call_wsgi(app, "GET", "/x", SCRIPT_NAME="/p/", REQUEST_URI="/x")
         assert seen == ["/p/x"]
+
+
+@pytest.mark.parametrize("trigger", [True, False], ids=["pipeline", "short way"])
+def test_what_the_app_gets_under_a_mount_with_a_trailing_slash(trigger: bool) -> None:
+    """The origin's PATH_INFO was cut by SCRIPT_NAME's length, slash included ("x"), and the
+    origin's root_path kept its slash (Starlette routed /api/x as "x": a 404)."""
+    seen: list[str] = []
+    wsgi = doors.wrap("wsgi", _wsgi, _config(seen, trigger))
+    _, _, body = doors.call_wsgi(wsgi, "GET", "/x", SCRIPT_NAME="/p/", REQUEST_URI="/x")
+    assert json.loads(body) == {"script_name": "/p/", "path_info": "/x"}
+    asgi = doors.wrap("asgi", _asgi, _config(seen, trigger))
+    sent = doors.call_asgi(asgi, doors.asgi_scope("/x", root_path="/api/"))
+    assert json.loads(sent[1]["body"]) == {"root_path": "/api", "path": "/api/x"}
+
+
+@pytest.mark.parametrize("trigger", [True, False], ids=["pipeline", "short way"])
+def test_a_path_under_a_stripped_prefix_that_starts_with_the_prefix(trigger: bool) -> None:
+    """/api/api/users through a proxy that strips /api (SCRIPT_NAME=/api, PATH_INFO=
+    /api/users, REQUEST_URI=/api/users) was taken as holding the mount: the uri /api/users,
+    and the app got /users (another route, and the real /users' cache key)."""
+    seen: list[str] = []
+    app = doors.wrap("wsgi", _wsgi, _config(seen, trigger))
+    _, _, body = doors.call_wsgi(
+        app, "GET", "/api/users", SCRIPT_NAME="/api", REQUEST_URI="/api/users"
+    )
+    assert json.loads(body) == {"script_name": "/api", "path_info": "/api/users"}
+    assert seen == (["/api/api/users"] if trigger else [])

@@ -125,3 +125,24 @@ def test_one_invalidation_over_edges_of_both_kinds_counts_one_kind() -> None:
     assert (invalidate(["/a/*"]), counts) == (6, "objects")
     invalidate, counts = every_edge([edge("paths", 1), edge("paths", 1)])
     assert (invalidate(["/a/*"]), counts) == (1, "paths")
+
+
+def test_a_bound_method_observer_added_twice_is_called_once() -> None:
+    """The inspector's observer is a bound method, a new object each time it is read: serve
+    --reload added it again, and each request was traced once more per reload."""
+    from edge_middleware import EdgeConfig, EdgeMiddleware
+    from tests.support import doors
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def observe(self, record: object) -> None:
+            self.calls += 1
+
+    recorder = Recorder()
+    edge = EdgeMiddleware(doors.ok_asgi, config=EdgeConfig())
+    edge.add_observer(recorder.observe)
+    edge.add_observer(recorder.observe)
+    doors.call_asgi(edge, doors.asgi_scope("/x"))
+    assert recorder.calls == 1

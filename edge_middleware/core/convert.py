@@ -362,7 +362,7 @@ def origin_root_path(scope: Mapping[str, Any], path: str) -> str:
     """The origin scope's ``root_path``: the viewer's (``uvicorn --root-path``, a ``Mount``)
     while the origin's ``path`` (which holds it, as the uri does) still starts with it; else
     ``""``, as the WSGI door clears a ``SCRIPT_NAME`` the path left."""
-    root: str = scope.get("root_path", "")
+    root: str = scope.get("root_path", "").rstrip("/")  # ("/api/" routed /api/x as "x")
     return root if root and at_or_below(path, root) else ""
 
 
@@ -473,7 +473,7 @@ def origin_environ(
     plain = "%" not in uri and uri.isascii()
     path = uri if plain else unquote_to_bytes(uri).decode("latin-1")
     if under_script_name(environ, path):
-        path = path[len(environ["SCRIPT_NAME"]) :]
+        path = path[len(environ["SCRIPT_NAME"].rstrip("/")) :]
     else:
         new["SCRIPT_NAME"] = ""
     new["PATH_INFO"] = path

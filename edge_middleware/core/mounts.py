@@ -18,12 +18,15 @@ def quote_latin1(text: str, safe: str) -> str:
 
 def missing_mount(mount: str, full: str, decoded: str, encode: Callable[..., str]) -> str:
     """What a request target (``decoded``) lacks of the app's full path ``full`` (``mount``
-    and what follows), percent-encoded: the part of the mount in front of it (ProxyFix
-    ``x_prefix`` before a DispatcherMiddleware lacks ``/p`` of ``/p/app``); nothing when the
-    target holds the mount, or when the two do not tell (a server that normalised the path)."""
-    if at_or_below(decoded, mount) or not full.endswith(decoded):
+    and what follows, as PEP 3333 builds the URL), percent-encoded: the front part (ProxyFix
+    ``x_prefix`` before a DispatcherMiddleware lacks ``/p`` of ``/p/app``; ``/api/users``
+    under a stripped ``/api`` is ``/api/api/users``); nothing when the target is the path."""
+    if decoded == full:
         return ""
-    return encode(full[: len(full) - len(decoded)], safe=PATH_SAFE)
+    if full.endswith(decoded):  # (a target that only starts with the mount lacks it too)
+        return encode(full[: len(full) - len(decoded)], safe=PATH_SAFE)
+    # the server normalised its path (a double slash, a dot segment): the mount, if lacking
+    return "" if at_or_below(decoded, mount) else encode(mount.rstrip("/"), safe=PATH_SAFE)
 
 
 def at_or_below(path: str, root: str) -> bool:

@@ -137,7 +137,7 @@ class SharedOptions:
         """Call ``observer(record)`` after every request (logs, access log, inspector); once,
         however often it is added (``serve --reload`` adds its own to each edge it finds, and
         an edge built in another module than APP survives a reload)."""
-        if not any(o is observer for o in self.observers):
+        if observer not in self.observers:  # (equal: a bound method is a new object each time)
             self.observers.append(observer)
 
     def notify(self, record: RequestRecord) -> None:

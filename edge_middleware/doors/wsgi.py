@@ -276,9 +276,9 @@ class _Responder:
             answer = stream.head()
             if not isinstance(answer, OriginResponse) or answer.status in effect.dropped_on:
                 return answer  # (failed over on: its body is not wanted)
-            if answer.streaming:
-                limit = self.mw.options.pipeline.settings.max_object_bytes - len(answer.body)
-                answer = with_rest(answer, stream.read(limit))
+            limit = self.mw.options.pipeline.settings.max_object_bytes
+            rest = stream.read(limit - len(answer.body)) if answer.streaming else None
+            answer = with_rest(answer, rest, limit)
             return answer
         finally:
             stream.close()

@@ -162,7 +162,7 @@ def _prepare(
     uri = prefix + uri
     path = unquote_to_bytes(uri).decode("latin-1") if "%" in uri else uri
     if under_script_name(environ, path):
-        path = path[len(environ["SCRIPT_NAME"]) :]
+        path = path[len(environ["SCRIPT_NAME"].rstrip("/")) :]
     else:
         origin["SCRIPT_NAME"] = ""
     qs = cut.querystring_for(qs)

@@ -172,15 +172,21 @@ class OriginBody:
     error: CloudFrontError | None = None
 
 
-def with_rest(answer: OriginResponse, rest: OriginBody) -> OriginResponse | CloudFrontError:
-    """A whole fetch's answer: its first bytes and ``rest``, read within ``max_object_bytes``
-    (past it: no page, nothing stored; an endless one was read into memory for ever)."""
-    if rest.error is not None:
-        return rest.error
-    if not rest.complete:
+def with_rest(
+    answer: OriginResponse, rest: OriginBody | None, limit: int
+) -> OriginResponse | CloudFrontError:
+    """A whole fetch's answer: its first bytes and ``rest`` (``None``: it came whole), within
+    ``limit`` bytes (``max_object_bytes``; past it: no page, nothing stored; an endless one was
+    read into memory for ever)."""
+    if rest is not None:
+        if rest.error is not None:
+            return rest.error
+        answer.body += rest.data
+        answer.streaming = False
+        if not rest.complete:
+            return OriginError("The origin's answer is over max_object_bytes.")
+    if len(answer.body) > limit:
         return OriginError("The origin's answer is over max_object_bytes.")
-    answer.body += rest.data
-    answer.streaming = False
     return answer
 
 
