@@ -340,3 +340,32 @@ def test_a_page_over_max_object_bytes_in_one_piece_is_no_page(kind: str) -> None
     )
     app = doors.wrap(kind, asgi if kind == "asgi" else wsgi, config)
     assert _get(kind, app) == (503, b"error")
+
+
+def test_on_a_queue_based_server_the_page_app_never_takes_the_viewers_disconnect() -> None:
+    """hypercorn and daphne put one http.disconnect in the request's queue once the answer
+    ended: the page's app, which listened to the viewer too, could take it, and the error's
+    app waited for it for ever (so did the request)."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        page = scope["path"] == "/errors/503.html"
+        await _answers_then_waits(
+            scope, receive, send, 200 if page else 503, b"p" if page else b"e"
+        )
+
+    edge = doors.wrap("asgi", app, _config())
+
+    async def main() -> tuple[int, bytes]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        queue.put_nowait({"type": "http.request", "body": b"", "more_body": False})
+        sent: list[dict[str, Any]] = []
+
+        async def record(message: dict[str, Any]) -> None:
+            sent.append(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                queue.put_nowait({"type": "http.disconnect"})  # once, as such a server does
+
+        await asyncio.wait_for(edge(doors.asgi_scope("/x"), queue.get, record), 5)
+        return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+    assert asyncio.run(main()) == (503, b"p")

@@ -127,7 +127,7 @@ class _Responder:
         #: whole answers fetched beside ``origin`` (a custom error page, a refresh): their apps
         #: may go on after the answer (a background task, a wait for the viewer to go), so they
         #: are closed once the viewer has its answer
-        self.spent: list[OriginStream] = []
+        self.spent: list[tuple[OriginStream, asyncio.Event]] = []
         self.bytes_sent = 0
         self.t0 = time.perf_counter()
         self.viewer: ViewerRequest | None = None
@@ -296,7 +296,11 @@ class _Responder:
     async def fetch_whole(
         self, effect: FetchOrigin, body: bytes | None, more: bool
     ) -> OriginResponse | CloudFrontError:
-        stream = open_origin(self.mw, self.scope, effect, body, more, self.receive)
+        # its own viewer, which has gone once it closes: the app never takes the viewer's
+        # messages (a queue-based server's one http.disconnect went to it, and the answer's
+        # app waited for ever)
+        ended = asyncio.Event()
+        stream = open_origin(self.mw, self.scope, effect, body, more, _background_receive(ended))
         whole = False
         try:
             answer = await stream.head()
@@ -309,8 +313,9 @@ class _Responder:
             return answer
         finally:
             if whole:
-                self.spent.append(stream)
+                self.spent.append((stream, ended))
             else:  # (dropped, or broken off: its app is told, as a failover's primary is)
+                ended.set()
                 await stream.close()
 
     async def read_origin(self, limit: int) -> OriginBody:
@@ -325,7 +330,8 @@ class _Responder:
 
     async def close_spent(self) -> None:
         spent, self.spent = self.spent, []
-        for stream in spent:
+        for stream, ended in spent:
+            ended.set()
             await stream.close()
 
     # -- to the viewer ----------------------------------------------------------------------
