@@ -146,3 +146,51 @@ def test_a_bound_method_observer_added_twice_is_called_once() -> None:
     edge.add_observer(recorder.observe)
     doors.call_asgi(edge, doors.asgi_scope("/x"))
     assert recorder.calls == 1
+
+
+_MAIN = """
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from sub import sub_edge
+
+app = Starlette(routes=[Mount("/b", sub_edge)])
+"""
+
+_SUB = """
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from edge_middleware import Behavior, CachePolicy, EdgeConfig, EdgeMiddleware, Trigger
+import handler_b
+
+
+async def page(request):
+    return PlainTextResponse("b")
+
+
+config = EdgeConfig(
+    default=Behavior(cache=CachePolicy(0, 0, 0), viewer_response=Trigger(handler_b.handler))
+)
+sub_edge = EdgeMiddleware(Starlette(routes=[Route("/{rest:path}", page)]), config=config)
+"""
+
+
+@pytest.mark.slow
+def test_reload_rebuilds_an_edge_built_in_another_module(tmp_path: Path) -> None:
+    """main.py mounts the edge sub.py builds: a change to its handler reloaded main.py, which
+    got the same old sub module and edge: the old handler ran on."""
+    (tmp_path / "main.py").write_text(_MAIN)
+    (tmp_path / "sub.py").write_text(_SUB)
+    (tmp_path / "handler_b.py").write_text(_HANDLER.format(value="b1"))
+    args = ("--no-inspector", "--reload", "--reload-interval", "0.1")
+    with serve(tmp_path, "main:app", *args) as served:
+        assert served.get("/b/x").headers["x-from"] == "b1"
+        (tmp_path / "handler_b.py").write_text(_HANDLER.format(value="b2, edited"))
+
+        def edited() -> bool:
+            try:
+                return served.get("/b/y").headers.get("x-from") == "b2, edited"
+            except httpx.HTTPError:
+                return False
+
+        wait_until(edited, 15, "the edge built in sub.py, rebuilt")

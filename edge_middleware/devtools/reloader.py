@@ -6,11 +6,13 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .devapp import Middleware
     from .server import DevServer
 
 logger = logging.getLogger("edge_middleware.server")
@@ -64,3 +66,27 @@ class _Reloader(threading.Thread):
 
     def stop(self) -> None:
         self._stop_event.set()
+
+
+def _holders(edges: list[Middleware]) -> list[str]:
+    """The modules (other than the package's own) whose globals hold one of ``edges``."""
+    wanted = {id(edge) for edge in edges}
+    return [
+        name
+        for name, module in list(sys.modules.items())
+        if not name.startswith("edge_middleware")
+        and any(id(value) in wanted for value in list(getattr(module, "__dict__", {}).values()))
+    ]
+
+
+def _close_functions(old: Middleware, new: Middleware) -> None:
+    """Stop the worker processes of the JavaScript functions the previous configuration ran
+    and the new one does not (node workers stayed until the garbage collector found them)."""
+    kept = {id(r.func) for r in new.options.pipeline.runners.values()}
+    for runner in old.options.pipeline.runners.values():
+        close = getattr(runner.func, "close", None)
+        if close is not None and id(runner.func) not in kept:
+            try:
+                close()
+            except Exception:  # a worker already gone
+                logger.debug("closing %s after a reload failed", runner.name, exc_info=True)

@@ -58,7 +58,7 @@ from .lifecycle import (
 )
 from .masking import credentials_masker
 from .proxy_only import no_app_asgi, no_app_wsgi
-from .reloader import _drop_bytecode, _Reloader
+from .reloader import _close_functions, _drop_bytecode, _holders, _Reloader
 from .serve_options import ServeOptions, _tls_files
 from .wsgi_server import cheroot_server
 
@@ -283,8 +283,11 @@ class DevServer:
         """Re-import changed handler modules, rebuild, swap in. On failure keep the old."""
         files = self.watched()
         modules = [files[p] for p in changed if files.get(p)]
-        if self.config_module and self.config_module not in modules:
-            modules.append(self.config_module)  # it holds references to the old functions
+        # the modules that build the edges (an edge built in another module than APP, mounted
+        # in it, kept its old handlers), then APP's: they hold references to the old functions
+        for name in [*_holders(self.edges), self.config_module]:
+            if name and name not in modules:
+                modules.append(name)
         try:
             for name in modules:
                 module = sys.modules.get(name or "")
@@ -472,19 +475,6 @@ class DevServer:
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
-
-
-def _close_functions(old: Middleware, new: Middleware) -> None:
-    """Stop the worker processes of the JavaScript functions the previous configuration ran
-    and the new one does not (node workers stayed until the garbage collector found them)."""
-    kept = {id(r.func) for r in new.options.pipeline.runners.values()}
-    for runner in old.options.pipeline.runners.values():
-        close = getattr(runner.func, "close", None)
-        if close is not None and id(runner.func) not in kept:
-            try:
-                close()
-            except Exception:  # a worker already gone
-                logger.debug("closing %s after a reload failed", runner.name, exc_info=True)
 
 
 def run(options: ServeOptions, out: TextIO | None = None) -> None:
