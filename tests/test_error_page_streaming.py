@@ -27,6 +27,15 @@ from tests.support import doors
 CHUNKS = 400
 
 
+def _small_objects() -> EdgeConfig:
+    """The custom page for 503, with objects of at most 10,000 bytes."""
+    return EdgeConfig(
+        default=Behavior(cache=CachePolicy(0, 60, 3600)),
+        custom_error_responses=[CustomErrorResponse(503, "/errors/503.html", 503, 30)],
+        settings=EdgeSettings(max_object_bytes=10_000),
+    )
+
+
 def _config(*page_behaviors: Behavior) -> EdgeConfig:
     return EdgeConfig(
         default=Behavior(cache=CachePolicy(0, 60, 3600)),
@@ -200,12 +209,7 @@ def test_a_whole_fetch_stops_at_max_object_bytes(kind: str) -> None:
         start_response("200 OK", [])
         return (b"p" * 100 for _ in range(100_000))
 
-    config = EdgeConfig(
-        default=Behavior(cache=CachePolicy(0, 60, 3600)),
-        custom_error_responses=[CustomErrorResponse(503, "/errors/503.html", 503, 30)],
-        settings=EdgeSettings(max_object_bytes=10_000),
-    )
-    app = doors.wrap(kind, asgi if kind == "asgi" else wsgi, config)
+    app = doors.wrap(kind, asgi if kind == "asgi" else wsgi, _small_objects())
     assert _get(kind, app) == (503, b"error")
 
 
@@ -333,12 +337,7 @@ def test_a_page_over_max_object_bytes_in_one_piece_is_no_page(kind: str) -> None
         start_response("200 OK" if page else "503 Service Unavailable", [])
         return [b"p" * 30_000 if page else b"error"]
 
-    config = EdgeConfig(
-        default=Behavior(cache=CachePolicy(0, 60, 3600)),
-        custom_error_responses=[CustomErrorResponse(503, "/errors/503.html", 503, 30)],
-        settings=EdgeSettings(max_object_bytes=10_000),
-    )
-    app = doors.wrap(kind, asgi if kind == "asgi" else wsgi, config)
+    app = doors.wrap(kind, asgi if kind == "asgi" else wsgi, _small_objects())
     assert _get(kind, app) == (503, b"error")
 
 

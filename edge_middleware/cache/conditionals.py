@@ -10,6 +10,7 @@ from ..core.headers import get_first, raw_get
 from ..core.types import HeaderEntry
 from .dates import http_date
 from .entry import CacheEntry
+from .keys import joined_values
 
 __all__ = ["applicable_range", "not_modified", "not_modified_since"]
 
@@ -29,11 +30,10 @@ def applicable_range(headers: Mapping[str, list[HeaderEntry]], entry: CacheEntry
     ``If-Range`` names another version, so the whole object is the answer (RFC 9110 §13.1.5:
     a strong entity tag equal to the stored one, or the stored ``Last-Modified`` date; a weak
     tag never matches)."""
-    lines = headers.get("range")
-    if not lines:
-        return None
     # a Range sent twice is one invalid value (the whole object), as forwarding reads it
-    wanted = lines[0]["value"] if len(lines) == 1 else ", ".join(e["value"] for e in lines)
+    wanted = joined_values(headers.get("range"))
+    if wanted is None:
+        return None
     condition = get_first(headers, "if-range")
     if condition is None:
         return wanted

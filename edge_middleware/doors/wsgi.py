@@ -278,8 +278,7 @@ class _Responder:
                 return answer  # (failed over on: its body is not wanted)
             limit = self.mw.options.pipeline.settings.max_object_bytes
             rest = stream.read(limit - len(answer.body)) if answer.streaming else None
-            answer = with_rest(answer, rest, limit)
-            return answer
+            return with_rest(answer, rest, limit)
         finally:
             stream.close()
 

@@ -54,11 +54,12 @@ def function_files() -> set[Path]:
     own code directories (helpers beside ``app.py``, those a handler imported at call time
     too), and those a failed load named (a new helper broken on arrival: its fix is picked
     up)."""
-    files = set(_FAILED_FILES)
-    for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None)
-        if name.startswith(MODULE_PREFIX + ".") and isinstance(file, str) and file.endswith(".py"):
-            files.add(Path(file).resolve())
+    files = set().union(*_FAILED.values())
+    for code in list(_CODES.values()):
+        for module in list(code.modules.values()):
+            file = getattr(module, "__file__", None)
+            if isinstance(file, str) and file.endswith(".py"):
+                files.add(Path(file).resolve())
     return files
 
 
@@ -97,9 +98,9 @@ def _distributed(root: Path) -> frozenset[str]:
     return frozenset(n for n in names if n.isidentifier())
 
 
-def _site_installed(name: str) -> bool:
-    """Whether a distribution installed in the environment (site-packages) provides ``name``."""
-    spec = importlib.machinery.PathFinder.find_spec(name)
+def _site_installed(spec: importlib.machinery.ModuleSpec | None) -> bool:
+    """Whether ``spec`` (a name found on ``sys.path``) is a distribution installed in the
+    environment (site-packages)."""
     origin = None if spec is None else spec.origin
     if origin is None and spec is not None and spec.submodule_search_locations:
         origin = next(iter(spec.submodule_search_locations), None)
@@ -128,22 +129,22 @@ def _names(root: Path) -> tuple[frozenset[str], frozenset[str]]:
             if name.isidentifier():
                 found.add(name)
     found -= _STANDARD
-    vendored = {n for n in found if n in distributed or _site_installed(n)}
-    own = {
-        n
-        for n in found - vendored
-        if (root / n / "__init__.py").is_file()
-        or not (root / n).is_dir()
-        or _regular_elsewhere(n) is None
-    }
-    return frozenset(own), frozenset(vendored | (distributed - _STANDARD))
-
-
-def _regular_elsewhere(name: str) -> importlib.machinery.ModuleSpec | None:
-    """A regular module or package ``name`` found on ``sys.path`` (it wins over a namespace
-    directory of that name, as it would on Lambda)."""
-    spec = importlib.machinery.PathFinder.find_spec(name)
-    return spec if spec is not None and spec.loader is not None else None
+    own: set[str] = set()
+    vendored = distributed - _STANDARD
+    for name in found:
+        elsewhere = importlib.machinery.PathFinder.find_spec(name)  # (once: a sys.path scan)
+        if name in distributed or _site_installed(elsewhere):
+            vendored |= {name}
+        elif (
+            (root / name / "__init__.py").is_file()
+            or not (root / name).is_dir()
+            # a regular module of that name elsewhere wins over a namespace directory, as it
+            # would on Lambda
+            or elsewhere is None
+            or elsewhere.loader is None
+        ):
+            own.add(name)
+    return frozenset(own), frozenset(vendored)
 
 
 # -- the namespace ------------------------------------------------------------------------------
@@ -259,7 +260,6 @@ _VENDORED = _VendoredFinder()
 _LOADING = threading.local()
 #: the files failed loads named, by prefix (watched until a load of the function succeeds)
 _FAILED: dict[str, set[Path]] = {}
-_FAILED_FILES: set[Path] = set()
 
 
 def _prefix(logical: str, root: Path) -> str:
@@ -332,8 +332,8 @@ def rollback(snapshot: Snapshot) -> None:
 
 def load_function(logical: str, module_path: str, root: Path) -> types.ModuleType:
     """Import ``module_path`` (``app``, ``pkg.mod``) of the function's directory ``root``, and
-    with it what it imports from there, anew (a reload). A load that fails leaves the modules
-    loaded before in place (their files stay watched)."""
+    with it what it imports from there, anew (a reload). The files a failed load names are
+    watched; the caller's :func:`rollback` puts the modules loaded before back."""
     prefix = _prefix(logical, root)
     loading = _LOADING.__dict__.setdefault("prefixes", set())
     if prefix in loading:
@@ -344,7 +344,6 @@ def load_function(logical: str, module_path: str, root: Path) -> types.ModuleTyp
         if module is None:
             raise ImportError(f"{module_path} is imported again while it loads")
         return module
-    snapshot = Snapshot()
     code = FunctionCode(prefix, root)
     mine = code.prefix + "."
     for name in [k for k in sys.modules if k == code.prefix or k.startswith(mine)]:
@@ -355,12 +354,9 @@ def load_function(logical: str, module_path: str, root: Path) -> types.ModuleTyp
     try:
         module = importlib.import_module(f"{code.prefix}.{module_path}")
     except BaseException as exc:
-        rollback(snapshot)
         _FAILED.setdefault(prefix, set()).update(_failed_files(exc, root))
-        _FAILED_FILES.update(_FAILED[prefix])
         raise
     finally:
         loading.discard(prefix)
-    for file in _FAILED.pop(prefix, ()):
-        _FAILED_FILES.discard(file)
+    _FAILED.pop(prefix, None)
     return module
