@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from urllib.parse import parse_qs, unquote
 
 from ..core import capture
+from ..core.mounts import PATH_SAFE, at_or_below, quote_latin1
 from ..doors.interfaces import is_asgi_app
 from ..doors.middleware import RequestRecord
 from .devguard import TOKEN_COOKIE, Guard, asgi_headers, is_loopback, wsgi_headers
@@ -183,28 +184,32 @@ class Inspector:
         *,
         headers: Mapping[str, str] | None = None,
         client: str | None = "127.0.0.1",
+        base: str = "",
     ) -> _Response:
-        """The inspector's answer to one request (both front doors call this)."""
+        """The inspector's answer to one request (both front doors call this). ``base``: the
+        mount the app is served under (ASGI's ``root_path``, WSGI's ``SCRIPT_NAME``), in front
+        of every link, redirect and url it gives; ``path`` is below it."""
         headers = dict(headers) if headers is not None else {}
         headers["host"] = host
         refusal = self.guard.refusal(client, headers, query)
         if refusal is not None:
             return _text(403, f"the inspector {refusal}")
-        response = self._respond(method, path, query)
+        base = quote_latin1(base.rstrip("/"), PATH_SAFE)  # (a decoded path, as the mount's)
+        response = self._respond(method, path, query, base)
         token = self.guard.token
         if token and parse_qs(query).get(TOKEN_COOKIE):
-            cookie = f"{TOKEN_COOKIE}={token}; Path={PREFIX}; HttpOnly; SameSite=Strict"
+            cookie = f"{TOKEN_COOKIE}={token}; Path={base + PREFIX}; HttpOnly; SameSite=Strict"
             response.headers.append(("Set-Cookie", cookie))
         return response
 
-    def _respond(self, method: str, path: str, query: str) -> _Response:
+    def _respond(self, method: str, path: str, query: str, base: str) -> _Response:
         if method not in ("GET", "HEAD"):
             return _Response(405, [("Allow", "GET, HEAD")], b"use GET\n", "text/plain")
         args = parse_qs(query)
         if path == "/_edge":
-            return _Response(308, [("Location", PREFIX)], b"", "text/plain")
+            return _Response(308, [("Location", base + PREFIX)], b"", "text/plain")
         if path == PREFIX:
-            return _html(self._list_page())
+            return _html(self._list_page(base))
         if path == JS:
             return _Response(200, [], static_file("inspector.js"), "text/javascript")
         if path == CSS:
@@ -214,21 +219,22 @@ class Inspector:
             limit = _int_arg(args, "limit", -1)
             summary = args.get("summary", ["0"])[-1] not in ("0", "", "false")
             docs = self.records(after=after, limit=None if limit < 0 else limit, summary=summary)
-            return _json(200, docs)
+            return _json(200, _based(docs, base))
         if path.startswith(API + "/"):
             doc = self.record(unquote(path[len(API) + 1 :]))
             if doc is None:
                 return _json(404, {"error": "no such request (evicted, or never recorded)"})
-            return _json(200, doc)
+            return _json(200, _based([doc], base)[0])
         if path.startswith(DETAIL):
             doc = self.record(unquote(path[len(DETAIL) :]))
             if doc is None:
-                return _html(not_found_page(), 404)
-            return _html(detail_page(doc, self.show_secrets))
+                return _html(not_found_page(base), 404)
+            return _html(detail_page(doc, self.show_secrets, base))
         return _text(404, "not found")
 
-    def _list_page(self) -> str:
-        return page("edge inspector", list_body(self, self.records(summary=True)))
+    def _list_page(self, base: str = "") -> str:
+        summaries = _based(self.records(summary=True), base)
+        return page("edge inspector", list_body(self, summaries, base), base)
 
     def _finish(self, response: _Response) -> tuple[int, list[tuple[str, str]], bytes]:
         headers = [
@@ -257,14 +263,16 @@ class Inspector:
             response = _text(403, "the inspector answers loopback clients only")
         else:
             seen = asgi_headers(scope)
+            path, base = _asgi_route(scope)
             response = await asyncio.to_thread(
                 self.respond,
                 scope["method"],
-                scope.get("path", "/"),
+                path,
                 scope.get("query_string", b"").decode("latin-1"),
                 seen.get("host", ""),
                 headers=seen,
                 client=client[0] if client else None,
+                base=base,
             )
         status, headers, body = self._finish(response)
         await send(
@@ -291,6 +299,7 @@ class Inspector:
                 environ.get("HTTP_HOST", ""),
                 headers=wsgi_headers(environ),
                 client=environ.get("REMOTE_ADDR"),
+                base=environ.get("SCRIPT_NAME", ""),
             )
         status, headers, body = self._finish(response)
         start_response(f"{status} {_REASONS.get(status, 'OK')}", headers)
@@ -308,7 +317,7 @@ class InspectorASGIMount:
         self.inspector = inspector
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and self.inspector.handles(scope.get("path", "")):
+        if scope["type"] == "http" and self.inspector.handles(_asgi_route(scope)[0]):
             client = scope.get("client")
             if self.inspector.client_allowed(client[0] if client else None):
                 await self.inspector.asgi_app(scope, receive, send)
@@ -407,6 +416,24 @@ class _Response:
     headers: list[tuple[str, str]]
     body: bytes
     content_type: str
+
+
+def _asgi_route(scope: Any) -> tuple[str, str]:
+    """The path below the app's mount and the mount (``root_path``): a scope's ``path`` holds
+    the mount (ASGI's reading, Starlette's ``Mount``) or not (an older reading)."""
+    path: str = scope.get("path", "/")
+    root: str = scope.get("root_path", "")
+    if root.rstrip("/") and at_or_below(path, root):
+        path = path[len(root.rstrip("/")) :] or "/"
+    return path, root
+
+
+def _based(docs: list[dict[str, Any]], base: str) -> list[dict[str, Any]]:
+    """``docs`` (fresh copies: ``records`` makes them) with ``base`` in front of their urls."""
+    if base:
+        for doc in docs:
+            doc["url"] = base + doc["url"]
+    return docs
 
 
 def _text(status: int, text: str) -> _Response:

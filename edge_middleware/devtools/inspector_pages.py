@@ -66,15 +66,17 @@ def _result_class(cache_result: str, status: int) -> str:
     return "miss"
 
 
-def page(title: str, body: str) -> str:
+def page(title: str, body: str, base: str = "") -> str:
+    """An inspector page; ``base``: the mount its app is served under (``/p`` for ``/p/_edge/``),
+    in front of every link."""
     return (
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<link rel="icon" href="data:,">'  # no /favicon.ico request through the edge
         f"<title>{_e(title)}</title>"
-        f'<link rel="stylesheet" href="{CSS}">'
-        f'<script src="{JS}" defer></script>'
+        f'<link rel="stylesheet" href="{_e(base + CSS)}">'
+        f'<script src="{_e(base + JS)}" defer></script>'
         f"</head><body>{body}</body></html>\n"
     )
 
@@ -100,12 +102,13 @@ _EMPTY_ROW = (
 )
 
 
-def not_found_page() -> str:
+def not_found_page(base: str = "") -> str:
     return page(
         "request not found - edge inspector",
-        f'<header><a href="{PREFIX}">&larr; all requests</a></header><main>'
+        f'<header><a href="{_e(base + PREFIX)}">&larr; all requests</a></header><main>'
         "<h1>Request not found</h1><p>It was never recorded, or newer requests pushed it out "
         "of the inspector's ring.</p></main>",
+        base,
     )
 
 
@@ -115,18 +118,20 @@ def _secrets_note(show_secrets: bool) -> str:
     return '<span class="note">Authorization and cookie values masked</span>'
 
 
-def list_body(inspector: Inspector, summaries: list[dict[str, Any]]) -> str:
+def list_body(inspector: Inspector, summaries: list[dict[str, Any]], base: str = "") -> str:
+    """The list page's body; ``summaries``' urls already hold ``base`` (``Inspector.respond``)."""
     rows = "".join(_row(s) for s in summaries) or _EMPTY_ROW
     latest = max((s["seq"] for s in summaries), default=0)
     return (
         '<header><h1>Edge inspector</h1><span id="live" class="note">live</span>'
         f"{_secrets_note(inspector.show_secrets)}"
         f'<span class="note">last {inspector.capacity} requests kept</span>'
-        f'<a class="note" href="{API}">JSON</a></header>'
+        f'<a class="note" href="{_e(base + API)}">JSON</a></header>'
         "<main><table><thead><tr><th>time</th><th>method</th><th>path</th><th>behavior</th>"
         "<th>cache result</th><th>status</th><th>total</th></tr></thead>"
         f'<tbody id="requests" data-after="{latest}" data-capacity="{inspector.capacity}" '
-        f'data-instance="{inspector.instance}">{rows}</tbody></table></main>'
+        f'data-instance="{inspector.instance}" data-api="{_e(base + API)}">{rows}</tbody>'
+        "</table></main>"
     )
 
 
@@ -306,7 +311,7 @@ def _headers_table(headers: list[list[str]]) -> str:
     return f'<table class="headers">{rows}</table>'
 
 
-def detail_page(doc: dict[str, Any], show_secrets: bool) -> str:
+def detail_page(doc: dict[str, Any], show_secrets: bool, base: str = "") -> str:
     cls = _result_class(doc["cache_result"], doc["status"])
     behavior = doc["behavior"] if doc["behavior"] is not None else "-"
     err = doc["error"]
@@ -378,8 +383,10 @@ def detail_page(doc: dict[str, Any], show_secrets: bool) -> str:
         + "</section>"
     )
     body = (
-        f'<header><a href="{PREFIX}">&larr; all requests</a>{_secrets_note(show_secrets)}'
-        f'<a class="note" href="{_e(API + "/" + quote(doc["request_id"], safe=""))}">JSON</a>'
+        f'<header><a href="{_e(base + PREFIX)}">&larr; all requests</a>'
+        f"{_secrets_note(show_secrets)}"
+        f'<a class="note" href="{_e(base + API + "/" + quote(doc["request_id"], safe=""))}">'
+        "JSON</a>"
         "</header><main>"
         + summary
         + error_html
@@ -395,4 +402,4 @@ def detail_page(doc: dict[str, Any], show_secrets: bool) -> str:
         + _headers_table(doc["response_headers"])
         + "</section></main>"
     )
-    return page(f"{doc['method']} {doc['path']} - edge inspector", body)
+    return page(f"{doc['method']} {doc['path']} - edge inspector", body, base)

@@ -5,6 +5,7 @@
   var after = Number(body.dataset.after || 0);
   var capacity = Number(body.dataset.capacity || 200);
   var instance = body.dataset.instance;
+  var api = body.dataset.api || "/_edge/api/requests";  // the mount in front (/p/_edge/...)
   var live = document.getElementById("live");
 
   function pad(n, w) { n = String(n); while (n.length < w) { n = "0" + n; } return n; }
@@ -54,7 +55,7 @@
     if (tr && !ev.target.closest("a")) { window.location.href = tr.dataset.url; }
   });
   function poll() {
-    fetch("/_edge/api/requests?summary=1&after=" + after, { cache: "no-store" })
+    fetch(api + "?summary=1&after=" + after, { cache: "no-store" })
       .then(function (resp) {
         if (!resp.ok) { throw new Error(String(resp.status)); }
         if (resp.headers.get("X-Edge-Inspector-Instance") !== instance) {
