@@ -30,6 +30,8 @@ class AsyncFlights:
         otherwise wait, at most ``timeout`` seconds, for the request that does: ``False``
         when it finished, ``None`` when it did not in time or there was none to wait for
         (``lead`` false: only one in flight here is waited for)."""
+        if key in led:  # (this request leads it already: never a wait for itself)
+            return True
         events = self.events
         if key in events:
             event = events[key]
@@ -105,6 +107,8 @@ class ThreadFlights:
         otherwise wait, at most ``timeout`` seconds, for the request that does: ``False``
         when it finished, ``None`` when it did not in time or there was none to wait for
         (``lead`` false: only one in flight here is waited for)."""
+        if key in led:  # (this request leads it already: never a wait for itself)
+            return True
         events = self.events
         with self.mutex:  # the leader's release pops the key under it: never a lost wake-up
             waiting = key in events

@@ -100,6 +100,17 @@ class PipelineBase:
             for b in config.all_behaviors
         }
 
+    def fetch_bound(self, behavior: Behavior) -> float:
+        """How long a request waits for the fetch in flight it joined (caching.md §1.9: "until
+        the first response arrives"): the longest the leader's may take, its two origin
+        functions and every attempt at ``behavior``'s origin (connect and read), with some
+        slack. (A wait for another process's fill is capped by the storage:
+        ``RedisStorage(fill_lock_ttl=...)``.) Waiters gave up after the origin function's
+        timeout and each asked a slow origin themselves."""
+        origin = self.config.origin_for(behavior)
+        tries = origin.connection_attempts * (origin.connection_timeout + origin.read_timeout)
+        return 2 * self.settings.origin_timeout + tries + 5
+
     def forwarded_for(self, behavior: Behavior) -> tuple[ForwardedHeaders, bool]:
         known = self.forwarded.get(id(behavior))
         if known is not None:

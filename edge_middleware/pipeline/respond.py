@@ -11,6 +11,7 @@ from ..cache.budget import bytes_to_buffer
 from ..cache.entry import CacheEntry
 from ..cache.rules import (
     cache_key,
+    collapsible,
     edge_own_request,
     filter_vary,
     stored_response_serves,
@@ -34,7 +35,15 @@ from ..core.types import CFResponse
 from ..core.validation import ResponseResult
 from ..exceptions import CloudFrontError, LambdaExecutionError, LambdaValidationError
 from .base import PipelineBase
-from .effects import Lookup, OriginBody, Outcome, ReadOriginBody, Store, TraceStep
+from .effects import (
+    JoinFlight,
+    Lookup,
+    OriginBody,
+    Outcome,
+    ReadOriginBody,
+    Store,
+    TraceStep,
+)
 from .flow import Answer, Flow, State, Step
 
 __all__ = ["custom_page", "fail", "generated", "viewer_response"]
@@ -339,16 +348,21 @@ def _error_page(p: PipelineBase, f: Flow, path: str) -> Step:
             policy=behavior.cache,
             settings=p.settings,
         )
-        entry = yield Lookup(key)
-        if entry is not None and not stored_response_serves(entry.status, entry.headers, None):
-            entry = None  # a stored 206 is a part of the page, not the page (caching.md §1.14)
-        if entry is not None and p.clock() < entry.fresh_until:
+        entry = yield from _stored_page(p, key)
+        if entry is None and (yield from _page_flight(p, behavior, behavior, key)) is not True:
+            entry = yield from _stored_page(p, key)
+        if entry is not None:
             if entry.status >= 400:  # a page that is an error itself, cached: as on a miss
                 return None
             return Answer(entry.status, entry.reason, list(entry.headers), entry.body)
     held = None
     if not key and f.key:
         held = yield from _held_page(p, f, path)
+        # (kept with the error it stands for: collapsed as the error's own behavior says)
+        if isinstance(held, CacheEntry):
+            flight = yield from _page_flight(p, behavior, f.behavior, _page_key(held, path))
+            if flight is not True:
+                held = yield from _held_page(p, f, path)
         if isinstance(held, Answer):
             return held
     page = Flow(
@@ -366,6 +380,27 @@ def _error_page(p: PipelineBase, f: Flow, path: str) -> Step:
     if held is not None and not page.answer.stream_rest:
         yield Store(_page_entry(p, held, path, page.answer))
     return page.answer
+
+
+def _stored_page(p: PipelineBase, key: str) -> Step:
+    """The page stored under ``key`` while fresh, else ``None``."""
+    entry: CacheEntry | None = yield Lookup(key)
+    if entry is not None and not stored_response_serves(entry.status, entry.headers, None):
+        return None  # a stored 206 is a part of the page, not the page (caching.md §1.14)
+    return entry if entry is not None and p.clock() < entry.fresh_until else None
+
+
+def _page_flight(p: PipelineBase, behavior: Behavior, by: Behavior, key: str) -> Step:
+    """Collapse the fetches of one error page (caching.md §1.9): many viewers' errors, each
+    its own object, stand for one page. ``True``: this request fetches it (or ``by``, the
+    behavior the page is stored for, collapses nothing); else another fetched it meanwhile,
+    here or in another process: look again, and fetch it if it is not there. Its own flight,
+    apart from the page's object (a viewer asking for ``/404.html`` itself), as a page fetch
+    never waits on an object: two requests each fetching the page of the other's object
+    never wait for ever."""
+    if not collapsible(by.cache, by.origin_request_policy):
+        return True
+    return (yield JoinFlight(key + "\x00error page fetch", p.fetch_bound(behavior)))
 
 
 def _page_key(error: CacheEntry, path: str) -> str:

@@ -215,7 +215,7 @@ def _collapse(p: PipelineBase, f: Flow) -> Step:
     take what it stored. When it stored nothing (``no-store``, an error not cached), collapsing
     is off for the object: the waiting requests are each forwarded, as CloudFront forwards
     them, not one after another behind each other."""
-    leader = yield JoinFlight(f.key, _fetch_bound(p, f), _fills_the_object(f))
+    leader = yield JoinFlight(f.key, p.fetch_bound(f.behavior), _fills_the_object(f))
     if leader is False:  # (True: this request fetches; None: none to wait for, or in vain)
         entry = _usable(p, f, (yield Lookup(f.key)))
         # fresh, or the stale copy the fetch kept for a failing origin (caching.md §1.4, C33:
@@ -252,17 +252,6 @@ def _answers(f: Flow, entry: CacheEntry) -> bool:
     )
 
 
-def _fetch_bound(p: PipelineBase, f: Flow) -> float:
-    """How long a request waits for the fetch in flight it joined (caching.md §1.9: "until
-    the first response arrives"): the longest the leader's may take, its two origin functions
-    and every attempt at the origin (connect and read), with some slack. (A wait for another
-    process's fill is capped by the storage: ``RedisStorage(fill_lock_ttl=...)``.) Waiters
-    gave up after the origin function's timeout and each asked a slow origin themselves."""
-    origin = p.config.origin_for(f.behavior)
-    tries = origin.connection_attempts * (origin.connection_timeout + origin.read_timeout)
-    return 2 * p.settings.origin_timeout + tries + 5
-
-
 def _fills_the_object(f: Flow) -> bool:
     """Only a request whose answer is the whole object leads a fetch others wait for: a
     HEAD's or a Range's answer is never stored for them (caching.md §1.9)."""
@@ -280,7 +269,7 @@ def _refresh(p: PipelineBase, f: Flow, entry: CacheEntry) -> Step:
     key as a miss would (caching.md §1.9): when another request here, or another worker through
     the storage's fill lock, fetches it already, there is nothing to refresh (C35: exactly one
     background origin call, however many workers served the stale copy)."""
-    leader = yield JoinFlight(f.key, _fetch_bound(p, f), True)
+    leader = yield JoinFlight(f.key, p.fetch_bound(f.behavior), True)
     if leader is not True:
         return None
     refresh = Flow(

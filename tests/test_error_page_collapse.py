@@ -1,0 +1,199 @@
+"""One custom error page fetch for many errors at once (caching.md §1.9, request collapsing):
+viewers whose different URLs all get a 404 stand for one ``/errors/404.html``, and a cached
+error whose page is kept with it has one page fetch too. Each request fetched the page itself
+before (the page's fetch was never collapsed), on both doors."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from edge_middleware import (
+    Behavior,
+    CachePolicy,
+    CustomErrorResponse,
+    EdgeConfig,
+    EdgeMiddleware,
+    EdgeWSGIMiddleware,
+)
+from tests.support.doors import asgi_scope, call_wsgi
+from tests.support.servers import wait_until
+
+PAGE = "/errors/404.html"
+CACHED_PAGE = EdgeConfig(
+    default=Behavior(cache=CachePolicy()),
+    custom_error_responses=[CustomErrorResponse(404, PAGE, None, 60)],
+)
+#: the page's own behavior does not cache it: it is kept with each cached error
+HELD_PAGE = EdgeConfig(
+    default=Behavior(cache=CachePolicy()),
+    behaviors=[Behavior("/errors/*", cache=CachePolicy(0, 0, 0))],
+    custom_error_responses=[CustomErrorResponse(404, PAGE, None, 60)],
+)
+
+
+class Origin:
+    """Answers 404 for every path but the page; the page waits for ``open()`` (the first
+    fetch is still in flight while the others come) and answers 503 while ``broken``."""
+
+    def __init__(self) -> None:
+        self.page_calls = 0
+        self.broken = False
+        self.gate = threading.Event()
+
+    def page(self) -> tuple[int, bytes]:
+        self.page_calls += 1
+        return (503, b"down") if self.broken else (200, b"the page")
+
+    def asgi(self) -> Any:
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            status, body = 404, b"origin: not found"
+            if scope["path"] == PAGE:
+                status, body = self.page()
+                while not self.gate.is_set():
+                    await asyncio.sleep(0.005)
+            headers = [(b"content-type", b"text/plain"), (b"cache-control", b"max-age=60")]
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+        return app
+
+    def wsgi(self) -> Any:
+        def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+            status, body = 404, b"origin: not found"
+            if environ["PATH_INFO"] == PAGE:
+                status, body = self.page()
+                self.gate.wait(10)
+            reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[status]
+            start_response(
+                f"{status} {reason}",
+                [("Content-Type", "text/plain"), ("Cache-Control", "max-age=60")],
+            )
+            return [body]
+
+        return app
+
+
+def asgi_burst(edge: EdgeMiddleware, origin: Origin, paths: list[str]) -> list[bytes]:
+    async def one(path: str) -> bytes:
+        sent: list[dict[str, Any]] = []
+        done = asyncio.Event()
+        given = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal given
+            if not given:
+                given = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await done.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                done.set()
+
+        await edge(asgi_scope(path), receive, send)
+        return b"".join(m.get("body", b"") for m in sent[1:])
+
+    async def main() -> list[bytes]:
+        tasks = [asyncio.ensure_future(one(path)) for path in paths]
+        await asyncio.to_thread(_open_when_waiting, edge._flights.events, origin, len(paths))
+        return list(await asyncio.wait_for(asyncio.gather(*tasks), 10))
+
+    return asyncio.run(main())
+
+
+def wsgi_burst(edge: EdgeWSGIMiddleware, origin: Origin, paths: list[str]) -> list[bytes]:
+    with ThreadPoolExecutor(len(paths)) as pool:
+        futures = [pool.submit(call_wsgi, edge, "GET", path) for path in paths]
+        _open_when_waiting(edge._flights.events, origin, len(paths))
+        return [future.result(10)[2] for future in futures]
+
+
+def _open_when_waiting(events: dict[str, Any], origin: Origin, viewers: int) -> None:
+    """Let the page answer once the others wait for its fetch (or, before the fix, once every
+    viewer is fetching it)."""
+    wait_until(
+        lambda: origin.page_calls >= viewers
+        or any(k.endswith("error page fetch") and e is not None for k, e in events.items()),
+        timeout=10,
+    )
+    threading.Timer(0.2, origin.gate.set).start()  # the rest join the flight meanwhile
+
+
+Burst = Callable[[Any, Origin, list[str]], list[bytes]]
+DOORS: dict[str, tuple[Callable[[Origin], Any], type, Burst]] = {
+    "asgi": (Origin.asgi, EdgeMiddleware, asgi_burst),
+    "wsgi": (Origin.wsgi, EdgeWSGIMiddleware, wsgi_burst),
+}
+
+
+@pytest.mark.parametrize("kind", DOORS)
+def test_errors_of_many_urls_fetch_their_page_once(kind: str) -> None:
+    make_app, door, burst = DOORS[kind]
+    origin = Origin()
+    edge = door(make_app(origin), config=CACHED_PAGE)
+    bodies = burst(edge, origin, ["/a", "/b", "/c", "/d"])
+    assert bodies == [b"the page"] * 4
+    assert origin.page_calls == 1
+
+
+@pytest.mark.parametrize("kind", DOORS)
+def test_a_page_kept_with_a_cached_error_is_fetched_once(kind: str) -> None:
+    make_app, door, burst = DOORS[kind]
+    origin = Origin()
+    origin.broken = True
+    origin.gate.set()
+    edge = door(make_app(origin), config=HELD_PAGE)
+    # the error is cached (ErrorCachingMinTTL 60) with no page: the page's fetch failed
+    assert burst(edge, origin, ["/missing"]) == [b"origin: not found"]
+    assert origin.page_calls == 1
+    origin.broken = False
+    origin.gate.clear()
+    # each viewer hits the cached error, which has no page kept: one of them fetches it
+    bodies = burst(edge, origin, ["/missing"] * 4)
+    assert bodies == [b"the page"] * 4
+    assert origin.page_calls == 2
+
+
+@pytest.mark.parametrize("kind", DOORS)
+def test_the_page_asked_for_itself_beside_its_fetch(kind: str) -> None:
+    """A viewer asking for the page itself is its own object (not the page fetch's flight):
+    both get the page, and neither waits on the other for ever."""
+    make_app, door, burst = DOORS[kind]
+    origin = Origin()
+    edge = door(make_app(origin), config=CACHED_PAGE)
+    bodies = burst(edge, origin, ["/a", PAGE])
+    assert bodies == [b"the page"] * 2
+
+
+def test_two_workers_sharing_redis_fetch_the_page_once(redis_url: str) -> None:
+    """Across processes the storage's fill lock collapses the page's fetch, as an object's:
+    two WSGI "workers" (two middlewares) on one RedisStorage."""
+    from edge_middleware import RedisStorage
+
+    origin = Origin()
+    workers = [
+        EdgeWSGIMiddleware(origin.wsgi(), config=CACHED_PAGE, storage=RedisStorage(redis_url))
+        for _ in range(2)
+    ]
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            futures = [
+                pool.submit(call_wsgi, workers[i % 2], "GET", f"/{name}")
+                for i, name in enumerate("abcd")
+            ]
+            wait_until(lambda: origin.page_calls >= 1, timeout=10)
+            threading.Timer(0.3, origin.gate.set).start()
+            bodies = [future.result(20)[2] for future in futures]
+    finally:
+        for worker in workers:
+            worker.options.storage.close()
+    assert bodies == [b"the page"] * 4
+    assert origin.page_calls == 1
