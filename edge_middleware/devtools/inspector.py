@@ -437,15 +437,22 @@ def _based(docs: list[dict[str, Any]], base: str) -> list[dict[str, Any]]:
 
 
 def _text(status: int, text: str) -> _Response:
-    return _Response(status, [], (text + "\n").encode(), "text/plain")
+    return _Response(status, [], _utf8(text + "\n"), "text/plain")
 
 
 def _html(page: str, status: int = 200) -> _Response:
-    return _Response(status, [], page.encode(), "text/html")
+    return _Response(status, [], _utf8(page), "text/html")
 
 
 def _json(status: int, doc: Any) -> _Response:
-    return _Response(status, [], json.dumps(doc, ensure_ascii=False).encode(), "application/json")
+    return _Response(status, [], _utf8(json.dumps(doc, ensure_ascii=False)), "application/json")
+
+
+def _utf8(text: str) -> bytes:
+    """``text`` as UTF-8; a lone surrogate (text a handler decoded with ``surrogateescape``,
+    printed or returned) as its ``\\udcXX`` escape, which JSON reads back as the same text:
+    it made every page that showed it, and the whole JSON list, a 500."""
+    return text.encode("utf-8", "backslashreplace")
 
 
 def _int_arg(args: Mapping[str, list[str]], name: str, default: int) -> int:

@@ -1,0 +1,95 @@
+"""What edge_middleware tells the developer about a request (the trace, the inspector, the dev
+server, the pytest helpers, the CLI): fixes from the hunt of 2026-12-07 (seventh session),
+each failing before its fix, on both doors where a door is involved."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+from werkzeug.test import Client
+
+from edge_middleware import Behavior, CachePolicy, EdgeConfig, EdgeMiddleware, EdgeWSGIMiddleware
+from edge_middleware.core import capture
+from edge_middleware.devtools.inspector import Inspector, mount_inspector
+
+NO_CACHE = CachePolicy(0, 0, 0)
+#: text as ``os.fsdecode`` gives a file name that is not UTF-8: a lone surrogate
+SURROGATE = b"caf\xe9.txt".decode("utf-8", "surrogateescape")
+
+
+async def asgi_ok(scope: Any, receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def wsgi_ok(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+
+
+#: (status, body) for a GET of a path, through an inspector mounted in front of the edge
+Get = Callable[[str], tuple[int, bytes]]
+
+
+def inspected(kind: str, config: EdgeConfig, inspector: Inspector) -> Get:
+    if kind == "asgi":
+        client = TestClient(
+            mount_inspector(EdgeMiddleware(asgi_ok, config=config), inspector),
+            base_url="http://127.0.0.1",
+            client=("127.0.0.1", 50000),
+        )
+        return lambda path: (lambda r: (r.status_code, r.content))(client.get(path))
+    wsgi = Client(mount_inspector(EdgeWSGIMiddleware(wsgi_ok, config=config), inspector))
+
+    def get(path: str) -> tuple[int, bytes]:
+        r = wsgi.get(path, environ_base={"REMOTE_ADDR": "127.0.0.1"}, buffered=True)
+        return r.status_code, r.get_data()
+
+    return get
+
+
+@pytest.fixture
+def captured() -> Iterator[None]:
+    capture.install(passthrough=False)  # as the dev server does: handler output is captured
+    yield
+    capture.uninstall()
+
+
+# -- 1. a lone surrogate in a handler's output or result -------------------------------------
+
+
+def prints_surrogate(event: dict[str, Any], context: Any) -> Any:
+    print("serving", SURROGATE)
+    return event["Records"][0]["cf"]["request"]
+
+
+def returns_surrogate(event: dict[str, Any], context: Any) -> Any:
+    return {"status": "200", "body": "file " + SURROGATE}
+
+
+@pytest.mark.usefixtures("captured")
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+@pytest.mark.parametrize("handler", [prints_surrogate, returns_surrogate])
+def test_a_lone_surrogate_is_shown_escaped(kind: str, handler: Any) -> None:
+    """The inspector's pages and JSON answered 500 (strict UTF-8), the list for every later
+    request until the record left the ring."""
+    config = EdgeConfig(default=Behavior(viewer_request=handler, cache=NO_CACHE))
+    inspector = Inspector()
+    get = inspected(kind, config, inspector)
+    get("/file")
+    get("/other")
+    status, body = get("/_edge/api/requests")
+    assert status == 200
+    docs = json.loads(body)
+    assert len(docs) == 2
+    shown = json.dumps(docs[1], ensure_ascii=False)
+    assert SURROGATE in shown  # JSON reads the escape back as the same text
+    for doc in docs:
+        assert get(doc["url"])[0] == 200
+        assert get(doc["url"].replace("/requests/", "/api/requests/"))[0] == 200
+    assert get("/_edge/")[0] == 200
+    assert b"\\udce9" in get(docs[1]["url"])[1]
