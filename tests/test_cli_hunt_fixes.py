@@ -158,10 +158,12 @@ def _get_quietly(url: str) -> None:
 
 
 @contextmanager
-def _answering(body: bytes, content_type: str = "application/json") -> Iterator[str]:
+def _answering(
+    body: bytes, content_type: str = "application/json", status: int = 200
+) -> Iterator[str]:
     class Answer(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            self.send_response(200)
+            self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -192,6 +194,32 @@ def test_invalidate_server_that_is_not_a_dev_server(tmp_path: Path, body: bytes)
     assert done.returncode == 1
     line = _error_line(done.stderr)
     assert f"--server {url}: not an edge-middleware dev server" in line
+
+
+@pytest.mark.parametrize("status", [403, 404, 405])
+def test_invalidate_server_answering_an_error_page(tmp_path: Path, status: int) -> None:
+    """An app's own server (uvicorn, gunicorn; the edge's CloudFront 403 page for a POST it
+    does not allow): one line saying it is no dev server (the whole page was printed)."""
+    page = b"<!DOCTYPE HTML><html><body><h1>403 ERROR</h1><p>" + b"x" * 2000 + b"</p></html>"
+    with _answering(page, "text/html; charset=utf-8", status) as url:
+        done = cli(tmp_path, "invalidate", "/a", "--server", url)
+    assert done.returncode == 1
+    assert done.stderr.strip().count("\n") == 0, done.stderr
+    line = _error_line(done.stderr)
+    assert f"--server {url}: not an edge-middleware dev server" in line
+    assert f"answered {status} text/html" in line
+    assert "--redis" in line
+    assert "DOCTYPE" not in done.stderr
+
+
+def test_invalidate_server_refusing_says_why(tmp_path: Path) -> None:
+    with _answering(b'{"error": "/_edge/invalidate needs the token"}', status=403) as url:
+        done = cli(tmp_path, "invalidate", "/a", "--server", url)
+    assert done.returncode == 1
+    assert (
+        done.stderr.strip()
+        == f"error: {url}/_edge/invalidate: 403 /_edge/invalidate needs the token"
+    )
 
 
 # -- 4. YAML syntax errors say the problem and where -------------------------------------------

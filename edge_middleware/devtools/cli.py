@@ -234,7 +234,7 @@ def _invalidate(args: argparse.Namespace) -> int:
         with urllib.request.urlopen(request, timeout=args.timeout) as response:
             answer = response.read()
     except urllib.error.HTTPError as exc:
-        return _fail(f"{url}: {exc.code} {exc.read().decode('utf-8', 'replace')}")
+        return _fail(_refused(server, url, exc))
     except (urllib.error.URLError, OSError, ValueError) as exc:  # ValueError: not a URL
         return _fail(f"--server {server}: {exc}")
     try:
@@ -250,6 +250,26 @@ def _invalidate(args: argparse.Namespace) -> int:
 
     print(invalidated_words({**doc, "paths": paths}))
     return EXIT_OK
+
+
+def _refused(server: str, url: str, exc: urllib.error.HTTPError) -> str:
+    """One line for an error status: the dev server's own reason (JSON ``{"error": ...}``),
+    else that the server is no dev server (an app's own server, or one with
+    ``mount_inspector`` only, answered with a page: CloudFront's whole 403 page was printed)."""
+    from .server import INVALIDATE_PATH
+
+    try:
+        doc = json.loads(exc.read(65536) or b"null")
+    except (ValueError, OSError):
+        doc = None
+    if isinstance(doc, dict) and isinstance(doc.get("error"), str):
+        return f"{url}: {exc.code} {doc['error']}"
+    kind = (exc.headers.get("Content-Type") or "no Content-Type").split(";")[0]
+    return (
+        f"--server {server}: not an edge-middleware dev server (POST {INVALIDATE_PATH} "
+        f"answered {exc.code} {kind}); for an app served by uvicorn or gunicorn with a "
+        "RedisStorage, invalidate with --redis URL"
+    )
 
 
 # -- the parser ------------------------------------------------------------------------------
