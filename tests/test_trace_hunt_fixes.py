@@ -93,3 +93,41 @@ def test_a_lone_surrogate_is_shown_escaped(kind: str, handler: Any) -> None:
         assert get(doc["url"].replace("/requests/", "/api/requests/"))[0] == 200
     assert get("/_edge/")[0] == 200
     assert b"\\udce9" in get(docs[1]["url"])[1]
+
+
+# -- 2. a result holding an object whose repr() raises ---------------------------------------
+
+
+class Row:
+    """An ORM row whose repr needs a session that has closed."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("detached instance")
+
+    __str__ = __repr__
+
+    def __hash__(self) -> int:
+        return 1
+
+
+def keeps_a_row(event: dict[str, Any], context: Any) -> Any:
+    request = event["Records"][0]["cf"]["request"]
+    request["user"] = Row()
+    request["by_row"] = {Row(): 1}
+    return request
+
+
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+def test_a_result_whose_repr_raises_is_still_recorded(kind: str) -> None:
+    """The observer failed inside the trace's copy of the result: the 502 the developer wants
+    to look at was never recorded."""
+    config = EdgeConfig(default=Behavior(viewer_request=keeps_a_row, cache=NO_CACHE))
+    inspector = Inspector()
+    get = inspected(kind, config, inspector)
+    assert get("/x")[0] == 502
+    assert len(inspector) == 1
+    (doc,) = inspector.records()
+    result = json.dumps(doc, ensure_ascii=False)
+    assert "<repr() raised RuntimeError>" in result
+    assert "str() raised RuntimeError" in result
+    assert get(doc["url"])[0] == 200

@@ -65,7 +65,10 @@ class _Jsonable:
                 return [self._walk(v, depth + 1) for v in value]
             finally:
                 self._active.discard(id(value))
-        text = repr(value)
+        try:
+            text = repr(value)
+        except Exception as exc:  # (an ORM row whose session closed): the request is kept
+            text = f"<repr() raised {type(exc).__name__}>"
         if len(text) > 200:
             text = text[:200] + "..."
         return f"<not JSON: {type(value).__name__}> {text}"
@@ -77,7 +80,10 @@ def _key(key: Any) -> str:
         return key
     if key is None or isinstance(key, bool | int | float):
         return str(json.dumps(key))
-    return str(key)
+    try:
+        return str(key)
+    except Exception as exc:
+        return f"<{type(key).__name__} key: str() raised {type(exc).__name__}>"
 
 
 def _x_cache(outcome: Outcome) -> str:
