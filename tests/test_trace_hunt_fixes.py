@@ -131,3 +131,28 @@ def test_a_result_whose_repr_raises_is_still_recorded(kind: str) -> None:
     assert "<repr() raised RuntimeError>" in result
     assert "str() raised RuntimeError" in result
     assert get(doc["url"])[0] == 200
+
+
+# -- 3. edge_test_client given a config for an app that has the middleware in code ---------------
+
+
+@pytest.mark.parametrize("extra", [{"config": "big"}, {"storage": None, "clock": 1.0}])
+def test_edge_test_client_says_why_in_short(extra: dict[str, Any]) -> None:
+    """The message began with the whole EdgeConfig's repr (about 3 KB); the reason came last."""
+    from flask import Flask
+
+    from edge_middleware.exceptions import ConfigurationError
+    from edge_middleware.testing import edge_test_client
+
+    config = EdgeConfig(default=Behavior(cache=CachePolicy()))
+    app = Flask("site")
+    app.wsgi_app = EdgeWSGIMiddleware(app.wsgi_app, config=config)  # type: ignore[method-assign]
+    if extra.get("config") == "big":
+        extra = {"config": config}
+    with pytest.raises(ConfigurationError) as caught:
+        edge_test_client(app, **extra)
+    message = str(caught.value)
+    assert len(message) < 200, message
+    assert "already has the edge middleware" in message
+    assert ("an EdgeConfig" in message) == ("config" in extra)
+    assert ("options clock, storage" in message) == ("clock" in extra)

@@ -66,9 +66,15 @@ def wrap_app(
     """
     if has_front_door(app):
         if config is not None or options:
+            kind = type(config).__name__
+            given = (  # what was given, in short (an EdgeConfig's repr is kilobytes long)
+                f"{'an' if kind[:1] in 'AEIOU' else 'a'} {kind}"
+                if config is not None
+                else "options " + ", ".join(sorted(options))
+            )
             raise ConfigurationError(
-                "config",
-                config if config is not None else options,
+                "config" if config is not None else "options",
+                given,
                 "none: the app already has the edge middleware (in code); pass the config "
                 "and options to it",
             )
