@@ -120,8 +120,10 @@ def _open_when_waiting(events: dict[str, Any], origin: Origin, viewers: int) -> 
     """Let the page answer once the others wait for its fetch (or, before the fix, once every
     viewer is fetching it)."""
     wait_until(
-        lambda: origin.page_calls >= viewers
-        or any(k.endswith("error page fetch") and e is not None for k, e in events.items()),
+        lambda: (
+            origin.page_calls >= viewers
+            or any(k.endswith("error page fetch") and e is not None for k, e in events.items())
+        ),
         timeout=10,
     )
     threading.Timer(0.2, origin.gate.set).start()  # the rest join the flight meanwhile

@@ -72,6 +72,7 @@ def asgi_site(inspector: Inspector) -> Any:
 def asgi_stripped_site(inspector: Inspector) -> Any:
     """A server that strips the prefix from ``path`` and sets ``root_path`` (an older
     reading of ASGI; a proxy in front with uvicorn's ``--root-path``)."""
+
     async def hello(scope: Any, receive: Any, send: Any) -> None:
         await PlainTextResponse("hello")(scope, receive, send)
 

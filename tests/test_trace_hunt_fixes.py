@@ -4,11 +4,17 @@ each failing before its fix, on both doors where a door is involved."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
+import sys
+import textwrap
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI, Request
 from starlette.testclient import TestClient
 from werkzeug.test import Client
 
@@ -156,3 +162,90 @@ def test_edge_test_client_says_why_in_short(extra: dict[str, Any]) -> None:
     assert "already has the edge middleware" in message
     assert ("an EdgeConfig" in message) == ("config" in extra)
     assert ("options clock, storage" in message) == ("clock" in extra)
+
+
+# -- 4. the edge_client fixture runs an ASGI app's lifespan ---------------------------------------
+
+
+def lifespan_app(events: list[str]) -> Any:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> Any:
+        app.state.db = "connected"  # a DB pool, an HTTP client ...
+        events.append("startup")
+        yield
+        events.append("shutdown")
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/db")
+    async def db(request: Request) -> dict[str, str]:
+        return {"db": getattr(request.app.state, "db", "NOT STARTED")}
+
+    return app
+
+
+def test_edge_client_runs_the_lifespan(edge_client: Any) -> None:
+    """A FastAPI app opening its resources in ``lifespan`` answered 500 through edge_client."""
+    events: list[str] = []
+    client = edge_client(lifespan_app(events), config=EdgeConfig())
+    assert client.get("/db").json() == {"db": "connected"}
+    assert events == ["startup"]
+
+
+def test_edge_client_shuts_the_lifespan_down(tmp_path: Path) -> None:
+    """At the fixture's teardown (a pytest run of its own, whose test file records it)."""
+    record = tmp_path / "events.txt"
+    (tmp_path / "test_lifespan.py").write_text(
+        textwrap.dedent(
+            f"""
+            import contextlib
+            from fastapi import FastAPI
+
+            @contextlib.asynccontextmanager
+            async def lifespan(app):
+                with open({str(record)!r}, "a") as out:
+                    out.write("startup\\n")
+                yield
+                with open({str(record)!r}, "a") as out:
+                    out.write("shutdown\\n")
+
+            def test_it(edge_client):
+                client = edge_client(FastAPI(lifespan=lifespan))
+                assert client.get("/nothing").status_code == 404
+            """
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert record.read_text().split() == ["startup", "shutdown"]
+
+
+def test_edge_client_over_an_app_with_no_lifespan(edge_client: Any) -> None:
+    async def http_only(scope: Any, receive: Any, send: Any) -> None:
+        assert scope["type"] == "http"  # (no lifespan: it raises, as the ASGI spec allows)
+        await asgi_ok(scope, receive, send)
+
+    client = edge_client(http_only, config=EdgeConfig())
+    response = client.get("/")
+    assert (response.status_code, response.text) == (200, "ok")
+    assert response.headers["x-cache"] == "Miss from cloudfront"
+
+
+def test_a_lifespan_that_fails_fails_the_client() -> None:
+    from edge_middleware.testing import edge_test_client
+
+    async def failing(scope: Any, receive: Any, send: Any) -> None:
+        assert scope["type"] == "lifespan"
+        await receive()
+        await send({"type": "lifespan.startup.failed", "message": "no database"})
+        raise RuntimeError("no database")
+
+    client = edge_test_client(failing, config=EdgeConfig())
+    with pytest.raises(RuntimeError, match="no database"), client:
+        pass

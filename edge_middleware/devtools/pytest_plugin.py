@@ -6,7 +6,8 @@
 * ``edge_client``: a factory ``edge_client(app, config=..., **options)`` returning a test client
   over the wrapped app (Starlette ``TestClient`` for ASGI, Werkzeug ``Client`` for WSGI),
   using ``edge_clock`` unless ``clock=`` is given or the app has the middleware in code
-  already (then it is tested as it is, with its own config and clock); clients are closed at
+  already (then it is tested as it is, with its own config and clock); an ASGI app's lifespan
+  runs (startup before the first request, shutdown at teardown); clients are closed at
   teardown.
 
 Example::
@@ -27,11 +28,13 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
 if TYPE_CHECKING:  # imported by the fixtures when used: a pytest run that uses none pays nothing
+    from starlette.testclient import TestClient
+
     from ..testing import EdgeClock, EventBuilder
 
 __all__ = ["edge_client", "edge_clock", "edge_event"]
@@ -65,11 +68,15 @@ def edge_client(edge_clock: EdgeClock) -> Iterator[Callable[..., Any]]:
         if not has_front_door(app):  # (an app wrapped in code keeps the clock it was given)
             options.setdefault("clock", edge_clock)
         client = edge_test_client(app, config=config, **options)
+        if hasattr(client, "portal"):  # Starlette's TestClient: the app's lifespan runs
+            cast("TestClient", client).__enter__()  # (a FastAPI app's resources open)
         clients.append(client)
         return client
 
     yield make
     for client in clients:
+        if getattr(client, "portal", None) is not None:
+            client.__exit__(None, None, None)  # the lifespan's shutdown
         close = getattr(client, "close", None)
         if close is not None:
             close()

@@ -93,8 +93,9 @@ def edge_test_client(
     **options: Any,
 ) -> TestClient | Client:
     """A test client over ``app`` wrapped by :func:`wrap_app`: Starlette's ``TestClient`` for
-    ASGI apps, Werkzeug's test ``Client`` for WSGI apps. Neither follows redirects. Close a
-    ``TestClient`` when done (the ``edge_client`` fixture does).
+    ASGI apps, Werkzeug's test ``Client`` for WSGI apps. Neither follows redirects. Use a
+    ``TestClient`` in a ``with`` block to run the app's lifespan (one it lacks is answered for
+    it), or close it when done; the ``edge_client`` fixture does both.
 
     Example::
 
@@ -110,9 +111,54 @@ def edge_test_client(
         # a viewer at an IP address, as on the WSGI side (the TestClient's own is "testclient",
         # which would reach handlers as clientIp and X-Forwarded-For)
         return client_class(
-            wrapped, base_url=base_url, follow_redirects=False, client=("127.0.0.1", 50000)
+            LifespanOptional(wrapped),
+            base_url=base_url,
+            follow_redirects=False,
+            client=("127.0.0.1", 50000),
         )
     return _wsgi_client(wrapped, base_url)
+
+
+class LifespanOptional:
+    """An ASGI app whose lifespan a test client may run whether the app has one or not: an
+    app that raises on the ``lifespan`` scope before it sent anything has none, and the
+    startup and shutdown are answered for it (as uvicorn's ``--lifespan auto`` does; the ASGI
+    spec: "the server must continue but not send any lifespan events"), where Starlette's
+    ``TestClient`` raised. Anything else goes to the app; its attributes are the app's."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        sent = started = False
+
+        async def send_seen(message: Any) -> None:
+            nonlocal sent
+            sent = True
+            await send(message)
+
+        async def receive_seen() -> Any:
+            nonlocal started
+            message = await receive()
+            started = started or message.get("type") == "lifespan.startup"
+            return message
+
+        try:
+            await self.app(scope, receive_seen, send_seen)
+        except Exception:
+            if sent:
+                raise  # a lifespan that failed (it said so): the test sees its error
+            if not started:
+                await receive()
+            await send({"type": "lifespan.startup.complete"})
+            await receive()  # lifespan.shutdown
+            await send({"type": "lifespan.shutdown.complete"})
 
 
 def _starlette_test_client() -> type[TestClient]:
