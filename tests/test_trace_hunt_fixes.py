@@ -309,3 +309,51 @@ def test_viewer_response_skip_names_who_set_the_status(
         Client(edge).get("/x", buffered=True)
     (step,) = [s for s in records[0].outcome.steps if s.event_type == "viewer-response"]
     assert (step.ran, step.skipped_because) == (False, reason)
+
+
+# -- 6. "removed before the origin" is what the behavior removed ---------------------------------
+
+
+def tenant(event: dict[str, Any], context: Any) -> Any:
+    request = event["Records"][0]["cf"]["request"]
+    request["headers"].pop("x-debug", None)  # the function removes it
+    request["headers"]["x-tenant"] = [{"key": "X-Tenant", "value": "acme"}]  # and adds this
+    request["querystring"] = ""  # and drops ?utm=1
+    return request
+
+
+def drops_kept(event: dict[str, Any], context: Any) -> Any:
+    request = event["Records"][0]["cf"]["request"]
+    request["headers"].pop("x-kept", None)  # origin-request's own doing
+    return request
+
+
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+def test_removed_before_origin_is_the_behaviors_doing(kind: str) -> None:
+    """It diffed the viewer's request against the origin's: what viewer-request removed was
+    blamed on the behavior, and a header it added that the behavior dropped was not shown."""
+    from edge_middleware import OriginRequestPolicy
+
+    config = EdgeConfig(
+        default=Behavior(
+            viewer_request=tenant,
+            origin_request=drops_kept,
+            cache=CachePolicy(),
+            origin_request_policy=OriginRequestPolicy(
+                headers="whitelist", header_names=("x-kept",)
+            ),
+        )
+    )
+    inspector = Inspector()
+    headers = {"X-Debug": "1", "X-Kept": "1", "X-Other": "1"}
+    if kind == "asgi":
+        edge: Any = EdgeMiddleware(asgi_ok, config=config)
+        edge.add_observer(inspector.observer)
+        TestClient(edge).get("/p?utm=1", headers=headers)
+    else:
+        edge = EdgeWSGIMiddleware(wsgi_ok, config=config)
+        edge.add_observer(inspector.observer)
+        Client(edge).get("/p?utm=1", headers=headers, buffered=True)
+    removed = inspector.records()[0]["removed_before_origin"]
+    assert "x-tenant" in removed and "x-other" in removed
+    assert not {"x-debug", "utm", "x-kept"} & set(removed), removed

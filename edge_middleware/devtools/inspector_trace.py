@@ -190,6 +190,36 @@ def _cookie_names(headers: Any) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _forwarded(record: RequestRecord, outcome: Outcome) -> tuple[Any, Any]:
+    """The request before and after the behavior's forwarding rules: as viewer-request
+    returned it (else as the viewer sent it), and as origin-request was given it (else as the
+    origin got it). What a function removed or added is its own doing, not the behavior's."""
+    before, after = record.viewer_request, _origin_request(outcome)
+    for step in outcome.steps:
+        if not step.ran or step.error:
+            continue
+        if step.event_type == "viewer-request" and _lambda_request(step.result):
+            before = step.result
+        elif step.event_type == "origin-request" and step.origin_change is None:
+            try:
+                shown = step.event["Records"][0]["cf"]["request"]  # type: ignore[index]
+            except (KeyError, IndexError, TypeError):
+                continue
+            if _lambda_request(shown):
+                after = shown
+    return before, after
+
+
+def _lambda_request(value: Any) -> bool:
+    """A request in Lambda@Edge's shape (a CloudFront Function's has its own)."""
+    return (
+        isinstance(value, dict)
+        and "status" not in value
+        and isinstance(value.get("querystring"), str)
+        and isinstance(value.get("headers"), dict)
+    )
+
+
 def removed_before_origin(viewer: Any, origin: Any) -> list[str] | None:
     """What the viewer sent that the origin did not get: query parameters by name, then
     ``cookie NAME`` for each cookie dropped, then header names; None when the origin was not
@@ -258,9 +288,7 @@ def record_trace(record: RequestRecord, max_string: int) -> Trace:
         "traceback": handler_traceback(error),
         "viewer_request": request,
         "origin_request": copy(_origin_request(outcome)),
-        "removed_before_origin": removed_before_origin(
-            record.viewer_request, _origin_request(outcome)
-        ),
+        "removed_before_origin": removed_before_origin(*_forwarded(record, outcome)),
         "response_headers": [
             [k.decode("latin-1"), v.decode("latin-1")] for k, v in outcome.headers
         ],
