@@ -357,3 +357,98 @@ def test_removed_before_origin_is_the_behaviors_doing(kind: str) -> None:
     removed = inspector.records()[0]["removed_before_origin"]
     assert "x-tenant" in removed and "x-other" in removed
     assert not {"x-debug", "utm", "x-kept"} & set(removed), removed
+
+
+# -- 7. the functions a custom error page's fetch runs are in the request's trace -----------------
+
+
+def page_request(event: dict[str, Any], context: Any) -> Any:
+    print("origin-request for the page")
+    request = event["Records"][0]["cf"]["request"]
+    request["uri"] = "/errors/v2/404.html"
+    return request
+
+
+def page_response_fails(event: dict[str, Any], context: Any) -> Any:
+    raise RuntimeError("the page's origin-response failed")
+
+
+def page_response_passes(event: dict[str, Any], context: Any) -> Any:
+    return event["Records"][0]["cf"]["response"]
+
+
+async def asgi_pages(scope: Any, receive: Any, send: Any) -> None:
+    status = 200 if scope["path"].startswith("/errors/") else 404
+    await send({"type": "http.response.start", "status": status, "headers": []})
+    await send({"type": "http.response.body", "body": b"page " + scope["path"].encode()})
+
+
+def wsgi_pages(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    ok = environ["PATH_INFO"].startswith("/errors/")
+    start_response("200 OK" if ok else "404 Not Found", [("Content-Type", "text/plain")])
+    return [b"page " + environ["PATH_INFO"].encode()]
+
+
+@pytest.mark.usefixtures("captured")
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+@pytest.mark.parametrize("fails", [True, False], ids=["page-fails", "page-served"])
+def test_an_error_pages_functions_are_traced(kind: str, fails: bool) -> None:
+    """decisions.md #48: the page is fetched through its behavior's origin-side functions.
+    Their calls were in no trace, log or inspector page: a failure there silently left the
+    origin's error body, with nothing to say why."""
+    from edge_middleware import CustomErrorResponse
+    from edge_middleware.devtools.devlog import format_request
+    from edge_middleware.devtools.inspector_pages import detail_page
+
+    page_behavior = Behavior(
+        "/errors/*",
+        origin_request=page_request,
+        origin_response=page_response_fails if fails else page_response_passes,
+    )
+    config = EdgeConfig(
+        default=Behavior(cache=CachePolicy()),
+        behaviors=[page_behavior],
+        custom_error_responses=[CustomErrorResponse(404, "/errors/404.html", None, 10)],
+    )
+    records: list[Any] = []
+    inspector = Inspector()
+    if kind == "asgi":
+        edge: Any = EdgeMiddleware(asgi_pages, config=config)
+        get: Any = TestClient(edge).get
+    else:
+        edge = EdgeWSGIMiddleware(wsgi_pages, config=config)
+        get = lambda path: Client(edge).get(path, buffered=True)  # noqa: E731
+    edge.add_observer(records.append)
+    edge.add_observer(inspector.observer)
+    response = get("/missing")
+    expected = b"page /missing" if fails else b"page /errors/v2/404.html"
+    assert (response.status_code, response.get_data() if kind == "wsgi" else response.content) == (
+        404,
+        expected,
+    )
+
+    steps = [s for s in records[0].outcome.steps if s.page]
+    assert [(s.event_type, s.page) for s in steps] == [
+        ("origin-request", "/errors/404.html"),
+        ("origin-response", "/errors/404.html"),
+    ]
+    assert steps[0].output == "origin-request for the page\n"
+    assert bool(steps[1].error) == fails
+    # the request's own timeline is whole: the four triggers (none ran), then the page's calls
+    doc = inspector.records()[0]
+    assert [(s["event_type"], s["error_page"]) for s in doc["steps"]] == [
+        ("viewer-request", ""),
+        ("origin-request", ""),
+        ("origin-response", ""),
+        ("viewer-response", ""),
+        ("origin-request", "/errors/404.html"),
+        ("origin-response", "/errors/404.html"),
+    ]
+    assert doc["origin_request"]["uri"] == "/missing"  # the request's own, not the page's
+    page = detail_page(inspector.record(doc["request_id"]) or {}, False)
+    assert 'id="step-origin-response-error-page"' in page
+    assert "origin-response (error page /errors/404.html)" in page
+    log = "\n".join(format_request(records[0]))
+    assert "OReq(page)" in log
+    assert "origin-request (error page /errors/404.html) | origin-request for the page" in log
+    assert ("! origin-response (error page /errors/404.html)" in log) == fails

@@ -100,8 +100,14 @@ def _visible(text: str) -> str:
 
 
 def _step_label(step: TraceStep) -> str:
-    label = f"{ABBREVIATIONS.get(step.event_type, step.event_type)} {step.duration * 1000:.1f}ms"
+    name = ABBREVIATIONS.get(step.event_type, step.event_type) + ("(page)" if step.page else "")
+    label = f"{name} {step.duration * 1000:.1f}ms"
     return label + "!" if step.error else label
+
+
+def _step_name(step: TraceStep) -> str:
+    """The event type, and the custom error page a call was for."""
+    return f"{step.event_type} (error page {step.page})" if step.page else step.event_type
 
 
 def format_request(
@@ -137,11 +143,12 @@ def format_request(
     for step in ran:
         if step.output:
             for out in step.output.rstrip("\n").splitlines():
-                lines.append(f"    {step.event_type} | {_visible(mask.text(out))}")
+                lines.append(f"    {_visible(_step_name(step))} | {_visible(mask.text(out))}")
         if step.error:
             where = f" (at {step.error_field})" if step.error_field else ""
             error = _visible(mask.text(step.error))
-            lines.append(_paint(f"    ! {step.event_type}: {error}{where}", _RED, color))
+            name = _visible(_step_name(step))
+            lines.append(_paint(f"    ! {name}: {error}{where}", _RED, color))
     if outcome.error is not None and not any(s.error for s in ran):
         lines.append(_paint(f"    ! {_visible(mask.text(outcome.error.reason))}", _RED, color))
     trace = handler_traceback(outcome.error)

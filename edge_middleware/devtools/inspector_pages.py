@@ -275,7 +275,9 @@ def _step_html(step: dict[str, Any], error: dict[str, Any] | None) -> str:
         badge = '<span class="badge skipped">skipped</span>'
         timing = ""
         why = f'<span class="skipped-because">{_e(step["skipped_because"])}</span>'
-    head = f'<h3><span class="event-type">{_e(et)}</span> {badge} {timing} {why}</h3>'
+    page = step.get("error_page") or ""
+    shown = f"{et} (error page {page})" if page else et
+    head = f'<h3><span class="event-type">{_e(shown)}</span> {badge} {timing} {why}</h3>'
     if not step["ran"]:
         return f'<section class="step {state}" id="step-{_e(et)}">{head}</section>'
     parts = [head]
@@ -303,7 +305,8 @@ def _step_html(step: dict[str, Any], error: dict[str, Any] | None) -> str:
         + _json_block(step["event"])
         + "</details>"
     )
-    return f'<section class="step {state}" id="step-{_e(et)}">' + "".join(parts) + "</section>"
+    anchor = f"step-{et}-error-page" if page else f"step-{et}"
+    return f'<section class="step {state}" id="{_e(anchor)}">' + "".join(parts) + "</section>"
 
 
 def _headers_table(headers: list[list[str]]) -> str:

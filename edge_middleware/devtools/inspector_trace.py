@@ -112,6 +112,8 @@ def _step(step: TraceStep, copy: _Jsonable) -> dict[str, Any]:
         "output": copy(step.output),
         # the origin a CloudFront Function chose (cf.selectRequestOriginById ...)
         "origin_change": copy(step.origin_change),
+        # the custom error page the call was for (its fetch runs the page behavior's functions)
+        "error_page": step.page,
     }
 
 
@@ -132,7 +134,7 @@ def _inferred_reason(event_type: str, outcome: Outcome, failed_at: str, generate
 def _timeline(outcome: Outcome, copy: _Jsonable) -> list[dict[str, Any]]:
     """The steps in CloudFront's order, one per event type at least: a trigger the request
     never got to (it ended early with an error or a redirect) is listed as skipped."""
-    recorded = [_step(s, copy) for s in outcome.steps]
+    recorded = [_step(s, copy) for s in outcome.steps if not s.page]
     failed_at = next((s["event_type"] for s in reversed(recorded) if s["error"]), "")
     generated = generated_by(recorded)
     out: list[dict[str, Any]] = []
@@ -153,10 +155,12 @@ def _timeline(outcome: Outcome, copy: _Jsonable) -> list[dict[str, Any]]:
                     "error_field": "",
                     "output": "",
                     "origin_change": None,
+                    "error_page": "",
                 }
             ]
         out.extend(mine)
     out.extend(s for s in recorded if s["event_type"] not in EVENT_TYPES)
+    out.extend(_step(s, copy) for s in outcome.steps if s.page)  # a custom error page's fetch
     return out
 
 
@@ -166,7 +170,12 @@ def _origin_request(outcome: Outcome) -> Any:
     if outcome.origin_request is not None:
         return outcome.origin_request
     for step in outcome.steps:
-        if step.event_type == "origin-response" and step.ran and step.event is not None:
+        if (
+            step.event_type == "origin-response"
+            and step.ran
+            and step.event is not None
+            and not step.page
+        ):
             try:
                 return step.event["Records"][0]["cf"]["request"]
             except (KeyError, IndexError, TypeError):
@@ -196,7 +205,7 @@ def _forwarded(record: RequestRecord, outcome: Outcome) -> tuple[Any, Any]:
     origin got it). What a function removed or added is its own doing, not the behavior's."""
     before, after = record.viewer_request, _origin_request(outcome)
     for step in outcome.steps:
-        if not step.ran or step.error:
+        if not step.ran or step.error or step.page:
             continue
         if step.event_type == "viewer-request" and _lambda_request(step.result):
             before = step.result

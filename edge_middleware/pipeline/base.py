@@ -230,7 +230,7 @@ class PipelineBase:
         elif isinstance(err, LambdaExecutionError):
             status = self.settings.execution_error_status
         headers, body = error_page(status, err, rid)
-        seen = {step.event_type for step in steps}
+        seen = {step.event_type for step in steps if not step.page}
         # "Error" is X-Cache's name for CloudFront's own answers (a refused method, an origin
         # it could not reach): the trace says "CloudFront error response", not "Error error"
         name = "CloudFront" if err.error_name == "Error" else err.error_name

@@ -233,6 +233,8 @@ class TraceStep:
     output: str = ""
     #: The origin a CloudFront Function asked for (``core.origins.function_origin``).
     origin_change: dict[str, Any] | None = None
+    #: The custom error page (its path) this call's fetch was for, or empty: the request's own
+    page: str = ""
 
 
 @dataclass(slots=True)

@@ -387,6 +387,10 @@ def _error_page(p: PipelineBase, f: Flow, path: str) -> Step:
         collect=True,
     )
     yield from p.drive(page, State.ORIGIN_REQUEST)
+    for step in page.steps:  # its functions' calls (decisions.md #48), in the request's trace
+        if step.ran:
+            step.page = path
+            f.steps.append(step)
     if page.answer is None or page.answer.status >= 400:
         return None
     if held is not None and not page.answer.stream_rest:
