@@ -452,3 +452,37 @@ def test_an_error_pages_functions_are_traced(kind: str, fails: bool) -> None:
     assert "OReq(page)" in log
     assert "origin-request (error page /errors/404.html) | origin-request for the page" in log
     assert ("! origin-response (error page /errors/404.html)" in log) == fails
+
+
+# -- 8. serve's banner names each edge's own storage ---------------------------------------------
+
+
+@pytest.mark.slow
+def test_serve_banner_names_the_storage_an_app_wraps_itself_with(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """An app built with a RedisStorage in code was announced as "cache: memory"."""
+    from tests.support.devserver import serve
+
+    # with a password (no request is made: the server has none)
+    secret = redis_url.replace("redis://", "redis://user:Hunter2Passw0rd@")
+    (tmp_path / "app.py").write_text(
+        textwrap.dedent(
+            f"""
+            from edge_middleware import EdgeConfig, EdgeMiddleware, RedisStorage
+
+            async def origin(scope, receive, send):
+                await send({{"type": "http.response.start", "status": 200, "headers": []}})
+                await send({{"type": "http.response.body", "body": b"hello"}})
+
+            storage = RedisStorage({secret!r}, prefix="site")
+            app = EdgeMiddleware(origin, config=EdgeConfig(), storage=storage)
+            """
+        )
+    )
+    with serve(tmp_path, "app:app") as served:
+        banner = served.stdout
+    (line,) = [line for line in banner.splitlines() if line.startswith("cache:")]
+    shown = redis_url.replace("redis://", "redis://user:[redacted]@")
+    assert line.startswith(f"cache: redis {shown} (prefix site);"), line
+    assert "Hunter2Passw0rd" not in banner

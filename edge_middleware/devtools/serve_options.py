@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from ..cache.memory import MemoryStorage
+from ..cache.redis import RedisStorage
 from .devapp import ServeError
 from .devtls import TLSFiles
 
-__all__ = ["ServeOptions"]
+__all__ = ["ServeOptions", "storage_urls", "storage_words"]
 
 
 @dataclass
@@ -96,3 +98,20 @@ def _check_pem(cert: str, key: str) -> None:
             f"({exc.reason or exc}; a key that does not match the certificate, or an "
             "encrypted key)",
         ) from exc
+
+
+def storage_words(storage: Any) -> str:
+    """The banner's words for an edge's storage: ``memory``, ``redis URL`` (its key prefix
+    when not the default; the console masks the URL's credentials: :func:`storage_urls`), or
+    the class of a storage of the app's own."""
+    if isinstance(storage, MemoryStorage):
+        return "memory"
+    if isinstance(storage, RedisStorage):
+        prefix = "" if storage.prefix == "em" else f" (prefix {storage.prefix})"
+        return f"redis {storage.url}{prefix}"
+    return type(storage).__name__
+
+
+def storage_urls(storages: Any) -> list[str]:
+    """The URLs of the Redis storages among ``storages`` (their credentials to mask)."""
+    return [s.url for s in storages if isinstance(s, RedisStorage)]

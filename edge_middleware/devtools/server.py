@@ -59,7 +59,7 @@ from .lifecycle import (
 from .masking import credentials_masker
 from .proxy_only import no_app_asgi, no_app_wsgi
 from .reloader import _close_functions, _drop_bytecode, _holders, _Reloader
-from .serve_options import ServeOptions, _tls_files
+from .serve_options import ServeOptions, _tls_files, storage_urls, storage_words
 from .wsgi_server import cheroot_server
 
 #: modules a template's functions were loaded as (``CodeUri``): ``build()`` loads them anew
@@ -361,7 +361,13 @@ class DevServer:
             if len(self.edges) > 1:
                 lines.append(f"  edge {describe_config(edge.config)}:")
             lines.extend(banner(edge.config, indent="  ", origins=edge.options.origins))
-        storage = "redis " + opts.redis if opts.redis else "memory"
+        # each edge's own (an app that wraps itself in code has the storage it was given), its
+        # credentials masked in every line as --redis's are
+        storages = [e.options.storage for e in self.edges]
+        self.console.credentials = credentials_masker(
+            opts.redis, opts.origin, *storage_urls(storages)
+        )
+        storage = ", ".join(dict.fromkeys(map(storage_words, storages)))
         lines.append(f"cache: {storage}; invalidate: POST {INVALIDATE_PATH} (loopback only)")
         lines.append(self.viewer_protocol_line())
         if opts.access_log:
