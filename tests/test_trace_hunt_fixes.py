@@ -486,3 +486,54 @@ def test_serve_banner_names_the_storage_an_app_wraps_itself_with(
     shown = redis_url.replace("redis://", "redis://user:[redacted]@")
     assert line.startswith(f"cache: redis {shown} (prefix site);"), line
     assert "Hunter2Passw0rd" not in banner
+
+
+# -- 9. what a handler logs is captured when the app configured logging first ---------------------
+
+
+def logs(event: dict[str, Any], context: Any) -> Any:
+    import logging
+
+    print("print: checking session")
+    logging.getLogger("handlers.auth").warning("logging: session expired")
+    return event["Records"][0]["cf"]["request"]
+
+
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+def test_logging_configured_before_capture_is_captured(kind: str) -> None:
+    """The app's logging.basicConfig / Django LOGGING made StreamHandlers holding the real
+    stderr before the inspector installed capture: the step's output had the print only."""
+    import io
+    import logging
+    import sys
+
+    real = io.StringIO()
+    saved = sys.stderr
+    sys.stderr = real  # (the process's stderr, as the app's logging setup found it)
+    handler = logging.StreamHandler(real)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("handlers.auth")
+    logger.addHandler(handler)
+    records: list[Any] = []
+    try:
+        capture.install(passthrough=False)
+        assert handler.stream is not real  # the proxy, which writes to it when not capturing
+        config = EdgeConfig(default=Behavior(viewer_request=logs, cache=NO_CACHE))
+        if kind == "asgi":
+            edge: Any = EdgeMiddleware(asgi_ok, config=config)
+            edge.add_observer(records.append)
+            TestClient(edge).get("/x")
+        else:
+            edge = EdgeWSGIMiddleware(wsgi_ok, config=config)
+            edge.add_observer(records.append)
+            Client(edge).get("/x", buffered=True)
+        logger.warning("outside a handler")
+    finally:
+        capture.uninstall()
+        sys.stderr = saved
+        logger.removeHandler(handler)
+    (step,) = [s for s in records[0].outcome.steps if s.ran]
+    assert "WARNING handlers.auth: logging: session expired" in step.output
+    assert "logging: session expired" not in real.getvalue()  # passthrough off: captured only
+    assert "outside a handler" in real.getvalue()
+    assert handler.stream is real  # uninstall gave it back

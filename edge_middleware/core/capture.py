@@ -20,6 +20,7 @@ until the first write.
 from __future__ import annotations
 
 import contextvars
+import logging
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -123,7 +124,9 @@ def install(*, passthrough: bool | None = None) -> None:
         for name in ("stdout", "stderr"):
             stream = getattr(sys, name)
             if stream is not None and not isinstance(stream, _StreamProxy):
-                setattr(sys, name, _StreamProxy(stream))
+                proxy = _StreamProxy(stream)
+                setattr(sys, name, proxy)
+                _move_log_handlers(stream, proxy)
 
 
 def uninstall() -> None:
@@ -136,6 +139,31 @@ def uninstall() -> None:
             stream = getattr(sys, name)
             if isinstance(stream, _StreamProxy):
                 setattr(sys, name, stream._edge_stream)
+        for handler in _stream_handlers():  # (one made while installed took the proxy)
+            if isinstance(handler.stream, _StreamProxy):
+                handler.setStream(handler.stream._edge_stream)
+
+
+def _stream_handlers() -> list[logging.StreamHandler[Any]]:
+    """Every logging ``StreamHandler`` the process has (the root's and each logger's)."""
+    loggers: list[Any] = [logging.getLogger()]
+    loggers.extend(logging.Logger.manager.loggerDict.values())
+    return [
+        h
+        for lg in loggers
+        for h in getattr(lg, "handlers", ())  # (a PlaceHolder has none)
+        if isinstance(h, logging.StreamHandler)
+    ]
+
+
+def _move_log_handlers(stream: TextIO, proxy: _StreamProxy) -> None:
+    """Logging handlers made before :func:`install` write to ``stream`` itself (an app's
+    ``logging.basicConfig``, Django's ``LOGGING``): they write to ``proxy`` instead, so what a
+    handler logs is captured as what it prints (it was not once the app had configured
+    logging)."""
+    for handler in _stream_handlers():
+        if handler.stream is stream:
+            handler.setStream(proxy)
 
 
 def installed() -> bool:
