@@ -537,3 +537,115 @@ def test_logging_configured_before_capture_is_captured(kind: str) -> None:
     assert "logging: session expired" not in real.getvalue()  # passthrough off: captured only
     assert "outside a handler" in real.getvalue()
     assert handler.stream is real  # uninstall gave it back
+
+
+# -- 10. the access log's time-to-first-byte, and a viewer that went while the answer streamed ----
+
+
+def log_fields(record: Any) -> dict[str, str]:
+    from edge_middleware.devtools.accesslog import FIELDS, format_record
+
+    return dict(zip(FIELDS, format_record(record).split("\t"), strict=True))
+
+
+async def asgi_slow_tail(scope: Any, receive: Any, send: Any) -> None:
+    import asyncio
+
+    headers = [(b"content-type", b"text/plain")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"first,", "more_body": True})
+    await asyncio.sleep(0.4)
+    await send({"type": "http.response.body", "body": b"last", "more_body": False})
+
+
+def wsgi_slow_tail(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+    import time
+
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    yield b"first,"
+    time.sleep(0.4)
+    yield b"last"
+
+
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+def test_time_to_first_byte_is_when_the_head_went(kind: str) -> None:
+    """It was logged as time-taken: a stream whose first byte left at once, then took 0.4 s."""
+    config = EdgeConfig(default=Behavior(cache=NO_CACHE))
+    records: list[Any] = []
+    if kind == "asgi":
+        edge: Any = EdgeMiddleware(asgi_slow_tail, config=config)
+        edge.add_observer(records.append)
+        assert TestClient(edge).get("/x").content == b"first,last"
+    else:
+        edge = EdgeWSGIMiddleware(wsgi_slow_tail, config=config)
+        edge.add_observer(records.append)
+        assert Client(edge).get("/x", buffered=True).get_data() == b"first,last"
+    fields = log_fields(records[0])
+    assert float(fields["time-taken"]) >= 0.4
+    assert float(fields["time-to-first-byte"]) < 0.2
+    assert (fields["sc-status"], fields["x-edge-result-type"]) == ("200", "Miss")
+
+
+async def asgi_endless(scope: Any, receive: Any, send: Any) -> None:
+    import asyncio
+
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    while True:
+        await send({"type": "http.response.body", "body": b"tick\n", "more_body": True})
+        await asyncio.sleep(0.01)
+
+
+def test_asgi_viewer_gone_during_a_stream_is_a_client_comm_error() -> None:
+    import asyncio
+
+    from tests.support.doors import asgi_scope
+
+    records: list[Any] = []
+    edge = EdgeMiddleware(asgi_endless, config=EdgeConfig(default=Behavior(cache=NO_CACHE)))
+    edge.add_observer(records.append)
+
+    async def main() -> None:
+        got_some = asyncio.Event()
+        asked = 0
+
+        async def receive() -> dict[str, Any]:
+            nonlocal asked
+            asked += 1
+            if asked == 1:
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await got_some.wait()  # the viewer goes once it had a few ticks
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body":
+                got_some.set()
+
+        await asyncio.wait_for(edge(asgi_scope("/feed"), receive, send), 5)
+
+    asyncio.run(main())
+    fields = log_fields(records[0])
+    assert records[0].viewer_left == "during"
+    assert (fields["x-edge-result-type"], fields["x-edge-detailed-result-type"]) == (
+        "Error",
+        "ClientCommError",
+    )
+    assert fields["sc-status"] == "200"  # its head had gone
+
+
+def test_wsgi_viewer_gone_during_a_stream_is_a_client_comm_error() -> None:
+    from tests.support.doors import wsgi_environ
+
+    records: list[Any] = []
+    edge = EdgeWSGIMiddleware(wsgi_slow_tail, config=EdgeConfig(default=Behavior(cache=NO_CACHE)))
+    edge.add_observer(records.append)
+    body = edge(wsgi_environ("GET", "/x"), lambda status, headers, exc=None: None)
+    assert next(iter(body)) == b"first,"
+    body.close()  # the server stops: its viewer went
+    assert records[0].viewer_left == "during"
+    assert log_fields(records[0])["x-edge-detailed-result-type"] == "ClientCommError"
+    # one read to its end is no viewer gone
+    records.clear()
+    body = edge(wsgi_environ("GET", "/x"), lambda status, headers, exc=None: None)
+    assert b"".join(body) == b"first,last"
+    body.close()
+    assert records[0].viewer_left == ""

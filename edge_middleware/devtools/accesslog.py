@@ -12,6 +12,11 @@ CloudFront logs (Athena tables, GoAccess, awk one-liners) read ours too. Example
 
 What CloudFront measures and we cannot (TLS, field-level encryption) is ``-``; byte counts
 include the status line and headers as CloudFront's do, counted from what we send.
+``time-to-first-byte`` is when the answer's head went to the server. A viewer that went while
+the answer streamed (the server told: uvicorn's disconnect, a WSGI server closing the body
+early) is ``Error``/``ClientCommError``; one that went before the answer is ``000`` only when
+the door heard it (the app's own ``receive()``): nothing listens for the viewer while a
+function or the origin works, so a viewer that left then is logged as served.
 """
 
 from __future__ import annotations
@@ -202,6 +207,12 @@ def format_record(
     finished = time.gmtime(record.finished_at)
     taken = f"{record.duration:.3f}"
     result, detailed = _result_types(outcome)
+    status = f"{outcome.status:03d}"
+    if record.viewer_left:  # it went before the answer (000) or while it was sent
+        result, detailed = "Error", "ClientCommError"
+        if record.viewer_left == "before":
+            status = "000"
+    first_byte = taken if record.first_byte is None else f"{record.first_byte:.3f}"
     cookie = _header(headers, "cookie", "; ") if log_secrets else None
     # the one masking function (masking.py): secret query parameters, values in the Referer
     mask = masker_for(
@@ -221,7 +232,7 @@ def format_record(
         request.get("method"),
         domain_name,
         request.get("uri"),
-        f"{outcome.status:03d}",
+        status,
         mask.text(_referer(referer, log_secrets)) if referer else referer,
         mask.text(_header(headers, "user-agent") or "") or None,
         query,
@@ -240,7 +251,7 @@ def format_record(
         None,  # fle-status
         None,  # fle-encrypted-fields
         str(record.client_port) if record.client_port else None,
-        taken,  # time-to-first-byte: not measured separately
+        first_byte,  # time-to-first-byte: when the head was sent
         detailed,
         _raw_header(outcome.headers, b"content-type"),
         _raw_header(outcome.headers, b"content-length"),

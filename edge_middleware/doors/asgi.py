@@ -130,6 +130,9 @@ class _Responder:
         self.spent: list[tuple[OriginStream, asyncio.Event]] = []
         self.bytes_sent = 0
         self.t0 = time.perf_counter()
+        #: when the answer's head went to the viewer, and whether the viewer went first
+        self.t_first: float | None = None
+        self.viewer_left = ""
         self.viewer: ViewerRequest | None = None
         self.flow: Flow | None = None
 
@@ -340,6 +343,9 @@ class _Responder:
         headers = lowered(outcome.headers)
         if outcome.oversized:  # the server closes the connection after it (WSGI's decides)
             headers.append((b"connection", b"close"))
+        if self.origin is not None and self.origin.viewer.left:
+            self.viewer_left = "before"  # (the app heard it go)
+        self.t_first = time.perf_counter()
         await self.send(
             {"type": "http.response.start", "status": outcome.status, "headers": headers}
         )
@@ -374,6 +380,7 @@ class _Responder:
             if tee is not None:
                 tee.release()
         if stream.refused:  # the viewer went while it streamed: the answer stays cut
+            self.viewer_left = self.viewer_left or "during"
             return
         await self.send_body(b"", False)
         if tee is not None and (entry := tee.entry()) is not None:
@@ -403,6 +410,8 @@ class _Responder:
                     self.bytes_sent,
                     body_bytes_received(self.viewer, self.body),
                     client[1] if client else 0,
+                    None if self.t_first is None else self.t_first - self.t0,
+                    self.viewer_left,
                 )
             )
 

@@ -47,11 +47,13 @@ class RequestRecord:
         "client_port",
         "duration",
         "finished_at",
+        "first_byte",
         "host",
         "outcome",
         "protocol",
         "scheme",
         "started_at",
+        "viewer_left",
         "viewer_request",
     )
 
@@ -65,6 +67,8 @@ class RequestRecord:
         bytes_sent: int,
         bytes_received: int = 0,
         client_port: int = 0,
+        first_byte: float | None = None,
+        viewer_left: str = "",
     ) -> None:
         self.outcome = outcome
         self.viewer_request = viewer_request
@@ -77,6 +81,11 @@ class RequestRecord:
         self.bytes_received = bytes_received
         self.client_port = client_port
         self.host = ""
+        #: seconds from the request to the answer's first byte (its head), when it was sent
+        self.first_byte = first_byte
+        #: the viewer went away ``"before"`` the answer or ``"during"`` it (as far as the door
+        #: saw: a server that tells; the access log's ``000`` and ``ClientCommError``), or ``""``
+        self.viewer_left = viewer_left
 
 
 Observer = Callable[[RequestRecord], None]

@@ -115,6 +115,9 @@ class _Responder:
         self.origin: OriginCall | None = None
         self.bytes_sent = 0
         self.t0 = time.perf_counter()
+        #: when the answer's head went to the server, and whether the viewer went during it
+        self.t_first: float | None = None
+        self.viewer_left = ""
         self.viewer: ViewerRequest | None = None
         self.flow: Flow | None = None
 
@@ -295,6 +298,7 @@ class _Responder:
     # -- to the viewer ----------------------------------------------------------------------
     def respond(self, outcome: Outcome, start_response: StartResponse) -> Iterable[bytes]:
         outcome.no_body(self.environ.get("REQUEST_METHOD", ""))
+        self.t_first = time.perf_counter()
         start_viewer(start_response, outcome.status, outcome.reason, outcome.headers)
         if outcome.head or not outcome.stream_rest or self.origin is None:
             self.release()
@@ -318,6 +322,8 @@ class _Responder:
                     self.bytes_sent,
                     body_bytes_received(self.viewer, self.body),
                     int(port) if port else 0,
+                    None if self.t_first is None else self.t_first - self.t0,
+                    self.viewer_left,
                 )
             )
 
@@ -328,10 +334,16 @@ class _Streamed:
     def __init__(self, responder: _Responder, outcome: Outcome) -> None:
         self.r = responder
         self.outcome = outcome
+        #: it was read to its end, or it broke off itself (the origin's failure, not the viewer's)
+        self.ended = False
 
     def __iter__(self) -> Iterator[bytes]:
         try:
             yield from self._chunks()
+            self.ended = True
+        except Exception:
+            self.ended = True
+            raise
         finally:  # stored or not, the requests collapsed on it go on (a server that never
             self.r.release()  # calls close() too, once the iterator is collected)
 
@@ -367,6 +379,8 @@ class _Streamed:
                 logger.exception("storing an answer that streamed to the viewer failed")
 
     def close(self) -> None:
+        if not self.ended:  # the server stopped reading it: its viewer went
+            self.r.viewer_left = self.r.viewer_left or "during"
         self.r.release()  # (requests collapsed on a streamed answer find it stored)
         self.r.close_origin()
         self.r.finished(self.outcome)
