@@ -21,7 +21,7 @@ from edge_middleware import (
     EdgeMiddleware,
     EdgeWSGIMiddleware,
 )
-from tests.support.doors import asgi_scope, call_wsgi
+from tests.support.doors import asgi_scope, call_wsgi, request_within
 from tests.support.servers import wait_until
 
 PAGE = "/errors/404.html"
@@ -81,24 +81,7 @@ class Origin:
 
 def asgi_burst(edge: EdgeMiddleware, origin: Origin, paths: list[str]) -> list[bytes]:
     async def one(path: str) -> bytes:
-        sent: list[dict[str, Any]] = []
-        done = asyncio.Event()
-        given = False
-
-        async def receive() -> dict[str, Any]:
-            nonlocal given
-            if not given:
-                given = True
-                return {"type": "http.request", "body": b"", "more_body": False}
-            await done.wait()
-            return {"type": "http.disconnect"}
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-            if message["type"] == "http.response.body" and not message.get("more_body"):
-                done.set()
-
-        await edge(asgi_scope(path), receive, send)
+        sent = await request_within(edge, asgi_scope(path))
         return b"".join(m.get("body", b"") for m in sent[1:])
 
     async def main() -> list[bytes]:

@@ -27,14 +27,23 @@ NO_CACHE = CachePolicy(0, 0, 0)
 SURROGATE = b"caf\xe9.txt".decode("utf-8", "surrogateescape")
 
 
-async def asgi_ok(scope: Any, receive: Any, send: Any) -> None:
-    await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": b"ok"})
+def asgi_answer(status: int, body: bytes) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
 
 
-def wsgi_ok(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    return [b"ok"]
+def wsgi_answer(status: str, body: bytes) -> Any:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response(status, [("Content-Type", "text/plain")])
+        return [body]
+
+    return app
+
+
+asgi_ok, wsgi_ok = asgi_answer(200, b"ok"), wsgi_answer("200 OK", b"ok")
 
 
 #: (status, body) for a GET of a path, through an inspector mounted in front of the edge
@@ -268,14 +277,7 @@ def passes(event: dict[str, Any], context: Any) -> Any:
     return event["Records"][0]["cf"]["response"]
 
 
-async def asgi_404(scope: Any, receive: Any, send: Any) -> None:
-    await send({"type": "http.response.start", "status": 404, "headers": []})
-    await send({"type": "http.response.body", "body": b"no"})
-
-
-def wsgi_404(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-    start_response("404 Not Found", [("Content-Type", "text/plain")])
-    return [b"no"]
+asgi_404, wsgi_404 = asgi_answer(404, b"no"), wsgi_answer("404 Not Found", b"no")
 
 
 @pytest.mark.parametrize("kind", ["asgi", "wsgi"])
