@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -182,3 +183,67 @@ def test_two_workers_sharing_redis_fetch_the_page_once(redis_url: str) -> None:
             worker.options.storage.close()
     assert bodies == [b"the page"] * 4
     assert origin.page_calls == 1
+
+
+def _streaming_error_origin(kind: str, gate: threading.Event) -> Any:
+    """``/slow``: a 503 whose body streams until ``gate``; ``/503.html`` cannot be had (a
+    403); any other path: a plain 503."""
+    if kind == "asgi":
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            path, more = scope["path"], scope["path"] == "/slow"
+            status = 403 if path == "/503.html" else 503
+            await send({"type": "http.response.start", "status": status, "headers": []})
+            await send({"type": "http.response.body", "body": b"x", "more_body": more})
+            while more and not gate.is_set():
+                await asyncio.sleep(0.01)
+            if more:
+                await send({"type": "http.response.body", "body": b"end"})
+
+        return app
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ["PATH_INFO"]
+        start_response("403 Forbidden" if path == "/503.html" else "503 Unavailable", [])
+        yield b"x"
+        if path == "/slow":
+            gate.wait(10)
+            yield b"end"
+
+    return wsgi
+
+
+@pytest.mark.parametrize("kind", DOORS)
+def test_a_page_fetch_that_is_over_holds_nobody(kind: str) -> None:
+    """An error whose page could not be had streams on to its viewer: the page's flight was
+    held until that stream ended, and every other viewer whose error needs the page waited
+    for it (185 s by default for an endless one)."""
+    gate = threading.Event()
+    config = EdgeConfig(
+        default=Behavior(cache=CachePolicy()),
+        custom_error_responses=[CustomErrorResponse(503, "/503.html")],
+    )
+    door = EdgeMiddleware if kind == "asgi" else EdgeWSGIMiddleware
+    edge = door(_streaming_error_origin(kind, gate), config=config)
+    try:
+        if kind == "asgi":
+
+            async def main() -> bytes:
+                slow = asyncio.ensure_future(request_within(edge, asgi_scope("/slow")))
+                await asyncio.sleep(0.3)  # it streams, its page's fetch is over
+                quick = await request_within(edge, asgi_scope("/quick"), 3)
+                gate.set()
+                await slow
+                return b"".join(m.get("body", b"") for m in quick[1:])
+
+            assert asyncio.run(main()) == b"x"
+        else:
+            with ThreadPoolExecutor(2) as pool:
+                slow = pool.submit(call_wsgi, edge, "GET", "/slow")
+                time.sleep(0.3)
+                quick = pool.submit(call_wsgi, edge, "GET", "/quick")
+                assert quick.result(3)[2] == b"x"
+                gate.set()
+                slow.result(10)
+    finally:
+        gate.set()

@@ -28,6 +28,7 @@ from edge_middleware.pipeline.effects import (
     FetchOrigin,
     Invalidate,
     JoinFlight,
+    LeaveFlight,
     Lookup,
     OriginBody,
     OriginResponse,
@@ -104,7 +105,7 @@ class FakeDoor:
                 return self.rest
             case Compress():
                 return effect.body, effect.headers
-            case Invalidate() | Refresh():
+            case Invalidate() | Refresh() | LeaveFlight():
                 return None
         raise AssertionError(effect)  # pragma: no cover
 

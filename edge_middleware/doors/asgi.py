@@ -25,6 +25,7 @@ from ..pipeline.effects import (
     FetchOrigin,
     Invalidate,
     JoinFlight,
+    LeaveFlight,
     Lookup,
     OriginBody,
     OriginResponse,
@@ -208,6 +209,8 @@ class _Responder:
                 return None if self.body_cut else body
             case JoinFlight():
                 return await self.join(effect)
+            case LeaveFlight():
+                return await self.leave(effect.key)
             case FetchOrigin():
                 return await self.fetch(effect)
             case ReadOriginBody():
@@ -277,6 +280,12 @@ class _Responder:
 
     async def join(self, effect: JoinFlight) -> bool | None:
         return await self.mw._flights.join(effect.key, effect.timeout, self.flights, effect.lead)
+
+    async def leave(self, key: str) -> None:
+        """Release ``key`` alone, when this request leads it (``LeaveFlight``)."""
+        if key in self.flights:
+            self.flights.remove(key)
+            await self.mw._flights.release([key])
 
     async def release(self) -> None:
         if self.flights:

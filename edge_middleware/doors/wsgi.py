@@ -25,6 +25,7 @@ from ..pipeline.effects import (
     FetchOrigin,
     Invalidate,
     JoinFlight,
+    LeaveFlight,
     Lookup,
     OriginBody,
     OriginResponse,
@@ -180,6 +181,8 @@ class _Responder:
                 return None if self.body_cut else body
             case JoinFlight():
                 return self.join(effect)
+            case LeaveFlight():
+                return self.leave(effect.key)
             case FetchOrigin():
                 return self.fetch(effect)
             case ReadOriginBody():
@@ -252,6 +255,12 @@ class _Responder:
 
     def join(self, effect: JoinFlight) -> bool | None:
         return self.mw._flights.join(effect.key, effect.timeout, self.flights, effect.lead)
+
+    def leave(self, key: str) -> None:
+        """Release ``key`` alone, when this request leads it (``LeaveFlight``)."""
+        if key in self.flights:
+            self.flights.remove(key)
+            self.mw._flights.release([key])
 
     def release(self) -> None:
         if self.flights:

@@ -27,6 +27,7 @@ __all__ = [
     "FetchOrigin",
     "Invalidate",
     "JoinFlight",
+    "LeaveFlight",
     "Lookup",
     "OriginBody",
     "OriginResponse",
@@ -107,6 +108,15 @@ class JoinFlight:
     key: str
     timeout: float
     lead: bool = True
+
+
+@dataclass(slots=True)
+class LeaveFlight:
+    """End this request's lead of the fetch for ``key`` now, before the request's own end
+    (a custom error page's fetch, done while the error streams on): the requests waiting for
+    it go on. Nothing when this request does not lead it. Result: ``None``."""
+
+    key: str
 
 
 @dataclass(slots=True)
@@ -292,6 +302,7 @@ Effect: TypeAlias = (
     | Lookup
     | Store
     | JoinFlight
+    | LeaveFlight
     | FetchOrigin
     | ReadOriginBody
     | Compress

@@ -37,6 +37,7 @@ from ..exceptions import CloudFrontError, LambdaExecutionError, LambdaValidation
 from .base import PipelineBase
 from .effects import (
     JoinFlight,
+    LeaveFlight,
     Lookup,
     OriginBody,
     Outcome,
@@ -348,7 +349,6 @@ def _error_page(p: PipelineBase, f: Flow, path: str) -> Step:
     Returns the page's :class:`Answer` or ``None`` when the page cannot be had."""
     behavior = p.config.match(path)
     req = f.req
-    page_req = edge_own_request(req, path)  # the whole page: never the viewer's Range
     key = ""
     if "GET" in behavior.cached_methods and behavior.cache.max_ttl > 0:
         key = cache_key(
@@ -371,12 +371,26 @@ def _error_page(p: PipelineBase, f: Flow, path: str) -> Step:
     if not key and f.key:
         held = yield from _held_page(p, f, path)
         # (kept with the error it stands for: collapsed as the error's own behavior says)
-        if isinstance(held, CacheEntry):
-            flight = yield from _page_flight(p, behavior, f.behavior, _page_key(held, path))
-            if flight is not True:
-                held = yield from _held_page(p, f, path)
+        if isinstance(held, CacheEntry) and (
+            (yield from _page_flight(p, behavior, f.behavior, _page_key(held, path))) is not True
+        ):
+            held = yield from _held_page(p, f, path)
         if isinstance(held, Answer):
             return held
+    answer = yield from _fetch_page(p, f, behavior, path, key)
+    if answer is not None and held is not None and not answer.stream_rest:
+        yield Store(_page_entry(p, held, path, answer))
+    # the page's fetch is over: who waits for it goes on now, not once the error streamed
+    flown = _page_key(held, path) if isinstance(held, CacheEntry) else key
+    if flown:
+        yield LeaveFlight(flown + _PAGE_FLIGHT)
+    return answer
+
+
+def _fetch_page(p: PipelineBase, f: Flow, behavior: Behavior, path: str, key: str) -> Step:
+    """The page from the origin (stored under ``key`` if its behavior says): its answer, or
+    ``None``; the calls of its functions, and its failovers, go into ``f``'s trace."""
+    page_req = edge_own_request(f.req, path)  # the whole page: never the viewer's Range
     page = Flow(
         ViewerRequest(page_req, f.viewer.scheme, f.hv, 0, 0, f.viewer.client_port),
         f.rid,
@@ -388,13 +402,11 @@ def _error_page(p: PipelineBase, f: Flow, path: str) -> Step:
     )
     yield from p.drive(page, State.ORIGIN_REQUEST)
     for step in page.steps:  # its functions' calls (decisions.md #48), in the request's trace
-        if step.ran:
+        if step.ran or step.skipped_because.startswith("origin group failover"):
             step.page = path
             f.steps.append(step)
     if page.answer is None or page.answer.status >= 400:
         return None
-    if held is not None and not page.answer.stream_rest:
-        yield Store(_page_entry(p, held, path, page.answer))
     return page.answer
 
 
@@ -416,7 +428,11 @@ def _page_flight(p: PipelineBase, behavior: Behavior, by: Behavior, key: str) ->
     never wait for ever."""
     if not collapsible(by.cache, by.origin_request_policy):
         return True
-    return (yield JoinFlight(key + "\x00error page fetch", p.fetch_bound(behavior)))
+    return (yield JoinFlight(key + _PAGE_FLIGHT, p.fetch_bound(behavior)))
+
+
+#: what a page's flight key adds to the page's key (a flight apart from the page's object)
+_PAGE_FLIGHT = "\x00error page fetch"
 
 
 def _page_key(error: CacheEntry, path: str) -> str:
