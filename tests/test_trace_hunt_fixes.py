@@ -651,3 +651,55 @@ def test_wsgi_viewer_gone_during_a_stream_is_a_client_comm_error() -> None:
     assert b"".join(body) == b"first,last"
     body.close()
     assert records[0].viewer_left == ""
+
+
+async def asgi_fails(scope: Any, receive: Any, send: Any) -> None:
+    if scope["path"].startswith("/errors/"):
+        await asgi_ok(scope, receive, send)
+        return
+    raise RuntimeError("the origin broke")
+
+
+def test_a_failing_page_function_keeps_the_requests_own_reason() -> None:
+    """The dev log printed the request's own reason only when no step failed: a page's
+    failing function hid it (regression hunt of today's trace change)."""
+    from edge_middleware import CustomErrorResponse
+    from edge_middleware.devtools.devlog import format_request
+    from edge_middleware.devtools.inspector_pages import detail_page
+
+    config = EdgeConfig(
+        default=Behavior(cache=NO_CACHE),
+        behaviors=[Behavior("/errors/*", origin_response=page_response_fails)],
+        custom_error_responses=[CustomErrorResponse(502, "/errors/502.html")],
+    )
+    records: list[Any] = []
+    inspector = Inspector()
+    edge = EdgeMiddleware(asgi_fails, config=config)
+    edge.add_observer(records.append)
+    edge.add_observer(inspector.observer)
+    assert TestClient(edge, raise_server_exceptions=False).get("/boom").status_code == 502
+    log = format_request(records[0])
+    assert "! origin-response (error page /errors/502.html):" in "\n".join(log)
+    assert log[-1].strip() == "! The origin failed before its response started."
+    doc = inspector.record(inspector.records()[0]["request_id"])
+    assert doc is not None
+    page = detail_page(doc, False)
+    section = page[page.index('id="step-origin-response-error-page"') :]
+    assert "OriginError" not in section.split("</section>")[0]  # the page's failure is its own
+
+
+def test_a_page_fetchs_failover_note_names_the_page() -> None:
+    from edge_middleware.devtools.devlog import format_request
+    from edge_middleware.doors.middleware import RequestRecord
+    from edge_middleware.pipeline.effects import Outcome, TraceStep
+
+    note = "origin group failover: main answered status 503"
+    steps = [
+        TraceStep("origin-request", False, skipped_because=note),
+        TraceStep("origin-request", False, skipped_because=note, page="/errors/404.html"),
+    ]
+    outcome = Outcome(404, "Not Found", [], b"", result_type="Error", steps=steps)
+    record = RequestRecord(outcome, {"method": "GET", "uri": "/x"}, "http", "1.1", 0.0, 0)
+    lines = format_request(record)
+    assert f"    ~ {note}" in lines
+    assert f"    ~ {note} (error page /errors/404.html)" in lines

@@ -139,7 +139,8 @@ def format_request(
     lines = [line]
     for step in outcome.steps:  # an origin group's failover: which origin failed, and how
         if not step.ran and step.skipped_because.startswith("origin group failover"):
-            lines.append(_paint(f"    ~ {step.skipped_because}", _YELLOW, color))
+            page = f" (error page {_visible(step.page)})" if step.page else ""
+            lines.append(_paint(f"    ~ {step.skipped_because}{page}", _YELLOW, color))
     for step in ran:
         if step.output:
             for out in step.output.rstrip("\n").splitlines():
@@ -149,7 +150,7 @@ def format_request(
             error = _visible(mask.text(step.error))
             name = _visible(_step_name(step))
             lines.append(_paint(f"    ! {name}: {error}{where}", _RED, color))
-    if outcome.error is not None and not any(s.error for s in ran):
+    if outcome.error is not None and not any(s.error and not s.page for s in ran):
         lines.append(_paint(f"    ! {_visible(mask.text(outcome.error.reason))}", _RED, color))
     trace = handler_traceback(outcome.error)
     if trace:

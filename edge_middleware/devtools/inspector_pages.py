@@ -346,7 +346,8 @@ def detail_page(doc: dict[str, Any], show_secrets: bool, base: str = "") -> str:
             )
             + "</section>"
         )
-    steps = "".join(_step_html(s, err) for s in doc["steps"])
+    # (the request's error names its own function: a page fetch's failure is the page's)
+    steps = "".join(_step_html(s, None if s.get("error_page") else err) for s in doc["steps"])
     if doc["ttl_reason"]:
         ttl = doc["ttl_reason"]
     elif "Hit" in doc["cache_result"]:
