@@ -221,6 +221,11 @@ def test_edge_client_shuts_the_lifespan_down(tmp_path: Path) -> None:
             def test_it(edge_client):
                 client = edge_client(FastAPI(lifespan=lifespan))
                 assert client.get("/nothing").status_code == 404
+
+            def test_in_a_with_block(edge_client):
+                with edge_client(FastAPI(lifespan=lifespan)) as client:
+                    assert client.get("/nothing").status_code == 404
+                assert client.get("/nothing").status_code == 404  # still up: the fixture's
             """
         )
     )
@@ -232,7 +237,9 @@ def test_edge_client_shuts_the_lifespan_down(tmp_path: Path) -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert record.read_text().split() == ["startup", "shutdown"]
+    # one startup and one shutdown per test (a with block started the app a second time, and
+    # the fixture's own shutdown never ran)
+    assert record.read_text().split() == ["startup", "shutdown"] * 2
 
 
 def test_edge_client_over_an_app_with_no_lifespan(edge_client: Any) -> None:
@@ -244,6 +251,19 @@ def test_edge_client_over_an_app_with_no_lifespan(edge_client: Any) -> None:
     response = client.get("/")
     assert (response.status_code, response.text) == (200, "ok")
     assert response.headers["x-cache"] == "Miss from cloudfront"
+
+
+def test_edge_client_over_an_app_that_returns_on_lifespan(edge_client: Any) -> None:
+    """``if scope["type"] != "http": return`` (uvicorn serves it): every request failed with
+    a TypeError in Starlette's wait_startup (regression hunt of today's lifespan change)."""
+
+    async def http_only(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await asgi_ok(scope, receive, send)
+
+    client = edge_client(http_only, config=EdgeConfig())
+    assert client.get("/").text == "ok"
 
 
 def test_a_lifespan_that_fails_fails_the_client() -> None:

@@ -75,8 +75,8 @@ def edge_client(edge_clock: EdgeClock) -> Iterator[Callable[..., Any]]:
 
     yield make
     for client in clients:
-        if getattr(client, "portal", None) is not None:
-            client.__exit__(None, None, None)  # the lifespan's shutdown
+        while getattr(client, "_entered", 0):  # (its with blocks nest: testing.clients)
+            client.__exit__(None, None, None)  # the lifespan's shutdown, at the last
         close = getattr(client, "close", None)
         if close is not None:
             close()

@@ -106,7 +106,7 @@ def edge_test_client(
     if isinstance(wrapped, EdgeMiddleware) or (
         not isinstance(wrapped, EdgeWSGIMiddleware) and is_asgi_app(wrapped)
     ):
-        client_class = _starlette_test_client()
+        client_class = _nesting(_starlette_test_client())
 
         # a viewer at an IP address, as on the WSGI side (the TestClient's own is "testclient",
         # which would reach handlers as clientIp and X-Forwarded-For)
@@ -121,10 +121,11 @@ def edge_test_client(
 
 class LifespanOptional:
     """An ASGI app whose lifespan a test client may run whether the app has one or not: an
-    app that raises on the ``lifespan`` scope before it sent anything has none, and the
-    startup and shutdown are answered for it (as uvicorn's ``--lifespan auto`` does; the ASGI
-    spec: "the server must continue but not send any lifespan events"), where Starlette's
-    ``TestClient`` raised. Anything else goes to the app; its attributes are the app's."""
+    app that raises on the ``lifespan`` scope, or returns, before it sent anything has none,
+    and the startup and shutdown are answered for it (as uvicorn's ``--lifespan auto`` does;
+    the ASGI spec: "the server must continue but not send any lifespan events"), where
+    Starlette's ``TestClient`` raised. Anything else goes to the app; its attributes are the
+    app's."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -154,11 +155,15 @@ class LifespanOptional:
         except Exception:
             if sent:
                 raise  # a lifespan that failed (it said so): the test sees its error
-            if not started:
-                await receive()
-            await send({"type": "lifespan.startup.complete"})
-            await receive()  # lifespan.shutdown
-            await send({"type": "lifespan.shutdown.complete"})
+        if sent:
+            return
+        # none: it raised, or returned having said nothing (``if scope["type"] != "http":
+        # return``, which uvicorn's --lifespan auto serves too)
+        if not started:
+            await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()  # lifespan.shutdown
+        await send({"type": "lifespan.shutdown.complete"})
 
 
 def _starlette_test_client() -> type[TestClient]:
@@ -177,6 +182,41 @@ def _starlette_test_client() -> type[TestClient]:
             "the ASGI test client on a Starlette before 1.2", "httpx", "proxy"
         ) from exc
     return TestClient
+
+
+def _nesting(base: type[TestClient]) -> type[TestClient]:
+    """``base`` (Starlette's ``TestClient``) whose ``with`` blocks nest: the app's lifespan
+    starts at the first and shuts down with the last. The ``edge_client`` fixture enters its
+    clients: a test's own ``with`` block ran the startup a second time, and the first
+    lifespan's shutdown never ran."""
+
+    made = _NESTING.get(base)
+    if made is not None:
+        return made
+
+    class TestClient(base):  # type: ignore[valid-type,misc] # (Starlette's, by its name too)
+        _entered = 0
+
+        def __enter__(self) -> Any:
+            self._entered += 1
+            if self._entered == 1:
+                try:
+                    super().__enter__()
+                except BaseException:
+                    self._entered = 0
+                    raise
+            return self
+
+        def __exit__(self, *args: Any) -> None:
+            self._entered = max(0, self._entered - 1)
+            if self._entered == 0:
+                super().__exit__(*args)
+
+    _NESTING[base] = TestClient
+    return TestClient
+
+
+_NESTING: dict[type[Any], type[Any]] = {}
 
 
 def has_front_door(app: Any) -> bool:
