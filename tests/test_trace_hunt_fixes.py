@@ -723,3 +723,31 @@ def test_a_page_fetchs_failover_note_names_the_page() -> None:
     lines = format_request(record)
     assert f"    ~ {note}" in lines
     assert f"    ~ {note} (error page /errors/404.html)" in lines
+
+
+def test_viewer_response_skip_for_cloudfronts_own_error_status() -> None:
+    """A stale object revalidated (304) and cut to a 416 for a Range it cannot satisfy: the
+    reason blamed an origin-response function the behavior does not have."""
+    now = [1_700_000_000.0]
+    seen: list[bytes | None] = []
+
+    async def origin(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(dict(scope["headers"]).get(b"if-none-match"))
+        status = 304 if seen[-1] == b'"v1"' else 200
+        headers = [(b"cache-control", b"max-age=10"), (b"etag", b'"v1"')]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if status == 304 else b"0123456789"})
+
+    config = EdgeConfig(default=Behavior(viewer_response=passes, cache=CachePolicy()))
+    records: list[Any] = []
+    edge = EdgeMiddleware(origin, config=config, clock=lambda: now[0])
+    edge.add_observer(records.append)
+    client = TestClient(edge)
+    client.get("/f")
+    now[0] += 60  # stale
+    assert client.get("/f", headers={"Range": "bytes=50-60"}).status_code == 416
+    assert seen == [None, b'"v1"']
+    (step,) = [s for s in records[-1].outcome.steps if s.event_type == "viewer-response"]
+    assert (
+        step.skipped_because == "status 416 >= 400, CloudFront's answer (the origin answered 304)"
+    )
