@@ -381,6 +381,31 @@ def test_removed_before_origin_is_the_behaviors_doing(kind: str) -> None:
     assert not {"x-debug", "utm", "x-kept"} & set(removed), removed
 
 
+def test_removed_before_origin_after_a_cloudfront_function() -> None:
+    """A CloudFront Function's result has its own shape: what it removed was still blamed on
+    the behavior (regression hunt of today's change)."""
+    from edge_middleware import CloudFrontFunction
+
+    strip = CloudFrontFunction(
+        "function handler(event) { var r = event.request; delete r.querystring.drop;"
+        " delete r.headers['x-keep']; return r; }",
+        code=True,
+    )
+    policy = CachePolicy(query_strings="all", headers=("x-keep",))
+    inspector = Inspector()
+    edge = EdgeMiddleware(
+        asgi_ok, config=EdgeConfig(default=Behavior(viewer_request=strip, cache=policy))
+    )
+    edge.add_observer(inspector.observer)
+    try:
+        TestClient(edge).get("/x?drop=1&keep=2", headers={"X-Keep": "1", "X-Other": "1"})
+    finally:
+        strip.close()
+    removed = inspector.records()[0]["removed_before_origin"]
+    assert "x-other" in removed  # the behavior's own doing
+    assert not {"drop", "x-keep"} & set(removed), removed
+
+
 # -- 7. the functions a custom error page's fetch runs are in the request's trace -----------------
 
 

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from ..core.types import EVENT_TYPES
 from ..doors.middleware import RequestRecord
+from ..js.shapes import from_cf_request
 from ..pipeline.effects import Outcome, TraceStep
 from .inspector_pages import (
     DETAIL,
@@ -209,6 +210,8 @@ def _forwarded(record: RequestRecord, outcome: Outcome) -> tuple[Any, Any]:
             continue
         if step.event_type == "viewer-request" and _lambda_request(step.result):
             before = step.result
+        elif step.event_type == "viewer-request" and isinstance(step.event, dict):
+            before = _from_function(step.result, record.viewer_request) or before
         elif step.event_type == "origin-request" and step.origin_change is None:
             try:
                 shown = step.event["Records"][0]["cf"]["request"]  # type: ignore[index]
@@ -217,6 +220,17 @@ def _forwarded(record: RequestRecord, outcome: Outcome) -> tuple[Any, Any]:
             if _lambda_request(shown):
                 after = shown
     return before, after
+
+
+def _from_function(result: Any, viewer: Any) -> Any:
+    """A CloudFront Function's request result in Lambda@Edge's shape (its own has
+    ``{value, multiValue}`` headers and a querystring object), or ``None``."""
+    if not (isinstance(result, dict) and "uri" in result and isinstance(viewer, dict)):
+        return None
+    try:
+        return from_cf_request(result, viewer)
+    except Exception:  # (one the function's validation refused: not what went on)
+        return None
 
 
 def _lambda_request(value: Any) -> bool:
