@@ -159,6 +159,21 @@ def test_a_prefix_needing_escapes_is_escaped() -> None:
         assert get(link)[0] == 200, link
 
 
+def test_a_non_ascii_asgi_mount_is_utf8() -> None:
+    """ASGI's root_path is UTF-8 text: it was encoded as Latin-1 (/caf%E9/...), and every
+    link 404'd (regression hunt of today's change)."""
+    inner = mount_inspector(EdgeMiddleware(PlainTextResponse("hi"), config=CONFIG))
+    get = asgi_get(Starlette(routes=[Mount("/café", app=inner)]))
+    assert get("/caf%C3%A9/x")[0] == 200
+    status, headers, _ = get("/caf%C3%A9/_edge")
+    assert (status, headers["location"]) == (308, "/caf%C3%A9/_edge/")
+    status, _, page = get("/caf%C3%A9/_edge/")
+    assert status == 200
+    for link in links(page):
+        assert link.startswith("/caf%C3%A9/_edge/"), link
+        assert get(link)[0] == 200, link
+
+
 def test_unmounted_links_are_unchanged() -> None:
     get = asgi_get(mount_inspector(EdgeMiddleware(PlainTextResponse("hi"), config=CONFIG)))
     get("/x")

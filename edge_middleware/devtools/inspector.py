@@ -41,7 +41,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, overload
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, quote, unquote
 
 from ..core import capture
 from ..core.mounts import PATH_SAFE, at_or_below, quote_latin1
@@ -187,14 +187,15 @@ class Inspector:
         base: str = "",
     ) -> _Response:
         """The inspector's answer to one request (both front doors call this). ``base``: the
-        mount the app is served under (ASGI's ``root_path``, WSGI's ``SCRIPT_NAME``), in front
-        of every link, redirect and url it gives; ``path`` is below it."""
+        mount the app is served under, percent-encoded (ASGI's ``root_path`` as UTF-8, WSGI's
+        ``SCRIPT_NAME`` as Latin-1), in front of every link, redirect and url it gives;
+        ``path`` is below it."""
         headers = dict(headers) if headers is not None else {}
         headers["host"] = host
         refusal = self.guard.refusal(client, headers, query)
         if refusal is not None:
             return _text(403, f"the inspector {refusal}")
-        base = quote_latin1(base.rstrip("/"), PATH_SAFE)  # (a decoded path, as the mount's)
+        base = base.rstrip("/")
         response = self._respond(method, path, query, base)
         token = self.guard.token
         if token and parse_qs(query).get(TOKEN_COOKIE):
@@ -272,7 +273,7 @@ class Inspector:
                 seen.get("host", ""),
                 headers=seen,
                 client=client[0] if client else None,
-                base=base,
+                base=quote(base, safe=PATH_SAFE),  # (ASGI's text is UTF-8's)
             )
         status, headers, body = self._finish(response)
         await send(
@@ -299,7 +300,7 @@ class Inspector:
                 environ.get("HTTP_HOST", ""),
                 headers=wsgi_headers(environ),
                 client=environ.get("REMOTE_ADDR"),
-                base=environ.get("SCRIPT_NAME", ""),
+                base=quote_latin1(environ.get("SCRIPT_NAME", ""), PATH_SAFE),
             )
         status, headers, body = self._finish(response)
         start_response(f"{status} {_REASONS.get(status, 'OK')}", headers)
