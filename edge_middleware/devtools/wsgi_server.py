@@ -34,7 +34,16 @@ def cheroot_server() -> Any:
             kwargs["proxy_mode"] = True
             super().__init__(server, conn, *args, **kwargs)
 
+        def parse_request(self) -> None:
+            # the server's timeout holds for reading a request (and an idle keep-alive)...
+            _socket_timeout(self.conn, self.server.timeout)
+            super().parse_request()
+
         def send_headers(self) -> None:
+            # ...not for writing the answer: cheroot's socket timeout held for its sends too,
+            # and a viewer that paused reading a download for 10 s (a video player with a full
+            # buffer) had it cut; uvicorn's, gunicorn's and CloudFront's wait for it
+            _socket_timeout(self.conn, None)
             if self.chunked_read and not getattr(self.rfile, "closed", True):
                 # a chunked body the answer left unread (a function's own answer, CloudFront's
                 # error): cheroot drains only a Content-Length body, and the rest would be read
@@ -51,6 +60,15 @@ def cheroot_server() -> Any:
         ConnectionClass = Connection
 
     return Server
+
+
+def _socket_timeout(conn: Any, seconds: float | None) -> None:
+    sock = getattr(conn, "socket", None)
+    if sock is not None and hasattr(sock, "settimeout"):
+        try:
+            sock.settimeout(seconds)
+        except OSError:  # (a connection closed meanwhile: its next read or write says so)
+            pass
 
 
 def _every_line(base: type) -> Any:

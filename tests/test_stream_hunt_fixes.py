@@ -1,0 +1,87 @@
+"""Streaming and long-lived connections: fixes from the hunt of 2026-12-07 (seventh session),
+each failing before its fix."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from edge_middleware import Behavior, CachePolicy, EdgeConfig, EdgeWSGIMiddleware
+from edge_middleware.devtools.wsgi_server import cheroot_server
+from tests.support.servers import free_port
+
+NO_CACHE = CachePolicy(0, 0, 0)
+
+
+@contextmanager
+def cheroot(app: Any, timeout: float) -> Iterator[int]:
+    """``app`` behind the dev server's cheroot on a free port, with its connection timeout."""
+    port = free_port()
+    server = cheroot_server()(("127.0.0.1", port), app, numthreads=4, timeout=timeout)
+    server.prepare()
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    try:
+        yield port
+    finally:
+        server.stop()
+        thread.join(5)
+
+
+def _read_head(sock: socket.socket) -> tuple[bytes, bytes]:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, data
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return head, rest
+
+
+# -- 1. the dev server's WSGI server waits for a viewer that pauses reading ----------------------
+
+SIZE = 8 * 2**20
+
+
+def download(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+    start_response("200 OK", [("Content-Type", "video/mp4"), ("Content-Length", str(SIZE))])
+    block = b"v" * 2**16
+    for _ in range(SIZE // len(block)):
+        yield block
+
+
+@pytest.mark.slow
+def test_a_viewer_pausing_a_download_gets_all_of_it() -> None:
+    """cheroot's socket timeout (the dev server's 10 s) held for its sends: a viewer that
+    paused reading longer (a video player with a full buffer) had its download cut."""
+    edge = EdgeWSGIMiddleware(download, config=EdgeConfig(default=Behavior(cache=NO_CACHE)))
+    with cheroot(edge, timeout=0.5) as port, socket.create_connection(("127.0.0.1", port)) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.sendall(b"GET /video HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        head, got = _read_head(s)
+        assert head.startswith(b"HTTP/1.1 200 ")
+        time.sleep(1.5)  # three times the timeout, without reading
+        size = len(got)
+        while chunk := s.recv(2**20):
+            size += len(chunk)
+    assert size == SIZE
+
+
+@pytest.mark.slow
+def test_an_idle_keep_alive_connection_still_closes() -> None:
+    """The timeout still holds for reading the next request."""
+    edge = EdgeWSGIMiddleware(download, config=EdgeConfig(default=Behavior(cache=NO_CACHE)))
+    with cheroot(edge, timeout=0.5) as port, socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(b"HEAD /video HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, _ = _read_head(s)
+        assert head.startswith(b"HTTP/1.1 200 ")
+        s.settimeout(5)
+        started = time.monotonic()
+        assert s.recv(1) == b""  # closed by the server
+        assert time.monotonic() - started < 4
