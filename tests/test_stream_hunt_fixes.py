@@ -85,3 +85,38 @@ def test_an_idle_keep_alive_connection_still_closes() -> None:
         started = time.monotonic()
         assert s.recv(1) == b""  # closed by the server
         assert time.monotonic() - started < 4
+
+
+# -- 2. a viewer's broken chunked body is the viewer's 400 on the WSGI door ----------------------
+
+
+def reads_body(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    body = environ["wsgi.input"].read()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"got %d bytes" % len(body)]
+
+
+def _sees_body(event: dict[str, Any], context: Any) -> Any:
+    return event["Records"][0]["cf"]["request"]
+
+
+@pytest.mark.parametrize("include_body", [True, False], ids=["function-reads", "origin-reads"])
+@pytest.mark.parametrize(
+    "body",
+    [b"5\r\nabcdefghij\r\n0\r\n\r\n", b"zz\r\nabc\r\n0\r\n\r\n"],
+    ids=["overlong-chunk", "bad-size"],
+)
+def test_a_broken_chunked_body_is_a_400(include_body: bool, body: bytes) -> None:
+    """The server's read error was an internal failure (502 with a traceback logged) when a
+    function read the body, and the origin's 502 when the app did."""
+    from edge_middleware import Trigger
+
+    trigger = Trigger(_sees_body, include_body=True) if include_body else None
+    config = EdgeConfig(default=Behavior(cache=NO_CACHE, origin_request=trigger))
+    edge = EdgeWSGIMiddleware(reads_body, config=config)
+    with cheroot(edge, timeout=5) as port, socket.create_connection(("127.0.0.1", port)) as s:
+        s.settimeout(5)
+        s.sendall(b"POST /form HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+        head, _ = _read_head(s)
+    assert head.startswith(b"HTTP/1.1 400 "), head
+    assert b"X-Cache: Error from cloudfront" in head

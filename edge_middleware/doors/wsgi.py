@@ -243,7 +243,11 @@ class _Responder:
         if length > 0:
             left = length - len(have)
             want = left if want < 0 else min(want, left)
-        data = b"" if stream is None or length == 0 or want == 0 else stream.read(want)
+        try:
+            data = b"" if stream is None or length == 0 or want == 0 else stream.read(want)
+        except Exception as exc:  # the server's own: a broken chunked body, a viewer gone
+            logger.warning("the viewer's request body could not be read: %s", exc)
+            data, self.body_cut = b"", True
         # a known length the input ended short of: the viewer went away before its end
         self.body_cut = self.body_cut or (length > 0 and want > 0 and len(data) < want)
         body = self.body = have + data

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.convert import PrefixedInput, origin_environ
 from ..core.headers import RawHeaders
 from ..core.origins import effective_origin
-from ..exceptions import CloudFrontError, OriginError
+from ..exceptions import CloudFrontError, OriginError, ViewerError
 from ..pipeline.effects import FetchOrigin, OriginBody, OriginResponse
 from .interfaces import StartResponse, WSGIApp
 
@@ -189,8 +189,41 @@ def open_origin(
     )
     if more and body is not None:  # what a function saw, then the rest from the viewer
         new["wsgi.input"] = PrefixedInput(body, environ["wsgi.input"])
+    if (body is None or more) and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        new["wsgi.input"] = _ViewerInput(new["wsgi.input"])
     new["edge.middleware"] = mw
     return OriginCall(app, new)
+
+
+class _ViewerInput:
+    """The viewer's chunked body as the origin app reads it: the server's failure to read it
+    (a broken chunk, a viewer gone: gunicorn's ``NoMoreData``, cheroot's ``ValueError``) is
+    the viewer's 400, as a Content-Length body cut short is, not the origin's 502."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def _read(self, how: str, *args: Any) -> Any:
+        try:
+            return getattr(self._stream, how)(*args)
+        except Exception as exc:
+            logger.warning("the viewer's request body could not be read: %s", exc)
+            raise ViewerError(400, "The viewer's request body was incomplete.") from None
+
+    def read(self, *args: Any) -> bytes:
+        return self._read("read", *args)  # type: ignore[no-any-return]
+
+    def readline(self, *args: Any) -> bytes:
+        return self._read("readline", *args)  # type: ignore[no-any-return]
+
+    def readlines(self, *args: Any) -> list[bytes]:
+        return self._read("readlines", *args)  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Any:
+        return iter(self.readline, b"")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 #: RFC 9110 §15's names of the status classes, for a code without a standard phrase
