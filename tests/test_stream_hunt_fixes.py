@@ -120,3 +120,57 @@ def test_a_broken_chunked_body_is_a_400(include_body: bool, body: bytes) -> None
         head, _ = _read_head(s)
     assert head.startswith(b"HTTP/1.1 400 "), head
     assert b"X-Cache: Error from cloudfront" in head
+
+
+# -- 3. the ASGI short way stops an endless stream once its viewer went --------------------------
+
+
+def test_the_short_way_stops_a_stream_its_viewer_left() -> None:
+    """A behavior with caching disabled and no function (the short way) under a server whose
+    send keeps succeeding after the viewer went (uvicorn): the app streamed for ever."""
+    import asyncio
+
+    from edge_middleware import EdgeMiddleware
+    from tests.support.doors import asgi_scope
+
+    stopped: list[BaseException] = []
+
+    async def endless(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        try:
+            while True:
+                await send({"type": "http.response.body", "body": b"tick\n", "more_body": True})
+                await asyncio.sleep(0.005)
+        except OSError as exc:
+            stopped.append(exc)
+            raise
+
+    edge = EdgeMiddleware(endless, config=EdgeConfig(default=Behavior(cache=NO_CACHE)))
+    assert edge.options.pipeline.shortcuts  # (the short way serves it)
+
+    async def main() -> int:
+        ticks = 0
+        asked = 0
+        gone = asyncio.Event()
+
+        async def receive() -> dict[str, Any]:
+            nonlocal asked
+            asked += 1
+            if asked == 1:
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:  # never fails, as uvicorn's
+            nonlocal ticks
+            if message["type"] == "http.response.body":
+                ticks += 1
+                if ticks == 5:
+                    gone.set()
+
+        await asyncio.wait_for(edge(asgi_scope("/events"), receive, send), 5)
+        return ticks
+
+    ticks = asyncio.run(main())
+    assert stopped and isinstance(stopped[0], OSError)
+    assert ticks < 50

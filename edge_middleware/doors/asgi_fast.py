@@ -276,6 +276,7 @@ class _Relay:
     __slots__ = (
         "cut",
         "done",
+        "gone",
         "head",
         "hv",
         "method",
@@ -285,6 +286,7 @@ class _Relay:
         "send",
         "started",
         "viewer",
+        "watcher",
     )
 
     def __init__(
@@ -302,9 +304,36 @@ class _Relay:
         #: the origin's head CloudFront cannot pass on: its 502 goes instead, the app runs out
         self.rejected: CloudFrontError | None = None
         self.viewer: ViewerWatch | None = None
+        #: while a body streams: a watch for the viewer going, and whether it went
+        self.watcher: asyncio.Task[None] | None = None
+        self.gone = False
 
     async def run(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
         self.viewer = ViewerWatch(receive)
+        try:
+            await self._call(app, scope)
+        finally:
+            if self.watcher is not None:
+                self.watcher.cancel()
+
+    def _watch(self) -> None:
+        """A streamed body (``more_body``): watch for the viewer going, as the pipeline's
+        origin stream does; the app's next send then fails, as behind a server whose send
+        fails once its client went (uvicorn's keeps succeeding, and an endless stream ran for
+        ever after its viewer left). The short way takes no request with a body: the viewer
+        sends nothing else but its going."""
+        viewer = self.viewer
+        if self.watcher is not None or viewer is None:
+            return
+
+        async def watch() -> None:
+            if await viewer.watch():
+                self.gone = True
+
+        self.watcher = asyncio.ensure_future(watch())
+
+    async def _call(self, app: ASGIApp, scope: Scope) -> None:
+        assert self.viewer is not None
         try:
             await app(scope, self.viewer, self.relay)
         except Exception as exc:
@@ -313,6 +342,9 @@ class _Relay:
                 return
             if self.done:  # as the pipeline's origin stream: the viewer has it all
                 logger.error("the origin app failed after its response was complete", exc_info=exc)
+                return
+            if self.gone:  # it stopped at the send that told it the viewer went
+                logger.debug("the origin app stopped: the viewer had gone (%s)", exc)
                 return
             if self.started:
                 logger.exception("the response to the viewer broke off after it started")
@@ -341,7 +373,11 @@ class _Relay:
                 return
             if not self.started:
                 raise RuntimeError("http.response.body sent before http.response.start")
+            if self.gone:
+                raise OSError("The viewer went away.")
             more = message.get("more_body", False)
+            if more and self.watcher is None:
+                self._watch()
             if self.head:
                 if not more:
                     self.done = True
