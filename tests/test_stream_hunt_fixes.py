@@ -174,3 +174,78 @@ def test_the_short_way_stops_a_stream_its_viewer_left() -> None:
     ticks = asyncio.run(main())
     assert stopped and isinstance(stopped[0], OSError)
     assert ticks < 50
+
+
+# -- 4. a WebSocket upgrade gets the behavior's viewer protocol policy ---------------------------
+
+
+def _ws_scope(scheme: str, extensions: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "scheme": scheme,
+        "path": "/chat",
+        "raw_path": b"/chat",
+        "query_string": b"room=1",
+        "root_path": "",
+        "headers": [(b"host", b"site.test"), (b"upgrade", b"websocket")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+        "subprotocols": [],
+        "extensions": extensions or {},
+    }
+
+
+@pytest.mark.parametrize(
+    ("policy", "scheme", "extensions", "expected"),
+    [
+        ("https-only", "ws", {}, "close"),
+        ("https-only", "ws", {"websocket.http.response": {}}, 403),
+        ("redirect-to-https", "ws", {"websocket.http.response": {}}, 301),
+        ("redirect-to-https", "ws", {}, "close"),
+        ("https-only", "wss", {}, "app"),
+        ("allow-all", "ws", {}, "app"),
+    ],
+)
+def test_a_websocket_upgrade_gets_the_viewer_protocol_policy(
+    policy: str, scheme: str, extensions: dict[str, Any], expected: object
+) -> None:
+    """A plain ws:// upgrade on an https-only (redirect-to-https) behavior was passed to the
+    app, where a plain GET got CloudFront's 403 (301): a ws:// app worked locally only."""
+    import asyncio
+
+    from edge_middleware import EdgeMiddleware
+
+    called: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        called.append(scope["type"])
+        await receive()
+        await send({"type": "websocket.accept"})
+
+    behavior = Behavior(cache=NO_CACHE, viewer_protocol_policy=policy)  # type: ignore[arg-type]
+    edge = EdgeMiddleware(app, config=EdgeConfig(default=behavior))
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(edge(_ws_scope(scheme, extensions), receive, send))
+    if expected == "app":
+        assert called == ["websocket"]
+        assert sent == [{"type": "websocket.accept"}]
+        return
+    assert called == []
+    if expected == "close":
+        assert sent == [{"type": "websocket.close", "code": 1008}]
+        return
+    start = sent[0]
+    assert (start["type"], start["status"]) == ("websocket.http.response.start", expected)
+    headers = dict(start["headers"])
+    assert headers[b"x-cache"] == b"Error from cloudfront" or expected == 301
+    if expected == 301:
+        assert headers[b"location"] == b"https://site.test/chat?room=1"

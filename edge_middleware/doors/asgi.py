@@ -39,6 +39,7 @@ from ..pipeline.effects import (
 from ..pipeline.flow import Flow, Prefetched, Routed
 from .asgi_fast import lowered, shortcut
 from .asgi_origin import OriginStream, open_origin
+from .asgi_websocket import refuse_upgrade
 from .flights import AsyncFlights
 from .interfaces import ASGIApp, Message, Receive, Scope, Send
 from .middleware import FrontDoor, RequestRecord, SharedOptions, body_bytes_received
@@ -89,6 +90,10 @@ class EdgeMiddleware(FrontDoor):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("edge.middleware") is not None:
+            if scope["type"] == "websocket" and scope.get("edge.middleware") is None:
+                if await refuse_upgrade(self, scope, receive, send):
+                    return  # (CloudFront's own checks of the upgrade request)
+                scope = {**scope, "edge.middleware": self}
             await self.app(scope, receive, send)
             return
         raw_path = scope.get("raw_path")
