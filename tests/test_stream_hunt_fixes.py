@@ -249,3 +249,51 @@ def test_a_websocket_upgrade_gets_the_viewer_protocol_policy(
     assert headers[b"x-cache"] == b"Error from cloudfront" or expected == 301
     if expected == 301:
         assert headers[b"location"] == b"https://site.test/chat?room=1"
+
+
+# -- 5. serve --origin: a viewer that dropped its WebSocket is no normal close at the origin ----
+
+
+@pytest.mark.slow
+def test_a_dropped_websocket_viewer_is_not_a_normal_close_at_the_origin() -> None:
+    """websockets refuses to send 1005/1006 in a close frame: the error was swallowed and the
+    proxy then closed with 1000, as if the viewer had left on purpose."""
+    import asyncio
+
+    from edge_middleware.devtools.ws_proxy import proxy_websocket
+    from tests.support.servers import uvicorn_server, wait_until
+
+    seen: list[int | None] = []
+
+    async def origin(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                seen.append(message.get("code"))
+                return
+
+    async def viewer(port: int) -> None:
+        messages = [
+            {"type": "websocket.connect"},
+            {"type": "websocket.receive", "text": "hi"},
+            {"type": "websocket.disconnect", "code": 1006},  # its TCP connection dropped
+        ]
+
+        async def receive() -> dict[str, Any]:
+            await asyncio.sleep(0.05)
+            return messages.pop(0)
+
+        async def send(message: dict[str, Any]) -> None:
+            pass
+
+        scope = {"type": "websocket", "path": "/ws", "raw_path": b"/ws", "query_string": b""}
+        await proxy_websocket(f"http://127.0.0.1:{port}", {**scope, "headers": []}, receive, send)
+
+    with uvicorn_server(origin, ws="websockets-sansio") as port:
+        asyncio.run(viewer(port))
+        wait_until(lambda: bool(seen), 5, "the origin to hear the viewer go")
+    assert seen[0] != 1000, seen

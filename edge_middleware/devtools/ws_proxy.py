@@ -61,7 +61,7 @@ async def proxy_websocket(origin: str, scope: dict[str, Any], receive: Any, send
             while True:
                 got = await receive()
                 if got["type"] == "websocket.disconnect":
-                    await upstream.close(got.get("code", 1000))
+                    await _close(upstream, got.get("code", 1000))
                     return
                 if got.get("bytes") is not None:
                     await upstream.send(got["bytes"])
@@ -87,3 +87,13 @@ async def proxy_websocket(origin: str, scope: dict[str, Any], receive: Any, send
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _close(upstream: Any, code: int) -> None:
+    """Close the origin's connection as the viewer's closed: with its code, or, for one no
+    close frame may carry (1005 none, 1006 a connection dropped, 1015), by dropping it too:
+    the origin saw a normal close (1000) of a viewer that had gone away."""
+    try:
+        await upstream.close(code)
+    except Exception:  # (websockets refuses to send such a code)
+        upstream.transport.abort()
