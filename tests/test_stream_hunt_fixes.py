@@ -297,3 +297,51 @@ def test_a_dropped_websocket_viewer_is_not_a_normal_close_at_the_origin() -> Non
         asyncio.run(viewer(port))
         wait_until(lambda: bool(seen), 5, "the origin to hear the viewer go")
     assert seen[0] != 1000, seen
+
+
+def test_serve_trusts_a_forwarded_proto_for_websocket_upgrades_too() -> None:
+    """serve --trust-forwarded-proto behind a local TLS proxy: the upgrade's scheme stayed
+    ws, and an https-only behavior refused every wss:// connection (regression hunt of the
+    upgrade checks)."""
+    import asyncio
+
+    from edge_middleware import EdgeMiddleware
+    from edge_middleware.devtools.devapp import ASGIHolder
+
+    called: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        called.append(scope["scheme"])
+        await receive()
+        await send({"type": "websocket.accept"})
+
+    behavior = Behavior(cache=NO_CACHE, viewer_protocol_policy="https-only")
+    holder = ASGIHolder(EdgeMiddleware(app, config=EdgeConfig(default=behavior)))
+    holder.trust_forwarded_proto = True
+    scope = _ws_scope("ws")
+    scope["headers"] = [*scope["headers"], (b"x-forwarded-proto", b"https")]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(holder(scope, receive, send))
+    assert called == ["wss"]
+    assert sent == [{"type": "websocket.accept"}]
+
+
+def test_the_viewer_input_takes_a_size_keyword() -> None:
+    """PEP 3333's read(size): an app calling read(size=n) got a TypeError from the wrapper
+    of a chunked body (regression hunt of the broken-chunk fix)."""
+    import io
+
+    from edge_middleware.doors.wsgi_origin import _ViewerInput
+
+    body = _ViewerInput(io.BytesIO(b"line one\nline two\n"))
+    assert body.read(size=4) == b"line"
+    assert body.readline(size=-1) == b" one\n"
+    assert body.readlines(hint=None) == [b"line two\n"]
+    assert body.read() == b""

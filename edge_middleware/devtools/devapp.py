@@ -263,13 +263,13 @@ class ASGIHolder:
         self.trust_forwarded_proto = False
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):  # (an upgrade is a viewer request too)
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
         peer = client[0] if client else None
         headers = asgi_headers(scope)
-        if scope.get("path") == INVALIDATE_PATH and is_loopback(peer):
+        if scope.get("path") == INVALIDATE_PATH and is_loopback(peer) and scope["type"] == "http":
             await self._invalidate(scope, receive, send, peer, headers)
             return
         simulated_now: tuple[tuple[str, str], ...] = ()
@@ -282,11 +282,11 @@ class ASGIHolder:
             ]
         if (
             self.trust_forwarded_proto
-            and scope.get("scheme") == "http"
-            and headers.get("x-forwarded-proto", "").strip().lower() == "https"
+            and scope.get("scheme") in ("http", "ws")
+            and headers.get("x-forwarded-proto", "").strip().lower() in ("https", "wss")
             and is_loopback(peer)
         ):
-            scope = dict(scope, scheme="https")
+            scope = dict(scope, scheme="https" if scope["type"] == "http" else "wss")
         if not simulated_now:
             await self.app(scope, receive, send)
             return

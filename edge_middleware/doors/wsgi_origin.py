@@ -210,20 +210,25 @@ class _ViewerInput:
             logger.warning("the viewer's request body could not be read: %s", exc)
             raise ViewerError(400, "The viewer's request body was incomplete.") from None
 
-    def read(self, *args: Any) -> bytes:
-        return self._read("read", *args)  # type: ignore[no-any-return]
+    # (as the app called them: no size is the server's own default, read to the end)
+    def read(self, size: int | None = None) -> bytes:
+        return self._read("read", *_given(size))  # type: ignore[no-any-return]
 
-    def readline(self, *args: Any) -> bytes:
-        return self._read("readline", *args)  # type: ignore[no-any-return]
+    def readline(self, size: int | None = None) -> bytes:
+        return self._read("readline", *_given(size))  # type: ignore[no-any-return]
 
-    def readlines(self, *args: Any) -> list[bytes]:
-        return self._read("readlines", *args)  # type: ignore[no-any-return]
+    def readlines(self, hint: int | None = None) -> list[bytes]:
+        return self._read("readlines", *_given(hint))  # type: ignore[no-any-return]
 
     def __iter__(self) -> Any:
         return iter(self.readline, b"")
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+
+def _given(size: int | None) -> tuple[int, ...]:
+    return () if size is None else (size,)
 
 
 #: RFC 9110 §15's names of the status classes, for a code without a standard phrase

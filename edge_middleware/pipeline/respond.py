@@ -366,6 +366,8 @@ def _error_page(p: PipelineBase, f: Flow, path: str) -> Step:
         entry = yield from _stored_page(p, key)
         if entry is None and (yield from _page_flight(p, behavior, behavior, key)) is not True:
             entry = yield from _stored_page(p, key)
+            # (one that waited on another process's fill lock leads the key here: let it go)
+            yield LeaveFlight(key + _PAGE_FLIGHT)
         if entry is not None:
             if entry.status >= 400:  # a page that is an error itself, cached: as on a miss
                 return None
@@ -377,6 +379,7 @@ def _error_page(p: PipelineBase, f: Flow, path: str) -> Step:
         if isinstance(held, CacheEntry) and (
             (yield from _page_flight(p, behavior, f.behavior, _page_key(held, path))) is not True
         ):
+            yield LeaveFlight(_page_key(held, path) + _PAGE_FLIGHT)  # (as above)
             held = yield from _held_page(p, f, path)
         if isinstance(held, Answer):
             return held
