@@ -150,12 +150,17 @@ def test_a_prefix_needing_escapes_is_escaped() -> None:
     mounted = mount_inspector(EdgeWSGIMiddleware(hello, config=CONFIG), inspector)
     get = wsgi_get(DispatcherMiddleware(Response("outer", status=404), {"/a b": mounted}))
     assert get("/a%20b/hello")[0] == 200
-    status, headers, _ = get("/a%20b/_edge")
-    assert (status, headers["location"]) == (308, "/a%20b/_edge/")
-    status, _, page = get("/a%20b/_edge/")
+    assert_links_under(get, "/a%20b")
+
+
+def assert_links_under(get: Get, prefix: str) -> None:
+    """The inspector's redirect, page and every link it gives hold ``prefix`` and answer."""
+    status, headers, _ = get(f"{prefix}/_edge")
+    assert (status, headers["location"]) == (308, f"{prefix}/_edge/")
+    status, _, page = get(f"{prefix}/_edge/")
     assert status == 200
     for link in links(page):
-        assert link.startswith("/a%20b/_edge/"), link
+        assert link.startswith(f"{prefix}/_edge/"), link
         assert get(link)[0] == 200, link
 
 
@@ -165,13 +170,7 @@ def test_a_non_ascii_asgi_mount_is_utf8() -> None:
     inner = mount_inspector(EdgeMiddleware(PlainTextResponse("hi"), config=CONFIG))
     get = asgi_get(Starlette(routes=[Mount("/café", app=inner)]))
     assert get("/caf%C3%A9/x")[0] == 200
-    status, headers, _ = get("/caf%C3%A9/_edge")
-    assert (status, headers["location"]) == (308, "/caf%C3%A9/_edge/")
-    status, _, page = get("/caf%C3%A9/_edge/")
-    assert status == 200
-    for link in links(page):
-        assert link.startswith("/caf%C3%A9/_edge/"), link
-        assert get(link)[0] == 200, link
+    assert_links_under(get, "/caf%C3%A9")
 
 
 def test_unmounted_links_are_unchanged() -> None:
