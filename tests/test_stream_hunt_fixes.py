@@ -345,3 +345,63 @@ def test_the_viewer_input_takes_a_size_keyword() -> None:
     assert body.readline(size=-1) == b" one\n"
     assert body.readlines(hint=None) == [b"line two\n"]
     assert body.read() == b""
+
+
+# -- 6. a viewer that had every Content-Length byte did not leave mid-stream ---------------------
+
+
+def test_a_viewer_gone_after_the_whole_content_length_is_no_client_comm_error() -> None:
+    """The app sends its last bytes, waits, then its empty end; the viewer, with every byte
+    the Content-Length said, closes meanwhile: logged Error/ClientCommError (regression hunt
+    of the access log change)."""
+    import asyncio
+
+    from edge_middleware import EdgeMiddleware, EdgeSettings
+    from tests.support.doors import asgi_scope
+
+    async def download(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-length", b"30000"), (b"cache-control", b"max-age=60")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for _ in range(3):
+            await send({"type": "http.response.body", "body": b"x" * 10000, "more_body": True})
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)  # (a generator's last await before its end)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    settings = EdgeSettings(max_object_bytes=8)  # (streamed as it comes, not read whole first)
+    config = EdgeConfig(default=Behavior(cache=CachePolicy()), settings=settings)
+    edge = EdgeMiddleware(download, config=config)
+    records: list[Any] = []
+    edge.add_observer(records.append)
+
+    async def main() -> None:
+        got = 0
+        had_all = asyncio.Event()
+        asked = 0
+
+        async def receive() -> dict[str, Any]:
+            nonlocal asked
+            asked += 1
+            if asked == 1:
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await had_all.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal got
+            got += len(message.get("body", b""))
+            if got >= 30000:
+                had_all.set()
+
+        await asyncio.wait_for(edge(asgi_scope("/big"), receive, send), 5)
+
+    asyncio.run(main())
+    assert records[0].outcome.stream_rest  # (the case: it streamed)
+    assert records[0].viewer_left == ""
+    assert log_fields(records[0])["x-edge-result-type"] == "Miss"
+
+
+def log_fields(record: Any) -> dict[str, str]:
+    from edge_middleware.devtools.accesslog import FIELDS, format_record
+
+    return dict(zip(FIELDS, format_record(record).split("\t"), strict=True))

@@ -16,6 +16,7 @@ from ..cache.compression import compress
 from ..cache.entry import CacheEntry, Storage
 from ..core.convert import ViewerRequest, request_from_scope, viewer_scope
 from ..core.handlers import Later
+from ..core.headers import raw_get
 from ..exceptions import CloudFrontError, OriginError
 from ..pipeline import Step
 from ..pipeline.effects import (
@@ -393,10 +394,13 @@ class _Responder:
                 watcher.cancel()
             if tee is not None:
                 tee.release()
-        if stream.refused:  # the viewer went while it streamed: the answer stays cut
+        if not stream.refused:
+            await self.send_body(b"", False)
+        elif not _whole(outcome, self.bytes_sent):  # the viewer went while it streamed
             self.viewer_left = self.viewer_left or "during"
-            return
-        await self.send_body(b"", False)
+            return  # the answer stays cut
+        # (else it went once it had every byte the Content-Length said: the answer is whole,
+        # before the app's last empty message; it was never stored, and logged as cut)
         if tee is not None and (entry := tee.entry()) is not None:
             await self.store_streamed(entry)
 
@@ -428,6 +432,12 @@ class _Responder:
                     self.viewer_left,
                 )
             )
+
+
+def _whole(outcome: Outcome, sent: int) -> bool:
+    """Whether ``sent`` body bytes are all the answer's ``Content-Length`` says."""
+    length = raw_get(outcome.headers, b"content-length")
+    return length is not None and length.isdigit() and int(length) == sent
 
 
 def _watch_viewer(stream: OriginStream, has_body: bool) -> asyncio.Task[None] | None:

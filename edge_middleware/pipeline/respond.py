@@ -364,10 +364,13 @@ def _error_page(p: PipelineBase, f: Flow, path: str) -> Step:
             settings=p.settings,
         )
         entry = yield from _stored_page(p, key)
-        if entry is None and (yield from _page_flight(p, behavior, behavior, key)) is not True:
+        if entry is None:
+            led = yield from _page_flight(p, behavior, behavior, key)
+            # look again, leader or not: a process that took an expired fill lock over leads
+            # with the page stored already (each worker fetched it again, in turn)
             entry = yield from _stored_page(p, key)
-            # (one that waited on another process's fill lock leads the key here: let it go)
-            yield LeaveFlight(key + _PAGE_FLIGHT)
+            if led is not True or entry is not None:  # (a wait on another process leads here)
+                yield LeaveFlight(key + _PAGE_FLIGHT)
         if entry is not None:
             if entry.status >= 400:  # a page that is an error itself, cached: as on a miss
                 return None
@@ -376,11 +379,12 @@ def _error_page(p: PipelineBase, f: Flow, path: str) -> Step:
     if not key and f.key:
         held = yield from _held_page(p, f, path)
         # (kept with the error it stands for: collapsed as the error's own behavior says)
-        if isinstance(held, CacheEntry) and (
-            (yield from _page_flight(p, behavior, f.behavior, _page_key(held, path))) is not True
-        ):
-            yield LeaveFlight(_page_key(held, path) + _PAGE_FLIGHT)  # (as above)
-            held = yield from _held_page(p, f, path)
+        if isinstance(held, CacheEntry):
+            led = yield from _page_flight(p, behavior, f.behavior, _page_key(held, path))
+            again = yield from _held_page(p, f, path)  # (as above)
+            if led is not True or isinstance(again, Answer):
+                yield LeaveFlight(_page_key(held, path) + _PAGE_FLIGHT)
+                held = again
         if isinstance(held, Answer):
             return held
     answer = yield from _fetch_page(p, f, behavior, path, key)
