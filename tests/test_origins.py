@@ -1370,15 +1370,7 @@ async def _serve_like_a_server(app: Any, path: str, timeout: float) -> int | Non
     The response status, or ``None`` when no complete response came within ``timeout``."""
     done = asyncio.Event()
     started: list[int] = []
-    delivered = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await done.wait()
-        return {"type": "http.disconnect"}
+    receive = doors.leaving_once(done)
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":

@@ -14,6 +14,7 @@ import pytest
 
 from edge_middleware import Behavior, CachePolicy, EdgeConfig, EdgeWSGIMiddleware
 from edge_middleware.devtools.wsgi_server import cheroot_server
+from tests.support.doors import leaving_once
 from tests.support.servers import free_port
 
 NO_CACHE = CachePolicy(0, 0, 0)
@@ -150,16 +151,8 @@ def test_the_short_way_stops_a_stream_its_viewer_left() -> None:
 
     async def main() -> int:
         ticks = 0
-        asked = 0
         gone = asyncio.Event()
-
-        async def receive() -> dict[str, Any]:
-            nonlocal asked
-            asked += 1
-            if asked == 1:
-                return {"type": "http.request", "body": b"", "more_body": False}
-            await gone.wait()
-            return {"type": "http.disconnect"}
+        receive = leaving_once(gone)
 
         async def send(message: dict[str, Any]) -> None:  # never fails, as uvicorn's
             nonlocal ticks
@@ -377,15 +370,7 @@ def test_a_viewer_gone_after_the_whole_content_length_is_no_client_comm_error() 
     async def main() -> None:
         got = 0
         had_all = asyncio.Event()
-        asked = 0
-
-        async def receive() -> dict[str, Any]:
-            nonlocal asked
-            asked += 1
-            if asked == 1:
-                return {"type": "http.request", "body": b"", "more_body": False}
-            await had_all.wait()
-            return {"type": "http.disconnect"}
+        receive = leaving_once(had_all)
 
         async def send(message: dict[str, Any]) -> None:
             nonlocal got

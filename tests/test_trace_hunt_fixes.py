@@ -645,7 +645,7 @@ async def asgi_endless(scope: Any, receive: Any, send: Any) -> None:
 def test_asgi_viewer_gone_during_a_stream_is_a_client_comm_error() -> None:
     import asyncio
 
-    from tests.support.doors import asgi_scope
+    from tests.support.doors import asgi_scope, leaving_once
 
     records: list[Any] = []
     edge = EdgeMiddleware(asgi_endless, config=EdgeConfig(default=Behavior(cache=NO_CACHE)))
@@ -653,15 +653,7 @@ def test_asgi_viewer_gone_during_a_stream_is_a_client_comm_error() -> None:
 
     async def main() -> None:
         got_some = asyncio.Event()
-        asked = 0
-
-        async def receive() -> dict[str, Any]:
-            nonlocal asked
-            asked += 1
-            if asked == 1:
-                return {"type": "http.request", "body": b"", "more_body": False}
-            await got_some.wait()  # the viewer goes once it had a few ticks
-            return {"type": "http.disconnect"}
+        receive = leaving_once(got_some)  # the viewer goes once it had a few ticks
 
         async def send(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.body":

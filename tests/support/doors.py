@@ -40,6 +40,7 @@ __all__ = [
     "call_asgi",
     "call_wsgi",
     "door_fixture",
+    "leaving_once",
     "ok_asgi",
     "ok_wsgi",
     "send",
@@ -171,6 +172,19 @@ async def request_within(
     deadlock, where the call would wait for ever). Returns the messages the app sent."""
     sent: list[dict[str, Any]] = []
     ended = asyncio.Event()
+
+    async def record(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            ended.set()
+
+    await asyncio.wait_for(app(scope, leaving_once(ended), record), seconds)
+    return sent
+
+
+def leaving_once(gone: asyncio.Event) -> Any:
+    """A viewer's ``receive``, as a server gives it: an empty body, then nothing until ``gone``
+    is set, then ``http.disconnect``."""
     asked = False
 
     async def receive() -> dict[str, Any]:
@@ -178,16 +192,10 @@ async def request_within(
         if not asked:
             asked = True
             return {"type": "http.request", "body": b"", "more_body": False}
-        await ended.wait()
+        await gone.wait()
         return {"type": "http.disconnect"}
 
-    async def record(message: dict[str, Any]) -> None:
-        sent.append(message)
-        if message["type"] == "http.response.body" and not message.get("more_body", False):
-            ended.set()
-
-    await asyncio.wait_for(app(scope, receive, record), seconds)
-    return sent
+    return receive
 
 
 def wsgi_environ(
