@@ -424,8 +424,9 @@ def _asgi_route(scope: Any) -> tuple[str, str]:
     the mount (ASGI's reading, Starlette's ``Mount``) or not (an older reading)."""
     path: str = scope.get("path", "/")
     root: str = scope.get("root_path", "")
-    if root.rstrip("/") and at_or_below(path, root):
-        path = path[len(root.rstrip("/")) :] or "/"
+    mount = root.rstrip("/")
+    if mount and at_or_below(path, mount):
+        path = path[len(mount) :] or "/"
     return path, root
 
 

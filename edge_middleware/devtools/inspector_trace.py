@@ -200,11 +200,12 @@ def _cookie_names(headers: Any) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _forwarded(record: RequestRecord, outcome: Outcome) -> tuple[Any, Any]:
+def _forwarded(record: RequestRecord, outcome: Outcome, origin: Any) -> tuple[Any, Any]:
     """The request before and after the behavior's forwarding rules: as viewer-request
     returned it (else as the viewer sent it), and as origin-request was given it (else as the
-    origin got it). What a function removed or added is its own doing, not the behavior's."""
-    before, after = record.viewer_request, _origin_request(outcome)
+    origin got it: ``origin``). What a function removed or added is its own doing, not the
+    behavior's."""
+    before, after = record.viewer_request, origin
     for step in outcome.steps:
         if not step.ran or step.error or step.page:
             continue
@@ -279,6 +280,7 @@ def record_trace(record: RequestRecord, max_string: int) -> Trace:
         request = {}
     error = outcome.error
     behavior = outcome.behavior
+    origin = _origin_request(outcome)
     return {
         "seq": 0,
         "request_id": outcome.request_id,
@@ -310,8 +312,8 @@ def record_trace(record: RequestRecord, max_string: int) -> Trace:
         "steps": _timeline(outcome, copy),
         "traceback": handler_traceback(error),
         "viewer_request": request,
-        "origin_request": copy(_origin_request(outcome)),
-        "removed_before_origin": removed_before_origin(*_forwarded(record, outcome)),
+        "origin_request": copy(origin),
+        "removed_before_origin": removed_before_origin(*_forwarded(record, outcome, origin)),
         "response_headers": [
             [k.decode("latin-1"), v.decode("latin-1")] for k, v in outcome.headers
         ],

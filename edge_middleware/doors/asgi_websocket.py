@@ -33,9 +33,8 @@ _DENIAL = "websocket.http.response"
 async def refuse_upgrade(mw: EdgeMiddleware, scope: Scope, receive: Receive, send: Send) -> bool:
     """Answer an upgrade CloudFront would refuse (its 403, its 301 to ``wss://``) and return
     ``True``; ``False``: the connection goes to the app."""
-    http = dict(viewer_scope(dict(scope)))
-    http["type"], http["method"] = "http", "GET"
-    http["scheme"] = "https" if scope.get("scheme") == "wss" else "http"
+    scheme = "https" if scope.get("scheme") == "wss" else "http"
+    http = {**viewer_scope(scope), "type": "http", "method": "GET", "scheme": scheme}
     pipeline = mw.options.pipeline
     try:
         flow = pipeline.flow(request_from_scope(http))
