@@ -101,7 +101,7 @@ def site(tmp_path: Path) -> Path:
     ("app", "server"),
     [
         pytest.param("starlette_site:app", "uvicorn", id="asgi-starlette"),
-        pytest.param("flask_site:app", "cheroot, threaded, keep-alive", id="wsgi-flask"),
+        pytest.param("flask_site:app", "cheroot, 32 threads, keep-alive", id="wsgi-flask"),
     ],
 )
 def test_serve_miss_then_hit_with_one_line_per_request(site: Path, app: str, server: str) -> None:

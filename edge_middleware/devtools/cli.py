@@ -6,6 +6,7 @@
                               [--redis URL] [--access-log FILE] [--log-secrets]
                               [--policies FILE] [--kvs STORE=FILE] [--tls | --cert F --key F]
                               [--trust-forwarded-proto] [--edge-token T] [--edge-allow-proxied]
+                              [--threads N]   (a WSGI app's server threads, 32)
     edge-middleware serve --origin URL --config FILE ...        (proxy-only, no APP)
     edge-middleware invoke HANDLER (--event FILE [--event-type TYPE] | --event-type TYPE --path P)
                            [--runtime cloudfront-js-2.0|nodejs20.x]   (HANDLER may be a .js)
@@ -124,6 +125,7 @@ def _serve(args: argparse.Namespace) -> int:
         interface=args.interface,
         logical_id=args.logical_id,
         inspector=not args.no_inspector,
+        threads=args.threads,
     )
     if not 0 <= args.port <= 65535:
         return _fail(f"--port: {args.port} is invalid; expected 0-65535")
@@ -323,6 +325,9 @@ def _add_serve(sub: Any) -> None:
         "--reload", action="store_true", help="rebuild on changes to the config or handlers"
     )
     serve.add_argument("--reload-interval", type=float, default=0.5, help=argparse.SUPPRESS)
+    serve.add_argument(
+        "--threads", type=int, metavar="N", help="worker threads of a WSGI app's server (32)"
+    )
     serve.add_argument("--redis", metavar="URL", help="cache in Redis (RedisStorage)")
     serve.add_argument("--access-log", metavar="FILE", help="CloudFront standard access log")
     serve.add_argument(

@@ -12,7 +12,11 @@ from ..cache.redis import RedisStorage
 from .devapp import ServeError
 from .devtls import TLSFiles
 
-__all__ = ["ServeOptions", "storage_urls", "storage_words"]
+__all__ = ["WSGI_THREADS", "ServeOptions", "storage_urls", "storage_words"]
+
+#: Worker threads of the WSGI dev server unless ``--threads`` says otherwise: each holds one
+#: request (an open server-sent events stream or a long poll holds one for as long as it lasts).
+WSGI_THREADS = 32
 
 
 @dataclass
@@ -51,6 +55,25 @@ class ServeOptions:
     edge_token: str | None = None
     #: ``--edge-allow-proxied``: accept them through a local reverse proxy.
     edge_allow_proxied: bool = False
+    #: ``--threads``: worker threads of the WSGI server (None: :data:`WSGI_THREADS`); uvicorn,
+    #: which serves ASGI apps, has none to set.
+    threads: int | None = None
+
+
+def _threads(threads: int | None, interface: str | None) -> int:
+    """The WSGI server's worker threads for ``--threads`` (refused for an ASGI app)."""
+    if threads is None:
+        return WSGI_THREADS
+    if interface == "asgi":
+        raise ServeError(
+            "--threads",
+            threads,
+            "--threads sets the worker threads of the WSGI server; this app is served by "
+            "uvicorn, on one event loop",
+        )
+    if not 1 <= threads <= 1024:
+        raise ServeError("--threads", threads, f"--threads: {threads} is invalid; expected 1-1024")
+    return threads
 
 
 def _tls_files(options: ServeOptions) -> TLSFiles | None:

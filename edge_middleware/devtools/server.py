@@ -59,7 +59,13 @@ from .lifecycle import (
 from .masking import credentials_masker
 from .proxy_only import no_app_asgi, no_app_wsgi
 from .reloader import _close_functions, _drop_bytecode, _holders, _Reloader
-from .serve_options import ServeOptions, _tls_files, storage_urls, storage_words
+from .serve_options import (
+    ServeOptions,
+    _threads,
+    _tls_files,
+    storage_urls,
+    storage_words,
+)
 from .wsgi_server import cheroot_server
 
 #: modules a template's functions were loaded as (``CodeUri``): ``build()`` loads them anew
@@ -75,8 +81,6 @@ logger = logging.getLogger("edge_middleware.server")
 #: connections, so the client closes first: with uvicorn's own 5 s, a request sent as the server
 #: closed met a dropped connection ("socket hang up") when the machine was busy.
 CONNECTION_TIMEOUT = 10
-#: Worker threads of the WSGI dev server.
-WSGI_THREADS = 32
 #: Connections the kernel queues before the WSGI server accepts them (uvicorn's default
 #: backlog). cheroot's own is 5: a burst of more new connections (a browser, a load test, the
 #: cache-tests suite) had the rest wait for a SYN resent after 1 s, 3 s, 7 s.
@@ -130,6 +134,7 @@ class DevServer:
             require_extra("uvicorn", "server", "serving an ASGI app")
         else:
             require_extra("cheroot", "server", "serving a WSGI app")
+        self.threads = _threads(options.threads, self.interface)
         self.holder: ASGIHolder | WSGIHolder = (
             ASGIHolder(self.middleware, self.console.message, self.served_app)
             if isinstance(self.middleware, EdgeMiddleware)
@@ -347,7 +352,11 @@ class DevServer:
         """What is served and how, before binding (the inspector's URL comes with
         "listening": with ``--port 0`` only the bound socket knows the port)."""
         opts = self.options
-        server = "uvicorn" if self.interface == "asgi" else "cheroot, threaded, keep-alive"
+        server = (
+            "uvicorn"
+            if self.interface == "asgi"
+            else f"cheroot, {self.threads} threads, keep-alive"
+        )
         what = f"app {opts.app}" if opts.app else f"proxy to {opts.origin}"
         lines = [f"edge-middleware: {str(self.interface).upper()} {what} ({server})"]
         if opts.config:
@@ -454,7 +463,7 @@ class DevServer:
         server = cheroot_server()(
             (self.options.host, self.options.port),
             self.in_flight,
-            numthreads=WSGI_THREADS,
+            numthreads=self.threads,
             server_name=self.options.host,
             # Idle keep-alive connections and half-sent requests are closed after this.
             timeout=CONNECTION_TIMEOUT,
