@@ -158,9 +158,11 @@ def compress(coding: str, body: bytes, headers: RawHeaders) -> tuple[bytes, RawH
 def varying_by_encoding(headers: RawHeaders) -> RawHeaders:
     """``headers`` with ``Accept-Encoding`` among their ``Vary`` names, once: added to the first
     ``Vary`` line when no line names it (as a token: ``X-Accept-Encoding-Hint`` is not it), or
-    as a line of its own (a compressed body varies by it, C25)."""
+    as a line of its own (a compressed body varies by it, C25). A ``Vary: *`` gets it too:
+    with MinTTL > 0 the viewer's ``Vary`` loses ``*`` (caching.md §1.6), and a compressed body
+    must not reach the viewer with no ``Vary`` at all."""
     tokens = _vary_tokens(headers)
-    if b"accept-encoding" in tokens or b"*" in tokens:
+    if b"accept-encoding" in tokens:
         return headers
     lines = [i for i, (name, _) in enumerate(headers) if name.lower() == b"vary"]
     out = list(headers)

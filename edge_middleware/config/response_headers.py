@@ -255,7 +255,12 @@ def preflight_response(
         return None
     methods = CORS_METHODS if "ALL" in cors.allow_methods else cors.allow_methods
     out: RawHeaders = [
-        (b"Access-Control-Allow-Origin", cors.allow_origin_value(origin).encode("latin-1"))
+        # (a function may have set an Origin ISO-8859-1 has no bytes for: "?" stands for what
+        # it cannot hold, as in the answer to the request itself, _set)
+        (
+            b"Access-Control-Allow-Origin",
+            cors.allow_origin_value(origin).encode("latin-1", "replace"),
+        )
     ]
     if methods:  # SimpleCORS has none: its preflight answer allows only simple requests
         out.append((b"Access-Control-Allow-Methods", ", ".join(methods).encode()))

@@ -202,10 +202,14 @@ def _viewer_response_trigger(p: PipelineBase, f: Flow, trig: Trigger, a: Answer)
             a.headers = without(a.headers, b"content-length")
             if length is not None:
                 a.headers.append((b"Content-Length", length))
-    if res.body is not None:  # only with EdgeSettings(viewer_response_body="allow")
+    if res.body is not None:  # a CloudFront Function, or EdgeSettings(viewer_response_body=)
         yield from settle_tee(p, f)
         a.body, a.stream_rest = res.body, False
         a.headers = with_length(a.headers, a.body)
+        if res.headers.get("content-encoding") == response["headers"].get("content-encoding"):
+            # the function's body is its own: a Content-Encoding it left as it was given (the
+            # edge's gzip, the origin's) named the body it replaced (docs/cache-rules.md)
+            a.headers = without(a.headers, b"content-encoding")
     return None
 
 
