@@ -33,6 +33,10 @@ def url_length(uri: str, querystring: str) -> int:
     return len(uri) + len(querystring) + 1 if querystring else len(uri)
 
 
+#: The largest viewer body kept whole to be sent again: to an origin group's secondary, or on
+#: a new connection to a URL origin. A longer one streams to the origin once (a request with
+#: one does not fail over: docs/distributions.md "Origin groups").
+REPLAY_BODY_LIMIT = 64 * 1024
 #: Largest request line plus header section CloudFront accepts (413 beyond; §3.5).
 MAX_HEADER_BYTES = 20480
 #: ``Server`` header of the responses CloudFront makes itself.

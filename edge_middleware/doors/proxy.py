@@ -33,6 +33,7 @@ closed when its event loop shuts down (``asyncio.run``, uvicorn, anyio); call
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, cast
 from urllib.parse import quote
@@ -41,7 +42,7 @@ import httpx
 
 from ..config.model import Origin
 from ..core.convert import reason_phrase
-from ..exceptions import OriginError
+from ..exceptions import OriginError, ViewerError
 from ..pipeline.effects import bodiless_status
 from .interfaces import ASGIApp, Receive, Scope, Send, StartResponse, WSGIApp
 
@@ -77,6 +78,8 @@ from .proxy_request import (
 
 __all__ = ["aclose_clients", "close_clients", "proxy_app", "proxy_wsgi_app", "resolve_path"]
 
+logger = logging.getLogger("edge_middleware.proxy")
+
 #: Request body chunk size for WSGI input.
 CHUNK_SIZE = 64 * 1024
 
@@ -99,8 +102,8 @@ class _ASGIProxy:
             raise OriginError(f"Origin {self.origin.id!r}: cannot proxy a {scope['type']} scope")
         try:
             await self._proxy(scope, receive, send)
-        except _ViewerLeft:
-            return  # no answer for a viewer that went (the origin's connection was cut)
+        except _ViewerLeft:  # (the origin's connection was cut): the viewer's 400, as when
+            raise _incomplete() from None  # a function reads the body, not the origin's 502
 
     async def _proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
         origin = self.origin
@@ -238,11 +241,20 @@ def _environ_path(environ: dict[str, Any]) -> bytes:
     return quote(path.encode("latin-1"), safe="/:@!$&'()*+,;=-._~").encode("ascii")
 
 
+def _incomplete() -> ViewerError:
+    return ViewerError(400, "The viewer's request body was incomplete.")
+
+
 def _read_input(stream: Any, length: int | None) -> Iterator[bytes]:
+    """The viewer's body in chunks; one shorter than its ``Content-Length`` (the viewer went)
+    raises the viewer's 400 (sent on as it is, the origin's framing error was a 502)."""
     remaining = length
     while remaining is None or remaining > 0:
         chunk = stream.read(CHUNK_SIZE if remaining is None else min(CHUNK_SIZE, remaining))
         if not chunk:
+            if remaining is not None:
+                logger.warning("the viewer's request body ended %d bytes short", remaining)
+                raise _incomplete()
             return
         if remaining is not None:
             remaining -= len(chunk)

@@ -12,6 +12,7 @@ from urllib.parse import unquote_to_bytes
 import httpx
 
 from ..config.model import Origin
+from ..core.limits import REPLAY_BODY_LIMIT
 from ..exceptions import OriginError
 from .proxy_clients import _timeout
 
@@ -139,7 +140,7 @@ def _filter_response_headers(
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 #: The largest body an idempotent request has read whole before it goes out, so that it can go
 #: out again on a new connection (``proxy_failures._send_again``); larger ones stream, once.
-REPLAY_LIMIT = 64 * 1024
+REPLAY_LIMIT = REPLAY_BODY_LIMIT
 
 
 def replayable(method: str, headers: list[tuple[bytes, bytes]]) -> bool:

@@ -24,7 +24,7 @@ from ..core.headers import (
     with_length,
     without,
 )
-from ..core.limits import ORIGIN_BODY_LIMIT, SERVER
+from ..core.limits import ORIGIN_BODY_LIMIT, REPLAY_BODY_LIMIT, SERVER
 from ..core.origins import cloudfront_headers, match_origin
 from ..core.types import CFHeaders, CFRequest, CFResponse
 from ..core.validation import ResponseResult, origin_response_error
@@ -109,7 +109,10 @@ def fetch(p: PipelineBase, f: Flow) -> Step:
     # the secondary's fetch starts.
     may_fail_over = p.config.failover_origin(f.behavior, asked, f.method, None, f.group) is not None
     if may_fail_over and f.send_body is None:
-        yield ReadBody()  # read before the primary takes it: the secondary is sent it again
+        # read before the primary takes it, so the secondary is sent it again; a longer one
+        # (an OPTIONS may have a body) streams to the primary once, not held in memory whole
+        body = yield ReadBody(REPLAY_BODY_LIMIT)
+        may_fail_over = body is None or len(body) <= REPLAY_BODY_LIMIT
     drop = p.config.failover_statuses(f.behavior, f.group) if may_fail_over else frozenset()
     resp = yield FetchOrigin(origin, origin_id, oreq, f.send_body, f.rid, f.quiet, drop)
     if may_fail_over:
