@@ -29,14 +29,18 @@ GROUP = EdgeConfig(
 )
 
 
+async def _body_size(receive: Any) -> int:
+    size = 0
+    while True:
+        message = await receive()
+        size += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return size
+
+
 def _asgi(name: str, status: int) -> Any:
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        size = 0
-        while True:
-            message = await receive()
-            size += len(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
+        size = await _body_size(receive)
         await send({"type": "http.response.start", "status": status, "headers": []})
         await send({"type": "http.response.body", "body": f"{name} {size}".encode()})
 
@@ -74,12 +78,7 @@ async def _echo_length(scope: Any, receive: Any, send: Any) -> None:
     """A URL origin that reads the whole body and says how long it was."""
     if scope["type"] != "http":
         return
-    size = 0
-    while True:
-        message = await receive()
-        size += len(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
+    size = await _body_size(receive)
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": str(size).encode()})
 
