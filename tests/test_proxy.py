@@ -320,6 +320,29 @@ def test_asgi_chunked_upload(origin_url: str) -> None:
     assert ["transfer-encoding", "chunked"] in seen["headers"]
 
 
+@pytest.mark.parametrize("method", ["POST", "PUT"])  # streamed, and read whole to be replayable
+def test_asgi_a_content_length_beside_a_chunked_upload_is_not_forwarded(
+    origin_url: str, method: str
+) -> None:
+    """RFC 9112 §6.3: the viewer's body was framed by Transfer-Encoding (uvicorn de-chunks it,
+    and accepts the stray Content-Length): the origin was told ``Content-Length: 5`` for an
+    11-byte body, and h11 refused to send it (the viewer got a 502; security hunt, December)."""
+    headers = [(b"host", b"h"), (b"transfer-encoding", b"chunked"), (b"content-length", b"5")]
+    scope = make_scope("/upload", method=method, headers=headers)
+    rec = run_asgi(proxy_app(origin_url, ORIGIN), scope, b"hello ", b"world")
+    assert rec.status == 200
+    seen = rec.json()
+    assert seen["body"] == "hello world"
+    assert (
+        "content-length" not in {k for k, _ in seen["headers"]}
+        or [
+            "content-length",
+            "11",
+        ]
+        in seen["headers"]
+    )
+
+
 def test_asgi_get_without_body_has_no_framing(origin_url: str) -> None:
     seen = run_asgi(proxy_app(origin_url, ORIGIN), make_scope("/g")).json()
     names = {k for k, _ in seen["headers"]}

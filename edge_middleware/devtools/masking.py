@@ -20,6 +20,7 @@ Nothing is masked with ``--log-secrets`` (``show_secrets``).
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -171,7 +172,10 @@ def _expand(values: Iterable[str]) -> list[str]:
         for part in value.split(";"):
             name, sep, inner = part.partition("=")
             if sep and name.strip().lower() not in ("path", "domain", "expires", "max-age"):
-                out.add(inner.strip())
+                inner = inner.strip()
+                out.add(inner)
+                if len(inner) > 1 and inner[0] == inner[-1] == '"':  # a quoted cookie value,
+                    out.add(inner[1:-1])  # as a cookie parser gives it (RFC 6265 §4.1.1)
         scheme, _, credentials = value.strip().partition(" ")
         out.add(credentials.strip())
         if scheme.lower() == "basic":
@@ -179,6 +183,11 @@ def _expand(values: Iterable[str]) -> list[str]:
     # and as a handler that decodes them prints them (express-session's "s%3A..." cookie,
     # printed as "s:..."), as query values are masked in both forms
     out.update([unquote(s) for s in out] + [unquote_plus(s) for s in out])
+    # and as a handler's print(json.dumps(event)) shows them, escaped: a quote with a
+    # backslash, what is not ASCII as a \u escape (a quoted cookie was shown in clear)
+    out.update(
+        [json.dumps(s)[1:-1] for s in out] + [json.dumps(s, ensure_ascii=False)[1:-1] for s in out]
+    )
     return sorted((s for s in out if len(s) >= 4), key=len, reverse=True)
 
 

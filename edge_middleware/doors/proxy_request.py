@@ -112,6 +112,11 @@ def _filter_request_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tupl
     for name, value in pairs:
         if name == b"connection":
             drop.update(t.strip().lower() for t in value.split(b",") if t.strip())
+        elif name == b"transfer-encoding":
+            # RFC 9112 §6.3: the viewer's body was framed by Transfer-Encoding (de-chunked by
+            # the server); a Content-Length beside it is removed before forwarding, as on the
+            # response side (it went on, and h11 refused the body it did not match: a 502)
+            drop.add(b"content-length")
     return [(k, v) for k, v in pairs if k not in drop and not k.startswith(b"proxy-")]
 
 
