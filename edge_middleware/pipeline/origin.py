@@ -109,8 +109,7 @@ def fetch(p: PipelineBase, f: Flow) -> Step:
     # the secondary's fetch starts.
     may_fail_over = p.config.failover_origin(f.behavior, asked, f.method, None, f.group) is not None
     if may_fail_over and f.send_body is None:
-        # read before the primary takes it, so the secondary is sent it again; a longer one
-        # (an OPTIONS may have a body) streams to the primary once, not held in memory whole
+        # read for the secondary too; a longer one streams to the primary once (docs)
         body = yield ReadBody(REPLAY_BODY_LIMIT)
         may_fail_over = body is None or len(body) <= REPLAY_BODY_LIMIT
     drop = p.config.failover_statuses(f.behavior, f.group) if may_fail_over else frozenset()
