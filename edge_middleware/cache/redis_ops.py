@@ -256,6 +256,7 @@ class Namespace:
             self._observe(epoch)
         entry = yield from self._entry_steps(key, ekey, blob, raw_ver, epoch, now)
         if entry is None or entry.fresh_until <= now:
+            yield from self._register_steps()  # (a new epoch: what is noted applies to all)
             self._asked.note(key, (_int(raw_ver), self._epoch))
         return entry
 
@@ -317,14 +318,21 @@ class Namespace:
             # Looked up before Redis was reset (a revalidation across a restart): that
             # generation is another counter's, so every pattern recorded since must apply.
             entry = entry.with_changes(generation=0)
+        yield from self._register_steps()
+        yield ("set", (ekey, dumps(entry)), {"px": retain_ms})
+        return None
+
+    def _register_steps(self) -> Steps[None]:
+        """Once per process and epoch, an adopted namespace is recorded, so that
+        ``edge-middleware invalidate --redis URL`` finds it: by a lookup that found no fresh
+        object (a fetch starts: an invalidation made while it is in flight must reach it; on
+        the first store only, one made before a distribution's first object went to the
+        default namespace, and the object fetched before it was stored), or by a store."""
         if self.adopted and not self._registered:
-            # once per process and epoch: so `edge-middleware invalidate --redis URL` finds it
             keys = [self._dists_key, self._epoch_key, self._ver_key, self._inv_key]
             args = [self.distribution_id, _new_token()]
             self._observe((yield ("register", (), {"keys": keys, "args": args})))
             self._registered = True
-        yield ("set", (ekey, dumps(entry)), {"px": retain_ms})
-        return None
 
     def delete_steps(self, key: str) -> Steps[None]:
         yield ("delete", (self.entry_key(key),), _NO_KW)
