@@ -57,3 +57,64 @@ def test_a_cli_invalidation_before_the_first_store_reaches_the_fetch_in_flight(
     finally:
         release.set()
         storage.close()
+
+
+@pytest.mark.redis
+def test_a_workers_waiters_fetch_with_it_when_another_worker_stored_nothing(
+    redis_url: str,
+) -> None:
+    """Two workers (two middlewares, one Redis): A fetches a ``no-store`` answer; B's first
+    request waits on A's fill lock and B's next two wait on B's first. A stores nothing: each
+    of B's three is forwarded at once (docs/cache-rules.md "Request collapsing"). B's two
+    waited for B's first one's own fetch, then fetched after it (a 1 s origin: 3 s)."""
+    prefix = f"race{uuid.uuid4().hex[:8]}"
+    go = threading.Event()
+    lock = threading.Lock()
+    inside = [0, 0]  # B's calls in the origin now, the most at once
+
+    def origin(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if environ["edge.middleware"] is a:
+            go.wait(10)
+        else:
+            with lock:
+                inside[0] += 1
+                inside[1] = max(inside[1], inside[0])
+            deadline = time.monotonic() + 2  # (B's three meet at once, or never)
+            while inside[1] < 3 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            with lock:
+                inside[0] -= 1
+        start_response("200 OK", [("Cache-Control", "no-store")])
+        return [b"fresh"]
+
+    storages = [storage_from_url(f"{redis_url}?prefix={prefix}") for _ in "ab"]
+    a, b = (EdgeWSGIMiddleware(origin, config=EdgeConfig(), storage=s) for s in storages)
+    got: list[int] = []
+
+    def get(edge: Any) -> None:
+        got.append(Client(edge).get("/quote").status_code)
+
+    threads = [threading.Thread(target=get, args=(a,))]
+    try:
+        threads[0].start()
+        while not a._flights.events:  # A leads, and holds the fill lock
+            time.sleep(0.005)
+        threads.append(threading.Thread(target=get, args=(b,)))
+        threads[1].start()
+        while not b._flights.events:  # B's first waits on A's lock
+            time.sleep(0.005)
+        for _ in range(2):  # B's next two wait on B's first
+            threads.append(threading.Thread(target=get, args=(b,)))
+            threads[-1].start()
+        while None in b._flights.events.values():  # (an event once one waits on B's first)
+            time.sleep(0.005)
+        time.sleep(0.2)  # (and the third)
+        go.set()
+        for thread in threads:
+            thread.join(20)
+    finally:
+        go.set()
+        for storage in storages:
+            storage.close()
+    assert got == [200] * 4
+    assert inside[1] == 3  # B's three were in the origin at once

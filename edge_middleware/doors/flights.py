@@ -50,7 +50,11 @@ class AsyncFlights:
         if lock is not None and not await lock.abegin_fill(key, timeout):
             # another process fetches: its object, or nothing to wait for again (or its lock
             # expired and this process took it over: it leads)
-            return _after_wait(await lock.await_fill(key, timeout))
+            got = _after_wait(await lock.await_fill(key, timeout))
+            if got is not True:  # this process's waiters are told at once (_after_wait)
+                led.remove(key)
+                self._wake(key)
+            return got
         return True
 
     async def release(self, led: list[str]) -> None:
@@ -79,7 +83,13 @@ class AsyncFlights:
 def _after_wait(got: CacheEntry | bool | None) -> bool | None:
     """What ``join`` says after waiting on another process's fill lock: lead (``True``: this
     process took the expired lock over), look the key up again (``False``: an entry is
-    there), or fetch alone (``None``)."""
+    there), or fetch alone (``None``).
+
+    Unless it leads, the request that waited for this process no longer does: the requests of
+    this process waiting on it are woken at once, to look the key up again and, finding
+    nothing (the other process stored nothing), each fetch at once, as it does (they waited
+    for its own fetch too, and then fetched one after another: a no-store answer's 1 s took
+    3 s in the second of two workers; docs/cache-rules.md "Request collapsing")."""
     if got is True:
         return True
     return False if got is not None else None
@@ -128,7 +138,14 @@ class ThreadFlights:
         if lock is not None and not lock.begin_fill(key, timeout):
             # another process fetches: its object, or nothing to wait for again (or its lock
             # expired and this process took it over: it leads)
-            return _after_wait(lock.wait_fill(key, timeout))
+            got = _after_wait(lock.wait_fill(key, timeout))
+            if got is not True:  # this process's waiters are told at once (_after_wait)
+                led.remove(key)
+                with self.mutex:
+                    event = events.pop(key, None)
+                if event is not None:
+                    event.set()
+            return got
         return True
 
     def release(self, led: list[str]) -> None:
