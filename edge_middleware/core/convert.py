@@ -28,6 +28,7 @@ from .headers import (
     is_disallowed,
     lower_raw,
     name_cache,
+    one_cookie,
     replaced_by,
 )
 from .mounts import PATH_SAFE, at_or_below, missing_mount, quote_latin1
@@ -351,6 +352,8 @@ def origin_scope(
     raw = replaced_by(
         lower_raw(request["headers"]), [(name.lower(), value) for name, value in extra]
     )
+    if len(request["headers"].get("cookie", ())) > 1:
+        raw = one_cookie(raw)
     new["headers"] = _replace_content_length(raw, body_length)
     drop_viewer_derived(new, scope["headers"], new["headers"])
     new["method"] = request["method"]

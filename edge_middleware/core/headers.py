@@ -47,6 +47,7 @@ __all__ = [
     "lower_raw",
     "memo_keeps",
     "name_cache",
+    "one_cookie",
     "raw_disallowed",
     "raw_get",
     "raw_header_problem",
@@ -342,6 +343,22 @@ def lower_raw(headers: Mapping[str, list[HeaderEntry]]) -> RawHeaders:
         name = lower.encode("ascii").lower()
         for entry in entries:
             out.append((name, encode_value(entry["value"])))
+    return out
+
+
+def one_cookie(raw: RawHeaders) -> RawHeaders:
+    """The ``cookie`` lines as one, joined with ``"; "`` where the first was: a request over
+    HTTP/1.1 carries one (RFC 6265 §5.4), as the WSGI door's ``HTTP_COOKIE`` does. A second
+    one an origin-request function added reached the app apart, and Django's ASGI handler
+    joins repeated headers with ``","``: the session cookie's value took the other cookie."""
+    cookies = [value for name, value in raw if name == b"cookie"]
+    out: RawHeaders = []
+    for name, value in raw:
+        if name != b"cookie":
+            out.append((name, value))
+        elif cookies:
+            out.append((name, b"; ".join(cookies)))
+            cookies = []
     return out
 
 
