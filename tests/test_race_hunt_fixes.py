@@ -9,14 +9,17 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from werkzeug.test import Client
 
-from edge_middleware import EdgeConfig, EdgeWSGIMiddleware
+from edge_middleware import Behavior, CachePolicy, EdgeConfig, EdgeWSGIMiddleware, RedisStorage
 from edge_middleware.cache.redis import storage_from_url
+from tests.redis_server import RedisServer
 from tests.support.devserver import cli
 
 
@@ -118,3 +121,55 @@ def test_a_workers_waiters_fetch_with_it_when_another_worker_stored_nothing(
             storage.close()
     assert got == [200] * 4
     assert inside[1] == 3  # B's three were in the origin at once
+
+
+@pytest.mark.redis
+def test_a_full_redis_serves_its_stale_object_to_a_worker_new_to_it(
+    redis_server_factory: Callable[[], RedisServer],
+) -> None:
+    """The registration for the CLI moved to lookups: a worker that had not registered yet ran
+    it (a write) on a lookup that found a stale object, a full Redis refused it, and the whole
+    lookup failed: no stale object for a failing origin (the origin's 503), no revalidation
+    (README: a full Redis serves what it holds; caching.md §1.4). Regression hunt."""
+    server = redis_server_factory()
+    client = redis.Redis.from_url(server.url)
+    now = [time.time()]
+    down = [False]
+    asked: list[str | None] = []
+
+    def origin(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        asked.append(environ.get("HTTP_IF_NONE_MATCH"))
+        if down[0]:
+            start_response("503 Service Unavailable", [("Cache-Control", "no-store")])
+            return [b"origin down"]
+        start_response("200 OK", [("Cache-Control", "max-age=1"), ("ETag", '"v1"')])
+        return [b"the object"]
+
+    def worker() -> tuple[Client, RedisStorage]:
+        storage = RedisStorage(server.url, clock=lambda: now[0])
+        config = EdgeConfig(default=Behavior(cache=CachePolicy(0, 1, 1000)))
+        edge = EdgeWSGIMiddleware(origin, config=config, storage=storage, clock=lambda: now[0])
+        return Client(edge), storage
+
+    (a, a_storage), (b, b_storage) = worker(), worker()
+    try:
+        assert a.get("/obj").headers["X-Cache"] == "Miss from cloudfront"
+        used = int(client.info("memory")["used_memory"])  # then Redis is full
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", str(used + 200_000))
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
+            for i in range(10_000):
+                client.set(f"junk:{i}", b"x" * 1000)
+        now[0] += 5  # stale
+        down[0] = True
+        stale = b.get("/obj")  # a worker that never looked this Redis up before
+        assert (stale.status_code, stale.get_data()) == (200, b"the object")
+        down[0] = False
+        asked.clear()
+        b.get("/obj")
+        assert asked == ['"v1"']  # revalidated
+    finally:
+        client.config_set("maxmemory", "0")
+        client.close()
+        a_storage.close()
+        b_storage.close()

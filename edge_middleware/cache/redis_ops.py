@@ -255,8 +255,11 @@ class Namespace:
         if epoch != self._epoch:
             self._observe(epoch)
         entry = yield from self._entry_steps(key, ekey, blob, raw_ver, epoch, now)
+        if entry is None:
+            # a fetch starts (_register_steps); a full Redis that refuses the write fails
+            # this lookup, which found nothing anyway
+            yield from self._register_steps()
         if entry is None or entry.fresh_until <= now:
-            yield from self._register_steps()  # (a new epoch: what is noted applies to all)
             self._asked.note(key, (_int(raw_ver), self._epoch))
         return entry
 
@@ -324,10 +327,12 @@ class Namespace:
 
     def _register_steps(self) -> Steps[None]:
         """Once per process and epoch, an adopted namespace is recorded, so that
-        ``edge-middleware invalidate --redis URL`` finds it: by a lookup that found no fresh
-        object (a fetch starts: an invalidation made while it is in flight must reach it; on
-        the first store only, one made before a distribution's first object went to the
-        default namespace, and the object fetched before it was stored), or by a store."""
+        ``edge-middleware invalidate --redis URL`` finds it: by a lookup that found no object
+        (a fetch starts: an invalidation made while it is in flight must reach it; on the
+        first store only, one made before a distribution's first object went to the default
+        namespace, and the object fetched before it was stored), or by a store. Not by a
+        lookup that found a stale object: a store registered this epoch already, and a full
+        Redis refuses the write (the stale object was not served any more)."""
         if self.adopted and not self._registered:
             keys = [self._dists_key, self._epoch_key, self._ver_key, self._inv_key]
             args = [self.distribution_id, _new_token()]
