@@ -26,9 +26,8 @@ class LookupNotes(Generic[T]):
     object was stored).
 
     Keys are kept as their 64-bit hashes, not as strings: a note costs the same whatever the
-    URL's length (16,384 notes of 8 KB URLs held 130 MB; now about 2.5 MB with one note a key,
-    four times that at most), and a collision between two keys' hashes within one process is
-    not to be met."""
+    URL's length (16,384 notes of 8 KB URLs held 130 MB; now about 2.5 MB in all), and a
+    collision between two keys' hashes within one process is not to be met."""
 
     HORIZON = 300.0
     LIMIT = 16384
