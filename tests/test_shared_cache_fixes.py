@@ -16,6 +16,7 @@ of 2026-12-07.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
 import time
@@ -317,12 +318,63 @@ def test_an_invalidation_during_a_fetch_holds_however_many_keys_miss_meanwhile(
     assert (again.headers["X-Cache"], again.get_data()) == ("Miss from cloudfront", b"v2")
 
 
+def test_a_second_fetch_in_flight_is_judged_by_its_own_lookup(make_storage: Any) -> None:
+    """Two fetches of one key in flight, each in its request's context (cookies in the key: no
+    collapsing): the first one's store took the key's only note, and the second, fetched
+    before an invalidation, was stored after it and served as a Hit (race hunt of
+    2026-12-08; caching.md §1.10)."""
+    storage = make_storage()
+    first, second = contextvars.copy_context(), contextvars.copy_context()
+    now = time.time()
+    assert first.run(storage.get, "k") is None
+    assert second.run(storage.get, "k") is None  # before the first is stored
+    first.run(storage.set, entries.make_entry("k", path="/k", body=b"first", now=now))
+    assert storage.invalidate(["/k"]) == 1
+    second.run(storage.set, entries.make_entry("k", path="/k", body=b"second", now=now))
+    assert storage.get("k") is None
+
+
+@pytest.mark.parametrize("waiters", ["GET", "HEAD"])
+def test_after_an_invalidation_the_next_fetch_is_stored(make_storage: Any, waiters: str) -> None:
+    """Requests that looked the key up and stored nothing (collapsed waiters, HEADs) leave the
+    next fetch after an invalidation stored: one Miss, then Hits (the first version of the
+    fix above kept a note per lookup, and four fetches in a row were refused)."""
+    calls = []
+    release = threading.Event()
+
+    def origin(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        calls.append(environ["REQUEST_METHOD"])
+        if len(calls) == 1:
+            release.wait(10)
+        start_response("200 OK", [("Cache-Control", "max-age=3600")])
+        return [b"x"]
+
+    edge = EdgeWSGIMiddleware(origin, config=EdgeConfig(), storage=make_storage())
+    viewer = Client(edge)
+    first = threading.Thread(target=viewer.get, args=("/x",))
+    first.start()
+    while not edge._flights.events:
+        time.sleep(0.005)
+    others = [
+        threading.Thread(target=getattr(viewer, waiters.lower()), args=("/x",)) for _ in range(3)
+    ]
+    for t in others:
+        t.start()
+    time.sleep(0.2)
+    release.set()
+    for t in [first, *others]:
+        t.join(10)
+    edge.invalidate(["/x"])
+    got = [viewer.get("/x").headers["X-Cache"] for _ in range(3)]
+    assert got == ["Miss from cloudfront", "Hit from cloudfront", "Hit from cloudfront"]
+
+
 def test_lookup_notes_keep_the_earliest_and_forget_the_oldest() -> None:
     notes: LookupNotes[int] = LookupNotes()
     notes.LIMIT = 3
     for i, key in enumerate("abcd"):
         notes.note(key, i)
-    notes.note("b", 99)  # the earliest note counts
+    contextvars.copy_context().run(notes.note, "b", 99)  # another request's: the earliest counts
     assert "a" not in notes and len(notes) == 3
     assert (notes.take("b"), notes.take("b"), notes.take("d")) == (1, None, 3)
     old: LookupNotes[int] = LookupNotes()
