@@ -10,12 +10,13 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from edge_middleware import Behavior, CachePolicy, EdgeConfig
+from edge_middleware import Behavior, CachePolicy, EdgeConfig, Trigger
 from edge_middleware.config.model import Origin, OriginGroup
 from tests.support import doors
 from tests.support.servers import uvicorn_server
@@ -111,3 +112,32 @@ def test_a_body_shorter_than_its_content_length_is_the_viewers_400_at_a_url_orig
         status = int(line.split()[0])
     assert status == 400
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+def _seen_length(event: dict[str, Any], context: Any) -> Any:
+    """An origin-request function that tells the origin how much of the body it saw."""
+    request = event["Records"][0]["cf"]["request"]
+    seen = len(base64.b64decode(request["body"]["data"]))
+    request["headers"]["x-seen"] = [{"key": "X-Seen", "value": str(seen)}]
+    return request
+
+
+@pytest.mark.parametrize("function", [False, True])
+def test_a_content_length_beside_transfer_encoding_does_not_cut_the_body_on_wsgi(
+    url_origin: str, function: bool
+) -> None:
+    """RFC 9112 §6.3: Transfer-Encoding frames the body, whatever a Content-Length beside it
+    says (cheroot and werkzeug pass both on): the WSGI door read the viewer's chunked body by
+    its Content-Length, and a URL origin got 5 of its 11 bytes (a longer one: the viewer's
+    400), as did a function with IncludeBody (regression hunt of 2026-12-08)."""
+    behavior = Behavior(cache=CachePolicy(0, 0, 0))
+    if function:
+        behavior = Behavior(
+            cache=CachePolicy(0, 0, 0), origin_request=Trigger(_seen_length, include_body=True)
+        )
+    app = doors.wrap("wsgi", doors.ok_wsgi, EdgeConfig(behavior), origins={"default": url_origin})
+    body = b"hello world"  # as the server de-chunked it
+    line, _, answer = doors.call_wsgi(
+        app, "POST", "/p", body, CONTENT_LENGTH="5", HTTP_TRANSFER_ENCODING="chunked"
+    )
+    assert (line.split()[0], answer) == ("200", b"11")

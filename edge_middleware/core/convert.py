@@ -144,14 +144,14 @@ def _viewer_headers(raw: RawHeaders) -> CFHeaders:
 
 
 def _body_length(headers: CFHeaders) -> int:
+    if "transfer-encoding" in headers:
+        return -1  # RFC 9112 §6.3: it frames the body, whatever a Content-Length beside says
     cl = headers.get("content-length")
     if cl:
         try:
             return max(0, int(cl[0]["value"]))
         except ValueError:
             return -1
-    if "transfer-encoding" in headers:
-        return -1
     return 0
 
 

@@ -303,8 +303,11 @@ class _WSGIProxy:
         content: bytes | Iterator[bytes] | None = None
         length_text = str(environ.get("CONTENT_LENGTH") or "").strip()
         stream = environ.get("wsgi.input")
+        chunked = "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower()
         if stream is not None:
-            if length_text:
+            if chunked:  # (RFC 9112 §6.3: whatever a Content-Length beside it says)
+                content = _read_input(stream, None)
+            elif length_text:
                 try:
                     length = int(length_text)
                 except ValueError:
@@ -313,8 +316,6 @@ class _WSGIProxy:
                     content = b"".join(_read_input(stream, length))
                 elif length > 0:
                     content = _read_input(stream, length)
-            elif "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower():
-                content = _read_input(stream, None)
         request = _build_request(
             target,
             origin,
