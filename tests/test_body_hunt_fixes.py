@@ -141,3 +141,24 @@ def test_a_content_length_beside_transfer_encoding_does_not_cut_the_body_on_wsgi
         app, "POST", "/p", body, CONTENT_LENGTH="5", HTTP_TRANSFER_ENCODING="chunked"
     )
     assert (line.split()[0], answer) == ("200", b"11")
+
+
+def _reads_body(event: dict[str, Any], context: Any) -> Any:
+    return event["Records"][0]["cf"]["request"]
+
+
+@pytest.mark.parametrize("kind", doors.DOORS)
+def test_an_options_body_a_function_read_whole_still_fails_over(kind: str) -> None:
+    """The 64 KiB bound kept a body from being held for the secondary; a body an origin-request
+    function's event had read whole (up to 1 MB) is held already, and failed over no more
+    (regression hunt of 2026-12-08; distributions.md [dg-og])."""
+    behavior = Behavior(
+        target_origin_id="site",
+        cache=CachePolicy(0, 0, 0),
+        origin_request=Trigger(_reads_body, include_body=True),
+    )
+    config = EdgeConfig(origins=GROUP.origins, origin_groups=GROUP.origin_groups, default=behavior)
+    make = _asgi if kind == "asgi" else _wsgi
+    app = doors.wrap(kind, make("main", 503), config, origins={"backup": make("backup", 200)})
+    got = doors.send(kind, doors.viewer(kind, app), "OPTIONS", "/x", body=b"b" * 100_000)
+    assert (got.status, got.text()) == (200, "backup 100000")

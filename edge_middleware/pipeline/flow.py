@@ -96,6 +96,8 @@ class Flow:
     contacted: bool = False
     #: the viewer's body once read; the body to send to the origin when a function replaced it
     viewer_body: bytes | None = None
+    #: ``viewer_body`` is the whole body (a function's event read it within its limit)
+    viewer_body_whole: bool = False
     send_body: bytes | None = None
     #: a stale-while-revalidate refresh: nothing goes to a viewer
     background: bool = False

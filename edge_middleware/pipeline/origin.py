@@ -49,8 +49,8 @@ __all__ = ["fetch", "forwards_viewer_host", "origin_request", "origin_response",
 
 
 def origin_request(p: PipelineBase, f: Flow) -> Step:
-    """Build the origin request and run origin-request; a generated response is stored like
-    an origin response and origin-response does not run (lambda-edge.md §2.1)."""
+    """Build the origin request and run origin-request; a generated response is stored like an
+    origin response, without origin-response (lambda-edge.md §2.1)."""
     s = p.settings
     if f.origin is None:
         f.body_before_origin_request = f.send_body
@@ -68,6 +68,7 @@ def origin_request(p: PipelineBase, f: Flow) -> Step:
         if isinstance(body, CloudFrontError):
             return (yield from fail(p, f, body))
         event_body = f.viewer_body = body
+        f.viewer_body_whole = len(body) <= ORIGIN_BODY_LIMIT
     res = yield from p.request_trigger("origin-request", trig, f, f.oreq, event_body)
     if isinstance(res, CloudFrontError):
         return (yield from fail(p, f, res))
@@ -104,14 +105,13 @@ def fetch(p: PipelineBase, f: Flow) -> Step:
     assert oreq is not None
     asked = f.origin or p.config.origin_for(f.behavior)
     origin, origin_id = match_origin(p.config, oreq, asked)
-    # An origin group's primary streams like any answer (a 200 never fails over: it was read
-    # whole into memory before the viewer got a byte); on a failover the door closes it when
-    # the secondary's fetch starts.
+    # An origin group's primary streams like any answer (a 200 never fails over); on a
+    # failover the door closes it when the secondary's fetch starts.
     may_fail_over = p.config.failover_origin(f.behavior, asked, f.method, None, f.group) is not None
     if may_fail_over and f.send_body is None:
-        # read for the secondary too; a longer one streams to the primary once (docs)
-        body = yield ReadBody(REPLAY_BODY_LIMIT)
-        may_fail_over = body is None or len(body) <= REPLAY_BODY_LIMIT
+        # read for the secondary too (a function's event may have): a longer one streams to
+        body = yield ReadBody(REPLAY_BODY_LIMIT)  # the primary once (docs/distributions.md)
+        may_fail_over = body is None or len(body) <= REPLAY_BODY_LIMIT or f.viewer_body_whole
     drop = p.config.failover_statuses(f.behavior, f.group) if may_fail_over else frozenset()
     resp = yield FetchOrigin(origin, origin_id, oreq, f.send_body, f.rid, f.quiet, drop)
     if may_fail_over:

@@ -115,7 +115,7 @@ def viewer_request(p: PipelineBase, f: Flow) -> Step:
             body = yield from body_for_event(VIEWER_BODY_LIMIT)
             if isinstance(body, CloudFrontError):
                 return (yield from fail(p, f, body))
-            f.viewer_body = body
+            f.viewer_body, f.viewer_body_whole = body, len(body) <= VIEWER_BODY_LIMIT
         res = yield from p.request_trigger("viewer-request", trig, f, f.req, f.viewer_body)
         if isinstance(res, CloudFrontError):
             return (yield from fail(p, f, res))
