@@ -68,3 +68,12 @@ def test_the_inspector_masks_what_a_handler_printed_of_the_event() -> None:
     shown = listed.text + "".join(pages)
     assert "session is" in shown  # the output is there, masked
     assert not [s for s in SECRETS if s in shown]
+
+
+def test_a_short_secret_does_not_mask_its_escape_everywhere() -> None:
+    """Values under 4 characters are never masked; their JSON escapes were, once the escapes
+    were added: a cookie ``accent=é`` masked every ``\\u00e9``, and a handler printing
+    ``json.dumps({"author": "José"})`` showed ``"Jos`` and the mask (regression hunt)."""
+    mask = Masker(collect({"cookie": [{"key": "Cookie", "value": "accent=\u00e9"}]}))
+    printed = json.dumps({"author": "Jos\u00e9"})
+    assert mask.text(printed) == printed

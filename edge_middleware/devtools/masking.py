@@ -184,11 +184,15 @@ def _expand(values: Iterable[str]) -> list[str]:
     # printed as "s:..."), as query values are masked in both forms
     out.update([unquote(s) for s in out] + [unquote_plus(s) for s in out])
     # and as a handler's print(json.dumps(event)) shows them, escaped: a quote with a
-    # backslash, what is not ASCII as a \u escape (a quoted cookie was shown in clear)
-    out.update(
-        [json.dumps(s)[1:-1] for s in out] + [json.dumps(s, ensure_ascii=False)[1:-1] for s in out]
+    # backslash, what is not ASCII as a \u escape (a quoted cookie was shown in clear). Only
+    # values long enough to be masked at all: a short one's escape is no secret ("é" is
+    # "\u00e9", and a print of "José" showed "Jos" and the mask)
+    kept = {s for s in out if len(s) >= 4}
+    kept.update(
+        [json.dumps(s)[1:-1] for s in kept]
+        + [json.dumps(s, ensure_ascii=False)[1:-1] for s in kept]
     )
-    return sorted((s for s in out if len(s) >= 4), key=len, reverse=True)
+    return sorted(kept, key=len, reverse=True)
 
 
 def _basic(credentials: str) -> list[str]:
