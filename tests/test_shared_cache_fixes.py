@@ -29,10 +29,13 @@ import redis
 from werkzeug.test import Client
 
 from edge_middleware import (
+    Behavior,
+    CachePolicy,
     EdgeConfig,
     EdgeMiddleware,
     EdgeWSGIMiddleware,
     MemoryStorage,
+    OriginRequestPolicy,
     RedisStorage,
 )
 from edge_middleware.cache.entry import CacheEntry, Storage
@@ -42,6 +45,7 @@ from edge_middleware.exceptions import ConfigurationError
 from tests.redis_server import RedisServer
 from tests.support import storage as entries
 from tests.support.doors import asgi_scope
+from tests.support.servers import wait_until
 
 STORES = ["memory", pytest.param("redis", marks=pytest.mark.redis)]
 
@@ -367,6 +371,41 @@ def test_after_an_invalidation_the_next_fetch_is_stored(make_storage: Any, waite
     edge.invalidate(["/x"])
     got = [viewer.get("/x").headers["X-Cache"] for _ in range(3)]
     assert got == ["Miss from cloudfront", "Hit from cloudfront", "Hit from cloudfront"]
+
+
+def test_a_wsgi_refresh_in_flight_is_judged_by_its_requests_lookup(make_storage: Any) -> None:
+    """A stale-while-revalidate refresh fetched before an invalidation, on the WSGI door's
+    refresh thread: it ran in a context of its own (no lookup there), the key's note was taken
+    by the Miss after the invalidation, and the refresh's old body replaced the new one as a
+    Hit (regression hunt of 2026-12-08). The ASGI door's refresh task copies the request's
+    context; the WSGI door's thread now runs in a copy too."""
+    state = {"gen": 0}
+    release = threading.Event()
+    now = [time.time()]
+
+    def origin(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        body = f"gen={state['gen']}".encode()
+        if environ.get("HTTP_X_SLOW"):
+            release.wait(10)
+        start_response("200 OK", [("Cache-Control", "max-age=1, stale-while-revalidate=60")])
+        return [body]
+
+    keyed = CachePolicy(0, 86400, 31536000, cookies="whitelist", cookie_names=("s",))
+    policy = OriginRequestPolicy(headers="whitelist", header_names=("x-slow",))
+    config = EdgeConfig(default=Behavior(cache=keyed, origin_request_policy=policy))
+    edge = EdgeWSGIMiddleware(origin, config=config, storage=make_storage(), clock=lambda: now[0])
+    viewer = Client(edge)
+    cookie = {"Cookie": "s=1"}
+    assert viewer.get("/k", headers=cookie).get_data() == b"gen=0"
+    now[0] += 5  # stale: served, and a refresh starts (its origin waits)
+    assert viewer.get("/k", headers={**cookie, "X-Slow": "1"}).get_data() == b"gen=0"
+    state["gen"] = 1
+    edge.invalidate(["/k"])
+    fresh = viewer.get("/k", headers=cookie)
+    assert (fresh.headers["X-Cache"], fresh.get_data()) == ("Miss from cloudfront", b"gen=1")
+    release.set()
+    wait_until(lambda: not edge._background, 10, "the refresh to end")
+    assert viewer.get("/k", headers=cookie).get_data() == b"gen=1"
 
 
 def test_lookup_notes_keep_the_earliest_and_forget_the_oldest() -> None:

@@ -7,6 +7,7 @@ answer of its own. Its twin is ``asgi.py``: the same methods in the same order.
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import logging
 import threading
 import time
@@ -211,7 +212,10 @@ class _Responder:
                 )
             background = _Responder(mw, dict(self.environ))
             background.body = b""
-            future = mw._refresher.submit(background.drive_background, effect.run)
+            # in a copy of the request's context, as the ASGI door's task: its store is judged
+            # by the request's lookup (cache/lookup_notes.py), not by the key's note alone
+            run = contextvars.copy_context().run
+            future = mw._refresher.submit(run, background.drive_background, effect.run)
             mw._background[effect.key] = future
 
         def done(_future: object, key: str = effect.key) -> None:
