@@ -39,8 +39,9 @@ from edge_middleware import (
     RedisStorage,
 )
 from edge_middleware.cache.entry import CacheEntry, Storage
-from edge_middleware.cache.lookup_notes import LookupNotes
+from edge_middleware.cache.lookup_notes import LookupNotes, new_request
 from edge_middleware.cache.redis_options import redact
+from edge_middleware.config.model import CustomErrorResponse
 from edge_middleware.exceptions import ConfigurationError
 from tests.redis_server import RedisServer
 from tests.support import storage as entries
@@ -408,12 +409,86 @@ def test_a_wsgi_refresh_in_flight_is_judged_by_its_requests_lookup(make_storage:
     assert viewer.get("/k", headers=cookie).get_data() == b"gen=1"
 
 
+def _invalidated_during_the_first_fetch(
+    edge: EdgeWSGIMiddleware, path: str, started: threading.Event, go_on: threading.Event, **kw: Any
+) -> tuple[str, bytes]:
+    """The first GET's fetch is held while ``path`` is invalidated; the next GET's answer."""
+    viewer = Client(edge)
+    first = threading.Thread(target=lambda: viewer.get(path, **kw).get_data())  # (read whole)
+    first.start()
+    assert started.wait(10)
+    edge.invalidate([path])
+    go_on.set()
+    first.join(10)
+    again = viewer.get(path, **kw)
+    return again.headers["X-Cache"], again.get_data()
+
+
+def test_a_206_fetched_during_an_invalidation_is_not_stored_after_it(make_storage: Any) -> None:
+    """A 206's store looks the key up again (is the whole object stored?): that second lookup
+    replaced the request's own, and the part fetched before the invalidation was judged as
+    looked up after it, stored and served as a Hit (regression hunt of 2026-12-08)."""
+    calls, started, go_on = [0], threading.Event(), threading.Event()
+
+    def origin(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        calls[0] += 1
+        if calls[0] == 1:
+            started.set()
+            go_on.wait(10)
+        body = f"v{calls[0]}".encode() * 10
+        start_response(
+            "206 Partial Content",
+            [("Cache-Control", "max-age=600"), ("Content-Range", f"bytes 0-9/{len(body) * 9}")],
+        )
+        return [body[:10]]
+
+    edge = EdgeWSGIMiddleware(origin, config=EdgeConfig(), storage=make_storage())
+    got = _invalidated_during_the_first_fetch(
+        edge, "/r", started, go_on, headers={"Range": "bytes=0-9"}
+    )
+    assert got == ("Miss from cloudfront", b"v2v2v2v2v2")
+
+
+def test_a_streamed_error_fetched_during_an_invalidation_is_not_stored_after_it(
+    make_storage: Any,
+) -> None:
+    """A streamed 404 whose custom error page fails: its bodiless copy was stored first, which
+    took the request's lookup; the whole error, stored once it ended after an invalidation,
+    had nothing to be judged by, and was served from the cache (regression hunt)."""
+    calls, started, go_on = [0], threading.Event(), threading.Event()
+
+    def origin(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ["PATH_INFO"] == "/404.html":
+            start_response("500 Internal Server Error", [])
+            return [b"page broken"]
+        calls[0] += 1
+        n = calls[0]
+
+        def body() -> Any:
+            yield f"error-v{n} ".encode()
+            if n == 1:
+                started.set()
+                go_on.wait(10)
+            yield b"end"
+
+        start_response("404 Not Found", [("Cache-Control", "max-age=600")])
+        return body()
+
+    config = EdgeConfig(
+        custom_error_responses=[
+            CustomErrorResponse(404, "/404.html", 404, error_caching_min_ttl=300)
+        ]
+    )
+    edge = EdgeWSGIMiddleware(origin, config=config, storage=make_storage())
+    got = _invalidated_during_the_first_fetch(edge, "/x", started, go_on)
+    assert got[1] == b"error-v2 end"
+
+
 def test_lookup_notes_keep_the_earliest_and_forget_the_oldest() -> None:
     notes: LookupNotes[int] = LookupNotes()
     notes.LIMIT = 3
-    for i, key in enumerate("abcd"):
-        notes.note(key, i)
-    contextvars.copy_context().run(notes.note, "b", 99)  # another request's: the earliest counts
+    for i, key in enumerate("abcdb"):  # one request each: the key's earliest note counts
+        contextvars.copy_context().run(notes.note, key, i + 95 if i == 4 else i)
     assert "a" not in notes and len(notes) == 3
     assert (notes.take("b"), notes.take("b"), notes.take("d")) == (1, None, 3)
     old: LookupNotes[int] = LookupNotes()
@@ -421,6 +496,19 @@ def test_lookup_notes_keep_the_earliest_and_forget_the_oldest() -> None:
     old.note("x", 1)
     old.note("y", 2)
     assert "x" not in old and old.take("y") == 2
+
+
+def test_a_requests_own_earliest_lookup_judges_each_of_its_stores() -> None:
+    notes: LookupNotes[int] = LookupNotes()
+
+    def request() -> tuple[int | None, ...]:
+        new_request()
+        notes.note("k", 1)
+        notes.note("k", 2)  # a second lookup (a 206's check for the whole object): not it
+        return notes.take("k"), notes.take("k")  # (a bodiless error, then the whole one)
+
+    assert contextvars.copy_context().run(request) == (1, 1)
+    assert notes.take("k") is None  # another context: the key's note, taken already
 
 
 # -- stale-while-revalidate across workers --------------------------------------------------------

@@ -3,13 +3,16 @@
 back). Shared by ``MemoryStorage`` (the invalidation count) and ``RedisStorage`` (the
 generation).
 
-A request's own lookup is kept apart too, in a context variable (each request runs in its own
-context: a task on the ASGI door, a thread on the WSGI door, a copy for a background refresh
-it starts): the store that follows in the same context is judged by its own lookup. The
-key's note alone was one for all: two fetches of one key in flight (cookies in the key: no
-collapsing), and the first one's store took it; the second, fetched before an invalidation,
-was stored after it and served as a Hit. A store in another context, or after a lookup of
-another key, is judged by the key's note, as before."""
+A request's own lookups are kept apart too, in a context variable (each request runs in its
+own context: a task on the ASGI door, a thread on the WSGI door, a copy for a background
+refresh it starts; the doors call :func:`new_request` as a request starts, so a thread's next
+request does not inherit them): a store of a key the request looked up is judged by the
+request's earliest lookup of it. The key's note alone was one for all: two fetches of one key
+in flight (cookies in the key: no collapsing), and the first one's store took it; the second,
+fetched before an invalidation, was stored after it and served as a Hit. Neither a second
+lookup of the key before the store (a 206's check for the whole object) nor a first store (an
+error stored with no body while its custom page is fetched) takes the earliest away. A store
+in another context, or of a key the request did not look up, is judged by the key's note."""
 
 from __future__ import annotations
 
@@ -17,12 +20,22 @@ import time
 from contextvars import ContextVar
 from typing import Any, Generic, TypeVar
 
-__all__ = ["LookupNotes"]
+__all__ = ["LookupNotes", "new_request"]
 
 T = TypeVar("T")
 
-#: the last lookup that found no fresh object in this context: (notes, key hash, value)
-_OWN: ContextVar[tuple[int, int, Any] | None] = ContextVar("edge_middleware_lookup", default=None)
+#: this request's earliest lookup of each key that found no fresh object (at most
+#: :data:`OWN_KEYS`): (notes, key hash, value)
+_OWN: ContextVar[tuple[tuple[int, int, Any], ...]] = ContextVar(
+    "edge_middleware_lookup", default=()
+)
+OWN_KEYS = 4
+
+
+def new_request() -> None:
+    """A request starts in this context: the lookups of the one it served before are gone."""
+    if _OWN.get():
+        _OWN.set(())
 
 
 class LookupNotes(Generic[T]):
@@ -45,7 +58,9 @@ class LookupNotes(Generic[T]):
     def note(self, key: str, value: T) -> None:
         notes = self._notes
         key_hash = hash(key)
-        _OWN.set((id(self), key_hash, value))
+        mine, me = _OWN.get(), id(self)
+        if not any(n == me and h == key_hash for n, h, _ in mine):  # (the earliest counts)
+            _OWN.set((*mine[1 - OWN_KEYS :], (me, key_hash, value)))
         if key_hash in notes:
             return
         now = time.monotonic()
@@ -60,14 +75,15 @@ class LookupNotes(Generic[T]):
         notes[key_hash] = (value, now)
 
     def take(self, key: str) -> T | None:
-        """What the lookup before a store of ``key`` noted: this context's own lookup of it,
-        else the key's note (``None``: none); both forgotten."""
+        """What the lookup before a store of ``key`` noted: this request's earliest lookup of
+        it (kept for its next store of the key), else the key's note, forgotten (``None``:
+        none)."""
         key_hash = hash(key)
         got = self._notes.pop(key_hash, None)
-        own = _OWN.get()
-        if own is not None and own[0] == id(self) and own[1] == key_hash:
-            _OWN.set(None)
-            return own[2]  # type: ignore[no-any-return]
+        me = id(self)
+        for n, h, value in _OWN.get():
+            if n == me and h == key_hash:
+                return value  # type: ignore[no-any-return]
         return None if got is None else got[0]
 
     def __len__(self) -> int:

@@ -14,6 +14,7 @@ from typing import Any, assert_never
 
 from ..cache.compression import compress
 from ..cache.entry import CacheEntry, Storage
+from ..cache.lookup_notes import new_request
 from ..core.convert import ViewerRequest, request_from_scope, viewer_scope
 from ..core.handlers import Later
 from ..core.headers import raw_get
@@ -97,6 +98,7 @@ class EdgeMiddleware(FrontDoor):
                 scope = {**scope, "edge.middleware": self}
             await self.app(scope, receive, send)
             return
+        new_request()  # (a caller may run several requests in one context: the last one is done)
         raw_path = scope.get("raw_path")
         if (
             not raw_path

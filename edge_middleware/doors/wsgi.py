@@ -16,6 +16,7 @@ from typing import Any, assert_never
 
 from ..cache.compression import compress
 from ..cache.entry import Storage
+from ..cache.lookup_notes import new_request
 from ..core.convert import ViewerRequest, request_from_environ
 from ..exceptions import CloudFrontError
 from ..pipeline import Step
@@ -92,6 +93,7 @@ class EdgeWSGIMiddleware(FrontDoor):
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("edge.middleware") is not None:
             return self.app(environ, start_response)
+        new_request()  # (this thread's last request looked keys up: its stores are done)
         if self.options.delayed:
             self.options.apply_due()
         prefetched = routed = None
