@@ -424,6 +424,24 @@ def _invalidated_during_the_first_fetch(
     return again.headers["X-Cache"], again.get_data()
 
 
+def test_a_refused_store_leaves_the_object_stored_after_the_invalidation(
+    make_storage: Any,
+) -> None:
+    """The fetch made before an invalidation is refused; the object another request stored
+    after the invalidation stays (it was deleted on MemoryStorage, overwritten on Redis, and
+    fetched a third time; regression hunt of 2026-12-08)."""
+    storage = make_storage()
+    early, late = contextvars.copy_context(), contextvars.copy_context()
+    now = time.time()
+    assert early.run(storage.get, "k") is None  # its fetch is in flight ...
+    storage.invalidate(["/k"])  # ... when the invalidation comes
+    assert late.run(storage.get, "k") is None
+    late.run(storage.set, entries.make_entry("k", path="/k", body=b"new", now=now))
+    early.run(storage.set, entries.make_entry("k", path="/k", body=b"old", now=now))
+    got = storage.get("k")
+    assert got is not None and got.body == b"new"
+
+
 def test_a_206_fetched_during_an_invalidation_is_not_stored_after_it(make_storage: Any) -> None:
     """A 206's store looks the key up again (is the whole object stored?): that second lookup
     replaced the request's own, and the part fetched before the invalidation was judged as

@@ -172,8 +172,8 @@ class MemoryStorage:
         size = entry.nbytes
         with self._lock:
             if self._in_flight.invalidated(entry):
-                # fetched before an invalidation that matches it: never stored after it
-                self._delete(entry.key)
+                # fetched before an invalidation that matches it: never stored after it (an
+                # object under its key now was stored after the invalidation, and stays)
                 return
             if size > self.max_object_bytes:
                 self._delete(entry.key)

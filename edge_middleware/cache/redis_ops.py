@@ -321,6 +321,15 @@ class Namespace:
             # Looked up before Redis was reset (a revalidation across a restart): that
             # generation is another counter's, so every pattern recorded since must apply.
             entry = entry.with_changes(generation=0)
+        if entry.generation < current:  # invalidations recorded since its lookup: one that
+            # matches refuses it here, not at the next read, so it does not replace an object
+            # stored after the invalidation (that one was lost, and fetched again)
+            if (known := self._patterns_needed_from(current)) is not None:
+                rows = yield ("zrangebyscore", (self._inv_key, f"({known}", "+inf"), _WITHSCORES)
+                if not self._absorb(current, rows, epoch):
+                    return None  # Redis was reset while we looked: not stored is always safe
+            if self._invalidated(entry):
+                return None
         yield from self._register_steps()
         yield ("set", (ekey, dumps(entry)), {"px": retain_ms})
         return None
