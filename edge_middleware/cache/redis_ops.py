@@ -288,14 +288,21 @@ class Namespace:
                 return None
         elif current == entry.generation:
             return entry
-        elif (since := self._patterns_needed_from(current)) is not None:
-            rows = yield ("zrangebyscore", (self._inv_key, f"({since}", "+inf"), _WITHSCORES)
-            if not self._absorb(current, rows, epoch):
-                return None  # Redis was reset while we looked: a miss is always safe
+        elif not (yield from self._learn_steps(current, epoch)):
+            return None  # Redis was reset while we looked: a miss is always safe
         if self._invalidated(entry):
             yield ("delete", (ekey,), _NO_KW)
             return None
         return self._decoded.checked(ekey, entry, current)
+
+    def _learn_steps(self, current: int, epoch: Any) -> Steps[bool]:
+        """Fetch the patterns recorded up to generation ``current`` this process does not
+        know yet; ``False``: Redis was reset while we looked."""
+        since = self._patterns_needed_from(current)
+        if since is None:
+            return True
+        rows = yield ("zrangebyscore", (self._inv_key, f"({since}", "+inf"), _WITHSCORES)
+        return self._absorb(current, rows, epoch)
 
     def set_steps(self, entry: CacheEntry, now: float, max_object_bytes: int) -> Steps[None]:
         ekey = self.entry_key(entry.key)
@@ -324,10 +331,8 @@ class Namespace:
         if entry.generation < current:  # invalidations recorded since its lookup: one that
             # matches refuses it here, not at the next read, so it does not replace an object
             # stored after the invalidation (that one was lost, and fetched again)
-            if (known := self._patterns_needed_from(current)) is not None:
-                rows = yield ("zrangebyscore", (self._inv_key, f"({known}", "+inf"), _WITHSCORES)
-                if not self._absorb(current, rows, epoch):
-                    return None  # Redis was reset while we looked: not stored is always safe
+            if not (yield from self._learn_steps(current, epoch)):
+                return None  # Redis was reset while we looked: not stored is always safe
             if self._invalidated(entry):
                 return None
         yield from self._register_steps()

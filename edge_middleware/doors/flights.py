@@ -141,10 +141,7 @@ class ThreadFlights:
             got = _after_wait(lock.wait_fill(key, timeout))
             if got is not True:  # this process's waiters are told at once (_after_wait)
                 led.remove(key)
-                with self.mutex:
-                    event = events.pop(key, None)
-                if event is not None:
-                    event.set()
+                self._wake(key)
             return got
         return True
 
@@ -154,8 +151,11 @@ class ThreadFlights:
             # the fill lock first: a waiter woken here may lead the next fetch and take it
             if self.lock is not None:
                 self.lock.end_fill(key)
-            with self.mutex:
-                event = self.events.pop(key, None)
-            if event is not None:
-                event.set()
+            self._wake(key)
         led.clear()
+
+    def _wake(self, key: str) -> None:
+        with self.mutex:
+            event = self.events.pop(key, None)
+        if event is not None:
+            event.set()

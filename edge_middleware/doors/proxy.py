@@ -42,8 +42,8 @@ import httpx
 
 from ..config.model import Origin
 from ..core.convert import reason_phrase
-from ..exceptions import OriginError, ViewerError
-from ..pipeline.effects import bodiless_status
+from ..exceptions import OriginError
+from ..pipeline.effects import bodiless_status, incomplete_body
 from .interfaces import ASGIApp, Receive, Scope, Send, StartResponse, WSGIApp
 
 # The pooled clients, the request target and the failures (with the check for bytes past the end
@@ -103,7 +103,7 @@ class _ASGIProxy:
         try:
             await self._proxy(scope, receive, send)
         except _ViewerLeft:  # (the origin's connection was cut): the viewer's 400, as when
-            raise _incomplete() from None  # a function reads the body, not the origin's 502
+            raise incomplete_body() from None  # a function reads the body, not the origin's 502
 
     async def _proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
         origin = self.origin
@@ -241,10 +241,6 @@ def _environ_path(environ: dict[str, Any]) -> bytes:
     return quote(path.encode("latin-1"), safe="/:@!$&'()*+,;=-._~").encode("ascii")
 
 
-def _incomplete() -> ViewerError:
-    return ViewerError(400, "The viewer's request body was incomplete.")
-
-
 def _read_input(stream: Any, length: int | None) -> Iterator[bytes]:
     """The viewer's body in chunks; one shorter than its ``Content-Length`` (the viewer went)
     raises the viewer's 400 (sent on as it is, the origin's framing error was a 502)."""
@@ -254,7 +250,7 @@ def _read_input(stream: Any, length: int | None) -> Iterator[bytes]:
         if not chunk:
             if remaining is not None:
                 logger.warning("the viewer's request body ended %d bytes short", remaining)
-                raise _incomplete()
+                raise incomplete_body()
             return
         if remaining is not None:
             remaining -= len(chunk)

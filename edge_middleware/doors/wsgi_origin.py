@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from ..core.convert import PrefixedInput, origin_environ
 from ..core.headers import RawHeaders
 from ..core.origins import effective_origin
-from ..exceptions import CloudFrontError, OriginError, ViewerError
-from ..pipeline.effects import FetchOrigin, OriginBody, OriginResponse
+from ..exceptions import CloudFrontError, OriginError
+from ..pipeline.effects import FetchOrigin, OriginBody, OriginResponse, incomplete_body
 from .interfaces import StartResponse, WSGIApp
 
 if TYPE_CHECKING:
@@ -208,7 +208,7 @@ class _ViewerInput:
             return getattr(self._stream, how)(*args)
         except Exception as exc:
             logger.warning("the viewer's request body could not be read: %s", exc)
-            raise ViewerError(400, "The viewer's request body was incomplete.") from None
+            raise incomplete_body() from None
 
     # (as the app called them: no size is the server's own default, read to the end)
     def read(self, size: int | None = None) -> bytes:

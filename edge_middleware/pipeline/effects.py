@@ -18,7 +18,7 @@ from ..config.model import Behavior, Origin
 from ..core.handlers import HandlerRunner
 from ..core.headers import RawHeaders
 from ..core.types import CFRequest, EventType
-from ..exceptions import CloudFrontError, OriginError
+from ..exceptions import CloudFrontError, OriginError, ViewerError
 
 __all__ = [
     "CallHandler",
@@ -39,6 +39,7 @@ __all__ = [
     "Tee",
     "TraceStep",
     "bodiless_status",
+    "incomplete_body",
     "with_rest",
     "without_body",
 ]
@@ -279,6 +280,12 @@ class Outcome:
         """Mark responses that carry no body on the wire (see :func:`without_body`)."""
         self.headers, head = without_body(self.status, method, self.headers)
         self.head = self.head or head
+
+
+def incomplete_body() -> ViewerError:
+    """CloudFront's 400 for a viewer body that ended before it was complete (the viewer went):
+    the viewer's, whoever was reading it (a function's event, the origin), never the origin's."""
+    return ViewerError(400, "The viewer's request body was incomplete.")
 
 
 def bodiless_status(status: int) -> bool:

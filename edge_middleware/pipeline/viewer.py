@@ -25,7 +25,7 @@ from ..core.types import CFHeaders
 from ..core.validation import RequestResult, ResponseResult
 from ..exceptions import CloudFrontError, ViewerError
 from .base import PipelineBase
-from .effects import JoinFlight, Lookup, Outcome, ReadBody, Refresh, TraceStep
+from .effects import JoinFlight, Lookup, Outcome, ReadBody, Refresh, TraceStep, incomplete_body
 from .flow import Answer, Flow, State, Step
 from .respond import fail, generated
 
@@ -104,7 +104,7 @@ def body_for_event(limit: int) -> Step:
     and the origin is never sent it."""
     body = yield ReadBody(limit)
     if body is None:
-        return ViewerError(400, "The viewer's request body was incomplete.")
+        return incomplete_body()
     return body
 
 
